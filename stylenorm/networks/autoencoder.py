@@ -1,0 +1,76 @@
+"""The Conv-Norm-Act autoencoder of the source notebooks (seed 001, "ConvINAct + SimpleIN_AutoEncoder").
+
+Image-to-image reconstruction is where instance norm is said to shine (it removes per-image
+illumination and contrast), so this small network makes the norm ablation cheap to run. Layout::
+
+    enc1        ConvNormAct 3 -> base, stride 2              (/2)
+    enc2        ConvNormAct base -> 2*base, stride 2         (/4)
+    bottleneck  bottleneck_depth x ConvNormAct 2*base -> 2*base
+    dec1        2x nearest upsample, ConvNormAct 2*base -> base
+    dec2        2x nearest upsample, ConvNormAct base -> base
+    head        3x3 conv base -> 3, sigmoid                  (RGB in [0, 1])
+
+Input and output are RGB in [0, 1]; height and width must be multiples of 4.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stylenorm.nn.blocks import ConvNormAct, check_image_size
+from stylenorm.nn.norm import NormSpec
+
+
+class ConvNormActAutoencoder(nn.Module):
+    """The seed's ``SimpleIN_AutoEncoder`` generalised to every norm kind.
+
+    Args:
+        norm: :class:`NormSpec`, ``configs/norm`` mapping or kind name; ``affine: null`` means on
+            (the seed's advice: "affine=True is usually better").
+        base_channels: channels after ``enc1`` (doubled in ``enc2``).
+        bottleneck_depth: ConvNormAct blocks at 1/4 resolution.
+        activation: ``relu | silu | gelu | leaky_relu | none``.
+        conv_bias: ``None`` applies :attr:`NormSpec.conv_bias` (no bias before batch norm).
+    """
+
+    size_multiple = 4
+    min_size = 4
+    default_affine = True
+
+    def __init__(
+        self,
+        norm: NormSpec | dict | str | None = None,
+        base_channels: int = 32,
+        bottleneck_depth: int = 2,
+        activation: str = "relu",
+        conv_bias: bool | None = None,
+    ):
+        super().__init__()
+        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
+        self.norm_spec = norm
+        wide = 2 * base_channels
+
+        def block(cin: int, cout: int, name: str, stride: int = 1) -> ConvNormAct:
+            return ConvNormAct(cin, cout, norm, stride=stride, activation=activation, bias=conv_bias, name=name)
+
+        self.enc1 = block(3, base_channels, "enc1", stride=2)
+        self.enc2 = block(base_channels, wide, "enc2", stride=2)
+        self.bottleneck = nn.Sequential(*(block(wide, wide, f"bottleneck.{i}") for i in range(bottleneck_depth)))
+        self.dec1 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), block(wide, base_channels, "dec1"))
+        self.dec2 = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"), block(base_channels, base_channels, "dec2")
+        )
+        self.head = nn.Conv2d(base_channels, 3, 3, padding=1)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] -> features at 1/4 resolution."""
+        return self.bottleneck(self.enc2(self.enc1(x)))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Features at 1/4 resolution -> RGB in [0, 1]."""
+        return torch.sigmoid(self.head(self.dec2(self.dec1(z))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_size(x, multiple=self.size_multiple, min_size=self.min_size, network="ConvNormActAutoencoder")
+        return self.decode(self.encode(x))

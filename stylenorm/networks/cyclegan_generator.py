@@ -1,0 +1,127 @@
+"""The CycleGAN ResNet generator (Zhu et al. 2017, "Unpaired Image-to-Image Translation using
+Cycle-Consistent Adversarial Networks", appendix 7.2; after Johnson et al. 2016).
+
+Layout (c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3)::
+
+    reflect-pad 3, 7x7 conv 3->ngf, norm, ReLU
+    3x3/2 conv ngf->2ngf, norm, ReLU;  3x3/2 conv 2ngf->4ngf, norm, ReLU
+    n_blocks x ResnetBlock(4ngf): pad 1, 3x3 conv, norm, ReLU, [dropout], pad 1, 3x3 conv, norm; + skip
+    2 x (3x3/2 transposed conv (op 1) or 2x nearest + 3x3 conv, norm, ReLU)   4ngf->2ngf->ngf
+    reflect-pad 3, 7x7 conv ngf->3, tanh
+
+The modules sit in one ``nn.Sequential`` called ``model`` in exactly the original order (pads,
+activations and parameter-free norms included), so the public ``latest_net_G_A.pth`` /
+``horse2zebra.pth`` state dicts load unchanged: ``model.1`` first conv, ``model.4`` / ``model.7``
+down convs, ``model.10`` ... ``model.18`` residual blocks (``conv_block`` inside), ``model.19`` /
+``model.22`` up convs, ``model.26`` last conv. The resize-conv option keeps these indices.
+
+With ngf=64, 9 blocks, instance norm without affine and conv bias on: 11,378,179 parameters.
+Input and output are RGB in [-1, 1]; height and width must be multiples of 4.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stylenorm.nn.blocks import ResizeConv, check_image_size
+from stylenorm.nn.norm import NormSpec
+
+UPSAMPLING_MODES = ("transpose", "resize_conv")
+
+
+class ResnetBlock(nn.Module):
+    """Residual block with reflection padding; ``conv_block`` indices follow the original code."""
+
+    def __init__(self, channels: int, norm: NormSpec, *, bias: bool, dropout: float, name: str):
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=bias),
+            norm(channels, name=f"{name}.norm1"),
+            nn.ReLU(True),
+        ]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers += [
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=bias),
+            norm(channels, name=f"{name}.norm2"),
+        ]
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with a configurable norm.
+
+    Args:
+        norm: :class:`NormSpec`, ``configs/norm`` mapping or kind name; ``affine: null`` means off,
+            as in the original.
+        ngf: filters of the first conv (64).
+        n_blocks: residual blocks (9 for 256 px training, 6 for 128 px).
+        dropout: dropout probability inside residual blocks (original ``--no_dropout`` default: 0;
+            its flag turns on 0.5).
+        upsampling: ``transpose`` (original) or ``resize_conv`` (no checkerboard artifacts).
+        conv_bias: ``None`` applies :attr:`NormSpec.conv_bias` (no bias before batch norm).
+        in_channels, out_channels: 3 for RGB.
+    """
+
+    size_multiple = 4
+    min_size = 8
+    default_affine = False
+
+    def __init__(
+        self,
+        norm: NormSpec | dict | str | None = None,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        dropout: float = 0.0,
+        upsampling: str = "transpose",
+        conv_bias: bool | None = None,
+        in_channels: int = 3,
+        out_channels: int = 3,
+    ):
+        super().__init__()
+        if upsampling not in UPSAMPLING_MODES:
+            raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
+        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
+        self.norm_spec = norm
+        bias = norm.conv_bias if conv_bias is None else conv_bias
+
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(in_channels, ngf, 7, bias=bias),
+            norm(ngf, name="stem.norm"),
+            nn.ReLU(True),
+        ]
+        for i in range(2):  # downsampling: ngf -> 2ngf -> 4ngf
+            channels = ngf * 2**i
+            layers += [
+                nn.Conv2d(channels, channels * 2, 3, stride=2, padding=1, bias=bias),
+                norm(channels * 2, name=f"down{i + 1}.norm"),
+                nn.ReLU(True),
+            ]
+        layers += [
+            ResnetBlock(ngf * 4, norm, bias=bias, dropout=dropout, name=f"block{i + 1}") for i in range(n_blocks)
+        ]
+        for i in range(2):  # upsampling: 4ngf -> 2ngf -> ngf
+            channels = ngf * 2 ** (2 - i)
+            if upsampling == "transpose":
+                up: nn.Module = nn.ConvTranspose2d(
+                    channels, channels // 2, 3, stride=2, padding=1, output_padding=1, bias=bias
+                )
+            else:
+                up = ResizeConv(channels, channels // 2, 3, scale_factor=2, bias=bias)
+            layers += [up, norm(channels // 2, name=f"up{i + 1}.norm"), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB in [-1, 1] ``(N, 3, H, W)`` -> RGB in [-1, 1], same size."""
+        check_image_size(x, multiple=self.size_multiple, min_size=self.min_size, network="ResnetGenerator")
+        return self.model(x)

@@ -1,0 +1,51 @@
+"""Build the networks of a model config (``configs/model/*.yaml``) with its norm injected.
+
+Plain functions of plain mappings, so that train.py, the LightningModules and the stylize command
+all rebuild a network the same way from saved hyperparameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from stylenorm.networks.autoencoder import ConvNormActAutoencoder
+from stylenorm.networks.cyclegan_generator import ResnetGenerator
+from stylenorm.networks.patchgan import PatchDiscriminator
+from stylenorm.networks.transformer_net import TransformerNet
+from stylenorm.nn.norm import NormSpec
+
+MODEL_NAMES = ("style", "cyclegan", "autoencoder")
+
+
+def _options(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(section or {})
+
+
+def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
+    """Networks of one model config, by role.
+
+    ``style`` -> ``{"transformer"}``; ``cyclegan`` -> ``{"G_AB", "G_BA", "D_A", "D_B"}`` (both
+    generators share ``generator`` options, both discriminators ``discriminator`` options; the
+    discriminators use ``discriminator.norm`` when set, else ``norm``); ``autoencoder`` ->
+    ``{"autoencoder"}``.
+    """
+    name = model.get("name")
+    norm = NormSpec.from_config(model.get("norm"))
+    if name == "style":
+        return {"transformer": TransformerNet(norm=norm, **_options(model.get("network")))}
+    if name == "autoencoder":
+        return {"autoencoder": ConvNormActAutoencoder(norm=norm, **_options(model.get("network")))}
+    if name == "cyclegan":
+        generator = _options(model.get("generator"))
+        discriminator = _options(model.get("discriminator"))
+        d_norm = NormSpec.from_config(discriminator.pop("norm", None) or norm)
+        return {
+            "G_AB": ResnetGenerator(norm=norm, **generator),
+            "G_BA": ResnetGenerator(norm=norm, **generator),
+            "D_A": PatchDiscriminator(norm=d_norm, **discriminator),
+            "D_B": PatchDiscriminator(norm=d_norm, **discriminator),
+        }
+    raise ValueError(f"Unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)} (configs/model/).")

@@ -1,0 +1,76 @@
+"""The 70x70 PatchGAN discriminator (Isola et al. 2017, pix2pix; used unchanged by CycleGAN).
+
+C64-C128-C256-C512 with 4x4 convs, LeakyReLU 0.2, no norm on the first layer, strides 2, 2, 2, 1,
+then a 4x4 conv to one channel (stride 1): every output pixel scores a 70x70 input patch. A
+256x256 image gives a 30x30 map. Modules sit in one ``nn.Sequential`` called ``model`` in the
+original order, so ``latest_net_D_A.pth`` files load unchanged.
+
+With ndf=64, 3 layers, instance norm without affine and conv bias on: 2,764,737 parameters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stylenorm.nn.norm import NormSpec
+
+
+def patchgan_output_size(size: int, n_layers: int = 3) -> int:
+    """Side of the score map for an input side ``size`` (4x4 convs, padding 1)."""
+    for _ in range(n_layers):
+        size = (size + 2 - 4) // 2 + 1
+    return size - 2  # two stride-1 4x4 convs with padding 1 each remove one pixel
+
+
+class PatchDiscriminator(nn.Module):
+    """N-layer PatchGAN; ``n_layers=3`` is the 70x70 one.
+
+    Args:
+        norm: :class:`NormSpec`, ``configs/norm`` mapping or kind name; ``affine: null`` means off.
+        ndf: filters of the first conv (64).
+        n_layers: stride-2 conv layers (3 -> 70x70 receptive field).
+        conv_bias: ``None`` applies :attr:`NormSpec.conv_bias` (no bias before batch norm).
+        in_channels: 3 for RGB.
+    """
+
+    default_affine = False
+
+    def __init__(
+        self,
+        norm: NormSpec | dict | str | None = None,
+        ndf: int = 64,
+        n_layers: int = 3,
+        conv_bias: bool | None = None,
+        in_channels: int = 3,
+    ):
+        super().__init__()
+        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
+        self.norm_spec = norm
+        self.n_layers = n_layers
+        #: Smallest input side that still yields a 1x1 score map (24 for 3 layers).
+        self.min_size = next(s for s in range(1, 10_000) if patchgan_output_size(s, n_layers) >= 1)
+        bias = norm.conv_bias if conv_bias is None else conv_bias
+
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        channels = ndf
+        for n in range(1, n_layers + 1):
+            out = ndf * min(2**n, 8)
+            stride = 2 if n < n_layers else 1
+            layers += [
+                nn.Conv2d(channels, out, 4, stride=stride, padding=1, bias=bias),
+                norm(out, name=f"layer{n + 1}.norm"),
+                nn.LeakyReLU(0.2, True),
+            ]
+            channels = out
+        layers.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB in [-1, 1] ``(N, 3, H, W)`` -> real/fake scores ``(N, 1, h, w)`` (logits)."""
+        if x.dim() != 4 or min(x.shape[-2:]) < self.min_size:
+            raise ValueError(
+                f"PatchDiscriminator with {self.n_layers} layers needs (N, C, H, W) images of at least "
+                f"{self.min_size}x{self.min_size}, got shape {tuple(x.shape)}."
+            )
+        return self.model(x)

@@ -1,0 +1,185 @@
+"""Loading the pretrained files people already have into this project's networks.
+
+Two public layouts are supported, both plain ``state_dict`` files:
+
+* **fast-neural-style** (PyTorch examples; ``candy.pth``, ``mosaic.pth``, ``udnie.pth``,
+  ``rain_princess.pth``, ``*.model``): keys ``conv1.conv2d.weight``, ``in1.weight``,
+  ``res1.conv1.conv2d.weight``, ``res1.in1.weight``, ..., ``deconv1.conv2d.weight``, ``in4.*``,
+  ``deconv3.conv2d.*``. :class:`TransformerNet` uses readable names (``norm1``,
+  ``residual_blocks.0``, ``up1``, ``conv_out``), so keys are renamed by
+  :func:`fast_neural_style_to_transformer_net` and back by :func:`transformer_net_to_fast_neural_style`.
+  Files saved by PyTorch < 0.4 also carry ``inN.running_mean`` / ``running_var`` that instance
+  norm without running statistics never used; they are dropped.
+* **CycleGAN** (junyanz/pytorch-CycleGAN-and-pix2pix; ``latest_net_G_A.pth``, ``horse2zebra.pth``):
+  one ``nn.Sequential`` called ``model``; :class:`ResnetGenerator` and :class:`PatchDiscriminator`
+  mirror it index for index, so only stale running statistics are dropped. The generator's
+  options (ngf, blocks, dropout, norm, bias) are read off the keys and shapes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from stylenorm.networks.cyclegan_generator import ResnetGenerator
+from stylenorm.networks.transformer_net import TransformerNet
+from stylenorm.nn.norm import NormSpec
+
+StateDict = dict[str, torch.Tensor]
+Source = str | PathLike | Mapping[str, torch.Tensor]
+
+CHECKPOINT_FORMATS = ("lightning", "fast_neural_style", "cyclegan_generator", "cyclegan_discriminator")
+_RUNNING_STAT_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def read_state_dict(source: Source) -> StateDict:
+    """A state dict from a file path (loaded on CPU, tensors only) or a mapping.
+
+    A ``module.`` prefix left by ``nn.DataParallel`` is stripped.
+    """
+    if isinstance(source, Mapping):
+        state = dict(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"Checkpoint not found: {path}")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many exception types for bad files
+            raise ValueError(f"Could not read {path} as a PyTorch state dict: {error}") from error
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{path} holds a {type(state).__name__}, expected a state dict (a mapping of tensors).")
+        state = dict(state)
+    if state and all(key.startswith("module.") for key in state):
+        state = {key.removeprefix("module."): value for key, value in state.items()}
+    return state
+
+
+def detect_checkpoint_format(state: Mapping) -> str:
+    """Name the layout of a loaded checkpoint: one of :data:`CHECKPOINT_FORMATS`."""
+    keys = set(state)
+    if {"state_dict", "hyper_parameters"} <= keys:
+        return "lightning"
+    if "conv1.conv2d.weight" in keys and "deconv3.conv2d.weight" in keys:
+        return "fast_neural_style"
+    if "model.1.weight" in keys and any(".conv_block." in key for key in keys):
+        return "cyclegan_generator"
+    if "model.0.weight" in keys:
+        return "cyclegan_discriminator"
+    sample = ", ".join(sorted(keys)[:6]) or "no keys"
+    raise ValueError(
+        "Unrecognised checkpoint layout. Expected a Lightning .ckpt of this project, a fast-neural-style "
+        "state dict (conv1.conv2d.weight, in1.weight, ...) or a CycleGAN generator state dict "
+        f"(model.1.weight, model.10.conv_block.1.weight, ...); found {sample}."
+    )
+
+
+def _rename_segments(key: str, rules: list[tuple[str, str]]) -> str:
+    parts = key.split(".")
+    for pattern, replacement in rules:
+        parts = [re.sub(pattern, replacement, part) if re.fullmatch(pattern, part) else part for part in parts]
+    return ".".join(parts)
+
+
+_FNS_TO_OURS = [(r"conv2d", "conv"), (r"in(\d)", r"norm\1"), (r"deconv([12])", r"up\1"), (r"deconv3", "conv_out")]
+_OURS_TO_FNS = [(r"conv", "conv2d"), (r"norm(\d)", r"in\1"), (r"up([12])", r"deconv\1"), (r"conv_out", "deconv3")]
+
+
+def fast_neural_style_to_transformer_net(state: Mapping[str, torch.Tensor]) -> StateDict:
+    """Rename fast-neural-style keys to :class:`TransformerNet` keys (``res3.in1`` -> ``residual_blocks.2.norm1``)."""
+    renamed = {}
+    for key, value in state.items():
+        match = re.match(r"res(\d+)\.(.*)", key)
+        if match:
+            key = f"residual_blocks.{int(match.group(1)) - 1}.{match.group(2)}"
+        renamed[_rename_segments(key, _FNS_TO_OURS)] = value
+    return renamed
+
+
+def transformer_net_to_fast_neural_style(state: Mapping[str, torch.Tensor]) -> StateDict:
+    """Inverse of :func:`fast_neural_style_to_transformer_net`, for files the example code can load."""
+    renamed = {}
+    for key, value in state.items():
+        match = re.match(r"residual_blocks\.(\d+)\.(.*)", key)
+        if match:
+            key = f"res{int(match.group(1)) + 1}.{match.group(2)}"
+        renamed[_rename_segments(key, _OURS_TO_FNS)] = value
+    return renamed
+
+
+def drop_unused_running_stats(state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
+    """Drop ``running_mean`` / ``running_var`` / ``num_batches_tracked`` entries ``model`` has no buffer for.
+
+    PyTorch < 0.4 saved running statistics for instance norm although it never used them in
+    either mode; loading such a file strictly would otherwise fail.
+    """
+    wanted = set(model.state_dict())
+    return {k: v for k, v in state.items() if k in wanted or not k.endswith(_RUNNING_STAT_SUFFIXES)}
+
+
+def _load_strict(model: nn.Module, state: StateDict, layout: str) -> None:
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"The file does not match the {layout} layout: missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]}."
+        )
+
+
+def load_fast_neural_style(source: Source, norm: NormSpec | Mapping | str | None = None) -> TransformerNet:
+    """A :class:`TransformerNet` holding the weights of a fast-neural-style ``.pth`` / ``.model`` file.
+
+    ``norm`` defaults to what the file holds: instance norm, affine when ``in1.weight`` is present.
+    """
+    state = read_state_dict(source)
+    if detect_checkpoint_format(state) != "fast_neural_style":
+        raise ValueError("Not a fast-neural-style state dict: it has no conv1.conv2d.weight / deconv3.conv2d.weight.")
+    if norm is None:
+        norm = NormSpec(kind="instance", affine="in1.weight" in state)
+    net = TransformerNet(norm=norm)
+    state = drop_unused_running_stats(fast_neural_style_to_transformer_net(state), net)
+    _load_strict(net, state, "fast-neural-style")
+    return net.eval()
+
+
+def infer_cyclegan_generator_options(state: Mapping[str, torch.Tensor]) -> dict:
+    """Constructor arguments of :class:`ResnetGenerator` that reproduce a CycleGAN generator file."""
+    first = state["model.1.weight"]
+    blocks = sorted({int(m.group(1)) for key in state if (m := re.match(r"model\.(\d+)\.conv_block\.", key))})
+    if not blocks:
+        raise ValueError("No residual blocks (model.N.conv_block.*) found: not a ResNet generator file.")
+    first_up = blocks[-1] + 1
+    has_bias = "model.1.bias" in state
+    # The original used batch norm without conv biases and instance norm with them; old
+    # instance-norm files also hold running stats, so the bias is what tells the two apart.
+    kind = "batch" if ("model.2.running_mean" in state and not has_bias) else "instance"
+    return {
+        "ngf": first.shape[0],
+        "in_channels": first.shape[1],
+        "n_blocks": len(blocks),
+        "dropout": 0.5 if any(f"model.{blocks[0]}.conv_block.6." in key for key in state) else 0.0,
+        "upsampling": "resize_conv" if f"model.{first_up}.conv.weight" in state else "transpose",
+        "conv_bias": has_bias,
+        "out_channels": state[f"model.{first_up + 7}.weight"].shape[0],
+        "norm": NormSpec(kind=kind, affine="model.2.weight" in state),
+    }
+
+
+def load_cyclegan_generator(source: Source, norm: NormSpec | Mapping | str | None = None) -> ResnetGenerator:
+    """A :class:`ResnetGenerator` holding an original CycleGAN generator file (``latest_net_G_A.pth``)."""
+    state = read_state_dict(source)
+    if detect_checkpoint_format(state) != "cyclegan_generator":
+        raise ValueError(
+            "Not a CycleGAN ResNet generator state dict: expected model.1.weight and model.N.conv_block.* keys."
+        )
+    options = infer_cyclegan_generator_options(state)
+    if norm is not None:
+        options["norm"] = norm
+    net = ResnetGenerator(**options)
+    _load_strict(net, drop_unused_running_stats(state, net), "CycleGAN generator")
+    return net.eval()

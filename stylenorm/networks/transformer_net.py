@@ -1,0 +1,90 @@
+"""TransformerNet, the fast style-transfer network of Johnson et al. 2016.
+
+"Perceptual Losses for Real-Time Style Transfer and Super-Resolution" (ECCV 2016), with the two
+changes every public implementation made (the PyTorch ``fast_neural_style`` example in particular):
+instance norm instead of batch norm (Ulyanov et al. 2016) and nearest-upsample + conv instead of
+fractionally-strided convs. Layout::
+
+    9x9 conv 3->32, 3x3/2 conv 32->64, 3x3/2 conv 64->128      (each conv -> norm -> ReLU)
+    5 residual blocks of 128 channels                            (conv-norm-ReLU-conv-norm + skip)
+    2x nearest + 3x3 conv 128->64, 2x nearest + 3x3 conv 64->32 (each -> norm -> ReLU)
+    9x9 conv 32->3                                               (no norm, no activation)
+
+All convs are reflection-padded and have a bias (the example's layout; the bias rule of
+:attr:`NormSpec.conv_bias` does not apply here). With affine instance norm: 1,679,235 parameters.
+
+The network maps a 0-255 RGB image to an unclamped 0-255 RGB image; callers clamp. Height and
+width must be multiples of 4 (two stride-2 convs, two 2x upsamples) for the output to have the
+input's size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stylenorm.nn.blocks import ReflectionConv, ResizeConv, check_image_size
+from stylenorm.nn.norm import NormSpec
+
+
+class TransformerResidualBlock(nn.Module):
+    """conv -> norm -> ReLU -> conv -> norm, plus the input (He et al. 2016; Gross & Wilber's variant)."""
+
+    def __init__(self, channels: int, norm: NormSpec, name: str):
+        super().__init__()
+        self.conv1 = ReflectionConv(channels, channels, 3)
+        self.norm1 = norm(channels, name=f"{name}.norm1")
+        self.conv2 = ReflectionConv(channels, channels, 3)
+        self.norm2 = norm(channels, name=f"{name}.norm2")
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.norm1(self.conv1(x)))
+        return x + self.norm2(self.conv2(out))
+
+
+class TransformerNet(nn.Module):
+    """Johnson et al.'s image transformation network with a configurable norm.
+
+    Args:
+        norm: a :class:`NormSpec`, a ``configs/norm`` mapping or a kind name. ``affine: null``
+            means affine on, as in the published models.
+        num_residual_blocks: 5 in the paper.
+    """
+
+    #: Input height/width must be a multiple of this ...
+    size_multiple = 4
+    #: ... and at least this (9x9 reflection padding needs more than 4 pixels per side).
+    min_size = 8
+    default_affine = True
+
+    def __init__(self, norm: NormSpec | dict | str | None = None, num_residual_blocks: int = 5):
+        super().__init__()
+        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
+        self.norm_spec = norm
+        self.conv1 = ReflectionConv(3, 32, 9)
+        self.norm1 = norm(32, name="norm1")
+        self.conv2 = ReflectionConv(32, 64, 3, stride=2)
+        self.norm2 = norm(64, name="norm2")
+        self.conv3 = ReflectionConv(64, 128, 3, stride=2)
+        self.norm3 = norm(128, name="norm3")
+        self.residual_blocks = nn.Sequential(
+            *(TransformerResidualBlock(128, norm, name=f"residual_blocks.{i}") for i in range(num_residual_blocks))
+        )
+        self.up1 = ResizeConv(128, 64, 3, scale_factor=2)
+        self.norm4 = norm(64, name="norm4")
+        self.up2 = ResizeConv(64, 32, 3, scale_factor=2)
+        self.norm5 = norm(32, name="norm5")
+        self.conv_out = ReflectionConv(32, 3, 9)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """0-255 RGB ``(N, 3, H, W)`` -> 0-255 RGB (unclamped), same size."""
+        check_image_size(x, multiple=self.size_multiple, min_size=self.min_size, network="TransformerNet")
+        y = self.relu(self.norm1(self.conv1(x)))
+        y = self.relu(self.norm2(self.conv2(y)))
+        y = self.relu(self.norm3(self.conv3(y)))
+        y = self.residual_blocks(y)
+        y = self.relu(self.norm4(self.up1(y)))
+        y = self.relu(self.norm5(self.up2(y)))
+        return self.conv_out(y)

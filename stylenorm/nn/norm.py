@@ -1,0 +1,200 @@
+"""The one place where normalization is decided.
+
+Every network in :mod:`stylenorm.networks` asks a :class:`NormSpec` for its normalization layers
+(``spec(num_channels, name=...)``); no network names a torch norm class. Adding a norm kind is one
+entry in :data:`_BUILDERS` plus one yaml file in ``configs/norm/``.
+
+The kinds and the statistics they use for an ``(N, C, H, W)`` input (Wu & He 2018, Fig. 2):
+
+========== =================================== ===========================================
+kind       statistics over                     torch module
+========== =================================== ===========================================
+instance   (H, W) per sample and channel       ``nn.InstanceNorm2d`` (Ulyanov et al. 2016)
+batch      (N, H, W) per channel               ``nn.BatchNorm2d`` (Ioffe & Szegedy 2015)
+sync_batch (N, H, W) across all DDP processes  ``nn.SyncBatchNorm``
+group      (C/G, H, W) per sample and group    ``nn.GroupNorm(G, C)`` (Wu & He 2018)
+layer      (C, H, W) per sample                ``nn.GroupNorm(1, C)``
+none       nothing                             ``nn.Identity``
+========== =================================== ===========================================
+
+``layer`` is GroupNorm with one group on purpose: that is LayerNorm over (C, H, W) as Ba et al. and
+Wu & He define it for conv features, with per-channel affine parameters, and unlike
+``nn.LayerNorm([C, H, W])`` it does not tie the layer to one image size.
+
+Only built-in torch modules are produced (their fused kernels are fast); from-scratch versions live
+in the tests as references.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+#: The group counts tried, in order, by ``num_groups: auto`` (the rule of the GroupNorm notebook:
+#: 32 groups is Wu & He's default, smaller counts for narrow layers).
+AUTO_GROUP_CANDIDATES = (32, 16, 8, 4, 2, 1)
+
+#: Norm kinds whose layers subtract a per-channel mean, which makes a conv bias in front of them
+#: redundant; see :func:`NormSpec.conv_bias`.
+_BIAS_ABSORBING_KINDS = frozenset({"batch", "sync_batch"})
+
+
+def auto_num_groups(num_channels: int) -> int:
+    """First of 32, 16, 8, 4, 2, 1 that divides ``num_channels`` (e.g. 24 -> 8, 48 -> 16)."""
+    return next(g for g in AUTO_GROUP_CANDIDATES if num_channels % g == 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class NormSpec:
+    """A normalization choice, callable as ``spec(num_channels, name=...) -> nn.Module``.
+
+    Attributes mirror the keys of ``configs/norm/*.yaml``:
+        kind: one of :data:`NORM_KINDS`.
+        affine: learnable per-channel scale and shift. ``None`` means "the network's published
+            default" (TransformerNet: on, CycleGAN: off, autoencoder: on); networks resolve it with
+            :meth:`with_default_affine` before building layers.
+        track_running_stats: keep running mean/var for eval mode. ``None`` means the torch default
+            of the kind (batch norm: on, instance norm: off).
+        num_groups: group norm only; an int that divides every channel count, or ``"auto"``.
+        eps: added to the variance.
+        momentum: running-statistics momentum (batch norm, or instance norm with running stats).
+    """
+
+    kind: str = "instance"
+    affine: bool | None = None
+    track_running_stats: bool | None = None
+    num_groups: int | str = "auto"
+    eps: float = 1e-5
+    momentum: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.kind not in _BUILDERS:
+            raise ValueError(
+                f"Unknown norm kind {self.kind!r}; expected one of {', '.join(NORM_KINDS)} "
+                f"(configs/norm/<kind>.yaml, e.g. `norm=group`)."
+            )
+        if self.num_groups != "auto" and not (
+            isinstance(self.num_groups, int) and not isinstance(self.num_groups, bool) and self.num_groups > 0
+        ):
+            raise ValueError(f"norm.num_groups must be a positive int or 'auto', got {self.num_groups!r}.")
+        for key in ("affine", "track_running_stats"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"norm.{key} must be true, false or null, got {value!r}.")
+        if self.eps <= 0:
+            raise ValueError(f"norm.eps must be > 0, got {self.eps!r}.")
+
+    @classmethod
+    def from_config(cls, config: NormSpec | str | Mapping[str, Any] | None) -> NormSpec:
+        """Build from a ``configs/norm`` mapping (or a DictConfig), a kind name, or a spec."""
+        if config is None:
+            return cls()
+        if isinstance(config, NormSpec):
+            return config
+        if isinstance(config, str):
+            return cls(kind=config)
+        if not isinstance(config, Mapping):
+            # omegaconf's DictConfig is a MutableMapping, so this only catches real mistakes.
+            raise TypeError(f"A norm config must be a mapping or a kind name, got {type(config).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown norm config key(s) {unknown}; expected some of {sorted(known)} (see configs/norm/*.yaml)."
+            )
+        values = dict(config.items())
+        if isinstance(values.get("eps"), str):  # YAML reads '1e-5' (no dot) as a string
+            values["eps"] = float(values["eps"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, suitable for hyperparameters and YAML."""
+        return dataclasses.asdict(self)
+
+    def with_default_affine(self, default: bool) -> NormSpec:
+        """Resolve ``affine=None`` to a network's published default; explicit values win."""
+        return self if self.affine is not None else dataclasses.replace(self, affine=default)
+
+    @property
+    def conv_bias(self) -> bool:
+        """Whether a conv that feeds this norm keeps its bias, by default.
+
+        The rule of the CycleGAN code (Zhu et al. 2017), applied everywhere it is not overridden:
+        no bias in front of batch norm, whose per-channel mean subtraction and shift replace it;
+        a bias everywhere else (instance, group, layer, none). Instance norm also cancels a bias,
+        but the published CycleGAN checkpoints carry one, so keeping it keeps them loadable.
+        TransformerNet ignores this rule: the fast-neural-style layout has a bias on every conv.
+        """
+        return self.kind not in _BIAS_ABSORBING_KINDS
+
+    def __call__(self, num_channels: int, name: str = "norm") -> nn.Module:
+        """Build the norm layer for ``num_channels`` channels; ``name`` appears in errors."""
+        if self.affine is None:
+            raise ValueError(
+                f"{name}: norm.affine is unresolved (null). Networks call "
+                f"NormSpec.with_default_affine(...) first; set norm.affine=true|false to choose."
+            )
+        return _BUILDERS[self.kind](self, num_channels, name)
+
+
+def _instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    track = bool(spec.track_running_stats)  # torch default: off
+    return nn.InstanceNorm2d(
+        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
+    )
+
+
+def _batch(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    track = True if spec.track_running_stats is None else spec.track_running_stats
+    return nn.BatchNorm2d(channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track)
+
+
+def _sync_batch(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    track = True if spec.track_running_stats is None else spec.track_running_stats
+    return nn.SyncBatchNorm(
+        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
+    )
+
+
+def _group(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    groups = auto_num_groups(channels) if spec.num_groups == "auto" else spec.num_groups
+    if channels % groups:
+        options = [g for g in AUTO_GROUP_CANDIDATES if channels % g == 0]
+        raise ValueError(
+            f"{name}: norm.num_groups={groups} does not divide its {channels} channels. "
+            f"Use a divisor of every layer's channel count (here e.g. {options}) or norm.num_groups=auto."
+        )
+    return nn.GroupNorm(groups, channels, eps=spec.eps, affine=spec.affine)
+
+
+def _layer(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    return nn.GroupNorm(1, channels, eps=spec.eps, affine=spec.affine)
+
+
+def _none(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    return nn.Identity()
+
+
+_BUILDERS: dict[str, Callable[[NormSpec, int, str], nn.Module]] = {
+    "instance": _instance,
+    "batch": _batch,
+    "sync_batch": _sync_batch,
+    "group": _group,
+    "layer": _layer,
+    "none": _none,
+}
+
+#: Every norm kind a config may name.
+NORM_KINDS = tuple(_BUILDERS)
+
+#: The module types the factory produces, for code that must find norm layers in a network
+#: (statistics callbacks, tests) without naming classes itself.
+NORM_LAYER_TYPES = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm)
+
+
+def is_norm_layer(module: nn.Module) -> bool:
+    """True for every layer this factory builds except ``Identity`` (``none``)."""
+    return isinstance(module, NORM_LAYER_TYPES)

@@ -1,0 +1,84 @@
+"""Hydra configs compose for every model x norm x affine, and drive the networks they describe."""
+
+import subprocess
+import sys
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from conftest import REPO_ROOT
+from stylenorm.networks import MODEL_NAMES, build_networks
+from stylenorm.nn.norm import NORM_KINDS, is_norm_layer
+
+CONFIG_DIR = str(REPO_ROOT / "configs")
+
+
+def compose_train(overrides):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def test_norm_group_has_one_file_per_kind():
+    assert {p.stem for p in (REPO_ROOT / "configs" / "norm").glob("*.yaml")} == set(NORM_KINDS)
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+@pytest.mark.parametrize("kind", NORM_KINDS)
+@pytest.mark.parametrize("affine", ["true", "false"])
+def test_every_model_norm_affine_combination_composes_and_builds(model, kind, affine):
+    cfg = compose_train([f"model={model}", f"norm={kind}", f"norm.affine={affine}"])
+    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    assert model_cfg["name"] == model and model_cfg["norm"]["kind"] == kind
+    # shrink the networks so building 60 combinations stays fast; the norm is what is under test
+    for section, key in (("generator", "ngf"), ("discriminator", "ndf"), ("network", "base_channels")):
+        if section in model_cfg and key in model_cfg[section]:
+            model_cfg[section][key] = 8
+    networks = build_networks(model_cfg)
+    assert (
+        set(networks)
+        == {"style": {"transformer"}, "cyclegan": {"G_AB", "G_BA", "D_A", "D_B"}, "autoencoder": {"autoencoder"}}[model]
+    )
+    for net in networks.values():
+        layers = [m for m in net.modules() if is_norm_layer(m)]
+        assert (len(layers) == 0) == (kind == "none")
+        assert all(layer.affine is (affine == "true") for layer in layers)
+
+
+def test_null_affine_means_each_networks_published_default():
+    cfg = compose_train(["model=cyclegan"])
+    assert cfg.norm.affine is None
+    assert build_networks(OmegaConf.to_container(cfg.model, resolve=True))["G_AB"].norm_spec.affine is False
+    cfg = compose_train(["model=style"])
+    assert build_networks(OmegaConf.to_container(cfg.model, resolve=True))["transformer"].norm_spec.affine is True
+
+
+def test_contract_paths():
+    cfg = compose_train([])
+    assert (cfg.paths.data_dir, cfg.paths.log_dir, cfg.paths.checkpoint_dir) == ("data", "logs", "checkpoints")
+
+
+def run_train(*args, cwd=REPO_ROOT):
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "train.py"), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cfg_job_prints_a_readable_config():
+    result = run_train("model=autoencoder", "norm=group", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    printed = OmegaConf.create(result.stdout)
+    assert printed.model.name == "autoencoder" and printed.norm.kind == "group"
+    assert printed.norm.num_groups == "auto"
+
+
+def test_train_entry_point_builds_the_configured_networks(tmp_path):
+    result = run_train("model=style", "norm=layer", f"paths.log_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert "TransformerNet" in result.stdout and "15 x GroupNorm" in result.stdout
+
+
+def test_bad_group_count_fails_with_a_message_naming_the_layer(tmp_path):
+    result = run_train("model=autoencoder", "norm=group", "norm.num_groups=5", f"paths.log_dir={tmp_path}")
+    assert result.returncode != 0
+    assert "enc1.norm: norm.num_groups=5 does not divide its 32 channels" in result.stderr
