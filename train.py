@@ -1,6 +1,7 @@
 """Train a stylenorm network: ``python train.py model=cyclegan norm=instance``.
 
-Thin Hydra entry point; everything else lives in :mod:`stylenorm.train`.
+Thin Hydra entry point; everything else lives in :mod:`stylenorm.train`. ``--help`` lists the
+config groups, ``--cfg job`` prints the composed config.
 """
 
 import hydra
@@ -8,10 +9,12 @@ from omegaconf import DictConfig
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
     from stylenorm.train import run  # imported late so `--help` and `--cfg` stay fast
 
-    run(cfg)
+    metrics = run(cfg)
+    # Hydra sweepers (e.g. Optuna) read the return value; the first hparam metric, if logged.
+    return next((value for key, value in metrics.items() if key.startswith("val/")), None)
 
 
 if __name__ == "__main__":

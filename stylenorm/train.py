@@ -1,51 +1,130 @@
-"""What ``python train.py`` does with a composed config.
+"""What ``python train.py`` does with a composed config: build, name, train, report.
 
-For now: build the configured networks with their norm injected and print a summary of each
-(parameters, norm layers, output shape for a small image). The training loop arrives with the
-LightningModules in :mod:`stylenorm.tasks`.
+Order matters for the "fail early" promise: the data folders and the model (including VGG weights
+for the style model) are checked before the Trainer starts, so a missing file is reported in
+seconds, not after an epoch.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning.pytorch as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from stylenorm.networks import build_networks
-from stylenorm.nn.norm import is_norm_layer
+from stylenorm.nn.norm import NormSpec
+from stylenorm.run_naming import choose_version, name_from_checkpoint, run_name
+
+log = logging.getLogger(__name__)
 
 
-def count_parameters(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+def _task_overrides() -> list[str]:
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except ValueError:  # composed outside a Hydra app (tests, notebooks): no command line
+        return []
 
 
-def summarize_networks(cfg: DictConfig) -> list[dict]:
-    """One row per network of ``cfg.model``: name, class, parameters, norm layers, output shape."""
-    model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    rows = []
-    for role, net in build_networks(model_cfg).items():
-        norm_layers = [m for m in net.modules() if is_norm_layer(m)]
-        kinds = sorted({type(m).__name__ for m in norm_layers}) or ["none"]
-        with torch.no_grad():
-            out = net.eval()(torch.rand(1, 3, 64, 64))
-        rows.append(
-            {
-                "role": role,
-                "network": type(net).__name__,
-                "parameters": count_parameters(net),
-                "norm": f"{net.norm_spec.kind} (affine={net.norm_spec.affine})",
-                "norm_layers": f"{len(norm_layers)} x {'/'.join(kinds)}",
-                "output_for_64px": "x".join(map(str, out.shape)),
-            }
+def name_run(cfg: DictConfig) -> None:
+    """Fill ``cfg.run`` (name, version, folders) from the model, the norm and the overrides."""
+    norm = NormSpec.from_config(OmegaConf.to_container(cfg.norm, resolve=True))
+    name = (
+        cfg.run.name
+        or name_from_checkpoint(cfg.ckpt_path, cfg.paths.checkpoint_dir)
+        or run_name(cfg.model.name, norm, _task_overrides(), cfg.run.name_ignores)
+    )
+    log_root = Path(cfg.paths.log_dir) / name
+    checkpoint_root = Path(cfg.paths.checkpoint_dir) / name
+    version = cfg.run.version or choose_version(log_root, checkpoint_root, cfg.ckpt_path)
+    with open_dict(cfg):
+        cfg.run.name = name
+        cfg.run.version = version
+        cfg.run.log_dir = str(log_root / version)
+        cfg.run.checkpoint_dir = str(checkpoint_root / version)
+
+
+def runs_on_cpu(trainer_cfg: DictConfig) -> bool:
+    accelerator = trainer_cfg.get("accelerator", "auto")
+    return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+
+
+def check_distributed_norm(cfg: DictConfig) -> None:
+    """SyncBatchNorm is GPU-only in torch's DDP: say so before the processes start.
+
+    ``trainer=ddp`` turns batch norm into SyncBatchNorm on GPUs. On CPU (gloo) torch refuses
+    SyncBatchNorm, so batch norm stays per process there - announced loudly, and visible as
+    ``norm/layer_types`` in the HPARAMS tab - while an explicit ``norm=sync_batch`` is an error.
+    """
+    multi_process = cfg.trainer.get("strategy") not in (None, "auto") or cfg.trainer.get("devices") not in (1, "1")
+    if not (runs_on_cpu(cfg.trainer) and multi_process):
+        return
+    if cfg.norm.kind == "sync_batch":
+        raise ValueError(
+            "norm=sync_batch needs GPUs: torch's DDP refuses SyncBatchNorm on CPU. Use norm=batch "
+            "(per-process statistics) for CPU runs, or trainer.accelerator=gpu."
         )
-    return rows
+    if cfg.trainer.get("sync_batchnorm"):
+        log.warning(
+            "trainer.sync_batchnorm=true is ignored on CPU (torch's DDP supports SyncBatchNorm on GPUs "
+            "only): batch norm statistics stay per process in this run."
+        )
+        with open_dict(cfg):
+            cfg.trainer.sync_batchnorm = False
 
 
-def run(cfg: DictConfig) -> None:
-    torch.manual_seed(cfg.seed)
-    rows = summarize_networks(cfg)
-    headers = list(rows[0])
-    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
-    print(f"model={cfg.model.name} norm={cfg.norm.kind}")
-    print("  ".join(h.ljust(widths[h]) for h in headers))
-    for row in rows:
-        print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
+def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
+    """Datamodule, task and trainer of a config whose ``run`` section is filled."""
+    datamodule = hydra.utils.instantiate(cfg.data)
+    model = hydra.utils.instantiate(cfg.model)
+    callbacks = [hydra.utils.instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    logger = hydra.utils.instantiate(cfg.logger)
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    return datamodule, model, trainer
+
+
+def check_resume_path(ckpt_path: str | None) -> None:
+    if ckpt_path and not Path(ckpt_path).is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={ckpt_path} does not exist. Checkpoints are written to "
+            f"<paths.checkpoint_dir>/<model>/<norm variant>/version_N/last.ckpt; list them with "
+            f"`ls -R checkpoints`."
+        )
+
+
+def quiet_library_noise() -> None:
+    """One copy of each log line, and no warnings a user can do nothing about."""
+    if logging.getLogger().handlers:
+        # `import lightning` adds its own console handler; under Hydra the root logger already
+        # prints (and writes train.log), so Lightning's lines would appear twice.
+        logging.getLogger("lightning").handlers.clear()
+    # Lightning-internal deprecation inside its own pytree helper (not our code).
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # The style task's VGG is frozen in eval mode on purpose (stylenorm.losses.vgg).
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    """Train as configured; returns the final logged metrics (floats)."""
+    quiet_library_noise()
+    check_resume_path(cfg.ckpt_path)
+    check_distributed_norm(cfg)
+    pl.seed_everything(cfg.seed, workers=True)
+    name_run(cfg)
+    datamodule, model, trainer = build(cfg)
+    if trainer.is_global_zero:
+        Path(cfg.run.log_dir).mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, Path(cfg.run.log_dir) / "config.yaml", resolve=True)
+        log.info("Run %s/%s: logs in %s, checkpoints in %s", cfg.run.name, cfg.run.version,
+                 cfg.run.log_dir, cfg.run.checkpoint_dir)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if trainer.is_global_zero:
+        log.info("Finished %s/%s at step %d. Final metrics: %s", cfg.run.name, cfg.run.version,
+                 trainer.global_step, {k: round(v, 4) for k, v in sorted(metrics.items())})
+        log.info("View with: tensorboard --logdir %s", cfg.paths.log_dir)
+    return metrics

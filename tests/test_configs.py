@@ -72,10 +72,29 @@ def test_cfg_job_prints_a_readable_config():
     assert printed.norm.num_groups == "auto"
 
 
-def test_train_entry_point_builds_the_configured_networks(tmp_path):
-    result = run_train("model=style", "norm=layer", f"paths.log_dir={tmp_path}")
+def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
+    """The real CLI, as a user types it (tiny sizes so it takes seconds)."""
+    result = run_train(
+        "model=autoencoder", "norm=batch", "model.network.base_channels=8", "data.image_size=32",
+        "data.batch_size=4", "trainer.max_steps=3", "trainer.enable_progress_bar=false",
+        f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}",
+        f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the run is named after what it measures; overrides that change the measurement are in the name
+    run_dir = tmp_path / "logs" / "autoencoder" / "batch-affine_true,network.base_channels=8,image_size=32,batch_size=4"
+    assert (run_dir / "version_0" / "config.yaml").is_file(), sorted(p.name for p in (tmp_path / "logs").rglob("*"))
+    checkpoint = tmp_path / "checkpoints" / run_dir.relative_to(tmp_path / "logs") / "version_0" / "last.ckpt"
+    assert checkpoint.is_file()
+    assert (tmp_path / "data" / "embedded" / "autoencoder" / "MANIFEST.json").is_file()
+
+
+def test_help_lists_the_groups_and_examples():
+    result = run_train("--help")
     assert result.returncode == 0, result.stderr
-    assert "TransformerNet" in result.stdout and "15 x GroupNorm" in result.stdout
+    for expected in ("model: autoencoder, cyclegan, style", "norm: batch, group, instance, layer, none, sync_batch",
+                     "tensorboard --logdir logs", "data=unpaired data.root="):
+        assert expected in result.stdout, expected
 
 
 def test_bad_group_count_fails_with_a_message_naming_the_layer(tmp_path):

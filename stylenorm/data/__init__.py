@@ -1,0 +1,66 @@
+"""Datasets, datamodules and the embedded default data.
+
+Every dataset yields dicts of float tensors ``(3, H, W)`` in [0, 1]. Folder layouts expected:
+
+:class:`UnpairedDataModule` (``data=unpaired``; CycleGAN)::
+
+    root/trainA/        domain A training images (required)
+    root/trainB/        domain B training images (required)
+    root/testA/         domain A validation images (optional; else a few trainA images)
+    root/testB/         domain B validation images (optional; else a few trainB images)
+    root/testA_truth/   optional: the true B-domain version of each testA image, same file names
+
+  i.e. the layout of the original CycleGAN datasets (horse2zebra, monet2photo, ...).
+
+:class:`StyleDataModule` (``data=content_style``; fast style transfer)::
+
+    root/**/*.jpg       content photos, any depth (e.g. COCO train2014/)
+    val_root/**/*.jpg   optional validation photos (else a held-out few of root)
+    style_image         one painting, any size
+
+:class:`ImageFolderDataModule` (``data=image_folder``; autoencoder)::
+
+    root/**/*.png       training images, any depth
+    val_root/**/*.png   optional validation images (else a held-out few of root)
+
+Image files: .png .jpg .jpeg .bmp .webp .tif .tiff (any case); unreadable ones are skipped with a
+warning naming them. The ``embedded_*`` configs generate their data on first use with
+:func:`materialize_embedded` (no download).
+"""
+
+from stylenorm.data.datamodules import ImageFolderDataModule, StyleDataModule, UnpairedDataModule, hold_out, spread
+from stylenorm.data.datasets import ImageFolderDataset, UnpairedDataset, UnpairedValidationDataset
+from stylenorm.data.embedded import EMBEDDED_NAMES, known_answer_transform, materialize_embedded
+from stylenorm.data.images import (
+    IMAGE_EXTENSIONS,
+    ImageList,
+    UnreadableImageError,
+    UnreadableImageWarning,
+    list_images,
+    load_rgb,
+)
+from stylenorm.data.transforms import eval_transform, to_float_tensor, train_transform, unpaired_train_transform
+
+__all__ = [
+    "EMBEDDED_NAMES",
+    "IMAGE_EXTENSIONS",
+    "ImageFolderDataModule",
+    "ImageFolderDataset",
+    "ImageList",
+    "StyleDataModule",
+    "UnpairedDataModule",
+    "UnpairedDataset",
+    "UnpairedValidationDataset",
+    "UnreadableImageError",
+    "UnreadableImageWarning",
+    "eval_transform",
+    "hold_out",
+    "known_answer_transform",
+    "list_images",
+    "load_rgb",
+    "materialize_embedded",
+    "spread",
+    "to_float_tensor",
+    "train_transform",
+    "unpaired_train_transform",
+]

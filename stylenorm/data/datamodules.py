@@ -1,0 +1,319 @@
+"""LightningDataModules of the three tasks; configured by ``configs/data/*.yaml``.
+
+Every datamodule takes the same common arguments (``root``, ``image_size``, ``batch_size``,
+``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``) so that overrides
+like ``data.batch_size=8`` mean the same thing for every model. With ``embedded`` set,
+:meth:`prepare_data` (rank 0 of each node under DDP) writes that embedded dataset into
+``embedded_root`` (default: ``root``) on first use; :meth:`setup` checks again, which is a no-op
+once it exists and keeps ``dm.setup()`` working outside a Trainer.
+
+Loader choices:
+
+* train: shuffled; ``drop_last`` whenever the dataset holds more than one batch, so that every step
+  sees ``batch_size`` samples - a short last batch (often a single image) would give batch norm
+  statistics of a different batch size than the one being compared, and fail outright for a
+  batch of one at 1 x 1 resolution.
+* val: fixed order, fixed images (at most ``max_val_images``), batch ``min(batch_size, #images)``.
+  Held-out choices use ``seed``, which stays fixed while the run's ``seed`` varies, so an ablation
+  over seeds validates on the same pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms.v2 import functional
+
+from stylenorm.data.datasets import ImageFolderDataset, UnpairedDataset, UnpairedValidationDataset
+from stylenorm.data.embedded import materialize_embedded
+from stylenorm.data.images import list_images, load_rgb
+from stylenorm.data.transforms import eval_transform, to_float_tensor, train_transform, unpaired_train_transform
+
+log = logging.getLogger(__name__)
+
+PathArg = str | os.PathLike | None
+
+_CYCLEGAN_LAYOUT = (
+    "expected trainA/ and trainB/ with images (testA/, testB/, testA_truth/ optional), the layout of the "
+    "original CycleGAN datasets (horse2zebra etc.). Set data.root to that folder."
+)
+
+
+def spread(paths: Sequence[Path], count: int | None) -> list[Path]:
+    """At most ``count`` of ``paths``, evenly spaced (deterministic; ``None`` keeps all)."""
+    if count is not None and count <= 0:
+        raise ValueError(f"data.max_val_images must be positive or null, got {count}.")
+    if count is None or count >= len(paths):
+        return list(paths)
+    return [paths[int(i)] for i in np.linspace(0, len(paths) - 1, count).round()]
+
+
+def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[list[Path], list[Path]]:
+    """Split ``(train, val)``: at most ``max_count`` and at most a tenth of the images go to val.
+
+    The choice is a seeded permutation, so it is the same on every run and on every DDP rank.
+    """
+    if len(paths) < 2:
+        raise ValueError(
+            f"Found {len(paths)} image(s); holding some out for validation needs at least 2. "
+            f"Add images or set data.val_root to a validation folder."
+        )
+    count = max(1, len(paths) // 10)
+    if max_count is not None:
+        count = min(count, max_count)
+    chosen = set(np.random.default_rng(seed).permutation(len(paths))[:count].tolist())
+    train = [p for i, p in enumerate(paths) if i not in chosen]
+    val = [p for i, p in enumerate(paths) if i in chosen]
+    return train, val
+
+
+class _ImageDataModule(LightningDataModule):
+    """The common arguments, embedded-data preparation and the loaders; subclasses fill the datasets."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        image_size: int,
+        batch_size: int,
+        num_workers: int = 0,
+        embedded: str | None = None,
+        embedded_root: PathArg = None,
+        max_val_images: int | None = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if image_size < 1 or batch_size < 1:
+            raise ValueError(
+                f"data.image_size and data.batch_size must be positive, got {image_size} and {batch_size}."
+            )
+        self.root = Path(root)
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.embedded = embedded
+        self.embedded_root = Path(embedded_root) if embedded_root is not None else self.root
+        self.max_val_images = max_val_images
+        self.seed = seed
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+
+    def prepare_data(self) -> None:
+        if self.embedded:
+            materialize_embedded(self.embedded, self.embedded_root)
+
+    def setup(self, stage: str | None = None) -> None:
+        self.prepare_data()  # no-op when present; lets dm.setup() work without a Trainer
+        self.train_set, self.val_set = self._build_datasets()
+
+    def _build_datasets(self) -> tuple[Dataset, Dataset]:
+        raise NotImplementedError
+
+    def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}.setup() must run before its dataloaders are requested.")
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) > batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, self.batch_size, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        size = min(self.batch_size, len(self.val_set)) if self.val_set is not None else self.batch_size
+        return self._loader(self.val_set, size, train=False)
+
+
+class UnpairedDataModule(_ImageDataModule):
+    """Two unpaired domains for CycleGAN (Zhu et al. 2017).
+
+    ``root`` holds ``trainA/`` and ``trainB/`` (required), ``testA/``, ``testB/`` (validation) and
+    ``testA_truth/`` (optional: the true B-domain version of each testA image, same file names).
+    Without testA/ or testB/, a few evenly spaced training images of that domain validate instead
+    (logged). Training: square resize to ``load_size``, random ``image_size`` crop, random flip.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        image_size: int = 256,
+        load_size: int = 286,
+        batch_size: int = 1,
+        flip: bool = True,
+        num_workers: int = 0,
+        embedded: str | None = None,
+        embedded_root: PathArg = None,
+        max_val_images: int | None = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        self.load_size = load_size
+        self.flip = flip
+        unpaired_train_transform(image_size, load_size, flip)  # fail at construction on a bad size pair
+
+    def _validation_images(self, domain: str, train_images: list[Path]) -> list[Path]:
+        folder = self.root / f"test{domain}"
+        if folder.is_dir():
+            return spread(list_images(folder, hint=_CYCLEGAN_LAYOUT), self.max_val_images)
+        fallback = spread(train_images, self.max_val_images or 8)
+        log.info("%s not found: validating on %d of the train%s images instead.", folder, len(fallback), domain)
+        return fallback
+
+    def _truth_images(self, images_a: list[Path]) -> list[Path] | None:
+        folder = self.root / "testA_truth"
+        if not (folder.is_dir() and (self.root / "testA").is_dir()):
+            return None
+        by_name = {p.relative_to(folder).with_suffix("").as_posix(): p for p in list_images(folder)}
+        truth, missing = [], []
+        for path in images_a:
+            key = path.relative_to(self.root / "testA").with_suffix("").as_posix()
+            (truth if key in by_name else missing).append(by_name.get(key, path))
+        if missing:
+            raise FileNotFoundError(
+                f"{folder} has no ground truth for {len(missing)} testA image(s), e.g. {missing[0].name}; expected "
+                f"one image per testA/ image with the same file name. Add them or remove {folder}."
+            )
+        return truth
+
+    def _build_datasets(self) -> tuple[Dataset, Dataset]:
+        for folder in ("trainA", "trainB"):
+            if not (self.root / folder).is_dir():
+                raise FileNotFoundError(f"{self.root / folder} not found: {_CYCLEGAN_LAYOUT}")
+        train_a = list_images(self.root / "trainA", hint=_CYCLEGAN_LAYOUT)
+        train_b = list_images(self.root / "trainB", hint=_CYCLEGAN_LAYOUT)
+        train = UnpairedDataset(train_a, train_b, unpaired_train_transform(self.image_size, self.load_size, self.flip))
+        val_a = self._validation_images("A", train_a)
+        val_b = self._validation_images("B", train_b)
+        val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=self._truth_images(val_a))
+        return train, val
+
+
+class ImageFolderDataModule(_ImageDataModule):
+    """One folder of images (searched recursively), as ``{key: image}`` batches; autoencoder data.
+
+    Validation images come from ``val_root`` or, when it is null, from a seeded held-out part of
+    ``root`` (at most ``max_val_images``, at most a tenth) that is then left out of training.
+    Training: shorter side to ``image_size``, centre or random crop, optional flip.
+    """
+
+    key = "image"
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        val_root: PathArg = None,
+        image_size: int = 128,
+        batch_size: int = 16,
+        random_crop: bool = True,
+        flip: bool = True,
+        num_workers: int = 0,
+        embedded: str | None = None,
+        embedded_root: PathArg = None,
+        max_val_images: int | None = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        self.val_root = Path(val_root) if val_root is not None else None
+        self.random_crop = random_crop
+        self.flip = flip
+
+    def _hint(self, config_key: str) -> str:
+        return f"Set {config_key} to a folder of images (searched recursively)."
+
+    def _build_datasets(self) -> tuple[Dataset, Dataset]:
+        images = list_images(self.root, hint=self._hint("data.root"))
+        if self.val_root is not None:
+            train_images = images
+            val_images = spread(list_images(self.val_root, hint=self._hint("data.val_root")), self.max_val_images)
+        else:
+            train_images, val_images = hold_out(images, self.max_val_images, self.seed)
+            log.info(
+                "data.val_root is null: holding out %d of the %d images in %s for validation.",
+                len(val_images),
+                len(images),
+                self.root,
+            )
+        transform = train_transform(self.image_size, self.random_crop, self.flip)
+        train = ImageFolderDataset(train_images, transform, key=self.key)
+        val = ImageFolderDataset(val_images, eval_transform(self.image_size), key=self.key)
+        return train, val
+
+
+class StyleDataModule(ImageFolderDataModule):
+    """Content photos (``{"content": image}`` batches) and one style image, for fast style transfer.
+
+    Content from ``root`` (e.g. COCO train2014, searched recursively); validation as in
+    :class:`ImageFolderDataModule`. Training follows the PyTorch example: shorter side to
+    ``image_size``, centre crop, no flip (``random_crop`` / ``flip`` turn on augmentation).
+    :meth:`style_image_tensor` gives the style image, its longer side resized to ``style_size`` when
+    set (the example resizes to a square ``style_size x style_size``, which distorts the painting's
+    proportions; this keeps them).
+    """
+
+    key = "content"
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        style_image: str | os.PathLike,
+        style_size: int | None = None,
+        val_root: PathArg = None,
+        image_size: int = 256,
+        batch_size: int = 4,
+        random_crop: bool = False,
+        flip: bool = False,
+        num_workers: int = 0,
+        embedded: str | None = None,
+        embedded_root: PathArg = None,
+        max_val_images: int | None = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            root=root,
+            val_root=val_root,
+            image_size=image_size,
+            batch_size=batch_size,
+            random_crop=random_crop,
+            flip=flip,
+            num_workers=num_workers,
+            embedded=embedded,
+            embedded_root=embedded_root,
+            max_val_images=max_val_images,
+            seed=seed,
+        )
+        self.style_image = Path(style_image)
+        self.style_size = style_size
+
+    def _check_style_image(self) -> None:
+        if not self.style_image.is_file():
+            raise FileNotFoundError(
+                f"Style image {self.style_image} not found. Set data.style_image to a painting "
+                f"(e.g. data.style_image=images/mosaic.jpg)."
+            )
+
+    def _build_datasets(self) -> tuple[Dataset, Dataset]:
+        self._check_style_image()
+        return super()._build_datasets()
+
+    def style_image_tensor(self) -> torch.Tensor:
+        """The style image as a float tensor (1, 3, h, w) in [0, 1]."""
+        self._check_style_image()
+        image = load_rgb(self.style_image)
+        if self.style_size is not None:
+            scale = self.style_size / max(image.size)
+            size = [max(1, round(image.height * scale)), max(1, round(image.width * scale))]
+            image = functional.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+        return to_float_tensor()(image).unsqueeze(0)

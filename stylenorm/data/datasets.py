@@ -1,0 +1,115 @@
+"""Map-style datasets returning dicts of float tensors ``(3, H, W)`` in [0, 1].
+
+* :class:`ImageFolderDataset` - ``{key: image}``; ``key`` is ``"image"`` (autoencoder) or
+  ``"content"`` (style transfer).
+* :class:`UnpairedDataset` - ``{"A", "B"}`` drawn independently, as CycleGAN trains (Zhu et al. 2017;
+  ``serial_batches=False`` in the original code): ``A`` walks the A images in order (the sampler
+  shuffles), ``B`` is a uniformly random B image, so no fixed A-B pairing is ever learned.
+* :class:`UnpairedValidationDataset` - ``{"A", "B"}`` in a fixed order, plus ``"A_truth"`` (the
+  known B-domain version of each A image) when the data have one.
+
+Files that cannot be decoded are skipped with one warning each (see :class:`ImageList`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from stylenorm.data.images import ImageList, PathLikeStr, list_images
+from stylenorm.data.transforms import to_float_tensor
+
+Images = PathLikeStr | Sequence[PathLikeStr]
+
+
+def _paths(images: Images) -> list[Path]:
+    """A folder (listed recursively) or an explicit list of files."""
+    if isinstance(images, (str, Path)) or hasattr(images, "__fspath__"):
+        return list_images(images)
+    return [Path(path) for path in images]
+
+
+def _describe(paths: Sequence[Path], what: str) -> str:
+    """``what`` plus the folder the files share, for messages about them."""
+    try:
+        return f"{what} under {os.path.commonpath([path.parent for path in paths])}"
+    except ValueError:  # no paths, or absolute and relative ones mixed
+        return what
+
+
+def _image_list(images: Images, transform: Callable | None, what: str) -> ImageList:
+    paths = _paths(images)
+    return ImageList(paths, transform or to_float_tensor(), description=_describe(paths, what))
+
+
+class ImageFolderDataset(Dataset):
+    """Every image of a folder (or a list of files), as ``{key: tensor}``."""
+
+    def __init__(self, images: Images, transform: Callable | None = None, key: str = "image") -> None:
+        self.images = _image_list(images, transform, "images")
+        self.key = key
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {self.key: self.images.first_readable(index)}
+
+
+class UnpairedDataset(Dataset):
+    """Two unaligned image sets; length ``max(len A, len B)``, item ``i`` = A[i % nA] and a random B."""
+
+    def __init__(self, root_a: Images, root_b: Images, transform: Callable | None = None) -> None:
+        self.a = _image_list(root_a, transform, "A images")
+        self.b = _image_list(root_b, transform, "B images")
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        # torch's generator: the DataLoader seeds it per worker (and Lightning's seed_everything per run)
+        b_index = int(torch.randint(len(self.b), ()).item())
+        return {"A": self.a.first_readable(index % len(self.a)), "B": self.b.first_readable(b_index)}
+
+
+class UnpairedValidationDataset(Dataset):
+    """Fixed A/B pairs for validation grids: item ``i`` = A[i], B[i % nB] (+ ``A_truth`` [i]).
+
+    ``truth`` lists the ground-truth B-domain image of each A image (same order, same length); an
+    A image whose truth cannot be read is skipped together with it, so the two never misalign.
+    """
+
+    def __init__(
+        self,
+        images_a: Sequence[PathLikeStr],
+        images_b: Sequence[PathLikeStr],
+        transform: Callable | None = None,
+        truth: Sequence[PathLikeStr] | None = None,
+    ) -> None:
+        self.a = _image_list(images_a, transform, "validation A images")
+        self.b = _image_list(images_b, transform, "validation B images")
+        self.truth = None
+        if truth is not None:
+            if len(truth) != len(images_a):
+                raise ValueError(
+                    f"Got {len(truth)} ground-truth images for {len(images_a)} A images; expected one each."
+                )
+            self.truth = _image_list(truth, transform, "ground-truth images")
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def _read_a(self, index: int) -> dict[str, torch.Tensor]:
+        item = {"A": self.a.read(index)}
+        if self.truth is not None:
+            item["A_truth"] = self.truth.read(index)
+        return item
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.a.first_readable(index, self._read_a)
+        item["B"] = self.b.first_readable(index % len(self.b))
+        return item

@@ -1,0 +1,260 @@
+"""Embedded default datasets: generated on first use from files the installed packages already hold.
+
+Nothing is downloaded, ever. :func:`materialize_embedded` writes a dataset (PNG files, byte-identical
+on every run: fixed seeds, deterministic resampling, no timestamps) from the photo tiles and the
+procedural painting of :mod:`stylenorm.data.sources`:
+
+``cyclegan`` - the layout of the original CycleGAN datasets, with a known answer::
+
+    trainA/  212 photo tiles              trainB/  212 other tiles, graded by f
+    testA/    16 held-out tiles           testB/    16 more held-out tiles, graded by f
+    testA_truth/  f(testA/x.png) under the same file name
+
+  Every tile belongs to exactly one of trainA, trainB, testA, testB (a seeded permutation of the
+  456 tiles), so the domains are truly unpaired and the test tiles were never seen in training.
+  Because B = f(A) for a fixed, known f, ``G_AB(testA)`` can be scored against ``testA_truth``
+  (PSNR/SSIM) - a measurement the horse2zebra-style datasets cannot give.
+
+``style`` - ``content/`` (448 tiles), ``val/`` (8 held-out tiles), ``style.png`` (256 x 256 mosaic).
+
+``autoencoder`` - ``train/`` (440 tiles), ``val/`` (16 held-out tiles).
+
+Each root also holds ``README.txt`` and ``MANIFEST.json`` (format version, counts, SHA-256 of every
+file and of the source photos). The manifest is written last, into a temporary folder next to the
+root that is renamed into place when complete, so an interrupted run never leaves a half dataset
+that looks complete.
+
+The known-answer transform ``f`` ("warm film grade", :func:`known_answer_transform`), per pixel on
+``x = (r, g, b)`` in [0, 1]::
+
+    s   = clip(S x, 0, 1)      S = [[0.393, 0.769, 0.189],    (the classic sepia matrix)
+                                    [0.349, 0.686, 0.168],
+                                    [0.272, 0.534, 0.131]]
+    y   = 0.4 x + 0.6 s        (sepia blended with the original colour)
+    f(x) = clip(0.5 + 1.2 (y ** 0.8 - 0.5), 0, 1)   (gamma 0.8 lifts shadows, contrast 1.2 about mid-grey)
+
+``0.4 I + 0.6 S`` is invertible, so away from clipped highlights f is a bijection and the B -> A
+direction is learnable too. f is far from the identity (about 18 dB PSNR between x and f(x) on the
+test tiles).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylenorm.data.sources import PHOTOS, TILE_SIZE, Tile, mosaic_style_image, photo_tiles, source_photo_hashes
+
+log = logging.getLogger(__name__)
+
+#: Bump when the generated content changes: roots with another version are regenerated.
+FORMAT_VERSION = 1
+EMBEDDED_NAMES = ("cyclegan", "style", "autoencoder")
+MANIFEST = "MANIFEST.json"
+
+SEPIA = ((0.393, 0.769, 0.189), (0.349, 0.686, 0.168), (0.272, 0.534, 0.131))
+SEPIA_MIX = 0.6
+GAMMA = 0.8
+CONTRAST = 1.2
+
+_SPLIT_SEED = 2017  # one permutation of the tiles per dataset, fixed forever (changing it = new FORMAT_VERSION)
+_CYCLEGAN_TEST_TILES = 16
+_STYLE_VAL_TILES = 8
+_AUTOENCODER_VAL_TILES = 16
+
+
+def known_answer_transform(image: torch.Tensor) -> torch.Tensor:
+    """The "warm film grade" f of the embedded CycleGAN data (formula in the module docstring).
+
+    ``image``: float tensor (3, H, W) or (N, 3, H, W) in [0, 1] (values outside are clipped first).
+    Returns a tensor of the same shape and dtype in [0, 1]. Computed with plain elementwise ops so
+    that it is bit-for-bit reproducible on CPU.
+    """
+    if image.dim() not in (3, 4) or image.shape[-3] != 3 or not image.is_floating_point():
+        raise ValueError(
+            f"known_answer_transform expects a float RGB tensor (3, H, W) or (N, 3, H, W) in [0, 1]; "
+            f"got {image.dtype} of shape {tuple(image.shape)}."
+        )
+    x = image.clamp(0.0, 1.0)
+    r, g, b = x.unbind(-3)
+    sepia = torch.stack([m_r * r + m_g * g + m_b * b for m_r, m_g, m_b in SEPIA], dim=-3).clamp(0.0, 1.0)
+    graded = (1.0 - SEPIA_MIX) * x + SEPIA_MIX * sepia
+    return (0.5 + CONTRAST * (graded.pow(GAMMA) - 0.5)).clamp(0.0, 1.0)
+
+
+def _grade(tiles: Sequence[Tile]) -> list[np.ndarray]:
+    """f applied to uint8 tiles, in float64 (so 8-bit rounding ties are as rare as they get)."""
+    stack = torch.from_numpy(np.stack([tile.pixels for tile in tiles])).permute(0, 3, 1, 2).double() / 255.0
+    graded = (known_answer_transform(stack) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return list(graded)
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(pixels), mode="RGB").save(path, format="PNG", compress_level=6)
+
+
+def _write_tiles(folder: Path, tiles: Sequence[Tile], pixels: Sequence[np.ndarray] | None = None) -> None:
+    for index, tile in enumerate(tiles):
+        _write_png(folder / f"{tile.name}.png", tile.pixels if pixels is None else pixels[index])
+
+
+def _split(tiles: Sequence[Tile], *sizes: int) -> list[list[Tile]]:
+    """A seeded permutation of ``tiles`` cut into parts of ``sizes`` and the rest (last part)."""
+    order = np.random.default_rng(_SPLIT_SEED).permutation(len(tiles))
+    shuffled = [tiles[i] for i in order]
+    bounds = np.cumsum([0, *sizes])
+    parts = [shuffled[start:end] for start, end in itertools.pairwise(bounds)]
+    return [*parts, shuffled[bounds[-1] :]]
+
+
+def _build_cyclegan(root: Path) -> str:
+    test_a, test_b, rest = _split(photo_tiles(), _CYCLEGAN_TEST_TILES, _CYCLEGAN_TEST_TILES)
+    train_a, train_b = rest[0::2], rest[1::2]
+    _write_tiles(root / "trainA", train_a)
+    _write_tiles(root / "trainB", train_b, _grade(train_b))
+    _write_tiles(root / "testA", test_a)
+    _write_tiles(root / "testA_truth", test_a, _grade(test_a))
+    _write_tiles(root / "testB", test_b, _grade(test_b))
+    return (
+        "Unpaired photo -> 'warm film grade' translation in the CycleGAN layout.\n"
+        "trainA/, testA/: photo tiles. trainB/, testB/: other photo tiles graded by f.\n"
+        "testA_truth/x.png = f(testA/x.png): the known answer for G_AB.\n"
+        "Every tile is in exactly one of trainA, trainB, testA, testB.\n"
+        "f = stylenorm.data.known_answer_transform (formula in stylenorm/data/embedded.py).\n"
+    )
+
+
+def _build_style(root: Path) -> str:
+    val, content = _split(photo_tiles(), _STYLE_VAL_TILES)
+    _write_tiles(root / "content", content)
+    _write_tiles(root / "val", val)
+    _write_png(root / "style.png", mosaic_style_image())
+    return (
+        "Content photos and a style image for fast style transfer.\n"
+        "content/: training photo tiles. val/: held-out photo tiles.\n"
+        "style.png: a procedural stained-glass mosaic (stylenorm.data.sources.mosaic_style_image).\n"
+    )
+
+
+def _build_autoencoder(root: Path) -> str:
+    val, train = _split(photo_tiles(), _AUTOENCODER_VAL_TILES)
+    _write_tiles(root / "train", train)
+    _write_tiles(root / "val", val)
+    return "Photo tiles for the autoencoder. train/: training tiles. val/: held-out tiles.\n"
+
+
+_BUILDERS: dict[str, Callable[[Path], str]] = {
+    "cyclegan": _build_cyclegan,
+    "style": _build_style,
+    "autoencoder": _build_autoencoder,
+}
+
+
+def _read_manifest(root: Path) -> dict | None:
+    try:
+        return json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _manifest(name: str, root: Path) -> dict:
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    counts: dict[str, int] = {}
+    for path in files:
+        if path.suffix == ".png" and path.parent != root:
+            folder = path.parent.relative_to(root).as_posix()
+            counts[folder] = counts.get(folder, 0) + 1
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "generator": "stylenorm.data.embedded.materialize_embedded",
+        "tile_size": TILE_SIZE,
+        "counts": counts,
+        "source_photos": {f"skimage/data/{k}": v for k, v in source_photo_hashes().items()},
+        "files": {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+    }
+
+
+def _is_current(manifest: dict | None, name: str) -> bool:
+    return manifest is not None and manifest.get("format_version") == FORMAT_VERSION and manifest.get("name") == name
+
+
+def _check_replaceable(name: str, root: Path, manifest: dict | None) -> None:
+    """Only an empty folder or an older version of the same embedded dataset may be replaced."""
+    if manifest is None:
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise FileExistsError(
+                f"{root} exists but is not an embedded dataset (no {MANIFEST}); refusing to overwrite it. "
+                f"Move it away, or point data.embedded_root / data.root elsewhere (or set data.embedded=null "
+                f"to use the folder as your own data)."
+            )
+    elif manifest.get("name") != name:
+        raise FileExistsError(
+            f"{root} holds the embedded {manifest.get('name')!r} dataset, but {name!r} was asked for there. "
+            f"Use a separate folder per dataset (the configs use <paths.data_dir>/embedded/<name>)."
+        )
+
+
+def _move_into_place(staging: Path, root: Path, name: str) -> None:
+    if _is_current(_read_manifest(root), name):  # another process finished first: keep its copy
+        return
+    old = None
+    if root.exists() and any(root.iterdir()):  # an older format version: swap it out, delete it after
+        old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
+        root.rename(old)
+    try:
+        os.replace(staging, root)  # atomic; replaces an empty directory on POSIX
+    except OSError:
+        if not _is_current(_read_manifest(root), name):  # lost a race to a complete copy: fine
+            raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def materialize_embedded(name: str, root: str | os.PathLike) -> Path:
+    """Write the embedded dataset ``name`` into ``root`` unless it is already there; returns ``root``.
+
+    Regenerates when ``root/MANIFEST.json`` is missing or has another format version. A non-empty
+    ``root`` that is not an embedded dataset is never overwritten (:class:`FileExistsError`). Safe
+    to call from several processes: each writes into its own temporary folder, renamed into place.
+    """
+    if name not in _BUILDERS:
+        raise ValueError(f"Unknown embedded dataset {name!r}; expected one of {', '.join(EMBEDDED_NAMES)}.")
+    root = Path(root)
+    manifest = _read_manifest(root)
+    if _is_current(manifest, name):
+        return root
+    _check_replaceable(name, root, manifest)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.with_name(f".{root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    start = time.perf_counter()
+    try:
+        staging.mkdir()
+        readme = _BUILDERS[name](staging)
+        (staging / "README.txt").write_text(
+            f"stylenorm embedded dataset {name!r} (format version {FORMAT_VERSION}).\n{readme}"
+            f"Generated by stylenorm.data.materialize_embedded from photographs bundled with scikit-image "
+            f"({', '.join(PHOTOS)}), cut into {TILE_SIZE} px tiles; see stylenorm/data/sources.py.\n"
+            f"Deterministic: regenerating gives byte-identical files (SHA-256 in {MANIFEST}).\n"
+        )
+        manifest_text = json.dumps(_manifest(name, staging), indent=1, sort_keys=True) + "\n"
+        (staging / MANIFEST).write_text(manifest_text)  # last: its presence marks a complete dataset
+        _move_into_place(staging, root, name)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    log.info("Generated the embedded %r dataset in %s (%.1f s).", name, root, time.perf_counter() - start)
+    return root

@@ -1,0 +1,165 @@
+"""Finding and decoding image files the way users actually have them.
+
+Real folders hold JPEGs rotated by an EXIF tag, grayscale and palette PNGs, CMYK JPEGs, RGBA
+screenshots, 16-bit scans, and now and then a truncated download. :func:`load_rgb` turns all of
+those into the 8-bit RGB image every network here expects; :class:`ImageList` reads a list of files
+for a dataset and skips (with one warning per file) the ones that cannot be decoded, so one bad
+file out of 80,000 COCO images costs a warning, not a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+log = logging.getLogger(__name__)
+
+#: File name endings taken as images (compared case-insensitively).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+PathLikeStr = str | PathLike
+
+
+class UnreadableImageWarning(UserWarning):
+    """An image file could not be decoded and is skipped."""
+
+
+class UnreadableImageError(OSError):
+    """Raised by :meth:`ImageList.read` for a file that could not be decoded (warned about once)."""
+
+
+def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") -> list[Path]:
+    """Image files under ``folder`` (extensions in :data:`IMAGE_EXTENSIONS`), sorted.
+
+    Hidden files (``.name``, e.g. macOS ``._photo.jpg`` resource forks, which are not images) are
+    left out. A missing folder, or one without images, raises :class:`FileNotFoundError` naming the
+    folder; ``hint`` is appended to say what the caller expected there and how to fix it.
+    """
+    folder = Path(folder)
+    fix = f" {hint}" if hint else " Point the config at a folder of .png/.jpg images."
+    if not folder.is_dir():
+        found = "a file" if folder.exists() else "nothing"
+        raise FileNotFoundError(f"Image folder {folder} not found (found {found} there).{fix}")
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    images = sorted(
+        path
+        for path in candidates
+        if path.suffix.lower() in IMAGE_EXTENSIONS
+        and not path.name.startswith(".")
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts[:-1])
+    )
+    if not images:
+        where = "in it or its subfolders" if recursive else "in it"
+        raise FileNotFoundError(
+            f"Image folder {folder} has no images {where} (looked for {', '.join(IMAGE_EXTENSIONS)}).{fix}"
+        )
+    return images
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Single-channel images with more than 8 bits (16-bit PNG/TIFF, 32-bit int, float) as 8-bit ``L``.
+
+    PIL's own ``convert("RGB")`` clips such values at 255 instead of scaling them, which would turn
+    most of a 16-bit scan white.
+    """
+    array = np.asarray(image)
+    if image.mode.startswith("I;16") or (image.mode == "I" and array.max(initial=0) > 255):
+        scaled = array.astype(np.float64) / 257.0  # 65535 -> 255
+    elif image.mode == "F" and array.max(initial=0.0) <= 1.0:
+        scaled = array.astype(np.float64) * 255.0  # float images in [0, 1]
+    else:
+        scaled = array.astype(np.float64)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
+def load_rgb(path: PathLikeStr) -> Image.Image:
+    """Decode ``path`` completely as an 8-bit RGB image, upright.
+
+    * EXIF orientation is applied (phone photos are stored sideways with a rotation tag).
+    * Grayscale, palette, CMYK and YCbCr images are converted to RGB; 16-bit and float images are
+      scaled to 8 bits (not clipped).
+    * Transparency is composited over white: the colour under fully transparent pixels is
+      undefined (often black or leftovers), so dropping alpha would feed that to the network.
+      Opaque images are unchanged by this.
+
+    Raises whatever PIL raises for unreadable, empty or truncated files (``OSError`` mostly).
+    """
+    with Image.open(path) as opened:
+        opened.load()  # decode now: a truncated file must fail here, not later in a transform
+        image = ImageOps.exif_transpose(opened)
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        image = _to_8bit(image)
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+class ImageList:
+    """Images of a dataset, read by index, skipping files that cannot be decoded.
+
+    :meth:`read` warns once per bad file (:class:`UnreadableImageWarning`, naming it) and raises
+    :class:`UnreadableImageError` for it from then on without retrying the decode;
+    :meth:`first_readable` walks on to the next index until something decodes. With
+    ``num_workers > 0`` each worker keeps its own list, so a bad file is warned about once per worker.
+    """
+
+    def __init__(
+        self, paths: Sequence[Path], transform: Callable | None = None, *, description: str = "images"
+    ) -> None:
+        if not paths:
+            raise ValueError(f"No {description} given: expected at least one image file.")
+        self.paths = list(paths)
+        self.transform = transform
+        self.description = description
+        self.bad: dict[Path, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def read(self, index: int):
+        """The transformed image at ``index``; :class:`UnreadableImageError` if it cannot be decoded."""
+        path = self.paths[index]
+        if path in self.bad:
+            raise UnreadableImageError(f"{path}: {self.bad[path]}")
+        try:
+            image = load_rgb(path)
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            self.bad[path] = reason
+            warnings.warn(
+                f"Skipping unreadable image {path} ({reason}); using the next readable one of the "
+                f"{len(self.paths)} {self.description}. Delete or re-download the file to silence this.",
+                UnreadableImageWarning,
+                stacklevel=2,
+            )
+            raise UnreadableImageError(f"{path}: {reason}") from error
+        return self.transform(image) if self.transform is not None else image
+
+    def first_readable(self, start: int, read: Callable[[int], object] | None = None):
+        """``read(i)`` for the first ``i`` from ``start`` on (wrapping around) that decodes.
+
+        ``read`` defaults to :meth:`read`; datasets pass a function that reads several aligned files
+        for one index (an image and its ground truth) so that they stay aligned when one is skipped.
+        """
+        read = read or self.read
+        n = len(self.paths)
+        for offset in range(n):
+            try:
+                return read((start + offset) % n)
+            except UnreadableImageError:
+                continue
+        examples = "; ".join(f"{path}: {reason}" for path, reason in list(self.bad.items())[:3])
+        raise RuntimeError(
+            f"None of the {n} {self.description} could be decoded (e.g. {examples}). "
+            f"Check that the folder holds real image files (not Git LFS pointers or partial downloads)."
+        )

@@ -1,0 +1,141 @@
+"""The raw material of the embedded datasets: photo tiles and a procedural painting.
+
+Photographs: the colour photographs that ship inside the scikit-image wheel (``skimage/data``; read
+from their files directly, so nothing can trigger scikit-image's downloader). The stereo partner
+``motorcycle_right.png`` is left out on purpose: its tiles would be near-copies of
+``motorcycle_left.png`` tiles, leaking test content into training.
+
+Each photo is resized (Lanczos) so that its shorter side is at most 512 px, which keeps a 64 px
+tile a recognisable piece of the scene (an eye, a cup rim, a galaxy) rather than a texture detail;
+it is then cut into a centred grid of non-overlapping tiles. Tiles that are almost flat or almost
+black (luminance std < 0.02 or mean < 0.05 on [0, 1]: empty sky, the black of space or of the
+retina's border) are dropped, since they teach nothing. That leaves 456 tiles of 64 x 64 px.
+
+Style image: a stained-glass style "mosaic" (Voronoi cells in a saturated palette, a brush-stroke
+ripple per cell, dark lead lines), drawn from a fixed seed - the kind of image the fast style
+transfer network learns well, and one that no one has to download.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import functools
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+#: Colour photographs bundled with scikit-image (``skimage/data``), in the order they are tiled.
+PHOTOS = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "hubble_deep_field.jpg",
+    "ihc.png",
+    "motorcycle_left.png",
+    "retina.jpg",
+    "rocket.jpg",
+)
+TILE_SIZE = 64
+MAX_SHORT_SIDE = 512
+MIN_TILE_STD = 0.02
+MIN_TILE_MEAN = 0.05
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as PIL's convert("L")
+
+
+def skimage_data_dir() -> Path:
+    """``skimage/data`` of the installed scikit-image, found without importing it."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "The embedded datasets are cut from the photographs bundled with scikit-image, which is not "
+            "installed. Install it with `pip install 'scikit-image>=0.22'` (or `pip install -e .`)."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _photo_path(name: str) -> Path:
+    path = skimage_data_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: scikit-image wheels bundle {', '.join(PHOTOS)} in skimage/data. "
+            f"Reinstall it with `pip install --force-reinstall 'scikit-image>=0.22'`."
+        )
+    return path
+
+
+def source_photo_hashes() -> dict[str, str]:
+    """SHA-256 of each source photo file, recorded in the manifests of the generated datasets."""
+    return {name: hashlib.sha256(_photo_path(name).read_bytes()).hexdigest() for name in PHOTOS}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One tile: ``name`` like ``astronaut_r03_c05`` (photo, grid row, column); ``pixels`` (H, W, 3) uint8."""
+
+    name: str
+    pixels: np.ndarray
+
+
+@functools.cache
+def photo_tiles(tile_size: int = TILE_SIZE, max_short_side: int = MAX_SHORT_SIDE) -> tuple[Tile, ...]:
+    """All kept tiles of all :data:`PHOTOS`, in photo order then row-major; pixels are read-only."""
+    tiles = []
+    for name in PHOTOS:
+        with Image.open(_photo_path(name)) as opened:
+            photo = opened.convert("RGB")
+        scale = min(1.0, max_short_side / min(photo.size))
+        if scale < 1.0:
+            size = (round(photo.width * scale), round(photo.height * scale))
+            photo = photo.resize(size, Image.Resampling.LANCZOS)
+        pixels = np.asarray(photo)
+        rows, cols = pixels.shape[0] // tile_size, pixels.shape[1] // tile_size
+        top, left = (pixels.shape[0] - rows * tile_size) // 2, (pixels.shape[1] - cols * tile_size) // 2
+        for row in range(rows):
+            for col in range(cols):
+                y, x = top + row * tile_size, left + col * tile_size
+                tile = pixels[y : y + tile_size, x : x + tile_size].copy()
+                luminance = (tile / 255.0) @ _LUMA
+                if luminance.std() < MIN_TILE_STD or luminance.mean() < MIN_TILE_MEAN:
+                    continue
+                tile.setflags(write=False)
+                tiles.append(Tile(f"{Path(name).stem}_r{row:02d}_c{col:02d}", tile))
+    return tuple(tiles)
+
+
+#: Hues (in turns) of the stained-glass palette: cobalt, crimson, saffron, emerald, violet, orange, teal.
+_MOSAIC_HUES = (0.62, 0.98, 0.13, 0.36, 0.78, 0.07, 0.5)
+
+
+def mosaic_style_image(size: int = 256, num_cells: int = 56, seed: int = 1605) -> np.ndarray:
+    """A ``(size, size, 3)`` uint8 stained-glass mosaic, identical for identical arguments.
+
+    ``num_cells`` seed points uniform in the square define Voronoi cells. Each cell takes a palette
+    hue (jittered by +-0.02), saturation 0.75-1 and value 0.7-1, and is modulated by a sinusoidal
+    ripple ``0.8 + 0.2 sin(2 pi (x cos t + y sin t) / w)`` with a random direction ``t`` and a
+    wavelength ``w`` of 6-14 px (brush strokes). Pixels within ~2.5 px of a cell border (second
+    nearest minus nearest seed distance) are blended smoothly into a dark lead colour.
+    """
+    rng = np.random.default_rng(seed)
+    seeds = rng.uniform(0, size, size=(num_cells, 2))
+    hues = np.array(_MOSAIC_HUES)[rng.integers(len(_MOSAIC_HUES), size=num_cells)] + rng.uniform(-0.02, 0.02, num_cells)
+    saturation = rng.uniform(0.75, 1.0, num_cells)
+    value = rng.uniform(0.7, 1.0, num_cells)
+    colours = np.array([colorsys.hsv_to_rgb(h % 1.0, s, v) for h, s, v in zip(hues, saturation, value, strict=True)])
+    directions = rng.uniform(0, np.pi, num_cells)
+    wavelengths = rng.uniform(6, 14, num_cells)
+
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    distances = np.hypot(y[..., None] - seeds[:, 0], x[..., None] - seeds[:, 1])  # (size, size, cells)
+    nearest_two = np.partition(distances, 1, axis=-1)[..., :2]
+    cell = distances.argmin(axis=-1)
+    phase = (x * np.cos(directions[cell]) + y * np.sin(directions[cell])) / wavelengths[cell]
+    ripple = 0.8 + 0.2 * np.sin(2 * np.pi * phase)
+    glass = colours[cell] * ripple[..., None]
+    border = np.clip((nearest_two[..., 1] - nearest_two[..., 0] - 1.5) / 2.0, 0.0, 1.0)  # 0 on the line
+    lead = np.array([0.07, 0.05, 0.04])
+    image = lead + (glass - lead) * border[..., None]
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)

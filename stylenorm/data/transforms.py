@@ -1,0 +1,58 @@
+"""Image transforms of the three training recipes, built from ``torchvision.transforms.v2``.
+
+All of them take the PIL RGB image of :func:`stylenorm.data.images.load_rgb` and return a float
+tensor ``(3, H, W)`` in [0, 1]; networks that want [-1, 1] (CycleGAN) or 0-255 (TransformerNet)
+rescale in their LightningModule, so every dataset speaks the same range.
+
+* CycleGAN training (Zhu et al. 2017, ``--preprocess resize_and_crop``): resize to
+  ``load_size x load_size`` (bicubic, aspect ratio not kept, as the original does), random
+  ``image_size`` crop, random horizontal flip.
+* Style / autoencoder training (Johnson et al. 2016 via the PyTorch example): resize the shorter
+  side to ``image_size``, then a centre crop (the example) or a random crop, optional flip.
+* Validation: shorter side to ``image_size``, centre crop; no randomness, so every epoch and every
+  run scores the same pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchvision.transforms import InterpolationMode, v2
+
+
+def to_float_tensor() -> v2.Compose:
+    """PIL image -> float32 tensor (3, H, W) in [0, 1]."""
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+
+
+def _resize_shorter_side(image_size: int) -> v2.Resize:
+    return v2.Resize(image_size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+
+
+def unpaired_train_transform(image_size: int, load_size: int, flip: bool = True) -> v2.Compose:
+    """CycleGAN's ``resize_and_crop``: square resize to ``load_size``, random crop, random flip."""
+    if load_size < image_size:
+        raise ValueError(
+            f"data.load_size={load_size} is smaller than data.image_size={image_size}; the random crop "
+            f"is taken from the resized image, so load_size must be >= image_size (CycleGAN: 286 for 256)."
+        )
+    steps = [
+        v2.Resize([load_size, load_size], interpolation=InterpolationMode.BICUBIC, antialias=True),
+        v2.RandomCrop(image_size),
+    ]
+    if flip:
+        steps.append(v2.RandomHorizontalFlip())
+    return v2.Compose([*steps, to_float_tensor()])
+
+
+def train_transform(image_size: int, random_crop: bool = False, flip: bool = False) -> v2.Compose:
+    """Shorter side to ``image_size``, then a centre or random square crop, optional random flip."""
+    crop = v2.RandomCrop(image_size) if random_crop else v2.CenterCrop(image_size)
+    steps = [_resize_shorter_side(image_size), crop]
+    if flip:
+        steps.append(v2.RandomHorizontalFlip())
+    return v2.Compose([*steps, to_float_tensor()])
+
+
+def eval_transform(image_size: int) -> v2.Compose:
+    """Deterministic: shorter side to ``image_size``, centre crop ``image_size x image_size``."""
+    return v2.Compose([_resize_shorter_side(image_size), v2.CenterCrop(image_size), to_float_tensor()])

@@ -1,0 +1,174 @@
+"""The perceptual loss of fast style transfer: content, style (Gram matrices) and total variation.
+
+Johnson et al. 2016, Sec. 3.2, with the choices of the PyTorch ``fast_neural_style`` example that
+the defaults (content weight 1e5, style weight 1e10) belong to:
+
+* content: mean squared error between VGG16 relu2_2 activations of the output and the content image;
+* style (Gatys et al. 2016): for each of relu1_2, relu2_2, relu3_3, relu4_3, the mean squared error
+  between the Gram matrix (normalised by C*H*W) of the output and that of the one style image,
+  summed over the layers with equal weights;
+* total variation (off by default, as in the example): see :func:`total_variation`.
+
+Scale. The example feeds 0-255 images to the transformer and divides by 255 before the ImageNet
+normalisation; the weights 1e5 / 1e10 are tuned for the VGG activations that gives. Here every
+image passed to the loss is on a 0-1 scale (the task divides the 0-255 TransformerNet output by 255,
+without clamping, as the example does), and :class:`VGG16Features` normalises it with ImageNet
+mean/std: the same VGG input, so the example's weights apply unchanged.
+
+Precision. VGG runs in whatever precision the caller's autocast picks (it is the expensive part),
+but Gram matrices and all loss terms are computed in float32 with autocast off: a Gram matrix sums
+H*W products, which float16 can overflow and bfloat16 rounds coarsely, and the style weight 1e10
+magnifies any such error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylenorm.losses.vgg import VGG16_LAYERS, VGG16Features, check_layer_names, load_vgg16_features
+
+__all__ = ["PerceptualLoss", "VGG16Features", "gram_matrix", "load_vgg16_features", "total_variation"]
+
+
+def _float32_no_autocast(tensor: torch.Tensor) -> torch.autocast:
+    return torch.autocast(device_type=tensor.device.type, enabled=False)
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W) -> (N, C, C)`` Gram matrices ``F F^T / (C*H*W)``, in float32.
+
+    Normalised by C*H*W as in the PyTorch example, so the style weight does not depend on the layer
+    width or image size the way an unnormalised sum would.
+    """
+    if features.dim() != 4:
+        raise ValueError(f"gram_matrix expects features of shape (N, C, H, W), got {tuple(features.shape)}.")
+    n, c, h, w = features.shape
+    with _float32_no_autocast(features):
+        flat = features.float().reshape(n, c, h * w)
+        return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def total_variation(images: torch.Tensor) -> torch.Tensor:
+    """Anisotropic total variation: mean |vertical difference| + mean |horizontal difference|.
+
+    Johnson et al. 2016 add a TV regulariser for spatial smoothness, after Mahendran & Vedaldi 2015.
+    Means rather than sums, so the value (and a ``tv_weight`` tuned for it) does not depend on the
+    image or batch size; absolute rather than squared differences, so it smooths without blurring
+    edges as much. The PyTorch example has no TV term, so no published weight belongs to this scale:
+    it is computed on the 0-1 images the loss receives (x255 on a 0-255 scale).
+    """
+    if images.dim() != 4:
+        raise ValueError(f"total_variation expects images of shape (N, C, H, W), got {tuple(images.shape)}.")
+    with _float32_no_autocast(images):
+        images = images.float()
+        vertical = (images[:, :, 1:, :] - images[:, :, :-1, :]).abs().mean()
+        horizontal = (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean()
+        return vertical + horizontal
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted content + style (+ TV) loss of a stylized batch, against its content batch and one style image.
+
+    Call :meth:`set_style` once with the style image, then ``loss(stylized, content)``. Every image
+    is ``(N, 3, H, W)`` RGB on a 0-1 scale (see the module docstring for why the example's weights
+    still apply); do not clamp the stylized batch, clamping zeroes the gradient of pixels outside it.
+
+    Args:
+        vgg: the frozen loss network (:func:`load_vgg16_features`).
+        content_layer: VGG16 layer of the content loss.
+        style_layers: VGG16 layers of the style loss, weighted equally.
+        content_weight, style_weight, tv_weight: multipliers of each term; the defaults are the
+            PyTorch example's (no TV).
+    """
+
+    def __init__(
+        self,
+        vgg: VGG16Features,
+        content_layer: str = "relu2_2",
+        style_layers: Sequence[str] = VGG16_LAYERS,
+        content_weight: float = 1e5,
+        style_weight: float = 1e10,
+        tv_weight: float = 0.0,
+    ):
+        super().__init__()
+        self.vgg = vgg
+        (self.content_layer,) = check_layer_names([content_layer], "content_layer")
+        self.style_layers = check_layer_names(style_layers, "style_layers")
+        self.content_weight = float(content_weight)
+        self.style_weight = float(style_weight)
+        self.tv_weight = float(tv_weight)
+        for name in self.style_layers:
+            # Not persistent: the Grams follow from the style image, and set_style recomputes them, so
+            # checkpoints neither carry them nor fail to load into a module whose style is not set yet.
+            self.register_buffer(f"style_gram_{name}", None, persistent=False)
+
+    @property
+    def style_grams(self) -> dict[str, torch.Tensor]:
+        """``{layer: (1, C, C)}`` Gram matrices of the style image; empty before :meth:`set_style`."""
+        grams = {name: getattr(self, f"style_gram_{name}") for name in self.style_layers}
+        return {} if any(gram is None for gram in grams.values()) else grams
+
+    @torch.no_grad()
+    def set_style(self, style_image: torch.Tensor) -> None:
+        """Compute and keep the style Grams of one ``(3, H, W)`` or ``(1, 3, H, W)`` 0-1 RGB image.
+
+        The image may have any size; Grams are C x C whatever it is.
+        """
+        if style_image.dim() == 3:
+            style_image = style_image.unsqueeze(0)
+        if style_image.dim() != 4 or style_image.shape[:2] != (1, 3):
+            raise ValueError(
+                f"set_style expects one RGB style image, (3, H, W) or (1, 3, H, W) on a 0-1 scale, "
+                f"got shape {tuple(style_image.shape)}."
+            )
+        style_image = style_image.to(self.vgg.mean.device)
+        features = self.vgg(style_image, self.style_layers)
+        for name in self.style_layers:
+            setattr(self, f"style_gram_{name}", gram_matrix(features[name]))
+
+    def forward(self, stylized: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss terms of ``stylized`` (the network output /255) against ``content`` (its input /255).
+
+        Returns float32 scalars, already multiplied by their weights: ``content``, ``style``, ``tv``
+        (zero when ``tv_weight`` is 0) and ``total``, their sum.
+        """
+        style_grams = self.style_grams
+        if not style_grams:
+            raise RuntimeError(
+                "PerceptualLoss has no style yet: call set_style(style_image) before computing the loss."
+            )
+        if stylized.shape != content.shape:
+            raise ValueError(
+                f"stylized and content batches must have the same shape, got {tuple(stylized.shape)} and "
+                f"{tuple(content.shape)}. Image sizes must be multiples of 4 for TransformerNet to keep them."
+            )
+        layers = (*self.style_layers, self.content_layer)
+        stylized_features = self.vgg(stylized, layers)
+        with torch.no_grad():  # the content image is a fixed target; keep no graph for it
+            content_features = self.vgg(content, [self.content_layer])[self.content_layer]
+
+        with _float32_no_autocast(stylized):
+            content_loss = F.mse_loss(stylized_features[self.content_layer].float(), content_features.float())
+            style_loss = stylized.new_zeros((), dtype=torch.float32)
+            for name in self.style_layers:
+                gram = gram_matrix(stylized_features[name])
+                # One style image for the whole batch, including a smaller last batch.
+                style_loss = style_loss + F.mse_loss(gram, style_grams[name].expand_as(gram))
+            tv_loss = total_variation(stylized) if self.tv_weight else stylized.new_zeros((), dtype=torch.float32)
+            terms = {
+                "content": self.content_weight * content_loss,
+                "style": self.style_weight * style_loss,
+                "tv": self.tv_weight * tv_loss,
+            }
+            terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+    def extra_repr(self) -> str:
+        return (
+            f"content_layer={self.content_layer}, style_layers={self.style_layers}, "
+            f"content_weight={self.content_weight:g}, style_weight={self.style_weight:g}, tv_weight={self.tv_weight:g}"
+        )

@@ -1,0 +1,235 @@
+"""The frozen VGG16 loss network of fast style transfer, and where its weights come from.
+
+Johnson et al. 2016 ("Perceptual Losses for Real-Time Style Transfer and Super-Resolution", Sec. 3)
+measure content and style with a VGG16 pretrained on ImageNet (Simonyan & Zisserman 2015) at
+relu1_2, relu2_2, relu3_3 and relu4_3. :class:`VGG16Features` is torchvision's ``vgg16().features``
+cut after relu4_3 (indices 0-22), laid out index for index so that torchvision's state dict keys
+``features.<i>.*`` load unchanged.
+
+Weights (:func:`load_vgg16_features`; the ``model.vgg_weights`` config key):
+
+* ``imagenet``: torchvision's ``VGG16_Weights.IMAGENET1K_V1``, read from the torch hub cache
+  (``<torch.hub.get_dir()>/checkpoints/vgg16-397923af.pth``) or downloaded into it. Offline and not
+  cached, loading fails before training with a message that says where to put the file.
+* a path: a torchvision VGG16 state dict (``features.0.weight``, ..., ``classifier.*``) or one of
+  its ``features`` alone (``0.weight``, ...).
+* ``random``: random initialisation, an explicit opt-in for offline smoke runs, logged loudly,
+  because the losses are then not perceptual and the run is not real style transfer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from os import PathLike
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+from torchvision.models import VGG16_Weights
+
+log = logging.getLogger(__name__)
+
+#: Layers whose activations the perceptual loss reads, and their indices in torchvision's
+#: ``vgg16().features``.
+VGG16_LAYER_INDICES = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
+VGG16_LAYERS = tuple(VGG16_LAYER_INDICES)
+
+#: torchvision's VGG16 configuration "D" up to relu4_3: conv widths, "M" = 2x2 max pool.
+_VGG16_UP_TO_RELU4_3 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
+
+#: The normalisation torchvision's ImageNet weights were trained with, for RGB in [0, 1].
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+IMAGENET_WEIGHTS = VGG16_Weights.IMAGENET1K_V1
+
+
+class VGGWeightsUnavailableError(RuntimeError):
+    """The ImageNet VGG16 weights are neither in the torch hub cache nor downloadable."""
+
+
+class VGG16Features(nn.Module):
+    """VGG16 up to relu4_3, frozen, returning the activations the perceptual loss reads.
+
+    Input: ``(N, 3, H, W)`` RGB on a 0-1 scale (values outside it are fine: a network's unclamped
+    output). ImageNet mean/std normalisation happens here, so callers never do it. This equals the
+    PyTorch example's ``normalize_batch`` applied to a 0-255 image: ``(x / 255 - mean) / std``.
+
+    Built randomly initialised (torchvision's scheme); use :func:`load_vgg16_features` for real
+    weights. :attr:`weights_source` says which weights it holds (``imagenet``, ``file:<path>``,
+    ``random``), for hyperparameters and logs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_channels = 3
+        for width in _VGG16_UP_TO_RELU4_3:
+            if width == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                layers += [nn.Conv2d(in_channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                in_channels = width
+        self.features = nn.Sequential(*layers)
+        # Not persistent: the state dict stays exactly torchvision's ``features.<i>.*`` keys.
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.weights_source = "random"
+        self._init_like_torchvision()
+        self.requires_grad_(False)
+        self.eval()
+
+    def _init_like_torchvision(self) -> None:
+        # torchvision's VGG init, so random weights give activations of a sensible scale.
+        for module in self.features:
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+
+    def train(self, mode: bool = True) -> VGG16Features:
+        # A loss network must stay a fixed function, but `.train()` on any parent (the LightningModule
+        # this lives in, Lightning < 2.1 at fit start, its on_validation_model_train hook) recurses
+        # into it; so it ignores that. VGG16's conv/ReLU/pool layers act the same in both modes
+        # today; staying in eval keeps that true and lets model summaries show it as frozen.
+        return super().train(False)
+
+    def forward(self, images: torch.Tensor, layers: Iterable[str] = VGG16_LAYERS) -> dict[str, torch.Tensor]:
+        """Activations ``{layer name: (N, C, H', W')}`` for ``layers``; stops after the deepest one.
+
+        For a 64x64 input: relu1_2 (N, 64, 64, 64), relu2_2 (N, 128, 32, 32),
+        relu3_3 (N, 256, 16, 16), relu4_3 (N, 512, 8, 8).
+        """
+        wanted = {VGG16_LAYER_INDICES[name]: name for name in check_layer_names(layers, "layers")}
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(
+                "VGG16Features expects RGB images of shape (N, 3, H, W) on a 0-1 scale, "
+                f"got shape {tuple(images.shape)}."
+            )
+        x = (images - self.mean) / self.std
+        outputs = {}
+        for index, layer in enumerate(self.features[: max(wanted) + 1]):
+            x = layer(x)
+            if index in wanted:
+                outputs[wanted[index]] = x
+        return outputs
+
+
+def check_layer_names(names: Iterable[str], what: str) -> tuple[str, ...]:
+    """``names`` as a tuple, or a ValueError naming the layers that exist."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [name for name in names if name not in VGG16_LAYER_INDICES]
+    if unknown or not names:
+        raise ValueError(f"{what}: unknown or no VGG16 layer(s) {unknown}; expected some of {', '.join(VGG16_LAYERS)}.")
+    return names
+
+
+def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
+    """A frozen :class:`VGG16Features` with ``weights``: ``imagenet``, ``random`` or a state dict path.
+
+    Raises:
+        VGGWeightsUnavailableError: ``imagenet`` weights not cached and not downloadable.
+        FileNotFoundError: a path that does not exist.
+        ValueError: a file that is not a VGG16 state dict.
+    """
+    network = VGG16Features()
+    if weights == "random":
+        log.warning(
+            "PERCEPTUAL LOSS USES RANDOM VGG16 WEIGHTS (model.vgg_weights=random). Content and style losses "
+            "are not perceptual and this is NOT a real style-transfer run: use it only for offline smoke tests. "
+            "Set model.vgg_weights=imagenet (or a path to torchvision's vgg16 weights) for real training."
+        )
+        return network
+    if weights == "imagenet":
+        state, source, description = _imagenet_state_dict(), "imagenet", f"torchvision's {IMAGENET_WEIGHTS!r}"
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"VGG16 weights file not found: {path}. model.vgg_weights takes 'imagenet', 'random' or the path "
+                "of a torchvision VGG16 state dict (e.g. vgg16-397923af.pth)."
+            )
+        state, source, description = _read_state_dict(path), f"file:{path}", str(path)
+    network.load_state_dict(_features_state_dict(state, network.state_dict(), description))
+    network.weights_source = source
+    return network
+
+
+def imagenet_weights_cache_path() -> Path:
+    """Where torchvision looks for (and downloads) the ImageNet VGG16 file: the torch hub cache."""
+    filename = os.path.basename(urlparse(IMAGENET_WEIGHTS.url).path)
+    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def _imagenet_state_dict() -> Mapping[str, torch.Tensor]:
+    cache_path = imagenet_weights_cache_path()
+    was_cached = cache_path.is_file()
+    try:
+        # torchvision's own route (as in vgg16(weights=...)): the hub cache, else a download whose
+        # SHA256 prefix (the "397923af" of the filename) is checked.
+        return IMAGENET_WEIGHTS.get_state_dict(progress=True, check_hash=True, map_location="cpu")
+    except Exception as error:
+        if was_cached:
+            raise VGGWeightsUnavailableError(
+                f"The cached ImageNet VGG16 weights at {cache_path} could not be read ({error}). "
+                "The file is probably truncated: delete it and run again to download it, or put a good copy "
+                f"from {IMAGENET_WEIGHTS.url} there."
+            ) from error
+        # Offline: URLError, timeouts and SSL failures are OSErrors; a download with a bad hash a RuntimeError.
+        if not isinstance(error, (OSError, RuntimeError)):
+            raise
+        raise VGGWeightsUnavailableError(
+            f"Could not get the ImageNet VGG16 weights for the perceptual loss ({type(error).__name__}: {error}).\n"
+            f"They are not in the torch hub cache and could not be downloaded (offline?). Either:\n"
+            f"  * download {IMAGENET_WEIGHTS.url} on a machine that is online and put it at\n"
+            f"      {cache_path}\n"
+            f"    (the torch hub cache: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaults to ~/.cache/torch), or\n"
+            f"  * pass a local copy: model.vgg_weights=/path/to/vgg16.pth (a torchvision VGG16 state dict), or\n"
+            f"  * for an offline smoke run only: model.vgg_weights=random (random VGG weights: the losses are then\n"
+            f"    not perceptual and the result is not real style transfer)."
+        ) from error
+
+
+def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
+    try:
+        # A user's file: tensors only, never arbitrary pickled code.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many exception types for bad files
+        raise ValueError(
+            f"Could not read {path} as a PyTorch state dict ({error}). model.vgg_weights expects a file saved with "
+            "torch.save(torchvision.models.vgg16(weights='IMAGENET1K_V1').state_dict(), path)."
+        ) from error
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path} holds a {type(state).__name__}, expected a VGG16 state dict (a mapping of tensors).")
+    return state
+
+
+def _features_state_dict(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], description: str
+) -> dict[str, torch.Tensor]:
+    """The entries of ``expected`` (``features.0.weight`` ... ``features.21.bias``) taken from ``state``,
+    a full torchvision VGG16 state dict or one of its ``features`` alone; the rest is not needed."""
+    needed = list(expected)
+    found = ", ".join(sorted(state)[:6]) or "no keys"  # as the file has them, for the error message
+    if state and all(key.startswith("module.") for key in state):  # saved from nn.DataParallel
+        state = {key.removeprefix("module."): value for key, value in state.items()}
+    if not any(key.startswith("features.") for key in state):  # a features-only state dict
+        state = {f"features.{key}": value for key, value in state.items()}
+    missing = [key for key in needed if key not in state]
+    if missing:
+        raise ValueError(
+            f"{description} is not a VGG16 state dict: missing {len(missing)} of the {len(needed)} tensors VGG16 "
+            f"needs up to relu4_3 (e.g. {', '.join(missing[:3])}). Expected torchvision's vgg16() keys "
+            f"(features.0.weight, features.0.bias, ..., features.21.bias[, classifier.*]) or its features alone "
+            f"(0.weight, ..., 21.bias); found {found}."
+        )
+    wrong = [
+        f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"
+        for key in needed
+        if state[key].shape != expected[key].shape
+    ]
+    if wrong:
+        raise ValueError(f"{description} does not hold VGG16 weights; tensor shapes differ: {'; '.join(wrong[:3])}.")
+    return {key: state[key] for key in needed}

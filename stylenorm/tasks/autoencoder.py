@@ -1,0 +1,104 @@
+"""Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001).
+
+Reconstruct images in [0, 1] (L1 or MSE). Optional input corruption turns it into a denoising
+(Vincent et al. 2008) or illumination-robust autoencoder: the target stays the clean image, so
+the network must undo noise or a brightness/contrast change - the setting where instance norm's
+removal of per-image statistics is said to help. PSNR and SSIM via torchmetrics, on clean inputs
+and on inputs with a fixed illumination shift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from stylenorm.losses import reconstruction_loss
+from stylenorm.networks import build_networks
+from stylenorm.tasks.base import ImageTranslationTask
+
+
+def corrupt(images: torch.Tensor, noise_std: float = 0.0, brightness: float = 0.0, contrast: float = 0.0) -> torch.Tensor:
+    """Per-image random contrast factor in [1-contrast, 1+contrast] around the image mean, brightness
+    offset in [-brightness, brightness], then Gaussian noise of ``noise_std``; clamped to [0, 1]."""
+    n = images.shape[0]
+    shape = (n, 1, 1, 1)
+    if contrast > 0:
+        factor = 1 + contrast * (2 * torch.rand(shape, device=images.device) - 1)
+        mean = images.mean(dim=(1, 2, 3), keepdim=True)
+        images = (images - mean) * factor + mean
+    if brightness > 0:
+        images = images + brightness * (2 * torch.rand(shape, device=images.device) - 1)
+    if noise_std > 0:
+        images = images + noise_std * torch.randn_like(images)
+    return images.clamp(0, 1)
+
+
+def illumination_shift(images: torch.Tensor, gain: float = 0.6, offset: float = 0.15) -> torch.Tensor:
+    """A fixed darker, flatter version of ``images`` (``gain * x + offset``), for the shifted metric."""
+    return (gain * images + offset).clamp(0, 1)
+
+
+class AutoencoderTask(ImageTranslationTask):
+    """Args mirror ``configs/model/autoencoder.yaml``; ``corruption`` has noise_std, brightness, contrast."""
+
+    hparam_metrics = ("val/psnr", "val/ssim", "val/psnr_shifted", "val/ssim_shifted")
+    main_network_name = "autoencoder"
+
+    def __init__(
+        self,
+        norm: dict[str, Any] | None = None,
+        network: dict[str, Any] | None = None,
+        name: str = "autoencoder",
+        loss: str = "l1",
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        weight_decay: float = 0.0,
+        corruption: dict[str, float] | None = None,
+        val_grid_images: int = 8,
+    ):
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.autoencoder = build_networks({"name": "autoencoder", "norm": norm, "network": network})["autoencoder"]
+        self.reconstruction_loss = reconstruction_loss(loss)
+        self.corruption = dict(corruption or {})
+        unknown = set(self.corruption) - {"noise_std", "brightness", "contrast"}
+        if unknown:
+            raise ValueError(f"Unknown model.corruption keys {sorted(unknown)}; expected noise_std, brightness, contrast.")
+        self.psnr = PeakSignalNoiseRatio(data_range=1.0)
+        self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
+        self.psnr_shifted = PeakSignalNoiseRatio(data_range=1.0)
+        self.ssim_shifted = StructuralSimilarityIndexMeasure(data_range=1.0)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.autoencoder(images)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        return torch.optim.Adam(
+            self.autoencoder.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2), weight_decay=hp.weight_decay
+        )
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        clean = batch["image"]
+        loss = self.reconstruction_loss(self(corrupt(clean, **self.corruption)), clean)
+        self.log("train/loss", loss, prog_bar=True, batch_size=clean.shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        clean = batch["image"]
+        n = clean.shape[0]
+        output = self(clean)
+        shifted_output = self(illumination_shift(clean))  # target is still the clean image
+        self.log("val/loss", self.reconstruction_loss(output, clean), batch_size=n, sync_dist=True)
+        self.psnr(output, clean)
+        self.ssim(output, clean)
+        self.psnr_shifted(shifted_output, clean)
+        self.ssim_shifted(shifted_output, clean)
+        for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted"):
+            self.log(f"val/{name}", getattr(self, name), batch_size=n)
+        if batch_idx == 0:
+            k = min(n, self.hparams.val_grid_images)
+            self.log_image_grid("val/input_output", [clean[:k], output[:k]])

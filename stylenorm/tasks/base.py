@@ -1,0 +1,80 @@
+"""What the three LightningModules share: image-grid logging and the HPARAMS-tab record.
+
+Training logic proper lives in each task; networks in :mod:`stylenorm.networks`, losses in
+:mod:`stylenorm.losses`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.loggers import TensorBoardLogger
+from torchvision.utils import make_grid
+
+from stylenorm.nn.norm import NormSpec, is_norm_layer
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"norm": {"kind": "group"}}`` -> ``{"norm/kind": "group"}``; values made TensorBoard-safe."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}/"))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        else:  # None, lists, tuples: TensorBoard's HPARAMS tab takes scalars and strings only
+            flat[name] = str(value)
+    return flat
+
+
+class ImageTranslationTask(LightningModule):
+    """Base class: subclasses set :attr:`hparam_metrics` and call :meth:`log_image_grid`."""
+
+    #: Scalars shown next to the hyperparameters in TensorBoard's HPARAMS tab (logged with the
+    #: same tags during validation).
+    hparam_metrics: tuple[str, ...] = ()
+
+    #: The network whose norm describes the run (set by subclasses).
+    main_network_name: str = ""
+
+    @property
+    def norm_spec(self) -> NormSpec:
+        """The norm actually used, with ``affine`` resolved to the network's default."""
+        return getattr(self, self.main_network_name).norm_spec
+
+    def run_summary(self) -> dict[str, Any]:
+        """Hyperparameters worth comparing across runs: model, resolved norm, data and trainer."""
+        summary = {"model": self.hparams.get("name", type(self).__name__)}
+        summary.update(flatten(self.norm_spec.to_dict(), "norm/"))
+        # What is really in the networks now - e.g. SyncBatchNorm after Lightning's DDP conversion.
+        layer_types = sorted({type(m).__name__ for m in self.modules() if is_norm_layer(m)})
+        summary["norm/layer_types"] = ",".join(layer_types) or "none"
+        summary.update(flatten({k: v for k, v in self.hparams.items() if k not in ("name", "norm")}))
+        datamodule = getattr(self.trainer, "datamodule", None)
+        for key in ("batch_size", "image_size"):
+            if datamodule is not None and hasattr(datamodule, key):
+                summary[f"data/{key}"] = getattr(datamodule, key)
+        summary["trainer/precision"] = str(self.trainer.precision)
+        summary["trainer/world_size"] = self.trainer.world_size
+        return summary
+
+    def on_fit_start(self) -> None:
+        # Logged here rather than by save_hyperparameters(logger=True) so the HPARAMS tab gets the
+        # resolved norm, the data sizes and the metric columns in one record.
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(self.run_summary(), {name: float("nan") for name in self.hparam_metrics})
+            else:
+                logger.log_hyperparams(self.run_summary())
+
+    def log_image_grid(self, tag: str, rows: Sequence[torch.Tensor]) -> None:
+        """One TensorBoard image: each tensor of ``rows`` (N, 3, H, W) in [0, 1] is one row."""
+        images = torch.cat([row.detach().float().clamp(0, 1).cpu() for row in rows])
+        grid = make_grid(images, nrow=rows[0].shape[0], padding=2, pad_value=1.0)
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image(tag, grid, self.global_step)

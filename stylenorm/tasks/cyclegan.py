@@ -1,0 +1,174 @@
+"""CycleGAN training (Zhu et al. 2017, "Unpaired Image-to-Image Translation using
+Cycle-Consistent Adversarial Networks"), with the original code's defaults.
+
+Per iteration (section 4 and the authors' code): update both generators on
+``L_GAN(G_AB, D_B) + L_GAN(G_BA, D_A) + lambda_cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)
++ lambda_identity * lambda_cycle * (|G_BA(a) - a| + |G_AB(b) - b|)``, then both discriminators on
+real images and fakes drawn from a 50-image history pool, their loss halved. LSGAN (Mao et al.
+2017) by default; Adam(2e-4, 0.5, 0.999); learning rate constant for ``n_epochs`` and linearly
+decayed to 0 over ``n_epochs_decay``; weights ~ N(0, 0.02).
+
+Data arrive as ``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1]. Lightning counts
+every optimizer step, so one iteration advances ``trainer.global_step`` by 2 (G and D).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
+
+from stylenorm.losses import GANLoss, cycle_consistency_loss, identity_loss
+from stylenorm.networks import build_networks
+from stylenorm.nn.init import init_weights_normal
+from stylenorm.tasks.base import ImageTranslationTask
+from stylenorm.tasks.image_pool import ImagePool
+
+
+def to_signed(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1], the CycleGAN networks' range."""
+    return images * 2 - 1
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1]."""
+    return (images + 1) / 2
+
+
+def linear_decay(n_epochs: int, n_epochs_decay: int):
+    """LR multiplier of the original ``linear`` policy: 1 for ``n_epochs``, then down to 0."""
+
+    def factor(epoch: int) -> float:
+        return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+    return factor
+
+
+class CycleGANTask(ImageTranslationTask):
+    """Two ResNet generators, two PatchGAN discriminators, one norm choice for all four.
+
+    Args mirror ``configs/model/cyclegan.yaml``; ``norm``, ``generator`` and ``discriminator`` are
+    the mappings :func:`stylenorm.networks.build_networks` takes.
+    """
+
+    hparam_metrics = ("val/psnr_AtoB", "val/psnr_identity_baseline", "val/ssim_AtoB", "val/cycle_l1")
+    main_network_name = "G_AB"
+
+    def __init__(
+        self,
+        norm: dict[str, Any] | None = None,
+        generator: dict[str, Any] | None = None,
+        discriminator: dict[str, Any] | None = None,
+        name: str = "cyclegan",
+        gan_mode: str = "lsgan",
+        lambda_cycle: float = 10.0,
+        lambda_identity: float = 0.5,
+        pool_size: int = 50,
+        lr: float = 2e-4,
+        beta1: float = 0.5,
+        beta2: float = 0.999,
+        n_epochs: int = 100,
+        n_epochs_decay: int = 100,
+        init_gain: float = 0.02,
+        val_grid_images: int = 4,
+    ):
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        networks = build_networks({"name": "cyclegan", "norm": norm, "generator": generator,
+                                   "discriminator": discriminator})
+        for role, network in networks.items():
+            setattr(self, role, init_weights_normal(network, init_gain))
+        self.gan_loss = GANLoss(gan_mode)
+        self.pool_A = ImagePool(pool_size)  # fakes of domain A, for D_A
+        self.pool_B = ImagePool(pool_size)
+        self.automatic_optimization = False
+        self.psnr_AtoB = PeakSignalNoiseRatio(data_range=1.0)
+        self.psnr_identity = PeakSignalNoiseRatio(data_range=1.0)
+        self.ssim_AtoB = StructuralSimilarityIndexMeasure(data_range=1.0)
+
+    def forward(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        """Translate [0, 1] images A->B (``G_AB``) or B->A (``G_BA``); output in [0, 1]."""
+        generator = self.G_AB if direction == "AtoB" else self.G_BA
+        return to_unit(generator(to_signed(images)))
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        betas = (hp.beta1, hp.beta2)
+        opt_g = torch.optim.Adam([*self.G_AB.parameters(), *self.G_BA.parameters()], lr=hp.lr, betas=betas)
+        opt_d = torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=hp.lr, betas=betas)
+        schedule = linear_decay(hp.n_epochs, hp.n_epochs_decay)
+        return [opt_g, opt_d], [
+            torch.optim.lr_scheduler.LambdaLR(opt_g, schedule),
+            torch.optim.lr_scheduler.LambdaLR(opt_d, schedule),
+        ]
+
+    def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, torch.Tensor, torch.Tensor]:
+        """All generator terms (weighted) plus the fakes, for one batch in [-1, 1]."""
+        hp = self.hparams
+        fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
+        losses = {
+            "G_AB_gan": self.gan_loss(self.D_B(fake_B), True),
+            "G_BA_gan": self.gan_loss(self.D_A(fake_A), True),
+            "cycle_A": hp.lambda_cycle * cycle_consistency_loss(self.G_BA(fake_B), real_A),
+            "cycle_B": hp.lambda_cycle * cycle_consistency_loss(self.G_AB(fake_A), real_B),
+        }
+        if hp.lambda_identity > 0:
+            weight = hp.lambda_identity * hp.lambda_cycle
+            losses["idt_A"] = weight * identity_loss(self.G_BA(real_A), real_A)
+            losses["idt_B"] = weight * identity_loss(self.G_AB(real_B), real_B)
+        return losses, fake_A, fake_B
+
+    def discriminator_loss(self, discriminator, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """(L_real + L_fake) / 2: halving slows D relative to G (Zhu et al. 2017, section 4)."""
+        return 0.5 * (self.gan_loss(discriminator(real), True) + self.gan_loss(discriminator(fake.detach()), False))
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        real_A, real_B = to_signed(batch["A"]), to_signed(batch["B"])
+
+        # Generators, with the discriminators frozen so their grads are not computed for nothing.
+        self.D_A.requires_grad_(False)
+        self.D_B.requires_grad_(False)
+        g_losses, fake_A, fake_B = self.generator_losses(real_A, real_B)
+        loss_g = sum(g_losses.values())
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss_g)
+        opt_g.step()
+
+        self.D_A.requires_grad_(True)
+        self.D_B.requires_grad_(True)
+        loss_d_A = self.discriminator_loss(self.D_A, real_A, self.pool_A.query(fake_A))
+        loss_d_B = self.discriminator_loss(self.D_B, real_B, self.pool_B.query(fake_B))
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss_d_A + loss_d_B)
+        opt_d.step()
+
+        logs = {f"train/{k}": v.detach() for k, v in g_losses.items()}
+        logs.update({"train/G": loss_g.detach(), "train/D_A": loss_d_A.detach(), "train/D_B": loss_d_B.detach()})
+        self.log_dict(logs, prog_bar=False, batch_size=real_A.shape[0])
+        self.log("train/loss_G", loss_g.detach(), prog_bar=True, batch_size=real_A.shape[0])
+
+    def on_train_epoch_end(self) -> None:
+        for scheduler in self.lr_schedulers():
+            scheduler.step()
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        real_A, real_B = batch["A"], batch["B"]
+        fake_B, fake_A = self(real_A, "AtoB"), self(real_B, "BtoA")
+        rec_A, rec_B = self(fake_B, "BtoA"), self(fake_A, "AtoB")
+        n = real_A.shape[0]
+        cycle = 0.5 * ((rec_A - real_A).abs().mean() + (rec_B - real_B).abs().mean())
+        self.log("val/cycle_l1", cycle, batch_size=n, sync_dist=True)
+        if "A_truth" in batch:  # known-answer data: how close is G_AB(a) to f(a)?
+            truth = batch["A_truth"]
+            self.psnr_AtoB(fake_B, truth)
+            self.psnr_identity(real_A, truth)
+            self.ssim_AtoB(fake_B, truth)
+            self.log("val/psnr_AtoB", self.psnr_AtoB, batch_size=n)
+            self.log("val/psnr_identity_baseline", self.psnr_identity, batch_size=n)
+            self.log("val/ssim_AtoB", self.ssim_AtoB, batch_size=n)
+        if batch_idx == 0:
+            k = min(n, self.hparams.val_grid_images)
+            rows = [real_A, fake_B, rec_A, real_B, fake_A, rec_B]
+            self.log_image_grid("val/A_fakeB_recA_B_fakeA_recB", [row[:k] for row in rows])

@@ -1,0 +1,110 @@
+"""Fast style transfer training (Johnson et al. 2016, "Perceptual Losses for Real-Time Style
+Transfer and Super-Resolution"), with the PyTorch fast_neural_style example's defaults.
+
+TransformerNet maps a content image to a stylized one; a frozen VGG16 scores it with a content
+loss at relu2_2 and a style loss of Gram matrices at relu1_2, relu2_2, relu3_3 and relu4_3 against
+one style image, whose Grams are computed once at the start of fitting. Adam(1e-3); content weight
+1e5 and style weight 1e10 on the example's scale (see :mod:`stylenorm.losses.perceptual`).
+
+Data arrive as ``{"content": ...}`` in [0, 1]; the network works on 0-255 like the example.
+VGG weights are not stored in checkpoints (they are rebuilt from ``vgg_weights``), which keeps a
+checkpoint at the size of the 1.7 M-parameter network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from stylenorm.losses import PerceptualLoss, load_vgg16_features
+from stylenorm.networks import build_networks
+from stylenorm.tasks.base import ImageTranslationTask
+
+_VGG_PREFIX = "perceptual."
+
+
+class StyleTransferTask(ImageTranslationTask):
+    """TransformerNet + VGG16 perceptual loss; args mirror ``configs/model/style.yaml``."""
+
+    hparam_metrics = ("val/content", "val/style", "val/total")
+    main_network_name = "transformer"
+
+    def __init__(
+        self,
+        norm: dict[str, Any] | None = None,
+        network: dict[str, Any] | None = None,
+        name: str = "style",
+        vgg_weights: str = "imagenet",
+        content_layer: str = "relu2_2",
+        style_layers: tuple[str, ...] | list[str] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+        content_weight: float = 1e5,
+        style_weight: float = 1e10,
+        tv_weight: float = 0.0,
+        lr: float = 1e-3,
+        val_grid_images: int = 4,
+    ):
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.transformer = build_networks({"name": "style", "norm": norm, "network": network})["transformer"]
+        # Loading VGG here makes a missing `imagenet` file fail before any training starts.
+        features = load_vgg16_features(vgg_weights)
+        self.vgg_weights_source = features.weights_source
+        self.perceptual = PerceptualLoss(
+            features,
+            content_layer=content_layer,
+            style_layers=tuple(style_layers),
+            content_weight=content_weight,
+            style_weight=style_weight,
+            tv_weight=tv_weight,
+        )
+        # VGG is dropped from checkpoints (on_save_checkpoint), so its keys are allowed missing.
+        self.strict_loading = False
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        """Stylize [0, 1] images; output in [0, 1] (clamped, as the example's inference does)."""
+        return (self.transformer(content * 255.0) / 255.0).clamp(0, 1)
+
+    def run_summary(self) -> dict[str, Any]:
+        summary = super().run_summary()
+        summary["vgg_weights_source"] = self.vgg_weights_source  # "random" must be visible in the table
+        return summary
+
+    def setup(self, stage: str) -> None:
+        # Style Grams are computed once, here (fit and validate alike); they are buffers, so they
+        # follow the module to its device.
+        self.style_image = self.trainer.datamodule.style_image_tensor()
+        self.perceptual.set_style(self.style_image)
+
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        self.log_image_grid("style_image", [self.style_image])
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.transformer.parameters(), lr=self.hparams.lr)
+
+    def losses(self, content: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        # Unclamped output for the loss, as in the example: clamping would zero some gradients.
+        stylized = self.transformer(content * 255.0) / 255.0
+        return self.perceptual(stylized, content), stylized
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        losses, _ = self.losses(batch["content"])
+        n = batch["content"].shape[0]
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
+        self.log("train/loss", losses["total"], prog_bar=True, batch_size=n)
+        return losses["total"]
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        content = batch["content"]
+        losses, stylized = self.losses(content)
+        n = content.shape[0]
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
+        if batch_idx == 0:
+            k = min(n, self.hparams.val_grid_images)
+            self.log_image_grid("val/content_stylized", [content[:k], stylized[:k].clamp(0, 1)])
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith(_VGG_PREFIX)]:
+            del state[key]
