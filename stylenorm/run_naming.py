@@ -84,6 +84,8 @@ def next_version(*run_folders: Path) -> str:
 
 def choose_version(log_root: Path, checkpoint_root: Path, ckpt_path: str | None) -> str:
     """Version for this process: inherited (DDP child), resumed, or the next free one."""
-    version = os.environ.get(VERSION_ENV) or version_from_checkpoint(ckpt_path) or next_version(log_root, checkpoint_root)
+    version = (
+        os.environ.get(VERSION_ENV) or version_from_checkpoint(ckpt_path) or next_version(log_root, checkpoint_root)
+    )
     os.environ[VERSION_ENV] = version  # DDP children inherit the environment
     return version

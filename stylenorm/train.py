@@ -104,6 +104,8 @@ def quiet_library_noise() -> None:
         logging.getLogger("lightning").handlers.clear()
     # Lightning-internal deprecation inside its own pytree helper (not our code).
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    # CycleGAN's checkpoints are meant to hold the state after its optimizer steps.
+    warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization.*")
     # The style task's VGG is frozen in eval mode on purpose (stylenorm.losses.vgg).
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 
@@ -119,12 +121,22 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         Path(cfg.run.log_dir).mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, Path(cfg.run.log_dir) / "config.yaml", resolve=True)
-        log.info("Run %s/%s: logs in %s, checkpoints in %s", cfg.run.name, cfg.run.version,
-                 cfg.run.log_dir, cfg.run.checkpoint_dir)
+        log.info(
+            "Run %s/%s: logs in %s, checkpoints in %s",
+            cfg.run.name,
+            cfg.run.version,
+            cfg.run.log_dir,
+            cfg.run.checkpoint_dir,
+        )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if trainer.is_global_zero:
-        log.info("Finished %s/%s at step %d. Final metrics: %s", cfg.run.name, cfg.run.version,
-                 trainer.global_step, {k: round(v, 4) for k, v in sorted(metrics.items())})
+        log.info(
+            "Finished %s/%s at step %d. Final metrics: %s",
+            cfg.run.name,
+            cfg.run.version,
+            trainer.global_step,
+            {k: round(v, 4) for k, v in sorted(metrics.items())},
+        )
         log.info("View with: tensorboard --logdir %s", cfg.paths.log_dir)
     return metrics

@@ -75,9 +75,15 @@ def test_cfg_job_prints_a_readable_config():
 def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
     """The real CLI, as a user types it (tiny sizes so it takes seconds)."""
     result = run_train(
-        "model=autoencoder", "norm=batch", "model.network.base_channels=8", "data.image_size=32",
-        "data.batch_size=4", "trainer.max_steps=3", "trainer.enable_progress_bar=false",
-        f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}",
+        "model=autoencoder",
+        "norm=batch",
+        "model.network.base_channels=8",
+        "data.image_size=32",
+        "data.batch_size=4",
+        "trainer.max_steps=3",
+        "trainer.enable_progress_bar=false",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
         f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -92,8 +98,12 @@ def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
 def test_help_lists_the_groups_and_examples():
     result = run_train("--help")
     assert result.returncode == 0, result.stderr
-    for expected in ("model: autoencoder, cyclegan, style", "norm: batch, group, instance, layer, none, sync_batch",
-                     "tensorboard --logdir logs", "data=unpaired data.root="):
+    for expected in (
+        "model: autoencoder, cyclegan, style",
+        "norm: batch, group, instance, layer, none, sync_batch",
+        "tensorboard --logdir logs",
+        "data=unpaired data.root=",
+    ):
         assert expected in result.stdout, expected
 
 

@@ -12,14 +12,26 @@ from conftest import REPO_ROOT
 def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
     result = subprocess.run(
         [
-            sys.executable, str(REPO_ROOT / "train.py"),
-            "model=autoencoder", "norm=batch", "model.network.base_channels=8",
-            "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=3",
-            "trainer.enable_progress_bar=false", "data.image_size=32", "data.batch_size=2",
-            f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}",
+            sys.executable,
+            str(REPO_ROOT / "train.py"),
+            "model=autoencoder",
+            "norm=batch",
+            "model.network.base_channels=8",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_steps=3",
+            "trainer.enable_progress_bar=false",
+            "data.image_size=32",
+            "data.batch_size=2",
+            f"paths.data_dir={tmp_path / 'data'}",
+            f"paths.log_dir={tmp_path / 'logs'}",
             f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
         ],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     runs = list((tmp_path / "logs" / "autoencoder").glob("*/version_*"))

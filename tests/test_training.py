@@ -73,26 +73,36 @@ def test_every_model_and_norm_trains_and_checkpoints(tmp_path, data_dir, model, 
     assert list(Path(cfg.run.log_dir).glob("events.out.tfevents.*"))
 
 
-@pytest.mark.parametrize(
-    ("model", "tags", "overrides"),
-    [
-        ("autoencoder", ["train/loss"], ["data.batch_size=4", "trainer.max_steps=60"]),
-        ("style", ["train/loss"], ["data.batch_size=4", "trainer.max_steps=60"]),
-        # GAN terms do not fall by design; the cycle terms must. Batch 1 is noisy, hence 150 iterations.
-        ("cyclegan", ["train/cycle_A", "train/cycle_B"],
-         ["data.batch_size=1", "trainer.max_steps=300", "model.generator.ngf=16", "model.lr=1e-3"]),
-    ],
-)
-def test_training_loss_falls(tmp_path, data_dir, model, tags, overrides):
-    cfg = compose_run(tmp_path, data_dir, model, *overrides, "trainer.log_every_n_steps=1",
-                      "trainer.val_check_interval=1.0")
+@pytest.mark.parametrize("model", ["autoencoder", "style"])
+def test_training_loss_falls(tmp_path, data_dir, model):
+    cfg = compose_run(
+        tmp_path, data_dir, model, "data.batch_size=4", "trainer.max_steps=60", "trainer.log_every_n_steps=1"
+    )
     run(cfg)
-    series = [scalars(cfg.run.log_dir, tag) for tag in tags]
-    values = [sum(step) for step in zip(*series)]
-    window = max(5, len(values) // 5)
-    assert len(values) >= 2 * window, values
-    first, last = sum(values[:window]) / window, sum(values[-window:]) / window
-    assert last < 0.85 * first, f"{tags}: first {window} mean {first:.4f}, last {window} mean {last:.4f}"
+    values = scalars(cfg.run.log_dir, "train/loss")
+    assert len(values) == 60
+    first, last = sum(values[:10]) / 10, sum(values[-10:]) / 10
+    assert last < 0.8 * first, f"first 10 mean {first:.4f}, last 10 mean {last:.4f}"
+
+
+def test_cyclegan_cycle_error_falls_on_the_fixed_validation_images(tmp_path, data_dir):
+    """GAN terms do not fall by design, and batch-1 training losses are noisy; the cycle error on the
+    fixed validation images must fall epoch after epoch."""
+    cfg = compose_run(
+        tmp_path,
+        data_dir,
+        "cyclegan",
+        "data.batch_size=4",
+        "trainer.max_steps=300",
+        "+trainer.limit_train_batches=25",
+        "trainer.val_check_interval=1.0",
+        "model.lr=1e-3",
+        "model.generator.ngf=16",
+    )
+    run(cfg)
+    values = [v for v in scalars(cfg.run.log_dir, "val/cycle_l1") if v == v]  # drop the NaN placeholder
+    assert len(values) == 6, values  # one validation per epoch of 25 iterations
+    assert values[-1] < 0.9 * values[0], values
 
 
 TASKS = {"cyclegan": CycleGANTask, "style": StyleTransferTask, "autoencoder": AutoencoderTask}
@@ -120,8 +130,9 @@ def test_resume_continues_the_step_count_in_the_same_version(tmp_path, data_dir)
     last = Path(cfg.run.checkpoint_dir) / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 6
     os.environ.pop(VERSION_ENV, None)
-    resumed = compose_run(tmp_path, data_dir, "autoencoder", "data.batch_size=2", "trainer.max_steps=10",
-                          f"ckpt_path={last}")
+    resumed = compose_run(
+        tmp_path, data_dir, "autoencoder", "data.batch_size=2", "trainer.max_steps=10", f"ckpt_path={last}"
+    )
     run(resumed)
     assert resumed.run.version == cfg.run.version and resumed.run.name == cfg.run.name
     state = torch.load(last, map_location="cpu", weights_only=False)
@@ -130,13 +141,22 @@ def test_resume_continues_the_step_count_in_the_same_version(tmp_path, data_dir)
 
 
 def test_cyclegan_default_logs_known_answer_metrics_and_grids(tmp_path, data_dir):
-    cfg = compose_run(tmp_path, data_dir, "cyclegan", "data.batch_size=1", "trainer.max_steps=4",
-                      "trainer.log_every_n_steps=1", "+trainer.limit_train_batches=2")  # 1 epoch, then validation
+    cfg = compose_run(
+        tmp_path,
+        data_dir,
+        "cyclegan",
+        "data.batch_size=1",
+        "trainer.max_steps=4",
+        "trainer.log_every_n_steps=1",
+        "+trainer.limit_train_batches=2",
+    )  # 1 epoch, then validation
     run(cfg)
     accumulator = EventAccumulator(cfg.run.log_dir)
     accumulator.Reload()
     tags = accumulator.Tags()
-    assert {"val/psnr_AtoB", "val/psnr_identity_baseline", "val/cycle_l1", "train/G", "train/D_A"} <= set(tags["scalars"])
+    assert {"val/psnr_AtoB", "val/psnr_identity_baseline", "val/cycle_l1", "train/G", "train/D_A"} <= set(
+        tags["scalars"]
+    )
     assert "val/A_fakeB_recA_B_fakeA_recB" in tags["images"]
     assert any(t.startswith("lr-Adam") for t in tags["scalars"])
 

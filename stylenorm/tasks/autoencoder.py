@@ -19,7 +19,9 @@ from stylenorm.networks import build_networks
 from stylenorm.tasks.base import ImageTranslationTask
 
 
-def corrupt(images: torch.Tensor, noise_std: float = 0.0, brightness: float = 0.0, contrast: float = 0.0) -> torch.Tensor:
+def corrupt(
+    images: torch.Tensor, noise_std: float = 0.0, brightness: float = 0.0, contrast: float = 0.0
+) -> torch.Tensor:
     """Per-image random contrast factor in [1-contrast, 1+contrast] around the image mean, brightness
     offset in [-brightness, brightness], then Gaussian noise of ``noise_std``; clamped to [0, 1]."""
     n = images.shape[0]
@@ -66,7 +68,9 @@ class AutoencoderTask(ImageTranslationTask):
         self.corruption = dict(corruption or {})
         unknown = set(self.corruption) - {"noise_std", "brightness", "contrast"}
         if unknown:
-            raise ValueError(f"Unknown model.corruption keys {sorted(unknown)}; expected noise_std, brightness, contrast.")
+            raise ValueError(
+                f"Unknown model.corruption keys {sorted(unknown)}; expected noise_std, brightness, contrast."
+            )
         self.psnr = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
         self.psnr_shifted = PeakSignalNoiseRatio(data_range=1.0)
@@ -99,6 +103,4 @@ class AutoencoderTask(ImageTranslationTask):
         self.ssim_shifted(shifted_output, clean)
         for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted"):
             self.log(f"val/{name}", getattr(self, name), batch_size=n)
-        if batch_idx == 0:
-            k = min(n, self.hparams.val_grid_images)
-            self.log_image_grid("val/input_output", [clean[:k], output[:k]])
+        self.collect_for_image_grid("val/input_output", [clean, output])

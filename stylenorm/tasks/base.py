@@ -71,6 +71,19 @@ class ImageTranslationTask(LightningModule):
             else:
                 logger.log_hyperparams(self.run_summary())
 
+    def collect_for_image_grid(self, tag: str, rows: Sequence[torch.Tensor]) -> None:
+        """Gather the first ``hparams.val_grid_images`` validation images of each row across
+        batches (validation order is fixed, so every evaluation and every run shows the same
+        inputs); the grid is logged at the end of the validation epoch."""
+        buffer = self.__dict__.setdefault("_grid_buffers", {}).setdefault(tag, [])
+        missing = self.hparams.val_grid_images - sum(chunk[0].shape[0] for chunk in buffer)
+        if missing > 0:
+            buffer.append([row[:missing].detach().float().cpu() for row in rows])
+
+    def on_validation_epoch_end(self) -> None:
+        for tag, chunks in self.__dict__.pop("_grid_buffers", {}).items():
+            self.log_image_grid(tag, [torch.cat(parts) for parts in zip(*chunks, strict=True)])
+
     def log_image_grid(self, tag: str, rows: Sequence[torch.Tensor]) -> None:
         """One TensorBoard image: each tensor of ``rows`` (N, 3, H, W) in [0, 1] is one row."""
         images = torch.cat([row.detach().float().clamp(0, 1).cpu() for row in rows])

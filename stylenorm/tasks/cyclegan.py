@@ -75,8 +75,9 @@ class CycleGANTask(ImageTranslationTask):
     ):
         super().__init__()
         self.save_hyperparameters(logger=False)
-        networks = build_networks({"name": "cyclegan", "norm": norm, "generator": generator,
-                                   "discriminator": discriminator})
+        networks = build_networks(
+            {"name": "cyclegan", "norm": norm, "generator": generator, "discriminator": discriminator}
+        )
         for role, network in networks.items():
             setattr(self, role, init_weights_normal(network, init_gain))
         self.gan_loss = GANLoss(gan_mode)
@@ -168,7 +169,4 @@ class CycleGANTask(ImageTranslationTask):
             self.log("val/psnr_AtoB", self.psnr_AtoB, batch_size=n)
             self.log("val/psnr_identity_baseline", self.psnr_identity, batch_size=n)
             self.log("val/ssim_AtoB", self.ssim_AtoB, batch_size=n)
-        if batch_idx == 0:
-            k = min(n, self.hparams.val_grid_images)
-            rows = [real_A, fake_B, rec_A, real_B, fake_A, rec_B]
-            self.log_image_grid("val/A_fakeB_recA_B_fakeA_recB", [row[:k] for row in rows])
+        self.collect_for_image_grid("val/A_fakeB_recA_B_fakeA_recB", [real_A, fake_B, rec_A, real_B, fake_A, rec_B])

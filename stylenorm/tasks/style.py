@@ -100,9 +100,7 @@ class StyleTransferTask(ImageTranslationTask):
         losses, stylized = self.losses(content)
         n = content.shape[0]
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
-        if batch_idx == 0:
-            k = min(n, self.hparams.val_grid_images)
-            self.log_image_grid("val/content_stylized", [content[:k], stylized[:k].clamp(0, 1)])
+        self.collect_for_image_grid("val/content_stylized", [content, stylized.clamp(0, 1)])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["state_dict"]
