@@ -15,6 +15,7 @@ import hydra
 import lightning.pytorch as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
@@ -77,13 +78,27 @@ def check_distributed_norm(cfg: DictConfig) -> None:
             cfg.trainer.sync_batchnorm = False
 
 
+def instantiate(config: DictConfig, **kwargs):
+    """``hydra.utils.instantiate`` that lets our own errors through unwrapped.
+
+    Hydra wraps every constructor error in an InstantiationException whose text repeats the
+    config; the original message (a missing VGG file, a bad norm kind) is what a user needs.
+    """
+    try:
+        return hydra.utils.instantiate(config, **kwargs)
+    except InstantiationException as error:
+        if error.__cause__ is not None:
+            raise error.__cause__ from None
+        raise
+
+
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
     """Datamodule, task and trainer of a config whose ``run`` section is filled."""
-    datamodule = hydra.utils.instantiate(cfg.data)
-    model = hydra.utils.instantiate(cfg.model)
-    callbacks = [hydra.utils.instantiate(c) for c in cfg.callbacks.values() if c is not None]
-    logger = hydra.utils.instantiate(cfg.logger)
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
+    logger = instantiate(cfg.logger)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
     return datamodule, model, trainer
 
 

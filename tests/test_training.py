@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -171,3 +172,95 @@ def test_missing_user_data_folder_names_the_fix(tmp_path, data_dir):
     cfg = compose_run(tmp_path, data_dir, "cyclegan", "data=unpaired", f"data.root={tmp_path / 'horse2zebra'}")
     with pytest.raises(FileNotFoundError, match="horse2zebra"):
         run(cfg)
+
+
+def test_hparams_record_the_resolved_norm_and_data(tmp_path, data_dir):
+    cfg = compose_run(
+        tmp_path, data_dir, "autoencoder", "norm=group", "norm.num_groups=4", "data.batch_size=2", "trainer.max_steps=2"
+    )
+    run(cfg)
+    hparams = yaml.safe_load((Path(cfg.run.log_dir) / "hparams.yaml").read_text())
+    assert hparams["model"] == "autoencoder"
+    assert (hparams["norm/kind"], hparams["norm/affine"], hparams["norm/num_groups"]) == ("group", True, 4)
+    assert hparams["norm/layer_types"] == "GroupNorm"
+    assert (hparams["data/batch_size"], hparams["data/image_size"]) == (2, 32)
+
+
+def test_bf16_autocast_trains_on_cpu(tmp_path, data_dir):
+    cfg = compose_run(tmp_path, data_dir, "cyclegan", "trainer.precision=bf16-mixed", "trainer.max_steps=4")
+    metrics = run(cfg)
+    assert all(v == v for k, v in metrics.items() if k.startswith("train/"))  # no NaN
+    assert (Path(cfg.run.checkpoint_dir) / "last.ckpt").is_file()
+
+
+def test_a_crash_leaves_a_checkpoint(tmp_path, data_dir, monkeypatch):
+    original = AutoencoderTask.training_step
+
+    def crash_at_step_5(self, batch, batch_idx):
+        if self.global_step == 5:
+            raise RuntimeError("simulated crash")
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(AutoencoderTask, "training_step", crash_at_step_5)
+    cfg = compose_run(tmp_path, data_dir, "autoencoder", "data.batch_size=2", "trainer.max_steps=20")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(cfg)
+    saved = list(Path(cfg.run.checkpoint_dir).glob("*.ckpt"))
+    assert saved, "no checkpoint survived the crash"
+    assert max(torch.load(p, map_location="cpu", weights_only=False)["global_step"] for p in saved) == 5
+
+
+def test_style_without_imagenet_weights_fails_before_training(tmp_path, data_dir, monkeypatch):
+    import torch.hub
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+
+    def offline(*args, **kwargs):
+        raise OSError("offline")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    cfg = compose_run(tmp_path, data_dir, "style", "model.vgg_weights=imagenet")
+    with pytest.raises(
+        RuntimeError, match=r"(?s)empty_torch_home/hub/checkpoints/vgg16-397923af\.pth.*model\.vgg_weights=random"
+    ):
+        run(cfg)
+    assert not (tmp_path / "checkpoints").exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("norm.kind=instnace", "Unknown norm kind 'instnace'"),
+        ("model.gan_mode=wgan", "wgan"),
+        ("model.loss=huber", "huber"),
+    ],
+)
+def test_bad_model_configs_fail_with_messages_naming_the_value(tmp_path, data_dir, override, message):
+    model = {"model.gan_mode=wgan": "cyclegan", "model.loss=huber": "autoencoder"}.get(override, "autoencoder")
+    cfg = compose_run(tmp_path, data_dir, model, override)
+    with pytest.raises(Exception, match=message):
+        run(cfg)
+
+
+def test_cyclegan_trains_on_an_original_layout_folder(tmp_path, data_dir):
+    """`data=unpaired data.root=DIR` with trainA/ trainB/ (no test folders) - horse2zebra's layout."""
+    from PIL import Image
+
+    root = tmp_path / "horse2zebra"
+    for domain, color in (("trainA", (120, 80, 40)), ("trainB", (30, 90, 160))):
+        (root / domain).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (40 + 8 * i, 36), tuple(c + 20 * i for c in color)).save(root / domain / f"n{i:03d}.jpg")
+    cfg = compose_run(
+        tmp_path,
+        data_dir,
+        "cyclegan",
+        "data=unpaired",
+        f"data.root={root}",
+        "data.image_size=32",
+        "data.load_size=36",
+        "data.num_workers=0",
+        "trainer.max_steps=4",
+    )
+    run(cfg)
+    assert (Path(cfg.run.checkpoint_dir) / "last.ckpt").is_file()

@@ -1,0 +1,13 @@
+"""Export a checkpoint's network to ONNX or TorchScript (see README, "Stylize and translate").
+
+    python scripts/export.py --checkpoint mosaic.pth --format onnx --output mosaic.onnx
+
+Same as the installed ``stylenorm-export`` command; the work is done in :mod:`stylenorm.inference.export_cli`.
+"""
+
+import sys
+
+from stylenorm.inference.export_cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

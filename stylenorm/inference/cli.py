@@ -1,0 +1,234 @@
+"""The stylize command: ``python scripts/stylize.py`` or ``stylenorm-stylize``.
+
+::
+
+    stylenorm-stylize --checkpoint mosaic.pth --input photo.jpg --output photo_mosaic.png
+    stylenorm-stylize --checkpoint last.ckpt --direction BtoA --input photos/ --output translated/
+
+Argument parsing, the progress bar and the exit status only: loading, resizing, tiling and
+writing are the :mod:`stylenorm.inference` functions a Python user calls. Exit status: 0 when every
+image was written, 1 when some could not be (each is named on stderr and the rest are still
+processed), 2 for a problem that stops the run before it starts (bad checkpoint, option or path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+import torch
+from tqdm import tqdm
+
+from stylenorm.inference.image_io import save_image
+from stylenorm.inference.jobs import Job, plan_jobs
+from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
+from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, tile_for, to_image
+from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
+from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, auto_tile_size, check_tiling, default_overlap
+
+PROG = "stylize"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[str]) -> None:
+    """``--checkpoint``, its format override, ``--direction`` and ``--trust-checkpoint`` (shared with export)."""
+    parser.add_argument(
+        "--checkpoint", "-c", required=True, help="a .ckpt of train.py, a fast-neural-style .pth/.model, "
+        "or a CycleGAN generator .pth (latest_net_G_A.pth, horse2zebra.pth)"
+    )  # fmt: skip
+    parser.add_argument(
+        *format_flags, dest="checkpoint_format", choices=FORMATS, default="auto",
+        help="checkpoint layout (default: detected from the file's keys)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--direction", choices=DIRECTIONS, default=None,
+        help="which generator of this project's CycleGAN .ckpt to run (default AtoB); public generator "
+        "files hold one direction already",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trust-checkpoint", action="store_true",
+        help="unpickle files that safe loading (weights_only) refuses; only for files you trust",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Stylize or translate images with a checkpoint of this project or a public pretrained file.",
+        epilog="Exit status: 0 all written, 1 some images failed (named on stderr), 2 nothing done (bad options).",
+    )
+    add_checkpoint_arguments(parser, ("--format", "--checkpoint-format"))
+    parser.add_argument(
+        "--input", "-i", required=True, nargs="+",
+        help="an image, a folder (recursive) or a quoted glob pattern ('photos/**/*.jpg')",
+    )  # fmt: skip
+    parser.add_argument(
+        "--output", "-o", required=True,
+        help="an image file for one input image, otherwise a folder (mirrors the input's relative paths)",
+    )  # fmt: skip
+    parser.add_argument("--ext", help="write this format (png, jpg, webp, bmp, tif) instead of the input's")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="autocast precision (fp16: CUDA)")
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=1,
+        help="stylize up to N consecutive images of the same size together",
+    )  # fmt: skip
+    parser.add_argument("--scale", type=positive_float, help="resize by this factor before stylizing")
+    parser.add_argument("--max-size", type=positive_int, help="cap the longest side at N px (keeps the aspect)")
+    parser.add_argument("--tile", type=positive_int, help="run in N x N tiles (bounded memory for huge images)")
+    parser.add_argument(
+        "--tile-overlap", type=non_negative_int,
+        help="overlap of neighbouring tiles in px, at most half a tile (default: an eighth of the tile)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--auto-tile-pixels", type=non_negative_int, default=DEFAULT_AUTO_TILE_PIXELS,
+        help=f"tile images with more pixels than this automatically, in tiles of at most this many pixels "
+        f"(default {DEFAULT_AUTO_TILE_PIXELS} = 2048x2048; 0 = never)",
+    )  # fmt: skip
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    return parser
+
+
+def describe(error: BaseException) -> str:
+    """One line for a person: the exception type and message, plus what to try for memory errors."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)):
+        reason += " - try --tile 1024 (or smaller), --max-size, or --batch-size 1"
+    return reason
+
+
+class Runner:
+    """Stylizes planned jobs in batches of equal-size images, counting what was written and what failed."""
+
+    def __init__(self, model: Stylizer, args: argparse.Namespace, progress: tqdm):
+        self.model = model
+        self.args = args
+        self.progress = progress
+        self.written = 0
+        self.failed = 0
+        self.pending: list[tuple[Job, PreparedImage]] = []
+
+    def fail(self, job: Job, error: BaseException) -> None:
+        self.failed += 1
+        self.progress.write(f"{PROG}: skipped {job.source}: {describe(error)}", file=sys.stderr)
+        self.progress.update()
+
+    def add(self, job: Job) -> None:
+        """Read one image and queue it; full or incompatible batches are stylized first."""
+        args = self.args
+        try:
+            prepared = prepare(job.source, scale=args.scale, max_size=args.max_size)
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+            self.fail(job, error)
+            return
+        tiled = tile_for(*prepared.size, args.tile, args.auto_tile_pixels) is not None
+        if self.pending and (tiled or len(self.pending) >= args.batch_size or self.pending[0][1].size != prepared.size):
+            self.flush()
+        self.pending.append((job, prepared))
+        if tiled:  # tiled images run alone: their point is bounded memory
+            self.flush()
+
+    def flush(self) -> None:
+        """Stylize and write the queued images."""
+        batch, self.pending = self.pending, []
+        if batch:
+            self._run(batch)
+
+    def _run(self, batch: list[tuple[Job, PreparedImage]]) -> None:
+        args = self.args
+        try:
+            outputs = stylize_batch(
+                torch.stack([prepared.pixels for _, prepared in batch]),
+                self.model,
+                tile=args.tile,
+                overlap=args.tile_overlap,
+                precision=args.precision,
+                auto_tile_pixels=args.auto_tile_pixels,
+            )
+        except Exception as error:
+            if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
+                for item in batch:
+                    self._run([item])
+                return
+            self.fail(batch[0][0], error)
+            return
+        for (job, prepared), output in zip(batch, outputs, strict=True):
+            try:
+                save_image(to_image(output, prepared.alpha), job.target)
+            except Exception as error:  # disk full, permissions: name the file, keep going
+                self.fail(job, error)
+                continue
+            self.written += 1
+            self.progress.update()
+
+
+def check_tiling_options(args: argparse.Namespace, model: Stylizer) -> None:
+    """Refuse impossible --tile / --tile-overlap before any image is read."""
+    tile = args.tile
+    if tile is None and args.tile_overlap is not None and args.auto_tile_pixels:
+        tile = auto_tile_size(args.auto_tile_pixels, model.size_multiple)  # the overlap applies to auto tiles
+    if tile is not None:
+        overlap = default_overlap(tile, model.size_multiple) if args.tile_overlap is None else args.tile_overlap
+        check_tiling(tile, overlap, model.size_multiple, model.min_size)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        jobs = plan_jobs(args.input, args.output, ext=args.ext)
+        model = load_stylizer(
+            args.checkpoint,
+            format=args.checkpoint_format,
+            direction=args.direction,
+            device=args.device,
+            trusted=args.trust_checkpoint,
+        )
+        check_precision(args.precision, model.device)
+        check_tiling_options(args, model)
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(f"{PROG}: {len(jobs)} image(s) with {model.description} on {model.device} ({args.precision})")
+    with tqdm(total=len(jobs), unit="image", disable=True if args.quiet or len(jobs) == 1 else None) as progress:
+        runner = Runner(model, args, progress)
+        try:
+            for job in jobs:
+                runner.add(job)
+            runner.flush()
+        except KeyboardInterrupt:
+            print(f"{PROG}: interrupted after {runner.written} written, {runner.failed} failed.", file=sys.stderr)
+            return 130
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        where = jobs[0].target if len(jobs) == 1 else args.output
+        print(f"{PROG}: {runner.written} written, {runner.failed} failed, {elapsed:.1f} s -> {where}")
+    return 1 if runner.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Pixel conventions: how each network family expects its pixels, and how its outputs become uint8.
+
+Each convention reproduces the inference code the weights were published with:
+
+* ``zero_to_255`` - fast-neural-style (PyTorch examples, ``neural_style.py stylize``) and this
+  project's :class:`~stylenorm.networks.TransformerNet`: the network takes 0-255 RGB; its output is
+  clamped to 0-255 and cast with ``.astype("uint8")``, which truncates.
+* ``signed`` - CycleGAN (junyanz/pytorch-CycleGAN-and-pix2pix): ``Normalize((0.5,)*3, (0.5,)*3)``
+  maps pixels to [-1, 1]; ``util.tensor2im`` maps the tanh output back with ``(y + 1) / 2 * 255``
+  and ``.astype(np.uint8)`` (truncation).
+* ``unit`` - this project's autoencoder: [0, 1] in and out (sigmoid); quantised like torchvision's
+  ``save_image`` (``mul(255).add_(0.5)``, i.e. rounding), which is how its TensorBoard grids look.
+
+Everything here is plain tensor arithmetic so that it can be traced into ONNX / TorchScript.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+ROUNDING_MODES = ("truncate", "round")
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelConvention:
+    """``network input = pixels_0_255 / divisor - offset``; the output is mapped back the same way.
+
+    Attributes:
+        name: ``zero_to_255``, ``signed`` or ``unit``.
+        divisor, offset: the affine map from 0-255 pixels to the network's range.
+        rounding: how float 0-255 outputs become uint8 (``truncate`` like ``astype``, or ``round``).
+    """
+
+    name: str
+    divisor: float
+    offset: float
+    rounding: str
+
+    def __post_init__(self) -> None:
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {self.rounding!r}.")
+
+    def to_network(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float 0-255 pixels -> the network's input range."""
+        if self.divisor == 1 and self.offset == 0:
+            return pixels
+        return pixels / self.divisor - self.offset
+
+    def from_network(self, output: torch.Tensor) -> torch.Tensor:
+        """Network output -> float 0-255 pixels, clamped as the original inference code does."""
+        if self.divisor != 1 or self.offset != 0:
+            output = (output + self.offset) * self.divisor
+        return output.clamp(0, 255)
+
+    def quantize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float 0-255 pixels -> uint8, with the original code's rounding."""
+        pixels = pixels.clamp(0, 255)
+        if self.rounding == "round":
+            pixels = pixels + 0.5
+        return pixels.clamp(0, 255).to(torch.uint8)  # the cast truncates, like numpy's astype
+
+
+ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")
+SIGNED = PixelConvention("signed", divisor=127.5, offset=1.0, rounding="truncate")
+UNIT = PixelConvention("unit", divisor=255.0, offset=0.0, rounding="round")

@@ -1,0 +1,170 @@
+"""Exporting a stylizer to ONNX or TorchScript, pixel convention included.
+
+The exported model takes what image libraries hand out and what ONNX/TorchScript users expect:
+``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least 8 px, and returns the
+same layout in [0, 1]. Inside it does what :class:`~stylenorm.inference.stylizer.Stylizer` does:
+reflection-pad to the network's size multiple (split between both sides, the same amounts the
+command uses), scale to the network's range, run it, scale back and clamp, crop. Its output times
+255 is the command's output before quantisation: truncate (``astype(uint8)``) or round as the
+model family does (:mod:`stylenorm.inference.conventions`) to get the command's pixels.
+
+ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): the torch.export-based one
+needs the ``onnxscript`` package, and the networks' Python size check would have to be expressed as
+shape guards. The size check runs once while tracing (the padded sample passes it) and is not part
+of the graph; height and width are dynamic axes, and the padding amounts are traced from the input's
+shape, so other sizes work. TorchScript is a ``torch.jit.trace`` of the same module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import warnings
+from os import PathLike
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylenorm.inference.conventions import PixelConvention
+from stylenorm.inference.stylizer import Stylizer
+
+EXPORT_FORMATS = ("onnx", "torchscript")
+#: Default ONNX opset: reflection Pad, nearest Resize, InstanceNormalization and Mod all exist.
+DEFAULT_OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "image", "stylized"
+CONVENTION_NOTE = "input: float32 RGB (N, 3, H, W) in [0, 1], H and W >= 8; output: float32 RGB in [0, 1], same size"
+
+
+class ExportModule(nn.Module):
+    """[0, 1] RGB in, [0, 1] RGB out, any size: a :class:`Stylizer` as one traceable module."""
+
+    def __init__(self, network: nn.Module, convention: PixelConvention, size_multiple: int):
+        super().__init__()
+        self.network = network
+        self.convention = convention
+        self.size_multiple = size_multiple
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        height, width = image.shape[-2], image.shape[-1]
+        # Written with shape arithmetic (not Python ints) so tracing records it for every size.
+        pad_height = (-height) % self.size_multiple
+        pad_width = (-width) % self.size_multiple
+        top, left = pad_height // 2, pad_width // 2
+        padded = F.pad(image * 255, (left, pad_width - left, top, pad_height - top), mode="reflect")
+        output = self.convention.from_network(self.network(self.convention.to_network(padded))) / 255
+        return output[..., top : top + height, left : left + width]
+
+
+def export_module(stylizer: Stylizer) -> ExportModule:
+    """The module that :func:`export_onnx` and :func:`export_torchscript` write (on the CPU, eval mode)."""
+    # A copy when the stylizer runs elsewhere: exporting must not move the caller's network.
+    network = stylizer.network if stylizer.device.type == "cpu" else copy.deepcopy(stylizer.network).cpu()
+    return ExportModule(network, stylizer.convention, stylizer.size_multiple).eval()
+
+
+def _sample(size: tuple[int, int]) -> torch.Tensor:
+    return torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
+
+
+@contextlib.contextmanager
+def _quiet_tracing():
+    """Silence notes that are true but not actionable here (see the module docstring)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the networks' size check
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message=".*torch.jit.trace.* is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*instance_norm.* train=True.*")  # IN uses input stats anyway
+        yield
+
+
+def export_onnx(
+    stylizer: Stylizer,
+    path: str | PathLike,
+    *,
+    sample_size: tuple[int, int] = (256, 256),
+    opset: int = DEFAULT_OPSET,
+) -> Path:
+    """Write ``path`` (.onnx) with dynamic batch, height and width; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = export_module(stylizer)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with _quiet_tracing(), torch.no_grad():
+        torch.onnx.export(
+            module,
+            (_sample(sample_size),),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
+        )
+    _add_onnx_metadata(path, stylizer)
+    return path
+
+
+def _add_onnx_metadata(path: Path, stylizer: Stylizer) -> None:
+    """Record the pixel convention in the file, where Netron and onnxruntime's metadata show it."""
+    try:
+        import onnx
+    except ImportError:  # the onnx package is optional; the model itself is complete without this
+        return
+    model = onnx.load(str(path))
+    for key, value in metadata(stylizer).items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+
+
+def metadata(stylizer: Stylizer) -> dict[str, str]:
+    """What an exported file records about itself."""
+    return {
+        "stylenorm.pixels": CONVENTION_NOTE,
+        "stylenorm.source": stylizer.description,
+        "stylenorm.convention": stylizer.convention.name,
+        "stylenorm.rounding": stylizer.convention.rounding,
+    }
+
+
+def export_torchscript(stylizer: Stylizer, path: str | PathLike, *, sample_size: tuple[int, int] = (256, 256)) -> Path:
+    """Write ``path`` (.pt) with ``torch.jit.trace``; load with ``torch.jit.load``; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = export_module(stylizer)
+    with _quiet_tracing(), torch.no_grad():
+        traced = torch.jit.trace(module, (_sample(sample_size),))
+    torch.jit.save(traced, str(path), _extra_files={"stylenorm.json": json.dumps(metadata(stylizer))})
+    return path
+
+
+def run_exported(path: str | PathLike, images: torch.Tensor) -> torch.Tensor:
+    """Run an exported file on [0, 1] images (onnxruntime for .onnx, torch.jit for TorchScript)."""
+    path = Path(path)
+    if path.suffix.lower() == ".onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        (output,) = session.run(None, {INPUT_NAME: images.float().numpy()})
+        return torch.from_numpy(output)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.load.* is deprecated.*")
+        module = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        return module(images.float())
+
+
+def verify_export(
+    path: str | PathLike, stylizer: Stylizer, sizes: tuple[tuple[int, int], ...] = ((256, 256), (200, 328))
+) -> float:
+    """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``."""
+    module = export_module(stylizer)
+    worst = 0.0
+    for size in sizes:
+        images = _sample(size)
+        with torch.no_grad():
+            expected = module(images)
+        worst = max(worst, (run_exported(path, images) - expected).abs().max().item())
+    return worst

@@ -1,0 +1,101 @@
+"""The export command: ``python scripts/export.py`` or ``stylenorm-export``.
+
+::
+
+    stylenorm-export --checkpoint mosaic.pth --format onnx --output mosaic.onnx
+    stylenorm-export --checkpoint last.ckpt --direction BtoA --format torchscript --output G_BA.pt
+
+The written model takes float32 RGB ``(N, 3, H, W)`` in [0, 1] and returns the same
+(:mod:`stylenorm.inference.export`). After writing, the file is run once at two sizes and compared
+with PyTorch (ONNX: when onnxruntime is installed); the difference is printed. Exit status 2 when
+nothing was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stylenorm.inference.cli import add_checkpoint_arguments, positive_int
+from stylenorm.inference.export import (
+    DEFAULT_OPSET,
+    EXPORT_FORMATS,
+    export_onnx,
+    export_torchscript,
+    verify_export,
+)
+from stylenorm.inference.loading import load_stylizer
+
+PROG = "export"
+_EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
+_FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
+#: An exported model is compared with PyTorch at these sizes; the second one is not a multiple of 4.
+_CHECK_SIZES = ((256, 256), (200, 330))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Export a checkpoint's network to ONNX or TorchScript: float32 RGB (N, 3, H, W) in [0, 1] "
+        "in and out, dynamic height and width, pixel convention included.",
+    )
+    add_checkpoint_arguments(parser, ("--checkpoint-format",))
+    parser.add_argument(
+        "--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)"
+    )
+    parser.add_argument("--output", "-o", required=True, help="file to write (.onnx or .pt)")
+    parser.add_argument(
+        "--sample-size", type=positive_int, default=256, help="side of the square image traced (any works)"
+    )
+    parser.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
+    return parser
+
+
+def export_format(requested: str | None, output: Path) -> str:
+    """The export format: as requested, else from the output's extension."""
+    if requested is not None:
+        return requested
+    guessed = _FORMAT_OF_EXTENSION.get(output.suffix.lower())
+    if guessed is None:
+        raise ValueError(f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript.")
+    return guessed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    output = Path(args.output)
+    try:
+        chosen = export_format(args.format, output)
+        if not output.suffix:
+            output = output.with_suffix(_EXTENSIONS[chosen])
+        model = load_stylizer(
+            args.checkpoint,
+            format=args.checkpoint_format,
+            direction=args.direction,
+            device="cpu",
+            trusted=args.trust_checkpoint,
+        )
+        size = (args.sample_size, args.sample_size)
+        if chosen == "onnx":
+            export_onnx(model, output, sample_size=size, opset=args.opset)
+        else:
+            export_torchscript(model, output, sample_size=size)
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{PROG}: wrote {output} ({chosen}) from {model.description}")
+    print(f"{PROG}: takes and returns float32 RGB (N, 3, H, W) in [0, 1]; height and width are dynamic (>= 8 px)")
+    try:
+        difference = verify_export(output, model, _CHECK_SIZES)
+    except ImportError:
+        print(f"{PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
+    else:
+        sizes = " and ".join(f"{h}x{w}" for h, w in _CHECK_SIZES)
+        print(f"{PROG}: checked at {sizes}: max abs difference to PyTorch {difference:.2e} (on [0, 1])")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Which files the stylize command reads and where each result goes.
+
+``--input`` is a file, a folder (searched recursively with :func:`stylenorm.data.list_images`), a
+glob pattern (``'photos/**/*.jpg'``, quoted; only image extensions count) or several files (what the
+shell makes of an unquoted pattern). ``--output`` is a file when the input is one file and the
+output name has an image extension; otherwise it is a folder, created if needed, in which each
+result keeps its input's path relative to the input folder (the pattern's fixed leading folders,
+or the files' common folder). ``ext`` replaces the extensions.
+
+Everything is decided before the first image is read, so the command refuses up front - not
+after an hour of processing - when an output would overwrite an input or two inputs would write
+the same file. Files already inside the output folder are not inputs (a second run into
+``photos/styled`` must not stylize the first run's results).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from stylenorm.data.images import IMAGE_EXTENSIONS, list_images
+from stylenorm.inference.image_io import OUTPUT_FORMATS
+
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One input file and the file its result is written to."""
+
+    source: Path
+    target: Path
+
+
+def normalize_extension(ext: str | None) -> str | None:
+    """``"jpg"`` / ``".JPG"`` -> ``".jpg"``; a readable error for formats that cannot be written."""
+    if ext is None:
+        return None
+    ext = "." + ext.lower().lstrip(".")
+    if ext not in OUTPUT_FORMATS:
+        raise ValueError(f"Unknown output extension {ext!r}; expected one of {', '.join(OUTPUT_FORMATS)}.")
+    return ext
+
+
+def _is_glob(text: str) -> bool:
+    return any(character in _GLOB_CHARACTERS for character in text)
+
+
+def _glob_base(pattern: str) -> Path:
+    """The leading folders of ``pattern`` that contain no wildcard (``photos/2024/*.jpg`` -> ``photos/2024``)."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if _is_glob(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
+    """``(files, base folder their output paths are relative to, whether it is one named file)``."""
+    if not inputs:
+        raise ValueError("No input given: pass --input with an image file, a folder or a glob pattern.")
+    if len(inputs) > 1:
+        folders = [item for item in inputs if Path(item).is_dir()]
+        if folders:
+            raise ValueError(
+                f"--input takes one folder, one pattern, or several files; got the folder {folders[0]} among "
+                f"{len(inputs)} inputs. Run once per folder, or quote a pattern ('photos/*.jpg')."
+            )
+        missing = [item for item in inputs if not Path(item).is_file()]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise FileNotFoundError(f"Input not found: {missing[0]}{more}")
+        files = [Path(item) for item in inputs]
+        base = Path(os.path.commonpath([str(path.parent.absolute()) for path in files]))
+        return files, base, False
+    item = inputs[0]
+    path = Path(item)
+    if path.is_file():
+        return [path], path.parent, True
+    if path.is_dir():
+        hint = "Pass --input an image file, a folder of images or a quoted glob pattern such as 'photos/*.jpg'."
+        return list_images(path, recursive=True, hint=hint), path, False
+    if _is_glob(item):
+        matches = sorted(
+            Path(match)
+            for match in glob.glob(item, recursive=True)
+            if Path(match).is_file() and Path(match).suffix.lower() in IMAGE_EXTENSIONS
+        )
+        if not matches:
+            raise FileNotFoundError(
+                f"No image files match {item!r} (looked for {', '.join(IMAGE_EXTENSIONS)}). "
+                f"Use ** for subfolders, e.g. 'photos/**/*.jpg'."
+            )
+        return matches, _glob_base(item), False
+    raise FileNotFoundError(f"Input not found: {item} (no such file or folder, and not a glob pattern).")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None = None) -> list[Job]:
+    """The ``(source, target)`` pairs of one command; raises before any work for impossible plans."""
+    ext = normalize_extension(ext)
+    files, base, single_file = collect_inputs(inputs)
+    output = Path(output)
+    output_is_file = single_file and output.suffix.lower() in OUTPUT_FORMATS and not output.is_dir()
+    if output_is_file:
+        if ext is not None and OUTPUT_FORMATS[ext] != OUTPUT_FORMATS[output.suffix.lower()]:
+            raise ValueError(f"--ext {ext} contradicts the output file name {output}; drop one of them.")
+        jobs = [Job(files[0], output)]
+    else:
+        if output.is_file():
+            raise ValueError(
+                f"--output {output} is an existing file, but the results of {len(files)} input(s) need a folder. "
+                f"Give a folder name (it is created)."
+            )
+        if output.suffix.lower() in OUTPUT_FORMATS and not output.exists():
+            raise ValueError(
+                f"--output {output} looks like a file name, but --input names {len(files)} images (a folder or a "
+                f"pattern), whose results need a folder. Give a folder name, e.g. {output.with_suffix('')}."
+            )
+        resolved_output = output.resolve()
+        if resolved_output != base.resolve():
+            # A second run into a folder inside the input folder must not pick up the first run's results.
+            files = [path for path in files if not path.resolve().is_relative_to(resolved_output)]
+        if not files:
+            raise FileNotFoundError(f"Every input image is inside the output folder {output}; nothing to do.")
+        jobs = []
+        for path in files:
+            relative = Path(os.path.relpath(path.absolute(), base.absolute())) if not single_file else Path(path.name)
+            target = output / relative
+            if ext is not None:
+                target = target.with_suffix(ext)
+            jobs.append(Job(path, target))
+    _check_plan(jobs)
+    return jobs
+
+
+def _check_plan(jobs: list[Job]) -> None:
+    sources = {job.source.resolve(): job.source for job in jobs}
+    writers: dict[Path, Path] = {}
+    for job in jobs:
+        if job.target.suffix.lower() not in OUTPUT_FORMATS:
+            raise ValueError(
+                f"Cannot tell the output format of {job.target} (from input {job.source}): pass --ext, e.g. --ext png."
+            )
+        resolved = job.target.resolve()
+        clash = sources.get(resolved)
+        if clash is not None or _same_file(job.target, job.source):
+            raise ValueError(
+                f"Refusing to overwrite the input {clash or job.source} with its own result. "
+                f"Write to another --output (or another --ext)."
+            )
+        if resolved in writers:
+            raise ValueError(
+                f"{writers[resolved]} and {job.source} would both be written to {job.target}. "
+                f"Drop --ext or rename one of the inputs."
+            )
+        writers[resolved] = job.source

@@ -1,0 +1,190 @@
+"""Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
+
+Three kinds of file are understood (:func:`stylenorm.networks.detect_checkpoint_format` tells them
+apart, ``format=`` overrides):
+
+* ``lightning`` - a ``.ckpt`` written by ``python train.py``. Only the network needed is rebuilt,
+  with :func:`stylenorm.networks.build_networks` from the saved ``hyper_parameters``, and given the
+  ``state_dict`` entries under its prefix (``transformer.``, ``G_AB.`` / ``G_BA.``,
+  ``autoencoder.``). The LightningModule itself is not instantiated: the style task would load VGG16
+  weights, which inference does not need and which may not be available offline.
+* ``fast_neural_style`` - ``candy.pth``, ``mosaic.pth``, ... of the PyTorch examples.
+* ``cyclegan_generator`` - ``latest_net_G_A.pth``, ``horse2zebra.pth`` of the original CycleGAN code.
+
+Files are read with ``torch.load(weights_only=True)``, which cannot run code stored in a file.
+This project's checkpoints hold plain containers only and load that way; a file that needs full
+unpickling (e.g. hyperparameters saved as omegaconf objects) is refused unless ``trusted=True``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255
+from stylenorm.inference.stylizer import Stylizer, resolve_device
+from stylenorm.networks import (
+    build_networks,
+    detect_checkpoint_format,
+    load_cyclegan_generator,
+    load_fast_neural_style,
+)
+from stylenorm.networks.public_checkpoints import read_state_dict
+
+#: Values of ``format=`` (``--format``).
+FORMATS = ("auto", "lightning", "fast_neural_style", "cyclegan_generator")
+DIRECTIONS = ("AtoB", "BtoA")
+
+#: For each model name of a Lightning checkpoint: the role of the network to run (per direction)
+#: and its pixel convention.
+_LIGHTNING_ROLES = {
+    "style": ({"AtoB": "transformer"}, ZERO_TO_255),
+    "cyclegan": ({"AtoB": "G_AB", "BtoA": "G_BA"}, SIGNED),
+    "autoencoder": ({"AtoB": "autoencoder"}, UNIT),
+}
+
+
+def read_checkpoint(path: str | PathLike, *, trusted: bool = False) -> dict[str, Any]:
+    """The top-level mapping stored in ``path`` (a state dict or a Lightning checkpoint)."""
+    path = Path(path)
+    expected = "Expected a .ckpt written by train.py, a fast-neural-style .pth/.model or a CycleGAN generator .pth."
+    if not path.is_file():
+        found = "a folder" if path.is_dir() else "nothing"
+        raise FileNotFoundError(f"Checkpoint not found: {path} (found {found} there). {expected}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes): an interrupted download or copy? {expected}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=not trusted)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" not in str(error):
+            raise ValueError(
+                f"Could not read {path} as a PyTorch checkpoint ({_first_line(error)}). {expected}"
+            ) from None
+        raise ValueError(
+            f"{path} holds Python objects besides tensors and plain containers, which safe loading "
+            f"(torch.load(weights_only=True)) refuses. If you trust where the file comes from, pass "
+            f"--trust-checkpoint (trusted=True) to unpickle it fully; unpickling can run code stored in the file."
+        ) from None
+    except Exception as error:  # torch raises many types for damaged files: RuntimeError, EOFError, KeyError
+        raise ValueError(
+            f"Could not read {path} as a PyTorch checkpoint ({_first_line(error)}); it may be truncated or not "
+            f"a checkpoint at all. {expected}"
+        ) from None
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a checkpoint dict. {expected}")
+    return read_state_dict(state)  # strips the "module." prefix nn.DataParallel leaves on old files
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else ""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # torch colours parts of its messages
+    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
+
+
+def _model_name(checkpoint: Mapping[str, Any]) -> str:
+    """The ``name`` hyperparameter; older files without it are recognised by their weight prefixes."""
+    name = checkpoint["hyper_parameters"].get("name")
+    if name in _LIGHTNING_ROLES:
+        return name
+    prefixes = {key.split(".", 1)[0] for key in checkpoint["state_dict"]}
+    for candidate, (roles, _) in _LIGHTNING_ROLES.items():
+        if set(roles.values()) <= prefixes:
+            return candidate
+    raise ValueError(
+        f"The Lightning checkpoint's model name is {name!r} and its weights ({', '.join(sorted(prefixes))}) "
+        f"match none of {', '.join(_LIGHTNING_ROLES)}: it was not written by this project's train.py."
+    )
+
+
+def load_lightning_network(checkpoint: Mapping[str, Any], direction: str | None = None, source: str = "checkpoint"):
+    """``(network, convention, role)`` of a loaded Lightning checkpoint of this project."""
+    if not {"state_dict", "hyper_parameters"} <= set(checkpoint):
+        found = ", ".join(sorted(map(str, checkpoint))[:6]) or "no keys"
+        raise ValueError(
+            f"{source} is not a Lightning checkpoint: expected the keys state_dict and hyper_parameters, "
+            f"found {found}. Use --format auto to detect what it is."
+        )
+    name = _model_name(checkpoint)
+    roles, convention = _LIGHTNING_ROLES[name]
+    if direction is not None and direction not in roles:
+        raise ValueError(
+            f"--direction {direction} applies to CycleGAN checkpoints; {source} is a {name} checkpoint, "
+            f"which has one network. Leave --direction out."
+        )
+    role = roles[direction or "AtoB"]
+    hyper_parameters = checkpoint["hyper_parameters"]
+    config = {key: hyper_parameters.get(key) for key in ("norm", "network", "generator", "discriminator")}
+    network = build_networks({"name": name, **config})[role]
+    prefix = f"{role}."
+    state = {key[len(prefix) :]: value for key, value in checkpoint["state_dict"].items() if key.startswith(prefix)}
+    if not state:
+        raise ValueError(f"{source} has no weights for {role} (no state_dict keys starting with {prefix!r}).")
+    result = network.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"The {role} weights in {source} do not fit the network its hyper_parameters describe: "
+            f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}. Was it written by "
+            f"another version of stylenorm, or were its hyper_parameters edited?"
+        )
+    return network, convention, role
+
+
+def load_stylizer(
+    checkpoint: str | PathLike,
+    format: str = "auto",
+    direction: str | None = None,
+    device: str | torch.device | None = "auto",
+    *,
+    trusted: bool = False,
+) -> Stylizer:
+    """Load any supported checkpoint file, ready to run on ``device``.
+
+    Args:
+        checkpoint: path to a ``.ckpt`` / ``.pth`` / ``.model`` file.
+        format: ``auto`` (detect), ``lightning``, ``fast_neural_style`` or ``cyclegan_generator``.
+        direction: ``AtoB`` or ``BtoA`` for this project's CycleGAN checkpoints (default ``AtoB``).
+            A public CycleGAN generator file holds one direction already; ``BtoA`` is refused there.
+        device: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
+        trusted: allow full unpickling for files safe loading refuses (see the module docstring).
+    """
+    if format not in FORMATS:
+        raise ValueError(f"Unknown checkpoint format {format!r}; expected one of {', '.join(FORMATS)}.")
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"Unknown direction {direction!r}; expected AtoB or BtoA.")
+    target = resolve_device(device)  # before reading: a bad --device should not wait for a big file
+    path = Path(checkpoint)
+    state = read_checkpoint(path, trusted=trusted)
+    detected = detect_checkpoint_format(state) if format == "auto" else format
+    if detected == "lightning":
+        network, convention, role = load_lightning_network(state, direction, source=str(path))
+        description = f"{type(network).__name__} ({role}) from {path.name}"
+    elif detected in ("fast_neural_style", "cyclegan_generator"):
+        network, convention = _load_public(state, detected, direction, path)
+        description = f"{type(network).__name__} from {path.name} ({detected.replace('_', '-')} layout)"
+    else:  # cyclegan_discriminator
+        raise ValueError(
+            f"{path} is a CycleGAN discriminator (latest_net_D_*.pth): it scores images, it does not "
+            f"translate them. Use the generator file of the same run (latest_net_G_A.pth for A->B, "
+            f"latest_net_G_B.pth for B->A)."
+        )
+    return Stylizer(network, convention, description, device=target)
+
+
+def _load_public(state: Mapping, layout: str, direction: str | None, path: Path):
+    if layout == "fast_neural_style":
+        if direction is not None:
+            raise ValueError(f"--direction applies to CycleGAN checkpoints; {path} is a fast-neural-style model.")
+        return load_fast_neural_style(state), ZERO_TO_255
+    if direction == "BtoA":
+        raise ValueError(
+            f"{path} is a single CycleGAN generator: it translates in the one direction it was trained for. "
+            f"For the other direction use the other generator file of the run (latest_net_G_B.pth translates "
+            f"B->A; the public <name>.pth files are A->B) and leave --direction out."
+        )
+    return load_cyclegan_generator(state), SIGNED

@@ -1,0 +1,198 @@
+"""The stylize API: images in, stylized images out, the same steps the command runs.
+
+::
+
+    from stylenorm.inference import load_stylizer, stylize
+
+    model = load_stylizer("mosaic.pth")                       # or a .ckpt of this project
+    stylize(Image.open("photo.jpg"), model).save("out.png")  # PIL in, PIL out
+    stylize_batch(uint8_batch, model)                         # (N, 3, H, W) tensors in and out
+
+Steps, in order: orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize
+(``scale``, then ``max_size``), the network on float 0-255 pixels (:class:`Stylizer`: padding to
+the size multiple, pixel convention, precision) - tiled above ``auto_tile_pixels`` or when ``tile``
+is given (:mod:`stylenorm.inference.tiling`) - then quantisation with the original code's rounding
+and the alpha channel put back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylenorm.inference.image_io import read_image, split_image
+from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, auto_tile_size, default_overlap, run_tiled
+
+
+@dataclasses.dataclass
+class PreparedImage:
+    """An image ready for the network: uint8 RGB ``(3, H, W)`` and its alpha (mode ``L``) if any."""
+
+    pixels: torch.Tensor
+    alpha: Image.Image | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return tuple(self.pixels.shape[-2:])
+
+
+def resized_size(width: int, height: int, scale: float | None = None, max_size: int | None = None) -> tuple[int, int]:
+    """``(width, height)`` after multiplying by ``scale`` and then capping the longest side at ``max_size``."""
+    if scale is not None:
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale}.")
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    if max_size is not None:
+        if max_size < 1:
+            raise ValueError(f"max_size must be a positive number of pixels, got {max_size}.")
+        if width >= height and width > max_size:
+            width, height = max_size, max(1, round(height * max_size / width))
+        elif height > width and height > max_size:
+            width, height = max(1, round(width * max_size / height)), max_size
+    return width, height
+
+
+def prepare(
+    image: Image.Image | torch.Tensor | str | os.PathLike, *, scale: float | None = None, max_size: int | None = None
+) -> PreparedImage:
+    """A file path, PIL image or ``(3, H, W)`` tensor (uint8, or float in [0, 1]) -> :class:`PreparedImage`."""
+    if isinstance(image, torch.Tensor):
+        image = tensor_to_image(image)
+    if isinstance(image, Image.Image):
+        rgb, alpha = split_image(image)
+    else:
+        rgb, alpha = read_image(image)
+    size = resized_size(*rgb.size, scale=scale, max_size=max_size)
+    if size != rgb.size:
+        rgb = rgb.resize(size, Image.Resampling.LANCZOS)
+        alpha = alpha.resize(size, Image.Resampling.LANCZOS) if alpha is not None else None
+    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
+    return PreparedImage(pixels, alpha)
+
+
+def tensor_to_image(image: torch.Tensor) -> Image.Image:
+    """``(3, H, W)`` uint8 or float [0, 1] (a leading batch dimension of 1 allowed) -> RGB PIL image."""
+    if image.dim() == 4 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError(
+            f"Expected one RGB image shaped (3, H, W), got {tuple(image.shape)}; use stylize_batch for batches."
+        )
+    if image.dtype != torch.uint8:
+        image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return Image.fromarray(image.permute(1, 2, 0).cpu().numpy(), mode="RGB")
+
+
+def to_image(pixels: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
+    """uint8 RGB ``(3, H, W)`` plus optional alpha -> PIL ``RGB`` or ``RGBA``."""
+    image = Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy(), mode="RGB")
+    if alpha is not None:
+        image.putalpha(alpha)
+    return image
+
+
+def tile_for(height: int, width: int, tile: int | None, auto_tile_pixels: int | None) -> int | None:
+    """The tile size to use for one image: ``tile`` if given, an automatic one above the threshold, or none.
+
+    Automatic rule: an image with more than ``auto_tile_pixels`` pixels is cut into square tiles of
+    at most that many pixels (default 2048 x 2048). ``auto_tile_pixels`` of 0 or ``None`` turns it off.
+    """
+    if tile:
+        return tile if height > tile or width > tile else None
+    if auto_tile_pixels and height * width > auto_tile_pixels:
+        return auto_tile_size(auto_tile_pixels)
+    return None
+
+
+def stylize_pixels(
+    pixels: torch.Tensor,
+    model: Stylizer,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    precision: str = "fp32",
+    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+) -> torch.Tensor:
+    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if :func:`tile_for` says so."""
+    height, width = pixels.shape[-2:]
+    chosen = tile_for(height, width, tile, auto_tile_pixels)
+    if chosen is None:
+        return model(pixels, precision).cpu()
+    overlap = default_overlap(chosen, model.size_multiple) if overlap is None else overlap
+    outputs = [
+        run_tiled(
+            lambda window: model(window, precision),
+            image[None].float(),
+            tile=chosen,
+            overlap=overlap,
+            multiple=model.size_multiple,
+            min_size=model.min_size,
+        )
+        for image in pixels
+    ]
+    return torch.cat(outputs)
+
+
+def stylize_batch(
+    images: torch.Tensor,
+    model: Stylizer,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    precision: str = "fp32",
+    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+) -> torch.Tensor:
+    """Stylize a batch of RGB images ``(N, 3, H, W)`` of one size.
+
+    uint8 in (0-255) -> uint8 out, quantised like the model's original inference code (what the
+    command writes). Float in ([0, 1]) -> float out in [0, 1], not quantised.
+    """
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"Expected a batch of RGB images shaped (N, 3, H, W), got {tuple(images.shape)}.")
+    quantize = images.dtype == torch.uint8
+    pixels = images.float() if quantize else images.float() * 255
+    output = stylize_pixels(
+        pixels, model, tile=tile, overlap=overlap, precision=precision, auto_tile_pixels=auto_tile_pixels
+    )
+    return model.convention.quantize(output) if quantize else output / 255
+
+
+def stylize(
+    image: Image.Image | torch.Tensor | str | os.PathLike,
+    model: Stylizer,
+    *,
+    tile: int | None = None,
+    overlap: int | None = None,
+    precision: str = "fp32",
+    scale: float | None = None,
+    max_size: int | None = None,
+    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+) -> Image.Image:
+    """Stylize one image (PIL image, file path, or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with alpha.
+
+    Args:
+        image: any PIL mode; EXIF orientation is honoured; transparency is composited over white for
+            the network and the alpha channel returned on the result.
+        model: from :func:`~stylenorm.inference.load_stylizer`.
+        tile, overlap: tile size and overlap in pixels (``overlap`` defaults to an eighth of the tile).
+        precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA only) autocast.
+        scale, max_size: resize first (factor, then a cap on the longest side); the result has the
+            resized size. Otherwise the result has exactly the input's size.
+        auto_tile_pixels: tile automatically above this many pixels (0 or ``None``: never).
+    """
+    prepared = prepare(image, scale=scale, max_size=max_size)
+    output = stylize_batch(
+        prepared.pixels[None],
+        model,
+        tile=tile,
+        overlap=overlap,
+        precision=precision,
+        auto_tile_pixels=auto_tile_pixels,
+    )
+    return to_image(output[0], prepared.alpha)

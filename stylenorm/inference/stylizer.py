@@ -1,0 +1,103 @@
+"""A loaded network together with what is needed to run it on pixels: :class:`Stylizer`.
+
+A Stylizer takes float 0-255 RGB batches of any size and returns float 0-255 RGB batches of the
+same size: it pads to the network's size multiple (:mod:`stylenorm.inference.padding`), converts to
+the network's pixel range (:mod:`stylenorm.inference.conventions`), runs the network under the
+requested precision and crops back. Tiling, resizing, alpha and files live elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import torch
+from torch import nn
+
+from stylenorm.inference.conventions import PixelConvention
+from stylenorm.inference.padding import crop_padding, pad_to_multiple
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``auto`` (or ``None``) -> CUDA when available, else CPU; anything else must be usable here."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ValueError(f"Unknown device {device!r}: {error}. Use auto, cpu, cuda or cuda:N.") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"Device {device!r} asked for, but CUDA is not available here (torch {torch.__version__}, "
+            f"no usable GPU found). Use --device cpu (or auto)."
+        )
+    return resolved
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """Raise a readable error for a precision this device cannot run."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}.")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(
+            f"fp16 autocast needs a CUDA device, but the network runs on {device.type}. "
+            f"Use --precision bf16 (fast on CPUs with AVX-512 bf16 / AMX) or fp32."
+        )
+
+
+def autocast(precision: str, device: torch.device):
+    """Autocast context for ``bf16`` / ``fp16``; nothing for ``fp32``."""
+    check_precision(precision, device)
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=_AUTOCAST_DTYPES[precision])
+
+
+@dataclasses.dataclass
+class Stylizer:
+    """A network in eval mode on ``device``, with its pixel convention.
+
+    Attributes:
+        network: an image-to-image ``nn.Module`` (TransformerNet, ResnetGenerator, autoencoder).
+        convention: how its pixels are scaled and quantised.
+        description: what was loaded, for messages (e.g. ``"ResnetGenerator G_BA from run.ckpt"``).
+        device: where the network runs; inputs are moved there and outputs returned there.
+    """
+
+    network: nn.Module
+    convention: PixelConvention
+    description: str
+    device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
+
+    def __post_init__(self) -> None:
+        self.network = self.network.eval().requires_grad_(False).to(self.device)
+
+    @property
+    def size_multiple(self) -> int:
+        """Height and width the network accepts are multiples of this (after padding)."""
+        return int(getattr(self.network, "size_multiple", 1))
+
+    @property
+    def min_size(self) -> int:
+        """... and at least this."""
+        return int(getattr(self.network, "min_size", 1))
+
+    def to(self, device: str | torch.device) -> Stylizer:
+        """Move the network to ``device`` (``auto`` allowed); returns self."""
+        self.device = resolve_device(device)
+        self.network = self.network.to(self.device)
+        return self
+
+    @torch.inference_mode()
+    def __call__(self, pixels: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+        """Float 0-255 RGB ``(N, 3, H, W)`` -> float 0-255 RGB of the same size, on :attr:`device`."""
+        if pixels.dim() != 4 or pixels.shape[1] != 3:
+            raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
+        padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
+        with autocast(precision, self.device):
+            output = self.network(self.convention.to_network(padded))
+        # from_network in fp32: the final scaling and clamp must not lose gray levels.
+        return crop_padding(self.convention.from_network(output.float()), padding)

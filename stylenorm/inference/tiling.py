@@ -1,0 +1,142 @@
+"""Running a stylizer on an image too large for memory, tile by tile, without visible seams.
+
+The image is padded once to the network's size multiple, then cut into windows of at most
+``tile x tile`` pixels whose top-left corners are multiples of that multiple too, so every tile
+sees the stride-2 convs in the same phase as the whole image would. Along each axis the fewest
+tiles that overlap by at least ``overlap`` pixels are used, shrunk to a common size and spread
+evenly (:func:`tile_layout`), so a 1024 px side in 512 px tiles costs three 364 px tiles, not
+three 512 px ones.
+
+Blending: each seam sits in the middle of its overlap. The outer quarters of the overlap are not
+used at all - there a tile's pixels are closest to its artificial border (reflection padding
+instead of real context) - and the middle half is cross-faded with a raised cosine
+``sin^2(pi t / 2)``, whose weights for the two tiles sum to exactly one. The weights of all tiles
+therefore form a partition of unity and no normalisation pass is needed.
+
+Consequence: for a network without per-image statistics (``norm=none``, or batch norm in eval
+mode) tiling is exact when ``overlap / 4`` is at least the network's receptive-field radius (about
+54 px for the 5-block TransformerNet, 22 px with one block). Instance, group and layer norm compute
+their statistics per tile, so their output changes with tiling whatever the overlap; the
+cross-fade hides the resulting seams.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from stylenorm.inference.padding import crop_padding, pad_to_multiple
+
+#: Images with more pixels than this are tiled automatically (2048 x 2048): about 4 GB of
+#: activations for the CycleGAN generator in fp32, half that for TransformerNet.
+DEFAULT_AUTO_TILE_PIXELS = 2048 * 2048
+
+
+def default_overlap(tile: int, multiple: int = 4) -> int:
+    """The overlap used when none is given: an eighth of the tile (512 -> 64), a multiple of ``multiple``."""
+    return _round_up(max(tile // 8, multiple), multiple)
+
+
+def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:
+    """The largest square tile, a multiple of ``multiple``, with at most ``max_pixels`` pixels."""
+    return max(multiple, math.isqrt(max_pixels) // multiple * multiple)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def check_tiling(tile: int, overlap: int, multiple: int = 4, min_size: int = 1) -> tuple[int, int]:
+    """Validate ``tile`` / ``overlap``; returns them rounded to ``multiple`` (tile down, overlap up)."""
+    if tile <= 0:
+        raise ValueError(f"The tile size must be a positive number of pixels, got {tile}.")
+    if overlap < 0:
+        raise ValueError(f"The tile overlap must be >= 0 pixels, got {overlap}.")
+    rounded_tile = tile // multiple * multiple
+    rounded_overlap = _round_up(overlap, multiple)
+    smallest = max(_round_up(min_size, multiple), 2 * multiple)
+    if rounded_tile < smallest:
+        raise ValueError(f"Tiles must be at least {smallest} px for this network, got {tile}.")
+    if 2 * rounded_overlap > rounded_tile:
+        raise ValueError(
+            f"The tile overlap ({overlap} px, {rounded_overlap} once rounded up to a multiple of {multiple}) "
+            f"must be at most half the tile ({rounded_tile} px). Use a larger tile or a smaller overlap."
+        )
+    return rounded_tile, rounded_overlap
+
+
+def tile_layout(length: int, tile: int, overlap: int, multiple: int = 4) -> tuple[int, list[int]]:
+    """``(tile size, starts)`` along one axis of ``length`` px (all multiples of ``multiple``).
+
+    As few tiles as cover ``length`` with at least ``overlap`` px between neighbours, then shrunk
+    to the smallest common size that still does and spread evenly: ``tile`` is a maximum. A
+    1024 px side with ``tile=512, overlap=32`` becomes three 364 px tiles, not three of 512.
+    """
+    if length <= tile:
+        return length, [0]
+    count = -(-(length - overlap) // (tile - overlap))
+    size = _round_up(-(-(length + (count - 1) * overlap) // count), multiple)
+    units = (length - size) // multiple  # distribute the starts in whole multiples
+    starts = [multiple * (index * units // (count - 1)) for index in range(count)]
+    return size, starts
+
+
+def _raised_cosine(t: torch.Tensor) -> torch.Tensor:
+    return torch.sin(t.clamp(0, 1) * (math.pi / 2)) ** 2
+
+
+def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tuple[int, list[int], list[torch.Tensor]]:
+    """``(tile size, starts, weights)`` along one axis; at every position the tiles' weights sum to one."""
+    size, starts = tile_layout(length, tile, overlap, multiple)
+    blend = overlap / 2  # width of each cross-fade: the middle half of the (minimum) overlap
+    raw = []
+    for index, start in enumerate(starts):
+        centers = torch.arange(start, start + size, dtype=torch.float64) + 0.5
+        weight = torch.ones(size, dtype=torch.float64)
+        for neighbour, rising in ((index - 1, True), (index + 1, False)):
+            if not 0 <= neighbour < len(starts):
+                continue  # the image border: nothing to blend with
+            first, second = sorted((start, starts[neighbour]))
+            seam = (second + first + size) / 2  # the middle of the overlap
+            if blend > 0:
+                ramp = _raised_cosine((centers - (seam - blend / 2)) / blend)
+            else:
+                ramp = (centers >= seam).to(torch.float64)
+            weight *= ramp if rising else 1 - ramp
+        raw.append(weight)
+    # Complementary ramps already sum to one; dividing by the total makes it exact for any layout.
+    total = torch.zeros(length, dtype=torch.float64)
+    for start, weight in zip(starts, raw, strict=True):
+        total[start : start + size] += weight
+    weights = [(weight / total[start : start + size]).float() for start, weight in zip(starts, raw, strict=True)]
+    return size, starts, weights
+
+
+def run_tiled(
+    run: Callable[[torch.Tensor], torch.Tensor],
+    pixels: torch.Tensor,
+    *,
+    tile: int,
+    overlap: int,
+    multiple: int = 4,
+    min_size: int = 1,
+) -> torch.Tensor:
+    """``run`` (float 0-255 ``(1, 3, h, w)`` -> same size) applied to ``pixels`` tile by tile.
+
+    ``pixels`` stay where they are (the CPU, for large images); each tile is handed to ``run`` and
+    its result brought back, so device memory holds one tile's activations at a time.
+    """
+    tile, overlap = check_tiling(tile, overlap, multiple, min_size)
+    padded, padding = pad_to_multiple(pixels, multiple, min_size)
+    height, width = padded.shape[-2:]
+    output = torch.zeros(padded.shape, dtype=torch.float32, device=padded.device)
+    tile_height, rows, row_weights = axis_weights(height, tile, overlap, multiple)
+    tile_width, columns, column_weights = axis_weights(width, tile, overlap, multiple)
+    for top, row_weight in zip(rows, row_weights, strict=True):
+        for left, column_weight in zip(columns, column_weights, strict=True):
+            window = (..., slice(top, top + tile_height), slice(left, left + tile_width))
+            result = run(padded[window]).to(output.device, torch.float32)
+            output[window] += result * (row_weight[:, None] * column_weight[None, :]).to(output.device)
+    return crop_padding(output, padding)
