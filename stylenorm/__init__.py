@@ -5,6 +5,17 @@ Where things are decided:
 * normalization: :mod:`stylenorm.nn.norm` (the only place that names a torch norm class)
 * networks: :mod:`stylenorm.networks` (plain ``nn.Module``s)
 * public pretrained files: :mod:`stylenorm.networks.public_checkpoints`
+* training logic: :mod:`stylenorm.tasks` (LightningModules), :mod:`stylenorm.train`
+* applying a trained network: :mod:`stylenorm.inference` (``stylenorm.stylize``)
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `stylenorm.stylize(...)` without importing the inference stack for every `import stylenorm`.
+    if name == "stylize":
+        from stylenorm.inference import stylize
+
+        return stylize
+    raise AttributeError(f"module 'stylenorm' has no attribute {name!r}")

@@ -186,13 +186,17 @@ class Runner:
 
 
 def check_tiling_options(args: argparse.Namespace, model: Stylizer) -> None:
-    """Refuse impossible --tile / --tile-overlap before any image is read."""
-    tile = args.tile
-    if tile is None and args.tile_overlap is not None and args.auto_tile_pixels:
-        tile = auto_tile_size(args.auto_tile_pixels, model.size_multiple)  # the overlap applies to auto tiles
-    if tile is not None:
+    """Refuse impossible --tile / --tile-overlap / --auto-tile-pixels before any image is read."""
+    tiles = [args.tile] if args.tile is not None else []
+    if args.tile is None and args.auto_tile_pixels:
+        tiles.append(auto_tile_size(args.auto_tile_pixels, model.size_multiple))  # --tile-overlap applies here
+    for tile in tiles:
         overlap = default_overlap(tile, model.size_multiple) if args.tile_overlap is None else args.tile_overlap
-        check_tiling(tile, overlap, model.size_multiple, model.min_size)
+        try:
+            check_tiling(tile, overlap, model.size_multiple, model.min_size)
+        except ValueError as error:
+            source = "--tile" if args.tile is not None else f"--auto-tile-pixels {args.auto_tile_pixels}"
+            raise ValueError(f"{error} (tiles from {source})") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,16 +3,17 @@
 The exported model takes what image libraries hand out and what ONNX/TorchScript users expect:
 ``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least 8 px, and returns the
 same layout in [0, 1]. Inside it does what :class:`~stylenorm.inference.stylizer.Stylizer` does:
-reflection-pad to the network's size multiple (split between both sides, the same amounts the
-command uses), scale to the network's range, run it, scale back and clamp, crop. Its output times
-255 is the command's output before quantisation: truncate (``astype(uint8)``) or round as the
-model family does (:mod:`stylenorm.inference.conventions`) to get the command's pixels.
+reflection-pad to the network's size multiple (bottom and right, as the command does), scale to
+the network's range, run it, scale back and clamp, crop. Its output times 255 is the command's
+output before quantisation: truncate (``astype(uint8)``) or round as the model family does
+(:mod:`stylenorm.inference.conventions`) to get the command's pixels within one gray level.
 
 ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): the torch.export-based one
 needs the ``onnxscript`` package, and the networks' Python size check would have to be expressed as
 shape guards. The size check runs once while tracing (the padded sample passes it) and is not part
 of the graph; height and width are dynamic axes, and the padding amounts are traced from the input's
-shape, so other sizes work. TorchScript is a ``torch.jit.trace`` of the same module.
+shape, so other sizes work. TorchScript is a ``torch.jit.trace`` of the same module (deprecated
+upstream in favour of torch.export, but still what libtorch / C++ and many serving stacks load).
 """
 
 from __future__ import annotations
@@ -52,10 +53,9 @@ class ExportModule(nn.Module):
         # Written with shape arithmetic (not Python ints) so tracing records it for every size.
         pad_height = (-height) % self.size_multiple
         pad_width = (-width) % self.size_multiple
-        top, left = pad_height // 2, pad_width // 2
-        padded = F.pad(image * 255, (left, pad_width - left, top, pad_height - top), mode="reflect")
+        padded = F.pad(image * 255, (0, pad_width, 0, pad_height), mode="reflect")
         output = self.convention.from_network(self.network(self.convention.to_network(padded))) / 255
-        return output[..., top : top + height, left : left + width]
+        return output[..., :height, :width]
 
 
 def export_module(stylizer: Stylizer) -> ExportModule:
@@ -75,8 +75,11 @@ def _quiet_tracing():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the networks' size check
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch.onnx")  # its own internals
         warnings.filterwarnings("ignore", message=".*torch.jit.trace.* is deprecated.*")
         warnings.filterwarnings("ignore", message=".*instance_norm.* train=True.*")  # IN uses input stats anyway
+        warnings.filterwarnings("ignore", message=".*Constant folding.*")  # slicing by traced sizes stays dynamic
+        warnings.filterwarnings("ignore", message=".*torch.jit.save.* is deprecated.*")
         yield
 
 
@@ -136,7 +139,7 @@ def export_torchscript(stylizer: Stylizer, path: str | PathLike, *, sample_size:
     module = export_module(stylizer)
     with _quiet_tracing(), torch.no_grad():
         traced = torch.jit.trace(module, (_sample(sample_size),))
-    torch.jit.save(traced, str(path), _extra_files={"stylenorm.json": json.dumps(metadata(stylizer))})
+        torch.jit.save(traced, str(path), _extra_files={"stylenorm.json": json.dumps(metadata(stylizer))})
     return path
 
 

@@ -158,8 +158,9 @@ def _check_plan(jobs: list[Job]) -> None:
         resolved = job.target.resolve()
         clash = sources.get(resolved)
         if clash is not None or _same_file(job.target, job.source):
+            whose = "its own result" if clash in (None, job.source) else f"the result of {job.source}"
             raise ValueError(
-                f"Refusing to overwrite the input {clash or job.source} with its own result. "
+                f"Refusing to overwrite the input {clash or job.source} with {whose}. "
                 f"Write to another --output (or another --ext)."
             )
         if resolved in writers:

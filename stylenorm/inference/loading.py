@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -50,35 +51,57 @@ _LIGHTNING_ROLES = {
 }
 
 
+_EXPECTED = "Expected a .ckpt written by train.py, a fast-neural-style .pth/.model or a CycleGAN generator .pth."
+
+
 def read_checkpoint(path: str | PathLike, *, trusted: bool = False) -> dict[str, Any]:
     """The top-level mapping stored in ``path`` (a state dict or a Lightning checkpoint)."""
     path = Path(path)
-    expected = "Expected a .ckpt written by train.py, a fast-neural-style .pth/.model or a CycleGAN generator .pth."
     if not path.is_file():
         found = "a folder" if path.is_dir() else "nothing"
-        raise FileNotFoundError(f"Checkpoint not found: {path} (found {found} there). {expected}")
+        raise FileNotFoundError(f"Checkpoint not found: {path} (found {found} there). {_EXPECTED}")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty (0 bytes): an interrupted download or copy? {expected}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=not trusted)
-    except pickle.UnpicklingError as error:
-        if "Weights only load failed" not in str(error):
-            raise ValueError(
-                f"Could not read {path} as a PyTorch checkpoint ({_first_line(error)}). {expected}"
-            ) from None
-        raise ValueError(
-            f"{path} holds Python objects besides tensors and plain containers, which safe loading "
-            f"(torch.load(weights_only=True)) refuses. If you trust where the file comes from, pass "
-            f"--trust-checkpoint (trusted=True) to unpickle it fully; unpickling can run code stored in the file."
-        ) from None
-    except Exception as error:  # torch raises many types for damaged files: RuntimeError, EOFError, KeyError
-        raise ValueError(
-            f"Could not read {path} as a PyTorch checkpoint ({_first_line(error)}); it may be truncated or not "
-            f"a checkpoint at all. {expected}"
-        ) from None
+        raise ValueError(f"{path} is empty (0 bytes): an interrupted download or copy? {_EXPECTED}")
+    state = _torch_load(path, trusted)
+    if isinstance(state, torch.jit.ScriptModule):
+        raise _torchscript_error(path)
     if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, not a checkpoint dict. {expected}")
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a checkpoint dict. {_EXPECTED}")
     return read_state_dict(state)  # strips the "module." prefix nn.DataParallel leaves on old files
+
+
+def _torch_load(path: Path, trusted: bool):
+    """``torch.load`` on the CPU, with torch's many failure modes turned into one readable ValueError."""
+    try:
+        with warnings.catch_warnings():  # torch's notes on pickle protocols help nobody reading our error
+            warnings.filterwarnings("ignore", module="torch._weights_only_unpickler")
+            warnings.filterwarnings("ignore", message=".*TorchScript archive.*")
+            return torch.load(path, map_location="cpu", weights_only=not trusted)
+    except pickle.UnpicklingError as error:
+        unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if unsupported is not None:
+            raise ValueError(
+                f"{path} holds Python objects besides tensors and plain containers ({unsupported.group(1)}), "
+                f"which safe loading (torch.load(weights_only=True)) refuses. If you trust where the file comes "
+                f"from, pass --trust-checkpoint (trusted=True) to unpickle it fully; unpickling can run code "
+                f"stored in the file."
+            ) from None
+        reason = error  # damaged or not a checkpoint: safe loading fails on the bytes themselves
+    except Exception as error:  # RuntimeError (bad zip), EOFError, KeyError, ... for damaged files
+        if "TorchScript archive" in str(error):
+            raise _torchscript_error(path) from None
+        reason = error
+    raise ValueError(
+        f"Could not read {path} as a PyTorch checkpoint ({_first_line(reason)}); it may be truncated or not a "
+        f"checkpoint at all. {_EXPECTED}"
+    )
+
+
+def _torchscript_error(path: Path) -> ValueError:
+    return ValueError(
+        f"{path} is a TorchScript model (e.g. written by scripts/export.py), not a checkpoint: run it with "
+        f"torch.jit.load. {_EXPECTED}"
+    )
 
 
 def _first_line(error: Exception) -> str:

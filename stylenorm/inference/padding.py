@@ -3,8 +3,10 @@
 The networks need height and width to be multiples of ``size_multiple`` (two stride-2 convs and
 two 2x upsamples: 4) and at least ``min_size``. Padding by reflection, as every conv in them already
 does at the border, keeps the padded strip looking like the image; the output is cropped back to
-exactly the input's size. The padding is split between both sides so that both borders are treated
-alike.
+exactly the input's size. The padding goes after the image (bottom and right) only: the image then
+starts at the same place relative to the stride-2 convs whatever its size, so a crop of a photo is
+stylized like the same region of the whole photo (up to per-image statistics), and the tiles of
+:mod:`stylenorm.inference.tiling` line up with the untiled network.
 
 ``F.pad(mode="reflect")`` needs the padding to be smaller than the side it reflects, so tiny images
 (a 5x7 icon padded to 8x8, say) are padded in steps, each reflecting the already-padded image; a side
@@ -23,12 +25,6 @@ def padded_length(length: int, multiple: int, min_size: int) -> int:
     return -(-target // multiple) * multiple
 
 
-def split_padding(length: int, target: int) -> tuple[int, int]:
-    """Padding ``(before, after)`` that takes ``length`` to ``target``; the extra pixel goes after."""
-    total = target - length
-    return total // 2, total - total // 2
-
-
 def pad_to_multiple(
     images: torch.Tensor, multiple: int, min_size: int = 1
 ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
@@ -37,9 +33,13 @@ def pad_to_multiple(
     Returns the padded images and ``(top, bottom, left, right)``, for :func:`crop_padding`.
     """
     height, width = images.shape[-2:]
-    top, bottom = split_padding(height, padded_length(height, multiple, min_size))
-    left, right = split_padding(width, padded_length(width, multiple, min_size))
-    padding = (top, bottom, left, right)
+    padding = (
+        0,
+        padded_length(height, multiple, min_size) - height,
+        0,
+        padded_length(width, multiple, min_size) - width,
+    )
+    top, bottom, left, right = padding
     if not any(padding):
         return images, padding
     remaining = [left, right, top, bottom]  # F.pad's order: last dim first

@@ -73,6 +73,7 @@ class Stylizer:
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
 
     def __post_init__(self) -> None:
+        self.device = torch.device(self.device)  # a string such as "cuda:1" is fine too
         self.network = self.network.eval().requires_grad_(False).to(self.device)
 
     @property

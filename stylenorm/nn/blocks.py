@@ -97,6 +97,8 @@ class ConvNormAct(nn.Sequential):
 
 def check_image_size(x: torch.Tensor, *, multiple: int, min_size: int, network: str) -> None:
     """Raise a readable error unless ``x`` is ``(N, C, H, W)`` with H, W >= min_size and divisible by multiple."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return  # exported graphs take dynamic sizes; the exporting code pads them (stylenorm.inference)
     if x.dim() != 4:
         raise ValueError(f"{network} expects a batch of images (N, C, H, W), got shape {tuple(x.shape)}.")
     height, width = x.shape[-2:]
