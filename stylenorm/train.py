@@ -16,6 +16,7 @@ import lightning.pytorch as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
@@ -125,9 +126,22 @@ def quiet_library_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 
 
+def is_redundant_sweep_variant(cfg: DictConfig) -> bool:
+    """``norm=none`` with ``norm.affine=true`` inside a sweep: the same network as affine false."""
+    if cfg.norm.kind != "none" or cfg.norm.get("affine") is not True:
+        return False
+    try:
+        return HydraConfig.get().mode == RunMode.MULTIRUN
+    except ValueError:
+        return False
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train as configured; returns the final logged metrics (floats)."""
     quiet_library_noise()
+    if is_redundant_sweep_variant(cfg):
+        log.info("Skipping norm=none with affine=true: no norm layers, so it is the affine=false run.")
+        return {}
     check_resume_path(cfg.ckpt_path)
     check_distributed_norm(cfg)
     pl.seed_everything(cfg.seed, workers=True)
@@ -145,6 +159,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
         )
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if not trainer.interrupted and trainer.limit_val_batches != 0:
+        # max_steps usually stops mid-epoch, after the last scheduled validation: validate the final
+        # weights too, so every run's last logged metrics and image grid describe what it ended with.
+        trainer.validate(model, datamodule=datamodule, verbose=False)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     if trainer.is_global_zero:
         log.info(
             "Finished %s/%s at step %d. Final metrics: %s",

@@ -198,3 +198,9 @@ NORM_LAYER_TYPES = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.Grou
 def is_norm_layer(module: nn.Module) -> bool:
     """True for every layer this factory builds except ``Identity`` (``none``)."""
     return isinstance(module, NORM_LAYER_TYPES)
+
+
+def uses_running_statistics(module: nn.Module) -> bool:
+    """True for norm layers that normalise with batch statistics in training and with stored
+    running statistics in eval mode (batch norm; instance norm with track_running_stats)."""
+    return is_norm_layer(module) and bool(getattr(module, "track_running_stats", False))

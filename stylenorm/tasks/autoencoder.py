@@ -17,6 +17,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 from stylenorm.losses import reconstruction_loss
 from stylenorm.networks import build_networks
 from stylenorm.tasks.base import ImageTranslationTask
+from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 
 
 def corrupt(
@@ -37,15 +38,10 @@ def corrupt(
     return images.clamp(0, 1)
 
 
-def illumination_shift(images: torch.Tensor, gain: float = 0.6, offset: float = 0.15) -> torch.Tensor:
-    """A fixed darker, flatter version of ``images`` (``gain * x + offset``), for the shifted metric."""
-    return (gain * images + offset).clamp(0, 1)
-
-
 class AutoencoderTask(ImageTranslationTask):
     """Args mirror ``configs/model/autoencoder.yaml``; ``corruption`` has noise_std, brightness, contrast."""
 
-    hparam_metrics = ("val/psnr", "val/ssim", "val/psnr_shifted", "val/ssim_shifted")
+    hparam_metrics = ("val/psnr", "val/ssim", "val/psnr_shifted", "val/ssim_shifted", "val/bn_train_eval_gap")
     main_network_name = "autoencoder"
 
     def __init__(
@@ -103,4 +99,6 @@ class AutoencoderTask(ImageTranslationTask):
         self.ssim_shifted(shifted_output, clean)
         for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted"):
             self.log(f"val/{name}", getattr(self, name), batch_size=n)
+        gap = train_eval_gap(self.autoencoder, self, clean)
+        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
         self.collect_for_image_grid("val/input_output", [clean, output])

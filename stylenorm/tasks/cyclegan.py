@@ -24,6 +24,7 @@ from stylenorm.networks import build_networks
 from stylenorm.nn.init import init_weights_normal
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.image_pool import ImagePool
+from stylenorm.tasks.probes import train_eval_gap
 
 
 def to_signed(images: torch.Tensor) -> torch.Tensor:
@@ -52,7 +53,13 @@ class CycleGANTask(ImageTranslationTask):
     the mappings :func:`stylenorm.networks.build_networks` takes.
     """
 
-    hparam_metrics = ("val/psnr_AtoB", "val/psnr_identity_baseline", "val/ssim_AtoB", "val/cycle_l1")
+    hparam_metrics = (
+        "val/psnr_AtoB",
+        "val/psnr_identity_baseline",
+        "val/ssim_AtoB",
+        "val/cycle_l1",
+        "val/bn_train_eval_gap",
+    )
     main_network_name = "G_AB"
 
     def __init__(
@@ -161,6 +168,8 @@ class CycleGANTask(ImageTranslationTask):
         n = real_A.shape[0]
         cycle = 0.5 * ((rec_A - real_A).abs().mean() + (rec_B - real_B).abs().mean())
         self.log("val/cycle_l1", cycle, batch_size=n, sync_dist=True)
+        gap = train_eval_gap(self.G_AB, lambda images: self(images, "AtoB"), real_A)
+        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
         if "A_truth" in batch:  # known-answer data: how close is G_AB(a) to f(a)?
             truth = batch["A_truth"]
             self.psnr_AtoB(fake_B, truth)

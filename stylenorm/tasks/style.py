@@ -20,6 +20,7 @@ import torch
 from stylenorm.losses import PerceptualLoss, load_vgg16_features
 from stylenorm.networks import build_networks
 from stylenorm.tasks.base import ImageTranslationTask
+from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 
 _VGG_PREFIX = "perceptual."
 
@@ -27,7 +28,7 @@ _VGG_PREFIX = "perceptual."
 class StyleTransferTask(ImageTranslationTask):
     """TransformerNet + VGG16 perceptual loss; args mirror ``configs/model/style.yaml``."""
 
-    hparam_metrics = ("val/content", "val/style", "val/total")
+    hparam_metrics = ("val/content", "val/style", "val/total", "val/contrast_invariance_l1", "val/bn_train_eval_gap")
     main_network_name = "transformer"
 
     def __init__(
@@ -100,6 +101,12 @@ class StyleTransferTask(ImageTranslationTask):
         losses, stylized = self.losses(content)
         n = content.shape[0]
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
+        # Instance norm's claimed strength: the same content under other lighting, the same output.
+        shifted = self(illumination_shift(content))
+        invariance = (stylized.clamp(0, 1) - shifted).abs().mean()
+        self.log("val/contrast_invariance_l1", invariance, batch_size=n, sync_dist=True)
+        gap = train_eval_gap(self.transformer, self, content)
+        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
         self.collect_for_image_grid("val/content_stylized", [content, stylized.clamp(0, 1)])
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

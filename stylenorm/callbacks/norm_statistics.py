@@ -1,0 +1,210 @@
+"""Watch the norm layers work: activation statistics before and after each selected norm layer.
+
+Every ``every_n_steps`` optimizer steps, forward hooks are put on the selected norm layers for one
+training forward pass and taken off again at the end of that batch, so the callback costs nothing
+in between. For an ``(N, C, H, W)`` activation it logs the statistics each norm kind normalises
+(Wu & He 2018, Fig. 2; the table in :mod:`stylenorm.nn.norm`), before and after the layer:
+
+========== ============================== =================================================
+prefix     statistics over                ~0 / ~1 after the layer (affine off) for
+========== ============================== =================================================
+instance   (H, W) per sample and channel  instance norm
+channel    (N, H, W) per channel          batch norm in train mode
+sample     (C, H, W) per sample           layer norm (``norm=layer``: GroupNorm with one group)
+group      (C/G, H, W) per sample, group  group norm (logged for GroupNorm layers only)
+========== ============================== =================================================
+
+``<prefix>_abs_mean`` is the average of |mean| over the sets, ``<prefix>_std`` the average std.
+Stds are biased (divide by the count), as the norm layers' own variance is, so a normalised set
+reads ``sqrt(var / (var + eps))``: 1 up to eps. With affine on, the "after" values drift from 0/1
+as gamma and beta learn: that drift is what the layer's affine part does.
+
+Tags, one TensorBoard section per network and layer (the layer's module path inside the network):
+``norm_stats/<network>/<layer>/{input_mean,input_std,output_mean,output_std}`` (whole tensor),
+``norm_stats/<network>/<layer>/{before,after}/{instance,channel,sample[,group]}_{abs_mean,std}``,
+and, TensorBoard only, histograms ``norm_stats/<network>/<layer>/{before,after}/channel_{means,stds}``.
+They are logged at the optimizer step the instrumented batch started from (0, N, 2N, ...).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch import Tensor, nn
+
+from stylenorm.nn.norm import is_norm_layer
+
+log = logging.getLogger(__name__)
+
+TAG_ROOT = "norm_stats"
+LAYER_CHOICES = ("first_last", "all")
+
+
+def _abs_mean_and_std(x: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
+    std, mean = torch.std_mean(x, dim=dims, unbiased=False)
+    return mean.abs().mean(), std.mean()
+
+
+def activation_statistics(x: Tensor, num_groups: int | None = None) -> dict[str, float]:
+    """Mean/std of an ``(N, C, H, W)`` activation over the sets each norm kind normalises.
+
+    Returns ``mean``/``std`` (whole tensor) and ``{instance,channel,sample}_{abs_mean,std}``; with
+    ``num_groups``, also ``group_abs_mean``/``group_std`` over (C/G, H, W). Computed in float32
+    whatever the input dtype (a bf16 activation's own rounding would blur the 0/1 we look for).
+    """
+    return {k: v.item() for k, v in _statistics_tensors(x, num_groups).items()}
+
+
+def _statistics_tensors(x: Tensor, num_groups: int | None = None) -> dict[str, Tensor]:
+    if x.dim() != 4:
+        raise ValueError(f"activation_statistics expects an (N, C, H, W) tensor, got shape {tuple(x.shape)}.")
+    # No autocast: under bf16-mixed a reduction could otherwise run in bf16 again.
+    with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+        x = x.detach().float()
+        std, mean = torch.std_mean(x, unbiased=False)
+        stats = {"mean": mean, "std": std}
+        for prefix, dims in (("instance", (2, 3)), ("channel", (0, 2, 3)), ("sample", (1, 2, 3))):
+            stats[f"{prefix}_abs_mean"], stats[f"{prefix}_std"] = _abs_mean_and_std(x, dims)
+        if num_groups is not None:
+            n, c, h, w = x.shape
+            if c % num_groups:
+                raise ValueError(f"num_groups={num_groups} does not divide the {c} channels.")
+            grouped = x.reshape(n, num_groups, (c // num_groups) * h * w)
+            stats["group_abs_mean"], stats["group_std"] = _abs_mean_and_std(grouped, (2,))
+    return stats
+
+
+def _per_channel(x: Tensor) -> tuple[Tensor, Tensor]:
+    with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+        std, mean = torch.std_mean(x.detach().float(), dim=(0, 2, 3), unbiased=False)
+    return mean, std
+
+
+def select_layers(norm_layers: list[tuple[str, nn.Module]], layers: str | int) -> list[tuple[str, nn.Module]]:
+    """The norm layers of one network to watch: ``all``, ``first_last``, or an int k (every k-th
+    layer from the first, plus the last)."""
+    if layers == "all":
+        return norm_layers
+    if layers == "first_last":
+        return norm_layers[:1] + norm_layers[1:][-1:]
+    chosen = norm_layers[::layers]
+    return [*chosen, norm_layers[-1]] if norm_layers and chosen[-1] is not norm_layers[-1] else chosen
+
+
+class NormStatistics(Callback):
+    """Log activation statistics before/after the task's norm layers, one instrumented step at a time.
+
+    Args:
+        every_n_steps: instrument the first training batch at or after every multiple of this many
+            optimizer steps (so step 0, N, 2N, ...; CycleGAN advances two steps per batch).
+        layers: ``first_last`` (first and last norm layer of each network), ``all``, or an int k
+            (every k-th norm layer of each network, plus the last).
+        histograms: also log per-channel means and stds as TensorBoard histograms.
+
+    A "network" is a direct child of the LightningModule holding norm layers (``G_AB``, ``D_A``,
+    ``transformer``, ``autoencoder``). Each layer is recorded at its first call in the step only:
+    CycleGAN runs each generator several times per batch (fake, cycle, identity), and the first
+    call is the plain translation of a real image.
+    """
+
+    def __init__(self, every_n_steps: int = 50, layers: str | int = "first_last", histograms: bool = True):
+        super().__init__()
+        if isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1:
+            raise ValueError(f"callbacks.norm_statistics.every_n_steps must be a positive int, got {every_n_steps!r}.")
+        int_layers = isinstance(layers, int) and not isinstance(layers, bool)
+        if not (layers in LAYER_CHOICES or (int_layers and layers >= 1)):
+            raise ValueError(
+                f"callbacks.norm_statistics.layers must be one of {', '.join(LAYER_CHOICES)} or a positive int "
+                f"(every k-th norm layer), got {layers!r}."
+            )
+        self.every_n_steps = every_n_steps
+        self.layers = layers
+        self.histograms = histograms
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._records: dict[str, dict[str, Any]] = {}
+        self._step: int | None = None
+        self._last_block = -1  # index of the last every_n_steps block that was instrumented
+
+    def watched_layers(self, pl_module: LightningModule) -> list[tuple[str, nn.Module]]:
+        """``("<network>/<layer path>", module)`` for the selected norm layers, in module order."""
+        selected = []
+        for network_name, network in pl_module.named_children():
+            norm_layers = [(f"{network_name}/{path}", m) for path, m in network.named_modules() if is_norm_layer(m)]
+            if norm_layers:
+                selected += select_layers(norm_layers, self.layers)
+        return selected
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        # Only rank zero logs, so other ranks skip the work; the "first batch of each block" rule
+        # (rather than step % N == 0) still fires when a batch advances the step by 2 (CycleGAN)
+        # or when gradient accumulation repeats a step.
+        block = trainer.global_step // self.every_n_steps
+        if not trainer.is_global_zero or block == self._last_block or not trainer.loggers:
+            return
+        self._last_block = block
+        self._step = trainer.global_step
+        self._records = {}
+        for name, module in self.watched_layers(pl_module):
+            self._handles.append(module.register_forward_hook(self._hook(name, module)))
+        if not self._handles and block == 0:
+            log.info("NormStatistics: the model has no norm layers (norm=none?); nothing to log.")
+
+    def _hook(self, name: str, module: nn.Module):
+        num_groups = getattr(module, "num_groups", None)  # group and layer norm only
+
+        def record(_module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            if name in self._records:  # a later call in the same step (CycleGAN's cycle, identity)
+                return
+            before, after = inputs[0], output
+            self._records[name] = {
+                "before": _statistics_tensors(before, num_groups),
+                "after": _statistics_tensors(after, num_groups),
+                "before_channels": _per_channel(before) if self.histograms else None,
+                "after_channels": _per_channel(after) if self.histograms else None,
+            }
+
+        return record
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if not self._handles:
+            return
+        self._remove_hooks()
+        tensors: dict[str, Tensor] = {}
+        for name, record in self._records.items():
+            prefix = f"{TAG_ROOT}/{name}"
+            renamed = {"before/mean": "input_mean", "before/std": "input_std"}
+            renamed.update({"after/mean": "output_mean", "after/std": "output_std"})
+            for side in ("before", "after"):
+                for key, value in record[side].items():
+                    tensors[f"{prefix}/{renamed.get(f'{side}/{key}', f'{side}/{key}')}"] = value
+        # One device-to-host copy for all scalars rather than one sync per value.
+        values = torch.stack(list(tensors.values())).cpu().tolist() if tensors else []
+        metrics = dict(zip(tensors, values, strict=True))
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=self._step)
+            if self.histograms and isinstance(logger, TensorBoardLogger):
+                for name, record in self._records.items():
+                    for side in ("before", "after"):
+                        means, stds = record[f"{side}_channels"]
+                        tag = f"{TAG_ROOT}/{name}/{side}"
+                        logger.experiment.add_histogram(f"{tag}/channel_means", means.cpu(), self._step)
+                        logger.experiment.add_histogram(f"{tag}/channel_stds", stds.cpu(), self._step)
+        self._records = {}
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    # A step that raises never reaches on_train_batch_end: the hooks must not outlive the fit.
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        self._remove_hooks()
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._remove_hooks()

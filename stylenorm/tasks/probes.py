@@ -1,0 +1,58 @@
+"""Measurements that test the seed notebooks' claims about normalization during validation.
+
+* :func:`illumination_shift` - a fixed darker, flatter version of an image: instance norm is said
+  to remove such per-image contrast and brightness (Ulyanov et al. 2016; seeds 000, 001, 004).
+* :func:`train_eval_gap` - how far a network's output moves between normalising with the batch's
+  statistics (train mode) and with running statistics (eval mode): the batch-norm inference
+  pitfall (seed 002, section 6; Isola et al. 2017 keep batch statistics at test time for this reason).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from stylenorm.nn.norm import uses_running_statistics
+
+
+def illumination_shift(images: torch.Tensor, gain: float = 0.6, offset: float = 0.15) -> torch.Tensor:
+    """``gain * x + offset`` clamped to [0, 1]: lower contrast, shifted brightness (images in [0, 1])."""
+    return (gain * images + offset).clamp(0, 1)
+
+
+def has_running_statistics(module: nn.Module) -> bool:
+    return any(uses_running_statistics(m) for m in module.modules())
+
+
+@contextmanager
+def batch_statistics(module: nn.Module) -> Iterator[None]:
+    """Make every running-statistics norm layer of ``module`` normalise with the current batch's
+    statistics, without updating its running statistics (momentum 0), then restore it."""
+    layers = [m for m in module.modules() if uses_running_statistics(m)]
+    saved = [(m, m.training, m.momentum, m.num_batches_tracked.clone()) for m in layers]
+    try:
+        for m in layers:
+            m.train()
+            m.momentum = 0.0  # running = 1 * running + 0 * batch: unchanged
+        yield
+    finally:
+        for m, training, momentum, tracked in saved:
+            m.train(training)
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
+
+
+@torch.no_grad()
+def train_eval_gap(network: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> float:
+    """Mean absolute difference between ``forward(images)`` with batch statistics and with running
+    statistics (0 for networks without running statistics). Outputs are compared as returned."""
+    was_training = network.training
+    network.eval()
+    with_running = forward(images)
+    with batch_statistics(network):
+        with_batch = forward(images)
+    network.train(was_training)
+    return (with_batch - with_running).abs().mean().item()
