@@ -125,3 +125,14 @@ class OriginalCycleGANGenerator(nn.Module):
         """The original test-time path: [0, 255] -> [-1, 1] -> G -> [-1, 1] -> [0, 255]."""
         with torch.no_grad():
             return (self.forward(image_0_255 / 127.5 - 1.0) + 1.0) * 127.5
+
+
+def randomize_affine_(module: nn.Module) -> nn.Module:
+    """Non-trivial norm affine parameters, so a mis-mapped norm key cannot go unnoticed."""
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            if name.endswith("weight") and param.dim() == 1:
+                param.uniform_(0.5, 1.5)
+            elif name.endswith("bias") and param.dim() == 1:
+                param.uniform_(-0.5, 0.5)
+    return module

@@ -6,9 +6,8 @@ with the original module names, so their keys are the ones of the downloadable f
 
 import pytest
 import torch
-from torch import nn
 
-from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator
+from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator, randomize_affine_
 from stylenorm.networks import PatchDiscriminator, ResnetGenerator, TransformerNet, detect_checkpoint_format
 from stylenorm.networks.public_checkpoints import (
     fast_neural_style_to_transformer_net,
@@ -18,17 +17,6 @@ from stylenorm.networks.public_checkpoints import (
     read_state_dict,
     transformer_net_to_fast_neural_style,
 )
-
-
-def randomize_(module: nn.Module) -> nn.Module:
-    """Non-trivial affine parameters, so a mis-mapped norm key cannot go unnoticed."""
-    with torch.no_grad():
-        for name, param in module.named_parameters():
-            if name.endswith("weight") and param.dim() == 1:
-                param.uniform_(0.5, 1.5)
-            elif name.endswith("bias") and param.dim() == 1:
-                param.uniform_(-0.5, 0.5)
-    return module
 
 
 def with_old_running_stats(state: dict) -> dict:
@@ -45,7 +33,7 @@ def with_old_running_stats(state: dict) -> dict:
 @pytest.fixture(scope="module")
 def fns_reference():
     torch.manual_seed(1)
-    return randomize_(FastNeuralStyleNet()).eval()
+    return randomize_affine_(FastNeuralStyleNet()).eval()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import REPO_ROOT
-from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator
+from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator, randomize_affine_
 from stylenorm.inference import (
     ZERO_TO_255,
     Stylizer,
@@ -63,23 +63,12 @@ def spread_output_(last_conv: torch.nn.Conv2d, network, sample: torch.Tensor, ta
         last_conv.weight *= target_std / max(spread, 1e-6)
 
 
-def randomize_norms_(module: torch.nn.Module) -> torch.nn.Module:
-    """Non-trivial affine parameters (as test_public_checkpoints.randomize_ does)."""
-    with torch.no_grad():
-        for name, param in module.named_parameters():
-            if name.endswith("weight") and param.dim() == 1:
-                param.uniform_(0.5, 1.5)
-            elif name.endswith("bias") and param.dim() == 1:
-                param.uniform_(-0.5, 0.5)
-    return module
-
-
 @pytest.fixture(scope="module")
 def public_files(tmp_path_factory):
     """``{"fast_neural_style": (path, reference), "cyclegan_generator": (path, reference)}``."""
     folder = tmp_path_factory.mktemp("public")
     torch.manual_seed(1)
-    fns = randomize_norms_(FastNeuralStyleNet()).eval()
+    fns = randomize_affine_(FastNeuralStyleNet()).eval()
     sample = torch.from_numpy(smooth_image(48, 64, seed=9)).permute(2, 0, 1)[None].float()
     spread_output_(fns.deconv3.conv2d, fns, sample, target_std=60.0)
     with torch.no_grad():
@@ -181,7 +170,7 @@ def project_checkpoints(tmp_path_factory):
     torch.manual_seed(3)
     sample = torch.from_numpy(smooth_image(40, 48, seed=9)).permute(2, 0, 1)[None].float()
     style = StyleTransferTask(norm={"kind": "instance"}, network={"num_residual_blocks": 1}, vgg_weights="random")
-    randomize_norms_(style.transformer)
+    randomize_affine_(style.transformer)
     spread_output_(style.transformer.conv_out.conv, style.transformer, sample, target_std=60.0)
     with torch.no_grad():
         style.transformer.conv_out.conv.bias += 127.0
@@ -316,7 +305,7 @@ def test_format_and_direction_mismatches_are_explained(tmp_path, capsys, photo, 
 def small_model():
     """A quick TransformerNet (one residual block) with the fast-neural-style convention."""
     torch.manual_seed(4)
-    network = randomize_norms_(TransformerNet("instance", num_residual_blocks=1))
+    network = randomize_affine_(TransformerNet("instance", num_residual_blocks=1))
     spread_output_(network.conv_out.conv, network, torch.rand(1, 3, 32, 32) * 255, target_std=50.0)
     with torch.no_grad():
         network.conv_out.conv.bias += 127.0
@@ -334,7 +323,7 @@ def test_any_size_comes_back_at_its_own_size(small_model, size):
 def plain_model():
     """The same without per-image statistics (norm none): outputs depend on local context only."""
     torch.manual_seed(4)
-    network = randomize_norms_(TransformerNet("none", num_residual_blocks=1))
+    network = randomize_affine_(TransformerNet("none", num_residual_blocks=1))
     spread_output_(network.conv_out.conv, network, torch.rand(1, 3, 32, 32) * 255, target_std=50.0)
     with torch.no_grad():
         network.conv_out.conv.bias += 127.0
@@ -539,7 +528,7 @@ def test_tiling_is_exact_without_per_image_statistics(norm):
     # One residual block: receptive-field radius 23 px, so overlap / 4 = 24 px of unused margin
     # leaves no pixel that saw a tile border.
     torch.manual_seed(5)
-    network = randomize_norms_(TransformerNet(norm, num_residual_blocks=1))
+    network = randomize_affine_(TransformerNet(norm, num_residual_blocks=1))
     if norm == "batch":  # eval mode: running statistics, nothing per image
         for module in network.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
