@@ -53,3 +53,13 @@ def test_redundant_none_affine_variant_is_skipped(monkeypatch):
     assert train.is_redundant_sweep_variant(cfg)
     assert train.run(cfg) == {}  # nothing trained
     assert not train.is_redundant_sweep_variant(compose_preset("ablation_autoencoder", "norm=none"))
+
+
+def test_paper_presets_restore_the_papers_settings():
+    cyclegan = compose_preset("cyclegan_paper", "data.root=horse2zebra")
+    assert (cyclegan.model.generator.ngf, cyclegan.model.generator.n_blocks) == (64, 9)
+    assert (cyclegan.data.image_size, cyclegan.data.load_size, cyclegan.data.batch_size) == (256, 286, 1)
+    assert (cyclegan.trainer.max_epochs, cyclegan.model.n_epochs + cyclegan.model.n_epochs_decay) == (200, 200)
+    style = compose_preset("style_paper", "data.root=coco", "data.style_image=candy.jpg")
+    assert (style.data.image_size, style.data.batch_size, style.trainer.max_epochs) == (256, 4, 2)
+    assert style.model.vgg_weights == "imagenet" and style.model.content_weight == 1e5
