@@ -24,6 +24,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -270,29 +271,17 @@ class StyleDataModule(ImageFolderDataModule):
         root: str | os.PathLike,
         style_image: str | os.PathLike,
         style_size: int | None = None,
-        val_root: PathArg = None,
+        *,
         image_size: int = 256,
         batch_size: int = 4,
         random_crop: bool = False,
         flip: bool = False,
-        num_workers: int = 0,
-        embedded: str | None = None,
-        embedded_root: PathArg = None,
-        max_val_images: int | None = 8,
-        seed: int = 0,
+        **folder_options: Any,
     ) -> None:
+        # Only the defaults differ from ImageFolderDataModule (the example's 256 px, batch 4, centre
+        # crops, no flips); val_root, num_workers, embedded, ... pass through unchanged.
         super().__init__(
-            root=root,
-            val_root=val_root,
-            image_size=image_size,
-            batch_size=batch_size,
-            random_crop=random_crop,
-            flip=flip,
-            num_workers=num_workers,
-            embedded=embedded,
-            embedded_root=embedded_root,
-            max_val_images=max_val_images,
-            seed=seed,
+            root, image_size=image_size, batch_size=batch_size, random_crop=random_crop, flip=flip, **folder_options
         )
         self.style_image = Path(style_image)
         self.style_size = style_size
