@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
 from stylenorm.run_naming import choose_version, name_from_checkpoint, run_name
+from stylenorm.speed import resolve_training_precision
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ def instantiate(config: DictConfig, **kwargs):
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
     """Datamodule, task and trainer of a config whose ``run`` section is filled."""
+    with open_dict(cfg):  # `auto` is ours, not Lightning's: bf16-mixed where bf16 is fast
+        cfg.trainer.precision = resolve_training_precision(cfg.trainer.precision, cfg.trainer.get("accelerator"))
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model)
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]

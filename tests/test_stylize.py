@@ -108,7 +108,13 @@ def test_public_files_give_the_original_codes_pixels_through_the_command(tmp_pat
     path, reference = public_files[layout]
     array = smooth_image(48, 64, seed=3)
     write(tmp_path / "photo.png", array)
-    assert main(["-c", str(path), "-i", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png")]) == 0
+    # fp32: the original code's exact pixels (the default, auto, may pick bf16; see test_speed.py)
+    assert (
+        main(
+            ["-c", str(path), "-i", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), "--precision", "fp32"]
+        )
+        == 0
+    )
     assert_same_pixels(read(tmp_path / "out.png"), original_pixels(layout, reference, array))
     assert "1 written, 0 failed" in capsys.readouterr().out
 
@@ -121,7 +127,17 @@ def test_the_installed_command_runs_as_a_subprocess(tmp_path, public_files):
     console_script = Path(sys.executable).parent / "stylenorm-stylize"
     command = [str(console_script)] if console_script.exists() else [sys.executable, "scripts/stylize.py"]
     done = subprocess.run(
-        [*command, "--checkpoint", str(path), "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out")],
+        [
+            *command,
+            "--checkpoint",
+            str(path),
+            "--input",
+            str(tmp_path / "in"),
+            "--output",
+            str(tmp_path / "out"),
+            "--precision",
+            "fp32",
+        ],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -207,7 +223,8 @@ def test_project_checkpoints_give_their_networks_pixels(tmp_path, project_checkp
     array = smooth_image(40, 48, seed=5)
     write(tmp_path / "photo.png", array)
     extra = ["--direction", direction] if direction else []
-    assert main(["-c", str(path), "-i", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out.png"), *extra]) == 0
+    out = str(tmp_path / "out.png")
+    assert main(["-c", str(path), "-i", str(tmp_path / "photo.png"), "-o", out, "--precision", "fp32", *extra]) == 0
     network = getattr(task, role).eval()
     pixels = torch.from_numpy(array).permute(2, 0, 1)[None].float()
     with torch.no_grad():

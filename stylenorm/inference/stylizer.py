@@ -16,8 +16,9 @@ from torch import nn
 
 from stylenorm.inference.conventions import PixelConvention
 from stylenorm.inference.padding import crop_padding, pad_to_multiple
+from stylenorm.speed import compile_for_inference, resolve_inference_precision
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -49,8 +50,9 @@ def check_precision(precision: str, device: torch.device) -> None:
 
 
 def autocast(precision: str, device: torch.device):
-    """Autocast context for ``bf16`` / ``fp16``; nothing for ``fp32``."""
+    """Autocast context for ``bf16`` / ``fp16``; nothing for ``fp32``; ``auto`` as :mod:`stylenorm.speed` decides."""
     check_precision(precision, device)
+    precision = resolve_inference_precision(precision, device)
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=_AUTOCAST_DTYPES[precision])
@@ -65,16 +67,30 @@ class Stylizer:
         convention: how its pixels are scaled and quantised.
         description: what was loaded, for messages (e.g. ``"ResnetGenerator G_BA from run.ckpt"``).
         device: where the network runs; inputs are moved there and outputs returned there.
+        compiled: run through ``torch.compile`` with weight freezing (:meth:`compile`).
     """
 
     network: nn.Module
     convention: PixelConvention
     description: str
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
+    compiled: bool = False
 
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)  # a string such as "cuda:1" is fine too
         self.network = self.network.eval().requires_grad_(False).to(self.device)
+        self._forward = compile_for_inference(self.network) if self.compiled else self.network
+
+    def compile(self) -> Stylizer:
+        """Run the network through ``torch.compile`` (inductor, weights frozen); returns self.
+
+        The first image of each new size (after padding) compiles for tens of seconds on a CPU and
+        every later one of that size runs several times faster (docs/performance.md): worth it for
+        folders and video frames of one size, not for a single image.
+        """
+        self.compiled = True
+        self._forward = compile_for_inference(self.network)
+        return self
 
     @property
     def size_multiple(self) -> int:
@@ -90,15 +106,20 @@ class Stylizer:
         """Move the network to ``device`` (``auto`` allowed); returns self."""
         self.device = resolve_device(device)
         self.network = self.network.to(self.device)
+        self._forward = compile_for_inference(self.network) if self.compiled else self.network
         return self
 
     @torch.inference_mode()
     def __call__(self, pixels: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
-        """Float 0-255 RGB ``(N, 3, H, W)`` -> float 0-255 RGB of the same size, on :attr:`device`."""
+        """Float 0-255 RGB ``(N, 3, H, W)`` -> float 0-255 RGB of the same size, on :attr:`device`.
+
+        ``precision``: ``fp32``, ``bf16``, ``fp16`` (CUDA) autocast, or ``auto`` (bf16 where the
+        hardware has fast bf16, else fp32).
+        """
         if pixels.dim() != 4 or pixels.shape[1] != 3:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
         padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
         with autocast(precision, self.device):
-            output = self.network(self.convention.to_network(padded))
+            output = self._forward(self.convention.to_network(padded))
         # from_network in fp32: the final scaling and clamp must not lose gray levels.
         return crop_padding(self.convention.from_network(output.float()), padding)

@@ -43,6 +43,7 @@ class AutoencoderTask(ImageTranslationTask):
 
     hparam_metrics = ("val/psnr", "val/ssim", "val/psnr_shifted", "val/ssim_shifted", "val/bn_train_eval_gap")
     main_network_name = "autoencoder"
+    compiled_module_names = ("autoencoder",)
 
     def __init__(
         self,
@@ -56,8 +57,9 @@ class AutoencoderTask(ImageTranslationTask):
         weight_decay: float = 0.0,
         corruption: dict[str, float] | None = None,
         val_grid_images: int = 8,
+        speed: dict[str, Any] | None = None,
     ):
-        super().__init__()
+        super().__init__(speed)
         self.save_hyperparameters(logger=False)
         self.autoencoder = build_networks({"name": "autoencoder", "norm": norm, "network": network})["autoencoder"]
         self.reconstruction_loss = reconstruction_loss(loss)
@@ -77,7 +79,7 @@ class AutoencoderTask(ImageTranslationTask):
 
     def configure_optimizers(self):
         hp = self.hparams
-        return torch.optim.Adam(
+        return self.adam(
             self.autoencoder.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2), weight_decay=hp.weight_decay
         )
 

@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
 from stylenorm.nn.norm import NormSpec, is_norm_layer
+from stylenorm.speed import SpeedOptions, adam, to_channels_last
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -40,6 +41,41 @@ class ImageTranslationTask(LightningModule):
 
     #: The network whose norm describes the run (set by subclasses).
     main_network_name: str = ""
+
+    #: Attributes holding the modules ``speed.compile`` compiles (set by subclasses).
+    compiled_module_names: tuple[str, ...] = ()
+
+    def __init__(self, speed: SpeedOptions | Mapping[str, Any] | None = None):
+        super().__init__()
+        self.speed = SpeedOptions.from_config(speed)
+        self._speed_applied = False
+
+    def configure_model(self) -> None:
+        """Apply the speed switches once, before the optimizers are built (:mod:`stylenorm.speed`).
+
+        ``nn.Module.compile`` compiles in place, so parameter names and checkpoints do not change.
+        Outside a Trainer (``load_from_checkpoint`` calls this hook too) nothing is changed: the
+        stylize command has its own switches.
+        """
+        if self._speed_applied or self._trainer is None:
+            return
+        self._speed_applied = True
+        if self.speed.use_channels_last(self.trainer.strategy.root_device):
+            self.to(memory_format=torch.channels_last)
+        if self.speed.compile:
+            for name in self.compiled_module_names:
+                getattr(self, name).compile(mode=self.speed.compile_mode)
+
+    @property
+    def channels_last(self) -> bool:
+        return self._trainer is not None and self.speed.use_channels_last(self.trainer.strategy.root_device)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return to_channels_last(batch) if self.channels_last else batch
+
+    def adam(self, params, *, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0):
+        """Adam with this run's kernel choice (``speed.fused_adam``)."""
+        return adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=self.speed.fused_adam)
 
     @property
     def norm_spec(self) -> NormSpec:

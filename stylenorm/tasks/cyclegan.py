@@ -61,6 +61,7 @@ class CycleGANTask(ImageTranslationTask):
         "val/bn_train_eval_gap",
     )
     main_network_name = "G_AB"
+    compiled_module_names = ("G_AB", "G_BA", "D_A", "D_B")
 
     def __init__(
         self,
@@ -79,8 +80,9 @@ class CycleGANTask(ImageTranslationTask):
         n_epochs_decay: int = 100,
         init_gain: float = 0.02,
         val_grid_images: int = 4,
+        speed: dict[str, Any] | None = None,
     ):
-        super().__init__()
+        super().__init__(speed)
         self.save_hyperparameters(logger=False)
         networks = build_networks(
             {"name": "cyclegan", "norm": norm, "generator": generator, "discriminator": discriminator}
@@ -103,8 +105,8 @@ class CycleGANTask(ImageTranslationTask):
     def configure_optimizers(self):
         hp = self.hparams
         betas = (hp.beta1, hp.beta2)
-        opt_g = torch.optim.Adam([*self.G_AB.parameters(), *self.G_BA.parameters()], lr=hp.lr, betas=betas)
-        opt_d = torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=hp.lr, betas=betas)
+        opt_g = self.adam([*self.G_AB.parameters(), *self.G_BA.parameters()], lr=hp.lr, betas=betas)
+        opt_d = self.adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=hp.lr, betas=betas)
         schedule = linear_decay(hp.n_epochs, hp.n_epochs_decay)
         return [opt_g, opt_d], [
             torch.optim.lr_scheduler.LambdaLR(opt_g, schedule),

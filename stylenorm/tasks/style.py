@@ -30,6 +30,7 @@ class StyleTransferTask(ImageTranslationTask):
 
     hparam_metrics = ("val/content", "val/style", "val/total", "val/contrast_invariance_l1", "val/bn_train_eval_gap")
     main_network_name = "transformer"
+    compiled_module_names = ("transformer", "perceptual")
 
     def __init__(
         self,
@@ -44,8 +45,9 @@ class StyleTransferTask(ImageTranslationTask):
         tv_weight: float = 0.0,
         lr: float = 1e-3,
         val_grid_images: int = 4,
+        speed: dict[str, Any] | None = None,
     ):
-        super().__init__()
+        super().__init__(speed)
         self.save_hyperparameters(logger=False)
         self.transformer = build_networks({"name": "style", "norm": norm, "network": network})["transformer"]
         # Loading VGG here makes a missing `imagenet` file fail before any training starts.
@@ -82,7 +84,7 @@ class StyleTransferTask(ImageTranslationTask):
         self.log_image_grid("style_image", [self.style_image])
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.transformer.parameters(), lr=self.hparams.lr)
+        return self.adam(self.transformer.parameters(), lr=self.hparams.lr)
 
     def losses(self, content: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         # Unclamped output for the loss, as in the example: clamping would zero some gradients.

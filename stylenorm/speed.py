@@ -1,0 +1,165 @@
+"""Where speed is decided: precision, memory format, torch.compile and the Adam kernel.
+
+Every switch here is a config value (``configs/speed/default.yaml`` for training, flags of the
+stylize command for inference) whose ``auto`` setting picks what measured faster on that kind of
+hardware; ``docs/performance.md`` has the measurements (``scripts/benchmark.py``) behind each
+default, and ``tests/test_speed.py`` checks that each one leaves the numbers an ablation compares
+unchanged within a stated tolerance.
+
+What the defaults come to:
+
+* precision ``auto``: bf16 autocast where the hardware has bf16 arithmetic (CUDA GPUs that support
+  it; CPUs with AVX-512 BF16 or AMX), else fp32. Convolutions run in bf16; every normalization
+  layer computes its statistics in fp32 under autocast (torch's norm kernels accumulate in fp32
+  and keep fp32 running statistics - tested per norm kind), and the perceptual and Gram losses
+  are computed in fp32 (:mod:`stylenorm.losses.perceptual`).
+* channels_last ``auto``: on CUDA only - cuDNN's bf16 convolutions prefer NHWC, while on the CPU
+  measured here it made a bf16 training step about 20% slower.
+* compile: off by default for training (on the CPU it took about a minute per network for a few
+  percent), on request for inference, where with inductor's weight freezing it is the largest
+  single win once a shape repeats.
+* Adam: the fused single-kernel implementation wherever torch has one for the parameters' device
+  (CPU and CUDA), else torch's default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+AUTO = "auto"
+
+
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), from ``/proc/cpuinfo``.
+
+    oneDNN also runs bf16 on plain AVX-512 by converting to fp32, which saves memory but not time,
+    so only the native instructions count. Not Linux: False (fp32, the safe choice).
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in (" avx512_bf16", " amx_bf16"))
+
+
+def has_fast_bf16(device: str | torch.device) -> bool:
+    """Whether bf16 autocast is expected to be faster than fp32 on ``device``."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return cpu_has_fast_bf16()
+    return False
+
+
+def accelerator_device(accelerator: str | None) -> torch.device:
+    """The device a Lightning ``accelerator`` value (``auto``, ``cpu``, ``gpu``, ``cuda``) trains on."""
+    if accelerator in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if accelerator in ("gpu", "cuda"):
+        return torch.device("cuda")
+    return torch.device(str(accelerator))
+
+
+def resolve_training_precision(precision: Any, accelerator: str | None) -> str:
+    """``trainer.precision``: ``auto`` -> ``bf16-mixed`` where bf16 is fast, else ``32-true``; others unchanged."""
+    if str(precision) != AUTO:
+        return str(precision)
+    return "bf16-mixed" if has_fast_bf16(accelerator_device(accelerator)) else "32-true"
+
+
+def resolve_inference_precision(precision: str, device: str | torch.device) -> str:
+    """Stylize ``--precision``: ``auto`` -> ``bf16`` where bf16 is fast, else ``fp32``; others unchanged."""
+    if precision != AUTO:
+        return precision
+    return "bf16" if has_fast_bf16(device) else "fp32"
+
+
+def _flag(value: bool | str, name: str) -> bool | str:
+    if isinstance(value, bool) or value == AUTO:
+        return value
+    raise ValueError(f"speed.{name} must be true, false or auto, got {value!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeedOptions:
+    """The training speed switches of ``configs/speed/default.yaml`` (see the module docstring).
+
+    Attributes:
+        channels_last: NHWC memory format for networks and batches (``auto``: on CUDA only).
+        compile: ``torch.compile`` every network (and the VGG loss network) before training.
+        compile_mode: ``torch.compile`` mode (``null`` = default; ``max-autotune`` enables CUDA graphs).
+        fused_adam: the fused Adam kernel (``auto``: where torch has one for the parameters' device).
+    """
+
+    channels_last: bool | str = AUTO
+    compile: bool = False
+    compile_mode: str | None = None
+    fused_adam: bool | str = AUTO
+
+    def __post_init__(self) -> None:
+        _flag(self.channels_last, "channels_last")
+        _flag(self.fused_adam, "fused_adam")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"speed.compile must be true or false, got {self.compile!r}.")
+
+    @classmethod
+    def from_config(cls, config: SpeedOptions | Mapping[str, Any] | None) -> SpeedOptions:
+        if isinstance(config, SpeedOptions):
+            return config
+        config = dict(config or {})
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"Unknown speed options {unknown}; expected {', '.join(sorted(known))}.")
+        return cls(**config)
+
+    def use_channels_last(self, device: str | torch.device) -> bool:
+        if self.channels_last == AUTO:
+            return torch.device(device).type == "cuda"
+        return bool(self.channels_last)
+
+
+def adam(
+    params: Iterable[nn.Parameter],
+    *,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    weight_decay: float = 0.0,
+    fused: bool | str = AUTO,
+) -> torch.optim.Adam:
+    """``torch.optim.Adam``, fused where asked (or, with ``auto``, where torch has a fused kernel).
+
+    ``auto`` needs to know the parameters' device, so build the optimizer after the module has been
+    moved there (Lightning's ``configure_optimizers`` runs after the move).
+    """
+    params = list(params)
+    if fused == AUTO:
+        supported = torch.utils._foreach_utils._get_fused_kernels_supported_devices()
+        fused = bool(params) and all(p.device.type in supported and p.dtype.is_floating_point for p in params)
+    return torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=bool(fused) or None)
+
+
+def to_channels_last(value: Any) -> Any:
+    """4-D tensors (also inside dicts, lists and tuples) in channels_last memory format."""
+    if isinstance(value, torch.Tensor):
+        return value.contiguous(memory_format=torch.channels_last) if value.dim() == 4 else value
+    if isinstance(value, Mapping):
+        return type(value)({key: to_channels_last(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_channels_last(item) for item in value)
+    return value
+
+
+def compile_for_inference(network: nn.Module) -> nn.Module:
+    """``torch.compile`` an eval-mode network with inductor's weight freezing (constant folding and
+    pre-packed convolution weights: most of the CPU win). Recompiles for each new input size."""
+    return torch.compile(network.eval(), dynamic=False, options={"freezing": True})
