@@ -1,0 +1,158 @@
+"""``python scripts/benchmark.py``: this project's training, stylize and data paths against plain
+eager fp32 references, side by side in one process; prints a table and writes JSON.
+
+See docs/performance.md for what each column means and the results on the machines we have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from stylenorm.benchmark.measure import matmul_peak_flops, return_freed_memory
+from stylenorm.benchmark.report import machine_description, markdown_table, quality_lines, rows, write_json
+from stylenorm.benchmark.scaling import scaling_report, scaling_tables
+from stylenorm.benchmark.workloads import (
+    DEFAULT_BATCH,
+    INFERENCE,
+    TRAINING,
+    WORKLOADS,
+    data_case,
+    inference_case,
+    training_case,
+)
+from stylenorm.inference.stylizer import resolve_device
+from stylenorm.speed import has_fast_bf16
+
+PROG = "benchmark"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Measure stylenorm's training steps, stylize inference and data loading against plain "
+        "eager fp32 NCHW references of the same networks and losses (interleaved, after warm-up, median).",
+    )
+    parser.add_argument(
+        "--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), metavar="NAME",
+        help=f"what to measure (default: all): {', '.join(WORKLOADS)}",
+    )  # fmt: skip
+    parser.add_argument("--size", type=int, default=256, help="training and data image size in px (default 256)")
+    parser.add_argument(
+        "--stylize-sizes", type=int, nargs="+", default=[512, 1024, 2048], metavar="PX",
+        help="stylize inference sizes (square, default 512 1024 2048)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch", type=int, default=None,
+        help="batch size for every workload (default: the papers' - CycleGAN 1, style 4, autoencoder 16, "
+        "stylize 1)",
+    )  # fmt: skip
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per path (default 3; median reported)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls per path first (default 1)")
+    parser.add_argument(
+        "--long-call-repeats", type=int, default=2, metavar="N",
+        help="timed calls for cases whose reference call takes over 10 s (default 2; keeps the default run "
+        "under 10 minutes on 2 CPU cores)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-compile", action="store_true", help="stylize without torch.compile (the command's default)"
+    )
+    parser.add_argument(
+        "--override", nargs="*", default=[], metavar="KEY=VALUE",
+        help="Hydra overrides for the training workloads, e.g. model.speed.compile=true trainer.precision=32-true",
+    )  # fmt: skip
+    scaling = parser.add_argument_group("scaling (instead of the comparison table)")
+    scaling.add_argument(
+        "--scaling", action="store_true",
+        help="time the project's training step against image size, batch size and 2 DDP processes vs 1",
+    )  # fmt: skip
+    scaling.add_argument("--scaling-model", choices=TRAINING, default="cyclegan", help="(default cyclegan)")
+    scaling.add_argument("--scaling-sizes", type=int, nargs="+", default=[128, 256, 512], metavar="PX")
+    scaling.add_argument("--scaling-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16], metavar="N")
+    scaling.add_argument(
+        "--scaling-batch-size-px", type=int, default=128, metavar="PX", help="image size of the batch sweep"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write results here (default logs/benchmark/...)")
+    return parser
+
+
+def _repeats_for(args: argparse.Namespace, reference_seconds: float | None) -> int:
+    if reference_seconds is not None and reference_seconds > 10:
+        return min(args.repeats, args.long_call_repeats)
+    return args.repeats
+
+
+def _estimate_reference_seconds(workload: str, size: int, batch: int, device: torch.device) -> float | None:
+    """Rough fp32 CPU cost from the sizes measured on 2 EPYC cores (only to pick repeats; None on GPU)."""
+    if device.type != "cpu":
+        return None
+    per_megapixel = {"stylize_style": 4.4, "stylize_cyclegan": 12.5}.get(workload)
+    return None if per_megapixel is None else per_megapixel * batch * size * size / 1024**2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    return_freed_memory()
+    started = time.perf_counter()
+    meta = machine_description(device)
+    peaks = {"fp32": matmul_peak_flops(device, torch.float32)}
+    peaks["bf16"] = matmul_peak_flops(device, torch.bfloat16) if has_fast_bf16(device) else peaks["fp32"]
+    meta.update({f"matmul_peak_{k}_tflops": v / 1e12 for k, v in peaks.items()}, argv=list(argv or sys.argv[1:]))
+    print(
+        f"{PROG}: {meta.get('gpu', meta['cpu'])}, {meta['cpu_threads']} threads, torch {meta['torch']}; "
+        f"matmul peak fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s",
+        flush=True,
+    )
+    if args.scaling:
+        report = scaling_report(
+            args.scaling_model, device, sizes=args.scaling_sizes, batches=args.scaling_batches,
+            batch_sweep_size=args.scaling_batch_size_px, warmup=args.warmup, repeats=args.repeats,
+        )  # fmt: skip
+        print()
+        print(scaling_tables(report))
+        return _finish(args, device, meta, started, {"meta": meta, "scaling": report}, "scaling")
+    table = []
+    for workload in args.workloads:
+        batch = args.batch or DEFAULT_BATCH[workload]
+        sizes = args.stylize_sizes if workload in INFERENCE else [args.size]
+        for size in sizes:
+            repeats = _repeats_for(args, _estimate_reference_seconds(workload, size, batch, device))
+            common = {"size": size, "batch": batch, "warmup": args.warmup, "repeats": repeats}
+            print(f"{PROG}: {workload} {size} px batch {batch} ...", flush=True)
+            if workload in TRAINING:
+                case = training_case(workload, device=device, overrides=args.override, **common)
+            elif workload in INFERENCE:
+                case = inference_case(workload, device=device, compile=not args.no_compile, **common)
+            else:
+                case = data_case(**common)
+            table += rows(case, peaks)
+            print(markdown_table(table[-2:]).splitlines()[-1], flush=True)
+    print()
+    print(markdown_table(table))
+    for line in quality_lines(table):
+        print(line)
+    return _finish(args, device, meta, started, {"meta": meta, "rows": table}, "benchmark")
+
+
+def _finish(args, device, meta, started: float, results: dict, kind: str) -> int:
+    meta["total_s"] = time.perf_counter() - started
+    path = args.json or Path("logs/benchmark") / f"{kind}-{device.type}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    write_json(path, results)
+    print(f"{PROG}: {meta['total_s']:.0f} s in all; results in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The plain implementations the benchmark compares against: eager fp32, NCHW, default Adam.
+
+Written the way the original repositories run - the CycleGAN authors' ``optimize_parameters``, the
+PyTorch ``fast_neural_style`` example's training loop, a textbook autoencoder step and a bare
+``network(x)`` for inference - with none of this project's machinery (no Lightning, no autocast,
+no fused optimizer, no compile). The networks are the same classes (their architectures are
+checked against independent reference modules in ``tests/reference_networks.py``); the loss network
+is torchvision's VGG16, cut after relu4_3 as in the example.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+from torch import nn
+
+from stylenorm.networks import ConvNormActAutoencoder, PatchDiscriminator, ResnetGenerator, TransformerNet
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def init_normal(network: nn.Module, gain: float = 0.02) -> nn.Module:
+    """The CycleGAN code's ``init_weights('normal')``: conv weights ~ N(0, gain), biases 0."""
+    for module in network.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(module.weight, 0.0, gain)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return network
+
+
+class ReferenceCycleGAN:
+    """One CycleGAN iteration: both generators, then both discriminators (LSGAN, cycle, identity)."""
+
+    def __init__(self, device: torch.device, ngf: int = 64, n_blocks: int = 9, lambda_cycle: float = 10.0):
+        build_g = lambda: init_normal(ResnetGenerator(ngf=ngf, n_blocks=n_blocks)).to(device)  # noqa: E731
+        self.G_A, self.G_B = build_g(), build_g()  # A->B, B->A (the original's names)
+        self.D_A, self.D_B = init_normal(PatchDiscriminator()).to(device), init_normal(PatchDiscriminator()).to(device)
+        self.lambda_cycle = lambda_cycle
+        betas = (0.5, 0.999)
+        self.opt_G = torch.optim.Adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()), 2e-4, betas=betas)
+        self.opt_D = torch.optim.Adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), 2e-4, betas=betas)
+
+    @staticmethod
+    def gan_loss(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+        target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
+        return F.mse_loss(prediction, target)
+
+    def step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
+        lam = self.lambda_cycle
+        fake_B, fake_A = self.G_A(real_A), self.G_B(real_B)
+        rec_A, rec_B = self.G_B(fake_B), self.G_A(fake_A)
+        for d in (self.D_A, self.D_B):
+            d.requires_grad_(False)
+        loss_G = (
+            self.gan_loss(self.D_A(fake_B), True)
+            + self.gan_loss(self.D_B(fake_A), True)
+            + lam * F.l1_loss(rec_A, real_A)
+            + lam * F.l1_loss(rec_B, real_B)
+            + 0.5 * lam * F.l1_loss(self.G_A(real_B), real_B)
+            + 0.5 * lam * F.l1_loss(self.G_B(real_A), real_A)
+        )
+        self.opt_G.zero_grad()
+        loss_G.backward()
+        self.opt_G.step()
+        for d in (self.D_A, self.D_B):
+            d.requires_grad_(True)
+        loss_D = 0.5 * (self.gan_loss(self.D_A(real_B), True) + self.gan_loss(self.D_A(fake_B.detach()), False))
+        loss_D = loss_D + 0.5 * (
+            self.gan_loss(self.D_B(real_A), True) + self.gan_loss(self.D_B(fake_A.detach()), False)
+        )
+        self.opt_D.zero_grad()
+        loss_D.backward()
+        self.opt_D.step()
+        return loss_G.detach()
+
+
+def vgg16_to_relu4_3() -> nn.Module:
+    """torchvision's VGG16 ``features[:23]`` (randomly initialised: the benchmark never downloads)."""
+    return torchvision.models.vgg16(weights=None).features[:23].eval().requires_grad_(False)
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    n, c, h, w = features.shape
+    flat = features.view(n, c, h * w)
+    return flat.bmm(flat.transpose(1, 2)) / (c * h * w)
+
+
+class ReferenceStyleTransfer:
+    """One fast-neural-style training step: TransformerNet, VGG16 content + style (Gram) loss, Adam."""
+
+    LAYERS = (3, 8, 15, 22)  # relu1_2, relu2_2, relu3_3, relu4_3 in torchvision's features
+
+    def __init__(self, device: torch.device, style_size: int = 256):
+        self.transformer = TransformerNet().to(device)
+        self.vgg = vgg16_to_relu4_3().to(device)
+        self.optimizer = torch.optim.Adam(self.transformer.parameters(), 1e-3)
+        self.mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        with torch.no_grad():
+            style = torch.rand(1, 3, style_size, style_size, device=device)
+            self.style_grams = [gram(f) for f in self.features(style)]
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        x = (images - self.mean) / self.std
+        out = []
+        for index, layer in enumerate(self.vgg):
+            x = layer(x)
+            if index in self.LAYERS:
+                out.append(x)
+        return out
+
+    def step(self, content: torch.Tensor) -> torch.Tensor:
+        stylized = self.transformer(content * 255.0) / 255.0
+        features_y = self.features(stylized)
+        with torch.no_grad():
+            features_x = self.features(content)
+        content_loss = 1e5 * F.mse_loss(features_y[1], features_x[1])
+        style_loss = 1e10 * sum(
+            F.mse_loss(gram(fy), gs.expand(fy.shape[0], -1, -1))
+            for fy, gs in zip(features_y, self.style_grams, strict=True)
+        )
+        loss = content_loss + style_loss
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+
+class ReferenceAutoencoder:
+    """One reconstruction step of the Conv-Norm-Act autoencoder: L1 loss, Adam(1e-3)."""
+
+    def __init__(self, device: torch.device):
+        self.network = ConvNormActAutoencoder().to(device)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), 1e-3)
+
+    def step(self, images: torch.Tensor) -> torch.Tensor:
+        loss = F.l1_loss(self.network(images), images)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+
+def reference_inference(network: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """``network(images)`` in fp32 without autograd: how the original test scripts stylize."""
+    with torch.no_grad():
+        return network(images)
+
+
+def reference_load(path, load_size: int, crop: int) -> torch.Tensor:
+    """The CycleGAN data pipeline by hand: PIL decode, bicubic resize, random crop, flip, to tensor."""
+    image = Image.open(path).convert("RGB").resize((load_size, load_size), Image.BICUBIC)
+    top, left = torch.randint(load_size - crop + 1, (2,)).tolist()
+    image = image.crop((left, top, left + crop, top + crop))
+    if torch.rand(()) < 0.5:
+        image = image.transpose(Image.FLIP_LEFT_RIGHT)
+    return torchvision.transforms.functional.to_tensor(image)

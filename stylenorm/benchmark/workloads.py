@@ -1,0 +1,274 @@
+"""The benchmark's workloads: each runs this project's path and the plain reference side by side.
+
+* Training (``cyclegan``, ``style``, ``autoencoder``): the project's LightningModule, composed from
+  ``configs/`` exactly as ``python train.py model=...`` would build it (speed switches, precision
+  ``auto``), steps inside a real ``Trainer.fit``; after every one of its steps a callback runs one
+  step of the reference (:mod:`stylenorm.benchmark.reference`), so the two alternate step by step.
+  Batches are random tensors already in memory: decoding is measured separately.
+* Inference (``stylize_style``, ``stylize_cyclegan``): the :class:`~stylenorm.inference.Stylizer`
+  (precision ``auto``, compiled) against ``network(x)`` in fp32, on copies of the same weights.
+* Data (``data``): the project's CycleGAN train loader (its DataLoader workers, decode and
+  augmentation) against decoding and augmenting the same JPEG files one by one in the main process.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from stylenorm.benchmark.measure import PeakMemory, Samples, count_flops, interleaved, synchronize, timed_call
+from stylenorm.benchmark.reference import (
+    ReferenceAutoencoder,
+    ReferenceCycleGAN,
+    ReferenceStyleTransfer,
+    init_normal,
+    reference_inference,
+    reference_load,
+)
+from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
+from stylenorm.inference.stylizer import Stylizer
+from stylenorm.networks import ResnetGenerator, TransformerNet
+from stylenorm.speed import resolve_inference_precision, resolve_training_precision
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+TRAINING = ("cyclegan", "style", "autoencoder")
+INFERENCE = ("stylize_style", "stylize_cyclegan")
+WORKLOADS = (*TRAINING, *INFERENCE, "data")
+DEFAULT_BATCH = {"cyclegan": 1, "style": 4, "autoencoder": 16, "stylize_style": 1, "stylize_cyclegan": 1, "data": 1}
+
+# Real-data configs, so that the networks are the paper-sized defaults rather than the CPU demo's.
+_DATA_CONFIG = {"cyclegan": "unpaired", "style": "content_style", "autoencoder": "image_folder"}
+
+
+@dataclasses.dataclass
+class Case:
+    """One measured comparison: the same work done by the reference and by this project."""
+
+    workload: str
+    size: int
+    batch: int
+    images_per_call: int
+    reference: Samples
+    project: Samples
+    project_precision: str
+    flops: int | None = None
+    notes: str = ""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def compose_config(model: str, overrides: list[str] = ()) -> Any:
+    """The training config ``python train.py model=<model> <overrides>`` would run."""
+    with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+        return compose("train", overrides=[f"model={model}", f"data={_DATA_CONFIG[model]}", *overrides])
+
+
+class _InMemoryData(pl.LightningDataModule):
+    """Pre-made batches (and a style image for the style task); no decoding."""
+
+    def __init__(self, batches: list[dict[str, torch.Tensor]], style_image: torch.Tensor | None = None):
+        super().__init__()
+        self.batches = batches
+        self.style_image = style_image
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.batches, batch_size=None)
+
+    def style_image_tensor(self) -> torch.Tensor:
+        return self.style_image
+
+
+class StepTimer(pl.Callback):
+    """Times each project training step (after ``warmup`` steps); then, if given, runs and times one
+    reference step, so that the two alternate."""
+
+    def __init__(self, device: torch.device, warmup: int, reference_step: Callable[[], Any] | None = None):
+        self.reference_step = reference_step
+        self.device = device
+        self.warmup = warmup
+        self.project = Samples()
+        self.reference = Samples()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        synchronize(self.device)
+        self._memory = PeakMemory(self.device).__enter__()
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        synchronize(self.device)
+        elapsed = time.perf_counter() - self._start
+        self._memory.__exit__(None, None, None)
+        if batch_idx == 0:
+            self.project.first_call_s = elapsed
+        if batch_idx >= self.warmup:
+            self.project.times.append(elapsed)
+            self.project.peaks.append(self._memory.peak_bytes)
+        if self.reference_step is None:
+            return
+        if batch_idx < self.warmup:
+            self.reference_step()
+        else:
+            timed_call(self.reference_step, self.device, self.reference)
+
+
+def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
+    """A Trainer that only trains: no validation, logging, checkpoints or progress bar."""
+    options = {"accelerator": device.type, "devices": 1, **kwargs}
+    return pl.Trainer(
+        precision=precision,
+        max_epochs=1,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
+        **options,
+    )
+
+
+def _random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def images() -> torch.Tensor:
+        return torch.rand(batch, 3, size, size, generator=generator)
+
+    if model == "cyclegan":
+        return {"A": images(), "B": images()}
+    return {"content": images()} if model == "style" else {"image": images()}
+
+
+def training_case(
+    model: str, *, size: int, batch: int, device: torch.device, warmup: int, repeats: int, overrides: list[str] = ()
+) -> Case:
+    """Project training steps (through ``Trainer.fit``) alternating with reference steps."""
+    generator = torch.Generator().manual_seed(0)
+    cfg = compose_config(model, ["model.vgg_weights=random"] * (model == "style") + list(overrides))
+    task = instantiate(cfg.model)
+    batches = [_random_batch(model, batch, size, generator) for _ in range(warmup + repeats)]
+    sample = {key: value.to(device) for key, value in batches[0].items()}
+    if model == "cyclegan":
+        reference = ReferenceCycleGAN(device, cfg.model.generator.ngf, cfg.model.generator.n_blocks)
+        real_A, real_B = sample["A"] * 2 - 1, sample["B"] * 2 - 1
+
+        def reference_step():
+            return reference.step(real_A, real_B)
+    elif model == "style":
+        reference = ReferenceStyleTransfer(device)
+
+        def reference_step():
+            return reference.step(sample["content"])
+    else:
+        reference = ReferenceAutoencoder(device)
+
+        def reference_step():
+            return reference.step(sample["image"])
+
+    start = time.perf_counter()
+    flops = count_flops(reference_step)  # also the reference's first warm-up step
+    first_reference_s = time.perf_counter() - start
+    precision = resolve_training_precision(cfg.trainer.precision, device.type)
+    timing = StepTimer(device, warmup, reference_step)
+    timing.reference.first_call_s = first_reference_s
+    trainer = make_trainer(device, precision, [timing], benchmark=cfg.trainer.benchmark)
+    style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
+    trainer.fit(task, datamodule=_InMemoryData(batches, style_image))
+    speed = task.speed
+    notes = ", ".join(
+        [f"Lightning {precision}"]
+        + ["channels_last"] * task.channels_last
+        + ["compiled"] * speed.compile
+        + ["fused Adam"] * bool(trainer.optimizers[0].defaults.get("fused"))
+    )
+    return Case(model, size, batch, batch, timing.reference, timing.project, precision, flops, notes)
+
+
+def _inference_network(workload: str, device: torch.device):
+    torch.manual_seed(0)
+    if workload == "stylize_style":
+        return TransformerNet().eval().to(device), ZERO_TO_255
+    return init_normal(ResnetGenerator()).eval().to(device), SIGNED
+
+
+def inference_case(
+    workload: str,
+    *,
+    size: int,
+    batch: int,
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    compile: bool = True,
+    precision: str = "auto",
+) -> Case:
+    """The Stylizer (``precision``, compiled or not) against ``network(x)`` in fp32 on the same weights."""
+    network, convention = _inference_network(workload, device)
+    stylizer = Stylizer(copy.deepcopy(network), convention, workload, device, compiled=compile)
+    precision = resolve_inference_precision(precision, device)
+    pixels = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device) * 255
+    network_input = convention.to_network(pixels)
+    paths = {
+        "reference": lambda: reference_inference(network, network_input),
+        "project": lambda: stylizer(pixels, precision),
+    }
+    flops = count_flops(paths["reference"])
+    samples = interleaved(paths, device, warmup=warmup, repeats=repeats)
+    # The quality column: how far this project's pixels are from the reference's, in 0-255 gray levels.
+    difference = (convention.from_network(paths["reference"]().float()) - paths["project"]()).abs()
+    notes = f"{precision}" + (", compiled (inductor, frozen weights)" if compile else ", eager")
+    extra = {"mean_abs_diff_gray_levels": float(difference.mean()), "max_abs_diff_gray_levels": float(difference.max())}
+    return Case(workload, size, batch, batch, samples["reference"], samples["project"], precision, flops, notes, extra)
+
+
+def _write_jpegs(folder: Path, count: int, size: int, seed: int) -> list[Path]:
+    """``count`` smooth random ``size`` px JPEGs (quality 90), like the CycleGAN datasets' 256 px photos."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        coarse = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+        image = Image.fromarray(coarse).resize((size, size), Image.BICUBIC)
+        paths.append(folder / f"{i:04d}.jpg")
+        image.save(paths[-1], quality=90)
+    return paths
+
+
+def data_case(*, size: int, batch: int, warmup: int, repeats: int, images: int = 64) -> Case:
+    """Images decoded + augmented per second: the CycleGAN train loader vs a main-process loop."""
+    with tempfile.TemporaryDirectory(prefix="stylenorm-bench-") as root:
+        files_a = _write_jpegs(Path(root) / "trainA", images, size, seed=0)
+        files_b = _write_jpegs(Path(root) / "trainB", images, size, seed=1)
+        cfg = compose_config("cyclegan", [f"data.root={root}", f"data.image_size={size}", f"data.batch_size={batch}"])
+        cfg.data.load_size = round(size * 286 / 256)
+        cfg.data.num_workers = min(int(cfg.data.num_workers), os.cpu_count() or 1)
+        datamodule = instantiate(cfg.data)
+        datamodule.setup("fit")
+        loader = datamodule.train_dataloader()
+        load_size = cfg.data.load_size
+
+        def project() -> None:
+            for _ in loader:
+                pass
+
+        def reference() -> None:
+            for path_a, path_b in zip(files_a, files_b, strict=True):
+                reference_load(path_a, load_size, size)
+                reference_load(path_b, load_size, size)
+
+        samples = interleaved(
+            {"reference": reference, "project": project}, torch.device("cpu"), warmup=warmup, repeats=repeats
+        )
+        notes = f"DataLoader, {cfg.data.num_workers} workers, persistent"
+        return Case("data", size, batch, 2 * images, samples["reference"], samples["project"], "-", None, notes)
