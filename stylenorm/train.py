@@ -125,6 +125,8 @@ def quiet_library_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     # CycleGAN's checkpoints are meant to hold the state after its optimizer steps.
     warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization.*")
+    # The tasks convert batches to channels_last in on_after_batch_transfer; the datamodule has no such hook.
+    warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`.*")
     # The style task's VGG is frozen in eval mode on purpose (stylenorm.losses.vgg).
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 

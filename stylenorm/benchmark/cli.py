@@ -29,6 +29,7 @@ from stylenorm.benchmark.workloads import (
 )
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.speed import has_fast_bf16
+from stylenorm.train import quiet_library_noise
 
 PROG = "benchmark"
 
@@ -105,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     return_freed_memory()
+    quiet_library_noise()
     started = time.perf_counter()
     meta = machine_description(device)
     peaks = {"fp32": matmul_peak_flops(device, torch.float32)}

@@ -1,0 +1,121 @@
+"""scripts/benchmark.py: its measurements are right and the command produces its table and JSON.
+
+Speed itself is never asserted here (timings belong to the benchmark's output, not to tests); what
+is checked is that FLOPs match an independent count, memory peaks see a known allocation, paths
+alternate, and the command writes what it says, on tiny sizes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from stylenorm.benchmark.cli import main
+from stylenorm.benchmark.measure import PeakMemory, count_flops, interleaved, matmul_peak_flops, return_freed_memory
+from stylenorm.networks import TransformerNet
+
+
+def analytic_conv_flops(network: nn.Module, images: torch.Tensor) -> int:
+    """2 x multiply-accumulates of every conv and transposed conv, from the output shapes (hooks)."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        k = module.kernel_size[0] * module.kernel_size[1]
+        if isinstance(module, nn.ConvTranspose2d):  # every input pixel scatters a k x k x C_out patch
+            pixels = inputs[0].shape[0] * inputs[0].shape[2] * inputs[0].shape[3]
+        else:
+            pixels = output.shape[0] * output.shape[2] * output.shape[3]
+        total += 2 * pixels * k * module.in_channels * module.out_channels // module.groups
+
+    handles = [
+        m.register_forward_hook(hook) for m in network.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    with torch.no_grad():
+        network(images)
+    for handle in handles:
+        handle.remove()
+    return total
+
+
+def test_flop_count_matches_the_analytic_conv_count():
+    network = TransformerNet().eval()
+    images = torch.rand(1, 3, 64, 64) * 255
+    expected = analytic_conv_flops(network, images)
+    with torch.no_grad():
+        counted = count_flops(lambda: network(images))
+    assert counted == pytest.approx(expected, rel=0.01)
+    # and backward counts too: a training step costs about 3x the forward
+    counted_step = count_flops(lambda: network(images.requires_grad_()).sum().backward())
+    assert 2.5 * expected < counted_step < 3.5 * expected
+
+
+def test_peak_memory_sees_a_known_allocation_and_not_a_freed_one():
+    return_freed_memory()
+    size = 256 * 1024**2
+    with PeakMemory(torch.device("cpu")) as memory:
+        block = torch.ones(size // 4)  # 256 MiB of float32, written so the pages are resident
+        del block
+    assert 0.9 * size < memory.peak_bytes < 1.5 * size
+    with PeakMemory(torch.device("cpu")) as quiet:
+        torch.ones(16).sum()
+    assert quiet.peak_bytes < 0.1 * size
+
+
+def test_paths_alternate_after_their_warm_up():
+    calls = []
+    samples = interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, torch.device("cpu"), warmup=2, repeats=3
+    )
+    assert calls == ["a", "a", "b", "b", "a", "b", "a", "b", "a", "b"]
+    assert len(samples["a"].times) == 3 and samples["a"].first_call_s is not None
+
+
+def test_matmul_peak_is_a_plausible_rate():
+    rate = matmul_peak_flops(torch.device("cpu"), torch.float32, n=256, repeats=2)
+    assert 1e8 < rate < 1e14
+
+
+def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["--workloads", "autoencoder", "stylize_style", "data", "--size", "32", "--stylize-sizes", "32"]
+    assert main([*args, "--repeats", "2", "--no-compile", "--device", "cpu", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| workload | size | batch | path |" in printed and "gray levels" in printed
+    results = json.loads(out.read_text())
+    rows = results["rows"]
+    assert [(r["workload"], r["path"]) for r in rows] == [
+        (w, p) for w in ("autoencoder", "stylize_style", "data") for p in ("reference", "stylenorm")
+    ]
+    for reference, project in zip(rows[::2], rows[1::2], strict=True):
+        assert reference["speedup"] == 1.0
+        assert project["speedup"] == pytest.approx(reference["median_s"] / project["median_s"])
+        assert len(project["times_s"]) == 2 and project["median_s"] > 0
+    stylize = rows[3]
+    assert stylize["gflop"] == pytest.approx(
+        analytic_conv_flops(TransformerNet(), torch.rand(1, 3, 32, 32)) / 1e9, rel=0.01
+    )
+    assert stylize["max_abs_diff_gray_levels"] < 8  # bf16 (where fast) or fp32: the same picture
+    assert rows[5]["images_per_s"] > 0 and "workers" in rows[5]["notes"]
+    assert results["meta"]["matmul_peak_fp32_tflops"] > 0
+
+
+def test_scaling_sweeps_and_ddp_proxy_run(tmp_path, capsys):
+    out = tmp_path / "scaling.json"
+    args = ["--scaling", "--scaling-model", "autoencoder", "--scaling-sizes", "16", "32", "--scaling-batches", "1", "2"]
+    assert main([*args, "--scaling-batch-size-px", "16", "--repeats", "2", "--device", "cpu", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["scaling"]
+    assert [r["size"] for r in report["size"]] == [16, 32]
+    assert [r["batch"] for r in report["batch"]] == [1, 2]
+    assert report["ddp"] and report["ddp"][0]["throughput_ratio"] > 0
+    assert "2 processes (DDP, gloo)" in capsys.readouterr().out
+
+
+def test_an_unusable_device_is_refused_with_a_message(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    assert main(["--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
