@@ -54,7 +54,11 @@ def has_fast_bf16(device: str | torch.device) -> bool:
     """Whether bf16 autocast is expected to be faster than fp32 on ``device``."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        # Native bf16 only: ROCm, or compute capability 8.0+ (Ampere on). torch.cuda.is_bf16_supported()
+        # is also true where bf16 is merely emulated (T4, V100), which is slower than fp32.
+        if not torch.cuda.is_available():
+            return False
+        return bool(torch.version.hip) or torch.cuda.get_device_capability(device)[0] >= 8
     if device.type == "cpu":
         return cpu_has_fast_bf16()
     return False
