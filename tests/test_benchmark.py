@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from stylenorm.benchmark.cli import main
-from stylenorm.benchmark.measure import PeakMemory, count_flops, interleaved, matmul_peak_flops, return_freed_memory
+from stylenorm.benchmark.measure import PeakMemory, affordable_repeats, count_flops, interleaved, matmul_peak_flops
 from stylenorm.networks import TransformerNet
 
 
@@ -54,7 +54,6 @@ def test_flop_count_matches_the_analytic_conv_count():
 
 
 def test_peak_memory_sees_a_known_allocation_and_not_a_freed_one():
-    return_freed_memory()
     size = 256 * 1024**2
     with PeakMemory(torch.device("cpu")) as memory:
         block = torch.ones(size // 4)  # 256 MiB of float32, written so the pages are resident
@@ -65,17 +64,25 @@ def test_peak_memory_sees_a_known_allocation_and_not_a_freed_one():
     assert quiet.peak_bytes < 0.1 * size
 
 
-def test_paths_alternate_after_their_warm_up():
+def test_paths_alternate_after_their_warm_up_and_memory_calls():
     calls = []
     samples = interleaved(
         {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, torch.device("cpu"), warmup=2, repeats=3
     )
-    assert calls == ["a", "a", "b", "b", "a", "b", "a", "b", "a", "b"]
+    # per path: 2 warm-up calls + 1 memory call; then timed turns
+    assert calls == ["a", "a", "a", "b", "b", "b", "a", "b", "a", "b", "a", "b"]
     assert len(samples["a"].times) == 3 and samples["a"].first_call_s is not None
 
 
+def test_the_case_budget_caps_timed_calls_but_keeps_one():
+    assert affordable_repeats(3, call_seconds=5.0, budget_s=40.0) == 3
+    assert affordable_repeats(3, call_seconds=15.0, budget_s=40.0) == 2
+    assert affordable_repeats(3, call_seconds=60.0, budget_s=40.0) == 1
+    assert affordable_repeats(3, call_seconds=60.0, budget_s=None) == 3
+
+
 def test_matmul_peak_is_a_plausible_rate():
-    rate = matmul_peak_flops(torch.device("cpu"), torch.float32, n=256, repeats=2)
+    rate = matmul_peak_flops(torch.device("cpu"), torch.float32, sizes=(128, 256), repeats=2)
     assert 1e8 < rate < 1e14
 
 

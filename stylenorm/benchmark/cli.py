@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from stylenorm.benchmark.measure import matmul_peak_flops, return_freed_memory
+from stylenorm.benchmark.measure import malloc_for_timing, matmul_peak_flops
 from stylenorm.benchmark.report import machine_description, markdown_table, quality_lines, rows, write_json
 from stylenorm.benchmark.scaling import scaling_report, scaling_tables
 from stylenorm.benchmark.workloads import (
@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per path (default 3; median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls per path first (default 1)")
     parser.add_argument(
-        "--long-call-repeats", type=int, default=2, metavar="N",
-        help="timed calls for cases whose reference call takes over 10 s (default 2; keeps the default run "
-        "under 10 minutes on 2 CPU cores)",
+        "--case-budget", type=float, default=40.0, metavar="SECONDS",
+        help="fewer timed calls (at least 1) where --repeats calls of the slowest path would take longer than "
+        "this (default 40; keeps the default run under 10 minutes on 2 CPU cores; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--no-compile", action="store_true", help="stylize without torch.compile (the command's default)"
@@ -84,20 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _repeats_for(args: argparse.Namespace, reference_seconds: float | None) -> int:
-    if reference_seconds is not None and reference_seconds > 10:
-        return min(args.repeats, args.long_call_repeats)
-    return args.repeats
-
-
-def _estimate_reference_seconds(workload: str, size: int, batch: int, device: torch.device) -> float | None:
-    """Rough fp32 CPU cost from the sizes measured on 2 EPYC cores (only to pick repeats; None on GPU)."""
-    if device.type != "cpu":
-        return None
-    per_megapixel = {"stylize_style": 4.4, "stylize_cyclegan": 12.5}.get(workload)
-    return None if per_megapixel is None else per_megapixel * batch * size * size / 1024**2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -105,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    return_freed_memory()
+    malloc_for_timing()
     quiet_library_noise()
     started = time.perf_counter()
     meta = machine_description(device)
@@ -130,8 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch = args.batch or DEFAULT_BATCH[workload]
         sizes = args.stylize_sizes if workload in INFERENCE else [args.size]
         for size in sizes:
-            repeats = _repeats_for(args, _estimate_reference_seconds(workload, size, batch, device))
-            common = {"size": size, "batch": batch, "warmup": args.warmup, "repeats": repeats}
+            common = {
+                "size": size, "batch": batch, "warmup": args.warmup, "repeats": args.repeats,
+                "budget_s": args.case_budget or None,
+            }  # fmt: skip
             print(f"{PROG}: {workload} {size} px batch {batch} ...", flush=True)
             if workload in TRAINING:
                 case = training_case(workload, device=device, overrides=args.override, **common)

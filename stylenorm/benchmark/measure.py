@@ -1,11 +1,14 @@
 """How the benchmark measures: wall time, peak memory, FLOPs and the matmul peak they are compared to.
 
 * Time: ``time.perf_counter`` around one call, with the device synchronised before and after.
-* Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above what was allocated before the call;
-  on the CPU, torch keeps no allocator statistics, so a sampling thread reads the resident set size
+* Peak memory, in a separate untimed call of each path (after its warm-up): on CUDA,
+  ``torch.cuda.max_memory_allocated`` above what was allocated before the call; on the CPU, torch
+  keeps no allocator statistics, so a sampling thread reads the resident set size
   (``/proc/self/statm``, every 0.5 ms) and the peak above its level before the call is reported.
-  glibc's malloc is told to return large blocks to the system at once (:func:`return_freed_memory`),
-  so the resident set follows live tensors instead of keeping freed ones.
+  For that call glibc's malloc is told to return blocks above 256 KiB to the system at once, so the
+  resident set follows live tensors instead of keeping freed ones. Both would slow the call down
+  (the sampler by about 15%, the eager page faults by about 50% on 2 cores), which is why timed
+  calls run without them, with glibc's usual steady-state thresholds.
 * FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` over one untimed call (convolutions and
   matrix products, forward and backward; elementwise ops are not counted, as is usual for MFU).
 * Peak: the best of a few square matmuls at the precision in question, measured in the same run.
@@ -13,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import statistics
@@ -28,19 +32,31 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def return_freed_memory(threshold_bytes: int = 256 * 1024) -> bool:
-    """Make glibc serve blocks above ``threshold_bytes`` by mmap and give them back when freed.
-
-    glibc raises its mmap threshold dynamically after large frees (up to 32 MiB), after which
-    freed activations stay in the heap and the resident set never falls; fixing the threshold keeps
-    RSS an honest measure of live memory. Returns False where this is not glibc (no change).
-    """
+def _mallopt(mmap_threshold: int, trim_threshold: int) -> bool:
+    """Fix glibc's mmap and trim thresholds; False where this is not glibc (nothing changes)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes) == 1
-        return ok and libc.mallopt(_M_TRIM_THRESHOLD, threshold_bytes) == 1
+        return (
+            libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
+            and libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1
+        )
     except (OSError, AttributeError):
         return False
+
+
+def malloc_for_memory_tracking() -> bool:
+    """Blocks above 256 KiB straight from and back to the system, and free heap pages released now
+    (``malloc_trim``): RSS then follows live memory instead of reusing pages kept from earlier calls."""
+    ok = _mallopt(256 * 1024, 256 * 1024)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return ok
+
+
+def malloc_for_timing() -> bool:
+    """glibc's own steady state (its dynamic thresholds grow to these after large frees), fixed so that
+    timings do not depend on what ran before."""
+    return _mallopt(32 * 1024**2, 64 * 1024**2)
 
 
 def synchronize(device: torch.device) -> None:
@@ -74,6 +90,7 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             return self
+        malloc_for_memory_tracking()
         self._base = self._peak = resident_bytes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -93,6 +110,7 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.peak_bytes = max(0, max(self._peak, resident_bytes()) - self._base)
+        malloc_for_timing()
 
 
 def count_flops(fn: Callable[[], Any]) -> int:
@@ -102,58 +120,87 @@ def count_flops(fn: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_peak_flops(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    """Best FLOP/s of an ``n x n`` by ``n x n`` matmul in ``dtype`` on ``device`` (2 n^3 FLOPs each)."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    torch.mm(a, b)  # warm-up: kernel selection, page faults
-    best = float("inf")
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        torch.mm(a, b)
-        synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best
+def matmul_peak_flops(
+    device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (2048, 4096), repeats: int = 3
+) -> float:
+    """Best FLOP/s of square ``n x n`` matmuls in ``dtype`` on ``device`` over ``sizes`` (2 n^3 FLOPs each).
+
+    Several sizes because the best one differs by precision and machine (on 2 EPYC cores fp32 peaks
+    at 4096, bf16 at 2048); convolution kernels can still come close to or beat it.
+    """
+    best = 0.0
+    for n in sizes:
+        a = torch.randn(n, n, device=device, dtype=dtype)
+        b = torch.randn(n, n, device=device, dtype=dtype)
+        torch.mm(a, b)  # warm-up: kernel selection, page faults
+        for _ in range(repeats):
+            synchronize(device)
+            start = time.perf_counter()
+            torch.mm(a, b)
+            synchronize(device)
+            best = max(best, 2 * n**3 / (time.perf_counter() - start))
+    return best
 
 
 class Samples:
-    """Times and peak memories of one path's repeats."""
+    """Times of one path's timed calls, its first call and the peak memory of its memory call."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
-        self.peaks: list[int] = []
+        self.peak_bytes = 0
         self.first_call_s: float | None = None  # includes one-off costs: compilation, kernel choice
+        self.flops: int | None = None
+        self.last_result: Any = None
 
     @property
     def median_s(self) -> float:
         return statistics.median(self.times)
 
-    @property
-    def peak_bytes(self) -> int:
-        return max(self.peaks) if self.peaks else 0
-
 
 def timed_call(fn: Callable[[], Any], device: torch.device, samples: Samples) -> Any:
-    """Run ``fn`` once, appending its wall time and peak memory to ``samples``; returns its result."""
+    """Run ``fn`` once, appending its wall time to ``samples``; returns (and keeps) its result."""
     synchronize(device)
-    with PeakMemory(device) as memory:
-        start = time.perf_counter()
-        result = fn()
-        synchronize(device)
-        elapsed = time.perf_counter() - start
-    samples.times.append(elapsed)
-    samples.peaks.append(memory.peak_bytes)
+    start = time.perf_counter()
+    result = fn()
+    synchronize(device)
+    samples.times.append(time.perf_counter() - start)
+    samples.last_result = result
     return result
 
 
+def memory_call(fn: Callable[[], Any], device: torch.device, samples: Samples, *, flops: bool = False) -> None:
+    """One untimed call of ``fn`` recording its peak memory (and, with ``flops``, its FLOPs)."""
+    with PeakMemory(device) as memory:
+        if flops:
+            samples.flops = count_flops(fn)
+        else:
+            fn()
+        synchronize(device)
+    samples.peak_bytes = memory.peak_bytes
+
+
+def affordable_repeats(repeats: int, call_seconds: float, budget_s: float | None) -> int:
+    """``repeats``, or fewer (at least 1) when that many calls of ``call_seconds`` would exceed ``budget_s``."""
+    if budget_s is None or call_seconds <= 0:
+        return repeats
+    return max(1, min(repeats, int(budget_s // call_seconds)))
+
+
 def interleaved(
-    paths: dict[str, Callable[[], Any]], device: torch.device, *, warmup: int, repeats: int
+    paths: dict[str, Callable[[], Any]],
+    device: torch.device,
+    *,
+    warmup: int,
+    repeats: int,
+    count_flops_of: str | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, Samples]:
-    """Warm every path up (``warmup`` calls each, untimed), then time them in turns: A, B, A, B, ...
+    """Per path: ``warmup`` untimed calls (the first one's time kept as ``first_call_s``) and one memory
+    call (also counting FLOPs for ``count_flops_of``); then timed calls in turns: A, B, A, B, ...
 
     Turns rather than blocks, so that a change in machine load during the run (another process,
     thermal limits) hits every path alike instead of favouring whichever ran in the quiet part.
+    ``budget_s`` caps the timed calls of the slowest path at about that many seconds (at least 1).
     """
     samples = {name: Samples() for name in paths}
     for name, fn in paths.items():
@@ -164,7 +211,9 @@ def interleaved(
             synchronize(device)
             if i == 0:
                 samples[name].first_call_s = time.perf_counter() - start
-    for _ in range(repeats):
+        memory_call(fn, device, samples[name], flops=name == count_flops_of)
+    slowest = max((s.first_call_s or 0.0) for s in samples.values())
+    for _ in range(affordable_repeats(repeats, slowest, budget_s)):
         for name, fn in paths.items():
             timed_call(fn, device, samples[name])
     return samples

@@ -53,7 +53,7 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
             "times_s": samples.times,
             "images_per_s": case.images_per_call / seconds,
             "speedup": case.reference.median_s / seconds,
-            "peak_mib": samples.peak_bytes / _MIB,
+            "peak_mib": samples.peak_bytes / _MIB,  # of the memory call (see stylenorm.benchmark.measure)
             "first_call_s": samples.first_call_s,
             "repeats": len(samples.times),
             "notes": "plain eager fp32 NCHW" if path == "reference" else case.notes,

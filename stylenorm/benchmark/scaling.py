@@ -62,10 +62,10 @@ def step_seconds(
     generator = torch.Generator().manual_seed(0)
     cfg = compose_config(model, ["model.vgg_weights=random"] * (model == "style") + list(overrides))
     task = instantiate(cfg.model)
-    batches = [_random_batch(model, batch, size, generator) for _ in range(warmup + repeats)]
+    timer = StepTimer(device, warmup)
+    batches = [_random_batch(model, batch, size, generator) for _ in range(timer.steps_needed(repeats))]
     style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
     precision = resolve_training_precision(cfg.trainer.precision, device.type)
-    timer = StepTimer(device, warmup)
     if processes == 1:
         make_trainer(device, precision, [timer]).fit(task, datamodule=_InMemoryData(batches, style_image))
         return timer.project.median_s
@@ -73,8 +73,10 @@ def step_seconds(
     with tempfile.TemporaryDirectory() as folder:
         result = Path(folder) / "times.json"
         callbacks = [_ThreadsPerProcess(threads), timer, _SaveTimes(timer, str(result))]
-        trainer = make_trainer(device, precision, callbacks, devices=processes, strategy="ddp_fork")
-        # Every process gets the same batches: DistributedSampler does not apply to a batch_size=None loader.
+        # Every process steps through all the batches (each its own copy: the same per-process batch size).
+        trainer = make_trainer(
+            device, precision, callbacks, devices=processes, strategy="ddp_fork", use_distributed_sampler=False
+        )
         trainer.fit(task, datamodule=_InMemoryData(batches, style_image))
         times = json.loads(result.read_text())["times"]
     return sorted(times)[len(times) // 2]

@@ -30,7 +30,16 @@ from hydra.utils import instantiate
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from stylenorm.benchmark.measure import PeakMemory, Samples, count_flops, interleaved, synchronize, timed_call
+from stylenorm.benchmark.measure import (
+    PeakMemory,
+    Samples,
+    affordable_repeats,
+    count_flops,
+    interleaved,
+    memory_call,
+    synchronize,
+    timed_call,
+)
 from stylenorm.benchmark.reference import (
     ReferenceAutoencoder,
     ReferenceCycleGAN,
@@ -92,35 +101,39 @@ class _InMemoryData(pl.LightningDataModule):
 
 
 class StepTimer(pl.Callback):
-    """Times each project training step (after ``warmup`` steps); then, if given, runs and times one
-    reference step, so that the two alternate."""
+    """Measures the project's training steps as :func:`~stylenorm.benchmark.measure.interleaved` does
+    calls: ``warmup`` untimed steps (the first one's time kept), one memory step, then timed steps,
+    each followed by one timed reference step when ``reference_step`` is given, so that the two
+    alternate. Train for ``steps_needed(repeats)`` steps."""
 
     def __init__(self, device: torch.device, warmup: int, reference_step: Callable[[], Any] | None = None):
         self.reference_step = reference_step
         self.device = device
-        self.warmup = warmup
+        self.warmup = max(1, warmup)
         self.project = Samples()
         self.reference = Samples()
 
+    def steps_needed(self, repeats: int) -> int:
+        return self.warmup + 1 + repeats
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         synchronize(self.device)
-        self._memory = PeakMemory(self.device).__enter__()
+        if batch_idx == self.warmup:
+            self._memory = PeakMemory(self.device).__enter__()
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         synchronize(self.device)
         elapsed = time.perf_counter() - self._start
-        self._memory.__exit__(None, None, None)
         if batch_idx == 0:
             self.project.first_call_s = elapsed
-        if batch_idx >= self.warmup:
-            self.project.times.append(elapsed)
-            self.project.peaks.append(self._memory.peak_bytes)
-        if self.reference_step is None:
+        if batch_idx == self.warmup:
+            self._memory.__exit__(None, None, None)
+            self.project.peak_bytes = self._memory.peak_bytes
+        if batch_idx <= self.warmup:
             return
-        if batch_idx < self.warmup:
-            self.reference_step()
-        else:
+        self.project.times.append(elapsed)
+        if self.reference_step is not None:
             timed_call(self.reference_step, self.device, self.reference)
 
 
@@ -151,14 +164,21 @@ def _random_batch(model: str, batch: int, size: int, generator: torch.Generator)
 
 
 def training_case(
-    model: str, *, size: int, batch: int, device: torch.device, warmup: int, repeats: int, overrides: list[str] = ()
+    model: str,
+    *,
+    size: int,
+    batch: int,
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    overrides: list[str] = (),
+    budget_s: float | None = None,
 ) -> Case:
     """Project training steps (through ``Trainer.fit``) alternating with reference steps."""
     generator = torch.Generator().manual_seed(0)
     cfg = compose_config(model, ["model.vgg_weights=random"] * (model == "style") + list(overrides))
     task = instantiate(cfg.model)
-    batches = [_random_batch(model, batch, size, generator) for _ in range(warmup + repeats)]
-    sample = {key: value.to(device) for key, value in batches[0].items()}
+    sample = {key: value.to(device) for key, value in _random_batch(model, batch, size, generator).items()}
     if model == "cyclegan":
         reference = ReferenceCycleGAN(device, cfg.model.generator.ngf, cfg.model.generator.n_blocks)
         real_A, real_B = sample["A"] * 2 - 1, sample["B"] * 2 - 1
@@ -176,12 +196,18 @@ def training_case(
         def reference_step():
             return reference.step(sample["image"])
 
-    start = time.perf_counter()
-    flops = count_flops(reference_step)  # also the reference's first warm-up step
-    first_reference_s = time.perf_counter() - start
-    precision = resolve_training_precision(cfg.trainer.precision, device.type)
     timing = StepTimer(device, warmup, reference_step)
-    timing.reference.first_call_s = first_reference_s
+    for i in range(timing.warmup):  # the reference's warm-up; the first call also counts its FLOPs
+        start = time.perf_counter()
+        if i == 0:
+            timing.reference.flops = count_flops(reference_step)
+            timing.reference.first_call_s = time.perf_counter() - start
+        else:
+            reference_step()
+    memory_call(reference_step, device, timing.reference)
+    repeats = affordable_repeats(repeats, timing.reference.first_call_s, budget_s)
+    batches = [_random_batch(model, batch, size, generator) for _ in range(timing.steps_needed(repeats))]
+    precision = resolve_training_precision(cfg.trainer.precision, device.type)
     trainer = make_trainer(device, precision, [timing], benchmark=cfg.trainer.benchmark)
     style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
     trainer.fit(task, datamodule=_InMemoryData(batches, style_image))
@@ -192,7 +218,7 @@ def training_case(
         + ["compiled"] * speed.compile
         + ["fused Adam"] * bool(trainer.optimizers[0].defaults.get("fused"))
     )
-    return Case(model, size, batch, batch, timing.reference, timing.project, precision, flops, notes)
+    return Case(model, size, batch, batch, timing.reference, timing.project, precision, timing.reference.flops, notes)
 
 
 def _inference_network(workload: str, device: torch.device):
@@ -212,6 +238,7 @@ def inference_case(
     repeats: int,
     compile: bool = True,
     precision: str = "auto",
+    budget_s: float | None = None,
 ) -> Case:
     """The Stylizer (``precision``, compiled or not) against ``network(x)`` in fp32 on the same weights."""
     network, convention = _inference_network(workload, device)
@@ -223,10 +250,11 @@ def inference_case(
         "reference": lambda: reference_inference(network, network_input),
         "project": lambda: stylizer(pixels, precision),
     }
-    flops = count_flops(paths["reference"])
-    samples = interleaved(paths, device, warmup=warmup, repeats=repeats)
+    samples = interleaved(paths, device, warmup=warmup, repeats=repeats, count_flops_of="reference", budget_s=budget_s)
+    flops = samples["reference"].flops
     # The quality column: how far this project's pixels are from the reference's, in 0-255 gray levels.
-    difference = (convention.from_network(paths["reference"]().float()) - paths["project"]()).abs()
+    reference_pixels = convention.from_network(samples["reference"].last_result.float())
+    difference = (reference_pixels - samples["project"].last_result).abs()
     notes = f"{precision}" + (", compiled (inductor, frozen weights)" if compile else ", eager")
     extra = {"mean_abs_diff_gray_levels": float(difference.mean()), "max_abs_diff_gray_levels": float(difference.max())}
     return Case(workload, size, batch, batch, samples["reference"], samples["project"], precision, flops, notes, extra)
@@ -245,7 +273,9 @@ def _write_jpegs(folder: Path, count: int, size: int, seed: int) -> list[Path]:
     return paths
 
 
-def data_case(*, size: int, batch: int, warmup: int, repeats: int, images: int = 64) -> Case:
+def data_case(
+    *, size: int, batch: int, warmup: int, repeats: int, images: int = 64, budget_s: float | None = None
+) -> Case:
     """Images decoded + augmented per second: the CycleGAN train loader vs a main-process loop."""
     with tempfile.TemporaryDirectory(prefix="stylenorm-bench-") as root:
         files_a = _write_jpegs(Path(root) / "trainA", images, size, seed=0)
