@@ -67,10 +67,14 @@ def test_peak_memory_sees_a_known_allocation_and_not_a_freed_one():
 def test_paths_alternate_after_their_warm_up_and_memory_calls():
     calls = []
     samples = interleaved(
-        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, torch.device("cpu"), warmup=2, repeats=3
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        torch.device("cpu"),
+        warmup=2,
+        repeats=3,
+        reference="b",
     )
-    # per path: 2 warm-up calls + 1 memory call; then timed turns
-    assert calls == ["a", "a", "a", "b", "b", "b", "a", "b", "a", "b", "a", "b"]
+    # per path: 2 warm-up calls + 1 memory call (the reference's memory is taken in its first call)
+    assert calls == ["a", "a", "a", "b", "b", "a", "b", "a", "b", "a", "b"]
     assert len(samples["a"].times) == 3 and samples["a"].first_call_s is not None
 
 

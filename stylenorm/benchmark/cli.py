@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per path (default 3; median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls per path first (default 1)")
     parser.add_argument(
-        "--case-budget", type=float, default=40.0, metavar="SECONDS",
+        "--case-budget", type=float, default=20.0, metavar="SECONDS",
         help="fewer timed calls (at least 1) where --repeats calls of the slowest path would take longer than "
-        "this (default 40; keeps the default run under 10 minutes on 2 CPU cores; 0 = no limit)",
+        "this (default 20; keeps the default run under 10 minutes on 2 CPU cores; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--no-compile", action="store_true", help="stylize without torch.compile (the command's default)"

@@ -149,6 +149,7 @@ class Samples:
         self.times: list[float] = []
         self.peak_bytes = 0
         self.first_call_s: float | None = None  # includes one-off costs: compilation, kernel choice
+        self.call_estimate_s = 0.0  # how long a call takes, from the warm-up (for the time budget)
         self.flops: int | None = None
         self.last_result: Any = None
 
@@ -192,27 +193,35 @@ def interleaved(
     *,
     warmup: int,
     repeats: int,
-    count_flops_of: str | None = None,
+    reference: str | None = None,
     budget_s: float | None = None,
 ) -> dict[str, Samples]:
     """Per path: ``warmup`` untimed calls (the first one's time kept as ``first_call_s``) and one memory
-    call (also counting FLOPs for ``count_flops_of``); then timed calls in turns: A, B, A, B, ...
+    call; then timed calls in turns: A, B, A, B, ...
 
-    Turns rather than blocks, so that a change in machine load during the run (another process,
-    thermal limits) hits every path alike instead of favouring whichever ran in the quiet part.
-    ``budget_s`` caps the timed calls of the slowest path at about that many seconds (at least 1).
+    The ``reference`` path (plain eager code, nothing to compile or cache) has its memory measured
+    and its FLOPs counted during its first warm-up call instead, which saves one of its (long)
+    calls; its ``first_call_s`` is then not reported. Turns rather than blocks, so that a change in
+    machine load during the run (another process, thermal limits) hits every path alike.
+    ``budget_s`` caps the timed calls at about that many seconds for the slowest path (at least 1).
     """
     samples = {name: Samples() for name in paths}
     for name, fn in paths.items():
-        for i in range(warmup):
+        for i in range(max(1, warmup)):
             synchronize(device)
             start = time.perf_counter()
-            fn()
-            synchronize(device)
-            if i == 0:
-                samples[name].first_call_s = time.perf_counter() - start
-        memory_call(fn, device, samples[name], flops=name == count_flops_of)
-    slowest = max((s.first_call_s or 0.0) for s in samples.values())
+            if i == 0 and name == reference:
+                memory_call(fn, device, samples[name], flops=True)
+                estimate = time.perf_counter() - start
+            else:
+                fn()
+                synchronize(device)
+                if i == 0:
+                    samples[name].first_call_s = estimate = time.perf_counter() - start
+            samples[name].call_estimate_s = estimate if i == 0 else samples[name].call_estimate_s
+        if name != reference:
+            memory_call(fn, device, samples[name])
+    slowest = max(s.call_estimate_s for s in samples.values())
     for _ in range(affordable_repeats(repeats, slowest, budget_s)):
         for name, fn in paths.items():
             timed_call(fn, device, samples[name])

@@ -60,7 +60,9 @@ def step_seconds(
 ) -> float:
     """Median seconds of one project training step (CycleGAN: one iteration) in ``processes`` processes."""
     generator = torch.Generator().manual_seed(0)
-    cfg = compose_config(model, ["model.vgg_weights=random"] * (model == "style") + list(overrides))
+    # Eager: with speed.compile on (the paper presets) every new shape of the sweep would compile anew.
+    base = ["speed.compile=false"] + ["model.vgg_weights=random"] * (model == "style")
+    cfg = compose_config(model, base + list(overrides))
     task = instantiate(cfg.model)
     timer = StepTimer(device, warmup)
     batches = [_random_batch(model, batch, size, generator) for _ in range(timer.steps_needed(repeats))]

@@ -34,7 +34,6 @@ from stylenorm.benchmark.measure import (
     PeakMemory,
     Samples,
     affordable_repeats,
-    count_flops,
     interleaved,
     memory_call,
     synchronize,
@@ -59,8 +58,14 @@ INFERENCE = ("stylize_style", "stylize_cyclegan")
 WORKLOADS = (*TRAINING, *INFERENCE, "data")
 DEFAULT_BATCH = {"cyclegan": 1, "style": 4, "autoencoder": 16, "stylize_style": 1, "stylize_cyclegan": 1, "data": 1}
 
-# Real-data configs, so that the networks are the paper-sized defaults rather than the CPU demo's.
-_DATA_CONFIG = {"cyclegan": "unpaired", "style": "content_style", "autoencoder": "image_folder"}
+# The paper presets where there is one (paper-sized networks, speed.compile on), else real-data configs,
+# so that the networks are the full-size defaults rather than the CPU demo's. Precision back to auto:
+# the presets ask for a GPU's bf16-mixed.
+_PRESET = {
+    "cyclegan": ["experiment=cyclegan_paper", "trainer.precision=auto"],
+    "style": ["experiment=style_paper", "trainer.precision=auto"],
+    "autoencoder": ["data=image_folder"],
+}
 
 
 @dataclasses.dataclass
@@ -80,9 +85,10 @@ class Case:
 
 
 def compose_config(model: str, overrides: list[str] = ()) -> Any:
-    """The training config ``python train.py model=<model> <overrides>`` would run."""
+    """The training config of ``python train.py experiment=<model>_paper <overrides>`` (the autoencoder:
+    ``model=autoencoder data=image_folder``)."""
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
-        return compose("train", overrides=[f"model={model}", f"data={_DATA_CONFIG[model]}", *overrides])
+        return compose("train", overrides=[f"model={model}", *_PRESET[model], *overrides])
 
 
 class _InMemoryData(pl.LightningDataModule):
@@ -101,10 +107,10 @@ class _InMemoryData(pl.LightningDataModule):
 
 
 class StepTimer(pl.Callback):
-    """Measures the project's training steps as :func:`~stylenorm.benchmark.measure.interleaved` does
-    calls: ``warmup`` untimed steps (the first one's time kept), one memory step, then timed steps,
-    each followed by one timed reference step when ``reference_step`` is given, so that the two
-    alternate. Train for ``steps_needed(repeats)`` steps."""
+    """Measures the project's training steps: the first one for peak memory (untimed, like the
+    reference's first call it is compared with: both allocate Adam's moments there), the rest of
+    ``warmup`` untimed, then timed steps, each followed by one timed reference step when
+    ``reference_step`` is given, so that the two alternate. Train for ``steps_needed(repeats)``."""
 
     def __init__(self, device: torch.device, warmup: int, reference_step: Callable[[], Any] | None = None):
         self.reference_step = reference_step
@@ -114,11 +120,11 @@ class StepTimer(pl.Callback):
         self.reference = Samples()
 
     def steps_needed(self, repeats: int) -> int:
-        return self.warmup + 1 + repeats
+        return self.warmup + repeats
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         synchronize(self.device)
-        if batch_idx == self.warmup:
+        if batch_idx == 0:
             self._memory = PeakMemory(self.device).__enter__()
         self._start = time.perf_counter()
 
@@ -126,11 +132,9 @@ class StepTimer(pl.Callback):
         synchronize(self.device)
         elapsed = time.perf_counter() - self._start
         if batch_idx == 0:
-            self.project.first_call_s = elapsed
-        if batch_idx == self.warmup:
             self._memory.__exit__(None, None, None)
             self.project.peak_bytes = self._memory.peak_bytes
-        if batch_idx <= self.warmup:
+        if batch_idx < self.warmup:
             return
         self.project.times.append(elapsed)
         if self.reference_step is not None:
@@ -197,15 +201,11 @@ def training_case(
             return reference.step(sample["image"])
 
     timing = StepTimer(device, warmup, reference_step)
-    for i in range(timing.warmup):  # the reference's warm-up; the first call also counts its FLOPs
-        start = time.perf_counter()
-        if i == 0:
-            timing.reference.flops = count_flops(reference_step)
-            timing.reference.first_call_s = time.perf_counter() - start
-        else:
-            reference_step()
-    memory_call(reference_step, device, timing.reference)
-    repeats = affordable_repeats(repeats, timing.reference.first_call_s, budget_s)
+    start = time.perf_counter()  # the reference's first call: warm-up, FLOPs and memory
+    memory_call(reference_step, device, timing.reference, flops=True)
+    repeats = affordable_repeats(repeats, time.perf_counter() - start, budget_s)
+    for _ in range(timing.warmup - 1):
+        reference_step()
     batches = [_random_batch(model, batch, size, generator) for _ in range(timing.steps_needed(repeats))]
     precision = resolve_training_precision(cfg.trainer.precision, device.type)
     trainer = make_trainer(device, precision, [timing], benchmark=cfg.trainer.benchmark)
@@ -223,9 +223,17 @@ def training_case(
 
 def _inference_network(workload: str, device: torch.device):
     torch.manual_seed(0)
-    if workload == "stylize_style":
-        return TransformerNet().eval().to(device), ZERO_TO_255
-    return init_normal(ResnetGenerator()).eval().to(device), SIGNED
+    if workload == "stylize_cyclegan":
+        return init_normal(ResnetGenerator()).eval().to(device), SIGNED
+    network = TransformerNet().eval()
+    # A random TransformerNet's output sits near 0, which the 0-255 clamp would flatten (and with it the
+    # quality column): rescale its last conv so the output spans the gray levels like a trained one's.
+    with torch.no_grad():
+        last = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        sample = network(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2)) * 255)
+        last.weight.mul_(60.0 / sample.std())
+        last.bias.add_(127.5 - float(network(torch.rand(1, 3, 64, 64) * 255).mean()))
+    return network.to(device), ZERO_TO_255
 
 
 def inference_case(
