@@ -258,7 +258,7 @@ def inference_case(
         "reference": lambda: reference_inference(network, network_input),
         "project": lambda: stylizer(pixels, precision),
     }
-    samples = interleaved(paths, device, warmup=warmup, repeats=repeats, count_flops_of="reference", budget_s=budget_s)
+    samples = interleaved(paths, device, warmup=warmup, repeats=repeats, reference="reference", budget_s=budget_s)
     flops = samples["reference"].flops
     # The quality column: how far this project's pixels are from the reference's, in 0-255 gray levels.
     reference_pixels = convention.from_network(samples["reference"].last_result.float())
