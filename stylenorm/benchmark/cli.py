@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "budget_s": args.case_budget or None,
             }  # fmt: skip
             print(f"{PROG}: {workload} {size} px batch {batch} ...", flush=True)
+            case_started = time.perf_counter()
             if workload in TRAINING:
                 case = training_case(workload, device=device, overrides=args.override, **common)
             elif workload in INFERENCE:
@@ -128,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 case = data_case(**common)
             table += rows(case, peaks)
-            print(markdown_table(table[-2:]).splitlines()[-1], flush=True)
+            print(
+                markdown_table(table[-2:]).splitlines()[-1], f"({time.perf_counter() - case_started:.0f} s)", flush=True
+            )
     print()
     print(markdown_table(table))
     for line in quality_lines(table):

@@ -1,7 +1,7 @@
 """How the benchmark measures: wall time, peak memory, FLOPs and the matmul peak they are compared to.
 
 * Time: ``time.perf_counter`` around one call, with the device synchronised before and after.
-* Peak memory, in a separate untimed call of each path (after its warm-up): on CUDA,
+* Peak memory, in the first (untimed, warm-up) call of each path: on CUDA,
   ``torch.cuda.max_memory_allocated`` above what was allocated before the call; on the CPU, torch
   keeps no allocator statistics, so a sampling thread reads the resident set size
   (``/proc/self/statm``, every 0.5 ms) and the peak above its level before the call is reported.
@@ -121,7 +121,7 @@ def count_flops(fn: Callable[[], Any]) -> int:
 
 
 def matmul_peak_flops(
-    device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (2048, 4096), repeats: int = 3
+    device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (2048, 4096), repeats: int = 2
 ) -> float:
     """Best FLOP/s of square ``n x n`` matmuls in ``dtype`` on ``device`` over ``sizes`` (2 n^3 FLOPs each).
 
@@ -148,7 +148,7 @@ class Samples:
     def __init__(self) -> None:
         self.times: list[float] = []
         self.peak_bytes = 0
-        self.first_call_s: float | None = None  # includes one-off costs: compilation, kernel choice
+        self.first_call_s: float | None = None  # one-off costs (compilation) + a call with memory tracking
         self.call_estimate_s = 0.0  # how long a call takes, from the warm-up (for the time budget)
         self.flops: int | None = None
         self.last_result: Any = None
@@ -196,32 +196,30 @@ def interleaved(
     reference: str | None = None,
     budget_s: float | None = None,
 ) -> dict[str, Samples]:
-    """Per path: ``warmup`` untimed calls (the first one's time kept as ``first_call_s``) and one memory
-    call; then timed calls in turns: A, B, A, B, ...
+    """Per path: ``warmup`` untimed calls, the first of which also records peak memory (and, for the
+    ``reference`` path, counts FLOPs); then timed calls in turns: A, B, A, B, ...
 
-    The ``reference`` path (plain eager code, nothing to compile or cache) has its memory measured
-    and its FLOPs counted during its first warm-up call instead, which saves one of its (long)
-    calls; its ``first_call_s`` is then not reported. Turns rather than blocks, so that a change in
-    machine load during the run (another process, thermal limits) hits every path alike.
-    ``budget_s`` caps the timed calls at about that many seconds for the slowest path (at least 1).
+    Memory is taken in the first call to save a call per path (the 2048 px references take close to
+    a minute each on 2 cores); for a compiled path it thus includes what compiling allocates, which
+    can only overstate it. Turns rather than blocks, so that a change in machine load during the run
+    (another process, thermal limits) hits every path alike. ``budget_s`` caps the timed calls at
+    about that many seconds for the reference (or the slowest path), at least 1, judged by its warm-up.
     """
     samples = {name: Samples() for name in paths}
     for name, fn in paths.items():
         for i in range(max(1, warmup)):
             synchronize(device)
             start = time.perf_counter()
-            if i == 0 and name == reference:
-                memory_call(fn, device, samples[name], flops=True)
-                estimate = time.perf_counter() - start
+            if i == 0:
+                memory_call(fn, device, samples[name], flops=name == reference)
+                samples[name].first_call_s = time.perf_counter() - start
             else:
                 fn()
                 synchronize(device)
-                if i == 0:
-                    samples[name].first_call_s = estimate = time.perf_counter() - start
-            samples[name].call_estimate_s = estimate if i == 0 else samples[name].call_estimate_s
-        if name != reference:
-            memory_call(fn, device, samples[name])
-    slowest = max(s.call_estimate_s for s in samples.values())
+            samples[name].call_estimate_s = time.perf_counter() - start
+    # The reference (eager, nothing to compile) is the slow path whose first call tells its call time; a
+    # compiled path's first call is mostly compiling.
+    slowest = samples[reference].call_estimate_s if reference else max(s.call_estimate_s for s in samples.values())
     for _ in range(affordable_repeats(repeats, slowest, budget_s)):
         for name, fn in paths.items():
             timed_call(fn, device, samples[name])

@@ -134,6 +134,7 @@ class StepTimer(pl.Callback):
         if batch_idx == 0:
             self._memory.__exit__(None, None, None)
             self.project.peak_bytes = self._memory.peak_bytes
+            self.project.first_call_s = elapsed
         if batch_idx < self.warmup:
             return
         self.project.times.append(elapsed)
