@@ -73,8 +73,8 @@ def test_paths_alternate_after_their_warm_up_and_memory_calls():
         repeats=3,
         reference="b",
     )
-    # per path: 2 warm-up calls (the first also measures memory); then timed turns
-    assert calls == ["a", "a", "b", "b", "a", "b", "a", "b", "a", "b"]
+    # "a": 2 warm-up calls and a memory call; the reference "b": one call measuring memory; then turns
+    assert calls == ["a", "a", "a", "b", "a", "b", "a", "b", "a", "b"]
     assert len(samples["a"].times) == 3 and samples["a"].first_call_s is not None
 
 

@@ -1,7 +1,7 @@
 """How the benchmark measures: wall time, peak memory, FLOPs and the matmul peak they are compared to.
 
 * Time: ``time.perf_counter`` around one call, with the device synchronised before and after.
-* Peak memory, in the first (untimed, warm-up) call of each path: on CUDA,
+* Peak memory, in an untimed call of each path (see :func:`interleaved`): on CUDA,
   ``torch.cuda.max_memory_allocated`` above what was allocated before the call; on the CPU, torch
   keeps no allocator statistics, so a sampling thread reads the resident set size
   (``/proc/self/statm``, every 0.5 ms) and the peak above its level before the call is reported.
@@ -196,29 +196,33 @@ def interleaved(
     reference: str | None = None,
     budget_s: float | None = None,
 ) -> dict[str, Samples]:
-    """Per path: ``warmup`` untimed calls, the first of which also records peak memory (and, for the
-    ``reference`` path, counts FLOPs); then timed calls in turns: A, B, A, B, ...
+    """Per path: untimed calls first, then timed calls in turns: A, B, A, B, ...
 
-    Memory is taken in the first call to save a call per path (the 2048 px references take close to
-    a minute each on 2 cores); for a compiled path it thus includes what compiling allocates, which
-    can only overstate it. Turns rather than blocks, so that a change in machine load during the run
-    (another process, thermal limits) hits every path alike. ``budget_s`` caps the timed calls at
-    about that many seconds for the reference (or the slowest path), at least 1, judged by its warm-up.
+    The ``reference`` path (plain eager code: nothing to compile or cache) warms up with one call that
+    also records its peak memory and counts its FLOPs. Every other path makes ``warmup`` calls (the
+    first one's time is its ``first_call_s``: compilation happens there) and then one memory call, so
+    that neither what compiling allocates nor the memory tracking's slowdown of compiling gets into
+    its numbers. Turns rather than blocks, so that a change in machine load during the run (another
+    process, thermal limits) hits every path alike. ``budget_s`` caps the timed calls at about that
+    many seconds of the reference's calls (of the slowest path without one), at least 1.
     """
     samples = {name: Samples() for name in paths}
     for name, fn in paths.items():
+        if name == reference:
+            start = time.perf_counter()
+            memory_call(fn, device, samples[name], flops=True)
+            samples[name].call_estimate_s = time.perf_counter() - start
+            continue
         for i in range(max(1, warmup)):
             synchronize(device)
             start = time.perf_counter()
+            fn()
+            synchronize(device)
             if i == 0:
-                memory_call(fn, device, samples[name], flops=name == reference)
                 samples[name].first_call_s = time.perf_counter() - start
-            else:
-                fn()
-                synchronize(device)
-            samples[name].call_estimate_s = time.perf_counter() - start
-    # The reference (eager, nothing to compile) is the slow path whose first call tells its call time; a
-    # compiled path's first call is mostly compiling.
+        start = time.perf_counter()
+        memory_call(fn, device, samples[name])
+        samples[name].call_estimate_s = time.perf_counter() - start
     slowest = samples[reference].call_estimate_s if reference else max(s.call_estimate_s for s in samples.values())
     for _ in range(affordable_repeats(repeats, slowest, budget_s)):
         for name, fn in paths.items():
