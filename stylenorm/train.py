@@ -80,6 +80,19 @@ def check_distributed_norm(cfg: DictConfig) -> None:
             cfg.trainer.sync_batchnorm = False
 
 
+_PLAIN_DDP = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
+
+
+def allow_unused_parameters_for_cyclegan(cfg: DictConfig) -> None:
+    """CycleGAN under DDP needs ``find_unused_parameters``: its generator step freezes the
+    discriminators (their parameters get no gradients in that backward) and its discriminator step
+    leaves the generators out, which plain DDP reports as an error after the first step."""
+    strategy = cfg.trainer.get("strategy")
+    if cfg.model.get("name") == "cyclegan" and strategy in _PLAIN_DDP:
+        with open_dict(cfg):
+            cfg.trainer.strategy = f"{strategy}_find_unused_parameters_true"
+
+
 def instantiate(config: DictConfig, **kwargs):
     """``hydra.utils.instantiate`` that lets our own errors through unwrapped.
 
@@ -96,6 +109,7 @@ def instantiate(config: DictConfig, **kwargs):
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
     """Datamodule, task and trainer of a config whose ``run`` section is filled."""
+    allow_unused_parameters_for_cyclegan(cfg)
     with open_dict(cfg):  # `auto` is ours, not Lightning's: bf16-mixed where bf16 is fast
         cfg.trainer.precision = resolve_training_precision(cfg.trainer.precision, cfg.trainer.get("accelerator"))
     datamodule = instantiate(cfg.data)

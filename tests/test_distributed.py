@@ -9,14 +9,13 @@ import yaml
 from conftest import REPO_ROOT
 
 
-def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
-    result = subprocess.run(
+def ddp_run(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
+    """``python train.py trainer=ddp`` in 2 CPU processes, tiny, in tmp_path."""
+    return subprocess.run(
         [
             sys.executable,
             str(REPO_ROOT / "train.py"),
-            "model=autoencoder",
-            "norm=batch",
-            "model.network.base_channels=8",
+            *overrides,
             "trainer=ddp",
             "trainer.accelerator=cpu",
             "trainer.devices=2",
@@ -33,6 +32,10 @@ def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
         text=True,
         timeout=600,
     )
+
+
+def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
+    result = ddp_run(tmp_path, "model=autoencoder", "norm=batch", "model.network.base_channels=8")
     assert result.returncode == 0, result.stderr[-4000:]
     runs = list((tmp_path / "logs" / "autoencoder").glob("*/version_*"))
     assert len(runs) == 1, runs  # both processes wrote into one run, not two versions
@@ -43,6 +46,14 @@ def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
     assert hparams["trainer/world_size"] == 2
     checkpoints = list((tmp_path / "checkpoints").rglob("last.ckpt"))
     assert len(checkpoints) == 1
+
+
+def test_cyclegan_trains_under_ddp_although_each_step_leaves_networks_without_grads(tmp_path):
+    # The G step freezes D_A/D_B and the D step leaves G_AB/G_BA out: plain DDP fails after one step.
+    small = ["model.generator.ngf=8", "model.generator.n_blocks=1", "model.discriminator.ndf=8"]
+    result = ddp_run(tmp_path, "model=cyclegan", *small)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert len(list((tmp_path / "checkpoints").rglob("last.ckpt"))) == 1
 
 
 def test_ddp_on_gpu_converts_batch_norm_and_cpu_refuses_sync_batch(tmp_path):

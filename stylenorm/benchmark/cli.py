@@ -75,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="time the project's training step against image size, batch size and 2 DDP processes vs 1",
     )  # fmt: skip
     scaling.add_argument("--scaling-model", choices=TRAINING, default="cyclegan", help="(default cyclegan)")
-    scaling.add_argument("--scaling-sizes", type=int, nargs="+", default=[128, 256, 512], metavar="PX")
-    scaling.add_argument("--scaling-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16], metavar="N")
+    scaling.add_argument("--scaling-sizes", type=int, nargs="*", default=[128, 256, 512], metavar="PX")
+    scaling.add_argument(
+        "--scaling-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16], metavar="N",
+        help="batch sizes of the batch sweep; the first is also the per-process batch of the DDP comparison",
+    )  # fmt: skip
     scaling.add_argument(
         "--scaling-batch-size-px", type=int, default=128, metavar="PX", help="image size of the batch sweep"
     )

@@ -77,7 +77,13 @@ def step_seconds(
         callbacks = [_ThreadsPerProcess(threads), timer, _SaveTimes(timer, str(result))]
         # Every process steps through all the batches (each its own copy: the same per-process batch size).
         trainer = make_trainer(
-            device, precision, callbacks, devices=processes, strategy="ddp_fork", use_distributed_sampler=False
+            device,
+            precision,
+            callbacks,
+            devices=processes,
+            # CycleGAN's G and D steps each leave the other networks without gradients (stylenorm.train).
+            strategy="ddp_fork_find_unused_parameters_true" if model == "cyclegan" else "ddp_fork",
+            use_distributed_sampler=False,
         )
         trainer.fit(task, datamodule=_InMemoryData(batches, style_image))
         times = json.loads(result.read_text())["times"]
