@@ -19,19 +19,10 @@ from PIL import Image
 from torch import nn
 
 from stylenorm.networks import ConvNormActAutoencoder, PatchDiscriminator, ResnetGenerator, TransformerNet
+from stylenorm.nn.init import init_weights_normal as init_normal  # weights ~ N(0, 0.02): setup, not timed
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def init_normal(network: nn.Module, gain: float = 0.02) -> nn.Module:
-    """The CycleGAN code's ``init_weights('normal')``: conv weights ~ N(0, gain), biases 0."""
-    for module in network.modules():
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(module.weight, 0.0, gain)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-    return network
 
 
 class ReferenceCycleGAN:

@@ -69,8 +69,8 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
     return out
 
 
-def _fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else format(value, spec) + unit
 
 
 def markdown_table(table: list[dict[str, Any]]) -> str:
@@ -85,7 +85,7 @@ def markdown_table(table: list[dict[str, Any]]) -> str:
             f"{r['median_s'] * 1000:.0f} ms | {r['images_per_s']:.2f} | {r['speedup']:.2f}x | "
             f"{r['peak_mib']:.0f} MiB | {_fmt(r.get('gflop_per_s'), '.0f')} | "
             f"{_fmt(r.get('share_of_matmul_peak'), '.0%')} | "
-            f"{_fmt(r['first_call_s'], '.1f')} s | {r['repeats']} |"
+            f"{_fmt(r['first_call_s'], '.1f', ' s')} | {r['repeats']} |"
         )
     return "\n".join(lines)
 

@@ -43,13 +43,13 @@ from stylenorm.benchmark.reference import (
     ReferenceAutoencoder,
     ReferenceCycleGAN,
     ReferenceStyleTransfer,
-    init_normal,
     reference_inference,
     reference_load,
 )
 from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
 from stylenorm.inference.stylizer import Stylizer
 from stylenorm.networks import ResnetGenerator, TransformerNet
+from stylenorm.nn.init import init_weights_normal
 from stylenorm.speed import resolve_inference_precision, resolve_training_precision
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -226,7 +226,7 @@ def training_case(
 def _inference_network(workload: str, device: torch.device):
     torch.manual_seed(0)
     if workload == "stylize_cyclegan":
-        return init_normal(ResnetGenerator()).eval().to(device), SIGNED
+        return init_weights_normal(ResnetGenerator()).eval().to(device), SIGNED
     network = TransformerNet().eval()
     # A random TransformerNet's output sits near 0, which the 0-255 clamp would flatten (and with it the
     # quality column): rescale its last conv so the output spans the gray levels like a trained one's.
