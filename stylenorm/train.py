@@ -141,6 +141,8 @@ def quiet_library_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization.*")
     # The tasks convert batches to channels_last in on_after_batch_transfer; the datamodule has no such hook.
     warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`.*")
+    # Lightning's model summary only sizes fp32 models; the parameter counts it prints are still right.
+    warnings.filterwarnings("ignore", message=r".*is not supported by the model summary.*")
     # The style task's VGG is frozen in eval mode on purpose (stylenorm.losses.vgg).
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 
