@@ -15,9 +15,10 @@ What the defaults come to:
   are computed in fp32 (:mod:`stylenorm.losses.perceptual`).
 * channels_last ``auto``: on CUDA only - cuDNN's bf16 convolutions prefer NHWC, while on the CPU
   measured here it made a bf16 training step about 20% slower.
-* compile: off by default for training (on the CPU it took about a minute per network for a few
-  percent), on request for inference, where with inductor's weight freezing it is the largest
-  single win once a shape repeats.
+* compile: off by default for training - compiling takes minutes on a CPU, a loss for short runs
+  and tests - and on in the paper presets, whose runs of days it speeds up (256 px steps about 20%
+  faster on the CPU measured, with less memory); on request for inference, where with inductor's
+  weight freezing it is the largest single win once an image size repeats.
 * Adam: the fused single-kernel implementation wherever torch has one for the parameters' device
   (CPU and CUDA), else torch's default.
 """
