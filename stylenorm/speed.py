@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,14 @@ def to_channels_last(value: Any) -> Any:
     return value
 
 
+def quiet_compiler_notes() -> None:
+    """Silence inductor's CPU-build note "No CUDA runtime is found, using CUDA_HOME=..." (CUDA builds
+    of torch print it on every CPU compile; nothing is wrong and nothing can be done about it)."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+
+
 def compile_for_inference(network: nn.Module) -> nn.Module:
     """``torch.compile`` an eval-mode network with inductor's weight freezing (constant folding and
     pre-packed convolution weights: most of the CPU win). Recompiles for each new input size."""
+    quiet_compiler_notes()
     return torch.compile(network.eval(), dynamic=False, options={"freezing": True})

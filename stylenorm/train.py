@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
 from stylenorm.run_naming import choose_version, name_from_checkpoint, run_name
-from stylenorm.speed import resolve_training_precision
+from stylenorm.speed import quiet_compiler_notes, resolve_training_precision
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ def quiet_library_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*ModelCheckpoint with manual optimization.*")
     # The tasks convert batches to channels_last in on_after_batch_transfer; the datamodule has no such hook.
     warnings.filterwarnings("ignore", message=r".*overridden `on_after_batch_transfer` in `LightningModule`.*")
+    quiet_compiler_notes()  # speed.compile on a CPU build with CUDA libraries
     # Lightning's model summary only sizes fp32 models; the parameter counts it prints are still right.
     warnings.filterwarnings("ignore", message=r".*is not supported by the model summary.*")
     # The style task's VGG is frozen in eval mode on purpose (stylenorm.losses.vgg).
