@@ -83,14 +83,24 @@ def check_distributed_norm(cfg: DictConfig) -> None:
 _PLAIN_DDP = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
 
 
+def strategy_for_model(model_name: str | None, strategy: str | None) -> str | None:
+    """``strategy``, with ``find_unused_parameters`` turned on for CycleGAN's plain DDP variants.
+
+    CycleGAN's generator step freezes the discriminators (their parameters get no gradients in that
+    backward) and its discriminator step leaves the generators out, which plain DDP reports as an
+    error after the first step.
+    """
+    if model_name == "cyclegan" and strategy in _PLAIN_DDP:
+        return f"{strategy}_find_unused_parameters_true"
+    return strategy
+
+
 def allow_unused_parameters_for_cyclegan(cfg: DictConfig) -> None:
-    """CycleGAN under DDP needs ``find_unused_parameters``: its generator step freezes the
-    discriminators (their parameters get no gradients in that backward) and its discriminator step
-    leaves the generators out, which plain DDP reports as an error after the first step."""
-    strategy = cfg.trainer.get("strategy")
-    if cfg.model.get("name") == "cyclegan" and strategy in _PLAIN_DDP:
+    """Apply :func:`strategy_for_model` to ``cfg.trainer.strategy``."""
+    strategy = strategy_for_model(cfg.model.get("name"), cfg.trainer.get("strategy"))
+    if strategy != cfg.trainer.get("strategy"):
         with open_dict(cfg):
-            cfg.trainer.strategy = f"{strategy}_find_unused_parameters_true"
+            cfg.trainer.strategy = strategy
 
 
 def instantiate(config: DictConfig, **kwargs):

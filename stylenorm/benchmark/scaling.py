@@ -19,10 +19,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
-from hydra.utils import instantiate
 
-from stylenorm.benchmark.workloads import StepTimer, _InMemoryData, _random_batch, compose_config, make_trainer
-from stylenorm.speed import resolve_training_precision
+from stylenorm.benchmark.workloads import StepTimer, build_task, make_trainer, random_data
+from stylenorm.train import strategy_for_model
 
 
 class _ThreadsPerProcess(pl.Callback):
@@ -59,17 +58,12 @@ def step_seconds(
     overrides: list[str] = (),
 ) -> float:
     """Median seconds of one project training step (CycleGAN: one iteration) in ``processes`` processes."""
-    generator = torch.Generator().manual_seed(0)
     # Eager: with speed.compile on (the paper presets) every new shape of the sweep would compile anew.
-    base = ["speed.compile=false"] + ["model.vgg_weights=random"] * (model == "style")
-    cfg = compose_config(model, base + list(overrides))
-    task = instantiate(cfg.model)
+    _, task, precision = build_task(model, device, ["speed.compile=false", *overrides])
     timer = StepTimer(device, warmup)
-    batches = [_random_batch(model, batch, size, generator) for _ in range(timer.steps_needed(repeats))]
-    style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
-    precision = resolve_training_precision(cfg.trainer.precision, device.type)
+    data = random_data(model, timer.steps_needed(repeats), batch, size, torch.Generator().manual_seed(0))
     if processes == 1:
-        make_trainer(device, precision, [timer]).fit(task, datamodule=_InMemoryData(batches, style_image))
+        make_trainer(device, precision, [timer]).fit(task, datamodule=data)
         return timer.project.median_s
     threads = max(1, torch.get_num_threads() // processes)
     with tempfile.TemporaryDirectory() as folder:
@@ -81,11 +75,10 @@ def step_seconds(
             precision,
             callbacks,
             devices=processes,
-            # CycleGAN's G and D steps each leave the other networks without gradients (stylenorm.train).
-            strategy="ddp_fork_find_unused_parameters_true" if model == "cyclegan" else "ddp_fork",
+            strategy=strategy_for_model(model, "ddp_fork"),
             use_distributed_sampler=False,
         )
-        trainer.fit(task, datamodule=_InMemoryData(batches, style_image))
+        trainer.fit(task, datamodule=data)
         times = json.loads(result.read_text())["times"]
     return sorted(times)[len(times) // 2]
 

@@ -92,7 +92,7 @@ def compose_config(model: str, overrides: list[str] = ()) -> Any:
         return compose("train", overrides=[f"model={model}", *_PRESET[model], *overrides])
 
 
-class _InMemoryData(pl.LightningDataModule):
+class InMemoryData(pl.LightningDataModule):
     """Pre-made batches (and a style image for the style task); no decoding."""
 
     def __init__(self, batches: list[dict[str, torch.Tensor]], style_image: torch.Tensor | None = None):
@@ -160,13 +160,28 @@ def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callba
     )
 
 
-def _random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+def random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """One batch of random images in the task's batch layout."""
+
     def images() -> torch.Tensor:
         return torch.rand(batch, 3, size, size, generator=generator)
 
     if model == "cyclegan":
         return {"A": images(), "B": images()}
     return {"content": images()} if model == "style" else {"image": images()}
+
+
+def random_data(model: str, steps: int, batch: int, size: int, generator: torch.Generator) -> InMemoryData:
+    """``steps`` random batches (and, for the style task, a random style image)."""
+    batches = [random_batch(model, batch, size, generator) for _ in range(steps)]
+    style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
+    return InMemoryData(batches, style_image)
+
+
+def build_task(model: str, device: torch.device, overrides: list[str] = ()) -> tuple[Any, pl.LightningModule, str]:
+    """Config, LightningModule and resolved precision of a training workload (VGG random: no download)."""
+    cfg = compose_config(model, ["model.vgg_weights=random"] * (model == "style") + list(overrides))
+    return cfg, instantiate(cfg.model), resolve_training_precision(cfg.trainer.precision, device.type)
 
 
 def training_case(
@@ -182,9 +197,8 @@ def training_case(
 ) -> Case:
     """Project training steps (through ``Trainer.fit``) alternating with reference steps."""
     generator = torch.Generator().manual_seed(0)
-    cfg = compose_config(model, ["model.vgg_weights=random"] * (model == "style") + list(overrides))
-    task = instantiate(cfg.model)
-    sample = {key: value.to(device) for key, value in _random_batch(model, batch, size, generator).items()}
+    cfg, task, precision = build_task(model, device, overrides)
+    sample = {key: value.to(device) for key, value in random_batch(model, batch, size, generator).items()}
     if model == "cyclegan":
         reference = ReferenceCycleGAN(device, cfg.model.generator.ngf, cfg.model.generator.n_blocks)
         real_A, real_B = sample["A"] * 2 - 1, sample["B"] * 2 - 1
@@ -208,11 +222,8 @@ def training_case(
     repeats = affordable_repeats(repeats, time.perf_counter() - start, budget_s)
     for _ in range(timing.warmup - 1):
         reference_step()
-    batches = [_random_batch(model, batch, size, generator) for _ in range(timing.steps_needed(repeats))]
-    precision = resolve_training_precision(cfg.trainer.precision, device.type)
     trainer = make_trainer(device, precision, [timing], benchmark=cfg.trainer.benchmark)
-    style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
-    trainer.fit(task, datamodule=_InMemoryData(batches, style_image))
+    trainer.fit(task, datamodule=random_data(model, timing.steps_needed(repeats), batch, size, generator))
     speed = task.speed
     notes = ", ".join(
         [f"Lightning {precision}"]
