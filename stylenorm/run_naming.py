@@ -2,8 +2,8 @@
 
 A run's name is its model, its norm kind with the resolved affine flag, and any override that
 changes what it measures (``group-affine_true,num_groups=8,batch_size=2``). Logs and checkpoints
-share ``<name>/<version>``, and a new run never reuses a version that exists in either place, so
-no run overwrites another's checkpoints. Resuming from ``.../<name>/version_N/last.ckpt`` continues
+share ``<name>/<version>``, and a new run never reuses a version that exists in either place (it
+reserves its folder atomically), so no run - nor any job of a sweep - overwrites another's files. Resuming from ``.../<name>/version_N/last.ckpt`` continues
 in version N.
 """
 
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from stylenorm.nn.norm import NormSpec
 
-#: Set for DDP child processes (Lightning re-runs train.py in each), so they use rank 0's version.
+#: ``<name>::<version>`` while a run trains, for its DDP child processes (Lightning re-runs train.py
+#: in each), so they use rank 0's version.
 VERSION_ENV = "STYLENORM_RUN_VERSION"
 
 _DEFAULT_AFFINE = {"style": True, "autoencoder": True, "cyclegan": False}
@@ -74,7 +76,7 @@ def name_from_checkpoint(ckpt_path: str | os.PathLike | None, checkpoint_dir: st
 
 
 def next_version(*run_folders: Path) -> str:
-    """The first ``version_N`` that exists in none of ``run_folders``."""
+    """The first ``version_N`` above every one that exists in ``run_folders``."""
     taken = set()
     for folder in run_folders:
         if folder.is_dir():
@@ -82,10 +84,58 @@ def next_version(*run_folders: Path) -> str:
     return f"version_{max(taken, default=-1) + 1}"
 
 
-def choose_version(log_root: Path, checkpoint_root: Path, ckpt_path: str | None) -> str:
-    """Version for this process: inherited (DDP child), resumed, or the next free one."""
-    version = (
-        os.environ.get(VERSION_ENV) or version_from_checkpoint(ckpt_path) or next_version(log_root, checkpoint_root)
-    )
-    os.environ[VERSION_ENV] = version  # DDP children inherit the environment
-    return version
+def reserve_version(log_root: Path, checkpoint_root: Path) -> str:
+    """Create ``log_root/version_N`` for the next free N and return ``version_N``.
+
+    ``mkdir`` either creates the folder or fails, atomically, so two jobs starting at the same time
+    (a parallel launcher, two terminals) can never both get the same version.
+    """
+    while True:
+        version = next_version(log_root, checkpoint_root)
+        try:
+            (log_root / version).mkdir(parents=True, exist_ok=False)
+        except FileExistsError:
+            continue  # another job took it between the listing and the mkdir: look again
+        return version
+
+
+def _launched_rank() -> int:
+    """This process's rank when a launcher (torchrun, SLURM, Lightning's DDP children) says so, else 0."""
+    for variable in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        value = os.environ.get(variable, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 0
+
+
+def choose_version(name: str, log_root: Path, checkpoint_root: Path, ckpt_path: str | None) -> str:
+    """Version of run ``name`` for this process: resumed, inherited from the DDP parent, or a new one.
+
+    Lightning starts DDP children by re-running ``train.py``; they find the parent's choice in
+    :data:`VERSION_ENV` (set by :func:`published_version` around the fit) and use it only when it
+    names the same run. Anything else - the next job of a multirun in the same process, a later run
+    in the same shell - reserves a fresh folder, so no two jobs share one.
+    """
+    if resumed := version_from_checkpoint(ckpt_path):
+        return resumed
+    inherited_name, _, inherited_version = os.environ.get(VERSION_ENV, "").rpartition("::")
+    if inherited_name == name and inherited_version:
+        return inherited_version
+    if _launched_rank() > 0:  # ranks started by torchrun/SLURM without our parent: rank 0 creates folders
+        return next_version(log_root, checkpoint_root)
+    return reserve_version(log_root, checkpoint_root)
+
+
+@contextmanager
+def published_version(name: str, version: str) -> Iterator[None]:
+    """Tell DDP children (started inside this block) which version run ``name`` uses; forget it after,
+    so the next run in this process (a multirun's next job) chooses its own."""
+    previous = os.environ.get(VERSION_ENV)
+    os.environ[VERSION_ENV] = f"{name}::{version}"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(VERSION_ENV, None)
+        else:
+            os.environ[VERSION_ENV] = previous

@@ -20,7 +20,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
-from stylenorm.run_naming import choose_version, name_from_checkpoint, run_name
+from stylenorm.run_naming import choose_version, name_from_checkpoint, published_version, run_name
+from stylenorm.run_record import final_status, run_record, varied_hparams, write_result
 from stylenorm.speed import quiet_compiler_notes, resolve_training_precision
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def name_run(cfg: DictConfig) -> None:
     )
     log_root = Path(cfg.paths.log_dir) / name
     checkpoint_root = Path(cfg.paths.checkpoint_dir) / name
-    version = cfg.run.version or choose_version(log_root, checkpoint_root, cfg.ckpt_path)
+    version = cfg.run.version or choose_version(name, log_root, checkpoint_root, cfg.ckpt_path)
     with open_dict(cfg):
         cfg.run.name = name
         cfg.run.version = version
@@ -127,6 +128,8 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     callbacks = [instantiate(c) for c in cfg.callbacks.values() if c is not None]
     logger = instantiate(cfg.logger)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
+    model.run_record = run_record(cfg, trainer.strategy.root_device)
+    model.varied_hparams = varied_hparams(_task_overrides())
     return datamodule, model, trainer
 
 
@@ -168,6 +171,18 @@ def is_redundant_sweep_variant(cfg: DictConfig) -> bool:
         return False
 
 
+def fit_and_validate(trainer: pl.Trainer, model, datamodule, ckpt_path: str | None) -> dict[str, float]:
+    """``trainer.fit``, then one validation of the final weights; returns the final metrics."""
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if not trainer.interrupted and trainer.limit_val_batches != 0:
+        # max_steps usually stops mid-epoch, after the last scheduled validation: validate the final
+        # weights too, so every run's last logged metrics and image grid describe what it ended with.
+        trainer.validate(model, datamodule=datamodule, verbose=False)
+        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    return metrics
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train as configured; returns the final logged metrics (floats)."""
     quiet_library_noise()
@@ -189,14 +204,16 @@ def run(cfg: DictConfig) -> dict[str, float]:
             cfg.run.log_dir,
             cfg.run.checkpoint_dir,
         )
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if not trainer.interrupted and trainer.limit_val_batches != 0:
-        # max_steps usually stops mid-epoch, after the last scheduled validation: validate the final
-        # weights too, so every run's last logged metrics and image grid describe what it ended with.
-        trainer.validate(model, datamodule=datamodule, verbose=False)
-        metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
+    with published_version(cfg.run.name, cfg.run.version):
+        try:
+            metrics = fit_and_validate(trainer, model, datamodule, cfg.ckpt_path)
+        except BaseException as error:  # recorded for the report, then raised as it was
+            if trainer.is_global_zero:
+                status = "interrupted" if isinstance(error, KeyboardInterrupt) else "crashed"
+                write_result(cfg.run.log_dir, status, trainer.global_step, {}, f"{type(error).__name__}: {error}")
+            raise
     if trainer.is_global_zero:
+        write_result(cfg.run.log_dir, final_status(metrics, trainer.interrupted), trainer.global_step, metrics)
         log.info(
             "Finished %s/%s at step %d. Final metrics: %s",
             cfg.run.name,

@@ -1,5 +1,12 @@
 """Lightning callbacks configured in ``configs/callbacks/``."""
 
 from stylenorm.callbacks.norm_statistics import NormStatistics, activation_statistics
+from stylenorm.callbacks.random_state import RandomStateCheckpoint, collect_random_states, restore_random_states
 
-__all__ = ["NormStatistics", "activation_statistics"]
+__all__ = [
+    "NormStatistics",
+    "RandomStateCheckpoint",
+    "activation_statistics",
+    "collect_random_states",
+    "restore_random_states",
+]

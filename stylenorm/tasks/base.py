@@ -16,6 +16,7 @@ from torchvision.utils import make_grid
 
 from stylenorm.nn.norm import NormSpec, is_norm_layer
 from stylenorm.speed import SpeedOptions, adam, to_channels_last
+from stylenorm.tasks.hparams_tab import log_hparams
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -49,6 +50,10 @@ class ImageTranslationTask(LightningModule):
         super().__init__()
         self.speed = SpeedOptions.from_config(speed)
         self._speed_applied = False
+        #: Entries from the whole config (seed, hardware, ablation protocol; :mod:`stylenorm.run_record`),
+        #: set by :func:`stylenorm.train.build`, and the HPARAMS names its overrides set.
+        self.run_record: dict[str, Any] = {}
+        self.varied_hparams: set[str] = set()
 
     def configure_model(self) -> None:
         """Apply the speed switches once, before the optimizers are built (:mod:`stylenorm.speed`).
@@ -84,14 +89,14 @@ class ImageTranslationTask(LightningModule):
 
     def run_summary(self) -> dict[str, Any]:
         """Hyperparameters worth comparing across runs: model, resolved norm, data and trainer."""
-        summary = {"model": self.hparams.get("name", type(self).__name__)}
+        summary = {"model": self.hparams.get("name", type(self).__name__), **self.run_record}
         summary.update(flatten(self.norm_spec.to_dict(), "norm/"))
         # What is really in the networks now - e.g. SyncBatchNorm after Lightning's DDP conversion.
         layer_types = sorted({type(m).__name__ for m in self.modules() if is_norm_layer(m)})
         summary["norm/layer_types"] = ",".join(layer_types) or "none"
         summary.update(flatten({k: v for k, v in self.hparams.items() if k not in ("name", "norm")}))
         datamodule = getattr(self.trainer, "datamodule", None)
-        for key in ("batch_size", "image_size"):
+        for key in ("batch_size", "image_size", "known_answer"):
             if datamodule is not None and hasattr(datamodule, key):
                 summary[f"data/{key}"] = getattr(datamodule, key)
         summary["trainer/precision"] = str(self.trainer.precision)
@@ -103,7 +108,7 @@ class ImageTranslationTask(LightningModule):
         # resolved norm, the data sizes and the metric columns in one record.
         for logger in self.loggers:
             if isinstance(logger, TensorBoardLogger):
-                logger.log_hyperparams(self.run_summary(), {name: float("nan") for name in self.hparam_metrics})
+                log_hparams(logger, self.run_summary(), self.hparam_metrics, self.varied_hparams)
             else:
                 logger.log_hyperparams(self.run_summary())
 

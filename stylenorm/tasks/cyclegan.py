@@ -97,6 +97,16 @@ class CycleGANTask(ImageTranslationTask):
         self.psnr_identity = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim_AtoB = StructuralSimilarityIndexMeasure(data_range=1.0)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The pools are part of the training state: a resumed run shows D the same history.
+        checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        pools = checkpoint.get("image_pools")
+        if pools is not None:  # checkpoints written before the pools were saved start with empty ones
+            self.pool_A.load_state_dict(pools["A"])
+            self.pool_B.load_state_dict(pools["B"])
+
     def forward(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         """Translate [0, 1] images A->B (``G_AB``) or B->A (``G_BA``); output in [0, 1]."""
         generator = self.G_AB if direction == "AtoB" else self.G_BA

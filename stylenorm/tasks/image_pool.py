@@ -3,11 +3,14 @@
 Updating D on a buffer of past fakes, not only the newest ones, damps model oscillation
 (Zhu et al. 2017, section 4). With probability 1/2 a new fake replaces a random stored one and the
 stored one is returned instead; until the pool is full, fakes go in and come straight back.
+
+The coin flips and the slot choice draw from ``generator`` (default: torch's global generator, which
+``seed_everything`` seeds from the run's ``seed`` and the random-state callback saves in
+checkpoints), so two runs with the same seed make the same choices. :meth:`state_dict` holds the
+stored images, so a resumed run continues with the history it had.
 """
 
 from __future__ import annotations
-
-import random
 
 import torch
 
@@ -15,10 +18,28 @@ import torch
 class ImagePool:
     """A pool of up to ``size`` past generated images; ``size=0`` disables it."""
 
-    def __init__(self, size: int = 50, seed: int | None = None):
+    def __init__(self, size: int = 50, generator: torch.Generator | None = None):
         self.size = size
         self.images: list[torch.Tensor] = []
-        self._random = random.Random(seed)
+        self.generator = generator
+
+    def _uniform(self) -> float:
+        return float(torch.rand((), generator=self.generator))
+
+    def _slot(self) -> int:
+        return int(torch.randint(self.size, (), generator=self.generator))
+
+    def state_dict(self) -> dict[str, torch.Tensor | int]:
+        images = torch.cat(self.images) if self.images else torch.empty(0)
+        return {"size": self.size, "images": images.cpu()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["size"]) != self.size:
+            raise ValueError(
+                f"The checkpoint's image pool holds up to {state['size']} images, this run's "
+                f"model.pool_size is {self.size}; resume with model.pool_size={state['size']}."
+            )
+        self.images = [image.unsqueeze(0) for image in state["images"]]
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
         """Return a batch of the same size mixing ``images`` and stored ones (all detached)."""
@@ -30,9 +51,9 @@ class ImagePool:
             if len(self.images) < self.size:
                 self.images.append(image.clone())
                 returned.append(image)
-            elif self._random.random() > 0.5:
-                index = self._random.randrange(self.size)
-                returned.append(self.images[index].clone())
+            elif self._uniform() > 0.5:
+                index = self._slot()
+                returned.append(self.images[index].to(image.device, image.dtype))  # restored pools load on CPU
                 self.images[index] = image.clone()
             else:
                 returned.append(image)
