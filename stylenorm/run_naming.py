@@ -3,8 +3,8 @@
 A run's name is its model, its norm kind with the resolved affine flag, and any override that
 changes what it measures (``group-affine_true,num_groups=8,batch_size=2``). Logs and checkpoints
 share ``<name>/<version>``, and a new run never reuses a version that exists in either place (it
-reserves its folder atomically), so no run - nor any job of a sweep - overwrites another's files. Resuming from ``.../<name>/version_N/last.ckpt`` continues
-in version N.
+reserves its folder atomically), so no run - nor any job of a sweep - overwrites another's files.
+Resuming from ``.../<name>/version_N/last.ckpt`` continues in version N.
 """
 
 from __future__ import annotations

@@ -96,8 +96,9 @@ def test_embedded_datasets_are_byte_identical_across_runs(tmp_path, embedded_dir
 def test_embedded_layouts_and_sizes(embedded_dir):
     root = embedded_dir / "embedded"
     counts = {str(p.relative_to(root)): len(list(p.glob("*.png"))) for p in root.glob("*/*") if p.is_dir()}
-    assert counts["cyclegan/testA"] == counts["cyclegan/testA_truth"] == counts["cyclegan/testB"] == 16
-    assert 200 <= counts["cyclegan/trainA"] <= 400 and 200 <= counts["cyclegan/trainB"] <= 400
+    for name in ("cyclegan", "cyclegan_exposure"):
+        assert counts[f"{name}/testA"] == counts[f"{name}/testA_truth"] == counts[f"{name}/testB"] == 16
+        assert 200 <= counts[f"{name}/trainA"] <= 400 and 200 <= counts[f"{name}/trainB"] <= 400
     assert counts["style/val"] == 8 and counts["style/content"] >= 200
     assert counts["autoencoder/val"] == 16 and counts["autoencoder/train"] >= 200
     assert pixels(root / "style" / "style.png").shape == (256, 256, 3)
@@ -181,7 +182,7 @@ def test_materialize_is_idempotent_and_replaces_only_its_own_old_versions(tmp_pa
     with pytest.raises(FileExistsError, match="not an embedded dataset"):
         materialize_embedded("style", user_data)
     assert (user_data / "photo.png").exists()
-    with pytest.raises(ValueError, match="cyclegan, style, autoencoder"):
+    with pytest.raises(ValueError, match="cyclegan, cyclegan_exposure, style, autoencoder"):
         materialize_embedded("horse2zebra", tmp_path / "x")
 
 
@@ -391,6 +392,7 @@ def test_embedded_cyclegan_config_values(tmp_path):
         "embedded_root": None,
         "max_val_images": 8,
         "seed": 0,
+        "known_answer": "colour_grade",
     }
 
 

@@ -26,11 +26,15 @@ Every dataset yields dicts of float tensors ``(3, H, W)`` in [0, 1]. Folder layo
 Image files: .png .jpg .jpeg .bmp .webp .tif .tiff (any case); unreadable ones are skipped with a
 warning naming them. The ``embedded_*`` configs generate their data on first use with
 :func:`materialize_embedded` (no download).
+
+Known-answer tasks (``data.known_answer``: ``colour_grade`` | ``exposure``) are defined in
+:mod:`stylenorm.data.known_answer`; CycleGAN gets them as embedded datasets, the autoencoder as
+``{"image": input, "target": answer}`` batches.
 """
 
 from stylenorm.data.datamodules import ImageFolderDataModule, StyleDataModule, UnpairedDataModule, hold_out, spread
-from stylenorm.data.datasets import ImageFolderDataset, UnpairedDataset, UnpairedValidationDataset
-from stylenorm.data.embedded import EMBEDDED_NAMES, known_answer_transform, materialize_embedded
+from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
+from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, EMBEDDED_NAMES, materialize_embedded
 from stylenorm.data.images import (
     IMAGE_EXTENSIONS,
     ImageList,
@@ -39,26 +43,41 @@ from stylenorm.data.images import (
     list_images,
     load_rgb,
 )
+from stylenorm.data.known_answer import (
+    KNOWN_ANSWERS,
+    colour_grade,
+    exposure_answer,
+    known_answer_pair,
+    known_answer_transform,
+    random_exposure,
+)
 from stylenorm.data.transforms import eval_transform, to_float_tensor, train_transform, unpaired_train_transform
 
 __all__ = [
+    "CYCLEGAN_KNOWN_ANSWERS",
     "EMBEDDED_NAMES",
     "IMAGE_EXTENSIONS",
+    "KNOWN_ANSWERS",
     "ImageFolderDataModule",
     "ImageFolderDataset",
     "ImageList",
+    "KnownAnswerDataset",
     "StyleDataModule",
     "UnpairedDataModule",
     "UnpairedDataset",
     "UnpairedValidationDataset",
     "UnreadableImageError",
     "UnreadableImageWarning",
+    "colour_grade",
     "eval_transform",
+    "exposure_answer",
     "hold_out",
+    "known_answer_pair",
     "known_answer_transform",
     "list_images",
     "load_rgb",
     "materialize_embedded",
+    "random_exposure",
     "spread",
     "to_float_tensor",
     "train_transform",

@@ -16,6 +16,11 @@ Loader choices:
 * val: fixed order, fixed images (at most ``max_val_images``), batch ``min(batch_size, #images)``.
   Held-out choices use ``seed``, which stays fixed while the run's ``seed`` varies, so an ablation
   over seeds validates on the same pixels.
+
+``known_answer`` (``data.known_answer``; :mod:`stylenorm.data.known_answer`) names the known-answer
+task a run solves, recorded as ``data/known_answer`` in the HPARAMS tab. CycleGAN's data hold the
+task in their files (``testA_truth/``), so :class:`UnpairedDataModule` only checks and records it;
+:class:`ImageFolderDataModule` poses it on any folder of images while loading.
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
-from stylenorm.data.datasets import ImageFolderDataset, UnpairedDataset, UnpairedValidationDataset
-from stylenorm.data.embedded import materialize_embedded
+from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
+from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, materialize_embedded
 from stylenorm.data.images import list_images, load_rgb
+from stylenorm.data.known_answer import KNOWN_ANSWERS, check_known_answer
 from stylenorm.data.transforms import eval_transform, to_float_tensor, train_transform, unpaired_train_transform
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,9 @@ def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[l
 
 class _ImageDataModule(LightningDataModule):
     """The common arguments, embedded-data preparation and the loaders; subclasses fill the datasets."""
+
+    #: The known-answer task of the data (None: none); subclasses that support one take it as an argument.
+    known_answer: str | None = None
 
     def __init__(
         self,
@@ -145,6 +154,11 @@ class UnpairedDataModule(_ImageDataModule):
     ``testA_truth/`` (optional: the true B-domain version of each testA image, same file names).
     Without testA/ or testB/, a few evenly spaced training images of that domain validate instead
     (logged). Training: square resize to ``load_size``, random ``image_size`` crop, random flip.
+
+    ``known_answer``: the task the data pose, recorded with the run. None (your own data): no named
+    task - a ``testA_truth/`` folder is still scored. An embedded dataset must be given the task it
+    was built for (:data:`~stylenorm.data.embedded.CYCLEGAN_KNOWN_ANSWERS`), and named tasks need
+    ``testA_truth/``.
     """
 
     def __init__(
@@ -159,8 +173,17 @@ class UnpairedDataModule(_ImageDataModule):
         embedded_root: PathArg = None,
         max_val_images: int | None = 8,
         seed: int = 0,
+        known_answer: str | None = None,
     ) -> None:
         super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        self.known_answer = check_known_answer(known_answer)
+        if embedded and CYCLEGAN_KNOWN_ANSWERS.get(embedded, "") != known_answer:
+            datasets = ", ".join(f"{name} ({task})" for name, task in CYCLEGAN_KNOWN_ANSWERS.items())
+            raise ValueError(
+                f"data.embedded={embedded!r} with data.known_answer={known_answer!r}: the embedded CycleGAN "
+                f"datasets are {datasets}. Set data.known_answer to one of {', '.join(KNOWN_ANSWERS)} "
+                f"(data=embedded_cyclegan picks the dataset from it) and leave data.embedded to the config."
+            )
         self.load_size = load_size
         self.flip = flip
         unpaired_train_transform(image_size, load_size, flip)  # fail at construction on a bad size pair
@@ -198,7 +221,14 @@ class UnpairedDataModule(_ImageDataModule):
         train = UnpairedDataset(train_a, train_b, unpaired_train_transform(self.image_size, self.load_size, self.flip))
         val_a = self._validation_images("A", train_a)
         val_b = self._validation_images("B", train_b)
-        val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=self._truth_images(val_a))
+        truth = self._truth_images(val_a)
+        if self.known_answer is not None and truth is None:
+            raise FileNotFoundError(
+                f"data.known_answer={self.known_answer!r} says the data have a known answer, but "
+                f"{self.root / 'testA'}/ and {self.root / 'testA_truth'}/ (the true B version of each testA "
+                f"image, same file names) are not both there. Add them, or set data.known_answer=null."
+            )
+        val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=truth)
         return train, val
 
 
@@ -208,6 +238,12 @@ class ImageFolderDataModule(_ImageDataModule):
     Validation images come from ``val_root`` or, when it is null, from a seeded held-out part of
     ``root`` (at most ``max_val_images``, at most a tenth) that is then left out of training.
     Training: shorter side to ``image_size``, centre or random crop, optional flip.
+
+    ``known_answer``: None gives ``{key: image}`` (reconstruction); a task of
+    :mod:`stylenorm.data.known_answer` gives ``{key: input, "target": answer}`` computed from each
+    loaded (cropped, flipped) image (:class:`~stylenorm.data.datasets.KnownAnswerDataset`): a fresh
+    nuisance each time a training image is drawn, a fixed one per validation image (from ``seed``
+    and the image's index, not the run's seed).
     """
 
     key = "image"
@@ -225,8 +261,10 @@ class ImageFolderDataModule(_ImageDataModule):
         embedded_root: PathArg = None,
         max_val_images: int | None = 8,
         seed: int = 0,
+        known_answer: str | None = None,
     ) -> None:
         super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        self.known_answer = check_known_answer(known_answer)
         self.val_root = Path(val_root) if val_root is not None else None
         self.random_crop = random_crop
         self.flip = flip
@@ -250,6 +288,8 @@ class ImageFolderDataModule(_ImageDataModule):
         transform = train_transform(self.image_size, self.random_crop, self.flip)
         train = ImageFolderDataset(train_images, transform, key=self.key)
         val = ImageFolderDataset(val_images, eval_transform(self.image_size), key=self.key)
+        if self.known_answer is not None:
+            return KnownAnswerDataset(train, self.known_answer), KnownAnswerDataset(val, self.known_answer, self.seed)
         return train, val
 
 
@@ -280,6 +320,11 @@ class StyleDataModule(ImageFolderDataModule):
     ) -> None:
         # Only the defaults differ from ImageFolderDataModule (the example's 256 px, batch 4, centre
         # crops, no flips); val_root, num_workers, embedded, ... pass through unchanged.
+        if folder_options.get("known_answer") is not None:
+            raise ValueError(
+                f"data.known_answer={folder_options['known_answer']!r}: style transfer has no known answer "
+                f"(the known-answer tasks are for model=autoencoder and model=cyclegan). Remove the key."
+            )
         super().__init__(
             root, image_size=image_size, batch_size=batch_size, random_crop=random_crop, flip=flip, **folder_options
         )

@@ -7,6 +7,8 @@
   shuffles), ``B`` is a uniformly random B image, so no fixed A-B pairing is ever learned.
 * :class:`UnpairedValidationDataset` - ``{"A", "B"}`` in a fixed order, plus ``"A_truth"`` (the
   known B-domain version of each A image) when the data have one.
+* :class:`KnownAnswerDataset` - ``{key: input, "target": answer}``: a known-answer task
+  (:mod:`stylenorm.data.known_answer`) posed on the images of an :class:`ImageFolderDataset`.
 
 Files that cannot be decoded are skipped with one warning each (see :class:`ImageList`).
 """
@@ -21,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from stylenorm.data.images import ImageList, PathLikeStr, list_images
+from stylenorm.data.known_answer import check_known_answer, known_answer_pair, stable_seed
 from stylenorm.data.transforms import to_float_tensor
 
 Images = PathLikeStr | Sequence[PathLikeStr]
@@ -113,3 +116,43 @@ class UnpairedValidationDataset(Dataset):
         item = self.a.first_readable(index, self._read_a)
         item["B"] = self.b.first_readable(index % len(self.b))
         return item
+
+
+class KnownAnswerDataset(Dataset):
+    """The images of ``images`` as ``{key: input, "target": answer}`` of the task ``known_answer``.
+
+    ``colour_grade``: input = the image, target = its colour grade. ``exposure``: input = the image
+    under a random exposure nuisance, target = the exposure answer of the clean image. The nuisance
+    of item ``i`` is drawn
+
+    * with ``fixed_seed=None`` (training) afresh on every access, from torch's global generator:
+      it follows the run's seed (``seed_everything``), and the DataLoader seeds each worker from it;
+    * with an int ``fixed_seed`` (validation) from a generator seeded by ``(fixed_seed, i)``: the
+      same pixels on every access, every epoch and every run, whatever the run's seed.
+    """
+
+    def __init__(self, images: ImageFolderDataset, known_answer: str, fixed_seed: int | None = None) -> None:
+        self.known_answer = check_known_answer(known_answer)
+        if self.known_answer is None:
+            raise ValueError("KnownAnswerDataset needs a known_answer; use the ImageFolderDataset itself for none.")
+        self.source = images
+        self.fixed_seed = fixed_seed
+
+    @property
+    def images(self) -> ImageList:
+        return self.source.images
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        image = self.source[index][self.key]
+        generator = None
+        if self.fixed_seed is not None:
+            generator = torch.Generator().manual_seed(stable_seed("validation nuisance", self.fixed_seed, index))
+        model_input, target = known_answer_pair(self.known_answer, image, generator)
+        return {self.key: model_input, "target": target}

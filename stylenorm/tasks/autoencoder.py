@@ -1,10 +1,14 @@
 """Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001).
 
-Reconstruct images in [0, 1] (L1 or MSE). Optional input corruption turns it into a denoising
-(Vincent et al. 2008) or illumination-robust autoencoder: the target stays the clean image, so
-the network must undo noise or a brightness/contrast change - the setting where instance norm's
-removal of per-image statistics is said to help. PSNR and SSIM via torchmetrics, on clean inputs
-and on inputs with a fixed illumination shift.
+Reconstruct images in [0, 1] (L1 or MSE), or - when the batch holds a ``"target"`` (a known-answer
+task, ``data.known_answer``; :mod:`stylenorm.data.known_answer`) - map each input to its target.
+Optional input corruption turns it into a denoising (Vincent et al. 2008) or illumination-robust
+autoencoder: corruption changes the input only and the target stays the clean image (or the task's
+target), so the network must undo noise or a brightness/contrast change - the setting where instance
+norm's removal of per-image statistics is said to help. PSNR and SSIM via torchmetrics against the
+target, on the validation inputs and on those inputs with a fixed illumination shift; with a
+target also the identity baseline ``val/psnr_identity_baseline`` (input against target: what doing
+nothing scores).
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class AutoencoderTask(ImageTranslationTask):
         self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
         self.psnr_shifted = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim_shifted = StructuralSimilarityIndexMeasure(data_range=1.0)
+        self.psnr_identity = PeakSignalNoiseRatio(data_range=1.0)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.autoencoder(images)
@@ -83,24 +88,35 @@ class AutoencoderTask(ImageTranslationTask):
             self.autoencoder.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2), weight_decay=hp.weight_decay
         )
 
+    @staticmethod
+    def input_and_target(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's input and what the output should be: its ``target``, else the input itself."""
+        images = batch["image"]
+        return images, batch.get("target", images)
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        clean = batch["image"]
-        loss = self.reconstruction_loss(self(corrupt(clean, **self.corruption)), clean)
-        self.log("train/loss", loss, prog_bar=True, batch_size=clean.shape[0])
+        images, target = self.input_and_target(batch)
+        loss = self.reconstruction_loss(self(corrupt(images, **self.corruption)), target)
+        self.log("train/loss", loss, prog_bar=True, batch_size=images.shape[0])
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        clean = batch["image"]
-        n = clean.shape[0]
-        output = self(clean)
-        shifted_output = self(illumination_shift(clean))  # target is still the clean image
-        self.log("val/loss", self.reconstruction_loss(output, clean), batch_size=n, sync_dist=True)
-        self.psnr(output, clean)
-        self.ssim(output, clean)
-        self.psnr_shifted(shifted_output, clean)
-        self.ssim_shifted(shifted_output, clean)
+        images, target = self.input_and_target(batch)
+        n = images.shape[0]
+        output = self(images)
+        shifted_output = self(illumination_shift(images))  # the target stays the same
+        self.log("val/loss", self.reconstruction_loss(output, target), batch_size=n, sync_dist=True)
+        self.psnr(output, target)
+        self.ssim(output, target)
+        self.psnr_shifted(shifted_output, target)
+        self.ssim_shifted(shifted_output, target)
         for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted"):
             self.log(f"val/{name}", getattr(self, name), batch_size=n)
-        gap = train_eval_gap(self.autoencoder, self, clean)
+        rows = [images, output]
+        if "target" in batch:  # a known-answer task: how far is doing nothing?
+            self.psnr_identity(images, target)
+            self.log("val/psnr_identity_baseline", self.psnr_identity, batch_size=n)
+            rows.append(target)
+        gap = train_eval_gap(self.autoencoder, self, images)
         self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
-        self.collect_for_image_grid("val/input_output", [clean, output])
+        self.collect_for_image_grid("val/input_output", rows)

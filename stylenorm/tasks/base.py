@@ -98,7 +98,9 @@ class ImageTranslationTask(LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         for key in ("batch_size", "image_size", "known_answer"):
             if datamodule is not None and hasattr(datamodule, key):
-                summary[f"data/{key}"] = getattr(datamodule, key)
+                value = getattr(datamodule, key)
+                # TensorBoard's HPARAMS drop None values: "none" keeps the column filled (no named task)
+                summary[f"data/{key}"] = "none" if value is None else value
         summary["trainer/precision"] = str(self.trainer.precision)
         summary["trainer/world_size"] = self.trainer.world_size
         return summary
