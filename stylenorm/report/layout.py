@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from torch.utils.tensorboard import SummaryWriter
-
 #: The folder under LOGDIR holding the layout's events file (skipped when collecting runs).
 LAYOUT_DIR = ".layout"
 
@@ -39,6 +37,8 @@ def custom_scalars_layout(metric_tags: Iterable[str]) -> dict[str, dict[str, lis
 def write_layout(logdir: str | os.PathLike, tags: Iterable[str]) -> Path:
     """Write the layout for ``tags`` into ``logdir/.layout`` (replacing an earlier one, so a re-run
     after more training does not leave stale layouts); returns the events file written."""
+    from torch.utils.tensorboard import SummaryWriter  # here: torch takes seconds to import, the rest needs none
+
     layout = custom_scalars_layout(tags)
     if not layout:
         raise ValueError("no val/... or train/... tag to lay out")

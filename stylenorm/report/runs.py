@@ -2,12 +2,15 @@
 
 A run is a folder with ``events.out.tfevents.*`` files (``<model>/<variant>/version_N`` as named by
 :mod:`stylenorm.run_naming`). Its identity comes from ``hparams.yaml`` (written by Lightning from
-:meth:`ImageTranslationTask.run_summary`), else from the folder name, with the data sizes also
-looked up in ``config.yaml`` (written at the start of a run, so a run that crashed still has it).
+:meth:`ImageTranslationTask.run_summary`), else from the folder name, with the data sizes and the
+seed also looked up in ``config.yaml`` (written at the start of a run, so a run that crashed still
+has it). How it ended comes from ``result.json`` (:mod:`stylenorm.run_record`, written at the end of
+a run); a run without one is "incomplete": killed, still running, or logged before runs wrote it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -23,6 +26,13 @@ SKIPPED_TOP_LEVEL = ("hydra", ".layout")
 
 #: The tasks' validation grids (CycleGAN, style, autoencoder); preferred over any other ``val/`` image.
 GRID_TAGS = ("val/A_fakeB_recA_B_fakeA_recB", "val/content_stylized", "val/input_output")
+
+#: ``result.json`` statuses (:func:`stylenorm.run_record.write_result`), and ours for a run without one.
+FINISHED, INCOMPLETE = "finished", "incomplete"
+RESULT_FILE = "result.json"
+
+#: Scalar tags whose whole series is kept (learning curves, convergence); others keep their final value.
+SERIES_PREFIXES = ("val/", "train/")
 
 _VARIANT = re.compile(r"(?P<kind>[A-Za-z0-9_]+)-affine_(?P<affine>true|false)(?:,(?P<extras>.*))?")
 
@@ -47,10 +57,19 @@ class RunSummary:
     metrics: dict[str, float] = field(default_factory=dict)  # scalar tag -> last finite value
     grid_tag: str | None = None
     grid_png: bytes | None = None  # the last validation image grid, PNG-encoded
+    hparams: dict[str, Any] = field(default_factory=dict)  # hparams.yaml as written ({} when missing)
+    seed: int | None = None  # hparams ``seed``, else config.yaml ``seed``
+    status: str = INCOMPLETE  # result.json ``status``; "incomplete" without a readable result.json
+    error: str | None = None  # result.json ``error``, or why result.json could not be read
+    result_step: int | None = None  # result.json ``global_step``: where the run ended, by its own account
+    final: dict[str, float] = field(default_factory=dict)  # scalar tag -> last logged value, finite or not
+    final_step: dict[str, int] = field(default_factory=dict)  # scalar tag -> step of that value
+    # val/ and train/ tag -> [(step, value)] by step, one value per step (the last logged), NaN kept
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     @property
     def sort_key(self) -> tuple:
-        return (self.model, self.norm_kind, self.affine is True, self.name)
+        return (self.model, self.norm_kind, self.affine is True, _natural_key(Path(self.name)))
 
     def label(self) -> str:
         """``batch, affine=True, bs=16`` plus any other part of the run name that sets it apart."""
@@ -82,7 +101,12 @@ def find_run_dirs(logdir: str | os.PathLike) -> list[Path]:
             f"LOGDIR {root} holds no run: expected <model>/<variant>/version_N/ folders with "
             "events.out.tfevents.* files below it (give the folder train.py logged to, paths.log_dir)"
         )
-    return sorted(found)
+    return sorted(found, key=_natural_key)
+
+
+def _natural_key(path: Path) -> tuple:
+    """``version_2`` before ``version_10``."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix()))
 
 
 def identity_from_folder(name: str) -> dict[str, Any]:
@@ -142,6 +166,10 @@ def _identify(run: RunSummary) -> None:
     config = _read_yaml(run.path / "config.yaml")
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
 
+    run.hparams = hparams
+    run.seed = _as_int(hparams.get("seed"))
+    if run.seed is None:
+        run.seed = _as_int(config.get("seed"))
     run.model = str(hparams.get("model") or from_folder.get("model") or "?")
     run.norm_kind = str(hparams.get("norm/kind") or from_folder.get("norm_kind") or "?")
     affine = _as_bool(hparams.get("norm/affine"))
@@ -153,8 +181,27 @@ def _identify(run: RunSummary) -> None:
         setattr(run, key, value)
 
 
+def _read_result(run: RunSummary) -> None:
+    """Status and error from ``result.json``; a missing or unreadable one leaves the run "incomplete"."""
+    path = run.path / RESULT_FILE
+    if not path.is_file():
+        return
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        run.error = f"{RESULT_FILE} unreadable: {error}"
+        return
+    if not isinstance(result, dict) or not isinstance(result.get("status"), str):
+        run.error = f"{RESULT_FILE} has no status"
+        return
+    run.status = result["status"]
+    run.result_step = _as_int(result.get("global_step"))
+    run.error = result.get("error") if isinstance(result.get("error"), str) else None
+
+
 def _read_events(run: RunSummary) -> None:
-    """Final scalars, the last global step and the last validation grid from the run's event files."""
+    """Final scalars (the last finite one and the last one), the val/ and train/ series, the last
+    global step and the last validation grid from the run's event files."""
     # Scalars: keep all (the last finite one is wanted, NaN placeholders come first). Images: a
     # reservoir of 1 always keeps the latest, and a long CycleGAN run holds hundreds of grids.
     accumulator = EventAccumulator(str(run.path), size_guidance={"scalars": 0, "images": 1})
@@ -165,11 +212,17 @@ def _read_events(run: RunSummary) -> None:
     tags = accumulator.Tags()
     last_steps = []
     for tag in tags["scalars"]:
-        events = accumulator.Scalars(tag)
-        last_steps.append(max(event.step for event in events))
+        # By step, then by time: a run's event files are read one after another, and the final
+        # validation can log the same step twice; the later value is the one the run ended with.
+        events = sorted(accumulator.Scalars(tag), key=lambda event: (event.step, event.wall_time))
+        last_steps.append(events[-1].step)
         finite = [event.value for event in events if math.isfinite(event.value)]
         if finite:
             run.metrics[tag] = finite[-1]
+        run.final[tag] = events[-1].value
+        run.final_step[tag] = events[-1].step
+        if tag.startswith(SERIES_PREFIXES):
+            run.series[tag] = sorted({event.step: event.value for event in events}.items())
     grid_tags = sorted((tag for tag in tags["images"] if tag.startswith("val/")), key=lambda t: (t not in GRID_TAGS, t))
     if grid_tags:
         run.grid_tag = grid_tags[0]
@@ -185,6 +238,7 @@ def collect_runs(logdir: str | os.PathLike) -> list[RunSummary]:
     for path in find_run_dirs(root):
         run = RunSummary(path=path, name=path.relative_to(root).as_posix())
         _identify(run)
+        _read_result(run)
         _read_events(run)
         runs.append(run)
     return sorted(runs, key=lambda run: run.sort_key)
