@@ -6,14 +6,19 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from conftest import REPO_ROOT
+from stylenorm.run_record import hparam_key
+from stylenorm.tasks import AutoencoderTask, CycleGANTask, StyleTransferTask
 
+#: preset -> (model, distinct runs: variants x 3 seeds)
 PRESETS = {
-    "ablation_autoencoder": ("autoencoder", 9),
-    "ablation_cyclegan": ("cyclegan", 9),
-    "ablation_style": ("style", 9),
-    "bn_vs_gn_small_batch": ("autoencoder", 4),
-    "bn_eval_gap": ("cyclegan", 4),
+    "ablation_autoencoder": ("autoencoder", 9 * 3),
+    "ablation_cyclegan": ("cyclegan", 9 * 3),
+    "ablation_style": ("style", 9 * 3),
+    "bn_vs_gn_small_batch": ("autoencoder", 10 * 3),
+    "bn_vs_gn_small_batch_equal_steps": ("autoencoder", 10 * 3),
+    "bn_eval_gap": ("cyclegan", 4 * 3),
 }
+TASKS = {"autoencoder": AutoencoderTask, "cyclegan": CycleGANTask, "style": StyleTransferTask}
 
 
 def compose_preset(name, *overrides):
@@ -38,6 +43,35 @@ def test_preset_composes_as_a_sweep_with_the_expected_runs(name):
         tuple(sorted(v.items())) for v in variants if not (v.get("norm") == "none" and v.get("norm.affine") == "true")
     }
     assert len(distinct) == runs
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_preset_states_its_protocol(name):
+    """Seeds swept, precision pinned, a reference variant that is in the sweep, a primary metric the
+    model logs, and what the variants hold equal (the evidence standard of DESIGN.md)."""
+    model, _ = PRESETS[name]
+    cfg = compose_preset(name)
+    params = {key: str(value).split(",") for key, value in cfg.hydra.sweeper.params.items()}
+    assert len(params["seed"]) >= 3
+    assert cfg.trainer.precision in ("32-true", "bf16-mixed")  # never `auto`: it differs between machines
+    assert cfg.ablation.preset == name and cfg.ablation.holds_equal
+    assert cfg.ablation.primary_metric in TASKS[model].hparam_metrics
+    swept = {hparam_key(key): [v.lower() for v in values] for key, values in params.items()}
+    for part in cfg.ablation.reference.split(","):
+        key, _, value = part.partition("=")
+        assert value.lower() in swept[key], f"reference {part} is not one of the sweep's values {swept.get(key)}"
+    for key in (cfg.ablation.compare_within or "").split(","):
+        assert not key or key in swept
+
+
+def test_batch_size_presets_hold_images_or_steps_equal_as_they_say():
+    images = compose_preset("bn_vs_gn_small_batch")
+    assert images.trainer.max_steps == -1 and images.trainer.max_epochs > 0  # epochs decide: equal images
+    assert images.ablation.holds_equal.startswith("images seen")
+    steps = compose_preset("bn_vs_gn_small_batch_equal_steps")
+    assert steps.trainer.max_steps > 0 and steps.trainer.max_epochs == -1
+    assert steps.ablation.holds_equal.startswith("optimizer steps")
+    assert "data.batch_size" in images.hydra.sweeper.params and images.ablation.compare_within == "data/batch_size"
 
 
 def test_redundant_none_affine_variant_is_skipped(monkeypatch):
