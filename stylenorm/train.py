@@ -175,9 +175,11 @@ def fit_and_validate(trainer: pl.Trainer, model, datamodule, ckpt_path: str | No
     """``trainer.fit``, then one validation of the final weights; returns the final metrics."""
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if not trainer.interrupted and trainer.limit_val_batches != 0:
+    validated_last_step = getattr(model, "last_validated_step", -1) == trainer.global_step
+    if not trainer.interrupted and trainer.limit_val_batches != 0 and not validated_last_step:
         # max_steps usually stops mid-epoch, after the last scheduled validation: validate the final
-        # weights too, so every run's last logged metrics and image grid describe what it ended with.
+        # weights too, so every run's last logged metrics and image grid describe what it ended with
+        # (not twice when the schedule already validated them: learning curves get one point per step).
         trainer.validate(model, datamodule=datamodule, verbose=False)
         metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     return metrics

@@ -123,7 +123,12 @@ class ImageTranslationTask(LightningModule):
         if missing > 0:
             buffer.append([row[:missing].detach().float().cpu() for row in rows])
 
+    #: ``global_step`` of the last full validation (not the sanity check); -1 before the first.
+    last_validated_step: int = -1
+
     def on_validation_epoch_end(self) -> None:
+        if self._trainer is not None and not self.trainer.sanity_checking:
+            self.last_validated_step = self.global_step
         for tag, chunks in self.__dict__.pop("_grid_buffers", {}).items():
             self.log_image_grid(tag, [torch.cat(parts) for parts in zip(*chunks, strict=True)])
 
