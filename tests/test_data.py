@@ -142,7 +142,7 @@ def test_test_truth_is_the_known_answer_and_far_from_identity(embedded_dir):
     a = torch.stack([as_float(pixels(p)) for p in test_a])
     b = torch.stack([as_float(pixels(p)) for p in truth])
     assert (known_answer_transform(a) - b).abs().max() <= 1 / 255 + 1e-9
-    assert psnr(a, b) < 25.0  # the identity baseline is far from the answer (well below 40 dB)
+    assert psnr(a, b) < 12.0  # doing nothing is a weak baseline (11.4 dB; a CPU-sized CycleGAN reached 13 dB)
     assert psnr(known_answer_transform(a), b) > 50.0
 
 
@@ -151,10 +151,10 @@ def test_known_answer_transform_shapes_range_and_errors():
     out = known_answer_transform(image)
     assert out.shape == image.shape and out.dtype == image.dtype and out.min() >= 0 and out.max() <= 1
     torch.testing.assert_close(known_answer_transform(image.unsqueeze(0).repeat(2, 1, 1, 1))[1], out)
-    white, black = torch.ones(3, 1, 1), torch.zeros(3, 1, 1)
+    grey, black = torch.full((3, 1, 1), 0.5), torch.zeros(3, 1, 1)
     assert known_answer_transform(black).max() == 0  # 0.5 + 1.2 * (0 - 0.5) < 0 -> clipped
-    r, g, b = known_answer_transform(white).flatten().tolist()
-    assert r >= g >= b  # warm: red kept, blue pulled down
+    r, g, b = known_answer_transform(grey).flatten().tolist()
+    assert b > g > r  # cold: the warm grade lifts red over blue, then red and blue are swapped
     for bad in (torch.rand(1, 5, 5), torch.randint(0, 255, (3, 4, 4)), torch.rand(5, 5)):
         with pytest.raises(ValueError, match="float RGB tensor"):
             known_answer_transform(bad)

@@ -15,7 +15,10 @@ procedural painting of :mod:`stylenorm.data.sources`:
   456 tiles), so the domains are truly unpaired and the test tiles were never seen in training.
   Because B = f(A) for a fixed, known f, ``G_AB(testA)`` can be scored against ``testA_truth``
   (PSNR/SSIM) - a measurement the horse2zebra-style datasets cannot give. f is far from the
-  identity: 17.8 dB PSNR between testA and testA_truth (17.4 dB on the 8 tiles a run validates on).
+  identity: 11.4 dB PSNR between testA and testA_truth (10.9 dB on the 8 tiles a run validates on,
+  ``val/psnr_identity_baseline``). Up to format version 1, f was the warm film grade alone, and
+  doing nothing scored 17.8 dB (17.4 dB), more than CPU-sized models reached; the red-blue swap
+  makes doing nothing a weak baseline (:mod:`stylenorm.data.known_answer` explains the choice).
 
 ``cyclegan_exposure`` - the same layout and the same split of the tiles for the ``exposure`` task,
 where per-image exposure, contrast and colour cast are a nuisance the answer does not depend on::
@@ -26,7 +29,7 @@ where per-image exposure, contrast and colour cast are a nuisance the answer doe
     testA_truth/  a(clean tile of testA/x.png) under the same file name
 
   The nuisance of each tile is drawn from a generator seeded by the tile's name, so it is fixed
-  forever. Doing nothing is a poor answer here: 10.3 dB PSNR between testA and testA_truth (11.0 dB
+  forever. Doing nothing is a poor answer here: 9.5 dB PSNR between testA and testA_truth (9.9 dB
   on the 8 validated tiles).
 
 ``style`` - ``content/`` (448 tiles), ``val/`` (8 held-out tiles), ``style.png`` (256 x 256 mosaic).
@@ -39,14 +42,16 @@ file and of the source photos). The manifest is written last, into a temporary f
 root that is renamed into place when complete, so an interrupted run never leaves a half dataset
 that looks complete.
 
-The known-answer transform ``f`` ("warm film grade", :func:`known_answer_transform`, the
-``colour_grade`` answer), per pixel on ``x = (r, g, b)`` in [0, 1]::
+The known-answer transform ``f`` ("cold grade", :func:`known_answer_transform`, the ``colour_grade``
+answer): the "warm film grade" ``w``, then red and blue swapped, per pixel on ``x = (r, g, b)`` in
+[0, 1]::
 
-    s   = clip(S x, 0, 1)      S = [[0.393, 0.769, 0.189],    (the classic sepia matrix)
+    s    = clip(S x, 0, 1)     S = [[0.393, 0.769, 0.189],    (the classic sepia matrix)
                                     [0.349, 0.686, 0.168],
                                     [0.272, 0.534, 0.131]]
-    y   = 0.4 x + 0.6 s        (sepia blended with the original colour)
-    f(x) = clip(0.5 + 1.2 (y ** 0.8 - 0.5), 0, 1)   (gamma 0.8 lifts shadows, contrast 1.2 about mid-grey)
+    y    = 0.4 x + 0.6 s       (sepia blended with the original colour)
+    w(x) = clip(0.5 + 1.2 (y ** 0.8 - 0.5), 0, 1)   (gamma 0.8 lifts shadows, contrast 1.2 about mid-grey)
+    f(x) = (w_b, w_g, w_r)     (red and blue of w(x) swapped: a cold, cyanotype-like grade)
 
 The exposure nuisance ``e`` and answer ``a``, and why each task can separate the norms in the
 direction it does, are in :mod:`stylenorm.data.known_answer` (which also holds f). Pixels are
@@ -86,7 +91,10 @@ __all__ = ["CYCLEGAN_KNOWN_ANSWERS", "EMBEDDED_NAMES", "known_answer_transform",
 log = logging.getLogger(__name__)
 
 #: Bump when the generated content changes: roots with another version are regenerated.
-FORMAT_VERSION = 1
+#: 2: f = the warm film grade with red and blue swapped (was the warm grade alone); this changed the
+#: B folders and testA_truth of cyclegan and cyclegan_exposure (style and autoencoder: only the
+#: version in README.txt and MANIFEST.json).
+FORMAT_VERSION = 2
 EMBEDDED_NAMES = ("cyclegan", "cyclegan_exposure", "style", "autoencoder")
 #: The embedded CycleGAN datasets and the known-answer task each poses (``data.known_answer``).
 CYCLEGAN_KNOWN_ANSWERS = {"cyclegan": "colour_grade", "cyclegan_exposure": "exposure"}
@@ -156,7 +164,8 @@ def _build_cyclegan(root: Path) -> str:
     _write_tiles(root / "testA_truth", test_a, _grade(test_a))
     _write_tiles(root / "testB", test_b, _grade(test_b))
     return (
-        "Unpaired photo -> 'warm film grade' translation in the CycleGAN layout.\n"
+        "Unpaired photo -> 'cold grade' (warm film grade, then red and blue swapped) translation\n"
+        "in the CycleGAN layout.\n"
         "trainA/, testA/: photo tiles. trainB/, testB/: other photo tiles graded by f.\n"
         "testA_truth/x.png = f(testA/x.png): the known answer for G_AB.\n"
         "Every tile is in exactly one of trainA, trainB, testA, testB.\n"
