@@ -382,18 +382,20 @@ def test_embedded_cyclegan_config_values(tmp_path):
     data = OmegaConf.to_container(cfg.data, resolve=True)
     assert data == {
         "_target_": "stylenorm.data.UnpairedDataModule",
-        "root": f"{tmp_path}/embedded/cyclegan",
+        "root": f"{tmp_path}/embedded/cyclegan_exposure",
         "image_size": 64,
         "load_size": 72,
         "flip": True,
         "batch_size": 1,
         "num_workers": 0,
-        "embedded": "cyclegan",
+        "embedded": "cyclegan_exposure",
         "embedded_root": None,
         "max_val_images": 8,
         "seed": 0,
-        "known_answer": "colour_grade",
+        "known_answer": "exposure",  # the default task: doing nothing is weak, the answer ignores exposure
     }
+    graded = compose_train("model=cyclegan", "data.known_answer=colour_grade", f"paths.data_dir={tmp_path}")
+    assert (graded.data.embedded, graded.data.root) == ("cyclegan", f"{tmp_path}/embedded/cyclegan")
 
 
 @pytest.mark.parametrize("name", ["unpaired", "content_style", "image_folder"])
