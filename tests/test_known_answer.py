@@ -357,7 +357,7 @@ def test_identity_baselines_of_both_cyclegan_datasets_are_weak(data_dir, capsys)
 def test_cyclegan_config_picks_the_dataset_of_the_task(tmp_path):
     for task, dataset in (("colour_grade", "cyclegan"), ("exposure", "cyclegan_exposure")):
         overrides = ["model=cyclegan", f"paths.data_dir={tmp_path}"]
-        if task != "colour_grade":
+        if task != "exposure":  # the default task of the embedded CycleGAN data
             overrides.append(f"data.known_answer={task}")
         data = OmegaConf.to_container(compose_train(*overrides).data, resolve=True)
         expected = (task, dataset, f"{tmp_path}/embedded/{dataset}")

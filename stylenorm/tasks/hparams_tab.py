@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard.summary import hparams
 
@@ -32,6 +33,7 @@ def experiment_summary_with_varied_first(experiment, varied: Collection[str]):
     return experiment
 
 
+@rank_zero_only  # other DDP ranks have no event writer (Lightning's own log_hyperparams is rank-0 only too)
 def log_hparams(
     logger: TensorBoardLogger,
     params: Mapping[str, Any],
