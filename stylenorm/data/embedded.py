@@ -155,14 +155,24 @@ def _split(tiles: Sequence[Tile], *sizes: int) -> list[list[Tile]]:
     return [*parts, shuffled[bounds[-1] :]]
 
 
-def _build_cyclegan(root: Path) -> str:
+def _write_known_answer_layout(
+    root: Path,
+    inputs: Callable[[Sequence[Tile]], Sequence[np.ndarray] | None],
+    answers: Callable[[Sequence[Tile]], Sequence[np.ndarray]],
+) -> None:
+    """The CycleGAN layout of one known-answer task: A = ``inputs(tiles)`` (None: the photos as they
+    are), B and testA_truth = ``answers(tiles)``; one fixed split shared by every task."""
     test_a, test_b, rest = _split(photo_tiles(), _CYCLEGAN_TEST_TILES, _CYCLEGAN_TEST_TILES)
     train_a, train_b = rest[0::2], rest[1::2]
-    _write_tiles(root / "trainA", train_a)
-    _write_tiles(root / "trainB", train_b, _grade(train_b))
-    _write_tiles(root / "testA", test_a)
-    _write_tiles(root / "testA_truth", test_a, _grade(test_a))
-    _write_tiles(root / "testB", test_b, _grade(test_b))
+    _write_tiles(root / "trainA", train_a, inputs(train_a))
+    _write_tiles(root / "trainB", train_b, answers(train_b))
+    _write_tiles(root / "testA", test_a, inputs(test_a))
+    _write_tiles(root / "testA_truth", test_a, answers(test_a))
+    _write_tiles(root / "testB", test_b, answers(test_b))
+
+
+def _build_cyclegan(root: Path) -> str:
+    _write_known_answer_layout(root, inputs=lambda tiles: None, answers=_grade)
     return (
         "Unpaired photo -> 'cold grade' (warm film grade, then red and blue swapped) translation\n"
         "in the CycleGAN layout.\n"
@@ -174,13 +184,7 @@ def _build_cyclegan(root: Path) -> str:
 
 
 def _build_cyclegan_exposure(root: Path) -> str:
-    test_a, test_b, rest = _split(photo_tiles(), _CYCLEGAN_TEST_TILES, _CYCLEGAN_TEST_TILES)  # as _build_cyclegan
-    train_a, train_b = rest[0::2], rest[1::2]
-    _write_tiles(root / "trainA", train_a, _exposure_inputs(train_a))
-    _write_tiles(root / "trainB", train_b, _exposure_answers(train_b))
-    _write_tiles(root / "testA", test_a, _exposure_inputs(test_a))
-    _write_tiles(root / "testA_truth", test_a, _exposure_answers(test_a))
-    _write_tiles(root / "testB", test_b, _exposure_answers(test_b))
+    _write_known_answer_layout(root, inputs=_exposure_inputs, answers=_exposure_answers)
     return (
         "Unpaired 'random exposure' -> 'standardized, then graded' translation in the CycleGAN layout.\n"
         "trainA/, testA/: photo tiles, each under its own random gain and offset per channel (e).\n"
