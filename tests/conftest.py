@@ -19,3 +19,25 @@ def _seed():
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+def compose_offline_run(root: Path, *overrides: str, data_dir: Path | None = None):
+    """The training config of a small CPU run whose logs and checkpoints (and data, unless
+    ``data_dir`` is given) live under ``root`` (what ``python train.py`` composes, without the
+    command line)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        return compose(
+            "train",
+            overrides=[
+                f"paths.data_dir={data_dir or root / 'data'}",
+                f"paths.log_dir={root / 'logs'}",
+                f"paths.checkpoint_dir={root / 'checkpoints'}",
+                "trainer.accelerator=cpu",
+                "trainer.enable_progress_bar=false",
+                "trainer.num_sanity_val_steps=0",
+                "trainer.limit_val_batches=1",
+                *overrides,
+            ],
+        )

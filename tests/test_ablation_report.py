@@ -20,14 +20,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from hydra import compose, initialize_config_dir
 from PIL import Image
 from scipy import stats as scipy_stats
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 from torch.utils.tensorboard import SummaryWriter
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, compose_offline_run
 from stylenorm.report import (
     LAYOUT_DIR,
     ReportError,
@@ -67,29 +66,19 @@ def _train_sweep(root: Path) -> None:
     for kind, seed in SWEEP:
         with pytest.MonkeyPatch.context() as patch:
             patch.delenv(VERSION_ENV, raising=False)  # each run picks its own version
-            with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
-                cfg = compose(
-                    "train",
-                    overrides=[
-                        "model=autoencoder",
-                        f"norm={kind}",
-                        f"seed={seed}",
-                        f"paths.data_dir={root / 'data'}",
-                        f"paths.log_dir={root / 'logs'}",
-                        f"paths.checkpoint_dir={root / 'checkpoints'}",
-                        "data.image_size=32",
-                        "data.batch_size=4",
-                        "model.network.base_channels=8",
-                        "trainer.accelerator=cpu",
-                        "trainer.enable_progress_bar=false",
-                        "trainer.num_sanity_val_steps=0",
-                        "trainer.limit_val_batches=1",
-                        "trainer.max_steps=6",
-                        "trainer.val_check_interval=1.0",
-                        "+trainer.limit_train_batches=3",
-                        "trainer.log_every_n_steps=1",
-                    ],
-                )
+            cfg = compose_offline_run(
+                root,
+                "model=autoencoder",
+                f"norm={kind}",
+                f"seed={seed}",
+                "data.image_size=32",
+                "data.batch_size=4",
+                "model.network.base_channels=8",
+                "trainer.max_steps=6",
+                "trainer.val_check_interval=1.0",
+                "+trainer.limit_train_batches=3",
+                "trainer.log_every_n_steps=1",
+            )
             run(cfg)
 
 

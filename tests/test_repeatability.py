@@ -20,7 +20,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, compose_offline_run
 from stylenorm.callbacks import collect_random_states, restore_random_states
 from stylenorm.run_naming import VERSION_ENV, choose_version, published_version, reserve_version
 from stylenorm.run_record import hparam_key, varied_hparams
@@ -206,30 +206,18 @@ def test_random_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
 def test_a_run_ending_on_a_validation_is_not_validated_twice(tmp_path, monkeypatch):
     """The final validation runs only when training stopped after the last scheduled one, so each
     learning curve has one point per validation of distinct weights."""
-    from hydra import compose, initialize_config_dir
-
     from stylenorm.train import run
 
     monkeypatch.delenv(VERSION_ENV, raising=False)
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "model=autoencoder",
-                f"paths.data_dir={tmp_path / 'data'}",
-                f"paths.log_dir={tmp_path / 'logs'}",
-                f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
-                "data.image_size=16",
-                "model.network.base_channels=4",
-                "trainer.accelerator=cpu",
-                "trainer.enable_progress_bar=false",
-                "trainer.num_sanity_val_steps=0",
-                "trainer.limit_val_batches=1",
-                "+trainer.limit_train_batches=3",
-                "trainer.val_check_interval=1.0",
-                "trainer.max_steps=6",  # two epochs of 3 batches: validations after both, none extra
-            ],
-        )
+    cfg = compose_offline_run(
+        tmp_path,
+        "model=autoencoder",
+        "data.image_size=16",
+        "model.network.base_channels=4",
+        "+trainer.limit_train_batches=3",
+        "trainer.val_check_interval=1.0",
+        "trainer.max_steps=6",  # two epochs of 3 batches: validations after both, none extra
+    )
     run(cfg)
     (folder,) = run_folders(tmp_path / "logs")
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})

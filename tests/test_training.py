@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import REPO_ROOT
+from conftest import compose_offline_run
 from stylenorm.nn.norm import NORM_KINDS
 from stylenorm.run_naming import VERSION_ENV
 from stylenorm.tasks import AutoencoderTask, CycleGANTask, StyleTransferTask
@@ -37,23 +36,14 @@ def _fresh_version_env(monkeypatch):
 
 
 def compose_run(tmp_path: Path, data_dir: Path, model: str, *overrides: str, tiny: bool = True):
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
-        return compose(
-            "train",
-            overrides=[
-                f"model={model}",
-                f"paths.data_dir={data_dir}",
-                f"paths.log_dir={tmp_path / 'logs'}",
-                f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
-                "data.image_size=32",
-                "trainer.accelerator=cpu",
-                "trainer.enable_progress_bar=false",
-                "trainer.num_sanity_val_steps=0",
-                "trainer.limit_val_batches=1",
-                *(TINY[model] if tiny else []),
-                *overrides,
-            ],
-        )
+    return compose_offline_run(
+        tmp_path,
+        f"model={model}",
+        "data.image_size=32",
+        *(TINY[model] if tiny else []),
+        *overrides,
+        data_dir=data_dir,
+    )
 
 
 def scalars(log_dir: str, tag: str) -> list[float]:
