@@ -443,3 +443,15 @@ def test_wrong_logdir_exits_2_with_a_message(tmp_path):
     assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     with pytest.raises(ReportError, match="holds no run"):
         collect_runs(tmp_path / "empty")
+
+
+def test_images_seen_count_batches_not_optimizer_steps():
+    """CycleGAN takes two optimizer steps (G, D) per batch: 424 steps at batch 1 are 212 images."""
+    from stylenorm.report.analysis import steps_per_batch
+    from stylenorm.report.runs import RunSummary
+
+    recorded = RunSummary(Path("a"), "a", hparams={"model": "cyclegan", "trainer/optimizer_steps_per_batch": 2})
+    legacy = RunSummary(Path("b"), "b", hparams={"model": "cyclegan"})  # logged before the key existed
+    plain = RunSummary(Path("c"), "c", hparams={"model": "autoencoder", "trainer/optimizer_steps_per_batch": 1})
+    assert steps_per_batch([recorded]) == steps_per_batch([legacy]) == 2
+    assert steps_per_batch([plain]) == 1 and steps_per_batch([]) == 1

@@ -100,7 +100,7 @@ def test_help_lists_the_groups_and_examples():
     assert result.returncode == 0, result.stderr
     for expected in (
         "model: autoencoder, cyclegan, style",
-        "norm: batch, group, instance, layer, none, sync_batch",
+        "norm: batch, batch_instance, group, instance, layer, none, switchable, sync_batch",
         "tensorboard --logdir logs",
         "data=unpaired data.root=",
     ):

@@ -14,7 +14,9 @@ from stylenorm.networks import (
     TransformerNet,
     patchgan_output_size,
 )
+from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
 from stylenorm.nn.norm import NORM_KINDS, NormSpec, is_norm_layer
+from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
 NETWORKS = [TransformerNet, ResnetGenerator, PatchDiscriminator, ConvNormActAutoencoder]
 #: Norm slots of each network with default options (counted from the architectures' definitions).
@@ -30,6 +32,8 @@ NORM_TYPES = {
     "sync_batch": nn.SyncBatchNorm,
     "group": nn.GroupNorm,
     "layer": nn.GroupNorm,
+    "batch_instance": BatchInstanceNorm2d,
+    "switchable": SwitchableNorm2d,
 }
 
 

@@ -4,11 +4,22 @@ import pytest
 import torch
 from torch import nn
 
+from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
 from stylenorm.nn.norm import NORM_KINDS, NormSpec, auto_num_groups, is_norm_layer
+from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
 
 def test_kinds_cover_the_product_card():
-    assert set(NORM_KINDS) == {"instance", "batch", "sync_batch", "group", "layer", "none"}
+    assert set(NORM_KINDS) == {
+        "instance",
+        "batch",
+        "sync_batch",
+        "group",
+        "layer",
+        "batch_instance",
+        "switchable",
+        "none",
+    }
 
 
 @pytest.mark.parametrize(
@@ -19,6 +30,8 @@ def test_kinds_cover_the_product_card():
         ("sync_batch", nn.SyncBatchNorm),
         ("group", nn.GroupNorm),
         ("layer", nn.GroupNorm),
+        ("batch_instance", BatchInstanceNorm2d),
+        ("switchable", SwitchableNorm2d),
         ("none", nn.Identity),
     ],
 )
@@ -88,7 +101,8 @@ def test_unresolved_affine_is_an_error_not_a_silent_default():
 
 
 def test_conv_bias_rule():
-    assert [NormSpec(kind=k).conv_bias for k in NORM_KINDS] == [True, False, False, True, True, True]
+    absorbs_bias = {"batch", "sync_batch", "batch_instance"}
+    assert {k: NormSpec(kind=k).conv_bias for k in NORM_KINDS} == {k: k not in absorbs_bias for k in NORM_KINDS}
 
 
 def test_sync_batch_norm_runs_like_batch_norm_outside_ddp():

@@ -110,6 +110,7 @@ def test_hparams_record_seed_precision_hardware(sweep):
     assert hparams["trainer/precision"] in ("32-true", "bf16-mixed")
     assert hparams["run/hardware"].startswith("cpu: ") and "threads" in hparams["run/hardware"]
     assert hparams["trainer/max_steps"] == 30
+    assert hparams["trainer/optimizer_steps_per_batch"] == 2  # CycleGAN: G and D per batch
 
 
 def test_hparams_tab_lists_the_swept_keys_first(sweep):

@@ -176,6 +176,7 @@ def test_hparams_record_the_resolved_norm_and_data(tmp_path, data_dir):
     assert (hparams["norm/kind"], hparams["norm/affine"], hparams["norm/num_groups"]) == ("group", True, 4)
     assert hparams["norm/layer_types"] == "GroupNorm"
     assert (hparams["data/batch_size"], hparams["data/image_size"]) == (2, 32)
+    assert hparams["trainer/optimizer_steps_per_batch"] == 1
 
 
 def test_bf16_autocast_trains_on_cpu(tmp_path, data_dir):

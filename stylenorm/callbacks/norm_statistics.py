@@ -24,6 +24,12 @@ Tags, one TensorBoard section per network and layer (the layer's module path ins
 ``norm_stats/<network>/<layer>/{before,after}/{instance,channel,sample[,group]}_{abs_mean,std}``,
 and, TensorBoard only, histograms ``norm_stats/<network>/<layer>/{before,after}/channel_{means,stds}``.
 They are logged at the optimizer step the instrumented batch started from (0, N, 2N, ...).
+
+Norm layers that learn which statistics to use log that choice for *every* such layer (not only
+the selected ones), at the same steps: ``norm_mix/<network>/<layer>/rho`` (batch-instance norm,
+the channel mean of the gate: 1 = BN, 0 = IN; histogram ``.../rho_channels``) and
+``norm_mix/<network>/<layer>/{mean,var}_weight/{instance,layer,batch}`` (switchable norm's softmax
+weights). Read together over layers and steps they answer "which statistics did each layer pick?".
 """
 
 from __future__ import annotations
@@ -36,11 +42,12 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor, nn
 
-from stylenorm.nn.norm import is_norm_layer
+from stylenorm.nn.norm import has_learned_mixture, is_norm_layer
 
 log = logging.getLogger(__name__)
 
 TAG_ROOT = "norm_stats"
+MIX_TAG_ROOT = "norm_mix"
 LAYER_CHOICES = ("first_last", "all")
 
 
@@ -126,6 +133,7 @@ class NormStatistics(Callback):
         self.histograms = histograms
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._records: dict[str, dict[str, Any]] = {}
+        self._mixtures: dict[str, Tensor] = {}
         self._step: int | None = None
         self._last_block = -1  # index of the last every_n_steps block that was instrumented
 
@@ -137,6 +145,18 @@ class NormStatistics(Callback):
             if norm_layers:
                 selected += select_layers(norm_layers, self.layers)
         return selected
+
+    @staticmethod
+    def learned_mixtures(pl_module: LightningModule) -> dict[str, Tensor]:
+        """``norm_mix/<network>/<layer>/<name>`` -> per-channel (or per-statistic) values, for every
+        layer with a learned mixture (batch-instance, switchable)."""
+        mixtures = {}
+        for network_name, network in pl_module.named_children():
+            for path, module in network.named_modules():
+                if has_learned_mixture(module):
+                    for key, value in module.learned_mixture().items():
+                        mixtures[f"{MIX_TAG_ROOT}/{network_name}/{path}/{key}"] = value
+        return mixtures
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         # Only rank zero logs, so other ranks skip the work; the "first batch of each block" rule
@@ -150,6 +170,7 @@ class NormStatistics(Callback):
         self._records = {}
         for name, module in self.watched_layers(pl_module):
             self._handles.append(module.register_forward_hook(self._hook(name, module)))
+        self._mixtures = self.learned_mixtures(pl_module)
         if not self._handles and block == 0:
             log.info("NormStatistics: the model has no norm layers (norm=none?); nothing to log.")
 
@@ -172,10 +193,11 @@ class NormStatistics(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if not self._handles:
+        mixtures, self._mixtures = self._mixtures, {}
+        if not self._handles and not mixtures:
             return
         self._remove_hooks()
-        tensors: dict[str, Tensor] = {}
+        tensors: dict[str, Tensor] = {tag: value.mean() for tag, value in mixtures.items()}
         for name, record in self._records.items():
             prefix = f"{TAG_ROOT}/{name}"
             renamed = {"before/mean": "input_mean", "before/std": "input_std"}
@@ -189,6 +211,9 @@ class NormStatistics(Callback):
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=self._step)
             if self.histograms and isinstance(logger, TensorBoardLogger):
+                for tag, value in mixtures.items():
+                    if value.numel() > 1 and tag.endswith("/rho"):
+                        logger.experiment.add_histogram(f"{tag}_channels", value.cpu(), self._step)
                 for name, record in self._records.items():
                     for side in ("before", "after"):
                         means, stds = record[f"{side}_channels"]

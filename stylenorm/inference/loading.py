@@ -142,7 +142,7 @@ def load_lightning_network(checkpoint: Mapping[str, Any], direction: str | None 
         )
     role = roles[direction or "AtoB"]
     hyper_parameters = checkpoint["hyper_parameters"]
-    config = {key: hyper_parameters.get(key) for key in ("norm", "network", "generator", "discriminator")}
+    config = {key: hyper_parameters.get(key) for key in ("norm", "network", "generator", "discriminator", "conv")}
     network = build_networks({"name": name, **config})[role]
     prefix = f"{role}."
     state = {key[len(prefix) :]: value for key, value in checkpoint["state_dict"].items() if key.startswith(prefix)}

@@ -16,6 +16,7 @@ from stylenorm.networks.cyclegan_generator import ResnetGenerator
 from stylenorm.networks.patchgan import PatchDiscriminator
 from stylenorm.networks.transformer_net import TransformerNet
 from stylenorm.nn.norm import NormSpec
+from stylenorm.nn.weight_standardization import check_fits, standardize_conv_weights
 
 MODEL_NAMES = ("style", "cyclegan", "autoencoder")
 
@@ -24,7 +25,38 @@ def _options(section: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(section or {})
 
 
+#: Keys of a model config's ``conv`` section (conv options every network honours).
+CONV_OPTIONS = ("weight_standardization",)
+
+
+def _conv_options(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    options = {"weight_standardization": False, **_options(section)}
+    unknown = sorted(set(options) - set(CONV_OPTIONS))
+    if unknown:
+        raise ValueError(f"Unknown model.conv key(s) {unknown}; expected some of {list(CONV_OPTIONS)}.")
+    if not isinstance(options["weight_standardization"], bool):
+        raise ValueError(
+            f"model.conv.weight_standardization must be true or false, got {options['weight_standardization']!r}."
+        )
+    return options
+
+
 def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
+    """Networks of one model config, by role, with the model's ``conv`` options applied.
+
+    ``conv.weight_standardization: true`` standardises every conv that feeds a norm layer
+    (Qiao et al. 2019; :mod:`stylenorm.nn.weight_standardization`) in every network of the model.
+    """
+    conv = _conv_options(model.get("conv"))
+    networks = _build_plain_networks(model)
+    if conv["weight_standardization"]:
+        for network in networks.values():
+            check_fits(network.norm_spec)
+            standardize_conv_weights(network)
+    return networks
+
+
+def _build_plain_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
     """Networks of one model config, by role.
 
     ``style`` -> ``{"transformer"}``; ``cyclegan`` -> ``{"G_AB", "G_BA", "D_A", "D_B"}`` (both

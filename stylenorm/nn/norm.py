@@ -14,6 +14,10 @@ batch      (N, H, W) per channel               ``nn.BatchNorm2d`` (Ioffe & Szege
 sync_batch (N, H, W) across all DDP processes  ``nn.SyncBatchNorm``
 group      (C/G, H, W) per sample and group    ``nn.GroupNorm(G, C)`` (Wu & He 2018)
 layer      (C, H, W) per sample                ``nn.GroupNorm(1, C)``
+batch_     a learned per-channel blend of the  :class:`BatchInstanceNorm2d` (Nam & Kim 2018):
+instance   batch- and instance-normalised x    gate rho in [0, 1], 1 = BN, 0 = IN
+switchable softmax-weighted IN, LN and BN      :class:`SwitchableNorm2d` (Luo et al. 2018),
+           means and variances                 separate weights for means and variances
 none       nothing                             ``nn.Identity``
 ========== =================================== ===========================================
 
@@ -21,8 +25,10 @@ none       nothing                             ``nn.Identity``
 Wu & He define it for conv features, with per-channel affine parameters, and unlike
 ``nn.LayerNorm([C, H, W])`` it does not tie the layer to one image size.
 
-Only built-in torch modules are produced (their fused kernels are fast); from-scratch versions live
-in the tests as references.
+The fixed kinds are built-in torch modules (their fused kernels are fast); the learned blends live
+beside this file (``batch_instance_norm.py``, ``switchable_norm.py``) and are built only here.
+From-scratch versions of every kind live in the tests as references. Weight standardization
+(Qiao et al. 2019) is a conv option, not a norm kind: :mod:`stylenorm.nn.weight_standardization`.
 """
 
 from __future__ import annotations
@@ -33,13 +39,16 @@ from typing import Any
 
 from torch import nn
 
+from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
+from stylenorm.nn.switchable_norm import SwitchableNorm2d
+
 #: The group counts tried, in order, by ``num_groups: auto`` (the rule of the GroupNorm notebook:
 #: 32 groups is Wu & He's default, smaller counts for narrow layers).
 AUTO_GROUP_CANDIDATES = (32, 16, 8, 4, 2, 1)
 
 #: Norm kinds whose layers subtract a per-channel mean, which makes a conv bias in front of them
-#: redundant; see :func:`NormSpec.conv_bias`.
-_BIAS_ABSORBING_KINDS = frozenset({"batch", "sync_batch"})
+#: redundant; see :func:`NormSpec.conv_bias`. (Batch-instance norm's BN and IN parts both do.)
+_BIAS_ABSORBING_KINDS = frozenset({"batch", "sync_batch", "batch_instance"})
 
 
 def auto_num_groups(num_channels: int) -> int:
@@ -174,6 +183,20 @@ def _layer(spec: NormSpec, channels: int, name: str) -> nn.Module:
     return nn.GroupNorm(1, channels, eps=spec.eps, affine=spec.affine)
 
 
+def _batch_instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    track = True if spec.track_running_stats is None else spec.track_running_stats
+    return BatchInstanceNorm2d(
+        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
+    )
+
+
+def _switchable(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    track = True if spec.track_running_stats is None else spec.track_running_stats
+    return SwitchableNorm2d(
+        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
+    )
+
+
 def _none(spec: NormSpec, channels: int, name: str) -> nn.Module:
     return nn.Identity()
 
@@ -184,6 +207,8 @@ _BUILDERS: dict[str, Callable[[NormSpec, int, str], nn.Module]] = {
     "sync_batch": _sync_batch,
     "group": _group,
     "layer": _layer,
+    "batch_instance": _batch_instance,
+    "switchable": _switchable,
     "none": _none,
 }
 
@@ -192,7 +217,14 @@ NORM_KINDS = tuple(_BUILDERS)
 
 #: The module types the factory produces, for code that must find norm layers in a network
 #: (statistics callbacks, tests) without naming classes itself.
-NORM_LAYER_TYPES = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm)
+NORM_LAYER_TYPES = (
+    nn.InstanceNorm2d,
+    nn.BatchNorm2d,
+    nn.SyncBatchNorm,
+    nn.GroupNorm,
+    BatchInstanceNorm2d,
+    SwitchableNorm2d,
+)
 
 
 def is_norm_layer(module: nn.Module) -> bool:
@@ -200,7 +232,14 @@ def is_norm_layer(module: nn.Module) -> bool:
     return isinstance(module, NORM_LAYER_TYPES)
 
 
+def has_learned_mixture(module: nn.Module) -> bool:
+    """True for norm layers that learn which statistics to use (batch-instance, switchable); their
+    ``learned_mixture()`` returns the gate or weights as named tensors."""
+    return isinstance(module, (BatchInstanceNorm2d, SwitchableNorm2d))
+
+
 def uses_running_statistics(module: nn.Module) -> bool:
     """True for norm layers that normalise with batch statistics in training and with stored
-    running statistics in eval mode (batch norm; instance norm with track_running_stats)."""
+    running statistics in eval mode (batch norm; the BN part of batch-instance and switchable norm;
+    instance norm with track_running_stats)."""
     return is_norm_layer(module) and bool(getattr(module, "track_running_stats", False))

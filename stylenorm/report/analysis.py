@@ -239,9 +239,24 @@ def recorded(runs: Sequence[RunSummary], key: str) -> str:
     return ", ".join(parts)
 
 
+#: ``trainer/optimizer_steps_per_batch`` of runs logged before it was recorded, by model.
+_LEGACY_STEPS_PER_BATCH = {"cyclegan": 2}
+
+
+def steps_per_batch(runs: Sequence[RunSummary]) -> int:
+    """How many optimizer steps one batch took in ``runs`` (as recorded; CycleGAN: 2, G and D)."""
+    for run in runs:
+        recorded_value = run.hparams.get("trainer/optimizer_steps_per_batch")
+        if isinstance(recorded_value, (int, float)) and recorded_value >= 1:
+            return int(recorded_value)
+    models = {run.hparams.get("model") for run in runs}
+    return max((_LEGACY_STEPS_PER_BATCH.get(m, 1) for m in models), default=1)
+
+
 def equal_across(analysis: Analysis, study: Study) -> list[str]:
     """What the averaged-in runs of ``study`` did hold equal, measured: optimizer steps and images
-    seen (steps x data/batch_size) per variant, and whether the seeds of a variant agree."""
+    seen (batches x data/batch_size, where batches = steps / optimizer steps per batch) per variant,
+    and whether the seeds of a variant agree."""
     steps: dict[Variant, set[int]] = {}
     for variant in study.variants:
         steps[variant] = {run.steps for run in analysis.averaged_runs(variant) if run.steps is not None}
@@ -257,16 +272,18 @@ def equal_across(analysis: Analysis, study: Study) -> list[str]:
     else:
         lines.append("optimizer steps differ: " + "; ".join(f"{v.label}: {s}" for v, s in per_variant.items()))
     images = {}
+    per_batch = 1
     for variant, last in per_variant.items():
         batch = variant.settings.get("data/batch_size")
+        per_batch = steps_per_batch(analysis.averaged_runs(variant))
         if isinstance(batch, int) and not isinstance(batch, bool):
-            images[variant] = last * batch
+            images[variant] = last // per_batch * batch
+    how = "steps x data/batch_size"
+    if per_batch != 1:
+        how = f"steps / {per_batch} optimizer steps per batch x data/batch_size"
     if images and len(images) == len(per_variant):
         if len(set(images.values())) == 1:
-            lines.append(f"images seen (steps x data/batch_size): {next(iter(images.values()))} in every variant")
+            lines.append(f"images seen ({how}): {next(iter(images.values()))} in every variant")
         else:
-            lines.append(
-                "images seen (steps x data/batch_size) differ: "
-                + "; ".join(f"{v.label}: {n}" for v, n in images.items())
-            )
+            lines.append(f"images seen ({how}) differ: " + "; ".join(f"{v.label}: {n}" for v, n in images.items()))
     return lines

@@ -62,10 +62,12 @@ class AutoencoderTask(ImageTranslationTask):
         corruption: dict[str, float] | None = None,
         val_grid_images: int = 8,
         speed: dict[str, Any] | None = None,
+        conv: dict[str, Any] | None = None,
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
-        self.autoencoder = build_networks({"name": "autoencoder", "norm": norm, "network": network})["autoencoder"]
+        networks = build_networks({"name": "autoencoder", "norm": norm, "network": network, "conv": conv})
+        self.autoencoder = networks["autoencoder"]
         self.reconstruction_loss = reconstruction_loss(loss)
         self.corruption = dict(corruption or {})
         unknown = set(self.corruption) - {"noise_std", "brightness", "contrast"}

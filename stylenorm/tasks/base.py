@@ -14,7 +14,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
-from stylenorm.nn.norm import NormSpec, is_norm_layer
+from stylenorm.nn.norm import NormSpec, has_learned_mixture, is_norm_layer
 from stylenorm.speed import SpeedOptions, adam, to_channels_last
 from stylenorm.tasks.hparams_tab import log_hparams
 
@@ -42,6 +42,10 @@ class ImageTranslationTask(LightningModule):
 
     #: The network whose norm describes the run (set by subclasses).
     main_network_name: str = ""
+
+    #: How far one training batch advances ``trainer.global_step`` (CycleGAN steps G and D: 2). Recorded
+    #: as ``trainer/optimizer_steps_per_batch`` so reports can count images seen from logged steps.
+    optimizer_steps_per_batch: int = 1
 
     #: Attributes holding the modules ``speed.compile`` compiles (set by subclasses).
     compiled_module_names: tuple[str, ...] = ()
@@ -103,7 +107,15 @@ class ImageTranslationTask(LightningModule):
                 summary[f"data/{key}"] = "none" if value is None else value
         summary["trainer/precision"] = str(self.trainer.precision)
         summary["trainer/world_size"] = self.trainer.world_size
+        summary["trainer/optimizer_steps_per_batch"] = self.optimizer_steps_per_batch
         return summary
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Batch-instance norm's gate must stay in [0, 1] (Nam & Kim 2018 clip it after every update);
+        # here every optimizer step of a batch has run, for automatic and manual optimization alike.
+        for module in self.modules():
+            if has_learned_mixture(module) and hasattr(module, "project_"):
+                module.project_()
 
     def on_fit_start(self) -> None:
         # Logged here rather than by save_hyperparameters(logger=True) so the HPARAMS tab gets the

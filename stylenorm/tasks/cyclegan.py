@@ -53,6 +53,7 @@ class CycleGANTask(ImageTranslationTask):
     the mappings :func:`stylenorm.networks.build_networks` takes.
     """
 
+    optimizer_steps_per_batch = 2  # G then D in every training_step
     hparam_metrics = (
         "val/psnr_AtoB",
         "val/psnr_identity_baseline",
@@ -81,11 +82,12 @@ class CycleGANTask(ImageTranslationTask):
         init_gain: float = 0.02,
         val_grid_images: int = 4,
         speed: dict[str, Any] | None = None,
+        conv: dict[str, Any] | None = None,
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
         networks = build_networks(
-            {"name": "cyclegan", "norm": norm, "generator": generator, "discriminator": discriminator}
+            {"name": "cyclegan", "norm": norm, "generator": generator, "discriminator": discriminator, "conv": conv}
         )
         for role, network in networks.items():
             setattr(self, role, init_weights_normal(network, init_gain))

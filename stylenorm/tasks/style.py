@@ -46,10 +46,12 @@ class StyleTransferTask(ImageTranslationTask):
         lr: float = 1e-3,
         val_grid_images: int = 4,
         speed: dict[str, Any] | None = None,
+        conv: dict[str, Any] | None = None,
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
-        self.transformer = build_networks({"name": "style", "norm": norm, "network": network})["transformer"]
+        networks = build_networks({"name": "style", "norm": norm, "network": network, "conv": conv})
+        self.transformer = networks["transformer"]
         # Loading VGG here makes a missing `imagenet` file fail before any training starts.
         features = load_vgg16_features(vgg_weights)
         self.vgg_weights_source = features.weights_source

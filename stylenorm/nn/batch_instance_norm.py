@@ -1,0 +1,103 @@
+"""Batch-Instance Normalization (Nam & Kim 2018, "Batch-Instance Normalization for Adaptively
+Style-Invariant Neural Networks", eq. 3-5).
+
+Each channel mixes its batch-normalised and its instance-normalised activation with a learned gate:
+
+    y = (rho * x_hat_BN + (1 - rho) * x_hat_IN) * gamma + beta,    rho in [0, 1] per channel
+
+rho = 1 is batch norm, rho = 0 is instance norm: the gate learns, channel by channel, whether the
+per-image contrast and brightness that IN removes is style to discard or information to keep. As in
+the paper, rho starts at 1 (batch norm) and is clipped to [0, 1] after every optimizer step
+(:meth:`project_`, called by the training task): projected gradient descent. The forward pass clips
+the value as well (with the gradient passed straight through, so a gate sitting at 1 can still move),
+and a loaded checkpoint with an out-of-range gate still computes a mixture.
+
+The BN part keeps running statistics for eval mode like ``nn.BatchNorm2d``; the IN part always uses
+the image's own statistics. Statistics are computed in float32 whatever the input dtype (as torch's
+own norm kernels do under autocast); the output has the input's dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class BatchInstanceNorm2d(nn.Module):
+    """``rho * BN(x) + (1 - rho) * IN(x)``, then a per-channel affine (Nam & Kim 2018).
+
+    Args:
+        num_features: channels C of an ``(N, C, H, W)`` input.
+        eps: added to both variances.
+        momentum: running-statistics update rate of the BN part (as ``nn.BatchNorm2d``).
+        affine: learnable per-channel gamma/beta after the mixture.
+        track_running_stats: keep BN running statistics and use them in eval mode; when off, the
+            BN part uses batch statistics in eval mode too.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self.rho = nn.Parameter(torch.ones(num_features))
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"BatchInstanceNorm2d expects (N, C, H, W), got shape {tuple(x.shape)}.")
+        x32 = x.float()
+        use_batch_statistics = self.training or not self.track_running_stats
+        batch_normed = F.batch_norm(
+            x32, self.running_mean, self.running_var, None, None, use_batch_statistics, self.momentum, self.eps
+        )
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.add_(1)
+        instance_normed = F.instance_norm(x32, eps=self.eps)
+        # Clipped value, unclipped gradient: at the paper's start rho = 1 a plain clamp would pass no
+        # gradient (its derivative is 0 on the boundary) and the gate could never leave batch norm.
+        # Training keeps rho in range by projection (project_), as the paper does.
+        rho = self.rho.float()
+        rho = (rho + (rho.clamp(0.0, 1.0) - rho).detach()).view(1, -1, 1, 1)
+        y = instance_normed + rho * (batch_normed - instance_normed)
+        if self.weight is not None:
+            y = y * self.weight.float().view(1, -1, 1, 1) + self.bias.float().view(1, -1, 1, 1)
+        return y.to(x.dtype)
+
+    @torch.no_grad()
+    def project_(self) -> None:
+        """Clip rho to [0, 1] in place (the paper's constraint, applied after each optimizer step)."""
+        self.rho.clamp_(0.0, 1.0)
+
+    def learned_mixture(self) -> dict[str, Tensor]:
+        """Per-channel gate, as used in forward: ``{"rho": (C,)}`` (1 = batch norm, 0 = instance norm)."""
+        return {"rho": self.rho.detach().float().clamp(0.0, 1.0)}
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )

@@ -1,0 +1,113 @@
+"""Switchable Normalization (Luo, Ren, Peng, Zhang & Li 2018, "Differentiable Learning-to-Normalize
+via Switchable Normalization", eq. 3-5).
+
+A layer normalises with a learned blend of the instance, layer and batch statistics:
+
+    mean = sum_k w_k mu_k,  var = sum_k w'_k sigma2_k,  k in {IN, LN, BN}
+    w = softmax(mean_logits), w' = softmax(var_logits)   (separate weights for means and variances)
+    y = (x - mean) / sqrt(var + eps) * gamma + beta
+
+All three come from the per-(n, c) moments of the input (the paper's eq. 4): the LN and BN moments
+are averages of the IN ones over channels and over the batch, so one pass over H x W suffices. With
+one-hot weights the layer is exactly the chosen norm. The logits start at zero (equal weights), as
+in the paper. The BN part keeps running statistics (exponential moving average, like
+``nn.BatchNorm2d``) and uses them in eval mode; IN and LN always use the image's own statistics.
+Statistics are float32 whatever the input dtype; the output has the input's dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+#: The statistics a switchable layer chooses between, in the order of its logits.
+SWITCHABLE_STATISTICS = ("instance", "layer", "batch")
+
+
+class SwitchableNorm2d(nn.Module):
+    """Softmax-weighted IN/LN/BN means and variances, then a per-channel affine (Luo et al. 2018).
+
+    Args:
+        num_features: channels C of an ``(N, C, H, W)`` input.
+        eps: added to the blended variance.
+        momentum: running-statistics update rate of the BN part.
+        affine: learnable per-channel gamma/beta.
+        track_running_stats: keep BN running statistics and use them in eval mode.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
+        super().__init__()
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self.mean_logits = nn.Parameter(torch.zeros(len(SWITCHABLE_STATISTICS)))
+        self.var_logits = nn.Parameter(torch.zeros(len(SWITCHABLE_STATISTICS)))
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4:
+            raise ValueError(f"SwitchableNorm2d expects (N, C, H, W), got shape {tuple(x.shape)}.")
+        x32 = x.float()
+        var_in, mean_in = torch.var_mean(x32, dim=(2, 3), keepdim=True, correction=0)
+        second_moment = var_in + mean_in.square()  # E[x^2] per (n, c)
+        mean_ln = mean_in.mean(dim=1, keepdim=True)
+        var_ln = (second_moment.mean(dim=1, keepdim=True) - mean_ln.square()).clamp_min(0.0)
+        if self.training or not self.track_running_stats:
+            mean_bn = mean_in.mean(dim=0, keepdim=True)
+            var_bn = (second_moment.mean(dim=0, keepdim=True) - mean_bn.square()).clamp_min(0.0)
+            if self.training and self.track_running_stats:
+                self._update_running_statistics(mean_bn, var_bn, count=x.shape[0] * x.shape[2] * x.shape[3])
+        else:
+            mean_bn = self.running_mean.view(1, -1, 1, 1)
+            var_bn = self.running_var.view(1, -1, 1, 1)
+        w_mean, w_var = self.mean_logits.float().softmax(0), self.var_logits.float().softmax(0)
+        mean = w_mean[0] * mean_in + w_mean[1] * mean_ln + w_mean[2] * mean_bn
+        var = w_var[0] * var_in + w_var[1] * var_ln + w_var[2] * var_bn
+        y = (x32 - mean) * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight.float().view(1, -1, 1, 1) + self.bias.float().view(1, -1, 1, 1)
+        return y.to(x.dtype)
+
+    @torch.no_grad()
+    def _update_running_statistics(self, mean_bn: Tensor, var_bn: Tensor, count: int) -> None:
+        # As nn.BatchNorm2d: the running variance is the unbiased batch variance.
+        unbiased = var_bn.flatten() * (count / max(count - 1, 1))
+        self.running_mean.lerp_(mean_bn.flatten().to(self.running_mean.dtype), self.momentum)
+        self.running_var.lerp_(unbiased.to(self.running_var.dtype), self.momentum)
+        self.num_batches_tracked.add_(1)
+
+    def learned_mixture(self) -> dict[str, Tensor]:
+        """The softmax weights as used in forward: ``{"mean_weight/instance": w, ..., "var_weight/batch": w'}``."""
+        weights = {}
+        for prefix, logits in (("mean_weight", self.mean_logits), ("var_weight", self.var_logits)):
+            for name, value in zip(SWITCHABLE_STATISTICS, logits.detach().float().softmax(0), strict=True):
+                weights[f"{prefix}/{name}"] = value
+        return weights
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )

@@ -1,0 +1,117 @@
+"""Weight Standardization (Qiao, Wang, Liu, Shen & Yuille 2019, "Micro-Batch Training with
+Batch-Channel Normalization and Weight Standardization", eq. 5).
+
+Each output channel's kernel is standardised before the convolution:
+
+    W_hat[o] = (W[o] - mean(W[o])) / sqrt(var(W[o]) + eps),   over (in_channels, kH, kW)
+
+It smooths the loss landscape the way BN does, without batch statistics, and is meant to be paired
+with group norm at micro-batch sizes (seed 002's "GN + WS"). Only the convs that feed a norm layer
+are standardised (:func:`standardize_conv_weights`): an output conv with no norm after it keeps its
+learned scale, and the layer needs the norm after it to set the activation scale.
+
+The standardized convs keep the parameter names of ``nn.Conv2d`` / ``nn.ConvTranspose2d``, so
+checkpoints and exports see the same keys; the stored ``weight`` is the raw one.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import Tensor, nn
+
+from stylenorm.nn.norm import NormSpec, is_norm_layer
+
+#: eps inside the square root of the kernel variance (the paper's eq. 5). Small on purpose: the
+#: CycleGAN init draws kernels with std 0.02 (variance 4e-4), where 1e-5 would shrink them by 2.5%.
+WS_EPS = 1e-8
+
+
+def standardize(weight: Tensor, output_dim: int = 0, eps: float = WS_EPS) -> Tensor:
+    """Zero mean, unit (biased) variance per output channel, over every other axis of ``weight``."""
+    dims = tuple(d for d in range(weight.dim()) if d != output_dim)
+    var, mean = torch.var_mean(weight, dim=dims, keepdim=True, correction=0)
+    return (weight - mean) * torch.rsqrt(var + eps)
+
+
+class WeightStandardizedConv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose kernel is standardised per output channel at every forward (Qiao et al. 2019)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(x, standardize(self.weight, 0), self.bias)
+
+
+class WeightStandardizedConvTranspose2d(nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` with standardised kernels; its weight is (in, out / groups, kH, kW), so the
+    output channel is axis 1 (single group only)."""
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        output_padding = self._output_padding(
+            x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation
+        )
+        return nn.functional.conv_transpose2d(
+            x,
+            standardize(self.weight, 1),
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
+
+
+def _standardized_copy(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
+    """The WS version of ``conv``, sharing its parameters (so optimizers and keys are unchanged)."""
+    common = dict(
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=conv.bias is not None,
+        padding_mode=conv.padding_mode,
+    )
+    if isinstance(conv, nn.ConvTranspose2d):
+        if conv.groups != 1:
+            raise ValueError("Weight standardization of a grouped transposed conv is not supported.")
+        new = WeightStandardizedConvTranspose2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, output_padding=conv.output_padding, **common
+        )
+    else:
+        new = WeightStandardizedConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, **common)
+    new.weight = conv.weight
+    new.bias = conv.bias
+    return new.to(device=conv.weight.device)
+
+
+def check_fits(norm: NormSpec, where: str = "model.conv.weight_standardization") -> None:
+    """Refuse WS where no norm layer follows the convs (it would fix every layer's output scale)."""
+    if norm.kind == "none":
+        raise ValueError(
+            f"{where}=true needs a norm layer after each conv to set the activation scale (Qiao et al. pair "
+            f"it with group norm), but norm=none has none. Use e.g. norm=group, or set {where}=false."
+        )
+
+
+def standardize_conv_weights(network: nn.Module) -> list[str]:
+    """Swap, in place, every conv of ``network`` whose next layer is a norm layer for its WS version.
+
+    "Next" is module registration order, which in this project's networks is the order of the
+    forward pass (each network's tests check that as many convs are standardised as it has norm
+    layers). Returns the module paths of the standardised convs.
+    """
+    leaves = [(path, m) for path, m in network.named_modules() if not list(m.children())]
+    feeding = []
+    for (path, module), (_, following) in itertools.pairwise(leaves):
+        if type(module) in (nn.Conv2d, nn.ConvTranspose2d) and is_norm_layer(following):
+            feeding.append(path)
+    for path in feeding:
+        parent_path, _, attribute = path.rpartition(".")
+        parent = network.get_submodule(parent_path) if parent_path else network
+        setattr(parent, attribute, _standardized_copy(getattr(parent, attribute)))
+    return feeding
+
+
+def is_weight_standardized(module: nn.Module) -> bool:
+    return isinstance(module, (WeightStandardizedConv2d, WeightStandardizedConvTranspose2d))
