@@ -11,6 +11,7 @@ from stylenorm import train
 from stylenorm.inference import load_stylizer
 from stylenorm.nn.norm import has_learned_mixture
 from stylenorm.nn.weight_standardization import is_weight_standardized
+from stylenorm.report.cli import main as report_main
 
 
 @pytest.fixture
@@ -58,6 +59,14 @@ def test_batch_instance_gates_are_projected_logged_and_learn(tmp_path, data_dir,
         assert [event.step for event in scalars[tag]] == [0, 4, 8]
         assert scalars[tag][0].value == pytest.approx(1.0)
         assert all(0 <= event.value <= 1 for event in scalars[tag])
+    # the ablation report shows each layer's last logged gate
+    assert report_main([str(tmp_path / "logs"), "--out", str(tmp_path / "report")]) == 0
+    markdown = (tmp_path / "report" / "ablation.md").read_text()
+    section = markdown.split("## What the learned norms picked")[1].split("\n## ")[0]
+    assert "Last logged at step 8; n = 1." in section
+    for tag in rho_tags:
+        layer = tag.removeprefix("norm_mix/").removesuffix("/rho")
+        assert f"| {layer} | rho (1 = BN, 0 = IN) | {scalars[tag][-1].value:.2f} |" in section
 
 
 def test_switchable_weights_are_logged_per_layer_and_sum_to_one(tmp_path, data_dir):  # noqa: F811

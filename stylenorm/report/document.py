@@ -18,6 +18,7 @@ from pathlib import Path
 
 from stylenorm.report.analysis import Analysis, Comparison, equal_across, recorded
 from stylenorm.report.convergence import RULE as CONVERGENCE_RULE
+from stylenorm.report.learned_norms import learned_norm_section
 from stylenorm.report.metrics import higher_is_better
 from stylenorm.report.runs import INCOMPLETE
 from stylenorm.report.stats import (
@@ -320,6 +321,7 @@ def markdown_report(analysis: Analysis, pictures: Sequence[tuple[str, str]] = ()
         *comparison_table(analysis),
         "",
         *settings_table(analysis),
+        *learned_norm_section(analysis),
         *left_out_section(analysis),
         "",
         "## Pictures and tables",
