@@ -51,6 +51,10 @@ class VGGWeightsUnavailableError(RuntimeError):
     """The ImageNet VGG16 weights are neither in the torch hub cache nor downloadable."""
 
 
+#: Seed of the random VGG16 weights (``model.vgg_weights=random``): fixed, not the run's seed.
+RANDOM_WEIGHTS_SEED = 0
+
+
 class VGG16Features(nn.Module):
     """VGG16 up to relu4_3, frozen, returning the activations the perceptual loss reads.
 
@@ -83,10 +87,14 @@ class VGG16Features(nn.Module):
         self.eval()
 
     def _init_like_torchvision(self) -> None:
-        # torchvision's VGG init, so random weights give activations of a sensible scale.
+        # torchvision's VGG init, so random weights give activations of a sensible scale. Drawn from a
+        # generator of its own with a fixed seed: the loss network is then the same function in every
+        # run, whatever the run's seed, so losses of an ablation's seeds and variants are comparable
+        # (with the global generator each seed would be scored by a different loss).
+        generator = torch.Generator().manual_seed(RANDOM_WEIGHTS_SEED)
         for module in self.features:
             if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu", generator=generator)
                 nn.init.zeros_(module.bias)
 
     def train(self, mode: bool = True) -> VGG16Features:
