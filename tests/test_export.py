@@ -10,6 +10,7 @@ import zipfile
 
 import pytest
 import torch
+from PIL import Image
 
 from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator
 from stylenorm.inference import export_onnx, export_torchscript, load_stylizer, run_exported, stylize_batch
@@ -87,3 +88,59 @@ def test_export_command(tmp_path, capsys, public_files):
     assert "is a TorchScript model" in error and "Traceback" not in error
     assert main(["-c", checkpoint, "--direction", "BtoA", "--output", str(tmp_path / "x.onnx")]) == 2
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_refuses_to_overwrite_its_own_checkpoint(tmp_path, capsys, public_files):
+    checkpoint = tmp_path / "run.pt"  # a checkpoint whose name looks like a TorchScript output
+    checkpoint.write_bytes(public_files["fast_neural_style"].read_bytes())
+    before = checkpoint.read_bytes()
+    for output in (str(checkpoint), str(tmp_path / "." / "run.pt")):
+        assert main(["-c", str(checkpoint), "-f", "torchscript", "-o", output, "--sample-size", "32"]) == 2
+        error = capsys.readouterr().err
+        assert "is the checkpoint being exported" in error and "run.export.pt" in error
+    assert checkpoint.read_bytes() == before
+
+
+def nan_checkpoint(folder, public_files):
+    state = torch.load(public_files["fast_neural_style"], weights_only=True)
+    state["conv1.conv2d.weight"] = state["conv1.conv2d.weight"].clone()
+    state["conv1.conv2d.weight"][0, 0, 0, 0] = float("nan")
+    path = folder / "diverged.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_non_finite_weights_are_refused_by_export_and_stylize(tmp_path, capsys, public_files):
+    from stylenorm.inference.cli import main as stylize_main
+
+    path = nan_checkpoint(tmp_path, public_files)
+    with pytest.raises(ValueError, match=r"non-finite weights: 1 of \d+ tensors hold NaN or inf \(first: conv1"):
+        load_stylizer(path)
+    assert main(["-c", str(path), "-o", str(tmp_path / "m.onnx"), "--sample-size", "32"]) == 2
+    assert "diverged" in capsys.readouterr().err and not (tmp_path / "m.onnx").exists()
+    photo = tmp_path / "photo.png"
+    Image.fromarray((images((16, 16))[0].permute(1, 2, 0) * 255).to(torch.uint8).numpy()).save(photo)
+    assert stylize_main(["-c", str(path), "-i", str(photo), "-o", str(tmp_path / "out.png")]) == 2
+    assert "non-finite weights" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
+
+
+def test_the_export_check_is_nan_aware_and_fails_above_its_tolerance(tmp_path, capsys, public_files, monkeypatch):
+    from stylenorm.inference import Stylizer
+    from stylenorm.inference.export import verify_export
+
+    good = load_stylizer(public_files["fast_neural_style"])
+    path = tmp_path / "m.pt"
+    export_torchscript(good, path, sample_size=(32, 32))
+    assert verify_export(path, good, ((32, 32),)) < 1e-4
+    broken = load_stylizer(public_files["fast_neural_style"])
+    with torch.no_grad():
+        next(broken.network.parameters())[0, 0, 0, 0] = float("nan")  # past the loader's check, on purpose
+    assert isinstance(broken, Stylizer) and verify_export(path, broken, ((32, 32),)) == float("inf")
+    # the command exits 1 and says why when the measured difference is above --tolerance
+    args = ["-c", str(public_files["fast_neural_style"]), "-o", str(tmp_path / "x.pt"), "--sample-size", "32"]
+    assert main(args) == 0 and "within the tolerance 0.001" in capsys.readouterr().out
+    for measured, said in ((0.5, "max abs difference 5.00e-01"), (float("nan"), "a non-finite output")):
+        monkeypatch.setattr("stylenorm.inference.export_cli.verify_export", lambda *a, m=measured, **k: m)
+        assert main(args) == 1
+        error = capsys.readouterr().err
+        assert said in error and "above the tolerance 0.001" in error

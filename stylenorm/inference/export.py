@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import warnings
 from os import PathLike
 from pathlib import Path
@@ -162,12 +163,19 @@ def run_exported(path: str | PathLike, images: torch.Tensor) -> torch.Tensor:
 def verify_export(
     path: str | PathLike, stylizer: Stylizer, sizes: tuple[tuple[int, int], ...] = ((256, 256), (200, 328))
 ) -> float:
-    """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``."""
+    """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``.
+
+    NaN-aware: a non-finite value on either side makes the difference ``inf`` (Python's ``max`` and
+    ``Tensor.max`` would let a NaN pass as 0 or poison the comparison silently).
+    """
     module = export_module(stylizer)
     worst = 0.0
     for size in sizes:
         images = _sample(size)
         with torch.no_grad():
             expected = module(images)
-        worst = max(worst, (run_exported(path, images) - expected).abs().max().item())
+        exported = run_exported(path, images)
+        if not (torch.isfinite(exported).all() and torch.isfinite(expected).all()):
+            return math.inf
+        worst = max(worst, (exported - expected).abs().max().item())
     return worst

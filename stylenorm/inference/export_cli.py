@@ -8,12 +8,14 @@
 The written model takes float32 RGB ``(N, 3, H, W)`` in [0, 1] and returns the same
 (:mod:`stylenorm.inference.export`). After writing, the file is run once at two sizes and compared
 with PyTorch (ONNX: when onnxruntime is installed); the difference is printed. Exit status 2 when
-nothing was written.
+nothing was written (bad input, or --output naming the checkpoint itself), 1 when the check found a
+difference above ``--tolerance`` or a non-finite output.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +32,8 @@ from stylenorm.inference.loading import load_stylizer
 
 PROG = "export"
 _EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
+#: A quarter of one 8-bit gray level: exported fp32 graphs agree with PyTorch to about 1e-6.
+DEFAULT_TOLERANCE = 1e-3
 _FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
 
 
@@ -48,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample-size", type=positive_int, default=256, help="side of the square image traced (any works)"
     )
     parser.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"largest max abs difference to PyTorch (on [0, 1]) that passes the check; exit 1 above it "
+        f"(default {DEFAULT_TOLERANCE:g}, a quarter of one 8-bit gray level)",
+    )
     return parser
 
 
@@ -68,6 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = export_format(args.format, output)
         if not output.suffix:
             output = output.with_suffix(_EXTENSIONS[chosen])
+        checkpoint = Path(args.checkpoint)
+        if output.exists() and checkpoint.exists() and output.resolve() == checkpoint.resolve():
+            suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
+            raise ValueError(
+                f"--output {output} is the checkpoint being exported; writing it would destroy the checkpoint. "
+                f"Choose another file, e.g. --output {suggestion}."
+            )
         model = load_stylizer(
             args.checkpoint,
             format=args.checkpoint_format,
@@ -93,7 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
     else:
         sizes = " and ".join(f"{h}x{w}" for h, w in check_sizes)
-        print(f"{PROG}: checked at {sizes}: max abs difference to PyTorch {difference:.2e} (on [0, 1])")
+        if not difference <= args.tolerance:  # also catches NaN and inf
+            what = "a non-finite output" if not math.isfinite(difference) else f"max abs difference {difference:.2e}"
+            print(
+                f"{PROG}: error: the exported file disagrees with PyTorch at {sizes}: {what} (on [0, 1]), "
+                f"above the tolerance {args.tolerance:g}. The file was written but should not be used; "
+                f"try another --opset, or --format torchscript.",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"{PROG}: checked at {sizes}: max abs difference to PyTorch {difference:.2e} (on [0, 1]), "
+            f"within the tolerance {args.tolerance:g}"
+        )
     return 0
 
 

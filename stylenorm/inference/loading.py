@@ -196,7 +196,22 @@ def load_stylizer(
             f"translate them. Use the generator file of the same run (latest_net_G_A.pth for A->B, "
             f"latest_net_G_B.pth for B->A)."
         )
+    check_finite_weights(network, path)
     return Stylizer(network, convention, description, device=target)
+
+
+def check_finite_weights(network: torch.nn.Module, source: str | PathLike) -> None:
+    """Refuse a network with NaN or infinite parameters or buffers: its outputs would be NaN (black
+    images, NaN exports) while every command reported success. A diverged run leaves such weights."""
+    bad = [name for name, tensor in (*network.named_parameters(), *network.named_buffers())
+           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]  # fmt: skip
+    if bad:
+        total = sum(1 for _ in network.parameters()) + sum(1 for _ in network.buffers())
+        raise ValueError(
+            f"{source} has non-finite weights: {len(bad)} of {total} tensors hold NaN or inf (first: {bad[0]}). "
+            f"The run that wrote it diverged; use a checkpoint from before the divergence (lower the "
+            f"learning rate, or check the data) - its outputs would be NaN."
+        )
 
 
 def _load_public(state: Mapping, layout: str, direction: str | None, path: Path):
