@@ -8,6 +8,7 @@ seconds, not after an epoch.
 from __future__ import annotations
 
 import logging
+import shlex
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
 from hydra.types import RunMode
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
@@ -32,6 +34,39 @@ def _task_overrides() -> list[str]:
         return list(HydraConfig.get().overrides.task)
     except ValueError:  # composed outside a Hydra app (tests, notebooks): no command line
         return []
+
+
+#: Exit statuses of a run stopped by a signal, as shells report them (128 + signal number), so that
+#: SLURM and wrapper scripts never read a preempted or interrupted run as finished.
+EXIT_SIGTERM = 143
+EXIT_SIGINT = 130
+
+
+def resume_command(cfg: DictConfig) -> str:
+    """The exact command that continues this run from its ``last.ckpt``, ready to paste into a shell.
+
+    The path is quoted for Hydra too: run names hold ``=`` and ``,`` (``...,batch_size=2``), which
+    Hydra's override grammar would otherwise parse as a key or a sweep.
+    """
+    overrides = [o for o in _task_overrides() if not o.lstrip("+~").startswith("ckpt_path=")]
+    checkpoint = Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    words = ["python", "train.py", *overrides, f'ckpt_path="{checkpoint}"']
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def signal_exit_status(error: BaseException, trainer: pl.Trainer) -> int | None:
+    """143 for SIGTERM, 130 for SIGINT (Ctrl-C), None for anything else.
+
+    Lightning turns SIGTERM into ``SIGTERMException`` (a ``SystemExit`` with status 0) and Ctrl-C into
+    ``sys.exit(1)`` raised while handling the ``KeyboardInterrupt``.
+    """
+    if isinstance(error, SIGTERMException) or getattr(trainer, "received_sigterm", False):
+        return EXIT_SIGTERM
+    if isinstance(error, KeyboardInterrupt) or (
+        isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt)
+    ):
+        return EXIT_SIGINT
+    return None
 
 
 def name_run(cfg: DictConfig) -> None:
@@ -206,13 +241,25 @@ def run(cfg: DictConfig) -> dict[str, float]:
             cfg.run.log_dir,
             cfg.run.checkpoint_dir,
         )
+        log.info("If it stops, resume with: %s", resume_command(cfg))
     with published_version(cfg.run.name, cfg.run.version):
         try:
             metrics = fit_and_validate(trainer, model, datamodule, cfg.ckpt_path)
         except BaseException as error:  # recorded for the report, then raised as it was
+            exit_status = signal_exit_status(error, trainer)
             if trainer.is_global_zero:
-                status = "interrupted" if isinstance(error, KeyboardInterrupt) else "crashed"
-                write_result(cfg.run.log_dir, status, trainer.global_step, {}, f"{type(error).__name__}: {error}")
+                status = "crashed" if exit_status is None else "interrupted"
+                what = (
+                    f"{type(error).__name__}: {error}"
+                    if exit_status is None
+                    else f"stopped by a signal (exit {exit_status})"
+                )
+                write_result(cfg.run.log_dir, status, trainer.global_step, {}, what)
+                if (Path(cfg.run.checkpoint_dir) / "last.ckpt").is_file():
+                    log.error("Run %s/%s stopped at step %d; its checkpoint is saved. Resume with:\n  %s",
+                              cfg.run.name, cfg.run.version, trainer.global_step, resume_command(cfg))  # fmt: skip
+            if exit_status is not None:
+                raise SystemExit(exit_status) from error
             raise
     if trainer.is_global_zero:
         write_result(cfg.run.log_dir, final_status(metrics, trainer.interrupted), trainer.global_step, metrics)
