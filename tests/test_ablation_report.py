@@ -78,6 +78,7 @@ def _train_sweep(root: Path) -> None:
                 "trainer.val_check_interval=1.0",
                 "+trainer.limit_train_batches=3",
                 "trainer.log_every_n_steps=1",
+                "trainer.precision=32-true",  # as the presets pin it (auto is bf16 on some CPUs)
             )
             run(cfg)
 
