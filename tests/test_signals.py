@@ -15,6 +15,11 @@ import pytest
 from conftest import REPO_ROOT
 
 
+def default_signal_handlers() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def start_long_run(root: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [
@@ -24,6 +29,9 @@ def start_long_run(root: Path) -> subprocess.Popen:
             f"paths.checkpoint_dir={root / 'checkpoints'}",
         ],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # A child inherits ignored signals: Lightning's Ctrl-C handling in an earlier test of this
+        # process sets SIGINT to "ignore", which would make the run deaf to it. Start from defaults.
+        preexec_fn=default_signal_handlers,
     )  # fmt: skip
 
 
@@ -46,7 +54,11 @@ def test_a_signal_leaves_a_checkpoint_a_nonzero_status_and_a_resume_command(tmp_
     process = start_long_run(tmp_path)
     wait_for_training(tmp_path, process)
     process.send_signal(sent)
-    output, _ = process.communicate(timeout=300)
+    try:
+        output, _ = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"the run did not stop within 300 s of {sent.name}") from None
     assert process.returncode == expected_status, output[-3000:]
     (checkpoint,) = (tmp_path / "checkpoints").rglob("last.ckpt")
     (result_file,) = (tmp_path / "logs").rglob("result.json")
