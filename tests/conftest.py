@@ -17,6 +17,23 @@ def _seed():
 
 
 @pytest.fixture
+def keep_task(monkeypatch):
+    """Runs through ``stylenorm.train.run`` keep their task object here (``["task"]``) for inspection."""
+    from stylenorm import train
+
+    kept = {}
+    build = train.build
+
+    def keeping_build(cfg):
+        datamodule, model, trainer = build(cfg)
+        kept["task"] = model
+        return datamodule, model, trainer
+
+    monkeypatch.setattr(train, "build", keeping_build)
+    return kept
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
 

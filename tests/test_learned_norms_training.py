@@ -14,20 +14,6 @@ from stylenorm.nn.weight_standardization import is_weight_standardized
 from stylenorm.report.cli import main as report_main
 
 
-@pytest.fixture
-def keep_task(monkeypatch):
-    kept = {}
-    build = train.build
-
-    def keeping_build(cfg):
-        datamodule, model, trainer = build(cfg)
-        kept["task"] = model
-        return datamodule, model, trainer
-
-    monkeypatch.setattr(train, "build", keeping_build)
-    return kept
-
-
 def mixture_scalars(log_dir):
     accumulator = EventAccumulator(log_dir, size_guidance={"scalars": 0})
     accumulator.Reload()

@@ -67,21 +67,6 @@ def test_layer_selection_and_bad_config_errors():
         NormStatistics(layers="some")
 
 
-@pytest.fixture
-def keep_task(monkeypatch):
-    """Run through stylenorm.train.run, keeping the task object to inspect its hooks afterwards."""
-    kept = {}
-    build = train.build
-
-    def keeping_build(cfg):
-        datamodule, model, trainer = build(cfg)
-        kept["task"] = model
-        return datamodule, model, trainer
-
-    monkeypatch.setattr(train, "build", keeping_build)
-    return kept
-
-
 def test_instance_norm_run_logs_normalised_statistics_and_removes_hooks(tmp_path, data_dir, keep_task):  # noqa: F811
     cfg = compose_run(
         tmp_path,

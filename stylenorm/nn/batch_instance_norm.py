@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylenorm.nn.mixed_statistics_norm import MixedStatisticsNorm2d
 
-class BatchInstanceNorm2d(nn.Module):
+
+class BatchInstanceNorm2d(MixedStatisticsNorm2d):
     """``rho * BN(x) + (1 - rho) * IN(x)``, then a per-channel affine (Nam & Kim 2018).
 
     Args:
@@ -36,39 +38,12 @@ class BatchInstanceNorm2d(nn.Module):
             BN part uses batch statistics in eval mode too.
     """
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-    ):
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
+    def __init__(self, num_features: int, **options) -> None:  # eps, momentum, affine, track_running_stats
+        super().__init__(num_features, **options)
         self.rho = nn.Parameter(torch.ones(num_features))
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(num_features))
-            self.register_buffer("running_var", torch.ones(num_features))
-            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"BatchInstanceNorm2d expects (N, C, H, W), got shape {tuple(x.shape)}.")
+        self.check_input(x)
         x32 = x.float()
         use_batch_statistics = self.training or not self.track_running_stats
         batch_normed = F.batch_norm(
@@ -83,9 +58,7 @@ class BatchInstanceNorm2d(nn.Module):
         rho = self.rho.float()
         rho = (rho + (rho.clamp(0.0, 1.0) - rho).detach()).view(1, -1, 1, 1)
         y = instance_normed + rho * (batch_normed - instance_normed)
-        if self.weight is not None:
-            y = y * self.weight.float().view(1, -1, 1, 1) + self.bias.float().view(1, -1, 1, 1)
-        return y.to(x.dtype)
+        return self.apply_affine(y).to(x.dtype)
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -95,9 +68,3 @@ class BatchInstanceNorm2d(nn.Module):
     def learned_mixture(self) -> dict[str, Tensor]:
         """Per-channel gate, as used in forward: ``{"rho": (C,)}`` (1 = batch norm, 0 = instance norm)."""
         return {"rho": self.rho.detach().float().clamp(0.0, 1.0)}
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
-        )

@@ -20,11 +20,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from stylenorm.nn.mixed_statistics_norm import MixedStatisticsNorm2d
+
 #: The statistics a switchable layer chooses between, in the order of its logits.
 SWITCHABLE_STATISTICS = ("instance", "layer", "batch")
 
 
-class SwitchableNorm2d(nn.Module):
+class SwitchableNorm2d(MixedStatisticsNorm2d):
     """Softmax-weighted IN/LN/BN means and variances, then a per-channel affine (Luo et al. 2018).
 
     Args:
@@ -35,40 +37,13 @@ class SwitchableNorm2d(nn.Module):
         track_running_stats: keep BN running statistics and use them in eval mode.
     """
 
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-    ):
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
+    def __init__(self, num_features: int, **options) -> None:  # eps, momentum, affine, track_running_stats
+        super().__init__(num_features, **options)
         self.mean_logits = nn.Parameter(torch.zeros(len(SWITCHABLE_STATISTICS)))
         self.var_logits = nn.Parameter(torch.zeros(len(SWITCHABLE_STATISTICS)))
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(num_features))
-            self.register_buffer("running_var", torch.ones(num_features))
-            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4:
-            raise ValueError(f"SwitchableNorm2d expects (N, C, H, W), got shape {tuple(x.shape)}.")
+        self.check_input(x)
         x32 = x.float()
         var_in, mean_in = torch.var_mean(x32, dim=(2, 3), keepdim=True, correction=0)
         second_moment = var_in + mean_in.square()  # E[x^2] per (n, c)
@@ -86,9 +61,7 @@ class SwitchableNorm2d(nn.Module):
         mean = w_mean[0] * mean_in + w_mean[1] * mean_ln + w_mean[2] * mean_bn
         var = w_var[0] * var_in + w_var[1] * var_ln + w_var[2] * var_bn
         y = (x32 - mean) * torch.rsqrt(var + self.eps)
-        if self.weight is not None:
-            y = y * self.weight.float().view(1, -1, 1, 1) + self.bias.float().view(1, -1, 1, 1)
-        return y.to(x.dtype)
+        return self.apply_affine(y).to(x.dtype)
 
     @torch.no_grad()
     def _update_running_statistics(self, mean_bn: Tensor, var_bn: Tensor, count: int) -> None:
@@ -105,9 +78,3 @@ class SwitchableNorm2d(nn.Module):
             for name, value in zip(SWITCHABLE_STATISTICS, logits.detach().float().softmax(0), strict=True):
                 weights[f"{prefix}/{name}"] = value
         return weights
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
