@@ -116,6 +116,42 @@ def check_distributed_norm(cfg: DictConfig) -> None:
             cfg.trainer.sync_batchnorm = False
 
 
+#: The data module each model trains on, and the config that gives it (embedded_<model> does too).
+_DATA_OF_MODEL = {
+    "cyclegan": ("UnpairedDataModule", "data=unpaired data.root=DIR"),
+    "style": ("StyleDataModule", "data=content_style data.root=DIR data.style_image=FILE"),
+    "autoencoder": ("ImageFolderDataModule", "data=image_folder data.root=DIR"),
+}
+
+#: Norm kinds that normalise with batch statistics in training.
+_BATCH_STATISTICS_KINDS = ("batch", "sync_batch", "batch_instance", "switchable")
+
+
+def check_model_and_data(cfg: DictConfig) -> None:
+    """A model with another model's data would fail late with a KeyError; say what fits instead."""
+    expected = _DATA_OF_MODEL.get(cfg.model.name)
+    target = str(cfg.data.get("_target_", ""))
+    if expected is None or target.rsplit(".", 1)[-1] == expected[0]:
+        return
+    raise ValueError(
+        f"model={cfg.model.name} trains on {expected[0]} data, but the data config builds "
+        f"{target.rsplit('.', 1)[-1] or 'nothing'}. Use {expected[1]}, or data=embedded_{cfg.model.name} "
+        f"(the default) for the embedded offline data."
+    )
+
+
+def warn_about_batch_statistics(cfg: DictConfig) -> None:
+    """Batch norm at batch size 1 is legal but rarely what is meant: say so once, before training."""
+    if cfg.norm.kind in _BATCH_STATISTICS_KINDS and cfg.data.get("batch_size") == 1:
+        log.warning(
+            "norm=%s with data.batch_size=1: in training the batch statistics are those of a single image "
+            "(instance-norm-like), in eval mode the running statistics of all of them, so train and eval "
+            "outputs differ most here (val/bn_train_eval_gap; docs/ablations.md, bn_eval_gap). Use a larger "
+            "batch or norm=instance/group, unless this is the ablation you want.",
+            cfg.norm.kind,
+        )
+
+
 _PLAIN_DDP = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
 
 
@@ -227,7 +263,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
         log.info("Skipping norm=none with affine=true: no norm layers, so it is the affine=false run.")
         return {}
     check_resume_path(cfg.ckpt_path)
+    check_model_and_data(cfg)
     check_distributed_norm(cfg)
+    warn_about_batch_statistics(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     name_run(cfg)
     datamodule, model, trainer = build(cfg)

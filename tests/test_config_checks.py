@@ -1,0 +1,45 @@
+"""Config combinations that would fail late or mislead are named before anything is built."""
+
+import logging
+
+import pytest
+
+from conftest import compose_offline_run
+from stylenorm.run_naming import VERSION_ENV
+from stylenorm.train import run
+
+
+@pytest.fixture(autouse=True)
+def _fresh_version_env(monkeypatch):
+    monkeypatch.delenv(VERSION_ENV, raising=False)
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "expected"),
+    [
+        ("cyclegan", "image_folder", r"model=cyclegan trains on UnpairedDataModule data.*Use data=unpaired"),
+        ("autoencoder", "unpaired", r"model=autoencoder trains on ImageFolderDataModule data.*data=image_folder"),
+        ("style", "image_folder", r"model=style trains on StyleDataModule data.*data=content_style"),
+    ],
+)
+def test_a_model_with_another_models_data_is_refused_with_the_fix(tmp_path, model, data, expected):
+    (tmp_path / "images").mkdir()
+    cfg = compose_offline_run(tmp_path, f"model={model}", f"data={data}", f"data.root={tmp_path / 'images'}")
+    with pytest.raises(ValueError, match=expected):
+        run(cfg)
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("norm", "batch_size", "warned"), [("batch", 1, True), ("batch", 2, False), ("instance", 1, False)]
+)
+def test_batch_statistics_at_batch_size_one_are_announced(tmp_path, caplog, norm, batch_size, warned):
+    cfg = compose_offline_run(
+        tmp_path, "model=autoencoder", f"norm={norm}", f"data.batch_size={batch_size}", "data.image_size=32",
+        "model.network.base_channels=8", "trainer.max_steps=1",
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="stylenorm.train"):
+        run(cfg)
+    assert (
+        "with data.batch_size=1: in training the batch statistics are those of a single image" in caplog.text
+    ) is warned
