@@ -232,14 +232,16 @@ def quiet_library_noise() -> None:
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 
 
-def is_redundant_sweep_variant(cfg: DictConfig) -> bool:
-    """``norm=none`` with ``norm.affine=true`` inside a sweep: the same network as affine false."""
-    if cfg.norm.kind != "none" or cfg.norm.get("affine") is not True:
-        return False
+def _is_multirun() -> bool:
     try:
         return HydraConfig.get().mode == RunMode.MULTIRUN
-    except ValueError:
+    except ValueError:  # composed outside a Hydra app
         return False
+
+
+def is_redundant_sweep_variant(cfg: DictConfig) -> bool:
+    """``norm=none`` with ``norm.affine=true`` inside a sweep: the same network as affine false."""
+    return cfg.norm.kind == "none" and cfg.norm.get("affine") is True and _is_multirun()
 
 
 def fit_and_validate(trainer: pl.Trainer, model, datamodule, ckpt_path: str | None) -> dict[str, float]:
@@ -247,7 +249,8 @@ def fit_and_validate(trainer: pl.Trainer, model, datamodule, ckpt_path: str | No
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     validated_last_step = getattr(model, "last_validated_step", -1) == trainer.global_step
-    if not trainer.interrupted and trainer.limit_val_batches != 0 and not validated_last_step:
+    diverged = getattr(model, "divergence", None) is not None  # nothing to learn from NaN weights
+    if not trainer.interrupted and not diverged and trainer.limit_val_batches != 0 and not validated_last_step:
         # max_steps usually stops mid-epoch, after the last scheduled validation: validate the final
         # weights too, so every run's last logged metrics and image grid describe what it ended with
         # (not twice when the schedule already validated them: learning curves get one point per step).
@@ -299,6 +302,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
             if exit_status is not None:
                 raise SystemExit(exit_status) from error
             raise
+    divergence = getattr(model, "divergence", None)  # set by callbacks.divergence_guard
+    if divergence is not None:
+        if trainer.is_global_zero:
+            write_result(cfg.run.log_dir, "diverged", trainer.global_step, metrics, f"diverged: {divergence}")
+        if not _is_multirun():  # in a sweep, the other variants go on: a diverged variant is a result
+            raise SystemExit(1)
+        return metrics
     if trainer.is_global_zero:
         write_result(cfg.run.log_dir, final_status(metrics, trainer.interrupted), trainer.global_step, metrics)
         log.info(

@@ -1,9 +1,11 @@
 """Lightning callbacks configured in ``configs/callbacks/``."""
 
+from stylenorm.callbacks.divergence import DivergenceGuard
 from stylenorm.callbacks.norm_statistics import NormStatistics, activation_statistics
 from stylenorm.callbacks.random_state import RandomStateCheckpoint, collect_random_states, restore_random_states
 
 __all__ = [
+    "DivergenceGuard",
     "NormStatistics",
     "RandomStateCheckpoint",
     "activation_statistics",

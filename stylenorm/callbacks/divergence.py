@@ -1,0 +1,97 @@
+"""Stop a run whose training loss or weights go non-finite, and say where and why it may have happened.
+
+Without it a diverged run trains on to its last step, prints "Finished" and leaves a checkpoint full
+of NaN (measured: ``model.lr=1e30``). Here the first non-finite gradient (checked before every
+optimizer step, which is then skipped, so the weights stay finite), ``train/...`` value (every
+step) or parameter (every ``check_weights_every_n_steps``) stops training at once
+(``trainer.should_stop``; no exception, and the checkpoint callbacks are taken out for the rest of the
+fit, so no NaN checkpoint replaces the last good one on the way out), and the task
+is marked: ``stylenorm.train.run`` then records the run as ``diverged`` (``result.json``), which the
+ablation report lists under "Runs left out" instead of ranking it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import Checkpoint
+
+log = logging.getLogger(__name__)
+
+LIKELY_CAUSES = (
+    "a learning rate too high for this norm (try model.lr 10x lower)",
+    "norm=none or affine parameters letting activations grow without bound",
+    "low precision overflowing (try trainer.precision=32-true)",
+    "a corrupt or constant input image (check the data folder)",
+)
+
+
+class DivergenceGuard(Callback):
+    """Stop at the first non-finite training loss or weight; the reason is in ``divergence`` afterwards.
+
+    Args:
+        check_weights_every_n_steps: how often (optimizer steps) all parameters are checked too.
+    """
+
+    def __init__(self, check_weights_every_n_steps: int = 50):
+        super().__init__()
+        if isinstance(check_weights_every_n_steps, bool) or check_weights_every_n_steps < 1:
+            raise ValueError(
+                f"callbacks.divergence_guard.check_weights_every_n_steps must be a positive int, "
+                f"got {check_weights_every_n_steps!r}."
+            )
+        self.check_weights_every_n_steps = check_weights_every_n_steps
+        #: ``None`` while training is sound; else what went non-finite, and at which step.
+        self.divergence: str | None = None
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
+        # Caught here, a non-finite gradient never reaches the weights: the update is made a no-op (Adam
+        # and SGD skip parameters without a gradient), so every checkpoint keeps finite weights.
+        if self.divergence is not None:
+            self._drop_gradients(optimizer)
+            return
+        for group in optimizer.param_groups:
+            for parameter in group["params"]:
+                if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
+                    self._drop_gradients(optimizer)
+                    self._stop(trainer, pl_module, f"a gradient went non-finite at step {trainer.global_step}")
+                    return
+
+    @staticmethod
+    def _drop_gradients(optimizer: Any) -> None:
+        for group in optimizer.param_groups:
+            for parameter in group["params"]:
+                parameter.grad = None
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.divergence is not None:
+            return
+        step = trainer.global_step
+        for name, value in trainer.callback_metrics.items():
+            if name.startswith("train/") and not math.isfinite(float(value)):
+                self._stop(trainer, pl_module, f"{name} = {float(value)} at step {step}")
+                return
+        if step % self.check_weights_every_n_steps == 0 or trainer.should_stop:
+            bad = next((n for n, p in pl_module.named_parameters() if not torch.isfinite(p).all()), None)
+            if bad is not None:
+                self._stop(trainer, pl_module, f"parameter {bad} holds NaN or inf at step {step}")
+
+    def _stop(self, trainer: Trainer, pl_module: LightningModule, what: str) -> None:
+        self.divergence = what
+        pl_module.divergence = what
+        trainer.should_stop = True
+        # ModelCheckpoint saves again at the end of the epoch and of training; with these weights that
+        # would write NaN over the last good last.ckpt. Taking the checkpoint callbacks out of the
+        # (public, reassignable) callback list for the rest of this fit keeps the good one.
+        trainer.callbacks = [callback for callback in trainer.callbacks if not isinstance(callback, Checkpoint)]
+        log.error(
+            "Training diverged: %s. Stopped; the run is recorded as diverged. Likely causes: %s.",
+            what,
+            "; ".join(LIKELY_CAUSES),
+        )
