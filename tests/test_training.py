@@ -102,17 +102,20 @@ TASKS = {"cyclegan": CycleGANTask, "style": StyleTransferTask, "autoencoder": Au
 
 
 @pytest.mark.parametrize("model", ["cyclegan", "style", "autoencoder"])
-def test_checkpoint_reloads_to_identical_outputs(tmp_path, data_dir, model):
+def test_checkpoint_reloads_to_the_trained_models_outputs(tmp_path, data_dir, model, keep_task):
+    """The model as training left it (in memory) and the model loaded from its last.ckpt compute the
+    same outputs: the checkpoint holds everything the forward pass needs."""
     cfg = compose_run(tmp_path, data_dir, model, "norm=group", "data.batch_size=2", "trainer.max_steps=4")
     run(cfg)
-    task = TASKS[model].load_from_checkpoint(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu")
-    assert task.norm_spec.kind == "group"
-    again = TASKS[model].load_from_checkpoint(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu")
+    trained = keep_task["task"].cpu().eval()
+    loaded = TASKS[model].load_from_checkpoint(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu")
+    assert loaded.norm_spec.kind == "group"
+    loaded.eval()
     x = torch.rand(2, 3, 32, 32)
-    task.eval()
-    again.eval()
     with torch.no_grad():
-        torch.testing.assert_close(task(x), again(x), rtol=0, atol=0)
+        expected = trained(x)
+        assert not torch.equal(expected, TASKS[model](**trained.hparams).eval()(x))  # a fresh model differs
+        torch.testing.assert_close(loaded(x), expected, rtol=0, atol=0)
     ckpt = torch.load(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu", weights_only=False)
     assert not any(k.startswith("perceptual.") for k in ckpt["state_dict"])  # VGG is not stored
 
