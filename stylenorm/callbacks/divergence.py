@@ -30,6 +30,15 @@ LIKELY_CAUSES = (
 )
 
 
+def all_finite(tensors: list[torch.Tensor]) -> bool:
+    """Whether every entry of every tensor is finite, with one device sync for all of them (a Python
+    ``if`` per tensor would wait for the GPU once per parameter, every step)."""
+    if not tensors:
+        return True
+    with torch.no_grad():
+        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+
 class DivergenceGuard(Callback):
     """Stop at the first non-finite training loss or weight; the reason is in ``divergence`` afterwards.
 
@@ -54,12 +63,10 @@ class DivergenceGuard(Callback):
         if self.divergence is not None:
             self._drop_gradients(optimizer)
             return
-        for group in optimizer.param_groups:
-            for parameter in group["params"]:
-                if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
-                    self._drop_gradients(optimizer)
-                    self._stop(trainer, pl_module, f"a gradient went non-finite at step {trainer.global_step}")
-                    return
+        gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not all_finite(gradients):
+            self._drop_gradients(optimizer)
+            self._stop(trainer, pl_module, f"a gradient went non-finite at step {trainer.global_step}")
 
     @staticmethod
     def _drop_gradients(optimizer: Any) -> None:
@@ -78,8 +85,9 @@ class DivergenceGuard(Callback):
                 self._stop(trainer, pl_module, f"{name} = {float(value)} at step {step}")
                 return
         if step % self.check_weights_every_n_steps == 0 or trainer.should_stop:
-            bad = next((n for n, p in pl_module.named_parameters() if not torch.isfinite(p).all()), None)
-            if bad is not None:
+            named = list(pl_module.named_parameters())
+            if not all_finite([p for _, p in named]):
+                bad = next(n for n, p in named if not torch.isfinite(p).all())
                 self._stop(trainer, pl_module, f"parameter {bad} holds NaN or inf at step {step}")
 
     def _stop(self, trainer: Trainer, pl_module: LightningModule, what: str) -> None:

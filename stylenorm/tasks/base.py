@@ -110,12 +110,15 @@ class ImageTranslationTask(LightningModule):
         summary["trainer/optimizer_steps_per_batch"] = self.optimizer_steps_per_batch
         return summary
 
+    def on_train_start(self) -> None:
+        # Found once: the walk over every module would otherwise run on each training batch.
+        self._projected_layers = [m for m in self.modules() if has_learned_mixture(m) and hasattr(m, "project_")]
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # Batch-instance norm's gate must stay in [0, 1] (Nam & Kim 2018 clip it after every update);
         # here every optimizer step of a batch has run, for automatic and manual optimization alike.
-        for module in self.modules():
-            if has_learned_mixture(module) and hasattr(module, "project_"):
-                module.project_()
+        for module in self._projected_layers:
+            module.project_()
 
     def on_fit_start(self) -> None:
         # Logged here rather than by save_hyperparameters(logger=True) so the HPARAMS tab gets the
