@@ -44,6 +44,17 @@ def _short(key: str) -> str:
     return key
 
 
+def _name_value(key: str, value: str) -> str:
+    """An override's value as it appears in a run name: ``init_from`` paths shortened to the run they
+    come from (``.../instance-affine_true/version_0/last.ckpt`` -> ``instance-affine_true.version_0``)."""
+    if key != "init_from":
+        return value
+    path = Path(value.strip("'\""))
+    if re.fullmatch(r"version_\d+", path.parent.name):
+        return f"{path.parent.parent.name}.{path.parent.name}"
+    return path.stem
+
+
 def run_name(model_name: str, norm: NormSpec, overrides: Sequence[str], ignores: Iterable[str]) -> str:
     """``<model>/<kind>-affine_<bool>[,<key>=<value>...]`` from the task overrides of the command line."""
     parts = [f"{norm.kind}-affine_{str(resolved_affine(model_name, norm)).lower()}"]
@@ -51,7 +62,7 @@ def run_name(model_name: str, norm: NormSpec, overrides: Sequence[str], ignores:
         key, _, value = override.lstrip("+~").partition("=")
         if key == "norm.affine" or _ignored(key, ignores):
             continue
-        parts.append(f"{_short(key)}={value}")
+        parts.append(f"{_short(key)}={_name_value(key, value)}")
     variant = re.sub(r"[^A-Za-z0-9_.,=+-]", "_", ",".join(parts))
     return f"{model_name}/{variant}"
 

@@ -57,6 +57,7 @@ def run_record(cfg: DictConfig, device: torch.device | str) -> dict[str, Any]:
         "run/torch": str(torch.__version__),
         "trainer/max_steps": int(cfg.trainer.get("max_steps", -1)),
         "trainer/max_epochs": int(cfg.trainer.get("max_epochs", -1) or -1),
+        "run/init_from": str(cfg.get("init_from") or ""),  # fine-tuned from these weights ("" = from scratch)
     }
     for key in ABLATION_KEYS:
         value = ablation.get(key)

@@ -22,6 +22,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.nn.norm import NormSpec
+from stylenorm.resume import check_resume, load_initial_weights, measured_settings
 from stylenorm.run_naming import choose_version, name_from_checkpoint, published_version, run_name
 from stylenorm.run_record import final_status, run_record, varied_hparams, write_result
 from stylenorm.speed import quiet_compiler_notes, resolve_training_precision
@@ -69,13 +70,22 @@ def signal_exit_status(error: BaseException, trainer: pl.Trainer) -> int | None:
     return None
 
 
+def _naming_overrides(cfg: DictConfig) -> list[str]:
+    """The overrides a run is named from; ``init_from`` always among them, however it was set (a
+    fine-tuned run must never share a name - and so a variant in the report - with runs from scratch)."""
+    overrides = _task_overrides()
+    if cfg.get("init_from") and not any(o.lstrip("+~").startswith("init_from=") for o in overrides):
+        overrides.append(f"init_from={cfg.init_from}")
+    return overrides
+
+
 def name_run(cfg: DictConfig) -> None:
     """Fill ``cfg.run`` (name, version, folders) from the model, the norm and the overrides."""
     norm = NormSpec.from_config(OmegaConf.to_container(cfg.norm, resolve=True))
     name = (
         cfg.run.name
         or name_from_checkpoint(cfg.ckpt_path, cfg.paths.checkpoint_dir)
-        or run_name(cfg.model.name, norm, _task_overrides(), cfg.run.name_ignores)
+        or run_name(cfg.model.name, norm, _naming_overrides(cfg), cfg.run.name_ignores)
     )
     log_root = Path(cfg.paths.log_dir) / name
     checkpoint_root = Path(cfg.paths.checkpoint_dir) / name
@@ -201,16 +211,51 @@ def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, 
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
     model.run_record = run_record(cfg, trainer.strategy.root_device)
     model.varied_hparams = varied_hparams(_task_overrides())
+    model.settings = measured_settings(cfg)  # saved in every checkpoint, checked on resume
+    if cfg.get("init_from"):
+        load_initial_weights(model, cfg.init_from)
+        log.info("Weights from init_from=%s (weights only: new optimizer, step 0, this run's seed).", cfg.init_from)
     return datamodule, model, trainer
 
 
-def check_resume_path(ckpt_path: str | None) -> None:
+def check_resume_path(ckpt_path: str | None, key: str = "ckpt_path") -> None:
     if ckpt_path and not Path(ckpt_path).is_file():
         raise FileNotFoundError(
-            f"ckpt_path={ckpt_path} does not exist. Checkpoints are written to "
+            f"{key}={ckpt_path} does not exist. Checkpoints are written to "
             f"<paths.checkpoint_dir>/<model>/<norm variant>/version_N/last.ckpt; list them with "
             f"`ls -R checkpoints`."
         )
+
+
+def check_checkpoints(cfg: DictConfig) -> None:
+    """``ckpt_path`` and ``init_from`` exist, are not both given, and a resume matches its run's settings."""
+    check_resume_path(cfg.ckpt_path)
+    check_resume_path(cfg.get("init_from"), "init_from")
+    if cfg.ckpt_path and cfg.get("init_from"):
+        raise ValueError(
+            "ckpt_path and init_from are both set. ckpt_path continues a run where it stopped (same settings, "
+            "same folder); init_from starts a new run from a checkpoint's weights. Choose one."
+        )
+    if cfg.ckpt_path:
+        check_resume(cfg)
+
+
+def _remove_empty_run_folder(cfg: DictConfig) -> None:
+    folder = Path(cfg.run.log_dir)
+    if folder.is_dir() and not any(folder.iterdir()) and not cfg.ckpt_path:
+        folder.rmdir()
+
+
+def save_run_config(cfg: DictConfig) -> None:
+    """``config.yaml`` in the run's log folder; a resumed run keeps the original and adds its own beside it."""
+    folder = Path(cfg.run.log_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "config.yaml"
+    if target.exists():
+        index = 1
+        while (target := folder / f"config.resume_{index}.yaml").exists():
+            index += 1
+    OmegaConf.save(cfg, target, resolve=True)
 
 
 def quiet_library_noise() -> None:
@@ -265,16 +310,19 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if is_redundant_sweep_variant(cfg):
         log.info("Skipping norm=none with affine=true: no norm layers, so it is the affine=false run.")
         return {}
-    check_resume_path(cfg.ckpt_path)
     check_model_and_data(cfg)
     check_distributed_norm(cfg)
     warn_about_batch_statistics(cfg)
+    check_checkpoints(cfg)  # before anything is written: a refused resume leaves its run untouched
     pl.seed_everything(cfg.seed, workers=True)
     name_run(cfg)
-    datamodule, model, trainer = build(cfg)
+    try:
+        datamodule, model, trainer = build(cfg)
+    except BaseException:
+        _remove_empty_run_folder(cfg)  # a run that never started leaves no empty version_N behind
+        raise
     if trainer.is_global_zero:
-        Path(cfg.run.log_dir).mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(cfg, Path(cfg.run.log_dir) / "config.yaml", resolve=True)
+        save_run_config(cfg)
         log.info(
             "Run %s/%s: logs in %s, checkpoints in %s",
             cfg.run.name,

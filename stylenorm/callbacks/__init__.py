@@ -3,11 +3,13 @@
 from stylenorm.callbacks.divergence import DivergenceGuard
 from stylenorm.callbacks.norm_statistics import NormStatistics, activation_statistics
 from stylenorm.callbacks.random_state import RandomStateCheckpoint, collect_random_states, restore_random_states
+from stylenorm.callbacks.timed_checkpoint import TimedCheckpoint
 
 __all__ = [
     "DivergenceGuard",
     "NormStatistics",
     "RandomStateCheckpoint",
+    "TimedCheckpoint",
     "activation_statistics",
     "collect_random_states",
     "restore_random_states",

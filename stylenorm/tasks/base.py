@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
 from stylenorm.nn.norm import NormSpec, has_learned_mixture, is_norm_layer
+from stylenorm.resume import SETTINGS_KEY
 from stylenorm.speed import SpeedOptions, adam, to_channels_last
 from stylenorm.tasks.hparams_tab import log_hparams
 
@@ -58,6 +59,29 @@ class ImageTranslationTask(LightningModule):
         #: set by :func:`stylenorm.train.build`, and the HPARAMS names its overrides set.
         self.run_record: dict[str, Any] = {}
         self.varied_hparams: set[str] = set()
+        #: The settings that define what the run measures (:func:`stylenorm.resume.measured_settings`),
+        #: saved in every checkpoint so that a resume with other settings is refused.
+        self.settings: dict[str, Any] = {}
+
+    #: State-dict prefixes left out of checkpoints on purpose (rebuilt at start-up, e.g. a frozen VGG).
+    checkpoint_excluded_prefixes: tuple[str, ...] = ()
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint["state_dict"]
+        if self.checkpoint_excluded_prefixes:
+            for key in [k for k in state if k.startswith(self.checkpoint_excluded_prefixes)]:
+                del state[key]
+        if self.settings:
+            checkpoint[SETTINGS_KEY] = self.settings
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Loading stays strict: the excluded modules get their current (rebuilt) values, named
+        # explicitly, so any other missing key is still an error.
+        if self.checkpoint_excluded_prefixes:
+            own = self.state_dict()
+            for key in own:
+                if key.startswith(self.checkpoint_excluded_prefixes):
+                    checkpoint["state_dict"].setdefault(key, own[key])
 
     def configure_model(self) -> None:
         """Apply the speed switches once, before the optimizers are built (:mod:`stylenorm.speed`).

@@ -100,10 +100,12 @@ class CycleGANTask(ImageTranslationTask):
         self.ssim_AtoB = StructuralSimilarityIndexMeasure(data_range=1.0)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
         # The pools are part of the training state: a resumed run shows D the same history.
         checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
         pools = checkpoint.get("image_pools")
         if pools is not None:  # checkpoints written before the pools were saved start with empty ones
             self.pool_A.load_state_dict(pools["A"])

@@ -31,6 +31,8 @@ class StyleTransferTask(ImageTranslationTask):
     hparam_metrics = ("val/content", "val/style", "val/total", "val/contrast_invariance_l1", "val/bn_train_eval_gap")
     main_network_name = "transformer"
     compiled_module_names = ("transformer", "perceptual")
+    # The frozen VGG is rebuilt from `vgg_weights` at start-up, so checkpoints keep the network only.
+    checkpoint_excluded_prefixes = (_VGG_PREFIX,)
 
     def __init__(
         self,
@@ -63,8 +65,6 @@ class StyleTransferTask(ImageTranslationTask):
             style_weight=style_weight,
             tv_weight=tv_weight,
         )
-        # VGG is dropped from checkpoints (on_save_checkpoint), so its keys are allowed missing.
-        self.strict_loading = False
 
     def forward(self, content: torch.Tensor) -> torch.Tensor:
         """Stylize [0, 1] images; output in [0, 1] (clamped, as the example's inference does)."""
@@ -112,8 +112,3 @@ class StyleTransferTask(ImageTranslationTask):
         gap = train_eval_gap(self.transformer, self, content)
         self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
         self.collect_for_image_grid("val/content_stylized", [content, stylized.clamp(0, 1)])
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(_VGG_PREFIX)]:
-            del state[key]

@@ -1,0 +1,155 @@
+"""Continuing a run (``ckpt_path=``) or starting a new one from its weights (``init_from=``), safely.
+
+Resuming writes into the checkpoint's own run folder and overwrites its ``last.ckpt``. If the
+command composes other settings than the run was trained with (another norm, batch size, seed ...),
+the result would be one run trained half one way and half the other, filed under the first run's
+name: ablation data corrupted without notice. So every checkpoint carries the settings that define
+what its run measures (:func:`measured_settings`, stored under :data:`SETTINGS_KEY`), and a resume
+is refused, before anything is written, when the composed config differs from them
+(:func:`check_resume`). Checkpoints written before the settings were stored are compared by the
+task's saved hyperparameters instead.
+
+``init_from=PATH`` is the explicit way to fine-tune: it loads the weights only (no optimizer, step
+counter or random state) into a new run with its own name and folder (:func:`load_initial_weights`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+#: Where a training checkpoint keeps the settings of its run (a flat ``{"model.lr": 0.001, ...}``).
+SETTINGS_KEY = "stylenorm_settings"
+
+#: Keys of the model config that do not change what a run measures, so a resume may change them.
+_FREE_MODEL_KEYS = ("model.speed.", "model.val_grid_images", "model._convert_")
+
+
+def _ignored(key: str, ignores: Iterable[str]) -> bool:
+    return any(key == entry or (entry.endswith(".") and key.startswith(entry)) for entry in ignores)
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}"))
+        return flat
+    if isinstance(value, tuple):
+        value = list(value)
+    return {prefix: value}
+
+
+def measured_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The flattened ``model``, ``data`` and ``seed`` settings of a composed config, less the keys that
+    do not change what a run measures (``run.name_ignores``: paths, worker counts; speed switches)."""
+    ignores = [entry for entry in cfg.run.get("name_ignores", []) if entry not in ("model", "norm")]
+    ignores += _FREE_MODEL_KEYS
+    flat = {"seed": cfg.get("seed")}
+    for group in ("model", "data"):
+        flat.update(_flatten(OmegaConf.to_container(cfg[group], resolve=True), group))
+    return {key: value for key, value in flat.items() if not _ignored(key, ignores)}
+
+
+def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
+    """A training checkpoint, read safely (``weights_only=True``), or a ValueError saying what is wrong."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds for truncated, foreign or pickled-code files
+        raise ValueError(
+            f"{what}={path} is not a readable training checkpoint ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else 'no detail'}). Use a last.ckpt or step*.ckpt written "
+            f"by train.py (ls checkpoints/<model>/<variant>/version_N/)."
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(
+            f"{what}={path} holds no Lightning training state (no 'state_dict' key): it looks like a bare "
+            f"network file. {what} takes a .ckpt written by train.py; public .pth files are for the stylize command."
+        )
+    return checkpoint
+
+
+def _settings_of_checkpoint(checkpoint: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The checkpoint's settings and the prefix of the composed settings to compare them with."""
+    if SETTINGS_KEY in checkpoint:
+        return dict(checkpoint[SETTINGS_KEY]), ""
+    # Written before SETTINGS_KEY existed: the task's constructor arguments are all there is.
+    return _flatten(dict(checkpoint.get("hyper_parameters", {})), "model"), "model."
+
+
+def settings_differences(cfg: DictConfig, checkpoint: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, value in the checkpoint, value composed now)`` for every setting that differs."""
+    saved, scope = _settings_of_checkpoint(checkpoint)
+    composed = {k: v for k, v in measured_settings(cfg).items() if k.startswith(scope)}
+    if scope:  # hyperparameters hold no _target_; compare like with like
+        composed = {k: v for k, v in composed.items() if not k.startswith("model._")}
+        saved = {k: v for k, v in saved.items() if not _ignored(k, _FREE_MODEL_KEYS)}
+    missing = object()
+    differences = []
+    for key in sorted(set(saved) | set(composed)):
+        before, now = saved.get(key, missing), composed.get(key, missing)
+        if before != now:
+            differences.append((key, _NOT_SET if before is missing else before, _NOT_SET if now is missing else now))
+    return differences
+
+
+class _NotSet:
+    def __repr__(self) -> str:
+        return "not set"
+
+
+_NOT_SET = _NotSet()
+
+
+def describe_differences(differences: list[tuple[str, Any, Any]], limit: int = 12) -> str:
+    lines = [f"  {key}: {before!r} in the checkpoint, {now!r} now" for key, before, now in differences[:limit]]
+    if len(differences) > limit:
+        lines.append(f"  ... and {len(differences) - limit} more")
+    return "\n".join(lines)
+
+
+def check_resume(cfg: DictConfig) -> None:
+    """Refuse ``ckpt_path=`` when the composed settings are not the ones the checkpoint's run used."""
+    checkpoint = read_checkpoint(cfg.ckpt_path)
+    differences = settings_differences(cfg, checkpoint)
+    if not differences:
+        return
+    raise ValueError(
+        f"ckpt_path={cfg.ckpt_path} was written by a run with other settings than this command composes:\n"
+        f"{describe_differences(differences)}\n"
+        f"Resuming would continue that run under the new settings and overwrite its checkpoints; nothing was "
+        f"written. To continue it, repeat its own overrides (the resume command it logged when it started, or "
+        f"its config.yaml in logs/). To train a new run starting from its weights, use init_from=<the checkpoint> "
+        f"instead of ckpt_path (weights only; a run folder of its own)."
+    )
+
+
+def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
+    """Copy the weights of a training checkpoint into ``model`` (all of them, with matching shapes).
+
+    Keys the task leaves out of its checkpoints on purpose (``checkpoint_excluded_prefixes``, e.g. the
+    style task's frozen VGG) are not expected. Anything else missing, unexpected or of another shape is
+    an error listing the keys: a silent partial load would train a different network than the run says.
+    """
+    state = read_checkpoint(path, "init_from")["state_dict"]
+    excluded = tuple(getattr(model, "checkpoint_excluded_prefixes", ()))
+    own = {k: v for k, v in model.state_dict().items() if not k.startswith(excluded)}
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or reshaped:
+        problems = [
+            f"{label} ({len(keys)}): {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped))
+            if keys
+        ]
+        raise ValueError(
+            f"init_from={path} does not fit this network: " + "; ".join(problems) + ". init_from needs a "
+            "checkpoint of the same model, norm kind and network sizes (model.network/generator settings); "
+            "check the run's config.yaml and compose the same architecture."
+        )
+    model.load_state_dict({k: state[k] for k in own}, strict=False)
