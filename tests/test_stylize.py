@@ -484,8 +484,8 @@ def test_output_file_and_folder_rules(tmp_path, capsys, public_files):
     assert (tmp_path / "many" / "deeper" / "b.png").is_file()
     assert "looks like a file name" in run_failing(capsys, [*checkpoint, "-i", str(tmp_path / "in"), "-o", "x.png"])
     assert "Input not found" in run_failing(capsys, [*checkpoint, "-i", str(tmp_path / "nope.png"), "-o", "x.png"])
-    assert "No image files match" in run_failing(capsys, [*checkpoint, "-i", str(tmp_path / "*.gif"), "-o", "x"])
-    assert "Unknown output extension" in run_failing(capsys, [*checkpoint, "-i", str(photo), "-o", "o", "--ext", "gif"])
+    assert "No image files match" in run_failing(capsys, [*checkpoint, "-i", str(tmp_path / "*.psd"), "-o", "x"])
+    assert "Unknown output extension" in run_failing(capsys, [*checkpoint, "-i", str(photo), "-o", "o", "--ext", "psd"])
 
 
 def test_a_second_run_into_a_subfolder_does_not_stylize_the_first_runs_results(tmp_path, capsys, public_files):

@@ -9,6 +9,7 @@ file out of 80,000 COCO images costs a warning, not a run.
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -16,18 +17,22 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageCms, ImageOps
 
 log = logging.getLogger(__name__)
 
 #: File name endings taken as images (compared case-insensitively).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 PathLikeStr = str | PathLike
 
 
 class UnreadableImageWarning(UserWarning):
     """An image file could not be decoded and is skipped."""
+
+
+class ColourProfileWarning(UserWarning):
+    """An embedded ICC profile could not be applied; the pixels are used as stored."""
 
 
 class UnreadableImageError(OSError):
@@ -79,29 +84,91 @@ def _to_8bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
 
 
-def load_rgb(path: PathLikeStr) -> Image.Image:
-    """Decode ``path`` completely as an 8-bit RGB image, upright.
+#: The colour spaces (ICC ``xcolor_space``) an image mode can be converted from.
+_PROFILE_MODES = {"RGB ": ("RGB", "RGBA", "P"), "CMYK": ("CMYK",), "GRAY": ("L", "LA")}
+_SRGB = ImageCms.createProfile("sRGB")
 
-    * EXIF orientation is applied (phone photos are stored sideways with a rotation tag).
-    * Grayscale, palette, CMYK and YCbCr images are converted to RGB; 16-bit and float images are
-      scaled to 8 bits (not clipped).
+
+def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    return "srgb" in (ImageCms.getProfileDescription(profile) or "").lower()
+
+
+def to_srgb(image: Image.Image, source: object = "image") -> Image.Image:
+    """Pixels in an embedded ICC profile's colour space (Display P3, Adobe RGB, a CMYK press profile, a
+    gray gamma) converted to sRGB with Pillow's ImageCms (littleCMS, perceptual intent), which every
+    network here was trained in. Without this a Display-P3 phone photo or a CMYK print file would be
+    read with shifted, usually duller colours. Images without a profile, or tagged sRGB, are returned
+    unchanged; the alpha channel is carried through. A profile that cannot be applied is reported
+    (:class:`ColourProfileWarning`, naming ``source``), never silently dropped.
+    """
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if _is_srgb(profile):
+            return image
+        space = profile.profile.xcolor_space
+        if image.mode not in _PROFILE_MODES.get(space, ()):
+            raise ValueError(f"a {space.strip()} profile on a {image.mode} image")
+        if image.mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+        colour = image.convert({"RGBA": "RGB", "LA": "L"}.get(image.mode, image.mode))
+        converted = ImageCms.profileToProfile(colour, profile, _SRGB, outputMode="RGB")
+    except (OSError, ValueError, ImageCms.PyCMSError) as error:
+        warnings.warn(
+            f"{source}: its embedded colour profile could not be applied ({error}); using the pixels as stored, "
+            f"so its colours may be off. Re-export the file as sRGB to silence this.",
+            ColourProfileWarning,
+            stacklevel=2,
+        )
+        return image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+def has_transparency(image: Image.Image) -> bool:
+    """An alpha band or a transparent palette entry."""
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
+
+
+def to_rgb(image: Image.Image, source: object = "image") -> Image.Image:
+    """A decoded, upright image of any mode as the 8-bit sRGB image the networks expect.
+
+    * 16-bit and float images are scaled to 8 bits (not clipped).
+    * An embedded ICC profile is applied (:func:`to_srgb`): Display P3, Adobe RGB, CMYK and gray profiles.
+    * Grayscale, palette, CMYK and YCbCr images are converted to RGB.
     * Transparency is composited over white: the colour under fully transparent pixels is
       undefined (often black or leftovers), so dropping alpha would feed that to the network.
       Opaque images are unchanged by this.
+    """
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
+        icc = image.info.get("icc_profile")
+        image = _to_8bit(image)
+        if icc:
+            image.info["icc_profile"] = icc
+    image = to_srgb(image, source)
+    if has_transparency(image):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def load_rgb(path: PathLikeStr) -> Image.Image:
+    """Decode ``path`` completely as an 8-bit sRGB image, upright (EXIF orientation applied; phone
+    photos are stored sideways with a rotation tag), converted as :func:`to_rgb` says. An animated
+    GIF or WebP gives its first frame (the stylize command runs every frame:
+    :mod:`stylenorm.inference.animation`).
 
     Raises whatever PIL raises for unreadable, empty or truncated files (``OSError`` mostly).
     """
     with Image.open(path) as opened:
         opened.load()  # decode now: a truncated file must fail here, not later in a transform
         image = ImageOps.exif_transpose(opened)
-    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        image = _to_8bit(image)
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
-    if has_alpha:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB") if image.mode != "RGB" else image
+    return to_rgb(image, path)
 
 
 class ImageList:

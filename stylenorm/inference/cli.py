@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from tqdm import tqdm
 
+from stylenorm.inference.animation import is_animated, stylize_animation
 from stylenorm.inference.image_io import save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
@@ -148,6 +149,10 @@ class Runner:
     def add(self, job: Job) -> None:
         """Read one image and queue it; full or incompatible batches are stylized first."""
         args = self.args
+        if is_animated(job.source):  # every frame, written back as an animation
+            self.flush()
+            self._run_animation(job)
+            return
         try:
             prepared = prepare(job.source, scale=args.scale, max_size=args.max_size)
         except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
@@ -159,6 +164,27 @@ class Runner:
         self.pending.append((job, prepared))
         if tiled:  # tiled images run alone: their point is bounded memory
             self.flush()
+
+    def _run_animation(self, job: Job) -> None:
+        args = self.args
+        try:
+            stylize_animation(
+                job.source,
+                job.target,
+                self.model,
+                batch_size=args.batch_size,
+                scale=args.scale,
+                max_size=args.max_size,
+                tile=args.tile,
+                overlap=args.tile_overlap,
+                precision=args.precision,
+                auto_tile_pixels=args.auto_tile_pixels,
+            )
+        except Exception as error:
+            self.fail(job, error)
+            return
+        self.written += 1
+        self.progress.update()
 
     def flush(self) -> None:
         """Stylize and write the queued images."""

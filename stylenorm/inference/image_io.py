@@ -1,6 +1,6 @@
 """Image files in and out of the stylize command: RGB plus the alpha channel to carry through.
 
-Reading uses :func:`stylenorm.data.load_rgb` (EXIF orientation, grayscale, palette, CMYK, 16-bit,
+Reading uses :func:`stylenorm.data.load_rgb` (EXIF orientation, ICC profiles to sRGB, grayscale, palette, CMYK, 16-bit,
 transparency composited over white - the colour under transparent pixels is undefined, so the
 network must not see it). The alpha channel itself is read separately and put back on the output
 when the output format can hold it (PNG, WebP, TIFF); JPEG and BMP outputs drop it.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from stylenorm.data.images import _to_8bit, load_rgb
+from stylenorm.data.images import has_transparency, load_rgb, to_rgb
 
 #: Output extensions and the PIL format that writes them.
 OUTPUT_FORMATS = {
@@ -27,22 +27,19 @@ OUTPUT_FORMATS = {
     ".bmp": "BMP",
     ".tif": "TIFF",
     ".tiff": "TIFF",
+    ".gif": "GIF",  # 256 colours (Pillow's quantiser); animated GIFs: stylenorm.inference.animation
 }
 #: Output extensions whose format keeps an alpha channel.
 ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 #: Lossy formats are written at this quality (PIL's default of 75 visibly blurs brush strokes).
 LOSSY_QUALITY = 95
 
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
-_HIGH_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
-
-
 def has_alpha(image: Image.Image) -> bool:
     """Whether ``image`` has transparency: an alpha band or a transparent palette entry.
 
     The same rule :func:`load_rgb` composites by, so alpha is carried exactly where it was removed.
     """
-    return image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+    return has_transparency(image)
 
 
 def alpha_of(image: Image.Image) -> Image.Image | None:
@@ -55,17 +52,10 @@ def alpha_of(image: Image.Image) -> Image.Image | None:
 
 
 def flatten_to_rgb(image: Image.Image) -> Image.Image:
-    """In-memory counterpart of :func:`load_rgb` for an image already decoded and upright.
-
-    Same steps in the same order (8-bit scaling of 16-bit/float images, transparency over white,
-    RGB), so ``stylize(Image.open(f))`` and the command see the same pixels.
-    """
-    if image.mode in _HIGH_BIT_MODES:
-        image = _to_8bit(image)
-    if has_alpha(image):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return image.convert("RGB") if image.mode != "RGB" else image
+    """In-memory counterpart of :func:`load_rgb` for an image already decoded and upright: the same
+    steps (:func:`stylenorm.data.images.to_rgb`), so ``stylize(Image.open(f))`` and the command see
+    the same pixels."""
+    return to_rgb(image)
 
 
 def split_image(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
@@ -96,21 +86,57 @@ def output_format(path: str | os.PathLike) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
-def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``image`` (RGB or RGBA) to ``path``; alpha is kept only where the format holds it."""
-    path = Path(path)
-    image_format = output_format(path)
-    if image.mode == "RGBA" and path.suffix.lower() not in ALPHA_EXTENSIONS:
-        image = image.convert("RGB")  # JPEG / BMP: documented, alpha is dropped
-    options = {"quality": LOSSY_QUALITY} if image_format in ("JPEG", "WEBP") else {}
+#: Formats whose files hold an animation (every frame in one file).
+ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # PNG: APNG
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not tempfile.mkstemp: its files are private (0600); this one gets the usual permissions.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         with open(temporary, "wb") as file:
-            image.save(file, format=image_format, **options)
+            write(file)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     return path
+
+
+def _savable(image: Image.Image, path: Path) -> Image.Image:
+    if image.mode == "RGBA" and path.suffix.lower() not in ALPHA_EXTENSIONS:
+        return image.convert("RGB")  # JPEG / BMP / GIF: documented, alpha is dropped
+    return image
+
+
+def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
+    """Write ``image`` (RGB or RGBA) to ``path``; alpha is kept only where the format holds it."""
+    path = Path(path)
+    image_format = output_format(path)
+    image = _savable(image, path)
+    options = {"quality": LOSSY_QUALITY} if image_format in ("JPEG", "WEBP") else {}
+    return _write_atomically(path, lambda file: image.save(file, format=image_format, **options))
+
+
+def save_animation(
+    frames: list[Image.Image], path: str | os.PathLike, durations: list[int], loop: int | None
+) -> list[Path]:
+    """Write ``frames`` as one animated file where the format holds animations (GIF, WebP, APNG),
+    with the input's frame durations (ms) and loop count; otherwise (JPEG, BMP, TIFF) as numbered
+    stills ``<stem>.0000<ext>``, ``<stem>.0001<ext>``, ... Returns the files written."""
+    path = Path(path)
+    image_format = output_format(path)
+    frames = [_savable(frame, path) for frame in frames]
+    if image_format not in ANIMATED_FORMATS:
+        numbered = [path.with_name(f"{path.stem}.{i:04d}{path.suffix}") for i in range(len(frames))]
+        return [save_image(frame, target) for frame, target in zip(frames, numbered, strict=True)]
+    options = {"save_all": True, "append_images": frames[1:], "duration": durations}
+    if loop is not None:
+        options["loop"] = loop
+    if image_format == "WEBP":
+        options["quality"] = LOSSY_QUALITY
+    if image_format == "GIF":
+        options["disposal"] = 2  # every frame is a whole picture: clear before drawing the next
+    return [_write_atomically(path, lambda file: frames[0].save(file, format=image_format, **options))]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -144,7 +145,38 @@ def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None 
                 target = target.with_suffix(ext)
             jobs.append(Job(path, target))
     _check_plan(jobs)
+    _check_writable(jobs)
     return jobs
+
+
+def _check_writable(jobs: list[Job]) -> None:
+    """Every output folder can be created and written to - found out now, not after the last image.
+
+    A probe file is created (and removed) in the nearest existing folder of each target, which
+    answers for permissions, read-only mounts and a path that runs through a regular file alike.
+    """
+    checked: set[Path] = set()
+    for job in jobs:
+        folder = job.target.parent.absolute()
+        if folder in checked:
+            continue
+        checked.add(folder)
+        existing = folder
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(
+                f"Cannot write {job.target}: {existing} is a file, so no folder can be made under it. "
+                f"Choose another --output."
+            )
+        try:
+            with tempfile.TemporaryFile(dir=existing):
+                pass
+        except OSError as error:
+            raise ValueError(
+                f"Cannot write results under {folder}: {error.strerror or error} in {existing}. "
+                f"Choose a writable --output (or fix the folder's permissions)."
+            ) from None
 
 
 def _check_plan(jobs: list[Job]) -> None:

@@ -1,0 +1,74 @@
+"""Animated inputs (GIF, WebP, APNG) for the stylize command: every frame, back into one animation.
+
+Pillow decodes each frame of an animated file as a whole picture (earlier frames composited
+under it), so each is stylized like a still image - the same resizing, tiling and precision - and
+the results are written back with the input's frame durations and loop count
+(:func:`stylenorm.inference.image_io.save_animation`: one animated file for GIF, WebP and PNG
+outputs, numbered stills for JPEG, BMP and TIFF). Reading a single image (``load_rgb``, the
+training data) takes the first frame.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageSequence
+
+from stylenorm.inference.image_io import save_animation
+from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
+from stylenorm.inference.stylizer import Stylizer
+
+#: Frame duration (ms) used when a file names none (browsers show such GIFs at about 10 frames/s).
+DEFAULT_FRAME_MS = 100
+
+
+def is_animated(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds more than one frame (GIF, WebP, APNG); False for files PIL cannot open."""
+    try:
+        with Image.open(path) as image:
+            return bool(getattr(image, "is_animated", False)) and getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError, SyntaxError):
+        return False  # not for this module to report: the still-image path names the problem
+
+
+def read_frames(
+    path: str | os.PathLike, *, scale: float | None = None, max_size: int | None = None
+) -> tuple[list[PreparedImage], list[int], int | None]:
+    """Every frame of ``path`` prepared for the network, their durations (ms) and the loop count."""
+    frames, durations = [], []
+    with Image.open(path) as image:
+        loop = image.info.get("loop")
+        for frame in ImageSequence.Iterator(image):
+            durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MS))
+            frames.append(
+                prepare(
+                    frame.convert("RGBA" if "transparency" in frame.info else "RGB"), scale=scale, max_size=max_size
+                )
+            )
+    return frames, durations, loop
+
+
+def stylize_animation(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    model: Stylizer,
+    *,
+    batch_size: int = 1,
+    scale: float | None = None,
+    max_size: int | None = None,
+    **stylize_options,
+) -> list[Path]:
+    """Stylize every frame of ``source`` and write them to ``target``; returns the files written.
+
+    ``stylize_options`` are those of :func:`stylenorm.inference.stylize_batch` (tile, overlap,
+    precision, auto_tile_pixels).
+    """
+    frames, durations, loop = read_frames(source, scale=scale, max_size=max_size)
+    results = []
+    for start in range(0, len(frames), batch_size):
+        chunk = frames[start : start + batch_size]
+        outputs = stylize_batch(torch.stack([f.pixels for f in chunk]), model, **stylize_options)
+        results += [to_image(output, frame.alpha) for frame, output in zip(chunk, outputs, strict=True)]
+    return save_animation(results, target, durations, loop)
