@@ -58,6 +58,8 @@ def run_record(cfg: DictConfig, device: torch.device | str) -> dict[str, Any]:
         "trainer/max_steps": int(cfg.trainer.get("max_steps", -1)),
         "trainer/max_epochs": int(cfg.trainer.get("max_epochs", -1) or -1),
         "run/init_from": str(cfg.get("init_from") or ""),  # fine-tuned from these weights ("" = from scratch)
+        # batch norm statistics across all processes (Lightning's SyncBatchNorm conversion, GPUs only)
+        "trainer/sync_batchnorm": bool(cfg.trainer.get("sync_batchnorm", False)),
     }
     for key in ABLATION_KEYS:
         value = ablation.get(key)

@@ -7,6 +7,7 @@ seconds, not after an epoch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import warnings
@@ -82,6 +83,9 @@ def _naming_overrides(cfg: DictConfig) -> list[str]:
 def name_run(cfg: DictConfig) -> None:
     """Fill ``cfg.run`` (name, version, folders) from the model, the norm and the overrides."""
     norm = NormSpec.from_config(OmegaConf.to_container(cfg.norm, resolve=True))
+    if norm.kind == "batch" and cfg.trainer.get("sync_batchnorm"):
+        # Lightning converts batch norm to SyncBatchNorm (trainer=ddp on GPUs): the name says what ran.
+        norm = dataclasses.replace(norm, kind="sync_batch")
     name = (
         cfg.run.name
         or name_from_checkpoint(cfg.ckpt_path, cfg.paths.checkpoint_dir)
@@ -110,6 +114,13 @@ def check_distributed_norm(cfg: DictConfig) -> None:
     ``norm/layer_types`` in the HPARAMS tab - while an explicit ``norm=sync_batch`` is an error.
     """
     multi_process = cfg.trainer.get("strategy") not in (None, "auto") or cfg.trainer.get("devices") not in (1, "1")
+    if multi_process and cfg.norm.kind in ("batch_instance", "switchable"):
+        log.warning(
+            "norm=%s under DDP: its batch statistics are those of each process's own batch (Lightning's "
+            "sync_batchnorm converts plain batch norm only). Compare it with norm=batch at the same per-process "
+            "batch size.",
+            cfg.norm.kind,
+        )
     if not (runs_on_cpu(cfg.trainer) and multi_process):
         return
     if cfg.norm.kind == "sync_batch":

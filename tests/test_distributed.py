@@ -9,16 +9,16 @@ import yaml
 from conftest import REPO_ROOT
 
 
-def ddp_run(tmp_path, *overrides: str) -> subprocess.CompletedProcess:
-    """``python train.py trainer=ddp`` in 2 CPU processes, tiny, in tmp_path."""
+def ddp_run(tmp_path, *overrides: str, accelerator: str = "cpu", devices: int = 2) -> subprocess.CompletedProcess:
+    """``python train.py trainer=ddp`` in 2 CPU processes (or as asked), tiny, in tmp_path."""
     return subprocess.run(
         [
             sys.executable,
             str(REPO_ROOT / "train.py"),
             *overrides,
             "trainer=ddp",
-            "trainer.accelerator=cpu",
-            "trainer.devices=2",
+            f"trainer.accelerator={accelerator}",
+            f"trainer.devices={devices}",
             "trainer.max_steps=3",
             "trainer.enable_progress_bar=false",
             "data.image_size=32",
@@ -68,3 +68,54 @@ def test_ddp_on_gpu_converts_batch_norm_and_cpu_refuses_sync_batch(tmp_path):
     assert gpu.trainer.sync_batchnorm is True  # Lightning converts BatchNorm2d -> SyncBatchNorm
     with pytest.raises(ValueError, match="norm=sync_batch needs GPUs"):
         check_distributed_norm(cpu_sync)
+
+
+def test_sync_batch_norm_runs_are_named_and_recorded_as_such(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from stylenorm.run_record import run_record
+    from stylenorm.train import check_distributed_norm, name_run
+
+    paths = [f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}"]
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        gpu = compose(
+            "train", overrides=["model=autoencoder", "trainer=ddp", "trainer.accelerator=gpu", "norm=batch", *paths]
+        )
+        cpu = compose(
+            "train", overrides=["model=autoencoder", "trainer=ddp", "trainer.accelerator=cpu", "norm=batch", *paths]
+        )
+    for cfg in (gpu, cpu):
+        check_distributed_norm(cfg)
+        name_run(cfg)
+    assert gpu.run.name == "autoencoder/sync_batch-affine_true"  # Lightning will convert it: the name says so
+    assert run_record(gpu, "cpu")["trainer/sync_batchnorm"] is True
+    assert cpu.run.name == "autoencoder/batch-affine_true"  # gloo keeps per-process batch norm
+    assert run_record(cpu, "cpu")["trainer/sync_batchnorm"] is False
+
+
+@pytest.mark.parametrize("model", ["cyclegan", "style", "autoencoder"])
+def test_lightning_sync_conversion_reaches_every_batch_norm_the_factory_built(model):
+    import torch
+    from lightning.pytorch.plugins.layer_sync import TorchSyncBatchNorm
+
+    from stylenorm.networks import build_networks
+
+    networks = torch.nn.ModuleDict(build_networks({"name": model, "norm": {"kind": "batch"}}))
+    before = [name for name, m in networks.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    weights = {k: v.clone() for k, v in networks.state_dict().items()}
+    converted = TorchSyncBatchNorm().apply(networks)  # what Trainer(sync_batchnorm=True) does before DDP
+    after = [name for name, m in converted.named_modules() if isinstance(m, torch.nn.SyncBatchNorm)]
+    assert before and after == before
+    assert not any(type(m) is torch.nn.BatchNorm2d for m in converted.modules())
+    for key, value in converted.state_dict().items():
+        torch.testing.assert_close(value, weights[key], rtol=0, atol=0)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="SyncBatchNorm runs on CUDA only")
+def test_sync_batch_norm_trains_in_one_cuda_process(tmp_path):
+    args = ("model=autoencoder", "norm=batch", "model.network.base_channels=8")
+    result = ddp_run(tmp_path, *args, accelerator="gpu", devices=1)
+    assert result.returncode == 0, result.stderr[-4000:]
+    (run,) = (tmp_path / "logs" / "autoencoder").glob("sync_batch-affine_true/version_*")
+    hparams = yaml.safe_load((run / "hparams.yaml").read_text())
+    assert hparams["norm/layer_types"] == "SyncBatchNorm" and hparams["trainer/sync_batchnorm"] is True
