@@ -153,3 +153,16 @@ def test_load_rgb_of_an_animation_is_its_first_frame(tmp_path):
         first = np.asarray(load_rgb(tmp_path / "clip.gif"))
     assert np.abs(first.astype(int) - np.asarray(frame_image(0)).astype(int)).max() <= 40  # GIF: 256 colours
     assert np.abs(first.astype(int) - np.asarray(frame_image(1)).astype(int)).mean() > 20
+
+
+@pytest.mark.parametrize("norm", ["instance", "group", "layer"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 3), (2, 7)])
+def test_the_autoencoder_stylizes_tiny_images_with_per_sample_norms(norm, size):
+    from stylenorm.inference.conventions import UNIT
+    from stylenorm.inference.stylizer import Stylizer
+    from stylenorm.networks import build_networks
+
+    network = build_networks({"name": "autoencoder", "norm": {"kind": norm}, "network": {"base_channels": 8}})
+    stylizer = Stylizer(network["autoencoder"], UNIT, "autoencoder")
+    result = stylize(Image.fromarray(photo(*size)), stylizer)  # 3x3 failed: a 1x1 bottleneck for IN/GN
+    assert result.size == (size[1], size[0])

@@ -27,7 +27,14 @@ from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, tile_for, to_image
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
-from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, auto_tile_size, check_tiling, default_overlap
+from stylenorm.inference.tile_statistics import TILE_STATISTICS
+from stylenorm.inference.tiling import (
+    DEFAULT_AUTO_TILE_PIXELS,
+    DEFAULT_TILE_STATISTICS,
+    auto_tile_size,
+    check_tiling,
+    default_overlap,
+)
 from stylenorm.speed import resolve_inference_precision
 
 PROG = "stylize"
@@ -117,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"tile images with more pixels than this automatically, in tiles of at most this many pixels "
         f"(default {DEFAULT_AUTO_TILE_PIXELS} = 2048x2048; 0 = never)",
     )  # fmt: skip
+    parser.add_argument(
+        "--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS,
+        help="statistics of instance/group/layer norm when tiling: exact (the untiled network's, accumulated "
+        "over the tiles, one partial pass per norm layer; default), thumbnail (from one pass over a "
+        "downscaled copy, approximate, faster) or per-tile (each tile its own: visible differences)",
+    )  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     return parser
 
@@ -179,6 +192,7 @@ class Runner:
                 overlap=args.tile_overlap,
                 precision=args.precision,
                 auto_tile_pixels=args.auto_tile_pixels,
+                tile_stats=args.tile_stats,
             )
         except Exception as error:
             self.fail(job, error)
@@ -202,6 +216,7 @@ class Runner:
                 overlap=args.tile_overlap,
                 precision=args.precision,
                 auto_tile_pixels=args.auto_tile_pixels,
+                tile_stats=args.tile_stats,
             )
         except Exception as error:
             if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit

@@ -26,7 +26,14 @@ from PIL import Image
 
 from stylenorm.inference.image_io import read_image, split_image
 from stylenorm.inference.stylizer import Stylizer
-from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, auto_tile_size, default_overlap, run_tiled
+from stylenorm.inference.tile_statistics import frozen_statistics, has_per_sample_norms, whole_image_statistics
+from stylenorm.inference.tiling import (
+    DEFAULT_AUTO_TILE_PIXELS,
+    DEFAULT_TILE_STATISTICS,
+    auto_tile_size,
+    default_overlap,
+    run_tiled,
+)
 
 
 @dataclasses.dataclass
@@ -118,24 +125,26 @@ def stylize_pixels(
     overlap: int | None = None,
     precision: str = "fp32",
     auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+    tile_stats: str = DEFAULT_TILE_STATISTICS,
 ) -> torch.Tensor:
-    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if :func:`tile_for` says so."""
+    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if :func:`tile_for` says so,
+    with per-sample norms given whole-image statistics as ``tile_stats`` says
+    (:mod:`stylenorm.inference.tile_statistics`: ``exact``, ``thumbnail`` or ``per-tile``)."""
     height, width = pixels.shape[-2:]
     chosen = tile_for(height, width, tile, auto_tile_pixels)
     if chosen is None:
         return model(pixels, precision).cpu()
     overlap = default_overlap(chosen, model.size_multiple) if overlap is None else overlap
-    outputs = [
-        run_tiled(
-            lambda window: model(window, precision),
-            image[None].float(),
-            tile=chosen,
-            overlap=overlap,
-            multiple=model.size_multiple,
-            min_size=model.min_size,
-        )
-        for image in pixels
-    ]
+    sizes = {"tile": chosen, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
+    outputs = []
+    for image in pixels:
+        if tile_stats == "per-tile" or not has_per_sample_norms(model.network):
+            outputs.append(run_tiled(lambda window: model(window, precision), image[None].float(), **sizes))
+            continue
+        run = lambda window: model(window, precision, eager=True)  # noqa: E731 - hooks need the eager module
+        statistics = whole_image_statistics(tile_stats, run, model.network, image[None].float(), **sizes)
+        with frozen_statistics(statistics):
+            outputs.append(run_tiled(run, image[None].float(), **sizes))
     return torch.cat(outputs)
 
 
@@ -147,6 +156,7 @@ def stylize_batch(
     overlap: int | None = None,
     precision: str = "fp32",
     auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+    tile_stats: str = DEFAULT_TILE_STATISTICS,
 ) -> torch.Tensor:
     """Stylize a batch of RGB images ``(N, 3, H, W)`` of one size.
 
@@ -158,7 +168,13 @@ def stylize_batch(
     quantize = images.dtype == torch.uint8
     pixels = images.float() if quantize else images.float() * 255
     output = stylize_pixels(
-        pixels, model, tile=tile, overlap=overlap, precision=precision, auto_tile_pixels=auto_tile_pixels
+        pixels,
+        model,
+        tile=tile,
+        overlap=overlap,
+        precision=precision,
+        auto_tile_pixels=auto_tile_pixels,
+        tile_stats=tile_stats,
     )
     return model.convention.quantize(output) if quantize else output / 255
 
@@ -173,6 +189,7 @@ def stylize(
     scale: float | None = None,
     max_size: int | None = None,
     auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+    tile_stats: str = DEFAULT_TILE_STATISTICS,
 ) -> Image.Image:
     """Stylize one image (PIL image, file path, or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with alpha.
 
@@ -185,6 +202,8 @@ def stylize(
         scale, max_size: resize first (factor, then a cap on the longest side); the result has the
             resized size. Otherwise the result has exactly the input's size.
         auto_tile_pixels: tile automatically above this many pixels (0 or ``None``: never).
+        tile_stats: how tiles get instance/group/layer norm statistics: ``exact`` (the untiled
+            network's, accumulated over tiles), ``thumbnail`` (from a downscaled pass) or ``per-tile``.
     """
     prepared = prepare(image, scale=scale, max_size=max_size)
     output = stylize_batch(
@@ -194,5 +213,6 @@ def stylize(
         overlap=overlap,
         precision=precision,
         auto_tile_pixels=auto_tile_pixels,
+        tile_stats=tile_stats,
     )
     return to_image(output[0], prepared.alpha)

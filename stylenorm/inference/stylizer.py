@@ -110,16 +110,17 @@ class Stylizer:
         return self
 
     @torch.inference_mode()
-    def __call__(self, pixels: torch.Tensor, precision: str = "fp32") -> torch.Tensor:
+    def __call__(self, pixels: torch.Tensor, precision: str = "fp32", eager: bool = False) -> torch.Tensor:
         """Float 0-255 RGB ``(N, 3, H, W)`` -> float 0-255 RGB of the same size, on :attr:`device`.
 
         ``precision``: ``fp32``, ``bf16``, ``fp16`` (CUDA) autocast, or ``auto`` (bf16 where the
-        hardware has fast bf16, else fp32).
+        hardware has fast bf16, else fp32). ``eager``: skip the compiled forward (when forward hooks
+        must run, as in :mod:`stylenorm.inference.tile_statistics`).
         """
         if pixels.dim() != 4 or pixels.shape[1] != 3:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
         padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
         with autocast(precision, self.device):
-            output = self._forward(self.convention.to_network(padded))
+            output = (self.network if eager else self._forward)(self.convention.to_network(padded))
         # from_network in fp32: the final scaling and clamp must not lose gray levels.
         return crop_padding(self.convention.from_network(output.float()), padding)

@@ -16,9 +16,9 @@ by their sum as well, so they are a partition of unity for any layout).
 Consequence: for a network without per-image statistics (``norm=none``, or batch norm in eval
 mode) tiling is exact when ``overlap / 4`` is at least the network's receptive-field radius
 (measured: 55 px for the 5-block TransformerNet, 23 px with one block, 82 px for the 9-block
-CycleGAN generator, 58 px with 6 blocks). Instance, group and layer norm compute their statistics
-per tile, so their output changes with tiling whatever the overlap; the cross-fade hides the
-resulting seams.
+CycleGAN generator, 58 px with 6 blocks). Instance, group and layer norm would compute their
+statistics per tile; :mod:`stylenorm.inference.tile_statistics` gives every tile the whole image's
+statistics instead (``tile_stats``), which makes them as exact as the networks above.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from stylenorm.inference.padding import crop_padding, pad_to_multiple
 #: Images with more pixels than this are tiled automatically (2048 x 2048): about 4 GB of
 #: activations for the CycleGAN generator in fp32, half that for TransformerNet.
 DEFAULT_AUTO_TILE_PIXELS = 2048 * 2048
+
+#: How tiles of a network with instance/group/layer norm get their statistics by default
+#: (:mod:`stylenorm.inference.tile_statistics`): the untiled network's, accumulated over the tiles.
+DEFAULT_TILE_STATISTICS = "exact"
 
 
 def default_overlap(tile: int, multiple: int = 4) -> int:

@@ -35,7 +35,9 @@ class ConvNormActAutoencoder(nn.Module):
     """
 
     size_multiple = 4
-    min_size = 4
+    # 8, not 4: at 4 px the 1/4-resolution bottleneck is 1x1, where instance and group norm have one
+    # value per channel (torch refuses; the statistics would be meaningless). Smaller images are padded.
+    min_size = 8
     default_affine = True
 
     def __init__(

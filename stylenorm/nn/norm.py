@@ -243,3 +243,16 @@ def uses_running_statistics(module: nn.Module) -> bool:
     running statistics in eval mode (batch norm; the BN part of batch-instance and switchable norm;
     instance norm with track_running_stats)."""
     return is_norm_layer(module) and bool(getattr(module, "track_running_stats", False))
+
+
+def per_sample_groups(module: nn.Module) -> int | None:
+    """How many statistics per sample a layer normalises with, if they come from the sample itself:
+    instance norm (without running statistics) one per channel, group and layer norm one per group;
+    ``None`` for every other layer (batch norm uses the batch or stored statistics). Used where
+    statistics must be supplied from outside, e.g. tiled inference
+    (:mod:`stylenorm.inference.tile_statistics`)."""
+    if isinstance(module, nn.GroupNorm):
+        return module.num_groups
+    if isinstance(module, nn.InstanceNorm2d) and not module.track_running_stats:
+        return module.num_features
+    return None
