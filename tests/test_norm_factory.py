@@ -18,6 +18,7 @@ def test_kinds_cover_the_product_card():
         "layer",
         "batch_instance",
         "switchable",
+        "conditional_instance",
         "none",
     }
 

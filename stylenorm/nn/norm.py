@@ -18,6 +18,8 @@ batch_     a learned per-channel blend of the  :class:`BatchInstanceNorm2d` (Nam
 instance   batch- and instance-normalised x    gate rho in [0, 1], 1 = BN, 0 = IN
 switchable softmax-weighted IN, LN and BN      :class:`SwitchableNorm2d` (Luo et al. 2018),
            means and variances                 separate weights for means and variances
+conditional (H, W) per sample and channel, with   :class:`ConditionalInstanceNorm2d` (Dumoulin
+_instance  a per-style (num_styles, C) affine table et al. 2017); style set by ``set_style``
 none       nothing                             ``nn.Identity``
 ========== =================================== ===========================================
 
@@ -40,6 +42,7 @@ from typing import Any
 from torch import nn
 
 from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
+from stylenorm.nn.conditional_instance_norm import ConditionalInstanceNorm2d
 from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
 #: The group counts tried, in order, by ``num_groups: auto`` (the rule of the GroupNorm notebook:
@@ -70,6 +73,8 @@ class NormSpec:
         num_groups: group norm only; an int that divides every channel count, or ``"auto"``.
         eps: added to the variance.
         momentum: running-statistics momentum (batch norm, or instance norm with running stats).
+        num_styles: conditional instance norm only; rows of its per-style gamma/beta table (``null``
+            in the config: train.py fills it from the data's style images; 1 when building by hand).
     """
 
     kind: str = "instance"
@@ -78,6 +83,7 @@ class NormSpec:
     num_groups: int | str = "auto"
     eps: float = 1e-5
     momentum: float = 0.1
+    num_styles: int = 1
 
     def __post_init__(self) -> None:
         if self.kind not in _BUILDERS:
@@ -95,6 +101,8 @@ class NormSpec:
                 raise ValueError(f"norm.{key} must be true, false or null, got {value!r}.")
         if self.eps <= 0:
             raise ValueError(f"norm.eps must be > 0, got {self.eps!r}.")
+        if isinstance(self.num_styles, bool) or not isinstance(self.num_styles, int) or self.num_styles < 1:
+            raise ValueError(f"norm.num_styles must be a positive int, got {self.num_styles!r}.")
 
     @classmethod
     def from_config(cls, config: NormSpec | str | Mapping[str, Any] | None) -> NormSpec:
@@ -117,11 +125,20 @@ class NormSpec:
         values = dict(config.items())
         if isinstance(values.get("eps"), str):  # YAML reads '1e-5' (no dot) as a string
             values["eps"] = float(values["eps"])
+        if "num_styles" in values and values["num_styles"] is None:  # null = from the data (train.py fills it)
+            del values["num_styles"]
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, suitable for hyperparameters and YAML."""
-        return dataclasses.asdict(self)
+        """Plain dict, suitable for hyperparameters and YAML.
+
+        ``num_styles`` appears only for conditional instance norm, so the stored settings of every
+        other kind (and the resume checks that compare them) stay as they were.
+        """
+        values = dataclasses.asdict(self)
+        if self.kind != "conditional_instance":
+            values.pop("num_styles")
+        return values
 
     def with_default_affine(self, default: bool) -> NormSpec:
         """Resolve ``affine=None`` to a network's published default; explicit values win."""
@@ -197,6 +214,20 @@ def _switchable(spec: NormSpec, channels: int, name: str) -> nn.Module:
     )
 
 
+def _conditional_instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    if not spec.affine:
+        raise ValueError(
+            f"{name}: norm=conditional_instance is its per-style affine table; norm.affine=false "
+            f"leaves nothing to condition. Use norm=instance instead, or norm.affine=true."
+        )
+    if spec.track_running_stats:
+        raise ValueError(
+            f"{name}: norm=conditional_instance normalises each image with its own statistics (Dumoulin et al. "
+            f"2017); norm.track_running_stats=true is not supported. Leave it false."
+        )
+    return ConditionalInstanceNorm2d(channels, spec.num_styles, eps=spec.eps)
+
+
 def _none(spec: NormSpec, channels: int, name: str) -> nn.Module:
     return nn.Identity()
 
@@ -209,11 +240,15 @@ _BUILDERS: dict[str, Callable[[NormSpec, int, str], nn.Module]] = {
     "layer": _layer,
     "batch_instance": _batch_instance,
     "switchable": _switchable,
+    "conditional_instance": _conditional_instance,
     "none": _none,
 }
 
 #: Every norm kind a config may name.
 NORM_KINDS = tuple(_BUILDERS)
+
+#: Kinds that need a style index per sample, so only the style task (TransformerNet) can use them.
+STYLE_CONDITIONED_KINDS = frozenset({"conditional_instance"})
 
 #: The module types the factory produces, for code that must find norm layers in a network
 #: (statistics callbacks, tests) without naming classes itself.
@@ -224,6 +259,7 @@ NORM_LAYER_TYPES = (
     nn.GroupNorm,
     BatchInstanceNorm2d,
     SwitchableNorm2d,
+    ConditionalInstanceNorm2d,
 )
 
 
