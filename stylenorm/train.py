@@ -22,7 +22,7 @@ from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from stylenorm.nn.norm import NormSpec
+from stylenorm.nn.norm import STYLE_CONDITIONED_KINDS, NormSpec
 from stylenorm.resume import check_resume, load_initial_weights, measured_settings
 from stylenorm.run_naming import choose_version, name_from_checkpoint, published_version, run_name
 from stylenorm.run_record import final_status, run_record, varied_hparams, write_result
@@ -142,6 +142,7 @@ _DATA_OF_MODEL = {
     "cyclegan": ("UnpairedDataModule", "data=unpaired data.root=DIR"),
     "style": ("StyleDataModule", "data=content_style data.root=DIR data.style_image=FILE"),
     "autoencoder": ("ImageFolderDataModule", "data=image_folder data.root=DIR"),
+    "adain": ("ContentStylesDataModule", "data=content_styles data.root=DIR data.style_root=DIR"),
 }
 
 #: Norm kinds that normalise with batch statistics in training.
@@ -159,6 +160,37 @@ def check_model_and_data(cfg: DictConfig) -> None:
         f"{target.rsplit('.', 1)[-1] or 'nothing'}. Use {expected[1]}, or data=embedded_{cfg.model.name} "
         f"(the default) for the embedded offline data."
     )
+
+
+def data_style_count(data: DictConfig) -> int:
+    """How many styles a style model's data hold: ``data.style_images`` entries, else ``data.num_styles``, else 1."""
+    images = data.get("style_images")
+    if images is not None:
+        return 1 if isinstance(images, str) else len(images)
+    return int(data.get("num_styles") or 1)
+
+
+def fill_num_styles(cfg: DictConfig) -> None:
+    """Conditional instance norm gets one gamma/beta row per style of the data (``norm.num_styles``
+    filled in, or checked when set); several styles with a one-style norm are refused."""
+    if cfg.model.get("name") != "style":
+        return  # the network factory refuses conditional norms on the other models
+    count = data_style_count(cfg.data)
+    if cfg.norm.kind in STYLE_CONDITIONED_KINDS:
+        given = cfg.norm.get("num_styles")
+        if given is not None and given != count:
+            raise ValueError(
+                f"norm.num_styles={given} but the data hold {count} style(s) (data.style_images / data.num_styles). "
+                f"Drop norm.num_styles: it is filled from the data."
+            )
+        with open_dict(cfg):
+            cfg.norm.num_styles = count
+    elif count > 1:
+        raise ValueError(
+            f"The data hold {count} styles, but norm={cfg.norm.kind} learns one style per network. Add "
+            f"norm=conditional_instance (a gamma/beta table per style, Dumoulin et al. 2017), or train one "
+            f"style with data.style_image=FILE."
+        )
 
 
 def warn_about_batch_statistics(cfg: DictConfig) -> None:
@@ -252,9 +284,13 @@ def check_checkpoints(cfg: DictConfig) -> None:
 
 
 def _remove_empty_run_folder(cfg: DictConfig) -> None:
-    folder = Path(cfg.run.log_dir)
-    if folder.is_dir() and not any(folder.iterdir()) and not cfg.ckpt_path:
+    """The version folder reserved for a run that never started, and its run-name folders if now empty."""
+    if cfg.ckpt_path:
+        return
+    root, folder = Path(cfg.paths.log_dir).absolute(), Path(cfg.run.log_dir).absolute()
+    while folder != root and folder.is_relative_to(root) and folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
+        folder = folder.parent
 
 
 def save_run_config(cfg: DictConfig) -> None:
@@ -322,6 +358,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         log.info("Skipping norm=none with affine=true: no norm layers, so it is the affine=false run.")
         return {}
     check_model_and_data(cfg)
+    fill_num_styles(cfg)
     check_distributed_norm(cfg)
     warn_about_batch_statistics(cfg)
     check_checkpoints(cfg)  # before anything is written: a refused resume leaves its run untouched

@@ -43,3 +43,18 @@ def test_batch_statistics_at_batch_size_one_are_announced(tmp_path, caplog, norm
     assert (
         "with data.batch_size=1: in training the batch statistics are those of a single image" in caplog.text
     ) is warned
+
+
+def test_an_unreadable_style_image_is_named_and_leaves_no_run_folder(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(tmp_path / "photos" / "a.png")
+    (tmp_path / "painting.jpg").write_text("<html>a web page saved as .jpg</html>")
+    cfg = compose_offline_run(
+        tmp_path, "model=style", "model.vgg_weights=random", "data=content_style",
+        f"data.root={tmp_path / 'photos'}", f"data.style_image={tmp_path / 'painting.jpg'}",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"painting\.jpg cannot be read as an image .*data\.style_image"):
+        run(cfg)
+    assert not any((tmp_path / "logs").rglob("version_*")) and not (tmp_path / "checkpoints").exists()

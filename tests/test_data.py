@@ -447,9 +447,8 @@ def test_cyclegan_truth_must_match_test_a_names(tmp_path):
 def test_style_datamodule_style_image_and_held_out_content(tmp_path):
     for i in range(30):
         write_image(tmp_path / "coco" / f"{i:03d}.jpg", size=(30, 20))
-    datamodule = StyleDataModule(tmp_path / "coco", style_image=tmp_path / "missing.jpg", image_size=16)
     with pytest.raises(FileNotFoundError, match=r"missing.jpg not found. Set data.style_image"):
-        datamodule.setup("fit")
+        StyleDataModule(tmp_path / "coco", style_image=tmp_path / "missing.jpg", image_size=16)  # before any run
     write_image(tmp_path / "painting.png", size=(60, 30))
     datamodule = StyleDataModule(tmp_path / "coco", style_image=tmp_path / "painting.png", style_size=40, image_size=16)
     datamodule.setup("fit")

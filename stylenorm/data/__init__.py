@@ -18,6 +18,12 @@ Every dataset yields dicts of float tensors ``(3, H, W)`` in [0, 1]. Folder layo
     val_root/**/*.jpg   optional validation photos (else a held-out few of root)
     style_image         one painting, any size
 
+:class:`ContentStylesDataModule` (``data=content_styles``; AdaIN)::
+
+    root/**/*.jpg       content photos, any depth (e.g. COCO train2014/)
+    style_root/**/*.jpg style paintings, any depth (e.g. WikiArt), or data.style_images=[...]
+    style_val_root/     optional validation paintings never trained on (else a few of the training ones)
+
 :class:`ImageFolderDataModule` (``data=image_folder``; autoencoder)::
 
     root/**/*.png       training images, any depth
@@ -32,7 +38,14 @@ Known-answer tasks (``data.known_answer``: ``colour_grade`` | ``exposure``) are 
 ``{"image": input, "target": answer}`` batches.
 """
 
-from stylenorm.data.datamodules import ImageFolderDataModule, StyleDataModule, UnpairedDataModule, hold_out, spread
+from stylenorm.data.datamodules import (
+    ContentStylesDataModule,
+    ImageFolderDataModule,
+    StyleDataModule,
+    UnpairedDataModule,
+    hold_out,
+    spread,
+)
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, EMBEDDED_NAMES, materialize_embedded
 from stylenorm.data.images import (
@@ -58,6 +71,7 @@ __all__ = [
     "EMBEDDED_NAMES",
     "IMAGE_EXTENSIONS",
     "KNOWN_ANSWERS",
+    "ContentStylesDataModule",
     "ImageFolderDataModule",
     "ImageFolderDataset",
     "ImageList",

@@ -39,10 +39,21 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
-from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, materialize_embedded
+from stylenorm.data.embedded import (
+    CYCLEGAN_KNOWN_ANSWERS,
+    EMBEDDED_STYLE_FILES,
+    embedded_style_images,
+    materialize_embedded,
+)
 from stylenorm.data.images import list_images, load_rgb
 from stylenorm.data.known_answer import KNOWN_ANSWERS, check_known_answer
-from stylenorm.data.transforms import eval_transform, to_float_tensor, train_transform, unpaired_train_transform
+from stylenorm.data.transforms import (
+    adain_train_transform,
+    eval_transform,
+    to_float_tensor,
+    train_transform,
+    unpaired_train_transform,
+)
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +305,7 @@ class ImageFolderDataModule(_ImageDataModule):
 
 
 class StyleDataModule(ImageFolderDataModule):
-    """Content photos (``{"content": image}`` batches) and one style image, for fast style transfer.
+    """Content photos (``{"content": image}`` batches) and one style image (or several), for fast style transfer.
 
     Content from ``root`` (e.g. COCO train2014, searched recursively); validation as in
     :class:`ImageFolderDataModule`. Training follows the PyTorch example: shorter side to
@@ -302,6 +313,11 @@ class StyleDataModule(ImageFolderDataModule):
     :meth:`style_image_tensor` gives the style image, its longer side resized to ``style_size`` when
     set (the example resizes to a square ``style_size x style_size``, which distorts the painting's
     proportions; this keeps them).
+
+    Several styles in one network (conditional instance norm, Dumoulin et al. 2017):
+    ``style_images=[a.jpg, b.jpg, ...]`` (style index = list position), or ``num_styles=N`` on the
+    embedded data (its first N paintings, :data:`~stylenorm.data.embedded.EMBEDDED_STYLE_FILES`).
+    :meth:`style_image_tensors` gives them all.
     """
 
     key = "content"
@@ -309,9 +325,11 @@ class StyleDataModule(ImageFolderDataModule):
     def __init__(
         self,
         root: str | os.PathLike,
-        style_image: str | os.PathLike,
+        style_image: str | os.PathLike | None = None,
         style_size: int | None = None,
         *,
+        style_images: Sequence[str | os.PathLike] | None = None,
+        num_styles: int | None = None,
         image_size: int = 256,
         batch_size: int = 4,
         random_crop: bool = False,
@@ -328,26 +346,160 @@ class StyleDataModule(ImageFolderDataModule):
         super().__init__(
             root, image_size=image_size, batch_size=batch_size, random_crop=random_crop, flip=flip, **folder_options
         )
-        self.style_image = Path(style_image)
+        self.style_images = self._style_paths(style_image, style_images, num_styles)
+        self.style_image = self.style_images[0]
+        self._style_key = "data.style_images" if style_images is not None else "data.style_image"
         self.style_size = style_size
+        if not self.embedded:  # a user's file, checked now: a bad style image stops the run before it starts
+            self._check_style_images()
 
-    def _check_style_image(self) -> None:
-        if not self.style_image.is_file():
-            raise FileNotFoundError(
-                f"Style image {self.style_image} not found. Set data.style_image to a painting "
-                f"(e.g. data.style_image=images/mosaic.jpg)."
+    def _style_paths(self, style_image: PathArg, style_images: Sequence | None, num_styles: int | None) -> list[Path]:
+        if style_images is not None:
+            single = isinstance(style_images, (str, os.PathLike))
+            paths = [Path(style_images)] if single else [Path(path) for path in style_images]
+            if not paths:
+                raise ValueError(
+                    "data.style_images is empty: list the paintings (data.style_images=[a.jpg,b.jpg]), "
+                    "or set data.style_image=FILE for one."
+                )
+            if len(set(paths)) != len(paths):
+                raise ValueError(f"data.style_images lists a painting twice: {[str(p) for p in paths]}.")
+            if num_styles is not None and num_styles != len(paths):
+                raise ValueError(
+                    f"data.num_styles={num_styles} but data.style_images lists {len(paths)} paintings; "
+                    f"drop data.num_styles (the list decides)."
+                )
+            return paths
+        if num_styles is not None and num_styles != 1:
+            if self.embedded != "style":
+                raise ValueError(
+                    f"data.num_styles={num_styles} picks paintings of the embedded style data (data=embedded_style); "
+                    f"for your own, list them: data.style_images=[a.jpg,b.jpg,...]."
+                )
+            return embedded_style_images(self.embedded_root, num_styles)
+        if style_image is None:
+            raise ValueError(
+                "No style image: set data.style_image=FILE (one style), or data.style_images=[a.jpg,b.jpg,...] "
+                "(several in one network, with norm=conditional_instance)."
             )
+        return [Path(style_image)]
+
+    def _check_style_images(self) -> None:
+        for path in self.style_images:
+            if not path.is_file():
+                example = "[a.jpg,b.jpg]" if self._style_key == "data.style_images" else "images/mosaic.jpg"
+                raise FileNotFoundError(
+                    f"Style image {path} not found. Set {self._style_key} to a painting "
+                    f"(e.g. {self._style_key}={example})."
+                )
+            try:
+                load_rgb(path)
+            except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+                raise ValueError(
+                    f"Style image {path} cannot be read as an image ({type(error).__name__}: {error}). "
+                    f"Point {self._style_key} at .jpg/.png paintings."
+                ) from None
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        self._check_style_image()
+        self._check_style_images()
         return super()._build_datasets()
 
     def style_image_tensor(self) -> torch.Tensor:
-        """The style image as a float tensor (1, 3, h, w) in [0, 1]."""
-        self._check_style_image()
-        image = load_rgb(self.style_image)
+        """The (first) style image as a float tensor (1, 3, h, w) in [0, 1]."""
+        return self.style_image_tensors()[0]
+
+    def style_image_tensors(self) -> list[torch.Tensor]:
+        """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1]."""
+        self._check_style_images()
+        return [self._load_style(path) for path in self.style_images]
+
+    def _load_style(self, path: Path) -> torch.Tensor:
+        image = load_rgb(path)
         if self.style_size is not None:
             scale = self.style_size / max(image.size)
             size = [max(1, round(image.height * scale)), max(1, round(image.width * scale))]
             image = functional.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
         return to_float_tensor()(image).unsqueeze(0)
+
+
+class ContentStylesDataModule(_ImageDataModule):
+    """Content photos and a set of style paintings, drawn independently, for AdaIN (Huang & Belongie
+    2017, Sec. 6.1: MS-COCO content, WikiArt styles, both resized to 512 and cropped to 256).
+
+    Batches are ``{"content": image, "style": image}``; each training item pairs a content image with
+    a style drawn at random (torch's generator, which the run's seed seeds), both resized (shorter
+    side) to ``load_size`` and randomly cropped to ``image_size``. Validation pairs content image
+    ``i`` with style ``i mod n`` (fixed, centre crops), so every run and seed scores the same pairs.
+
+    Styles: ``style_root`` (a folder, e.g. WikiArt) or ``style_images`` (a list of files); on the
+    embedded ``style`` data, its three paintings. Validation styles: ``style_val_root`` when set (styles
+    never trained on: the paper's "arbitrary" claim), else at most ``max_val_images`` of the training
+    styles. Content validation as in :class:`ImageFolderDataModule` (``val_root`` or a held-out few).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        style_root: PathArg = None,
+        *,
+        style_images: Sequence[str | os.PathLike] | None = None,
+        style_val_root: PathArg = None,
+        val_root: PathArg = None,
+        image_size: int = 256,
+        load_size: int = 512,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        embedded: str | None = None,
+        embedded_root: PathArg = None,
+        max_val_images: int | None = 8,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        if embedded not in (None, "style"):
+            raise ValueError(
+                f"data.embedded={embedded!r}: AdaIN trains on the embedded 'style' data (content + paintings)."
+            )
+        if not embedded and (style_root is None) == (style_images is None):
+            raise ValueError(
+                "AdaIN needs style images: set exactly one of data.style_root=DIR (a folder of paintings, e.g. "
+                "WikiArt) and data.style_images=[a.jpg,b.jpg,...]."
+            )
+        self.style_root = Path(style_root) if style_root is not None else None
+        self.style_images = [Path(path) for path in style_images] if style_images is not None else None
+        self.style_val_root = Path(style_val_root) if style_val_root is not None else None
+        self.val_root = Path(val_root) if val_root is not None else None
+        self.load_size = load_size
+        adain_train_transform(image_size, load_size)  # fail at construction on a bad size pair
+
+    def _styles(self) -> list[Path]:
+        if self.style_images is not None:
+            missing = [path for path in self.style_images if not path.is_file()]
+            if missing:
+                raise FileNotFoundError(
+                    f"Style image {missing[0]} not found ({len(missing)} of the {len(self.style_images)} listed in "
+                    f"data.style_images are missing)."
+                )
+            return self.style_images
+        if self.style_root is not None:
+            return list_images(
+                self.style_root, hint="Set data.style_root to a folder of style paintings (e.g. WikiArt)."
+            )
+        return embedded_style_images(self.embedded_root, len(EMBEDDED_STYLE_FILES))
+
+    def _build_datasets(self) -> tuple[Dataset, Dataset]:
+        hint = "Set data.root to a folder of content photos (searched recursively)."
+        content = list_images(self.root, hint=hint)
+        if self.val_root is not None:
+            val_content = spread(list_images(self.val_root, hint=hint.replace("data.root", "data.val_root")),
+                                 self.max_val_images)  # fmt: skip
+        else:
+            content, val_content = hold_out(content, self.max_val_images, self.seed)
+        styles = self._styles()
+        val_styles = spread(styles, self.max_val_images)
+        if self.style_val_root is not None:
+            hint = "Set data.style_val_root to a folder of paintings."
+            val_styles = spread(list_images(self.style_val_root, hint=hint), self.max_val_images)
+        keys = ("content", "style")
+        train = UnpairedDataset(content, styles, adain_train_transform(self.image_size, self.load_size), keys=keys)
+        val = UnpairedValidationDataset(val_content, val_styles, eval_transform(self.image_size), keys=keys)
+        return train, val

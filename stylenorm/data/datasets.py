@@ -64,11 +64,18 @@ class ImageFolderDataset(Dataset):
 
 
 class UnpairedDataset(Dataset):
-    """Two unaligned image sets; length ``max(len A, len B)``, item ``i`` = A[i % nA] and a random B."""
+    """Two unaligned image sets; length ``max(len A, len B)``, item ``i`` = A[i % nA] and a random B.
 
-    def __init__(self, root_a: Images, root_b: Images, transform: Callable | None = None) -> None:
-        self.a = _image_list(root_a, transform, "A images")
-        self.b = _image_list(root_b, transform, "B images")
+    ``keys`` name the two in each item: ``("A", "B")`` for CycleGAN, ``("content", "style")`` for
+    AdaIN, whose content photos and style paintings are drawn independently too (Huang & Belongie 2017).
+    """
+
+    def __init__(
+        self, root_a: Images, root_b: Images, transform: Callable | None = None, keys: tuple[str, str] = ("A", "B")
+    ) -> None:
+        self.a = _image_list(root_a, transform, f"{keys[0]} images")
+        self.b = _image_list(root_b, transform, f"{keys[1]} images")
+        self.keys = keys
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
@@ -76,7 +83,7 @@ class UnpairedDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         # torch's generator: the DataLoader seeds it per worker (and Lightning's seed_everything per run)
         b_index = int(torch.randint(len(self.b), ()).item())
-        return {"A": self.a.first_readable(index % len(self.a)), "B": self.b.first_readable(b_index)}
+        return {self.keys[0]: self.a.first_readable(index % len(self.a)), self.keys[1]: self.b.first_readable(b_index)}
 
 
 class UnpairedValidationDataset(Dataset):
@@ -92,9 +99,11 @@ class UnpairedValidationDataset(Dataset):
         images_b: Sequence[PathLikeStr],
         transform: Callable | None = None,
         truth: Sequence[PathLikeStr] | None = None,
+        keys: tuple[str, str] = ("A", "B"),
     ) -> None:
-        self.a = _image_list(images_a, transform, "validation A images")
-        self.b = _image_list(images_b, transform, "validation B images")
+        self.a = _image_list(images_a, transform, f"validation {keys[0]} images")
+        self.b = _image_list(images_b, transform, f"validation {keys[1]} images")
+        self.keys = keys
         self.truth = None
         if truth is not None:
             if len(truth) != len(images_a):
@@ -107,14 +116,14 @@ class UnpairedValidationDataset(Dataset):
         return len(self.a)
 
     def _read_a(self, index: int) -> dict[str, torch.Tensor]:
-        item = {"A": self.a.read(index)}
+        item = {self.keys[0]: self.a.read(index)}
         if self.truth is not None:
             item["A_truth"] = self.truth.read(index)
         return item
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = self.a.first_readable(index, self._read_a)
-        item["B"] = self.b.first_readable(index % len(self.b))
+        item[self.keys[1]] = self.b.first_readable(index % len(self.b))
         return item
 
 

@@ -32,7 +32,9 @@ where per-image exposure, contrast and colour cast are a nuisance the answer doe
   forever. Doing nothing is a poor answer here: 9.5 dB PSNR between testA and testA_truth (9.9 dB
   on the 8 validated tiles).
 
-``style`` - ``content/`` (448 tiles), ``val/`` (8 held-out tiles), ``style.png`` (256 x 256 mosaic).
+``style`` - ``content/`` (448 tiles), ``val/`` (8 held-out tiles), ``style.png`` (256 x 256 mosaic),
+``style_1.png`` (flowing bands) and ``style_2.png`` (diagonal stripes): :data:`EMBEDDED_STYLE_FILES`,
+the styles ``data.num_styles=N`` trains (the first N; norm=conditional_instance for N > 1).
 
 ``autoencoder`` - ``train/`` (440 tiles), ``val/`` (16 held-out tiles). The autoencoder's known-answer
 tasks are computed from these clean tiles while loading (``data.known_answer``), not stored.
@@ -84,9 +86,25 @@ from stylenorm.data.known_answer import (
     known_answer_transform,
     stable_seed,
 )
-from stylenorm.data.sources import PHOTOS, TILE_SIZE, Tile, mosaic_style_image, photo_tiles, source_photo_hashes
+from stylenorm.data.sources import (
+    PHOTOS,
+    TILE_SIZE,
+    Tile,
+    mosaic_style_image,
+    photo_tiles,
+    source_photo_hashes,
+    stripes_style_image,
+    swirl_style_image,
+)
 
-__all__ = ["CYCLEGAN_KNOWN_ANSWERS", "EMBEDDED_NAMES", "known_answer_transform", "materialize_embedded"]
+__all__ = [
+    "CYCLEGAN_KNOWN_ANSWERS",
+    "EMBEDDED_NAMES",
+    "EMBEDDED_STYLE_FILES",
+    "embedded_style_images",
+    "known_answer_transform",
+    "materialize_embedded",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +112,17 @@ log = logging.getLogger(__name__)
 #: 2: f = the warm film grade with red and blue swapped (was the warm grade alone); this changed the
 #: B folders and testA_truth of cyclegan and cyclegan_exposure (style and autoencoder: only the
 #: version in README.txt and MANIFEST.json).
-FORMAT_VERSION = 2
+#: 3: the style dataset also holds style_1.png and style_2.png (more styles for norm=conditional_instance);
+#: the other datasets changed only in the version of README.txt and MANIFEST.json.
+FORMAT_VERSION = 3
 EMBEDDED_NAMES = ("cyclegan", "cyclegan_exposure", "style", "autoencoder")
 #: The embedded CycleGAN datasets and the known-answer task each poses (``data.known_answer``).
 CYCLEGAN_KNOWN_ANSWERS = {"cyclegan": "colour_grade", "cyclegan_exposure": "exposure"}
 MANIFEST = "MANIFEST.json"
+#: The style paintings of the embedded ``style`` dataset, in style-index order (style.png first, the
+#: one-style default): stained-glass mosaic, flowing bands, diagonal stripes.
+EMBEDDED_STYLE_FILES = ("style.png", "style_1.png", "style_2.png")
+_STYLE_PAINTERS = (mosaic_style_image, swirl_style_image, stripes_style_image)
 
 _SPLIT_SEED = 2017  # one permutation of the tiles per dataset, fixed forever (changing it = new FORMAT_VERSION)
 _EXPOSURE_SEED = "cyclegan_exposure"  # with the tile name: the seed of each tile's nuisance, fixed forever
@@ -199,12 +223,26 @@ def _build_style(root: Path) -> str:
     val, content = _split(photo_tiles(), _STYLE_VAL_TILES)
     _write_tiles(root / "content", content)
     _write_tiles(root / "val", val)
-    _write_png(root / "style.png", mosaic_style_image())
+    for name, paint in zip(EMBEDDED_STYLE_FILES, _STYLE_PAINTERS, strict=True):
+        _write_png(root / name, paint())
     return (
-        "Content photos and a style image for fast style transfer.\n"
+        "Content photos and style images for fast style transfer.\n"
         "content/: training photo tiles. val/: held-out photo tiles.\n"
         "style.png: a procedural stained-glass mosaic (stylenorm.data.sources.mosaic_style_image).\n"
+        "style_1.png, style_2.png: flowing bands and diagonal stripes (swirl_style_image, stripes_style_image),\n"
+        "the further styles of data.num_styles=2 or 3 (norm=conditional_instance).\n"
     )
+
+
+def embedded_style_images(root: str | os.PathLike, count: int) -> list[Path]:
+    """The first ``count`` style paintings of the embedded ``style`` dataset in ``root``."""
+    if not 1 <= count <= len(EMBEDDED_STYLE_FILES):
+        raise ValueError(
+            f"data.num_styles={count}: the embedded style data hold {len(EMBEDDED_STYLE_FILES)} paintings "
+            f"({', '.join(EMBEDDED_STYLE_FILES)}); use 1..{len(EMBEDDED_STYLE_FILES)}, or your own with "
+            f"data=content_style data.style_images=[a.jpg,b.jpg,...]."
+        )
+    return [Path(root) / name for name in EMBEDDED_STYLE_FILES[:count]]
 
 
 def _build_autoencoder(root: Path) -> str:

@@ -139,3 +139,46 @@ def mosaic_style_image(size: int = 256, num_cells: int = 56, seed: int = 1605) -
     lead = np.array([0.07, 0.05, 0.04])
     image = lead + (glass - lead) * border[..., None]
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def swirl_style_image(size: int = 256, seed: int = 1889) -> np.ndarray:
+    """A ``(size, size, 3)`` uint8 painting of flowing bands, identical for identical arguments: the
+    second embedded style, as unlike the mosaic as a procedure allows (no edges, large smooth strokes).
+
+    A band coordinate ``b = r / 18 + 1.4 sin(3 theta + r / 40) + n`` (``r, theta``: polar coordinates
+    about a random centre; ``n``: a sum of three random sinusoids of amplitude 0.35) is cut into
+    bands of width 1 whose colour cycles through deep blue, cobalt, ochre and cream, blended over
+    the band's last fifth; a fine ripple ``0.9 + 0.1 sin(2 pi b * 7)`` gives brush texture.
+    """
+    rng = np.random.default_rng(seed)
+    palette = np.array([[0.08, 0.12, 0.38], [0.16, 0.35, 0.72], [0.85, 0.66, 0.18], [0.95, 0.91, 0.74]])
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    cy, cx = rng.uniform(0.3 * size, 0.7 * size, size=2)
+    radius, angle = np.hypot(y - cy, x - cx), np.arctan2(y - cy, x - cx)
+    noise = sum(
+        0.35 * np.sin(2 * np.pi * (x * np.cos(t) + y * np.sin(t)) / w + p)
+        for t, w, p in zip(rng.uniform(0, np.pi, 3), rng.uniform(40, 90, 3), rng.uniform(0, 2 * np.pi, 3), strict=True)
+    )
+    band = radius / 18 + 1.4 * np.sin(3 * angle + radius / 40) + noise
+    index = np.floor(band).astype(np.int64)
+    blend = np.clip((band - index - 0.8) / 0.2, 0.0, 1.0)[..., None]  # soft edge into the next band
+    colours = palette[index % 4] * (1 - blend) + palette[(index + 1) % 4] * blend
+    image = colours * (0.9 + 0.1 * np.sin(2 * np.pi * band * 7))[..., None]
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+def stripes_style_image(size: int = 256, seed: int = 1913) -> np.ndarray:
+    """A ``(size, size, 3)`` uint8 painting of sharp diagonal stripes, identical for identical arguments:
+    the third embedded style (hard edges at one orientation, a red-black-white palette, fine grain).
+
+    Stripes of period 11 px run at 35 degrees; each stripe takes red, black or off-white by a
+    random draw, and per-pixel grain of +-0.06 (uniform) is added.
+    """
+    rng = np.random.default_rng(seed)
+    palette = np.array([[0.78, 0.1, 0.08], [0.06, 0.05, 0.05], [0.93, 0.9, 0.84]])
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    t = np.deg2rad(35.0)
+    stripe = np.floor((x * np.cos(t) + y * np.sin(t)) / 11.0).astype(np.int64)
+    choice = rng.integers(len(palette), size=stripe.max() - stripe.min() + 1)
+    image = palette[choice[stripe - stripe.min()]] + rng.uniform(-0.06, 0.06, size=(size, size, 1))
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)

@@ -9,6 +9,8 @@ rescale in their LightningModule, so every dataset speaks the same range.
   ``image_size`` crop, random horizontal flip.
 * Style / autoencoder training (Johnson et al. 2016 via the PyTorch example): resize the shorter
   side to ``image_size``, then a centre crop (the example) or a random crop, optional flip.
+* AdaIN training (Huang & Belongie 2017, Sec. 6.1): content and style alike, shorter side to
+  ``load_size`` (512 in the paper), random ``image_size`` crop (256), no flip.
 * Validation: shorter side to ``image_size``, centre crop; no randomness, so every epoch and every
   run scores the same pixels.
 """
@@ -51,6 +53,16 @@ def train_transform(image_size: int, random_crop: bool = False, flip: bool = Fal
     if flip:
         steps.append(v2.RandomHorizontalFlip())
     return v2.Compose([*steps, to_float_tensor()])
+
+
+def adain_train_transform(image_size: int, load_size: int) -> v2.Compose:
+    """Shorter side to ``load_size``, random ``image_size`` crop: AdaIN's recipe for content and style."""
+    if load_size < image_size:
+        raise ValueError(
+            f"data.load_size={load_size} is smaller than data.image_size={image_size}; the random crop is taken "
+            f"from the resized image, so load_size must be >= image_size (AdaIN: 512 for 256)."
+        )
+    return v2.Compose([_resize_shorter_side(load_size), v2.RandomCrop(image_size), to_float_tensor()])
 
 
 def eval_transform(image_size: int) -> v2.Compose:

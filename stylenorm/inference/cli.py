@@ -26,6 +26,7 @@ from stylenorm.inference.image_io import save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, tile_for, to_image
+from stylenorm.inference.styles import StyleChoice, parse_style_mix
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
 from stylenorm.inference.tile_statistics import TILE_STATISTICS
 from stylenorm.inference.tiling import (
@@ -82,6 +83,32 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser, format_flags: Sequ
     )  # fmt: skip
 
 
+def style_mix(text: str) -> list[float]:
+    try:
+        return parse_style_mix(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_style_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--style`` / ``--style-mix`` for multi-style checkpoints (shared with export)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--style", type=non_negative_int, default=None, metavar="K",
+        help="style K of a norm=conditional_instance checkpoint (Dumoulin et al. 2017; K = position in the "
+        "run's data.style_images)",
+    )  # fmt: skip
+    group.add_argument(
+        "--style-mix", type=style_mix, default=None, metavar="W0,W1,...",
+        help="convex combination of such a checkpoint's styles (their gammas/betas), one weight per style, "
+        "non-negative and summing to 1 (other sums are refused), e.g. 0.3,0.7",
+    )  # fmt: skip
+
+
+def style_choice(args: argparse.Namespace) -> StyleChoice:
+    return args.style if args.style is not None else args.style_mix
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -89,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 all written, 1 some images failed (named on stderr), 2 nothing done (bad options).",
     )
     add_checkpoint_arguments(parser, ("--format", "--checkpoint-format"))
+    add_style_arguments(parser)
     parser.add_argument(
         "--input", "-i", required=True, nargs="+",
         help="an image, a folder (recursive) or a quoted glob pattern ('photos/**/*.jpg')",
@@ -260,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             direction=args.direction,
             device=args.device,
             trusted=args.trust_checkpoint,
+            style=style_choice(args),
         )
         check_precision(args.precision, model.device)
         args.precision = resolve_inference_precision(args.precision, model.device)

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stylenorm.inference.cli import add_checkpoint_arguments, positive_int
+from stylenorm.inference.cli import add_checkpoint_arguments, add_style_arguments, positive_int, style_choice
 from stylenorm.inference.export import (
     DEFAULT_OPSET,
     EXPORT_FORMATS,
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "in and out, dynamic height and width, pixel convention included.",
     )
     add_checkpoint_arguments(parser, ("--checkpoint-format",))
+    add_style_arguments(parser)  # a multi-style checkpoint is exported with one style or mix baked in
     parser.add_argument(
         "--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)"
     )
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             direction=args.direction,
             device="cpu",
             trusted=args.trust_checkpoint,
+            style=style_choice(args),
         )
         size = (args.sample_size, args.sample_size)
         if chosen == "onnx":

@@ -34,6 +34,7 @@ ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 #: Lossy formats are written at this quality (PIL's default of 75 visibly blurs brush strokes).
 LOSSY_QUALITY = 95
 
+
 def has_alpha(image: Image.Image) -> bool:
     """Whether ``image`` has transparency: an alpha band or a transparent palette entry.
 

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255
+from stylenorm.inference.styles import StyleChoice, choose_style
 from stylenorm.inference.stylizer import Stylizer, resolve_device
 from stylenorm.networks import (
     build_networks,
@@ -165,6 +166,7 @@ def load_stylizer(
     device: str | torch.device | None = "auto",
     *,
     trusted: bool = False,
+    style: StyleChoice = None,
 ) -> Stylizer:
     """Load any supported checkpoint file, ready to run on ``device``.
 
@@ -175,6 +177,10 @@ def load_stylizer(
             A public CycleGAN generator file holds one direction already; ``BtoA`` is refused there.
         device: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
         trusted: allow full unpickling for files safe loading refuses (see the module docstring).
+        style: for a multi-style checkpoint (``norm=conditional_instance``): a style index, or mix
+            weights, one per style, non-negative and summing to 1 (a convex combination of the styles'
+            gammas/betas; other sums are refused). Baked into the network
+            (:mod:`stylenorm.inference.styles`); refused for checkpoints without styles.
     """
     if format not in FORMATS:
         raise ValueError(f"Unknown checkpoint format {format!r}; expected one of {', '.join(FORMATS)}.")
@@ -197,6 +203,7 @@ def load_stylizer(
             f"latest_net_G_B.pth for B->A)."
         )
     check_finite_weights(network, path)
+    description += choose_style(network, style, path)
     return Stylizer(network, convention, description, device=target)
 
 

@@ -108,9 +108,15 @@ class PerceptualLoss(nn.Module):
 
     @property
     def style_grams(self) -> dict[str, torch.Tensor]:
-        """``{layer: (1, C, C)}`` Gram matrices of the style image; empty before :meth:`set_style`."""
+        """``{layer: (S, C, C)}`` Gram matrices of the S style images; empty before :meth:`set_style`."""
         grams = {name: getattr(self, f"style_gram_{name}") for name in self.style_layers}
         return {} if any(gram is None for gram in grams.values()) else grams
+
+    @property
+    def num_styles(self) -> int:
+        """How many style images :meth:`set_styles` was given (0 before)."""
+        grams = self.style_grams
+        return next(iter(grams.values())).shape[0] if grams else 0
 
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
@@ -118,29 +124,47 @@ class PerceptualLoss(nn.Module):
 
         The image may have any size; Grams are C x C whatever it is.
         """
-        if style_image.dim() == 3:
-            style_image = style_image.unsqueeze(0)
-        if style_image.dim() != 4 or style_image.shape[:2] != (1, 3):
-            raise ValueError(
-                f"set_style expects one RGB style image, (3, H, W) or (1, 3, H, W) on a 0-1 scale, "
-                f"got shape {tuple(style_image.shape)}."
-            )
-        style_image = style_image.to(self.vgg.mean.device)
-        features = self.vgg(style_image, self.style_layers)
-        for name in self.style_layers:
-            setattr(self, f"style_gram_{name}", gram_matrix(features[name]))
+        self.set_styles([style_image])
 
-    def forward(self, stylized: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    @torch.no_grad()
+    def set_styles(self, style_images: Sequence[torch.Tensor]) -> None:
+        """Style Grams of several images (sizes may differ), style index = position; for several
+        styles in one network (conditional instance norm, Dumoulin et al. 2017)."""
+        if not style_images:
+            raise ValueError("set_styles needs at least one style image.")
+        grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
+        for style_image in style_images:
+            if style_image.dim() == 3:
+                style_image = style_image.unsqueeze(0)
+            if style_image.dim() != 4 or style_image.shape[:2] != (1, 3):
+                raise ValueError(
+                    f"set_style expects one RGB style image, (3, H, W) or (1, 3, H, W) on a 0-1 scale, "
+                    f"got shape {tuple(style_image.shape)}."
+                )
+            features = self.vgg(style_image.to(self.vgg.mean.device), self.style_layers)
+            for name in self.style_layers:
+                grams[name].append(gram_matrix(features[name]))
+        for name in self.style_layers:
+            setattr(self, f"style_gram_{name}", torch.cat(grams[name]))
+
+    def forward(
+        self, stylized: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Loss terms of ``stylized`` (the network output /255) against ``content`` (its input /255).
 
-        Returns float32 scalars, already multiplied by their weights: ``content``, ``style``, ``tv``
-        (zero when ``tv_weight`` is 0) and ``total``, their sum.
+        ``style_index``: ``(N,)`` the style each sample is scored against, when :meth:`set_styles`
+        was given several (default: the one style). Returns float32 scalars, already multiplied by
+        their weights: ``content``, ``style``, ``tv`` (zero when ``tv_weight`` is 0) and ``total``.
         """
         style_grams = self.style_grams
         if not style_grams:
             raise RuntimeError(
                 "PerceptualLoss has no style yet: call set_style(style_image) before computing the loss."
             )
+        if style_index is None and self.num_styles > 1:
+            raise ValueError(f"This loss holds {self.num_styles} styles: pass style_index, one per sample.")
+        if style_index is not None:
+            style_grams = {name: gram[style_index] for name, gram in style_grams.items()}
         if stylized.shape != content.shape:
             raise ValueError(
                 f"stylized and content batches must have the same shape, got {tuple(stylized.shape)} and "
@@ -156,7 +180,7 @@ class PerceptualLoss(nn.Module):
             style_loss = stylized.new_zeros((), dtype=torch.float32)
             for name in self.style_layers:
                 gram = gram_matrix(stylized_features[name])
-                # One style image for the whole batch, including a smaller last batch.
+                # One style image for the whole batch (a smaller last batch too), or one per sample.
                 style_loss = style_loss + F.mse_loss(gram, style_grams[name].expand_as(gram))
             tv_loss = total_variation(stylized) if self.tv_weight else stylized.new_zeros((), dtype=torch.float32)
             terms = {

@@ -159,58 +159,74 @@ def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
                 f"VGG16 weights file not found: {path}. model.vgg_weights takes 'imagenet', 'random' or the path "
                 "of a torchvision VGG16 state dict (e.g. vgg16-397923af.pth)."
             )
-        state, source, description = _read_state_dict(path), f"file:{path}", str(path)
+        state, source, description = read_weights_file(path), f"file:{path}", str(path)
     network.load_state_dict(_features_state_dict(state, network.state_dict(), description))
     network.weights_source = source
     return network
 
 
-def imagenet_weights_cache_path() -> Path:
-    """Where torchvision looks for (and downloads) the ImageNet VGG16 file: the torch hub cache."""
-    filename = os.path.basename(urlparse(IMAGENET_WEIGHTS.url).path)
+def imagenet_weights_cache_path(weights=IMAGENET_WEIGHTS) -> Path:
+    """Where torchvision looks for (and downloads) an ImageNet weights file (default: VGG16's): the
+    torch hub cache."""
+    filename = os.path.basename(urlparse(weights.url).path)
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
 def _imagenet_state_dict() -> Mapping[str, torch.Tensor]:
-    cache_path = imagenet_weights_cache_path()
+    return fetch_imagenet_state_dict(
+        IMAGENET_WEIGHTS,
+        what="the ImageNet VGG16 weights for the perceptual loss",
+        config_key="model.vgg_weights",
+        file_hint="/path/to/vgg16.pth (a torchvision VGG16 state dict)",
+    )
+
+
+def fetch_imagenet_state_dict(weights, *, what: str, config_key: str, file_hint: str) -> Mapping[str, torch.Tensor]:
+    """torchvision's ImageNet ``weights`` (a ``WeightsEnum`` member) from the hub cache, else downloaded.
+
+    Offline and not cached: :class:`VGGWeightsUnavailableError` saying where to put the file, and
+    the two other values of ``config_key`` (a local file, or ``random`` for smoke runs).
+    """
+    cache_path = imagenet_weights_cache_path(weights)
     was_cached = cache_path.is_file()
     try:
         # torchvision's own route (as in vgg16(weights=...)): the hub cache, else a download whose
-        # SHA256 prefix (the "397923af" of the filename) is checked.
-        return IMAGENET_WEIGHTS.get_state_dict(progress=True, check_hash=True, map_location="cpu")
+        # SHA256 prefix (the "397923af" of vgg16-397923af.pth) is checked.
+        return weights.get_state_dict(progress=True, check_hash=True, map_location="cpu")
     except Exception as error:
         if was_cached:
             raise VGGWeightsUnavailableError(
-                f"The cached ImageNet VGG16 weights at {cache_path} could not be read ({error}). "
+                f"The cached {what.removeprefix('the ')} at {cache_path} could not be read ({error}). "
                 "The file is probably truncated: delete it and run again to download it, or put a good copy "
-                f"from {IMAGENET_WEIGHTS.url} there."
+                f"from {weights.url} there."
             ) from error
         # Offline: URLError, timeouts and SSL failures are OSErrors; a download with a bad hash a RuntimeError.
         if not isinstance(error, (OSError, RuntimeError)):
             raise
         raise VGGWeightsUnavailableError(
-            f"Could not get the ImageNet VGG16 weights for the perceptual loss ({type(error).__name__}: {error}).\n"
+            f"Could not get {what} ({type(error).__name__}: {error}).\n"
             f"They are not in the torch hub cache and could not be downloaded (offline?). Either:\n"
-            f"  * download {IMAGENET_WEIGHTS.url} on a machine that is online and put it at\n"
+            f"  * download {weights.url} on a machine that is online and put it at\n"
             f"      {cache_path}\n"
             f"    (the torch hub cache: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaults to ~/.cache/torch), or\n"
-            f"  * pass a local copy: model.vgg_weights=/path/to/vgg16.pth (a torchvision VGG16 state dict), or\n"
-            f"  * for an offline smoke run only: model.vgg_weights=random (random VGG weights: the losses are then\n"
+            f"  * pass a local copy: {config_key}={file_hint}, or\n"
+            f"  * for an offline smoke run only: {config_key}=random (random VGG weights: the losses are then\n"
             f"    not perceptual and the result is not real style transfer)."
         ) from error
 
 
-def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
+def read_weights_file(
+    path: Path, expected: str = "torch.save(torchvision.models.vgg16(weights='IMAGENET1K_V1').state_dict(), path)"
+) -> Mapping[str, torch.Tensor]:
     try:
         # A user's file: tensors only, never arbitrary pickled code.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many exception types for bad files
         raise ValueError(
-            f"Could not read {path} as a PyTorch state dict ({error}). model.vgg_weights expects a file saved with "
-            "torch.save(torchvision.models.vgg16(weights='IMAGENET1K_V1').state_dict(), path)."
+            f"Could not read {path} as a PyTorch state dict ({error}). Expected a file saved with {expected}."
         ) from error
     if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, expected a VGG16 state dict (a mapping of tensors).")
+        raise ValueError(f"{path} holds a {type(state).__name__}, expected a VGG state dict (a mapping of tensors).")
     return state
 
 

@@ -11,14 +11,15 @@ from typing import Any
 
 from torch import nn
 
+from stylenorm.networks.adain import AdaINNet
 from stylenorm.networks.autoencoder import ConvNormActAutoencoder
 from stylenorm.networks.cyclegan_generator import ResnetGenerator
 from stylenorm.networks.patchgan import PatchDiscriminator
 from stylenorm.networks.transformer_net import TransformerNet
-from stylenorm.nn.norm import NormSpec
+from stylenorm.nn.norm import STYLE_CONDITIONED_KINDS, NormSpec
 from stylenorm.nn.weight_standardization import check_fits, standardize_conv_weights
 
-MODEL_NAMES = ("style", "cyclegan", "autoencoder")
+MODEL_NAMES = ("style", "cyclegan", "autoencoder", "adain")
 
 
 def _options(section: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -62,12 +63,21 @@ def _build_plain_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
     ``style`` -> ``{"transformer"}``; ``cyclegan`` -> ``{"G_AB", "G_BA", "D_A", "D_B"}`` (both
     generators share ``generator`` options, both discriminators ``discriminator`` options; the
     discriminators use ``discriminator.norm`` when set, else ``norm``); ``autoencoder`` ->
-    ``{"autoencoder"}``.
+    ``{"autoencoder"}``; ``adain`` -> ``{"adain"}`` (encoder randomly initialised: the task or a
+    checkpoint gives it its weights).
     """
     name = model.get("name")
     norm = NormSpec.from_config(model.get("norm"))
+    if norm.kind in STYLE_CONDITIONED_KINDS and name != "style":
+        raise ValueError(
+            f"norm={norm.kind} looks up its gamma/beta by a style index per image, which only model=style gives "
+            f"(one per data.style_images entry); model={name} has no styles. Use norm=instance for model={name}, "
+            f"or model=style for several styles in one network."
+        )
     if name == "style":
         return {"transformer": TransformerNet(norm=norm, **_options(model.get("network")))}
+    if name == "adain":
+        return {"adain": AdaINNet(norm=norm, **_options(model.get("network")))}
     if name == "autoencoder":
         return {"autoencoder": ConvNormActAutoencoder(norm=norm, **_options(model.get("network")))}
     if name == "cyclegan":

@@ -14,6 +14,11 @@ Two public layouts are supported, both plain ``state_dict`` files:
   one ``nn.Sequential`` called ``model``; :class:`ResnetGenerator` and :class:`PatchDiscriminator`
   mirror it index for index, so only stale running statistics are dropped. The generator's
   options (ngf, blocks, dropout, norm, bias) are read off the keys and shapes.
+* **AdaIN** (naoto0804/pytorch-AdaIN, the PyTorch port of Huang & Belongie 2017):
+  ``vgg_normalised.pth`` (an ``nn.Sequential``: ``0.weight`` is a 1x1 conv, then VGG19's convs at
+  ``2, 5, 9, ..., 51``) and ``decoder.pth`` (``1.weight``, ..., ``27.weight``).
+  :class:`~stylenorm.networks.adain.AdaINEncoder` / ``AdaINDecoder`` mirror them index for index;
+  the encoder keeps indices 0-30 (up to relu4_1, as the port's ``test.py`` does) and ignores the rest.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from stylenorm.networks.adain import ENCODER_LENGTH, AdaINDecoder, AdaINEncoder, AdaINNet
 from stylenorm.networks.cyclegan_generator import ResnetGenerator
 from stylenorm.networks.transformer_net import TransformerNet
 from stylenorm.nn.norm import NormSpec
@@ -33,7 +39,14 @@ from stylenorm.nn.norm import NormSpec
 StateDict = dict[str, torch.Tensor]
 Source = str | PathLike | Mapping[str, torch.Tensor]
 
-CHECKPOINT_FORMATS = ("lightning", "fast_neural_style", "cyclegan_generator", "cyclegan_discriminator")
+CHECKPOINT_FORMATS = (
+    "lightning",
+    "fast_neural_style",
+    "cyclegan_generator",
+    "cyclegan_discriminator",
+    "adain_encoder",
+    "adain_decoder",
+)
 _RUNNING_STAT_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
@@ -71,11 +84,16 @@ def detect_checkpoint_format(state: Mapping) -> str:
         return "cyclegan_generator"
     if "model.0.weight" in keys:
         return "cyclegan_discriminator"
+    if "0.weight" in keys and "2.weight" in keys and tuple(state["0.weight"].shape) == (3, 3, 1, 1):
+        return "adain_encoder"
+    if "1.weight" in keys and "0.weight" not in keys and state["1.weight"].dim() == 4:
+        return "adain_decoder"
     sample = ", ".join(sorted(keys)[:6]) or "no keys"
     raise ValueError(
         "Unrecognised checkpoint layout. Expected a Lightning .ckpt of this project, a fast-neural-style "
         "state dict (conv1.conv2d.weight, in1.weight, ...) or a CycleGAN generator state dict "
-        f"(model.1.weight, model.10.conv_block.1.weight, ...); found {sample}."
+        "(model.1.weight, model.10.conv_block.1.weight, ...) or an AdaIN vgg_normalised.pth / decoder.pth "
+        f"(0.weight, 2.weight, ... / 1.weight, 5.weight, ...); found {sample}."
     )
 
 
@@ -182,4 +200,48 @@ def load_cyclegan_generator(source: Source, norm: NormSpec | Mapping | str | Non
         options["norm"] = norm
     net = ResnetGenerator(**options)
     _load_strict(net, drop_unused_running_stats(state, net), "CycleGAN generator")
+    return net.eval()
+
+
+def _adain_width(state: Mapping[str, torch.Tensor], key: str, dim: int, factor: int) -> int:
+    return state[key].shape[dim] // factor
+
+
+def load_adain_encoder(source: Source) -> AdaINEncoder:
+    """An :class:`AdaINEncoder` holding the public ``vgg_normalised.pth`` (or a file cut after relu4_1).
+
+    Layers after relu4_1 (indices 31-52) are not used by AdaIN and are ignored.
+    """
+    state = read_state_dict(source)
+    if detect_checkpoint_format(state) != "adain_encoder":
+        raise ValueError(
+            "Not an AdaIN vgg_normalised.pth: expected an nn.Sequential state dict whose 0.weight is a 3x3x1x1 conv."
+        )
+    net = AdaINEncoder(width=_adain_width(state, "2.weight", 0, 1))
+    kept = {k: v for k, v in state.items() if int(k.split(".")[0]) < ENCODER_LENGTH}
+    _load_strict(net, kept, "AdaIN vgg_normalised")
+    net.weights_source = f"file:{source}" if not isinstance(source, Mapping) else "state_dict"
+    return net
+
+
+def load_adain_decoder(source: Source) -> AdaINDecoder:
+    """An :class:`AdaINDecoder` holding the public ``decoder.pth``."""
+    state = read_state_dict(source)
+    if detect_checkpoint_format(state) != "adain_decoder":
+        raise ValueError("Not an AdaIN decoder.pth: expected an nn.Sequential state dict starting at 1.weight.")
+    net = AdaINDecoder(width=_adain_width(state, "1.weight", 1, 8))
+    _load_strict(net, state, "AdaIN decoder")
+    return net.eval()
+
+
+def load_adain(decoder: Source, encoder: Source) -> AdaINNet:
+    """An :class:`AdaINNet` from the public ``decoder.pth`` and ``vgg_normalised.pth``."""
+    loaded_encoder, loaded_decoder = load_adain_encoder(encoder), load_adain_decoder(decoder)
+    if loaded_encoder.width != loaded_decoder.width:
+        raise ValueError(
+            f"The encoder (width {loaded_encoder.width}) and decoder (width {loaded_decoder.width}) do not fit "
+            "together: use the vgg_normalised.pth and decoder.pth of one release."
+        )
+    net = AdaINNet(width=loaded_decoder.width)
+    net.encoder, net.decoder = loaded_encoder, loaded_decoder
     return net.eval()

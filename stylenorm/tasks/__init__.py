@@ -4,8 +4,9 @@
 network it holds.
 """
 
+from stylenorm.tasks.adain import AdaINTask
 from stylenorm.tasks.autoencoder import AutoencoderTask
 from stylenorm.tasks.cyclegan import CycleGANTask
 from stylenorm.tasks.style import StyleTransferTask
 
-__all__ = ["AutoencoderTask", "CycleGANTask", "StyleTransferTask"]
+__all__ = ["AdaINTask", "AutoencoderTask", "CycleGANTask", "StyleTransferTask"]

@@ -9,6 +9,13 @@ one style image, whose Grams are computed once at the start of fitting. Adam(1e-
 Data arrive as ``{"content": ...}`` in [0, 1]; the network works on 0-255 like the example.
 VGG weights are not stored in checkpoints (they are rebuilt from ``vgg_weights``), which keeps a
 checkpoint at the size of the 1.7 M-parameter network.
+
+Several styles in one network (``norm=conditional_instance``; Dumoulin, Shlens & Kudlur 2017, "A
+Learned Representation for Artistic Style"): each training sample draws a style index (uniform,
+from the global torch generator that the run's seed seeds and checkpoints restore) and is scored
+against that style's Grams; validation stylizes every photo in every style, logs ``val/style_K``
+per style and the means over styles as ``val/content``, ``val/style``, ``val/total``, and the grid
+shows one row per style. With one style nothing changes.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import torch
 
 from stylenorm.losses import PerceptualLoss, load_vgg16_features
 from stylenorm.networks import build_networks
+from stylenorm.nn.conditional_instance_norm import num_styles, set_style
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 
@@ -75,32 +83,70 @@ class StyleTransferTask(ImageTranslationTask):
         summary["vgg_weights_source"] = self.vgg_weights_source  # "random" must be visible in the table
         return summary
 
+    @property
+    def num_styles(self) -> int:
+        """Styles the network holds: the rows of its conditional norm tables (1 for every other norm)."""
+        return max(1, num_styles(self.transformer))
+
     def setup(self, stage: str) -> None:
         # Style Grams are computed once, here (fit and validate alike); they are buffers, so they
         # follow the module to its device.
-        self.style_image = self.trainer.datamodule.style_image_tensor()
-        self.perceptual.set_style(self.style_image)
+        datamodule = self.trainer.datamodule
+        images = (
+            datamodule.style_image_tensors()
+            if hasattr(datamodule, "style_image_tensors")
+            else [datamodule.style_image_tensor()]
+        )
+        if len(images) != self.num_styles:
+            raise ValueError(
+                f"The network holds {self.num_styles} style(s) (norm.num_styles) but the data give {len(images)} "
+                f"style image(s). Leave norm.num_styles out so train.py fills it from data.style_images."
+            )
+        self.style_images = images
+        self.style_image = images[0]
+        self.perceptual.set_styles(images)
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
-        self.log_image_grid("style_image", [self.style_image])
+        if len(self.style_images) == 1:
+            self.log_image_grid("style_image", [self.style_image])
+        else:  # sizes may differ: one image per style, tagged with its index
+            for index, image in enumerate(self.style_images):
+                self.log_image_grid(f"style_image/{index}", [image])
 
     def configure_optimizers(self):
         return self.adam(self.transformer.parameters(), lr=self.hparams.lr)
 
-    def losses(self, content: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def losses(
+        self, content: torch.Tensor, style_index: torch.Tensor | None = None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms and the stylized batch; ``style_index`` (N,) picks each sample's style when the
+        network holds several (it is set on the network's conditional layers first)."""
+        if style_index is not None:
+            set_style(self.transformer, style_index)
         # Unclamped output for the loss, as in the example: clamping would zero some gradients.
         stylized = self.transformer(content * 255.0) / 255.0
-        return self.perceptual(stylized, content), stylized
+        return self.perceptual(stylized, content, style_index), stylized
+
+    def draw_styles(self, count: int) -> torch.Tensor | None:
+        """A uniform style index per sample, or None for a one-style network. Drawn on the CPU from
+        torch's global generator: seeded by the run's seed and restored on resume
+        (:mod:`stylenorm.callbacks.random_state`), so the draws repeat with the run."""
+        if self.num_styles == 1:
+            return None
+        return torch.randint(self.num_styles, (count,)).to(self.device)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        losses, _ = self.losses(batch["content"])
         n = batch["content"].shape[0]
+        losses, _ = self.losses(batch["content"], self.draw_styles(n))
         self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
         self.log("train/loss", losses["total"], prog_bar=True, batch_size=n)
         return losses["total"]
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        if self.num_styles > 1:
+            self._validate_styles(batch["content"])
+            return
         content = batch["content"]
         losses, stylized = self.losses(content)
         n = content.shape[0]
@@ -112,3 +158,20 @@ class StyleTransferTask(ImageTranslationTask):
         gap = train_eval_gap(self.transformer, self, content)
         self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
         self.collect_for_image_grid("val/content_stylized", [content, stylized.clamp(0, 1)])
+
+    def _validate_styles(self, content: torch.Tensor) -> None:
+        """Every photo in every style: ``val/style_K`` per style, the other metrics as means over styles."""
+        n = content.shape[0]
+        per_style, rows, invariance = [], [content], []
+        for index in range(self.num_styles):
+            losses, stylized = self.losses(content, torch.full((n,), index, device=content.device))
+            self.log(f"val/style_{index}", losses["style"], batch_size=n, sync_dist=True)
+            per_style.append(losses)
+            rows.append(stylized.clamp(0, 1))
+            invariance.append((stylized.clamp(0, 1) - self(illumination_shift(content))).abs().mean())
+        means = {key: torch.stack([losses[key] for losses in per_style]).mean() for key in per_style[0]}
+        self.log_dict({f"val/{k}": v for k, v in means.items()}, batch_size=n, sync_dist=True)
+        self.log("val/contrast_invariance_l1", torch.stack(invariance).mean(), batch_size=n, sync_dist=True)
+        # Conditional instance norm has no running statistics: train and eval outputs are the same.
+        self.log("val/bn_train_eval_gap", train_eval_gap(self.transformer, self, content), batch_size=n, sync_dist=True)
+        self.collect_for_image_grid("val/content_stylized", rows)

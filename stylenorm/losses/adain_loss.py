@@ -1,0 +1,70 @@
+"""The AdaIN training loss (Huang & Belongie 2017, Sec. 6.2, Eqs. 11-13).
+
+With the fixed encoder ``f`` (VGG19 to relu4_1), the AdaIN target ``t = AdaIN(f(c), f(s))`` and the
+decoded image ``g(t)``:
+
+* content (Eq. 12): ``|| f(g(t)) - t ||^2`` at relu4_1 - the decoded image must reproduce the
+  target features, not the content image's;
+* style (Eq. 13): for relu1_1, relu2_1, relu3_1 and relu4_1, ``|| mu(phi(g(t))) - mu(phi(s)) ||^2 +
+  || sigma(phi(g(t))) - sigma(phi(s)) ||^2`` - only the channel statistics that AdaIN transfers,
+  no Gram matrices;
+* total: ``content + lambda * style`` (lambda = ``style_weight``, 10 in the paper's code).
+
+Squared errors are means (``mse_loss``), as in the paper's PyTorch port, whose weights they fit;
+statistics are those of :func:`stylenorm.nn.adain.channel_mean_std` (unbiased variance + eps, as
+the port). Everything is computed in float32 with autocast off: the encoder may run in bf16.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylenorm.networks.adain import ENCODER_LAYERS, AdaINEncoder
+from stylenorm.nn.adain import channel_mean_std
+
+
+def statistics_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """``mse(mu(output), mu(style)) + mse(sigma(output), sigma(style))`` per channel, in float32.
+
+    ``style`` may hold one sample for the whole batch or one per sample.
+    """
+    with torch.autocast(device_type=output.device.type, enabled=False):
+        output_mean, output_std = channel_mean_std(output.float())
+        style_mean, style_std = channel_mean_std(style.float())
+        return F.mse_loss(output_mean, style_mean.expand_as(output_mean)) + F.mse_loss(
+            output_std, style_std.expand_as(output_std)
+        )
+
+
+class AdaINLoss(nn.Module):
+    """Content and style losses of AdaIN, read off ``encoder`` (frozen; not a submodule here, so the
+    encoder is stored once, in the network)."""
+
+    def __init__(self, content_weight: float = 1.0, style_weight: float = 10.0) -> None:
+        super().__init__()
+        self.content_weight = float(content_weight)
+        self.style_weight = float(style_weight)
+
+    def forward(
+        self,
+        encoder: AdaINEncoder,
+        decoded: torch.Tensor,
+        target: torch.Tensor,
+        style_features: dict[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
+        """``decoded = g(t)``, ``target = t`` and the style image's features at :data:`ENCODER_LAYERS`.
+
+        Returns float32 scalars, weights applied: ``content``, ``style`` and ``total``.
+        """
+        features = encoder.features(decoded, ENCODER_LAYERS)
+        with torch.autocast(device_type=decoded.device.type, enabled=False):
+            content = F.mse_loss(features["relu4_1"].float(), target.float())
+            style = sum(statistics_loss(features[name], style_features[name]) for name in ENCODER_LAYERS)
+        terms = {"content": self.content_weight * content, "style": self.style_weight * style}
+        terms["total"] = terms["content"] + terms["style"]
+        return terms
+
+    def extra_repr(self) -> str:
+        return f"content_weight={self.content_weight}, style_weight={self.style_weight}"

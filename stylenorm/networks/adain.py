@@ -1,0 +1,179 @@
+"""The AdaIN style transfer network (Huang & Belongie 2017, "Arbitrary Style Transfer in Real-time
+with Adaptive Instance Normalization", Sec. 6 and Fig. 2).
+
+A fixed VGG19 encoder ``f`` up to relu4_1, the AdaIN layer ``t = AdaIN(f(c), f(s))`` and a decoder
+``g`` that mirrors the encoder (pooling replaced by nearest upsampling, reflection padding against
+border artefacts, no normalization: Sec. 6.1). Stylized output: ``g((1 - alpha) f(c) + alpha t)``
+(Eq. 14).
+
+Both halves are ``nn.Sequential``s laid out index for index like the paper's PyTorch port
+(naoto0804/pytorch-AdaIN, ``net.py``), so its ``vgg_normalised.pth`` (keys ``0.weight`` - the 1x1
+conv that maps RGB in [0, 1] to the Caffe VGG's mean-subtracted 0-255 BGR - ``2.weight``, ...,
+``29.weight`` for relu4_1, and unused layers up to ``51``) and ``decoder.pth`` (``1.weight``, ...,
+``27.weight``) load unchanged (:mod:`stylenorm.networks.public_checkpoints`).
+
+Pixels: RGB on a 0-1 scale in and out (the port's ``ToTensor`` / ``save_image``); the output is
+unbounded and clamped by whoever writes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+from torch import Tensor, nn
+
+from stylenorm.nn.adain import adain_with_statistics, adaptive_instance_norm, channel_mean_std
+from stylenorm.nn.norm import NormSpec
+
+#: Indices (in :class:`AdaINEncoder`) of the ReLUs whose outputs the paper's losses read.
+ENCODER_LAYER_INDICES = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 30}
+ENCODER_LAYERS = tuple(ENCODER_LAYER_INDICES)
+#: Layers of the public ``vgg_normalised.pth`` that the encoder keeps (relu4_1 is index 30).
+ENCODER_LENGTH = 31
+
+
+def _conv3x3(in_channels: int, out_channels: int) -> list[nn.Module]:
+    return [nn.ReflectionPad2d(1), nn.Conv2d(in_channels, out_channels, kernel_size=3)]
+
+
+def _upsample() -> nn.Module:
+    return nn.Upsample(scale_factor=2, mode="nearest")
+
+
+class AdaINEncoder(nn.Sequential):
+    """VGG19 up to relu4_1 with reflection padding, frozen; indices as in the public ``vgg_normalised.pth``.
+
+    ``width`` is the first block's channels (64 in VGG19 and the public files; smaller only for
+    cheap tests). Randomly initialised here; weights come from
+    :func:`stylenorm.networks.public_checkpoints.load_adain_encoder` or
+    :func:`stylenorm.networks.adain_weights.load_adain_encoder_weights`.
+    """
+
+    def __init__(self, width: int = 64) -> None:
+        w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
+        pool = nn.MaxPool2d(kernel_size=2, stride=2, padding=0, ceil_mode=True)
+        layers: list[nn.Module] = [nn.Conv2d(3, 3, kernel_size=1)]
+        layers += [*_conv3x3(3, w1), nn.ReLU()]  # relu1_1 (index 3)
+        layers += [*_conv3x3(w1, w1), nn.ReLU(), pool]
+        layers += [*_conv3x3(w1, w2), nn.ReLU()]  # relu2_1 (10)
+        layers += [*_conv3x3(w2, w2), nn.ReLU(), pool]
+        layers += [*_conv3x3(w2, w3), nn.ReLU()]  # relu3_1 (17)
+        for _ in range(3):
+            layers += [*_conv3x3(w3, w3), nn.ReLU()]
+        layers += [pool, *_conv3x3(w3, w4), nn.ReLU()]  # relu4_1 (30)
+        super().__init__(*layers)
+        assert len(self) == ENCODER_LENGTH
+        self.width = width
+        self.weights_source = "random"
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> AdaINEncoder:
+        # The encoder is a fixed function (Sec. 6.1: "f is fixed"); `.train()` on a parent must not
+        # change that (no layer here depends on the mode today; staying in eval keeps it so).
+        return super().train(False)
+
+    def features(self, images: Tensor, layers: tuple[str, ...] = ENCODER_LAYERS) -> dict[str, Tensor]:
+        """Activations ``{name: tensor}`` at ``layers`` (of :data:`ENCODER_LAYERS`); stops after the deepest."""
+        unknown = sorted(set(layers) - set(ENCODER_LAYER_INDICES))
+        if unknown:
+            raise ValueError(f"Unknown encoder layer(s) {unknown}; expected some of {list(ENCODER_LAYERS)}.")
+        wanted = {ENCODER_LAYER_INDICES[name]: name for name in layers}
+        outputs, x = {}, images
+        # islice, not self[:k]: slicing a Sequential subclass calls its __init__ with the layers.
+        for index, layer in enumerate(itertools.islice(self, max(wanted) + 1)):
+            x = layer(x)
+            if index in wanted:
+                outputs[wanted[index]] = x
+        return outputs
+
+    def forward(self, images: Tensor) -> Tensor:
+        """relu4_1 features of RGB images on a 0-1 scale."""
+        return super().forward(images)
+
+
+class AdaINDecoder(nn.Sequential):
+    """The decoder mirroring :class:`AdaINEncoder` (Sec. 6.1), indices as in the public ``decoder.pth``.
+
+    ``norm``: the paper's decoder has none (``norm=none``, the ``model=adain`` default, which keeps
+    the public layout index for index). Any other kind from the norm factory puts a norm layer after
+    every conv but the last - the ablation the paper's Sec. 6.1 argues from ("normalization layers
+    in the decoder ... hurt"): such a decoder no longer matches the public ``decoder.pth``.
+    """
+
+    def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
+        self.norm_spec = NormSpec.from_config(norm).with_default_affine(True)
+        w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
+        layers: list[nn.Module] = [*self._conv_norm_relu(w4, w3), _upsample()]
+        for _ in range(3):
+            layers += self._conv_norm_relu(w3, w3)
+        layers += [*self._conv_norm_relu(w3, w2), _upsample()]
+        layers += self._conv_norm_relu(w2, w2)
+        layers += [*self._conv_norm_relu(w2, w1), _upsample()]
+        layers += self._conv_norm_relu(w1, w1)
+        layers += _conv3x3(w1, 3)
+        super().__init__(*layers)
+        self.width = width
+
+    def _conv_norm_relu(self, in_channels: int, out_channels: int) -> list[nn.Module]:
+        norm = [] if self.norm_spec.kind == "none" else [self.norm_spec(out_channels, name="AdaIN decoder")]
+        return [*_conv3x3(in_channels, out_channels), *norm, nn.ReLU()]
+
+
+class AdaINNet(nn.Module):
+    """Encoder, AdaIN and decoder: ``forward(content, style, alpha)`` gives the stylized image.
+
+    The AdaIN layer itself is the "norm" whose affine parameters come from the style image;
+    ``norm`` (default none, as in the paper) is the decoder's, from the norm factory.
+    """
+
+    def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
+        super().__init__()
+        self.encoder = AdaINEncoder(width)
+        self.decoder = AdaINDecoder(width, norm)
+
+    @property
+    def norm_spec(self) -> NormSpec:
+        return self.decoder.norm_spec
+
+    def target(self, content_features: Tensor, style_features: Tensor, alpha: float = 1.0) -> Tensor:
+        """``(1 - alpha) f(c) + alpha AdaIN(f(c), f(s))`` (Eq. 14), the decoder's input."""
+        check_alpha(alpha)
+        mixed = adaptive_instance_norm(content_features, style_features)
+        return content_features + alpha * (mixed - content_features) if alpha != 1.0 else mixed
+
+    def forward(self, content: Tensor, style: Tensor, alpha: float = 1.0) -> Tensor:
+        """Stylized images (0-1 scale, unclamped) of ``content`` with ``style`` (a batch of 1 or one per content)."""
+        return self.decoder(self.target(self.encoder(content), self.encoder(style), alpha))
+
+
+def check_alpha(alpha: float) -> None:
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"AdaIN alpha must be in [0, 1] (0: content only, 1: full style), got {alpha}.")
+
+
+class AdaINWithStyleStatistics(nn.Module):
+    """An :class:`AdaINNet` with one style's relu4_1 mean/std baked in: ``forward(content)`` only.
+
+    What export traces, since the style image's statistics are then constants (ONNX / TorchScript
+    take one image input). ``alpha`` is baked in too.
+    """
+
+    def __init__(self, net: AdaINNet, style_mean: Tensor, style_std: Tensor, alpha: float = 1.0) -> None:
+        super().__init__()
+        check_alpha(alpha)
+        self.encoder, self.decoder, self.alpha = net.encoder, net.decoder, float(alpha)
+        self.register_buffer("style_mean", style_mean.detach().clone())
+        self.register_buffer("style_std", style_std.detach().clone())
+
+    def forward(self, content: Tensor) -> Tensor:
+        features = self.encoder(content)
+        target = adain_with_statistics(features, self.style_mean, self.style_std)
+        return self.decoder(features + self.alpha * (target - features))
+
+
+def style_statistics(net: AdaINNet, style: Tensor) -> tuple[Tensor, Tensor]:
+    """relu4_1 mean and std of a style image (what :class:`AdaINWithStyleStatistics` bakes in)."""
+    return channel_mean_std(net.encoder(style))

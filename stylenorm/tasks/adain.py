@@ -1,0 +1,101 @@
+"""AdaIN arbitrary style transfer training (Huang & Belongie 2017, "Arbitrary Style Transfer in
+Real-time with Adaptive Instance Normalization", Sec. 6), with the paper's PyTorch port's defaults.
+
+The encoder (VGG19 to relu4_1) is fixed; only the decoder learns. Each batch pairs content photos
+with independently drawn style paintings (``{"content", "style"}`` in [0, 1]); the loss is
+:class:`~stylenorm.losses.adain_loss.AdaINLoss` (content at relu4_1 against the AdaIN target, style
+as mean/std at relu1_1..relu4_1, weight 10). Adam 1e-4 with the port's decay
+``lr / (1 + 5e-5 * step)``; batch 8 of 256 px crops in the paper (160k steps).
+
+``norm`` is the decoder's (the paper: none). Encoder weights (``encoder_weights``:
+:mod:`stylenorm.networks.adain_weights`) are stored in checkpoints with the decoder, so a checkpoint
+stylizes without the weights file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from stylenorm.losses.adain_loss import AdaINLoss
+from stylenorm.networks import build_networks
+from stylenorm.networks.adain import ENCODER_LAYERS
+from stylenorm.networks.adain_weights import load_adain_encoder_weights
+from stylenorm.tasks.base import ImageTranslationTask
+from stylenorm.tasks.probes import illumination_shift, train_eval_gap
+
+
+class AdaINTask(ImageTranslationTask):
+    """Encoder + AdaIN + decoder; args mirror ``configs/model/adain.yaml``."""
+
+    hparam_metrics = ("val/content", "val/style", "val/total", "val/contrast_invariance_l1", "val/bn_train_eval_gap")
+    main_network_name = "adain"
+    compiled_module_names = ("adain",)
+
+    def __init__(
+        self,
+        norm: dict[str, Any] | None = None,
+        network: dict[str, Any] | None = None,
+        name: str = "adain",
+        encoder_weights: str = "imagenet",
+        content_weight: float = 1.0,
+        style_weight: float = 10.0,
+        lr: float = 1e-4,
+        lr_decay: float = 5e-5,
+        val_grid_images: int = 4,
+        speed: dict[str, Any] | None = None,
+        conv: dict[str, Any] | None = None,
+    ):
+        super().__init__(speed)
+        self.save_hyperparameters(logger=False)
+        self.adain = build_networks({"name": "adain", "norm": norm, "network": network, "conv": conv})["adain"]
+        # Loading here makes a missing `imagenet` file fail before any training starts.
+        load_adain_encoder_weights(self.adain.encoder, encoder_weights)
+        self.encoder_weights_source = self.adain.encoder.weights_source
+        self.loss = AdaINLoss(content_weight, style_weight)
+
+    def run_summary(self) -> dict[str, Any]:
+        summary = super().run_summary()
+        summary["encoder_weights_source"] = self.encoder_weights_source  # "random" must be visible in the table
+        return summary
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Stylized [0, 1] images (clamped) of ``content`` with ``style``."""
+        return self.adain(content, style).clamp(0, 1)
+
+    def configure_optimizers(self):
+        optimizer = self.adam(self.adain.decoder.parameters(), lr=self.hparams.lr)
+        decay = self.hparams.lr_decay
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 / (1.0 + decay * step))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def losses(self, content: torch.Tensor, style: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms and the decoded (unclamped) batch."""
+        encoder = self.adain.encoder
+        with torch.no_grad():  # the encoder is fixed: nothing before the decoder needs a gradient
+            style_features = encoder.features(style, ENCODER_LAYERS)
+            target = self.adain.target(encoder(content), style_features["relu4_1"])
+        decoded = self.adain.decoder(target)
+        return self.loss(encoder, decoded, target, style_features), decoded
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        losses, _ = self.losses(batch["content"], batch["style"])
+        n = batch["content"].shape[0]
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
+        self.log("train/loss", losses["total"], prog_bar=True, batch_size=n)
+        return losses["total"]
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        content, style = batch["content"], batch["style"]
+        n = content.shape[0]
+        losses, decoded = self.losses(content, style)
+        stylized = decoded.clamp(0, 1)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
+        # The AdaIN layer normalises the content features per image: a darker, flatter photo should
+        # stylize (nearly) the same way - the seeds' instance-norm claim, at relu4_1.
+        shifted = self(illumination_shift(content), style)
+        self.log("val/contrast_invariance_l1", (stylized - shifted).abs().mean(), batch_size=n, sync_dist=True)
+        gap = train_eval_gap(self.adain.decoder, lambda x: self(x, style), content)
+        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
+        self.collect_for_image_grid("val/content_style_stylized", [content, style, stylized])
