@@ -11,7 +11,11 @@ dropped silently):
 3. A second run of a variant with a seed already used is a repeat, not an independent sample: the
    first one (lowest version) is used.
 4. Per metric: a run whose final value (its last logged one) is non-finite, or that never logged a
-   metric other runs of its study did, is left out of that metric only.
+   metric other runs of its study did, is left out of that metric only - except a per-style metric
+   of a style its network does not hold (:mod:`stylenorm.report.styles`): not measured, not left out.
+5. A variant is tested against its reference on every metric both have, except that networks
+   holding different styles are compared on the per-style metrics of their shared styles only;
+   Holm's correction runs per metric, a per-style metric's styles together.
 
 The final value of a metric is the last finite value logged (the HPARAMS placeholders are NaN and
 come first), so rule 4 catches exactly the runs whose last value is NaN or inf.
@@ -29,6 +33,15 @@ from stylenorm.report.convergence import Convergence, late_change, variant_conve
 from stylenorm.report.metrics import higher_is_better, metric_columns
 from stylenorm.report.runs import FINISHED, INCOMPLETE, ReportError, RunSummary
 from stylenorm.report.stats import Summary, Test, holm, summarize, verdict, welch
+from stylenorm.report.styles import (
+    CORRECTED_OVER_STYLES,
+    NOT_COMPARED,
+    NOT_RANKED,
+    comparable,
+    correction_family,
+    measures,
+    mixed_styles,
+)
 from stylenorm.report.variants import Study, Variant, build_studies, group_variants
 
 #: The metric a study is about when neither --primary nor ablation/primary_metric says: the first
@@ -150,8 +163,12 @@ def analyze(
     analysis.metrics = [first, *(tag for tag in metrics if tag != first)]
     for study in studies:
         _exclude(analysis, study)
+        if mixed_styles([variant.settings for variant in study.variants]):
+            study.notes.append(NOT_RANKED)
         for variant in study.variants:
             for tag in analysis.metrics:
+                if not measures(variant.settings, tag):
+                    continue  # a per-style metric of a style this network does not hold
                 _fill_cell(analysis, study, variant, tag)
             analysis.convergence[variant] = _convergence(analysis, variant, analysis.primary[study])
     _compare(analysis)
@@ -174,7 +191,8 @@ def _exclude(analysis: Analysis, study: Study) -> None:
             if run.status == INCOMPLETE:
                 analysis.flagged.append(run)
             problems: dict[str, list[str]] = {}
-            for tag in sorted(logged, key=analysis.metrics.index):
+            expected = (tag for tag in logged if measures(variant.settings, tag))
+            for tag in sorted(expected, key=analysis.metrics.index):
                 if tag not in run.final:
                     problems.setdefault("never logged", []).append(tag)
                 elif not math.isfinite(run.final[tag]):
@@ -182,7 +200,11 @@ def _exclude(analysis: Analysis, study: Study) -> None:
                     problems.setdefault(kind, []).append(f"{tag} = {run.final[tag]} at step {run.final_step[tag]}")
             if problems:
                 reason = "; ".join(f"{kind}: {', '.join(items)}" for kind, items in problems.items())
-                tags = tuple(tag for tag in analysis.metrics if tag in logged and _left_out_of(run, tag))
+                tags = tuple(
+                    tag
+                    for tag in analysis.metrics
+                    if tag in logged and measures(variant.settings, tag) and _left_out_of(run, tag)
+                )
                 analysis.exclusions.append(Exclusion(run, variant, reason, tags))
 
 
@@ -207,23 +229,41 @@ def _convergence(analysis: Analysis, variant: Variant, tag: str) -> Convergence:
 
 
 def _compare(analysis: Analysis) -> None:
+    families: dict[str, list[str]] = {}  # Holm's family -> its metrics
     for tag in analysis.metrics:
-        pending = []
+        families.setdefault(correction_family(tag), []).append(tag)
+    for tags in families.values():
+        _compare_family(analysis, tags)
+    grouped = [family for family, tags in families.items() if len(tags) > 1]
+    if grouped:
+        note = CORRECTED_OVER_STYLES.format(families="; ".join(f"{f}: {', '.join(families[f])}" for f in grouped))
+        for study in {c.study for c in analysis.comparisons if correction_family(c.tag) in grouped}:
+            study.notes.append(note)
+
+
+def _compare_family(analysis: Analysis, tags: Sequence[str]) -> None:
+    """Test every variant against its reference on ``tags``, Holm-corrected over all those tests."""
+    pending = []
+    for tag in tags:
         for study in analysis.studies:
             for variant in study.variants:
                 reference = study.references.get(variant)
                 if reference is None or reference is variant:
                     continue
+                if not comparable(variant.settings, reference.settings, tag):
+                    if NOT_COMPARED not in study.notes:
+                        study.notes.append(NOT_COMPARED)
+                    continue
                 mine, theirs = analysis.cells.get((variant, tag)), analysis.cells.get((reference, tag))
                 if mine is None or theirs is None:
                     continue
-                pending.append((study, variant, reference, welch(mine.values, theirs.values)))
-        tested = [test.p for *_, test in pending if test.p is not None]
-        adjusted = iter(holm(tested))
-        for study, variant, reference, test in pending:
-            p_adjusted = next(adjusted) if test.p is not None else None
-            decided = verdict(test.difference, p_adjusted, analysis.alpha, higher_is_better(tag))
-            analysis.comparisons.append(Comparison(tag, study, variant, reference, test, p_adjusted, decided))
+                pending.append((tag, study, variant, reference, welch(mine.values, theirs.values)))
+    tested = [test.p for *_, test in pending if test.p is not None]
+    adjusted = iter(holm(tested))
+    for tag, study, variant, reference, test in pending:
+        p_adjusted = next(adjusted) if test.p is not None else None
+        decided = verdict(test.difference, p_adjusted, analysis.alpha, higher_is_better(tag))
+        analysis.comparisons.append(Comparison(tag, study, variant, reference, test, p_adjusted, decided))
 
 
 # --- statements for the report's header ---------------------------------------------------------

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from stylenorm.report.analysis import Analysis
 from stylenorm.report.metrics import higher_is_better
 from stylenorm.report.runs import ReportError
+from stylenorm.report.styles import per_style_index
 from stylenorm.report.variants import Study, Variant, format_label, label_keys
 
 MAX_PANELS = 4
@@ -55,13 +56,21 @@ def aligned(series: Sequence[Sequence[tuple[int, float]]]) -> tuple[np.ndarray, 
 
 
 def curve_tags(analysis: Analysis, study: Study) -> list[str]:
-    """The primary metric, then the study's other val/ metrics, at most :data:`MAX_PANELS`."""
+    """The primary metric, then the study's other val/ metrics, at most :data:`MAX_PANELS`; the
+    primary's per-style metrics (``val/style_K`` after ``val/style``) first among them, so that a
+    multi-style study shows each style's curves, the ones its comparisons are about."""
     primary = analysis.primary[study]
     others = [
         tag
         for tag in analysis.metrics
         if tag != primary and tag.startswith("val/") and any((v, tag) in analysis.cells for v in study.variants)
     ]
+
+    def per_style_of_primary_first(tag: str) -> tuple[int, int]:
+        index = per_style_index(tag)
+        return (0, index) if index is not None and tag.rpartition("_")[0] == primary else (1, 0)
+
+    others.sort(key=per_style_of_primary_first)  # stable: the other metrics keep their order
     return [primary, *others][:MAX_PANELS]
 
 

@@ -30,6 +30,7 @@ from stylenorm.report.stats import (
     TEST_NAME,
     WORSE,
 )
+from stylenorm.report.styles import mixed_styles
 from stylenorm.report.variants import Study, Variant, differing_keys, show_value
 
 MARKS = {BETTER: "▲", WORSE: "▼"}
@@ -98,8 +99,11 @@ def cell_text(analysis: Analysis, variant: Variant, tag: str) -> str:
 
 
 def ranks(analysis: Analysis, study: Study) -> dict[Variant, str]:
-    """Rank by the study's primary metric mean (1 = best); "not final" where a variant has not plateaued."""
+    """Rank by the study's primary metric mean (1 = best); "not final" where a variant has not plateaued;
+    none where the variants hold different styles (:mod:`stylenorm.report.styles`)."""
     tag = analysis.primary[study]
+    if mixed_styles([variant.settings for variant in study.variants]):
+        return {}  # networks holding different styles: their means are over different styles
     scored = [
         (v, analysis.cells[(v, tag)].summary.mean)
         for v in study.variants

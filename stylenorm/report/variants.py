@@ -60,6 +60,7 @@ SHORT_NAMES: dict[str, str | None] = {
     "data/batch_size": "bs",
     "data/image_size": "px",
     "norm/num_groups": "groups",
+    "style_index": "style",  # a one-style network's style in a multi-style comparison (report/styles.py)
 }
 
 

@@ -16,6 +16,11 @@ from the global torch generator that the run's seed seeds and checkpoints restor
 against that style's Grams; validation stylizes every photo in every style, logs ``val/style_K``
 per style and the means over styles as ``val/content``, ``val/style``, ``val/total``, and the grid
 shows one row per style. With one style nothing changes.
+
+Compared with separate one-style networks (``experiment=cin_vs_separate``), a one-style network told
+which style of such a set it learns (``style_index`` K) logs its losses as ``val/content_K``,
+``val/style_K``, ``val/total_K`` too - the names the multi-style network logs for style K - so the
+ablation report compares style K with style K (``stylenorm/report/styles.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class StyleTransferTask(ImageTranslationTask):
         val_grid_images: int = 4,
         speed: dict[str, Any] | None = None,
         conv: dict[str, Any] | None = None,
+        style_index: int | None = None,
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
@@ -101,6 +107,11 @@ class StyleTransferTask(ImageTranslationTask):
             raise ValueError(
                 f"The network holds {self.num_styles} style(s) (norm.num_styles) but the data give {len(images)} "
                 f"style image(s). Leave norm.num_styles out so train.py fills it from data.style_images."
+            )
+        if self.hparams.style_index is not None and self.num_styles > 1:
+            raise ValueError(
+                f"model.style_index={self.hparams.style_index} names the one style of a one-style network; "
+                f"this network holds {self.num_styles} styles and logs val/style_K for each. Drop model.style_index."
             )
         self.style_images = images
         self.style_image = images[0]
@@ -151,6 +162,8 @@ class StyleTransferTask(ImageTranslationTask):
         losses, stylized = self.losses(content)
         n = content.shape[0]
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
+        if self.hparams.style_index is not None:  # the names a multi-style network gives this style
+            self.log_dict(_per_style(losses, self.hparams.style_index), batch_size=n, sync_dist=True)
         # Instance norm's claimed strength: the same content under other lighting, the same output.
         shifted = self(illumination_shift(content))
         invariance = (stylized.clamp(0, 1) - shifted).abs().mean()
@@ -165,7 +178,7 @@ class StyleTransferTask(ImageTranslationTask):
         per_style, rows, invariance = [], [content], []
         for index in range(self.num_styles):
             losses, stylized = self.losses(content, torch.full((n,), index, device=content.device))
-            self.log(f"val/style_{index}", losses["style"], batch_size=n, sync_dist=True)
+            self.log_dict(_per_style(losses, index), batch_size=n, sync_dist=True)
             per_style.append(losses)
             rows.append(stylized.clamp(0, 1))
             invariance.append((stylized.clamp(0, 1) - self(illumination_shift(content))).abs().mean())
@@ -175,3 +188,9 @@ class StyleTransferTask(ImageTranslationTask):
         # Conditional instance norm has no running statistics: train and eval outputs are the same.
         self.log("val/bn_train_eval_gap", train_eval_gap(self.transformer, self, content), batch_size=n, sync_dist=True)
         self.collect_for_image_grid("val/content_stylized", rows)
+
+
+def _per_style(losses: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
+    """``val/content_K``, ``val/style_K``, ``val/total_K``: one style's losses, under the same names
+    in a multi-style network and in a one-style network told its index."""
+    return {f"val/{key}_{index}": losses[key] for key in ("content", "style", "total")}
