@@ -1,6 +1,7 @@
 """Shared fixtures. Tests run on CPU, offline, and never touch the user's data/ or logs/."""
 
 import sys
+import urllib.error
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,24 @@ def compose_offline_run(root: Path, *overrides: str, data_dir: Path | None = Non
                 *overrides,
             ],
         )
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch):
+    """An empty torch hub cache under tmp_path and a download function that fails as if offline.
+
+    torchvision's ``VGG16_Weights.get_state_dict`` calls ``torch.hub.load_state_dict_from_url``, which
+    loads ``<hub dir>/checkpoints/<file name of the URL>`` when present and otherwise calls
+    ``torch.hub.download_url_to_file``; that last one is the only network access, so it is the one
+    replaced. Returns the list of URLs a download was attempted for.
+    """
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # in case anything called torch.hub.set_dir
+    attempts = []
+
+    def offline_download(url, dst, *args, **kwargs):
+        attempts.append(url)
+        raise urllib.error.URLError("offline")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline_download)
+    return attempts

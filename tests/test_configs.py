@@ -31,13 +31,23 @@ def test_every_model_norm_affine_combination_composes_and_builds(model, kind, af
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
     assert model_cfg["name"] == model and model_cfg["norm"]["kind"] == kind
     # shrink the networks so building 60 combinations stays fast; the norm is what is under test
-    for section, key in (("generator", "ngf"), ("discriminator", "ndf"), ("network", "base_channels")):
+    for section, key in (
+        ("generator", "ngf"),
+        ("discriminator", "ndf"),
+        ("network", "base_channels"),
+        ("network", "width"),
+    ):
         if section in model_cfg and key in model_cfg[section]:
             model_cfg[section][key] = 8
     networks = build_networks(model_cfg)
     assert (
         set(networks)
-        == {"style": {"transformer"}, "cyclegan": {"G_AB", "G_BA", "D_A", "D_B"}, "autoencoder": {"autoencoder"}}[model]
+        == {
+            "style": {"transformer"},
+            "cyclegan": {"G_AB", "G_BA", "D_A", "D_B"},
+            "autoencoder": {"autoencoder"},
+            "adain": {"adain"},  # the decoder's norm; the fixed VGG19 encoder has none
+        }[model]
     )
     for net in networks.values():
         layers = [m for m in net.modules() if is_norm_layer(m)]
@@ -99,7 +109,7 @@ def test_help_lists_the_groups_and_examples():
     result = run_train("--help")
     assert result.returncode == 0, result.stderr
     for expected in (
-        "model: autoencoder, cyclegan, style",
+        "model: adain, autoencoder, cyclegan, style",
         "norm: batch, batch_instance, conditional_instance, group, instance, layer, none, switchable, sync_batch",
         "tensorboard --logdir logs",
         "data=unpaired data.root=",

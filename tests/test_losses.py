@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import shutil
-import urllib.error
 
 import pytest
 import torch
@@ -61,27 +60,6 @@ def full_state_dict_file(torchvision_vgg16, tmp_path_factory):
 def random_vgg() -> VGG16Features:
     torch.manual_seed(0)
     return load_vgg16_features("random")
-
-
-@pytest.fixture
-def offline_hub(tmp_path, monkeypatch):
-    """An empty torch hub cache under tmp_path and a download function that fails as if offline.
-
-    torchvision's ``VGG16_Weights.get_state_dict`` calls ``torch.hub.load_state_dict_from_url``, which
-    loads ``<hub dir>/checkpoints/<file name of the URL>`` when present and otherwise calls
-    ``torch.hub.download_url_to_file``; that last one is the only network access, so it is the one
-    replaced. Returns the list of URLs a download was attempted for.
-    """
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # in case anything called torch.hub.set_dir
-    attempts = []
-
-    def offline_download(url, dst, *args, **kwargs):
-        attempts.append(url)
-        raise urllib.error.URLError("offline")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", offline_download)
-    return attempts
 
 
 def expected_cache_path(tmp_path):
