@@ -97,3 +97,39 @@ def test_paper_presets_restore_the_papers_settings():
     style = compose_preset("style_paper", "data.root=coco", "data.style_image=candy.jpg")
     assert (style.data.image_size, style.data.batch_size, style.trainer.max_epochs) == (256, 4, 2)
     assert style.model.vgg_weights == "imagenet" and style.model.content_weight == 1e5
+
+
+#: preset -> the documented override that puts the learned norms (batch-instance, Nam & Kim 2018;
+#: switchable, Luo et al. 2018) next to its norms: the same preset, so runs logged into the folder of
+#: its sweep join its study, and one report tests them against its reference.
+LEARNED_NORMS = {
+    "ablation_autoencoder": "norm=batch_instance,switchable norm.affine=true",
+    "ablation_cyclegan": "norm=batch_instance,switchable norm.affine=false",
+    "ablation_style": "norm=batch_instance,switchable norm.affine=true",
+    "bn_vs_gn_small_batch": "norm=batch_instance,switchable",
+    "bn_vs_gn_small_batch_equal_steps": "norm=batch_instance,switchable",
+    "bn_eval_gap": "norm=batch_instance,switchable",
+}
+LEARNED_LAYERS = {"batch_instance": "BatchInstanceNorm2d", "switchable": "SwitchableNorm2d"}
+
+
+@pytest.mark.parametrize("name", list(LEARNED_NORMS))
+def test_learned_norms_join_each_preset_as_documented(name):
+    from omegaconf import OmegaConf
+
+    from stylenorm.networks import build_networks
+    from stylenorm.nn.norm import is_norm_layer
+
+    override = LEARNED_NORMS[name]
+    assert override in (REPO_ROOT / "configs" / "experiment" / f"{name}.yaml").read_text()  # documented as tested
+    kinds, *rest = override.split()
+    plain = compose_preset(name)
+    reference = dict(part.split("=") for part in plain.ablation.reference.split(","))
+    for kind in kinds.partition("=")[2].split(","):
+        cfg = compose_preset(name, f"norm={kind}", *rest)
+        assert cfg.ablation.preset == name  # the preset's study, so its reference is theirs
+        if "norm/affine" in reference:  # compared at the reference's affine setting
+            assert str(cfg.norm.affine).lower() == reference["norm/affine"].lower()
+        networks = build_networks(OmegaConf.to_container(cfg.model, resolve=True))
+        layers = {type(m).__name__ for network in networks.values() for m in network.modules() if is_norm_layer(m)}
+        assert layers == {LEARNED_LAYERS[kind]}, layers
