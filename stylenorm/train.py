@@ -12,6 +12,7 @@ import logging
 import shlex
 import warnings
 from pathlib import Path
+from typing import Any
 
 import hydra
 import lightning.pytorch as pl
@@ -193,6 +194,25 @@ def fill_num_styles(cfg: DictConfig) -> None:
         )
 
 
+def check_image_size_fits(datamodule: Any, model: torch.nn.Module, cfg: DictConfig) -> None:
+    """A crop size the networks cannot take would fail at the first forward pass, after the run
+    started; refuse it before, with the nearest sizes that work."""
+    size = getattr(datamodule, "image_size", None)
+    if size is None:
+        return
+    for name, network in model.named_children():
+        multiple, smallest = getattr(network, "size_multiple", 1), getattr(network, "min_size", 1)
+        if size % multiple == 0 and size >= smallest:
+            continue
+        below = max(smallest, size // multiple * multiple)
+        above = max(smallest, -(-size // multiple) * multiple)
+        fits = " or ".join(f"data.image_size={s}" for s in sorted({below, above}))
+        raise ValueError(
+            f"data.image_size={size} does not fit model={cfg.model.name}: its {type(network).__name__} ({name}) "
+            f"takes sizes that are multiples of {multiple} and at least {smallest} px. Use {fits}."
+        )
+
+
 def warn_about_batch_statistics(cfg: DictConfig) -> None:
     """Batch norm at batch size 1 is legal but rarely what is meant: say so once, before training."""
     if cfg.norm.kind in _BATCH_STATISTICS_KINDS and cfg.data.get("batch_size") == 1:
@@ -366,6 +386,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     name_run(cfg)
     try:
         datamodule, model, trainer = build(cfg)
+        check_image_size_fits(datamodule, model, cfg)
     except BaseException:
         _remove_empty_run_folder(cfg)  # a run that never started leaves no empty version_N behind
         raise

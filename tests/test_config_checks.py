@@ -58,3 +58,24 @@ def test_an_unreadable_style_image_is_named_and_leaves_no_run_folder(tmp_path):
     with pytest.raises(ValueError, match=r"painting\.jpg cannot be read as an image .*data\.style_image"):
         run(cfg)
     assert not any((tmp_path / "logs").rglob("version_*")) and not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "size", "expected"),
+    [
+        (
+            "autoencoder",
+            30,
+            r"data.image_size=30 does not fit model=autoencoder.*multiples of 4.*data.image_size=28 or ",
+        ),
+        ("style", 6, r"TransformerNet \(transformer\).*at least 8 px\. Use data.image_size=8\."),
+    ],
+)
+def test_an_image_size_the_networks_cannot_take_is_refused_before_training(tmp_path, model, size, expected):
+    cfg = compose_offline_run(
+        tmp_path, f"model={model}", f"data.image_size={size}", "model.vgg_weights=random" if model == "style" else
+        "model.network.base_channels=8", "trainer.max_steps=1",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=expected):
+        run(cfg)
+    assert not any((tmp_path / "logs").rglob("version_*")) and not any((tmp_path / "checkpoints").rglob("*.ckpt"))
