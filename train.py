@@ -7,6 +7,10 @@ config groups, ``--cfg job`` prints the composed config.
 import hydra
 from omegaconf import DictConfig
 
+from stylenorm.cores import register_usable_cores_resolver
+
+register_usable_cores_resolver()  # configs/hydra/launcher/parallel.yaml: as many runs at once as there are cores
+
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:

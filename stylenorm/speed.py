@@ -35,6 +35,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from stylenorm.cores import usable_cores
+
 AUTO = "auto"
 
 
@@ -104,18 +106,26 @@ class SpeedOptions:
         compile: ``torch.compile`` every network (and the VGG loss network) before training.
         compile_mode: ``torch.compile`` mode (``null`` = default; ``max-autotune`` enables CUDA graphs).
         fused_adam: the fused Adam kernel (``auto``: where torch has one for the parameters' device).
+        num_threads: CPU threads of one run (``torch.set_num_threads``); ``auto``: the machine's cores
+            shared out among the runs a parallel sweep launcher starts at once
+            (:func:`threads_per_run`), torch's default otherwise.
     """
 
     channels_last: bool | str = AUTO
     compile: bool = False
     compile_mode: str | None = None
     fused_adam: bool | str = AUTO
+    num_threads: int | str = AUTO
 
     def __post_init__(self) -> None:
         _flag(self.channels_last, "channels_last")
         _flag(self.fused_adam, "fused_adam")
         if not isinstance(self.compile, bool):
             raise ValueError(f"speed.compile must be true or false, got {self.compile!r}.")
+        if self.num_threads != AUTO and (
+            isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1
+        ):
+            raise ValueError(f"speed.num_threads must be a positive int or auto, got {self.num_threads!r}.")
 
     @classmethod
     def from_config(cls, config: SpeedOptions | Mapping[str, Any] | None) -> SpeedOptions:
@@ -132,6 +142,18 @@ class SpeedOptions:
         if self.channels_last == AUTO:
             return torch.device(device).type == "cuda"
         return bool(self.channels_last)
+
+
+def threads_per_run(num_threads: int | str, parallel_runs: int | None) -> int | None:
+    """CPU threads for one run: ``num_threads`` when given; with ``auto``, the usable cores divided
+    among ``parallel_runs`` runs at once (at least 1 each), so runs of a parallel sweep do not fight
+    over cores (oversubscribed threads slow every run down);
+    ``None`` (leave torch's default) for a run that has the machine to itself."""
+    if num_threads != AUTO:
+        return int(num_threads)
+    if not parallel_runs or parallel_runs <= 1:
+        return None
+    return max(1, usable_cores() // parallel_runs)
 
 
 def adam(

@@ -23,13 +23,15 @@ from hydra.types import RunMode
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from stylenorm.cores import register_usable_cores_resolver, usable_cores
 from stylenorm.nn.norm import STYLE_CONDITIONED_KINDS, NormSpec
 from stylenorm.resume import check_resume, load_initial_weights, measured_settings
 from stylenorm.run_naming import choose_version, name_from_checkpoint, published_version, run_name
 from stylenorm.run_record import final_status, run_record, varied_hparams, write_result
-from stylenorm.speed import quiet_compiler_notes, resolve_training_precision
+from stylenorm.speed import quiet_compiler_notes, resolve_training_precision, threads_per_run
 
 log = logging.getLogger(__name__)
+register_usable_cores_resolver()  # for the launcher config read in a parallel sweep's workers
 
 
 def _task_overrides() -> list[str]:
@@ -351,6 +353,27 @@ def _is_multirun() -> bool:
         return False
 
 
+def parallel_runs() -> int | None:
+    """How many runs the sweep launcher starts at once (hydra/launcher=parallel: its ``n_jobs``);
+    None for a plain run or the basic launcher's one-after-another."""
+    try:
+        launcher = HydraConfig.get().launcher
+    except ValueError:  # composed outside a Hydra app
+        return None
+    if "joblib" not in str(launcher.get("_target_", "")).lower():
+        return None
+    n_jobs = int(launcher.n_jobs)
+    return usable_cores() if n_jobs < 0 else n_jobs  # joblib's -1: all cores
+
+
+def set_threads(cfg: DictConfig) -> None:
+    """CPU threads of this run (``speed.num_threads``; auto: the cores shared among parallel runs)."""
+    threads = threads_per_run(cfg.speed.get("num_threads", "auto"), parallel_runs())
+    if threads is not None:
+        torch.set_num_threads(threads)
+        log.info("Using %d CPU thread(s) for this run (speed.num_threads=%s).", threads, cfg.speed.get("num_threads"))
+
+
 def is_redundant_sweep_variant(cfg: DictConfig) -> bool:
     """``norm=none`` with ``norm.affine=true`` inside a sweep: the same network as affine false."""
     return cfg.norm.kind == "none" and cfg.norm.get("affine") is True and _is_multirun()
@@ -382,6 +405,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     check_distributed_norm(cfg)
     warn_about_batch_statistics(cfg)
     check_checkpoints(cfg)  # before anything is written: a refused resume leaves its run untouched
+    set_threads(cfg)
     pl.seed_everything(cfg.seed, workers=True)
     name_run(cfg)
     try:
