@@ -136,3 +136,98 @@ def randomize_affine_(module: nn.Module) -> nn.Module:
             elif name.endswith("bias") and param.dim() == 1:
                 param.uniform_(-0.5, 0.5)
     return module
+
+
+# ---------------------------------------------------------------- AdaIN (naoto0804/pytorch-AdaIN)
+# The port's two nn.Sequentials, built here from the VGG19 architecture with the port's layer order
+# (1x1 conv first, reflection pad before every 3x3 conv, ceil-mode max pools), so that
+# ``state_dict()`` keys are the ones in its vgg_normalised.pth (0.weight ... 52) and decoder.pth
+# (1.weight ... 26.weight). ``width`` is 64 in the public files; smaller only to keep tests cheap.
+# The functions below are the port's test-time computation written from its description: statistics
+# with the unbiased variance plus eps, AdaIN, Eq. 14, interpolation as a weighted sum of AdaIN
+# outputs, and CORAL colour matching with an SVD matrix square root.
+
+
+def _pad_conv_relu(cin, cout, relu=True):
+    return [nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(cin, cout, (3, 3))] + ([nn.ReLU()] if relu else [])
+
+
+def _max_pool():
+    return nn.MaxPool2d((2, 2), (2, 2), (0, 0), ceil_mode=True)
+
+
+def port_vgg(width=64):
+    """The whole normalised VGG19 of the port (53 layers; relu4_1 is index 30)."""
+    widths = [width, 2 * width, 4 * width, 8 * width, 8 * width]
+    convs_per_block = [2, 2, 4, 4, 4]
+    layers, cin = [nn.Conv2d(3, 3, (1, 1))], 3
+    for block, (cout, count) in enumerate(zip(widths, convs_per_block, strict=True)):
+        if block:
+            layers.append(_max_pool())
+        for _ in range(count):
+            layers += _pad_conv_relu(cin, cout)
+            cin = cout
+    return nn.Sequential(*layers)
+
+
+def port_decoder(width=64):
+    """The port's decoder (relu4_1 features in, RGB on a 0-1 scale out, unclamped)."""
+    w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
+    up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+    layers = [*_pad_conv_relu(w4, w3), up()]
+    for _ in range(3):
+        layers += _pad_conv_relu(w3, w3)
+    layers += [*_pad_conv_relu(w3, w2), up()]
+    layers += [*_pad_conv_relu(w2, w2), *_pad_conv_relu(w2, w1), up()]
+    layers += _pad_conv_relu(w1, w1) + _pad_conv_relu(w1, 3, relu=False)
+    return nn.Sequential(*layers)
+
+
+def port_encoder(vgg):
+    """What the port's test.py runs: the VGG cut after relu4_1."""
+    return nn.Sequential(*list(vgg.children())[:31])
+
+
+def port_mean_std(features, eps=1e-5):
+    n, c = features.shape[:2]
+    flat = features.reshape(n, c, -1)
+    return flat.mean(dim=2).reshape(n, c, 1, 1), (flat.var(dim=2) + eps).sqrt().reshape(n, c, 1, 1)
+
+
+def port_adain(content_features, style_features):
+    content_mean, content_std = port_mean_std(content_features)
+    style_mean, style_std = port_mean_std(style_features)
+    return (content_features - content_mean) / content_std * style_std + style_mean
+
+
+def port_style_transfer(encoder, decoder, content, styles, alpha=1.0, weights=None):
+    """``content`` ``(1, 3, H, W)``; ``styles`` ``(S, 3, h, w)``; ``weights`` one per style (or None for S=1)."""
+    with torch.no_grad():
+        content_features = encoder(content)
+        if weights is None:
+            target = port_adain(content_features, encoder(styles))
+        else:
+            each = port_adain(content_features.expand(len(styles), -1, -1, -1), encoder(styles))
+            target = sum(w * each[i : i + 1] for i, w in enumerate(weights))
+        return decoder(target * alpha + content_features * (1 - alpha))
+
+
+def _matrix_sqrt(matrix):
+    u, d, v = torch.svd(matrix)
+    return u @ torch.diag(d.sqrt()) @ v.T
+
+
+def port_coral(source, target):
+    """``source`` (3, H, W) given ``target``'s colour mean and covariance, the port's way."""
+
+    def standardise(image):
+        flat = image.reshape(3, -1)
+        mean, std = flat.mean(-1, keepdim=True), flat.std(-1, keepdim=True)
+        return (flat - mean) / std, mean, std
+
+    source_norm, _, _ = standardise(source)
+    target_norm, target_mean, target_std = standardise(target)
+    source_cov = source_norm @ source_norm.T + torch.eye(3)
+    target_cov = target_norm @ target_norm.T + torch.eye(3)
+    moved = _matrix_sqrt(target_cov) @ (torch.inverse(_matrix_sqrt(source_cov)) @ source_norm)
+    return (moved * target_std + target_mean).reshape(source.shape)

@@ -8,6 +8,9 @@ pretrained files people already have (fast-neural-style ``.pth``, CycleGAN gener
     model = load_stylizer("mosaic.pth")      # or last.ckpt (direction="BtoA" for CycleGAN's G_BA)
     stylize("photo.jpg", model).save("photo_mosaic.png")
 
+    # AdaIN (model=adain checkpoints; or "decoder.pth" with encoder="vgg_normalised.pth"):
+    model = load_stylizer("adain.ckpt", style_images=["a.jpg", "b.jpg"], style_weights=[0.7, 0.3], alpha=0.8)
+
 * :func:`load_stylizer` -> :class:`Stylizer` (network, pixel convention, size multiple, device)
 * :func:`stylize` one image (path, PIL image or tensor) -> PIL image; :func:`stylize_batch` for
   ``(N, 3, H, W)`` tensors (uint8 in -> uint8 out, float [0, 1] in -> float out)

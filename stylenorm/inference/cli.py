@@ -4,6 +4,9 @@
 
     stylenorm-stylize --checkpoint mosaic.pth --input photo.jpg --output photo_mosaic.png
     stylenorm-stylize --checkpoint last.ckpt --direction BtoA --input photos/ --output translated/
+    stylenorm-stylize -c adain.ckpt -i photo.jpg --style-image painting.jpg --alpha 0.8 -o out.png
+    stylenorm-stylize -c decoder.pth --adain-encoder vgg_normalised.pth -i photo.jpg \
+        --style-image a.jpg b.jpg --style-weights 0.7,0.3 --preserve-color -o out.png
 
 Argument parsing, the progress bar and the exit status only: loading, resizing, tiling and
 writing are the :mod:`stylenorm.inference` functions a Python user calls. Exit status: 0 when every
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 import torch
 from tqdm import tqdm
 
+from stylenorm.inference.adain import DEFAULT_STYLE_SIZE, parse_weights
 from stylenorm.inference.animation import is_animated, stylize_animation
 from stylenorm.inference.image_io import save_image
 from stylenorm.inference.jobs import Job, plan_jobs
@@ -66,7 +70,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser, format_flags: Sequ
     """``--checkpoint``, its format override, ``--direction`` and ``--trust-checkpoint`` (shared with export)."""
     parser.add_argument(
         "--checkpoint", "-c", required=True, help="a .ckpt of train.py, a fast-neural-style .pth/.model, "
-        "or a CycleGAN generator .pth (latest_net_G_A.pth, horse2zebra.pth)"
+        "a CycleGAN generator .pth (latest_net_G_A.pth, horse2zebra.pth) or an AdaIN decoder.pth (with --adain-encoder)"
     )  # fmt: skip
     parser.add_argument(
         *format_flags, dest="checkpoint_format", choices=FORMATS, default="auto",
@@ -105,6 +109,74 @@ def add_style_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def style_weights(text: str) -> list[float]:
+    try:
+        return parse_weights(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def unit_float(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
+def add_adain_arguments(parser: argparse.ArgumentParser, exporting: bool = False) -> None:
+    """Style images and options for AdaIN checkpoints (Huang & Belongie 2017; shared with export)."""
+    group = parser.add_argument_group(
+        "AdaIN (model=adain checkpoints, the public decoder.pth)",
+        "arbitrary style transfer: the style comes from images, fixed for the whole run"
+        + (" and baked into the exported file" if exporting else ""),
+    )
+    group.add_argument(
+        "--style-image", nargs="+", default=None, metavar="IMAGE",
+        help="style image(s); required for AdaIN, refused for other checkpoints. Several are interpolated "
+        "with --style-weights (Sec. 7.3 of the paper)",
+    )  # fmt: skip
+    group.add_argument(
+        "--style-weights", type=style_weights, default=None, metavar="W1,W2,...",
+        help="interpolation weights, one per --style-image in the same order, non-negative and summing to 1 "
+        "(other sums are refused, not rescaled): the weighted sum of the AdaIN targets, e.g. 0.7,0.3",
+    )  # fmt: skip
+    group.add_argument(
+        "--alpha", type=unit_float, default=None,
+        help="content-style trade-off in [0, 1] (Eq. 14): the decoder gets alpha * AdaIN + (1 - alpha) * content "
+        "features; 0 reconstructs the content, 1 (default) is the full style",
+    )  # fmt: skip
+    group.add_argument(
+        "--style-size", type=non_negative_int, default=None, metavar="N",
+        help=f"resize each style image so its shorter side is N px, up or down, bilinear (default "
+        f"{DEFAULT_STYLE_SIZE}, as the paper's PyTorch port); 0 keeps the style images as they are. The style "
+        f"statistics depend on the scale of its patterns, so N changes the result. Content images are not resized "
+        f"(see --scale, --max-size)",
+    )  # fmt: skip
+    group.add_argument(
+        "--preserve-color", action="store_true",
+        help="keep the content's colours: each style image is given the content image's colour mean and "
+        "covariance before its statistics are taken (the port's --preserve_color), for every content image"
+        + (" - not exportable, refused here" if exporting else ""),
+    )  # fmt: skip
+    group.add_argument(
+        "--adain-encoder", default=None, metavar="VGG_PTH",
+        help="the encoder file that goes with a public AdaIN decoder.pth (vgg_normalised.pth of "
+        "naoto0804/pytorch-AdaIN); train.py checkpoints hold their encoder, leave it out for them",
+    )  # fmt: skip
+
+
+def adain_options(args: argparse.Namespace) -> dict:
+    """``load_stylizer`` keyword arguments from :func:`add_adain_arguments`'s flags."""
+    return {
+        "style_images": args.style_image,
+        "style_weights": args.style_weights,
+        "alpha": args.alpha,
+        "preserve_color": args.preserve_color,
+        "style_size": args.style_size,
+        "encoder": args.adain_encoder,
+    }
+
+
 def style_choice(args: argparse.Namespace) -> StyleChoice:
     return args.style if args.style is not None else args.style_mix
 
@@ -117,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_checkpoint_arguments(parser, ("--format", "--checkpoint-format"))
     add_style_arguments(parser)
+    add_adain_arguments(parser)
     parser.add_argument(
         "--input", "-i", required=True, nargs="+",
         help="an image, a folder (recursive) or a quoted glob pattern ('photos/**/*.jpg')",
@@ -145,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tile", type=positive_int, help="run in N x N tiles (bounded memory for huge images)")
     parser.add_argument(
         "--tile-overlap", type=non_negative_int,
-        help="overlap of neighbouring tiles in px, at most half a tile (default: an eighth of the tile)",
+        help="overlap of neighbouring tiles in px, at most half a tile (default: an eighth of the tile; for AdaIN "
+        "at least 256 px, four times its receptive-field radius, as far as half the tile allows)",
     )  # fmt: skip
     parser.add_argument(
         "--auto-tile-pixels", type=non_negative_int, default=DEFAULT_AUTO_TILE_PIXELS,
@@ -154,9 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS,
-        help="statistics of instance/group/layer norm when tiling: exact (the untiled network's, accumulated "
-        "over the tiles, one partial pass per norm layer; default), thumbnail (from one pass over a "
-        "downscaled copy, approximate, faster) or per-tile (each tile its own: visible differences)",
+        help="statistics of instance/group/layer norm (and of AdaIN's content normalisation) when tiling: exact "
+        "(the untiled network's, accumulated over the tiles, one partial pass per norm layer; default), thumbnail "
+        "(from one pass over a downscaled copy, approximate, faster) or per-tile (each tile its own: visible "
+        "differences). With --preserve-color, exact and thumbnail recolour the styles to the whole image, "
+        "per-tile to each tile",
     )  # fmt: skip
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     return parser
@@ -269,7 +345,10 @@ def check_tiling_options(args: argparse.Namespace, model: Stylizer) -> None:
     if args.tile is None and args.auto_tile_pixels:
         tiles.append(auto_tile_size(args.auto_tile_pixels, model.size_multiple))  # --tile-overlap applies here
     for tile in tiles:
-        overlap = default_overlap(tile, model.size_multiple) if args.tile_overlap is None else args.tile_overlap
+        if args.tile_overlap is None:
+            overlap = default_overlap(tile, model.size_multiple, model.receptive_field_radius)
+        else:
+            overlap = args.tile_overlap
         try:
             check_tiling(tile, overlap, model.size_multiple, model.min_size)
         except ValueError as error:
@@ -289,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=args.device,
             trusted=args.trust_checkpoint,
             style=style_choice(args),
+            **adain_options(args),
         )
         check_precision(args.precision, model.device)
         args.precision = resolve_inference_precision(args.precision, model.device)

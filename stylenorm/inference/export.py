@@ -60,7 +60,15 @@ class ExportModule(nn.Module):
 
 
 def export_module(stylizer: Stylizer) -> ExportModule:
-    """The module that :func:`export_onnx` and :func:`export_torchscript` write (on the CPU, eval mode)."""
+    """The module that :func:`export_onnx` and :func:`export_torchscript` write (on the CPU, eval mode).
+
+    Refuses networks with a part that declares ``not_exportable_because`` (AdaIN with colour
+    preservation: its style statistics are recomputed for every content image).
+    """
+    for module in stylizer.network.modules():
+        reason = getattr(module, "not_exportable_because", None)
+        if reason:
+            raise ValueError(f"{stylizer.description} cannot be exported: {reason}.")
     # A copy when the stylizer runs elsewhere: exporting must not move the caller's network.
     network = stylizer.network if stylizer.device.type == "cpu" else copy.deepcopy(stylizer.network).cpu()
     return ExportModule(network, stylizer.convention, stylizer.size_multiple).eval()

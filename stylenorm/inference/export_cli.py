@@ -4,6 +4,7 @@
 
     stylenorm-export --checkpoint mosaic.pth --format onnx --output mosaic.onnx
     stylenorm-export --checkpoint last.ckpt --direction BtoA --format torchscript --output G_BA.pt
+    stylenorm-export --checkpoint adain.ckpt --style-image painting.jpg --alpha 0.8 --output painting.onnx
 
 The written model takes float32 RGB ``(N, 3, H, W)`` in [0, 1] and returns the same
 (:mod:`stylenorm.inference.export`). After writing, the file is run once at two sizes and compared
@@ -20,7 +21,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stylenorm.inference.cli import add_checkpoint_arguments, add_style_arguments, positive_int, style_choice
+from stylenorm.inference.cli import (
+    adain_options,
+    add_adain_arguments,
+    add_checkpoint_arguments,
+    add_style_arguments,
+    positive_int,
+    style_choice,
+)
 from stylenorm.inference.export import (
     DEFAULT_OPSET,
     EXPORT_FORMATS,
@@ -45,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_checkpoint_arguments(parser, ("--checkpoint-format",))
     add_style_arguments(parser)  # a multi-style checkpoint is exported with one style or mix baked in
+    add_adain_arguments(parser, exporting=True)  # AdaIN: the style images' statistics baked in
     parser.add_argument(
         "--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)"
     )
@@ -87,6 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--output {output} is the checkpoint being exported; writing it would destroy the checkpoint. "
                 f"Choose another file, e.g. --output {suggestion}."
             )
+        if args.preserve_color:
+            raise ValueError(
+                "--preserve-color cannot be exported: it recolours the style images to each content image and "
+                "recomputes their statistics, so there is nothing fixed to bake into the file. Export without it "
+                "(the style's own colours), or stylize with --preserve-color instead."
+            )
         model = load_stylizer(
             args.checkpoint,
             format=args.checkpoint_format,
@@ -94,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             device="cpu",
             trusted=args.trust_checkpoint,
             style=style_choice(args),
+            **adain_options(args),
         )
         size = (args.sample_size, args.sample_size)
         if chosen == "onnx":
@@ -104,7 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(f"{PROG}: wrote {output} ({chosen}) from {model.description}")
-    print(f"{PROG}: takes and returns float32 RGB (N, 3, H, W) in [0, 1]; height and width are dynamic (>= 8 px)")
+    smallest = max(8, model.min_size)
+    print(
+        f"{PROG}: takes and returns float32 RGB (N, 3, H, W) in [0, 1]; height and width are dynamic (>= {smallest} px)"
+    )
     # The traced size and one whose sides are not multiples of 4: the dynamic shapes and padding work.
     check_sizes = (size, (args.sample_size + 2, args.sample_size + 6))
     try:

@@ -1,15 +1,22 @@
 """Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
 
-Three kinds of file are understood (:func:`stylenorm.networks.detect_checkpoint_format` tells them
+Four kinds of file are understood (:func:`stylenorm.networks.detect_checkpoint_format` tells them
 apart, ``format=`` overrides):
 
 * ``lightning`` - a ``.ckpt`` written by ``python train.py``. Only the network needed is rebuilt,
   with :func:`stylenorm.networks.build_networks` from the saved ``hyper_parameters``, and given the
   ``state_dict`` entries under its prefix (``transformer.``, ``G_AB.`` / ``G_BA.``,
-  ``autoencoder.``). The LightningModule itself is not instantiated: the style task would load VGG16
-  weights, which inference does not need and which may not be available offline.
+  ``autoencoder.``, ``adain.``). The LightningModule itself is not instantiated: the style task would
+  load VGG16 weights, which inference does not need and which may not be available offline (an AdaIN
+  checkpoint holds its encoder's weights, so it needs no weights file either).
 * ``fast_neural_style`` - ``candy.pth``, ``mosaic.pth``, ... of the PyTorch examples.
 * ``cyclegan_generator`` - ``latest_net_G_A.pth``, ``horse2zebra.pth`` of the original CycleGAN code.
+* ``adain_decoder`` - ``decoder.pth`` of the AdaIN paper's PyTorch port (naoto0804/pytorch-AdaIN),
+  with its encoder file ``vgg_normalised.pth`` given as ``encoder=``.
+
+AdaIN networks (``model=adain`` checkpoints and the public decoder) take their style from images
+(``style_images=``, with ``style_weights``, ``alpha``, ``preserve_color``, ``style_size``;
+:mod:`stylenorm.inference.adain`), which are fixed at loading: the stylizer maps content to output.
 
 Files are read with ``torch.load(weights_only=True)``, which cannot run code stored in a file.
 This project's checkpoints hold plain containers only and load that way; a file that needs full
@@ -21,13 +28,14 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from stylenorm.inference.adain import StyleImages, with_style
 from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255
 from stylenorm.inference.styles import StyleChoice, choose_style
 from stylenorm.inference.stylizer import Stylizer, resolve_device
@@ -37,10 +45,11 @@ from stylenorm.networks import (
     load_cyclegan_generator,
     load_fast_neural_style,
 )
-from stylenorm.networks.public_checkpoints import read_state_dict
+from stylenorm.networks.adain import AdaINNet
+from stylenorm.networks.public_checkpoints import load_adain, read_state_dict
 
 #: Values of ``format=`` (``--format``).
-FORMATS = ("auto", "lightning", "fast_neural_style", "cyclegan_generator")
+FORMATS = ("auto", "lightning", "fast_neural_style", "cyclegan_generator", "adain_decoder")
 DIRECTIONS = ("AtoB", "BtoA")
 
 #: For each model name of a Lightning checkpoint: the role of the network to run (per direction)
@@ -49,10 +58,15 @@ _LIGHTNING_ROLES = {
     "style": ({"AtoB": "transformer"}, ZERO_TO_255),
     "cyclegan": ({"AtoB": "G_AB", "BtoA": "G_BA"}, SIGNED),
     "autoencoder": ({"AtoB": "autoencoder"}, UNIT),
+    # The port's test.py: ToTensor in, torchvision's save_image (rounding) out.
+    "adain": ({"AtoB": "adain"}, UNIT),
 }
 
 
-_EXPECTED = "Expected a .ckpt written by train.py, a fast-neural-style .pth/.model or a CycleGAN generator .pth."
+_EXPECTED = (
+    "Expected a .ckpt written by train.py, a fast-neural-style .pth/.model, a CycleGAN generator .pth or an "
+    "AdaIN decoder.pth."
+)
 
 
 def read_checkpoint(path: str | PathLike, *, trusted: bool = False) -> dict[str, Any]:
@@ -167,12 +181,19 @@ def load_stylizer(
     *,
     trusted: bool = False,
     style: StyleChoice = None,
+    style_images: StyleImages | None = None,
+    style_weights: Sequence[float] | torch.Tensor | None = None,
+    alpha: float | None = None,
+    preserve_color: bool = False,
+    style_size: int | None = None,
+    encoder: str | PathLike | None = None,
 ) -> Stylizer:
     """Load any supported checkpoint file, ready to run on ``device``.
 
     Args:
         checkpoint: path to a ``.ckpt`` / ``.pth`` / ``.model`` file.
-        format: ``auto`` (detect), ``lightning``, ``fast_neural_style`` or ``cyclegan_generator``.
+        format: ``auto`` (detect), ``lightning``, ``fast_neural_style``, ``cyclegan_generator`` or
+            ``adain_decoder``.
         direction: ``AtoB`` or ``BtoA`` for this project's CycleGAN checkpoints (default ``AtoB``).
             A public CycleGAN generator file holds one direction already; ``BtoA`` is refused there.
         device: ``auto`` (CUDA if available, else CPU), ``cpu``, ``cuda``, ``cuda:N``.
@@ -181,6 +202,14 @@ def load_stylizer(
             weights, one per style, non-negative and summing to 1 (a convex combination of the styles'
             gammas/betas; other sums are refused). Baked into the network
             (:mod:`stylenorm.inference.styles`); refused for checkpoints without styles.
+        style_images: for AdaIN (required there, refused elsewhere): one style image or several (paths,
+            PIL images or ``(3, H, W)`` tensors, uint8 or float on a 0-1 scale).
+        style_weights: interpolation weights for several style images, one each, non-negative and
+            summing to 1 (Huang & Belongie 2017, Sec. 7.3).
+        alpha: AdaIN content-style trade-off in [0, 1] (Eq. 14; default 1, the full style).
+        preserve_color: recolour the style images to each content image first (Sec. 7.3).
+        style_size: shorter side of the style images in px (default 512, as the port; 0 keeps them).
+        encoder: the ``vgg_normalised.pth`` that goes with a public AdaIN ``decoder.pth``.
     """
     if format not in FORMATS:
         raise ValueError(f"Unknown checkpoint format {format!r}; expected one of {', '.join(FORMATS)}.")
@@ -190,12 +219,28 @@ def load_stylizer(
     path = Path(checkpoint)
     state = read_checkpoint(path, trusted=trusted)
     detected = detect_checkpoint_format(state) if format == "auto" else format
+    adain_options = {"style_weights": style_weights, "alpha": alpha, "preserve_color": preserve_color,
+                     "style_size": style_size}  # fmt: skip
+    if encoder is not None and detected != "adain_decoder":
+        raise ValueError(
+            f"--adain-encoder (encoder=) goes with a public AdaIN decoder.pth; {path} is "
+            f"{'a train.py checkpoint, which holds its own weights' if detected == 'lightning' else 'not one'}. "
+            f"Leave --adain-encoder out."
+        )
     if detected == "lightning":
         network, convention, role = load_lightning_network(state, direction, source=str(path))
         description = f"{type(network).__name__} ({role}) from {path.name}"
     elif detected in ("fast_neural_style", "cyclegan_generator"):
         network, convention = _load_public(state, detected, direction, path)
         description = f"{type(network).__name__} from {path.name} ({detected.replace('_', '-')} layout)"
+    elif detected == "adain_decoder":
+        network, convention = _load_public_adain(state, encoder, direction, path, trusted), UNIT
+        description = f"AdaIN from {path.name} + {Path(encoder).name} (pytorch-AdaIN layout)"
+    elif detected == "adain_encoder":
+        raise ValueError(
+            f"{path} is an AdaIN encoder (vgg_normalised.pth): it only encodes. Pass the decoder as the checkpoint "
+            f"and this file as its encoder: --checkpoint decoder.pth --adain-encoder {path}."
+        )
     else:  # cyclegan_discriminator
         raise ValueError(
             f"{path} is a CycleGAN discriminator (latest_net_D_*.pth): it scores images, it does not "
@@ -203,8 +248,63 @@ def load_stylizer(
             f"latest_net_G_B.pth for B->A)."
         )
     check_finite_weights(network, path)
+    if isinstance(network, AdaINNet):
+        if style is not None:
+            raise ValueError(
+                f"--style/--style-mix (style=) choose among the styles of a norm=conditional_instance checkpoint; "
+                f"{path} is an AdaIN network, which takes its style from images: pass --style-image painting.jpg "
+                f"(several with --style-weights to interpolate them; style_images= / style_weights=)."
+            )
+        network, note = with_style(network, style_images, source=str(path), **adain_options)
+        return Stylizer(network, convention, description + note, device=target)
+    refuse_adain_options(style_images, adain_options, path)
     description += choose_style(network, style, path)
     return Stylizer(network, convention, description, device=target)
+
+
+def refuse_adain_options(style_images: StyleImages | None, options: Mapping[str, Any], path: Path) -> None:
+    """Style images, weights, alpha and colour preservation only mean something for AdaIN networks."""
+    given = [flag for flag, value in (("--style-image (style_images=)", style_images),
+             ("--style-weights", options["style_weights"]), ("--alpha", options["alpha"]),
+             ("--preserve-color", options["preserve_color"] or None), ("--style-size", options["style_size"]))
+             if value is not None]  # fmt: skip
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} apply to AdaIN networks (model=adain checkpoints, or the public decoder.pth), "
+            f"which take their style from an image; {path} holds its style in its weights. Leave "
+            f"{'them' if len(given) > 1 else 'it'} out (a norm=conditional_instance checkpoint chooses among its "
+            f"styles with --style K or --style-mix)."
+        )
+
+
+def _load_public_adain(state: Mapping, encoder: str | PathLike | None, direction: str | None, path: Path, trusted):
+    """The public ``decoder.pth`` with the ``vgg_normalised.pth`` it was trained with."""
+    if direction is not None:
+        raise ValueError(f"--direction applies to CycleGAN checkpoints; {path} is an AdaIN decoder.")
+    if encoder is None:
+        raise ValueError(
+            f"{path} is an AdaIN decoder (decoder.pth of naoto0804/pytorch-AdaIN): it decodes the features of the "
+            f"VGG encoder it was trained with, which is a separate file. Pass it: --adain-encoder "
+            f"vgg_normalised.pth (encoder= in load_stylizer)."
+        )
+    if not Path(encoder).is_file():
+        raise FileNotFoundError(
+            f"--adain-encoder {encoder} not found: expected the port's vgg_normalised.pth that goes with {path.name}."
+        )
+    encoder_state = read_checkpoint(encoder, trusted=trusted)
+    try:
+        found = detect_checkpoint_format(encoder_state)
+    except ValueError:
+        found = "unrecognised"
+    if found != "adain_encoder":
+        raise ValueError(
+            f"--adain-encoder {encoder} is not an AdaIN encoder file ({found} layout): expected the port's "
+            f"vgg_normalised.pth (0.weight a 3x3x1x1 conv, then VGG19's convs at 2, 5, 9, ...)."
+        )
+    try:
+        return load_adain(state, encoder_state)
+    except ValueError as error:
+        raise ValueError(f"{path} with --adain-encoder {encoder}: {error}") from None
 
 
 def check_finite_weights(network: torch.nn.Module, source: str | PathLike) -> None:

@@ -26,7 +26,7 @@ from PIL import Image
 
 from stylenorm.inference.image_io import read_image, split_image
 from stylenorm.inference.stylizer import Stylizer
-from stylenorm.inference.tile_statistics import frozen_statistics, has_per_sample_norms, whole_image_statistics
+from stylenorm.inference.tile_statistics import needs_whole_image, whole_image_context
 from stylenorm.inference.tiling import (
     DEFAULT_AUTO_TILE_PIXELS,
     DEFAULT_TILE_STATISTICS,
@@ -134,16 +134,16 @@ def stylize_pixels(
     chosen = tile_for(height, width, tile, auto_tile_pixels)
     if chosen is None:
         return model(pixels, precision).cpu()
-    overlap = default_overlap(chosen, model.size_multiple) if overlap is None else overlap
+    if overlap is None:
+        overlap = default_overlap(chosen, model.size_multiple, model.receptive_field_radius)
     sizes = {"tile": chosen, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
     outputs = []
     for image in pixels:
-        if tile_stats == "per-tile" or not has_per_sample_norms(model.network):
+        if tile_stats == "per-tile" or not needs_whole_image(model.network):
             outputs.append(run_tiled(lambda window: model(window, precision), image[None].float(), **sizes))
             continue
         run = lambda window: model(window, precision, eager=True)  # noqa: E731 - hooks need the eager module
-        statistics = whole_image_statistics(tile_stats, run, model.network, image[None].float(), **sizes)
-        with frozen_statistics(statistics):
+        with whole_image_context(tile_stats, run, model.network, image[None].float(), **sizes):
             outputs.append(run_tiled(run, image[None].float(), **sizes))
     return torch.cat(outputs)
 

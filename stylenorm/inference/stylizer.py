@@ -102,6 +102,12 @@ class Stylizer:
         """... and at least this."""
         return int(getattr(self.network, "min_size", 1))
 
+    @property
+    def receptive_field_radius(self) -> int:
+        """How far (px) an input pixel reaches in the output, where the network declares it (else 0):
+        tiles then overlap enough by default (:func:`~stylenorm.inference.tiling.default_overlap`)."""
+        return int(getattr(self.network, "receptive_field_radius", 0))
+
     def to(self, device: str | torch.device) -> Stylizer:
         """Move the network to ``device`` (``auto`` allowed); returns self."""
         self.device = resolve_device(device)

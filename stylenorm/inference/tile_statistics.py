@@ -23,6 +23,15 @@ is GroupNorm with one group). Batch norm in eval mode, and instance norm with ru
 already use fixed statistics and need nothing; the learned mixtures (batch-instance, switchable)
 keep per-tile instance/layer parts, which is said where the mode is chosen.
 Statistics are swapped in with forward hooks, so no network definition changes.
+
+AdaIN (Huang & Belongie 2017): its content normalisation
+(:class:`~stylenorm.networks.adain_stylizer.AdaINContentNorm`) is an instance norm with the
+*unbiased* variance of the paper's PyTorch port; it says so with ``variance_correction = 1``, and
+the variance frozen for it is then the unbiased one of the values it stands for, so ``exact``
+reproduces it exactly too. Modules marked ``depends_on_whole_image`` (its colour-preserving style,
+whose statistics come from the content image's colours) are run once on the whole image and their
+output handed to every tile (:func:`frozen_outputs`), in ``exact`` and ``thumbnail`` mode alike:
+the pass stops as soon as they have run, so this costs no more than their own work.
 """
 
 from __future__ import annotations
@@ -47,6 +56,11 @@ def per_sample_norm_layers(network: nn.Module) -> list[nn.Module]:
 
 def has_per_sample_norms(network: nn.Module) -> bool:
     return bool(per_sample_norm_layers(network))
+
+
+def _correction(module: nn.Module) -> int:
+    """0: the layer normalises with the biased (population) variance, as torch's norms; 1: unbiased."""
+    return int(getattr(module, "variance_correction", 0))
 
 
 def _grouped(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +129,7 @@ def thumbnail_statistics(
 
     def hook(module, args, output):
         values = _grouped(module, args[0])
-        statistics[module] = (values.mean(-1), values.var(-1, unbiased=False))
+        statistics[module] = (values.mean(-1), values.var(-1, correction=_correction(module)))
 
     with _hooks(layers, hook):
         run(thumbnail)
@@ -177,8 +191,76 @@ def exact_statistics(
                 squares = part_squares if squares is None else squares + part_squares
                 count += values.shape[-1]
         mean = total / count
-        statistics[layer] = (mean, (squares / count - mean * mean).clamp_min(0))
+        statistics[layer] = (mean, ((squares - count * mean * mean) / (count - _correction(layer))).clamp_min(0))
     return statistics
+
+
+def whole_image_modules(network: nn.Module) -> list[nn.Module]:
+    """Modules whose output depends on the whole input image, not on the part a tile shows."""
+    return [m for m in network.modules() if getattr(m, "depends_on_whole_image", False)]
+
+
+def needs_whole_image(network: nn.Module) -> bool:
+    """Whether tiles of this network need something of the whole image (per-sample norms' statistics,
+    or the outputs of :func:`whole_image_modules`)."""
+    return has_per_sample_norms(network) or bool(whole_image_modules(network))
+
+
+def whole_image_outputs(
+    run: Callable[[torch.Tensor], object], modules: list[nn.Module], padded: torch.Tensor
+) -> dict[nn.Module, object]:
+    """The outputs of ``modules`` on the whole (padded) image; the pass stops once all have run."""
+    outputs: dict[nn.Module, object] = {}
+
+    def record(module, args, output):
+        outputs[module] = output
+        if len(outputs) == len(modules):
+            raise _Measured
+
+    with _hooks(modules, record), contextlib.suppress(_Measured):
+        run(padded)
+    return outputs
+
+
+@contextlib.contextmanager
+def frozen_outputs(outputs: dict[nn.Module, object]) -> Iterator[None]:
+    """Inside: each module in ``outputs`` returns its stored output without running (its own work, e.g.
+    encoding style images, is not repeated for every tile)."""
+    for module, output in outputs.items():
+        module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
+    try:
+        yield
+    finally:
+        for module in outputs:
+            del module.forward
+
+
+@contextlib.contextmanager
+def whole_image_context(
+    mode: str,
+    run: Callable[[torch.Tensor], object],
+    network: nn.Module,
+    pixels: torch.Tensor,
+    *,
+    tile: int,
+    overlap: int,
+    multiple: int = 4,
+    min_size: int = 1,
+) -> Iterator[None]:
+    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``, float 0-255) run with what they need of the whole
+    image, as ``mode`` says: :func:`whole_image_outputs` frozen, then :func:`whole_image_statistics`
+    measured (with those outputs in place) and frozen. Nothing for ``per-tile``."""
+    from stylenorm.inference.padding import pad_to_multiple
+
+    if mode not in TILE_STATISTICS:
+        raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
+    modules = whole_image_modules(network) if mode != "per-tile" else []
+    outputs = whole_image_outputs(run, modules, pad_to_multiple(pixels, multiple, min_size)[0]) if modules else {}
+    with frozen_outputs(outputs):
+        sizes = {"tile": tile, "overlap": overlap, "multiple": multiple, "min_size": min_size}
+        statistics = whole_image_statistics(mode, run, network, pixels, **sizes)
+        with frozen_statistics(statistics):
+            yield
 
 
 def whole_image_statistics(

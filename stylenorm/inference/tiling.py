@@ -39,9 +39,14 @@ DEFAULT_AUTO_TILE_PIXELS = 2048 * 2048
 DEFAULT_TILE_STATISTICS = "exact"
 
 
-def default_overlap(tile: int, multiple: int = 4) -> int:
-    """The overlap used when none is given: an eighth of the tile (512 -> 64), a multiple of ``multiple``."""
-    return _round_up(max(tile // 8, multiple), multiple)
+def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
+    """The overlap used when none is given: an eighth of the tile (512 -> 64), a multiple of ``multiple``;
+    at least ``4 * radius`` (up to half the tile) for a network that declares its receptive-field
+    radius, since the blend keeps ``overlap / 4`` px of context on each side of a seam."""
+    overlap = _round_up(max(tile // 8, multiple), multiple)
+    if radius:
+        overlap = max(overlap, min(_round_up(4 * radius, multiple), tile // 2 // multiple * multiple))
+    return overlap
 
 
 def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:

@@ -10,7 +10,9 @@ Both halves are ``nn.Sequential``s laid out index for index like the paper's PyT
 (naoto0804/pytorch-AdaIN, ``net.py``), so its ``vgg_normalised.pth`` (keys ``0.weight`` - the 1x1
 conv that maps RGB in [0, 1] to the Caffe VGG's mean-subtracted 0-255 BGR - ``2.weight``, ...,
 ``29.weight`` for relu4_1, and unused layers up to ``51``) and ``decoder.pth`` (``1.weight``, ...,
-``27.weight``) load unchanged (:mod:`stylenorm.networks.public_checkpoints`).
+``28.weight``) load unchanged (:mod:`stylenorm.networks.public_checkpoints`). Stylizing with one
+fixed style (a one-input network for the stylize command and export):
+:mod:`stylenorm.networks.adain_stylizer`.
 
 Pixels: RGB on a 0-1 scale in and out (the port's ``ToTensor`` / ``save_image``); the output is
 unbounded and clamped by whoever writes it.
@@ -24,7 +26,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from stylenorm.nn.adain import adain_with_statistics, adaptive_instance_norm, channel_mean_std
+from stylenorm.nn.adain import adaptive_instance_norm
 from stylenorm.nn.norm import NormSpec
 
 #: Indices (in :class:`AdaINEncoder`) of the ReLUs whose outputs the paper's losses read.
@@ -152,28 +154,3 @@ class AdaINNet(nn.Module):
 def check_alpha(alpha: float) -> None:
     if not 0.0 <= float(alpha) <= 1.0:
         raise ValueError(f"AdaIN alpha must be in [0, 1] (0: content only, 1: full style), got {alpha}.")
-
-
-class AdaINWithStyleStatistics(nn.Module):
-    """An :class:`AdaINNet` with one style's relu4_1 mean/std baked in: ``forward(content)`` only.
-
-    What export traces, since the style image's statistics are then constants (ONNX / TorchScript
-    take one image input). ``alpha`` is baked in too.
-    """
-
-    def __init__(self, net: AdaINNet, style_mean: Tensor, style_std: Tensor, alpha: float = 1.0) -> None:
-        super().__init__()
-        check_alpha(alpha)
-        self.encoder, self.decoder, self.alpha = net.encoder, net.decoder, float(alpha)
-        self.register_buffer("style_mean", style_mean.detach().clone())
-        self.register_buffer("style_std", style_std.detach().clone())
-
-    def forward(self, content: Tensor) -> Tensor:
-        features = self.encoder(content)
-        target = adain_with_statistics(features, self.style_mean, self.style_std)
-        return self.decoder(features + self.alpha * (target - features))
-
-
-def style_statistics(net: AdaINNet, style: Tensor) -> tuple[Tensor, Tensor]:
-    """relu4_1 mean and std of a style image (what :class:`AdaINWithStyleStatistics` bakes in)."""
-    return channel_mean_std(net.encoder(style))

@@ -16,7 +16,7 @@ Two public layouts are supported, both plain ``state_dict`` files:
   options (ngf, blocks, dropout, norm, bias) are read off the keys and shapes.
 * **AdaIN** (naoto0804/pytorch-AdaIN, the PyTorch port of Huang & Belongie 2017):
   ``vgg_normalised.pth`` (an ``nn.Sequential``: ``0.weight`` is a 1x1 conv, then VGG19's convs at
-  ``2, 5, 9, ..., 51``) and ``decoder.pth`` (``1.weight``, ..., ``27.weight``).
+  ``2, 5, 9, ..., 51``) and ``decoder.pth`` (``1.weight``, ..., ``28.weight``).
   :class:`~stylenorm.networks.adain.AdaINEncoder` / ``AdaINDecoder`` mirror them index for index;
   the encoder keeps indices 0-30 (up to relu4_1, as the port's ``test.py`` does) and ignores the rest.
 """

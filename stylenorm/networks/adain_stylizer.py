@@ -1,0 +1,162 @@
+"""AdaIN with its style fixed: a one-input network ``content -> stylized`` (Huang & Belongie 2017,
+"Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization", Sec. 6 and 7.3).
+
+:class:`~stylenorm.networks.adain.AdaINNet` takes a content and a style image. To stylize, tile,
+batch, animate and export like every other network of this project, the style is chosen once and
+held here, so ``forward`` sees the content only:
+
+* :class:`FixedStyle` - the relu4_1 mean and std of the style images, computed once. Several styles
+  are interpolated as in Sec. 7.3 and the port's ``test.py`` (``--style_interpolation_weights``):
+  the weighted sum of the AdaIN targets ``sum_i w_i AdaIN(f(c), f(s_i))``. With ``sum_i w_i = 1``
+  that equals AdaIN with the statistics ``mean = sum_i w_i mean_i`` and ``std = sum_i w_i std_i``
+  (the normalised content is common to every term), which is what is stored.
+* :class:`ColourPreservingStyle` - Sec. 7.3 "Color control": each style image is first given the
+  content image's colour mean and covariance (:func:`~stylenorm.nn.colour_transfer.match_colour`,
+  the port's ``--preserve_color``), so its statistics depend on the content and are computed per
+  content image.
+
+The content side of AdaIN is :class:`AdaINContentNorm`, an instance norm without affine parameters
+but with the port's statistics (unbiased variance, ``eps`` added before the square root); as an
+instance norm, tiled inference (:mod:`stylenorm.inference.tile_statistics`) can give every tile the
+whole image's content statistics. Output: ``g(alpha t + (1 - alpha) f(c))`` (Eq. 14), written in
+the port's order so ``alpha = 0`` decodes ``f(c)`` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from stylenorm.networks.adain import AdaINDecoder, AdaINEncoder, check_alpha
+from stylenorm.nn.adain import ADAIN_EPS, channel_mean_std
+from stylenorm.nn.colour_transfer import match_colour
+
+#: The encoder pools three times (ceil mode) and the decoder upsamples three times: sides that are
+#: multiples of 8 come back at their size.
+SIZE_MULTIPLE = 8
+#: relu4_1 needs 2 positions per channel for a (unbiased) std: 16 px gives 2 x 2.
+MIN_SIZE = 16
+#: How far a pixel's influence reaches through the encoder and decoder (px): measured 62 for a
+#: perturbed pixel with the content statistics held fixed, rounded up. Tiles overlapping by 4x this
+#: join without seams (:func:`stylenorm.inference.tiling.default_overlap`).
+RECEPTIVE_FIELD_RADIUS = 64
+
+
+class AdaINContentNorm(nn.InstanceNorm2d):
+    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel, with the *unbiased* variance of
+    the paper's PyTorch port (``calc_mean_std`` in its ``function.py``); no affine parameters.
+
+    An ``nn.InstanceNorm2d`` so that code which supplies per-sample statistics from outside (tiled
+    inference) recognises it; ``variance_correction = 1`` tells such code to hand over the unbiased
+    variance (torch's instance norm uses the biased one, correction 0).
+    """
+
+    variance_correction = 1
+
+    def __init__(self, num_features: int, eps: float = ADAIN_EPS) -> None:
+        super().__init__(num_features, eps=eps, affine=False, track_running_stats=False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        mean, std = channel_mean_std(features, self.eps)
+        return (features - mean) / std
+
+
+def weighted_statistics(
+    encoder: AdaINEncoder, styles: Sequence[torch.Tensor], weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(sum_i w_i mean_i, sum_i w_i std_i)`` of the styles' relu4_1 features, each ``(1, C, 1, 1)``.
+
+    ``styles``: ``(1, 3, H_i, W_i)`` images on a 0-1 scale (sizes may differ: each is encoded alone).
+    """
+    means, stds = zip(*(channel_mean_std(encoder(style)) for style in styles), strict=True)
+    weights = weights.to(means[0].dtype).reshape(-1, 1, 1, 1, 1)
+    return (weights * torch.stack(means)).sum(0), (weights * torch.stack(stds)).sum(0)
+
+
+class FixedStyle(nn.Module):
+    """Style statistics computed once: ``forward(content)`` returns them whatever the content."""
+
+    def __init__(self, style_mean: torch.Tensor, style_std: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("style_mean", style_mean.detach().clone())
+        self.register_buffer("style_std", style_std.detach().clone())
+
+    @classmethod
+    def from_images(cls, encoder: AdaINEncoder, styles: Sequence[torch.Tensor], weights: torch.Tensor) -> FixedStyle:
+        with torch.no_grad():
+            return cls(*weighted_statistics(encoder, styles, weights))
+
+    def forward(self, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.style_mean, self.style_std
+
+
+class ColourPreservingStyle(nn.Module):
+    """Style statistics recomputed for every content image from the style images recoloured to it.
+
+    ``depends_on_whole_image``: the statistics are those of the whole content image; tiled inference
+    computes them once on the whole image instead of per tile (:mod:`stylenorm.inference.tile_statistics`).
+    """
+
+    depends_on_whole_image = True
+    #: Why export refuses it (:func:`stylenorm.inference.export.export_module`).
+    not_exportable_because = (
+        "colour preservation recomputes the style statistics for every content image (the style images are "
+        "recoloured to it first), so they cannot be baked into the file"
+    )
+
+    def __init__(self, encoder: AdaINEncoder, styles: Sequence[torch.Tensor], weights: torch.Tensor) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.count = len(styles)
+        for index, style in enumerate(styles):  # buffers, so .to(device) moves them with the network
+            self.register_buffer(f"style_{index}", style.detach().clone())
+        self.register_buffer("weights", weights.detach().clone().float())
+
+    @property
+    def styles(self) -> list[torch.Tensor]:
+        return [getattr(self, f"style_{index}") for index in range(self.count)]
+
+    def forward(self, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, C, 1, 1)`` mean and std, one row per content image."""
+        statistics = [
+            weighted_statistics(
+                self.encoder, [match_colour(style[0], image)[None] for style in self.styles], self.weights
+            )
+            for image in content
+        ]
+        means, stds = zip(*statistics, strict=True)
+        return torch.cat(means), torch.cat(stds)
+
+
+class AdaINWithStyleStatistics(nn.Module):
+    """``forward(content)``: the AdaIN stylization of ``content`` (RGB, 0-1 scale; unclamped output)
+    with the style held by ``style`` (:class:`FixedStyle` or :class:`ColourPreservingStyle`) and
+    content-style trade-off ``alpha`` (Eq. 14)."""
+
+    size_multiple = SIZE_MULTIPLE
+    min_size = MIN_SIZE
+    receptive_field_radius = RECEPTIVE_FIELD_RADIUS
+
+    def __init__(
+        self,
+        encoder: AdaINEncoder,
+        decoder: AdaINDecoder,
+        style: FixedStyle | ColourPreservingStyle,
+        alpha: float = 1.0,
+    ) -> None:
+        super().__init__()
+        check_alpha(alpha)
+        self.encoder, self.decoder, self.style, self.alpha = encoder, decoder, style, float(alpha)
+        self.content_norm = AdaINContentNorm(8 * encoder.width)
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        style_mean, style_std = self.style(content)
+        features = self.encoder(content)
+        target = self.content_norm(features) * style_std + style_mean
+        # The port's order (Eq. 14 as `feat * alpha + content_f * (1 - alpha)`): alpha 0 gives f(c) exactly.
+        return self.decoder(target * self.alpha + features * (1 - self.alpha))
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha:g}"
