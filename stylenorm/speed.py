@@ -15,10 +15,13 @@ What the defaults come to:
   are computed in fp32 (:mod:`stylenorm.losses.perceptual`).
 * channels_last ``auto``: on CUDA only - cuDNN's bf16 convolutions prefer NHWC, while on the CPU
   measured here it made a bf16 training step about 20% slower.
-* compile: off by default for training - compiling takes minutes on a CPU, a loss for short runs
-  and tests - and on in the paper presets, whose runs of days it speeds up (256 px steps about 20%
-  faster on the CPU measured, with less memory); on request for inference, where with inductor's
-  weight freezing it is the largest single win once an image size repeats.
+* compile ``auto`` for training: compile when the planned work repays compiling
+  (:func:`compile_pays`: at least :data:`COMPILE_MIN_MEGAPIXELS` of training pixels - optimizer
+  steps x batch x image area - planned; a compiled 256 px step is about 20% faster on the CPU
+  measured, and compiling costs 20-100 s), eager otherwise: the CPU demo runs, tests and sweeps of
+  small runs stay eager, the paper presets compile. The decision and its reason are logged. On
+  request for inference, where with inductor's weight freezing it is the largest single win once an
+  image size repeats.
 * Adam: the fused single-kernel implementation wherever torch has one for the parameters' device
   (CPU and CUDA), else torch's default.
 """
@@ -103,7 +106,8 @@ class SpeedOptions:
 
     Attributes:
         channels_last: NHWC memory format for networks and batches (``auto``: on CUDA only).
-        compile: ``torch.compile`` every network (and the VGG loss network) before training.
+        compile: ``torch.compile`` every network (and the VGG loss network) before training; ``auto``:
+            when the planned work repays it (:func:`compile_pays`).
         compile_mode: ``torch.compile`` mode (``null`` = default; ``max-autotune`` enables CUDA graphs).
         fused_adam: the fused Adam kernel (``auto``: where torch has one for the parameters' device).
         num_threads: CPU threads of one run (``torch.set_num_threads``); ``auto``: the machine's cores
@@ -112,7 +116,7 @@ class SpeedOptions:
     """
 
     channels_last: bool | str = AUTO
-    compile: bool = False
+    compile: bool | str = AUTO
     compile_mode: str | None = None
     fused_adam: bool | str = AUTO
     num_threads: int | str = AUTO
@@ -120,8 +124,7 @@ class SpeedOptions:
     def __post_init__(self) -> None:
         _flag(self.channels_last, "channels_last")
         _flag(self.fused_adam, "fused_adam")
-        if not isinstance(self.compile, bool):
-            raise ValueError(f"speed.compile must be true or false, got {self.compile!r}.")
+        _flag(self.compile, "compile")
         if self.num_threads != AUTO and (
             isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1
         ):
@@ -142,6 +145,31 @@ class SpeedOptions:
         if self.channels_last == AUTO:
             return torch.device(device).type == "cuda"
         return bool(self.channels_last)
+
+
+#: ``speed.compile=auto`` compiles a training run that plans at least this many megapixels of training
+#: images (optimizer steps x batch size x image height x width / 1e6). Break-even measured on the 2-core
+#: CPU of docs/performance.md at 256 px: a compiled CycleGAN iteration saves 1.5 s and a style step
+#: (batch 4) 0.5 s, against 20 s (warm cache) to 100 s (cold) of compiling - about 10-50 megapixels.
+#: Set well above that (not measured for the small CPU-demo networks, whose savings per pixel are
+#: smaller): the embedded demos (5-98 megapixels) and the ablation presets stay eager, the paper
+#: presets compile.
+COMPILE_MIN_MEGAPIXELS = 300.0
+
+
+def compile_pays(steps: int | float, batch_size: int, image_size: int) -> tuple[bool, str]:
+    """``speed.compile=auto``'s rule: whether ``steps`` optimizer steps of ``batch_size`` images of
+    ``image_size`` px repay compiling, and the reason in words (logged)."""
+    if steps is None or steps == float("inf") or steps < 0:
+        return True, "the run length is open-ended"
+    megapixels = steps * batch_size * image_size * image_size / 1e6
+    planned = f"{steps:.0f} steps x {batch_size} x {image_size}x{image_size} px = {megapixels:,.2f} megapixels planned"
+    if megapixels >= COMPILE_MIN_MEGAPIXELS:
+        return True, f"{planned} >= {COMPILE_MIN_MEGAPIXELS:g}, enough to repay compiling"
+    return (
+        False,
+        f"{planned} < {COMPILE_MIN_MEGAPIXELS:g}, too little to repay compiling (set speed.compile=true to force it)",
+    )
 
 
 def threads_per_run(num_threads: int | str, parallel_runs: int | None) -> int | None:

@@ -68,6 +68,11 @@ def train(cfg, *callbacks: Callback):
     return built["task"], built["trainer"]
 
 
+class StopAfterOneStep(Callback):
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        trainer.should_stop = True
+
+
 class StepLosses(Callback):
     """The values logged under ``names`` at every training step (batch), from ``callback_metrics``."""
 
@@ -472,6 +477,51 @@ def test_compiled_training_gives_the_eager_losses(tmp_path, data_dir):
     # Same fp32 ops; inductor may fuse elementwise ones in another order. Measured: identical losses
     # over the 3 steps; 1e-4 relative leaves room for fusion order on other CPUs.
     assert max(relative_differences(runs[False], runs[True])) < 1e-4, runs
+
+
+@pytest.mark.parametrize(
+    ("steps", "batch", "size", "compiles"),
+    [
+        (1200, 1, 64, False),  # the embedded CycleGAN demo: 4.9 megapixels
+        (1500, 4, 64, False),  # the embedded style demo: 24.6
+        (1500, 16, 64, False),  # the embedded autoencoder demo: 98.3
+        (18310, 4, 64, False),  # 299.99 megapixels: just under the threshold
+        (18311, 4, 64, True),  # 300.01: just over
+        (41_000, 4, 256, True),  # style_paper: 2 epochs of COCO
+        (float("inf"), 1, 8, True),  # open-ended
+    ],
+)
+def test_compile_auto_compiles_when_the_planned_pixels_repay_it(steps, batch, size, compiles):
+    from stylenorm.speed import COMPILE_MIN_MEGAPIXELS, compile_pays
+
+    decision, reason = compile_pays(steps, batch, size)
+    assert decision is compiles, reason
+    if steps != float("inf"):
+        megapixels = steps * batch * size * size / 1e6
+        assert f"{megapixels:,.2f} megapixels planned" in reason and (megapixels >= COMPILE_MIN_MEGAPIXELS) is compiles
+
+
+@pytest.mark.parametrize(("max_steps", "compiled"), [(3, False), (200_000, True)])
+def test_compile_auto_decides_from_the_run_and_says_why(tmp_path, data_dir, caplog, monkeypatch, max_steps, compiled):
+    """The decision reads the run's planned steps, batch and image size; the large plan is only
+    decided here (the compile itself is replaced: this test is about the rule, not inductor)."""
+    import logging
+
+    from stylenorm.tasks.base import ImageTranslationTask
+
+    chosen = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kwargs: chosen.append(type(self).__name__))
+    cfg = compose_run(tmp_path, data_dir, "autoencoder", "speed.compile=auto", f"trainer.max_steps={max_steps}",
+                      "trainer.limit_val_batches=0")  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="stylenorm.tasks.base"):
+        task, _ = train(cfg, StopAfterOneStep())
+    assert (
+        isinstance(task, ImageTranslationTask)
+        and task.compiled is compiled
+        and (chosen == ["ConvNormActAutoencoder"]) is compiled
+    )
+    expected = "compiling the networks" if compiled else "running eager"
+    assert f"speed.compile=auto: {expected} ({max_steps} steps x 16 x 32x32 px" in caplog.text
 
 
 # ---------------------------------------------------------------- inference: bf16 and compile

@@ -6,6 +6,7 @@ Training logic proper lives in each task; networks in :mod:`stylenorm.networks`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,8 +17,10 @@ from torchvision.utils import make_grid
 
 from stylenorm.nn.norm import NormSpec, has_learned_mixture, is_norm_layer
 from stylenorm.resume import SETTINGS_KEY
-from stylenorm.speed import SpeedOptions, adam, to_channels_last
+from stylenorm.speed import AUTO, SpeedOptions, adam, compile_pays, to_channels_last
 from stylenorm.tasks.hparams_tab import log_hparams
+
+log = logging.getLogger(__name__)
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -95,9 +98,24 @@ class ImageTranslationTask(LightningModule):
         self._speed_applied = True
         if self.speed.use_channels_last(self.trainer.strategy.root_device):
             self.to(memory_format=torch.channels_last)
-        if self.speed.compile:
+        self.compiled = self._decide_compile()
+        if self.compiled:
             for name in self.compiled_module_names:
                 getattr(self, name).compile(mode=self.speed.compile_mode)
+
+    #: Whether the networks were compiled (``speed.compile``, ``auto`` resolved), for the HPARAMS tab.
+    compiled: bool = False
+
+    def _decide_compile(self) -> bool:
+        if self.speed.compile != AUTO:
+            return bool(self.speed.compile)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        steps = self.trainer.estimated_stepping_batches  # max_steps, or max_epochs x batches per epoch
+        decision, reason = compile_pays(
+            steps, getattr(datamodule, "batch_size", 1), getattr(datamodule, "image_size", 256)
+        )
+        log.info("speed.compile=auto: %s (%s).", "compiling the networks" if decision else "running eager", reason)
+        return decision
 
     @property
     def channels_last(self) -> bool:
@@ -132,6 +150,7 @@ class ImageTranslationTask(LightningModule):
         summary["trainer/precision"] = str(self.trainer.precision)
         summary["trainer/world_size"] = self.trainer.world_size
         summary["trainer/optimizer_steps_per_batch"] = self.optimizer_steps_per_batch
+        summary["speed/compiled"] = self.compiled
         return summary
 
     def on_train_start(self) -> None:
