@@ -232,6 +232,7 @@ def test_refusals_name_the_fix(tmp_path, capsys, port, files, adain_checkpoint):
     error = failing(capsys, ["-c", str(adain_checkpoint), *io, *two, "--style-weights", "0.5,0.6"])
     assert "sum to 1" in error and "--style-weights 0.455,0.545" in error
     assert "one weight per" in failing(capsys, ["-c", str(adain_checkpoint), *io, *two, "--style-weights", "1"])
+    assert "non-negative" in failing(capsys, ["-c", str(adain_checkpoint), *io, *two, "--style-weights", "1.5,-0.5"])
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
     error = failing(capsys, ["-c", str(adain_checkpoint), *io, "--style-image", str(broken)])
@@ -308,3 +309,10 @@ def test_export_command_and_its_refusals(tmp_path, capsys, adain_checkpoint, fil
     assert export_main([*common, "--style-image", str(files["style"]), "--preserve-color"]) == 2
     error = capsys.readouterr().err
     assert "--preserve-color cannot be exported" in error and "recomputes their statistics" in error
+
+
+def test_export_refuses_colour_preservation_through_the_api_too(tmp_path, port):
+    model = public_stylizer(port, [pixels(40, 40, seed=29)[0]], preserve_color=True)
+    with pytest.raises(ValueError, match="cannot be exported: colour preservation recomputes the style statistics"):
+        export_torchscript(model, tmp_path / "m.pt", sample_size=(32, 32))
+    assert not (tmp_path / "m.pt").exists()

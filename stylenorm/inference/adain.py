@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from stylenorm.inference.styles import MIX_SUM_TOLERANCE
+from stylenorm.inference.styles import convex_weights
 from stylenorm.networks.adain import AdaINNet
 from stylenorm.networks.adain_stylizer import (
     MIN_SIZE,
@@ -129,7 +129,8 @@ def _tensor_pixels(image: torch.Tensor, index: int) -> torch.Tensor:
 
 def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
     """The interpolation weights as a float tensor: one per style image, non-negative, summing to 1
-    (within :data:`~stylenorm.inference.styles.MIX_SUM_TOLERANCE`); refused otherwise, naming the fix."""
+    (:func:`~stylenorm.inference.styles.convex_weights`, the ``--style-mix`` rule); refused otherwise,
+    naming the fix."""
     if weights is None:
         if count > 1:
             raise ValueError(
@@ -139,25 +140,12 @@ def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: i
             )
         return torch.ones(1)
     values = [float(w) for w in (weights.reshape(-1).tolist() if isinstance(weights, torch.Tensor) else weights)]
-    shown = ",".join(f"{w:g}" for w in values)
     if len(values) != count:
         raise ValueError(
-            f"--style-weights {shown} has {len(values)} weight(s) for {count} style image(s): give one weight per "
-            f"--style-image, in the same order."
+            f"--style-weights {','.join(f'{w:g}' for w in values)} has {len(values)} weight(s) for {count} style "
+            f"image(s): give one weight per --style-image, in the same order."
         )
-    if any(not np.isfinite(w) or w < 0 for w in values):
-        raise ValueError(f"--style-weights {shown}: weights must be non-negative numbers (a convex combination).")
-    total = sum(values)
-    if abs(total - 1) > MIX_SUM_TOLERANCE:
-        suggestion = (
-            ",".join(f"{w / total:.3g}" for w in values) if total > 0 else ",".join(["1"] + ["0"] * (count - 1))
-        )
-        raise ValueError(
-            f"--style-weights {shown} sums to {total:g}; the weights must sum to 1 (a convex combination; they are "
-            f"not rescaled for you). Did you mean --style-weights {suggestion}?"
-        )
-    # Within the tolerance, the rounding of typed decimals (0.333,0.333,0.334) is divided out.
-    return torch.tensor([w / total for w in values], dtype=torch.float32)
+    return convex_weights(values, "--style-weights", "style images")
 
 
 def with_style(

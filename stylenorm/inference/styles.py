@@ -12,6 +12,7 @@ A one-hot mix gives exactly that style's network.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from os import PathLike
 
@@ -34,6 +35,25 @@ def parse_style_mix(text: str) -> list[float]:
     except ValueError:
         raise ValueError(f"--style-mix {text!r}: expected comma-separated numbers, e.g. --style-mix 0.3,0.7.") from None
     return weights
+
+
+def convex_weights(values: Sequence[float], flag: str, what: str) -> torch.Tensor:
+    """``values`` as a float32 tensor after the checks every mix shares: finite, non-negative, summing to 1
+    within :data:`MIX_SUM_TOLERANCE` (refused otherwise, naming ``flag`` and a sum-1 suggestion).
+    ``what`` names what is mixed (``styles``). Within the tolerance, the sum is divided out: the rounding
+    of typed decimals (0.333,0.333,0.334) does not scale the result."""
+    shown = ",".join(f"{w:g}" for w in values)
+    if any(not math.isfinite(w) or w < 0 for w in values):
+        raise ValueError(f"{flag} {shown}: mix weights must be non-negative (a convex combination of the {what}).")
+    total = sum(values)
+    if abs(total - 1) > MIX_SUM_TOLERANCE:
+        one_hot = ",".join(["1"] + ["0"] * (len(values) - 1))
+        suggestion = ",".join(f"{w / total:.3g}" for w in values) if total > 0 else one_hot
+        raise ValueError(
+            f"{flag} {shown} sums to {total:g}; the weights must sum to 1 (a convex combination; they are not "
+            f"rescaled for you). Did you mean {flag} {suggestion}?"
+        )
+    return torch.tensor([w / total for w in values], dtype=torch.float32)
 
 
 def describe_style(style: StyleChoice) -> str:
@@ -82,17 +102,5 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
             f"--style-mix {shown} has {len(values)} weight(s) but {source} holds {count} styles: give one weight "
             f"per style, e.g. --style-mix {','.join(['1'] + ['0'] * (count - 1))}."
         )
-    if any(w < 0 for w in values):
-        raise ValueError(f"--style-mix {shown}: mix weights must be non-negative (a convex combination of the styles).")
-    total = sum(values)
-    if abs(total - 1) > MIX_SUM_TOLERANCE:
-        suggestion = (
-            ",".join(f"{w / total:.3g}" for w in values) if total > 0 else ",".join(["1"] + ["0"] * (count - 1))
-        )
-        raise ValueError(
-            f"--style-mix {shown} sums to {total:g}; the weights must sum to 1 (a convex combination; they are not "
-            f"rescaled for you). Did you mean --style-mix {suggestion}?"
-        )
-    # Within the tolerance, the rounding of typed decimals (0.333,0.333,0.334) is divided out.
-    bake_style(network, torch.tensor([w / total for w in values], dtype=torch.float32))
+    bake_style(network, convex_weights(values, "--style-mix", "styles"))
     return describe_style(values)
