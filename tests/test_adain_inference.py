@@ -8,6 +8,9 @@ signal survives the 9 decoder layers, and the last conv is scaled per channel so
 over the gray levels: a mismatch cannot hide in a flat image.
 """
 
+import json
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -304,6 +307,9 @@ def test_export_command_and_its_refusals(tmp_path, capsys, adain_checkpoint, fil
     assert export_main([*common, "--style-image", str(files["style"])]) == 0
     out = capsys.readouterr().out
     assert "style painting.png" in out and ">= 16 px" in out and "max abs difference to PyTorch" in out
+    with zipfile.ZipFile(tmp_path / "m.pt") as archive:
+        name = next(n for n in archive.namelist() if n.endswith("extra/stylenorm.json"))
+        assert "H and W >= 16" in json.loads(archive.read(name))["stylenorm.pixels"]
     assert export_main(common) == 2
     assert "--style-image" in capsys.readouterr().err
     assert export_main([*common, "--style-image", str(files["style"]), "--preserve-color"]) == 2

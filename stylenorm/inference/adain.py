@@ -71,7 +71,7 @@ def _as_list(style_images: StyleImages) -> list[StyleImage]:
 
 
 def _name(image: StyleImage, index: int) -> str:
-    return Path(image).name if isinstance(image, (str, os.PathLike)) else f"style image {index}"
+    return Path(image).name if isinstance(image, (str, os.PathLike)) else f"in-memory image {index + 1}"
 
 
 def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: int = 0) -> torch.Tensor:

@@ -134,7 +134,8 @@ def _add_onnx_metadata(path: Path, stylizer: Stylizer) -> None:
 def metadata(stylizer: Stylizer) -> dict[str, str]:
     """What an exported file records about itself."""
     return {
-        "stylenorm.pixels": CONVENTION_NOTE,
+        # AdaIN needs 16 px (two positions per channel at relu4_1 for its statistics).
+        "stylenorm.pixels": CONVENTION_NOTE.replace(">= 8", f">= {max(8, stylizer.min_size)}"),
         "stylenorm.source": stylizer.description,
         "stylenorm.convention": stylizer.convention.name,
         "stylenorm.rounding": stylizer.convention.rounding,
