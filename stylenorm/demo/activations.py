@@ -1,0 +1,101 @@
+"""Why the variants differ: activation statistics before and after every norm layer, on the user's image.
+
+The seeds' claim for instance norm is "each channel of each image leaves the layer with mean 0 and
+std 1". Here it is measured: the chosen network runs once on the image with forward hooks on its
+norm layers (:func:`stylenorm.nn.norm.is_norm_layer`, as the training callback finds them), and the
+statistics are the training callback's own (:func:`stylenorm.callbacks.norm_statistics.activation_statistics`):
+per channel over (H, W) - what instance norm normalises - the average |mean| and the average std,
+before and after each layer. Instance norm without affine reads 0 / 1 after every layer; with affine,
+gamma and beta move it; batch norm in eval mode uses its running statistics, so on one image it
+does not reach 0 / 1; group and layer norm reach it over their groups, not per channel.
+
+The pass is untiled, on the image downscaled to at most :data:`STATISTICS_SIZE` px (the statistics of
+a 12-megapixel pass are no different in kind, and the plot should come back in a second).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from stylenorm.callbacks.norm_statistics import activation_statistics
+from stylenorm.inference import PreparedImage, Stylizer
+from stylenorm.nn.norm import is_norm_layer
+
+#: Longest side of the image the statistics are measured on.
+STATISTICS_SIZE = 512
+
+
+@dataclasses.dataclass
+class LayerStatistics:
+    """One norm layer's input and output, per channel over (H, W), averaged over the channels."""
+
+    layer: str  # module path inside the network, e.g. "encoder.0.norm"
+    kind: str  # the layer's class, e.g. "InstanceNorm2d"
+    before_abs_mean: float
+    before_std: float
+    after_abs_mean: float
+    after_std: float
+
+
+def downscaled(pixels: torch.Tensor, longest: int = STATISTICS_SIZE) -> torch.Tensor:
+    """``(3, H, W)`` uint8 -> ``(1, 3, h, w)`` float 0-255 with the longest side at most ``longest``."""
+    image = pixels[None].float()
+    height, width = image.shape[-2:]
+    factor = longest / max(height, width)
+    if factor >= 1:
+        return image
+    size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def norm_layer_statistics(
+    image: PreparedImage, model: Stylizer, *, longest: int = STATISTICS_SIZE
+) -> list[LayerStatistics]:
+    """Statistics around every norm layer of ``model`` on ``image``, in the order the layers run.
+
+    A layer called more than once in a pass is recorded at its first call. An empty list means the
+    network has no norm layers (``norm=none``).
+    """
+    names = {module: name for name, module in model.network.named_modules() if is_norm_layer(module)}
+    records: dict[torch.nn.Module, LayerStatistics] = {}
+
+    def hook(module, args, output):
+        if module in records or not isinstance(output, torch.Tensor) or output.dim() != 4:
+            return
+        before, after = activation_statistics(args[0]), activation_statistics(output)
+        records[module] = LayerStatistics(
+            names[module],
+            type(module).__name__,
+            before["instance_abs_mean"],
+            before["instance_std"],
+            after["instance_abs_mean"],
+            after["instance_std"],
+        )
+
+    handles = [module.register_forward_hook(hook) for module in names]
+    try:
+        model(downscaled(image.pixels, longest), "fp32", eager=True)  # eager: hooks do not run in a compiled graph
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(records.values())  # dicts keep insertion order: the order the layers ran
+
+
+def statistics_rows(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> list[list]:
+    """Table rows ``[checkpoint, #, layer, kind, |mean| before, std before, |mean| after, std after]``."""
+    rows = []
+    for label, layers in labelled:
+        for number, layer in enumerate(layers, start=1):
+            rows.append([
+                label, number, layer.layer, layer.kind,
+                round(layer.before_abs_mean, 4), round(layer.before_std, 4),
+                round(layer.after_abs_mean, 4), round(layer.after_std, 4),
+            ])  # fmt: skip
+    return rows
+
+
+STATISTICS_COLUMNS = ["checkpoint", "#", "layer", "kind", "|mean| before", "std before", "|mean| after", "std after"]

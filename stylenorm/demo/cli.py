@@ -1,0 +1,110 @@
+"""The ``stylenorm-demo`` command (also ``python -m stylenorm.demo``): serve the comparison page locally.
+
+::
+
+    stylenorm-demo                                  # checkpoints/ and logs/ of this folder, http://127.0.0.1:7860
+    stylenorm-demo --runs runs/ --runs saved_models/mosaic.pth --port 8080
+    stylenorm-demo --host 0.0.0.0                   # reachable from other machines: only on a network you trust
+
+The page binds 127.0.0.1 unless ``--host`` says otherwise and makes no public share link unless
+``--share`` is given (Gradio's tunnel, which needs the internet). Exit status 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS
+from stylenorm.demo.inputs import DEFAULT_MAX_PIXELS
+from stylenorm.inference import PRECISIONS
+from stylenorm.inference.tile_statistics import TILE_STATISTICS
+from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stylenorm-demo",
+        description="A local web page that runs one image through several checkpoints side by side, plots the "
+        "activation statistics around their norm layers and shows which outputs move when the lighting changes.",
+    )
+    parser.add_argument(
+        "--runs",
+        action="append",
+        metavar="DIR",
+        help=f"folder to search for checkpoints (.ckpt, .pth, .model) and their runs' logs, or a checkpoint file; "
+        f"repeat for several (default: {' and '.join(DEFAULT_RUN_FOLDERS)} of the current folder)",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--share", action="store_true", help="also make a public gradio.live link (needs the internet; off by default)"
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="as the stylize command's --precision")
+    parser.add_argument("--tile", type=int, default=None, help="tile size in px, as the stylize command's --tile")
+    parser.add_argument(
+        "--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS, help="as the stylize command's"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"largest image the page accepts, in pixels (default {DEFAULT_MAX_PIXELS:,}; 0 = no limit)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from stylenorm.demo.page import build_page, serve
+        from stylenorm.demo.session import DemoSession
+    except ModuleNotFoundError as error:
+        print(
+            f"stylenorm-demo: {error.name} is not installed; the page needs Gradio: pip install -e '.[demo]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        session = DemoSession(
+            args.runs or DEFAULT_RUN_FOLDERS,
+            device=args.device,
+            max_pixels=args.max_pixels or None,
+            precision=args.precision,
+            tile=args.tile,
+            tile_stats=args.tile_stats,
+        )
+    except ValueError as error:  # a bad --device
+        print(f"stylenorm-demo: {error}", file=sys.stderr)
+        return 2
+    where = ", ".join(map(str, session.runs))
+    print(f"stylenorm-demo: {len(session.entries)} checkpoint(s) found under {where}")
+    if not session.entries:
+        print(
+            f"stylenorm-demo: no .ckpt/.pth/.model file under {where} (relative to {Path.cwd()}): train one "
+            f"(python train.py), start the page in the project folder, or point --runs at your checkpoints. The page "
+            f"lists new ones after 'Search for checkpoints again'.",
+            file=sys.stderr,
+        )
+    try:
+        serve(build_page(session), args.host, args.port, share=args.share)
+    except OSError as error:  # the port is taken, or the address is not this machine's
+        print(
+            f"stylenorm-demo: cannot serve on {args.host}:{args.port}: {str(error).splitlines()[0]} "
+            f"Choose another with --port N.",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""One image through several checkpoints: the side-by-side results of the page.
+
+Each result is what the stylize command writes for that checkpoint - the same
+:func:`~stylenorm.inference.stylize_batch` call, so images above the automatic tiling threshold
+(or with ``tile``) are tiled with whole-image norm statistics (``tile_stats``, exact by default) -
+at the input's resolution, saved as PNG for the download button. A checkpoint that fails (will not
+load, runs out of memory) gives a result with the reason instead of an image; the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PIL import Image
+
+from stylenorm.demo.catalog import CheckpointEntry
+from stylenorm.demo.inputs import DemoError
+from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
+from stylenorm.inference import DEFAULT_AUTO_TILE_PIXELS, PreparedImage, save_image, stylize_batch
+from stylenorm.inference.pipeline import to_image
+from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
+
+#: ``progress(fraction, description)``: how long work reports how far it is.
+Progress = Callable[[float, str], None]
+
+
+@dataclasses.dataclass
+class Result:
+    """One checkpoint's output for the page.
+
+    Attributes:
+        entry: the checkpoint.
+        image: the stylized image at the input's size (``None`` when it failed).
+        path: the PNG written for download.
+        seconds: time to stylize (the network, tiling, quantisation), loading not included.
+        load_seconds: time to load the checkpoint (0 when it was cached).
+        error: why there is no image.
+    """
+
+    entry: CheckpointEntry
+    image: Image.Image | None = None
+    path: Path | None = None
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    error: str | None = None
+
+    def caption(self) -> str:
+        """The norm settings and the run, and the time it took."""
+        loading = f" + {self.load_seconds:.1f} s loading" if self.load_seconds >= 0.05 else ""
+        return f"{self.entry.caption()} — {self.seconds:.2f} s{loading}"
+
+
+def _file_name(index: int, entry: CheckpointEntry) -> str:
+    """``1_autoencoder_instance-affine_true_version_0.png``: readable, safe, unique within one comparison."""
+    stem = re.sub(r"[^A-Za-z0-9_.=-]+", "_", entry.name.removesuffix(entry.path.suffix)).strip("_")
+    return f"{index}_{stem[-100:]}.png"
+
+
+def no_progress(fraction: float, description: str) -> None:
+    pass
+
+
+def compare(
+    image: PreparedImage,
+    entries: Sequence[CheckpointEntry],
+    models: ModelCache,
+    controls: Controls = NO_CONTROLS,
+    *,
+    precision: str = "auto",
+    tile: int | None = None,
+    tile_stats: str = DEFAULT_TILE_STATISTICS,
+    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+    output_dir: str | Path | None = None,
+    progress: Progress = no_progress,
+) -> list[Result]:
+    """Stylize ``image`` with every checkpoint in ``entries``, one :class:`Result` each, in order.
+
+    ``precision``, ``tile``, ``tile_stats`` and ``auto_tile_pixels`` mean what they mean to the
+    stylize command. Results are written as PNG files into ``output_dir`` (a new temporary folder
+    when not given).
+    """
+    if not entries:
+        raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
+    folder = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="stylenorm-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    for index, entry in enumerate(entries, start=1):
+        progress((index - 1) / len(entries), f"{entry.name} ({index} of {len(entries)})")
+        result = Result(entry)
+        try:
+            started = time.perf_counter()
+            model = models.get(entry, controls)
+            result.load_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            output = stylize_batch(
+                image.pixels[None],
+                model,
+                tile=tile,
+                precision=precision,
+                auto_tile_pixels=auto_tile_pixels,
+                tile_stats=tile_stats,
+            )
+            result.image = to_image(output[0], image.alpha)
+            result.seconds = time.perf_counter() - started
+            result.path = save_image(result.image, folder / _file_name(index, entry))
+        except DemoError as error:
+            result.error = str(error)
+        except (ValueError, RuntimeError, MemoryError) as error:  # OOM, a network that fails on this size
+            result.error = f"{entry.name} failed on this image: {type(error).__name__}: {error}"
+        results.append(result)
+    progress(1.0, "done")
+    return results

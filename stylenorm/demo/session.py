@@ -1,0 +1,175 @@
+"""The page's work without the page: :class:`DemoSession`, usable from Python as the page uses it.
+
+::
+
+    from stylenorm.demo import DemoSession
+
+    session = DemoSession(["checkpoints", "logs"])
+    for entry in session.entries:
+        print(entry.label())
+    results = session.stylize("photo.jpg", [e.path for e in session.entries[:2]])
+    results[0].image.save("first.png")
+
+A session holds the checkpoint list and the loaded networks (:class:`~stylenorm.demo.models.ModelCache`).
+Network work is serialised by one lock: the activation statistics and the exact tile statistics put
+forward hooks on a network's layers, and two requests running one network at once would see each
+other's hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+from PIL import Image
+
+from stylenorm.demo.activations import norm_layer_statistics, statistics_rows
+from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
+from stylenorm.demo.compare import Progress, Result, compare, no_progress
+from stylenorm.demo.inputs import DEFAULT_MAX_PIXELS, DemoError, read_input
+from stylenorm.demo.lighting import LightingResult, lighting_response
+from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
+from stylenorm.demo.plots import statistics_figure
+from stylenorm.demo.samples import sample_path
+from stylenorm.inference import PreparedImage, read_checkpoint
+from stylenorm.inference.stylizer import resolve_device
+from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
+
+ImageSource = str | os.PathLike
+
+
+class DemoSession:
+    """Checkpoints found under ``runs``, networks loaded once, and the page's three computations.
+
+    Args:
+        runs: folders searched for checkpoints (and their runs' logs), or checkpoint files.
+        device: where networks run (``auto``: CUDA when available).
+        max_pixels: largest input accepted, in pixels (:func:`~stylenorm.demo.inputs.read_input`).
+        precision, tile, tile_stats: the stylize command's options, for the side-by-side results.
+    """
+
+    def __init__(
+        self,
+        runs: Iterable[str | os.PathLike] = DEFAULT_RUN_FOLDERS,
+        *,
+        device: str = "auto",
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        precision: str = "auto",
+        tile: int | None = None,
+        tile_stats: str = DEFAULT_TILE_STATISTICS,
+    ):
+        resolve_device(device)  # a bad device is refused now, not at the first click
+        self.runs = [Path(folder) for folder in runs]
+        self.models = ModelCache(device)
+        self.max_pixels = max_pixels
+        self.precision = precision
+        self.tile = tile
+        self.tile_stats = tile_stats
+        self._lock = threading.Lock()
+        self.entries: list[CheckpointEntry] = []
+        self.refresh()
+
+    def refresh(self) -> list[CheckpointEntry]:
+        """Search the run folders again (new runs appear; loaded networks stay cached)."""
+        self.entries = find_checkpoints(self.runs)
+        return self.entries
+
+    def entry(self, checkpoint: str | os.PathLike | CheckpointEntry) -> CheckpointEntry:
+        """The listed entry for a path; a file outside the run folders is described on the spot."""
+        if isinstance(checkpoint, CheckpointEntry):
+            return checkpoint
+        path = Path(checkpoint).resolve()
+        for entry in self.entries:
+            if entry.path == path:
+                return entry
+        try:
+            return describe(path, read_checkpoint(path))
+        except (ValueError, OSError, RuntimeError) as error:
+            raise DemoError(f"{Path(checkpoint).name} cannot be used: {str(error).splitlines()[0]}") from None
+
+    def read(self, image: ImageSource | None = None, sample: str | None = None) -> PreparedImage:
+        """The input: the uploaded file when given, else the named sample image."""
+        if image:
+            return read_input(image, max_pixels=self.max_pixels)
+        if sample:
+            return read_input(sample_path(sample), max_pixels=None)
+        raise DemoError("No image: upload one or pick a sample image.")
+
+    def _entries(self, checkpoints: Sequence[str | os.PathLike | CheckpointEntry]) -> list[CheckpointEntry]:
+        if not checkpoints:
+            raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
+        return [self.entry(checkpoint) for checkpoint in checkpoints]
+
+    def stylize(
+        self,
+        image: ImageSource | None,
+        checkpoints: Sequence[str | os.PathLike | CheckpointEntry],
+        controls: Controls = NO_CONTROLS,
+        *,
+        sample: str | None = None,
+        output_dir: str | os.PathLike | None = None,
+        progress: Progress = no_progress,
+    ) -> list[Result]:
+        """The side-by-side results: the image through every checkpoint, as the stylize command makes them."""
+        prepared, entries = self.read(image, sample), self._entries(checkpoints)
+        with self._lock:
+            return compare(
+                prepared,
+                entries,
+                self.models,
+                controls,
+                precision=self.precision,
+                tile=self.tile,
+                tile_stats=self.tile_stats,
+                output_dir=output_dir,
+                progress=progress,
+            )
+
+    def statistics(
+        self,
+        image: ImageSource | None,
+        checkpoints: Sequence[str | os.PathLike | CheckpointEntry],
+        controls: Controls = NO_CONTROLS,
+        *,
+        sample: str | None = None,
+        progress: Progress = no_progress,
+    ) -> tuple[Figure, list[list], list[str]]:
+        """Per-layer activation statistics around the norm layers: the figure, the table rows, and a
+        note per checkpoint that failed or has no norm layer."""
+        prepared, entries = self.read(image, sample), self._entries(checkpoints)
+        labelled, notes = [], []
+        with self._lock:
+            for index, entry in enumerate(entries):
+                progress(index / len(entries), f"{entry.name} ({index + 1} of {len(entries)})")
+                try:
+                    layers = norm_layer_statistics(prepared, self.models.get(entry, controls))
+                except DemoError as error:
+                    notes.append(str(error))
+                    continue
+                if not layers:
+                    notes.append(f"{entry.name} has no norm layers (norm=none): nothing to plot.")
+                    continue
+                labelled.append((f"{entry.model}: {entry.norm_label} ({entry.run or entry.path.name})", layers))
+        progress(1.0, "done")
+        return statistics_figure(labelled), statistics_rows(labelled), notes
+
+    def lighting(
+        self,
+        image: ImageSource | None,
+        checkpoints: Sequence[str | os.PathLike | CheckpointEntry],
+        controls: Controls = NO_CONTROLS,
+        *,
+        brightness: float = 0.0,
+        contrast: float = 1.0,
+        sample: str | None = None,
+        progress: Progress = no_progress,
+    ) -> tuple[Image.Image, list[LightingResult]]:
+        """The relit input and each checkpoint's output on it, with how much the output moved."""
+        prepared, entries = self.read(image, sample), self._entries(checkpoints)
+        with self._lock:
+            return lighting_response(
+                prepared, entries, self.models, controls, brightness=brightness, contrast=contrast, progress=progress
+            )

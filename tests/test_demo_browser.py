@@ -1,0 +1,166 @@
+"""The web page in a real browser: ``stylenorm-demo`` started as the README says, driven by Chromium.
+
+Playwright drives the system Chromium (``executable_path``): Playwright's own browser build is a
+download, which CI and offline machines cannot make. ``.ci/run`` installs Chromium with apt when it
+is missing. Without a browser these tests FAIL, saying how to get one: a skipped browser test would
+let a broken page pass unnoticed.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+from demo_runs import free_port, photo, train_demo_runs
+from PIL import Image
+
+#: Where a Chromium may be: $STYLENORM_CHROMIUM first, then these names on PATH.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+HOW_TO_GET_A_BROWSER = (
+    "The browser tests need Chromium and found none (looked at $STYLENORM_CHROMIUM and for {names} on PATH). "
+    "Install it: `apt-get install -y chromium` (Debian/Ubuntu; .ci/run does this), `brew install --cask chromium` "
+    "(macOS), or `playwright install chromium` where downloads are allowed; or point STYLENORM_CHROMIUM at a "
+    "Chrome/Chromium binary."
+)
+
+#: The longest a step may take before the test gives up (a hung page, not a slow one, should fail).
+PATIENCE_S = 120
+
+
+def find_chromium() -> str | None:
+    """A Chromium or Chrome binary: ``$STYLENORM_CHROMIUM``, else the first of :data:`CHROMIUM_NAMES` on PATH."""
+    configured = os.environ.get("STYLENORM_CHROMIUM")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def test_without_a_browser_the_message_says_how_to_get_one(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("STYLENORM_CHROMIUM", raising=False)
+    assert find_chromium() is None
+    monkeypatch.setenv("STYLENORM_CHROMIUM", str(tmp_path / "missing-chrome"))
+    assert find_chromium() is None
+    assert "apt-get install -y chromium" in HOW_TO_GET_A_BROWSER
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = find_chromium()
+    if executable is None:
+        pytest.fail(HOW_TO_GET_A_BROWSER.format(names=", ".join(CHROMIUM_NAMES)), pytrace=False)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        pytest.fail("Playwright is not installed: pip install -e '.[dev]' (it is in the dev extra).", pytrace=False)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def wait_for_page(url: str, server: subprocess.Popen, log: Path) -> None:
+    """Until ``url`` answers; the server's output in the failure message if it exits or never answers."""
+    deadline = time.monotonic() + PATIENCE_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"stylenorm-demo exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    pytest.fail(f"stylenorm-demo did not answer at {url} within {PATIENCE_S} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def demo_url(tmp_path_factory):
+    """``stylenorm-demo --runs <the two runs>`` on a free port of 127.0.0.1, as the README starts it."""
+    runs = train_demo_runs(tmp_path_factory.getbasetemp() / "demo_runs")
+    folder = tmp_path_factory.mktemp("demo_server")
+    console_script = Path(sys.executable).parent / "stylenorm-demo"
+    command = [str(console_script)] if console_script.exists() else [sys.executable, "-m", "stylenorm.demo"]
+    port = free_port()
+    command += ["--runs", str(runs / "checkpoints"), "--runs", str(runs / "logs"), "--port", str(port)]
+    command += ["--device", "cpu", "--precision", "fp32"]
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(folder / "gradio")}
+    log = folder / "server.log"
+    with open(log, "w") as output:
+        server = subprocess.Popen(command, cwd=folder, env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_page(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture
+def page(browser, demo_url):
+    """A fresh tab on the page; every request it makes is kept in ``page.requests_made``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(PATIENCE_S * 1000)
+    tab.requests_made = []
+    tab.on("request", lambda request: tab.requests_made.append(request.url))
+    tab.goto(demo_url)
+    tab.wait_for_selector("#checkpoints input[type=checkbox]")
+    yield tab
+    context.close()
+
+
+def status_contains(page, text: str) -> None:
+    page.wait_for_function("text => document.querySelector('#status').innerText.includes(text)", arg=text)
+
+
+def test_two_checkpoints_side_by_side_in_the_browser(page, demo_url, tmp_path):
+    for kind in ("instance", "batch"):
+        page.locator("#checkpoints label", has_text=f"autoencoder/{kind}-affine_true/version_0").locator(
+            "input"
+        ).check()
+    page.set_input_files("#upload input[type=file]", str(photo(tmp_path / "in.png", 70, 50)))
+    status_contains(page, "Input: in.png, 70x50 px")
+    page.click("#stylize")
+    page.wait_for_function("() => document.querySelectorAll('#results img').length === 2")
+    status_contains(page, "2 of 2 stylized")
+    page.wait_for_function("() => [...document.querySelectorAll('#results img')].every(img => img.complete)")
+    shown = page.eval_on_selector_all("#results img", "imgs => imgs.map(img => [img.naturalWidth, img.naturalHeight])")
+    assert shown == [[70, 50], [70, 50]]  # full resolution, not a thumbnail
+    sources = page.eval_on_selector_all("#results img", "imgs => imgs.map(img => img.src)")
+    images = [np.asarray(Image.open(BytesIO(page.request.get(src).body())).convert("RGB")) for src in sources]
+    assert [image.shape for image in images] == [(50, 70, 3), (50, 70, 3)]
+    assert not np.array_equal(images[0], images[1])  # instance and batch norm give different pictures
+    captions = page.inner_text("#results")
+    assert "instance, affine=True" in captions and "batch, affine=True" in captions
+    assert page.locator("#downloads a").count() >= 2  # the PNGs to download
+    assert {urlsplit(url).hostname for url in page.requests_made if not url.startswith("data:")} == {"127.0.0.1"}
+
+
+def test_a_file_that_is_not_an_image_is_named_and_the_page_keeps_working(page, tmp_path):
+    (tmp_path / "notes.txt").write_text("shopping list: milk, bread\n")
+    page.set_input_files("#upload input[type=file]", str(tmp_path / "notes.txt"))
+    status_contains(page, "notes.txt is not an image")
+    assert page.locator("#preview img").count() == 0  # no stale preview of an earlier image
+    page.locator("#checkpoints input[type=checkbox]").first.check()
+    page.locator("#upload").get_by_role("button", name="Clear").click()  # then a sample image works
+    status_contains(page, "Input: sample")
+    page.click("#stylize")
+    status_contains(page, "1 of 1 stylized")
