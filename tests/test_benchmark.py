@@ -114,6 +114,25 @@ def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert results["meta"]["matmul_peak_fp32_tflops"] > 0
 
 
+def test_the_json_keeps_its_documented_keys(tmp_path, repo_root):
+    """The stable keys docs/performance.md promises to tools, with their units."""
+    from stylenorm.benchmark.report import JSON_SCHEMA, QUALITY_ROW_KEYS, STABLE_ROW_KEYS
+
+    out = tmp_path / "bench.json"
+    args = ["--workloads", "stylize_style", "--stylize-sizes", "16", "--repeats", "1", "--no-compile"]
+    assert main([*args, "--device", "cpu", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert results["schema"] == JSON_SCHEMA == 1
+    documented = (repo_root / "docs" / "performance.md").read_text()
+    for row in results["rows"]:
+        assert set(STABLE_ROW_KEYS) <= set(row)
+        assert row["median_ms"] == pytest.approx(1000 * row["median_s"]) and row["peak_mem_mib"] == row["peak_mib"]
+    project = results["rows"][1]
+    assert project["max_gray_diff"] == project["max_abs_diff_gray_levels"] >= project["mean_gray_diff"] >= 0
+    for key in (*STABLE_ROW_KEYS, *QUALITY_ROW_KEYS):
+        assert f"`{key}`" in documented, key
+
+
 def test_scaling_sweeps_and_ddp_proxy_run(tmp_path, capsys):
     out = tmp_path / "scaling.json"
     args = ["--scaling", "--scaling-model", "autoencoder", "--scaling-sizes", "16", "32", "--scaling-batches", "1", "2"]

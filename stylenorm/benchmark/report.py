@@ -1,4 +1,10 @@
-"""Benchmark results as rows: a printed table (Markdown, so it pastes into docs/performance.md) and JSON."""
+"""Benchmark results as rows: a printed table (Markdown, so it pastes into docs/performance.md) and JSON.
+
+The JSON (``--json``) is ``{"schema": JSON_SCHEMA, "meta": {...}, "rows": [...]}``; every row has the
+stable keys of :data:`STABLE_ROW_KEYS` (documented in docs/performance.md, "JSON output"), which
+tools may rely on: later versions add keys but do not rename or drop these. Inference rows also carry
+``max_gray_diff`` and ``mean_gray_diff`` (0-255 gray levels against the fp32 reference).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,13 @@ import torch
 from stylenorm.benchmark.workloads import Case
 
 _MIB = 1024**2
+
+#: Version of the JSON layout; raised only if a stable key ever has to change meaning.
+JSON_SCHEMA = 1
+#: Keys every row has, with their meaning fixed (``median_ms`` and ``peak_mem_mib`` in those units).
+STABLE_ROW_KEYS = ("workload", "size", "batch", "path", "precision", "median_ms", "speedup", "peak_mem_mib")
+#: Keys inference rows add: how far the project's pixels are from the fp32 reference's (0-255).
+QUALITY_ROW_KEYS = ("max_gray_diff", "mean_gray_diff")
 
 
 def machine_description(device: torch.device) -> dict[str, Any]:
@@ -65,6 +78,11 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
             row["share_of_matmul_peak"] = case.flops / seconds / peak
         if path == "stylenorm":
             row.update(case.extra)
+        row["median_ms"] = seconds * 1000
+        row["peak_mem_mib"] = row["peak_mib"]
+        if "max_abs_diff_gray_levels" in row:
+            row["max_gray_diff"] = row["max_abs_diff_gray_levels"]
+            row["mean_gray_diff"] = row["mean_abs_diff_gray_levels"]
         out.append(row)
     return out
 
@@ -102,5 +120,5 @@ def quality_lines(table: list[dict[str, Any]]) -> list[str]:
 
 def write_json(path: Path, results: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
+    path.write_text(json.dumps({"schema": JSON_SCHEMA, **results}, indent=2))
     return path

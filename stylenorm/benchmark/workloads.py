@@ -224,11 +224,10 @@ def training_case(
         reference_step()
     trainer = make_trainer(device, precision, [timing], benchmark=cfg.trainer.benchmark)
     trainer.fit(task, datamodule=random_data(model, timing.steps_needed(repeats), batch, size, generator))
-    speed = task.speed
     notes = ", ".join(
         [f"Lightning {precision}"]
         + ["channels_last"] * task.channels_last
-        + ["compiled"] * speed.compile
+        + ["compiled"] * task.compiled  # speed.compile, with auto resolved
         + ["fused Adam"] * bool(trainer.optimizers[0].defaults.get("fused"))
     )
     return Case(model, size, batch, batch, timing.reference, timing.project, precision, timing.reference.flops, notes)
