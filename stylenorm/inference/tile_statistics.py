@@ -26,7 +26,8 @@ Statistics are swapped in with forward hooks, so no network definition changes.
 
 AdaIN (Huang & Belongie 2017): its content normalisation
 (:class:`~stylenorm.networks.adain_stylizer.AdaINContentNorm`) is an instance norm with the
-*unbiased* variance of the paper's PyTorch port; it says so with ``variance_correction = 1``, and
+*unbiased* variance of the paper's PyTorch port; it declares ``statistics_groups`` (one per
+channel) and ``variance_correction = 1``, and
 the variance frozen for it is then the unbiased one of the values it stands for, so ``exact``
 reproduces it exactly too. Modules marked ``depends_on_whole_image`` (its colour-preserving style,
 whose statistics come from the content image's colours) are run once on the whole image and their
@@ -49,9 +50,17 @@ from stylenorm.nn.norm import per_sample_groups
 TILE_STATISTICS = ("exact", "thumbnail", "per-tile")
 
 
+def statistics_groups(module: nn.Module) -> int | None:
+    """Statistics per sample a layer normalises with, if they come from the sample itself: the norm
+    factory's layers (:func:`~stylenorm.nn.norm.per_sample_groups`), or a layer that declares
+    ``statistics_groups`` (AdaIN's content normalisation); ``None`` for every other layer."""
+    groups = per_sample_groups(module)
+    return groups if groups is not None else getattr(module, "statistics_groups", None)
+
+
 def per_sample_norm_layers(network: nn.Module) -> list[nn.Module]:
     """Layers whose statistics come from each sample (and so from each tile)."""
-    return [m for m in network.modules() if per_sample_groups(m) is not None]
+    return [m for m in network.modules() if statistics_groups(m) is not None]
 
 
 def has_per_sample_norms(network: nn.Module) -> bool:
@@ -65,13 +74,13 @@ def _correction(module: nn.Module) -> int:
 
 def _grouped(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``(N, C, H, W)`` -> ``(N, G, C/G * H * W)`` in float64, the values one statistic is taken over."""
-    return x.double().reshape(x.shape[0], per_sample_groups(module), -1)
+    return x.double().reshape(x.shape[0], statistics_groups(module), -1)
 
 
 def _normalize(module: nn.Module, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     """``module``'s normalization of ``x`` with given per-(sample, group) statistics, then its affine."""
     n, c, h, w = x.shape
-    groups = per_sample_groups(module)
+    groups = statistics_groups(module)
     scale = torch.rsqrt(var + module.eps).to(torch.float32)
     grouped = x.float().reshape(n, groups, -1)
     y = ((grouped - mean.to(torch.float32)[..., None]) * scale[..., None]).reshape(n, c, h, w)

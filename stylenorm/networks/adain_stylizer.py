@@ -16,9 +16,9 @@ held here, so ``forward`` sees the content only:
   content image.
 
 The content side of AdaIN is :class:`AdaINContentNorm`, an instance norm without affine parameters
-but with the port's statistics (unbiased variance, ``eps`` added before the square root); as an
-instance norm, tiled inference (:mod:`stylenorm.inference.tile_statistics`) can give every tile the
-whole image's content statistics. Output: ``g(alpha t + (1 - alpha) f(c))`` (Eq. 14), written in
+but with the port's statistics (unbiased variance, ``eps`` added before the square root); it
+declares them, so tiled inference (:mod:`stylenorm.inference.tile_statistics`) can give every tile
+the whole image's content statistics. Output: ``g(alpha t + (1 - alpha) f(c))`` (Eq. 14), written in
 the port's order so ``alpha = 0`` decodes ``f(c)`` exactly.
 """
 
@@ -44,19 +44,28 @@ MIN_SIZE = 16
 RECEPTIVE_FIELD_RADIUS = 64
 
 
-class AdaINContentNorm(nn.InstanceNorm2d):
+class AdaINContentNorm(nn.Module):
     """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel, with the *unbiased* variance of
     the paper's PyTorch port (``calc_mean_std`` in its ``function.py``); no affine parameters.
 
-    An ``nn.InstanceNorm2d`` so that code which supplies per-sample statistics from outside (tiled
-    inference) recognises it; ``variance_correction = 1`` tells such code to hand over the unbiased
-    variance (torch's instance norm uses the biased one, correction 0).
+    Instance norm, but not the norm factory's (which takes the biased variance): it declares what
+    code supplying per-sample statistics from outside (tiled inference,
+    :mod:`stylenorm.inference.tile_statistics`) needs to know - one statistic per channel
+    (``statistics_groups``) and the unbiased variance (``variance_correction = 1``).
     """
 
     variance_correction = 1
 
     def __init__(self, num_features: int, eps: float = ADAIN_EPS) -> None:
-        super().__init__(num_features, eps=eps, affine=False, track_running_stats=False)
+        super().__init__()
+        self.num_features, self.eps = num_features, eps
+
+    @property
+    def statistics_groups(self) -> int:
+        return self.num_features
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, unbiased variance"
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         mean, std = channel_mean_std(features, self.eps)
