@@ -202,7 +202,8 @@ def build_page(session: DemoSession) -> gr.Blocks:
         session.refresh()
         return gr.CheckboxGroup(choices=checkpoint_choices(session)), f"{len(session.entries)} checkpoint(s) found."
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+    # delete_cache: Gradio's copies of uploads and results older than an hour go, checked hourly.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as page:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Row():
             with gr.Column(scale=2):

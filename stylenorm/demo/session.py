@@ -19,6 +19,8 @@ other's hooks.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,6 +41,9 @@ from stylenorm.inference.stylizer import resolve_device
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
 ImageSource = str | os.PathLike
+
+#: Earlier comparisons whose result files are kept for download besides the latest (older ones are deleted).
+KEPT_COMPARISONS = 20
 
 
 class DemoSession:
@@ -69,6 +74,10 @@ class DemoSession:
         self.tile = tile
         self.tile_stats = tile_stats
         self._lock = threading.Lock()
+        # Results for download live here, one numbered folder per comparison; the oldest are removed
+        # (Gradio serves its own copies), so a page left running does not fill the disk.
+        self._outputs = tempfile.TemporaryDirectory(prefix="stylenorm-demo-")
+        self._comparisons = 0
         self.entries: list[CheckpointEntry] = []
         self.refresh()
 
@@ -113,9 +122,15 @@ class DemoSession:
         output_dir: str | os.PathLike | None = None,
         progress: Progress = no_progress,
     ) -> list[Result]:
-        """The side-by-side results: the image through every checkpoint, as the stylize command makes them."""
+        """The side-by-side results: the image through every checkpoint, as the stylize command makes them.
+
+        The PNG files go to ``output_dir``, or to a folder of the session's that is deleted after
+        :data:`KEPT_COMPARISONS` further comparisons (copy them to keep them).
+        """
         prepared, entries = self.read(image, sample), self._entries(checkpoints)
         with self._lock:
+            if output_dir is None:
+                output_dir = self._next_output_folder()
             return compare(
                 prepared,
                 entries,
@@ -127,6 +142,13 @@ class DemoSession:
                 output_dir=output_dir,
                 progress=progress,
             )
+
+    def _next_output_folder(self) -> Path:
+        self._comparisons += 1
+        root = Path(self._outputs.name)
+        for old in sorted(root.iterdir(), key=lambda folder: int(folder.name))[:-KEPT_COMPARISONS]:
+            shutil.rmtree(old, ignore_errors=True)
+        return root / str(self._comparisons)
 
     def statistics(
         self,
