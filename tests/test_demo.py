@@ -175,6 +175,9 @@ def test_the_style_controls_reach_conditional_instance_norm_and_adain_networks(t
         assert result.error is None and np.array_equal(np.asarray(result.image), np.asarray(pixels))
     other_style = session.stylize(image, [paths["multi"]], Controls(style=0), output_dir=tmp_path / "out0")[0]
     assert not np.array_equal(np.asarray(other_style.image), np.asarray(results[0].image))
+    _, rows, notes = session.statistics(image, [paths["adain"]], controls)  # AdaIN normalises the content features
+    # mean 0 per channel; std 1 per live channel (a random encoder's relu4_1 has dead, all-zero channels)
+    assert notes == [] and [row[3] for row in rows] == ["AdaINContentNorm"] and rows[0][6] < 1e-3 < rows[0][7] <= 1.0001
     missing = session.stylize(image, [paths["multi"], paths["adain"]], output_dir=tmp_path / "out1")
     assert "holds 2 styles" in missing[0].error and "Style" in missing[0].error
     assert "AdaIN network" in missing[1].error and "style image" in missing[1].error

@@ -2,7 +2,8 @@
 
 The seeds' claim for instance norm is "each channel of each image leaves the layer with mean 0 and
 std 1". Here it is measured: the chosen network runs once on the image with forward hooks on its
-norm layers (:func:`stylenorm.nn.norm.is_norm_layer`, as the training callback finds them), and the
+norm layers (:func:`stylenorm.nn.norm.is_norm_layer`, as the training callback finds them, plus AdaIN's
+content normalisation), and the
 statistics are the training callback's own (:func:`stylenorm.callbacks.norm_statistics.activation_statistics`):
 per channel over (H, W) - what instance norm normalises - the average |mean| and the average std,
 before and after each layer. Instance norm without affine reads 0 / 1 after every layer; with affine,
@@ -52,6 +53,12 @@ def downscaled(pixels: torch.Tensor, longest: int = STATISTICS_SIZE) -> torch.Te
     return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
+def _normalizes(module: torch.nn.Module) -> bool:
+    """A norm layer of the factory, or a layer declaring per-sample statistics of its own (AdaIN's content
+    normalisation, which is the normalization an AdaIN network has; its decoder usually has none)."""
+    return is_norm_layer(module) or hasattr(module, "statistics_groups")
+
+
 def norm_layer_statistics(
     image: PreparedImage, model: Stylizer, *, longest: int = STATISTICS_SIZE
 ) -> list[LayerStatistics]:
@@ -60,7 +67,7 @@ def norm_layer_statistics(
     A layer called more than once in a pass is recorded at its first call. An empty list means the
     network has no norm layers (``norm=none``).
     """
-    names = {module: name for name, module in model.network.named_modules() if is_norm_layer(module)}
+    names = {module: name for name, module in model.network.named_modules() if _normalizes(module)}
     records: dict[torch.nn.Module, LayerStatistics] = {}
 
     def hook(module, args, output):
