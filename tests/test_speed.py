@@ -637,8 +637,8 @@ def test_speed_options_refuse_unknown_keys_and_values():
         SpeedOptions.from_config({"channels_last": "maybe"})
     with pytest.raises(ValueError, match=r"speed\.fused_adam .* got 1"):
         SpeedOptions(fused_adam=1)
-    with pytest.raises(ValueError, match=r"speed\.compile must be true or false, got 'auto'"):
-        SpeedOptions(compile="auto")
+    with pytest.raises(ValueError, match=r"speed\.compile must be true, false or auto, got 'yes'"):
+        SpeedOptions(compile="yes")
     assert SpeedOptions.from_config(None) == SpeedOptions()
     assert SpeedOptions.from_config({"compile": True}).compile is True
     options = SpeedOptions(channels_last="auto")
@@ -658,9 +658,10 @@ def test_the_speed_config_group_reaches_the_task():
     assert default.speed == SpeedOptions()  # configs/speed/default.yaml = the dataclass defaults
     assert OmegaConf.to_container(compose_train().speed) == {
         "channels_last": "auto",
-        "compile": False,
+        "compile": "auto",
         "compile_mode": None,
         "fused_adam": "auto",
+        "num_threads": "auto",
     }
     with pytest.raises(ValueError, match="channel_last"):
         train_module.instantiate(compose_train("+speed.channel_last=true").model)
