@@ -6,6 +6,7 @@ The report's statistics are checked against numbers computed here from the value
 small synthetic event logs (Welch's t-test by its formula, scipy only for the t distribution).
 """
 
+import functools
 import json
 import math
 import statistics
@@ -30,6 +31,7 @@ ARM_KEY = "+experiment/cin_arm"
 SEPARATE = ("separate_0", "separate_1", "separate_2")
 
 
+@functools.cache  # composed once per arguments: the tests only read them
 def compose_arm(preset: str, arm: str | None = None, *overrides: str):
     extra = [f"{ARM_KEY}={arm}"] if arm else []
     with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
