@@ -25,6 +25,7 @@ def start_long_run(root: Path) -> subprocess.Popen:
         [
             sys.executable, "train.py", "model=autoencoder", "data.image_size=32", "data.batch_size=2",
             "model.network.base_channels=8", "trainer.max_steps=1000000", "trainer.enable_progress_bar=false",
+            "speed.compile=false",  # speed.compile=auto would compile an endless run; the signal must find it training
             f"paths.data_dir={root / 'data'}", f"paths.log_dir={root / 'logs'}",
             f"paths.checkpoint_dir={root / 'checkpoints'}",
         ],
