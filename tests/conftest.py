@@ -80,3 +80,12 @@ def offline_hub(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline_download)
     return attempts
+
+
+def scalars(log_dir: str, tag: str) -> list[float]:
+    """Every value TensorBoard holds for ``tag`` in a run's event files, in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(log_dir, size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return [event.value for event in accumulator.Scalars(tag)]

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models.vgg import cfgs, make_layers
 
-from conftest import compose_offline_run
+from conftest import compose_offline_run, scalars
 from stylenorm.losses.adain_loss import AdaINLoss, statistics_loss
 from stylenorm.networks import build_networks
 from stylenorm.networks.adain import ENCODER_LAYERS, AdaINDecoder, AdaINEncoder, AdaINNet
@@ -220,14 +220,6 @@ def adain_run(tmp_path_factory):
     )  # fmt: skip
     metrics = run(cfg)
     return cfg, metrics, Path(cfg.run.checkpoint_dir) / "last.ckpt"
-
-
-def scalars(log_dir: str, tag: str) -> list[float]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(log_dir, size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return [event.value for event in accumulator.Scalars(tag)]
 
 
 def test_adain_trains_through_train_py_and_its_loss_falls(adain_run):

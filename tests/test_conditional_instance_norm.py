@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import compose_offline_run
+from conftest import compose_offline_run, scalars
 from stylenorm.networks import TransformerNet
 from stylenorm.nn.conditional_instance_norm import ConditionalInstanceNorm2d, bake_style, conditional_layers, set_style
 from stylenorm.nn.norm import NormSpec
@@ -181,14 +181,6 @@ def two_style_run(tmp_path_factory):
     )  # fmt: skip
     metrics = run(cfg)
     return cfg, metrics, Path(cfg.run.checkpoint_dir) / "last.ckpt"
-
-
-def scalars(log_dir: str, tag: str) -> list[float]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    accumulator = EventAccumulator(log_dir, size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return [event.value for event in accumulator.Scalars(tag)]
 
 
 def test_two_styles_train_in_one_network_and_their_style_losses_fall(two_style_run):
