@@ -38,14 +38,6 @@ Known-answer tasks (``data.known_answer``: ``colour_grade`` | ``exposure``) are 
 ``{"image": input, "target": answer}`` batches.
 """
 
-from stylenorm.data.datamodules import (
-    ContentStylesDataModule,
-    ImageFolderDataModule,
-    StyleDataModule,
-    UnpairedDataModule,
-    hold_out,
-    spread,
-)
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, EMBEDDED_NAMES, materialize_embedded
 from stylenorm.data.images import (
@@ -97,3 +89,23 @@ __all__ = [
     "train_transform",
     "unpaired_train_transform",
 ]
+
+#: Names of :mod:`stylenorm.data.datamodules`, imported on first use: the datamodules need Lightning,
+#: whose import costs seconds that the stylize, export and demo commands (which read images through
+#: this package) never need.
+_DATAMODULE_NAMES = (
+    "ContentStylesDataModule",
+    "ImageFolderDataModule",
+    "StyleDataModule",
+    "UnpairedDataModule",
+    "hold_out",
+    "spread",
+)
+
+
+def __getattr__(name: str):
+    if name in _DATAMODULE_NAMES:
+        from stylenorm.data import datamodules
+
+        return getattr(datamodules, name)
+    raise AttributeError(f"module 'stylenorm.data' has no attribute {name!r}")
