@@ -172,6 +172,44 @@ def compile_pays(steps: int | float, batch_size: int, image_size: int) -> tuple[
     )
 
 
+#: ``--compile auto`` of the stylize command compiles the network for one input shape when the job will
+#: run at least this many megapixels through it (images x height x width / 1e6, after padding; compiled
+#: code is specialised to one shape). Break-even measured on the 2-core CPU of docs/performance.md,
+#: bf16: compiling one new shape costs up to 30 s with a cold inductor cache (4-10 s warm) and saves
+#: 1.3 (TransformerNet) to 3.4 s (CycleGAN generator) per megapixel, so it pays from about 9-23
+#: megapixels; set at the top of that range, so that a job just over it is not slower than eager
+#: even with a cold cache, and shorter jobs run the eager code unchanged.
+STYLIZE_COMPILE_MIN_MEGAPIXELS = 25.0
+
+
+def stylize_compile_pays(megapixels_by_shape: Mapping[tuple[int, ...], float]) -> tuple[frozenset, str]:
+    """``--compile auto``'s rule: the input shapes worth compiling for, given the megapixels a job will
+    run through each, and the reason in words (printed by the command)."""
+    chosen = frozenset(shape for shape, mp in megapixels_by_shape.items() if mp >= STYLIZE_COMPILE_MIN_MEGAPIXELS)
+    total = sum(megapixels_by_shape.values())
+    if not megapixels_by_shape:
+        return chosen, "no untiled image to plan for"
+    if not chosen:
+        largest = max(megapixels_by_shape.values())
+        return chosen, (
+            f"{total:,.1f} megapixels in {len(megapixels_by_shape)} shape(s), at most {largest:,.1f} in one "
+            f"< {STYLIZE_COMPILE_MIN_MEGAPIXELS:g}: too little to repay compiling (--compile always forces it)"
+        )
+    compiled_mp = sum(megapixels_by_shape[shape] for shape in chosen)
+    shapes = ", ".join(
+        f"{shape[-2]}x{shape[-1]}" + (f" (batch {shape[0]})" if shape[0] > 1 else "")
+        for shape in sorted(chosen, key=lambda s: -megapixels_by_shape[s])
+    )
+    rest = len(megapixels_by_shape) - len(chosen)
+    reason = (
+        f"{compiled_mp:,.1f} of {total:,.1f} megapixels in shapes with >= {STYLIZE_COMPILE_MIN_MEGAPIXELS:g} "
+        f"each: compiling for {shapes}"
+    )
+    if rest:
+        reason += f"; {rest} other shape(s) run eager"
+    return chosen, reason
+
+
 def threads_per_run(num_threads: int | str, parallel_runs: int | None) -> int | None:
     """CPU threads for one run: ``num_threads`` when given; with ``auto``, the usable cores divided
     among ``parallel_runs`` runs at once (at least 1 each), so runs of a parallel sweep do not fight

@@ -8,11 +8,13 @@ alternate, and the command writes what it says, on tiny sizes.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 from torch import nn
 
+from stylenorm import speed
 from stylenorm.benchmark.cli import main
 from stylenorm.benchmark.measure import PeakMemory, affordable_repeats, count_flops, interleaved, matmul_peak_flops
 from stylenorm.networks import TransformerNet
@@ -149,3 +151,57 @@ def test_an_unusable_device_is_refused_with_a_message(capsys):
         pytest.skip("CUDA is available here")
     assert main(["--device", "cuda"]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("job_images", "compiled"), [(1, False), (100_000, True)])
+def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monkeypatch, job_images, compiled):
+    """``--compile auto`` (the default): the stylize rows compile exactly when the command would for a
+    folder of ``--stylize-job-images`` such images (the compile is replaced: the rule is the subject)."""
+    from stylenorm.benchmark import workloads
+    from stylenorm.inference import stylizer
+
+    monkeypatch.setattr(stylizer, "compile_for_inference", lambda network: network)
+    case = workloads.inference_case(
+        "stylize_style", size=32, batch=1, device=torch.device("cpu"), warmup=1, repeats=1, job_images=job_images
+    )
+    megapixels = job_images * 32 * 32 / 1e6
+    assert case.extra["compiled"] is compiled is (megapixels >= speed.STYLIZE_COMPILE_MIN_MEGAPIXELS)
+    assert f"--compile auto for {job_images} images" in case.notes
+    assert ("compiled (inductor" in case.notes) is compiled
+
+
+def test_stylize_jobs_time_whole_commands_and_report_auto_s_decision(tmp_path, capsys, monkeypatch):
+    """Fresh stylize processes under --compile never and auto; a job past a (lowered) threshold compiles."""
+    from stylenorm.benchmark import stylize_jobs
+
+    assert stylize_jobs.threshold_images(1024) == math.ceil(speed.STYLIZE_COMPILE_MIN_MEGAPIXELS * 1e6 / 1024**2)
+    out = tmp_path / "jobs.json"
+    args = ["--stylize-jobs", "--stylize-jobs-size", "32", "--stylize-jobs-counts", "1", "2", "--device", "cpu"]
+    assert main([*args, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| images | size | megapixels | --compile never | --compile auto |" in printed
+    rows = json.loads(out.read_text())["stylize_jobs"]["rows"]
+    assert [row["images"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["never_s"] > 0 and row["auto_s"] > 0
+        assert row["auto_over_never"] == pytest.approx(row["auto_s"] / row["never_s"])
+        assert "too little to repay compiling" in row["decision"]
+
+
+def test_the_sweep_mode_runs_a_preset_both_ways_and_compares_the_runs(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    overrides = ["norm=instance,none", "seed=0", "trainer.max_steps=2", "data.image_size=16"]
+    overrides.append(f"paths.data_dir={tmp_path / 'data'}")  # not the user's data/
+    args = ["--sweep", "ablation_autoencoder", "--sweep-out", str(tmp_path / "runs"), "--device", "cpu"]
+    assert main([*args, "--sweep-override", *overrides, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| hydra/launcher=parallel | 3 |" in printed and "Final val/psnr, run by run" in printed
+    report = json.loads(out.read_text())["sweep"]
+    assert report["runs"] == {"sequential": 3, "parallel": 3} and report["unmatched"] == []
+    assert report["speedup"] == pytest.approx(report["seconds"]["sequential"] / report["seconds"]["parallel"])
+    assert {row["run"].split("/")[1].split(",image_size")[0] for row in report["per_run"]} == {
+        "instance-affine_true,seed=0", "instance-affine_false,seed=0", "none-affine_false,seed=0"
+    }  # fmt: skip
+    # Two steps: only the thread count differs between the launchers, so the runs agree to rounding.
+    assert report["max_abs_difference"] < 1e-2
+    assert (tmp_path / "runs" / "parallel" / "logs").is_dir() and (tmp_path / "runs" / "sequential.log").is_file()

@@ -18,6 +18,8 @@ import torch
 from stylenorm.benchmark.measure import malloc_for_timing, matmul_peak_flops
 from stylenorm.benchmark.report import machine_description, markdown_table, quality_lines, rows, write_json
 from stylenorm.benchmark.scaling import scaling_report, scaling_tables
+from stylenorm.benchmark.stylize_jobs import stylize_jobs_report, stylize_jobs_table
+from stylenorm.benchmark.sweeps import primary_metric, sweep_report, sweep_table
 from stylenorm.benchmark.workloads import (
     DEFAULT_BATCH,
     INFERENCE,
@@ -27,8 +29,9 @@ from stylenorm.benchmark.workloads import (
     inference_case,
     training_case,
 )
+from stylenorm.inference.compile_plan import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
-from stylenorm.speed import has_fast_bf16
+from stylenorm.speed import COMPILE_MIN_MEGAPIXELS, has_fast_bf16
 from stylenorm.train import quiet_library_noise
 
 PROG = "benchmark"
@@ -46,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--size", type=int, default=256, help="training and data image size in px (default 256)")
     parser.add_argument(
-        "--stylize-sizes", type=int, nargs="+", default=[512, 1024, 2048], metavar="PX",
-        help="stylize inference sizes (square, default 512 1024 2048)",
+        "--stylize-sizes", type=int, nargs="+", default=[512, 1024], metavar="PX",
+        help="stylize inference sizes (square, default 512 1024; add 2048 for large prints: +4 min on 2 CPU cores)",
     )  # fmt: skip
     parser.add_argument(
         "--batch", type=int, default=None,
@@ -63,11 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
         "this (default 20; keeps the default run under 10 minutes on 2 CPU cores; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
-        "--no-compile", action="store_true", help="stylize without torch.compile (the command's default)"
-    )
+        "--compile", choices=COMPILE_MODES, default="auto",
+        help="torch.compile, for training and stylize. auto (default): what the defaults choose for a full-length "
+        "job - the paper presets' training runs compile (speed.compile=auto compiles any run that plans "
+        f">= {COMPILE_MIN_MEGAPIXELS:g} megapixels; the autoencoder's short benchmark run stays eager), and "
+        "stylize applies the command's --compile auto to a folder of --stylize-job-images images of each size; "
+        "always; never (quickest to run: no compiling)",
+    )  # fmt: skip
+    parser.add_argument("--no-compile", dest="compile", action="store_const", const="never", help="--compile never")
+    parser.add_argument(
+        "--stylize-job-images", type=int, default=100, metavar="N",
+        help="the stylize job --compile auto decides for: N images of each --stylize-sizes size (default 100)",
+    )  # fmt: skip
     parser.add_argument(
         "--override", nargs="*", default=[], metavar="KEY=VALUE",
-        help="Hydra overrides for the training workloads, e.g. model.speed.compile=true trainer.precision=32-true",
+        help="Hydra overrides for the training workloads, e.g. speed.compile=true trainer.precision=32-true",
     )  # fmt: skip
     scaling = parser.add_argument_group("scaling (instead of the comparison table)")
     scaling.add_argument(
@@ -82,6 +95,30 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     scaling.add_argument(
         "--scaling-batch-size-px", type=int, default=128, metavar="PX", help="image size of the batch sweep"
+    )
+    jobs = parser.add_argument_group("stylize jobs (instead of the comparison table)")
+    jobs.add_argument(
+        "--stylize-jobs", action="store_true",
+        help="time whole stylize commands (fresh processes, cold inductor cache) over folders of images under "
+        "--compile auto and --compile never: short jobs, and one just past the auto threshold",
+    )  # fmt: skip
+    jobs.add_argument("--stylize-jobs-size", type=int, default=1024, metavar="PX", help="image size (default 1024)")
+    jobs.add_argument(
+        "--stylize-jobs-counts", type=int, nargs="+", default=None, metavar="N",
+        help="images per job (default: 1, 4 and the fewest that reach the threshold)",
+    )  # fmt: skip
+    sweep = parser.add_argument_group("sweep (instead of the comparison table)")
+    sweep.add_argument(
+        "--sweep", metavar="PRESET",
+        help="run `python train.py -m experiment=PRESET` one run after another and with hydra/launcher=parallel, "
+        "in one sitting: wall times and per-run final metrics (e.g. ablation_autoencoder: about 16 min on 2 cores)",
+    )  # fmt: skip
+    sweep.add_argument("--sweep-override", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both sweeps")
+    sweep.add_argument(
+        "--sweep-metric", default=None, help="the metric compared run by run (default: the preset's primary metric)"
+    )
+    sweep.add_argument(
+        "--sweep-out", type=Path, default=None, help="where the sweeps log (default logs/benchmark/sweep-<time>)"
     )
     parser.add_argument("--json", type=Path, default=None, help="write results here (default logs/benchmark/...)")
     return parser
@@ -114,6 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(scaling_tables(report))
         return _finish(args, device, meta, started, {"meta": meta, "scaling": report}, "scaling")
+    if args.sweep:
+        out = args.sweep_out or Path("logs/benchmark") / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+        metric = args.sweep_metric or primary_metric(args.sweep)
+        report = sweep_report(args.sweep, out, list(args.sweep_override), metric)
+        print()
+        print(sweep_table(report))
+        return _finish(args, device, meta, started, {"meta": meta, "sweep": report}, "sweep")
+    if args.stylize_jobs:
+        report = stylize_jobs_report(args.stylize_jobs_size, args.stylize_jobs_counts, device)
+        print()
+        print(stylize_jobs_table(report))
+        return _finish(args, device, meta, started, {"meta": meta, "stylize_jobs": report}, "stylize-jobs")
     table = []
     for workload in args.workloads:
         batch = args.batch or DEFAULT_BATCH[workload]
@@ -126,9 +175,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: {workload} {size} px batch {batch} ...", flush=True)
             case_started = time.perf_counter()
             if workload in TRAINING:
-                case = training_case(workload, device=device, overrides=args.override, **common)
+                compile_override = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
+                overrides = compile_override[args.compile] + list(args.override)
+                case = training_case(workload, device=device, overrides=overrides, **common)
             elif workload in INFERENCE:
-                case = inference_case(workload, device=device, compile=not args.no_compile, **common)
+                case = inference_case(
+                    workload, device=device, compile=args.compile, job_images=args.stylize_job_images, **common
+                )
             else:
                 case = data_case(**common)
             table += rows(case, peaks)

@@ -50,7 +50,7 @@ from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
 from stylenorm.inference.stylizer import Stylizer
 from stylenorm.networks import ResnetGenerator, TransformerNet
 from stylenorm.nn.init import init_weights_normal
-from stylenorm.speed import resolve_inference_precision, resolve_training_precision
+from stylenorm.speed import resolve_inference_precision, resolve_training_precision, stylize_compile_pays
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 TRAINING = ("cyclegan", "style", "autoencoder")
@@ -63,8 +63,8 @@ DEFAULT_BATCH = {"cyclegan": 1, "style": 4, "autoencoder": 16, "stylize_style": 
 # and eager by default: the presets' torch.compile costs minutes of compiling on 2 cores, more than
 # the default run's 10 minutes allow; `--override speed.compile=true` measures it (docs/performance.md).
 _PRESET = {
-    "cyclegan": ["experiment=cyclegan_paper", "trainer.precision=auto", "speed.compile=false"],
-    "style": ["experiment=style_paper", "trainer.precision=auto", "speed.compile=false"],
+    "cyclegan": ["experiment=cyclegan_paper", "trainer.precision=auto"],
+    "style": ["experiment=style_paper", "trainer.precision=auto"],
     "autoencoder": ["data=image_folder"],
 }
 
@@ -256,13 +256,20 @@ def inference_case(
     device: torch.device,
     warmup: int,
     repeats: int,
-    compile: bool = True,
+    compile: str = "auto",
+    job_images: int = 100,
     precision: str = "auto",
     budget_s: float | None = None,
 ) -> Case:
-    """The Stylizer (``precision``, compiled or not) against ``network(x)`` in fp32 on the same weights."""
+    """The Stylizer (``precision``; compiled as ``--compile compile`` decides for a job of ``job_images``
+    images of this size) against ``network(x)`` in fp32 on the same weights."""
     network, convention = _inference_network(workload, device)
-    stylizer = Stylizer(copy.deepcopy(network), convention, workload, device, compiled=compile)
+    if compile == "auto":  # the stylize command's rule, for a folder of job_images such images
+        shapes, reason = stylize_compile_pays({(batch, size, size): job_images * size * size / 1e6})
+        compiled, how = bool(shapes), f"--compile auto for {job_images} images: {reason}"
+    else:
+        compiled, how = compile == "always", f"--compile {compile}"
+    stylizer = Stylizer(copy.deepcopy(network), convention, workload, device, compiled=compiled)
     precision = resolve_inference_precision(precision, device)
     pixels = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device) * 255
     network_input = convention.to_network(pixels)
@@ -275,8 +282,12 @@ def inference_case(
     # The quality column: how far this project's pixels are from the reference's, in 0-255 gray levels.
     reference_pixels = convention.from_network(samples["reference"].last_result.float())
     difference = (reference_pixels - samples["project"].last_result).abs()
-    notes = f"{precision}" + (", compiled (inductor, frozen weights)" if compile else ", eager")
-    extra = {"mean_abs_diff_gray_levels": float(difference.mean()), "max_abs_diff_gray_levels": float(difference.max())}
+    notes = f"{precision}" + (", compiled (inductor, frozen weights)" if compiled else ", eager") + f" ({how})"
+    extra = {
+        "mean_abs_diff_gray_levels": float(difference.mean()),
+        "max_abs_diff_gray_levels": float(difference.max()),
+        "compiled": compiled,
+    }
     return Case(workload, size, batch, batch, samples["reference"], samples["project"], precision, flops, notes, extra)
 
 

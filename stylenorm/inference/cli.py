@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from stylenorm.inference.adain import DEFAULT_STYLE_SIZE, parse_weights
 from stylenorm.inference.animation import is_animated, stylize_animation
+from stylenorm.inference.compile_plan import COMPILE_MODES, plan_compile
 from stylenorm.inference.image_io import save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
@@ -40,7 +41,7 @@ from stylenorm.inference.tiling import (
     check_tiling,
     default_overlap,
 )
-from stylenorm.speed import resolve_inference_precision
+from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, resolve_inference_precision
 
 PROG = "stylize"
 
@@ -207,9 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
         "models' own code within 1 gray level",
     )  # fmt: skip
     parser.add_argument(
-        "--compile", action="store_true",
-        help="torch.compile the network: tens of seconds per new image size, then several times faster "
-        "(for many images of one size)",
+        "--compile", nargs="?", choices=COMPILE_MODES, default="auto", const="always",
+        help="torch.compile the network, which takes up to tens of seconds per new image size and then runs "
+        f"2-3x faster. auto (default): only for the image sizes this job runs at least "
+        f"{STYLIZE_COMPILE_MIN_MEGAPIXELS:g} megapixels of (e.g. 25 images of 1024x1024), the rest eager; the "
+        "choice and why are printed. always (also plain --compile): every size. never: eager",
     )  # fmt: skip
     parser.add_argument(
         "--batch-size", type=positive_int, default=1,
@@ -375,14 +378,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_precision(args.precision, model.device)
         args.precision = resolve_inference_precision(args.precision, model.device)
         check_tiling_options(args, model)
-        if args.compile:
-            model.compile()
+        compiling, shapes, reason = plan_compile(
+            args.compile,
+            jobs,
+            model,
+            batch_size=args.batch_size,
+            scale=args.scale,
+            max_size=args.max_size,
+            tile=args.tile,
+            auto_tile_pixels=args.auto_tile_pixels,
+        )
+        if compiling:
+            model.compile(shapes)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if not args.quiet:
-        how = args.precision + (", compiled" if args.compile else "")
+        how = args.precision + (", compiled" if compiling else ", eager")
         print(f"{PROG}: {len(jobs)} image(s) with {model.description} on {model.device} ({how})")
+        if args.compile == "auto":
+            print(f"{PROG}: --compile auto: {reason}")
     with tqdm(total=len(jobs), unit="image", disable=True if args.quiet or len(jobs) == 1 else None) as progress:
         runner = Runner(model, args, progress)
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -68,6 +69,9 @@ class Stylizer:
         description: what was loaded, for messages (e.g. ``"ResnetGenerator G_BA from run.ckpt"``).
         device: where the network runs; inputs are moved there and outputs returned there.
         compiled: run through ``torch.compile`` with weight freezing (:meth:`compile`).
+        compiled_shapes: with ``compiled``, the padded network input shapes ``(N, H, W)`` that use the
+            compiled forward; ``None``: every shape. Others run eager (``--compile auto`` compiles only
+            for the shapes a job repeats enough, :mod:`stylenorm.inference.compile_plan`).
     """
 
     network: nn.Module
@@ -75,22 +79,31 @@ class Stylizer:
     description: str
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
     compiled: bool = False
+    compiled_shapes: frozenset[tuple[int, int, int]] | None = None
 
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)  # a string such as "cuda:1" is fine too
         self.network = self.network.eval().requires_grad_(False).to(self.device)
         self._forward = compile_for_inference(self.network) if self.compiled else self.network
 
-    def compile(self) -> Stylizer:
+    def compile(self, shapes: Iterable[tuple[int, int, int]] | None = None) -> Stylizer:
         """Run the network through ``torch.compile`` (inductor, weights frozen); returns self.
 
         The first image of each new size (after padding) compiles for tens of seconds on a CPU and
         every later one of that size runs several times faster (docs/performance.md): worth it for
-        folders and video frames of one size, not for a single image.
+        folders and video frames of one size, not for a single image. ``shapes``: compile only for
+        these padded input shapes ``(N, H, W)``, run the rest eager; ``None``: every shape.
         """
         self.compiled = True
+        self.compiled_shapes = None if shapes is None else frozenset(tuple(shape) for shape in shapes)
         self._forward = compile_for_inference(self.network)
         return self
+
+    def runs_compiled(self, shape: tuple[int, ...]) -> bool:
+        """Whether a padded input of ``shape`` (``(N, C, H, W)`` or ``(N, H, W)``) takes the compiled forward."""
+        if not self.compiled:
+            return False
+        return self.compiled_shapes is None or (shape[0], shape[-2], shape[-1]) in self.compiled_shapes
 
     @property
     def size_multiple(self) -> int:
@@ -127,6 +140,7 @@ class Stylizer:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
         padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
         with autocast(precision, self.device):
-            output = (self.network if eager else self._forward)(self.convention.to_network(padded))
+            compiled = not eager and self.runs_compiled(tuple(padded.shape))
+            output = (self._forward if compiled else self.network)(self.convention.to_network(padded))
         # from_network in fp32: the final scaling and clamp must not lose gray levels.
         return crop_padding(self.convention.from_network(output.float()), padding)

@@ -1,0 +1,126 @@
+"""A whole seeded sweep, one run after another against ``hydra/launcher=parallel``: wall time and metrics.
+
+``python scripts/benchmark.py --sweep ablation_autoencoder`` runs ``python train.py -m
+experiment=<preset>`` twice, in one sitting: as Hydra runs a sweep by default (one run after another in
+one process, each with torch's default threads) and with ``hydra/launcher=parallel`` (one run per
+usable core at once, ``speed.num_threads=auto`` giving each ``cores // runs`` threads). A short
+warm-up run first builds the embedded data, so neither sweep pays for it. Then it matches the runs
+of the two sweeps by name and compares their final metrics (``result.json``, via
+:func:`stylenorm.report.runs.collect_runs`), next to the seed-to-seed spread of the same metric:
+
+* with the same number of threads a run is bit-for-bit the same in either launcher
+  (``tests/test_parallel_sweep.py``);
+* with a different number (the default sweep's runs have all cores, the parallel runs one each)
+  oneDNN and OpenMP add up in another order, and training carries those rounding differences on;
+  how far that moves each run's metrics is what this measures, set against how far a change of
+  seed moves them.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from stylenorm.report.runs import collect_runs
+
+TRAIN_SCRIPT = Path(__file__).resolve().parents[2] / "train.py"
+LAUNCHERS = {"sequential": [], "parallel": ["hydra/launcher=parallel"]}
+
+
+def primary_metric(preset: str) -> str:
+    """The preset's ``ablation.primary_metric`` (what its report ranks by), else ``val/loss``."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(TRAIN_SCRIPT.parent / "configs"), version_base=None):
+        cfg = compose("train", overrides=[f"experiment={preset}"])
+    return cfg.get("ablation", {}).get("primary_metric") or "val/loss"
+
+
+def _train(arguments: list[str], log: Path) -> float:
+    """Wall time of one ``train.py`` process; raises with the log's tail when it fails."""
+    started = time.perf_counter()
+    with log.open("w") as handle:
+        code = subprocess.run([sys.executable, str(TRAIN_SCRIPT), *arguments], stdout=handle, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - started
+    if code.returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        raise RuntimeError(f"train.py {' '.join(arguments)} failed ({code.returncode}); end of {log}:\n{tail}")
+    return seconds
+
+
+def _sweeps(override: str) -> bool:
+    """Whether a Hydra override sweeps (``norm=instance,batch``; not a list ``[a,b]``)."""
+    value = override.split("=", 1)[-1]
+    return "," in value and not value.startswith(("[", "{", "'", '"'))
+
+
+def _paths(folder: Path) -> list[str]:
+    return [f"paths.log_dir={folder}/logs", f"paths.checkpoint_dir={folder}/checkpoints"]
+
+
+def _config_of(name: str) -> str:
+    """The run folder without version and seed: ``m/batch-affine_true,seed=1,image_size=16/version_0`` ->
+    ``m/batch-affine_true,image_size=16``."""
+    return re.sub(r",seed=\d+", "", name.split("/version_")[0])
+
+
+def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> dict[str, Any]:
+    """Run ``preset`` both ways into ``out``; their wall times and the per-run metric differences."""
+    out.mkdir(parents=True, exist_ok=True)
+    common = [f"experiment={preset}", "trainer.enable_progress_bar=false", *overrides]
+    single = [item for item in common if not _sweeps(item)]  # the warm-up is one run: no sweep values
+    warm = [*single, "hydra.mode=RUN", "trainer.max_steps=2", *_paths(out / "warm-up")]
+    print("  warm-up run (builds the data) ...", flush=True)
+    _train(warm, out / "warm-up.log")
+    seconds, finals = {}, {}
+    for launcher, extra in LAUNCHERS.items():
+        print(f"  {launcher} sweep ...", flush=True)
+        seconds[launcher] = _train(["-m", *common, *extra, *_paths(out / launcher)], out / f"{launcher}.log")
+        runs = collect_runs(out / launcher / "logs")
+        finals[launcher] = {run.name: run.final.get(metric) for run in runs if run.status == "finished"}
+        print(f"  {launcher}: {len(finals[launcher])} runs finished in {seconds[launcher]:.0f} s", flush=True)
+    sequential, parallel = finals["sequential"], finals["parallel"]
+    matched = sorted(set(sequential) & set(parallel))
+    differences = [abs(sequential[name] - parallel[name]) for name in matched]
+    by_config: dict[str, list[float]] = {}
+    for name in matched:
+        by_config.setdefault(_config_of(name), []).append(sequential[name])
+    seed_sds = [statistics.stdev(values) for values in by_config.values() if len(values) > 1]
+    return {
+        "preset": preset,
+        "overrides": overrides,
+        "metric": metric,
+        "seconds": seconds,
+        "speedup": seconds["sequential"] / seconds["parallel"],
+        "runs": {launcher: len(values) for launcher, values in finals.items()},
+        "unmatched": sorted(set(sequential) ^ set(parallel)),
+        "per_run": [{"run": name, "sequential": sequential[name], "parallel": parallel[name]} for name in matched],
+        "max_abs_difference": max(differences, default=0.0),
+        "mean_abs_difference": statistics.mean(differences) if differences else 0.0,
+        "median_seed_sd": statistics.median(seed_sds) if seed_sds else None,
+    }
+
+
+def sweep_table(report: dict[str, Any]) -> str:
+    seconds = report["seconds"]
+    seed_sd = report["median_seed_sd"]
+    lines = [
+        f"Sweep experiment={report['preset']} {' '.join(report['overrides'])}".rstrip(),
+        "",
+        "| launcher | runs | wall time |",
+        "|---|---|---|",
+        f"| one after another (Hydra's default) | {report['runs']['sequential']} | {seconds['sequential']:.0f} s |",
+        f"| hydra/launcher=parallel | {report['runs']['parallel']} | {seconds['parallel']:.0f} s |",
+        "",
+        f"Speed-up: {report['speedup']:.2f}x. Final {report['metric']}, run by run: largest difference "
+        f"{report['max_abs_difference']:.4g}, mean {report['mean_abs_difference']:.4g}"
+        + (f"; seed-to-seed standard deviation within a configuration (median): {seed_sd:.4g}" if seed_sd else ""),
+    ]
+    if report["unmatched"]:
+        lines.append(f"Runs in only one of the sweeps: {', '.join(report['unmatched'])}")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""``--compile auto``: which network input shapes a stylize job will run, and which are worth compiling.
+
+``torch.compile`` specialises compiled code to one input shape (:func:`stylenorm.speed.compile_for_inference`
+uses ``dynamic=False``): each new shape compiles anew - up to half a minute on a CPU - and then runs
+two to three times faster than eager bf16 (docs/performance.md). Whether that pays depends on how much
+of the job runs through one shape, which is known before any image is decoded: the image headers give
+each file's size (upright, as EXIF orientation will turn it), ``--scale``/``--max-size`` and the
+network's padding give the shape the network sees, and the command's batching (consecutive images of
+one size, up to ``--batch-size``, see :class:`stylenorm.inference.cli.Runner`) gives the batch dimension.
+:func:`stylenorm.speed.stylize_compile_pays` then picks the shapes with enough megapixels; the rest
+of the job runs the eager code unchanged, so a short job costs only the header reads.
+
+Tiled images (``--tile``, or above ``--auto-tile-pixels``) are not planned: they run eager under
+``auto`` (exact tile statistics need the eager module's hooks anyway); ``--compile always`` compiles
+for every shape, tiles included. Files whose header cannot be read are left to the command to name.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Sequence
+
+from PIL import Image
+
+from stylenorm.inference.animation import is_animated
+from stylenorm.inference.jobs import Job
+from stylenorm.inference.padding import padded_length
+from stylenorm.inference.pipeline import resized_size, tile_for
+from stylenorm.inference.stylizer import Stylizer
+from stylenorm.speed import stylize_compile_pays
+
+#: ``--compile`` values: decide per shape, compile every shape, never compile.
+COMPILE_MODES = ("auto", "always", "never")
+
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)  # rotated by 90 degrees: width and height swap when made upright
+
+Shape = tuple[int, int, int]
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """``(width, height, frames)`` of an image file from its header, upright; ``None`` if unreadable."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(_EXIF_ORIENTATION) in _TRANSPOSED_ORIENTATIONS:
+                width, height = height, width
+            frames = getattr(image, "n_frames", 1) if is_animated(path) else 1
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return width, height, frames
+
+
+def planned_shapes(
+    jobs: Sequence[Job],
+    model: Stylizer,
+    *,
+    batch_size: int = 1,
+    scale: float | None = None,
+    max_size: int | None = None,
+    tile: int | None = None,
+    auto_tile_pixels: int | None = None,
+) -> collections.Counter[Shape]:
+    """How many network calls of each padded input shape ``(N, H, W)`` the command will make (untiled only)."""
+    calls: collections.Counter[Shape] = collections.Counter()
+    pending: tuple[int, int] | None = None
+    pending_count = 0
+
+    def network_shape(count: int, height: int, width: int) -> Shape:
+        multiple, min_size = model.size_multiple, model.min_size
+        return count, padded_length(height, multiple, min_size), padded_length(width, multiple, min_size)
+
+    def flush() -> None:
+        nonlocal pending, pending_count
+        if pending_count:
+            calls[network_shape(pending_count, *pending)] += 1
+        pending, pending_count = None, 0
+
+    for job in jobs:
+        header = header_size(job.source)
+        if header is None:
+            continue  # the command names it and goes on; it does not end the batch being gathered
+        width, height = resized_size(header[0], header[1], scale=scale, max_size=max_size)
+        tiled = tile_for(height, width, tile, auto_tile_pixels) is not None
+        if header[2] > 1:  # an animation: its frames in batches of batch_size, after what was gathered
+            flush()
+            if not tiled:
+                full, rest = divmod(header[2], batch_size)
+                if full:
+                    calls[network_shape(batch_size, height, width)] += full
+                if rest:
+                    calls[network_shape(rest, height, width)] += 1
+            continue
+        if pending_count and (tiled or pending_count >= batch_size or pending != (height, width)):
+            flush()
+        if tiled:
+            continue
+        pending, pending_count = (height, width), pending_count + 1
+    flush()
+    return calls
+
+
+def megapixels(calls: collections.Counter[Shape]) -> dict[Shape, float]:
+    """Megapixels each shape will run: calls x batch x height x width / 1e6."""
+    return {shape: count * shape[0] * shape[1] * shape[2] / 1e6 for shape, count in calls.items()}
+
+
+def plan_compile(
+    mode: str, jobs: Sequence[Job], model: Stylizer, **options
+) -> tuple[bool, frozenset[Shape] | None, str]:
+    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode``.
+
+    ``options`` are :func:`planned_shapes`'s keyword arguments (the command's batch, resize and tiling flags).
+    """
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"Unknown --compile {mode!r}; expected one of {', '.join(COMPILE_MODES)}.")
+    if mode == "never":
+        return False, None, "--compile never"
+    if mode == "always":
+        return True, None, "--compile always: every input shape"
+    shapes, reason = stylize_compile_pays(megapixels(planned_shapes(jobs, model, **options)))
+    return bool(shapes), shapes, reason
