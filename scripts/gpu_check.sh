@@ -7,8 +7,9 @@
 # 1. the machine: torch, CUDA, the GPU;
 # 2. the tests that need CUDA: bf16 autocast keeps norm statistics in fp32 on CUDA, SyncBatchNorm
 #    under DDP in one CUDA process (on a CPU they are skipped, and the script says so);
-# 3. scripts/benchmark.py at the papers' sizes: a CycleGAN iteration at 256 px (batch 1), a style step
-#    at 256 px (batch 4), stylize at 1024 px with torch.compile, JSON into the output folder;
+# 3. scripts/benchmark.py at the papers' sizes with the defaults' paths (--compile auto: the paper presets'
+#    training compiles, stylize compiles as for a 100-image folder): a CycleGAN iteration at 256 px
+#    (batch 1), a style step at 256 px (batch 4), stylize at 1024 px, JSON into the output folder;
 # 4. a short `experiment=cyclegan_paper` run (compiled, bf16 on the GPU) on the embedded data;
 # 5. a summary table to paste into docs/performance.md ("GPU").
 #

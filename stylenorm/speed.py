@@ -19,9 +19,10 @@ What the defaults come to:
   (:func:`compile_pays`: at least :data:`COMPILE_MIN_MEGAPIXELS` of training pixels - optimizer
   steps x batch x image area - planned; a compiled 256 px step is about 20% faster on the CPU
   measured, and compiling costs 20-100 s), eager otherwise: the CPU demo runs, tests and sweeps of
-  small runs stay eager, the paper presets compile. The decision and its reason are logged. On
-  request for inference, where with inductor's weight freezing it is the largest single win once an
-  image size repeats.
+  small runs stay eager, the paper presets compile. The decision and its reason are logged. For
+  inference (``--compile auto``, :func:`stylize_compile_pays`), per image size: compiled where the job
+  runs at least :data:`STYLIZE_COMPILE_MIN_MEGAPIXELS` through it - with inductor's weight freezing
+  the largest single win once an image size repeats - eager otherwise.
 * Adam: the fused single-kernel implementation wherever torch has one for the parameters' device
   (CPU and CUDA), else torch's default.
 """
@@ -183,8 +184,8 @@ STYLIZE_COMPILE_MIN_MEGAPIXELS = 25.0
 
 
 def stylize_compile_pays(megapixels_by_shape: Mapping[tuple[int, ...], float]) -> tuple[frozenset, str]:
-    """``--compile auto``'s rule: the input shapes worth compiling for, given the megapixels a job will
-    run through each, and the reason in words (printed by the command)."""
+    """``--compile auto``'s rule: the input shapes ``(N, H, W)`` worth compiling for, given the megapixels a
+    job will run through each, and the reason in words (printed by the command; sizes as width x height)."""
     chosen = frozenset(shape for shape, mp in megapixels_by_shape.items() if mp >= STYLIZE_COMPILE_MIN_MEGAPIXELS)
     total = sum(megapixels_by_shape.values())
     if not megapixels_by_shape:
@@ -197,7 +198,7 @@ def stylize_compile_pays(megapixels_by_shape: Mapping[tuple[int, ...], float]) -
         )
     compiled_mp = sum(megapixels_by_shape[shape] for shape in chosen)
     shapes = ", ".join(
-        f"{shape[-2]}x{shape[-1]}" + (f" (batch {shape[0]})" if shape[0] > 1 else "")
+        f"{shape[-1]}x{shape[-2]} px" + (f" (batch {shape[0]})" if shape[0] > 1 else "")
         for shape in sorted(chosen, key=lambda s: -megapixels_by_shape[s])
     )
     rest = len(megapixels_by_shape) - len(chosen)

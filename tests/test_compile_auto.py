@@ -129,11 +129,11 @@ def test_the_plan_predicts_the_shapes_the_command_runs(monkeypatch, tmp_path, mi
 
 
 def test_the_rule_compiles_the_shapes_that_reach_the_threshold():
-    at, under = (1, 1000, 1000), (2, 512, 768)
+    at, under = (1, 1000, 800), (2, 512, 768)  # (N, H, W)
     just_under = 0.999 * STYLIZE_COMPILE_MIN_MEGAPIXELS
     chosen, reason = stylize_compile_pays({at: STYLIZE_COMPILE_MIN_MEGAPIXELS, under: just_under})
     assert chosen == {at}
-    assert "compiling for 1000x1000" in reason and "1 other shape(s) run eager" in reason
+    assert "compiling for 800x1000 px" in reason and "1 other shape(s) run eager" in reason
     chosen, reason = stylize_compile_pays({under: just_under})
     assert chosen == frozenset() and "too little to repay compiling" in reason
     chosen, reason = stylize_compile_pays({})
@@ -195,7 +195,7 @@ def test_auto_compiles_only_the_shape_the_job_repeats(monkeypatch, tmp_path, cap
     argv = ["-c", str(checkpoint), "-i", str(folder), "-o", str(tmp_path / "out"), "--device", "cpu"]
     assert cli.main([*argv, "--precision", "fp32"]) == 0
     out = capsys.readouterr().out
-    assert "(fp32, compiled)" in out and "compiling for 32x40; 1 other shape(s) run eager" in out
+    assert "(fp32, compiled)" in out and "compiling for 40x32 px; 1 other shape(s) run eager" in out
     assert compile_recorder.compiled == 1 and compile_recorder.calls == {(1, 32, 40): 3}
     compiled = {path.name: np.asarray(Image.open(path)) for path in (tmp_path / "out").iterdir()}
     assert cli.main([*argv[:5], str(tmp_path / "eager"), *argv[6:], "--precision", "fp32", "--compile", "never"]) == 0

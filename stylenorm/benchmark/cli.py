@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--stylize-jobs-counts", type=int, nargs="+", default=None, metavar="N",
         help="images per job (default: 1, 4 and the fewest that reach the threshold)",
     )  # fmt: skip
+    jobs.add_argument(
+        "--stylize-jobs-repeats", type=int, default=3, metavar="N",
+        help="runs of each mode for jobs under the threshold, alternating; the median is reported (default 3)",
+    )  # fmt: skip
     sweep = parser.add_argument_group("sweep (instead of the comparison table)")
     sweep.add_argument(
         "--sweep", metavar="PRESET",
@@ -159,7 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(sweep_table(report))
         return _finish(args, device, meta, started, {"meta": meta, "sweep": report}, "sweep")
     if args.stylize_jobs:
-        report = stylize_jobs_report(args.stylize_jobs_size, args.stylize_jobs_counts, device)
+        report = stylize_jobs_report(
+            args.stylize_jobs_size, args.stylize_jobs_counts, device, repeats=args.stylize_jobs_repeats
+        )
         print()
         print(stylize_jobs_table(report))
         return _finish(args, device, meta, started, {"meta": meta, "stylize_jobs": report}, "stylize-jobs")

@@ -11,14 +11,15 @@ of K images of one size - for the two questions the per-call numbers cannot answ
   compiling run: the worst case, a first use), and faster beyond it.
 
 The network is the benchmark's TransformerNet (random weights, output spread over the gray levels),
-written as a fast-neural-style ``.pth``; images are smooth random JPEG-free PNGs. ``never`` and
-``auto`` alternate job by job, so a change in machine load hits both alike.
+written as a fast-neural-style ``.pth``; images are smooth random PNGs. ``never`` and ``auto``
+alternate run by run, so a change in machine load hits both alike.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,8 +65,10 @@ def run_job(checkpoint: Path, folder: Path, output: Path, mode: str, device: str
     return seconds, decision
 
 
-def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.device) -> dict[str, Any]:
-    """Times ``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's count)."""
+def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.device, repeats: int = 3) -> dict[str, Any]:
+    """Times ``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's count);
+    jobs under the threshold ``repeats`` times each, alternating, for medians (a process start varies by
+    a few tenths of a second, as much as the differences looked for), longer ones once."""
     from stylenorm.benchmark.workloads import _inference_network
 
     counts = counts or [1, 4, threshold_images(size)]
@@ -79,22 +82,29 @@ def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.devic
             folder = root / f"in{count}"
             write_folder(folder, count, size)
             row: dict[str, Any] = {"images": count, "size": size, "megapixels": count * size * size / 1e6}
+            times: dict[str, list[float]] = {mode: [] for mode in MODES}
+            for _ in range(repeats if count < threshold_images(size) else 1):
+                for mode in MODES:
+                    cache = Path(tempfile.mkdtemp(prefix="inductor-", dir=root))  # cold: nothing compiled yet
+                    output = root / f"out-{mode}-{count}"
+                    seconds, decision = run_job(checkpoint, folder, output, mode, str(device), cache)
+                    times[mode].append(seconds)
+                    if mode == "auto":
+                        row["decision"] = decision
+                    print(f"  {count} images, --compile {mode}: {seconds:.1f} s", flush=True)
             for mode in MODES:
-                cache = Path(tempfile.mkdtemp(prefix="inductor-", dir=root))  # cold: nothing compiled yet
-                seconds, decision = run_job(checkpoint, folder, root / f"out-{mode}-{count}", mode, str(device), cache)
-                row[f"{mode}_s"] = seconds
-                if mode == "auto":
-                    row["decision"] = decision
-                print(f"  {count} images, --compile {mode}: {seconds:.1f} s", flush=True)
+                row[f"{mode}_s"] = statistics.median(times[mode])
+                row[f"{mode}_times_s"] = times[mode]
             row["auto_over_never"] = row["auto_s"] / row["never_s"]
             rows.append(row)
-    return {"threshold_megapixels": STYLIZE_COMPILE_MIN_MEGAPIXELS, "rows": rows}
+    return {"threshold_megapixels": STYLIZE_COMPILE_MIN_MEGAPIXELS, "repeats": repeats, "rows": rows}
 
 
 def stylize_jobs_table(report: dict[str, Any]) -> str:
     lines = [
         f"Stylize jobs (TransformerNet, one fresh process each, cold inductor cache; --compile auto threshold "
-        f"{report['threshold_megapixels']:g} megapixels per shape)",
+        f"{report['threshold_megapixels']:g} megapixels per shape; medians of {report['repeats']} alternating runs "
+        f"for jobs under it, one run above)",
         "",
         "| images | size | megapixels | --compile never | --compile auto | auto / never | auto decided |",
         "|---|---|---|---|---|---|---|",
