@@ -188,6 +188,7 @@ def test_stylize_jobs_time_whole_commands_and_report_auto_s_decision(tmp_path, c
         assert "too little to repay compiling" in row["decision"]
 
 
+@pytest.mark.slow  # nine train.py processes, about 40 s; the parallel launcher itself: test_parallel_sweep.py
 def test_the_sweep_mode_runs_a_preset_both_ways_and_compares_the_runs(tmp_path, capsys):
     out = tmp_path / "sweep.json"
     overrides = ["norm=instance,none", "seed=0", "trainer.max_steps=2", "data.image_size=16"]
