@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--compile", nargs="?", choices=COMPILE_MODES, default="auto", const="always",
         help="torch.compile the network, which takes up to tens of seconds per new image size and then runs "
-        f"2-3x faster. auto (default): only for the image sizes this job runs at least "
+        f"about 2x faster than eager on a CPU. auto (default): only for the image sizes this job runs at least "
         f"{STYLIZE_COMPILE_MIN_MEGAPIXELS:g} megapixels of (e.g. 25 images of 1024x1024), the rest eager; the "
         "choice and why are printed. always (also plain --compile): every size. never: eager",
     )  # fmt: skip
