@@ -61,6 +61,32 @@ def compose_offline_run(root: Path, *overrides: str, data_dir: Path | None = Non
         )
 
 
+def train_tiny_autoencoder(root: Path, kind: str, *overrides: str) -> None:
+    """One 8-channel, 32 px autoencoder run with norm ``kind`` under ``root`` through ``stylenorm.train.run``,
+    fp32 (``trainer.precision=auto`` is bf16 on some CPUs), validated every epoch of 3 batches and logged
+    every step: real checkpoints and log folders in seconds. ``overrides`` add to or replace these."""
+    from stylenorm.run_naming import VERSION_ENV
+    from stylenorm.train import run
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(VERSION_ENV, raising=False)  # each run picks its own version
+        run(
+            compose_offline_run(
+                root,
+                "model=autoencoder",
+                f"norm={kind}",
+                "data.image_size=32",
+                "data.batch_size=4",
+                "model.network.base_channels=8",
+                "+trainer.limit_train_batches=3",
+                "trainer.val_check_interval=1.0",
+                "trainer.log_every_n_steps=1",
+                "trainer.precision=32-true",
+                *overrides,
+            )
+        )
+
+
 @pytest.fixture
 def offline_hub(tmp_path, monkeypatch):
     """An empty torch hub cache under tmp_path and a download function that fails as if offline.

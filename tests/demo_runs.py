@@ -13,11 +13,10 @@ import socket
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
-from conftest import compose_offline_run
+from conftest import train_tiny_autoencoder
 
 #: The norm kinds of the two runs, in the order :func:`train_demo_runs` trains them.
 KINDS = ("instance", "batch")
@@ -29,26 +28,8 @@ def train_demo_runs(root: Path) -> Path:
 
     Cached for the session: both test files ask with the same root and the second gets the first's runs.
     """
-    from stylenorm.run_naming import VERSION_ENV
-    from stylenorm.train import run
-
     for kind in KINDS:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.delenv(VERSION_ENV, raising=False)  # each run picks its own version
-            cfg = compose_offline_run(
-                root,
-                "model=autoencoder",
-                f"norm={kind}",
-                "data.image_size=32",
-                "data.batch_size=4",
-                "model.network.base_channels=8",
-                "trainer.max_steps=3",
-                "+trainer.limit_train_batches=3",
-                "trainer.val_check_interval=1.0",
-                "trainer.log_every_n_steps=1",
-                "trainer.precision=32-true",  # auto is bf16 on some CPUs; the tests compare fp32 pixels
-            )
-            run(cfg)
+        train_tiny_autoencoder(root, kind, "trainer.max_steps=3")
     return root
 
 

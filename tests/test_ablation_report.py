@@ -26,7 +26,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.custom_scalar import layout_pb2
 from torch.utils.tensorboard import SummaryWriter
 
-from conftest import REPO_ROOT, compose_offline_run
+from conftest import REPO_ROOT, train_tiny_autoencoder
 from stylenorm.report import (
     LAYOUT_DIR,
     ReportError,
@@ -40,8 +40,6 @@ from stylenorm.report.cli import main
 from stylenorm.report.convergence import RULE as CONVERGENCE_RULE
 from stylenorm.report.picture import picture_rows
 from stylenorm.report.variants import group_variants
-from stylenorm.run_naming import VERSION_ENV
-from stylenorm.train import run
 
 SWEEP = [(kind, seed) for kind in ("instance", "batch") for seed in (0, 1)]
 T_975_DF1 = 12.706205  # two-sided 95% Student t quantile, 1 degree of freedom (printed tables)
@@ -64,23 +62,7 @@ def logdir(tmp_path_factory) -> Path:
 
 def _train_sweep(root: Path) -> None:
     for kind, seed in SWEEP:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.delenv(VERSION_ENV, raising=False)  # each run picks its own version
-            cfg = compose_offline_run(
-                root,
-                "model=autoencoder",
-                f"norm={kind}",
-                f"seed={seed}",
-                "data.image_size=32",
-                "data.batch_size=4",
-                "model.network.base_channels=8",
-                "trainer.max_steps=6",
-                "trainer.val_check_interval=1.0",
-                "+trainer.limit_train_batches=3",
-                "trainer.log_every_n_steps=1",
-                "trainer.precision=32-true",  # as the presets pin it (auto is bf16 on some CPUs)
-            )
-            run(cfg)
+        train_tiny_autoencoder(root, kind, f"seed={seed}", "trainer.max_steps=6")
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from stylenorm.inference.animation import is_animated
 from stylenorm.inference.jobs import Job
 from stylenorm.inference.padding import padded_length
 from stylenorm.inference.pipeline import resized_size, tile_for
@@ -46,7 +45,7 @@ def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
             width, height = image.size
             if image.getexif().get(_EXIF_ORIENTATION) in _TRANSPOSED_ORIENTATIONS:
                 width, height = height, width
-            frames = getattr(image, "n_frames", 1) if is_animated(path) else 1
+            frames = getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1  # no second open
     except (OSError, ValueError, SyntaxError):
         return None
     return width, height, frames
