@@ -1,23 +1,36 @@
 """Train a stylenorm network: ``python train.py model=cyclegan norm=instance``.
 
-Thin Hydra entry point; everything else lives in :mod:`stylenorm.train`. ``--help`` lists the
-config groups, ``--cfg job`` prints the composed config.
+Thin Hydra entry point (``--help``: config groups; ``--cfg job``: the composed config); the run
+itself is :func:`stylenorm.train.run`, its folder is decided in configs/train.yaml.
 """
+
+import logging
+import os
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from stylenorm.cores import register_usable_cores_resolver
+from stylenorm.run_folder import register_resolvers
 
-register_usable_cores_resolver()  # configs/hydra/launcher/parallel.yaml: as many runs at once as there are cores
+register_usable_cores_resolver()  # configs/hydra/launcher/parallel.yaml
+register_resolvers()  # configs/train.yaml: hydra.run.dir, hydra.output_subdir
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from stylenorm.train import run  # imported late so `--help` and `--cfg` stay fast
+    from stylenorm.config_checks import ConfigError  # imported late so `--help` and `--cfg` stay fast
+    from stylenorm.train import run
 
-    metrics = run(cfg)
-    # Hydra sweepers (e.g. Optuna) read the return value; the first hparam metric, if logged.
+    try:
+        metrics = run(cfg)
+    except (ConfigError, FileNotFoundError) as error:  # a refusal: what to change, without a traceback
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        logging.getLogger("train").error("%s", error)
+        sys.exit(2)
+    # Hydra sweepers (e.g. Optuna) read the return value: the first validation metric, if logged.
     return next((value for key, value in metrics.items() if key.startswith("val/")), None)
 
 

@@ -109,7 +109,7 @@ for r in rows:
     quality = f"{r['max_gray_diff']:.1f} / {r['mean_gray_diff']:.2f}" if "max_gray_diff" in r else "-"
     print(f"| {r['workload']} | {r['size']} | {r['batch']} | {r['path']} | {r['precision']} | "
           f"{r['median_ms']:.1f} ms | {r['speedup']:.2f}x | {r['peak_mem_mib']:.0f} MiB | {quality} |")
-results = sorted((out / "logs").glob("cyclegan/*/version_*/result.json"))
+results = sorted((out / "logs").glob("runs/*_cyclegan-*/result.json"))
 status = json.loads(results[-1].read_text())["status"] if results else "no result.json"
 print()
 print(f"cyclegan_paper short run: {status}, {run_seconds} s wall (including start-up and compiling)")

@@ -22,10 +22,14 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from stylenorm.config_checks import ConfigError
+
 #: Where a training checkpoint keeps the settings of its run (a flat ``{"model.lr": 0.001, ...}``).
 SETTINGS_KEY = "stylenorm_settings"
 
-#: Keys of the model config that do not change what a run measures, so a resume may change them.
+#: Keys that do not change what a run measures (where data live, how many workers load them, speed
+#: switches, image grids), so a resume may change them. An entry ending in "." covers every key under it.
+_FREE_KEYS = ("data.num_workers", "data.root", "data.val_root", "data.embedded_root", "data.style_root")
 _FREE_MODEL_KEYS = ("model.speed.", "model.val_grid_images", "model._convert_")
 
 
@@ -46,9 +50,8 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
 
 def measured_settings(cfg: DictConfig) -> dict[str, Any]:
     """The flattened ``model``, ``data`` and ``seed`` settings of a composed config, less the keys that
-    do not change what a run measures (``run.name_ignores``: paths, worker counts; speed switches)."""
-    ignores = [entry for entry in cfg.run.get("name_ignores", []) if entry not in ("model", "norm")]
-    ignores += _FREE_MODEL_KEYS
+    do not change what a run measures (paths, worker counts; speed switches)."""
+    ignores = _FREE_KEYS + _FREE_MODEL_KEYS
     flat = {"seed": cfg.get("seed")}
     for group in ("model", "data"):
         flat.update(_flatten(OmegaConf.to_container(cfg[group], resolve=True), group))
@@ -60,13 +63,13 @@ def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for truncated, foreign or pickled-code files
-        raise ValueError(
+        raise ConfigError(
             f"{what}={path} is not a readable training checkpoint ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else 'no detail'}). Use a last.ckpt or step*.ckpt written "
-            f"by train.py (ls checkpoints/<model>/<variant>/version_N/)."
+            f"by train.py (ls -R checkpoints)."
         ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ValueError(
+        raise ConfigError(
             f"{what}={path} holds no Lightning training state (no 'state_dict' key): it looks like a bare "
             f"network file. {what} takes a .ckpt written by train.py; public .pth files are for the stylize command."
         )
@@ -118,13 +121,13 @@ def check_resume(cfg: DictConfig) -> None:
     differences = settings_differences(cfg, checkpoint)
     if not differences:
         return
-    raise ValueError(
+    raise ConfigError(
         f"ckpt_path={cfg.ckpt_path} was written by a run with other settings than this command composes:\n"
         f"{describe_differences(differences)}\n"
         f"Resuming would continue that run under the new settings and overwrite its checkpoints; nothing was "
         f"written. To continue it, repeat its own overrides (the resume command it logged when it started, or "
-        f"its config.yaml in logs/). To train a new run starting from its weights, use init_from=<the checkpoint> "
-        f"instead of ckpt_path (weights only; a run folder of its own)."
+        f"its run folder's .hydra/config.yaml). To train a new run starting from its weights, use "
+        f"init_from=<the checkpoint> instead of ckpt_path (weights only; a run folder of its own)."
     )
 
 
@@ -147,9 +150,9 @@ def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
             for label, keys in (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped))
             if keys
         ]
-        raise ValueError(
+        raise ConfigError(
             f"init_from={path} does not fit this network: " + "; ".join(problems) + ". init_from needs a "
             "checkpoint of the same model, norm kind and network sizes (model.network/generator settings); "
-            "check the run's config.yaml and compose the same architecture."
+            "check the run's .hydra/config.yaml and compose the same architecture."
         )
     model.load_state_dict({k: state[k] for k in own}, strict=False)

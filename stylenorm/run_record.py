@@ -1,14 +1,8 @@
-"""What a run records about itself, so that a comparison between runs can be checked.
-
-* :func:`run_record` - the HPARAMS-tab entries that come from the whole config rather than from the
-  task: the seed, the hardware and precision it ran on, the run length and the ablation preset's
-  protocol (its reference variant, what it holds equal). The evidence standard of DESIGN.md asks
-  for every one of these next to every number.
-* :func:`varied_hparams` - which HPARAMS entries the command line (or a sweep) set, so TensorBoard
-  can show those columns first (:mod:`stylenorm.tasks.hparams_tab`).
-* :func:`write_result` - ``result.json`` in the run's log folder at the end of a run: finished,
-  interrupted, diverged (a non-finite final metric) or crashed, with the final metrics. A run
-  without it was killed or is still running; the ablation report lists such runs, never averages them.
+"""What a run records about itself, so that a comparison between runs can be checked (DESIGN.md,
+"The evidence standard": provenance). :func:`run_record` gives the HPARAMS entries from the whole
+config (seed, hardware, run length, the preset's protocol); :func:`write_result` writes ``result.json``
+in the run folder - how the run ended, its final metrics and its provenance (git commit, CPU model and
+flags, GPU, threads, versions, precision). A run without ``result.json`` was killed or is running.
 """
 
 from __future__ import annotations
@@ -17,6 +11,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,12 +36,59 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+#: CPU flags that change what a CPU run computes or how fast (vector width, bf16 and matrix units).
+_SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile", "asimd", "sve")
+
+
+def cpu_flags() -> list[str]:
+    """The :data:`_SPEED_FLAGS` this CPU has (from /proc/cpuinfo; empty elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                present = set(line.partition(":")[2].split())
+                return [flag for flag in _SPEED_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def hardware_description(device: torch.device | str) -> str:
-    """``cuda: NVIDIA H200`` or ``cpu: AMD EPYC 9B14, 2 threads``: what the numbers were measured on."""
+    """``cuda: NVIDIA H200`` or ``cpu: AMD EPYC 9B14 (avx2 avx512f avx512_bf16), 2 threads``."""
     device = torch.device(device)
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"{device.type}: {_cpu_name()}, {torch.get_num_threads()} threads"
+    flags = " ".join(cpu_flags())
+    return f"{device.type}: {_cpu_name()}{f' ({flags})' if flags else ''}, {torch.get_num_threads()} threads"
+
+
+def _git(*args: str) -> str | None:
+    source = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def provenance(device: torch.device | str, precision: str) -> dict[str, Any]:
+    """Where and with what a run's numbers were made; ``git_commit`` is None outside a git checkout."""
+    import lightning
+
+    device = torch.device(device)
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "cpu": _cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "threads": torch.get_num_threads(),
+        "torch": str(torch.__version__),
+        "lightning": lightning.__version__,
+        "python": platform.python_version(),
+        "precision": str(precision),
+        "command": " ".join(sys.argv),
+    }
 
 
 def run_record(cfg: DictConfig, device: torch.device | str) -> dict[str, Any]:
@@ -92,14 +135,16 @@ def final_status(metrics: Mapping[str, float], interrupted: bool) -> str:
 
 
 def write_result(
-    log_dir: str | os.PathLike,
+    run_dir: str | os.PathLike,
     status: str,
     global_step: int,
     metrics: Mapping[str, float],
     error: str | None = None,
+    **record: Any,
 ) -> Path:
-    """Write ``result.json`` (via a temporary file, so a reader never sees half of it)."""
-    path = Path(log_dir) / RESULT_FILE
+    """Write ``result.json`` (via a temporary file, so a reader never sees half of it); ``record`` adds
+    entries such as ``provenance``, ``overrides`` and ``wall_seconds``."""
+    path = Path(run_dir) / RESULT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "status": status,
@@ -107,6 +152,7 @@ def write_result(
         # json has no NaN/inf: non-finite values are written as strings, so they stay visible
         "metrics": {k: (float(v) if math.isfinite(v) else str(float(v))) for k, v in sorted(metrics.items())},
         "error": error,
+        **record,
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(payload, indent=1) + "\n")

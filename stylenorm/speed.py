@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,43 @@ def threads_per_run(num_threads: int | str, parallel_runs: int | None) -> int | 
     if not parallel_runs or parallel_runs <= 1:
         return None
     return max(1, usable_cores() // parallel_runs)
+
+
+def sweep_parallel_runs() -> int | None:
+    """Runs a sweep starts at once (hydra/launcher=parallel: joblib's ``n_jobs``); None for a plain run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    launcher = HydraConfig.get().launcher
+    if "joblib" not in str(launcher.get("_target_", "")).lower():
+        return None
+    n_jobs = int(launcher.n_jobs)
+    return usable_cores() if n_jobs < 0 else n_jobs  # joblib's -1: all cores
+
+
+def set_threads(num_threads: int | str) -> None:
+    """Set this run's CPU threads (``speed.num_threads``; auto: the cores shared among parallel runs)."""
+    threads = threads_per_run(num_threads, sweep_parallel_runs())
+    if threads is not None:
+        torch.set_num_threads(threads)
+        logging.getLogger(__name__).info("Using %d CPU thread(s) (speed.num_threads=%s).", threads, num_threads)
+
+
+def quiet_library_noise() -> None:
+    """One copy of each log line, and no warnings a user can do nothing about."""
+    if logging.getLogger().handlers:
+        # `import lightning` adds its own console handler; under Hydra the root logger already prints.
+        logging.getLogger("lightning").handlers.clear()
+    for message in (
+        r".*isinstance\(treespec, LeafSpec\).*",  # Lightning-internal deprecation
+        r".*ModelCheckpoint with manual optimization.*",  # CycleGAN checkpoints after its optimizer steps
+        r".*overridden `on_after_batch_transfer` in `LightningModule`.*",  # channels_last in the task hook
+        r".*is not supported by the model summary.*",  # bf16 models: the counts printed are still right
+        r".*module\(s\) in eval mode at the start of training.*",  # the style task's frozen VGG
+    ):
+        warnings.filterwarnings("ignore", message=message)
+    quiet_compiler_notes()
 
 
 def adam(

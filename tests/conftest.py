@@ -39,6 +39,11 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
+def run_folders(logs: Path) -> list[Path]:
+    """The run folders under a ``paths.log_dir`` (single runs and sweep jobs, configs/train.yaml), sorted."""
+    return sorted(path for path in [*logs.glob("runs/*"), *logs.glob("multirun/*/*")] if path.is_dir())
+
+
 def compose_offline_run(root: Path, *overrides: str, data_dir: Path | None = None):
     """The training config of a small CPU run whose logs and checkpoints (and data, unless
     ``data_dir`` is given) live under ``root`` (what ``python train.py`` composes, without the
@@ -65,26 +70,23 @@ def train_tiny_autoencoder(root: Path, kind: str, *overrides: str) -> None:
     """One 8-channel, 32 px autoencoder run with norm ``kind`` under ``root`` through ``stylenorm.train.run``,
     fp32 (``trainer.precision=auto`` is bf16 on some CPUs), validated every epoch of 3 batches and logged
     every step: real checkpoints and log folders in seconds. ``overrides`` add to or replace these."""
-    from stylenorm.run_naming import VERSION_ENV
     from stylenorm.train import run
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv(VERSION_ENV, raising=False)  # each run picks its own version
-        run(
-            compose_offline_run(
-                root,
-                "model=autoencoder",
-                f"norm={kind}",
-                "data.image_size=32",
-                "data.batch_size=4",
-                "model.network.base_channels=8",
-                "+trainer.limit_train_batches=3",
-                "trainer.val_check_interval=1.0",
-                "trainer.log_every_n_steps=1",
-                "trainer.precision=32-true",
-                *overrides,
-            )
+    run(
+        compose_offline_run(
+            root,
+            "model=autoencoder",
+            f"norm={kind}",
+            "data.image_size=32",
+            "data.batch_size=4",
+            "model.network.base_channels=8",
+            "+trainer.limit_train_batches=3",
+            "trainer.val_check_interval=1.0",
+            "trainer.log_every_n_steps=1",
+            "trainer.precision=32-true",
+            *overrides,
         )
+    )
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ def train_demo_runs(root: Path) -> Path:
 
 def checkpoint(root: Path, kind: str) -> Path:
     """``last.ckpt`` of the run with norm ``kind``."""
-    return root / "checkpoints" / "autoencoder" / f"{kind}-affine_true" / "version_0" / "last.ckpt"
+    (path,) = (root / "checkpoints" / "runs").glob(f"*_autoencoder-{kind}/last.ckpt")
+    return path
 
 
 def photo(path: Path, width: int = 70, height: int = 50, seed: int = 0) -> Path:

@@ -1,7 +1,6 @@
 """AdaIN training (Huang & Belongie 2017): the AdaIN layer, the loss, the encoder's weights and
 ``python train.py model=adain``, each against an independent computation."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -209,23 +208,20 @@ def adain_run(tmp_path_factory):
 
     lr 1e-3: the paper's 1e-4 moves a random decoder too little in 40 steps to show learning.
     """
-    from stylenorm.run_naming import VERSION_ENV
     from stylenorm.train import run
-
-    os.environ.pop(VERSION_ENV, None)
     root = tmp_path_factory.mktemp("adain")
     cfg = compose_offline_run(
         root, *TINY_ADAIN, "trainer.max_steps=40", "trainer.val_check_interval=8", "model.lr=1e-3",
         "trainer.precision=32-true",
     )  # fmt: skip
     metrics = run(cfg)
-    return cfg, metrics, Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    return cfg, metrics, Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
 
 
 def test_adain_trains_through_train_py_and_its_loss_falls(adain_run):
     cfg, metrics, checkpoint = adain_run
     assert cfg.norm.kind == "none"  # model=adain's default: the paper's decoder
-    curve = [v for v in scalars(cfg.run.log_dir, "val/total") if v == v]  # the HPARAMS placeholder at step 0 is NaN
+    curve = [v for v in scalars(cfg.paths.run_dir, "val/total") if v == v]  # the HPARAMS placeholder at step 0 is NaN
     # Measured: 7.84 at step 8 -> 6.69 at step 40 (a random encoder's style statistics dominate).
     assert len(curve) == 5 and curve[-1] < 0.92 * curve[0], curve
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -241,7 +237,7 @@ def test_adain_lr_decays_as_the_port(adain_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     cfg, _, _ = adain_run
-    accumulator = EventAccumulator(cfg.run.log_dir, size_guidance={"scalars": 0})
+    accumulator = EventAccumulator(cfg.paths.run_dir, size_guidance={"scalars": 0})
     accumulator.Reload()
     logged = [(event.step, event.value) for event in accumulator.Scalars("lr-Adam")]
     assert logged
@@ -257,7 +253,7 @@ def test_decoder_norms_train(tmp_path, norm):
     cfg = compose_offline_run(tmp_path, *TINY_ADAIN, f"norm={norm}", "trainer.max_steps=2", "trainer.precision=32-true")
     metrics = run(cfg)
     assert torch.isfinite(torch.tensor(metrics["val/total"]))
-    saved = torch.load(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu", weights_only=True)
+    saved = torch.load(Path(cfg.paths.run_checkpoint_dir) / "last.ckpt", map_location="cpu", weights_only=True)
     assert saved["hyper_parameters"]["norm"]["kind"] == norm
 
 

@@ -21,7 +21,6 @@ from hydra.utils import instantiate
 from conftest import compose_offline_run
 from stylenorm import checkpoint_io
 from stylenorm.checkpoint_io import AtomicCheckpointIO, CheckpointWriteError, atomic_torch_save
-from stylenorm.run_naming import VERSION_ENV
 from stylenorm.train import run
 
 TINY_AUTOENCODER = ["model=autoencoder", "data.image_size=32", "model.network.base_channels=8", "data.batch_size=2"]
@@ -34,10 +33,6 @@ TINY_CYCLEGAN = [
     "model.discriminator.ndf=8",
 ]
 
-
-@pytest.fixture(autouse=True)
-def _fresh_version_env(monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +127,10 @@ def test_a_full_disk_during_training_keeps_last_ckpt_loadable(tmp_path, data_dir
     with pytest.raises(CheckpointWriteError, match="disk is full"):
         run(cfg)
     monkeypatch.undo()
-    last = Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == 2
-    assert not [p for p in Path(cfg.run.checkpoint_dir).iterdir() if p.name.endswith(".tmp")]
-    result = (Path(cfg.run.log_dir) / "result.json").read_text()
+    assert not [p for p in Path(cfg.paths.run_checkpoint_dir).iterdir() if p.name.endswith(".tmp")]
+    result = (Path(cfg.paths.run_dir) / "result.json").read_text()
     assert '"crashed"' in result and "disk is full" in result
 
 
@@ -152,7 +147,7 @@ def test_timed_checkpoints_come_without_any_step_checkpoint(tmp_path, data_dir, 
         data_dir=data_dir,
     )
     run(cfg)
-    last = Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == 4
 
 
@@ -167,4 +162,4 @@ def test_timed_checkpoints_off_write_nothing(tmp_path, data_dir):
         data_dir=data_dir,
     )
     run(cfg)
-    assert not (Path(cfg.run.checkpoint_dir) / "last.ckpt").exists()
+    assert not (Path(cfg.paths.run_checkpoint_dir) / "last.ckpt").exists()

@@ -1,6 +1,5 @@
 """Conditional instance norm (Dumoulin, Shlens & Kudlur 2017) against a from-scratch reference."""
 
-import os
 import re
 from pathlib import Path
 
@@ -170,17 +169,14 @@ def two_style_run(tmp_path_factory):
 
     lr 1e-2: at the default 1e-3 the per-style gammas/betas move so little in 30 steps that the two
     styles' outputs differed by 0.4 gray levels (measured); at 1e-2 by about 11."""
-    from stylenorm.run_naming import VERSION_ENV
     from stylenorm.train import run
-
-    os.environ.pop(VERSION_ENV, None)
     root = tmp_path_factory.mktemp("two_styles")
     cfg = compose_offline_run(
         root, *TINY_STYLE, "norm=conditional_instance", "data.num_styles=2", "trainer.max_steps=30",
         "trainer.val_check_interval=2", "model.lr=1e-2",
     )  # fmt: skip
     metrics = run(cfg)
-    return cfg, metrics, Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    return cfg, metrics, Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
 
 
 def test_two_styles_train_in_one_network_and_their_style_losses_fall(two_style_run):
@@ -190,7 +186,7 @@ def test_two_styles_train_in_one_network_and_their_style_losses_fall(two_style_r
     assert saved["hyper_parameters"]["norm"]["num_styles"] == 2
     assert saved["state_dict"]["transformer.residual_blocks.0.norm2.weight"].shape == (2, 128)
     for index in (0, 1):
-        curve = scalars(cfg.run.log_dir, f"val/style_{index}")
+        curve = scalars(cfg.paths.run_dir, f"val/style_{index}")
         # Measured at lr 1e-2: style 1 about 5700 -> 490 over steps 2..30; style 0 alike.
         assert len(curve) >= 6 and curve[-1] < 0.5 * curve[0], (index, curve)
     assert metrics["val/style"] == pytest.approx((metrics["val/style_0"] + metrics["val/style_1"]) / 2, rel=1e-5)

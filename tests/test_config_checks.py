@@ -1,17 +1,21 @@
 """Config combinations that would fail late or mislead are named before anything is built."""
 
+import json
 import logging
 
 import pytest
 
-from conftest import compose_offline_run
-from stylenorm.run_naming import VERSION_ENV
+from conftest import compose_offline_run, run_folders
 from stylenorm.train import run
 
 
-@pytest.fixture(autouse=True)
-def _fresh_version_env(monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)
+def assert_refused_and_nothing_trained(root, message: str) -> None:
+    """A refused run's folder says why (result.json), and no checkpoint was written."""
+    (folder,) = run_folders(root / "logs") if (root / "logs").exists() else [None]
+    result = json.loads((folder / "result.json").read_text())
+    assert result["status"] == "refused" and message in result["error"]
+    assert not any((root / "checkpoints").rglob("*.ckpt"))
+
 
 
 @pytest.mark.parametrize(
@@ -27,7 +31,7 @@ def test_a_model_with_another_models_data_is_refused_with_the_fix(tmp_path, mode
     cfg = compose_offline_run(tmp_path, f"model={model}", f"data={data}", f"data.root={tmp_path / 'images'}")
     with pytest.raises(ValueError, match=expected):
         run(cfg)
-    assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()  # nothing written
+    assert_refused_and_nothing_trained(tmp_path, "trains on")
 
 
 @pytest.mark.parametrize(
@@ -38,14 +42,12 @@ def test_batch_statistics_at_batch_size_one_are_announced(tmp_path, caplog, norm
         tmp_path, "model=autoencoder", f"norm={norm}", f"data.batch_size={batch_size}", "data.image_size=32",
         "model.network.base_channels=8", "trainer.max_steps=1",
     )  # fmt: skip
-    with caplog.at_level(logging.WARNING, logger="stylenorm.train"):
+    with caplog.at_level(logging.WARNING, logger="stylenorm.config_checks"):
         run(cfg)
-    assert (
-        "with data.batch_size=1: in training the batch statistics are those of a single image" in caplog.text
-    ) is warned
+    assert ("with data.batch_size=1: training normalises each image by its own statistics" in caplog.text) is warned
 
 
-def test_an_unreadable_style_image_is_named_and_leaves_no_run_folder(tmp_path):
+def test_an_unreadable_style_image_is_named_before_training(tmp_path):
     from PIL import Image
 
     (tmp_path / "photos").mkdir()
@@ -57,7 +59,7 @@ def test_an_unreadable_style_image_is_named_and_leaves_no_run_folder(tmp_path):
     )  # fmt: skip
     with pytest.raises(ValueError, match=r"painting\.jpg cannot be read as an image .*data\.style_image"):
         run(cfg)
-    assert not any((tmp_path / "logs").rglob("version_*")) and not (tmp_path / "checkpoints").exists()
+    assert_refused_and_nothing_trained(tmp_path, "painting.jpg")
 
 
 @pytest.mark.parametrize(
@@ -78,4 +80,4 @@ def test_an_image_size_the_networks_cannot_take_is_refused_before_training(tmp_p
     )  # fmt: skip
     with pytest.raises(ValueError, match=expected):
         run(cfg)
-    assert not any((tmp_path / "logs").rglob("version_*")) and not any((tmp_path / "checkpoints").rglob("*.ckpt"))
+    assert_refused_and_nothing_trained(tmp_path, "does not fit")

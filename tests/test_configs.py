@@ -1,5 +1,6 @@
 """Hydra configs compose for every model x norm x affine, and drive the networks they describe."""
 
+import json
 import subprocess
 import sys
 
@@ -97,11 +98,15 @@ def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
         f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    # the run is named after what it measures; overrides that change the measurement are in the name
-    run_dir = tmp_path / "logs" / "autoencoder" / "batch-affine_true,network.base_channels=8,image_size=32,batch_size=4"
-    assert (run_dir / "version_0" / "config.yaml").is_file(), sorted(p.name for p in (tmp_path / "logs").rglob("*"))
-    checkpoint = tmp_path / "checkpoints" / run_dir.relative_to(tmp_path / "logs") / "version_0" / "last.ckpt"
+    # Hydra's run folder (logs/runs/<time>_<model>-<norm>) holds the resolved config, the metrics and the
+    # result; the checkpoints mirror it under checkpoints/
+    (run_dir,) = (tmp_path / "logs" / "runs").glob("*_autoencoder-batch")
+    for name in (".hydra/config.yaml", "metrics.csv", "result.json", "train.log"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "result.json").read_text())["provenance"]["cpu_flags"] is not None
+    checkpoint = tmp_path / "checkpoints" / run_dir.relative_to(tmp_path / "logs") / "last.ckpt"
     assert checkpoint.is_file()
+    assert f"ckpt_path={checkpoint}" in result.stdout + result.stderr  # the resume hint, pasteable unquoted
     assert (tmp_path / "data" / "embedded" / "autoencoder" / "MANIFEST.json").is_file()
 
 

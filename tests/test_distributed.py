@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_folders
 
 
 def ddp_run(tmp_path, *overrides: str, accelerator: str = "cpu", devices: int = 2) -> subprocess.CompletedProcess:
@@ -37,8 +37,8 @@ def ddp_run(tmp_path, *overrides: str, accelerator: str = "cpu", devices: int = 
 def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
     result = ddp_run(tmp_path, "model=autoencoder", "norm=batch", "model.network.base_channels=8")
     assert result.returncode == 0, result.stderr[-4000:]
-    runs = list((tmp_path / "logs" / "autoencoder").glob("*/version_*"))
-    assert len(runs) == 1, runs  # both processes wrote into one run, not two versions
+    runs = run_folders(tmp_path / "logs")
+    assert len(runs) == 1, runs  # both processes wrote into one run folder
     hparams = yaml.safe_load((runs[0] / "hparams.yaml").read_text())
     # torch's DDP refuses SyncBatchNorm on CPU: the run says so and keeps per-process batch norm
     assert "sync_batchnorm=true is ignored on CPU" in result.stderr + result.stdout
@@ -59,7 +59,7 @@ def test_cyclegan_trains_under_ddp_although_each_step_leaves_networks_without_gr
 def test_ddp_on_gpu_converts_batch_norm_and_cpu_refuses_sync_batch(tmp_path):
     from hydra import compose, initialize_config_dir
 
-    from stylenorm.train import check_distributed_norm
+    from stylenorm.config_checks import check_distributed_norm
 
     with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
         gpu = compose("train", overrides=["trainer=ddp", "trainer.accelerator=gpu", "norm=batch"])
@@ -70,11 +70,11 @@ def test_ddp_on_gpu_converts_batch_norm_and_cpu_refuses_sync_batch(tmp_path):
         check_distributed_norm(cpu_sync)
 
 
-def test_sync_batch_norm_runs_are_named_and_recorded_as_such(tmp_path):
+def test_sync_batch_norm_runs_are_recorded_as_such(tmp_path):
     from hydra import compose, initialize_config_dir
 
+    from stylenorm.config_checks import check_distributed_norm
     from stylenorm.run_record import run_record
-    from stylenorm.train import check_distributed_norm, name_run
 
     paths = [f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}"]
     with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
@@ -86,11 +86,8 @@ def test_sync_batch_norm_runs_are_named_and_recorded_as_such(tmp_path):
         )
     for cfg in (gpu, cpu):
         check_distributed_norm(cfg)
-        name_run(cfg)
-    assert gpu.run.name == "autoencoder/sync_batch-affine_true"  # Lightning will convert it: the name says so
-    assert run_record(gpu, "cpu")["trainer/sync_batchnorm"] is True
-    assert cpu.run.name == "autoencoder/batch-affine_true"  # gloo keeps per-process batch norm
-    assert run_record(cpu, "cpu")["trainer/sync_batchnorm"] is False
+    assert run_record(gpu, "cpu")["trainer/sync_batchnorm"] is True  # Lightning will convert it
+    assert run_record(cpu, "cpu")["trainer/sync_batchnorm"] is False  # gloo keeps per-process batch norm
 
 
 @pytest.mark.parametrize("model", ["cyclegan", "style", "autoencoder"])
@@ -116,6 +113,6 @@ def test_sync_batch_norm_trains_in_one_cuda_process(tmp_path):
     args = ("model=autoencoder", "norm=batch", "model.network.base_channels=8")
     result = ddp_run(tmp_path, *args, accelerator="gpu", devices=1)
     assert result.returncode == 0, result.stderr[-4000:]
-    (run,) = (tmp_path / "logs" / "autoencoder").glob("sync_batch-affine_true/version_*")
+    (run,) = run_folders(tmp_path / "logs")
     hparams = yaml.safe_load((run / "hparams.yaml").read_text())
     assert hparams["norm/layer_types"] == "SyncBatchNorm" and hparams["trainer/sync_batchnorm"] is True

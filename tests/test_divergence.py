@@ -9,14 +9,7 @@ import torch
 
 from conftest import compose_offline_run
 from stylenorm.callbacks import DivergenceGuard
-from stylenorm.run_naming import VERSION_ENV
 from stylenorm.train import run
-
-
-@pytest.fixture(autouse=True)
-def _fresh_version_env(monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)
-
 
 TINY = {
     "autoencoder": ["model.network.base_channels=8"],

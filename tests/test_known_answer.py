@@ -555,7 +555,7 @@ def test_short_autoencoder_training_on_the_exposure_task(tmp_path, capsys):
         "~callbacks.norm_statistics",
     )
     metrics = run(cfg)
-    accumulator = EventAccumulator(cfg.run.log_dir)
+    accumulator = EventAccumulator(cfg.paths.run_dir)
     accumulator.Reload()
     tags = set(accumulator.Tags()["scalars"])
     assert {"val/psnr", "val/ssim", "val/psnr_identity_baseline", "val/psnr_shifted"} <= tags
@@ -570,5 +570,5 @@ def test_short_autoencoder_training_on_the_exposure_task(tmp_path, capsys):
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
     assert 9.0 < metrics["val/psnr_identity_baseline"] < 13.0  # doing nothing, on the fixed validation nuisance
     assert np.isfinite(metrics["val/psnr"])
-    hparams = (Path(cfg.run.log_dir) / "hparams.yaml").read_text()
+    hparams = (Path(cfg.paths.run_dir) / "hparams.yaml").read_text()
     assert re.search(r"^data/known_answer: exposure$", hparams, re.MULTILINE), hparams

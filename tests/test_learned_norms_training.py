@@ -38,7 +38,7 @@ def test_batch_instance_gates_are_projected_logged_and_learn(tmp_path, data_dir,
     # the gate starts at 1 (batch norm); projection keeps it in [0, 1] while it learns
     assert rho.max() <= 1 and rho.min() >= 0, (rho.min(), rho.max())
     assert (rho < 0.99).any(), "no gate moved away from batch norm in 12 steps at lr 1e-2"
-    scalars = mixture_scalars(cfg.run.log_dir)
+    scalars = mixture_scalars(cfg.paths.run_dir)
     rho_tags = sorted(tag for tag in scalars if tag.endswith("/rho"))
     assert len(rho_tags) == 6 and all(tag.startswith("norm_mix/autoencoder/") for tag in rho_tags)
     for tag in rho_tags:
@@ -67,7 +67,7 @@ def test_switchable_weights_are_logged_per_layer_and_sum_to_one(tmp_path, data_d
         "callbacks.norm_statistics.histograms=false",
     )
     train.run(cfg)
-    scalars = mixture_scalars(cfg.run.log_dir)
+    scalars = mixture_scalars(cfg.paths.run_dir)
     assert {tag.split("/")[1] for tag in scalars} == {"G_AB", "G_BA", "D_A", "D_B"}
     layer_paths = {tag.rsplit("/", 2)[0] for tag in scalars}
     for layer in layer_paths:
@@ -93,7 +93,7 @@ def test_a_weight_standardized_run_checkpoints_and_stylizes_like_the_trained_net
     train.run(cfg)
     trained = keep_task["task"].autoencoder.eval()
     assert sum(is_weight_standardized(m) for m in trained.modules()) == 6
-    stylizer = load_stylizer(f"{cfg.run.checkpoint_dir}/last.ckpt", device="cpu")
+    stylizer = load_stylizer(f"{cfg.paths.run_checkpoint_dir}/last.ckpt", device="cpu")
     assert sum(is_weight_standardized(m) for m in stylizer.network.modules()) == 6
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():

@@ -79,7 +79,7 @@ def test_instance_norm_run_logs_normalised_statistics_and_removes_hooks(tmp_path
         "callbacks.norm_statistics.every_n_steps=2",
     )
     train.run(cfg)
-    accumulator, scalar_tags, histogram_tags = event_tags(cfg.run.log_dir)
+    accumulator, scalar_tags, histogram_tags = event_tags(cfg.paths.run_dir)
     ours = {tag for tag in scalar_tags if tag.startswith("norm_stats/")}
     layers = sorted({tag.rsplit("/", 2)[0] for tag in ours if "/after/" in tag})
     assert len(layers) == 2 and all(layer.startswith("norm_stats/autoencoder/") for layer in layers), layers
@@ -111,7 +111,7 @@ def test_cyclegan_records_each_layer_once_per_step(tmp_path, data_dir, keep_task
         "callbacks.norm_statistics.histograms=false",
     )
     train.run(cfg)
-    accumulator, scalar_tags, histogram_tags = event_tags(cfg.run.log_dir)
+    accumulator, scalar_tags, histogram_tags = event_tags(cfg.paths.run_dir)
     networks = {tag.split("/")[1] for tag in scalar_tags if tag.startswith("norm_stats/")}
     assert networks == {"G_AB", "G_BA", "D_A", "D_B"}
     for tag in (t for t in scalar_tags if t.startswith("norm_stats/G_AB/")):

@@ -2,7 +2,6 @@
 same metrics per seed as the same sweep run one after another."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from conftest import REPO_ROOT, compose_offline_run
-from stylenorm.run_naming import VERSION_ENV
+from conftest import REPO_ROOT, compose_offline_run, run_folders
 from stylenorm.speed import threads_per_run
 
 TINY_AUTOENCODER = [
@@ -31,15 +29,14 @@ TINY_AUTOENCODER = [
 
 def sweep(root: Path, data: Path, *extra: str) -> tuple[dict[int, dict], str]:
     """``python train.py -m seed=0,1 ...``; the result.json of each run by seed, and what it printed."""
-    env = {k: v for k, v in os.environ.items() if k != VERSION_ENV}
     command = [sys.executable, str(REPO_ROOT / "train.py"), "-m", "seed=0,1", *TINY_AUTOENCODER, *extra,
                f"paths.data_dir={data}", f"paths.log_dir={root / 'logs'}",
                f"paths.checkpoint_dir={root / 'checkpoints'}"]  # fmt: skip
-    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     results = {}
-    for folder in sorted((root / "logs" / "autoencoder").glob("*/version_*")):
-        config = (folder / "config.yaml").read_text()
+    for folder in run_folders(root / "logs"):
+        config = (folder / ".hydra" / "config.yaml").read_text()
         seed = int(next(line.split(":")[1] for line in config.splitlines() if line.startswith("seed:")))
         results[seed] = json.loads((folder / "result.json").read_text())
     return results, done.stderr + done.stdout
@@ -58,11 +55,10 @@ def both_sweeps(tmp_path_factory):
     sequential, threads = {}, torch.get_num_threads()
     try:
         for seed in (0, 1):
-            os.environ.pop(VERSION_ENV, None)
             cfg = compose_offline_run(tmp_path_factory.mktemp(f"sequential{seed}"), *TINY_AUTOENCODER, f"seed={seed}",
                                       data_dir=data)  # fmt: skip
             run(cfg)
-            sequential[seed] = json.loads((Path(cfg.run.log_dir) / "result.json").read_text())
+            sequential[seed] = json.loads((Path(cfg.paths.run_dir) / "result.json").read_text())
     finally:
         torch.set_num_threads(threads)  # speed.num_threads=1 set it for this process
     return sequential, parallel, log
@@ -79,7 +75,7 @@ def test_a_parallel_sweep_gives_each_seed_the_metrics_of_the_sequential_sweep(bo
 
 def test_the_parallel_launcher_ran_the_jobs_in_worker_processes(both_sweeps):
     _, _, log = both_sweeps
-    assert log.count("Using 1 CPU thread(s) for this run") == 2
+    assert log.count("Using 1 CPU thread(s)") == 2
     assert "JoblibLauncher" in log or "Joblib.Parallel" in log or "n_jobs=2" in log
 
 

@@ -5,11 +5,9 @@ The end-to-end check is a real ``python train.py -m`` in a subprocess, as a user
 """
 
 import json
-import os
 import random
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +18,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from conftest import REPO_ROOT, compose_offline_run
+from conftest import REPO_ROOT, compose_offline_run, run_folders
 from stylenorm.callbacks import collect_random_states, restore_random_states
-from stylenorm.run_naming import VERSION_ENV, choose_version, published_version, reserve_version
 from stylenorm.run_record import hparam_key, varied_hparams
 from stylenorm.tasks.image_pool import ImagePool
 
@@ -43,15 +40,10 @@ TINY_CYCLEGAN = [
 ]
 
 
-def run_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.glob("*/*/version_*") if p.is_dir())
-
-
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory) -> Path:
     """``python train.py -m seed=7,7``: two jobs with the same name and seed, one process."""
     root = tmp_path_factory.mktemp("sweep")
-    env = {k: v for k, v in os.environ.items() if k != VERSION_ENV}
     command = [
         sys.executable,
         str(REPO_ROOT / "train.py"),
@@ -62,16 +54,17 @@ def sweep(tmp_path_factory) -> Path:
         f"paths.log_dir={root / 'logs'}",
         f"paths.checkpoint_dir={root / 'checkpoints'}",
     ]
-    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return root
 
 
+@pytest.mark.integration
 def test_every_job_of_a_sweep_gets_its_own_folders(sweep):
-    logs, checkpoints = run_folders(sweep / "logs"), run_folders(sweep / "checkpoints")
-    assert [p.name for p in logs] == ["version_0", "version_1"]
-    assert [p.name for p in checkpoints] == ["version_0", "version_1"]
-    assert len({p.parent for p in logs}) == 1  # same run name: only the version tells them apart
+    logs = run_folders(sweep / "logs")
+    assert [p.name for p in logs] == ["0_seed-7", "1_seed-7"]  # same overrides: the job number tells them apart
+    assert len({p.parent for p in logs}) == 1  # one sweep folder
+    checkpoints = [sweep / "checkpoints" / p.relative_to(sweep / "logs") for p in logs]  # the mirror
     for folder in checkpoints:
         assert sorted(p.name for p in folder.iterdir()) == ["last.ckpt"]  # no last-v1.ckpt: nothing overwritten
     for folder in logs:
@@ -84,6 +77,7 @@ def test_every_job_of_a_sweep_gets_its_own_folders(sweep):
         assert json.loads((folder / "result.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.integration
 def test_the_same_seed_gives_the_same_run(sweep):
     first, second = (json.loads((p / "result.json").read_text()) for p in run_folders(sweep / "logs"))
     assert first["global_step"] == second["global_step"] == 30
@@ -96,14 +90,17 @@ def test_the_same_seed_gives_the_same_run(sweep):
     assert series[0] == series[1] and len(series[0]) >= 3
 
 
+@pytest.mark.integration
 def test_checkpoints_hold_random_states_and_image_pools(sweep):
-    checkpoint = torch.load(run_folders(sweep / "checkpoints")[0] / "last.ckpt", weights_only=True)
+    first = run_folders(sweep / "logs")[0].relative_to(sweep / "logs")
+    checkpoint = torch.load(sweep / "checkpoints" / first / "last.ckpt", weights_only=True)
     states = checkpoint["callbacks"]["RandomStateCheckpoint"]
     assert set(states) == {"torch", "torch.cuda", "numpy", "python"}
     pools = checkpoint["image_pools"]
     assert pools["A"]["size"] == 3 and pools["A"]["images"].shape == (3, 3, 32, 32)
 
 
+@pytest.mark.integration
 def test_hparams_record_seed_precision_hardware(sweep):
     hparams = yaml.safe_load((run_folders(sweep / "logs")[0] / "hparams.yaml").read_text())
     assert hparams["seed"] == 7
@@ -113,6 +110,7 @@ def test_hparams_record_seed_precision_hardware(sweep):
     assert hparams["trainer/optimizer_steps_per_batch"] == 2  # CycleGAN: G and D per batch
 
 
+@pytest.mark.integration
 def test_hparams_tab_lists_the_swept_keys_first(sweep):
     folder = run_folders(sweep / "logs")[0]
     events = EventAccumulator(str(folder), size_guidance={"tensors": 0})
@@ -141,31 +139,6 @@ def test_override_keys_map_to_hparams_names():
     assert hparam_key("model.generator.ngf") == "generator/ngf"
     assert hparam_key("++data.batch_size") == "data/batch_size"
     assert varied_hparams(["seed=1", "norm=batch", "~callbacks.norm_statistics"]) == {"seed", "norm/kind"}
-
-
-def test_reservations_never_share_a_version(tmp_path):
-    logs, checkpoints = tmp_path / "logs", tmp_path / "checkpoints"
-    (checkpoints / "version_0").mkdir(parents=True)  # taken by a checkpoint folder alone
-    versions = []
-    threads = [threading.Thread(target=lambda: versions.append(reserve_version(logs, checkpoints))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(versions, key=lambda v: int(v.split("_")[1])) == [f"version_{i}" for i in range(1, 9)]
-
-
-def test_a_published_version_reaches_only_the_same_run_and_only_while_it_trains(tmp_path, monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)
-    logs, checkpoints = tmp_path / "logs", tmp_path / "checkpoints"
-    first = choose_version("a/x", logs, checkpoints, None)
-    with published_version("a/x", first):
-        # a DDP child re-running the same job inherits the version ...
-        assert choose_version("a/x", logs, checkpoints, None) == first
-        # ... another run does not
-        assert choose_version("a/y", tmp_path / "other", checkpoints, None) == "version_0"
-    assert VERSION_ENV not in os.environ
-    assert choose_version("a/x", logs, checkpoints, None) != first  # the next job of a sweep
 
 
 def test_image_pool_follows_the_seed_and_round_trips():
@@ -204,12 +177,11 @@ def test_random_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     assert expected[2] == again[2]
 
 
+@pytest.mark.integration
 def test_a_run_ending_on_a_validation_is_not_validated_twice(tmp_path, monkeypatch):
     """The final validation runs only when training stopped after the last scheduled one, so each
     learning curve has one point per validation of distinct weights."""
     from stylenorm.train import run
-
-    monkeypatch.delenv(VERSION_ENV, raising=False)
     cfg = compose_offline_run(
         tmp_path,
         "model=autoencoder",
@@ -225,3 +197,26 @@ def test_a_run_ending_on_a_validation_is_not_validated_twice(tmp_path, monkeypat
     events.Reload()
     finite = [e for e in events.Scalars("val/psnr") if e.value == e.value]
     assert len(finite) == 2
+
+
+def test_run_folders_paste_into_ckpt_path_unquoted():
+    """Every character Hydra's job naming puts in a folder name parses as a plain override value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    path = "checkpoints/multirun/2026-12-05_09-00-00/3_data.batch_size-2+norm-group+seed-1/last.ckpt"
+    (override,) = OverridesParser.create().parse_overrides([f"ckpt_path={path}"])
+    assert override.value() == path
+
+
+def test_a_checkpoint_maps_back_to_the_run_folder_it_came_from(tmp_path):
+    from stylenorm.run_folder import checkpoint_dir_of, run_dir_of_checkpoint
+
+    logs, checkpoints = tmp_path / "logs", tmp_path / "checkpoints"
+    run_dir = logs / "runs" / "2026-12-05_09-00-00_autoencoder-group"
+    assert checkpoint_dir_of(run_dir, logs, checkpoints) == checkpoints / run_dir.relative_to(logs)
+    assert run_dir_of_checkpoint(str(checkpoints / run_dir.relative_to(logs) / "last.ckpt"), logs, checkpoints) is None
+    run_dir.mkdir(parents=True)  # only an existing run folder is continued
+    found = run_dir_of_checkpoint(str(checkpoints / run_dir.relative_to(logs) / "last.ckpt"), logs, checkpoints)
+    assert found == run_dir
+    assert run_dir_of_checkpoint(str(tmp_path / "elsewhere.ckpt"), logs, checkpoints) is None
+    assert checkpoint_dir_of(tmp_path / "outside", logs, checkpoints) == tmp_path / "outside" / "checkpoints"

@@ -12,8 +12,9 @@ import torch
 
 from conftest import compose_offline_run
 from stylenorm.resume import SETTINGS_KEY, load_initial_weights
-from stylenorm.run_naming import VERSION_ENV
 from stylenorm.train import run
+
+pytestmark = pytest.mark.integration
 
 TINY = {
     "autoencoder": ["model=autoencoder", "model.network.base_channels=8", "data.batch_size=2"],
@@ -21,10 +22,6 @@ TINY = {
     "style": ["model=style", "model.vgg_weights=random", "model.network.num_residual_blocks=1", "data.batch_size=2"],
 }
 
-
-@pytest.fixture(autouse=True)
-def _fresh_version_env(monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +38,7 @@ def compose(root: Path, data_dir: Path, model: str, *overrides: str):
 def trained(root: Path, data_dir: Path, model: str = "autoencoder", *overrides: str):
     cfg = compose(root, data_dir, model, "trainer.max_steps=2", *overrides)
     run(cfg)
-    return cfg, Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    return cfg, Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
 
 
 def digest(path: Path) -> str:
@@ -49,12 +46,14 @@ def digest(path: Path) -> str:
 
 
 def folders(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("version_*"))
+    """Every file under the run and checkpoint folders, with its content's digest."""
+    files = [p for p in root.rglob("*") if p.is_file() and "data" not in p.relative_to(root).parts[:1]]
+    return sorted(f"{p.relative_to(root)} {digest(p)}" for p in files)
 
 
 def test_resume_with_another_norm_is_refused_before_anything_is_written(tmp_path, data_dir):
     cfg, last = trained(tmp_path, data_dir)
-    config = Path(cfg.run.log_dir) / "config.yaml"
+    config = Path(cfg.paths.run_dir) / ".hydra" / "config.yaml"
     before = (digest(last), config.read_text(), folders(tmp_path))
     resumed = compose(tmp_path, data_dir, "autoencoder", "norm=layer", "trainer.max_steps=4", f"ckpt_path={last}")
     with pytest.raises(
@@ -91,7 +90,7 @@ def test_checkpoints_from_before_the_settings_were_stored_are_checked_by_hyperpa
 
 def test_a_matching_resume_continues_and_keeps_the_original_config(tmp_path, data_dir):
     cfg, last = trained(tmp_path, data_dir)
-    config = Path(cfg.run.log_dir) / "config.yaml"
+    config = Path(cfg.paths.run_dir) / ".hydra" / "config.yaml"
     original = config.read_text()
     # Run length, speed switches and worker counts may change on resume: they do not change what is measured.
     resumed = compose(
@@ -100,7 +99,8 @@ def test_a_matching_resume_continues_and_keeps_the_original_config(tmp_path, dat
     run(resumed)
     assert torch.load(last, weights_only=True)["global_step"] == 4
     assert config.read_text() == original
-    assert "max_steps: 4" in (Path(cfg.run.log_dir) / "config.resume_1.yaml").read_text()
+    (resume_config,) = (Path(cfg.paths.run_dir) / ".hydra").glob("resume_*/config.yaml")
+    assert "max_steps: 4" in resume_config.read_text()
 
 
 def test_a_truncated_checkpoint_is_named(tmp_path, data_dir):
@@ -122,8 +122,10 @@ def test_init_from_starts_a_new_named_run_from_the_weights(tmp_path, data_dir, k
     source, written = torch.load(last, weights_only=True)["state_dict"], digest(last)
     tuned = compose(tmp_path, data_dir, "autoencoder", "trainer.max_steps=0", f"init_from={last}")
     run(tuned)
-    assert tuned.run.name == "autoencoder/instance-affine_true,init_from=instance-affine_true.version_0"
-    assert tuned.run.checkpoint_dir != cfg.run.checkpoint_dir
+    assert tuned.paths.run_dir != cfg.paths.run_dir  # a run of its own ...
+    assert tuned.paths.run_checkpoint_dir != cfg.paths.run_checkpoint_dir
+    saved = (Path(tuned.paths.run_dir) / ".hydra" / "config.yaml").read_text()
+    assert f"init_from: {last}" in saved  # ... that records where its weights came from
     weights = keep_task["task"].state_dict()
     assert weights.keys() == source.keys()
     for key, value in source.items():
@@ -131,13 +133,13 @@ def test_init_from_starts_a_new_named_run_from_the_weights(tmp_path, data_dir, k
     assert digest(last) == written  # the source run is never written to
 
 
-def test_init_from_a_different_architecture_names_the_keys_and_leaves_no_folder(tmp_path, data_dir):
+def test_init_from_a_different_architecture_names_the_keys_and_trains_nothing(tmp_path, data_dir):
     _, last = trained(tmp_path, data_dir)
-    before = folders(tmp_path)
+    before = sorted((tmp_path / "checkpoints").rglob("*.ckpt"))
     tuned = compose(tmp_path, data_dir, "autoencoder", "norm=batch", f"init_from={last}")
     with pytest.raises(ValueError, match=r"does not fit this network: missing \(\d+\): .*running_mean"):
         run(tuned)
-    assert folders(tmp_path) == before
+    assert sorted((tmp_path / "checkpoints").rglob("*.ckpt")) == before
 
 
 def test_style_checkpoints_load_strictly_apart_from_the_rebuilt_vgg(tmp_path, data_dir):

@@ -31,7 +31,6 @@ from stylenorm.inference import SIGNED, ZERO_TO_255, Stylizer
 from stylenorm.inference.cli import main
 from stylenorm.networks import ConvNormActAutoencoder, PatchDiscriminator, ResnetGenerator, TransformerNet
 from stylenorm.nn.norm import NormSpec
-from stylenorm.run_naming import VERSION_ENV
 from stylenorm.speed import (
     SpeedOptions,
     adam,
@@ -63,7 +62,6 @@ def train(cfg, *callbacks: Callback):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train_module, "build", build_with_callbacks)
-        patch.setenv(VERSION_ENV, "")  # each run picks its own version; unset again afterwards
         train_module.run(cfg)
     return built["task"], built["trainer"]
 
@@ -288,7 +286,7 @@ def test_a_default_run_trains_and_records_the_precision_auto_resolved_to(
     _, trainer = train(cfg, dtypes)
     assert trainer.precision == expected
     assert dtypes.dtypes == {torch.bfloat16 if fast else torch.float32}
-    saved = yaml.safe_load((Path(cfg.run.log_dir) / "config.yaml").read_text())
+    saved = yaml.safe_load((Path(cfg.paths.run_dir) / ".hydra" / "config.yaml").read_text())
     assert saved["trainer"]["precision"] == expected  # what ran, not "auto", for the run's record
 
 

@@ -4,7 +4,6 @@ Runs go through the same path as ``python train.py`` (compose -> stylenorm.train
 embedded datasets materialised once per session in a temporary data folder.
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import compose_offline_run
 from stylenorm.nn.norm import NORM_KINDS, STYLE_CONDITIONED_KINDS
-from stylenorm.run_naming import VERSION_ENV
 from stylenorm.tasks import AutoencoderTask, CycleGANTask, StyleTransferTask
 from stylenorm.train import run
+
+pytestmark = pytest.mark.integration
 
 TINY = {
     "cyclegan": ["model.generator.ngf=8", "model.generator.n_blocks=2", "model.discriminator.ndf=8"],
@@ -28,11 +28,6 @@ TINY = {
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_version_env(monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)  # each run picks its own version
 
 
 def compose_run(tmp_path: Path, data_dir: Path, model: str, *overrides: str, tiny: bool = True):
@@ -57,11 +52,14 @@ def scalars(log_dir: str, tag: str) -> list[float]:
 def test_every_model_and_norm_trains_and_checkpoints(tmp_path, data_dir, model, kind):
     cfg = compose_run(tmp_path, data_dir, model, f"norm={kind}", "data.batch_size=2", "trainer.max_steps=4")
     run(cfg)
-    checkpoint_dir = Path(cfg.run.checkpoint_dir)
+    checkpoint_dir = Path(cfg.paths.run_checkpoint_dir)
     assert (checkpoint_dir / "last.ckpt").is_file()
-    assert cfg.run.name.startswith(f"{model}/{kind}-affine_")
-    assert (Path(cfg.run.log_dir) / "config.yaml").is_file()
-    assert list(Path(cfg.run.log_dir).glob("events.out.tfevents.*"))
+    assert Path(cfg.paths.run_dir).name.endswith(f"_{model}-{kind}")  # logs/runs/<time>_<model>-<norm>
+    assert checkpoint_dir.relative_to(tmp_path / "checkpoints") == Path(cfg.paths.run_dir).relative_to(
+        tmp_path / "logs"
+    )
+    assert (Path(cfg.paths.run_dir) / ".hydra" / "config.yaml").is_file()
+    assert list(Path(cfg.paths.run_dir).glob("events.out.tfevents.*"))
 
 
 @pytest.mark.parametrize("model", ["autoencoder", "style"])
@@ -70,7 +68,7 @@ def test_training_loss_falls(tmp_path, data_dir, model):
         tmp_path, data_dir, model, "data.batch_size=4", "trainer.max_steps=60", "trainer.log_every_n_steps=1"
     )
     run(cfg)
-    values = scalars(cfg.run.log_dir, "train/loss")
+    values = scalars(cfg.paths.run_dir, "train/loss")
     assert len(values) == 60
     first, last = sum(values[:10]) / 10, sum(values[-10:]) / 10
     assert last < 0.8 * first, f"first 10 mean {first:.4f}, last 10 mean {last:.4f}"
@@ -91,7 +89,7 @@ def test_cyclegan_cycle_error_falls_on_the_fixed_validation_images(tmp_path, dat
         "model.generator.ngf=16",
     )
     run(cfg)
-    values = [v for v in scalars(cfg.run.log_dir, "val/cycle_l1") if v == v]  # drop the NaN placeholder
+    values = [v for v in scalars(cfg.paths.run_dir, "val/cycle_l1") if v == v]  # drop the NaN placeholder
     # one validation per epoch of 25 iterations; the 6th ends training exactly, so no extra one after fit
     assert len(values) == 6, values
     # GAN training is not monotone; the later validations must reach clearly below the first one.
@@ -108,7 +106,7 @@ def test_checkpoint_reloads_to_the_trained_models_outputs(tmp_path, data_dir, mo
     cfg = compose_run(tmp_path, data_dir, model, "norm=group", "data.batch_size=2", "trainer.max_steps=4")
     run(cfg)
     trained = keep_task["task"].cpu().eval()
-    loaded = TASKS[model].load_from_checkpoint(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu")
+    loaded = TASKS[model].load_from_checkpoint(Path(cfg.paths.run_checkpoint_dir) / "last.ckpt", map_location="cpu")
     assert loaded.norm_spec.kind == "group"
     loaded.eval()
     x = torch.rand(2, 3, 32, 32)
@@ -116,21 +114,22 @@ def test_checkpoint_reloads_to_the_trained_models_outputs(tmp_path, data_dir, mo
         expected = trained(x)
         assert not torch.equal(expected, TASKS[model](**trained.hparams).eval()(x))  # a fresh model differs
         torch.testing.assert_close(loaded(x), expected, rtol=0, atol=0)
-    ckpt = torch.load(Path(cfg.run.checkpoint_dir) / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(Path(cfg.paths.run_checkpoint_dir) / "last.ckpt", map_location="cpu", weights_only=False)
     assert not any(k.startswith("perceptual.") for k in ckpt["state_dict"])  # VGG is not stored
 
 
-def test_resume_continues_the_step_count_in_the_same_version(tmp_path, data_dir):
+def test_resume_continues_the_step_count_in_the_same_folder(tmp_path, data_dir):
     cfg = compose_run(tmp_path, data_dir, "autoencoder", "data.batch_size=2", "trainer.max_steps=6")
     run(cfg)
-    last = Path(cfg.run.checkpoint_dir) / "last.ckpt"
+    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == 6
-    os.environ.pop(VERSION_ENV, None)
     resumed = compose_run(
         tmp_path, data_dir, "autoencoder", "data.batch_size=2", "trainer.max_steps=10", f"ckpt_path={last}"
     )
     run(resumed)
-    assert resumed.run.version == cfg.run.version and resumed.run.name == cfg.run.name
+    assert resumed.paths.run_dir == cfg.paths.run_dir  # continued in its own folder
+    assert (Path(cfg.paths.run_dir) / ".hydra" / "config.yaml").read_text() != ""  # the run's own config kept
+    assert list((Path(cfg.paths.run_dir) / ".hydra").glob("resume_*/config.yaml"))  # the resume's beside it
     state = torch.load(last, map_location="cpu", weights_only=False)
     assert state["global_step"] == 10
     assert state["optimizer_states"][0]["state"]  # Adam moments restored and continued
@@ -147,7 +146,7 @@ def test_cyclegan_default_logs_known_answer_metrics_and_grids(tmp_path, data_dir
         "+trainer.limit_train_batches=2",
     )  # 1 epoch, then validation
     run(cfg)
-    accumulator = EventAccumulator(cfg.run.log_dir)
+    accumulator = EventAccumulator(cfg.paths.run_dir)
     accumulator.Reload()
     tags = accumulator.Tags()
     assert {"val/psnr_AtoB", "val/psnr_identity_baseline", "val/cycle_l1", "train/G", "train/D_A"} <= set(
@@ -174,7 +173,7 @@ def test_hparams_record_the_resolved_norm_and_data(tmp_path, data_dir):
         tmp_path, data_dir, "autoencoder", "norm=group", "norm.num_groups=4", "data.batch_size=2", "trainer.max_steps=2"
     )
     run(cfg)
-    hparams = yaml.safe_load((Path(cfg.run.log_dir) / "hparams.yaml").read_text())
+    hparams = yaml.safe_load((Path(cfg.paths.run_dir) / "hparams.yaml").read_text())
     assert hparams["model"] == "autoencoder"
     assert (hparams["norm/kind"], hparams["norm/affine"], hparams["norm/num_groups"]) == ("group", True, 4)
     assert hparams["norm/layer_types"] == "GroupNorm"
@@ -186,7 +185,7 @@ def test_bf16_autocast_trains_on_cpu(tmp_path, data_dir):
     cfg = compose_run(tmp_path, data_dir, "cyclegan", "trainer.precision=bf16-mixed", "trainer.max_steps=4")
     metrics = run(cfg)
     assert all(v == v for k, v in metrics.items() if k.startswith("train/"))  # no NaN
-    assert (Path(cfg.run.checkpoint_dir) / "last.ckpt").is_file()
+    assert (Path(cfg.paths.run_checkpoint_dir) / "last.ckpt").is_file()
 
 
 def test_a_crash_leaves_a_checkpoint(tmp_path, data_dir, monkeypatch):
@@ -201,7 +200,7 @@ def test_a_crash_leaves_a_checkpoint(tmp_path, data_dir, monkeypatch):
     cfg = compose_run(tmp_path, data_dir, "autoencoder", "data.batch_size=2", "trainer.max_steps=20")
     with pytest.raises(RuntimeError, match="simulated crash"):
         run(cfg)
-    saved = list(Path(cfg.run.checkpoint_dir).glob("*.ckpt"))
+    saved = list(Path(cfg.paths.run_checkpoint_dir).glob("*.ckpt"))
     assert saved, "no checkpoint survived the crash"
     assert max(torch.load(p, map_location="cpu", weights_only=False)["global_step"] for p in saved) == 5
 
@@ -259,4 +258,4 @@ def test_cyclegan_trains_on_an_original_layout_folder(tmp_path, data_dir):
         "trainer.max_steps=4",
     )
     run(cfg)
-    assert (Path(cfg.run.checkpoint_dir) / "last.ckpt").is_file()
+    assert (Path(cfg.paths.run_checkpoint_dir) / "last.ckpt").is_file()

@@ -31,8 +31,7 @@ from stylenorm.benchmark.workloads import (
 )
 from stylenorm.inference.compile_plan import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
-from stylenorm.speed import COMPILE_MIN_MEGAPIXELS, has_fast_bf16
-from stylenorm.train import quiet_library_noise
+from stylenorm.speed import COMPILE_MIN_MEGAPIXELS, has_fast_bf16, quiet_library_noise
 
 PROG = "benchmark"
 

@@ -21,7 +21,7 @@ import lightning.pytorch as pl
 import torch
 
 from stylenorm.benchmark.workloads import StepTimer, build_task, make_trainer, random_data
-from stylenorm.train import strategy_for_model
+from stylenorm.config_checks import strategy_for_model
 
 
 class _ThreadsPerProcess(pl.Callback):

@@ -5,8 +5,7 @@ experiment=<preset>`` twice, in one sitting: as Hydra runs a sweep by default (o
 one process, each with torch's default threads) and with ``hydra/launcher=parallel`` (one run per
 usable core at once, ``speed.num_threads=auto`` giving each ``cores // runs`` threads). A short
 warm-up run first builds the embedded data, so neither sweep pays for it. Then it matches the runs
-of the two sweeps by name and compares their final metrics (``result.json``, via
-:func:`stylenorm.report.runs.collect_runs`), next to the seed-to-seed spread of the same metric:
+of the two sweeps by job folder and compares their final metrics (each job's ``result.json``), next to the seed-to-seed spread of the same metric:
 
 * with the same number of threads a run is bit-for-bit the same in either launcher
   (``tests/test_parallel_sweep.py``);
@@ -18,6 +17,7 @@ of the two sweeps by name and compares their final metrics (``result.json``, via
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import subprocess
@@ -25,8 +25,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-from stylenorm.report.runs import collect_runs
 
 TRAIN_SCRIPT = Path(__file__).resolve().parents[2] / "train.py"
 LAUNCHERS = {"sequential": [], "parallel": ["hydra/launcher=parallel"]}
@@ -64,9 +62,18 @@ def _paths(folder: Path) -> list[str]:
 
 
 def _config_of(name: str) -> str:
-    """The run folder without version and seed: ``m/batch-affine_true,seed=1,image_size=16/version_0`` ->
-    ``m/batch-affine_true,image_size=16``."""
-    return re.sub(r",seed=\d+", "", name.split("/version_")[0])
+    """A sweep job's folder name without job number and seed: ``4_norm-batch+seed-1`` -> ``norm-batch``."""
+    return re.sub(r"\+?seed-\d+", "", name.split("_", 1)[-1])
+
+
+def _final_metrics(logs: Path, metric: str) -> dict[str, float]:
+    """Job folder name -> final ``metric`` of every finished job of the sweeps under ``logs``."""
+    finals = {}
+    for result in logs.glob("multirun/*/*/result.json"):
+        record = json.loads(result.read_text())
+        if record.get("status") == "finished" and metric in record.get("metrics", {}):
+            finals[result.parent.name] = float(record["metrics"][metric])
+    return finals
 
 
 def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> dict[str, Any]:
@@ -81,8 +88,7 @@ def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> d
     for launcher, extra in LAUNCHERS.items():
         print(f"  {launcher} sweep ...", flush=True)
         seconds[launcher] = _train(["-m", *common, *extra, *_paths(out / launcher)], out / f"{launcher}.log")
-        runs = collect_runs(out / launcher / "logs")
-        finals[launcher] = {run.name: run.final.get(metric) for run in runs if run.status == "finished"}
+        finals[launcher] = _final_metrics(out / launcher / "logs", metric)
         print(f"  {launcher}: {len(finals[launcher])} runs finished in {seconds[launcher]:.0f} s", flush=True)
     sequential, parallel = finals["sequential"], finals["parallel"]
     matched = sorted(set(sequential) & set(parallel))

@@ -21,9 +21,8 @@ from typing import Any
 from stylenorm.demo.run_logs import index_log_runs, read_run, run_key
 from stylenorm.inference import read_checkpoint
 from stylenorm.networks import detect_checkpoint_format
-from stylenorm.nn.norm import NormSpec
+from stylenorm.networks.factory import resolved_affine
 from stylenorm.report.metrics import TRAIN_COLUMNS
-from stylenorm.run_naming import resolved_affine
 
 #: File names the page lists (what ``--checkpoint`` of the stylize command takes).
 CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".model")
@@ -128,7 +127,7 @@ def describe(path: Path, state: Mapping[str, Any]) -> CheckpointEntry:
     entry.model = str(hyper_parameters.get("name", "?"))
     entry.norm_kind = str(norm.get("kind", "?"))
     try:
-        entry.affine = resolved_affine(entry.model, NormSpec(kind=entry.norm_kind, affine=norm.get("affine")))
+        entry.affine = resolved_affine(entry.model, norm.get("affine"))
     except ValueError:  # a norm kind this version does not know: say what the file says
         entry.affine = norm.get("affine")
     entry.num_styles = int(norm.get("num_styles") or 1) if entry.norm_kind == "conditional_instance" else 1

@@ -21,6 +21,16 @@ from stylenorm.nn.weight_standardization import check_fits, standardize_conv_wei
 
 MODEL_NAMES = ("style", "cyclegan", "autoencoder", "adain")
 
+#: The network whose ``default_affine`` a model's ``norm.affine: null`` resolves to.
+_MAIN_NETWORK = {"style": TransformerNet, "cyclegan": ResnetGenerator, "autoencoder": ConvNormActAutoencoder}
+
+
+def resolved_affine(model_name: str, affine: bool | None) -> bool:
+    """``norm.affine`` with null resolved to the model's network default (AdaIN's decoder: True)."""
+    if affine is not None:
+        return affine
+    return getattr(_MAIN_NETWORK.get(model_name), "default_affine", True)
+
 
 def _options(section: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(section or {})

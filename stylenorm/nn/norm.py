@@ -250,6 +250,9 @@ NORM_KINDS = tuple(_BUILDERS)
 #: Kinds that need a style index per sample, so only the style task (TransformerNet) can use them.
 STYLE_CONDITIONED_KINDS = frozenset({"conditional_instance"})
 
+#: Kinds that normalise with batch statistics in training (and running statistics in eval).
+BATCH_STATISTICS_KINDS = frozenset({"batch", "sync_batch", "batch_instance", "switchable"})
+
 #: The module types the factory produces, for code that must find norm layers in a network
 #: (statistics callbacks, tests) without naming classes itself.
 NORM_LAYER_TYPES = (

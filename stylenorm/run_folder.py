@@ -1,0 +1,103 @@
+"""A run's two folders: Hydra's job output dir (logs) and its mirror under ``paths.checkpoint_dir``.
+
+The layout is decided in configs/train.yaml (``hydra.run`` / ``hydra.sweep``); this module maps a run
+folder to its checkpoint folder and back, so a resume continues in the run it came from. No torch or
+Lightning import: ``train.py --help`` composes the config, which uses :func:`register_resolvers`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def _relative(path: str | os.PathLike, root: str | os.PathLike) -> Path | None:
+    try:
+        return Path(path).absolute().relative_to(Path(root).absolute())
+    except ValueError:
+        return None
+
+
+def checkpoint_dir_of(
+    run_dir: str | os.PathLike, log_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike
+) -> Path:
+    """``logs/X`` -> ``checkpoints/X``; a run folder outside ``log_dir`` keeps its checkpoints inside it."""
+    relative = _relative(run_dir, log_dir)
+    return Path(checkpoint_dir) / relative if relative is not None else Path(run_dir) / "checkpoints"
+
+
+def run_dir_of_checkpoint(ckpt_path: str | None, log_dir: str, checkpoint_dir: str) -> Path | None:
+    """``checkpoints/X/last.ckpt`` -> ``logs/X`` when that run folder exists (a resume continues there)."""
+    if not ckpt_path:
+        return None
+    relative = _relative(Path(ckpt_path).parent, checkpoint_dir)
+    if relative is None or relative == Path("."):
+        return None
+    run_dir = Path(log_dir) / relative
+    return run_dir if run_dir.is_dir() else None
+
+
+def _resumed_or_new(ckpt_path: str | None, log_dir: str, checkpoint_dir: str, new_run_dir: str) -> str:
+    resumed = run_dir_of_checkpoint(ckpt_path, log_dir, checkpoint_dir)
+    return str(resumed) if resumed is not None else new_run_dir
+
+
+def config_subdir(ckpt_path: str | None, log_dir: str, checkpoint_dir: str, now: str) -> str:
+    """``.hydra`` for a new run; a resume keeps the run's own ``.hydra`` untouched and records its
+    config beside it, in ``.hydra/resume_<now>``."""
+    return ".hydra" if run_dir_of_checkpoint(ckpt_path, log_dir, checkpoint_dir) is None else f".hydra/resume_{now}"
+
+
+def swept_overrides(sweep_dir: str | os.PathLike, sweeper_params: Any) -> set[str]:
+    """Keys a sweep varies: sweep syntax on its command line (``multirun.yaml``, written before the
+    jobs start) and the ``hydra.sweeper.params`` of a preset."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    keys = {str(key) for key in (sweeper_params or {})}
+    path = Path(sweep_dir) / "multirun.yaml"
+    if path.is_file():
+        command_line = OmegaConf.load(path).hydra.overrides.task
+        keys |= {o.get_key_element() for o in OverridesParser.create().parse_overrides(list(command_line))
+                 if o.is_sweep_override()}  # fmt: skip
+    return keys
+
+
+def _swept_dirname(*, _root_) -> str:
+    """``norm-group+seed-1``: this job's values of the swept keys (all its overrides when unknown)."""
+    hydra = _root_.hydra
+    keys = swept_overrides(hydra.sweep.dir, hydra.sweeper.get("params"))
+    parts = []
+    for override in hydra.overrides.task:
+        key, _, value = override.partition("=")
+        if key.lstrip("+~") in keys or not keys:
+            parts.append(f"{key.lstrip('+~')}-{value}")
+    name = re.sub(r"[^A-Za-z0-9_.,+=-]", "_", "+".join(parts)).replace(",", "_").replace("=", "-")
+    return name[:150]
+
+
+def new_run_dir(log_dir: str | os.PathLike, model: str, norm: str) -> Path:
+    """A fresh folder for a run composed outside a Hydra app (tests, notebooks): the single-run layout of
+    configs/train.yaml, with a counter when two runs start in the same second."""
+    stem = f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{model}-{norm}"
+    for index in range(1000):
+        folder = Path(log_dir) / "runs" / (stem if index == 0 else f"{stem}_{index}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"No free run folder for {stem} under {log_dir}/runs")
+
+
+def register_resolvers() -> None:
+    """``${resumed_or_new:...}`` and ``${config_subdir:...}`` for configs/train.yaml's ``hydra`` section."""
+    from omegaconf import OmegaConf
+
+    resolvers = (("resumed_or_new", _resumed_or_new), ("config_subdir", config_subdir), ("swept", _swept_dirname))
+    for name, resolver in resolvers:
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)

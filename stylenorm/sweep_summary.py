@@ -1,0 +1,68 @@
+"""The end of ``python train.py -m ...``: one row per job, the skipped and failed ones with their reason,
+and the report command for the sweep's folder (a Hydra callback: configs/train.yaml, hydra.callbacks).
+
+The process exits 1 when any requested job did not finish, so scripts and CI can tell.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+
+def _job_row(folder: Path, metric: str | None) -> dict[str, Any]:
+    overrides = (
+        OmegaConf.load(folder / ".hydra" / "overrides.yaml") if (folder / ".hydra/overrides.yaml").is_file() else []
+    )
+    try:
+        result = json.loads((folder / "result.json").read_text())
+    except (OSError, ValueError):
+        result = {"status": "no result.json", "error": "killed, or still running"}
+    metrics = result.get("metrics") or {}
+    name = metric or next((key for key in sorted(metrics) if key.startswith("val/")), None)
+    return {
+        "job": folder.name.split("_", 1)[0],
+        "overrides": " ".join(overrides) or "(none)",
+        "status": result.get("status"),
+        "metric": f"{name} {metrics[name]:.4g}" if name in metrics and isinstance(metrics[name], float) else "",
+        "minutes": round(result["wall_seconds"] / 60, 1) if result.get("wall_seconds") is not None else None,
+        "reason": (result.get("error") or "")[:120],
+    }
+
+
+def summarize(sweep_dir: str | Path, metric: str | None = None):
+    """A DataFrame of the jobs under ``sweep_dir`` (folders holding ``.hydra``), in job order."""
+    import pandas as pd
+
+    folders = sorted((p.parent.parent for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")), key=_job_number)
+    return pd.DataFrame([_job_row(folder, metric) for folder in folders])
+
+
+def _job_number(folder: Path) -> int:
+    head = folder.name.split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
+
+
+class SweepSummary(Callback):
+    """Prints :func:`summarize` and the report command after a multirun; exit status 1 unless every job finished."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        table = summarize(sweep_dir, OmegaConf.select(config, "ablation.primary_metric"))
+        if table.empty:
+            return
+        unfinished = table[table.status != "finished"]
+        print(f"\nSweep {sweep_dir}: {len(table) - len(unfinished)} of {len(table)} jobs finished", file=sys.stderr)
+        print(table.to_string(index=False), file=sys.stderr)
+        print(f"Report: python scripts/ablation_report.py {sweep_dir}", file=sys.stderr)
+        print(f"Curves: tensorboard --logdir {sweep_dir}", file=sys.stderr)
+        if len(unfinished):
+            sys.exit(1)
