@@ -15,11 +15,13 @@ counter or random state) into a new run with its own name and folder (:func:`loa
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from stylenorm.config_checks import ConfigError
@@ -156,3 +158,24 @@ def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
             "check the run's .hydra/config.yaml and compose the same architecture."
         )
     model.load_state_dict({k: state[k] for k in own}, strict=False)
+
+
+EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells and SLURM read them
+
+
+def resume_command(cfg: DictConfig, overrides: list[str]) -> str:
+    """The command that continues this run from its ``last.ckpt``, ready to paste into a shell."""
+    overrides = [o for o in overrides if not o.lstrip("+~").startswith("ckpt_path=")]
+    checkpoint = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
+    return " ".join(shlex.quote(word) for word in ["python", "train.py", *overrides, f"ckpt_path={checkpoint}"])
+
+
+def signal_exit_status(error: BaseException, trainer: Any) -> int | None:
+    """143 for SIGTERM (Lightning raises ``SIGTERMException``), 130 for Ctrl-C, None otherwise."""
+    if isinstance(error, SIGTERMException) or getattr(trainer, "received_sigterm", False):
+        return EXIT_SIGTERM
+    if isinstance(error, KeyboardInterrupt) or (
+        isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt)
+    ):
+        return EXIT_SIGINT
+    return None

@@ -1,17 +1,24 @@
 """A run's two folders: Hydra's job output dir (logs) and its mirror under ``paths.checkpoint_dir``.
 
-The layout is decided in configs/train.yaml (``hydra.run`` / ``hydra.sweep``); this module maps a run
-folder to its checkpoint folder and back, so a resume continues in the run it came from. No torch or
-Lightning import: ``train.py --help`` composes the config, which uses :func:`register_resolvers`.
+The layout is decided in configs/train.yaml (``hydra.run`` / ``hydra.sweep``); this module places a run
+there (:func:`place_run`), maps a run folder to its checkpoint folder and back, so a resume continues
+in the run it came from, and gives the config's resolvers. No torch or Lightning import (``--help``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+_placed_at = time.monotonic()  # reset by place_run
 
 
 def _relative(path: str | os.PathLike, root: str | os.PathLike) -> Path | None:
@@ -55,7 +62,6 @@ def swept_overrides(sweep_dir: str | os.PathLike, sweeper_params: Any) -> set[st
     """Keys a sweep varies: sweep syntax on its command line (``multirun.yaml``, written before the
     jobs start) and the ``hydra.sweeper.params`` of a preset."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
 
     keys = {str(key) for key in (sweeper_params or {})}
     path = Path(sweep_dir) / "multirun.yaml"
@@ -91,6 +97,50 @@ def new_run_dir(log_dir: str | os.PathLike, model: str, norm: str) -> Path:
         except FileExistsError:
             continue
     raise FileExistsError(f"No free run folder for {stem} under {log_dir}/runs")
+
+
+def _hydra() -> DictConfig | None:
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
+def task_overrides() -> list[str]:
+    return list(_hydra().overrides.task) if _hydra() else []
+
+
+def is_multirun() -> bool:
+    return bool(_hydra()) and _hydra().mode == RunMode.MULTIRUN
+
+
+def place_run(cfg: DictConfig) -> None:
+    """``paths.run_dir`` (Hydra's job output dir, or a new folder when composed outside Hydra) and its
+    checkpoint folder."""
+    global _placed_at
+    _placed_at = time.monotonic()
+    if _hydra():
+        run_dir = Path(_hydra().runtime.output_dir)
+    else:  # composed outside a Hydra app (tests, notebooks): the layout of configs/train.yaml
+        paths = cfg.paths.log_dir, cfg.paths.checkpoint_dir
+        run_dir = run_dir_of_checkpoint(cfg.ckpt_path, *paths) or new_run_dir(paths[0], cfg.model.name, cfg.norm.kind)
+    with open_dict(cfg):
+        cfg.paths.run_dir = str(run_dir)
+        cfg.paths.run_checkpoint_dir = str(checkpoint_dir_of(run_dir, cfg.paths.log_dir, cfg.paths.checkpoint_dir))
+
+
+def save_config(cfg: DictConfig) -> None:
+    """The resolved config (auto values filled in) as Hydra's ``.hydra/config.yaml`` (a resume: its own subdir)."""
+    now = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    subdir = _hydra().output_subdir if _hydra() else None
+    subdir = subdir or config_subdir(cfg.ckpt_path, cfg.paths.log_dir, cfg.paths.checkpoint_dir, now)
+    folder = Path(cfg.paths.run_dir) / subdir
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / ".config.yaml.tmp"
+    OmegaConf.save(cfg, temporary, resolve=True)
+    temporary.replace(folder / "config.yaml")
+
+
+def seconds_since_placed() -> float:
+    """Wall time since :func:`place_run`, for ``result.json``."""
+    return round(time.monotonic() - _placed_at, 2)
 
 
 def register_resolvers() -> None:

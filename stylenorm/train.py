@@ -7,85 +7,20 @@ safety from :mod:`stylenorm.resume`, the run's record from :mod:`stylenorm.run_r
 from __future__ import annotations
 
 import logging
-import shlex
-import time
-from datetime import datetime
 from pathlib import Path
 
 import hydra
 import lightning.pytorch as pl
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
-from hydra.types import RunMode
-from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from stylenorm.config_checks import check_and_fill, check_image_size_fits, skip_reason
-from stylenorm.resume import check_resume, load_initial_weights, measured_settings
-from stylenorm.run_folder import checkpoint_dir_of, config_subdir, new_run_dir, run_dir_of_checkpoint
+from stylenorm.resume import check_resume, load_initial_weights, measured_settings, resume_command, signal_exit_status
+from stylenorm.run_folder import is_multirun, place_run, save_config, seconds_since_placed, task_overrides
 from stylenorm.run_record import final_status, provenance, run_record, varied_hparams, write_result
 from stylenorm.speed import quiet_library_noise, resolve_training_precision, set_threads
 
 log = logging.getLogger(__name__)
-_started = time.monotonic()  # reset by place_run, for result.json's wall_seconds
-EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells and SLURM read them
-
-
-def _hydra() -> DictConfig | None:
-    return HydraConfig.get() if HydraConfig.initialized() else None
-
-
-def task_overrides() -> list[str]:
-    return list(_hydra().overrides.task) if _hydra() else []
-
-
-def is_multirun() -> bool:
-    return bool(_hydra()) and _hydra().mode == RunMode.MULTIRUN
-
-
-def place_run(cfg: DictConfig) -> None:
-    """``paths.run_dir`` (Hydra's job output dir, or a new folder when composed outside Hydra) and its
-    checkpoint folder."""
-    global _started
-    _started = time.monotonic()
-    if _hydra():
-        run_dir = Path(_hydra().runtime.output_dir)
-    else:  # composed outside a Hydra app (tests, notebooks): the layout of configs/train.yaml
-        paths = cfg.paths.log_dir, cfg.paths.checkpoint_dir
-        run_dir = run_dir_of_checkpoint(cfg.ckpt_path, *paths) or new_run_dir(paths[0], cfg.model.name, cfg.norm.kind)
-    with open_dict(cfg):
-        cfg.paths.run_dir = str(run_dir)
-        cfg.paths.run_checkpoint_dir = str(checkpoint_dir_of(run_dir, cfg.paths.log_dir, cfg.paths.checkpoint_dir))
-
-
-def save_config(cfg: DictConfig) -> None:
-    """The resolved config (auto values filled in) as Hydra's ``.hydra/config.yaml`` (a resume: its own subdir)."""
-    now = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    subdir = _hydra().output_subdir if _hydra() else None
-    subdir = subdir or config_subdir(cfg.ckpt_path, cfg.paths.log_dir, cfg.paths.checkpoint_dir, now)
-    folder = Path(cfg.paths.run_dir) / subdir
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / ".config.yaml.tmp"
-    OmegaConf.save(cfg, temporary, resolve=True)
-    temporary.replace(folder / "config.yaml")
-
-
-def resume_command(cfg: DictConfig) -> str:
-    """The command that continues this run from its ``last.ckpt``, ready to paste into a shell."""
-    overrides = [o for o in task_overrides() if not o.lstrip("+~").startswith("ckpt_path=")]
-    checkpoint = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
-    return " ".join(shlex.quote(word) for word in ["python", "train.py", *overrides, f"ckpt_path={checkpoint}"])
-
-
-def signal_exit_status(error: BaseException, trainer: pl.Trainer | None) -> int | None:
-    """143 for SIGTERM (Lightning raises ``SIGTERMException``), 130 for Ctrl-C, None otherwise."""
-    if isinstance(error, SIGTERMException) or getattr(trainer, "received_sigterm", False):
-        return EXIT_SIGTERM
-    if isinstance(error, KeyboardInterrupt) or (
-        isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt)
-    ):
-        return EXIT_SIGINT
-    return None
 
 
 def instantiate(config: DictConfig, **kwargs):
@@ -130,7 +65,7 @@ def record(cfg: DictConfig, status: str, step: int, metrics: dict, error: str | 
     """``result.json`` of this run, with its provenance."""
     write_result(
         cfg.paths.run_dir, status, step, metrics, error,
-        overrides=task_overrides(), wall_seconds=round(time.monotonic() - _started, 2),
+        overrides=task_overrides(), wall_seconds=seconds_since_placed(),
         provenance=provenance(device, str(cfg.trainer.get("precision"))),
     )  # fmt: skip
 
@@ -159,7 +94,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         if trainer.is_global_zero:
             save_config(cfg)
             log.info("Run folder %s, checkpoints in %s", cfg.paths.run_dir, cfg.paths.run_checkpoint_dir)
-            log.info("If it stops, resume with: %s", resume_command(cfg))
+            log.info("If it stops, resume with: %s", resume_command(cfg, task_overrides()))
         fitting = True
         metrics = fit_and_validate(trainer, model, datamodule, cfg.ckpt_path)
     except BaseException as error:
@@ -171,7 +106,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             status = "crashed" if exit_status is None else "interrupted"
             record(cfg, status, trainer.global_step, {}, describe_stop(error, exit_status))
             if (Path(cfg.paths.run_checkpoint_dir) / "last.ckpt").is_file():
-                log.error("Stopped; its checkpoint is saved. Resume with:\n  %s", resume_command(cfg))
+                log.error("Stopped; its checkpoint is saved. Resume with:\n  %s", resume_command(cfg, task_overrides()))
         if exit_status is not None:
             raise SystemExit(exit_status) from error
         if is_multirun() and isinstance(error, Exception):  # the sweep goes on; its summary lists this job
