@@ -15,6 +15,8 @@ counter or random state) into a new run with its own name and folder (:func:`loa
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.config_checks import ConfigError
 
@@ -178,4 +180,38 @@ def signal_exit_status(error: BaseException, trainer: Any) -> int | None:
         isinstance(error, SystemExit) and isinstance(error.__context__, KeyboardInterrupt)
     ):
         return EXIT_SIGINT
+    return None
+
+
+def config_digest(cfg: DictConfig) -> str:
+    """What a run measures and how long it trains, as a short hash (``result.json``: ``config_digest``)."""
+    length = {key: cfg.trainer.get(key) for key in ("max_steps", "max_epochs")}
+    text = json.dumps({**measured_settings(cfg), **length}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | None:
+    """A run folder that already holds this job (a sweep re-run into the same ``hydra.sweep.dir``): the
+    earlier result when it finished with the same settings and commit (nothing to do), else None with
+    ``cfg.ckpt_path`` set to its ``last.ckpt`` when it stopped early. Another run's folder is refused."""
+    result_file = Path(cfg.paths.run_dir) / "result.json"
+    previous = json.loads(result_file.read_text()) if result_file.is_file() else None
+    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
+    if previous is None and not last.is_file():
+        return None
+    if previous is not None and previous.get("config_digest") not in (None, config_digest(cfg)):
+        raise ConfigError(
+            f"{cfg.paths.run_dir} already holds a run with other settings (its .hydra/config.yaml). Give this "
+            f"sweep a folder of its own: hydra.sweep.dir=logs/multirun/<new name>."
+        )
+    if previous is not None and previous.get("status") == "finished":
+        if (previous.get("provenance") or {}).get("git_commit") == commit:
+            return previous
+        raise ConfigError(
+            f"{cfg.paths.run_dir} holds this job finished at another commit. Keep both: hydra.sweep.dir=logs/"
+            f"multirun/<new name>; or delete that folder to train it again."
+        )
+    if last.is_file() and not cfg.ckpt_path:
+        with open_dict(cfg):
+            cfg.ckpt_path = str(last)
     return None

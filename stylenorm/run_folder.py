@@ -143,11 +143,20 @@ def seconds_since_placed() -> float:
     return round(time.monotonic() - _placed_at, 2)
 
 
+def _sweep_name(preset: str | None, fallback: str) -> str:
+    return preset or fallback
+
+
 def register_resolvers() -> None:
     """``${resumed_or_new:...}`` and ``${config_subdir:...}`` for configs/train.yaml's ``hydra`` section."""
     from omegaconf import OmegaConf
 
-    resolvers = (("resumed_or_new", _resumed_or_new), ("config_subdir", config_subdir), ("swept", _swept_dirname))
+    resolvers = (
+        ("resumed_or_new", _resumed_or_new),
+        ("config_subdir", config_subdir),
+        ("swept", _swept_dirname),
+        ("sweep_name", _sweep_name),
+    )
     for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -70,6 +70,11 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip()
 
 
+def git_commit() -> str | None:
+    """The commit of the source tree this code runs from, None outside a git checkout."""
+    return _git("rev-parse", "HEAD")
+
+
 def provenance(device: torch.device | str, precision: str) -> dict[str, Any]:
     """Where and with what a run's numbers were made; ``git_commit`` is None outside a git checkout."""
     import lightning
@@ -77,7 +82,7 @@ def provenance(device: torch.device | str, precision: str) -> dict[str, Any]:
     device = torch.device(device)
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
-        "git_commit": _git("rev-parse", "HEAD"),
+        "git_commit": git_commit(),
         "git_dirty": None if status is None else bool(status),
         "cpu": _cpu_name(),
         "cpu_flags": cpu_flags(),

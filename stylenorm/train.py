@@ -15,9 +15,17 @@ from hydra.errors import InstantiationException
 from omegaconf import DictConfig, open_dict
 
 from stylenorm.config_checks import check_and_fill, check_image_size_fits, skip_reason
-from stylenorm.resume import check_resume, load_initial_weights, measured_settings, resume_command, signal_exit_status
+from stylenorm.resume import (
+    check_resume,
+    config_digest,
+    continue_in_place,
+    load_initial_weights,
+    measured_settings,
+    resume_command,
+    signal_exit_status,
+)
 from stylenorm.run_folder import is_multirun, place_run, save_config, seconds_since_placed, task_overrides
-from stylenorm.run_record import final_status, provenance, run_record, varied_hparams, write_result
+from stylenorm.run_record import final_status, git_commit, provenance, run_record, varied_hparams, write_result
 from stylenorm.speed import quiet_library_noise, resolve_training_precision, set_threads
 
 log = logging.getLogger(__name__)
@@ -64,7 +72,7 @@ def fit_and_validate(trainer: pl.Trainer, model, datamodule, ckpt_path: str | No
 def record(cfg: DictConfig, status: str, step: int, metrics: dict, error: str | None, device="cpu") -> None:
     """``result.json`` of this run, with its provenance."""
     write_result(
-        cfg.paths.run_dir, status, step, metrics, error,
+        cfg.paths.run_dir, status, step, metrics, error, config_digest=config_digest(cfg),
         overrides=task_overrides(), wall_seconds=seconds_since_placed(),
         provenance=provenance(device, str(cfg.trainer.get("precision"))),
     )  # fmt: skip
@@ -85,6 +93,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     trainer, fitting = None, False
     try:
         check_and_fill(cfg)
+        if (done := continue_in_place(cfg, git_commit())) is not None:  # a re-run sweep: this job is done
+            log.info("Already finished in %s: not trained again.", cfg.paths.run_dir)
+            return done["metrics"]
         if cfg.ckpt_path:
             check_resume(cfg)  # before anything is written: a refused resume leaves its run untouched
         set_threads(cfg.speed.get("num_threads", "auto"))
@@ -99,8 +110,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         metrics = fit_and_validate(trainer, model, datamodule, cfg.ckpt_path)
     except BaseException as error:
         exit_status = signal_exit_status(error, trainer)
-        if not fitting:  # refused before training; a refused resume never touches the run it names
-            if not cfg.ckpt_path:
+        if not fitting:  # refused before training: never over an earlier run's record or the run a resume names
+            if not cfg.ckpt_path and not (Path(cfg.paths.run_dir) / "result.json").exists():
                 record(cfg, "refused", 0, {}, describe_stop(error, exit_status))
         elif trainer.is_global_zero:
             status = "crashed" if exit_status is None else "interrupted"

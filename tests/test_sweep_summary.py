@@ -2,10 +2,13 @@
 report command, and an exit status that says whether every requested job ran."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
+import torch
 
 from conftest import REPO_ROOT, run_folders
 from stylenorm.sweep_summary import summarize
@@ -54,3 +57,37 @@ def test_a_three_job_sweep_ends_with_its_table_and_report_command(tmp_path):
     assert "skipped" in output and "norm=none with norm.affine=true" in output
     assert f"python scripts/ablation_report.py {folders[0].parent}" in output
     assert json.loads((folders[1] / "result.json").read_text())["status"] == "skipped"
+
+
+@pytest.mark.integration
+def test_a_killed_sweep_run_again_skips_finished_jobs_and_resumes_the_interrupted_one(tmp_path):
+    """SIGTERM a sweep while its second job trains; the same command again leaves the first job as it
+    was, continues the second from its last.ckpt and finishes."""
+    command = [
+        sys.executable, str(REPO_ROOT / "train.py"), "-m", "model=autoencoder", "seed=0,1", "data.image_size=16",
+        "model.network.base_channels=4", "trainer.max_steps=400", "+trainer.limit_train_batches=4",
+        "trainer.val_check_interval=1.0", "trainer.enable_progress_bar=false", "trainer.limit_val_batches=1",
+        "callbacks.model_checkpoint.every_n_train_steps=20", "~callbacks.norm_statistics",
+        f"hydra.sweep.dir={tmp_path / 'logs' / 'multirun' / 'study'}", f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
+    ]  # fmt: skip
+    sweep = tmp_path / "logs" / "multirun" / "study"
+    first, second = sweep / "0_seed-0", tmp_path / "checkpoints" / "multirun" / "study" / "1_seed-1"
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while not list(second.glob("step*.ckpt")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=300) == 143
+    finished_record = (first / "result.json").read_text()
+    assert json.loads(finished_record)["status"] == "finished"
+    assert json.loads((sweep / "1_seed-1" / "result.json").read_text())["status"] == "interrupted"
+    stopped_at = torch.load(second / "last.ckpt", weights_only=True)["global_step"]
+    assert 0 < stopped_at < 400
+
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert (first / "result.json").read_text() == finished_record  # not trained again
+    assert "Restored all states from the checkpoint" in done.stdout + done.stderr  # the second job resumed
+    assert json.loads((sweep / "1_seed-1" / "result.json").read_text())["status"] == "finished"
+    assert torch.load(second / "last.ckpt", weights_only=True)["global_step"] == 400

@@ -5,7 +5,8 @@ experiment=<preset>`` twice, in one sitting: as Hydra runs a sweep by default (o
 one process, each with torch's default threads) and with ``hydra/launcher=parallel`` (one run per
 usable core at once, ``speed.num_threads=auto`` giving each ``cores // runs`` threads). A short
 warm-up run first builds the embedded data, so neither sweep pays for it. Then it matches the runs
-of the two sweeps by job folder and compares their final metrics (each job's ``result.json``), next to the seed-to-seed spread of the same metric:
+of the two sweeps by job folder and compares their final metrics (each job's ``result.json``),
+next to the seed-to-seed spread of the same metric:
 
 * with the same number of threads a run is bit-for-bit the same in either launcher
   (``tests/test_parallel_sweep.py``);
