@@ -60,6 +60,7 @@ def test_a_three_job_sweep_ends_with_its_table_and_report_command(tmp_path):
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_a_killed_sweep_run_again_skips_finished_jobs_and_resumes_the_interrupted_one(tmp_path):
     """SIGTERM a sweep while its second job trains; the same command again leaves the first job as it
     was, continues the second from its last.ckpt and finishes."""
