@@ -209,6 +209,7 @@ def adain_run(tmp_path_factory):
     lr 1e-3: the paper's 1e-4 moves a random decoder too little in 40 steps to show learning.
     """
     from stylenorm.train import run
+
     root = tmp_path_factory.mktemp("adain")
     cfg = compose_offline_run(
         root, *TINY_ADAIN, "trainer.max_steps=40", "trainer.val_check_interval=8", "model.lr=1e-3",
@@ -218,6 +219,7 @@ def adain_run(tmp_path_factory):
     return cfg, metrics, Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
 
 
+@pytest.mark.integration
 def test_adain_trains_through_train_py_and_its_loss_falls(adain_run):
     cfg, metrics, checkpoint = adain_run
     assert cfg.norm.kind == "none"  # model=adain's default: the paper's decoder
@@ -233,6 +235,7 @@ def test_adain_trains_through_train_py_and_its_loss_falls(adain_run):
     assert metrics["val/contrast_invariance_l1"] >= 0
 
 
+@pytest.mark.integration
 def test_adain_lr_decays_as_the_port(adain_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -246,6 +249,7 @@ def test_adain_lr_decays_as_the_port(adain_run):
         assert any(value == pytest.approx(e, rel=1e-6) for e in expected), (step, value)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("norm", ["instance", "batch_instance", "switchable"])
 def test_decoder_norms_train(tmp_path, norm):
     from stylenorm.train import run
@@ -265,6 +269,7 @@ def test_decoder_norms_train(tmp_path, norm):
         (["model=adain", "data.load_size=16", "data.image_size=32"], "load_size must be >= image_size"),
     ],
 )
+@pytest.mark.integration
 def test_bad_adain_configs_name_the_fix(tmp_path, overrides, message):
     from stylenorm.train import run
 

@@ -34,7 +34,6 @@ TINY_CYCLEGAN = [
 ]
 
 
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")
@@ -68,6 +67,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint_whole_and_says_so(tmp_path, m
     assert torch.load(target, weights_only=True)["step"] == 1
 
 
+@pytest.mark.integration
 def test_sigkill_during_saves_never_leaves_a_partial_file(tmp_path):
     target = tmp_path / "last.ckpt"
     writer = textwrap.dedent(
@@ -108,6 +108,7 @@ def test_every_trainer_config_writes_checkpoints_atomically(tmp_path):
         assert [type(p) for p in plugins] == [AtomicCheckpointIO], trainer
 
 
+@pytest.mark.integration
 def test_a_full_disk_during_training_keeps_last_ckpt_loadable(tmp_path, data_dir, monkeypatch):
     cfg = compose_offline_run(
         tmp_path,
@@ -134,6 +135,7 @@ def test_a_full_disk_during_training_keeps_last_ckpt_loadable(tmp_path, data_dir
     assert '"crashed"' in result and "disk is full" in result
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("model", ["autoencoder", "cyclegan"])  # automatic and manual optimization
 def test_timed_checkpoints_come_without_any_step_checkpoint(tmp_path, data_dir, model):
     tiny = TINY_AUTOENCODER if model == "autoencoder" else TINY_CYCLEGAN
@@ -151,6 +153,7 @@ def test_timed_checkpoints_come_without_any_step_checkpoint(tmp_path, data_dir, 
     assert torch.load(last, weights_only=True)["global_step"] == 4
 
 
+@pytest.mark.integration
 def test_timed_checkpoints_off_write_nothing(tmp_path, data_dir):
     cfg = compose_offline_run(
         tmp_path,

@@ -45,6 +45,7 @@ def sweep(cfg) -> dict[str, list[str]]:
 # --- the presets ---------------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_sweeps_the_four_arms_over_three_seeds_with_its_protocol(preset):
     cfg = compose_arm(preset)
@@ -147,6 +148,7 @@ def tiny_overrides(arm: str, *extra: str) -> list[str]:
     ]
 
 
+@pytest.mark.integration
 def test_a_one_style_network_logs_its_losses_under_its_style_index(tiny_arms):
     metrics, _ = tiny_arms
     separate = metrics["separate_1"]
@@ -155,6 +157,7 @@ def test_a_one_style_network_logs_its_losses_under_its_style_index(tiny_arms):
     assert not any(per_style_index(tag) not in (None, 1) for tag in separate)  # no other style's name
 
 
+@pytest.mark.integration
 def test_the_conditional_network_logs_every_styles_losses_and_their_means(tiny_arms):
     metrics, _ = tiny_arms
     conditional = metrics["conditional"]
@@ -164,6 +167,7 @@ def test_the_conditional_network_logs_every_styles_losses_and_their_means(tiny_a
     assert len({conditional[f"val/style_{k}"] for k in range(3)}) == 3  # three different styles scored
 
 
+@pytest.mark.integration
 def test_the_runs_record_which_styles_they_hold(tiny_arms):
     from stylenorm.report import collect_runs
     from stylenorm.report.variants import group_variants
@@ -175,6 +179,7 @@ def test_the_runs_record_which_styles_they_hold(tiny_arms):
     assert len(group_variants(runs)) == 2
 
 
+@pytest.mark.integration
 def test_a_style_index_on_a_multi_style_network_is_refused(tmp_path):
     from conftest import compose_offline_run
     from stylenorm.train import run
@@ -302,6 +307,7 @@ def holm_by_hand(p: list[float]) -> list[float]:
     return adjusted
 
 
+@pytest.mark.integration
 def test_report_pairs_style_k_of_the_conditional_network_with_the_style_k_network(synthetic_sweep, synthetic_report):
     _, finals = synthetic_sweep
     _, rows = synthetic_report
@@ -344,6 +350,7 @@ def test_report_pairs_style_k_of_the_conditional_network_with_the_style_k_networ
         assert row["convergence"] in ("plateaued", "still improving", "still getting worse")
 
 
+@pytest.mark.integration
 def test_report_lists_no_run_as_left_out_and_says_why_some_metrics_are_not_compared(synthetic_report):
     out, _ = synthetic_report
     markdown = (out / "ablation.md").read_text()

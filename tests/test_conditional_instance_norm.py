@@ -170,6 +170,7 @@ def two_style_run(tmp_path_factory):
     lr 1e-2: at the default 1e-3 the per-style gammas/betas move so little in 30 steps that the two
     styles' outputs differed by 0.4 gray levels (measured); at 1e-2 by about 11."""
     from stylenorm.train import run
+
     root = tmp_path_factory.mktemp("two_styles")
     cfg = compose_offline_run(
         root, *TINY_STYLE, "norm=conditional_instance", "data.num_styles=2", "trainer.max_steps=30",
@@ -179,6 +180,7 @@ def two_style_run(tmp_path_factory):
     return cfg, metrics, Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
 
 
+@pytest.mark.integration
 def test_two_styles_train_in_one_network_and_their_style_losses_fall(two_style_run):
     cfg, metrics, checkpoint = two_style_run
     assert cfg.norm.num_styles == 2  # filled from data.num_styles
@@ -198,6 +200,7 @@ def run_command(main, args, capsys):
     return code, captured.out + captured.err
 
 
+@pytest.mark.integration
 def test_the_stylize_command_picks_and_mixes_the_styles(two_style_run, tmp_path, capsys):
     import numpy as np
     from PIL import Image
@@ -229,6 +232,7 @@ def test_the_stylize_command_picks_and_mixes_the_styles(two_style_run, tmp_path,
         assert code == 2 and re.search(message, text), text
 
 
+@pytest.mark.integration
 def test_the_api_mix_is_the_blend_of_the_styles(two_style_run):
     from stylenorm.inference import load_stylizer
 
@@ -248,6 +252,7 @@ def test_the_api_mix_is_the_blend_of_the_styles(two_style_run):
         torch.testing.assert_close(mixed.network(pixels), reference(pixels), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.integration
 def test_export_bakes_the_chosen_style_or_refuses(two_style_run, tmp_path, capsys):
     from stylenorm.inference.export_cli import main
 
@@ -289,6 +294,7 @@ def test_style_options_on_a_one_style_checkpoint_are_refused(tmp_path, capsys):
         ([*TINY_STYLE, "norm=conditional_instance", "data.num_styles=4"], ValueError, r"use 1\.\.3"),
     ],
 )  # fmt: skip
+@pytest.mark.integration
 def test_bad_combinations_name_the_fix(tmp_path, overrides, error, message):
     from stylenorm.train import run
 

@@ -17,7 +17,6 @@ def assert_refused_and_nothing_trained(root, message: str) -> None:
     assert not any((root / "checkpoints").rglob("*.ckpt"))
 
 
-
 @pytest.mark.parametrize(
     ("model", "data", "expected"),
     [
@@ -26,6 +25,7 @@ def assert_refused_and_nothing_trained(root, message: str) -> None:
         ("style", "image_folder", r"model=style trains on StyleDataModule data.*data=content_style"),
     ],
 )
+@pytest.mark.integration
 def test_a_model_with_another_models_data_is_refused_with_the_fix(tmp_path, model, data, expected):
     (tmp_path / "images").mkdir()
     cfg = compose_offline_run(tmp_path, f"model={model}", f"data={data}", f"data.root={tmp_path / 'images'}")
@@ -37,6 +37,7 @@ def test_a_model_with_another_models_data_is_refused_with_the_fix(tmp_path, mode
 @pytest.mark.parametrize(
     ("norm", "batch_size", "warned"), [("batch", 1, True), ("batch", 2, False), ("instance", 1, False)]
 )
+@pytest.mark.integration
 def test_batch_statistics_at_batch_size_one_are_announced(tmp_path, caplog, norm, batch_size, warned):
     cfg = compose_offline_run(
         tmp_path, "model=autoencoder", f"norm={norm}", f"data.batch_size={batch_size}", "data.image_size=32",
@@ -47,6 +48,7 @@ def test_batch_statistics_at_batch_size_one_are_announced(tmp_path, caplog, norm
     assert ("with data.batch_size=1: training normalises each image by its own statistics" in caplog.text) is warned
 
 
+@pytest.mark.integration
 def test_an_unreadable_style_image_is_named_before_training(tmp_path):
     from PIL import Image
 
@@ -73,6 +75,7 @@ def test_an_unreadable_style_image_is_named_before_training(tmp_path):
         ("style", 6, r"TransformerNet \(transformer\).*at least 8 px\. Use data.image_size=8\."),
     ],
 )
+@pytest.mark.integration
 def test_an_image_size_the_networks_cannot_take_is_refused_before_training(tmp_path, model, size, expected):
     cfg = compose_offline_run(
         tmp_path, f"model={model}", f"data.image_size={size}", "model.vgg_weights=random" if model == "style" else

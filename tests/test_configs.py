@@ -75,6 +75,7 @@ def run_train(*args, cwd=REPO_ROOT):
     )
 
 
+@pytest.mark.integration
 def test_cfg_job_prints_a_readable_config():
     result = run_train("model=autoencoder", "norm=group", "--cfg", "job")
     assert result.returncode == 0, result.stderr
@@ -83,6 +84,7 @@ def test_cfg_job_prints_a_readable_config():
     assert printed.norm.num_groups == "auto"
 
 
+@pytest.mark.integration
 def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
     """The real CLI, as a user types it (tiny sizes so it takes seconds)."""
     result = run_train(
@@ -110,6 +112,7 @@ def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
     assert (tmp_path / "data" / "embedded" / "autoencoder" / "MANIFEST.json").is_file()
 
 
+@pytest.mark.integration
 def test_help_lists_the_groups_and_examples():
     result = run_train("--help")
     assert result.returncode == 0, result.stderr
@@ -122,6 +125,7 @@ def test_help_lists_the_groups_and_examples():
         assert expected in result.stdout, expected
 
 
+@pytest.mark.integration
 def test_bad_group_count_fails_with_a_message_naming_the_layer(tmp_path):
     result = run_train("model=autoencoder", "norm=group", "norm.num_groups=5", f"paths.log_dir={tmp_path}")
     assert result.returncode != 0

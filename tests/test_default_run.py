@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO_ROOT
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_the_default_run_beats_the_identity_baseline(tmp_path):
     started = time.perf_counter()

@@ -48,6 +48,7 @@ def task_checkpoint(task: torch.nn.Module, path: Path) -> Path:
 # ---------------------------------------------------------------- the checkpoint list
 
 
+@pytest.mark.integration
 def test_checkpoints_are_found_with_their_norm_settings_and_their_runs_metrics(runs, tmp_path):
     entries = {entry.norm_kind: entry for entry in find_checkpoints([runs / "checkpoints", runs / "logs"])}
     assert set(entries) == set(KINDS)
@@ -62,6 +63,7 @@ def test_checkpoints_are_found_with_their_norm_settings_and_their_runs_metrics(r
         assert f"{kind}, affine=True" in entry.label() and "psnr" in entry.label()
 
 
+@pytest.mark.integration
 def test_public_files_and_broken_files_are_listed_and_encoders_are_not(runs, tmp_path):
     torch.save(FastNeuralStyleNet().state_dict(), tmp_path / "mosaic.pth")
     (tmp_path / "broken.ckpt").write_bytes(b"not a checkpoint at all")
@@ -83,6 +85,7 @@ def test_public_files_and_broken_files_are_listed_and_encoders_are_not(runs, tmp
         ModelCache("cpu").get(broken)
 
 
+@pytest.mark.integration
 def test_models_are_loaded_once(runs):
     (entry,) = [e for e in find_checkpoints([runs / "checkpoints"]) if e.norm_kind == "instance"]
     cache = ModelCache("cpu")
@@ -120,6 +123,7 @@ def test_a_truncated_image_and_an_enormous_one_are_named(tmp_path):
 # ---------------------------------------------------------------- side by side
 
 
+@pytest.mark.integration
 def test_results_are_the_stylize_commands_pixels_at_the_inputs_size(runs, tmp_path):
     session = DemoSession([runs / "checkpoints"], device="cpu", precision="fp32")
     image = photo(tmp_path / "in.png", 70, 50)
@@ -135,6 +139,7 @@ def test_results_are_the_stylize_commands_pixels_at_the_inputs_size(runs, tmp_pa
     assert not np.array_equal(np.asarray(results[0].image), np.asarray(results[1].image))
 
 
+@pytest.mark.integration
 def test_a_checkpoint_that_does_not_load_is_named_and_the_others_still_run(runs, tmp_path):
     (tmp_path / "broken.ckpt").write_bytes(b"\x00" * 64)
     session = DemoSession([runs / "checkpoints", tmp_path], device="cpu")
@@ -183,6 +188,7 @@ def test_the_style_controls_reach_conditional_instance_norm_and_adain_networks(t
     assert "AdaIN network" in missing[1].error and "style image" in missing[1].error
 
 
+@pytest.mark.integration
 def test_nothing_selected_or_no_image_is_said(runs):
     session = DemoSession([runs / "checkpoints"], device="cpu")
     with pytest.raises(DemoError, match="No checkpoint selected"):
@@ -218,6 +224,7 @@ def test_statistics_show_instance_norm_reaching_mean_0_std_1_and_batch_norm_pass
         assert layer.after_abs_mean == pytest.approx(layer.before_abs_mean / (1 + 1e-5) ** 0.5, rel=1e-4, abs=1e-7)
 
 
+@pytest.mark.integration
 def test_the_statistics_page_function_gives_a_figure_and_a_table(runs):
     session = DemoSession([runs / "checkpoints"], device="cpu")
     figure, rows, notes = session.statistics(None, [checkpoint(runs, kind) for kind in KINDS], sample="cat (451x300)")
@@ -287,6 +294,7 @@ def outbound_attempts(monkeypatch):
     return attempts
 
 
+@pytest.mark.integration
 @pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")  # Gradio's own pandas 3 deprecations
 def test_the_page_endpoints_work_through_gradio_client_without_reaching_out(runs, tmp_path, outbound_attempts):
     from gradio_client import Client, handle_file

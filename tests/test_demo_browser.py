@@ -48,6 +48,7 @@ def find_chromium() -> str | None:
     return None
 
 
+@pytest.mark.integration
 def test_without_a_browser_the_message_says_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("STYLENORM_CHROMIUM", raising=False)
@@ -131,6 +132,7 @@ def status_contains(page, text: str) -> None:
     page.wait_for_function("text => document.querySelector('#status').innerText.includes(text)", arg=text)
 
 
+@pytest.mark.integration
 def test_two_checkpoints_side_by_side_in_the_browser(page, demo_url, tmp_path):
     for kind in ("instance", "batch"):
         page.locator("#checkpoints label", has_text=f"autoencoder/{kind}-affine_true/version_0").locator(
@@ -154,6 +156,7 @@ def test_two_checkpoints_side_by_side_in_the_browser(page, demo_url, tmp_path):
     assert {urlsplit(url).hostname for url in page.requests_made if not url.startswith("data:")} == {"127.0.0.1"}
 
 
+@pytest.mark.integration
 def test_a_file_that_is_not_an_image_is_named_and_the_page_keeps_working(page, tmp_path):
     (tmp_path / "notes.txt").write_text("shopping list: milk, bread\n")
     page.set_input_files("#upload input[type=file]", str(tmp_path / "notes.txt"))

@@ -34,6 +34,7 @@ def ddp_run(tmp_path, *overrides: str, accelerator: str = "cpu", devices: int = 
     )
 
 
+@pytest.mark.integration
 def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
     result = ddp_run(tmp_path, "model=autoencoder", "norm=batch", "model.network.base_channels=8")
     assert result.returncode == 0, result.stderr[-4000:]
@@ -48,6 +49,7 @@ def test_two_process_ddp_on_cpu_trains_one_run(tmp_path):
     assert len(checkpoints) == 1
 
 
+@pytest.mark.integration
 def test_cyclegan_trains_under_ddp_although_each_step_leaves_networks_without_grads(tmp_path):
     # The G step freezes D_A/D_B and the D step leaves G_AB/G_BA out: plain DDP fails after one step.
     small = ["model.generator.ngf=8", "model.generator.n_blocks=1", "model.discriminator.ndf=8"]
@@ -108,6 +110,7 @@ def test_lightning_sync_conversion_reaches_every_batch_norm_the_factory_built(mo
         torch.testing.assert_close(value, weights[key], rtol=0, atol=0)
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="SyncBatchNorm runs on CUDA only")
 def test_sync_batch_norm_trains_in_one_cuda_process(tmp_path):
     args = ("model=autoencoder", "norm=batch", "model.network.base_channels=8")

@@ -17,6 +17,7 @@ TINY = {
 }
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("model", ["autoencoder", "cyclegan"])  # automatic and manual optimization
 def test_a_diverging_run_stops_is_recorded_and_exits_nonzero(tmp_path, caplog, model):
     cfg = compose_offline_run(
@@ -39,6 +40,7 @@ def test_a_diverging_run_stops_is_recorded_and_exits_nonzero(tmp_path, caplog, m
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point()), checkpoint
 
 
+@pytest.mark.integration
 def test_the_guard_does_not_stop_a_sound_run_and_rejects_a_bad_setting(tmp_path):
     cfg = compose_offline_run(
         tmp_path, "model=autoencoder", "data.image_size=32", "data.batch_size=4",

@@ -15,11 +15,13 @@ def gpu_check(*args: str, out) -> subprocess.CompletedProcess:
                           text=True, timeout=1800)  # fmt: skip
 
 
+@pytest.mark.integration
 def test_bad_devices_are_refused_before_any_work(tmp_path):
     done = gpu_check("--device", "tpu", out=tmp_path)
     assert done.returncode == 2 and "--device takes cuda, cuda:N or cpu, got tpu" in done.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_cuda_asked_for_on_a_cpu_machine_is_refused_naming_the_fix(tmp_path):
     done = gpu_check(out=tmp_path)
@@ -28,6 +30,7 @@ def test_cuda_asked_for_on_a_cpu_machine_is_refused_naming_the_fix(tmp_path):
     assert not (tmp_path / "benchmark.json").exists()  # stopped before the benchmark
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_the_whole_check_runs_on_a_cpu(tmp_path):
     """Every step at --quick sizes; the CUDA tests are skipped and listed as such (about 4-10 min on 2 cores)."""

@@ -534,6 +534,7 @@ def test_autoencoder_corruption_changes_the_input_and_keeps_the_target():
     torch.testing.assert_close(loss, expected)
 
 
+@pytest.mark.integration
 def test_short_autoencoder_training_on_the_exposure_task(tmp_path, capsys):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -20,6 +20,7 @@ def mixture_scalars(log_dir):
     return {tag: accumulator.Scalars(tag) for tag in accumulator.Tags()["scalars"] if tag.startswith("norm_mix/")}
 
 
+@pytest.mark.integration
 def test_batch_instance_gates_are_projected_logged_and_learn(tmp_path, data_dir, keep_task):  # noqa: F811
     cfg = compose_run(
         tmp_path,
@@ -55,6 +56,7 @@ def test_batch_instance_gates_are_projected_logged_and_learn(tmp_path, data_dir,
         assert f"| {layer} | rho (1 = BN, 0 = IN) | {scalars[tag][-1].value:.2f} |" in section
 
 
+@pytest.mark.integration
 def test_switchable_weights_are_logged_per_layer_and_sum_to_one(tmp_path, data_dir):  # noqa: F811
     cfg = compose_run(
         tmp_path,
@@ -76,6 +78,7 @@ def test_switchable_weights_are_logged_per_layer_and_sum_to_one(tmp_path, data_d
             assert sum(weights) == pytest.approx(1.0, abs=1e-5), (layer, part, weights)
 
 
+@pytest.mark.integration
 def test_a_weight_standardized_run_checkpoints_and_stylizes_like_the_trained_network(
     tmp_path,
     data_dir,  # noqa: F811

@@ -67,6 +67,7 @@ def test_layer_selection_and_bad_config_errors():
         NormStatistics(layers="some")
 
 
+@pytest.mark.integration
 def test_instance_norm_run_logs_normalised_statistics_and_removes_hooks(tmp_path, data_dir, keep_task):  # noqa: F811
     cfg = compose_run(
         tmp_path,
@@ -99,6 +100,7 @@ def test_instance_norm_run_logs_normalised_statistics_and_removes_hooks(tmp_path
     assert all(not module._forward_hooks for module in keep_task["task"].modules())
 
 
+@pytest.mark.integration
 def test_cyclegan_records_each_layer_once_per_step(tmp_path, data_dir, keep_task):  # noqa: F811
     """G_AB runs three times per batch (fake, cycle, identity); one value per tag per step."""
     cfg = compose_run(

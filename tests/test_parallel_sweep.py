@@ -64,6 +64,7 @@ def both_sweeps(tmp_path_factory):
     return sequential, parallel, log
 
 
+@pytest.mark.integration
 def test_a_parallel_sweep_gives_each_seed_the_metrics_of_the_sequential_sweep(both_sweeps):
     sequential, parallel, _ = both_sweeps
     assert set(sequential) == set(parallel) == {0, 1}
@@ -73,6 +74,7 @@ def test_a_parallel_sweep_gives_each_seed_the_metrics_of_the_sequential_sweep(bo
     assert sequential[0]["metrics"] != sequential[1]["metrics"]  # the seeds are different runs
 
 
+@pytest.mark.integration
 def test_the_parallel_launcher_ran_the_jobs_in_worker_processes(both_sweeps):
     _, _, log = both_sweeps
     assert log.count("Using 1 CPU thread(s)") == 2

@@ -74,6 +74,7 @@ def test_batch_size_presets_hold_images_or_steps_equal_as_they_say():
     assert "data.batch_size" in images.hydra.sweeper.params and images.ablation.compare_within == "data/batch_size"
 
 
+@pytest.mark.integration
 def test_redundant_none_affine_variant_is_skipped(monkeypatch):
     from hydra.types import RunMode
 

@@ -182,6 +182,7 @@ def test_a_run_ending_on_a_validation_is_not_validated_twice(tmp_path, monkeypat
     """The final validation runs only when training stopped after the last scheduled one, so each
     learning curve has one point per validation of distinct weights."""
     from stylenorm.train import run
+
     cfg = compose_offline_run(
         tmp_path,
         "model=autoencoder",

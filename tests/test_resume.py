@@ -23,7 +23,6 @@ TINY = {
 }
 
 
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("data")

@@ -50,6 +50,7 @@ def wait_for_training(root: Path, process: subprocess.Popen, timeout: float = 30
     raise AssertionError("the run did not start training in time")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("sent", "expected_status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_leaves_a_checkpoint_a_nonzero_status_and_a_resume_command(tmp_path, sent, expected_status):
     process = start_long_run(tmp_path)

@@ -111,6 +111,7 @@ def is_channels_last(tensor: torch.Tensor) -> bool:
 # ---------------------------------------------------------------- bf16: norm statistics in fp32
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("kind", ["instance", "batch", "group", "layer"])
 def test_norm_statistics_stay_fp32_under_bf16_autocast(kind, device):
@@ -173,6 +174,7 @@ def losses_under(tmp_path, data_dir, model: str, precision: str, names: tuple[st
     return losses.values
 
 
+@pytest.mark.integration
 def test_bf16_mixed_autoencoder_training_follows_fp32(tmp_path, data_dir):
     """The same seeded 12 steps in fp32 and bf16-mixed give the same loss curve within 1%."""
     fp32, bf16 = (
@@ -187,6 +189,7 @@ def test_bf16_mixed_autoencoder_training_follows_fp32(tmp_path, data_dir):
     assert max(differences) < 0.01, differences
 
 
+@pytest.mark.integration
 def test_bf16_mixed_cyclegan_training_follows_fp32(tmp_path, data_dir):
     """The same seeded 6 CycleGAN iterations (batch 1, as in the paper) in fp32 and bf16-mixed.
 
@@ -275,6 +278,7 @@ def test_precision_auto_does_not_pick_bf16_on_gpus_that_only_emulate_it(monkeypa
         assert resolve_inference_precision("auto", "cuda:0") == inference, capability
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("fast", "expected"), [(True, "bf16-mixed"), (False, "32-true")])
 def test_a_default_run_trains_and_records_the_precision_auto_resolved_to(
     monkeypatch, tmp_path, data_dir, fast, expected
@@ -307,6 +311,7 @@ class MemoryFormatProbe(Callback):
         self.weights.append(all(is_channels_last(p) for p in pl_module.parameters() if p.dim() == 4))
 
 
+@pytest.mark.integration
 def test_channels_last_switch_converts_networks_and_batches(tmp_path, data_dir):
     runs = {}
     for switch in ("true", "auto"):  # auto = on CUDA only, so NCHW on this CPU
@@ -355,6 +360,7 @@ def run_recording_conv_layouts(network: nn.Module, x: torch.Tensor) -> tuple[tor
     return output, layouts
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("norm", ["instance", "batch"])
 @pytest.mark.parametrize("network", list(NETWORKS))
 def test_channels_last_gives_the_same_outputs_and_grads(network, norm):
@@ -437,6 +443,7 @@ def test_every_task_builds_its_adams_with_the_speed_choice(fused_adam):
             assert bool(optimizer.defaults["fused"]) is (fused_adam == "auto"), type(task).__name__
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("override", "fused"), [(None, True), ("speed.fused_adam=false", False)])
 def test_training_runs_with_fused_adam_unless_switched_off(tmp_path, data_dir, override, fused):
     overrides = [override] if override else []
@@ -450,6 +457,7 @@ def test_training_runs_with_fused_adam_unless_switched_off(tmp_path, data_dir, o
 # ---------------------------------------------------------------- torch.compile for training
 
 
+@pytest.mark.integration
 def test_compiled_training_gives_the_eager_losses(tmp_path, data_dir):
     runs = {}
     for compiled in (False, True):
@@ -499,6 +507,7 @@ def test_compile_auto_compiles_when_the_planned_pixels_repay_it(steps, batch, si
         assert f"{megapixels:,.2f} megapixels planned" in reason and (megapixels >= COMPILE_MIN_MEGAPIXELS) is compiles
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("max_steps", "compiled"), [(3, False), (200_000, True)])
 def test_compile_auto_decides_from_the_run_and_says_why(tmp_path, data_dir, caplog, monkeypatch, max_steps, compiled):
     """The decision reads the run's planned steps, batch and image size; the large plan is only
@@ -648,6 +657,7 @@ def compose_train(*overrides: str):
         return compose("train", overrides=["model=autoencoder", "model.network.base_channels=8", *overrides])
 
 
+@pytest.mark.integration
 def test_the_speed_config_group_reaches_the_task():
     cfg = compose_train("speed.compile=true", "speed.channels_last=false", "speed.compile_mode=max-autotune")
     task = train_module.instantiate(cfg.model)

@@ -119,6 +119,7 @@ def test_public_files_give_the_original_codes_pixels_through_the_command(tmp_pat
     assert "1 written, 0 failed" in capsys.readouterr().out
 
 
+@pytest.mark.integration
 def test_the_installed_command_runs_as_a_subprocess(tmp_path, public_files):
     path, reference = public_files["fast_neural_style"]
     array = smooth_image(32, 40, seed=4)
@@ -150,6 +151,7 @@ def test_the_installed_command_runs_as_a_subprocess(tmp_path, public_files):
     assert_same_pixels(read(tmp_path / "out" / "nested" / "b.png"), expected)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("script", "option"), [("stylize.py", "--tile-overlap"), ("export.py", "--sample-size")])
 def test_the_script_wrappers_show_help(script, option):
     done = subprocess.run(
