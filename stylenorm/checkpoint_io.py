@@ -1,17 +1,10 @@
 """How training checkpoints reach the disk: atomically, and read back with safe unpickling.
 
-Lightning's ``TorchCheckpointIO`` writes local files through an fsspec transaction whose temporary
-file lives in the system temp folder; committing it is a ``shutil.move`` across file systems, which
-is a copy. A full disk, a SIGKILL or a power cut during that copy leaves a truncated ``last.ckpt`` -
-the one file a resume needs. :class:`AtomicCheckpointIO` writes the new checkpoint next to its
-target, flushes it to the device, and only then renames it over the old one (``os.replace`` is
-atomic within a file system): at every instant the path holds either the whole old checkpoint or
-the whole new one. A failed write removes its temporary file and raises :class:`CheckpointWriteError`,
-which says what happened, that the previous checkpoint is intact, and what to do.
-
-Loading uses ``torch.load(weights_only=True)``: a training checkpoint holds tensors, numbers,
-strings and containers only (the random states and image pools are stored that way on purpose),
-so no checkpoint ever needs to run pickled code to resume.
+Lightning's ``TorchCheckpointIO`` commits a local file with a ``shutil.move`` from the temp folder,
+a copy that a full disk or SIGKILL can truncate. :class:`AtomicCheckpointIO` writes next to the
+target, fsyncs, then ``os.replace``s it (atomic within a file system), so the path always holds a
+whole checkpoint; a failed write raises :class:`CheckpointWriteError`. Loading goes through
+:func:`stylenorm.safe_load.safe_load` (``weights_only=True``). See README, "Checkpoints".
 """
 
 from __future__ import annotations
@@ -26,6 +19,8 @@ from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from stylenorm.safe_load import safe_load
 
 
 class CheckpointWriteError(OSError):
@@ -110,4 +105,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         map_location: Callable | None = lambda storage, loc: storage,
         weights_only: bool | None = None,
     ) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        if "://" in str(path) and not str(path).startswith("file://"):
+            return super().load_checkpoint(path, map_location=map_location, weights_only=True)
+        expected = "Expected a last.ckpt or step*.ckpt written by train.py."
+        return safe_load(str(path).removeprefix("file://"), expected, map_location=map_location)

@@ -27,9 +27,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.config_checks import ConfigError
-
-#: Where a training checkpoint keeps the settings of its run (a flat ``{"model.lr": 0.001, ...}``).
-SETTINGS_KEY = "stylenorm_settings"
+from stylenorm.safe_load import safe_load
+from stylenorm.tasks.base import SETTINGS_KEY  # the tasks write it; resume reads it
 
 #: Keys that do not change what a run measures (where data live, how many workers load them, speed
 #: switches, image grids), so a resume may change them. An entry ending in "." covers every key under it.
@@ -65,13 +64,9 @@ def measured_settings(cfg: DictConfig) -> dict[str, Any]:
 def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
     """A training checkpoint, read safely (``weights_only=True``), or a ValueError saying what is wrong."""
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for truncated, foreign or pickled-code files
-        raise ConfigError(
-            f"{what}={path} is not a readable training checkpoint ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else 'no detail'}). Use a last.ckpt or step*.ckpt written "
-            f"by train.py (ls -R checkpoints)."
-        ) from None
+        checkpoint = safe_load(path, "Use a last.ckpt or step*.ckpt written by train.py (ls -R checkpoints).")
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{what}={path} is not a readable training checkpoint: {error}") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(
             f"{what}={path} holds no Lightning training state (no 'state_dict' key): it looks like a bare "

@@ -173,7 +173,7 @@ def test_bad_encoder_weights_are_named(tmp_path):
 
 
 def test_imagenet_offline_says_where_to_put_vgg19(offline_hub, tmp_path):
-    from stylenorm.losses.vgg import VGGWeightsUnavailableError
+    from stylenorm.networks.vgg import VGGWeightsUnavailableError
 
     with pytest.raises(VGGWeightsUnavailableError) as error:
         load_adain_encoder_weights(AdaINEncoder(), "imagenet")

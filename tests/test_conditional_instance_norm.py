@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import compose_offline_run, scalars
+from stylenorm.inference.styles import bake_style
 from stylenorm.networks import TransformerNet
-from stylenorm.nn.conditional_instance_norm import ConditionalInstanceNorm2d, bake_style, conditional_layers, set_style
+from stylenorm.nn.conditional_instance_norm import ConditionalInstanceNorm2d, conditional_layers, set_style
 from stylenorm.nn.norm import NormSpec
 from tests.reference_norms import instance_norm
 
@@ -135,7 +136,8 @@ def test_baked_styles_equal_the_reference_networks(two_style_net):
 
 
 def test_per_sample_styles_score_each_sample_against_its_own_grams():
-    from stylenorm.losses import PerceptualLoss, load_vgg16_features
+    from stylenorm.losses import PerceptualLoss
+    from stylenorm.networks.vgg import load_vgg16_features
 
     torch.manual_seed(2)
     vgg = load_vgg16_features("random")

@@ -20,15 +20,17 @@ from torch import nn
 from stylenorm.losses import (
     GANLoss,
     PerceptualLoss,
-    VGG16Features,
-    VGGWeightsUnavailableError,
     cycle_consistency_loss,
     gram_matrix,
     identity_loss,
-    imagenet_weights_cache_path,
-    load_vgg16_features,
     reconstruction_loss,
     total_variation,
+)
+from stylenorm.networks.vgg import (
+    VGG16Features,
+    VGGWeightsUnavailableError,
+    imagenet_weights_cache_path,
+    load_vgg16_features,
 )
 
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
@@ -122,7 +124,7 @@ def test_requested_layers_only(random_vgg):
 def test_random_weights_are_one_fixed_function_whatever_the_run_seed_and_announced(caplog):
     """Every run of an ablation must be scored by the same loss network: the random VGG16 is drawn
     from a fixed seed of its own, not from the run's seed."""
-    with caplog.at_level(logging.WARNING, logger="stylenorm.losses.vgg"):
+    with caplog.at_level(logging.WARNING, logger="stylenorm.networks.vgg"):
         torch.manual_seed(7)
         first = load_vgg16_features("random")
     assert first.weights_source == "random"

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
-from stylenorm.nn.norm import NORM_KINDS, NormSpec, auto_num_groups, is_norm_layer
+from stylenorm.nn.norm import BATCH_STATISTICS_KINDS, NORM_KINDS, NormSpec, auto_num_groups, is_norm_layer
 from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
 
@@ -111,3 +111,13 @@ def test_sync_batch_norm_runs_like_batch_norm_outside_ddp():
     sync = NormSpec(kind="sync_batch", affine=False)(8)
     plain = NormSpec(kind="batch", affine=False)(8)
     torch.testing.assert_close(sync(x), plain(x))
+
+
+@pytest.mark.parametrize("kind", NORM_KINDS)
+def test_batch_statistics_kinds_are_those_whose_training_output_depends_on_the_batch(kind):
+    layer = NormSpec(kind=kind, affine=True)(4).train()
+    batch = torch.randn(2, 4, 5, 5)
+    other = batch.clone()
+    other[1] = other[1] * 3 + 2  # change the second sample only
+    depends_on_batch = not torch.allclose(layer(batch)[0], layer(other)[0])
+    assert depends_on_batch == (kind in BATCH_STATISTICS_KINDS)

@@ -16,7 +16,7 @@ import threading
 
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
-from stylenorm.inference import Stylizer, load_stylizer
+from stylenorm.inference import Stylizer, load_stylizer, styles
 
 #: Stylizers kept in memory (a CycleGAN generator at full width is about 45 MB).
 DEFAULT_CAPACITY = 12
@@ -143,6 +143,6 @@ def parse_weights(text: str | None) -> tuple[float, ...] | None:
     if not text:
         return None
     try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise DemoError(f"Style weights {text!r}: expected comma-separated numbers, one per style image.") from None
+        return tuple(styles.parse_weights(text, "Style weights"))
+    except ValueError as error:
+        raise DemoError(f"{error} One per style image.") from None

@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from stylenorm.inference.styles import convex_weights
 from stylenorm.networks.adain import AdaINNet
 from stylenorm.networks.adain_stylizer import (
     MIN_SIZE,
@@ -36,22 +35,13 @@ from stylenorm.networks.adain_stylizer import (
     ColourPreservingStyle,
     FixedStyle,
 )
+from stylenorm.nn.conditional_instance_norm import convex_weights
 
 #: Shorter side of style images after resizing (the port's ``--style_size`` default); 0 keeps them.
 DEFAULT_STYLE_SIZE = 512
 
 StyleImage = str | os.PathLike | Image.Image | torch.Tensor
 StyleImages = StyleImage | Sequence[StyleImage]
-
-
-def parse_weights(text: str) -> list[float]:
-    """``"0.3,0.7"`` -> ``[0.3, 0.7]`` (the ``--style-weights`` syntax)."""
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ValueError(
-            f"--style-weights {text!r}: expected comma-separated numbers, e.g. --style-weights 0.3,0.7."
-        ) from None
 
 
 def shorter_side_size(width: int, height: int, size: int) -> tuple[int, int]:
@@ -129,7 +119,7 @@ def _tensor_pixels(image: torch.Tensor, index: int) -> torch.Tensor:
 
 def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
     """The interpolation weights as a float tensor: one per style image, non-negative, summing to 1
-    (:func:`~stylenorm.inference.styles.convex_weights`, the ``--style-mix`` rule); refused otherwise,
+    (:func:`~stylenorm.nn.conditional_instance_norm.convex_weights`, the ``--style-mix`` rule); refused otherwise,
     naming the fix."""
     if weights is None:
         if count > 1:

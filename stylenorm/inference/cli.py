@@ -24,14 +24,14 @@ from collections.abc import Sequence
 import torch
 from tqdm import tqdm
 
-from stylenorm.inference.adain import DEFAULT_STYLE_SIZE, parse_weights
+from stylenorm.inference.adain import DEFAULT_STYLE_SIZE
 from stylenorm.inference.animation import is_animated, stylize_animation
 from stylenorm.inference.compile_plan import COMPILE_MODES, plan_compile
 from stylenorm.inference.image_io import save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, tile_for, to_image
-from stylenorm.inference.styles import StyleChoice, parse_style_mix
+from stylenorm.inference.styles import StyleChoice, parse_weights
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
 from stylenorm.inference.tile_statistics import TILE_STATISTICS
 from stylenorm.inference.tiling import (
@@ -90,7 +90,7 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser, format_flags: Sequ
 
 def style_mix(text: str) -> list[float]:
     try:
-        return parse_style_mix(text)
+        return parse_weights(text, "--style-mix")
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -112,7 +112,7 @@ def add_style_arguments(parser: argparse.ArgumentParser) -> None:
 
 def style_weights(text: str) -> list[float]:
     try:
-        return parse_weights(text)
+        return parse_weights(text, "--style-weights")
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 

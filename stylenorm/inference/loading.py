@@ -18,16 +18,12 @@ AdaIN networks (``model=adain`` checkpoints and the public decoder) take their s
 (``style_images=``, with ``style_weights``, ``alpha``, ``preserve_color``, ``style_size``;
 :mod:`stylenorm.inference.adain`), which are fixed at loading: the stylizer maps content to output.
 
-Files are read with ``torch.load(weights_only=True)``, which cannot run code stored in a file.
-This project's checkpoints hold plain containers only and load that way; a file that needs full
-unpickling (e.g. hyperparameters saved as omegaconf objects) is refused unless ``trusted=True``.
+Files are read with :func:`stylenorm.safe_load.safe_load`; one that needs full unpickling (e.g.
+hyperparameters saved as omegaconf objects) is refused unless ``trusted=True``.
 """
 
 from __future__ import annotations
 
-import pickle
-import re
-import warnings
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -47,6 +43,7 @@ from stylenorm.networks import (
 )
 from stylenorm.networks.adain import AdaINNet
 from stylenorm.networks.public_checkpoints import load_adain, read_state_dict
+from stylenorm.safe_load import safe_load
 
 #: Values of ``format=`` (``--format``).
 FORMATS = ("auto", "lightning", "fast_neural_style", "cyclegan_generator", "adain_decoder")
@@ -71,13 +68,7 @@ _EXPECTED = (
 
 def read_checkpoint(path: str | PathLike, *, trusted: bool = False) -> dict[str, Any]:
     """The top-level mapping stored in ``path`` (a state dict or a Lightning checkpoint)."""
-    path = Path(path)
-    if not path.is_file():
-        found = "a folder" if path.is_dir() else "nothing"
-        raise FileNotFoundError(f"Checkpoint not found: {path} (found {found} there). {_EXPECTED}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty (0 bytes): an interrupted download or copy? {_EXPECTED}")
-    state = _torch_load(path, trusted)
+    state = safe_load(path, _EXPECTED, trusted=trusted, trust_hint="pass --trust-checkpoint (trusted=True)")
     if isinstance(state, torch.jit.ScriptModule):
         raise _torchscript_error(path)
     if not isinstance(state, Mapping):
@@ -85,44 +76,11 @@ def read_checkpoint(path: str | PathLike, *, trusted: bool = False) -> dict[str,
     return read_state_dict(state)  # strips the "module." prefix nn.DataParallel leaves on old files
 
 
-def _torch_load(path: Path, trusted: bool):
-    """``torch.load`` on the CPU, with torch's many failure modes turned into one readable ValueError."""
-    try:
-        with warnings.catch_warnings():  # torch's notes on pickle protocols help nobody reading our error
-            warnings.filterwarnings("ignore", module="torch._weights_only_unpickler")
-            warnings.filterwarnings("ignore", message=".*TorchScript archive.*")
-            return torch.load(path, map_location="cpu", weights_only=not trusted)
-    except pickle.UnpicklingError as error:
-        unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        if unsupported is not None:
-            raise ValueError(
-                f"{path} holds Python objects besides tensors and plain containers ({unsupported.group(1)}), "
-                f"which safe loading (torch.load(weights_only=True)) refuses. If you trust where the file comes "
-                f"from, pass --trust-checkpoint (trusted=True) to unpickle it fully; unpickling can run code "
-                f"stored in the file."
-            ) from None
-        reason = error  # damaged or not a checkpoint: safe loading fails on the bytes themselves
-    except Exception as error:  # RuntimeError (bad zip), EOFError, KeyError, ... for damaged files
-        if "TorchScript archive" in str(error):
-            raise _torchscript_error(path) from None
-        reason = error
-    raise ValueError(
-        f"Could not read {path} as a PyTorch checkpoint ({_first_line(reason)}); it may be truncated or not a "
-        f"checkpoint at all. {_EXPECTED}"
-    )
-
-
 def _torchscript_error(path: Path) -> ValueError:
     return ValueError(
         f"{path} is a TorchScript model (e.g. written by scripts/export.py), not a checkpoint: run it with "
         f"torch.jit.load. {_EXPECTED}"
     )
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else ""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # torch colours parts of its messages
-    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
 
 
 def _model_name(checkpoint: Mapping[str, Any]) -> str:

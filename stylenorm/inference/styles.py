@@ -4,56 +4,31 @@ Kudlur 2017, "A Learned Representation for Artistic Style").
 A network trained with ``norm=conditional_instance`` holds one gamma/beta row per style in every
 norm layer. :func:`choose_style` bakes one style (``--style K``) or a convex combination of the rows
 (``--style-mix 0.3,0.7``, Sec. 5 of the paper) into plain affine instance norm layers, so that the
-stylize command, tiling and export all see an ordinary one-style network. Mix weights must be
-non-negative and sum to 1 (within :data:`MIX_SUM_TOLERANCE`, for typed decimals): other sums are
-refused, not renormalised, so a mix means what it says.
-A one-hot mix gives exactly that style's network.
+stylize command, tiling and export all see an ordinary one-style network. Mix weights follow
+:func:`stylenorm.nn.conditional_instance_norm.convex_weights`; a one-hot mix is exactly that style.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from os import PathLike
 
 import torch
 from torch import nn
 
-from stylenorm.nn.conditional_instance_norm import bake_style, num_styles
-
-#: How far from 1 a mix's sum may be (typed decimals such as 0.333,0.333,0.333); beyond it, refused.
-MIX_SUM_TOLERANCE = 1e-3
+from stylenorm.nn.conditional_instance_norm import Style, conditional_layers, convex_weights, num_styles, set_style
+from stylenorm.nn.norm import NormSpec
 
 #: ``style=`` of :func:`~stylenorm.inference.loading.load_stylizer`: an index or mix weights.
 StyleChoice = int | Sequence[float] | None
 
 
-def parse_style_mix(text: str) -> list[float]:
-    """``"0.3,0.7"`` -> ``[0.3, 0.7]`` (the ``--style-mix`` syntax)."""
+def parse_weights(text: str, flag: str) -> list[float]:
+    """``"0.3,0.7"`` -> ``[0.3, 0.7]``: the syntax of every weight list (``--style-mix``, ``--style-weights``)."""
     try:
-        weights = [float(part) for part in text.split(",")]
+        return [float(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"--style-mix {text!r}: expected comma-separated numbers, e.g. --style-mix 0.3,0.7.") from None
-    return weights
-
-
-def convex_weights(values: Sequence[float], flag: str, what: str) -> torch.Tensor:
-    """``values`` as a float32 tensor after the checks every mix shares: finite, non-negative, summing to 1
-    within :data:`MIX_SUM_TOLERANCE` (refused otherwise, naming ``flag`` and a sum-1 suggestion).
-    ``what`` names what is mixed (``styles``). Within the tolerance, the sum is divided out: the rounding
-    of typed decimals (0.333,0.333,0.334) does not scale the result."""
-    shown = ",".join(f"{w:g}" for w in values)
-    if any(not math.isfinite(w) or w < 0 for w in values):
-        raise ValueError(f"{flag} {shown}: mix weights must be non-negative (a convex combination of the {what}).")
-    total = sum(values)
-    if abs(total - 1) > MIX_SUM_TOLERANCE:
-        one_hot = ",".join(["1"] + ["0"] * (len(values) - 1))
-        suggestion = ",".join(f"{w / total:.3g}" for w in values) if total > 0 else one_hot
-        raise ValueError(
-            f"{flag} {shown} sums to {total:g}; the weights must sum to 1 (a convex combination; they are not "
-            f"rescaled for you). Did you mean {flag} {suggestion}?"
-        )
-    return torch.tensor([w / total for w in values], dtype=torch.float32)
+        raise ValueError(f"{flag} {text!r}: expected comma-separated numbers, e.g. {flag} 0.3,0.7.") from None
 
 
 def describe_style(style: StyleChoice) -> str:
@@ -104,3 +79,31 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
         )
     bake_style(network, convex_weights(values, "--style-mix", "styles"))
     return describe_style(values)
+
+
+@torch.no_grad()
+def bake_style(module: nn.Module, style: Style) -> nn.Module:
+    """Replace, in place, every conditional layer by an affine instance norm with the chosen style's
+    (or mix's) gamma and beta; returns ``module``.
+
+    ``style``: an int (that style's row, exactly) or ``num_styles`` mix weights (non-negative, summing to
+    1; their convex combination of the rows). The result is a plain one-style network, for the
+    stylize command and export.
+    """
+    set_style(module, style)  # refuses a network without conditional layers
+    if style is None or (isinstance(style, torch.Tensor) and style.dim() > 1):
+        raise ValueError("bake_style needs one style for the whole network: an int or a list of mix weights.")
+    replacements = {}
+    for layer in conditional_layers(module):
+        gamma, beta = layer.style_parameters(1)
+        plain = NormSpec(kind="instance", affine=True, eps=layer.eps)(layer.num_features, name="baked style")
+        plain.weight.copy_(gamma[0])
+        plain.bias.copy_(beta[0])
+        replacements[layer] = plain.to(layer.weight.device)
+    if module in replacements:  # a lone layer
+        return replacements[module]
+    for parent in module.modules():
+        for name, child in list(parent.named_children()):
+            if child in replacements:
+                setattr(parent, name, replacements[child])
+    return module

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylenorm.losses.vgg import VGG16_LAYERS, VGG16Features, check_layer_names, load_vgg16_features
+from stylenorm.networks.vgg import VGG16_LAYERS, VGG16Features, check_layer_names
 
-__all__ = ["PerceptualLoss", "VGG16Features", "gram_matrix", "load_vgg16_features", "total_variation"]
+__all__ = ["PerceptualLoss", "gram_matrix", "total_variation"]
 
 
 def _float32_no_autocast(tensor: torch.Tensor) -> torch.autocast:
@@ -78,7 +78,7 @@ class PerceptualLoss(nn.Module):
     still apply); do not clamp the stylized batch, clamping zeroes the gradient of pixels outside it.
 
     Args:
-        vgg: the frozen loss network (:func:`load_vgg16_features`).
+        vgg: the frozen loss network (:func:`stylenorm.networks.vgg.load_vgg16_features`).
         content_layer: VGG16 layer of the content loss.
         style_layers: VGG16 layers of the style loss, weighted equally.
         content_weight, style_weight, tv_weight: multipliers of each term; the defaults are the

@@ -1,20 +1,10 @@
 """Where the AdaIN encoder's weights come from (the ``model.encoder_weights`` config key).
 
-Huang & Belongie 2017 (Sec. 6.1) use a VGG19 pretrained on ImageNet, fixed, up to relu4_1. Three
-sources, like the style model's VGG16 (:mod:`stylenorm.losses.vgg`):
-
-* ``imagenet``: torchvision's ``VGG19_Weights.IMAGENET1K_V1`` from the torch hub cache (downloaded
-  into it when online). torchvision's convs map onto the encoder's (``features.0`` -> ``2``, ...,
-  ``features.19`` -> ``29``) and the encoder's leading 1x1 conv does torchvision's input
-  normalisation ``(x - mean) / std``, so the encoder still takes RGB on a 0-1 scale. The encoder
-  pads by reflection (as the paper's code) where torchvision pads with zeros: the features agree
-  away from the borders (tested), not at them.
-* a path: the paper port's ``vgg_normalised.pth`` (detected by its layout; its 1x1 conv maps RGB
-  in [0, 1] to the Caffe VGG's BGR 0-255 mean-subtracted input) or a torchvision VGG19 state dict
-  (``features.<i>.*``, classifier optional).
-* ``random``: He-normal weights from a fixed seed of their own (:data:`RANDOM_WEIGHTS_SEED`), the
-  same encoder for every run and seed of an ablation; an explicit opt-in for offline runs, logged
-  loudly, since its losses are not perceptual.
+Huang & Belongie 2017 (Sec. 6.1) use a fixed ImageNet VGG19 up to relu4_1. Sources, as for the style
+model's VGG16 (:mod:`stylenorm.networks.vgg`): ``imagenet`` (torchvision's VGG19, its convs mapped
+onto the encoder's and its input normalisation done by the encoder's 1x1 conv), a file (the port's
+``vgg_normalised.pth`` or a torchvision VGG19 state dict) or ``random`` (a fixed seed of its own, for
+offline runs). Details: docs/public_checkpoints.md.
 """
 
 from __future__ import annotations
@@ -28,9 +18,9 @@ import torch
 from torch import nn
 from torchvision.models import VGG19_Weights
 
-from stylenorm.losses.vgg import IMAGENET_MEAN, IMAGENET_STD, fetch_imagenet_state_dict, read_weights_file
 from stylenorm.networks.adain import AdaINEncoder
 from stylenorm.networks.public_checkpoints import detect_checkpoint_format, load_adain_encoder
+from stylenorm.networks.vgg import IMAGENET_MEAN, IMAGENET_STD, fetch_imagenet_state_dict, read_weights_file
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,11 @@
-"""Loading the pretrained files people already have into this project's networks.
+"""Loading the public pretrained files into this project's networks (layouts: docs/public_checkpoints.md).
 
-Two public layouts are supported, both plain ``state_dict`` files:
-
-* **fast-neural-style** (PyTorch examples; ``candy.pth``, ``mosaic.pth``, ``udnie.pth``,
-  ``rain_princess.pth``, ``*.model``): keys ``conv1.conv2d.weight``, ``in1.weight``,
-  ``res1.conv1.conv2d.weight``, ``res1.in1.weight``, ..., ``deconv1.conv2d.weight``, ``in4.*``,
-  ``deconv3.conv2d.*``. :class:`TransformerNet` uses readable names (``norm1``,
-  ``residual_blocks.0``, ``up1``, ``conv_out``), so keys are renamed by
-  :func:`fast_neural_style_to_transformer_net` and back by :func:`transformer_net_to_fast_neural_style`.
-  Files saved by PyTorch < 0.4 also carry ``inN.running_mean`` / ``running_var`` that instance
-  norm without running statistics never used; they are dropped.
-* **CycleGAN** (junyanz/pytorch-CycleGAN-and-pix2pix; ``latest_net_G_A.pth``, ``horse2zebra.pth``):
-  one ``nn.Sequential`` called ``model``; :class:`ResnetGenerator` and :class:`PatchDiscriminator`
-  mirror it index for index, so only stale running statistics are dropped. The generator's
-  options (ngf, blocks, dropout, norm, bias) are read off the keys and shapes.
-* **AdaIN** (naoto0804/pytorch-AdaIN, the PyTorch port of Huang & Belongie 2017):
-  ``vgg_normalised.pth`` (an ``nn.Sequential``: ``0.weight`` is a 1x1 conv, then VGG19's convs at
-  ``2, 5, 9, ..., 51``) and ``decoder.pth`` (``1.weight``, ..., ``28.weight``).
-  :class:`~stylenorm.networks.adain.AdaINEncoder` / ``AdaINDecoder`` mirror them index for index;
-  the encoder keeps indices 0-30 (up to relu4_1, as the port's ``test.py`` does) and ignores the rest.
+* fast-neural-style (PyTorch examples; ``candy.pth``, ...): keys renamed to :class:`TransformerNet`'s
+  readable names and back; pre-0.4 running statistics dropped.
+* CycleGAN (Zhu et al. 2017; junyanz/pytorch-CycleGAN-and-pix2pix): one ``nn.Sequential`` ``model``
+  mirrored index for index; the generator's options are read off the keys and shapes.
+* AdaIN (Huang & Belongie 2017; naoto0804/pytorch-AdaIN): ``vgg_normalised.pth`` (kept up to
+  relu4_1) and ``decoder.pth``, mirrored index for index.
 """
 
 from __future__ import annotations
@@ -26,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from os import PathLike
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,6 +21,7 @@ from stylenorm.networks.adain import ENCODER_LENGTH, AdaINDecoder, AdaINEncoder,
 from stylenorm.networks.cyclegan_generator import ResnetGenerator
 from stylenorm.networks.transformer_net import TransformerNet
 from stylenorm.nn.norm import NormSpec
+from stylenorm.safe_load import safe_load
 
 StateDict = dict[str, torch.Tensor]
 Source = str | PathLike | Mapping[str, torch.Tensor]
@@ -58,15 +45,9 @@ def read_state_dict(source: Source) -> StateDict:
     if isinstance(source, Mapping):
         state = dict(source)
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"Checkpoint not found: {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises many exception types for bad files
-            raise ValueError(f"Could not read {path} as a PyTorch state dict: {error}") from error
+        state = safe_load(source, "Expected a state dict (a mapping of tensors).")
         if not isinstance(state, Mapping):
-            raise ValueError(f"{path} holds a {type(state).__name__}, expected a state dict (a mapping of tensors).")
+            raise ValueError(f"{source} holds a {type(state).__name__}, expected a state dict (a mapping of tensors).")
         state = dict(state)
     if state and all(key.startswith("module.") for key in state):
         state = {key.removeprefix("module."): value for key, value in state.items()}

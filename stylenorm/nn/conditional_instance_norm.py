@@ -4,15 +4,14 @@ Artistic Style", eq. 5): instance norm whose scale and shift are looked up per s
     z = gamma_s * (x - mu(x)) / sigma(x) + beta_s,   gamma, beta: (num_styles, C) tables.
 
 One network then holds N styles; a convex combination of the (gamma, beta) rows interpolates
-between them (Sec. 5 of the paper). The style reaches the layers through :func:`set_style`, called by
-the caller's code before ``forward``, so the layers stay plain ``nn.Module``s with the usual
-one-tensor ``forward(x)``. For inference and export, :func:`bake_style` replaces every conditional
-layer by a plain affine instance norm holding the chosen row (or mix), so the network is an ordinary
-one-style network again (tiling statistics, ``torch.compile``, ONNX all see plain instance norm).
+between them (Sec. 5 of the paper); :func:`convex_weights` is the one rule for such mixes. The style
+reaches the layers through :func:`set_style`, so ``forward(x)`` keeps one tensor. Baking a style into
+plain instance norm for inference: :mod:`stylenorm.inference.styles`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -22,13 +21,16 @@ from torch import nn
 #: A style choice: an index, one index per sample, or mix weights (one per style).
 Style = int | Sequence[float] | torch.Tensor | None
 
+#: How far from 1 a mix's sum may be (typed decimals such as 0.333,0.333,0.333); beyond it, refused.
+MIX_SUM_TOLERANCE = 1e-3
+
 
 class ConditionalInstanceNorm2d(nn.Module):
     """Instance norm with an ``(num_styles, C)`` table of gammas and betas (Dumoulin et al. 2017).
 
     The current style is ``self.style``: ``None`` (style 0), an int, a LongTensor of indices ``(N,)``,
     or float mix weights ``(num_styles,)`` / ``(N, num_styles)`` (non-negative, summing to 1; see
-    :func:`style_weights`). Set it for every layer of a network at once with :func:`set_style`.
+    :func:`convex_weights`). Set it for every layer of a network at once with :func:`set_style`.
     """
 
     def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
@@ -67,9 +69,8 @@ class ConditionalInstanceNorm2d(nn.Module):
 def style_weights(style: Style, num_styles: int, batch: int, device: torch.device | None = None) -> torch.Tensor:
     """A style choice as ``(batch,)`` long indices or ``(batch, num_styles)`` float mix weights.
 
-    Integer styles (a scalar or one index per sample) stay indices; float weights must have one entry
-    per style, be non-negative and sum to 1 per row. They are refused otherwise rather than silently
-    renormalised, so a mix means what it says.
+    Integer styles (a scalar or one index per sample) stay indices; float weights need one entry per
+    style and must pass :func:`convex_weights`.
     """
     if style is None:
         style = 0
@@ -92,15 +93,32 @@ def style_weights(style: Style, num_styles: int, batch: int, device: torch.devic
             f"Style mix weights need {num_styles} entries (one per style of this network, in the order of "
             f"data.style_images), got shape {tuple(style.shape)}: e.g. --style-mix {_example_mix(num_styles)}."
         )
-    if bool((style < 0).any()):
-        raise ValueError(f"Style mix weights must be non-negative, got {style.tolist()}.")
-    sums = style.double().sum(dim=1)
-    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4, rtol=0):
-        raise ValueError(
-            f"Style mix weights must sum to 1 (a convex combination), got {style.tolist()} summing to "
-            f"{[round(s, 4) for s in sums.tolist()]}. Divide them by their sum, e.g. --style-mix 0.3,0.7."
-        )
+    style = convex_weights(style, "--style-mix", "styles")
     return style.expand(batch, -1)
+
+
+def convex_weights(weights: Sequence[float] | torch.Tensor, flag: str, what: str) -> torch.Tensor:
+    """Mix weights (last dim: one per item mixed) checked by the one rule every mix shares: finite,
+    non-negative, each row summing to 1 within :data:`MIX_SUM_TOLERANCE`; refused otherwise, naming
+    ``flag`` and a sum-1 suggestion (``what`` names what is mixed). Within the tolerance the sum is
+    divided out, so the rounding of typed decimals does not scale the result; a one-hot row stays exact.
+    Float tensors keep their dtype; anything else becomes float32."""
+    dtype = weights.dtype if isinstance(weights, torch.Tensor) and weights.is_floating_point() else torch.float32
+    exact = torch.as_tensor(weights, dtype=torch.float64)
+    rows = exact.reshape(-1, exact.shape[-1]) if exact.dim() else exact.reshape(1, 1)
+    for row in rows.tolist():
+        shown = ",".join(f"{w:g}" for w in row)
+        if any(not math.isfinite(w) or w < 0 for w in row):
+            raise ValueError(f"{flag} {shown}: mix weights must be non-negative (a convex combination of the {what}).")
+        total = sum(row)
+        if abs(total - 1) > MIX_SUM_TOLERANCE:
+            one_hot = ",".join(["1"] + ["0"] * (len(row) - 1))
+            suggestion = ",".join(f"{w / total:.3g}" for w in row) if total > 0 else one_hot
+            raise ValueError(
+                f"{flag} {shown} sums to {total:g}; the weights must sum to 1 (a convex combination; they are not "
+                f"rescaled for you). Did you mean {flag} {suggestion}?"
+            )
+    return (exact / exact.sum(dim=-1, keepdim=True)).to(dtype=dtype, device=exact.device)
 
 
 def _example_mix(count: int) -> str:
@@ -136,36 +154,3 @@ def set_style(module: nn.Module, style: Style) -> None:
         raise ValueError(f"This network {_NO_STYLES}")
     for layer in layers:
         layer.style = style
-
-
-@torch.no_grad()
-def bake_style(module: nn.Module, style: Style) -> nn.Module:
-    """Replace, in place, every conditional layer by an affine instance norm with the chosen style's
-    (or mix's) gamma and beta; returns ``module``.
-
-    ``style``: an int (that style's row, exactly) or ``num_styles`` mix weights (non-negative, summing to
-    1; their convex combination of the rows). The result is a plain one-style network, for the
-    stylize command and export.
-    """
-    from stylenorm.nn.norm import NormSpec  # the factory builds the plain layer (norm.py imports this module)
-
-    layers = conditional_layers(module)
-    if not layers:
-        raise ValueError(f"This network {_NO_STYLES}")
-    if style is None or (isinstance(style, torch.Tensor) and style.dim() > 1):
-        raise ValueError("bake_style needs one style for the whole network: an int or a list of mix weights.")
-    replacements = {}
-    for layer in layers:
-        layer.style = style
-        gamma, beta = layer.style_parameters(1)
-        plain = NormSpec(kind="instance", affine=True, eps=layer.eps)(layer.num_features, name="baked style")
-        plain.weight.copy_(gamma[0])
-        plain.bias.copy_(beta[0])
-        replacements[layer] = plain.to(layer.weight.device)
-    if module in replacements:  # a lone layer
-        return replacements[module]
-    for parent in module.modules():
-        for name, child in list(parent.named_children()):
-            if child in replacements:
-                setattr(parent, name, replacements[child])
-    return module

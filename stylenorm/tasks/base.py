@@ -16,11 +16,14 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torchvision.utils import make_grid
 
 from stylenorm.nn.norm import NormSpec, has_learned_mixture, is_norm_layer
-from stylenorm.resume import SETTINGS_KEY
 from stylenorm.speed import AUTO, SpeedOptions, adam, compile_pays, to_channels_last
 from stylenorm.tasks.hparams_tab import log_hparams
 
 log = logging.getLogger(__name__)
+
+#: Where a training checkpoint keeps the settings of its run (a flat ``{"model.lr": 0.001, ...}``),
+#: which a resume compares with the composed config (:mod:`stylenorm.resume`).
+SETTINGS_KEY = "stylenorm_settings"
 
 
 def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

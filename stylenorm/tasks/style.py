@@ -29,8 +29,9 @@ from typing import Any
 
 import torch
 
-from stylenorm.losses import PerceptualLoss, load_vgg16_features
+from stylenorm.losses import PerceptualLoss
 from stylenorm.networks import build_networks
+from stylenorm.networks.vgg import load_vgg16_features
 from stylenorm.nn.conditional_instance_norm import num_styles, set_style
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.probes import illumination_shift, train_eval_gap

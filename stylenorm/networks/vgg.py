@@ -1,20 +1,10 @@
 """The frozen VGG16 loss network of fast style transfer, and where its weights come from.
 
-Johnson et al. 2016 ("Perceptual Losses for Real-Time Style Transfer and Super-Resolution", Sec. 3)
-measure content and style with a VGG16 pretrained on ImageNet (Simonyan & Zisserman 2015) at
-relu1_2, relu2_2, relu3_3 and relu4_3. :class:`VGG16Features` is torchvision's ``vgg16().features``
-cut after relu4_3 (indices 0-22), laid out index for index so that torchvision's state dict keys
-``features.<i>.*`` load unchanged.
-
-Weights (:func:`load_vgg16_features`; the ``model.vgg_weights`` config key):
-
-* ``imagenet``: torchvision's ``VGG16_Weights.IMAGENET1K_V1``, read from the torch hub cache
-  (``<torch.hub.get_dir()>/checkpoints/vgg16-397923af.pth``) or downloaded into it. Offline and not
-  cached, loading fails before training with a message that says where to put the file.
-* a path: a torchvision VGG16 state dict (``features.0.weight``, ..., ``classifier.*``) or one of
-  its ``features`` alone (``0.weight``, ...).
-* ``random``: random initialisation, an explicit opt-in for offline smoke runs, logged loudly,
-  because the losses are then not perceptual and the run is not real style transfer.
+Johnson et al. 2016 (Sec. 3) measure content and style with an ImageNet VGG16 (Simonyan & Zisserman
+2015) at relu1_2, relu2_2, relu3_3 and relu4_3. :class:`VGG16Features` is torchvision's VGG16
+``features`` cut after relu4_3, so torchvision's ``features.<i>.*`` keys load unchanged. Weights
+(``model.vgg_weights``: ``imagenet``, a file, or ``random`` for offline smoke runs):
+docs/public_checkpoints.md. The losses take this network as an argument (:mod:`stylenorm.losses`).
 """
 
 from __future__ import annotations
@@ -29,6 +19,9 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 from torchvision.models import VGG16_Weights
+from torchvision.models.vgg import cfgs, make_layers
+
+from stylenorm.safe_load import safe_load
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +29,6 @@ log = logging.getLogger(__name__)
 #: ``vgg16().features``.
 VGG16_LAYER_INDICES = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 VGG16_LAYERS = tuple(VGG16_LAYER_INDICES)
-
-#: torchvision's VGG16 configuration "D" up to relu4_3: conv widths, "M" = 2x2 max pool.
-_VGG16_UP_TO_RELU4_3 = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
 
 #: The normalisation torchvision's ImageNet weights were trained with, for RGB in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -69,15 +59,8 @@ class VGG16Features(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        in_channels = 3
-        for width in _VGG16_UP_TO_RELU4_3:
-            if width == "M":
-                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-            else:
-                layers += [nn.Conv2d(in_channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-                in_channels = width
-        self.features = nn.Sequential(*layers)
+        # torchvision's VGG16 (configuration "D") layers, without building its 120M-parameter classifier.
+        self.features = make_layers(cfgs["D"])[: VGG16_LAYER_INDICES["relu4_3"] + 1]
         # Not persistent: the state dict stays exactly torchvision's ``features.<i>.*`` keys.
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
@@ -218,13 +201,7 @@ def fetch_imagenet_state_dict(weights, *, what: str, config_key: str, file_hint:
 def read_weights_file(
     path: Path, expected: str = "torch.save(torchvision.models.vgg16(weights='IMAGENET1K_V1').state_dict(), path)"
 ) -> Mapping[str, torch.Tensor]:
-    try:
-        # A user's file: tensors only, never arbitrary pickled code.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many exception types for bad files
-        raise ValueError(
-            f"Could not read {path} as a PyTorch state dict ({error}). Expected a file saved with {expected}."
-        ) from error
+    state = safe_load(path, f"Expected a state dict saved with {expected}.")
     if not isinstance(state, Mapping):
         raise ValueError(f"{path} holds a {type(state).__name__}, expected a VGG state dict (a mapping of tensors).")
     return state
