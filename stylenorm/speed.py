@@ -1,30 +1,10 @@
 """Where speed is decided: precision, memory format, torch.compile and the Adam kernel.
 
-Every switch here is a config value (``configs/speed/default.yaml`` for training, flags of the
-stylize command for inference) whose ``auto`` setting picks what measured faster on that kind of
-hardware; ``docs/performance.md`` has the measurements (``scripts/benchmark.py``) behind each
-default, and ``tests/test_speed.py`` checks that each one leaves the numbers an ablation compares
-unchanged within a stated tolerance.
-
-What the defaults come to:
-
-* precision ``auto``: bf16 autocast where the hardware has bf16 arithmetic (CUDA GPUs that support
-  it; CPUs with AVX-512 BF16 or AMX), else fp32. Convolutions run in bf16; every normalization
-  layer computes its statistics in fp32 under autocast (torch's norm kernels accumulate in fp32
-  and keep fp32 running statistics - tested per norm kind), and the perceptual and Gram losses
-  are computed in fp32 (:mod:`stylenorm.losses.perceptual`).
-* channels_last ``auto``: on CUDA only - cuDNN's bf16 convolutions prefer NHWC, while on the CPU
-  measured here it made a bf16 training step about 20% slower.
-* compile ``auto`` for training: compile when the planned work repays compiling
-  (:func:`compile_pays`: at least :data:`COMPILE_MIN_MEGAPIXELS` of training pixels - optimizer
-  steps x batch x image area - planned; a compiled 256 px step is about 20% faster on the CPU
-  measured, and compiling costs 20-100 s), eager otherwise: the CPU demo runs, tests and sweeps of
-  small runs stay eager, the paper presets compile. The decision and its reason are logged. For
-  inference (``--compile auto``, :func:`stylize_compile_pays`), per image size: compiled where the job
-  runs at least :data:`STYLIZE_COMPILE_MIN_MEGAPIXELS` through it - with inductor's weight freezing
-  the largest single win once an image size repeats - eager otherwise.
-* Adam: the fused single-kernel implementation wherever torch has one for the parameters' device
-  (CPU and CUDA), else torch's default.
+Every switch is a config value (``configs/speed/default.yaml``, flags of the stylize command) whose
+``auto`` setting picks what measured faster on that kind of hardware: bf16 autocast where the
+hardware has bf16 (norm statistics and losses stay fp32), channels_last on CUDA only, compile when
+the planned work repays it (:func:`compile_pays`, :func:`stylize_compile_pays`), fused Adam.
+The measurements behind each default: docs/performance.md; the rules in full: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -150,12 +130,9 @@ class SpeedOptions:
 
 
 #: ``speed.compile=auto`` compiles a training run that plans at least this many megapixels of training
-#: images (optimizer steps x batch size x image height x width / 1e6). Break-even measured on the 2-core
-#: CPU of docs/performance.md at 256 px: a compiled CycleGAN iteration saves 1.5 s and a style step
-#: (batch 4) 0.5 s, against 20 s (warm cache) to 100 s (cold) of compiling - about 10-50 megapixels.
-#: Set well above that (not measured for the small CPU-demo networks, whose savings per pixel are
-#: smaller): the embedded demos (5-98 megapixels) and the ablation presets stay eager, the paper
-#: presets compile.
+#: images (optimizer steps x batch size x image height x width / 1e6): well above the measured
+#: break-even (docs/performance.md, "Where the compile thresholds come from"), so the embedded demos
+#: and ablation presets stay eager and the paper presets compile.
 COMPILE_MIN_MEGAPIXELS = 300.0
 
 
@@ -176,11 +153,8 @@ def compile_pays(steps: int | float, batch_size: int, image_size: int) -> tuple[
 
 #: ``--compile auto`` of the stylize command compiles the network for one input shape when the job will
 #: run at least this many megapixels through it (images x height x width / 1e6, after padding; compiled
-#: code is specialised to one shape). Break-even measured on the 2-core CPU of docs/performance.md,
-#: bf16: compiling one new shape costs up to 30 s with a cold inductor cache (4-10 s warm) and saves
-#: 1.3 (TransformerNet) to 3.4 s (CycleGAN generator) per megapixel, so it pays from about 9-23
-#: megapixels; set at the top of that range, so that a job just over it is not slower than eager
-#: even with a cold cache, and shorter jobs run the eager code unchanged.
+#: code is specialised to one shape): the top of the measured break-even range, so that a job just over
+#: it is not slower than eager even with a cold inductor cache (docs/performance.md).
 STYLIZE_COMPILE_MIN_MEGAPIXELS = 25.0
 
 

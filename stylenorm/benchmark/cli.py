@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--sweep", metavar="PRESET",
         help="run `python train.py -m experiment=PRESET` one run after another and with hydra/launcher=parallel, "
-        "in one sitting: wall times and per-run final metrics (e.g. ablation_autoencoder: about 16 min on 2 cores)",
+        "in one sitting: wall times and per-run final metrics (durations: docs/performance.md)",
     )  # fmt: skip
     sweep.add_argument("--sweep-override", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both sweeps")
     sweep.add_argument(

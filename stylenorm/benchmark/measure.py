@@ -1,17 +1,9 @@
 """How the benchmark measures: wall time, peak memory, FLOPs and the matmul peak they are compared to.
 
-* Time: ``time.perf_counter`` around one call, with the device synchronised before and after.
-* Peak memory, in an untimed call of each path (see :func:`interleaved`): on CUDA,
-  ``torch.cuda.max_memory_allocated`` above what was allocated before the call; on the CPU, torch
-  keeps no allocator statistics, so a sampling thread reads the resident set size
-  (``/proc/self/statm``, every 0.5 ms) and the peak above its level before the call is reported.
-  For that call glibc's malloc is told to return blocks above 256 KiB to the system at once, so the
-  resident set follows live tensors instead of keeping freed ones. Both would slow the call down
-  (the sampler by about 15%, the eager page faults by about 50% on 2 cores), which is why timed
-  calls run without them, with glibc's usual steady-state thresholds.
-* FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` over one untimed call (convolutions and
-  matrix products, forward and backward; elementwise ops are not counted, as is usual for MFU).
-* Peak: the best of a few square matmuls at the precision in question, measured in the same run.
+Time: ``perf_counter`` around one synchronised call. Peak memory, in an untimed call: CUDA's
+allocator statistics, or on the CPU a thread sampling the resident set size. FLOPs:
+``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products). Peak: the best of
+a few square matmuls at the precision in question. Details: docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """Whole stylize jobs: the command's wall time under ``--compile auto`` against ``--compile never``.
 
-The comparison table times single network calls; this times what a user waits for - a fresh
-``stylenorm-stylize`` process (imports, loading, planning, decoding, writing included) over a folder
-of K images of one size - for the two questions the per-call numbers cannot answer:
-
-* a short job under ``auto`` runs the eager code, so it must cost no more than ``never`` (the plan
-  reads only the image headers): the target is at most 5% slower;
-* a job just past :data:`stylenorm.speed.STYLIZE_COMPILE_MIN_MEGAPIXELS` compiles, and should already
-  be no slower than eager with a *cold* inductor cache (an empty ``TORCHINDUCTOR_CACHE_DIR`` per
-  compiling run: the worst case, a first use), and faster beyond it.
-
-The network is the benchmark's TransformerNet (random weights, output spread over the gray levels),
-written as a fast-neural-style ``.pth``; images are smooth random PNGs. ``never`` and ``auto``
-alternate run by run, so a change in machine load hits both alike.
+Times what a user waits for (a fresh ``stylenorm-stylize`` process over a folder of images of one
+size): a short job under ``auto`` must cost no more than ``never``, and a job just past
+:data:`stylenorm.speed.STYLIZE_COMPILE_MIN_MEGAPIXELS` should be no slower even with a cold inductor
+cache. ``never`` and ``auto`` alternate run by run. Targets and results: docs/performance.md.
 """
 
 from __future__ import annotations

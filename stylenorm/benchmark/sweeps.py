@@ -1,19 +1,9 @@
 """A whole seeded sweep, one run after another against ``hydra/launcher=parallel``: wall time and metrics.
 
-``python scripts/benchmark.py --sweep ablation_autoencoder`` runs ``python train.py -m
-experiment=<preset>`` twice, in one sitting: as Hydra runs a sweep by default (one run after another in
-one process, each with torch's default threads) and with ``hydra/launcher=parallel`` (one run per
-usable core at once, ``speed.num_threads=auto`` giving each ``cores // runs`` threads). A short
-warm-up run first builds the embedded data, so neither sweep pays for it. Then it matches the runs
-of the two sweeps by job folder and compares their final metrics (each job's ``result.json``),
-next to the seed-to-seed spread of the same metric:
-
-* with the same number of threads a run is bit-for-bit the same in either launcher
-  (``tests/test_parallel_sweep.py``);
-* with a different number (the default sweep's runs have all cores, the parallel runs one each)
-  oneDNN and OpenMP add up in another order, and training carries those rounding differences on;
-  how far that moves each run's metrics is what this measures, set against how far a change of
-  seed moves them.
+Runs ``python train.py -m experiment=<preset>`` both ways in one sitting, matches the runs by job folder
+and compares their final metrics (each job's ``result.json``) with the seed-to-seed
+spread: with other thread counts, oneDNN and OpenMP sum in another order and training carries those
+rounding differences on; this measures how far. Details: docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """The benchmark's workloads: each runs this project's path and the plain reference side by side.
 
-* Training (``cyclegan``, ``style``, ``autoencoder``): the project's LightningModule, composed from
-  ``configs/`` exactly as ``python train.py model=...`` would build it (speed switches, precision
-  ``auto``), steps inside a real ``Trainer.fit``; after every one of its steps a callback runs one
-  step of the reference (:mod:`stylenorm.benchmark.reference`), so the two alternate step by step.
-  Batches are random tensors already in memory: decoding is measured separately.
-* Inference (``stylize_style``, ``stylize_cyclegan``): the :class:`~stylenorm.inference.Stylizer`
-  (precision ``auto``, compiled) against ``network(x)`` in fp32, on copies of the same weights.
-* Data (``data``): the project's CycleGAN train loader (its DataLoader workers, decode and
-  augmentation) against decoding and augmenting the same JPEG files one by one in the main process.
+Training (``cyclegan``, ``style``, ``autoencoder``): the LightningModule composed from ``configs/``
+inside a real ``Trainer.fit``, alternating step by step with :mod:`stylenorm.benchmark.reference`.
+Inference (``stylize_style``, ``stylize_cyclegan``): the :class:`~stylenorm.inference.Stylizer`
+against ``network(x)`` in fp32. Data (``data``): the CycleGAN train loader against decoding the same
+JPEGs one by one. Details: docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """The AdaIN training loss (Huang & Belongie 2017, Sec. 6.2, Eqs. 11-13).
 
-With the fixed encoder ``f`` (VGG19 to relu4_1), the AdaIN target ``t = AdaIN(f(c), f(s))`` and the
-decoded image ``g(t)``:
-
-* content (Eq. 12): ``|| f(g(t)) - t ||^2`` at relu4_1 - the decoded image must reproduce the
-  target features, not the content image's;
-* style (Eq. 13): for relu1_1, relu2_1, relu3_1 and relu4_1, ``|| mu(phi(g(t))) - mu(phi(s)) ||^2 +
-  || sigma(phi(g(t))) - sigma(phi(s)) ||^2`` - only the channel statistics that AdaIN transfers,
-  no Gram matrices;
-* total: ``content + lambda * style`` (lambda = ``style_weight``, 10 in the paper's code).
-
-Squared errors are means (``mse_loss``), as in the paper's PyTorch port, whose weights they fit;
-statistics are those of :func:`stylenorm.nn.adain.channel_mean_std` (unbiased variance + eps, as
-the port). Everything is computed in float32 with autocast off: the encoder may run in bf16.
+With the fixed encoder ``f`` and target ``t = AdaIN(f(c), f(s))``: content ``|| f(g(t)) - t ||^2``
+at relu4_1; style: squared errors of the channel means and stds at relu1_1 ... relu4_1 (no Gram
+matrices); total ``content + style_weight * style``. Means of squared errors, as the paper's port;
+everything in float32 with autocast off. Details: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
-"""The GAN objective of CycleGAN's discriminators and generators.
+"""The GAN objective of CycleGAN (Zhu et al. 2017, Sec. 4).
 
-Zhu et al. 2017, Sec. 4 ("Training details") replace the negative log-likelihood of the original
-GAN (Goodfellow et al. 2014) with a least-squares loss (LSGAN, Mao et al. 2017), which trains more
-stably and gives higher quality results; both are available:
-
-========= ============================================== ============================================
-mode      loss of discriminator output ``p``              for
-========= ============================================== ============================================
-lsgan     mean (p - 1)^2 if real, mean p^2 if fake       the CycleGAN default (no sigmoid on ``p``)
-vanilla   BCE-with-logits against 1 (real) or 0 (fake)   the original GAN (``p`` are logits)
-========= ============================================== ============================================
-
-The same call serves both players: the discriminator is trained with ``loss(D(real), True)`` and
-``loss(D(fake.detach()), False)``, the generator with ``loss(D(fake), True)``. Weights (e.g. the
-0.5 on the discriminator loss) are applied by the caller.
+``lsgan`` (Mao et al. 2017, the CycleGAN default: mean (p - 1)^2 for real, mean p^2 for fake) or
+``vanilla`` (Goodfellow et al. 2014: BCE with logits). One call serves both players:
+``loss(D(real), True)``, ``loss(D(fake.detach()), False)`` for D, ``loss(D(fake), True)`` for G;
+weights such as D's 0.5 are applied by the caller.
 """
 
 from __future__ import annotations

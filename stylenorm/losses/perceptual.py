@@ -1,24 +1,10 @@
 """The perceptual loss of fast style transfer: content, style (Gram matrices) and total variation.
 
-Johnson et al. 2016, Sec. 3.2, with the choices of the PyTorch ``fast_neural_style`` example that
-the defaults (content weight 1e5, style weight 1e10) belong to:
-
-* content: mean squared error between VGG16 relu2_2 activations of the output and the content image;
-* style (Gatys et al. 2016): for each of relu1_2, relu2_2, relu3_3, relu4_3, the mean squared error
-  between the Gram matrix (normalised by C*H*W) of the output and that of the one style image,
-  summed over the layers with equal weights;
-* total variation (off by default, as in the example): see :func:`total_variation`.
-
-Scale. The example feeds 0-255 images to the transformer and divides by 255 before the ImageNet
-normalisation; the weights 1e5 / 1e10 are tuned for the VGG activations that gives. Here every
-image passed to the loss is on a 0-1 scale (the task divides the 0-255 TransformerNet output by 255,
-without clamping, as the example does), and :class:`VGG16Features` normalises it with ImageNet
-mean/std: the same VGG input, so the example's weights apply unchanged.
-
-Precision. VGG runs in whatever precision the caller's autocast picks (it is the expensive part),
-but Gram matrices and all loss terms are computed in float32 with autocast off: a Gram matrix sums
-H*W products, which float16 can overflow and bfloat16 rounds coarsely, and the style weight 1e10
-magnifies any such error.
+Johnson et al. 2016, Sec. 3.2 (Gram matrices of Gatys et al. 2016), at the scale of the PyTorch
+``fast_neural_style`` example whose weights (content 1e5, style 1e10) are the defaults: content at
+relu2_2, style at relu1_2 ... relu4_3 with Grams normalised by C*H*W. Images reach the loss on a 0-1
+scale and the VGG (an argument, :mod:`stylenorm.networks.vgg`) normalises them, which is the
+example's VGG input. Grams and losses are float32 with autocast off. Details: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
-"""The AdaIN style transfer network (Huang & Belongie 2017, "Arbitrary Style Transfer in Real-time
-with Adaptive Instance Normalization", Sec. 6 and Fig. 2).
+"""The AdaIN style transfer network (Huang & Belongie 2017, Sec. 6 and Fig. 2).
 
-A fixed VGG19 encoder ``f`` up to relu4_1, the AdaIN layer ``t = AdaIN(f(c), f(s))`` and a decoder
-``g`` that mirrors the encoder (pooling replaced by nearest upsampling, reflection padding against
-border artefacts, no normalization: Sec. 6.1). Stylized output: ``g((1 - alpha) f(c) + alpha t)``
-(Eq. 14).
-
-Both halves are ``nn.Sequential``s laid out index for index like the paper's PyTorch port
-(naoto0804/pytorch-AdaIN, ``net.py``), so its ``vgg_normalised.pth`` (keys ``0.weight`` - the 1x1
-conv that maps RGB in [0, 1] to the Caffe VGG's mean-subtracted 0-255 BGR - ``2.weight``, ...,
-``29.weight`` for relu4_1, and unused layers up to ``51``) and ``decoder.pth`` (``1.weight``, ...,
-``28.weight``) load unchanged (:mod:`stylenorm.networks.public_checkpoints`). Stylizing with one
-fixed style (a one-input network for the stylize command and export):
-:mod:`stylenorm.networks.adain_stylizer`.
-
-Pixels: RGB on a 0-1 scale in and out (the port's ``ToTensor`` / ``save_image``); the output is
-unbounded and clamped by whoever writes it.
+A fixed VGG19 encoder up to relu4_1, the AdaIN layer and a mirrored decoder (nearest upsampling,
+reflection padding, no normalization); output ``g((1 - alpha) f(c) + alpha t)`` (Eq. 14). Both
+halves are laid out index for index like the paper's port (naoto0804/pytorch-AdaIN), so its
+``vgg_normalised.pth`` and ``decoder.pth`` load unchanged (docs/public_checkpoints.md). Pixels: RGB
+on a 0-1 scale in and out, output unclamped. One fixed style: :mod:`stylenorm.networks.adain_stylizer`.
 """
 
 from __future__ import annotations

@@ -1,25 +1,10 @@
 """AdaIN with its style fixed: a one-input network ``content -> stylized`` (Huang & Belongie 2017,
-"Arbitrary Style Transfer in Real-time with Adaptive Instance Normalization", Sec. 6 and 7.3).
+Sec. 6 and 7.3), so AdaIN stylizes, tiles and exports like every other network here.
 
-:class:`~stylenorm.networks.adain.AdaINNet` takes a content and a style image. To stylize, tile,
-batch, animate and export like every other network of this project, the style is chosen once and
-held here, so ``forward`` sees the content only:
-
-* :class:`FixedStyle` - the relu4_1 mean and std of the style images, computed once. Several styles
-  are interpolated as in Sec. 7.3 and the port's ``test.py`` (``--style_interpolation_weights``):
-  the weighted sum of the AdaIN targets ``sum_i w_i AdaIN(f(c), f(s_i))``. With ``sum_i w_i = 1``
-  that equals AdaIN with the statistics ``mean = sum_i w_i mean_i`` and ``std = sum_i w_i std_i``
-  (the normalised content is common to every term), which is what is stored.
-* :class:`ColourPreservingStyle` - Sec. 7.3 "Color control": each style image is first given the
-  content image's colour mean and covariance (:func:`~stylenorm.nn.colour_transfer.match_colour`,
-  the port's ``--preserve_color``), so its statistics depend on the content and are computed per
-  content image.
-
-The content side of AdaIN is :class:`AdaINContentNorm`, an instance norm without affine parameters
-but with the port's statistics (unbiased variance, ``eps`` added before the square root); it
-declares them, so tiled inference (:mod:`stylenorm.inference.tile_statistics`) can give every tile
-the whole image's content statistics. Output: ``g(alpha t + (1 - alpha) f(c))`` (Eq. 14), written in
-the port's order so ``alpha = 0`` decodes ``f(c)`` exactly.
+:class:`FixedStyle` holds the relu4_1 statistics of one or several (interpolated, Sec. 7.3) style
+images; :class:`ColourPreservingStyle` first matches each style's colours to the content ("Color
+control"). :class:`AdaINContentNorm` declares the content statistics so tiled inference can supply
+the whole image's. Details: docs/modules.md.
 """
 
 from __future__ import annotations

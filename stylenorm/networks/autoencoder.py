@@ -1,16 +1,8 @@
 """The Conv-Norm-Act autoencoder of the source notebooks (seed 001, "ConvINAct + SimpleIN_AutoEncoder").
 
-Image-to-image reconstruction is where instance norm is said to shine (it removes per-image
-illumination and contrast), so this small network makes the norm ablation cheap to run. Layout::
-
-    enc1        ConvNormAct 3 -> base, stride 2              (/2)
-    enc2        ConvNormAct base -> 2*base, stride 2         (/4)
-    bottleneck  bottleneck_depth x ConvNormAct 2*base -> 2*base
-    dec1        2x nearest upsample, ConvNormAct 2*base -> base
-    dec2        2x nearest upsample, ConvNormAct base -> base
-    head        3x3 conv base -> 3, sigmoid                  (RGB in [0, 1])
-
-Input and output are RGB in [0, 1]; height and width must be multiples of 4.
+Two stride-2 ConvNormAct encoders, a bottleneck of ConvNormActs, two nearest-upsample ConvNormAct
+decoders and a 3x3 conv + sigmoid head: a cheap image-to-image task for the norm ablation. Input
+and output are RGB in [0, 1]; height and width must be multiples of 4. Layout: docs/modules.md.
 """
 
 from __future__ import annotations

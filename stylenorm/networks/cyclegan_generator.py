@@ -1,22 +1,9 @@
-"""The CycleGAN ResNet generator (Zhu et al. 2017, "Unpaired Image-to-Image Translation using
-Cycle-Consistent Adversarial Networks", appendix 7.2; after Johnson et al. 2016).
+"""The CycleGAN ResNet generator (Zhu et al. 2017, appendix 7.2; after Johnson et al. 2016).
 
-Layout (c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3)::
-
-    reflect-pad 3, 7x7 conv 3->ngf, norm, ReLU
-    3x3/2 conv ngf->2ngf, norm, ReLU;  3x3/2 conv 2ngf->4ngf, norm, ReLU
-    n_blocks x ResnetBlock(4ngf): pad 1, 3x3 conv, norm, ReLU, [dropout], pad 1, 3x3 conv, norm; + skip
-    2 x (3x3/2 transposed conv (op 1) or 2x nearest + 3x3 conv, norm, ReLU)   4ngf->2ngf->ngf
-    reflect-pad 3, 7x7 conv ngf->3, tanh
-
-The modules sit in one ``nn.Sequential`` called ``model`` in exactly the original order (pads,
-activations and parameter-free norms included), so the public ``latest_net_G_A.pth`` /
-``horse2zebra.pth`` state dicts load unchanged: ``model.1`` first conv, ``model.4`` / ``model.7``
-down convs, ``model.10`` ... ``model.18`` residual blocks (``conv_block`` inside), ``model.19`` /
-``model.22`` up convs, ``model.26`` last conv. The resize-conv option keeps these indices.
-
-With ngf=64, 9 blocks, instance norm without affine and conv bias on: 11,378,179 parameters.
-Input and output are RGB in [-1, 1]; height and width must be multiples of 4.
+c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3, in one ``nn.Sequential`` called ``model``
+in exactly the original order, so the public ``latest_net_G_A.pth`` / ``horse2zebra.pth`` load
+unchanged (docs/public_checkpoints.md). With ngf=64, 9 blocks, instance norm without affine and
+conv bias on: 11,378,179 parameters. RGB in [-1, 1]; sizes multiples of 4. Layout: docs/modules.md.
 """
 
 from __future__ import annotations

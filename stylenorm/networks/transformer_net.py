@@ -1,21 +1,9 @@
 """TransformerNet, the fast style-transfer network of Johnson et al. 2016.
 
-"Perceptual Losses for Real-Time Style Transfer and Super-Resolution" (ECCV 2016), with the two
-changes every public implementation made (the PyTorch ``fast_neural_style`` example in particular):
-instance norm instead of batch norm (Ulyanov et al. 2016) and nearest-upsample + conv instead of
-fractionally-strided convs. Layout::
-
-    9x9 conv 3->32, 3x3/2 conv 32->64, 3x3/2 conv 64->128      (each conv -> norm -> ReLU)
-    5 residual blocks of 128 channels                            (conv-norm-ReLU-conv-norm + skip)
-    2x nearest + 3x3 conv 128->64, 2x nearest + 3x3 conv 64->32 (each -> norm -> ReLU)
-    9x9 conv 32->3                                               (no norm, no activation)
-
-All convs are reflection-padded and have a bias (the example's layout; the bias rule of
-:attr:`NormSpec.conv_bias` does not apply here). With affine instance norm: 1,679,235 parameters.
-
-The network maps a 0-255 RGB image to an unclamped 0-255 RGB image; callers clamp. Height and
-width must be multiples of 4 (two stride-2 convs, two 2x upsamples) for the output to have the
-input's size.
+As in the PyTorch ``fast_neural_style`` example: instance norm instead of batch norm (Ulyanov et
+al. 2016) and nearest-upsample + conv instead of fractionally-strided convs; every conv
+reflection-padded with a bias. With affine instance norm: 1,679,235 parameters. Maps a 0-255 RGB
+image to an unclamped 0-255 one; sizes multiples of 4. Layout: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""Adaptive instance normalization (Huang & Belongie 2017, "Arbitrary Style Transfer in Real-time
-with Adaptive Instance Normalization", Eq. 8).
+"""Adaptive instance normalization (Huang & Belongie 2017, Eq. 8).
 
-AdaIN(x, y) = sigma(y) * (x - mu(x)) / sigma(x) + mu(y): the content features ``x`` keep their
-spatial structure while their per-channel mean and standard deviation become the style's. It takes
-two inputs (content and style), so it is not a :class:`~stylenorm.nn.norm.NormSpec` kind; it lives
-beside the norm factory because it is instance norm with the affine parameters read off an image.
-
-The statistics follow the paper's PyTorch port (naoto0804/pytorch-AdaIN, ``function.py``): the
-variance is unbiased and ``eps`` is added to it before the square root, so files trained with that
-code see the same features here.
+``AdaIN(x, y) = sigma(y) * (x - mu(x)) / sigma(x) + mu(y)``. Two inputs, so not a ``NormSpec`` kind.
+The statistics follow the paper's PyTorch port (naoto0804/pytorch-AdaIN): unbiased variance with
+``eps`` added before the square root, so files trained with that code see the same features.
 """
 
 from __future__ import annotations

@@ -1,20 +1,8 @@
-"""Batch-Instance Normalization (Nam & Kim 2018, "Batch-Instance Normalization for Adaptively
-Style-Invariant Neural Networks", eq. 3-5).
+"""Batch-Instance Normalization (Nam & Kim 2018, eq. 3-5).
 
-Each channel mixes its batch-normalised and its instance-normalised activation with a learned gate:
-
-    y = (rho * x_hat_BN + (1 - rho) * x_hat_IN) * gamma + beta,    rho in [0, 1] per channel
-
-rho = 1 is batch norm, rho = 0 is instance norm: the gate learns, channel by channel, whether the
-per-image contrast and brightness that IN removes is style to discard or information to keep. As in
-the paper, rho starts at 1 (batch norm) and is clipped to [0, 1] after every optimizer step
-(:meth:`project_`, called by the training task): projected gradient descent. The forward pass clips
-the value as well (with the gradient passed straight through, so a gate sitting at 1 can still move),
-and a loaded checkpoint with an out-of-range gate still computes a mixture.
-
-The BN part keeps running statistics for eval mode like ``nn.BatchNorm2d``; the IN part always uses
-the image's own statistics. Statistics are computed in float32 whatever the input dtype (as torch's
-own norm kernels do under autocast); the output has the input's dtype.
+``y = (rho * x_hat_BN + (1 - rho) * x_hat_IN) * gamma + beta`` with a learned gate rho in [0, 1]
+per channel (1 = BN, 0 = IN), starting at 1 and clipped after every optimizer step
+(:meth:`project_`). Statistics in float32 whatever the input dtype. Details: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,36 +1,10 @@
-"""The one place where normalization is decided.
+"""The one place where normalization is decided (Wu & He 2018, Fig. 2, for the statistics of each kind).
 
-Every network in :mod:`stylenorm.networks` asks a :class:`NormSpec` for its normalization layers
-(``spec(num_channels, name=...)``); no network names a torch norm class. Adding a norm kind is one
-entry in :data:`_BUILDERS` plus one yaml file in ``configs/norm/``.
-
-The kinds and the statistics they use for an ``(N, C, H, W)`` input (Wu & He 2018, Fig. 2):
-
-========== =================================== ===========================================
-kind       statistics over                     torch module
-========== =================================== ===========================================
-instance   (H, W) per sample and channel       ``nn.InstanceNorm2d`` (Ulyanov et al. 2016)
-batch      (N, H, W) per channel               ``nn.BatchNorm2d`` (Ioffe & Szegedy 2015)
-sync_batch (N, H, W) across all DDP processes  ``nn.SyncBatchNorm``
-group      (C/G, H, W) per sample and group    ``nn.GroupNorm(G, C)`` (Wu & He 2018)
-layer      (C, H, W) per sample                ``nn.GroupNorm(1, C)``
-batch_     a learned per-channel blend of the  :class:`BatchInstanceNorm2d` (Nam & Kim 2018):
-instance   batch- and instance-normalised x    gate rho in [0, 1], 1 = BN, 0 = IN
-switchable softmax-weighted IN, LN and BN      :class:`SwitchableNorm2d` (Luo et al. 2018),
-           means and variances                 separate weights for means and variances
-conditional (H, W) per sample and channel, with   :class:`ConditionalInstanceNorm2d` (Dumoulin
-_instance  a per-style (num_styles, C) affine table et al. 2017); style set by ``set_style``
-none       nothing                             ``nn.Identity``
-========== =================================== ===========================================
-
-``layer`` is GroupNorm with one group on purpose: that is LayerNorm over (C, H, W) as Ba et al. and
-Wu & He define it for conv features, with per-channel affine parameters, and unlike
-``nn.LayerNorm([C, H, W])`` it does not tie the layer to one image size.
-
-The fixed kinds are built-in torch modules (their fused kernels are fast); the learned blends live
-beside this file (``batch_instance_norm.py``, ``switchable_norm.py``) and are built only here.
-From-scratch versions of every kind live in the tests as references. Weight standardization
-(Qiao et al. 2019) is a conv option, not a norm kind: :mod:`stylenorm.nn.weight_standardization`.
+Every network asks a :class:`NormSpec` for its norm layers (``spec(num_channels, name=...)``); no
+network names a torch norm class. Adding a kind is one entry in :data:`_BUILDERS` plus one yaml
+file in ``configs/norm/``. Facts about kinds live here too (:data:`BATCH_STATISTICS_KINDS`,
+:data:`STYLE_CONDITIONED_KINDS`, :func:`uses_running_statistics`, ...). The table of kinds, and
+why ``layer`` is ``GroupNorm(1, C)``: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
-"""Switchable Normalization (Luo, Ren, Peng, Zhang & Li 2018, "Differentiable Learning-to-Normalize
-via Switchable Normalization", eq. 3-5).
+"""Switchable Normalization (Luo et al. 2018, eq. 3-5).
 
-A layer normalises with a learned blend of the instance, layer and batch statistics:
-
-    mean = sum_k w_k mu_k,  var = sum_k w'_k sigma2_k,  k in {IN, LN, BN}
-    w = softmax(mean_logits), w' = softmax(var_logits)   (separate weights for means and variances)
-    y = (x - mean) / sqrt(var + eps) * gamma + beta
-
-All three come from the per-(n, c) moments of the input (the paper's eq. 4): the LN and BN moments
-are averages of the IN ones over channels and over the batch, so one pass over H x W suffices. With
-one-hot weights the layer is exactly the chosen norm. The logits start at zero (equal weights), as
-in the paper. The BN part keeps running statistics (exponential moving average, like
-``nn.BatchNorm2d``) and uses them in eval mode; IN and LN always use the image's own statistics.
-Statistics are float32 whatever the input dtype; the output has the input's dtype.
+Normalises with softmax-weighted blends of the IN, LN and BN means and variances (separate weights
+for means and variances), all derived from the per-(n, c) moments in one pass; one-hot weights give
+exactly the chosen norm. Statistics in float32 whatever the input dtype. Details: docs/modules.md.
 """
 
 from __future__ import annotations

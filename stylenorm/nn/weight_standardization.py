@@ -1,17 +1,9 @@
-"""Weight Standardization (Qiao, Wang, Liu, Shen & Yuille 2019, "Micro-Batch Training with
-Batch-Channel Normalization and Weight Standardization", eq. 5).
+"""Weight Standardization (Qiao et al. 2019, eq. 5): each output channel's kernel is standardised
+over (in_channels, kH, kW) before the convolution.
 
-Each output channel's kernel is standardised before the convolution:
-
-    W_hat[o] = (W[o] - mean(W[o])) / sqrt(var(W[o]) + eps),   over (in_channels, kH, kW)
-
-It smooths the loss landscape the way BN does, without batch statistics, and is meant to be paired
-with group norm at micro-batch sizes (seed 002's "GN + WS"). Only the convs that feed a norm layer
-are standardised (:func:`standardize_conv_weights`): an output conv with no norm after it keeps its
-learned scale, and the layer needs the norm after it to set the activation scale.
-
-The standardized convs keep the parameter names of ``nn.Conv2d`` / ``nn.ConvTranspose2d``, so
-checkpoints and exports see the same keys; the stored ``weight`` is the raw one.
+Meant for group norm at micro-batch sizes (seed 002's "GN + WS"); only convs that feed a norm layer
+are standardised (:func:`standardize_conv_weights`). Parameter names stay those of ``nn.Conv2d``,
+and the stored ``weight`` is the raw one. Details: docs/modules.md.
 """
 
 from __future__ import annotations
