@@ -20,7 +20,8 @@ LAYERS = (
     {"losses"},  # take networks (VGG) as arguments
     {"data"},
     {"callbacks", "tasks"},  # LightningModules and callbacks
-    {"resume", "run_record", "run_naming"},
+    {"config_checks"},
+    {"resume", "run_record", "run_folder", "metrics_csv", "sweep_summary"},  # a training run's machinery
     {"inference"},
     {"report"},
     {"demo", "benchmark"},
