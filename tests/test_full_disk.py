@@ -98,6 +98,6 @@ def test_a_run_stopped_by_a_full_disk_names_the_real_step_of_its_last_checkpoint
     last = next(small_disk.rglob("last.ckpt"))
     step = checkpoint_step(last)
     assert step is not None and step < 8
-    stopped = [r.getMessage() for r in caplog.records if "stopped at step" in r.getMessage()]
+    stopped = [r.getMessage() for r in caplog.records if "Stopped at step" in r.getMessage()]
     assert stopped and f"{last}, holds step {step}" in stopped[0]
     assert not list(small_disk.rglob("*.tmp"))

@@ -13,8 +13,9 @@ from torch import nn
 from conftest import compose_offline_run
 from reference_networks import FastNeuralStyleNet
 from stylenorm.callbacks import DivergenceGuard
+from stylenorm.config_checks import fill_num_styles
 from stylenorm.inference.cli import main as stylize_main
-from stylenorm.train import fill_num_styles, instantiate
+from stylenorm.train import instantiate
 
 
 class BatchNormRegression(pl.LightningModule):
