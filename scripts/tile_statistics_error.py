@@ -16,9 +16,9 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
+from stylenorm.data.images import open_image
 from stylenorm.inference import load_stylizer
 from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
 from stylenorm.inference.pipeline import stylize_batch
@@ -71,7 +71,8 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=None, help="default: an eighth of the tile")
     args = parser.parse_args()
     if args.image:
-        image = torch.from_numpy(np.array(Image.open(args.image).convert("RGB"))).permute(2, 0, 1)[None]
+        with open_image(args.image) as opened:
+            image = torch.from_numpy(np.array(opened.convert("RGB"))).permute(2, 0, 1)[None]
     else:
         image = test_image(768, 1024)
     probe = image[..., :128, :128].float()

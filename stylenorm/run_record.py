@@ -20,6 +20,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from stylenorm.atomic_files import atomic_write_text
+
 RESULT_FILE = "result.json"
 
 #: ``ablation`` keys a preset sets (configs/train.yaml documents them); recorded as ``ablation/<key>``.
@@ -159,7 +161,4 @@ def write_result(
         "error": error,
         **record,
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(temporary, path)
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=1) + "\n")

@@ -14,6 +14,7 @@ import lightning.pytorch as pl
 from hydra.errors import InstantiationException
 from omegaconf import DictConfig, open_dict
 
+from stylenorm.checkpoint_io import checkpoint_step
 from stylenorm.config_checks import check_and_fill, check_image_size_fits, skip_reason
 from stylenorm.resume import (
     check_resume,
@@ -116,8 +117,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
         elif trainer.is_global_zero:
             status = "crashed" if exit_status is None else "interrupted"
             record(cfg, status, trainer.global_step, {}, describe_stop(error, exit_status))
-            if (Path(cfg.paths.run_checkpoint_dir) / "last.ckpt").is_file():
-                log.error("Stopped; its checkpoint is saved. Resume with:\n  %s", resume_command(cfg, task_overrides()))
+            last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
+            if last.is_file():  # the step the file holds, read from it: a failed save leaves an older one
+                step, command = checkpoint_step(last), resume_command(cfg, task_overrides())
+                log.error("Stopped at step %d; its last checkpoint, %s, holds step %s. Resume with:\n  %s",
+                          trainer.global_step, last, step, command)  # fmt: skip
         if exit_status is not None:
             raise SystemExit(exit_status) from error
         if is_multirun() and isinstance(error, Exception):  # the sweep goes on; its summary lists this job

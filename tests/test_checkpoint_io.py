@@ -56,15 +56,15 @@ def _disk_full_after(limit: int):
 
 def test_a_full_disk_keeps_the_previous_checkpoint_whole_and_says_so(tmp_path, monkeypatch):
     target = tmp_path / "last.ckpt"
-    atomic_torch_save({"step": 1, "weights": torch.arange(100_000.0)}, target)
+    atomic_torch_save({"global_step": 1, "weights": torch.arange(100_000.0)}, target)
     before = target.read_bytes()
     monkeypatch.setattr(checkpoint_io.torch, "save", _disk_full_after(len(before) // 3))
-    with pytest.raises(CheckpointWriteError, match=r"the disk is full .*previous checkpoint at that path is intact"):
-        atomic_torch_save({"step": 2, "weights": torch.zeros(100_000)}, target)
+    with pytest.raises(CheckpointWriteError, match=r"disk full .*The last good checkpoint is .*last.ckpt \(step 1\)"):
+        atomic_torch_save({"global_step": 2, "weights": torch.zeros(100_000)}, target)
     monkeypatch.undo()
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]  # no temporary file left
-    assert torch.load(target, weights_only=True)["step"] == 1
+    assert torch.load(target, weights_only=True)["global_step"] == 1
 
 
 @pytest.mark.integration
@@ -125,14 +125,14 @@ def test_a_full_disk_during_training_keeps_last_ckpt_loadable(tmp_path, data_dir
         return _REAL_SAVE(obj, handle, *args, **kwargs)
 
     monkeypatch.setattr(checkpoint_io.torch, "save", save_then_fill_the_disk)
-    with pytest.raises(CheckpointWriteError, match="disk is full"):
+    with pytest.raises(CheckpointWriteError, match="disk full"):
         run(cfg)
     monkeypatch.undo()
     last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     assert torch.load(last, weights_only=True)["global_step"] == 2
     assert not [p for p in Path(cfg.paths.run_checkpoint_dir).iterdir() if p.name.endswith(".tmp")]
     result = (Path(cfg.paths.run_dir) / "result.json").read_text()
-    assert '"crashed"' in result and "disk is full" in result
+    assert '"crashed"' in result and "disk full" in result
 
 
 @pytest.mark.integration

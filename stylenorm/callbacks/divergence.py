@@ -1,9 +1,10 @@
-"""Stop a run whose training loss or weights go non-finite, and say where and why it may have happened.
+"""Stop a run whose training loss or weights go non-finite or explode, and say where and why it may have happened.
 
 Without it a diverged run trains on to its last step, prints "Finished" and leaves a checkpoint full
 of NaN (measured: ``model.lr=1e30``). Here the first non-finite gradient (checked before every
 optimizer step, which is then skipped, so the weights stay finite), ``train/...`` value (every
-step) or parameter (every ``check_weights_every_n_steps``) stops training at once
+step) or parameter (every ``check_weights_every_n_steps``), or a global weight norm beyond
+``max_weight_norm_growth`` times its start value (same schedule), stops training at once
 (``trainer.should_stop``; no exception, and the checkpoint callbacks are taken out for the rest of the
 fit, so no NaN checkpoint replaces the last good one on the way out), and the task
 is marked: ``stylenorm.train.run`` then records the run as ``diverged`` (``result.json``), which the
@@ -39,23 +40,49 @@ def all_finite(tensors: list[torch.Tensor]) -> bool:
         return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
+def global_norm(tensors: list[torch.Tensor]) -> float:
+    """The L2 norm of all entries of all tensors together (float64, so 1e30-sized weights do not overflow)."""
+    if not tensors:
+        return 0.0
+    with torch.no_grad():
+        return float(torch.linalg.vector_norm(torch.stack([t.detach().double().norm() for t in tensors])))
+
+
 class DivergenceGuard(Callback):
     """Stop at the first non-finite training loss or weight; the reason is in ``divergence`` afterwards.
 
     Args:
         check_weights_every_n_steps: how often (optimizer steps) all parameters are checked too.
+        max_weight_norm_growth: also stop when the global L2 norm of the weights exceeds this many times
+            its value at the start of the fit (None: off). Adam moves each weight by at most about lr per
+            step, so at the default 1000 even the worst case needs thousands of steps at lr 1e-3 (a
+            1.7M-parameter TransformerNet starts near norm 30); a batch-norm net at lr 1e30 gets there
+            in one step, with a finite loss (batch norm hides the scale) and finite ~1e30 weights.
     """
 
-    def __init__(self, check_weights_every_n_steps: int = 50):
+    def __init__(self, check_weights_every_n_steps: int = 50, max_weight_norm_growth: float | None = 1000.0):
         super().__init__()
         if isinstance(check_weights_every_n_steps, bool) or check_weights_every_n_steps < 1:
             raise ValueError(
                 f"callbacks.divergence_guard.check_weights_every_n_steps must be a positive int, "
                 f"got {check_weights_every_n_steps!r}."
             )
+        if max_weight_norm_growth is not None and not (
+            math.isfinite(max_weight_norm_growth) and max_weight_norm_growth > 1
+        ):
+            raise ValueError(
+                f"callbacks.divergence_guard.max_weight_norm_growth must be a number > 1 (or null: off), "
+                f"got {max_weight_norm_growth!r}."
+            )
         self.check_weights_every_n_steps = check_weights_every_n_steps
+        self.max_weight_norm_growth = max_weight_norm_growth
+        #: Global L2 norm of all parameters when this fit started (or resumed).
+        self.initial_norm: float | None = None
         #: ``None`` while training is sound; else what went non-finite, and at which step.
         self.divergence: str | None = None
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.initial_norm = global_norm(list(pl_module.parameters()))
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
         # Caught here, a non-finite gradient never reaches the weights: the update is made a no-op (Adam
@@ -89,6 +116,22 @@ class DivergenceGuard(Callback):
             if not all_finite([p for _, p in named]):
                 bad = next(n for n, p in named if not torch.isfinite(p).all())
                 self._stop(trainer, pl_module, f"parameter {bad} holds NaN or inf at step {step}")
+                return
+            self._check_growth(trainer, pl_module, [p for _, p in named], step)
+
+    def _check_growth(self, trainer: Trainer, pl_module: LightningModule, parameters: list, step: int) -> None:
+        """Weights that explode while staying finite (batch norm makes the loss blind to their scale)."""
+        if self.max_weight_norm_growth is None or not self.initial_norm:
+            return
+        norm = global_norm(parameters)
+        if norm > self.max_weight_norm_growth * self.initial_norm:
+            self._stop(
+                trainer,
+                pl_module,
+                f"the global weight norm grew to {norm:.3g} at step {step}, {norm / self.initial_norm:.3g} times its "
+                f"{self.initial_norm:.3g} at the start (limit: callbacks.divergence_guard.max_weight_norm_growth="
+                f"{self.max_weight_norm_growth:g})",
+            )
 
     def _stop(self, trainer: Trainer, pl_module: LightningModule, what: str) -> None:
         self.divergence = what

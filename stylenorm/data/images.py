@@ -9,10 +9,11 @@ file out of 80,000 COCO images costs a warning, not a run.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 
@@ -37,6 +38,34 @@ class ColourProfileWarning(UserWarning):
 
 class UnreadableImageError(OSError):
     """Raised by :meth:`ImageList.read` for a file that could not be decoded (warned about once)."""
+
+
+class ImageTooLargeError(UnreadableImageError):
+    """A file whose header claims more pixels than Pillow decodes safely (a decompression bomb).
+
+    An ``OSError``, like every other unreadable file, so each caller that names and skips bad files
+    skips it too; Pillow's own ``DecompressionBombError`` is not one and used to stop whole folders.
+    """
+
+
+@contextlib.contextmanager
+def open_image(path: PathLikeStr) -> Iterator[Image.Image]:
+    """``Image.open(path)`` for files from users: the one place that opens image files.
+
+    A decompression bomb (a header claiming more than twice ``PIL.Image.MAX_IMAGE_PIXELS``, about
+    179 megapixels, e.g. a 20000 x 20000 PNG of a few hundred bytes) raises
+    :class:`ImageTooLargeError` naming the limit, at opening or at any later frame.
+    """
+    try:
+        with Image.open(path) as image:
+            yield image
+    except Image.DecompressionBombError as error:
+        limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
+        where = f"Pillow's limit of {limit} pixels (2 x PIL.Image.MAX_IMAGE_PIXELS)" if limit else "Pillow's limit"
+        raise ImageTooLargeError(
+            f"too large to decode safely ({error}); images above {where} are refused as possible decompression "
+            f"bombs. Shrink it with another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+        ) from None
 
 
 def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") -> list[Path]:
@@ -165,7 +194,7 @@ def load_rgb(path: PathLikeStr) -> Image.Image:
 
     Raises whatever PIL raises for unreadable, empty or truncated files (``OSError`` mostly).
     """
-    with Image.open(path) as opened:
+    with open_image(path) as opened:
         opened.load()  # decode now: a truncated file must fail here, not later in a transform
         image = ImageOps.exif_transpose(opened)
     return to_rgb(image, path)

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from stylenorm.data.images import open_image
+
 #: Colour photographs bundled with scikit-image (``skimage/data``), in the order they are tiled.
 PHOTOS = (
     "astronaut.png",
@@ -85,7 +87,7 @@ def photo_tiles(tile_size: int = TILE_SIZE, max_short_side: int = MAX_SHORT_SIDE
     """All kept tiles of all :data:`PHOTOS`, in photo order then row-major; pixels are read-only."""
     tiles = []
     for name in PHOTOS:
-        with Image.open(_photo_path(name)) as opened:
+        with open_image(_photo_path(name)) as opened:
             photo = opened.convert("RGB")
         scale = min(1.0, max_short_side / min(photo.size))
         if scale < 1.0:

@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageSequence
+from PIL import ImageSequence
 
+from stylenorm.data.images import open_image
 from stylenorm.inference.image_io import save_animation
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
 from stylenorm.inference.stylizer import Stylizer
@@ -27,7 +28,7 @@ DEFAULT_FRAME_MS = 100
 def is_animated(path: str | os.PathLike) -> bool:
     """Whether ``path`` holds more than one frame (GIF, WebP, APNG); False for files PIL cannot open."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             return bool(getattr(image, "is_animated", False)) and getattr(image, "n_frames", 1) > 1
     except (OSError, ValueError, SyntaxError):
         return False  # not for this module to report: the still-image path names the problem
@@ -38,7 +39,7 @@ def read_frames(
 ) -> tuple[list[PreparedImage], list[int], int | None]:
     """Every frame of ``path`` prepared for the network, their durations (ms) and the loop count."""
     frames, durations = [], []
-    with Image.open(path) as image:
+    with open_image(path) as image:
         loop = image.info.get("loop")
         for frame in ImageSequence.Iterator(image):
             durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MS))

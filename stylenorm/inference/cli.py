@@ -315,8 +315,29 @@ class Runner:
         if batch:
             self._run(batch)
 
+    def _tile_bar(self, batch: list[tuple[Job, PreparedImage]]) -> tqdm | None:
+        """A second bar, tile passes done / total, for a tiled image: one of 100 megapixels takes minutes."""
+        if tile_for(*batch[0][1].size, self.args.tile, self.args.auto_tile_pixels) is None:
+            return None
+        height, width = batch[0][1].size
+        return tqdm(
+            desc=f"{batch[0][0].source.name} ({width}x{height}, {self.args.tile_stats} tile statistics)",
+            unit="tile",
+            leave=False,
+            disable=True if self.args.quiet else None,  # None: shown on a terminal
+            file=sys.stderr,
+        )
+
     def _run(self, batch: list[tuple[Job, PreparedImage]]) -> None:
         args = self.args
+        tiles = self._tile_bar(batch)
+
+        def progress(done: int, total: int) -> None:
+            tiles.total = total
+            tiles.update(done - tiles.n)
+            if done == total:
+                tiles.refresh()  # the final count, however short the last interval
+
         try:
             outputs = stylize_batch(
                 torch.stack([prepared.pixels for _, prepared in batch]),
@@ -326,6 +347,7 @@ class Runner:
                 precision=args.precision,
                 auto_tile_pixels=args.auto_tile_pixels,
                 tile_stats=args.tile_stats,
+                progress=progress if tiles is not None else None,
             )
         except Exception as error:
             if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
@@ -334,6 +356,9 @@ class Runner:
                 return
             self.fail(batch[0][0], error)
             return
+        finally:
+            if tiles is not None:
+                tiles.close()
         for (job, prepared), output in zip(batch, outputs, strict=True):
             try:
                 save_image(to_image(output, prepared.alpha), job.target)
@@ -342,6 +367,19 @@ class Runner:
                 continue
             self.written += 1
             self.progress.update()
+            self.warn_if_constant(job, output, prepared)
+
+    def warn_if_constant(self, job: Job, output: torch.Tensor, prepared: PreparedImage) -> None:
+        """A single-colour result from an input that is not: what a diverged checkpoint (weights near
+        1e30, still finite) produces, written without complaint otherwise."""
+        flat = bool((output == output[:, :1, :1]).all())
+        if flat and not bool((prepared.pixels == prepared.pixels[:, :1, :1]).all()):
+            colour = tuple(int(v) for v in output[:, 0, 0])
+            self.progress.write(
+                f"{PROG}: warning: {job.target} is one flat colour, RGB {colour}, though {job.source.name} is not: "
+                f"the checkpoint may have diverged in training (see its run's result.json); try another checkpoint.",
+                file=sys.stderr,
+            )
 
 
 def check_tiling_options(args: argparse.Namespace, model: Stylizer) -> None:

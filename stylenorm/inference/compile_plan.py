@@ -21,8 +21,7 @@ import collections
 import os
 from collections.abc import Sequence
 
-from PIL import Image
-
+from stylenorm.data.images import open_image
 from stylenorm.inference.jobs import Job
 from stylenorm.inference.padding import padded_length
 from stylenorm.inference.pipeline import resized_size, tile_for
@@ -41,7 +40,7 @@ Shape = tuple[int, int, int]
 def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
     """``(width, height, frames)`` of an image file from its header, upright; ``None`` if unreadable."""
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             width, height = image.size
             if image.getexif().get(_EXIF_ORIENTATION) in _TRANSPOSED_ORIENTATIONS:
                 width, height = height, width

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylenorm.atomic_files import atomic_path
 from stylenorm.inference.conventions import PixelConvention
 from stylenorm.inference.stylizer import Stylizer
 
@@ -99,23 +100,22 @@ def export_onnx(
     sample_size: tuple[int, int] = (256, 256),
     opset: int = DEFAULT_OPSET,
 ) -> Path:
-    """Write ``path`` (.onnx) with dynamic batch, height and width; returns the path."""
+    """Write ``path`` (.onnx) with dynamic batch, height and width, atomically; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     module = export_module(stylizer)
     axes = {0: "batch", 2: "height", 3: "width"}
-    with _quiet_tracing(), torch.no_grad():
+    with atomic_path(path) as temporary, _quiet_tracing(), torch.no_grad():
         torch.onnx.export(
             module,
             (_sample(sample_size),),
-            str(path),
+            str(temporary),
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
         )
-    _add_onnx_metadata(path, stylizer)
+        _add_onnx_metadata(temporary, stylizer)
     return path
 
 
@@ -143,20 +143,20 @@ def metadata(stylizer: Stylizer) -> dict[str, str]:
 
 
 def export_torchscript(stylizer: Stylizer, path: str | PathLike, *, sample_size: tuple[int, int] = (256, 256)) -> Path:
-    """Write ``path`` (.pt) with ``torch.jit.trace``; load with ``torch.jit.load``; returns the path."""
+    """Write ``path`` (.pt) with ``torch.jit.trace``, atomically; load with ``torch.jit.load``; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     module = export_module(stylizer)
-    with _quiet_tracing(), torch.no_grad():
+    with atomic_path(path) as temporary, _quiet_tracing(), torch.no_grad():
         traced = torch.jit.trace(module, (_sample(sample_size),))
-        torch.jit.save(traced, str(path), _extra_files={"stylenorm.json": json.dumps(metadata(stylizer))})
+        torch.jit.save(traced, str(temporary), _extra_files={"stylenorm.json": json.dumps(metadata(stylizer))})
     return path
 
 
-def run_exported(path: str | PathLike, images: torch.Tensor) -> torch.Tensor:
-    """Run an exported file on [0, 1] images (onnxruntime for .onnx, torch.jit for TorchScript)."""
+def run_exported(path: str | PathLike, images: torch.Tensor, format: str | None = None) -> torch.Tensor:
+    """Run an exported file on [0, 1] images (onnxruntime for .onnx, torch.jit for TorchScript);
+    ``format`` (``onnx``/``torchscript``) for a file whose name does not say, e.g. a temporary one."""
     path = Path(path)
-    if path.suffix.lower() == ".onnx":
+    if (format or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")) == "onnx":
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -170,7 +170,10 @@ def run_exported(path: str | PathLike, images: torch.Tensor) -> torch.Tensor:
 
 
 def verify_export(
-    path: str | PathLike, stylizer: Stylizer, sizes: tuple[tuple[int, int], ...] = ((256, 256), (200, 328))
+    path: str | PathLike,
+    stylizer: Stylizer,
+    sizes: tuple[tuple[int, int], ...] = ((256, 256), (200, 328)),
+    format: str | None = None,
 ) -> float:
     """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``.
 
@@ -183,7 +186,7 @@ def verify_export(
         images = _sample(size)
         with torch.no_grad():
             expected = module(images)
-        exported = run_exported(path, images)
+        exported = run_exported(path, images, format)
         if not (torch.isfinite(exported).all() and torch.isfinite(expected).all()):
             return math.inf
         worst = max(worst, (exported - expected).abs().max().item())

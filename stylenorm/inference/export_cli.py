@@ -8,19 +8,24 @@
 
 The written model takes float32 RGB ``(N, 3, H, W)`` in [0, 1] and returns the same
 (:mod:`stylenorm.inference.export`). After writing, the file is run once at two sizes and compared
-with PyTorch (ONNX: when onnxruntime is installed); the difference is printed. Exit status 2 when
-nothing was written (bad input, or --output naming the checkpoint itself), 1 when the check found a
-difference above ``--tolerance`` or a non-finite output.
+with PyTorch (ONNX: when onnxruntime is installed); the difference is printed. The file is written
+to a temporary file beside ``--output`` and checked there; only a file that passes is renamed to
+``--output`` (:mod:`stylenorm.atomic_files`), so a failed check or a crash leaves an earlier file at
+that path as it was. Exit status 2 when nothing was written (bad input, or --output naming the
+checkpoint itself, hard links included), 1 when the check found a difference above ``--tolerance``
+or a non-finite output (nothing written either).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from stylenorm.atomic_files import atomic_path
 from stylenorm.inference.cli import (
     adain_options,
     add_adain_arguments,
@@ -45,6 +50,21 @@ DEFAULT_TOLERANCE = 1e-3
 _FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
 
 
+def tolerance(text: str) -> float:
+    """A finite number >= 0 (``nan`` would pass every check, a negative one none)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+class ExportCheckFailed(Exception):
+    """The exported file disagrees with PyTorch; it is not written."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -64,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=tolerance,
         default=DEFAULT_TOLERANCE,
         help=f"largest max abs difference to PyTorch (on [0, 1]) that passes the check; exit 1 above it "
         f"(default {DEFAULT_TOLERANCE:g}, a quarter of one 8-bit gray level)",
@@ -90,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not output.suffix:
             output = output.with_suffix(_EXTENSIONS[chosen])
         checkpoint = Path(args.checkpoint)
-        if output.exists() and checkpoint.exists() and output.resolve() == checkpoint.resolve():
+        if output.exists() and checkpoint.exists() and os.path.samefile(output, checkpoint):  # hard links too
             suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
             raise ValueError(
                 f"--output {output} is the checkpoint being exported; writing it would destroy the checkpoint. "
@@ -112,10 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             **adain_options(args),
         )
         size = (args.sample_size, args.sample_size)
-        if chosen == "onnx":
-            export_onnx(model, output, sample_size=size, opset=args.opset)
-        else:
-            export_torchscript(model, output, sample_size=size)
+        # The traced size and one whose sides are not multiples of 4: the dynamic shapes and padding work.
+        check_sizes = (size, (args.sample_size + 2, args.sample_size + 6))
+        with atomic_path(output) as temporary:  # renamed to --output only once written and checked
+            if chosen == "onnx":
+                export_onnx(model, temporary, sample_size=size, opset=args.opset)
+            else:
+                export_torchscript(model, temporary, sample_size=size)
+            difference = check(temporary, model, check_sizes, args.tolerance, chosen, output)
+    except ExportCheckFailed as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
     except (ValueError, OSError, RuntimeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
@@ -124,28 +151,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{PROG}: takes and returns float32 RGB (N, 3, H, W) in [0, 1]; height and width are dynamic (>= {smallest} px)"
     )
-    # The traced size and one whose sides are not multiples of 4: the dynamic shapes and padding work.
-    check_sizes = (size, (args.sample_size + 2, args.sample_size + 6))
-    try:
-        difference = verify_export(output, model, check_sizes)
-    except ImportError:
+    sizes = " and ".join(f"{h}x{w}" for h, w in check_sizes)
+    if difference is None:
         print(f"{PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
     else:
-        sizes = " and ".join(f"{h}x{w}" for h, w in check_sizes)
-        if not difference <= args.tolerance:  # also catches NaN and inf
-            what = "a non-finite output" if not math.isfinite(difference) else f"max abs difference {difference:.2e}"
-            print(
-                f"{PROG}: error: the exported file disagrees with PyTorch at {sizes}: {what} (on [0, 1]), "
-                f"above the tolerance {args.tolerance:g}. The file was written but should not be used; "
-                f"try another --opset, or --format torchscript.",
-                file=sys.stderr,
-            )
-            return 1
         print(
             f"{PROG}: checked at {sizes}: max abs difference to PyTorch {difference:.2e} (on [0, 1]), "
             f"within the tolerance {args.tolerance:g}"
         )
     return 0
+
+
+def check(path: Path, model, sizes, limit: float, chosen: str, output: Path) -> float | None:
+    """The exported file's largest difference to PyTorch (None when onnxruntime is missing);
+    :class:`ExportCheckFailed` above ``limit`` or for a non-finite output."""
+    try:
+        difference = verify_export(path, model, sizes, format=chosen)
+    except ImportError:
+        return None
+    if not difference <= limit:  # also catches NaN and inf
+        what = "a non-finite output" if not math.isfinite(difference) else f"max abs difference {difference:.2e}"
+        kept = "the earlier file there is unchanged" if output.exists() else "nothing was written"
+        raise ExportCheckFailed(
+            f"the exported file disagrees with PyTorch at {' and '.join(f'{h}x{w}' for h, w in sizes)}: {what} "
+            f"(on [0, 1]), above the tolerance {limit:g}. Not written to {output} ({kept}); try another --opset, "
+            f"or --format torchscript."
+        )
+    return difference
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from stylenorm.data.images import has_transparency, load_rgb, to_rgb
+from stylenorm.atomic_files import atomic_path
+from stylenorm.data.images import has_transparency, load_rgb, open_image, to_rgb
 
 #: Output extensions and the PIL format that writes them.
 OUTPUT_FORMATS = {
@@ -68,7 +69,7 @@ def split_image(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
 def read_image(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
     """Decode ``path`` as ``(rgb, alpha or None)``, upright; raises what PIL raises for bad files."""
     rgb = load_rgb(path)
-    with Image.open(path) as opened:
+    with open_image(path) as opened:
         if not has_alpha(opened):  # header only: opaque files are decoded once, by load_rgb
             return rgb, None
         opened.load()
@@ -93,16 +94,8 @@ ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")  # PNG: APNG
 
 def _write_atomically(path: Path, write) -> Path:
     """``write(file)`` into a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600); this one gets the usual permissions.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with open(temporary, "wb") as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        write(file)
     return path
 
 

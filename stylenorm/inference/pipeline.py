@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -26,13 +27,14 @@ from PIL import Image
 
 from stylenorm.inference.image_io import read_image, split_image
 from stylenorm.inference.stylizer import Stylizer
-from stylenorm.inference.tile_statistics import needs_whole_image, whole_image_context
+from stylenorm.inference.tile_statistics import needs_whole_image, network_calls, whole_image_context
 from stylenorm.inference.tiling import (
     DEFAULT_AUTO_TILE_PIXELS,
     DEFAULT_TILE_STATISTICS,
     auto_tile_size,
     default_overlap,
     run_tiled,
+    tile_count,
 )
 
 
@@ -126,10 +128,16 @@ def stylize_pixels(
     precision: str = "fp32",
     auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
     tile_stats: str = DEFAULT_TILE_STATISTICS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if :func:`tile_for` says so,
     with per-sample norms given whole-image statistics as ``tile_stats`` says
-    (:mod:`stylenorm.inference.tile_statistics`: ``exact``, ``thumbnail`` or ``per-tile``)."""
+    (:mod:`stylenorm.inference.tile_statistics`: ``exact``, ``thumbnail`` or ``per-tile``).
+
+    ``progress(done, total)`` is called after every network call on a tiled image (tile passes of
+    all images so far, and of the whole batch): a 100-megapixel photo with exact statistics takes
+    minutes, and this is how the command shows them passing.
+    """
     height, width = pixels.shape[-2:]
     chosen = tile_for(height, width, tile, auto_tile_pixels)
     if chosen is None:
@@ -137,12 +145,25 @@ def stylize_pixels(
     if overlap is None:
         overlap = default_overlap(chosen, model.size_multiple, model.receptive_field_radius)
     sizes = {"tile": chosen, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
+    whole_image = tile_stats != "per-tile" and needs_whole_image(model.network)
+    mode = tile_stats if whole_image else "per-tile"
+    total = len(pixels) * network_calls(mode, model.network, tile_count(height, width, **sizes))
+    done = 0
+
+    def run(window: torch.Tensor) -> torch.Tensor:
+        nonlocal done
+        try:
+            return model(window, precision, eager=whole_image)  # hooks need the eager module
+        finally:  # partial passes end in an exception once the layer measured has run
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
     outputs = []
     for image in pixels:
-        if tile_stats == "per-tile" or not needs_whole_image(model.network):
-            outputs.append(run_tiled(lambda window: model(window, precision), image[None].float(), **sizes))
+        if not whole_image:
+            outputs.append(run_tiled(run, image[None].float(), **sizes))
             continue
-        run = lambda window: model(window, precision, eager=True)  # noqa: E731 - hooks need the eager module
         with whole_image_context(tile_stats, run, model.network, image[None].float(), **sizes):
             outputs.append(run_tiled(run, image[None].float(), **sizes))
     return torch.cat(outputs)
@@ -157,11 +178,13 @@ def stylize_batch(
     precision: str = "fp32",
     auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
     tile_stats: str = DEFAULT_TILE_STATISTICS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Stylize a batch of RGB images ``(N, 3, H, W)`` of one size.
 
     uint8 in (0-255) -> uint8 out, quantised like the model's original inference code (what the
-    command writes). Float in ([0, 1]) -> float out in [0, 1], not quantised.
+    command writes). Float in ([0, 1]) -> float out in [0, 1], not quantised. ``progress``: see
+    :func:`stylize_pixels`.
     """
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"Expected a batch of RGB images shaped (N, 3, H, W), got {tuple(images.shape)}.")
@@ -175,6 +198,7 @@ def stylize_batch(
         precision=precision,
         auto_tile_pixels=auto_tile_pixels,
         tile_stats=tile_stats,
+        progress=progress,
     )
     return model.convention.quantize(output) if quantize else output / 255
 

@@ -215,6 +215,19 @@ def needs_whole_image(network: nn.Module) -> bool:
     return has_per_sample_norms(network) or bool(whole_image_modules(network))
 
 
+def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
+    """How many times :func:`whole_image_context` and then ``run_tiled`` call the network for one
+    image cut into ``tiles`` tiles (the count a progress bar runs to): ``exact`` costs one partial
+    pass over the tiles per norm layer, plus the tiles themselves."""
+    if mode == "per-tile" or not needs_whole_image(network):
+        return tiles
+    calls = tiles + (1 if whole_image_modules(network) else 0)
+    layers = per_sample_norm_layers(network)
+    if layers:
+        calls += 1 if mode == "thumbnail" else 1 + len(layers) * tiles  # execution order, then layer by layer
+    return calls
+
+
 def whole_image_outputs(
     run: Callable[[torch.Tensor], object], modules: list[nn.Module], padded: torch.Tensor
 ) -> dict[nn.Module, object]:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import torch
 
-from stylenorm.inference.padding import crop_padding, pad_to_multiple
+from stylenorm.inference.padding import crop_padding, pad_to_multiple, padded_length
 
 #: Images with more pixels than this are tiled automatically (2048 x 2048): about 4 GB of
 #: activations for the CycleGAN generator in fp32, half that for TransformerNet.
@@ -122,6 +122,14 @@ def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tup
         total[start : start + size] += weight
     weights = [(weight / total[start : start + size]).float() for start, weight in zip(starts, raw, strict=True)]
     return size, starts, weights
+
+
+def tile_count(height: int, width: int, tile: int, overlap: int, multiple: int = 4, min_size: int = 1) -> int:
+    """How many tiles :func:`run_tiled` cuts a ``height x width`` image into."""
+    tile, overlap = check_tiling(tile, overlap, multiple, min_size)
+    rows = tile_layout(padded_length(height, multiple, min_size), tile, overlap, multiple)[1]
+    columns = tile_layout(padded_length(width, multiple, min_size), tile, overlap, multiple)[1]
+    return len(rows) * len(columns)
 
 
 def run_tiled(

@@ -1,0 +1,120 @@
+"""Every file the project writes reaches its path whole and checked, or not at all.
+
+:func:`atomic_path` hands the writer a temporary file beside the target (same folder, so the final
+``os.replace`` is atomic: a reader sees the old file or the new one, never half of one). Only when
+the writer - and any check the caller runs on the temporary file - succeeded is it flushed to the
+device and renamed over the target; otherwise it is removed and an earlier file at the path is left
+as it was. The rename replaces the directory entry, so a hard link to the old file (a checkpoint
+linked as ``out.onnx``) keeps its content. Files follow the umask (``tempfile.mkstemp`` makes every
+file 0600, unreadable to a group sharing a cluster's results).
+
+A process killed mid-write (SIGKILL, OOM killer) leaves its temporary file. Their names,
+``.<name>.<host>-<pid>.<token>.tmp``, say whose they were: :func:`remove_stale_temporaries` deletes
+those whose process on this host is gone (and the ``.<name>.<8 chars>.tmp`` files of earlier
+versions' ``mkstemp``), at the next write to the same path and when training resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname().split(".")[0]) or "host"
+_OURS = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)\.[0-9a-f]+\.tmp$")
+_LEGACY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")  # tempfile.mkstemp(prefix=".name.", suffix=".tmp")
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh temporary path beside ``path`` that names this host and process."""
+    return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Temporary files in ``folder`` (of target ``name`` only, if given) left by a process that is gone."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = []
+    for entry in folder.iterdir():
+        if not entry.name.startswith(".") or not entry.name.endswith(".tmp"):
+            continue
+        ours = _OURS.match(entry.name)
+        if ours is not None:
+            mine = ours["host"] == _HOST and (name is None or ours["name"] == name)
+            if mine and not _process_alive(int(ours["pid"])):
+                stale.append(entry)
+            continue  # another host's, or a live process's: not ours to judge
+        legacy = _LEGACY.match(entry.name)
+        if legacy is not None and (name is None or legacy["name"] == name):
+            stale.append(entry)
+    return sorted(stale)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Delete :func:`stale_temporaries`; returns what was removed."""
+    removed = []
+    for path in stale_temporaries(folder, name):
+        with contextlib.suppress(FileNotFoundError):  # a concurrent cleaner got there first
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (the directory entry), where the platform allows it."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Inside: a new, empty temporary file beside ``path`` to write (by name) and check; on a normal
+    exit it is synced and renamed to ``path``; on an exception it is removed and ``path`` untouched.
+
+    Stale temporaries of ``path`` from killed processes are removed first.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, path.name)
+    temporary = temporary_name(path)
+    # 0o666 minus the umask, as open() and every other tool creates files.
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield temporary
+        with open(temporary, "rb+") as handle:  # the writer may have closed it without syncing
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
+    """``Path.write_text`` through :func:`atomic_path`."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding=encoding)
+    return Path(path)
