@@ -15,7 +15,6 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import compose_offline_run
 from stylenorm import train
-from stylenorm.run_naming import VERSION_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +38,6 @@ TINY = {
         "data.load_size=40", "model.pool_size=3", "model.n_epochs=1", "model.n_epochs_decay=4",
     ),
 }  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _fresh_version_env(monkeypatch):
-    monkeypatch.delenv(VERSION_ENV, raising=False)
 
 
 @pytest.fixture(scope="module")
