@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from conftest import compose_offline_run
 from stylenorm import train
+from stylenorm.resume import EXIT_SIGTERM
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +123,7 @@ def test_a_resumed_run_equals_the_run_never_stopped(tmp_path, data_dir, tasks, m
     sigterm = ("+callbacks.stop._target_=stop_at_step.SigtermAtStep", f"+callbacks.stop.step={stop_at}")
     with pytest.raises(SystemExit) as stop:
         train.run(compose(stopped, data_dir, model, length, *sigterm))
-    assert stop.value.code == train.EXIT_SIGTERM
+    assert stop.value.code == EXIT_SIGTERM
     (last,) = (stopped / "checkpoints").rglob("last.ckpt")
     assert torch.load(last, weights_only=True)["global_step"] == stop_at
 
