@@ -1,10 +1,14 @@
 """Random-number-generator states in every checkpoint, restored on resume.
 
-A run's randomness - data order, crops, flips, input corruption, dropout, the CycleGAN image pool -
-draws from the generators that ``seed_everything(cfg.seed)`` seeds (torch, CUDA, numpy, Python).
+The training process's randomness - input corruption, dropout, the CycleGAN image pool - draws
+from the generators that ``seed_everything(cfg.seed)`` seeds (torch, CUDA, numpy, Python).
 Lightning saves weights, optimizers and loop counters, but not these states; without them a
 resumed run would continue from a fresh seed instead of where it stopped. Under DDP this saves
 rank 0's states (each rank draws its own; Lightning seeds them from the same seed).
+
+Data order, crops and flips are the train loader's own state (:mod:`stylenorm.data.resumable`).
+This callback also makes a run resumed from a checkpoint written between two epochs start the next
+epoch as the uninterrupted run does (:mod:`stylenorm.callbacks.loop_state`).
 
 States are stored as tensors, lists and numbers only, so checkpoints stay loadable with
 ``torch.load(weights_only=True)``.
@@ -17,7 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import Callback
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from stylenorm.callbacks.loop_state import start_next_epoch_afresh
 
 
 def collect_random_states() -> dict[str, Any]:
@@ -44,7 +50,14 @@ def restore_random_states(states: dict[str, Any]) -> None:
 
 
 class RandomStateCheckpoint(Callback):
-    """Saves :func:`collect_random_states` with each checkpoint and restores it when resuming."""
+    """Saves :func:`collect_random_states` with each checkpoint and restores it when resuming.
+
+    On a resume it also lets an epoch that had finished in the checkpoint be followed by a fresh one
+    (:func:`~stylenorm.callbacks.loop_state.start_next_epoch_afresh`).
+    """
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        start_next_epoch_afresh(trainer.fit_loop)
 
     def state_dict(self) -> dict[str, Any]:
         return collect_random_states()

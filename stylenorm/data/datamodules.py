@@ -9,11 +9,14 @@ once it exists and keeps ``dm.setup()`` working outside a Trainer.
 
 Loader choices:
 
-* train: shuffled; ``drop_last`` whenever the dataset holds more than one batch, so that every step
-  sees ``batch_size`` samples - a short last batch (often a single image) would give batch norm
-  statistics of a different batch size than the one being compared, and fail outright for a
-  batch of one at 1 x 1 resolution.
-* val: fixed order, fixed images (at most ``max_val_images``), batch ``min(batch_size, #images)``.
+* train: :class:`~stylenorm.data.resumable.ResumableDataLoader`, shuffled by the run's seed and the
+  epoch, each sample's crops and flips drawn from (seed, epoch, index), its position saved in
+  checkpoints: a resumed run sees exactly the batches the uninterrupted one does. ``drop_last``
+  whenever the dataset holds more than one batch, so that every step sees ``batch_size`` samples - a
+  short last batch (often a single image) would give batch norm statistics of a different batch
+  size than the one being compared, and fail outright for a batch of one at 1 x 1 resolution.
+* val: fixed order, fixed images (at most ``max_val_images``), batch ``min(batch_size, #images)``,
+  and a generator of its own, so validating draws nothing from the run's random stream.
   Held-out choices use ``seed``, which stays fixed while the run's ``seed`` varies, so an ablation
   over seeds validates on the same pixels.
 
@@ -47,6 +50,7 @@ from stylenorm.data.embedded import (
 )
 from stylenorm.data.images import list_images, load_rgb
 from stylenorm.data.known_answer import KNOWN_ANSWERS, check_known_answer
+from stylenorm.data.resumable import ResumableDataLoader, run_seed
 from stylenorm.data.transforms import (
     adain_train_transform,
     eval_transform,
@@ -140,14 +144,23 @@ class _ImageDataModule(LightningDataModule):
     def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before its dataloaders are requested.")
-        return DataLoader(
+        workers = {
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "pin_memory": torch.cuda.is_available(),
+        }
+        if not train:  # its own generator: a validation never draws from the run's random stream
+            return DataLoader(dataset, batch_size=batch_size, generator=torch.Generator(), **workers)
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        return ResumableDataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=train,
-            drop_last=train and len(dataset) > batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
+            seed=run_seed(),
+            drop_last=-(-len(dataset) // replicas) > batch_size,  # per process: each gets ceil(n / replicas)
+            num_replicas=replicas,
+            rank=rank,
+            **workers,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -427,8 +440,8 @@ class ContentStylesDataModule(_ImageDataModule):
     2017, Sec. 6.1: MS-COCO content, WikiArt styles, both resized to 512 and cropped to 256).
 
     Batches are ``{"content": image, "style": image}``; each training item pairs a content image with
-    a style drawn at random (torch's generator, which the run's seed seeds), both resized (shorter
-    side) to ``load_size`` and randomly cropped to ``image_size``. Validation pairs content image
+    a style drawn at random (torch's generator, seeded per sample from the run's seed), both resized
+    (shorter side) to ``load_size`` and randomly cropped to ``image_size``. Validation pairs content image
     ``i`` with style ``i mod n`` (fixed, centre crops), so every run and seed scores the same pairs.
 
     Styles: ``style_root`` (a folder, e.g. WikiArt) or ``style_images`` (a list of files); on the

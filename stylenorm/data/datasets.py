@@ -81,7 +81,7 @@ class UnpairedDataset(Dataset):
         return max(len(self.a), len(self.b))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        # torch's generator: the DataLoader seeds it per worker (and Lightning's seed_everything per run)
+        # torch's generator: the training loader seeds it per sample from (seed, epoch, index)
         b_index = int(torch.randint(len(self.b), ()).item())
         return {self.keys[0]: self.a.first_readable(index % len(self.a)), self.keys[1]: self.b.first_readable(b_index)}
 
@@ -134,8 +134,9 @@ class KnownAnswerDataset(Dataset):
     under a random exposure nuisance, target = the exposure answer of the clean image. The nuisance
     of item ``i`` is drawn
 
-    * with ``fixed_seed=None`` (training) afresh on every access, from torch's global generator:
-      it follows the run's seed (``seed_everything``), and the DataLoader seeds each worker from it;
+    * with ``fixed_seed=None`` (training) afresh on every access, from torch's generator, which the
+      training loader seeds per sample from the run's seed, the epoch and the index
+      (:mod:`stylenorm.data.resumable`);
     * with an int ``fixed_seed`` (validation) from a generator seeded by ``(fixed_seed, i)``: the
       same pixels on every access, every epoch and every run, whatever the run's seed.
     """

@@ -172,10 +172,12 @@ class CycleGANTask(ImageTranslationTask):
         logs.update({"train/G": loss_g.detach(), "train/D_A": loss_d_A.detach(), "train/D_B": loss_d_B.detach()})
         self.log_dict(logs, prog_bar=False, batch_size=real_A.shape[0])
         self.log("train/loss_G", loss_g.detach(), prog_bar=True, batch_size=real_A.shape[0])
-
-    def on_train_epoch_end(self) -> None:
-        for scheduler in self.lr_schedulers():
-            scheduler.step()
+        if self.trainer.is_last_batch:
+            # The per-epoch learning-rate step, taken with the epoch's last optimizer steps (where Lightning
+            # steps epoch schedulers under automatic optimization), so that the checkpoint written after
+            # this batch already holds it; an on_train_epoch_end step would be lost on resuming from it.
+            for scheduler in self.lr_schedulers():
+                scheduler.step()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         real_A, real_B = batch["A"], batch["B"]

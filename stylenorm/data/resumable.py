@@ -1,0 +1,150 @@
+"""A training loader that a checkpoint can stop and resume mid-epoch, drawing exactly what the run never stopped would.
+
+Lightning saves the ``state_dict`` of a train DataLoader that has one, and hands it back to
+``load_state_dict`` on resume (``FitLoop``'s ``combined_loader`` state; docs: "resumable
+dataloaders"). What makes the continued stream equal to the uninterrupted one:
+
+* order: a permutation of the dataset seeded by ``(seed, epoch)`` - torch's ``DistributedSampler``,
+  so Lightning leaves it in place under DDP and each rank keeps its own shard - skipping the
+  batches the checkpoint's run already trained on;
+* augmentation (crops, flips, the unpaired B image, a known-answer nuisance): each sample is drawn
+  with torch's generator seeded by ``(seed, epoch, index)``, whatever process, worker or moment
+  loads it;
+* no draw from the global generators: the loader has a generator of its own, so creating an
+  iterator (which a resume does once more than the run it continues) leaves the run's random
+  stream - the image pool, input corruption - where the checkpoint found it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, NamedTuple
+
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from stylenorm.data.known_answer import stable_seed
+
+
+def run_seed() -> int:
+    """The run's seed, as ``seed_everything`` publishes it (the seed Lightning's own samplers use); 0 outside a run."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+class SeededIndex(NamedTuple):
+    """What the sampler hands the dataset: the item, and the seed its random augmentation draws from."""
+
+    index: int
+    seed: int
+
+
+class SeededSamples(Dataset):
+    """``dataset[index]`` computed with torch's generator seeded by the sampler's per-sample seed.
+
+    The generator's state outside is restored afterwards, so loading in the training process does not
+    disturb the run's own stream. The transforms draw from torch's generator only (torchvision v2).
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: SeededIndex) -> Any:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(key.seed)
+            return self.dataset[key.index]
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler``'s order as :class:`SeededIndex` items, less the first ``skip`` of the epoch.
+
+    ``DistributedSampler`` seeds epoch ``e`` with ``seed + e``, which would give run seed 1 the order
+    of run seed 0 one epoch later; its seed is therefore a hash of the run's ``seed``.
+    """
+
+    def __init__(self, dataset: Dataset, *, seed: int, shuffle: bool = True, num_replicas: int = 1, rank: int = 0):
+        order_seed = stable_seed("data order", seed)
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=order_seed)
+        self.run_seed = seed
+        self.skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:  # a resumed epoch's skip ends with it
+            self.skip = 0
+        super().set_epoch(epoch)
+
+    def __iter__(self):
+        epoch, skip = self.epoch, self.skip
+        self.skip = 0
+        for position, index in enumerate(super().__iter__()):
+            if position >= skip:
+                yield SeededIndex(index, stable_seed("training sample", self.run_seed, epoch, index))
+
+
+class ResumableDataLoader(DataLoader):
+    """A shuffled training DataLoader whose position (epoch, batches delivered) Lightning checkpoints.
+
+    ``num_replicas`` / ``rank``: the DDP world size and this process's rank (1 and 0 on one device).
+    Other keyword arguments go to ``DataLoader``.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        batch_size: int,
+        seed: int,
+        drop_last: bool = False,
+        num_replicas: int = 1,
+        rank: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        sampler = ResumableSampler(dataset, seed=seed, num_replicas=num_replicas, rank=rank)
+        super().__init__(
+            SeededSamples(dataset),
+            batch_size=batch_size,
+            sampler=sampler,
+            drop_last=drop_last,
+            generator=torch.Generator().manual_seed(seed),  # worker seeds; never the global generator
+            **kwargs,
+        )
+        self.epoch, self.delivered = 0, 0
+
+    def __iter__(self):
+        # A generator, so the DataLoader's iterator (and its workers' first requests) starts at the
+        # first batch asked for: after Lightning's set_epoch, and after load_state_dict on resume.
+        return self._batches()
+
+    def _batches(self):
+        sampler: ResumableSampler = self.sampler
+        self.epoch, self.delivered = sampler.epoch, sampler.skip // self.batch_size
+        for batch in super().__iter__():
+            self.delivered += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        sampler: ResumableSampler = self.sampler
+        return {
+            "epoch": self.epoch,
+            "batches": self.delivered,
+            "seed": sampler.run_seed,
+            "dataset_size": len(self.dataset),
+            "num_replicas": sampler.num_replicas,
+        }
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        sampler: ResumableSampler = self.sampler
+        now = {"seed": sampler.run_seed, "dataset_size": len(self.dataset), "num_replicas": sampler.num_replicas}
+        changed = [f"{key} {state[key]} -> {value}" for key, value in now.items() if state.get(key, value) != value]
+        if changed:
+            rank_zero_warn(
+                f"Resuming with another training data stream than the checkpoint's run ({', '.join(changed)}): "
+                f"its epoch {state['epoch']} continues after {state['batches']} batches, but not with the images "
+                f"the run would have seen. Same data folder, seed and devices resume exactly."
+            )
+        self.epoch, self.delivered = int(state["epoch"]), int(state["batches"])
+        sampler.set_epoch(self.epoch)
+        sampler.skip = self.delivered * self.batch_size
