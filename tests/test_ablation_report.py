@@ -281,3 +281,61 @@ def test_a_claim_whose_variants_were_not_run_is_named_not_tested(tmp_path):
     analysis = two_variants(tmp_path, [20, 21, 22], [19, 20, 21], [claim(), other])
     assert list(analysis.tests["claim"]) == ["a_beats_b"]
     assert analysis.absent == [("colour", "val/psnr")]
+
+
+@pytest.mark.integration  # a subprocess: a clean interpreter is the only honest way to see what gets imported
+def test_the_report_imports_no_network_torch_or_lightning_code():
+    """Layering: the report reads files; it must run where the training stack is not installed."""
+    import subprocess
+    import sys
+
+    modules = ", ".join(f"stylenorm.report.{m}" for m in ("cli", "docs", "evaluate", "figures", "aggregate"))
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')"
+    code += " or m.startswith('stylenorm.nn')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvement(tmp_path):
+    from stylenorm.report.aggregate import across_tasks
+
+    rng = np.random.default_rng(11)
+    spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
+    values = {}
+    for t, (task, centre) in enumerate((("exposure", 20.0), ("colour_grade", 15.0))):
+        for k, kind in enumerate(("instance", "batch")):
+            values[(task, kind)] = (
+                centre + (2.0 if (kind == "instance") == (task == "exposure") else 0) + rng.normal(0, 1, 5)
+            )
+            for seed, value in enumerate(values[(task, kind)]):
+                curves = {"val/psnr": [value] * 3, "val/psnr_identity_baseline": [10.0] * 3}
+                settings = {"seed": seed, "norm": {"kind": kind}, "data": {"known_answer": task}}
+                write_run(tmp_path, f"{t}{k}_{seed}", settings, curves, ablation={"preset": "x", "across_tasks": spec})
+    analysis = analyze(read_runs(tmp_path))
+    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
+    iqm, improvement = across_tasks(analysis.scores, settings, analysis.table.varied(), spec)
+    normalised = []
+    for task in ("exposure", "colour_grade"):
+        best = max(values[(task, "instance")].mean(), values[(task, "batch")].mean())
+        normalised += list((values[(task, "instance")] - 10.0) / (best - 10.0))
+    assert iqm.set_index("variant").loc["instance", "IQM"] == pytest.approx(stats.trim_mean(normalised, 0.25))
+    expected = np.mean(
+        [
+            stats.mannwhitneyu(values[(t, "instance")], values[(t, "batch")]).statistic / 25
+            for t in ("exposure", "colour_grade")
+        ]
+    )
+    assert improvement.loc["instance", "batch"].startswith(f"{expected:.2f} [")
+    assert "## Across tasks" in __import__("stylenorm.report.document", fromlist=["render"]).render(
+        analysis, [], [], "##"
+    )
+
+
+def test_claims_from_a_preset_file_for_runs_that_recorded_none(tmp_path):
+    rng = np.random.default_rng(12)
+    two_variants(tmp_path / "logs", rng.normal(22, 0.3, 3), rng.normal(20, 0.3, 3), [])
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump({"ablation": {"claims": [claim()]}}))
+    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--claims", str(preset), "--no-layout"]) == 0
+    assert pd.read_csv(tmp_path / "out" / "tests.csv")["verdict"].tolist() == ["supported"]
+    assert f"from `{preset}` (--claims), not recorded by the runs" in (tmp_path / "out" / "report.md").read_text()

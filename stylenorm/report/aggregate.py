@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 REPS = 2000
@@ -75,3 +76,40 @@ def improvement_interval(
     ]
     low, high = np.percentile(draws, [2.5, 97.5])
     return point, float(low), float(high)
+
+
+def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, varied: list[str], spec: Mapping, min_seeds: int = 5):
+    """The declared ``ablation.across_tasks`` ({task: config key, metric, nothing: the doing-nothing
+    metric}): per variant the IQM of normalised scores over runs x tasks with its stratified bootstrap
+    interval, and P(row variant > column variant). None when some variant has < ``min_seeds`` runs
+    on some task (the method needs several runs per task) or fewer than 2 tasks were run."""
+    task, metric, nothing = spec["task"], spec["metric"], spec["nothing"]
+    if metric not in scores or nothing not in scores:
+        return None
+    keys = [k for k in varied if k != task]
+    frame = scores[[metric, nothing]].join(settings[[task, *keys]]).dropna(subset=[metric])
+    frame["variant"] = frame[keys].astype(str).agg(", ".join, axis=1) if keys else "all"
+    counts = frame.groupby(["variant", task]).size().unstack()
+    if counts.shape[1] < 2 or counts.isna().any().any() or (counts < min_seeds).any().any():
+        return None
+    per_task = {}
+    for name, runs in frame.groupby(task):
+        best = runs.groupby("variant")[metric].mean().max()
+        runs = runs.assign(normalised=normalise(runs[metric], runs[nothing].mean(), best))
+        per_task[name] = runs
+    variants = sorted(frame["variant"].unique())
+    rows = []
+    for variant in variants:
+        point, low, high = stratified_bootstrap(
+            {t: r.loc[r["variant"] == variant, "normalised"] for t, r in per_task.items()}
+        )
+        rows.append({"variant": variant, "IQM": point, "low": low, "high": high})
+    improvement = pd.DataFrame(index=variants, columns=variants, dtype=object)
+    for a in variants:
+        for b in variants:
+            if a != b:
+                ra = {t: r.loc[r["variant"] == a, metric] for t, r in per_task.items()}
+                rb = {t: r.loc[r["variant"] == b, metric] for t, r in per_task.items()}
+                p, lo, hi = improvement_interval(ra, rb, reps=500)
+                improvement.loc[a, b] = f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+    return pd.DataFrame(rows), improvement.fillna("—")

@@ -201,6 +201,20 @@ def same(value: Any, other: Any) -> bool:
     return setting_text(value) == setting_text(other)
 
 
+def across_tasks(ablation: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """``ablation.across_tasks``: {task: the config key naming the task, metric, nothing: the metric of
+    doing nothing} - the cross-task summary (IQM, probability of improvement), or None."""
+    spec = (ablation or {}).get("across_tasks")
+    if spec is None:
+        return None
+    if not isinstance(spec, Mapping) or any(not isinstance(spec.get(k), str) for k in ("task", "metric", "nothing")):
+        raise ClaimError(
+            "ablation.across_tasks needs task (a config key, e.g. data.known_answer), metric (e.g. val/psnr) and "
+            f"nothing (the metric of doing nothing, e.g. val/psnr_identity_baseline); got {spec!r}"
+        )
+    return {k: str(spec[k]) for k in ("task", "metric", "nothing")}
+
+
 def matches(settings: Mapping[str, Any], selector: Mapping[str, tuple]) -> bool:
     """Whether a run's flat settings (dotted keys) satisfy a selector; values compare as text
     (``True`` = ``true``), so a yaml selector need not know how Hydra typed the value."""

@@ -78,6 +78,10 @@ def protocol_lines(analysis: Analysis) -> list[str]:
             + "; ".join(f"{b}: {_span(steps.loc[b])} / {_span(seen.loc[b])}" for b in steps.index)
             + "."
         )
+    if analysis.table.ablation.get("claims_from"):
+        lines.append(
+            f"- **Claims** from `{analysis.table.ablation['claims_from']}` (--claims), not recorded by the runs."
+        )
     prov = [c for c in runs.columns if c.startswith("prov.")]
     if prov:
         parts = [f"{c[5:]} {', '.join(sorted(map(str, runs[c].dropna().unique()))) or 'none'}" for c in prov]
@@ -164,6 +168,7 @@ def render(
         "effect. Inconclusive rows give the smallest effect (equivalence: margin) this n detects at 80% power "
         "at the family's first Holm step. Convergence: the last-k slope's 95% interval inside the declared threshold.",
         "",
+        *across_tasks_section(analysis, heading),
         f"{heading} Variants (described, not tested)",
         "",
         variants_markdown(analysis),
@@ -178,6 +183,42 @@ def render(
     if figures:
         parts += [f"{heading} Figures", ""] + [f"![{what}]({path})" for path, what in figures] + [""]
     return "\n".join(parts)
+
+
+def across_tasks_section(analysis: Analysis, heading: str) -> list[str]:
+    """IQM of normalised scores and P(improvement) across tasks (Agarwal et al. 2021), when declared."""
+    from stylenorm.report.aggregate import across_tasks as summarize
+    from stylenorm.report.claims import across_tasks
+
+    spec = across_tasks(analysis.table.ablation)
+    if spec is None:
+        return []
+    title = [f"{heading} Across tasks ({spec['metric']} by `{spec['task']}`)", ""]
+    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
+    result = summarize(analysis.scores, settings, analysis.table.varied(), spec)
+    if result is None:
+        return [*title, "Not computed: it needs >= 2 tasks and >= 5 seeds of every variant on every task.", ""]
+    iqm, improvement = result
+    iqm = iqm.assign(
+        **{
+            "IQM [95% CI]": [
+                f"{number(p)} [{number(lo)}, {number(hi)}]"
+                for p, lo, hi in iqm[["IQM", "low", "high"]].itertuples(index=False)
+            ]
+        }
+    )
+    return [
+        *title,
+        f"Scores normalised per task: 0 = doing nothing (`{spec['nothing']}`), 1 = the best variant's mean; "
+        "interquartile mean over runs x tasks with a stratified bootstrap interval (runs resampled within tasks).",
+        "",
+        iqm[["variant", "IQM [95% CI]"]].to_markdown(index=False),
+        "",
+        "P(a run of the row variant beats one of the column variant), averaged over tasks [95% CI]:",
+        "",
+        improvement.to_markdown(),
+        "",
+    ]
 
 
 def summary_rows(analysis: Analysis) -> list[dict]:
