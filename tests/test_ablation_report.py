@@ -278,7 +278,13 @@ def test_every_preset_declares_valid_claims():
 
 def test_a_claim_whose_variants_were_not_run_is_named_not_tested(tmp_path):
     other = claim(id="colour", where={"data.known_answer": "colour_grade"})
-    analysis = two_variants(tmp_path, [20, 21, 22], [19, 20, 21], [claim(), other])
+    task = {"known_answer": "exposure"}
+    groups = {
+        "norm-batch": ({"norm": {"kind": "batch"}, "data": task}, [20, 21, 22]),
+        "norm-group": ({"norm": {"kind": "group"}, "data": task}, [19, 20, 21]),
+    }
+    sweep(tmp_path, groups, {"preset": "test", "claims": [claim(), other]})
+    analysis = analyze(read_runs(tmp_path))
     assert list(analysis.tests["claim"]) == ["a_beats_b"]
     assert analysis.absent == [("colour", "val/psnr")]
 
@@ -339,3 +345,15 @@ def test_claims_from_a_preset_file_for_runs_that_recorded_none(tmp_path):
     assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--claims", str(preset), "--no-layout"]) == 0
     assert pd.read_csv(tmp_path / "out" / "tests.csv")["verdict"].tolist() == ["supported"]
     assert f"from `{preset}` (--claims), not recorded by the runs" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_significant_effect_smaller_than_what_matters_is_flagged(tmp_path):
+    a, b = 20.1 + np.arange(10) * 0.001, 20.0 + np.arange(10) * 0.001  # 0.1 dB, no noise to speak of
+    row = two_variants(tmp_path, a, b, [claim(smallest_effect=0.5)]).tests.iloc[0]
+    assert (row["verdict"], row["matters"]) == ("supported", "no")
+
+
+def test_a_selector_key_no_run_has_is_refused(tmp_path):
+    bad = claim(comparison={"type": "difference", "a": {"norm.knd": "batch"}, "b": {"norm.kind": "group"}})
+    with pytest.raises(ReportError, match=r"names \['norm.knd'\], which no run's config has"):
+        two_variants(tmp_path, [20, 21, 22], [19, 20, 21], [bad])

@@ -113,6 +113,7 @@ def claims_table(analysis: Analysis) -> pd.DataFrame:
             "Holm p": tests["p_adjusted"].map(p_text),
             "outcome": tests["outcome"],
             "verdict": tests["verdict"],
+            "beyond smallest effect": tests["matters"],
             "detectable at 80% power": tests["detectable"].map(number),
             "convergence": tests["convergence"],
         }

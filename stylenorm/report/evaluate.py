@@ -76,6 +76,7 @@ def analyze(table: RunTable, alpha: float = 0.05) -> Analysis:
     settings = table.runs.set_index("run")
     rows, absent = [], []
     for claim in claims:
+        _check_keys(claim, settings)
         for metric in claim.metrics:
             usable = wide[metric].dropna().index if metric in wide.columns else pd.Index([])
             groups = list(_groups(claim, settings, usable, table.varied()))
@@ -89,6 +90,19 @@ def analyze(table: RunTable, alpha: float = 0.05) -> Analysis:
         _decide(tests, claims, alpha)
     left_out = pd.DataFrame(left, columns=["run", "metric", "reason"])
     return Analysis(table, claims, k, alpha, wide, tests, left_out, absent)
+
+
+def _check_keys(claim: Claim, settings: pd.DataFrame) -> None:
+    """A selector key no run has would match nothing (or everything, for null) without a word."""
+    comparison = claim.comparison
+    named = {**claim.where, **comparison.a, **(comparison.b or {})}
+    keys = [*named, *comparison.within, *([comparison.factor] if comparison.factor else [])]
+    unknown = [key for key in keys if key not in settings.columns]
+    if unknown:
+        raise ReportError(
+            f"claim {claim.id!r} names {unknown}, which no run's config has; use dotted config keys "
+            f"such as norm.kind or data.batch_size (the runs have e.g. {sorted(settings.columns)[:6]})"
+        )
 
 
 def _groups(claim: Claim, settings: pd.DataFrame, usable: pd.Index, varied: list[str]):
@@ -262,9 +276,23 @@ def _decide(tests: pd.DataFrame, claims: list[Claim], alpha: float) -> None:
         verdicts.append(verdict)
         detect.append(found)
     tests["outcome"], tests["verdict"], tests["detectable"] = outcomes, verdicts, detect
+    tests["matters"] = [_matters(row, by_id[row["claim"]]) for _, row in tests.iterrows()]
     logs = tests["claim"].map(lambda c: by_id[c].log_scale)
     for column in ("estimate", "low", "high", "detectable"):
         tests.loc[logs, column] = np.exp(tests.loc[logs, column])
+
+
+def _matters(row: pd.Series, claim: Claim) -> str:
+    """Whether the effect is as large as the smallest that matters: "yes" when the whole interval lies
+    beyond it, "no" when it lies inside (-m, m), else "unclear" (before the log-scale back-transform)."""
+    if not math.isfinite(row["low"]):
+        return "unclear"
+    margin = math.log(claim.smallest_effect) if claim.log_scale else claim.smallest_effect
+    if row["low"] >= margin or row["high"] <= -margin:
+        return "yes"
+    if -margin < row["low"] and row["high"] < margin:
+        return "no"
+    return "unclear"
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,10 +110,15 @@ def find_run_folders(logdir: str | os.PathLike) -> list[Path]:
     root = Path(logdir)
     if not root.is_dir():
         raise ReportError(f"LOGDIR {root} is not a folder; give a sweep's folder, e.g. logs/multirun/<time>")
-    found = sorted({p.parent.parent for p in root.rglob(CONFIG_FILE) if p.parent.name == ".hydra"})
+    found = sorted({p.parent.parent for p in root.rglob(CONFIG_FILE) if p.parent.name == ".hydra"}, key=_natural)
     if not found:
         raise ReportError(f"LOGDIR {root} holds no run: expected run folders with {CONFIG_FILE} below it")
     return found
+
+
+def _natural(path: Path) -> tuple:
+    """Hydra's job 2 before job 10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix()))
 
 
 def _result(folder: Path) -> dict[str, Any]:
