@@ -357,3 +357,12 @@ def test_a_selector_key_no_run_has_is_refused(tmp_path):
     bad = claim(comparison={"type": "difference", "a": {"norm.knd": "batch"}, "b": {"norm.kind": "group"}})
     with pytest.raises(ReportError, match=r"names \['norm.knd'\], which no run's config has"):
         two_variants(tmp_path, [20, 21, 22], [19, 20, 21], [bad])
+
+
+def test_a_resumed_runs_relogged_steps_count_once_with_the_later_value(tmp_path):
+    folder = write_run(tmp_path, "0_run", {"norm": {"kind": "batch"}}, {"val/psnr": [10, 20, 30]}, ablation={"preset": "x"})
+    with open(folder / "metrics.csv", "a") as csv:  # interrupted after step 200's checkpoint, resumed
+        csv.write("2,33.0,300\n3,40.0,400\n")
+    table = read_runs(tmp_path)
+    assert table.steps["step"].tolist() == [100, 200, 300, 400]
+    assert table.steps["value"].tolist() == [10, 20, 33, 40]

@@ -25,6 +25,7 @@ from stylenorm.report import inference
 from stylenorm.report.claims import Claim, last_k, matches, parse_claims, same, setting_text
 from stylenorm.report.convergence import IMPROVING, PLATEAUED, last_k_slope
 from stylenorm.report.frame import ReportError, RunTable, scores
+from stylenorm.report.metrics import higher_is_better
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 DIFFERENT, EQUIVALENT = "different", "equivalent"
@@ -320,9 +321,3 @@ def variant_table(analysis: Analysis) -> pd.DataFrame:
             row[f"{metric} low"], row[f"{metric} high"] = low, high
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def higher_is_better(metric: str) -> bool:
-    """PSNR and SSIM grow as results improve; every other metric is a loss, error or gap (>= 0)."""
-    name = metric.rsplit("/", 1)[-1].lower()
-    return "psnr" in name or "ssim" in name

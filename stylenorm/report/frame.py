@@ -192,6 +192,9 @@ def _read_steps_text(folder: Path, name: str) -> pd.DataFrame:
     long = wide.melt(id_vars=["step"], value_vars=metrics, var_name="metric", value_name="value")
     long = long[long["value"] != ""]
     long = long.assign(step=long["step"].astype(int), value=long["value"].astype(float))
+    # A resumed run appends to its metrics.csv and re-logs the steps after its last checkpoint: the later
+    # row is the run that went on (stylenorm/metrics_csv.py).
+    long = long.drop_duplicates(["step", "metric"], keep="last").sort_values(["metric", "step"], kind="stable")
     long.insert(0, "run", name)
     return long[["run", "step", "metric", "value"]].reset_index(drop=True)
 
