@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from stylenorm.report.claims import setting_text
 from stylenorm.report.evaluate import Analysis, variant_table
 
 #: Settings worth naming in "held equal" when every run shares them.
@@ -46,7 +47,7 @@ def n_text(tests: pd.DataFrame) -> pd.Series:
 
 
 def selector_text(selector: dict) -> str:
-    return ", ".join(f"{key}={'|'.join(map(str, values))}" for key, values in selector.items())
+    return ", ".join(f"{key}={'|'.join(map(setting_text, values))}" for key, values in selector.items())
 
 
 def images_seen(runs: pd.DataFrame) -> pd.Series:
