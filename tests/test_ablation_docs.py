@@ -81,6 +81,11 @@ def test_every_preset_claim_without_a_report_is_listed_as_not_run(repo):
     assert "BN's PSNR falls faster than GN's as the batch shrinks" in text and "not run yet" in text
 
 
+def test_committed_docs_match_their_report_folders():
+    """docs/ablations.md and every report.md it places are what the committed CSVs give."""
+    assert check(ROOT) is None
+
+
 @pytest.mark.integration
 def test_committed_docs_pass_check_and_fail_when_a_committed_csv_changes(tmp_path):
     """The command CI runs, on the repository's own committed files, then on a copy with one number changed."""

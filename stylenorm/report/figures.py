@@ -61,6 +61,9 @@ def write_curves(analysis: Analysis, path: Path) -> Path | None:
             axis.scatter(group["x"], group["value"], s=6, color=colour, alpha=0.5)
             mean = group.groupby("x")["value"].mean()
             axis.plot(mean.index, mean.to_numpy(), color=colour, label=variant, linewidth=1.5)
+        values = here["value"].to_numpy()
+        if values.size and values.min() > 0 and values.max() / values.min() > 100:
+            axis.set_yscale("log")  # one variant dwarfs the rest (e.g. a loss 1e-7 against 1e-2)
         axis.set_title(metric)
         axis.set_xlabel("images seen" if batch_varies else "optimizer step")
         axis.grid(alpha=0.3)
