@@ -36,6 +36,10 @@ GENERATED = (
 def commands(table: RunTable, name: str) -> list[str]:
     """The sweep, report and document commands, rebuilt from the overrides every run recorded: keys
     equal in every run are the command line, keys that vary are swept (values in run order)."""
+    recorded = table.runs.get("prov.command", pd.Series(dtype=object)).dropna().unique()
+    if len(recorded) == 1 and f"hydra.sweep.dir=logs/ablations/{name}" in recorded[0]:
+        train = f"python {recorded[0]}"  # the command the runs recorded, when it logged where this says
+        return [train, *_report_commands(name)]
     per_run = [str(o).split() if isinstance(o, str) else [] for o in table.runs["overrides"]]
     values: dict[str, list[str]] = {}
     for overrides in per_run:
@@ -44,10 +48,12 @@ def commands(table: RunTable, name: str) -> list[str]:
             if value not in values.setdefault(key, []):
                 values[key].append(value)
     parts = [f"{k}={','.join(v)}" for k, v in values.items()]
-    log = f"logs/ablations/{name}"
+    return [f"python train.py -m {' '.join(parts)} hydra.sweep.dir=logs/ablations/{name}", *_report_commands(name)]
+
+
+def _report_commands(name: str) -> list[str]:
     return [
-        f"python train.py -m {' '.join(parts)} hydra.sweep.dir={log}",
-        f"python scripts/ablation_report.py {log} --out {REPORTS}/{name}",
+        f"python scripts/ablation_report.py logs/ablations/{name} --out {REPORTS}/{name}",
         "python scripts/ablation_docs.py",
     ]
 

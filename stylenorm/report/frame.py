@@ -90,7 +90,13 @@ class RunTable:
     def varied(self) -> list[str]:
         """Settings whose value differs between runs (the seed and where-it-ran keys excepted)."""
         keep = [c for c in self.settings() if not c.startswith(NOT_A_SETTING) and c != "seed"]
-        return [c for c in keep if self.runs[c].astype(str).nunique(dropna=False) > 1]
+        varied, seen = [], set()
+        for column in sorted(keep, key=lambda c: (c.count("."), keep.index(c))):
+            values = tuple(self.runs[column].astype(str))
+            if len(set(values)) > 1 and values not in seen:  # model.norm.kind repeats norm.kind (${norm})
+                varied.append(column)
+                seen.add(values)
+        return sorted(varied, key=keep.index)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -156,7 +162,8 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
             "wall_seconds": result.get("wall_seconds"),
             "overrides": " ".join(result.get("overrides") or _overrides(folder)),
         }
-        row.update({f"prov.{k}": v for k, v in (result.get("provenance") or {}).items()})
+        provenance = result.get("provenance") or {}
+        row.update({f"prov.{k}": " ".join(map(str, v)) if isinstance(v, list) else v for k, v in provenance.items()})
         settings = flatten({k: v for k, v in config.items() if k not in ("ablation", "hydra")})
         row.update(settings)
         rows.append(row)
