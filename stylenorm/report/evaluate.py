@@ -1,16 +1,10 @@
-"""From runs to verdicts: every declared claim tested on exactly the runs it selects, in its family.
+"""From runs to verdicts: each declared claim tested on exactly the runs it selects, in its family.
 
-Rules, in order (each left-out run is listed with its reason):
-1. Only finished runs count; crashed, diverged, interrupted and incomplete runs are listed, never averaged.
-2. A run's score on a metric is the mean of its last k logged values; a non-finite one leaves the run
-   out of that metric (listed).
-3. Per claim, metric and level of ``within``: A - B (Welch; paired t when the claim declares seed
-   pairing, >= 3 seeds match and their correlation is positive), or the OLS slope / interaction for a
-   trend; on log values when the claim says ``log_scale`` (the effect is then a ratio).
-4. The declared p (two-sided for greater/less; TOST against the smallest effect for equivalent) is
-   Holm-corrected over the claim's family. Outcomes: "different", "equivalent" or "inconclusive";
-   the verdict is "supported"/"contradicted" by the expectation, else "inconclusive", with the
-   smallest effect (or margin) the current n detects at 80% power at the family's first Holm step.
+Only finished runs with finite scores count (the others are listed). Per claim, metric and level:
+A - B by Welch, or paired t when seeds are declared shared, >= 3 match and correlate positively; OLS
+slope or interaction for a trend; log values when ``log_scale``. The declared p (two-sided, or TOST
+against the smallest effect for "equivalent") is Holm-corrected within the family; the verdict is
+supported / contradicted / inconclusive, the latter with the effect this n detects at 80% power.
 """
 
 from __future__ import annotations
