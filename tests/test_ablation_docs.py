@@ -29,22 +29,30 @@ CLAIM = {
 TEMPLATE = "# Ablations\n\n{{summary}}\n\n{{forest}}\n\n## The example\n\n{{report example}}\n\nProse stays.\n"
 
 
-@pytest.fixture
-def repo(tmp_path):
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
     """A repository with a template, no presets and one report folder made by scripts/ablation_report.py."""
+    root = tmp_path_factory.mktemp("built")
     rng = np.random.default_rng(0)
     groups = {
         "norm-batch": ({"norm": {"kind": "batch"}}, rng.normal(21, 0.5, 4)),
         "norm-group": ({"norm": {"kind": "group"}}, rng.normal(20, 0.5, 4)),
     }
-    sweep(tmp_path / "logs", groups, {"preset": "example", "claims": [CLAIM]})
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "configs" / "experiment").mkdir(parents=True)
-    (tmp_path / "docs" / "ablations.template.md").write_text(TEMPLATE)
-    out = tmp_path / "docs" / "ablations" / "example"
-    assert report_main([str(tmp_path / "logs"), "--out", str(out), "--no-layout"]) == 0
-    write(tmp_path)
-    return tmp_path
+    sweep(root / "logs", groups, {"preset": "example", "claims": [CLAIM]})
+    (root / "docs").mkdir()
+    (root / "configs" / "experiment").mkdir(parents=True)
+    (root / "docs" / "ablations.template.md").write_text(TEMPLATE)
+    out = root / "docs" / "ablations" / "example"
+    assert report_main([str(root / "logs"), "--out", str(out), "--no-layout"]) == 0
+    write(root)
+    return root
+
+
+@pytest.fixture
+def repo(built, tmp_path):
+    """A fresh copy of the built repository for a test to change."""
+    shutil.copytree(built, tmp_path / "repo")
+    return tmp_path / "repo"
 
 
 def test_generated_document_opens_with_the_summary_and_keeps_the_prose(repo):
