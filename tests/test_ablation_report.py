@@ -360,9 +360,48 @@ def test_a_selector_key_no_run_has_is_refused(tmp_path):
 
 
 def test_a_resumed_runs_relogged_steps_count_once_with_the_later_value(tmp_path):
-    folder = write_run(tmp_path, "0_run", {"norm": {"kind": "batch"}}, {"val/psnr": [10, 20, 30]}, ablation={"preset": "x"})
+    folder = write_run(
+        tmp_path, "0_run", {"norm": {"kind": "batch"}}, {"val/psnr": [10, 20, 30]}, ablation={"preset": "x"}
+    )
     with open(folder / "metrics.csv", "a") as csv:  # interrupted after step 200's checkpoint, resumed
         csv.write("2,33.0,300\n3,40.0,400\n")
     table = read_runs(tmp_path)
     assert table.steps["step"].tolist() == [100, 200, 300, 400]
     assert table.steps["value"].tolist() == [10, 20, 33, 40]
+
+
+CLAIMED_PRESETS = [
+    "ablation_autoencoder",
+    "ablation_cyclegan",
+    "ablation_style",
+    "bn_eval_gap",
+    "bn_vs_gn_small_batch",
+    "bn_vs_gn_small_batch_equal_steps",
+    "cin_vs_separate",
+    "cin_vs_separate_equal_steps_per_style",
+]
+
+
+@pytest.mark.parametrize("preset", CLAIMED_PRESETS)
+def test_every_key_a_preset_claim_names_is_in_its_composed_config(preset):
+    """Claims are declared before the runs, so a typo must fail here, not in the report of a finished sweep."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from conftest import REPO_ROOT
+    from stylenorm.report.frame import flatten
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={preset}"], return_hydra_config=True)
+        # a sweep over added config groups (cin_vs_separate's arms) adds keys: compose each arm too
+        added = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items() if k.startswith("+")}
+        arms = [compose("train", overrides=[f"experiment={preset}", f"{k}={v}"]) for k, vs in added.items() for v in vs]
+    keys = set()
+    for composed in [cfg, *arms]:
+        keys |= set(flatten(OmegaConf.to_container(composed, resolve=False)))
+    claims = parse_claims(OmegaConf.to_container(cfg.ablation.claims), preset)
+    assert claims
+    for c in claims:
+        named = {*c.where, *c.comparison.a, *(c.comparison.b or {}), *c.comparison.within}
+        named |= {c.comparison.factor} if c.comparison.factor else set()
+        assert named <= keys, (c.id, named - keys)
