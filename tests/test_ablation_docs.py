@@ -112,3 +112,22 @@ def test_committed_docs_pass_check_and_fail_when_a_committed_csv_changes(tmp_pat
     result = subprocess.run([*command, "--root", str(copy)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
     assert "out of date: docs/ablations" in result.stderr
+
+
+def test_the_committed_example_agrees_with_an_independent_computation():
+    """The committed tiny sweep: scores recomputed from steps.csv by hand, the test by scipy."""
+    from scipy import stats
+
+    folder = ROOT / "docs" / "ablations" / "ablation_autoencoder_exposure_tiny"
+    runs = pd.read_csv(folder / "runs.csv").set_index("run")
+    steps = pd.read_csv(folder / "steps.csv")
+    psnr = steps[steps["metric"] == "val/psnr"].sort_values("step")
+    score = {run: values.tail(3)["value"].mean() for run, values in psnr.groupby("run")}
+    a = [score[r] for r in runs.index if runs.at[r, "norm.kind"] == "instance"]
+    b = [score[r] for r in runs.index if runs.at[r, "norm.kind"] == "batch"]
+    reference = stats.ttest_ind(a, b, equal_var=False)  # the report fell back to Welch (seed r <= 0)
+    row = pd.read_csv(folder / "tests.csv").set_index("claim").loc["in_helps_exposure"]
+    assert row["estimate"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert (row["low"], row["high"]) == tuple(pytest.approx(v) for v in reference.confidence_interval())
+    assert row["p"] == pytest.approx(reference.pvalue)
+    assert row["verdict"] == ("supported" if reference.pvalue < 0.05 and np.mean(a) > np.mean(b) else row["verdict"])
