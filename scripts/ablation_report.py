@@ -1,12 +1,10 @@
-"""The ablation report of a sweep, from its TensorBoard event files (see README, "Normalization ablations").
+"""The ablation report of a sweep: the claims its preset declared, tested on its run folders.
 
-    python scripts/ablation_report.py logs --out report
-    python scripts/ablation_report.py logs --out report --reference norm/kind=group --within data/batch_size
+    python train.py -m experiment=ablation_autoencoder hydra.sweep.dir=logs/ablations/autoencoder
+    python scripts/ablation_report.py logs/ablations/autoencoder --out docs/ablations/autoencoder
 
-Writes report/ablation.md and ablation.csv (per variant over seeds: mean, std, 95% CI, n, Welch's
-t-tests with Holm's correction, convergence, runs left out), ablation_runs.md/.csv (per run),
-curves.png, batch_size.png (when the batch size varies) and ablation.png, and a custom-scalars
-layout under logs/.layout; the work is done in :mod:`stylenorm.report.cli`.
+Writes runs.csv, steps.csv, claims.yaml (the data), tests.csv, variants.csv, report.md, curves.png and
+forest.png; the work is done in :mod:`stylenorm.report.cli`.
 """
 
 import sys

@@ -1,440 +1,407 @@
-"""The ablation report on a tiny real sweep: statistics over seeds, curves, tables, picture, layout.
+"""The ablation report end to end on synthetic run folders in the run layout (tests/report_runs.py):
+claims in, verdicts out, checked against scipy on the same numbers."""
 
-Four autoencoder runs (instance and batch norm, seeds 0 and 1) go through the same path as
-``python train.py`` once per module; every test reads the same LOGDIR, and the numbers of the
-report are checked against the event files read here, independently of the report's code. Tests
-that need a crashed run, a NaN, the ablation protocol or a batch-size sweep edit a copy of LOGDIR.
-"""
-
-import csv
-import io
 import math
-import re
-import shutil
-import statistics
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-import torch
 import yaml
-from PIL import Image
-from scipy import stats as scipy_stats
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.custom_scalar import layout_pb2
-from torch.utils.tensorboard import SummaryWriter
+from scipy import stats
 
-from conftest import REPO_ROOT, train_tiny_autoencoder
-from stylenorm.report import (
-    LAYOUT_DIR,
-    ReportError,
-    collect_runs,
-    custom_scalars_layout,
-    higher_is_better,
-    identity_from_folder,
-    write_layout,
-)
+from stylenorm.report.claims import ClaimError, parse_claims
 from stylenorm.report.cli import main
-from stylenorm.report.convergence import RULE as CONVERGENCE_RULE
-from stylenorm.report.picture import picture_rows
-from stylenorm.report.variants import group_variants
-
-SWEEP = [(kind, seed) for kind in ("instance", "batch") for seed in (0, 1)]
-T_975_DF1 = 12.706205  # two-sided 95% Student t quantile, 1 degree of freedom (printed tables)
+from stylenorm.report.evaluate import analyze
+from stylenorm.report.frame import ReportError, RunTable, read_runs
+from tests.report_runs import sweep, write_run
 
 
-@pytest.fixture(scope="module")
-def logdir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sweep")
-    # One thread: the networks are tiny, and on a shared CPU two threads mostly wait for each other
-    # (a run took 4-8x longer with two on a busy 2-core machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _train_sweep(root)
-    finally:
-        torch.set_num_threads(threads)
-    (root / "logs" / "hydra" / "x").mkdir(parents=True)  # Hydra's own output must be ignored
-    return root / "logs"
+def claim(**changes):
+    base = {
+        "id": "a_beats_b",
+        "sentence": "A beats B.",
+        "source": "a test",
+        "metrics": ["val/psnr"],
+        "comparison": {"type": "difference", "a": {"norm.kind": "batch"}, "b": {"norm.kind": "group"}},
+        "expect": "greater",
+        "smallest_effect": 0.5,
+        "family": "main",
+        "budget": "600 steps",
+    }
+    return {**base, **changes}
 
 
-def _train_sweep(root: Path) -> None:
-    for kind, seed in SWEEP:
-        train_tiny_autoencoder(root, kind, f"seed={seed}", "trainer.max_steps=6")
+def two_variants(root, a, b, claims, **extra):
+    groups = {"norm-batch": ({"norm": {"kind": "batch"}}, a), "norm-group": ({"norm": {"kind": "group"}}, b)}
+    groups.update(extra)
+    sweep(root, groups, {"preset": "test", "score_last_k": 3, "claims": claims})
+    return analyze(read_runs(root))
 
 
-@pytest.fixture(scope="module")
-def report(logdir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report")
-    assert main([str(logdir), "--out", str(out)]) == 0
-    return out
+def test_identical_variants_are_never_different(tmp_path):
+    values = np.random.default_rng(0).normal(20, 0.5, 5)
+    claims = [claim(), claim(id="same", expect="equivalent", smallest_effect=1.0, family="other")]
+    tests = two_variants(tmp_path, values, values, claims).tests.set_index("claim")
+    assert tests.loc["a_beats_b", "outcome"] == "inconclusive"
+    assert tests.loc["same", "outcome"] == "equivalent"
 
 
-def table(markdown: str) -> tuple[list[str], list[list[str]]]:
-    lines = [line for line in markdown.splitlines() if line.startswith("|")]
-    split = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
-    return split[0], split[2:]  # header, rows (the --- line skipped)
+def test_variants_from_one_distribution_are_not_called_different(tmp_path):
+    rng = np.random.default_rng(7)
+    claims = [claim(pairing="seed")]
+    tests = two_variants(tmp_path, rng.normal(20, 0.5, 5), rng.normal(20, 0.5, 5), claims).tests
+    assert tests.loc[0, "outcome"] in ("inconclusive", "equivalent")
+    assert tests.loc[0, "detectable"] > 0.5  # with 5 seeds of sd 0.5 no effect under ~1 dB is findable
 
 
-def test_direction_rule():
-    for tag in ("val/psnr", "val/ssim_AtoB", "val/psnr_identity_baseline", "val/PSNR"):
-        assert higher_is_better(tag), tag
-    for tag in ("train/loss", "val/loss", "val/cycle_l1", "val/content", "val/style", "train/G", "val/gap"):
-        assert not higher_is_better(tag), tag
+def test_a_difference_of_three_seed_sds_with_ten_seeds_is_different(tmp_path):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(23.0, 1.0, 10), rng.normal(20.0, 1.0, 10)
+    row = two_variants(tmp_path, a, b, [claim()]).tests.iloc[0]
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert (row["outcome"], row["verdict"]) == ("different", "supported")
+    assert row["estimate"] == pytest.approx(a.mean() - b.mean())
+    assert row["p"] == pytest.approx(ref.pvalue)
+    assert (row["low"], row["high"]) == tuple(pytest.approx(v) for v in ref.confidence_interval())
 
 
-def test_identity_from_folder_name():
-    identity = identity_from_folder("autoencoder/group-affine_true,num_groups=8,batch_size=2/version_3")
-    assert identity["model"] == "autoencoder"
-    assert identity["norm_kind"] == "group"
-    assert identity["affine"] is True
-    assert identity["batch_size"] == 2
-    assert identity["extras"] == {"num_groups": "8", "batch_size": "2"}
-    assert identity_from_folder("cyclegan/sync_batch-affine_false/version_0")["norm_kind"] == "sync_batch"
-    assert identity_from_folder("somewhere/else") == {}
+def test_a_difference_against_the_expectation_contradicts_the_claim(tmp_path):
+    rng = np.random.default_rng(2)
+    row = two_variants(tmp_path, rng.normal(17, 0.3, 6), rng.normal(20, 0.3, 6), [claim()]).tests.iloc[0]
+    assert (row["outcome"], row["verdict"]) == ("different", "contradicted")
 
 
-def run_dirs(logdir: Path) -> list[Path]:
-    """The run folders, found here without the report's code."""
-    folders = {events.parent for events in logdir.rglob("events.out.tfevents.*")}
-    return sorted(f for f in folders if f.relative_to(logdir).parts[0] not in ("hydra", LAYOUT_DIR))
+def test_an_equivalence_margin_smaller_than_the_noise_is_inconclusive(tmp_path):
+    rng = np.random.default_rng(3)
+    claims = [claim(expect="equivalent", smallest_effect=0.1)]
+    row = two_variants(tmp_path, rng.normal(20, 1.0, 4), rng.normal(20, 1.0, 4), claims).tests.iloc[0]
+    assert (row["outcome"], row["verdict"]) == ("inconclusive", "inconclusive")
+    assert row["detectable"] > 1.0  # the margin this n could establish, in dB
 
 
-def read_scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    events = sorted(accumulator.Scalars(tag), key=lambda event: (event.step, event.wall_time))
-    return [(event.step, event.value) for event in events]
+def test_holm_runs_within_a_declared_family_only(tmp_path):
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(21.0, 1.0, 5), rng.normal(20.0, 1.0, 5)
+    alone = two_variants(tmp_path / "one", a, b, [claim()]).tests
+    crowded = two_variants(
+        tmp_path / "two", a, b, [claim(), claim(id="other", family="elsewhere"), claim(id="twin", family="main")]
+    ).tests.set_index("claim")
+    assert alone.loc[0, "p_adjusted"] == pytest.approx(alone.loc[0, "p"])
+    assert crowded.loc["other", "p_adjusted"] == pytest.approx(crowded.loc["other", "p"])  # its own family
+    assert crowded.loc["a_beats_b", "p_adjusted"] == pytest.approx(min(1, 2 * crowded.loc["a_beats_b", "p"]))
 
 
-def finals_by_kind(logdir: Path, tag: str) -> dict[str, list[float]]:
-    """{norm kind (from the folder name): [last finite value of ``tag`` per run]}."""
-    by_kind: dict[str, list[float]] = {}
-    for folder in run_dirs(logdir):
-        kind = folder.relative_to(logdir).parts[1].split("-")[0]
-        by_kind.setdefault(kind, []).append([v for _, v in read_scalars(folder, tag) if math.isfinite(v)][-1])
-    return by_kind
+def test_variants_outside_every_claim_are_described_not_tested(tmp_path):
+    rng = np.random.default_rng(5)
+    extra = {"norm-layer": ({"norm": {"kind": "layer"}}, rng.normal(25, 0.2, 3))}
+    analysis = two_variants(tmp_path, rng.normal(20, 1, 3), rng.normal(20, 1, 3), [claim()], **extra)
+    assert len(analysis.tests) == 1
+    main([str(tmp_path), "--out", str(tmp_path / "out"), "--no-layout"])
+    variants = pd.read_csv(tmp_path / "out" / "variants.csv")
+    assert set(variants["norm.kind"]) == {"batch", "group", "layer"}
 
 
-def csv_rows(path: Path, key: str) -> dict[str, dict[str, str]]:
-    with path.open() as handle:
-        return {row[key]: row for row in csv.DictReader(handle)}
+def test_paired_seeds_use_the_paired_test_when_they_correlate(tmp_path):
+    rng = np.random.default_rng(6)
+    common = rng.normal(0, 2, 5)
+    a, b = 20.5 + common + rng.normal(0, 0.1, 5), 20 + common + rng.normal(0, 0.1, 5)
+    row = two_variants(tmp_path, a, b, [claim(pairing="seed")]).tests.iloc[0]
+    assert row["method"] == "paired t"
+    assert row["p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert row["verdict"] == "supported"
 
 
-def section(markdown: str, title: str) -> str:
-    return markdown.split(f"## {title}\n")[1].split("\n## ")[0]
+def test_log_scale_claims_give_a_ratio_interval_above_zero(tmp_path):
+    rng = np.random.default_rng(8)
+    a, b = np.exp(rng.normal(-6, 1.5, 5)), np.exp(rng.normal(-3, 0.2, 5))
+    claims = [claim(expect="less", log_scale=True, smallest_effect=2.0)]
+    row = two_variants(tmp_path, a, b, claims).tests.iloc[0]
+    ref = stats.ttest_ind(np.log(a), np.log(b), equal_var=False).confidence_interval()
+    assert (row["low"], row["high"]) == (pytest.approx(math.exp(ref.low)), pytest.approx(math.exp(ref.high)))
+    assert 0 < row["low"] < row["estimate"] < row["high"] < 1
 
 
-def edit_hparams(run_dir: Path, changes: dict) -> None:
-    path = run_dir / "hparams.yaml"
-    hparams = yaml.safe_load(path.read_text())
-    hparams.update(changes)
-    path.write_text(yaml.safe_dump(hparams, sort_keys=False))
-
-
-def test_runs_are_read_with_seed_status_and_series(logdir):
-    runs = collect_runs(logdir)
-    assert [(r.model, r.norm_kind, r.seed) for r in runs] == [
-        ("autoencoder", "batch", 0),
-        ("autoencoder", "batch", 1),
-        ("autoencoder", "instance", 0),
-        ("autoencoder", "instance", 1),
+def test_trend_claim_fits_the_interaction_of_norm_and_log2_batch(tmp_path):
+    rng = np.random.default_rng(9)
+    groups, x, y, g = {}, [], [], []
+    for batch in (2, 4, 8, 16, 32):
+        for kind, slope in (("batch", 0.8), ("group", 0.0)):
+            values = 20 + slope * math.log2(batch) + rng.normal(0, 0.3, 3)
+            groups[f"{kind}-{batch}"] = ({"norm": {"kind": kind}, "data": {"batch_size": batch}}, values)
+            x += [math.log2(batch)] * 3
+            y += list(values)
+            g += [kind == "batch"] * 3
+    trend = {
+        "type": "trend",
+        "factor": "data.batch_size",
+        "scale": "log2",
+        "a": {"norm.kind": "batch"},
+        "b": {"norm.kind": "group"},
+    }
+    flat = {"type": "trend", "factor": "data.batch_size", "scale": "log2", "a": {"norm.kind": "group"}}
+    claims = [
+        claim(comparison=trend, smallest_effect=0.25),
+        claim(id="flat", comparison=flat, expect="equivalent", smallest_effect=0.25),
     ]
-    for r in runs:
-        assert (r.batch_size, r.image_size, r.steps, r.status) == (4, 32, 6, "finished")
-        assert r.grid_tag == "val/input_output"
-        assert all(math.isfinite(r.metrics[tag]) for tag in ("val/psnr", "val/ssim", "val/loss", "train/loss"))
-        # The whole series, one value per step (the last logged), NaN placeholder included.
-        np.testing.assert_equal(r.series["val/psnr"], sorted(dict(read_scalars(r.path, "val/psnr")).items()))
-    assert not any(r.name.startswith((".", "hydra")) for r in runs)
-    assert [len(v.runs) for v in group_variants(runs)] == [2, 2]  # seeds of one configuration: one variant
+    sweep(tmp_path, groups, {"preset": "test", "claims": claims})
+    tests = analyze(read_runs(tmp_path)).tests.set_index("claim")
+    x, y, g = np.array(x), np.array(y), np.array(g)
+    ra, rb = stats.linregress(x[g], y[g]), stats.linregress(x[~g], y[~g])
+    assert tests.loc["a_beats_b", "estimate"] == pytest.approx(ra.slope - rb.slope)
+    assert tests.loc["a_beats_b", "verdict"] == "supported"
+    assert tests.loc["flat", "estimate"] == pytest.approx(rb.slope)
+    assert tests.loc["flat", "verdict"] == "supported"
 
 
-def test_seed_falls_back_to_config_yaml(logdir, tmp_path):
-    source = run_dirs(logdir)[0]
-    copy = tmp_path / "logs" / source.relative_to(logdir)
-    shutil.copytree(source, copy)
-    hparams = yaml.safe_load((copy / "hparams.yaml").read_text())
-    hparams.pop("seed", None)
-    (copy / "hparams.yaml").write_text(yaml.safe_dump(hparams))
-    config = (copy / "config.yaml").read_text()
-    (copy / "config.yaml").write_text(re.sub(r"^seed: \d+$", "seed: 5", config, flags=re.M))
-    (run,) = collect_runs(tmp_path / "logs")
-    assert run.seed == 5
-    (copy / "hparams.yaml").unlink()  # crashed before training: identity from the folder, seed from config
-    (run,) = collect_runs(tmp_path / "logs")
-    assert run.seed == 5 and run.hparams == {}
-    assert group_variants([run])[0].label == "autoencoder/batch-affine_true"
+def test_a_difference_selector_catching_several_variants_is_refused(tmp_path):
+    groups = {
+        f"{kind}-{batch}": ({"norm": {"kind": kind}, "data": {"batch_size": batch}}, [20, 21, 22])
+        for kind in ("batch", "group")
+        for batch in (2, 8)
+    }
+    sweep(tmp_path, groups, {"preset": "test", "claims": [claim()]})
+    with pytest.raises(ReportError, match=r"comparison.a selects runs of 2 variants.*within: \['data.batch_size'\]"):
+        analyze(read_runs(tmp_path))
+    table = read_runs(tmp_path)
+    table.ablation["claims"] = [claim(comparison={**claim()["comparison"], "within": ["data.batch_size"]})]
+    assert list(analyze(table).tests["level"]) == ["data.batch_size=2", "data.batch_size=8"]
 
 
-def test_variant_statistics_agree_with_the_event_files(logdir, report):
-    rows = csv_rows(report / "ablation.csv", "variant")
-    assert set(rows) == {"batch", "instance"}
-    for tag in ("val/psnr", "val/ssim", "val/loss", "train/loss"):
-        for kind, values in finals_by_kind(logdir, tag).items():
-            row = rows[kind]
-            mean, sd = statistics.mean(values), statistics.stdev(values)
-            assert int(row[f"{tag}_n"]) == len(values) == 2
-            assert float(row[f"{tag}_mean"]) == pytest.approx(mean, rel=1e-9, abs=1e-12)
-            assert float(row[f"{tag}_std"]) == pytest.approx(sd, rel=1e-9, abs=1e-12)
-            half = T_975_DF1 * sd / math.sqrt(2)
-            close = {"rel": 0, "abs": 1e-6 * half + 1e-12}  # the table value has 8 digits
-            assert float(row[f"{tag}_ci_low"]) == pytest.approx(mean - half, **close)
-            assert float(row[f"{tag}_ci_high"]) == pytest.approx(mean + half, **close)
-    header, table_rows = table(section((report / "ablation.md").read_text(), "Variants"))
-    assert [row[header.index("variant")] for row in table_rows] == ["batch", "instance"]
-    assert all(re.search(r"\bn=2\b", row[header.index("val/psnr ↑")]) for row in table_rows)
+def test_crashed_diverged_and_non_finite_runs_are_listed_not_averaged(tmp_path):
+    ablation = {"preset": "test", "claims": [claim()]}
+    for seed, (kind, status, last) in enumerate(
+        [("batch", "finished", 21), ("batch", "finished", 22), ("batch", "crashed", 99),
+         ("batch", "finished", float("nan")), ("group", "finished", 20), ("group", "finished", 20.5),
+         ("group", "diverged", 99), ("group", "incomplete", 99)]
+    ):  # fmt: skip
+        settings = {"seed": seed, "norm": {"kind": kind}}
+        write_run(
+            tmp_path, f"{seed}_{kind}", settings, {"val/psnr": [19, last, last, last]}, status=status, ablation=ablation
+        )
+    analysis = analyze(read_runs(tmp_path))
+    row = analysis.tests.iloc[0]
+    assert (row["n_a"], row["n_b"]) == (2, 2)
+    assert row["estimate"] == pytest.approx(21.5 - 20.25)
+    left = analysis.left_out.set_index("run")
+    assert set(left.index) == {"2_batch", "3_batch", "6_group", "7_group"}
+    assert left.loc["3_batch", "metric"] == "val/psnr" and "non-finite" in left.loc["3_batch", "reason"]
+    assert left.loc["7_group", "reason"].startswith("incomplete")
 
 
-def test_comparison_is_welch_with_holm_against_the_first_variant(logdir, report):
-    markdown = (report / "ablation.md").read_text()
-    assert "first variant in sort order" in markdown
-    rows = csv_rows(report / "ablation.csv", "variant")
-    assert rows["batch"]["reference"] == "batch" and rows["instance"]["reference"] == "batch"
-    for tag in ("val/psnr", "val/ssim"):
-        finals = finals_by_kind(logdir, tag)
-        a, b = finals["instance"], finals["batch"]
-        va, vb = statistics.variance(a) / 2, statistics.variance(b) / 2
-        t = (statistics.mean(a) - statistics.mean(b)) / math.sqrt(va + vb)
-        df = (va + vb) ** 2 / (va**2 + vb**2)  # Welch-Satterthwaite with n - 1 = 1 on both sides
-        p = 2 * scipy_stats.t.sf(abs(t), df)
-        assert float(rows["instance"][f"{tag}_p"]) == pytest.approx(p, rel=1e-6)
-        # One comparison per metric: Holm leaves the p-value as it is.
-        assert float(rows["instance"][f"{tag}_p_holm"]) == pytest.approx(p, rel=1e-6)
-        better = statistics.mean(a) > statistics.mean(b)  # PSNR and SSIM: higher is better
-        expected = ("better" if better else "worse") if p < 0.05 else "not significant"
-        assert rows["instance"][f"{tag}_verdict"] == expected
-    header, comparisons = table(section(markdown, "Comparisons"))
-    psnr = next(row for row in comparisons if row[0] == "val/psnr")
-    assert (psnr[header.index("variant")], psnr[header.index("reference")]) == ("instance", "batch")
-    assert psnr[header.index("p (Welch)")] == f"{float(rows['instance']['val/psnr_p']):.2g}"
+def test_score_is_the_mean_of_the_last_k_validations(tmp_path):
+    ablation = {"preset": "test", "score_last_k": 2, "claims": []}
+    write_run(tmp_path, "0_run", {"norm": {"kind": "batch"}}, {"val/psnr": [10, 20, 30, 41]}, ablation=ablation)
+    analysis = analyze(read_runs(tmp_path))
+    assert analysis.scores.loc["0_run", "val/psnr"] == pytest.approx(35.5)
 
 
-def test_report_states_what_it_rests_on(logdir, report):
-    markdown = (report / "ablation.md").read_text()
-    order = [markdown.index(s) for s in ("LOGDIR", "## Variants", "## Comparisons", "## Runs left out", "## Pictures")]
-    assert order == sorted(order)
-    header = markdown.split("## Variants")[0]
-    assert f"`{logdir}`" in header
-    assert "4 (4 averaged in, 0 left out), 2 variants, seeds 0, 1" in header
-    assert "Precision and hardware recorded:** trainer/precision: 32-true (4 runs); run/hardware: cpu" in header
-    assert "What the preset holds equal:** not stated" in header
-    assert "optimizer steps: 6 in every variant" in header
-    assert "images seen (steps x data/batch_size): 24 in every variant" in header  # batch size 4
-    assert "Welch's t-test" in header and "Holm-Bonferroni" in header and "n too small" in header
-    assert CONVERGENCE_RULE in header
-    assert "None: every run is averaged into every metric it logged." in section(markdown, "Runs left out")
-    for name in ("curves.png", "ablation.png", "ablation_runs.md", "ablation.csv"):
-        assert f"]({name})" in section(markdown, "Pictures and tables")
+def test_report_folder_round_trips_through_its_csvs(tmp_path):
+    rng = np.random.default_rng(10)
+    first = two_variants(tmp_path / "logs", rng.normal(21, 1, 4), rng.normal(20, 1, 4), [claim(pairing="seed")])
+    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-layout"]) == 0
+    again = analyze(RunTable.read(tmp_path / "out"))
+    pd.testing.assert_frame_equal(first.tests, again.tests)
+    for name in ("runs.csv", "steps.csv", "claims.yaml", "tests.csv", "report.md", "curves.png", "forest.png"):
+        assert (tmp_path / "out" / name).is_file(), name
+    steps = pd.read_csv(tmp_path / "out" / "steps.csv")
+    assert set(steps.columns) == {"run", "step", "metric", "value"} and len(steps) == 8 * 6
 
 
-def test_convergence_follows_the_stated_rule(logdir, report):
-    """The rule recomputed from the event files: last validation minus the one nearest 75% of its step."""
-    changes: dict[str, list[float]] = {}
-    for folder in run_dirs(logdir):
-        kind = folder.relative_to(logdir).parts[1].split("-")[0]
-        points = [(s, v) for s, v in read_scalars(folder, "val/psnr") if math.isfinite(v)]
-        (last_step, last), earlier = points[-1], points[:-1]
-        start = min(earlier, key=lambda point: abs(point[0] - 0.75 * last_step))[1]
-        changes.setdefault(kind, []).append(last - start)
-    header, rows = table(section((report / "ablation.md").read_text(), "Variants"))
-    for kind, finals in finals_by_kind(logdir, "val/psnr").items():
-        mean_change = statistics.mean(changes[kind])
-        if abs(mean_change) <= statistics.stdev(finals):
-            expected = "plateaued"
-        else:
-            expected = "still improving" if mean_change > 0 else "still getting worse"
-        row = next(row for row in rows if row[header.index("variant")] == kind)
-        assert row[header.index("convergence")].startswith(f"val/psnr: {expected} ")
-        assert row[header.index("rank")].endswith("(not final)") == (expected != "plateaued")
-
-
-def test_per_run_table_marks_the_real_best_per_column(logdir, report):
-    runs = collect_runs(logdir)
-    header, rows = table((report / "ablation_runs.md").read_text())
-    assert len(rows) == len(SWEEP)
-    assert [row[header.index("norm")] for row in rows] == ["batch", "batch", "instance", "instance"]
-    assert [row[header.index("seed")] for row in rows] == ["0", "1", "0", "1"]
-    assert {row[header.index("status")] for row in rows} == {"finished"}
-    assert {row[header.index("averaged in")] for row in rows} == {"yes"}
-    metric_headers = [h for h in header if h.startswith(("val/", "train/"))]
-    assert {"val/psnr ↑", "val/ssim ↑", "val/loss ↓", "train/loss ↓"} <= set(metric_headers)
-    for name in metric_headers:
-        tag = name.rsplit(" ", 1)[0]
-        values = [r.metrics[tag] for r in runs]
-        best = max(values) if higher_is_better(tag) else min(values)
-        column = [row[header.index(name)] for row in rows]
-        bold = [i for i, cell in enumerate(column) if re.fullmatch(r"\*\*.+\*\*", cell)]
-        assert bold and all(values[i] == best for i in bold), (name, column, values)
-
-
-def test_runs_csv_has_the_raw_numbers(logdir, report):
-    runs = collect_runs(logdir)
-    with (report / "ablation_runs.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert [row["run"] for row in rows] == [r.name for r in runs]
-    assert [row["seed"] for row in rows] == ["0", "1", "0", "1"]
-    for row, folder in zip(rows, run_dirs(logdir), strict=True):
-        assert row["run"] == folder.relative_to(logdir).as_posix()
-        assert float(row["val/psnr"]) == [v for _, v in read_scalars(folder, "val/psnr") if math.isfinite(v)][-1]
-
-
-def test_picture_has_one_labelled_panel_per_variant(logdir, report):
-    seed0 = [r for r in collect_runs(logdir) if r.seed == 0]  # batch, instance
-    assert picture_rows(seed0) == [seed0]  # one model, fewer runs than columns: a single row
-    grids = [Image.open(io.BytesIO(r.grid_png)) for r in seed0]
-    picture = Image.open(report / "ablation.png")
-    assert picture.width == sum(g.width for g in grids) + 4 * (len(grids) - 1)
-    assert picture.height > max(g.height for g in grids)  # the label strip sits above
-    # The picture ends with the last variant's seed-0 grid at native size.
-    last = grids[-1].convert("RGB")
-    crop = picture.convert("RGB").crop(
-        (picture.width - last.width, picture.height - last.height, picture.width, picture.height)
+def test_runs_for_different_claims_are_not_mixed(tmp_path):
+    write_run(
+        tmp_path,
+        "0_a",
+        {"norm": {"kind": "batch"}},
+        {"val/psnr": [1, 2]},
+        ablation={"preset": "x", "claims": [claim()]},
     )
-    assert crop.tobytes() == last.tobytes()
-
-
-def test_curves_png_is_a_real_figure(report):
-    path = report / "curves.png"
-    with Image.open(path) as image:
-        image.verify()
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        assert image.width >= 800 and 250 <= image.height <= 2000
-        colors = image.convert("RGB").getcolors(maxcolors=1 << 16)
-    assert colors is None or len(colors) > 50  # lines, bands, text: not a blank canvas
-    assert path.stat().st_size > 20_000
-    assert not (report / "batch_size.png").exists()  # one batch size: no batch-size plot
-
-
-def test_failed_and_nan_runs_are_listed_not_averaged(logdir, tmp_path):
-    logs = tmp_path / "logs"
-    shutil.copytree(logdir, logs)
-    batch_1, instance_1 = (d for d in run_dirs(logs) if d.name == "version_1")
-    writer = SummaryWriter(log_dir=str(instance_1))  # val/psnr turns NaN at a later validation
-    writer.add_scalar("val/psnr", float("nan"), 7)
-    writer.close()
-    (batch_1 / "result.json").write_text('{"status": "crashed", "global_step": 3, "metrics": {}, "error": "boom"}')
-    out = tmp_path / "report"
-    assert main([str(logs), "--out", str(out), "--no-layout"]) == 0
-    rows = csv_rows(out / "ablation.csv", "variant")
-    finals = finals_by_kind(logdir, "val/psnr")  # the untouched copy
-    assert rows["instance"]["val/psnr_n"] == "1" and rows["instance"]["val/ssim_n"] == "2"
-    assert float(rows["instance"]["val/psnr_mean"]) == finals["instance"][0]  # seed 0 only
-    assert {rows["batch"][f"{tag}_n"] for tag in ("val/psnr", "val/ssim", "train/loss")} == {"1"}
-    left_out = section((out / "ablation.md").read_text(), "Runs left out")
-    assert batch_1.relative_to(logs).as_posix() in left_out and "crashed (result.json) at step 3" in left_out
-    assert "boom" in left_out
-    assert instance_1.relative_to(logs).as_posix() in left_out and "final value non-finite: val/psnr = nan" in left_out
-    # A run without result.json is left out unless asked for, then flagged.
-    (logs / "autoencoder" / "batch-affine_true" / "version_0" / "result.json").unlink()
-    assert main([str(logs), "--out", str(out), "--no-layout"]) == 0
-    assert "incomplete: no result.json" in section((out / "ablation.md").read_text(), "Runs left out")
-    assert csv_rows(out / "ablation.csv", "variant")["batch"]["val/psnr_n"] == "0"
-    assert main([str(logs), "--out", str(out), "--no-layout", "--include-incomplete"]) == 0
-    assert csv_rows(out / "ablation.csv", "variant")["batch"]["val/psnr_n"] == "1"
-    assert "Averaged in without result.json" in (out / "ablation.md").read_text()
-
-
-def test_protocol_from_hparams_within_batch_size_and_the_batch_size_plot(logdir, tmp_path):
-    logs = tmp_path / "logs"
-    shutil.copytree(logdir, logs)
-    for folder in run_dirs(logs):  # the same runs again as a second batch size
-        twin = folder.parent.with_name(folder.parent.name + ",batch_size=8") / folder.name
-        shutil.copytree(folder, twin)
-        edit_hparams(twin, {"data/batch_size": 8})
-    protocol = {
-        "ablation/preset": "tiny_sweep",
-        "ablation/reference": "norm/kind=instance",
-        "ablation/compare_within": "data/batch_size",
-        "ablation/holds_equal": "optimizer steps: 6 at every batch size",
-        "ablation/primary_metric": "val/ssim",
-    }
-    for folder in run_dirs(logs):
-        edit_hparams(folder, protocol)
-    out = tmp_path / "report"
-    assert main([str(logs), "--out", str(out), "--no-layout"]) == 0
-    markdown = (out / "ablation.md").read_text()
-    header = markdown.split("## Variants")[0]
-    assert "**Preset:** tiny_sweep" in header
-    assert "optimizer steps: 6 at every batch size" in header
-    assert "norm/kind=instance (ablation/reference in the runs' hparams)" in header
-    assert "compared within equal data/batch_size" in header
-    assert "**Primary metric:** val/ssim" in header
-    rows = csv_rows(out / "ablation.csv", "variant")
-    assert {label: row["reference"] for label, row in rows.items()} == {
-        "batch, bs=4": "instance, bs=4",
-        "batch, bs=8": "instance, bs=8",
-        "instance, bs=4": "instance, bs=4",
-        "instance, bs=8": "instance, bs=8",
-    }
-    variant_header, _ = table(section(markdown, "Variants"))
-    assert variant_header[5] == "val/ssim ↑"  # the primary metric is the first metric column
-    with Image.open(out / "batch_size.png") as image:
-        assert image.format == "PNG" and image.width >= 400
-    assert "](batch_size.png)" in markdown
-    # The command line wins over the hparams.
-    assert main([str(logs), "--out", str(out), "--no-layout", "--reference", "norm/kind=batch"]) == 0
-    assert csv_rows(out / "ablation.csv", "variant")["instance, bs=8"]["reference"] == "batch, bs=8"
-
-
-def test_a_reference_no_variant_has_exits_2(logdir, tmp_path, capsys):
-    assert main([str(logdir), "--out", str(tmp_path), "--no-layout", "--reference", "norm/kind=group"]) == 2
-    error = capsys.readouterr().err
-    assert "no variant" in error and "values seen" in error and "Traceback" not in error
-
-
-def test_layout_groups_val_and_train_tags(logdir, report):
-    files = list((logdir / LAYOUT_DIR).glob("events.out.tfevents.*"))
-    assert len(files) == 1
-    accumulator = EventAccumulator(str(files[0].parent), size_guidance={"tensors": 0})
-    accumulator.Reload()
-    assert "custom_scalars__config__" in accumulator.PluginTagToContent("custom_scalars")
-    (event,) = accumulator.Tensors("custom_scalars__config__")
-    layout = layout_pb2.Layout.FromString(event.tensor_proto.string_val[0])
-    charts = {c.title: [chart.title for chart in c.chart] for c in layout.category}
-    assert "val/psnr" in charts["val"] and "train/loss" in charts["train"]
-    psnr = next(chart for chart in layout.category[0].chart if chart.title == "val/psnr")
-    assert list(psnr.multiline.tag) == ["^val/psnr$"]
-    # Writing again replaces the layout, and the layout run is not taken for a training run.
-    write_layout(logdir, ["val/psnr"])
-    assert len(list((logdir / LAYOUT_DIR).glob("events.out.tfevents.*"))) == 1
-    assert len(collect_runs(logdir)) == len(SWEEP)
-
-
-def test_layout_keeps_only_val_and_train():
-    layout = custom_scalars_layout(["val/psnr", "train/loss", "lr-Adam", "epoch"])
-    assert layout == {
-        "val": {"val/psnr": ["Multiline", ["^val/psnr$"]]},
-        "train": {"train/loss": ["Multiline", ["^train/loss$"]]},
-    }
-
-
-def test_wrong_logdir_exits_2_with_a_message(tmp_path):
-    missing = tmp_path / "no_such_logs"
-    result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "ablation_report.py"), str(missing), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
+    write_run(
+        tmp_path, "1_b", {"norm": {"kind": "group"}}, {"val/psnr": [1, 2]}, ablation={"preset": "x", "claims": []}
     )
-    assert result.returncode == 2
-    assert str(missing) in result.stderr and "events.out.tfevents" in result.stderr
-    assert "Traceback" not in result.stderr
-    (tmp_path / "empty" / "hydra").mkdir(parents=True)
-    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
-    with pytest.raises(ReportError, match="holds no run"):
-        collect_runs(tmp_path / "empty")
+    with pytest.raises(ReportError, match="different ablation protocols"):
+        read_runs(tmp_path)
 
 
-def test_images_seen_count_batches_not_optimizer_steps():
-    """CycleGAN takes two optimizer steps (G, D) per batch: 424 steps at batch 1 are 212 images."""
-    from stylenorm.report.analysis import steps_per_batch
-    from stylenorm.report.runs import RunSummary
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    write_run(
+        tmp_path / "logs",
+        "0_a",
+        {"norm": {"kind": "batch"}},
+        {"val/psnr": [1, 2]},
+        ablation={"preset": "x", "claims": [claim(expect="better")]},
+    )
+    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-layout"]) == 2
+    assert "expect must be one of ('greater', 'less', 'equivalent'), got 'better'" in capsys.readouterr().err
 
-    recorded = RunSummary(Path("a"), "a", hparams={"model": "cyclegan", "trainer/optimizer_steps_per_batch": 2})
-    legacy = RunSummary(Path("b"), "b", hparams={"model": "cyclegan"})  # logged before the key existed
-    plain = RunSummary(Path("c"), "c", hparams={"model": "autoencoder", "trainer/optimizer_steps_per_batch": 1})
-    assert steps_per_batch([recorded]) == steps_per_batch([legacy]) == 2
-    assert steps_per_batch([plain]) == 1 and steps_per_batch([]) == 1
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"source": None}, r"missing \['source'\]"),
+        ({"smallest_effect": -1}, "smallest_effect must be a positive number"),
+        ({"smallest_effect": 0.9, "log_scale": True}, "a ratio > 1"),
+        ({"comparison": {"type": "difference", "a": {"norm.kind": "batch"}}}, "give comparison.b"),
+        ({"comparison": {"type": "trend", "a": {"norm.kind": "batch"}}}, "needs comparison.factor"),
+        ({"comparison": {"type": "ratio", "a": {"x": 1}}}, "comparison.type must be one of"),
+        ({"comparison": {"type": "difference", "a": {"x": 1}, "b": {"x": 1}}}, "select the same runs"),
+        ({"pairing": "yes"}, "pairing must be one of"),
+        ({"plateau": {"val/ssim": 0.1}}, r"plateau names \['val/ssim'\], not among metrics"),
+        ({"colour": "red"}, r"unknown keys \['colour'\]"),
+    ],
+)
+def test_claim_errors_name_the_claim_and_the_fix(change, message):
+    with pytest.raises(ClaimError, match=message) as error:
+        parse_claims([claim(**change)], "my_preset")
+    assert str(error.value).startswith("my_preset claim 'a_beats_b'")
+
+
+def test_claim_ids_are_unique():
+    with pytest.raises(ClaimError, match="used twice"):
+        parse_claims([claim(), claim()], "p")
+
+
+def test_every_preset_declares_valid_claims():
+    from pathlib import Path
+
+    presets = Path(__file__).resolve().parent.parent / "configs" / "experiment"
+    declared = {}
+    for path in sorted(presets.glob("*.yaml")):
+        ablation = (yaml.safe_load(path.read_text()) or {}).get("ablation") or {}
+        declared[path.stem] = parse_claims(ablation.get("claims"), path.stem)
+    assert all(
+        declared[p] for p in ("ablation_autoencoder", "ablation_cyclegan", "bn_vs_gn_small_batch", "cin_vs_separate")
+    )
+    assert all(c.source for claims in declared.values() for c in claims)
+
+
+def test_a_claim_whose_variants_were_not_run_is_named_not_tested(tmp_path):
+    other = claim(id="colour", where={"data.known_answer": "colour_grade"})
+    task = {"known_answer": "exposure"}
+    groups = {
+        "norm-batch": ({"norm": {"kind": "batch"}, "data": task}, [20, 21, 22]),
+        "norm-group": ({"norm": {"kind": "group"}, "data": task}, [19, 20, 21]),
+    }
+    sweep(tmp_path, groups, {"preset": "test", "claims": [claim(), other]})
+    analysis = analyze(read_runs(tmp_path))
+    assert list(analysis.tests["claim"]) == ["a_beats_b"]
+    assert analysis.absent == [("colour", "val/psnr")]
+
+
+@pytest.mark.integration  # a subprocess: a clean interpreter is the only honest way to see what gets imported
+def test_the_report_imports_no_network_torch_or_lightning_code():
+    """Layering: the report reads files; it must run where the training stack is not installed."""
+    import subprocess
+    import sys
+
+    modules = ", ".join(f"stylenorm.report.{m}" for m in ("cli", "docs", "evaluate", "figures", "aggregate"))
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'lightning')"
+    code += " or m.startswith('stylenorm.nn')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvement(tmp_path):
+    from stylenorm.report.aggregate import across_tasks
+
+    rng = np.random.default_rng(11)
+    spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
+    values = {}
+    for t, (task, centre) in enumerate((("exposure", 20.0), ("colour_grade", 15.0))):
+        for k, kind in enumerate(("instance", "batch")):
+            values[(task, kind)] = (
+                centre + (2.0 if (kind == "instance") == (task == "exposure") else 0) + rng.normal(0, 1, 5)
+            )
+            for seed, value in enumerate(values[(task, kind)]):
+                curves = {"val/psnr": [value] * 3, "val/psnr_identity_baseline": [10.0] * 3}
+                settings = {"seed": seed, "norm": {"kind": kind}, "data": {"known_answer": task}}
+                write_run(tmp_path, f"{t}{k}_{seed}", settings, curves, ablation={"preset": "x", "across_tasks": spec})
+    analysis = analyze(read_runs(tmp_path))
+    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
+    iqm, improvement = across_tasks(analysis.scores, settings, analysis.table.varied(), spec)
+    normalised = []
+    for task in ("exposure", "colour_grade"):
+        best = max(values[(task, "instance")].mean(), values[(task, "batch")].mean())
+        normalised += list((values[(task, "instance")] - 10.0) / (best - 10.0))
+    assert iqm.set_index("variant").loc["instance", "IQM"] == pytest.approx(stats.trim_mean(normalised, 0.25))
+    expected = np.mean(
+        [
+            stats.mannwhitneyu(values[(t, "instance")], values[(t, "batch")]).statistic / 25
+            for t in ("exposure", "colour_grade")
+        ]
+    )
+    assert improvement.loc["instance", "batch"].startswith(f"{expected:.2f} [")
+    assert "## Across tasks" in __import__("stylenorm.report.document", fromlist=["render"]).render(
+        analysis, [], [], "##"
+    )
+
+
+def test_claims_from_a_preset_file_for_runs_that_recorded_none(tmp_path):
+    rng = np.random.default_rng(12)
+    two_variants(tmp_path / "logs", rng.normal(22, 0.3, 3), rng.normal(20, 0.3, 3), [])
+    preset = tmp_path / "preset.yaml"
+    preset.write_text(yaml.safe_dump({"ablation": {"claims": [claim()]}}))
+    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--claims", str(preset), "--no-layout"]) == 0
+    assert pd.read_csv(tmp_path / "out" / "tests.csv")["verdict"].tolist() == ["supported"]
+    assert f"from `{preset}` (--claims), not recorded by the runs" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_significant_effect_smaller_than_what_matters_is_flagged(tmp_path):
+    a, b = 20.1 + np.arange(10) * 0.001, 20.0 + np.arange(10) * 0.001  # 0.1 dB, no noise to speak of
+    row = two_variants(tmp_path, a, b, [claim(smallest_effect=0.5)]).tests.iloc[0]
+    assert (row["verdict"], row["matters"]) == ("supported", "no")
+
+
+def test_a_selector_key_no_run_has_is_refused(tmp_path):
+    bad = claim(comparison={"type": "difference", "a": {"norm.knd": "batch"}, "b": {"norm.kind": "group"}})
+    with pytest.raises(ReportError, match=r"names \['norm.knd'\], which no run's config has"):
+        two_variants(tmp_path, [20, 21, 22], [19, 20, 21], [bad])
+
+
+def test_a_resumed_runs_relogged_steps_count_once_with_the_later_value(tmp_path):
+    folder = write_run(
+        tmp_path, "0_run", {"norm": {"kind": "batch"}}, {"val/psnr": [10, 20, 30]}, ablation={"preset": "x"}
+    )
+    with open(folder / "metrics.csv", "a") as csv:  # interrupted after step 200's checkpoint, resumed
+        csv.write("2,33.0,300\n3,40.0,400\n")
+    table = read_runs(tmp_path)
+    assert table.steps["step"].tolist() == [100, 200, 300, 400]
+    assert table.steps["value"].tolist() == [10, 20, 33, 40]
+
+
+CLAIMED_PRESETS = [
+    "ablation_autoencoder",
+    "ablation_cyclegan",
+    "ablation_style",
+    "bn_eval_gap",
+    "bn_vs_gn_small_batch",
+    "bn_vs_gn_small_batch_equal_steps",
+    "cin_vs_separate",
+    "cin_vs_separate_equal_steps_per_style",
+]
+
+
+@pytest.mark.parametrize("preset", CLAIMED_PRESETS)
+def test_every_key_a_preset_claim_names_is_in_its_composed_config(preset):
+    """Claims are declared before the runs, so a typo must fail here, not in the report of a finished sweep."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from conftest import REPO_ROOT
+    from stylenorm.report.frame import flatten
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={preset}"], return_hydra_config=True)
+        # a sweep over added config groups (cin_vs_separate's arms) adds keys: compose each arm too
+        added = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items() if k.startswith("+")}
+        arms = [compose("train", overrides=[f"experiment={preset}", f"{k}={v}"]) for k, vs in added.items() for v in vs]
+    keys = set()
+    for composed in [cfg, *arms]:
+        keys |= set(flatten(OmegaConf.to_container(composed, resolve=False)))
+    claims = parse_claims(OmegaConf.to_container(cfg.ablation.claims), preset)
+    assert claims
+    for c in claims:
+        named = {*c.where, *c.comparison.a, *(c.comparison.b or {}), *c.comparison.within}
+        named |= {c.comparison.factor} if c.comparison.factor else set()
+        assert named <= keys, (c.id, named - keys)

@@ -7,9 +7,8 @@ small synthetic event logs (Welch's t-test by its formula, scipy only for the t 
 """
 
 import functools
-import json
 import math
-import statistics
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,17 +17,21 @@ import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from scipy import stats as scipy_stats
-from torch.utils.tensorboard import SummaryWriter
 
 from conftest import REPO_ROOT
-from stylenorm.report.cli import main
-from stylenorm.report.styles import comparable, measures, per_style_index, styles_held
 from stylenorm.run_record import hparam_key
 from stylenorm.tasks import StyleTransferTask
 
 PRESETS = ("cin_vs_separate", "cin_vs_separate_equal_steps_per_style")
 ARM_KEY = "+experiment/cin_arm"
 SEPARATE = ("separate_0", "separate_1", "separate_2")
+TERMS = ("content", "style", "total")
+
+
+def per_style_index(tag: str) -> int | None:
+    """``val/style_2`` -> 2; other tags -> None."""
+    match = re.fullmatch(r"val/(?:content|style|total)_(\d+)", tag)
+    return int(match[1]) if match else None
 
 
 @functools.cache  # composed once per arguments: the tests only read them
@@ -168,18 +171,6 @@ def test_the_conditional_network_logs_every_styles_losses_and_their_means(tiny_a
 
 
 @pytest.mark.integration
-def test_the_runs_record_which_styles_they_hold(tiny_arms):
-    from stylenorm.report import collect_runs
-    from stylenorm.report.variants import group_variants
-
-    _, logdir = tiny_arms
-    runs = collect_runs(logdir)
-    held = {run.hparams["norm/kind"]: styles_held(run.hparams) for run in runs}
-    assert held == {"conditional_instance": {0, 1, 2}, "instance": {1}}
-    assert len(group_variants(runs)) == 2
-
-
-@pytest.mark.integration
 def test_a_style_index_on_a_multi_style_network_is_refused(tmp_path):
     from conftest import compose_offline_run
     from stylenorm.train import run
@@ -189,176 +180,40 @@ def test_a_style_index_on_a_multi_style_network_is_refused(tmp_path):
         run(cfg)
 
 
-# --- which styles a network holds ----------------------------------------------------------------
+# --- the report on a synthetic sweep: the preset's claims pair style K with style K -------------------
 
 
-def test_styles_held_and_what_may_be_compared():
-    conditional = {"norm/kind": "conditional_instance", "norm/num_styles": 3, "style_index": None}
-    separate_1 = {"norm/kind": "instance", "style_index": 1}
-    plain = {"norm/kind": "instance", "style_index": "None"}  # how hparams.yaml records "no index"
-    assert styles_held(conditional) == {0, 1, 2} and styles_held(separate_1) == {1} and styles_held(plain) is None
-    assert per_style_index("val/style_12") == 12 and per_style_index("val/style") is None
-    assert per_style_index("val/psnr_AtoB") is None and per_style_index("train/style_1") is None
-    assert measures(separate_1, "val/style_1") and not measures(separate_1, "val/content_2")
-    assert measures(plain, "val/style_2") and measures(separate_1, "val/contrast_invariance_l1")
-    for tag in ("val/style_1", "val/content_1", "val/total_1"):
-        assert comparable(separate_1, conditional, tag)
-    for tag in ("val/style", "val/content", "val/total", "train/loss", "val/style_0", "val/style_2"):
-        assert not comparable(separate_1, conditional, tag), tag
-    assert comparable(plain, conditional, "val/style")  # unknown styles: compared as before
-    assert comparable({"style_index": 0}, {"style_index": 0}, "val/style")
+@pytest.mark.parametrize("preset", PRESETS)
+def test_the_claims_compare_style_k_of_the_conditional_network_with_the_style_k_network(preset, tmp_path):
+    from stylenorm.report.evaluate import analyze
+    from stylenorm.report.frame import read_runs
+    from tests.report_runs import write_run
 
-
-# --- the report on a synthetic sweep ---------------------------------------------------------------
-
-SEEDS = (0, 1, 2)
-TERMS = ("content", "style", "total")
-
-
-def _values(rng: np.random.Generator, centre: float) -> dict[str, float]:
-    content, style = centre * 0.4 + rng.normal(0, 5), centre + rng.normal(0, 20)
-    values = {"content": content, "style": style, "total": content + style}
-    return {term: float(np.float32(value)) for term, value in values.items()}  # event files hold float32
-
-
-def _write_run(folder: Path, hparams: dict, scalars: dict[str, list[tuple[int, float]]]) -> None:
-    writer = SummaryWriter(log_dir=str(folder))
-    for tag, series in scalars.items():
-        for step, value in series:
-            writer.add_scalar(tag, value, step)
-    writer.close()
-    (folder / "hparams.yaml").write_text(yaml.safe_dump(hparams, sort_keys=False))
-    last = max(step for series in scalars.values() for step, _ in series)
-    (folder / "result.json").write_text(json.dumps({"status": "finished", "global_step": last, "metrics": {}}))
-
-
-@pytest.fixture(scope="module")
-def synthetic_sweep(tmp_path_factory):
-    """A cin_vs_separate sweep as its runs record it (hparams of the preset's arms), with made-up
-    losses: returns LOGDIR and the final per-style values written, {arm: {tag: [seed 0, 1, 2]}}."""
-    root = tmp_path_factory.mktemp("cin_vs_separate") / "logs"
-    rng = np.random.default_rng(13)
-    protocol = {f"ablation/{key}": str(value or "") for key, value in compose_arm("cin_vs_separate").ablation.items()}
-    finals: dict[str, dict[str, list[float]]] = {}
-    centres = {0: 1000.0, 1: 1100.0, 2: 9000.0}  # style 2 is far harder than the others
+    ablation = yaml.safe_load((REPO_ROOT / "configs" / "experiment" / f"{preset}.yaml").read_text())["ablation"]
+    rng = np.random.default_rng(0)
+    style = {("conditional", k): rng.lognormal(6, 0.02, 3) for k in range(3)}
+    style.update({(f"separate_{k}", k): rng.lognormal(6 + 0.5 * k, 0.02, 3) for k in range(3)})
     for arm in ("conditional", *SEPARATE):
-        cfg = compose_arm("cin_vs_separate", arm)
-        steps = cfg.trainer.max_steps
-        hparams = {
-            "model": "style",
-            "norm/kind": cfg.norm.kind,
-            "norm/affine": True,
-            **({"norm/num_styles": 3} if arm == "conditional" else {}),
-            # As hparams.yaml records it: a missing index is written as the string "None".
-            "style_index": cfg.model.get("style_index", "None"),
-            "trainer/max_steps": steps,
-            "trainer/precision": "32-true",
-            "data/batch_size": 4,
-            **protocol,
-        }
-        styles = range(3) if arm == "conditional" else [cfg.model.style_index]
-        for seed in SEEDS:
-            scalars: dict[str, list[tuple[int, float]]] = {}
-            means = {term: 0.0 for term in TERMS}
-            for index in styles:
-                early = _values(rng, centres[index] * 3)
-                late = _values(rng, centres[index] + (150 if arm == "conditional" and index == 2 else 0))
-                for term in TERMS:
-                    tag = f"val/{term}_{index}"
-                    scalars[tag] = [(steps // 2, early[term]), (steps, late[term])]
-                    finals.setdefault(arm, {}).setdefault(tag, []).append(late[term])
-                    means[term] += late[term] / len(styles)
-            for term in TERMS:
-                scalars[f"val/{term}"] = [(steps // 2, 3 * means[term]), (steps, means[term])]
-            scalars["val/bn_train_eval_gap"] = [(steps // 2, 0.0), (steps, 0.0)]
-            scalars["train/loss"] = [(steps, means["total"])]
-            name = f"style/{cfg.norm.kind}-affine_true,experiment_cin_arm={arm},seed={seed}/version_0"
-            _write_run(root / name, {**hparams, "seed": seed}, scalars)
-    return root, finals
-
-
-def welch_p(a: list[float], b: list[float]) -> float:
-    """Two-sided Welch t-test, by its formula."""
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    t = (statistics.mean(a) - statistics.mean(b)) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    return 2 * scipy_stats.t.sf(abs(t), df)
-
-
-@pytest.fixture(scope="module")
-def synthetic_report(synthetic_sweep, tmp_path_factory):
-    logdir, _ = synthetic_sweep
-    out = tmp_path_factory.mktemp("report")
-    assert main([str(logdir), "--out", str(out), "--no-layout"]) == 0
-    import csv
-
-    with (out / "ablation.csv").open() as handle:
-        rows = {row["variant"]: row for row in csv.DictReader(handle)}
-    return out, rows
-
-
-def holm_by_hand(p: list[float]) -> list[float]:
-    """Holm's step-down adjustment: the i-th smallest of m times (m - i + 1), running maximum, at most 1."""
-    order = sorted(range(len(p)), key=p.__getitem__)
-    adjusted, running = [0.0] * len(p), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, p[i] * (len(p) - rank)))
-        adjusted[i] = running
-    return adjusted
-
-
-@pytest.mark.integration
-def test_report_pairs_style_k_of_the_conditional_network_with_the_style_k_network(synthetic_sweep, synthetic_report):
-    _, finals = synthetic_sweep
-    _, rows = synthetic_report
-    conditional = next(label for label in rows if label.startswith("conditional_instance"))
-    assert rows[conditional]["reference"] == conditional
-    # Holm's family of a per-style term is its three styles: "worse on any style?" asked three times.
-    adjusted = {
-        term: holm_by_hand(
-            [
-                welch_p(finals[arm][f"val/{term}_{k}"], finals["conditional"][f"val/{term}_{k}"])
-                for k, arm in enumerate(SEPARATE)
-            ]
+        for seed in range(3):
+            held = range(3) if arm == "conditional" else [int(arm[-1])]
+            settings = {"seed": seed, "norm": {"kind": "conditional_instance" if arm == "conditional" else "instance"}}
+            settings["model"] = {"name": "style", "style_index": None if arm == "conditional" else int(arm[-1])}
+            curves = {f"val/style_{k}": [style[(arm, k)][seed]] * 3 for k in held}
+            curves["val/style"] = [float(np.mean([style[(arm, k)][seed] for k in held]))] * 3  # never compared
+            write_run(tmp_path, f"{arm}_{seed}", settings, curves, ablation=ablation)
+    tests = analyze(read_runs(tmp_path)).tests.set_index("metric")
+    assert sorted(tests.index) == ["val/style_0", "val/style_1", "val/style_2"]
+    for k in range(3):
+        a, b = np.log(style[("conditional", k)]), np.log(style[(f"separate_{k}", k)])
+        ref = (
+            scipy_stats.ttest_rel(a, b)
+            if tests.loc[f"val/style_{k}", "method"] == "paired t"
+            else scipy_stats.ttest_ind(a, b, equal_var=False)
         )
-        for term in TERMS
-    }
-    for index, arm in enumerate(SEPARATE):
-        label = next(label for label, row in rows.items() if row["style_index"] == str(index))
-        row = rows[label]
-        assert row["reference"] == conditional and int(row["runs"]) == len(SEEDS)
-        for term in TERMS:
-            tag = f"val/{term}_{index}"
-            mine, theirs = finals[arm][tag], finals["conditional"][tag]
-            assert float(row[f"{tag}_mean"]) == pytest.approx(statistics.mean(mine), rel=1e-6)
-            assert float(row[f"{tag}_std"]) == pytest.approx(statistics.stdev(mine), rel=1e-5)
-            assert int(row[f"{tag}_n"]) == len(SEEDS)
-            assert float(row[f"{tag}_diff"]) == pytest.approx(statistics.mean(mine) - statistics.mean(theirs), rel=1e-5)
-            p, p_holm = welch_p(mine, theirs), adjusted[term][index]
-            assert float(row[f"{tag}_p"]) == pytest.approx(p, rel=1e-4)
-            assert float(row[f"{tag}_p_holm"]) == pytest.approx(p_holm, rel=1e-4)
-            better = statistics.mean(mine) < statistics.mean(theirs)  # losses: lower is better
-            expected = "not significant" if p_holm >= 0.05 else ("better" if better else "worse")
-            assert row[f"{tag}_verdict"] == expected
-            assert float(rows[conditional][f"{tag}_mean"]) == pytest.approx(statistics.mean(theirs), rel=1e-6)
-        for other in set(range(3)) - {index}:  # a style this network does not hold: no cell at all
-            assert row[f"val/style_{other}_n"] == "" and row[f"val/style_{other}_p"] == ""
-        # Means over 3 styles are not tested against one style's loss; the style-free gap is.
-        for tag in ("val/style", "val/content", "val/total", "train/loss"):
-            assert row[f"{tag}_n"] == "3" and row[f"{tag}_p"] == "" and row[f"{tag}_verdict"] == ""
-        assert row["rank"] == ""  # no ranking across networks holding different styles
-        assert row["convergence"] in ("plateaued", "still improving", "still getting worse")
-
-
-@pytest.mark.integration
-def test_report_lists_no_run_as_left_out_and_says_why_some_metrics_are_not_compared(synthetic_report):
-    out, _ = synthetic_report
-    markdown = (out / "ablation.md").read_text()
-    left_out = markdown.split("## Runs left out\n")[1].split("\n## ")[0]
-    assert "None: every run is averaged into every metric it logged." in left_out
-    assert "compared only on the per-style metrics" in markdown and "no rank" in markdown
-    assert "val/style_K: val/style_0, val/style_1, val/style_2" in markdown  # Holm's family, named
-    comparisons = markdown.split("## Comparisons\n")[1].split("\n## ")[0]
-    tested = {line.split("|")[1].strip() for line in comparisons.splitlines()[3:] if line.startswith("|")}
-    assert {f"val/{term}_{k}" for term in TERMS for k in range(3)} <= tested
-    assert not tested & {"val/style", "val/content", "val/total", "train/loss"}
+        assert tests.loc[f"val/style_{k}", "p"] == pytest.approx(ref.pvalue)
+        assert tests.loc[f"val/style_{k}", "estimate"] == pytest.approx(
+            math.exp(np.mean(a - b) if "paired" in tests.loc[f"val/style_{k}", "method"] else a.mean() - b.mean())
+        )
+    assert (tests["n_a"] == 3).all() and (tests["n_b"] == 3).all()
+    assert tests.loc["val/style_0", "verdict"] == "supported"  # one distribution, sd 2% against a 25% margin
+    assert tests.loc["val/style_2", "verdict"] == "contradicted"  # e^-1: the one network is far better

@@ -6,6 +6,7 @@ endpoints through gradio_client, offline.
 The browser test is test_demo_browser.py; both use the two tiny runs of demo_runs.py.
 """
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -29,7 +30,6 @@ from stylenorm.demo import (
 )
 from stylenorm.demo.cli import DEFAULT_HOST, build_parser
 from stylenorm.inference import load_stylizer, stylize
-from stylenorm.report import collect_runs
 from stylenorm.tasks import AutoencoderTask
 
 
@@ -55,11 +55,12 @@ def test_checkpoints_are_found_with_their_norm_settings_and_their_runs_metrics(r
     for kind, entry in entries.items():
         assert entry.path == checkpoint(runs, kind).resolve()
         assert (entry.model, entry.affine, entry.error) == ("autoencoder", True, None)
-        assert entry.run == f"autoencoder/{kind}-affine_true/version_0"
+        # the checkpoint's mirror under logs/ (configs/train.yaml): logs/runs/<time>_autoencoder-<kind>
+        assert entry.run == checkpoint(runs, kind).parent.relative_to(runs / "checkpoints").as_posix()
         assert entry.status == "finished"
-        # the report's reader, read independently: the page shows the run's own final values
-        (summary,) = collect_runs(runs / "logs" / entry.run)
-        assert entry.metrics["val/psnr"] == pytest.approx(summary.metrics["val/psnr"])
+        # the run's own record, read independently: the page shows the run's final values
+        result = json.loads((runs / "logs" / entry.run / "result.json").read_text())
+        assert entry.metrics["val/psnr"] == pytest.approx(result["metrics"]["val/psnr"])
         assert f"{kind}, affine=True" in entry.label() and "psnr" in entry.label()
 
 

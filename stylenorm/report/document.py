@@ -1,405 +1,244 @@
-"""The report a reader can check: ``ablation.md`` (per variant, over seeds) and ``ablation.csv``.
+"""The report as markdown, every table a DataFrame written by ``to_markdown``.
 
-The markdown starts with what the numbers rest on - LOGDIR, preset, runs, variants and seeds,
-precision and hardware, what the preset holds equal and what the runs did hold equal, the test,
-the correction and the convergence rule - then the variant table (mean ± std [95% CI] n per
-metric, marks for differences beyond chance, convergence), the comparisons, the runs left out and
-the pictures. ``ablation.csv`` has one row per variant with full-precision numbers. The per-run
-table is :mod:`stylenorm.report.table` (``ablation_runs.md``/``.csv``).
+One report: how to reproduce it, what the runs held equal and what varied (read from their
+configs), provenance, the declared claims with their tests, the variants (described, not tested),
+the runs left out and the figures. The same text is a section of docs/ablations.md.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
-from stylenorm.report.analysis import Analysis, Comparison, equal_across, recorded
-from stylenorm.report.convergence import RULE as CONVERGENCE_RULE
-from stylenorm.report.learned_norms import learned_norm_section
-from stylenorm.report.metrics import higher_is_better
-from stylenorm.report.runs import INCOMPLETE
-from stylenorm.report.stats import (
-    BETTER,
-    CORRECTION_NAME,
-    INTERVAL_NAME,
-    NOTE_DETERMINISTIC,
-    NOTE_IDENTICAL,
-    TEST_NAME,
-    WORSE,
-)
-from stylenorm.report.styles import mixed_styles
-from stylenorm.report.variants import Study, Variant, differing_keys, show_value
+import pandas as pd
 
-MARKS = {BETTER: "▲", WORSE: "▼"}
+from stylenorm.report.claims import setting_text
+from stylenorm.report.evaluate import Analysis, variant_table
+
+#: Settings worth naming in "held equal" when every run shares them.
+PROTOCOL_KEYS = (
+    "model.name", "data.known_answer", "data.image_size", "data.batch_size", "model.network.base_channels",
+    "norm.kind", "norm.affine", "norm.num_groups", "model.lr", "trainer.max_steps", "trainer.max_epochs",
+    "trainer.precision",
+)  # fmt: skip
 
 
-def _escape(cell: str) -> str:
-    return cell.replace("|", "\\|").replace("\n", " ")
-
-
-def _row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(_escape(str(cell)) for cell in cells) + " |"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return [_row(header), "|" + "|".join("---" for _ in header) + "|", *(_row(row) for row in rows)]
-
-
-def _decimals(spread: float) -> int | None:
-    """Decimals that show two significant digits of ``spread`` (None: no usable spread)."""
-    if not math.isfinite(spread) or spread <= 0:
-        return None
-    return min(8, max(0, 1 - math.floor(math.log10(spread))))
-
-
-def _number(value: float, decimals: int | None = None) -> str:
-    if not math.isfinite(value):
+def number(value: float, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    return f"{value:.{decimals}f}" if decimals is not None else f"{value:.4g}"
+    return f"{value:.{digits}g}"
 
 
-def _p(value: float | None) -> str:
-    if value is None:
+def p_text(value: float) -> str:
+    return "—" if not math.isfinite(value) else ("<1e-4" if value < 1e-4 else f"{value:.2g}")
+
+
+def effect_text(row: pd.Series) -> str:
+    if not math.isfinite(row["estimate"]):
         return "—"
-    if value == 0 or value == 1:
-        return str(int(value))
-    return f"{value:.2g}"
+    unit = "x" if row["scale"] == "ratio A/B" else ""
+    return f"{number(row['estimate'])}{unit} [{number(row['low'])}, {number(row['high'])}]"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def n_text(tests: pd.DataFrame) -> pd.Series:
+    """``5/5``, or ``15`` for a trend of one group."""
+    b = tests["n_b"].map(lambda n: f"/{n}" if n else "")
+    return tests["n_a"].astype(str) + b
 
 
-def _seeds(seeds: Sequence[int | None]) -> str:
-    return ", ".join("?" if seed is None else str(seed) for seed in seeds) or "none"
+def selector_text(selector: dict) -> str:
+    return ", ".join(f"{key}={'|'.join(map(setting_text, values))}" for key, values in selector.items())
 
 
-def cell_text(analysis: Analysis, variant: Variant, tag: str) -> str:
-    cell = analysis.cells.get((variant, tag))
-    if cell is None:
-        return ""
-    summary = cell.summary
-    if summary.n == 0:
-        return "n=0"
-    decimals = _decimals(summary.std)
-    if summary.n == 1:
-        text = f"{_number(summary.mean)} n=1"
-    else:
-        text = (
-            f"{_number(summary.mean, decimals)} ± {_number(summary.std, decimals)} "
-            f"[{_number(summary.ci_low, decimals)}, {_number(summary.ci_high, decimals)}] n={summary.n}"
-        )
-    comparison = analysis.comparison(variant, tag)
-    if comparison is not None and comparison.verdict in MARKS:
-        text += f" {MARKS[comparison.verdict]}"
-    return text
+def images_seen(runs: pd.DataFrame) -> pd.Series:
+    """Optimizer steps x batch size (CycleGAN takes two optimizer steps, G and D, per batch)."""
+    per_batch = runs.get("model.name", pd.Series("", index=runs.index)).map(lambda m: 2 if m == "cyclegan" else 1)
+    return runs["global_step"].astype(float) // per_batch * runs["data.batch_size"].astype(float)
 
 
-def ranks(analysis: Analysis, study: Study) -> dict[Variant, str]:
-    """Rank by the study's primary metric mean (1 = best); "not final" where a variant has not plateaued;
-    none where the variants hold different styles (:mod:`stylenorm.report.styles`)."""
-    tag = analysis.primary[study]
-    if mixed_styles([variant.settings for variant in study.variants]):
-        return {}  # networks holding different styles: their means are over different styles
-    scored = [
-        (v, analysis.cells[(v, tag)].summary.mean)
-        for v in study.variants
-        if (v, tag) in analysis.cells and analysis.cells[(v, tag)].summary.n
+def protocol_lines(analysis: Analysis) -> list[str]:
+    runs = analysis.table.runs
+    finished = runs[runs["status"] == "finished"]
+    varied = analysis.table.varied()
+    held = [
+        f"`{k}={finished[k].iloc[0]}`" for k in PROTOCOL_KEYS if k in finished and k not in varied and len(finished)
     ]
-    scored.sort(key=lambda item: -item[1] if higher_is_better(tag) else item[1])
-    result = {}
-    for position, (variant, _) in enumerate(scored, start=1):
-        final = analysis.convergence[variant].final
-        result[variant] = str(position) if final else f"{position} (not final)"
-    return result
+    lines = [
+        f"- **Runs**: {len(runs)} ({len(finished)} finished), seeds {' '.join(map(str, sorted(set(runs['seed']))))}; "
+        f"a run's score is the mean of its last {analysis.k} logged values of a metric.",
+        f"- **Held equal** (the runs' configs): {', '.join(held) or '—'}.",
+        "- **Varied**: "
+        + ("; ".join(f"`{k}` = {', '.join(sorted(map(str, runs[k].dropna().unique())))}" for k in varied) or "—")
+        + ".",
+    ]
+    if len(finished) and "data.batch_size" in finished:
+        steps = finished.groupby("data.batch_size")["global_step"].agg(["min", "max"])
+        seen = images_seen(finished).groupby(finished["data.batch_size"]).agg(["min", "max"])
+        lines.append(
+            "- **Optimizer steps / images seen** by batch size: "
+            + "; ".join(f"{b}: {_span(steps.loc[b])} / {_span(seen.loc[b])}" for b in steps.index)
+            + "."
+        )
+    if analysis.table.ablation.get("claims_from"):
+        lines.append(
+            f"- **Claims** from `{analysis.table.ablation['claims_from']}` (--claims), not recorded by the runs."
+        )
+    prov = [c for c in runs.columns if c.startswith("prov.")]
+    if prov:
+        parts = [f"{c[5:]} {', '.join(sorted(map(str, runs[c].dropna().unique()))) or 'none'}" for c in prov]
+        lines.append("- **Provenance** (result.json): " + "; ".join(parts) + ".")
+    else:
+        lines.append("- **Provenance**: not recorded by these runs (no `provenance` in result.json).")
+    return lines
 
 
-def _direction(comparison: Comparison) -> str:
-    difference = comparison.test.difference
-    if not math.isfinite(difference) or difference == 0:
-        return "±0"
-    better = (difference > 0) == higher_is_better(comparison.tag)
-    return f"{difference:+.4g} ({'better' if better else 'worse'})"
+def _span(values: pd.Series) -> str:
+    low, high = int(values["min"]), int(values["max"])
+    return str(low) if low == high else f"{low}-{high}"
 
 
-def _per_study(analysis: Analysis, describe) -> str:
-    """One study: its text; several: ``model, preset X: text; ...``."""
-    if len(analysis.studies) == 1:
-        return describe(analysis.studies[0])
-    return "; ".join(f"{study.title}: {describe(study)}" for study in analysis.studies)
-
-
-def no_result_warning(analysis: Analysis) -> str | None:
-    """Said loudly when no run has a result.json and so none is averaged in: a sweep logged before
-    runs wrote one reads as empty otherwise."""
-    if analysis.include_incomplete or any(run.status != INCOMPLETE for run in analysis.runs):
-        return None
-    return (
-        "no run has a result.json (logged before runs wrote one, or all still running), so none is averaged "
-        "in; --include-incomplete averages them in as they stand"
+def claims_table(analysis: Analysis) -> pd.DataFrame:
+    tests = analysis.tests
+    if tests.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "claim": tests["claim"],
+            "metric": tests["metric"],
+            "level": tests["level"].replace("", "—"),
+            "effect [95% CI]": tests.apply(effect_text, axis=1),
+            "scale": tests["scale"],
+            "n A/B": n_text(tests),
+            "test": tests["method"] + tests["r"].map(lambda r: f", r={r:.2f}" if math.isfinite(r) else ""),
+            "p declared": tests["p_declared"].map(p_text),
+            "Holm p": tests["p_adjusted"].map(p_text),
+            "outcome": tests["outcome"],
+            "verdict": tests["verdict"],
+            "beyond smallest effect": tests["matters"],
+            "detectable at 80% power": tests["detectable"].map(number),
+            "convergence": tests["convergence"],
+        }
     )
 
 
-def header_lines(analysis: Analysis) -> list[str]:
-    runs = analysis.runs
-    left_out = {id(e.run) for e in analysis.exclusions if e.tags is None}
-    partly = {id(e.run) for e in analysis.exclusions if e.tags is not None}
-    seeds = sorted({run.seed for run in runs if run.seed is not None})
-    per_variant = sorted({len(analysis.averaged_runs(v)) for v in analysis.variants})
-    lines = [
-        "# Ablation report",
-        "",
-        f"- **LOGDIR:** `{analysis.logdir}`",
-        "- **Preset:** " + _per_study(analysis, lambda s: s.preset or "none recorded (no ablation/preset in hparams)"),
-        f"- **Runs:** {len(runs)} ({len(runs) - len(left_out)} averaged in, {len(left_out)} left out"
-        + (f", {len(partly)} left out of some metrics" if partly else "")
-        + f"), {_plural(len(analysis.variants), 'variant')}, seeds {_seeds(seeds)} "
-        f"(averaged-in runs per variant: {', '.join(map(str, per_variant))})",
-        "- **Precision and hardware recorded:** "
-        + _per_study(
-            analysis,
-            lambda s: (
-                f"trainer/precision: {recorded(s.runs, 'trainer/precision')}; "
-                f"run/hardware: {recorded(s.runs, 'run/hardware')}"
-            ),
-        ),
-        "- **What the preset holds equal:** "
-        + _per_study(analysis, lambda s: "; ".join(s.holds_equal) or "not stated (no ablation/holds_equal in hparams)"),
-        "- **What the runs did hold equal (measured):** "
-        + _per_study(analysis, lambda s: "; ".join(equal_across(analysis, s))),
-        "- **Reference:** "
-        + _per_study(
-            analysis,
-            lambda s: (
-                (
-                    f"{','.join(f'{k}={w}' for k, w in s.reference_spec.items())} ({s.reference_source})"
-                    if s.reference_spec
-                    else s.reference_source
-                )
-                + (f"; compared within equal {', '.join(s.within)} ({s.within_source})" if s.within else "")
-            ),
-        ),
-        "- **Primary metric:** "
-        + _per_study(analysis, lambda s: f"{analysis.primary[s]} ({analysis.primary_source[s]})"),
-        f"- **Statistics:** per variant and metric, mean ± standard deviation over seeds (ddof=1) "
-        f"[{INTERVAL_NAME}] and n. Test: {TEST_NAME}, each variant against its reference. "
-        f"Correction: {CORRECTION_NAME}. ▲/▼: better/worse than the reference at adjusted p < {analysis.alpha:g}. "
-        f'Edge cases: n < 2 on either side: no test, no mark ("n too small"); {NOTE_IDENTICAL}; '
-        f"{NOTE_DETERMINISTIC} (not seed noise). Only tested comparisons count in the correction.",
-        f"- **Convergence rule ({_per_study(analysis, lambda s: analysis.primary[s])}):** {CONVERGENCE_RULE}.",
-    ]
-    if (warning := no_result_warning(analysis)) is not None:
-        lines.append(f"- **Warning:** {warning}.")
-    notes = [f"{study.title}: {note}" for study in analysis.studies for note in study.notes]
-    if notes:
-        lines.append("- **Notes:** " + "; ".join(notes))
-    return lines
-
-
-def variant_table(analysis: Analysis) -> list[str]:
-    arrows = {tag: "↑" if higher_is_better(tag) else "↓" for tag in analysis.metrics}
-    header = [
-        "rank",
-        "variant",
-        "compared with",
-        "runs (seeds)",
-        "steps",
-        *(f"{tag} {arrows[tag]}" for tag in analysis.metrics),
-        "convergence",
-    ]
-    rows = []
-    for study in analysis.studies:
-        rank = ranks(analysis, study)
-        for variant in study.variants:
-            reference = study.references.get(variant)
-            averaged = analysis.averaged_runs(variant)
-            steps = sorted({run.steps for run in averaged if run.steps is not None})
-            rows.append(
-                [
-                    rank.get(variant, "—"),
-                    variant.label,
-                    "(reference)" if reference is variant else (reference.label if reference else "nothing"),
-                    f"{len(averaged)} ({_seeds([run.seed for run in averaged])})",
-                    ", ".join(map(str, steps)) or "—",
-                    *(cell_text(analysis, variant, tag) for tag in analysis.metrics),
-                    f"{analysis.primary[study]}: {analysis.convergence[variant].describe()}",
-                ]
+def variants_markdown(analysis: Analysis) -> str:
+    table = variant_table(analysis)
+    if table.empty:
+        return "No finished run."
+    metrics = [c[: -len(" mean")] for c in table.columns if c.endswith(" mean")]
+    out = table[[c for c in table.columns if not c.startswith("val/")]].copy()
+    for metric in metrics:
+        out[metric] = [
+            f"{number(m)} ± {number(s, 2)} [{number(lo)}, {number(hi)}]"
+            for m, s, lo, hi in table[[f"{metric} mean", f"{metric} sd", f"{metric} low", f"{metric} high"]].itertuples(
+                index=False
             )
-    return _table(header, rows)
+        ]
+    return out.to_markdown(index=False)
 
 
-def comparison_table(analysis: Analysis) -> list[str]:
-    if not analysis.comparisons:
-        return ["No comparisons: every variant is a reference, or has none."]
-    header = [
-        "metric",
-        "variant",
-        "reference",
-        "difference (variant - reference)",
-        "p (Welch)",
-        "adjusted p (Holm)",
-        "verdict",
-        "note",
-    ]
-    rows = []
-    for comparison in analysis.comparisons:
-        notes = [comparison.test.note] if comparison.test.note else []
-        not_final = [v.label for v in (comparison.variant, comparison.reference) if not analysis.convergence[v].final]
-        if not_final and comparison.tag == analysis.primary[comparison.study]:
-            notes.append(f"not final: {', '.join(not_final)} not plateaued")
-        rows.append(
-            [
-                comparison.tag,
-                comparison.variant.label,
-                comparison.reference.label,
-                _direction(comparison),
-                _p(comparison.test.p),
-                _p(comparison.p_adjusted),
-                comparison.verdict,
-                "; ".join(notes),
-            ]
+def render(
+    analysis: Analysis, commands: Sequence[str], figures: Sequence[tuple[str, str]], heading: str = "###"
+) -> str:
+    """The report's markdown (``heading`` is the level of its sub-headings)."""
+    parts = ["Reproduce:", "", "```bash", *commands, "```", "", *protocol_lines(analysis), ""]
+    parts += [f"{heading} Claims (declared in the preset before the runs)", ""]
+    for claim in analysis.claims:
+        comparison = claim.comparison
+        what = f"A = `{selector_text(comparison.a)}`" + (
+            f", B = `{selector_text(comparison.b)}`" if comparison.b else ""
         )
-    return _table(header, rows)
+        if comparison.within:
+            what += f", within each `{'`, `'.join(comparison.within)}`"
+        if claim.where:
+            what += f", runs with `{selector_text(claim.where)}`"
+        if comparison.type == "trend":
+            what += f", trend over {comparison.scale} `{comparison.factor}`"
+        parts.append(
+            f"- **{claim.id}**: {claim.sentence} *Source*: {claim.source}. *Test*: {what}, expect {claim.expect}; "
+            f"smallest effect that matters {claim.smallest_effect:g}; family `{claim.family}`; "
+            f"pairing {claim.pairing}; budget: {claim.budget}."
+        )
+    table = claims_table(analysis)
+    parts += ["", table.to_markdown(index=False) if not table.empty else "No claim tested.", ""]
+    if analysis.absent:
+        untested = ", ".join(f"{claim} ({metric})" for claim, metric in analysis.absent)
+        parts += [f"Not in this sweep (no finished run matches their variants): {untested}.", ""]
+    parts += [
+        f"Effects are A - B (or the slope difference, or A/B on the log scale), 95% intervals unadjusted; "
+        f"Holm's correction within each family at alpha = {analysis.alpha}. Equivalence: TOST against the smallest "
+        "effect. Inconclusive rows give the smallest effect (equivalence: margin) this n detects at 80% power "
+        "at the family's first Holm step. Convergence: the last-k slope's 95% interval inside the declared threshold.",
+        "",
+        *across_tasks_section(analysis, heading),
+        f"{heading} Variants (described, not tested)",
+        "",
+        variants_markdown(analysis),
+        "",
+        f"{heading} Runs left out",
+        "",
+        analysis.left_out.to_markdown(index=False)
+        if not analysis.left_out.empty
+        else "None: every run finished with finite metrics.",
+        "",
+    ]
+    if figures:
+        parts += [f"{heading} Figures", ""] + [f"![{what}]({path})" for path, what in figures] + [""]
+    return "\n".join(parts)
 
 
-def settings_table(analysis: Analysis) -> list[str]:
-    keys = differing_keys(analysis.variants)
-    if not keys:
+def across_tasks_section(analysis: Analysis, heading: str) -> list[str]:
+    """IQM of normalised scores and P(improvement) across tasks (Agarwal et al. 2021), when declared."""
+    from stylenorm.report.aggregate import across_tasks as summarize
+    from stylenorm.report.claims import across_tasks
+
+    spec = across_tasks(analysis.table.ablation)
+    if spec is None:
         return []
-    rows = [[v.label, *(show_value(v.settings.get(k)) for k in keys)] for v in analysis.variants]
-    return [
-        "## Settings that differ between variants",
-        "",
-        "Every hparams.yaml entry (seed and the ablation protocol aside) that is not the same in all variants; "
-        "labels name only those needed to tell variants apart, the rest follow from them.",
-        "",
-        *_table(["variant", *keys], rows),
-        "",
-    ]
-
-
-def left_out_section(analysis: Analysis) -> list[str]:
-    lines = ["## Runs left out", ""]
-    if not analysis.exclusions:
-        lines.append("None: every run is averaged into every metric it logged.")
-    else:
-        rows = [
-            [
-                e.run.name,
-                e.variant.label,
-                show_value(e.run.seed),
-                e.run.status,
-                "every metric" if e.tags is None else ", ".join(e.tags),
-                e.reason,
+    title = [f"{heading} Across tasks ({spec['metric']} by `{spec['task']}`)", ""]
+    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
+    result = summarize(analysis.scores, settings, analysis.table.varied(), spec)
+    if result is None:
+        return [*title, "Not computed: it needs >= 2 tasks and >= 5 seeds of every variant on every task.", ""]
+    iqm, improvement = result
+    iqm = iqm.assign(
+        **{
+            "IQM [95% CI]": [
+                f"{number(p)} [{number(lo)}, {number(hi)}]"
+                for p, lo, hi in iqm[["IQM", "low", "high"]].itertuples(index=False)
             ]
-            for e in analysis.exclusions
-        ]
-        lines += _table(["run", "variant", "seed", "status", "left out of", "reason"], rows)
-    if analysis.flagged:
-        lines += [
-            "",
-            "Averaged in without result.json (--include-incomplete; they may have been killed early): "
-            + ", ".join(f"`{run.name}` (step {run.steps})" for run in analysis.flagged),
-        ]
-    return lines
-
-
-def markdown_report(analysis: Analysis, pictures: Sequence[tuple[str, str]] = ()) -> str:
-    """The whole ``ablation.md``; ``pictures``: (file name, what it shows) to link at the end."""
-    lines = [
-        *header_lines(analysis),
+        }
+    )
+    return [
+        *title,
+        f"Scores normalised per task: 0 = doing nothing (`{spec['nothing']}`), 1 = the best variant's mean; "
+        "interquartile mean over runs x tasks with a stratified bootstrap interval (runs resampled within tasks).",
         "",
-        "## Variants",
+        iqm[["variant", "IQM [95% CI]"]].to_markdown(index=False),
         "",
-        "Mean ± std [95% CI] n over seeds, final values (the last logged); ↑ higher is better, ↓ lower is better; "
-        f"▲/▼ better/worse than the variant it is compared with (Holm-adjusted p < {analysis.alpha:g}). "
-        "Rank by the primary metric within each study.",
+        "P(a run of the row variant beats one of the column variant), averaged over tasks [95% CI]:",
         "",
-        *variant_table(analysis),
-        "",
-        "## Comparisons",
-        "",
-        *comparison_table(analysis),
-        "",
-        *settings_table(analysis),
-        *learned_norm_section(analysis),
-        *left_out_section(analysis),
-        "",
-        "## Pictures and tables",
+        improvement.to_markdown(),
         "",
     ]
-    lines += [f"- [{name}]({name}): {what}" for name, what in pictures]
-    return "\n".join(lines) + "\n"
 
 
-def write_report(analysis: Analysis, path: str | os.PathLike, pictures: Sequence[tuple[str, str]] = ()) -> Path:
-    path = Path(path)
-    path.write_text(markdown_report(analysis, pictures), encoding="utf-8")
-    return path
-
-
-STAT_COLUMNS = ("mean", "std", "ci_low", "ci_high", "n", "diff", "p", "p_holm", "verdict")
-
-
-def write_variant_csv(analysis: Analysis, path: str | os.PathLike) -> Path:
-    """One row per variant: identity, differing settings, then per metric ``<tag>_<stat>``."""
-    path = Path(path)
-    keys = differing_keys(analysis.variants)
-    header = [
-        "model",
-        "preset",
-        "variant",
-        "reference",
-        "runs",
-        "seeds",
-        "rank",
-        "primary_metric",
-        "convergence",
-        "late_change_mean",
-        *keys,
-    ]
-    header += [f"{tag}_{stat}" for tag in analysis.metrics for stat in STAT_COLUMNS]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for study in analysis.studies:
-            rank = ranks(analysis, study)
-            for variant in study.variants:
-                reference = study.references.get(variant)
-                averaged = analysis.averaged_runs(variant)
-                convergence = analysis.convergence[variant]
-                row = [
-                    variant.model,
-                    study.preset or "",
-                    variant.label,
-                    "" if reference is None else reference.label,
-                    len(averaged),
-                    " ".join(show_value(run.seed) for run in averaged),
-                    rank.get(variant, ""),
-                    analysis.primary[study],
-                    convergence.state,
-                    repr(convergence.mean_change),
-                    *(show_value(variant.settings.get(k)) for k in keys),
-                ]
-                for tag in analysis.metrics:
-                    cell = analysis.cells.get((variant, tag))
-                    comparison = analysis.comparison(variant, tag)
-                    if cell is None:
-                        row += [""] * len(STAT_COLUMNS)
-                        continue
-                    s = cell.summary
-                    row += [repr(s.mean), repr(s.std), repr(s.ci_low), repr(s.ci_high), s.n]
-                    if comparison is None:
-                        row += ["", "", "", ""]
-                    else:
-                        row += [
-                            repr(comparison.test.difference),
-                            "" if comparison.test.p is None else repr(comparison.test.p),
-                            "" if comparison.p_adjusted is None else repr(comparison.p_adjusted),
-                            comparison.verdict,
-                        ]
-                writer.writerow(row)
-    return path
+def summary_rows(analysis: Analysis) -> list[dict]:
+    """One summary line per claim (its tests joined): claim, verdict, effect with interval, n."""
+    rows = []
+    by_claim = analysis.tests.groupby("claim", sort=False) if not analysis.tests.empty else []
+    for claim_id, tests in by_claim:
+        claim = next(c for c in analysis.claims if c.id == claim_id)
+        effects = "; ".join(
+            f"{r.metric}{' ' + r.level if r.level else ''}: {effect_text(r)} ({r.verdict})" for _, r in tests.iterrows()
+        )
+        verdicts = set(tests["verdict"])
+        rows.append(
+            {
+                "claim": claim.sentence,
+                "verdict": verdicts.pop() if len(verdicts) == 1 else "mixed",
+                "effect [95% CI]": effects,
+                "n A/B": ", ".join(dict.fromkeys(n_text(tests))),
+            }
+        )
+    return rows

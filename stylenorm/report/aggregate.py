@@ -1,0 +1,115 @@
+"""Across tasks: normalised scores, interquartile mean with stratified bootstrap intervals, and the
+probability of improvement (Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice";
+the method of the archived ``rliable`` library, on numpy/scipy).
+
+Scores are normalised per task between doing nothing (0) and the best variant's mean (1). The IQM is
+the 25%-trimmed mean over all runs x tasks; its interval resamples runs within each task (stratified
+bootstrap, percentile). P(A > B) is the Mann-Whitney estimate per task, averaged over tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+REPS = 2000
+
+
+def normalise(score: np.ndarray, nothing: float, best: float) -> np.ndarray:
+    """0 = doing nothing, 1 = the best variant on this task."""
+    if best == nothing:
+        raise ValueError("the best variant scores the same as doing nothing: this task cannot normalise scores")
+    return (np.asarray(score, dtype=float) - nothing) / (best - nothing)
+
+
+def iqm(scores: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% (scipy's 25% trimmed mean)."""
+    return float(stats.trim_mean(np.asarray(scores, dtype=float).ravel(), 0.25))
+
+
+def stratified_bootstrap(
+    per_task: Mapping[str, Sequence[float]], statistic=iqm, reps: int = REPS, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """``statistic`` over all tasks' runs, and its percentile interval when runs are resampled with
+    replacement within each task (tasks fixed: the study chose them)."""
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(v, dtype=float) for v in per_task.values()]
+    point = statistic(np.concatenate(arrays))
+    draws = np.empty(reps)
+    for i in range(reps):
+        draws[i] = statistic(np.concatenate([a[rng.integers(0, a.size, a.size)] for a in arrays]))
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return point, float(low), float(high)
+
+
+def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
+    """P(X > Y) + P(X = Y)/2 for a run X of A and a run Y of B on one task (U / (n m))."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    greater = (a[:, None] > b[None, :]).mean()
+    ties = (a[:, None] == b[None, :]).mean()
+    return float(greater + ties / 2)
+
+
+def improvement_interval(
+    a: Mapping[str, Sequence[float]], b: Mapping[str, Sequence[float]], reps: int = REPS, seed: int = 0
+) -> tuple[float, float, float]:
+    """P(A > B) averaged over the tasks both have, with a stratified bootstrap percentile interval."""
+    tasks = [t for t in a if t in b]
+    if not tasks:
+        raise ValueError("A and B share no task")
+    rng = np.random.default_rng(seed)
+    xs = [np.asarray(a[t], dtype=float) for t in tasks]
+    ys = [np.asarray(b[t], dtype=float) for t in tasks]
+    point = float(np.mean([probability_of_improvement(x, y) for x, y in zip(xs, ys, strict=False)]))
+    draws = [
+        np.mean(
+            [
+                probability_of_improvement(x[rng.integers(0, x.size, x.size)], y[rng.integers(0, y.size, y.size)])
+                for x, y in zip(xs, ys, strict=False)
+            ]
+        )
+        for _ in range(reps)
+    ]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, varied: list[str], spec: Mapping, min_seeds: int = 5):
+    """The declared ``ablation.across_tasks`` ({task: config key, metric, nothing: the doing-nothing
+    metric}): per variant the IQM of normalised scores over runs x tasks with its stratified bootstrap
+    interval, and P(row variant > column variant). None when some variant has < ``min_seeds`` runs
+    on some task (the method needs several runs per task) or fewer than 2 tasks were run."""
+    task, metric, nothing = spec["task"], spec["metric"], spec["nothing"]
+    if metric not in scores or nothing not in scores:
+        return None
+    keys = [k for k in varied if k != task]
+    frame = scores[[metric, nothing]].join(settings[[task, *keys]]).dropna(subset=[metric])
+    frame["variant"] = frame[keys].astype(str).agg(", ".join, axis=1) if keys else "all"
+    counts = frame.groupby(["variant", task]).size().unstack()
+    if counts.shape[1] < 2 or counts.isna().any().any() or (counts < min_seeds).any().any():
+        return None
+    per_task = {}
+    for name, runs in frame.groupby(task):
+        best = runs.groupby("variant")[metric].mean().max()
+        runs = runs.assign(normalised=normalise(runs[metric], runs[nothing].mean(), best))
+        per_task[name] = runs
+    variants = sorted(frame["variant"].unique())
+    rows = []
+    for variant in variants:
+        point, low, high = stratified_bootstrap(
+            {t: r.loc[r["variant"] == variant, "normalised"] for t, r in per_task.items()}
+        )
+        rows.append({"variant": variant, "IQM": point, "low": low, "high": high})
+    improvement = pd.DataFrame(index=variants, columns=variants, dtype=object)
+    for a in variants:
+        for b in variants:
+            if a != b:
+                ra = {t: r.loc[r["variant"] == a, metric] for t, r in per_task.items()}
+                rb = {t: r.loc[r["variant"] == b, metric] for t, r in per_task.items()}
+                p, lo, hi = improvement_interval(ra, rb, reps=500)
+                improvement.loc[a, b] = f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
+    return pd.DataFrame(rows), improvement.fillna("—")

@@ -1,0 +1,219 @@
+"""The runs of a sweep as pandas tables: one row per run folder, one row per logged value.
+
+A run folder is Hydra's job output dir (``logs/multirun/<time>/<job>_<overrides>/`` or
+``logs/runs/<time>_<model>-<norm>/``): its settings come from ``.hydra/config.yaml`` (the resolved
+config, flattened to dotted keys: ``norm.kind``, ``data.batch_size``), its status and provenance
+from ``result.json``, its per-step metrics from ``metrics.csv`` (Lightning's CSVLogger). Nothing is
+read from folder names. A :class:`RunTable` round-trips through ``runs.csv``/``steps.csv``/
+``claims.yaml``, so a committed report folder can be re-analysed without the run folders.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+RESULT_FILE, METRICS_FILE, CONFIG_FILE, OVERRIDES_FILE = (
+    "result.json",
+    "metrics.csv",
+    ".hydra/config.yaml",
+    ".hydra/overrides.yaml",
+)
+RUNS_CSV, STEPS_CSV, CLAIMS_YAML = "runs.csv", "steps.csv", "claims.yaml"
+#: Run-table columns that are not settings (config keys have dots, metrics have slashes).
+META = ("run", "status", "global_step", "error", "wall_seconds", "overrides")
+#: Config keys that say where and how a run ran, not what it is: never part of a variant.
+NOT_A_SETTING = (
+    "seed",
+    "paths.",
+    "hydra.",
+    "ckpt_path",
+    "ablation.",
+    "logger.",
+    "callbacks.",
+    "speed.",
+    "trainer.enable_progress_bar",
+    "trainer.accelerator",
+    "trainer.devices",
+    "data.num_workers",
+    "data.root",
+    "data.embedded_root",
+)
+
+
+class ReportError(Exception):
+    """A problem with the input a person can fix (wrong LOGDIR, no runs, bad claims)."""
+
+
+@dataclass
+class RunTable:
+    """``runs``: one row per run (META, ``prov.*``, dotted settings); ``steps``: run, step, metric,
+    value (every logged cell, NaN kept); ``ablation``: the protocol the runs recorded (claims included)."""
+
+    runs: pd.DataFrame
+    steps: pd.DataFrame
+    ablation: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, folder: str | os.PathLike) -> list[Path]:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.runs.to_csv(folder / RUNS_CSV, index=False)
+        self.steps.to_csv(folder / STEPS_CSV, index=False)
+        (folder / CLAIMS_YAML).write_text(yaml.safe_dump(self.ablation, sort_keys=False, allow_unicode=True))
+        return [folder / RUNS_CSV, folder / STEPS_CSV, folder / CLAIMS_YAML]
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike) -> RunTable:
+        folder = Path(folder)
+        missing = [name for name in (RUNS_CSV, STEPS_CSV, CLAIMS_YAML) if not (folder / name).is_file()]
+        if missing:
+            raise ReportError(
+                f"{folder} is not a report folder: {missing} missing (written by scripts/ablation_report.py)"
+            )
+        runs = pd.read_csv(folder / RUNS_CSV, keep_default_na=False, na_values=[""])
+        steps = pd.read_csv(folder / STEPS_CSV)
+        ablation = yaml.safe_load((folder / CLAIMS_YAML).read_text()) or {}
+        return cls(runs, steps, ablation)
+
+    def settings(self) -> list[str]:
+        return [c for c in self.runs.columns if "." in c and not c.startswith("prov.")]
+
+    def varied(self) -> list[str]:
+        """Settings whose value differs between runs (the seed and where-it-ran keys excepted)."""
+        keep = [c for c in self.settings() if not c.startswith(NOT_A_SETTING) and c != "seed"]
+        varied, seen = [], set()
+        for column in sorted(keep, key=lambda c: (c.count("."), keep.index(c))):
+            values = tuple(self.runs[column].astype(str))
+            if len(set(values)) > 1 and values not in seen:  # model.norm.kind repeats norm.kind (${norm})
+                varied.append(column)
+                seen.add(values)
+        return sorted(varied, key=keep.index)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"norm": {"kind": "batch"}}`` -> ``{"norm.kind": "batch"}``; lists are kept as yaml flow text."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    if isinstance(tree, list):
+        return {prefix[:-1]: yaml.safe_dump(tree, default_flow_style=True, width=10**6).strip()}
+    return {prefix[:-1]: tree}
+
+
+def find_run_folders(logdir: str | os.PathLike) -> list[Path]:
+    """Every folder under ``logdir`` holding ``.hydra/config.yaml`` (resume snapshots excepted)."""
+    root = Path(logdir)
+    if not root.is_dir():
+        raise ReportError(f"LOGDIR {root} is not a folder; give a sweep's folder, e.g. logs/multirun/<time>")
+    found = sorted({p.parent.parent for p in root.rglob(CONFIG_FILE) if p.parent.name == ".hydra"}, key=_natural)
+    if not found:
+        raise ReportError(f"LOGDIR {root} holds no run: expected run folders with {CONFIG_FILE} below it")
+    return found
+
+
+def _natural(path: Path) -> tuple:
+    """Hydra's job 2 before job 10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix()))
+
+
+def _result(folder: Path) -> dict[str, Any]:
+    path = folder / RESULT_FILE
+    if not path.is_file():
+        return {
+            "status": "incomplete",
+            "error": f"no {RESULT_FILE}: killed, still running or crashed before writing it",
+        }
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        return {"status": "incomplete", "error": f"{RESULT_FILE} unreadable: {error}"}
+    return result if isinstance(result, dict) else {"status": "incomplete", "error": f"{RESULT_FILE} is not an object"}
+
+
+def read_runs(logdir: str | os.PathLike) -> RunTable:
+    """All run folders under ``logdir`` as a :class:`RunTable`."""
+    root = Path(logdir)
+    rows, steps, protocols = [], [], {}
+    for folder in find_run_folders(root):
+        name = folder.relative_to(root).as_posix()
+        try:
+            config = yaml.safe_load((folder / CONFIG_FILE).read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ReportError(
+                f"{folder / CONFIG_FILE} is not valid yaml ({error}); the run cannot be identified"
+            ) from error
+        result = _result(folder)
+        row: dict[str, Any] = {
+            "run": name,
+            "status": result.get("status", "incomplete"),
+            "global_step": result.get("global_step"),
+            "error": result.get("error"),
+            "wall_seconds": result.get("wall_seconds"),
+            "overrides": " ".join(result.get("overrides") or _overrides(folder)),
+        }
+        provenance = result.get("provenance") or {}
+        row.update({f"prov.{k}": " ".join(map(str, v)) if isinstance(v, list) else v for k, v in provenance.items()})
+        settings = flatten({k: v for k, v in config.items() if k not in ("ablation", "hydra")})
+        row.update(settings)
+        rows.append(row)
+        steps.append(_read_steps_text(folder, name))
+        protocols[name] = config.get("ablation") or {}
+    runs = pd.DataFrame(rows)
+    first = next(iter(protocols.values()))
+    differing = [name for name, protocol in protocols.items() if protocol != first]
+    if differing:
+        raise ReportError(
+            f"the runs under {root} were run for different ablation protocols (claims): {differing[0]} differs from "
+            f"{next(iter(protocols))}; report each sweep's folder on its own"
+        )
+    return RunTable(runs, pd.concat(steps, ignore_index=True), dict(first))
+
+
+def _overrides(folder: Path) -> list[str]:
+    path = folder / OVERRIDES_FILE
+    try:
+        loaded = yaml.safe_load(path.read_text()) if path.is_file() else []
+    except yaml.YAMLError:
+        return []
+    return [str(item) for item in loaded or []]
+
+
+def _read_steps_text(folder: Path, name: str) -> pd.DataFrame:
+    """metrics.csv in long form: one row per non-empty cell, a logged ``nan``/``inf`` kept."""
+    path = folder / METRICS_FILE
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=["run", "step", "metric", "value"])
+    wide = pd.read_csv(path, dtype=str, keep_default_na=False)
+    metrics = [c for c in wide.columns if c not in ("step", "epoch")]
+    long = wide.melt(id_vars=["step"], value_vars=metrics, var_name="metric", value_name="value")
+    long = long[long["value"] != ""]
+    long = long.assign(step=long["step"].astype(int), value=long["value"].astype(float))
+    # A resumed run appends to its metrics.csv and re-logs the steps after its last checkpoint: the later
+    # row is the run that went on (stylenorm/metrics_csv.py).
+    long = long.drop_duplicates(["step", "metric"], keep="last").sort_values(["metric", "step"], kind="stable")
+    long.insert(0, "run", name)
+    return long[["run", "step", "metric", "value"]].reset_index(drop=True)
+
+
+def scores(table: RunTable, k: int) -> pd.DataFrame:
+    """Per run and metric, the mean of its last ``k`` logged values (``n`` used; ``finite`` False when one
+    of them is NaN/inf): the score every comparison uses (DESIGN.md: mean of the last k validations)."""
+    steps = table.steps.sort_values(["run", "metric", "step"], kind="stable")
+    last = steps.groupby(["run", "metric"], sort=False).tail(k)
+    grouped = last.groupby(["run", "metric"])["value"]
+    out = pd.DataFrame(
+        {"score": grouped.mean(), "n": grouped.size(), "finite": grouped.apply(lambda v: bool(np.isfinite(v).all()))}
+    )
+    out.loc[~out["finite"], "score"] = math.nan
+    return out.reset_index()

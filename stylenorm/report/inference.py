@@ -1,0 +1,165 @@
+"""The statistics of a claim: differences with 95% intervals, TOST, OLS trends, Holm, power.
+
+Welch (unequal variances) or, where seeds are shared and correlated, paired t for A - B; an OLS fit
+with an interaction (metric ~ group * log2(factor)) for a trend; Schuirmann's two one-sided tests
+(TOST) for equivalence within a margin; Holm's step-down correction within a declared family; the
+smallest effect detectable at 80% power (noncentral t). Distributions from scipy, fits from numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+CONFIDENCE = 0.95
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An effect (A - B, a slope, or a slope difference) with its standard error, df, 95% interval and
+    two-sided p-value; ``method`` names the test, ``r`` the seed correlation a paired test relied on."""
+
+    estimate: float
+    se: float
+    df: float
+    low: float
+    high: float
+    p: float
+    method: str
+    r: float = math.nan
+
+    @classmethod
+    def from_t(cls, estimate: float, se: float, df: float, method: str, r: float = math.nan) -> Estimate:
+        if not (se > 0 and df > 0):  # no spread: nothing to test (a deterministic or identical result)
+            p = 1.0 if estimate == 0 else 0.0
+            return cls(estimate, 0.0, df, estimate, estimate, p, method + " (no spread)", r)
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, df) * se
+        p = float(2 * stats.t.sf(abs(estimate / se), df))
+        return cls(float(estimate), float(se), float(df), float(estimate - half), float(estimate + half), p, method, r)
+
+
+def _clean(values: Sequence[float]) -> np.ndarray:
+    data = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(data)):
+        raise ValueError(f"non-finite values must be left out before testing: {data.tolist()}")
+    return data
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> Estimate:
+    """Mean(a) - mean(b), Welch-Satterthwaite df."""
+    a, b = _clean(a), _clean(b)
+    if a.size < 2 or b.size < 2:
+        raise ValueError(f"a difference needs 2 runs on each side, got {a.size} and {b.size}")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else a.size + b.size - 2
+    return Estimate.from_t(a.mean() - b.mean(), se, df, "Welch t")
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> Estimate:
+    """Mean of the seed-matched differences a_i - b_i (``a``/``b`` aligned by seed)."""
+    a, b = _clean(a), _clean(b)
+    if a.size != b.size or a.size < 2:
+        raise ValueError(f"a paired difference needs >= 2 matched pairs, got {a.size} and {b.size}")
+    d = a - b
+    r = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else math.nan
+    return Estimate.from_t(d.mean(), d.std(ddof=1) / math.sqrt(d.size), d.size - 1, "paired t", r)
+
+
+def log_ratio(a: Sequence[float], b: Sequence[float], pair: bool) -> Estimate:
+    """The difference of log values: exp() of its estimate and interval is the ratio of geometric
+    means, so a positive quantity never gets a negative bound."""
+    a, b = _clean(a), _clean(b)
+    if np.any(a <= 0) or np.any(b <= 0):
+        raise ValueError("log_scale needs positive values on both sides")
+    return (paired if pair else welch)(np.log(a), np.log(b))
+
+
+def ols(y: Sequence[float], x: Sequence[float], group: Sequence[bool] | None = None) -> Estimate:
+    """OLS slope of ``y`` on ``x``; with ``group`` (True = A), the interaction of y ~ g + x + g:x, i.e.
+    slope(A) - slope(B) with a pooled residual variance."""
+    y, x = _clean(y), _clean(x)
+    columns = [np.ones_like(x), x]
+    if group is not None:
+        g = np.asarray(group, dtype=float)
+        columns = [np.ones_like(x), g, x, g * x]
+    design = np.column_stack(columns)
+    df = y.size - design.shape[1]
+    if df < 1 or np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError(
+            f"a trend needs >= 2 factor levels per group and more runs than {design.shape[1]} coefficients"
+        )
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coef
+    sigma2 = residual @ residual / df
+    cov = sigma2 * np.linalg.inv(design.T @ design)
+    name = "OLS interaction (slope A - slope B)" if group is not None else "OLS slope"
+    return Estimate.from_t(coef[-1], math.sqrt(max(cov[-1, -1], 0.0)), df, name)
+
+
+def tost(estimate: Estimate, margin: float) -> float:
+    """Schuirmann's TOST p-value for |effect| < ``margin``: the larger of the two one-sided p-values."""
+    if estimate.se == 0:
+        return 0.0 if abs(estimate.estimate) < margin else 1.0
+    lower = stats.t.sf((estimate.estimate + margin) / estimate.se, estimate.df)
+    upper = stats.t.cdf((estimate.estimate - margin) / estimate.se, estimate.df)
+    return float(max(lower, upper))
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the order given (step-down, monotone, capped at 1)."""
+    p = np.asarray(pvalues, dtype=float)
+    if p.size == 0:
+        return []
+    if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p-values must lie in [0, 1]: {p.tolist()}")
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))))
+    adjusted = np.empty(p.size)
+    adjusted[order] = stepped
+    return adjusted.tolist()
+
+
+def detectable_difference(se: float, df: float, alpha: float, power: float = POWER) -> float:
+    """The smallest true effect a two-sided t-test at ``alpha`` finds with ``power`` (noncentral t)."""
+    if not (se > 0 and df > 0):
+        return math.nan
+    crit = stats.t.ppf(1 - alpha / 2, df)
+
+    def shortfall(effect: float) -> float:
+        nc = effect / se
+        far_tail = np.nan_to_num(stats.nct.cdf(-crit, df, nc))  # ~0, and scipy gives NaN far out
+        return stats.nct.sf(crit, df, nc) + far_tail - power
+
+    upper = se * (crit + 2)
+    while shortfall(upper) < 0:  # few df: the power rises slowly with the effect
+        upper *= 2
+    return float(optimize.brentq(shortfall, 0.0, upper))
+
+
+def detectable_margin(se: float, df: float, alpha: float, power: float = POWER) -> float:
+    """The smallest equivalence margin TOST at ``alpha`` establishes with ``power`` when the true effect
+    is 0: m = se (t_{1-alpha} + t_{(1+power)/2}) (the usual approximation, se taken as known)."""
+    if not (se > 0 and df > 0):
+        return math.nan
+    return float(se * (stats.t.ppf(1 - alpha, df) + stats.t.ppf((1 + power) / 2, df)))
+
+
+def mean_interval(values: Sequence[float], positive: bool) -> tuple[float, float]:
+    """95% interval of a mean: Student t, or for a positive quantity t on the log scale (the
+    geometric mean's interval, never below 0); a sample with zeros falls back to the t interval."""
+    data = _clean(values)
+    if data.size < 2:
+        return math.nan, math.nan
+    work = np.log(data) if positive and np.all(data > 0) else data
+    sd = work.std(ddof=1)
+    if sd == 0:
+        centre = float(work.mean())
+        return (math.exp(centre),) * 2 if work is not data else (centre, centre)
+    low, high = stats.t.interval(CONFIDENCE, work.size - 1, loc=work.mean(), scale=sd / math.sqrt(work.size))
+    return (math.exp(low), math.exp(high)) if work is not data else (float(low), float(high))

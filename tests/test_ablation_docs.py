@@ -1,0 +1,133 @@
+"""docs/ablations.md is generated from the committed report folders, and `--check` catches any drift."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stylenorm.report.cli import main as report_main
+from stylenorm.report.docs import check, write
+from tests.report_runs import sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+CLAIM = {
+    "id": "bn_beats_gn",
+    "sentence": "BN beats GN.",
+    "source": "a test",
+    "metrics": ["val/psnr"],
+    "comparison": {"type": "difference", "a": {"norm.kind": "batch"}, "b": {"norm.kind": "group"}},
+    "expect": "greater",
+    "smallest_effect": 0.5,
+    "family": "main",
+    "budget": "600 steps",
+    "pairing": "seed",
+}
+TEMPLATE = "# Ablations\n\n{{summary}}\n\n{{forest}}\n\n## The example\n\n{{report example}}\n\nProse stays.\n"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A repository with a template, no presets and one report folder made by scripts/ablation_report.py."""
+    root = tmp_path_factory.mktemp("built")
+    rng = np.random.default_rng(0)
+    groups = {
+        "norm-batch": ({"norm": {"kind": "batch"}}, rng.normal(21, 0.5, 4)),
+        "norm-group": ({"norm": {"kind": "group"}}, rng.normal(20, 0.5, 4)),
+    }
+    sweep(root / "logs", groups, {"preset": "example", "claims": [CLAIM]})
+    (root / "docs").mkdir()
+    (root / "configs" / "experiment").mkdir(parents=True)
+    (root / "docs" / "ablations.template.md").write_text(TEMPLATE)
+    out = root / "docs" / "ablations" / "example"
+    assert report_main([str(root / "logs"), "--out", str(out), "--no-layout"]) == 0
+    write(root)
+    return root
+
+
+@pytest.fixture
+def repo(built, tmp_path):
+    """A fresh copy of the built repository for a test to change."""
+    shutil.copytree(built, tmp_path / "repo")
+    return tmp_path / "repo"
+
+
+def test_generated_document_opens_with_the_summary_and_keeps_the_prose(repo):
+    text = (repo / "docs" / "ablations.md").read_text()
+    assert text.index("| preset / report") < text.index("forest.png") < text.index("## The example")
+    assert "| example / [example](#example) | BN beats GN." in text and "Prose stays." in text
+    assert "python train.py -m experiment=example variant=norm-batch,norm-group seed=0,1,2,3" in text
+    assert "python scripts/ablation_report.py logs/ablations/example --out docs/ablations/example" in text
+    assert (repo / "docs" / "ablations" / "forest.png").is_file()
+    assert check(repo) is None
+
+
+def test_check_names_the_first_line_when_one_number_in_a_csv_changes(repo):
+    steps_csv = repo / "docs" / "ablations" / "example" / "steps.csv"
+    steps = pd.read_csv(steps_csv)
+    last = steps.index[-1]
+    steps.loc[last, "value"] += 0.5  # one validation of one run
+    steps.to_csv(steps_csv, index=False)
+    difference = check(repo)
+    assert difference is not None and difference.startswith("docs/ablations")
+    assert ":" in difference and "committed" in difference and "generated" in difference
+
+
+def test_check_catches_a_hand_edit_of_the_document(repo):
+    document = repo / "docs" / "ablations.md"
+    document.write_text(document.read_text().replace("supported", "supported (obviously)", 1))
+    assert "docs/ablations.md:" in check(repo)
+
+
+def test_every_preset_claim_without_a_report_is_listed_as_not_run(repo):
+    shutil.copy(ROOT / "configs" / "experiment" / "bn_vs_gn_small_batch.yaml", repo / "configs" / "experiment")
+    write(repo)
+    text = (repo / "docs" / "ablations.md").read_text()
+    assert "BN's PSNR falls faster than GN's as the batch shrinks" in text and "not run yet" in text
+
+
+def test_committed_docs_match_their_report_folders():
+    """docs/ablations.md and every report.md it places are what the committed CSVs give."""
+    assert check(ROOT) is None
+
+
+@pytest.mark.integration
+def test_committed_docs_pass_check_and_fail_when_a_committed_csv_changes(tmp_path):
+    """The command CI runs, on the repository's own committed files, then on a copy with one number changed."""
+    command = [sys.executable, str(ROOT / "scripts" / "ablation_docs.py"), "--check"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    copy = tmp_path / "repo"
+    for part in ("docs", "configs"):
+        shutil.copytree(ROOT / part, copy / part)
+    reports = sorted(p.parent for p in (copy / "docs" / "ablations").glob("*/runs.csv"))
+    assert reports, "no committed report folder with runs.csv"
+    steps_csv = reports[0] / "steps.csv"
+    steps = pd.read_csv(steps_csv)
+    steps.loc[steps.index[-1], "value"] += 1.0
+    steps.to_csv(steps_csv, index=False)
+    result = subprocess.run([*command, "--root", str(copy)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert "out of date: docs/ablations" in result.stderr
+
+
+def test_the_committed_example_agrees_with_an_independent_computation():
+    """The committed tiny sweep: scores recomputed from steps.csv by hand, the test by scipy."""
+    from scipy import stats
+
+    folder = ROOT / "docs" / "ablations" / "ablation_autoencoder_exposure_tiny"
+    runs = pd.read_csv(folder / "runs.csv").set_index("run")
+    steps = pd.read_csv(folder / "steps.csv")
+    psnr = steps[steps["metric"] == "val/psnr"].sort_values("step")
+    score = {run: values.tail(3)["value"].mean() for run, values in psnr.groupby("run")}
+    a = [score[r] for r in runs.index if runs.at[r, "norm.kind"] == "instance"]
+    b = [score[r] for r in runs.index if runs.at[r, "norm.kind"] == "batch"]
+    reference = stats.ttest_ind(a, b, equal_var=False)  # the report fell back to Welch (seed r <= 0)
+    row = pd.read_csv(folder / "tests.csv").set_index("claim").loc["in_helps_exposure"]
+    assert row["estimate"] == pytest.approx(np.mean(a) - np.mean(b))
+    assert (row["low"], row["high"]) == tuple(pytest.approx(v) for v in reference.confidence_interval())
+    assert row["p"] == pytest.approx(reference.pvalue)
+    assert row["verdict"] == ("supported" if reference.pvalue < 0.05 and np.mean(a) > np.mean(b) else row["verdict"])
