@@ -71,14 +71,15 @@ blue swapped (:func:`reverse_channels`) - a cold, cyanotype-like look::
 bijection and the B -> A direction is learnable too.
 
 Why the swap: ``w`` alone is a mild grade. Doing nothing - the photo scored against ``w(photo)`` -
-got 17.8 dB PSNR on the 16 test tiles of the embedded CycleGAN data (17.4 dB on the 8 a run
-validates on, ``val/psnr_identity_baseline``), more than a CPU-sized CycleGAN reaches (13 dB after
-400 iterations, its error dominated by reproducing the image content): on a CPU budget the model
-could not beat copying its input, so a run could not show that it had learned the grade. With the
-swap, doing nothing scores 11.4 dB (10.9 dB on the 8 validated tiles; the ``exposure`` answer,
-graded by the same ``f``: 9.5 dB and 9.9 dB): identity is a weak baseline, and beating it takes
-learning the grade. The claim tested is unchanged: ``f`` is still one fixed per-pixel colour map
-that depends on each pixel's absolute colour and each image's brightness and colour balance (the
+got 17.8 dB PSNR on the 16 test tiles of the embedded CycleGAN data of format version 1 (17.4 dB
+on the 8 a run validates on, ``val/psnr_identity_baseline``), more than a CPU-sized CycleGAN
+reaches (13 dB after 400 iterations, its error dominated by reproducing the image content): on a
+CPU budget the model could not beat copying its input, so a run could not show that it had learned
+the grade. With the swap, doing nothing scores 10.2 dB on the 82 test tiles of format version 4
+(10.4 dB on the 8 validated by default; the ``exposure`` answer, graded by the same ``f``: 10.5 dB
+and 10.9 dB): identity is a weak baseline, and beating it takes learning the grade. The claim
+tested is unchanged: ``f`` is still one fixed per-pixel colour map that depends on each pixel's
+absolute colour and each image's brightness and colour balance (the
 reason above why it handicaps instance norm).
 
 All functions take float tensors ``(3, H, W)`` or ``(N, 3, H, W)`` in [0, 1], use plain elementwise
