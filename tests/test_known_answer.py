@@ -384,7 +384,9 @@ def test_cyclegan_datamodule_records_the_task_and_serves_its_truth(data_dir):
 @pytest.mark.parametrize("value", ["sepia", "none"])
 def test_bad_known_answer_names_the_key_and_the_allowed_values(tmp_path, model, value):
     cfg = compose_train(f"model={model}", f"paths.data_dir={tmp_path}", f"data.known_answer={value}")
-    with pytest.raises(ValueError, match=rf"data.known_answer='{value}'.*colour_grade, exposure or null"):
+    with pytest.raises(
+        ValueError, match=rf"data.known_answer='{value}'.*colour_grade, exposure, mixture, lighting or null"
+    ):
         instantiate_data(cfg)
 
 
@@ -519,7 +521,7 @@ def test_known_answers_listed_in_the_data_configs():
     for name in ("embedded_autoencoder", "embedded_cyclegan", "image_folder", "unpaired"):
         text = (CONFIG_DIR / "data" / f"{name}.yaml").read_text()
         assert re.search(r"^\s*known_answer: ", text, re.MULTILINE), name
-    assert KNOWN_ANSWERS == ("colour_grade", "exposure")
+    assert KNOWN_ANSWERS == ("colour_grade", "exposure", "mixture", "lighting")
 
 
 # --- the autoencoder task with a target ---------------------------------------------------------
@@ -578,3 +580,9 @@ def test_short_autoencoder_training_on_the_exposure_task(tmp_path, capsys):
     assert np.isfinite(metrics["val/psnr"])
     hparams = (Path(cfg.paths.run_dir) / "hparams.yaml").read_text()
     assert re.search(r"^data/known_answer: exposure$", hparams, re.MULTILINE), hparams
+
+
+def test_cyclegan_refuses_the_tasks_only_the_autoencoder_poses(tmp_path):
+    cfg = compose_train("model=cyclegan", f"paths.data_dir={tmp_path}", "data.known_answer=mixture")
+    with pytest.raises(ValueError, match=r"data.embedded='cyclegan_mixture'.*cyclegan \(colour_grade\)"):
+        instantiate_data(cfg)

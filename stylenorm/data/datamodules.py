@@ -38,6 +38,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
+from stylenorm.data.between_tasks import check_alpha
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import (
     CYCLEGAN_KNOWN_ANSWERS,
@@ -289,9 +290,11 @@ class ImageFolderDataModule(_ImageDataModule):
         max_val_images: int | None = 8,
         seed: int = 0,
         known_answer: str | None = None,
+        mixture_alpha: float = 0.5,
     ) -> None:
         super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
         self.known_answer = check_known_answer(known_answer)
+        self.mixture_alpha = check_alpha(mixture_alpha)
         self.val_root = Path(val_root) if val_root is not None else None
         self.random_crop = random_crop
         self.flip = flip
@@ -316,7 +319,11 @@ class ImageFolderDataModule(_ImageDataModule):
         train = ImageFolderDataset(train_images, transform, key=self.key)
         val = ImageFolderDataset(val_images, eval_transform(self.image_size), key=self.key)
         if self.known_answer is not None:
-            return KnownAnswerDataset(train, self.known_answer), KnownAnswerDataset(val, self.known_answer, self.seed)
+            alpha = self.mixture_alpha
+            return (
+                KnownAnswerDataset(train, self.known_answer, mixture_alpha=alpha),
+                KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=alpha),
+            )
         return train, val
 
 
