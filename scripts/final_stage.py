@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print(runs.loc[left_out, ["run", "status"]].to_string(index=False), file=sys.stderr)
     print(best.drop(columns=["tried"]).to_string(index=False), file=sys.stderr)
     for row in best[best["at_edge"]].itertuples(index=False):
-        print(f"warning: {row.variant or '(one variant)'}: best lr {row.lr:g} is at the edge of {row.tried}", file=sys.stderr)
+        print(
+            f"warning: {row.variant or '(one variant)'}: best lr {row.lr:g} is at the edge of {row.tried}",
+            file=sys.stderr,
+        )
     print(final_stage_command(best, runs, args.drop))
     return 0
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,11 @@ def _compute_floor(cfg, steps: int = 20) -> dict[str, float]:
     seconds = (time.perf_counter() - start) / steps
     with torch.no_grad(), FlopCounterMode(display=False) as forward:
         network(batch)
-    return {"step_seconds": seconds, "step_flops": counter.get_total_flops(), "forward_flops": forward.get_total_flops()}
+    return {
+        "step_seconds": seconds,
+        "step_flops": counter.get_total_flops(),
+        "forward_flops": forward.get_total_flops(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="train.py overrides (default: norm=batch seed=0)")
     args = parser.parse_args(argv)
 
+    load = os.getloadavg()
     start = _subprocess_seconds("pass")
     imports = _subprocess_seconds("import stylenorm.train") - start
 
@@ -133,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             f"paths.checkpoint_dir={tmp}/checkpoints",
             "trainer.enable_progress_bar=false",
             "+trainer.profiler._target_=study_run_time_profiler.RecordingProfiler",
+            f"+trainer.profiler.dirpath={tmp}",  # its table goes to a file, not the terminal
+            "+trainer.profiler.filename=profile",
             *(args.overrides or ["norm=batch", "seed=0"]),
         ]
         with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
@@ -145,12 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - began
         parts = _group(profiler.last.recorded_durations)
         steps = len(profiler.last.recorded_durations.get("run_training_batch", []))
-        validations = len(
-            [a for a in profiler.last.recorded_durations if "on_validation_epoch_end" in a and "[LightningModule]" in a]
-            and profiler.last.recorded_durations.get(
-                next(a for a in profiler.last.recorded_durations if "on_validation_epoch_end" in a), []
-            )
-        )
+        ends = [a for a in profiler.last.recorded_durations if "on_validation_epoch_end" in a]
+        validations = len(profiler.last.recorded_durations[ends[0]]) if ends else 0
         floor = _compute_floor(cfg)
     accounted = sum(parts.values())
     compute = floor["step_seconds"] * steps
@@ -163,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     total = start + imports + wall
     print(f"{args.experiment} ({' '.join(args.overrides or ['norm=batch', 'seed=0'])}), callbacks={args.callbacks}")
+    print(f"load average before the run (other processes share the cores): {load[0]:.2f}")
     print(f"{steps} training steps, {validations} validations; run {wall:.1f} s, process total {total:.1f} s")
     for name, seconds in rows.items():
         print(f"  {name:58s} {seconds:8.2f} s")
     print(
         f"compute floor: {floor['step_seconds'] * 1e3:.1f} ms/step x {steps} = {compute:.1f} s "
-        f"({floor['step_flops'] / 1e9:.2f} GFLOP/step, {floor['step_flops'] / floor['step_seconds'] / 1e9:.1f} GFLOP/s); "
+        f"({floor['step_flops'] / 1e9:.2f} GFLOP/step, "
+        f"{floor['step_flops'] / floor['step_seconds'] / 1e9:.1f} GFLOP/s); "
         f"wall / compute = {total / compute:.2f}"
     )
     if args.json:
