@@ -245,7 +245,7 @@ def test_known_answer_pair_and_bad_names():
     assert not torch.equal(model_input, image)
     torch.testing.assert_close(target, exposure_answer(image))
     torch.testing.assert_close(exposure_answer(model_input), target, atol=1e-5, rtol=0)
-    with pytest.raises(ValueError, match=r"known_answer='sepia'.*colour_grade, exposure or null"):
+    with pytest.raises(ValueError, match=r"known_answer='sepia'.*colour_grade, exposure, mixture, lighting or null"):
         known_answer_pair("sepia", image)
     assert stable_seed("a", 1) == stable_seed("a", 1) != stable_seed("a", 2)
 

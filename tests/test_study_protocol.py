@@ -18,8 +18,10 @@ from torch import nn
 from conftest import REPO_ROOT
 from stylenorm.protocol import best_lr, register_protocol_resolvers, scaled_lr
 from stylenorm.protocol.stages import final_stage_command, tuning_runs
+from stylenorm.run_folder import register_resolvers
 
 register_protocol_resolvers()
+register_resolvers()  # the run-folder resolvers of configs/train.yaml, as train.py registers them
 STUDY_PRESETS = ("ablation_autoencoder", "ablation_style", "ablation_cyclegan", "bn_vs_gn_small_batch")
 
 
@@ -125,7 +127,9 @@ def test_stages_of_every_study_preset(name):
     assert tune.eval_split == "val" and tune.hydra.sweeper.params.seed == "100,101"
     assert len(str(tune.hydra.sweeper.params["protocol.lr_factor"]).split(",")) == 5
     assert "norm" in tune.hydra.sweeper.params  # the variants are swept too
-    final = compose_preset(name, "protocol=final", "protocol.lr=0.002")
+    assert tune.hydra.sweep.dir.endswith(f"multirun/{name}-tune")
+    final = compose_preset(name, "protocol=final", "protocol.lr=0.002", "protocol.variant=norm-batch")
+    assert final.hydra.sweep.dir.endswith(f"multirun/{name}-final/norm-batch")
     assert final.eval_split == "test" and final.hydra.sweeper.params.seed == "0,1,2,3,4"
     expected = 0.002 * (final.data.batch_size / 16 if name == "bn_vs_gn_small_batch" else 1)
     assert final.model.lr == pytest.approx(expected)
@@ -143,7 +147,7 @@ def fake_tuning_sweep(root, scores):
         overrides = ["experiment=ablation_autoencoder", "protocol=tune", "data.known_answer=mixture"]
         overrides += [f"norm={norm}", f"protocol.lr_factor={factor}", f"seed={seed}"]
         (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-        config = {"seed": seed, "protocol": {"lr": 1e-3, "lr_factor": factor}}
+        config = {"seed": seed, "protocol": {"stage": "tune", "lr": 1e-3, "lr_factor": factor}}
         (job / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
         frame = pd.DataFrame({"step": range(len(values)), "val/psnr": values})
         frame.to_csv(job / "metrics.csv", index=False)
@@ -174,9 +178,9 @@ def test_final_stage_command_from_a_tuning_sweep(tmp_path):
     command = final_stage_command(best_lr(runs), runs)
     assert command.splitlines() == [
         "python train.py -m experiment=ablation_autoencoder data.known_answer=mixture protocol=final norm=batch "
-        "protocol.lr=0.001 && \\",
+        "protocol.lr=0.001 protocol.variant=norm-batch && \\",
         "python train.py -m experiment=ablation_autoencoder data.known_answer=mixture protocol=final norm=instance "
-        "protocol.lr=0.0005",
+        "protocol.lr=0.0005 protocol.variant=norm-instance",
     ]
     assert "data.known_answer" not in final_stage_command(best_lr(runs), runs, drop=["data.known_answer"])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -60,6 +61,8 @@ def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFram
                 f"{job} has no protocol settings: tune with a preset that has them, e.g. "
                 f"`python train.py -m experiment=ablation_autoencoder protocol=tune`."
             )
+        if config.protocol.get("stage") not in ("tune", None):  # a shared or final run in the same tree
+            continue
         score, status = _score(job, metric, last_k)
         rows.append(
             {
@@ -92,10 +95,11 @@ def common_overrides(runs: pd.DataFrame, drop: Iterable[str] = ()) -> list[str]:
 
 def final_stage_command(best: pd.DataFrame, runs: pd.DataFrame, drop: Sequence[str] = ()) -> str:
     """One ``train.py -m`` per variant at its best learning rate (``protocol=final``: fresh seeds, the
-    test split), joined with ``&&`` so the shell runs them in turn."""
+    test split, a sweep folder per variant), joined with ``&&`` so the shell runs them in turn."""
     base = ["python", "train.py", "-m", *common_overrides(runs, drop), "protocol=final"]
     lines = []
     for row in best.itertuples(index=False):
-        words = [*base, *row.variant.split(), f"protocol.lr={row.lr:.6g}"]
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", row.variant.replace(" ", "+").replace("=", "-")) or "all"
+        words = [*base, *row.variant.split(), f"protocol.lr={row.lr:.6g}", f"protocol.variant={slug}"]
         lines.append(" ".join(shlex.quote(word) for word in words))
     return " && \\\n".join(lines)
