@@ -16,6 +16,7 @@ from omegaconf import DictConfig, open_dict
 
 from stylenorm.checkpoint_io import checkpoint_step
 from stylenorm.config_checks import check_and_fill, check_image_size_fits, skip_reason
+from stylenorm.protocol.learning_rate import register_protocol_resolvers
 from stylenorm.resume import (
     check_resume,
     config_digest,
@@ -30,6 +31,7 @@ from stylenorm.run_record import final_status, git_commit, provenance, run_recor
 from stylenorm.speed import quiet_library_noise, resolve_training_precision, set_threads
 
 log = logging.getLogger(__name__)
+register_protocol_resolvers()  # ${scaled_lr:...} in the study presets, for run(cfg) outside train.py
 
 
 def instantiate(config: DictConfig, **kwargs):

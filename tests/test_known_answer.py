@@ -245,7 +245,7 @@ def test_known_answer_pair_and_bad_names():
     assert not torch.equal(model_input, image)
     torch.testing.assert_close(target, exposure_answer(image))
     torch.testing.assert_close(exposure_answer(model_input), target, atol=1e-5, rtol=0)
-    with pytest.raises(ValueError, match=r"known_answer='sepia'.*colour_grade, exposure or null"):
+    with pytest.raises(ValueError, match=r"known_answer='sepia'.*colour_grade, exposure, mixture, lighting or null"):
         known_answer_pair("sepia", image)
     assert stable_seed("a", 1) == stable_seed("a", 1) != stable_seed("a", 2)
 
@@ -261,20 +261,25 @@ def data_dir(tmp_path_factory) -> Path:
     return root
 
 
-SPLITS = ("trainA", "trainB", "testA", "testB")
+SPLITS = ("trainA", "trainB", "valA", "testA")
 
 
 def test_exposure_dataset_layout_counts_and_every_tile_in_one_folder(data_dir):
     root = data_dir / "embedded" / "cyclegan_exposure"
-    names = {split: sorted(p.stem for p in (root / split).glob("*.png")) for split in (*SPLITS, "testA_truth")}
+    folders = (*SPLITS, "valB", "valA_truth", "testB", "testA_truth")
+    names = {split: sorted(p.stem for p in (root / split).glob("*.png")) for split in folders}
     counts = {split: len(stems) for split, stems in names.items()}
-    assert counts == {"trainA": 212, "trainB": 212, "testA": 16, "testB": 16, "testA_truth": 16}
-    assert names["testA_truth"] == names["testA"]
+    assert counts == {
+        **{"trainA": 155, "trainB": 155, "valA": 64, "testA": 82},
+        **{"valB": 64, "valA_truth": 64, "testB": 82, "testA_truth": 82},
+    }
+    assert names["testA_truth"] == names["testB"] == names["testA"]
+    assert names["valA_truth"] == names["valB"] == names["valA"]
     every = [stem for split in SPLITS for stem in names[split]]
     assert sorted(every) == sorted(tile.name for tile in photo_tiles())  # each tile exactly once
     # the same split as the colour-grade dataset: both tasks hold out the same photos
     colour = data_dir / "embedded" / "cyclegan"
-    for split in SPLITS:
+    for split in folders:
         assert names[split] == sorted(p.stem for p in (colour / split).glob("*.png")), split
     manifest = json.loads((root / "MANIFEST.json").read_text())
     assert manifest["name"] == "cyclegan_exposure" and manifest["counts"] == counts
@@ -320,7 +325,7 @@ def test_exposure_dataset_holds_the_known_answer_of_the_source_tiles(data_dir):
 
 
 def test_identity_baselines_of_both_cyclegan_datasets_are_weak(data_dir, capsys):
-    """What doing nothing scores (testA against testA_truth), on all 16 test tiles and on the 8 the
+    """What doing nothing scores (testA against testA_truth), on all 82 test tiles and on the 8 the
     datamodule validates on (``val/psnr_identity_baseline`` of a run): well below what a CPU-sized
     model reaches, unlike the warm film grade alone (the answer up to format version 1)."""
     baselines = {}
@@ -340,15 +345,15 @@ def test_identity_baselines_of_both_cyclegan_datasets_are_weak(data_dir, capsys)
             warm = (psnr(a, reference_warm_grade(a)), psnr(val_a, reference_warm_grade(val_a)))
     with capsys.disabled():
         for name, (all_tiles, validated) in baselines.items():
-            print(f"\n{name}: identity baseline {all_tiles:.2f} dB (16 test tiles), {validated:.2f} dB (8 validated)")
-        print(f"warm film grade alone: {warm[0]:.2f} dB (16 test tiles), {warm[1]:.2f} dB (8 validated)")
+            print(f"\n{name}: identity baseline {all_tiles:.2f} dB (82 test tiles), {validated:.2f} dB (8 validated)")
+        print(f"warm film grade alone: {warm[0]:.2f} dB (82 test tiles), {warm[1]:.2f} dB (8 validated)")
     assert 16.5 < warm[1] < 18.5 and 16.5 < warm[0] < 18.5  # the 17.4 (17.8) dB the docs quote as the reason
     for all_tiles, validated in baselines.values():
         assert all_tiles < 12.0 and validated < 12.0  # weak: a CPU-sized CycleGAN reached 13 dB
-    # the numbers the README and the docstrings quote: 8 validated tiles (all 16)
+    # the numbers the README and the docstrings quote: 8 validated tiles (all 82), format version 4
     colour, exposure = baselines["cyclegan"], baselines["cyclegan_exposure"]
-    assert 10.4 < colour[1] < 11.4 and 10.9 < colour[0] < 11.9  # 10.9 (11.4) dB
-    assert 9.4 < exposure[1] < 10.4 and 9.0 < exposure[0] < 10.0  # 9.9 (9.5) dB
+    assert 9.9 < colour[1] < 10.9 and 9.7 < colour[0] < 10.7  # 10.4 (10.2) dB
+    assert 10.4 < exposure[1] < 11.4 and 10.0 < exposure[0] < 11.0  # 10.9 (10.5) dB
 
 
 # --- data.known_answer for CycleGAN ------------------------------------------------------------
@@ -379,7 +384,9 @@ def test_cyclegan_datamodule_records_the_task_and_serves_its_truth(data_dir):
 @pytest.mark.parametrize("value", ["sepia", "none"])
 def test_bad_known_answer_names_the_key_and_the_allowed_values(tmp_path, model, value):
     cfg = compose_train(f"model={model}", f"paths.data_dir={tmp_path}", f"data.known_answer={value}")
-    with pytest.raises(ValueError, match=rf"data.known_answer='{value}'.*colour_grade, exposure or null"):
+    with pytest.raises(
+        ValueError, match=rf"data.known_answer='{value}'.*colour_grade, exposure, mixture, lighting or null"
+    ):
         instantiate_data(cfg)
 
 
@@ -514,7 +521,7 @@ def test_known_answers_listed_in_the_data_configs():
     for name in ("embedded_autoencoder", "embedded_cyclegan", "image_folder", "unpaired"):
         text = (CONFIG_DIR / "data" / f"{name}.yaml").read_text()
         assert re.search(r"^\s*known_answer: ", text, re.MULTILINE), name
-    assert KNOWN_ANSWERS == ("colour_grade", "exposure")
+    assert KNOWN_ANSWERS == ("colour_grade", "exposure", "mixture", "lighting")
 
 
 # --- the autoencoder task with a target ---------------------------------------------------------
@@ -573,3 +580,9 @@ def test_short_autoencoder_training_on_the_exposure_task(tmp_path, capsys):
     assert np.isfinite(metrics["val/psnr"])
     hparams = (Path(cfg.paths.run_dir) / "hparams.yaml").read_text()
     assert re.search(r"^data/known_answer: exposure$", hparams, re.MULTILINE), hparams
+
+
+def test_cyclegan_refuses_the_tasks_only_the_autoencoder_poses(tmp_path):
+    cfg = compose_train("model=cyclegan", f"paths.data_dir={tmp_path}", "data.known_answer=mixture")
+    with pytest.raises(ValueError, match=r"data.embedded='cyclegan_mixture'.*cyclegan \(colour_grade\)"):
+        instantiate_data(cfg)

@@ -121,3 +121,24 @@ def test_batch_statistics_kinds_are_those_whose_training_output_depends_on_the_b
     other[1] = other[1] * 3 + 2  # change the second sample only
     depends_on_batch = not torch.allclose(layer(batch)[0], layer(other)[0])
     assert depends_on_batch == (kind in BATCH_STATISTICS_KINDS)
+
+
+@pytest.mark.parametrize(("channels", "groups"), [(16, 1), (32, 2), (64, 4), (512, 32)])
+def test_channels_per_group_fixes_the_group_size(channels, groups):
+    layer = NormSpec(kind="group", affine=True, channels_per_group=16)(channels)
+    assert (layer.num_groups, layer.num_channels) == (groups, channels)
+
+
+def test_channels_per_group_errors_name_the_problem():
+    with pytest.raises(ValueError, match=r"enc1\.norm: norm.channels_per_group=16 does not divide its 24 channels"):
+        NormSpec(kind="group", affine=True, channels_per_group=16)(24, name="enc1.norm")
+    with pytest.raises(ValueError, match="both fix the groups; set one"):
+        NormSpec(kind="group", num_groups=32, channels_per_group=16)
+    with pytest.raises(ValueError, match="channels_per_group must be a positive int or null"):
+        NormSpec(kind="group", channels_per_group=0)
+
+
+def test_channels_per_group_is_stored_only_when_set():
+    assert "channels_per_group" not in NormSpec(kind="group").to_dict()
+    spec = NormSpec.from_config({"kind": "group", "channels_per_group": 16, "num_groups": "auto"})
+    assert spec.to_dict()["channels_per_group"] == 16

@@ -9,14 +9,14 @@ from conftest import REPO_ROOT
 from stylenorm.run_record import hparam_key
 from stylenorm.tasks import AutoencoderTask, CycleGANTask, StyleTransferTask
 
-#: preset -> (model, distinct runs: variants x 3 seeds)
+#: preset -> (model, distinct runs: variants x 5 seeds, the study protocol's shared stage)
 PRESETS = {
-    "ablation_autoencoder": ("autoencoder", 9 * 3),
-    "ablation_cyclegan": ("cyclegan", 9 * 3),
-    "ablation_style": ("style", 9 * 3),
-    "bn_vs_gn_small_batch": ("autoencoder", 10 * 3),
-    "bn_vs_gn_small_batch_equal_steps": ("autoencoder", 10 * 3),
-    "bn_eval_gap": ("cyclegan", 4 * 3),
+    "ablation_autoencoder": ("autoencoder", 9 * 5),
+    "ablation_cyclegan": ("cyclegan", 9 * 5),
+    "ablation_style": ("style", 9 * 5),
+    "bn_vs_gn_small_batch": ("autoencoder", 10 * 5),
+    "bn_vs_gn_small_batch_equal_steps": ("autoencoder", 10 * 5),
+    "bn_eval_gap": ("cyclegan", 4 * 5),
 }
 TASKS = {"autoencoder": AutoencoderTask, "cyclegan": CycleGANTask, "style": StyleTransferTask}
 

@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
+from stylenorm.data.between_tasks import check_alpha
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import (
     CYCLEGAN_KNOWN_ANSWERS,
@@ -183,6 +184,9 @@ class UnpairedDataModule(_ImageDataModule):
     task - a ``testA_truth/`` folder is still scored. An embedded dataset must be given the task it
     was built for (:data:`~stylenorm.data.embedded.CYCLEGAN_KNOWN_ANSWERS`), and named tasks need
     ``testA_truth/``.
+
+    ``eval_split``: the prefix of the validation folders, ``test`` (testA/, testB/, testA_truth/) or
+    ``val`` (valA/, ...: the embedded data's held-out tiles of the training photos, for tuning).
     """
 
     def __init__(
@@ -198,9 +202,16 @@ class UnpairedDataModule(_ImageDataModule):
         max_val_images: int | None = 8,
         seed: int = 0,
         known_answer: str | None = None,
+        eval_split: str = "test",
     ) -> None:
         super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
         self.known_answer = check_known_answer(known_answer)
+        if eval_split not in ("test", "val"):
+            raise ValueError(
+                f"eval_split={eval_split!r}: expected test (images never trained on) or val (held-out "
+                f"images of the training photos, for tuning); the folders are <split>A/, <split>B/, <split>A_truth/."
+            )
+        self.eval_split = eval_split
         if embedded and CYCLEGAN_KNOWN_ANSWERS.get(embedded, "") != known_answer:
             datasets = ", ".join(f"{name} ({task})" for name, task in CYCLEGAN_KNOWN_ANSWERS.items())
             raise ValueError(
@@ -213,26 +224,31 @@ class UnpairedDataModule(_ImageDataModule):
         unpaired_train_transform(image_size, load_size, flip)  # fail at construction on a bad size pair
 
     def _validation_images(self, domain: str, train_images: list[Path]) -> list[Path]:
-        folder = self.root / f"test{domain}"
+        folder = self.root / f"{self.eval_split}{domain}"
         if folder.is_dir():
             return spread(list_images(folder, hint=_CYCLEGAN_LAYOUT), self.max_val_images)
+        if self.eval_split == "val":  # tuning on training images would tune for memorising them
+            raise FileNotFoundError(
+                f"eval_split=val but {folder} is not there: add held-out images of your training set as "
+                f"valA/, valB/ (and valA_truth/), or validate on the test split (eval_split=test)."
+            )
         fallback = spread(train_images, self.max_val_images or 8)
         log.info("%s not found: validating on %d of the train%s images instead.", folder, len(fallback), domain)
         return fallback
 
     def _truth_images(self, images_a: list[Path]) -> list[Path] | None:
-        folder = self.root / "testA_truth"
-        if not (folder.is_dir() and (self.root / "testA").is_dir()):
+        folder, folder_a = self.root / f"{self.eval_split}A_truth", self.root / f"{self.eval_split}A"
+        if not (folder.is_dir() and folder_a.is_dir()):
             return None
         by_name = {p.relative_to(folder).with_suffix("").as_posix(): p for p in list_images(folder)}
         truth, missing = [], []
         for path in images_a:
-            key = path.relative_to(self.root / "testA").with_suffix("").as_posix()
+            key = path.relative_to(folder_a).with_suffix("").as_posix()
             (truth if key in by_name else missing).append(by_name.get(key, path))
         if missing:
             raise FileNotFoundError(
-                f"{folder} has no ground truth for {len(missing)} testA image(s), e.g. {missing[0].name}; expected "
-                f"one image per testA/ image with the same file name. Add them or remove {folder}."
+                f"{folder} has no ground truth for {len(missing)} {folder_a.name} image(s), e.g. {missing[0].name}; "
+                f"expected one image per {folder_a.name}/ image with the same file name. Add them or remove {folder}."
             )
         return truth
 
@@ -249,8 +265,9 @@ class UnpairedDataModule(_ImageDataModule):
         if self.known_answer is not None and truth is None:
             raise FileNotFoundError(
                 f"data.known_answer={self.known_answer!r} says the data have a known answer, but "
-                f"{self.root / 'testA'}/ and {self.root / 'testA_truth'}/ (the true B version of each testA "
-                f"image, same file names) are not both there. Add them, or set data.known_answer=null."
+                f"{self.root / (self.eval_split + 'A')}/ and {self.root / (self.eval_split + 'A_truth')}/ (the true "
+                f"B version of each A image, same file names) are not both there. Add them, or set "
+                f"data.known_answer=null."
             )
         val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=truth)
         return train, val
@@ -286,9 +303,11 @@ class ImageFolderDataModule(_ImageDataModule):
         max_val_images: int | None = 8,
         seed: int = 0,
         known_answer: str | None = None,
+        mixture_alpha: float = 0.5,
     ) -> None:
         super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
         self.known_answer = check_known_answer(known_answer)
+        self.mixture_alpha = check_alpha(mixture_alpha)
         self.val_root = Path(val_root) if val_root is not None else None
         self.random_crop = random_crop
         self.flip = flip
@@ -313,7 +332,11 @@ class ImageFolderDataModule(_ImageDataModule):
         train = ImageFolderDataset(train_images, transform, key=self.key)
         val = ImageFolderDataset(val_images, eval_transform(self.image_size), key=self.key)
         if self.known_answer is not None:
-            return KnownAnswerDataset(train, self.known_answer), KnownAnswerDataset(val, self.known_answer, self.seed)
+            alpha = self.mixture_alpha
+            return (
+                KnownAnswerDataset(train, self.known_answer, mixture_alpha=alpha),
+                KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=alpha),
+            )
         return train, val
 
 

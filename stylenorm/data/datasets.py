@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from stylenorm.data.between_tasks import check_alpha
 from stylenorm.data.images import ImageList, PathLikeStr, list_images
 from stylenorm.data.known_answer import check_known_answer, known_answer_pair, stable_seed
 from stylenorm.data.transforms import to_float_tensor
@@ -139,14 +140,23 @@ class KnownAnswerDataset(Dataset):
       (:mod:`stylenorm.data.resumable`);
     * with an int ``fixed_seed`` (validation) from a generator seeded by ``(fixed_seed, i)``: the
       same pixels on every access, every epoch and every run, whatever the run's seed.
+
+    ``mixture_alpha``: the weight of the ``mixture`` task (:mod:`stylenorm.data.between_tasks`).
     """
 
-    def __init__(self, images: ImageFolderDataset, known_answer: str, fixed_seed: int | None = None) -> None:
+    def __init__(
+        self,
+        images: ImageFolderDataset,
+        known_answer: str,
+        fixed_seed: int | None = None,
+        mixture_alpha: float = 0.5,
+    ) -> None:
         self.known_answer = check_known_answer(known_answer)
         if self.known_answer is None:
             raise ValueError("KnownAnswerDataset needs a known_answer; use the ImageFolderDataset itself for none.")
         self.source = images
         self.fixed_seed = fixed_seed
+        self.mixture_alpha = check_alpha(mixture_alpha)
 
     @property
     def images(self) -> ImageList:
@@ -164,5 +174,5 @@ class KnownAnswerDataset(Dataset):
         generator = None
         if self.fixed_seed is not None:
             generator = torch.Generator().manual_seed(stable_seed("validation nuisance", self.fixed_seed, index))
-        model_input, target = known_answer_pair(self.known_answer, image, generator)
+        model_input, target = known_answer_pair(self.known_answer, image, generator, self.mixture_alpha)
         return {self.key: model_input, "target": target}

@@ -4,40 +4,48 @@ Nothing is downloaded, ever. :func:`materialize_embedded` writes a dataset (PNG 
 on every run: fixed seeds, deterministic resampling, no timestamps) from the photo tiles and the
 procedural painting of :mod:`stylenorm.data.sources`:
 
+Every dataset is cut from one split of the tiles BY SOURCE PHOTO (:func:`photo_split`), so that the
+test images come from photos never trained on (neighbouring tiles of one photo share content, so a
+split by tile would leak it):
+
+* ``test``: every tile of :data:`TEST_PHOTOS` (chelsea, coffee: 82 tiles), never trained on, never
+  used to tune anything: the images a study scores on.
+* ``val``: 64 tiles of the six training photos, held out from training: the split a study tunes its
+  learning rates on (Bergstra & Bengio's "validation set"), so tuning never sees a test photo. With
+  eight photos in all, a split by photo would leave too few to train on; this one is by tile.
+* ``train``: the other 310 tiles of the training photos.
+
 ``cyclegan`` - the layout of the original CycleGAN datasets, with a known answer (the
 ``colour_grade`` task of :mod:`stylenorm.data.known_answer`)::
 
-    trainA/  212 photo tiles              trainB/  212 other tiles, graded by f
-    testA/    16 held-out tiles           testB/    16 more held-out tiles, graded by f
-    testA_truth/  f(testA/x.png) under the same file name
+    trainA/  155 train tiles              trainB/  the other 155 train tiles, graded by f
+    valA/     64 val tiles                valB/     f(valA), valA_truth/ = f(valA) by file name
+    testA/    82 test tiles               testB/    f(testA), testA_truth/ = f(testA) by file name
 
-  Every tile belongs to exactly one of trainA, trainB, testA, testB (a seeded permutation of the
-  456 tiles), so the domains are truly unpaired and the test tiles were never seen in training.
-  Because B = f(A) for a fixed, known f, ``G_AB(testA)`` can be scored against ``testA_truth``
-  (PSNR/SSIM) - a measurement the horse2zebra-style datasets cannot give. f is far from the
-  identity: 11.4 dB PSNR between testA and testA_truth (10.9 dB on the 8 tiles a run validates on,
-  ``val/psnr_identity_baseline``). Up to format version 1, f was the warm film grade alone, and
-  doing nothing scored 17.8 dB (17.4 dB), more than CPU-sized models reached; the red-blue swap
-  makes doing nothing a weak baseline (:mod:`stylenorm.data.known_answer` explains the choice).
+  trainA and trainB hold different tiles, so the domains are truly unpaired. The B folders of val
+  and test hold the answers of the A tiles: they are only validated on, never trained on, so the
+  pairing teaches nothing. Because B = f(A) for a fixed, known f, ``G_AB(testA)`` can be scored
+  against ``testA_truth`` (PSNR/SSIM) - a measurement the horse2zebra-style datasets cannot give.
+  f is far from the identity (``val/psnr_identity_baseline``: doing nothing scores about 10 dB on
+  the test tiles);
+  up to format version 1, f was the warm film grade alone, and doing nothing scored 17.8 dB, more
+  than CPU-sized models reached (:mod:`stylenorm.data.known_answer` explains the choice).
 
-``cyclegan_exposure`` - the same layout and the same split of the tiles for the ``exposure`` task,
-where per-image exposure, contrast and colour cast are a nuisance the answer does not depend on::
+``cyclegan_exposure`` - the same layout and the same split for the ``exposure`` task, where
+per-image exposure, contrast and colour cast are a nuisance the answer does not depend on: A
+folders hold e(tile), each tile under its own random gain and offset per channel (drawn from a
+generator seeded by the tile's name, so fixed forever); B folders and the truths hold a(tile) of the
+clean tiles (standardized per channel, then graded by f).
 
-    trainA/  e(tile): each tile under its own random gain and offset per channel
-    trainB/  a(tile) of the other tiles: standardized per channel, then graded by f
-    testA/   e(held-out tile)             testB/   a(more held-out tiles)
-    testA_truth/  a(clean tile of testA/x.png) under the same file name
-
-  The nuisance of each tile is drawn from a generator seeded by the tile's name, so it is fixed
-  forever. Doing nothing is a poor answer here: 9.5 dB PSNR between testA and testA_truth (9.9 dB
-  on the 8 validated tiles).
-
-``style`` - ``content/`` (448 tiles), ``val/`` (8 held-out tiles), ``style.png`` (256 x 256 mosaic),
+``style`` - ``content/`` (the train tiles), ``val/``, ``test/``, ``style.png`` (256 x 256 mosaic),
 ``style_1.png`` (flowing bands) and ``style_2.png`` (diagonal stripes): :data:`EMBEDDED_STYLE_FILES`,
 the styles ``data.num_styles=N`` trains (the first N; norm=conditional_instance for N > 1).
 
-``autoencoder`` - ``train/`` (440 tiles), ``val/`` (16 held-out tiles). The autoencoder's known-answer
-tasks are computed from these clean tiles while loading (``data.known_answer``), not stored.
+``autoencoder`` - ``train/``, ``val/``, ``test/``. The autoencoder's known-answer tasks are computed
+from these clean tiles while loading (``data.known_answer``), not stored.
+
+Which held-out split a run validates on is the config key ``eval_split`` (``test`` by default;
+``val`` in a study's tuning stage, docs/ablations-protocol.md).
 
 Each root also holds ``README.txt`` and ``MANIFEST.json`` (format version, counts, SHA-256 of every
 file and of the source photos). The manifest is written last, into a temporary folder next to the
@@ -64,7 +72,6 @@ they get.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -104,6 +111,7 @@ __all__ = [
     "embedded_style_images",
     "known_answer_transform",
     "materialize_embedded",
+    "photo_split",
 ]
 
 log = logging.getLogger(__name__)
@@ -114,7 +122,9 @@ log = logging.getLogger(__name__)
 #: version in README.txt and MANIFEST.json).
 #: 3: the style dataset also holds style_1.png and style_2.png (more styles for norm=conditional_instance);
 #: the other datasets changed only in the version of README.txt and MANIFEST.json.
-FORMAT_VERSION = 3
+#: 4: split by source photo (:func:`photo_split`): test/ (testA/...) from photos never trained on,
+#: val/ (valA/...) from tiles of the training photos; every dataset changed.
+FORMAT_VERSION = 4
 EMBEDDED_NAMES = ("cyclegan", "cyclegan_exposure", "style", "autoencoder")
 #: The embedded CycleGAN datasets and the known-answer task each poses (``data.known_answer``).
 CYCLEGAN_KNOWN_ANSWERS = {"cyclegan": "colour_grade", "cyclegan_exposure": "exposure"}
@@ -126,9 +136,13 @@ _STYLE_PAINTERS = (mosaic_style_image, swirl_style_image, stripes_style_image)
 
 _SPLIT_SEED = 2017  # one permutation of the tiles per dataset, fixed forever (changing it = new FORMAT_VERSION)
 _EXPOSURE_SEED = "cyclegan_exposure"  # with the tile name: the seed of each tile's nuisance, fixed forever
-_CYCLEGAN_TEST_TILES = 16
-_STYLE_VAL_TILES = 8
-_AUTOENCODER_VAL_TILES = 16
+#: Photos whose tiles are test images only: never trained on, never tuned on (82 tiles; >= 64 so a
+#: report can bootstrap over images). Two ordinary photos on which doing nothing scores low on both
+#: known-answer tasks (about 10 dB), so a test score above it means the task was learned.
+TEST_PHOTOS = ("chelsea.png", "coffee.png")
+#: Tiles of the training photos held out for tuning (learning rates): the ``val`` split.
+VAL_TILES = 64
+SPLITS = ("train", "val", "test")
 
 
 def _as_float(tiles: Sequence[Tile]) -> torch.Tensor:
@@ -170,13 +184,16 @@ def _write_tiles(folder: Path, tiles: Sequence[Tile], pixels: Sequence[np.ndarra
         _write_png(folder / f"{tile.name}.png", tile.pixels if pixels is None else pixels[index])
 
 
-def _split(tiles: Sequence[Tile], *sizes: int) -> list[list[Tile]]:
-    """A seeded permutation of ``tiles`` cut into parts of ``sizes`` and the rest (last part)."""
-    order = np.random.default_rng(_SPLIT_SEED).permutation(len(tiles))
-    shuffled = [tiles[i] for i in order]
-    bounds = np.cumsum([0, *sizes])
-    parts = [shuffled[start:end] for start, end in itertools.pairwise(bounds)]
-    return [*parts, shuffled[bounds[-1] :]]
+def photo_split(tiles: Sequence[Tile] | None = None) -> dict[str, list[Tile]]:
+    """``{"train", "val", "test"}`` tiles: test = every tile of :data:`TEST_PHOTOS` (in tile order),
+    val = :data:`VAL_TILES` tiles of the other photos and train = the rest (a seeded permutation)."""
+    tiles = photo_tiles() if tiles is None else tiles
+    test_stems = {Path(name).stem for name in TEST_PHOTOS}
+    test = [tile for tile in tiles if tile.photo in test_stems]
+    rest = [tile for tile in tiles if tile.photo not in test_stems]
+    order = np.random.default_rng(_SPLIT_SEED).permutation(len(rest))
+    shuffled = [rest[i] for i in order]
+    return {"train": shuffled[VAL_TILES:], "val": shuffled[:VAL_TILES], "test": test}
 
 
 def _write_known_answer_layout(
@@ -185,14 +202,17 @@ def _write_known_answer_layout(
     answers: Callable[[Sequence[Tile]], Sequence[np.ndarray]],
 ) -> None:
     """The CycleGAN layout of one known-answer task: A = ``inputs(tiles)`` (None: the photos as they
-    are), B and testA_truth = ``answers(tiles)``; one fixed split shared by every task."""
-    test_a, test_b, rest = _split(photo_tiles(), _CYCLEGAN_TEST_TILES, _CYCLEGAN_TEST_TILES)
-    train_a, train_b = rest[0::2], rest[1::2]
+    are), B and the truths = ``answers(tiles)``; one fixed split shared by every task."""
+    split = photo_split()
+    train_a, train_b = split["train"][0::2], split["train"][1::2]
     _write_tiles(root / "trainA", train_a, inputs(train_a))
     _write_tiles(root / "trainB", train_b, answers(train_b))
-    _write_tiles(root / "testA", test_a, inputs(test_a))
-    _write_tiles(root / "testA_truth", test_a, answers(test_a))
-    _write_tiles(root / "testB", test_b, answers(test_b))
+    for name in ("val", "test"):
+        held_out = split[name]
+        answer = answers(held_out)
+        _write_tiles(root / f"{name}A", held_out, inputs(held_out))
+        _write_tiles(root / f"{name}A_truth", held_out, answer)
+        _write_tiles(root / f"{name}B", held_out, answer)
 
 
 def _build_cyclegan(root: Path) -> str:
@@ -200,9 +220,9 @@ def _build_cyclegan(root: Path) -> str:
     return (
         "Unpaired photo -> 'cold grade' (warm film grade, then red and blue swapped) translation\n"
         "in the CycleGAN layout.\n"
-        "trainA/, testA/: photo tiles. trainB/, testB/: other photo tiles graded by f.\n"
-        "testA_truth/x.png = f(testA/x.png): the known answer for G_AB.\n"
-        "Every tile is in exactly one of trainA, trainB, testA, testB.\n"
+        "trainA/: photo tiles. trainB/: other photo tiles graded by f.\n"
+        "testA/: tiles of photos never trained on; testA_truth/x.png = testB/x.png = f(testA/x.png).\n"
+        "valA/: held-out tiles of the training photos (for tuning); valA_truth/ = valB/ = f(valA).\n"
         "f = stylenorm.data.known_answer_transform (formula in stylenorm/data/embedded.py).\n"
     )
 
@@ -211,23 +231,25 @@ def _build_cyclegan_exposure(root: Path) -> str:
     _write_known_answer_layout(root, inputs=_exposure_inputs, answers=_exposure_answers)
     return (
         "Unpaired 'random exposure' -> 'standardized, then graded' translation in the CycleGAN layout.\n"
-        "trainA/, testA/: photo tiles, each under its own random gain and offset per channel (e).\n"
-        "trainB/, testB/: other photo tiles standardized per channel, then graded by f (a).\n"
-        "testA_truth/x.png = a(clean tile of testA/x.png): the known answer for G_AB, the same for any e.\n"
-        "Every tile is in exactly one of trainA, trainB, testA, testB (the split of the 'cyclegan' dataset).\n"
+        "trainA/: photo tiles, each under its own random gain and offset per channel (e).\n"
+        "trainB/: other photo tiles standardized per channel, then graded by f (a).\n"
+        "testA/, valA/: e(tiles) of the test and val splits (the split of the 'cyclegan' dataset);\n"
+        "testA_truth/x.png = testB/x.png = a(clean tile of testA/x.png), the same for any e (valA alike).\n"
         "e, a, f: stylenorm.data.known_answer (formulas in stylenorm/data/known_answer.py).\n"
     )
 
 
 def _build_style(root: Path) -> str:
-    val, content = _split(photo_tiles(), _STYLE_VAL_TILES)
-    _write_tiles(root / "content", content)
-    _write_tiles(root / "val", val)
+    split = photo_split()
+    _write_tiles(root / "content", split["train"])
+    _write_tiles(root / "val", split["val"])
+    _write_tiles(root / "test", split["test"])
     for name, paint in zip(EMBEDDED_STYLE_FILES, _STYLE_PAINTERS, strict=True):
         _write_png(root / name, paint())
     return (
         "Content photos and style images for fast style transfer.\n"
-        "content/: training photo tiles. val/: held-out photo tiles.\n"
+        "content/: training photo tiles. val/: held-out tiles of the training photos (for tuning).\n"
+        "test/: tiles of photos never trained on.\n"
         "style.png: a procedural stained-glass mosaic (stylenorm.data.sources.mosaic_style_image).\n"
         "style_1.png, style_2.png: flowing bands and diagonal stripes (swirl_style_image, stripes_style_image),\n"
         "the further styles of data.num_styles=2 or 3 (norm=conditional_instance).\n"
@@ -246,10 +268,13 @@ def embedded_style_images(root: str | os.PathLike, count: int) -> list[Path]:
 
 
 def _build_autoencoder(root: Path) -> str:
-    val, train = _split(photo_tiles(), _AUTOENCODER_VAL_TILES)
-    _write_tiles(root / "train", train)
-    _write_tiles(root / "val", val)
-    return "Photo tiles for the autoencoder. train/: training tiles. val/: held-out tiles.\n"
+    split = photo_split()
+    for name in SPLITS:
+        _write_tiles(root / name, split[name])
+    return (
+        "Photo tiles for the autoencoder. train/: training tiles. val/: held-out tiles of the training\n"
+        "photos (for tuning). test/: tiles of photos never trained on.\n"
+    )
 
 
 _BUILDERS: dict[str, Callable[[Path], str]] = {

@@ -81,6 +81,11 @@ class Tile:
     name: str
     pixels: np.ndarray
 
+    @property
+    def photo(self) -> str:
+        """The source photo's file stem, e.g. ``astronaut``: tiles of one photo share content."""
+        return self.name.rsplit("_r", 1)[0]
+
 
 @functools.cache
 def photo_tiles(tile_size: int = TILE_SIZE, max_short_side: int = MAX_SHORT_SIDE) -> tuple[Tile, ...]:

@@ -45,6 +45,10 @@ class NormSpec:
         track_running_stats: keep running mean/var for eval mode. ``None`` means the torch default
             of the kind (batch norm: on, instance norm: off).
         num_groups: group norm only; an int that divides every channel count, or ``"auto"``.
+        channels_per_group: group norm only; a fixed number of channels per group (Wu & He 2018,
+            Table 3: 16 per group does about as well as their default of 32 groups), so a layer of
+            C channels gets C / channels_per_group groups. ``None``: ``num_groups`` decides. Set
+            one of the two, not both.
         eps: added to the variance.
         momentum: running-statistics momentum (batch norm, or instance norm with running stats).
         num_styles: conditional instance norm only; rows of its per-style gamma/beta table (``null``
@@ -55,6 +59,7 @@ class NormSpec:
     affine: bool | None = None
     track_running_stats: bool | None = None
     num_groups: int | str = "auto"
+    channels_per_group: int | None = None
     eps: float = 1e-5
     momentum: float = 0.1
     num_styles: int = 1
@@ -69,6 +74,15 @@ class NormSpec:
             isinstance(self.num_groups, int) and not isinstance(self.num_groups, bool) and self.num_groups > 0
         ):
             raise ValueError(f"norm.num_groups must be a positive int or 'auto', got {self.num_groups!r}.")
+        if self.channels_per_group is not None:
+            value = self.channels_per_group
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"norm.channels_per_group must be a positive int or null, got {value!r}.")
+            if self.num_groups != "auto":
+                raise ValueError(
+                    f"norm.num_groups={self.num_groups} and norm.channels_per_group={value} both fix the groups; "
+                    f"set one of them (the other to auto / null)."
+                )
         for key in ("affine", "track_running_stats"):
             value = getattr(self, key)
             if value is not None and not isinstance(value, bool):
@@ -106,12 +120,15 @@ class NormSpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, suitable for hyperparameters and YAML.
 
-        ``num_styles`` appears only for conditional instance norm, so the stored settings of every
-        other kind (and the resume checks that compare them) stay as they were.
+        ``num_styles`` appears only for conditional instance norm, and ``channels_per_group`` only when
+        set, so the stored settings of every other run (and the resume checks that compare them)
+        stay as they were.
         """
         values = dataclasses.asdict(self)
         if self.kind != "conditional_instance":
             values.pop("num_styles")
+        if self.channels_per_group is None:
+            values.pop("channels_per_group")
         return values
 
     def with_default_affine(self, default: bool) -> NormSpec:
@@ -160,6 +177,14 @@ def _sync_batch(spec: NormSpec, channels: int, name: str) -> nn.Module:
 
 
 def _group(spec: NormSpec, channels: int, name: str) -> nn.Module:
+    if spec.channels_per_group is not None:
+        per_group = spec.channels_per_group
+        if channels % per_group:
+            raise ValueError(
+                f"{name}: norm.channels_per_group={per_group} does not divide its {channels} channels. "
+                f"Use a divisor of every layer's channel count, or widths that are multiples of it."
+            )
+        return nn.GroupNorm(channels // per_group, channels, eps=spec.eps, affine=spec.affine)
     groups = auto_num_groups(channels) if spec.num_groups == "auto" else spec.num_groups
     if channels % groups:
         options = [g for g in AUTO_GROUP_CANDIDATES if channels % g == 0]

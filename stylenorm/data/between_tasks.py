@@ -1,0 +1,88 @@
+"""Known-answer tasks between the two extremes, which no norm wins by construction (issue 24).
+
+``colour_grade`` handicaps instance norm and ``exposure`` hands it the answer
+(:mod:`stylenorm.data.known_answer`); a claim about IN needs tasks in between (the design notes'
+"tasks that can answer either way"):
+
+``mixture`` (weight ``alpha``, ``data.mixture_alpha``) - input the photo ``x``; answer
+``(1 - alpha) f(x) + alpha a(x)``, with ``f`` the colour grade and ``a(x) = f(clamp(0.45 + 0.2 z))``
+the graded per-channel standardization. alpha 0 is ``colour_grade``; alpha 1 asks for exactly what
+IN of the input keeps (without ``exposure``'s nuisance, so a network without IN can still compute
+it). Sweeping alpha shows where IN stops winning.
+
+``lighting`` - input ``n(x)``, uneven, non-affine lighting of the photo; answer ``a(x)`` of the clean
+photo. Per image: a gamma per channel, a common gain with clipping, and a vignette about a random
+centre::
+
+    n(x)_c = clip(k * V * x_c ** g_c, 0, 1),   V(p) = 1 - v * (|p - o| / r) ** 2
+    g_c ~ U[0.6, 1.6]    k ~ U[0.8, 1.5]    v ~ U[0.2, 0.6]    o ~ U[0.3, 0.7] x (H, W)
+
+(``p`` the pixel centre, ``r`` half the image diagonal). Gamma is non-linear, the vignette varies in
+space and clipping loses information, so neither IN, nor BN, nor anything between removes the
+nuisance exactly: the network has to learn to undo what it can.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stylenorm.data.known_answer import _check_image, colour_grade, exposure_answer
+
+LIGHTING_GAMMA_RANGE = (0.6, 1.6)
+LIGHTING_GAIN_RANGE = (0.8, 1.5)
+VIGNETTE_RANGE = (0.2, 0.6)
+VIGNETTE_CENTRE_RANGE = (0.3, 0.7)
+
+
+def check_alpha(alpha: float, key: str = "data.mixture_alpha") -> float:
+    """``alpha`` as a float if it lies in [0, 1]; otherwise an error naming ``key``."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise ValueError(
+            f"{key}={alpha!r}: expected a weight in [0, 1] (0 = colour_grade's answer f(x), "
+            f"1 = f of the standardized photo, the exposure answer)."
+        )
+    return float(alpha)
+
+
+def mixture_answer(image: torch.Tensor, alpha: float) -> torch.Tensor:
+    """``(1 - alpha) f(x) + alpha a(x)``: the answer of ``mixture`` (module docstring)."""
+    _check_image(image, "mixture_answer")
+    alpha = check_alpha(alpha, "alpha")
+    return (1.0 - alpha) * colour_grade(image) + alpha * exposure_answer(image)
+
+
+def lighting_parameters(image: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Random gamma (..., 3, 1, 1), gain, vignette strength (..., 1, 1, 1) and centre (..., 2) per
+    image, drawn in float64 from ``generator`` (``None``: torch's global generator)."""
+    _check_image(image, "lighting_parameters")
+    batch = image.shape[:-3]
+    draws = torch.rand((*batch, 7), generator=generator, dtype=torch.float64)
+
+    def scaled(values: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+        return bounds[0] + (bounds[1] - bounds[0]) * values
+
+    return {
+        "gamma": scaled(draws[..., 0:3], LIGHTING_GAMMA_RANGE).reshape(*batch, 3, 1, 1),
+        "gain": scaled(draws[..., 3:4], LIGHTING_GAIN_RANGE).reshape(*batch, 1, 1, 1),
+        "vignette": scaled(draws[..., 4:5], VIGNETTE_RANGE).reshape(*batch, 1, 1, 1),
+        "centre": scaled(draws[..., 5:7], VIGNETTE_CENTRE_RANGE),
+    }
+
+
+def apply_lighting(image: torch.Tensor, parameters: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``n(x)`` with the given parameters (:func:`lighting_parameters`); same shape and dtype."""
+    _check_image(image, "apply_lighting")
+    height, width = image.shape[-2:]
+    p = {key: value.to(dtype=image.dtype, device=image.device) for key, value in parameters.items()}
+    y = (torch.arange(height, dtype=image.dtype, device=image.device) + 0.5).reshape(height, 1)
+    x = (torch.arange(width, dtype=image.dtype, device=image.device) + 0.5).reshape(1, width)
+    centre_y = (p["centre"][..., 0] * height).reshape(*p["centre"].shape[:-1], 1, 1, 1)
+    centre_x = (p["centre"][..., 1] * width).reshape(*p["centre"].shape[:-1], 1, 1, 1)
+    radius_sq = (height**2 + width**2) / 4.0
+    falloff = 1.0 - p["vignette"] * ((y - centre_y) ** 2 + (x - centre_x) ** 2) / radius_sq
+    return (p["gain"] * falloff * image.clamp(0.0, 1.0) ** p["gamma"]).clamp(0.0, 1.0)
+
+
+def lighting_pair(image: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(n(x), a(x))``: the input under random uneven lighting and the answer of the clean photo."""
+    return apply_lighting(image, lighting_parameters(image, generator)), exposure_answer(image)

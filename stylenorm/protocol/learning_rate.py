@@ -1,0 +1,92 @@
+"""Learning rates of the study protocol: scaled with the batch size, and chosen per variant.
+
+``scaled_lr`` is the linear scaling rule of Goyal et al. 2017 ("Accurate, large minibatch SGD"):
+``lr = base_lr x batch / reference_batch``, which Wu & He 2018 follow when they vary the batch
+size. :func:`best_lr` is the tuning stage's choice: the learning rate with the best mean score over
+seeds, per variant. No torch or pandas import at load: ``train.py`` registers the resolver before ``--help``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+LR_SCALING_RULES = ("none", "linear")
+
+
+def scaled_lr(lr: float, factor: float, batch_size: int, reference_batch: int, rule: str) -> float:
+    """``lr x factor``, times ``batch_size / reference_batch`` when ``rule`` is ``linear``.
+
+    ``factor`` is the tuning stage's multiplier of the preset's learning rate (1 outside tuning).
+    """
+    if rule not in LR_SCALING_RULES:
+        raise ValueError(
+            f"protocol.lr_scaling={rule!r}: expected none (one learning rate at every batch size) or linear "
+            f"(lr x batch / protocol.reference_batch, Goyal et al. 2017)."
+        )
+    value = float(lr) * float(factor)
+    if rule == "linear":
+        if int(reference_batch) < 1:
+            raise ValueError(f"protocol.reference_batch must be a positive batch size, got {reference_batch!r}.")
+        value *= int(batch_size) / int(reference_batch)
+    return value
+
+
+def register_protocol_resolvers() -> None:
+    """``${scaled_lr:lr,factor,batch,reference,rule}`` in configs (configs/experiment/*); idempotent."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("scaled_lr"):
+        OmegaConf.register_new_resolver("scaled_lr", scaled_lr)
+
+
+def best_lr(
+    runs: pd.DataFrame,
+    metric: str = "metric",
+    higher_is_better: bool = True,
+    variant: str = "variant",
+    lr: str = "lr",
+) -> pd.DataFrame:
+    """The learning rate with the best mean ``metric`` over seeds, per ``variant``.
+
+    ``runs``: one row per run (columns ``variant``, ``lr``, ``seed``, ``metric``). A non-finite
+    metric (a diverged run) makes its learning rate's mean non-finite, which ranks last; equal means
+    go to the smaller learning rate. Returns one row per variant: ``variant``, ``lr``, ``mean``,
+    ``seeds``, ``tried`` (learning rates tried) and ``at_edge`` (the best is the smallest or largest
+    tried, so the grid may be too narrow).
+    """
+    import pandas as pd
+
+    missing = [column for column in (variant, lr, metric) if column not in runs.columns]
+    if missing:
+        raise ValueError(f"best_lr needs the columns {missing}; the frame has {list(runs.columns)}.")
+    if runs.empty:
+        raise ValueError("best_lr got no runs; point it at a finished tuning sweep.")
+    finite = runs.assign(_score=runs[metric].where(runs[metric].map(math.isfinite)))
+    means = (
+        finite.groupby([variant, lr], sort=True)
+        .agg(mean=("_score", lambda s: s.mean() if s.notna().all() else math.nan), seeds=("_score", "size"))
+        .reset_index()
+    )
+    rows = []
+    for name, group in means.groupby(variant, sort=True):
+        tried = sorted(group[lr])
+        scored = group.dropna(subset=["mean"])
+        if scored.empty:
+            raise ValueError(f"Every learning rate of variant {name!r} diverged ({tried}); try smaller ones.")
+        best = scored["mean"].max() if higher_is_better else scored["mean"].min()
+        chosen = scored[scored["mean"] == best].sort_values(lr).iloc[0]
+        rows.append(
+            {
+                variant: name,
+                lr: chosen[lr],
+                "mean": chosen["mean"],
+                "seeds": int(chosen["seeds"]),
+                "tried": tried,
+                "at_edge": chosen[lr] in (tried[0], tried[-1]) and len(tried) > 1,
+            }
+        )
+    return pd.DataFrame(rows)

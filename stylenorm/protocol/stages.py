@@ -1,0 +1,105 @@
+"""From a tuning sweep to the final stage (docs/ablations-protocol.md).
+
+A tuning stage is a sweep of ``protocol.lr_factor`` x variants on the ``val`` split (held-out tiles
+of the training photos); :func:`tuning_runs` reads its run folders (Hydra's ``.hydra/`` files,
+``metrics.csv`` and ``result.json``) into a DataFrame, :func:`~stylenorm.protocol.best_lr` picks
+each variant's learning rate, and :func:`final_stage_command` writes the sweep that trains every
+variant at its own learning rate on fresh seeds, scored on the test photos.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from omegaconf import OmegaConf
+
+#: Override keys that are the tuning itself (or the run's seed), never part of a variant.
+TUNING_KEYS = frozenset({"seed", "protocol", "protocol.lr", "protocol.lr_factor", "model.lr"})
+
+
+def _key(override: str) -> str:
+    return override.lstrip("+~").partition("=")[0]
+
+
+def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
+    """Mean of the last ``last_k`` logged values of ``metric`` (metrics.csv), else result.json's final
+    value; NaN for a diverged run. Returns ``(score, status)``."""
+    result_path = job / "result.json"
+    result = json.loads(result_path.read_text()) if result_path.is_file() else {}
+    status = result.get("status", "unknown")
+    if status == "diverged":
+        return math.nan, status
+    csv = job / "metrics.csv"
+    if csv.is_file():
+        frame = pd.read_csv(csv)
+        if metric in frame.columns and frame[metric].notna().any():
+            return float(frame[metric].dropna().tail(last_k).mean()), status
+    value = result.get("metrics", {}).get(metric)
+    return (float(value) if value is not None else math.nan), status
+
+
+def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFrame:
+    """One row per run under ``folder``: ``run``, ``overrides``, ``variant``, ``lr`` (the base learning
+    rate, ``protocol.lr x protocol.lr_factor``), ``seed``, ``metric`` and ``status``.
+
+    ``variant`` joins the overrides that differ between the runs, less the tuned ones
+    (:data:`TUNING_KEYS`), e.g. ``norm=batch norm.affine=true``.
+    """
+    rows = []
+    for overrides_file in sorted(Path(folder).rglob(".hydra/overrides.yaml")):
+        job = overrides_file.parent.parent
+        config = OmegaConf.load(job / ".hydra" / "config.yaml")
+        if "protocol" not in config:
+            raise ValueError(
+                f"{job} has no protocol settings: tune with a preset that has them, e.g. "
+                f"`python train.py -m experiment=ablation_autoencoder protocol=tune`."
+            )
+        if config.protocol.get("stage") not in ("tune", None):  # a shared or final run in the same tree
+            continue
+        score, status = _score(job, metric, last_k)
+        rows.append(
+            {
+                "run": str(job),
+                "overrides": list(yaml.safe_load(overrides_file.read_text()) or []),
+                "lr": float(config.protocol.lr) * float(config.protocol.lr_factor),
+                "seed": int(config.seed),
+                "metric": score,
+                "status": status,
+            }
+        )
+    if not rows:
+        raise FileNotFoundError(f"No runs under {folder} (looked for */.hydra/overrides.yaml); give a sweep's folder.")
+    frame = pd.DataFrame(rows)
+    shared = set.intersection(*(set(o) for o in frame["overrides"]))
+    frame["variant"] = [
+        " ".join(sorted(o for o in overrides if o not in shared and _key(o) not in TUNING_KEYS))
+        for overrides in frame["overrides"]
+    ]
+    return frame
+
+
+def common_overrides(runs: pd.DataFrame, drop: Iterable[str] = ()) -> list[str]:
+    """The overrides every run shares, in command-line order, less the tuning stage's own and ``drop``'s keys."""
+    dropped = TUNING_KEYS | set(drop)
+    shared = set.intersection(*(set(o) for o in runs["overrides"]))
+    first = runs["overrides"].iloc[0]
+    return [o for o in first if o in shared and _key(o) not in dropped and not _key(o).startswith("hydra.")]
+
+
+def final_stage_command(best: pd.DataFrame, runs: pd.DataFrame, drop: Sequence[str] = ()) -> str:
+    """One ``train.py -m`` per variant at its best learning rate (``protocol=final``: fresh seeds, the
+    test split, a sweep folder per variant), joined with ``&&`` so the shell runs them in turn."""
+    base = ["python", "train.py", "-m", *common_overrides(runs, drop), "protocol=final"]
+    lines = []
+    for row in best.itertuples(index=False):
+        slug = re.sub(r"[^A-Za-z0-9_.-]", "_", row.variant.replace(" ", "+").replace("=", "-")) or "all"
+        words = [*base, *row.variant.split(), f"protocol.lr={row.lr:.6g}", f"protocol.variant={slug}"]
+        lines.append(" ".join(shlex.quote(word) for word in words))
+    return " && \\\n".join(lines)
