@@ -74,7 +74,7 @@ def test_a_step_limited_run_announces_its_length_and_writes_progress_lines(tmp_p
     # whole-run steps (6 epochs of 10 batches, stopped by max_steps), not one epoch
     assert re.match(r"Run length: 60 steps, about \d+ s on this machine \(.* s per step over steps 2-\d+", announce)
     steps = [int(m.group(1)) for line in lines if (m := re.match(r"Step (\d+)/60 \((\d+)%\)", line))]
-    assert steps and all(later > earlier for earlier, later in zip(steps, steps[1:]))
+    assert steps == sorted(set(steps))
     # every 25% of the run (after the estimate): at or just past 25, 50, 75 and 100% of 60 steps
     assert [s * 4 // 60 for s in steps][-3:] == [2, 3, 4]
     assert all("train/loss" in line and "left" in line for line in lines if line.startswith("Step "))
