@@ -61,7 +61,8 @@ TRACKER = gr.Progress()
 #: fetched from elsewhere.
 CSS = (
     "#status {min-height: 1.5em} #status p {margin: 0.2em 0} "
-    ".gallery .caption-label {white-space: normal; max-width: 100%; left: 0; opacity: 0.92; overflow-wrap: anywhere}"
+    "#results .caption-label, #lit-results .caption-label "
+    "{white-space: normal; max-width: 100%; left: 0; opacity: 0.92; overflow-wrap: anywhere}"
 )
 
 
@@ -358,7 +359,9 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
                         lighting_button = gr.Button("Compare under this lighting", elem_id="relight")
                         with gr.Row():
                             relit = gr.Image(label="Relit input", interactive=False, height=260)
-                            lit_gallery = gr.Gallery(label="Outputs on the relit input", columns=2, height=260)
+                            lit_gallery = gr.Gallery(
+                                label="Outputs on the relit input", columns=2, height=260, elem_id="lit-results"
+                            )
                         changes = gr.Dataframe(headers=LIGHTING_COLUMNS, label="How far each output moved",
                                                interactive=False, wrap=True, column_widths=["75%", "25%"])  # fmt: skip
                         clipping = gr.Markdown(elem_id="clipping")
