@@ -6,6 +6,7 @@ endpoints through gradio_client, offline.
 The browser test is test_demo_browser.py; both use the two tiny runs of demo_runs.py.
 """
 
+import re
 import socket
 import threading
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_checkpoints_are_found_with_their_norm_settings_and_their_runs_metrics(r
     for kind, entry in entries.items():
         assert entry.path == checkpoint(runs, kind).resolve()
         assert (entry.model, entry.affine, entry.error) == ("autoencoder", True, None)
-        assert entry.run == f"autoencoder/{kind}-affine_true/version_0"
+        assert entry.run == f"runs/{checkpoint(runs, kind).parent.name}"  # the run folder, as logs/ has it
         assert entry.status == "finished"
         # the report's reader, read independently: the page shows the run's own final values
         (summary,) = collect_runs(runs / "logs" / entry.run)
@@ -197,8 +198,10 @@ def test_the_style_controls_reach_conditional_instance_norm_and_adain_networks(t
 def test_captions_and_downloads_name_model_norm_affine_and_run(runs, tmp_path):
     session = DemoSession([runs / "checkpoints", runs / "logs"], device="cpu", precision="fp32")
     (result,) = session.stylize(photo(tmp_path / "in.png", 40, 32), [checkpoint(runs, "batch")], output_dir=tmp_path)
-    assert result.caption().startswith("autoencoder: batch, affine=True (autoencoder/batch-affine_true/version_0/")
-    assert result.path.name.startswith("1_autoencoder_batch_affine-True_autoencoder_batch-affine_true_version_0")
+    assert result.entry.run  # the run's log folder was found: its name is part of the caption and the file name
+    assert result.caption().startswith(f"autoencoder: batch, affine=True ({result.entry.run}/last.ckpt) — ")
+    run_words = "_".join(part for part in re.split(r"[^A-Za-z0-9.=-]+", result.entry.run) if part)
+    assert result.path.name == f"1_autoencoder_batch_affine-True_{run_words}_last.png"
 
 
 def test_the_difference_map_measures_the_difference_in_gray_levels(tmp_path):

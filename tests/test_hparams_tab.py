@@ -9,7 +9,7 @@ from lightning.pytorch import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from conftest import train_tiny_autoencoder
+from conftest import run_folders, train_tiny_autoencoder
 from stylenorm.tasks.hparams_tab import tab_hparams
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def test_the_tab_holds_the_norm_and_what_the_command_line_set():
 
 
 def events(root: Path) -> EventAccumulator:
-    (folder,) = [p for p in (root / "logs").glob("*/*/version_*") if p.is_dir()]
+    (folder,) = run_folders(root / "logs")
     accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0, "tensors": 0})
     accumulator.Reload()
     return accumulator

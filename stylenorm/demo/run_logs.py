@@ -1,11 +1,10 @@
 """The log folder a checkpoint's run wrote, and what that run measured (the ablation report's reader).
 
-Logs and checkpoints of a run share ``<model>/<variant>/version_N`` (:mod:`stylenorm.run_naming`),
-but ``paths.log_dir`` and ``paths.checkpoint_dir`` are set independently (presets log to
-``logs/<preset>``), so a checkpoint is matched to its log folder by those three trailing parts, not
-by a fixed sibling path. A version is reserved in both places at once, so the match is unique
-within one checkpoint folder. What the run measured is read with
-:func:`stylenorm.report.runs.collect_runs`, the same reader the ablation report uses.
+A run's checkpoint folder mirrors its log folder (``logs/runs/<time>_<model>-<norm>`` and
+``checkpoints/runs/<time>_<model>-<norm>``; sweep jobs ``.../multirun/<time>/<job>``; configs/train.yaml),
+but ``paths.log_dir`` and ``paths.checkpoint_dir`` are set independently, so a checkpoint is matched
+to its log folder by the two trailing parts they share, not by a fixed sibling path. What the run
+measured is read with :func:`stylenorm.report.runs.collect_runs`, the same reader the ablation report uses.
 """
 
 from __future__ import annotations
@@ -19,12 +18,12 @@ from stylenorm.report.runs import ReportError, RunSummary, collect_runs, find_ru
 
 log = logging.getLogger(__name__)
 
-#: ``<model>/<variant>/version_N``: the parts a run's log and checkpoint folders share.
-RUN_PARTS = 3
+#: ``runs/<time>_<model>-<norm>`` or ``<time>/<job>``: the parts a run's log and checkpoint folders share.
+RUN_PARTS = 2
 
 
 def run_key(folder: str | os.PathLike) -> str:
-    """``.../autoencoder/instance-affine_true/version_0`` -> ``autoencoder/instance-affine_true/version_0``."""
+    """``.../logs/runs/<time>_autoencoder-instance`` -> ``runs/<time>_autoencoder-instance``."""
     return "/".join(Path(folder).parts[-RUN_PARTS:])
 
 
