@@ -11,8 +11,8 @@ precede the first validation, and a run stopped later keeps its last validation 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -49,8 +49,9 @@ def log_hparams(
         hparams=[hp.HParam(name, _domain(value)) for name, value in shown.items()],
         metrics=[hp.Metric(tag) for tag in metric_tags],
     )
-    # trial_id: the run's folder, so two runs are never merged into one row for sharing the shown values
-    session = hp.hparams_pb(shown, trial_id=os.path.abspath(logger.log_dir))
+    # trial_id: the run folder's last two names (runs/<time>_<model>-<norm> or <time>/<job>), so two runs are
+    # never merged into one row for sharing the shown values, and the column stays readable
+    session = hp.hparams_pb(shown, trial_id="/".join(Path(logger.log_dir).parts[-2:]))
     writer = logger.experiment.file_writer
     writer.add_summary(config)
     writer.add_summary(session)
