@@ -7,6 +7,7 @@ The browser test is test_demo_browser.py; both use the two tiny runs of demo_run
 """
 
 import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -179,6 +180,11 @@ def test_the_style_controls_reach_conditional_instance_norm_and_adain_networks(t
     ]
     for result, pixels in zip(results, expected, strict=True):
         assert result.error is None and np.array_equal(np.asarray(result.image), np.asarray(pixels))
+    # captions and download names record the settings used
+    assert "style: conditional_instance, affine=True, 2 styles, style 1 (multi.ckpt)" in results[0].caption()
+    assert "adain: AdaIN, decoder norm none, style style.png, alpha 0.5 (adain.ckpt)" in results[1].caption()
+    assert results[0].path.name == "1_style_conditional_instance_affine-True_2styles_style_1_multi.png"
+    assert results[1].path.name == "2_adain_none_affine-True_style_style.png_alpha_0.5_adain.png"
     other_style = session.stylize(image, [paths["multi"]], Controls(style=0), output_dir=tmp_path / "out0")[0]
     assert not np.array_equal(np.asarray(other_style.image), np.asarray(results[0].image))
     _, rows, notes = session.statistics(image, [paths["adain"]], controls)  # AdaIN normalises the content features
@@ -187,6 +193,83 @@ def test_the_style_controls_reach_conditional_instance_norm_and_adain_networks(t
     missing = session.stylize(image, [paths["multi"], paths["adain"]], output_dir=tmp_path / "out1")
     assert "holds 2 styles" in missing[0].error and "Style" in missing[0].error
     assert "AdaIN network" in missing[1].error and "style image" in missing[1].error
+
+
+@pytest.mark.integration
+def test_captions_and_downloads_name_model_norm_affine_and_run(runs, tmp_path):
+    session = DemoSession([runs / "checkpoints", runs / "logs"], device="cpu", precision="fp32")
+    (result,) = session.stylize(photo(tmp_path / "in.png", 40, 32), [checkpoint(runs, "batch")], output_dir=tmp_path)
+    assert result.entry.run  # the run's log folder was found: its name is part of the caption and the file name
+    assert result.caption().startswith(f"autoencoder: batch, affine=True ({result.entry.run}/last.ckpt) — ")
+    run_words = "_".join(part for part in re.split(r"[^A-Za-z0-9.=-]+", result.entry.run) if part)
+    assert result.path.name == f"1_autoencoder_batch_affine-True_{run_words}_last.png"
+
+
+def test_the_difference_map_measures_the_difference_in_gray_levels(tmp_path):
+    from stylenorm.demo.difference import difference_map
+
+    generator = np.random.default_rng(0)
+    a = generator.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + generator.integers(-20, 21, a.shape), 0, 255).astype(np.uint8)
+    found = difference_map(Image.fromarray(a), Image.fromarray(b))
+    assert found.image.size == (40, 30)
+    assert found.mean == pytest.approx(np.abs(a.astype(float) - b).mean(), rel=1e-6)
+    assert found.largest == pytest.approx(np.abs(a.astype(float) - b).mean(axis=2).max(), rel=1e-6)
+    same = difference_map(Image.fromarray(a), Image.fromarray(a))
+    assert same.mean == 0 and same.scale == 1
+    assert np.asarray(same.image).max() < 10  # black: magma's darkest colour everywhere
+    assert "mean 0.00" in same.caption("a", "b")
+    with pytest.raises(DemoError, match="differ in size"):
+        difference_map(Image.fromarray(a), Image.fromarray(a[:10]))
+
+
+def test_the_relit_inputs_clipped_fraction_is_measured_and_explained():
+    from stylenorm.demo.lighting import _relit, invariance_note
+
+    pixels = torch.tensor([0, 51, 102, 153, 204, 255], dtype=torch.uint8).repeat(3, 1)[:, None, :]  # 3x1x6
+    relit, clipped = _relit(pixels, brightness=0.3, contrast=1.0)
+    # + 0.3 pushes 204 (0.8) past 1; 255 was white already, so it is not counted: 1 of 6 values clipped
+    assert clipped == pytest.approx(1 / 6)
+    assert relit[0, 0].tolist() == [76, 128, 179, 230, 255, 255]  # 76.5 rounds to even
+    assert "clipped to black or white" in invariance_note(clipped) and "zero padding" in invariance_note(clipped)
+    assert _relit(pixels, 0.0, 1.0)[1] == 0 and "16.7%" in invariance_note(clipped)
+
+
+@pytest.mark.integration
+def test_a_large_image_waits_in_its_own_lane_one_per_visitor_and_small_ones_pass(runs, tmp_path):
+    session = DemoSession([runs / "checkpoints"], device="cpu", precision="fp32", large_pixels=40 * 40)
+    small, large = photo(tmp_path / "small.png", 40, 30), photo(tmp_path / "large.png", 80, 60)
+    entry = [checkpoint(runs, "instance")]
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(fraction, description):  # the first large request's progress, inside its lane
+        if "of 1" in description and not release.is_set():
+            inside.set()
+            release.wait(60)
+
+    first = threading.Thread(
+        target=session.stylize,
+        args=(large, entry),
+        kwargs={"progress": hold, "visitor": "a", "output_dir": tmp_path / "a"},
+    )
+    first.start()
+    assert inside.wait(60)
+    # a small image from anyone runs while the large one holds its lane
+    assert session.stylize(small, entry, visitor="b", output_dir=tmp_path / "b")[0].image.size == (40, 30)
+    assert session.stylize(small, entry, visitor="a", output_dir=tmp_path / "a2")[0].error is None
+    with pytest.raises(DemoError, match="one large image per visitor"):
+        session.stylize(large, entry, visitor="a", output_dir=tmp_path / "a3")
+    second: list = []
+    waiting = threading.Thread(
+        target=lambda: second.extend(session.stylize(large, entry, visitor="c", output_dir=tmp_path / "c"))
+    )
+    waiting.start()
+    waiting.join(1.0)
+    assert waiting.is_alive() and not second  # another visitor's large image waits for the one ahead
+    release.set()
+    first.join(60)
+    waiting.join(60)
+    assert second[0].image.size == (80, 60)
 
 
 @pytest.mark.integration
@@ -263,7 +346,8 @@ def test_instance_norm_outputs_move_less_than_batch_norm_outputs_when_the_lighti
     same = session.stylize(image, paths, output_dir=tmp_path / "out")
     # (running variance is the unbiased one, a fraction of a percent larger at the smallest layers)
     assert np.abs(np.asarray(same[0].image, float) - np.asarray(same[1].image, float)).mean() < 0.5
-    relit, (by_instance, by_batch) = session.lighting(image, paths, brightness=0.05, contrast=0.8)
+    relit, (by_instance, by_batch), clipped = session.lighting(image, paths, brightness=0.05, contrast=0.8)
+    assert clipped == 0  # the photo stays inside [0.1, 0.9]
     assert relit.size == (256, 192) and by_instance.image.size == (256, 192)
     assert by_batch.change > 2  # gray levels
     assert by_instance.change < by_batch.change / 4
@@ -309,14 +393,18 @@ def test_the_page_endpoints_work_through_gradio_client_without_reaching_out(runs
         assert share_url is None and url.startswith("http://127.0.0.1:")
         client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
         image = photo(tmp_path / "in.png", 70, 50)
-        gallery, _, timings, status = client.predict(
+        gallery, _, timings, _first, _second, status = client.predict(
             handle_file(str(image)), None, [str(checkpoint(runs, kind)) for kind in KINDS],
             "AtoB", "", None, "", 1.0, False, api_name="/stylize",
         )  # fmt: skip
         assert "2 of 2 stylized" in status
         sizes = [Image.open(item["image"]).size for item in gallery]
-        assert sizes == [(70, 50), (70, 50)]
-        assert [row[1] for row in timings["data"]] == ["instance, affine=True", "batch, affine=True"]
+        assert sizes == [(70, 50), (70, 50), (70, 50)]  # the input, then the two results
+        assert gallery[0]["caption"] == "Input: in.png, 70x50 px"
+        assert ["instance, affine=True" in timings["data"][0][0], "batch, affine=True" in timings["data"][1][0]] == [
+            True,
+            True,
+        ]
         _, status = client.predict(handle_file(str(tmp_path / "in.png")), None, api_name="/check_image")
         assert "70x50 px" in status
         (tmp_path / "notes.txt").write_text("not an image")

@@ -2,6 +2,7 @@
 
 from stylenorm.callbacks.divergence import DivergenceGuard
 from stylenorm.callbacks.norm_statistics import NormStatistics, activation_statistics
+from stylenorm.callbacks.progress import RunProgressBar, RunProgressLog, run_progress
 from stylenorm.callbacks.random_state import RandomStateCheckpoint, collect_random_states, restore_random_states
 from stylenorm.callbacks.timed_checkpoint import TimedCheckpoint
 
@@ -9,8 +10,11 @@ __all__ = [
     "DivergenceGuard",
     "NormStatistics",
     "RandomStateCheckpoint",
+    "RunProgressBar",
+    "RunProgressLog",
     "TimedCheckpoint",
     "activation_statistics",
     "collect_random_states",
     "restore_random_states",
+    "run_progress",
 ]

@@ -11,7 +11,7 @@ without a server, through :class:`DemoSession`::
     chosen = [entry.path for entry in session.entries[:2]]
     results = session.stylize("photo.jpg", chosen)           # -> [Result(image, caption(), seconds, ...)]
     figure, rows, notes = session.statistics("photo.jpg", chosen)
-    relit, changes = session.lighting("photo.jpg", chosen, brightness=-0.2, contrast=0.6)
+    relit, changes, clipped = session.lighting("photo.jpg", chosen, brightness=-0.2, contrast=0.6)
 
 and, with the page running, through its HTTP endpoints (``gradio_client``; README, "Web page").
 

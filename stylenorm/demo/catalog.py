@@ -107,9 +107,10 @@ class CheckpointEntry:
             parts.append(f"run {self.status}")
         return " · ".join([*parts, self.name])
 
-    def caption(self) -> str:
-        """Short label for a result image: norm settings and the run."""
-        return f"{self.model}: {self.norm_label} ({self.name})"
+    def caption(self, settings: str = "") -> str:
+        """Label for a result image: model, norm settings, the controls used (``settings``) and the run."""
+        used = f", {settings}" if settings else ""
+        return f"{self.model}: {self.norm_label}{used} ({self.name})"
 
 
 def describe(path: Path, state: Mapping[str, Any]) -> CheckpointEntry:

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS
-from stylenorm.demo.inputs import DEFAULT_MAX_PIXELS
+from stylenorm.demo.examples import DEFAULT_EXAMPLE_STEPS
+from stylenorm.demo.inputs import DEFAULT_LARGE_PIXELS, DEFAULT_MAX_PIXELS
 from stylenorm.inference import PRECISIONS
 from stylenorm.inference.tile_statistics import TILE_STATISTICS
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
@@ -59,11 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_PIXELS,
         help=f"largest image the page accepts, in pixels (default {DEFAULT_MAX_PIXELS:,}; 0 = no limit)",
     )
+    parser.add_argument(
+        "--large-pixels",
+        type=int,
+        default=DEFAULT_LARGE_PIXELS,
+        help=f"images above this many pixels wait in a queue of their own, one at a time and one per visitor, so "
+        f"they never hold up smaller ones (default {DEFAULT_LARGE_PIXELS:,})",
+    )
+    parser.add_argument(
+        "--example-steps",
+        type=int,
+        default=DEFAULT_EXAMPLE_STEPS,
+        help=f"optimizer steps of each example run the page offers when it finds no checkpoints "
+        f"(default {DEFAULT_EXAMPLE_STEPS})",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.large_pixels < 1 or args.example_steps < 1:
+        parser.error("--large-pixels and --example-steps must be positive whole numbers")
     try:
         from stylenorm.demo.page import build_page, serve
         from stylenorm.demo.session import DemoSession
@@ -81,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             precision=args.precision,
             tile=args.tile,
             tile_stats=args.tile_stats,
+            large_pixels=args.large_pixels,
         )
     except ValueError as error:  # a bad --device
         print(f"stylenorm-demo: {error}", file=sys.stderr)
@@ -91,11 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"stylenorm-demo: no .ckpt/.pth/.model file under {where} (relative to {Path.cwd()}): train one "
             f"(python train.py), start the page in the project folder, or point --runs at your checkpoints. The page "
-            f"lists new ones after 'Search for checkpoints again'.",
+            f"offers to train small example checkpoints, and lists new ones after 'Search for checkpoints again'.",
             file=sys.stderr,
         )
     try:
-        serve(build_page(session), args.host, args.port, share=args.share)
+        serve(build_page(session, args.example_steps), args.host, args.port, share=args.share)
     except OSError as error:  # the port is taken, or the address is not this machine's
         print(
             f"stylenorm-demo: cannot serve on {args.host}:{args.port}: {str(error).splitlines()[0]} "

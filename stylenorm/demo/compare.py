@@ -20,7 +20,7 @@ from PIL import Image
 
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
-from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
+from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
 from stylenorm.inference import DEFAULT_AUTO_TILE_PIXELS, PreparedImage, save_image, stylize_batch
 from stylenorm.inference.pipeline import to_image
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
@@ -39,6 +39,7 @@ class Result:
         path: the PNG written for download.
         seconds: time to stylize (the network, tiling, quantisation), loading not included.
         load_seconds: time to load the checkpoint (0 when it was cached).
+        settings: the model controls that applied (:func:`~stylenorm.demo.models.settings_label`).
         error: why there is no image.
     """
 
@@ -47,18 +48,24 @@ class Result:
     path: Path | None = None
     seconds: float = 0.0
     load_seconds: float = 0.0
+    settings: str = ""
     error: str | None = None
 
     def caption(self) -> str:
-        """The norm settings and the run, and the time it took."""
+        """Model, norm, affine, the controls that applied, the run, and the time it took."""
         loading = f" + {self.load_seconds:.1f} s loading" if self.load_seconds >= 0.05 else ""
-        return f"{self.entry.caption()} — {self.seconds:.2f} s{loading}"
+        return f"{self.entry.caption(self.settings)} — {self.seconds:.2f} s{loading}"
 
 
-def _file_name(index: int, entry: CheckpointEntry) -> str:
-    """``1_autoencoder_instance-affine_true_version_0.png``: readable, safe, unique within one comparison."""
-    stem = re.sub(r"[^A-Za-z0-9_.=-]+", "_", entry.name.removesuffix(entry.path.suffix)).strip("_")
-    return f"{index}_{stem[-100:]}.png"
+def file_name(index: int, entry: CheckpointEntry, settings: str = "") -> str:
+    """``1_autoencoder_instance_affine-True_<settings>_<run>_last.png``: what the caption says, safe as a
+    file name, unique within one comparison (the index)."""
+    words = [entry.model, entry.norm_kind, f"affine-{entry.affine}"]
+    if entry.num_styles > 1:
+        words.append(f"{entry.num_styles}styles")
+    words += [settings, entry.name.removesuffix(entry.path.suffix)]
+    stem = re.sub(r"[^A-Za-z0-9.=-]+", "_", "_".join(word for word in words if word)).strip("_.")
+    return f"{index}_{stem[-180:]}.png"
 
 
 def no_progress(fraction: float, description: str) -> None:
@@ -91,7 +98,7 @@ def compare(
     results = []
     for index, entry in enumerate(entries, start=1):
         progress((index - 1) / len(entries), f"{entry.name} ({index} of {len(entries)})")
-        result = Result(entry)
+        result = Result(entry, settings=settings_label(entry, controls))
         try:
             started = time.perf_counter()
             model = models.get(entry, controls)
@@ -107,7 +114,7 @@ def compare(
             )
             result.image = to_image(output[0], image.alpha)
             result.seconds = time.perf_counter() - started
-            result.path = save_image(result.image, folder / _file_name(index, entry))
+            result.path = save_image(result.image, folder / file_name(index, entry, result.settings))
         except DemoError as error:
             result.error = str(error)
         except (ValueError, RuntimeError, MemoryError) as error:  # OOM, a network that fails on this size

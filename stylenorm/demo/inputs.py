@@ -19,6 +19,10 @@ from stylenorm.inference import PreparedImage, prepare
 #: Default pixel limit of an input (about 4K UHD: 3840 x 2160 is 8.3 MP).
 DEFAULT_MAX_PIXELS = 12_000_000
 
+#: Largest input the page stylizes at once, in pixels (1000 x 1000); larger ones wait in a queue of their own
+#: (:class:`stylenorm.demo.session.DemoSession`).
+DEFAULT_LARGE_PIXELS = 1_000_000
+
 #: What people can upload (what Pillow reads and the stylize command accepts).
 READABLE = "PNG, JPEG, WebP, BMP, TIFF or GIF"
 

@@ -25,7 +25,7 @@ from stylenorm.demo.activations import downscaled
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.compare import Progress, no_progress
 from stylenorm.demo.inputs import DemoError
-from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
+from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
 from stylenorm.inference import PreparedImage, stylize_batch
 from stylenorm.inference.pipeline import to_image
 
@@ -41,19 +41,49 @@ class LightingResult:
     image: Image.Image | None = None
     change: float = float("nan")  # mean |output(relit) - output(original)|, gray levels
     error: str | None = None
+    settings: str = ""
 
     def caption(self) -> str:
-        return f"{self.entry.caption()} — changed {self.change:.1f} gray levels"
+        return f"{self.entry.caption(self.settings)} — changed {self.change:.1f} gray levels"
 
 
 def relight(pixels: torch.Tensor, brightness: float = 0.0, contrast: float = 1.0) -> torch.Tensor:
     """uint8 ``(..., 3, H, W)`` -> uint8: contrast scaled about the image mean, then brightness added (on [0, 1])."""
+    return _relit(pixels, brightness, contrast)[0]
+
+
+def _relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[torch.Tensor, float]:
+    """The relit uint8 image and the fraction of its values clipped to 0 or 255."""
     if not contrast > 0:
         raise DemoError(f"Contrast must be > 0 (1 = unchanged), got {contrast}.")
     x = pixels.float() / 255
     mean = x.mean(dim=(-3, -2, -1), keepdim=True)
-    y = (mean + contrast * (x - mean) + brightness).clamp(0, 1)
-    return (y * 255).round().to(torch.uint8)
+    y = mean + contrast * (x - mean) + brightness
+    # Only values pushed past the range count: a pixel already black or white in the input is not lost here.
+    clipped = ((y < 0) & (x > 0)) | ((y > 1) & (x < 1))
+    return (y.clamp(0, 1) * 255).round().to(torch.uint8), clipped.float().mean().item()
+
+
+#: Above this clipped fraction the page says the relit image is no longer a brightness/contrast change.
+NOTICEABLE_CLIPPING = 0.005
+
+
+def invariance_note(clipped: float) -> str:
+    """What limits instance norm's invariance under this relighting, for the page."""
+    limits = (
+        "zero padding at the borders (the padding stays 0 while the image brightens) and rounding to 8 bits "
+        "move IN outputs a little even then"
+    )
+    if clipped >= NOTICEABLE_CLIPPING:
+        return (
+            f"{100 * clipped:.1f}% of the relit input's values were clipped to black or white, so it is no longer a "
+            f"brightness and contrast change of the original: IN cannot remove it and its output moves too; "
+            f"{limits}. Lower the sliders to see IN's invariance."
+        )
+    return (
+        f"{100 * clipped:.1f}% of the relit input's values were clipped: IN removes this change up to what its "
+        f"first layer sees; {limits}."
+    )
 
 
 def lighting_response(
@@ -67,8 +97,9 @@ def lighting_response(
     precision: str = "fp32",
     longest: int = LIGHTING_SIZE,
     progress: Progress = no_progress,
-) -> tuple[Image.Image, list[LightingResult]]:
-    """The relit input (downscaled) and, per checkpoint, its output on it and how much that moved.
+) -> tuple[Image.Image, list[LightingResult], float]:
+    """The relit input (downscaled), per checkpoint its output on it and how much that moved, and the
+    fraction of the relit input's values that were clipped.
 
     fp32 by default: bf16 rounding alone moves outputs by a gray level or so, which would blur the
     small changes this is about.
@@ -76,12 +107,12 @@ def lighting_response(
     if not entries:
         raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
     original = downscaled(image.pixels).round().clamp(0, 255).to(torch.uint8)
-    relit = relight(original, brightness, contrast)
+    relit, clipped = _relit(original, brightness, contrast)
     pair = (original[0], relit[0])
     results = []
     for index, entry in enumerate(entries):
         progress(index / len(entries), f"{entry.name} ({index + 1} of {len(entries)})")
-        result = LightingResult(entry)
+        result = LightingResult(entry, settings=settings_label(entry, controls))
         try:
             model = models.get(entry, controls)
             # One image per call, untiled (it is small): batch norm built without running statistics
@@ -95,4 +126,4 @@ def lighting_response(
             result.error = f"{entry.name} failed on this image: {type(error).__name__}: {error}"
         results.append(result)
     progress(1.0, "done")
-    return to_image(relit[0]), results
+    return to_image(relit[0]), results, clipped

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
+from pathlib import Path
 
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
@@ -72,6 +73,33 @@ def options_for(entry: CheckpointEntry, controls: Controls) -> dict:
         if entry.encoder is not None:
             options["encoder"] = entry.encoder
     return options
+
+
+def settings_label(entry: CheckpointEntry, controls: Controls) -> str:
+    """The controls that apply to ``entry``, in words (``BtoA``, ``style 2``, ``style mix 0.3/0.7``,
+    ``style starry.jpg, alpha 0.8``), for captions and file names; empty when none apply."""
+    try:
+        options = options_for(entry, controls)
+    except DemoError:  # a required control is missing: the result says so instead
+        return ""
+    parts = []
+    if "direction" in options:
+        parts.append(options["direction"])
+    style = options.get("style")
+    if isinstance(style, int):
+        parts.append(f"style {style}")
+    elif style is not None:
+        parts.append("style mix " + "/".join(f"{weight:g}" for weight in style))
+    if "style_images" in options:
+        names = [Path(image).name for image in options["style_images"]]
+        weights = options.get("style_weights")
+        if weights and len(weights) == len(names):
+            names = [f"{weight:g} {name}" for weight, name in zip(weights, names, strict=True)]
+        parts.append("style " + " + ".join(names))
+        parts.append(f"alpha {options['alpha']:g}")
+        if options.get("preserve_color"):
+            parts.append("content colours kept")
+    return ", ".join(parts)
 
 
 def _freeze(options: dict) -> tuple:

@@ -11,13 +11,17 @@
     results[0].image.save("first.png")
 
 A session holds the checkpoint list and the loaded networks (:class:`~stylenorm.demo.models.ModelCache`).
-Network work is serialised by one lock: the activation statistics and the exact tile statistics put
-forward hooks on a network's layers, and two requests running one network at once would see each
-other's hooks.
+The activation statistics and the exact tile statistics put forward hooks on a network's layers, so
+two requests must never run one network object at once. Work runs in two lanes, each with its own
+networks and lock: images up to ``large_pixels`` (and every statistics and lighting pass, which run
+downscaled) in the small lane; larger side-by-side results in the large lane, one at a time, at most
+one per visitor and :data:`LARGE_QUEUE` waiting. A large upload so never holds up small ones; it
+waits at most for the large images ahead of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -31,7 +35,7 @@ from PIL import Image
 from stylenorm.demo.activations import norm_layer_statistics, statistics_rows
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
 from stylenorm.demo.compare import Progress, Result, compare, no_progress
-from stylenorm.demo.inputs import DEFAULT_MAX_PIXELS, DemoError, read_input
+from stylenorm.demo.inputs import DEFAULT_LARGE_PIXELS, DEFAULT_MAX_PIXELS, DemoError, read_input
 from stylenorm.demo.lighting import LightingResult, lighting_response
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
 from stylenorm.demo.plots import statistics_figure
@@ -40,10 +44,13 @@ from stylenorm.inference import PreparedImage, read_checkpoint
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
-ImageSource = str | os.PathLike
+ImageSource = str | os.PathLike | PreparedImage
 
 #: Earlier comparisons whose result files are kept for download besides the latest (older ones are deleted).
 KEPT_COMPARISONS = 20
+
+#: Large images waiting or running at once; more are refused with a message until one is done.
+LARGE_QUEUE = 4
 
 
 class DemoSession:
@@ -54,6 +61,7 @@ class DemoSession:
         device: where networks run (``auto``: CUDA when available).
         max_pixels: largest input accepted, in pixels (:func:`~stylenorm.demo.inputs.read_input`).
         precision, tile, tile_stats: the stylize command's options, for the side-by-side results.
+        large_pixels: inputs above this many pixels are stylized in the large lane (module docstring).
     """
 
     def __init__(
@@ -65,15 +73,22 @@ class DemoSession:
         precision: str = "auto",
         tile: int | None = None,
         tile_stats: str = DEFAULT_TILE_STATISTICS,
+        large_pixels: int = DEFAULT_LARGE_PIXELS,
     ):
         resolve_device(device)  # a bad device is refused now, not at the first click
         self.runs = [Path(folder) for folder in runs]
         self.models = ModelCache(device)
+        self.large_models = ModelCache(device)  # the large lane's own network objects
+        self.large_pixels = large_pixels
         self.max_pixels = max_pixels
         self.precision = precision
         self.tile = tile
         self.tile_stats = tile_stats
         self._lock = threading.Lock()
+        self._large_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # guards the two fields below
+        self._large_visitors: set[str] = set()  # visitors with a large image waiting or running
+        self._large_waiting = 0
         # Results for download live here, one numbered folder per comparison; the oldest are removed
         # (Gradio serves its own copies), so a page left running does not fill the disk.
         self._outputs = tempfile.TemporaryDirectory(prefix="stylenorm-demo-")
@@ -100,7 +115,9 @@ class DemoSession:
             raise DemoError(f"{Path(checkpoint).name} cannot be used: {str(error).splitlines()[0]}") from None
 
     def read(self, image: ImageSource | None = None, sample: str | None = None) -> PreparedImage:
-        """The input: the uploaded file when given, else the named sample image."""
+        """The input: the uploaded file when given (or an image already read), else the named sample image."""
+        if isinstance(image, PreparedImage):
+            return image
         if image:
             return read_input(image, max_pixels=self.max_pixels)
         if sample:
@@ -121,20 +138,24 @@ class DemoSession:
         sample: str | None = None,
         output_dir: str | os.PathLike | None = None,
         progress: Progress = no_progress,
+        visitor: str | None = None,
     ) -> list[Result]:
         """The side-by-side results: the image through every checkpoint, as the stylize command makes them.
 
         The PNG files go to ``output_dir``, or to a folder of the session's that is deleted after
-        :data:`KEPT_COMPARISONS` further comparisons (copy them to keep them).
+        :data:`KEPT_COMPARISONS` further comparisons (copy them to keep them). ``visitor`` (the page's
+        session id) limits large images to one at a time per visitor.
         """
         prepared, entries = self.read(image, sample), self._entries(checkpoints)
-        with self._lock:
+        height, width = prepared.size
+        large = height * width > self.large_pixels
+        with self._large_lane(visitor, progress) if large else self._lock:
             if output_dir is None:
                 output_dir = self._next_output_folder()
             return compare(
                 prepared,
                 entries,
-                self.models,
+                self.large_models if large else self.models,
                 controls,
                 precision=self.precision,
                 tile=self.tile,
@@ -143,12 +164,44 @@ class DemoSession:
                 progress=progress,
             )
 
+    @contextlib.contextmanager
+    def _large_lane(self, visitor: str | None, progress: Progress):
+        """Hold the large lane: refused (:class:`DemoError`) for a visitor who already has a large image in
+        it, or when :data:`LARGE_QUEUE` are waiting; else waits for the large images ahead."""
+        megapixels = self.large_pixels / 1e6
+        with self._queue_lock:
+            if visitor is not None and visitor in self._large_visitors:
+                raise DemoError(
+                    f"Your previous image over {megapixels:g} megapixels is still waiting or running: this page "
+                    f"takes one large image per visitor at a time. Wait for it, or resize this one."
+                )
+            if self._large_waiting >= LARGE_QUEUE:
+                raise DemoError(
+                    f"{LARGE_QUEUE} images over {megapixels:g} megapixels are already queued. Try again in a few "
+                    f"minutes, or resize yours to {megapixels:g} megapixels or less (those run at once)."
+                )
+            ahead = self._large_waiting
+            self._large_waiting += 1
+            if visitor is not None:
+                self._large_visitors.add(visitor)
+        try:
+            if ahead:
+                progress(0.0, f"Waiting for {ahead} larger image(s) ahead of yours")
+            with self._large_lock:
+                yield
+        finally:
+            with self._queue_lock:
+                self._large_waiting -= 1
+                self._large_visitors.discard(visitor)
+
     def _next_output_folder(self) -> Path:
-        self._comparisons += 1
+        with self._queue_lock:  # both lanes number their folders
+            self._comparisons += 1
+            number = self._comparisons
         root = Path(self._outputs.name)
         for old in sorted(root.iterdir(), key=lambda folder: int(folder.name))[:-KEPT_COMPARISONS]:
             shutil.rmtree(old, ignore_errors=True)
-        return root / str(self._comparisons)
+        return root / str(number)
 
     def statistics(
         self,
@@ -188,8 +241,9 @@ class DemoSession:
         contrast: float = 1.0,
         sample: str | None = None,
         progress: Progress = no_progress,
-    ) -> tuple[Image.Image, list[LightingResult]]:
-        """The relit input and each checkpoint's output on it, with how much the output moved."""
+    ) -> tuple[Image.Image, list[LightingResult], float]:
+        """The relit input, each checkpoint's output on it with how much the output moved, and the
+        fraction of the relit input's values that were clipped."""
         prepared, entries = self.read(image, sample), self._entries(checkpoints)
         with self._lock:
             return lighting_response(

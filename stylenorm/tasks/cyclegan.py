@@ -122,9 +122,10 @@ class CycleGANTask(ImageTranslationTask):
         opt_g = self.adam([*self.G_AB.parameters(), *self.G_BA.parameters()], lr=hp.lr, betas=betas)
         opt_d = self.adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=hp.lr, betas=betas)
         schedule = linear_decay(hp.n_epochs, hp.n_epochs_decay)
+        # "name": LearningRateMonitor's tags, lr-G and lr-D (else lr-Adam and lr-Adam-1)
         return [opt_g, opt_d], [
-            torch.optim.lr_scheduler.LambdaLR(opt_g, schedule),
-            torch.optim.lr_scheduler.LambdaLR(opt_d, schedule),
+            {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt_g, schedule), "interval": "epoch", "name": "lr-G"},
+            {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt_d, schedule), "interval": "epoch", "name": "lr-D"},
         ]
 
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, torch.Tensor, torch.Tensor]:

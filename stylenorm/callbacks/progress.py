@@ -1,0 +1,294 @@
+"""How long a run will take, and how far it is: the first thing a new user wants to know.
+
+After a few steps past the first (which pays for warm-up: cudnn autotuning, compilation, first data
+reads) one line gives the whole run's length on this machine, validations included. In a terminal
+a whole-run bar (optimizer steps done / planned, time left) replaces Lightning's per-epoch bar,
+whose "Epoch 0/-2" and "v_num" mean nothing for a step-limited run; without a terminal (output to a
+file, CI, SLURM) a plain log line is written every ``every_seconds`` or every ``every_percent`` of
+the run instead. Steps are optimizer steps, as ``trainer.max_steps`` counts them (CycleGAN: 2 per batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import RichProgressBar
+
+log = logging.getLogger(__name__)
+
+
+def planned_steps(trainer: Trainer, steps_per_batch: int = 1) -> int | None:
+    """Optimizer steps the run will end at: ``max_steps``, or ``max_epochs`` of batches, whichever is first."""
+    limits = []
+    if trainer.max_steps is not None and trainer.max_steps > 0:
+        limits.append(trainer.max_steps)
+    batches = trainer.num_training_batches
+    if trainer.max_epochs is not None and trainer.max_epochs > 0 and math.isfinite(batches):
+        per_epoch = math.ceil(batches / max(1, trainer.accumulate_grad_batches)) * steps_per_batch
+        limits.append(trainer.max_epochs * per_epoch)
+    return min(limits) if limits else None
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2 h 05 min``: as precise as an estimate deserves."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {float(value):.4g}" for name, value in sorted(metrics.items()))
+
+
+class RunProgressLog(Callback):
+    """The run-length estimate, the final time, and (``lines=True``) a progress line every
+    ``every_seconds`` or ``every_percent`` of the planned steps, written to the ``stylenorm`` log
+    (the console and Hydra's ``train.log``). Rank zero only."""
+
+    def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, lines: bool = True):
+        if every_seconds <= 0 or not 0 < every_percent <= 100:
+            raise ValueError(
+                f"callbacks.progress: every_seconds must be > 0 and every_percent in (0, 100], got "
+                f"{every_seconds} and {every_percent}."
+            )
+        self.every_seconds = every_seconds
+        self.every_percent = every_percent
+        self.lines = lines
+        self.planned: int | None = None
+        self.estimate_seconds: float | None = None  # the announced run length (from the start of training)
+        self._warm: tuple[float, int] | None = None
+        self._validation_began: float | None = None
+
+    # --- measurements --------------------------------------------------------------------------------
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._steps_per_batch = getattr(pl_module, "optimizer_steps_per_batch", 1)
+        self.planned = planned_steps(trainer, self._steps_per_batch)
+        self._started = time.monotonic()
+        self._first_step = trainer.global_step  # a resumed run starts where its checkpoint stopped
+        self._warm: tuple[float, int] | None = None  # (time, step) after the first batch
+        self._validation_seconds = 0.0  # spent validating since warm-up
+        self._validations = 0
+        self._validation_began: float | None = None
+        self._last_line = self._started
+        self._next_percent = self.every_percent
+        self.estimate_seconds = None
+
+    def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._sanity_began = time.monotonic()
+
+    def on_sanity_check_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._sanity_seconds = time.monotonic() - self._sanity_began
+
+    def _validation_estimate(self, trainer: Trainer) -> float | None:
+        """Seconds per validation: measured ones, else the sanity check's time per batch scaled to a
+        full validation (an upper bound: its first batch paid for warm-up)."""
+        if self._validations:
+            return self._validation_seconds / self._validations
+        seconds = getattr(self, "_sanity_seconds", None)
+        sanity, full = sum(trainer.num_sanity_val_batches or []), sum(trainer.num_val_batches or [])
+        if seconds is None or not sanity or not math.isfinite(full):
+            return None
+        return seconds / sanity * full
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._validation_began = time.monotonic()
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self._validation_began is not None and getattr(self, "_warm", None) is not None:
+            self._validation_seconds += time.monotonic() - self._validation_began
+            self._validations += 1
+        self._validation_began = None
+
+    def seconds_per_step(self, now: float, step: int) -> float | None:
+        """Training time per optimizer step since warm-up, validation time left out."""
+        if self._warm is None or step <= self._warm[1]:
+            return None
+        return (now - self._warm[0] - self._validation_seconds) / (step - self._warm[1])
+
+    def remaining_validations(self, trainer: Trainer, step: int) -> int:
+        """Validations still to come: the scheduled ones plus the final one ``train.py`` runs."""
+        if self.planned is None or not trainer.enable_validation or trainer.limit_val_batches == 0:
+            return 0
+        every_batches = getattr(trainer, "val_check_batch", None)
+        if not every_batches or not math.isfinite(every_batches):
+            return 1
+        batches_left = (self.planned - step) / self._steps_per_batch
+        return int(batches_left // (every_batches * max(1, trainer.check_val_every_n_epoch or 1))) + 1
+
+    def seconds_left(self, trainer: Trainer, now: float, step: int) -> float | None:
+        per_step = self.seconds_per_step(now, step)
+        if per_step is None or self.planned is None:
+            return None
+        left = max(0, self.planned - step) * per_step
+        each = self._validation_estimate(trainer)
+        if each is not None:
+            left += self.remaining_validations(trainer, step) * each
+        return left
+
+    # --- what is written ----------------------------------------------------------------------------
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+        if not trainer.is_global_zero:
+            return
+        now, step = time.monotonic(), trainer.global_step
+        if self._warm is None:
+            self._warm = (now, step)
+            return
+        if self.estimate_seconds is None:
+            measured = step - self._warm[1]
+            if measured >= 3 and (now - self._warm[0] >= 5.0 or measured >= 20):
+                self._announce(trainer, now, step)
+            return
+        if self.lines:
+            percent = 100 * step / self.planned if self.planned else None
+            if now - self._last_line >= self.every_seconds or (percent is not None and percent >= self._next_percent):
+                log.info(self.progress_line(trainer, now, step))
+                self._last_line = now
+                if percent is not None:
+                    self._next_percent = (math.floor(percent / self.every_percent) + 1) * self.every_percent
+
+    def _announce(self, trainer: Trainer, now: float, step: int) -> None:
+        per_step = self.seconds_per_step(now, step)
+        if self.planned is None:
+            log.info("Run length: no step or epoch limit known; %.3g s per step on this machine.", per_step)
+            self.estimate_seconds = math.inf
+            return
+        validations = self.remaining_validations(trainer, step)
+        left = max(0, self.planned - step) * per_step
+        validation_note = ""
+        if validations:
+            each = self._validation_estimate(trainer)
+            plural = "s" * (validations > 1)
+            if each is None:
+                validation_note = f"; {validations} validation{plural} not timed yet"
+            else:
+                left += validations * each
+                validation_note = f", {validations} validation{plural} of about {duration(each)}"
+        estimate = now - self._started + left
+        self.estimate_seconds = estimate
+        log.info(
+            "Run length: %d steps, about %s on this machine (%.3g s per step over steps %d-%d%s). "
+            "Progress is shown %s.",
+            self.planned - self._first_step,
+            duration(estimate),
+            per_step,
+            self._warm[1] + 1,
+            step,
+            validation_note,
+            f"every {duration(self.every_seconds)} or {self.every_percent:g}% of the run" if self.lines else "below",
+        )
+
+    def progress_line(self, trainer: Trainer, now: float, step: int) -> str:
+        """``Step 300/1500 (20%), 2 min 40 s elapsed, about 10 min left; train/loss 0.0123``."""
+        elapsed = duration(now - self._started)
+        if self.planned:
+            text = f"Step {step}/{self.planned} ({100 * step / self.planned:.0f}%), {elapsed} elapsed"
+            left = self.seconds_left(trainer, now, step)
+            if left is not None:
+                text += f", about {duration(left)} left"
+        else:
+            text = f"Step {step}, {elapsed} elapsed"
+        metrics = _metrics_text(trainer.progress_bar_metrics)
+        return f"{text}; {metrics}" if metrics else text
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.is_global_zero or not hasattr(self, "_started"):
+            return
+        took = time.monotonic() - self._started
+        steps = trainer.global_step - self._first_step
+        estimated = (
+            f" (estimated {duration(self.estimate_seconds)})"
+            if self.estimate_seconds is not None and math.isfinite(self.estimate_seconds)
+            else ""
+        )
+        log.info("Trained %d steps in %s%s.", steps, duration(took), estimated)
+
+
+def _is_terminal() -> bool:
+    from rich import get_console
+
+    console = get_console()
+    return console.is_terminal or console.is_jupyter
+
+
+class RunProgressBar(RichProgressBar):
+    """Lightning's Rich bar over the whole run (steps done / planned, elapsed, time left) instead of
+    one epoch, without ``v_num``; with the :class:`RunProgressLog` estimate. Without a terminal the
+    bar is off and the log writes progress lines instead."""
+
+    def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, terminal: bool | None = None):
+        super().__init__()
+        self.terminal = _is_terminal() if terminal is None else terminal
+        self.run_log = RunProgressLog(every_seconds, every_percent, lines=not self.terminal)
+        if not self.terminal:
+            self.disable()
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self.run_log.on_train_start(trainer, pl_module)
+
+    def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_sanity_check_start(trainer, pl_module)
+        self.run_log.on_sanity_check_start(trainer, pl_module)
+
+    def on_sanity_check_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_sanity_check_end(trainer, pl_module)
+        self.run_log.on_sanity_check_end(trainer, pl_module)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_validation_start(trainer, pl_module)
+        self.run_log.on_validation_start(trainer, pl_module)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        self.run_log.on_validation_end(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self.run_log.on_train_end(trainer, pl_module)
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        return f"{'Training':{len(self.validation_description)}}"
+
+    def _initialize_train_progress_bar_id(self) -> None:
+        if self.progress is None:
+            return
+        # Created at the run's current step, so a resumed run's bar (and Rich's speed) starts there.
+        self.train_progress_bar_id = self.progress.add_task(
+            self._get_train_description(self.trainer.current_epoch),
+            total=self.run_log.planned,
+            completed=self.trainer.global_step,
+        )
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.is_enabled and self.train_progress_bar_id is None:
+            self._initialize_train_progress_bar_id()
+        self.refresh()
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
+        self.run_log.on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if self.is_disabled:
+            return
+        if self.train_progress_bar_id is None:
+            self._initialize_train_progress_bar_id()
+        self._update(self.train_progress_bar_id, trainer.global_step)
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+
+    def get_metrics(self, trainer: Trainer, pl_module: LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)  # the logger's version: not a metric
+        return items
+
+
+def run_progress(bar: bool = True, every_seconds: float = 30.0, every_percent: float = 5.0) -> Callback:
+    """The progress callback for ``trainer.enable_progress_bar=bar``: :class:`RunProgressBar`, or only
+    the log lines (:class:`RunProgressLog`) when the bar is off (Lightning refuses a bar callback then)."""
+    if bar:
+        return RunProgressBar(every_seconds, every_percent)
+    return RunProgressLog(every_seconds, every_percent, lines=True)
