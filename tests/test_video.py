@@ -253,3 +253,59 @@ def test_a_broken_video_is_named_and_nothing_is_left_behind(tmp_path, capsys, st
     assert list(output.iterdir()) == []
     assert main(["-c", str(style_checkpoint), "-i", str(tmp_path / "missing.mp4"), "-o", str(output / "x.mp4")]) == 2
     assert "missing.mp4" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def every_kind(tmp_path_factory, style_checkpoint):
+    """A checkpoint of each kind the command stylizes with (untrained weights, real files)."""
+    from test_stylize import lightning_checkpoint
+
+    from stylenorm.tasks.adain import AdaINTask
+    from stylenorm.tasks.autoencoder import AutoencoderTask
+    from stylenorm.tasks.cyclegan import CycleGANTask
+    from stylenorm.tasks.style import StyleTransferTask
+
+    folder = tmp_path_factory.mktemp("kinds")
+    torch.manual_seed(5)
+    conditional = StyleTransferTask(
+        norm={"kind": "conditional_instance", "num_styles": 2}, network={"num_residual_blocks": 1},
+        vgg_weights="random",
+    )  # fmt: skip
+    cyclegan = CycleGANTask(
+        norm={"kind": "instance"}, generator={"ngf": 8, "n_blocks": 1}, discriminator={"ndf": 8, "n_layers": 1}
+    )
+    autoencoder = AutoencoderTask(norm={"kind": "group"}, network={"base_channels": 8})
+    adain = AdaINTask(norm={"kind": "none"}, network={"width": 8}, encoder_weights="random")
+    style_image = folder / "painting.png"
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(style_image)
+    return {
+        "transformer": (style_checkpoint, []),
+        "cyclegan AtoB": (lightning_checkpoint(cyclegan, folder / "cyclegan.ckpt"), []),
+        "cyclegan BtoA": (folder / "cyclegan.ckpt", ["--direction", "BtoA"]),
+        "autoencoder": (lightning_checkpoint(autoencoder, folder / "autoencoder.ckpt"), []),
+        "conditional IN": (lightning_checkpoint(conditional, folder / "cin.ckpt"), ["--style-mix", "0.3,0.7"]),
+        "AdaIN": (
+            lightning_checkpoint(adain, folder / "adain.ckpt"), ["--style-image", str(style_image), "--alpha", "0.8"]
+        ),
+    }  # fmt: skip
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("frame_stats", ["per-frame", "window:3"])
+def test_an_embedded_clip_stylizes_with_every_checkpoint_kind(tmp_path, capsys, every_kind, frame_stats):
+    from stylenorm.data.clips import motion_clips
+    from stylenorm.inference.cli import main
+    from stylenorm.inference.video_io import probe_video, read_video, save_video
+
+    clip = motion_clips(("pan",), size=32, count=6)[0]
+    source = save_video(clip.frames, tmp_path / "pan.mp4", clip.fps)
+    for kind, (checkpoint, options) in every_kind.items():
+        target = tmp_path / f"{kind.replace(' ', '_')}.mp4"
+        code = main(["-c", str(checkpoint), "-i", str(source), "-o", str(target), "--frame-stats", frame_stats, "-q",
+                     "--batch-size", "4", *options])  # fmt: skip
+        assert code == 0, (kind, capsys.readouterr().err)
+        info = probe_video(target)
+        assert (info.width, info.height, info.rate) == (32, 32, Fraction(clip.fps)), kind
+        assert len(list(read_video(target))) == 6, kind

@@ -211,3 +211,11 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def save_video(frames, path: str | os.PathLike, rate: Fraction | int) -> Path:
+    """uint8 frames ``(T, 3, H, W)`` (a tensor or array) as a video file at ``rate`` frames per second."""
+    with VideoWriter(path, Fraction(rate)) as writer:
+        for frame in frames:
+            writer.write(np.asarray(frame).transpose(1, 2, 0))
+    return Path(path)
