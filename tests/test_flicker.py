@@ -106,3 +106,46 @@ def test_mismatched_outputs_and_unknown_clips_are_named(clips):
         flicker(clips["pan"].frames[:, :, :10], clips["pan"])
     with pytest.raises(ValueError, match="Unknown clip 'spin'"):
         motion_clips(("spin",))
+
+
+def load_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "scripts" / "flicker.py"
+    spec = importlib.util.spec_from_file_location("flicker_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_flicker_script_writes_one_row_per_checkpoint_clip_and_option(tmp_path, capsys):
+    import pandas as pd
+    from test_stylize import lightning_checkpoint
+
+    from stylenorm.tasks.autoencoder import AutoencoderTask
+
+    torch.manual_seed(0)
+    paths = [
+        lightning_checkpoint(
+            AutoencoderTask(norm={"kind": kind}, network={"base_channels": 4}), tmp_path / f"{kind}.ckpt"
+        )
+        for kind in ("instance", "batch")
+    ]
+    script = load_script()
+    args = ["--checkpoints", *map(str, paths), "--clips", "pan", "brightness", "--size", "24", "--frames", "4"]
+    assert (
+        script.main(
+            [*args, "--frame-stats", "per-frame", "clip", "--truth", "colour_grade", "--csv", str(tmp_path / "f.csv")]
+        )
+        == 0
+    )
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert len(table) == 2 * 2 + 2 * 2 * 2  # input and truth per clip, then checkpoint x clip x option
+    assert set(table["norm"]) == {"input", "truth", "instance", "batch"}
+    inputs = table[table["norm"] == "input"].set_index("clip")
+    assert inputs.loc["pan", "warp_error"] == pytest.approx(0, abs=1e-9)
+    # Batch norm in eval mode has no per-sample statistics: sharing them changes nothing.
+    batch = table[table["norm"] == "batch"]
+    assert (batch.groupby("clip")["warp_error"].nunique() == 1).all() and (batch["departure"] == 0).all()
+    assert "instance" in capsys.readouterr().out

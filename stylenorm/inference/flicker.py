@@ -93,3 +93,11 @@ def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:
         global_flicker=float(mean_shift.abs().mean()),
         compared_fraction=float(counts.sum() / mask[:, 0].numel()),
     )
+
+
+def stylize_known_clip(model, clip: Clip, *, frame_stats: str = "per-frame", **options) -> torch.Tensor:
+    """``clip``'s frames through ``model`` (:func:`stylenorm.inference.video.stylize_clip` options) -> uint8
+    ``(T, 3, H, W)``."""
+    from stylenorm.inference.video import stylize_clip
+
+    return torch.stack(list(stylize_clip(lambda: iter(clip.frames), model, frame_stats=frame_stats, **options)))
