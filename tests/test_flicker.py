@@ -149,3 +149,15 @@ def test_the_flicker_script_writes_one_row_per_checkpoint_clip_and_option(tmp_pa
     batch = table[table["norm"] == "batch"]
     assert (batch.groupby("clip")["warp_error"].nunique() == 1).all() and (batch["departure"] == 0).all()
     assert "instance" in capsys.readouterr().out
+
+
+def test_the_flicker_preset_sweeps_every_norm_on_the_known_answer():
+    from hydra import compose, initialize_config_dir
+
+    from conftest import REPO_ROOT
+
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=flicker_autoencoder"], return_hydra_config=True)
+    params = {key: str(value).split(",") for key, value in cfg.hydra.sweeper.params.items()}
+    assert set(params["norm"]) == {"none", "batch", "instance", "group", "layer"} and len(params["seed"]) == 3
+    assert cfg.data.known_answer == "colour_grade" and cfg.trainer.precision == "32-true"
