@@ -30,6 +30,7 @@ from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.models import Controls, parse_style, parse_weights
 from stylenorm.demo.samples import SAMPLES
 from stylenorm.demo.session import DemoSession
+from stylenorm.demo.video import add_video_tab
 from stylenorm.inference.pipeline import to_image
 
 TITLE = "stylenorm: normalization variants side by side"
@@ -235,7 +236,7 @@ def build_page(session: DemoSession) -> gr.Blocks:
                 run_button = gr.Button("Stylize", variant="primary", elem_id="stylize")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="status")
-                with gr.Tabs():
+                with gr.Tabs() as tabs:
                     with gr.Tab("Side by side", id="compare"):
                         gallery = gr.Gallery(label="Results (click for full size)", columns=3, height="auto",
                                              format="png", object_fit="contain", elem_id="results",
@@ -286,6 +287,8 @@ def build_page(session: DemoSession) -> gr.Blocks:
         for slider in (brightness, contrast):  # live: on release, not on every pixel of a drag
             slider.release(lighting, lighting_inputs, lighting_outputs, api_name=False, **work)
         refresh_button.click(refresh, None, [checkpoints, status], api_name="refresh_checkpoints")
+        with tabs:  # the Video tab (stylenorm/demo/video.py)
+            add_video_tab(session, checkpoints, model_inputs[3:], status, work)
     return page
 
 
