@@ -187,12 +187,19 @@ def test_partial_names_keep_the_extension():
 
 @pytest.fixture(scope="module")
 def style_checkpoint(tmp_path_factory):
-    from test_stylize import lightning_checkpoint
+    from test_stylize import lightning_checkpoint, smooth_image, spread_output_
 
+    from reference_networks import randomize_affine_
     from stylenorm.tasks.style import StyleTransferTask
 
     torch.manual_seed(4)
     task = StyleTransferTask(norm={"kind": "instance"}, network={"num_residual_blocks": 1}, vgg_weights="random")
+    # Spread over the gray levels (an untrained network's output is nearly flat, which would hide differences).
+    randomize_affine_(task.transformer)
+    sample = torch.from_numpy(smooth_image(32, 32, seed=9)).permute(2, 0, 1)[None].float()
+    spread_output_(task.transformer.conv_out.conv, task.transformer, sample, target_std=60.0)
+    with torch.no_grad():
+        task.transformer.conv_out.conv.bias += 127.0
     return lightning_checkpoint(task, tmp_path_factory.mktemp("ckpt") / "style.ckpt")
 
 
@@ -309,3 +316,31 @@ def test_an_embedded_clip_stylizes_with_every_checkpoint_kind(tmp_path, capsys, 
         info = probe_video(target)
         assert (info.width, info.height, info.rate) == (32, 32, Fraction(clip.fps)), kind
         assert len(list(read_video(target))) == 6, kind
+
+
+def test_an_animated_gif_shares_statistics_when_asked(tmp_path, style_checkpoint):
+    from PIL import Image, ImageSequence
+
+    from stylenorm.inference import load_stylizer
+    from stylenorm.inference.cli import main
+
+    frames = smooth_frames(count=3, size=(24, 32))
+    pictures = [Image.fromarray(frame.permute(1, 2, 0).numpy()) for frame in frames]
+    pictures[0].save(tmp_path / "clip.png", save_all=True, append_images=pictures[1:], duration=100, loop=0)  # APNG
+    base = ["-c", str(style_checkpoint), "-i", str(tmp_path / "clip.png"), "--precision", "fp32", "-q"]
+    assert main([*base, "-o", str(tmp_path / "shared.png"), "--frame-stats", "clip"]) == 0
+    with Image.open(tmp_path / "clip.png") as clip:  # what the animation reader decodes
+        decoded = torch.stack(
+            [
+                torch.from_numpy(np.asarray(f.convert("RGB")).copy()).permute(2, 0, 1)
+                for f in ImageSequence.Iterator(clip)
+            ]
+        )
+    model = load_stylizer(style_checkpoint)
+    expected = list(stylize_clip(lambda: iter(decoded), model, frame_stats="clip"))
+    per_frame = list(stylize_clip(lambda: iter(decoded), model))
+    assert max((a.int() - b.int()).abs().max() for a, b in zip(expected, per_frame, strict=True)) > 5
+    with Image.open(tmp_path / "shared.png") as result:
+        written = [np.asarray(frame.convert("RGB")) for frame in ImageSequence.Iterator(result)]
+    for frame, output in zip(written, expected, strict=True):
+        assert np.abs(frame.astype(int) - output.permute(1, 2, 0).numpy().astype(int)).max() <= 1

@@ -321,6 +321,7 @@ class Runner:
                 precision=args.precision,
                 auto_tile_pixels=args.auto_tile_pixels,
                 tile_stats=args.tile_stats,
+                frame_stats=args.frame_stats,
             )
         except Exception as error:
             self.fail(job, error)
