@@ -176,4 +176,5 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return super().load_checkpoint(path, map_location=map_location, weights_only=True)
         local = Path(str(path).removeprefix("file://"))
         self._clean_once(local.parent)  # a resume: the killed run's temporaries
-        return safe_load(str(local), "Expected a last.ckpt or step*.ckpt written by train.py.", map_location=map_location)
+        expected = "Expected a last.ckpt or step*.ckpt written by train.py."
+        return safe_load(str(local), expected, map_location=map_location)

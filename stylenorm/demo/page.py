@@ -38,6 +38,7 @@ from stylenorm.demo.lighting import invariance_note
 from stylenorm.demo.models import Controls, parse_style, parse_weights
 from stylenorm.demo.samples import SAMPLES
 from stylenorm.demo.session import LARGE_QUEUE, DemoSession
+from stylenorm.demo.video import add_video_tab
 from stylenorm.inference.pipeline import to_image
 
 TITLE = "stylenorm: normalization variants side by side"
@@ -317,7 +318,7 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
                 run_button = gr.Button("Stylize", variant="primary", elem_id="stylize")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="status")
-                with gr.Tabs():
+                with gr.Tabs() as tabs:
                     with gr.Tab("Side by side", id="compare"):
                         gallery = gr.Gallery(label="Results (click for full size)", columns=3, height="auto",
                                              format="png", object_fit="contain", elem_id="results",
@@ -391,6 +392,8 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
             make_examples, None, [checkpoints, examples_offer, status], api_name="train_examples",
             concurrency_id="examples", concurrency_limit=1,
         )  # fmt: skip
+        with tabs:  # the Video tab (stylenorm/demo/video.py)
+            add_video_tab(session, checkpoints, model_inputs[3:], status, work)
     return page
 
 

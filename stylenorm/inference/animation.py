@@ -13,12 +13,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 from PIL import ImageSequence
 
 from stylenorm.data.images import open_image
 from stylenorm.inference.image_io import save_animation
-from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
+from stylenorm.inference.pipeline import PreparedImage, prepare, to_image
 from stylenorm.inference.stylizer import Stylizer
 
 #: Frame duration (ms) used when a file names none (browsers show such GIFs at about 10 frames/s).
@@ -59,17 +58,19 @@ def stylize_animation(
     batch_size: int = 1,
     scale: float | None = None,
     max_size: int | None = None,
+    frame_stats: str = "per-frame",
     **stylize_options,
 ) -> list[Path]:
     """Stylize every frame of ``source`` and write them to ``target``; returns the files written.
 
     ``stylize_options`` are those of :func:`stylenorm.inference.stylize_batch` (tile, overlap,
-    precision, auto_tile_pixels).
+    precision, auto_tile_pixels); ``frame_stats`` shares norm statistics across frames as for video
+    (:mod:`stylenorm.inference.frame_statistics`).
     """
+    from stylenorm.inference.video import stylize_clip
+
     frames, durations, loop = read_frames(source, scale=scale, max_size=max_size)
-    results = []
-    for start in range(0, len(frames), batch_size):
-        chunk = frames[start : start + batch_size]
-        outputs = stylize_batch(torch.stack([f.pixels for f in chunk]), model, **stylize_options)
-        results += [to_image(output, frame.alpha) for frame, output in zip(chunk, outputs, strict=True)]
+    pixels = lambda: (frame.pixels for frame in frames)  # noqa: E731
+    outputs = stylize_clip(pixels, model, batch_size=batch_size, frame_stats=frame_stats, **stylize_options)
+    results = [to_image(output, frame.alpha) for frame, output in zip(frames, outputs, strict=True)]
     return save_animation(results, target, durations, loop)

@@ -41,6 +41,9 @@ from stylenorm.inference.tiling import (
     check_tiling,
     default_overlap,
 )
+from stylenorm.inference.video import plan_video_jobs
+from stylenorm.inference.video_cli import add_video_arguments, run_video_job
+from stylenorm.inference.video_io import is_video
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, resolve_inference_precision
 
 PROG = "stylize"
@@ -193,11 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_adain_arguments(parser)
     parser.add_argument(
         "--input", "-i", required=True, nargs="+",
-        help="an image, a folder (recursive) or a quoted glob pattern ('photos/**/*.jpg')",
+        help="an image, a folder (recursive), a quoted glob pattern ('photos/**/*.jpg') or a video (.mp4, .mov, .mkv, "
+        ".webm, .avi)",
     )  # fmt: skip
     parser.add_argument(
         "--output", "-o", required=True,
-        help="an image file for one input image, otherwise a folder (mirrors the input's relative paths)",
+        help="an image file for one input image, otherwise a folder (mirrors the input's relative paths); for a "
+        "video: a video file, an animated .gif/.webp, or a folder of frames (--ext their format)",
     )  # fmt: skip
     parser.add_argument("--ext", help="write this format (png, jpg, webp, bmp, tif) instead of the input's")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
@@ -239,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         "differences). With --preserve-color, exact and thumbnail recolour the styles to the whole image, "
         "per-tile to each tile",
     )  # fmt: skip
+    add_video_arguments(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
     return parser
 
@@ -271,6 +277,10 @@ class Runner:
     def add(self, job: Job) -> None:
         """Read one image and queue it; full or incompatible batches are stylized first."""
         args = self.args
+        if is_video(job.source):  # every frame, written back as a video, animation or frames
+            self.flush()
+            self._run_video(job)
+            return
         if is_animated(job.source):  # every frame, written back as an animation
             self.flush()
             self._run_animation(job)
@@ -287,6 +297,15 @@ class Runner:
         if tiled:  # tiled images run alone: their point is bounded memory
             self.flush()
 
+    def _run_video(self, job: Job) -> None:
+        try:
+            run_video_job(job, self.model, self.args)
+        except Exception as error:
+            self.fail(job, error)
+            return
+        self.written += 1
+        self.progress.update()
+
     def _run_animation(self, job: Job) -> None:
         args = self.args
         try:
@@ -302,6 +321,7 @@ class Runner:
                 precision=args.precision,
                 auto_tile_pixels=args.auto_tile_pixels,
                 tile_stats=args.tile_stats,
+                frame_stats=args.frame_stats,
             )
         except Exception as error:
             self.fail(job, error)
@@ -403,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.perf_counter()
     try:
-        jobs = plan_jobs(args.input, args.output, ext=args.ext)
+        jobs = plan_video_jobs(args.input, args.output, args.ext) or plan_jobs(args.input, args.output, ext=args.ext)
         model = load_stylizer(
             args.checkpoint,
             format=args.checkpoint_format,

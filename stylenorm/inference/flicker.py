@@ -1,0 +1,103 @@
+"""Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8;
+Ruder et al. 2016's temporal loss without a flow network), in grey levels.
+
+For consecutive output frames S_t, S_t+1 and the motion of the input clip
+(:class:`stylenorm.data.clips.Clip`: where each pixel of frame t+1 was in frame t, and whether it was
+visible), S_t is warped onto frame t+1 (bilinear; exact for whole-pixel motion) and compared on the
+pixels visible in both:
+
+* ``warp_error`` - mean absolute difference over those pixels and the three channels, 0-255 scale,
+  averaged over the frame pairs (Lai et al. square it on a 0-1 scale; the absolute value in grey
+  levels reads directly).
+* ``global_flicker`` - the change of the frame's mean colour over those pixels, ``|mean(S_t+1) -
+  mean(warped S_t)|`` per channel, averaged over channels and pairs: the part of the warping error
+  that is a shift of the whole frame (what per-frame statistics cause).
+
+``margin`` leaves out pixels within that many px of the frame's edge (in either frame), where a
+network's zero or reflection padding differs between frames of a pan. Clips without known motion:
+:func:`motion_from_flow` turns a dense optical flow from any estimator (e.g. OpenCV's
+``calcOpticalFlowFarneback``, not a dependency here) into the same ``(source, valid)`` - an estimate,
+whose own errors count as flicker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from stylenorm.data.clips import Clip, inside, pixel_grid
+
+
+@dataclasses.dataclass(frozen=True)
+class Flicker:
+    """Warping error and global flicker in grey levels (means over frame pairs), and the pixels compared."""
+
+    warp_error: float
+    global_flicker: float
+    compared_fraction: float
+
+
+def warp(previous: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """``previous`` frames ``(P, C, H, W)`` sampled at ``source`` ``(P, H, W, 2)`` (x, y in pixels), bilinear."""
+    height, width = previous.shape[-2:]
+    source = source.to(torch.float64)  # whole-pixel positions must come out whole: no float32 rounding
+    normalised = torch.stack([(2 * source[..., 0] + 1) / width - 1, (2 * source[..., 1] + 1) / height - 1], dim=-1).to(
+        previous.dtype
+    )
+    return F.grid_sample(previous, normalised, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def motion_from_flow(flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(source, valid)`` from a backward flow ``(P, H, W, 2)``: frame t+1's pixel (x, y) came from
+    (x, y) + flow in frame t (OpenCV's ``calcOpticalFlowFarneback(next, previous, ...)`` gives this)."""
+    height, width = flow.shape[1:3]
+    source = pixel_grid(height, width) + flow.float()
+    return source, inside(source, height, width)
+
+
+def compared_pixels(source: torch.Tensor, valid: torch.Tensor, margin: int = 0) -> torch.Tensor:
+    """``valid``, less the pixels within ``margin`` px of the edge in frame t+1 or, by ``source``, in frame t."""
+    if margin <= 0:
+        return valid
+    height, width = valid.shape[-2:]
+    grid = pixel_grid(height, width)
+    inner = lambda points: (  # noqa: E731
+        (points[..., 0] >= margin)
+        & (points[..., 0] <= width - 1 - margin)
+        & (points[..., 1] >= margin)
+        & (points[..., 1] <= height - 1 - margin)
+    )
+    return valid & inner(grid)[None] & inner(source)
+
+
+def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:
+    """Flicker of ``outputs`` (``(T, 3, H, W)``, uint8 or float on 0-255) stylized from ``clip``'s frames."""
+    if outputs.shape != clip.frames.shape:
+        raise ValueError(
+            f"{tuple(outputs.shape)} outputs for clip {clip.name!r} of {tuple(clip.frames.shape)}: "
+            f"stylize every frame at the clip's size."
+        )
+    frames = outputs.double()
+    warped = warp(frames[:-1], clip.source)
+    mask = compared_pixels(clip.source, clip.valid, margin)[:, None].double()  # (P, 1, H, W)
+    counts = mask.sum(dim=(1, 2, 3))
+    if bool((counts == 0).any()):
+        raise ValueError(f"Clip {clip.name!r}: a frame pair has no pixel to compare (margin {margin} too large?).")
+    difference = (frames[1:] - warped) * mask
+    warp_error = difference.abs().sum(dim=(1, 2, 3)) / (3 * counts)
+    mean_shift = difference.sum(dim=(2, 3)) / counts[:, None]  # (P, 3): signed change of each channel's mean
+    return Flicker(
+        warp_error=float(warp_error.mean()),
+        global_flicker=float(mean_shift.abs().mean()),
+        compared_fraction=float(counts.sum() / mask[:, 0].numel()),
+    )
+
+
+def stylize_known_clip(model, clip: Clip, *, frame_stats: str = "per-frame", **options) -> torch.Tensor:
+    """``clip``'s frames through ``model`` (:func:`stylenorm.inference.video.stylize_clip` options) -> uint8
+    ``(T, 3, H, W)``."""
+    from stylenorm.inference.video import stylize_clip
+
+    return torch.stack(list(stylize_clip(lambda: iter(clip.frames), model, frame_stats=frame_stats, **options)))

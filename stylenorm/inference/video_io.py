@@ -1,0 +1,221 @@
+"""Video files in and out of the stylize command, through PyAV (FFmpeg's libraries, bundled in its wheel).
+
+Reading yields every frame as uint8 RGB with its presentation time, so the output keeps the
+input's frame count, rate and timing (variable frame rates included). Writing encodes H.264 for
+``.mp4``/``.mov``/``.mkv``/``.m4v`` (yuv420p; yuv444p when a side is odd, since 4:2:0 needs even
+sides), VP9 for ``.webm`` and MPEG-4 Part 2 for ``.avi``, and copies the input's first audio track
+unchanged - or re-encodes it (AAC, Opus for WebM) where the output container cannot hold its codec.
+Like images (:mod:`stylenorm.inference.image_io`), a video is written to a temporary file in the
+output folder and renamed on success, so a failed or interrupted run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+#: Extensions read and written as video (everything else goes to the image path).
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v", ".webm", ".avi")
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+_VIDEO_CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}  # others: libx264
+#: Audio codecs each container holds as they are; other audio is re-encoded to the second entry.
+_AUDIO = {
+    ".mp4": ({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}, "aac"),
+    ".m4v": ({"aac", "mp3", "alac", "ac3", "eac3"}, "aac"),
+    ".mov": ({"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s24le"}, "aac"),
+    ".mkv": (None, "aac"),  # Matroska holds anything
+    ".webm": ({"opus", "vorbis"}, "libopus"),
+    ".avi": ({"mp3", "ac3", "pcm_s16le"}, "aac"),
+}
+#: x264's constant rate factor: 18 is "visually lossless" in its documentation (default 23 blurs strokes).
+H264_CRF = "18"
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a video by its extension."""
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What the header says: ``frames`` may be 0 when the container does not record it."""
+
+    width: int
+    height: int
+    rate: Fraction
+    frames: int
+    has_audio: bool
+
+
+def _open(path: str | os.PathLike):
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Video not found: {path}.")
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as error:
+        raise ValueError(f"Cannot read {path} as a video ({error}). Expected a video file FFmpeg can decode.") from None
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"{path} holds no video stream (audio only?). Expected a video file.")
+    return container
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Size, frame rate, frame count (from the header) and whether there is audio."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+        context = stream.codec_context
+        return VideoInfo(context.width, context.height, Fraction(rate), stream.frames, bool(container.streams.audio))
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoFrame:
+    """One decoded frame: uint8 RGB ``(H, W, 3)`` and its presentation time in ``time_base`` units."""
+
+    pixels: np.ndarray
+    pts: int | None
+    time_base: Fraction | None
+
+
+def read_video(path: str | os.PathLike) -> Iterator[VideoFrame]:
+    """Every frame of the first video stream, in presentation order; a decoding error names the file."""
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                yield VideoFrame(frame.to_ndarray(format="rgb24"), frame.pts, frame.time_base)
+        except av.FFmpegError as error:
+            raise ValueError(f"Cannot decode {path}: {error}. The file may be truncated or damaged.") from None
+
+
+def partial_path(path: Path) -> Path:
+    """The temporary name a file is written under before the rename (same folder, same extension)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+class VideoWriter:
+    """Encodes uint8 RGB frames into ``path`` with the input's timing; audio copied from ``audio_from``.
+
+    Use as a context manager: the file appears under its name only when the block ends without an
+    error (:meth:`close`); otherwise the temporary file is removed.
+    """
+
+    def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
+        import av
+
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in _FORMATS:
+            raise ValueError(f"Cannot write {path}: unknown video extension; use one of {', '.join(VIDEO_EXTENSIONS)}.")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.temporary = partial_path(self.path)
+        self.rate = Fraction(rate)
+        self.container = av.open(str(self.temporary), mode="w", format=_FORMATS[suffix])
+        self.codec = _VIDEO_CODECS.get(suffix, "libx264")
+        self.stream = None
+        self.audio_from = audio_from
+        self.count = 0
+        self.keep_timing = suffix != ".avi"  # AVI stores one frame per tick of its time base: constant rate only
+
+    def _start(self, height: int, width: int, time_base: Fraction | None) -> None:
+        stream = self.container.add_stream(self.codec, rate=self.rate)
+        stream.width, stream.height = width, height
+        odd = width % 2 or height % 2
+        stream.pix_fmt = "yuv444p" if odd and self.codec == "libx264" else "yuv420p"
+        if self.codec == "libx264":
+            stream.options = {"crf": H264_CRF}
+        elif self.codec == "libvpx-vp9":
+            stream.options = {"crf": "30", "b": "0"}
+        else:
+            stream.bit_rate = 8_000_000
+        stream.time_base = time_base or 1 / self.rate
+        self.stream = stream
+        if self.audio_from is not None:
+            self._copy_audio(self.audio_from)
+
+    def _copy_audio(self, source: str | os.PathLike) -> None:
+        """The first audio track of ``source``, copied (or re-encoded where the container needs it)."""
+        import av
+
+        suffix = self.path.suffix.lower()
+        allowed, fallback = _AUDIO[suffix]
+        with av.open(str(source)) as container:
+            if not container.streams.audio:
+                return
+            audio = container.streams.audio[0]
+            if allowed is None or audio.codec_context.name in allowed:
+                out = self.container.add_stream_from_template(audio)
+                for packet in container.demux(audio):
+                    if packet.dts is None:
+                        continue  # the demuxer's flush packet
+                    packet.stream = out
+                    self.container.mux(packet)
+                return
+            rate = 48000 if fallback == "libopus" else audio.codec_context.sample_rate  # Opus: 48 kHz only
+            out = self.container.add_stream(fallback, rate=rate)
+            out.layout = audio.codec_context.layout.name if audio.codec_context.channels <= 2 else "stereo"
+            for frame in container.decode(audio):
+                frame.pts = None  # let the encoder count samples
+                self.container.mux(out.encode(frame))
+            self.container.mux(out.encode(None))
+
+    def write(self, pixels: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> None:
+        """One uint8 RGB ``(H, W, 3)`` frame; ``pts`` in ``time_base`` units keeps the input's timing."""
+        import av
+
+        if not self.keep_timing:
+            pts = time_base = None
+        if self.stream is None:
+            self._start(pixels.shape[0], pixels.shape[1], time_base if pts is not None else None)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        if pts is not None and time_base is not None:
+            frame.pts, frame.time_base = pts, time_base
+        else:
+            frame.pts, frame.time_base = self.count, self.stream.time_base
+        self.container.mux(self.stream.encode(frame))
+        self.count += 1
+
+    def close(self) -> Path:
+        """Flush the encoder, close the file and rename it into place."""
+        if self.stream is None:
+            self.abort()
+            raise ValueError(f"No frames to write to {self.path}.")
+        self.container.mux(self.stream.encode(None))
+        self.container.close()
+        os.replace(self.temporary, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):  # closing a broken file must not hide the original error
+            self.container.close()
+        self.temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def save_video(frames, path: str | os.PathLike, rate: Fraction | int) -> Path:
+    """uint8 frames ``(T, 3, H, W)`` (a tensor or array) as a video file at ``rate`` frames per second."""
+    with VideoWriter(path, Fraction(rate)) as writer:
+        for frame in frames:
+            writer.write(np.asarray(frame).transpose(1, 2, 0))
+    return Path(path)
