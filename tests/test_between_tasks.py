@@ -16,11 +16,12 @@ from stylenorm.data.between_tasks import (
     VIGNETTE_CENTRE_RANGE,
     VIGNETTE_RANGE,
     apply_lighting,
+    known_answer_pair,
     lighting_pair,
     lighting_parameters,
     mixture_answer,
 )
-from stylenorm.data.known_answer import KNOWN_ANSWERS, colour_grade, exposure_answer, known_answer_pair
+from stylenorm.data.known_answer import KNOWN_ANSWERS, colour_grade, exposure_answer
 from stylenorm.data.sources import photo_tiles
 
 

@@ -25,12 +25,12 @@ from stylenorm.data import (
     UnpairedDataModule,
     colour_grade,
     exposure_answer,
-    known_answer_pair,
     known_answer_transform,
     materialize_embedded,
     random_exposure,
 )
 from stylenorm.data import embedded as embedded_module
+from stylenorm.data.between_tasks import known_answer_pair
 from stylenorm.data.known_answer import apply_exposure, exposure_parameters, stable_seed, warm_film_grade
 from stylenorm.data.sources import photo_tiles
 

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).parent.parent / "stylenorm"
 
 #: Bottom to top. Each entry: the top-level modules and subpackages of ``stylenorm`` on that layer.
 LAYERS = (
-    {"cores", "safe_load"},  # plain helpers
+    {"cores", "safe_load", "atomic_files"},  # plain helpers
     {"speed", "checkpoint_io"},
     {"nn"},  # the norm factory and blocks
     {"networks"},  # plain nn.Modules, VGG included
@@ -21,11 +21,11 @@ LAYERS = (
     {"data"},
     {"callbacks", "tasks"},  # LightningModules and callbacks
     {"config_checks"},
-    {"resume", "run_record", "run_folder", "metrics_csv", "sweep_summary"},  # a training run's machinery
+    {"resume", "run_record", "run_folder", "metrics_csv", "sweep_summary", "protocol"},  # a training run's machinery
     {"inference"},
     {"report"},
-    {"demo", "benchmark"},
-    {"train"},
+    {"train"},  # one run of python train.py
+    {"demo", "benchmark"},  # the demo trains example checkpoints through train
     {"__init__"},  # `import stylenorm` re-exports the inference API
 )
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
@@ -128,4 +128,4 @@ def test_the_check_sees_a_cycle_and_an_upward_arrow():
     loop = {"stylenorm.nn.a": {"stylenorm.nn.b": 1}, "stylenorm.nn.b": {"stylenorm.nn.a": 1}}
     assert cycles(loop) == [["stylenorm.nn.a", "stylenorm.nn.b"]]
     assert layer("stylenorm.networks.vgg") > layer("stylenorm.nn.norm")
-    assert layer("stylenorm.train") > layer("stylenorm.benchmark.cli")
+    assert layer("stylenorm.benchmark.cli") > layer("stylenorm.train") > layer("stylenorm.report.cli")

@@ -38,6 +38,7 @@ Known-answer tasks (``data.known_answer``: ``colour_grade`` | ``exposure``) are 
 ``{"image": input, "target": answer}`` batches.
 """
 
+from stylenorm.data.between_tasks import known_answer_pair
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, EMBEDDED_NAMES, materialize_embedded
 from stylenorm.data.images import (
@@ -52,7 +53,6 @@ from stylenorm.data.known_answer import (
     KNOWN_ANSWERS,
     colour_grade,
     exposure_answer,
-    known_answer_pair,
     known_answer_transform,
     random_exposure,
 )

@@ -26,7 +26,13 @@ from __future__ import annotations
 
 import torch
 
-from stylenorm.data.known_answer import _check_image, colour_grade, exposure_answer
+from stylenorm.data.known_answer import (
+    _check_image,
+    check_known_answer,
+    colour_grade,
+    exposure_answer,
+    random_exposure,
+)
 
 LIGHTING_GAMMA_RANGE = (0.6, 1.6)
 LIGHTING_GAIN_RANGE = (0.8, 1.5)
@@ -86,3 +92,22 @@ def apply_lighting(image: torch.Tensor, parameters: dict[str, torch.Tensor]) -> 
 def lighting_pair(image: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(n(x), a(x))``: the input under random uneven lighting and the answer of the clean photo."""
     return apply_lighting(image, lighting_parameters(image, generator)), exposure_answer(image)
+
+
+def known_answer_pair(
+    name: str, image: torch.Tensor, generator: torch.Generator | None = None, alpha: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(input, answer)`` of the task ``name`` for the clean image(s) ``image``.
+
+    ``colour_grade``: ``(x, f(x))``. ``exposure``: ``(e(x), a(x))`` with the nuisance drawn from
+    ``generator`` (``None``: torch's global generator). ``mixture``: ``(x, (1 - alpha) f(x) +
+    alpha a(x))``. ``lighting``: ``(n(x), a(x))``, n drawn from ``generator``.
+    """
+    check_known_answer(name, key="known_answer")
+    if name == "colour_grade":
+        return image, colour_grade(image)
+    if name == "mixture":
+        return image, mixture_answer(image, alpha)
+    if name == "lighting":
+        return lighting_pair(image, generator)
+    return random_exposure(image, generator), exposure_answer(image)

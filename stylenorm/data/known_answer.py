@@ -232,27 +232,6 @@ def random_exposure(image: torch.Tensor, generator: torch.Generator | None = Non
     return apply_exposure(image, *exposure_parameters(image, generator))
 
 
-def known_answer_pair(
-    name: str, image: torch.Tensor, generator: torch.Generator | None = None, alpha: float = 0.5
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(input, answer)`` of the task ``name`` for the clean image(s) ``image``.
-
-    ``colour_grade``: ``(x, f(x))``. ``exposure``: ``(e(x), a(x))`` with the nuisance drawn from
-    ``generator`` (``None``: torch's global generator). ``mixture``: ``(x, (1 - alpha) f(x) +
-    alpha a(x))``. ``lighting``: ``(n(x), a(x))``, n drawn from ``generator``.
-    """
-    from stylenorm.data import between_tasks  # it builds on this module's f and a
-
-    check_known_answer(name, key="known_answer")
-    if name == "colour_grade":
-        return image, colour_grade(image)
-    if name == "mixture":
-        return image, between_tasks.mixture_answer(image, alpha)
-    if name == "lighting":
-        return between_tasks.lighting_pair(image, generator)
-    return random_exposure(image, generator), exposure_answer(image)
-
-
 def stable_seed(*parts: object) -> int:
     """A seed in [0, 2**63) from ``parts`` (their ``str``), the same on every machine and Python run."""
     digest = hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).digest()

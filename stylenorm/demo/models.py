@@ -174,3 +174,16 @@ def parse_weights(text: str | None) -> tuple[float, ...] | None:
         return tuple(styles.parse_weights(text, "Style weights"))
     except ValueError as error:
         raise DemoError(f"{error} One per style image.") from None
+
+
+def controls_from(direction, style, style_images, style_weights, alpha, preserve_color) -> Controls:
+    """The model controls of the page as :class:`Controls` (:class:`DemoError` for unreadable text)."""
+    images = tuple(str(path) for path in (style_images or []))
+    return Controls(
+        direction=direction or "AtoB",
+        style=parse_style(style),
+        style_images=images,
+        style_weights=parse_weights(style_weights),
+        alpha=float(alpha),
+        preserve_color=bool(preserve_color),
+    )

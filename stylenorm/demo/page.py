@@ -35,7 +35,7 @@ from stylenorm.demo.difference import difference_map
 from stylenorm.demo.examples import DEFAULT_EXAMPLE_STEPS, EXAMPLE_KINDS, train_examples
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.lighting import invariance_note
-from stylenorm.demo.models import Controls, parse_style, parse_weights
+from stylenorm.demo.models import controls_from
 from stylenorm.demo.samples import SAMPLES
 from stylenorm.demo.session import LARGE_QUEUE, DemoSession
 from stylenorm.demo.video import add_video_tab
@@ -92,19 +92,6 @@ def _describe_unexpected(error: Exception) -> str:
 def checkpoint_choices(session: DemoSession) -> list[tuple[str, str]]:
     """``(label, path)`` pairs for the checkpoint list, the session's order."""
     return [(entry.label(), str(entry.path)) for entry in session.entries]
-
-
-def controls_from(direction, style, style_images, style_weights, alpha, preserve_color) -> Controls:
-    """The model controls of the page as :class:`Controls` (:class:`DemoError` for unreadable text)."""
-    images = tuple(str(path) for path in (style_images or []))
-    return Controls(
-        direction=direction or "AtoB",
-        style=parse_style(style),
-        style_images=images,
-        style_weights=parse_weights(style_weights),
-        alpha=float(alpha),
-        preserve_color=bool(preserve_color),
-    )
 
 
 def _progress_callback(progress: gr.Progress):

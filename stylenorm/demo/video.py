@@ -26,6 +26,11 @@ from stylenorm.inference.pipeline import prepare
 from stylenorm.inference.video import stylize_clip
 from stylenorm.inference.video_io import probe_video, read_video, save_video
 
+
+def problem_text(text: str) -> str:
+    return f"**Problem:** {text}"
+
+
 MAX_FRAMES = 48
 MAX_SIDE = 256
 COLUMNS = ["variant", "frame change (gray levels)", "mean colour change (gray levels)", "time (s)"]
@@ -92,7 +97,7 @@ def add_video_tab(session, checkpoints, controls_inputs, status, work: dict) -> 
     are compared), ``controls_inputs`` its model controls (direction, style, ..., preserve colour)."""
     import gradio as gr
 
-    from stylenorm.demo.page import _problem, controls_from
+    from stylenorm.demo.models import controls_from
 
     with gr.Tab("Video", id="video"):
         gr.Markdown(
@@ -122,9 +127,9 @@ def add_video_tab(session, checkpoints, controls_inputs, status, work: dict) -> 
                     output_dir=session._next_output_folder(), precision=session.precision,
                 )  # fmt: skip
         except DemoError as error:
-            return None, None, [], _problem(str(error))
+            return None, None, [], problem_text(str(error))
         except Exception as error:  # the page must survive anything
-            return None, None, [], _problem(f"{type(error).__name__}: {error}")
+            return None, None, [], problem_text(f"{type(error).__name__}: {error}")
         paths = [str(video) for video in videos] + [None] * (2 - len(videos))
         return paths[0], paths[1], rows, f"{len(videos)} variant(s) stylized."
 
