@@ -92,6 +92,7 @@ def test_matmul_peak_is_a_plausible_rate():
     assert 1e8 < rate < 1e14
 
 
+@pytest.mark.integration
 def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     args = ["--workloads", "autoencoder", "stylize_style", "data", "--size", "32", "--stylize-sizes", "32"]
@@ -135,6 +136,7 @@ def test_the_json_keeps_its_documented_keys(tmp_path, repo_root):
         assert f"`{key}`" in documented, key
 
 
+@pytest.mark.integration
 def test_scaling_sweeps_and_ddp_proxy_run(tmp_path, capsys):
     out = tmp_path / "scaling.json"
     args = ["--scaling", "--scaling-model", "autoencoder", "--scaling-sizes", "16", "32", "--scaling-batches", "1", "2"]
@@ -170,6 +172,7 @@ def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monke
     assert ("compiled (inductor" in case.notes) is compiled
 
 
+@pytest.mark.integration
 def test_stylize_jobs_time_whole_commands_and_report_auto_s_decision(tmp_path, capsys, monkeypatch):
     """Fresh stylize processes under --compile never and auto; a job past a (lowered) threshold compiles."""
     from stylenorm.benchmark import stylize_jobs
