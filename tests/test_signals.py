@@ -68,7 +68,7 @@ def test_a_signal_leaves_a_checkpoint_a_nonzero_status_and_a_resume_command(tmp_
     assert result["status"] == "interrupted" and f"exit {expected_status}" in result["error"]
     command = output.split("Resume with:\n")[1].splitlines()[0].strip()
     words = shlex.split(command)
-    assert words[:2] == ["python", "train.py"] and words[-1] == f'ckpt_path="{checkpoint}"'
+    assert words[:2] == ["python", "train.py"] and words[-1] == f"ckpt_path={checkpoint}"  # pastes unquoted
     # The command as printed composes (Hydra parses the quoted path) and points at the checkpoint.
     composed = subprocess.run(
         [sys.executable, *words[1:], "--cfg", "job"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120

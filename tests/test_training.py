@@ -12,6 +12,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from conftest import compose_offline_run
+from stylenorm.config_checks import ConfigError
 from stylenorm.nn.norm import NORM_KINDS, STYLE_CONDITIONED_KINDS
 from stylenorm.tasks import AutoencoderTask, CycleGANTask, StyleTransferTask
 from stylenorm.train import run
@@ -158,7 +159,7 @@ def test_cyclegan_default_logs_known_answer_metrics_and_grids(tmp_path, data_dir
 
 def test_missing_resume_checkpoint_names_the_path(tmp_path, data_dir):
     cfg = compose_run(tmp_path, data_dir, "autoencoder", f"ckpt_path={tmp_path / 'nope.ckpt'}")
-    with pytest.raises(FileNotFoundError, match=r"nope\.ckpt does not exist"):
+    with pytest.raises(ConfigError, match=r"nope\.ckpt does not exist"):
         run(cfg)
 
 
