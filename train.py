@@ -22,16 +22,17 @@ register_protocol_resolvers()  # ${scaled_lr:...} in the study presets (stylenor
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from stylenorm.config_checks import ConfigError  # imported late so `--help` and `--cfg` stay fast
+    from stylenorm.checkpoint_io import CheckpointWriteError  # imported late: `--help` and `--cfg` stay fast
+    from stylenorm.config_checks import ConfigError
     from stylenorm.train import run
 
     try:
         metrics = run(cfg)
-    except (ConfigError, FileNotFoundError) as error:  # a refusal: what to change, without a traceback
+    except (ConfigError, FileNotFoundError, CheckpointWriteError) as error:  # what to do, without a traceback
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
         logging.getLogger("train").error("%s", error)
-        sys.exit(2)
+        sys.exit(1 if isinstance(error, CheckpointWriteError) else 2)
     # Hydra sweepers (e.g. Optuna) read the return value: the first validation metric, if logged.
     return next((value for key, value in metrics.items() if key.startswith("val/")), None)
 
