@@ -178,35 +178,39 @@ def signal_exit_status(error: BaseException, trainer: Any) -> int | None:
     return None
 
 
-def config_digest(cfg: DictConfig) -> str:
-    """What a run measures and how long it trains, as a short hash (``result.json``: ``config_digest``)."""
-    length = {key: cfg.trainer.get(key) for key in ("max_steps", "max_epochs")}
+def config_digest(cfg: DictConfig, *, with_length: bool = True) -> str:
+    """What a run measures (and how long it trains), as a short hash (``result.json``: ``config_digest``)."""
+    length = {key: cfg.trainer.get(key) for key in ("max_steps", "max_epochs")} if with_length else {}
     text = json.dumps({**measured_settings(cfg), **length}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | None:
     """A run folder that already holds this job (a sweep re-run into the same ``hydra.sweep.dir``): the
-    earlier result when it finished with the same settings and commit (nothing to do), else None with
-    ``cfg.ckpt_path`` set to its ``last.ckpt`` when it stopped early. Another run's folder is refused."""
+    earlier result when it finished with the same settings, length and commit (nothing to do), else None
+    with ``cfg.ckpt_path`` set to its ``last.ckpt`` to continue it. Another run's folder is refused. An
+    explicit ``ckpt_path`` is left to :func:`check_resume`."""
+    if cfg.ckpt_path:
+        return None
     result_file = Path(cfg.paths.run_dir) / "result.json"
     previous = json.loads(result_file.read_text()) if result_file.is_file() else None
     last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     if previous is None and not last.is_file():
         return None
-    if previous is not None and previous.get("config_digest") not in (None, config_digest(cfg)):
+    if previous is not None and previous.get("settings_digest") not in (None, config_digest(cfg, with_length=False)):
         raise ConfigError(
             f"{cfg.paths.run_dir} already holds a run with other settings (its .hydra/config.yaml). Give this "
             f"sweep a folder of its own: hydra.sweep.dir=logs/multirun/<new name>."
         )
-    if previous is not None and previous.get("status") == "finished":
+    finished = previous is not None and previous.get("status") == "finished"
+    if finished and previous.get("config_digest") == config_digest(cfg):
         if (previous.get("provenance") or {}).get("git_commit") == commit:
             return previous
         raise ConfigError(
             f"{cfg.paths.run_dir} holds this job finished at another commit. Keep both: hydra.sweep.dir=logs/"
             f"multirun/<new name>; or delete that folder to train it again."
         )
-    if last.is_file() and not cfg.ckpt_path:
+    if last.is_file():  # interrupted, or finished with a shorter run length: continue it
         with open_dict(cfg):
             cfg.ckpt_path = str(last)
     return None

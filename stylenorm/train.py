@@ -76,6 +76,7 @@ def record(cfg: DictConfig, status: str, step: int, metrics: dict, error: str | 
     """``result.json`` of this run, with its provenance."""
     write_result(
         cfg.paths.run_dir, status, step, metrics, error, config_digest=config_digest(cfg),
+        settings_digest=config_digest(cfg, with_length=False),
         overrides=task_overrides(), wall_seconds=seconds_since_placed(),
         provenance=provenance(device, str(cfg.trainer.get("precision"))),
     )  # fmt: skip
