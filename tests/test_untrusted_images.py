@@ -149,3 +149,16 @@ def test_a_tiled_image_shows_its_tile_passes_on_a_terminal(tmp_path, checkpoint)
     text = shown.decode(errors="replace")
     assert "big.png (48x48, thumbnail tile statistics)" in text
     assert "5/5 " in text  # the bar ran to its total: the thumbnail pass, then the 4 tiles
+
+
+@pytest.mark.integration
+def test_a_tiled_image_logs_its_tile_passes_without_a_terminal(tmp_path, checkpoint):
+    """Output to a file (CI, SLURM, `> log`): progress lines instead of a bar, ending at the total."""
+    source = photo(tmp_path / "big.png", size=(48, 48))
+    argv = ["-c", str(checkpoint), "-i", str(source), "-o", str(tmp_path / "out.png"), "--tile", "32"]
+    done = subprocess.run(
+        [sys.executable, "scripts/stylize.py", *argv, "--tile-stats", "thumbnail", "--precision", "fp32"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "big.png (48x48, thumbnail tile statistics): 5/5 tile passes" in done.stderr

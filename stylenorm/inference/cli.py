@@ -352,11 +352,19 @@ class Runner:
         args = self.args
         tiles = self._tile_bar(batch)
 
+        logged_tenths = set()
+        height, width = batch[0][1].size
+        label = f"{batch[0][0].source.name} ({width}x{height}, {args.tile_stats} tile statistics)"
+
         def progress(done: int, total: int) -> None:
             tiles.total = total
             tiles.update(done - tiles.n)
             if done == total:
                 tiles.refresh()  # the final count, however short the last interval
+            tenth = done * 10 // max(total, 1)
+            if tiles.disable and not args.quiet and tenth not in logged_tenths:  # no terminal: a line per 10%
+                logged_tenths.add(tenth)
+                print(f"stylize: {label}: {done}/{total} tile passes", file=sys.stderr, flush=True)
 
         try:
             outputs = stylize_batch(
