@@ -1,7 +1,9 @@
 """The end of ``python train.py -m ...``: one row per job, the skipped and failed ones with their reason,
 and the report command for the sweep's folder (a Hydra callback: configs/train.yaml, hydra.callbacks).
 
-The process exits 1 when any requested job did not finish, so scripts and CI can tell.
+The exit status says whether every requested job ran: 0 all finished, 3 all finished but grid points
+skipped as invalid combinations (listed with the reason), 1 a job failed, diverged, was stopped or
+left no record.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def _job_row(folder: Path, metric: str | None) -> dict[str, Any]:
     name = metric or next((key for key in sorted(metrics) if key.startswith("val/")), None)
     return {
         "job": folder.name.split("_", 1)[0],
-        "overrides": " ".join(overrides) or "(none)",
+        "variant": folder.name.split("_", 1)[-1] or " ".join(overrides) or "(none)",
         "status": result.get("status"),
         "metric": f"{name} {metrics[name]:.4g}" if name in metrics and isinstance(metrics[name], float) else "",
         "minutes": round(result["wall_seconds"] / 60, 1) if result.get("wall_seconds") is not None else None,
@@ -52,7 +54,7 @@ def _job_number(folder: Path) -> int:
 
 
 class SweepSummary(Callback):
-    """Prints :func:`summarize` and the report command after a multirun; exit status 1 unless every job finished."""
+    """Prints :func:`summarize` and the report command after a multirun; exit status as the module says."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -65,4 +67,4 @@ class SweepSummary(Callback):
         print(f"Report: python scripts/ablation_report.py {sweep_dir}", file=sys.stderr)
         print(f"Curves: tensorboard --logdir {sweep_dir}", file=sys.stderr)
         if len(unfinished):
-            sys.exit(1)
+            sys.exit(3 if (unfinished.status == "skipped").all() else 1)

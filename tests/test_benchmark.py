@@ -203,9 +203,11 @@ def test_the_sweep_mode_runs_a_preset_both_ways_and_compares_the_runs(tmp_path, 
     report = json.loads(out.read_text())["sweep"]
     assert report["runs"] == {"sequential": 3, "parallel": 3} and report["unmatched"] == []
     assert report["speedup"] == pytest.approx(report["seconds"]["sequential"] / report["seconds"]["parallel"])
-    assert {row["run"].split("/")[1].split(",image_size")[0] for row in report["per_run"]} == {
-        "instance-affine_true,seed=0", "instance-affine_false,seed=0", "none-affine_false,seed=0"
-    }  # fmt: skip
+    assert {row["run"].split("_", 1)[1] for row in report["per_run"]} == {  # job folders: <job>_<swept values>
+        "seed-0+norm-instance+norm.affine-True",
+        "seed-0+norm-instance+norm.affine-False",
+        "seed-0+norm-none+norm.affine-False",
+    }
     # Two steps: only the thread count differs between the launchers, so the runs agree to rounding.
     assert report["max_abs_difference"] < 1e-2
     assert (tmp_path / "runs" / "parallel" / "logs").is_dir() and (tmp_path / "runs" / "sequential.log").is_file()
