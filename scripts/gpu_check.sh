@@ -68,7 +68,7 @@ echo "== 2/5 tests that need CUDA"
 if [ "$DEVICE" = cpu ]; then
   echo "(on a CPU these are skipped: they need CUDA; pytest lists them as skipped below)"
 fi
-"$PYTHON" -m pytest -q -p no:cacheprovider -rs tests/test_speed.py tests/test_distributed.py \
+"$PYTHON" -m pytest -q -p no:cacheprovider -rs -m "integration or not integration" tests/test_speed.py tests/test_distributed.py \
   -k "cuda or sync_batch_norm_trains_in_one_cuda_process" 2>&1 | tee "$OUT/cuda_tests.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || FAILED+=("cuda tests")
 
