@@ -11,13 +11,9 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from stylenorm.cores import register_usable_cores_resolver
-from stylenorm.protocol.learning_rate import register_protocol_resolvers
 from stylenorm.run_folder import register_resolvers
 
-register_usable_cores_resolver()  # configs/hydra/launcher/parallel.yaml
-register_resolvers()  # configs/train.yaml: hydra.run.dir, hydra.output_subdir
-register_protocol_resolvers()  # ${scaled_lr:...} in the study presets (stylenorm/protocol)
+register_resolvers()  # every ${name:...} of configs/: run folders, usable cores, scaled learning rates
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")

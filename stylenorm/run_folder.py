@@ -148,9 +148,13 @@ def _sweep_name(preset: str | None, fallback: str) -> str:
 
 
 def register_resolvers() -> None:
-    """``${resumed_or_new:...}`` and ``${config_subdir:...}`` for configs/train.yaml's ``hydra`` section."""
-    from omegaconf import OmegaConf
+    """Every resolver configs/ use: the run folder's (configs/train.yaml's ``hydra`` section),
+    ``${usable_cores:}`` (the parallel launcher) and ``${scaled_lr:...}`` (the study presets). Idempotent."""
+    from stylenorm.cores import register_usable_cores_resolver
+    from stylenorm.protocol.learning_rate import register_protocol_resolvers
 
+    register_usable_cores_resolver()
+    register_protocol_resolvers()
     resolvers = (
         ("resumed_or_new", _resumed_or_new),
         ("config_subdir", config_subdir),

@@ -11,6 +11,10 @@ TESTS_DIR = Path(__file__).parent
 REPO_ROOT = TESTS_DIR.parent
 sys.path.insert(0, str(TESTS_DIR))  # reference modules live next to the tests
 
+from stylenorm.run_folder import register_resolvers  # noqa: E402
+
+register_resolvers()  # tests compose configs as train.py does, whatever test file runs first
+
 
 @pytest.fixture(autouse=True)
 def _seed():
