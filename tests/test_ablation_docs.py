@@ -1,5 +1,6 @@
 """docs/ablations.md is generated from the committed report folders, and `--check` catches any drift."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,7 +11,10 @@ import pandas as pd
 import pytest
 
 from stylenorm.report.cli import main as report_main
-from stylenorm.report.docs import check, write
+import yaml
+
+from stylenorm.report.docs import _agreement, check, write
+from stylenorm.report.frame import ReportError
 from tests.report_runs import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,9 +88,41 @@ def test_check_catches_a_hand_edit_of_the_document(repo):
 
 def test_every_preset_claim_without_a_report_is_listed_as_not_run(repo):
     shutil.copy(ROOT / "configs" / "experiment" / "bn_vs_gn_small_batch.yaml", repo / "configs" / "experiment")
+    with pytest.raises(ReportError, match=r"no entry for the declared claims .*bn_vs_gn_small_batch:gn_flat_over_batch"):
+        write(repo)  # a declared claim without its literature line
+    ids = ("bn_falls_with_batch_psnr", "bn_falls_with_batch_ssim", "gn_flat_over_batch")
+    entries = {f"bn_vs_gn_small_batch:{i}": {"reports": "Wu & He 2018, Fig. 1", "predicts": "supported"} for i in ids}
+    (repo / "docs" / "ablations" / "literature.yaml").write_text(yaml.safe_dump(entries))
+    (repo / "docs" / "ablations.template.md").write_text(TEMPLATE + "\n{{literature}}\n")
     write(repo)
     text = (repo / "docs" / "ablations.md").read_text()
     assert "BN's PSNR falls faster than GN's as the batch shrinks" in text and "not run yet" in text
+    row = re.search(r"^\| `bn_vs_gn_small_batch:gn_flat_over_batch` +\| (.*)\|$", text, re.MULTILINE).group(1)
+    assert [cell.strip() for cell in row.split("|")] == ["Wu & He 2018, Fig. 1", "supported", "not run yet", "not run yet"]
+
+
+def test_literature_entries_for_claims_no_preset_declares_are_refused(repo):
+    (repo / "docs" / "ablations" / "literature.yaml").write_text(
+        yaml.safe_dump({"gone:claim": {"reports": "x", "predicts": "none"}})
+    )
+    with pytest.raises(ReportError, match=r"entries for claims no preset declares \['gone:claim'\]"):
+        write(repo)
+
+
+@pytest.mark.parametrize(
+    ("predicts", "verdict", "expected"),
+    [
+        ("supported", "supported", "agrees"),
+        ("supported", "contradicted", "disagrees: fewer steps here"),
+        ("contradicted", "supported", "disagrees: fewer steps here"),
+        ("supported", "inconclusive", "open: inconclusive here"),
+        ("none", "supported", "no prediction"),
+        ("supported", "not run yet", "not run yet"),
+    ],
+)
+def test_a_verdict_is_compared_with_what_the_literature_predicts(predicts, verdict, expected):
+    entry = {"reports": "a paper", "predicts": predicts, "if_not": "fewer steps here"}
+    assert _agreement(entry, verdict) == expected
 
 
 def test_committed_docs_match_their_report_folders():
