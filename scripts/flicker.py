@@ -12,23 +12,26 @@ quality: with ``--truth colour_grade`` the PSNR against the known answer applied
 (the clip itself) and, with ``--truth``, ``truth`` (the answer per frame) are the floors to compare with.
 One CSV row per checkpoint x clip x option; then a summary per norm (mean over checkpoints, e.g. seeds,
 with a 95% t interval).
+
+    python scripts/flicker.py --runs logs/multirun/flicker_autoencoder --report docs/ablations/flicker_autoencoder \
+        --frame-stats per-frame clip --truth colour_grade
+
+``--runs`` measures the last checkpoint of every run of a sweep and writes a report folder (as
+scripts/ablation_report.py does) that tests the flicker claims the preset declares.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 from scipy import stats
 
-from stylenorm.data.clips import CLIP_NAMES, Clip, motion_clips
-from stylenorm.data.known_answer import colour_grade
+from stylenorm.data.clips import CLIP_NAMES, motion_clips
 from stylenorm.inference import load_stylizer, read_checkpoint
-from stylenorm.inference.flicker import flicker, stylize_known_clip
+from stylenorm.report.flicker_runs import measure, measure_model, truth_frames, with_flicker
 
 METRICS = ("warp_error", "global_flicker", "departure", "psnr_truth")
 
@@ -41,26 +44,6 @@ def describe_checkpoint(path: Path) -> dict:
         hyper = {}
     norm = hyper.get("norm") or {}
     return {"model": hyper.get("name", "?"), "norm": norm.get("kind", "?") if isinstance(norm, dict) else str(norm)}
-
-
-def psnr(outputs: torch.Tensor, truth: torch.Tensor) -> float:
-    """Mean over frames of each frame's PSNR (dB, 0-255 peak)."""
-    error = (outputs.double() - truth.double()).pow(2).mean(dim=(1, 2, 3))  # 0 -> inf dB
-    return float((10 * torch.log10(255.0**2 / error)).mean())
-
-
-def truth_frames(clip: Clip, truth: str | None) -> torch.Tensor | None:
-    if truth is None:
-        return None
-    return (colour_grade(clip.frames.double() / 255) * 255).round().to(torch.uint8)
-
-
-def measure(outputs: torch.Tensor, clip: Clip, margin: int, truth, per_frame: torch.Tensor | None) -> dict:
-    score = flicker(outputs, clip, margin=margin)
-    row = {"warp_error": score.warp_error, "global_flicker": score.global_flicker}
-    row["departure"] = float((outputs.double() - per_frame.double()).abs().mean()) if per_frame is not None else 0.0
-    row["psnr_truth"] = psnr(outputs, truth) if truth is not None else float("nan")
-    return row
 
 
 def interval(values: pd.Series) -> str:
@@ -81,7 +64,14 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoints", nargs="+", required=True, help="checkpoint files (one row group each)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoints", nargs="+", help="checkpoint files (one row group each)")
+    source.add_argument(
+        "--runs", type=Path, metavar="LOGDIR",
+        help="a sweep's log folder: measure each run's last.ckpt and test the preset's claims (needs --report)",
+    )  # fmt: skip
+    parser.add_argument("--report", type=Path, metavar="OUT", help="with --runs: write the report folder here")
+    parser.add_argument("--family-alpha", type=float, default=0.05, help="with --runs: Holm's family-wise level")
     parser.add_argument("--clips", nargs="+", default=["embedded"], help=f"'embedded' (all) or some of {CLIP_NAMES}")
     parser.add_argument("--frame-stats", nargs="+", default=["per-frame", "window:5", "clip"])
     parser.add_argument("--size", type=int, default=96, help="clip frames are size x size px (default 96)")
@@ -99,9 +89,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def report_runs(args, clips) -> int:
+    """--runs: every run of the sweep on the clips, as report metrics, tested against the preset's claims."""
+    from stylenorm.report.cli import write_report
+    from stylenorm.report.frame import read_runs
+
+    options = {"precision": args.precision, "batch_size": args.batch_size}
+
+    def measure_run(checkpoint: Path) -> list[dict]:
+        model = load_stylizer(checkpoint, device=args.device)
+        return measure_model(model, clips, args.frame_stats, margin=args.margin, truth=args.truth, **options)
+
+    table = with_flicker(read_runs(args.runs), measure_run, args.frame_stats)
+    truth = ["--truth", args.truth] if args.truth else []
+    words = ["python scripts/flicker.py --runs", str(args.runs), "--report", str(args.report), "--frame-stats"]
+    command = " ".join([*words, *args.frame_stats, *truth])
+    for path in write_report(table, args.report, args.family_alpha, [command]):
+        print(f"  {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.runs is not None and args.report is None:
+        parser.error("--runs needs --report OUT (the report folder to write)")
     names = CLIP_NAMES if args.clips == ["embedded"] else tuple(args.clips)
+    if args.runs is not None:
+        from stylenorm.report.claims import ClaimError
+        from stylenorm.report.frame import ReportError
+
+        try:
+            return report_runs(args, motion_clips(names, size=args.size, count=args.frames))
+        except (ReportError, ClaimError, ValueError, OSError) as error:
+            print(f"flicker: error: {error}", file=sys.stderr)
+            return 2
     try:
         clips = motion_clips(names, size=args.size, count=args.frames)
         models = [
@@ -126,19 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                 {**base, "checkpoint": "truth", "norm": "truth", **measure(truth, clip, args.margin, truth, None)}
             )
     for path, model in models:
-        described = describe_checkpoint(path)
-        for clip in clips:
-            truth, per_frame = truth_frames(clip, args.truth), None
-            for option in args.frame_stats:
-                started = time.perf_counter()
-                outputs = stylize_known_clip(
-                    model, clip, frame_stats=option, precision=args.precision, batch_size=args.batch_size
-                )
-                seconds = time.perf_counter() - started
-                if option == "per-frame":
-                    per_frame = outputs
-                row = {"checkpoint": str(path), **described, "clip": clip.name, "frame_stats": option}
-                rows.append({**row, **measure(outputs, clip, args.margin, truth, per_frame), "seconds": seconds})
+        described = {"checkpoint": str(path), **describe_checkpoint(path)}
+        measured = measure_model(
+            model, clips, args.frame_stats, margin=args.margin, truth=args.truth,
+            precision=args.precision, batch_size=args.batch_size,
+        )  # fmt: skip
+        rows += [{**described, **row} for row in measured]
     table = pd.DataFrame(rows)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)

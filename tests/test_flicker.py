@@ -159,5 +159,6 @@ def test_the_flicker_preset_sweeps_every_norm_on_the_known_answer():
     with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=flicker_autoencoder"], return_hydra_config=True)
     params = {key: str(value).split(",") for key, value in cfg.hydra.sweeper.params.items()}
-    assert set(params["norm"]) == {"none", "batch", "instance", "group", "layer"} and len(params["seed"]) == 3
+    assert set(params["norm"]) == {"none", "batch", "instance", "group", "layer"} and len(params["seed"]) == 5
     assert cfg.data.known_answer == "colour_grade" and cfg.trainer.precision == "32-true"
+    assert cfg.norm.channels_per_group == 4  # GN at widths 8 and 16: 2 and 4 groups, neither IN nor LN
