@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from stylenorm.report.cli import main as report_main
 import yaml
 
+from stylenorm.report.cli import main as report_main
 from stylenorm.report.docs import _agreement, check, write
 from stylenorm.report.frame import ReportError
 from tests.report_runs import sweep
@@ -88,7 +87,8 @@ def test_check_catches_a_hand_edit_of_the_document(repo):
 
 def test_every_preset_claim_without_a_report_is_listed_as_not_run(repo):
     shutil.copy(ROOT / "configs" / "experiment" / "bn_vs_gn_small_batch.yaml", repo / "configs" / "experiment")
-    with pytest.raises(ReportError, match=r"no entry for the declared claims .*bn_vs_gn_small_batch:gn_flat_over_batch"):
+    missing = r"no entry for the declared claims .*bn_vs_gn_small_batch:gn_flat_over_batch"
+    with pytest.raises(ReportError, match=missing):
         write(repo)  # a declared claim without its literature line
     ids = ("bn_falls_with_batch_psnr", "bn_falls_with_batch_ssim", "gn_flat_over_batch")
     entries = {f"bn_vs_gn_small_batch:{i}": {"reports": "Wu & He 2018, Fig. 1", "predicts": "supported"} for i in ids}
@@ -98,7 +98,8 @@ def test_every_preset_claim_without_a_report_is_listed_as_not_run(repo):
     text = (repo / "docs" / "ablations.md").read_text()
     assert "BN's PSNR falls faster than GN's as the batch shrinks" in text and "not run yet" in text
     row = re.search(r"^\| `bn_vs_gn_small_batch:gn_flat_over_batch` +\| (.*)\|$", text, re.MULTILINE).group(1)
-    assert [cell.strip() for cell in row.split("|")] == ["Wu & He 2018, Fig. 1", "supported", "not run yet", "not run yet"]
+    cells = [cell.strip() for cell in row.split("|")]
+    assert cells == ["Wu & He 2018, Fig. 1", "supported", "not run yet", "not run yet"]
 
 
 def test_literature_entries_for_claims_no_preset_declares_are_refused(repo):
