@@ -110,6 +110,8 @@ def _groups(claim: Claim, settings: pd.DataFrame, usable: pd.Index, varied: list
         a = [run for run in here if matches(settings.loc[run].to_dict(), claim.comparison.a)]
         b = [run for run in here if claim.comparison.b and matches(settings.loc[run].to_dict(), claim.comparison.b)]
         label = ", ".join(f"{key}={setting_text(value)}" for key, value in level.items())
+        if within and claim.comparison.type == "difference" and not (a and b):
+            continue  # a level where the sweep ran one side only (e.g. affine on only) has nothing to compare
         if claim.comparison.type == "difference":
             for side, runs in (("a", a), ("b", b)):
                 _one_variant(claim, side, label, runs, settings, varied)

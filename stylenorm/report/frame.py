@@ -177,7 +177,9 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
             f"the runs under {root} were run for different ablation protocols (claims): {differing[0]} differs from "
             f"{next(iter(protocols))}; report each sweep's folder on its own"
         )
-    return RunTable(runs, pd.concat(steps, ignore_index=True), dict(first))
+    # a run that logged nothing (e.g. a skipped grid point) gives an empty frame of object columns
+    steps = pd.concat(steps, ignore_index=True).astype({"step": int, "value": float})
+    return RunTable(runs, steps, dict(first))
 
 
 def _overrides(folder: Path) -> list[str]:
