@@ -50,7 +50,7 @@ def write_curves(analysis: Analysis, path: Path) -> Path | None:
         )
     else:
         steps["x"] = steps["step"]
-    labels = runs[varied].astype(str).agg(", ".join, axis=1) if varied else pd.Series("all runs", index=runs.index)
+    labels = runs[varied].map(str).agg(", ".join, axis=1) if varied else pd.Series("all runs", index=runs.index)
     steps["variant"] = steps["run"].map(labels)
     colours = plt.get_cmap(COLOURS)
     figure, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics) + 2.5, 4), squeeze=False)

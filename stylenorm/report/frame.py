@@ -90,9 +90,11 @@ class RunTable:
     def varied(self) -> list[str]:
         """Settings whose value differs between runs (the seed and where-it-ran keys excepted)."""
         keep = [c for c in self.settings() if not c.startswith(NOT_A_SETTING) and c != "seed"]
+        # a skipped grid point (refused before training) records a partial config: its missing keys vary nothing
+        ran = self.runs[self.runs["status"] != "skipped"] if "status" in self.runs else self.runs
         varied, seen = [], set()
         for column in sorted(keep, key=lambda c: (c.count("."), keep.index(c))):
-            values = tuple(self.runs[column].astype(str))
+            values = tuple(ran[column].astype(str))
             if len(set(values)) > 1 and values not in seen:  # model.norm.kind repeats norm.kind (${norm})
                 varied.append(column)
                 seen.add(values)
