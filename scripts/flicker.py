@@ -104,6 +104,7 @@ def report_runs(args, clips) -> int:
     truth = ["--truth", args.truth] if args.truth else []
     words = ["python scripts/flicker.py --runs", str(args.runs), "--report", str(args.report), "--frame-stats"]
     command = " ".join([*words, *args.frame_stats, *truth])
+    table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines
     for path in write_report(table, args.report, args.family_alpha, [command]):
         print(f"  {path}")
     return 0

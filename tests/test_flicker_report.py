@@ -96,3 +96,7 @@ def test_a_trained_flicker_sweep_gives_a_report_with_the_presets_claims(tmp_path
     assert {"in_flickers_more_than_bn", "in_steady_under_fade", "clip_statistics_cut_in_flicker"} <= set(tests["claim"])
     assert (tests["n_a"] == 2).all() and tests["estimate"].gt(0).all()  # ratios of positive flicker numbers
     assert "flicker/pan/global_flicker" in (report / "report.md").read_text()
+    import yaml
+
+    recorded = yaml.safe_load((report / "claims.yaml").read_text())["report_command"]
+    assert recorded.startswith(f"python scripts/flicker.py --runs {logs} --report {report}")  # docs' reproduce line

@@ -294,11 +294,12 @@ def _matters(row: pd.Series, claim: Claim) -> str:
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:
     """Every variant (finished runs grouped by the settings that vary, the seed apart): n, seeds, and per
-    val/ metric the mean, sd and 95% interval (log scale for losses) - described, not tested."""
+    val/ or flicker/ metric (and any a claim uses) the mean, sd and 95% interval (log scale for losses) - described, not tested."""
     varied = analysis.table.varied()
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
     frame = analysis.scores.join(settings[[*varied, "seed"]])
-    metrics = [m for m in analysis.scores.columns if m.startswith("val/")]
+    declared = {metric for claim in analysis.claims for metric in claim.metrics}
+    metrics = [m for m in analysis.scores.columns if m.startswith(("val/", "flicker/")) or m in declared]
     rows = []
     for values, group in frame.groupby(varied, dropna=False, sort=True) if varied else [((), frame)]:
         values = values if isinstance(values, tuple) else (values,)
