@@ -53,7 +53,8 @@ def commands(table: RunTable, name: str) -> list[str]:
                     values[key].append(value)
         parts = [f"{k}={','.join(v)}" for k, v in values.items()]
         sweeps.append(f"python train.py -m {' '.join(parts)} hydra.sweep.dir={logdir}")
-    report = table.ablation.get("report_command") or f"python scripts/ablation_report.py {logdir} --out {REPORTS}/{name}"
+    report = table.ablation.get("report_command")  # recorded by the script that wrote the folder
+    report = report or f"python scripts/ablation_report.py {logdir} --out {REPORTS}/{name}"
     return [*sweeps, report, "python scripts/ablation_docs.py"]
 
 

@@ -294,7 +294,8 @@ def _matters(row: pd.Series, claim: Claim) -> str:
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:
     """Every variant (finished runs grouped by the settings that vary, the seed apart): n, seeds, and per
-    val/ or flicker/ metric (and any a claim uses) the mean, sd and 95% interval (log scale for losses) - described, not tested."""
+    val/ or flicker/ metric (and any a claim uses) the mean, sd and 95% interval (log scale for losses) -
+    described, not tested."""
     varied = analysis.table.varied()
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
     frame = analysis.scores.join(settings[[*varied, "seed"]])
