@@ -222,7 +222,8 @@ def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFr
     threshold = claim.plateau.get(metric)
     if threshold is None:
         return "no plateau threshold declared"
-    varied = [c for c in table.varied() if c in settings.columns]
+    # named by the settings that differ among these runs only (not eps, momentum, ... of other kinds)
+    varied = [c for c in table.varied() if c in settings.columns and settings.loc[runs, c].map(str).nunique() > 1]
     steps = table.steps[(table.steps["metric"] == metric) & table.steps["run"].isin(runs)]
     moving = []
     for values, members in settings.loc[runs].groupby(varied, dropna=False).groups.items() if varied else [((), runs)]:
