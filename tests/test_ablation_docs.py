@@ -69,7 +69,7 @@ def test_generated_document_opens_with_the_summary_and_keeps_the_prose(repo):
 
 
 def test_check_names_the_first_line_when_one_number_in_a_csv_changes(repo):
-    steps_csv = repo / "docs" / "ablations" / "example" / "steps.csv"
+    steps_csv = repo / "docs" / "ablations" / "example" / "steps.csv.gz"
     steps = pd.read_csv(steps_csv)
     last = steps.index[-1]
     steps.loc[last, "value"] += 0.5  # one validation of one run
@@ -142,7 +142,7 @@ def test_committed_docs_pass_check_and_fail_when_a_committed_csv_changes(tmp_pat
         shutil.copytree(ROOT / part, copy / part)
     reports = sorted(p.parent for p in (copy / "docs" / "ablations").glob("*/runs.csv"))
     assert reports, "no committed report folder with runs.csv"
-    steps_csv = reports[0] / "steps.csv"
+    steps_csv = reports[0] / "steps.csv.gz"
     steps = pd.read_csv(steps_csv)
     steps.loc[steps.index[-1], "value"] += 1.0
     steps.to_csv(steps_csv, index=False)
@@ -152,12 +152,12 @@ def test_committed_docs_pass_check_and_fail_when_a_committed_csv_changes(tmp_pat
 
 
 def test_the_committed_example_agrees_with_an_independent_computation():
-    """The committed tiny sweep: scores recomputed from steps.csv by hand, the test by scipy."""
+    """The committed tiny sweep: scores recomputed from steps.csv.gz by hand, the test by scipy."""
     from scipy import stats
 
     folder = ROOT / "docs" / "ablations" / "ablation_autoencoder_exposure_tiny"
     runs = pd.read_csv(folder / "runs.csv").set_index("run")
-    steps = pd.read_csv(folder / "steps.csv")
+    steps = pd.read_csv(folder / "steps.csv.gz")
     psnr = steps[steps["metric"] == "val/psnr"].sort_values("step")
     score = {run: values.tail(3)["value"].mean() for run, values in psnr.groupby("run")}
     a = [score[r] for r in runs.index if runs.at[r, "norm.kind"] == "instance"]

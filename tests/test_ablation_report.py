@@ -201,9 +201,9 @@ def test_report_folder_round_trips_through_its_csvs(tmp_path):
     assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-layout"]) == 0
     again = analyze(RunTable.read(tmp_path / "out"))
     pd.testing.assert_frame_equal(first.tests, again.tests)
-    for name in ("runs.csv", "steps.csv", "claims.yaml", "tests.csv", "report.md", "curves.png", "forest.png"):
+    for name in ("runs.csv", "steps.csv.gz", "claims.yaml", "tests.csv", "report.md", "curves.png", "forest.png"):
         assert (tmp_path / "out" / name).is_file(), name
-    steps = pd.read_csv(tmp_path / "out" / "steps.csv")
+    steps = pd.read_csv(tmp_path / "out" / "steps.csv.gz")
     assert set(steps.columns) == {"run", "step", "metric", "value"} and len(steps) == 8 * 6
 
 

@@ -47,9 +47,9 @@ def test_batch_instance_gates_are_projected_logged_and_learn(tmp_path, data_dir,
         assert [event.step for event in scalars[tag]] == [0, 4, 8]
         assert scalars[tag][0].value == pytest.approx(1.0)
         assert all(0 <= event.value <= 1 for event in scalars[tag])
-    # the report's steps.csv carries every layer's gate at every logged step (metrics.csv, recomputable)
+    # the report's steps.csv.gz carries every layer's gate at every logged step (metrics.csv, recomputable)
     assert report_main([str(tmp_path / "logs"), "--out", str(tmp_path / "report"), "--no-layout"]) == 0
-    steps = pd.read_csv(tmp_path / "report" / "steps.csv")
+    steps = pd.read_csv(tmp_path / "report" / "steps.csv.gz")
     for tag in rho_tags:
         logged = steps[steps["metric"] == tag].sort_values("step")
         assert logged["step"].tolist() == [0, 4, 8]

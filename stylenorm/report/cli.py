@@ -2,7 +2,7 @@
 
 Reads every run folder under LOGDIR (``.hydra/config.yaml``, ``metrics.csv``, ``result.json``) and
 writes into OUTDIR the data a reader needs to recompute everything - ``runs.csv`` (one row per run:
-status, provenance, settings), ``steps.csv`` (every logged value per step), ``claims.yaml`` (the
+status, provenance, settings), ``steps.csv.gz`` (every logged value per step), ``claims.yaml`` (the
 protocol the runs recorded) - and what it gives: ``tests.csv`` (one row per test of a claim),
 ``variants.csv``, ``report.md``, ``curves.png`` and ``forest.png``. Exit code 2 with a one-line
 message when LOGDIR holds no runs or a claim cannot be tested.

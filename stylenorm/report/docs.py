@@ -1,5 +1,5 @@
 """docs/ablations.md, generated: the template's prose around numbers recomputed from the committed report
-folders (``docs/ablations/<name>/``: runs.csv, steps.csv, claims.yaml).
+folders (``docs/ablations/<name>/``: runs.csv, steps.csv.gz, claims.yaml).
 
 Template markers: ``{{summary}}`` (one line per declared claim: verdict, effect with interval, n; the
 claims of presets without a report yet are listed as not run), ``{{forest}}`` (the forest plot of every

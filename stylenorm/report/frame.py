@@ -4,7 +4,7 @@ A run folder is Hydra's job output dir (``logs/multirun/<time>/<job>_<overrides>
 ``logs/runs/<time>_<model>-<norm>/``): its settings come from ``.hydra/config.yaml`` (the resolved
 config, flattened to dotted keys: ``norm.kind``, ``data.batch_size``), its status and provenance
 from ``result.json``, its per-step metrics from ``metrics.csv`` (Lightning's CSVLogger). Nothing is
-read from folder names. A :class:`RunTable` round-trips through ``runs.csv``/``steps.csv``/
+read from folder names. A :class:`RunTable` round-trips through ``runs.csv``/``steps.csv.gz``/
 ``claims.yaml``, so a committed report folder can be re-analysed without the run folders.
 """
 
@@ -28,7 +28,9 @@ RESULT_FILE, METRICS_FILE, CONFIG_FILE, OVERRIDES_FILE = (
     ".hydra/config.yaml",
     ".hydra/overrides.yaml",
 )
-RUNS_CSV, STEPS_CSV, CLAIMS_YAML = "runs.csv", "steps.csv", "claims.yaml"
+RUNS_CSV, STEPS_CSV, CLAIMS_YAML = "runs.csv", "steps.csv.gz", "claims.yaml"
+#: every logged value of a sweep runs to megabytes as text; mtime 0 keeps a regenerated file byte-identical
+STEPS_COMPRESSION = {"method": "gzip", "mtime": 0}
 #: Run-table columns that are not settings (config keys have dots, metrics have slashes).
 META = ("run", "status", "global_step", "error", "wall_seconds", "overrides")
 #: Config keys that say where and how a run ran, not what it is: never part of a variant.
@@ -67,7 +69,7 @@ class RunTable:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.runs.to_csv(folder / RUNS_CSV, index=False)
-        self.steps.to_csv(folder / STEPS_CSV, index=False)
+        self.steps.to_csv(folder / STEPS_CSV, index=False, compression=STEPS_COMPRESSION)
         (folder / CLAIMS_YAML).write_text(yaml.safe_dump(self.ablation, sort_keys=False, allow_unicode=True))
         return [folder / RUNS_CSV, folder / STEPS_CSV, folder / CLAIMS_YAML]
 
