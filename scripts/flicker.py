@@ -31,7 +31,9 @@ from scipy import stats
 
 from stylenorm.data.clips import CLIP_NAMES, motion_clips
 from stylenorm.inference import load_stylizer, read_checkpoint
+from stylenorm.report.claims import ClaimError
 from stylenorm.report.flicker_runs import measure, measure_model, truth_frames, with_flicker
+from stylenorm.report.frame import ReportError, read_runs
 
 METRICS = ("warp_error", "global_flicker", "departure", "psnr_truth")
 
@@ -92,7 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
 def report_runs(args, clips) -> int:
     """--runs: every run of the sweep on the clips, as report metrics, tested against the preset's claims."""
     from stylenorm.report.cli import write_report
-    from stylenorm.report.frame import read_runs
 
     options = {"precision": args.precision, "batch_size": args.batch_size}
 
@@ -116,17 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs is not None and args.report is None:
         parser.error("--runs needs --report OUT (the report folder to write)")
     names = CLIP_NAMES if args.clips == ["embedded"] else tuple(args.clips)
-    if args.runs is not None:
-        from stylenorm.report.claims import ClaimError
-        from stylenorm.report.frame import ReportError
-
-        try:
-            return report_runs(args, motion_clips(names, size=args.size, count=args.frames))
-        except (ReportError, ClaimError, ValueError, OSError) as error:
-            print(f"flicker: error: {error}", file=sys.stderr)
-            return 2
     try:
         clips = motion_clips(names, size=args.size, count=args.frames)
+        if args.runs is not None:
+            return report_runs(args, clips)
         models = [
             (
                 Path(path),
@@ -136,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for path in args.checkpoints
         ]
-    except (ValueError, OSError) as error:
+    except (ReportError, ClaimError, ValueError, OSError) as error:
         print(f"flicker: error: {error}", file=sys.stderr)
         return 2
     rows = []

@@ -102,24 +102,25 @@ def read_literature(root: Path, declared: list[tuple[str, Any]]) -> dict[str, di
 
 def _agreement(entry: dict, verdict: str) -> str:
     """Whether a verdict here agrees with what the literature predicts, and why not where it does not."""
-    predicted = entry["predicts"]
-    if verdict in ("not run yet", "inconclusive", "mixed") or predicted == "none":
-        return {"not run yet": "not run yet", "inconclusive": "open: inconclusive here"}.get(
-            verdict, "no prediction" if predicted == "none" else "mixed: see the section"
-        )
-    if verdict == predicted:
-        return "agrees"
-    return f"disagrees: {entry.get('if_not') or 'no reason given'}"
+    if verdict == "not run yet":
+        return verdict
+    if verdict == "inconclusive":
+        return "open: inconclusive here"
+    if entry["predicts"] == "none":
+        return "no prediction"
+    if verdict == "mixed":
+        return "mixed: see the section"
+    return "agrees" if verdict == entry["predicts"] else f"disagrees: {entry.get('if_not') or 'no reason given'}"
 
 
-def literature_table(summary: pd.DataFrame, declared: list[tuple[str, Any]], entries: dict[str, dict]) -> str:
+def literature_table(verdicts: dict[tuple[str, str], list[tuple[str, str]]], declared, entries) -> str:
+    """One row per declared claim: the paper's report and prediction, the verdict of each report here
+    (``verdicts[(preset, claim id)]``: (report name, verdict)) and whether they agree."""
     rows = []
     for preset, claim in declared:
-        entry = entries[f"{preset}:{claim.id}"]
-        found = summary[summary["preset / report"].str.startswith(f"{preset} /") & (summary["claim"] == claim.sentence)]
-        verdicts = [(str(r["preset / report"]).split(" / ", 1)[1], r["verdict"]) for _, r in found.iterrows()]
-        here = "; ".join(verdict if report == "—" else f"{report}: {verdict}" for report, verdict in verdicts)
-        agreement = "; ".join(dict.fromkeys(_agreement(entry, v) for _, v in verdicts)) or "not run yet"
+        entry, found = entries[f"{preset}:{claim.id}"], verdicts.get((preset, claim.id), [])
+        here = "; ".join(f"{report}: {verdict}" for report, verdict in found) or "not run yet"
+        agreement = "; ".join(dict.fromkeys(_agreement(entry, v) for _, v in found)) or "not run yet"
         rows.append(
             {"claim": f"`{preset}:{claim.id}`", "literature": entry["reports"], "predicts": entry["predicts"],
              "here": here, "agreement": agreement}
@@ -134,7 +135,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
         raise ReportError(f"{template_path} is missing: the prose of docs/ablations.md lives there")
     template = template_path.read_text()
     names = [m[len("report ") :] for m in MARKER.findall(template) if m.startswith("report ")]
-    analyses, texts, sections, summary = [], {}, {}, []
+    analyses, texts, sections, summary, verdicts = [], {}, {}, [], {}
     for name in names:
         folder = root / REPORTS / name
         table = RunTable.read(folder)
@@ -153,9 +154,9 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
         texts[folder / "report.md"] = f"# Ablation report: {analysis.preset}\n\n" + render(
             analysis, cmds, local, heading="##"
         )
-        summary += [
-            {"preset / report": f"{analysis.preset} / [{name}](#{name})", **row} for row in summary_rows(analysis)
-        ]
+        for row in summary_rows(analysis):
+            verdicts.setdefault((analysis.preset, row.pop("id")), []).append((f"[{name}](#{name})", row["verdict"]))
+            summary.append({"preset / report": f"{analysis.preset} / [{name}](#{name})", **row})
     declared = _declared(root)
     literature = read_literature(root, declared)
     for preset, claim in declared:
@@ -169,7 +170,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
         if key == "summary":
             return table.to_markdown(index=False) if not table.empty else "No claim declared."
         if key == "literature":
-            return literature_table(table, declared, literature)
+            return literature_table(verdicts, declared, literature)
         if key == "forest":
             return "![every tested effect with its 95% interval](ablations/forest.png)"
         return sections[key[len("report ") :]].rstrip("\n")

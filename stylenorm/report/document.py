@@ -224,7 +224,7 @@ def across_tasks_section(analysis: Analysis, heading: str) -> list[str]:
 
 
 def summary_rows(analysis: Analysis) -> list[dict]:
-    """One summary line per claim (its tests joined): claim, verdict, effect with interval, n."""
+    """One summary line per claim (its tests joined): id, claim, verdict, effect with interval, n."""
     rows = []
     by_claim = analysis.tests.groupby("claim", sort=False) if not analysis.tests.empty else []
     for claim_id, tests in by_claim:
@@ -235,6 +235,7 @@ def summary_rows(analysis: Analysis) -> list[dict]:
         verdicts = set(tests["verdict"])
         rows.append(
             {
+                "id": claim.id,
                 "claim": claim.sentence,
                 "verdict": verdicts.pop() if len(verdicts) == 1 else "mixed",
                 "effect [95% CI]": effects,

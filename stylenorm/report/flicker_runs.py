@@ -10,6 +10,7 @@ claims (a norm against another, shared statistics against per-frame) as it tests
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -46,8 +47,6 @@ def measure(outputs: torch.Tensor, clip: Clip, margin: int, truth, per_frame: to
 
 def measure_model(model, clips: list[Clip], frame_stats: list[str], *, margin=0, truth=None, **options) -> list[dict]:
     """One row per clip x option: clip, frame_stats and :func:`measure`'s numbers (plus seconds)."""
-    import time
-
     rows = []
     for clip in clips:
         answer, per_frame = truth_frames(clip, truth), None
