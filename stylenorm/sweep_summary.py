@@ -17,6 +17,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from stylenorm.tensorboard_link import view_lines
+
 log = logging.getLogger(__name__)
 
 
@@ -48,6 +50,17 @@ def summarize(sweep_dir: str | Path, metric: str | None = None):
     return pd.DataFrame([_job_row(folder, metric) for folder in folders])
 
 
+def _logged_tags(sweep_dir: Path) -> set[str]:
+    """The metric names the jobs' result.json files recorded."""
+    tags: set[str] = set()
+    for path in sweep_dir.glob("*/result.json"):
+        try:
+            tags.update(json.loads(path.read_text()).get("metrics") or {})
+        except (OSError, ValueError, AttributeError):
+            continue
+    return tags
+
+
 def _job_number(folder: Path) -> int:
     head = folder.name.split("_", 1)[0]
     return int(head) if head.isdigit() else 1 << 30
@@ -65,6 +78,8 @@ class SweepSummary(Callback):
         print(f"\nSweep {sweep_dir}: {len(table) - len(unfinished)} of {len(table)} jobs finished", file=sys.stderr)
         print(table.to_string(index=False), file=sys.stderr)
         print(f"Report: python scripts/ablation_report.py {sweep_dir}", file=sys.stderr)
-        print(f"Curves: tensorboard --logdir {sweep_dir}", file=sys.stderr)
+        primary = OmegaConf.select(config, "ablation.primary_metric")
+        for line in view_lines(sweep_dir, [*([primary] if primary else []), *sorted(_logged_tags(sweep_dir))]):
+            print(f"Curves: {line}", file=sys.stderr)
         if len(unfinished):
             sys.exit(3 if (unfinished.status == "skipped").all() else 1)

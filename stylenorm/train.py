@@ -29,6 +29,7 @@ from stylenorm.resume import (
 from stylenorm.run_folder import is_multirun, place_run, save_config, seconds_since_placed, task_overrides
 from stylenorm.run_record import final_status, git_commit, provenance, run_record, varied_hparams, write_result
 from stylenorm.speed import quiet_library_noise, resolve_training_precision, set_threads
+from stylenorm.tensorboard_link import view_lines
 
 log = logging.getLogger(__name__)
 register_protocol_resolvers()  # ${scaled_lr:...} in the study presets, for run(cfg) outside train.py
@@ -142,5 +143,5 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         record(cfg, final_status(metrics, trainer.interrupted), trainer.global_step, metrics, None, device)
         log.info("Finished at step %d: %s", trainer.global_step, {k: round(v, 4) for k, v in sorted(metrics.items())})
-        log.info("View with: tensorboard --logdir %s", cfg.paths.log_dir)
+        log.info("View with: %s", "\n  ".join(view_lines(cfg.paths.log_dir, [*model.hparam_metrics, *sorted(metrics)])))
     return metrics

@@ -46,7 +46,7 @@ def built(tmp_path_factory):
     (root / "configs" / "experiment").mkdir(parents=True)
     (root / "docs" / "ablations.template.md").write_text(TEMPLATE)
     out = root / "docs" / "ablations" / "example"
-    assert report_main([str(root / "logs"), "--out", str(out), "--no-layout"]) == 0
+    assert report_main([str(root / "logs"), "--out", str(out), "--no-tensorboard"]) == 0
     write(root)
     return root
 

@@ -96,7 +96,7 @@ def test_variants_outside_every_claim_are_described_not_tested(tmp_path):
     extra = {"norm-layer": ({"norm": {"kind": "layer"}}, rng.normal(25, 0.2, 3))}
     analysis = two_variants(tmp_path, rng.normal(20, 1, 3), rng.normal(20, 1, 3), [claim()], **extra)
     assert len(analysis.tests) == 1
-    main([str(tmp_path), "--out", str(tmp_path / "out"), "--no-layout"])
+    main([str(tmp_path), "--out", str(tmp_path / "out"), "--no-tensorboard"])
     variants = pd.read_csv(tmp_path / "out" / "variants.csv")
     assert set(variants["norm.kind"]) == {"batch", "group", "layer"}
 
@@ -198,7 +198,7 @@ def test_score_is_the_mean_of_the_last_k_validations(tmp_path):
 def test_report_folder_round_trips_through_its_csvs(tmp_path):
     rng = np.random.default_rng(10)
     first = two_variants(tmp_path / "logs", rng.normal(21, 1, 4), rng.normal(20, 1, 4), [claim(pairing="seed")])
-    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-layout"]) == 0
+    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-tensorboard"]) == 0
     again = analyze(RunTable.read(tmp_path / "out"))
     pd.testing.assert_frame_equal(first.tests, again.tests)
     for name in ("runs.csv", "steps.csv.gz", "claims.yaml", "tests.csv", "report.md", "curves.png", "forest.png"):
@@ -232,7 +232,7 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
         {"val/psnr": [1, 2]},
         ablation={"preset": "x", "claims": [claim(expect="better")]},
     )
-    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-layout"]) == 2
+    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--no-tensorboard"]) == 2
     assert "expect must be one of ('greater', 'less', 'equivalent'), got 'better'" in capsys.readouterr().err
 
 
@@ -342,7 +342,9 @@ def test_claims_from_a_preset_file_for_runs_that_recorded_none(tmp_path):
     two_variants(tmp_path / "logs", rng.normal(22, 0.3, 3), rng.normal(20, 0.3, 3), [])
     preset = tmp_path / "preset.yaml"
     preset.write_text(yaml.safe_dump({"ablation": {"claims": [claim()]}}))
-    assert main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--claims", str(preset), "--no-layout"]) == 0
+    assert (
+        main([str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--claims", str(preset), "--no-tensorboard"]) == 0
+    )
     assert pd.read_csv(tmp_path / "out" / "tests.csv")["verdict"].tolist() == ["supported"]
     assert f"from `{preset}` (--claims), not recorded by the runs" in (tmp_path / "out" / "report.md").read_text()
 

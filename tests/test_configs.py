@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -109,6 +110,9 @@ def test_train_command_runs_offline_and_writes_logs_and_checkpoints(tmp_path):
     checkpoint = tmp_path / "checkpoints" / run_dir.relative_to(tmp_path / "logs") / "last.ckpt"
     assert checkpoint.is_file()
     assert f"ckpt_path={checkpoint}" in result.stdout + result.stderr  # the resume hint, pasteable unquoted
+    link = next(line for line in (result.stdout + result.stderr).splitlines() if "pinnedCards" in line)
+    pins = json.loads(parse_qs(urlsplit(link.split()[2]).query)["pinnedCards"][0])
+    assert pins[0] == {"plugin": "scalars", "tag": "val/psnr"}  # the autoencoder's answer, pinned first
     assert (tmp_path / "data" / "embedded" / "autoencoder" / "MANIFEST.json").is_file()
 
 

@@ -48,7 +48,7 @@ def test_batch_instance_gates_are_projected_logged_and_learn(tmp_path, data_dir,
         assert scalars[tag][0].value == pytest.approx(1.0)
         assert all(0 <= event.value <= 1 for event in scalars[tag])
     # the report's steps.csv.gz carries every layer's gate at every logged step (metrics.csv, recomputable)
-    assert report_main([str(tmp_path / "logs"), "--out", str(tmp_path / "report"), "--no-layout"]) == 0
+    assert report_main([str(tmp_path / "logs"), "--out", str(tmp_path / "report"), "--no-tensorboard"]) == 0
     steps = pd.read_csv(tmp_path / "report" / "steps.csv.gz")
     for tag in rho_tags:
         logged = steps[steps["metric"] == tag].sort_values("step")

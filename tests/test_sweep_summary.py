@@ -56,6 +56,9 @@ def test_a_three_job_sweep_ends_with_its_table_and_report_command(tmp_path):
     assert "1 of 2 jobs finished" in output
     assert "skipped" in output and "norm=none with norm.affine=true" in output
     assert f"python scripts/ablation_report.py {folders[0].parent}" in output
+    assert f"tensorboard --logdir {folders[0].parent}" in output
+    link = next(line for line in output.splitlines() if "pinnedCards" in line)
+    assert "val%2Fpsnr" in link  # the instance job's validation metric, pinned on top
     assert json.loads((folders[1] / "result.json").read_text())["status"] == "skipped"
 
 

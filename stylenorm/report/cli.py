@@ -4,8 +4,8 @@ Reads every run folder under LOGDIR (``.hydra/config.yaml``, ``metrics.csv``, ``
 writes into OUTDIR the data a reader needs to recompute everything - ``runs.csv`` (one row per run:
 status, provenance, settings), ``steps.csv.gz`` (every logged value per step), ``claims.yaml`` (the
 protocol the runs recorded) - and what it gives: ``tests.csv`` (one row per test of a claim),
-``variants.csv``, ``report.md``, ``curves.png`` and ``forest.png``. Exit code 2 with a one-line
-message when LOGDIR holds no runs or a claim cannot be tested.
+``variants.csv``, ``report.md``, ``curves.png``, ``forest.png`` and ``tensorboard/`` (one run per
+variant). Exit code 2 with a one-line message when LOGDIR holds no runs or a claim cannot be tested.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import yaml
 
 from stylenorm.report.claims import ClaimError
 from stylenorm.report.frame import ReportError, RunTable, read_runs
-from stylenorm.report.layout import write_layout
+from stylenorm.report.tensorboard import write_tensorboard
+from stylenorm.tensorboard_link import view_lines
 
 PROG = "ablation_report"
 
@@ -37,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="a preset yaml whose ablation block (claims, score_last_k) replaces what the runs recorded - for runs "
         "logged before their preset declared claims; the report says so",
     )
-    parser.add_argument("--no-layout", action="store_true", help="do not write a TensorBoard layout to LOGDIR/.layout")
+    parser.add_argument(
+        "--no-tensorboard",
+        action="store_true",
+        help="do not write OUTDIR/tensorboard (one run per variant: mean over seeds with its min-max band)",
+    )
     return parser
 
 
@@ -74,6 +79,12 @@ def write_report(table: RunTable, out: Path, alpha: float, commands: Sequence[st
     return [out / "report.md", *written]
 
 
+def leading_metrics(table: RunTable) -> list[str]:
+    """The preset's primary metric, then those its claims use: what a reader of the sweep looks at first."""
+    claimed = [m for claim in table.ablation.get("claims") or [] for m in claim.get("metrics", [])]
+    return [str(m) for m in dict.fromkeys([table.ablation.get("primary_metric"), *claimed]) if m]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -82,12 +93,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             apply_claims_file(table, args.claims)
         commands = [f"python scripts/{PROG}.py {args.logdir} --out {args.out}"]
         written = write_report(table, args.out, args.alpha, commands)
-        if not args.no_layout:
-            written.append(write_layout(args.logdir, set(table.steps["metric"])))
+        if not args.no_tensorboard:
+            written += write_tensorboard(table, args.out / "tensorboard", leading_metrics(table))
     except (ReportError, ClaimError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     print(f"{PROG}: {len(table.runs)} runs")
     for path in written:
         print(f"  {path}")
+    if not args.no_tensorboard:
+        print("Variants in TensorBoard (CUSTOM SCALARS: mean over seeds with min-max band):")
+        for line in view_lines(
+            args.out / "tensorboard", [*leading_metrics(table), *sorted(set(table.steps["metric"]))]
+        ):
+            print(f"  {line}")
     return 0

@@ -1,0 +1,101 @@
+"""A sweep's variants in TensorBoard: one run per variant, its mean over seeds with the min-max band.
+
+Each variant (the settings that differ between runs, seeds pooled) becomes one TensorBoard run under
+``OUT/tensorboard/<variant>``, so TensorBoard gives one colour per variant. Every metric is written
+as its mean (``val/psnr``), minimum and maximum over seeds (``val/psnr/min``, ``val/psnr/max``);
+the CUSTOM SCALARS tab draws them as margin charts (mean with the band). Nothing is written into
+the sweep's own folder, so no empty run appears beside the training runs.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stylenorm.report.frame import RunTable
+
+#: Layout categories, in display order: the tag prefix each one groups.
+CATEGORIES = ("val", "train")
+
+
+def variant_labels(table: RunTable) -> pd.Series:
+    """``run -> "kind=instance, affine=True"`` for the finished runs (one label when nothing varies):
+    the varied settings that are not implied by earlier ones (a norm's eps follows from its kind),
+    each named by its last dotted part unless two would share it."""
+    runs = table.runs.set_index("run")
+    runs = runs[runs["status"] == "finished"].astype({c: str for c in table.varied()})
+    shown: list[str] = []
+    for column in table.varied():
+        if not shown or (runs.groupby(shown)[column].nunique() > 1).any():
+            shown.append(column)
+    if not shown:
+        return pd.Series("all runs", index=runs.index)
+    last = [c.rsplit(".", 1)[-1] for c in shown]
+    names = [short if last.count(short) == 1 else full for short, full in zip(last, shown, strict=True)]
+    return runs[shown].apply(lambda row: ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)), axis=1)
+
+
+def variant_bands(table: RunTable) -> pd.DataFrame:
+    """One row per variant, metric and step: ``mean``, ``min``, ``max`` over the variant's runs and
+    ``n`` (how many runs logged that step); finished runs and finite values only."""
+    labels = variant_labels(table)
+    steps = table.steps[table.steps["run"].isin(labels.index) & np.isfinite(table.steps["value"])].copy()
+    steps["variant"] = steps["run"].map(labels)
+    grouped = steps.groupby(["variant", "metric", "step"])["value"]
+    return grouped.agg(["mean", "min", "max", "count"]).rename(columns={"count": "n"}).reset_index()
+
+
+def margin_layout(metric_tags: Iterable[str]) -> dict[str, dict[str, list]]:
+    """``{"val": {"val/psnr": ["Margin", ["val/psnr", "val/psnr/min", "val/psnr/max"]], ...}, ...}`` for
+    :meth:`SummaryWriter.add_custom_scalars`, drawn in the order of ``metric_tags`` (repeats dropped);
+    tags outside :data:`CATEGORIES` left out, empty categories dropped."""
+    tags = list(dict.fromkeys(metric_tags))
+    layout = {}
+    for category in CATEGORIES:
+        # TensorBoard (2.x) draws a category's margin charts last first: list them reversed
+        ordered = [t for t in tags if t.startswith(f"{category}/")][::-1]
+        charts = {t: ["Margin", [t, f"{t}/min", f"{t}/max"]] for t in ordered}
+        if charts:
+            layout[category] = charts
+    return layout
+
+
+def run_folder_name(variant: str) -> str:
+    """A folder name for a variant label: TensorBoard shows it as the run's name."""
+    return re.sub(r"[^\w.=+-]+", "_", variant.replace(", ", " ")).strip("_") or "variant"
+
+
+def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] = ()) -> list[Path]:
+    """Write :func:`variant_bands` as one TensorBoard run per variant under ``folder`` (replacing what
+    an earlier report wrote there) and the margin layout, charts of ``first`` leading, into the first
+    run; returns the run folders."""
+    from torch.utils.tensorboard import SummaryWriter  # here: torch takes seconds to import, the rest needs none
+
+    bands = variant_bands(table)
+    if bands.empty:
+        raise ValueError("no finished run logged a finite value; nothing to draw in TensorBoard")
+    folder = Path(folder)
+    if folder.exists():
+        shutil.rmtree(folder)
+    logged = set(bands["metric"])
+    layout = margin_layout([*(m for m in first if m in logged), *sorted(logged)])
+    written = []
+    for index, (variant, rows) in enumerate(bands.groupby("variant", sort=True)):
+        run = folder / run_folder_name(variant)
+        writer = SummaryWriter(log_dir=str(run))
+        try:
+            if index == 0 and layout:
+                writer.add_custom_scalars(layout)
+            for row in rows.itertuples(index=False):
+                writer.add_scalar(row.metric, row.mean, row.step)
+                writer.add_scalar(f"{row.metric}/min", row.min, row.step)
+                writer.add_scalar(f"{row.metric}/max", row.max, row.step)
+        finally:
+            writer.close()
+        written.append(run)
+    return written
