@@ -1,5 +1,5 @@
-"""What a run records about itself, so that a comparison between runs can be checked (DESIGN.md,
-"The evidence standard": provenance). :func:`run_record` gives the HPARAMS entries from the whole
+"""What a run records about itself, so that a comparison between runs can be checked (docs/evidence.md,
+6: provenance). :func:`run_record` gives the HPARAMS entries from the whole
 config (seed, hardware, run length, the preset's protocol); :func:`write_result` writes ``result.json``
 in the run folder - how the run ended, its final metrics and its provenance (git commit, CPU model and
 flags, GPU, threads, versions, precision). A run without ``result.json`` was killed or is running.

@@ -48,7 +48,7 @@ def test_preset_composes_as_a_sweep_with_the_expected_runs(name):
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_preset_states_its_protocol(name):
     """Seeds swept, precision pinned, a reference variant that is in the sweep, a primary metric the
-    model logs, and what the variants hold equal (the evidence standard of DESIGN.md)."""
+    model logs, and what the variants hold equal (the evidence standard, docs/evidence.md)."""
     model, _ = PRESETS[name]
     cfg = compose_preset(name)
     params = {key: str(value).split(",") for key, value in cfg.hydra.sweeper.params.items()}

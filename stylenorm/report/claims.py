@@ -1,4 +1,4 @@
-"""Claims declared before the runs (DESIGN.md, "The evidence standard"): the schema, validated.
+"""Claims declared before the runs (docs/evidence.md, 1): the schema, validated.
 
 A preset declares them under ``ablation.claims``, so every run's ``.hydra/config.yaml`` records the
 claims it was run for; the report tests exactly these, each in its declared Holm family, and only

@@ -1,4 +1,4 @@
-"""Had a variant stopped moving when its runs ended? (DESIGN.md: "Convergence shown".)
+"""Had a variant stopped moving when its runs ended? (docs/evidence.md, 4)
 
 A run's score is the mean of its last k validations. Over those same k validations of every seed of
 a variant, the metric is regressed on the step with one intercept per seed (so seed offsets are not

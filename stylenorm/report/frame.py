@@ -214,7 +214,7 @@ def _read_steps_text(folder: Path, name: str) -> pd.DataFrame:
 
 def scores(table: RunTable, k: int) -> pd.DataFrame:
     """Per run and metric, the mean of its last ``k`` logged values (``n`` used; ``finite`` False when one
-    of them is NaN/inf): the score every comparison uses (DESIGN.md: mean of the last k validations)."""
+    of them is NaN/inf): the score every comparison uses (docs/evidence.md, 4: mean of the last k validations)."""
     steps = table.steps.sort_values(["run", "metric", "step"], kind="stable")
     last = steps.groupby(["run", "metric"], sort=False).tail(k)
     grouped = last.groupby(["run", "metric"])["value"]
