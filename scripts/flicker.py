@@ -17,7 +17,8 @@ with a 95% t interval).
         --frame-stats per-frame clip --truth colour_grade
 
 ``--runs`` measures the last checkpoint of every run of a sweep and writes a report folder (as
-scripts/ablation_report.py does) that tests the flicker claims the preset declares.
+scripts/ablation_report.py does) that tests the flicker claims the preset declares; AdaIN runs need
+``--style-image`` (and take ``--alpha``), CycleGAN runs ``--direction``, as single checkpoints do.
 """
 
 from __future__ import annotations
@@ -98,13 +99,18 @@ def report_runs(args, clips) -> int:
     options = {"precision": args.precision, "batch_size": args.batch_size}
 
     def measure_run(checkpoint: Path) -> list[dict]:
-        model = load_stylizer(checkpoint, device=args.device)
+        model = load_stylizer(
+            checkpoint, device=args.device, direction=args.direction, style_images=args.style_image, alpha=args.alpha
+        )
         return measure_model(model, clips, args.frame_stats, margin=args.margin, truth=args.truth, **options)
 
     table = with_flicker(read_runs(args.runs), measure_run, args.frame_stats)
-    truth = ["--truth", args.truth] if args.truth else []
+    extra = {"--truth": args.truth, "--direction": args.direction, "--alpha": args.alpha}
+    flags = [word for flag, value in extra.items() if value is not None for word in (flag, str(value))]
+    if args.style_image:
+        flags += ["--style-image", *args.style_image]
     words = ["python scripts/flicker.py --runs", str(args.runs), "--report", str(args.report), "--frame-stats"]
-    command = " ".join([*words, *args.frame_stats, *truth])
+    command = " ".join([*words, *args.frame_stats, *flags])
     table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines
     for path in write_report(table, args.report, args.family_alpha, [command]):
         print(f"  {path}")

@@ -100,3 +100,31 @@ def test_a_trained_flicker_sweep_gives_a_report_with_the_presets_claims(tmp_path
 
     recorded = yaml.safe_load((report / "claims.yaml").read_text())["report_command"]
     assert recorded.startswith(f"python scripts/flicker.py --runs {logs} --report {report}")  # docs' reproduce line
+
+
+@pytest.mark.integration
+def test_an_adain_flicker_sweep_is_measured_with_its_style_image(tmp_path):
+    """The AdaIN preset's runs need a style image: without one the script names it, with one the report
+    tests the AdaIN claims and its reproduce line carries the image."""
+    logs, checkpoints, report = tmp_path / "logs", tmp_path / "checkpoints", tmp_path / "report"
+    data = tmp_path / "data"
+    train = [sys.executable, "train.py", "-m", "experiment=flicker_adain", "norm=none,instance", "seed=0,1",
+             "trainer.max_steps=40", "model.network.width=4", "data.image_size=32", "data.load_size=32",
+             f"hydra.sweep.dir={logs}", f"paths.checkpoint_dir={checkpoints}", f"paths.data_dir={data}"]  # fmt: skip
+    subprocess.run(train, cwd=REPO_ROOT, check=True, capture_output=True)
+    command = [sys.executable, "scripts/flicker.py", "--runs", str(logs), "--report", str(report), "--clips", "pan",
+               "brightness", "--frame-stats", "per-frame", "clip", "--frames", "6", "--size", "48"]  # fmt: skip
+    refused = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and "style" in refused.stderr.lower(), refused.stderr
+    style = data / "embedded" / "style" / "style.png"
+    result = subprocess.run([*command, "--style-image", str(style)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    import pandas as pd
+    import yaml
+
+    tests = pd.read_csv(report / "tests.csv")
+    assert set(tests["claim"]) == {"clip_statistics_cut_adain_flicker", "per_frame_adain_removes_a_fade",
+                                   "in_decoder_flickers_more"}  # fmt: skip
+    assert tests["estimate"].gt(0).all()  # ratios of positive flicker numbers
+    recorded = yaml.safe_load((report / "claims.yaml").read_text())["report_command"]
+    assert recorded.endswith(f"--style-image {style}")

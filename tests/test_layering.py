@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).parent.parent / "stylenorm"
 
 #: Bottom to top. Each entry: the top-level modules and subpackages of ``stylenorm`` on that layer.
 LAYERS = (
-    {"cores", "safe_load", "atomic_files"},  # plain helpers
+    {"cores", "safe_load", "atomic_files", "tensorboard_link"},  # plain helpers
     {"speed", "checkpoint_io"},
     {"nn"},  # the norm factory and blocks
     {"networks"},  # plain nn.Modules, VGG included

@@ -122,19 +122,27 @@ def claims_table(analysis: Analysis) -> pd.DataFrame:
 
 
 def variants_markdown(analysis: Analysis) -> str:
+    """The variants by the settings that tell them apart, with the primary metric and those the claims
+    use as mean ± sd [95% CI]; every metric is in variants.csv."""
     table = variant_table(analysis)
     if table.empty:
         return "No finished run."
-    metrics = [c[: -len(" mean")] for c in table.columns if c.endswith(" mean")]
-    out = table[[c for c in table.columns if not c.startswith("val/")]].copy()
+    logged = [c[: -len(" mean")] for c in table.columns if c.endswith(" mean")]
+    wanted = [analysis.table.ablation.get("primary_metric"), *(m for claim in analysis.claims for m in claim.metrics)]
+    metrics = [m for m in dict.fromkeys(wanted) if m in logged] or logged
+    out = table[[*analysis.table.distinguishing(), "n", "seeds"]].copy()
     for metric in metrics:
+        columns = [f"{metric} {part}" for part in ("mean", "sd", "low", "high")]
         out[metric] = [
-            f"{number(m)} ± {number(s, 2)} [{number(lo)}, {number(hi)}]"
-            for m, s, lo, hi in table[[f"{metric} mean", f"{metric} sd", f"{metric} low", f"{metric} high"]].itertuples(
-                index=False
-            )
+            f"{number(m)} ± {number(sd, 2)} [{number(lo)}, {number(hi)}]"
+            for m, sd, lo, hi in table[columns].itertuples(index=False)
         ]
-    return out.to_markdown(index=False)
+    note = (
+        ""
+        if metrics == logged
+        else f"\n\nEvery logged metric of every variant: `variants.csv` ({len(logged)} metrics)."
+    )
+    return out.to_markdown(index=False) + note
 
 
 def render(

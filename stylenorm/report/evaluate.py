@@ -226,10 +226,12 @@ def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFr
     varied = [c for c in table.varied() if c in settings.columns and settings.loc[runs, c].map(str).nunique() > 1]
     steps = table.steps[(table.steps["metric"] == metric) & table.steps["run"].isin(runs)]
     moving = []
-    for values, members in settings.loc[runs].groupby(varied, dropna=False).groups.items() if varied else [((), runs)]:
+    # iterating a groupby over a list yields tuples of values (its .groups keys would be scalars for one column)
+    grouped = settings.loc[runs].groupby(varied, dropna=False) if varied else None
+    groups = [(values, frame.index) for values, frame in grouped] if varied else [((), runs)]
+    for values, members in groups:
         slope = last_k_slope(steps[steps["run"].isin(members)], k)
         if slope.state(threshold) != PLATEAUED:
-            values = values if isinstance(values, tuple) else (values,)
             name = ",".join(f"{c.rsplit('.', 1)[-1]}={v}" for c, v in zip(varied, values, strict=False))
             moving.append(f"{name} ({slope.slope:+.3g} [{slope.low:+.3g}, {slope.high:+.3g}]/1k steps)")
     return PLATEAUED if not moving else f"{IMPROVING}: " + "; ".join(moving)

@@ -85,7 +85,8 @@ def with_flicker(table: RunTable, measure_run, frame_stats: list[str]) -> RunTab
             steps.append(history.assign(run=name))
             last = int(run["global_step"]) if pd.notna(run["global_step"]) else 0
             for row in (r for r in measured if r["frame_stats"] == option):
-                metrics = {k: v for k, v in row.items() if k not in ("clip", "frame_stats", "seconds")}
+                # NaN here means "not measured" (psnr_truth without a known answer), not a failed run
+                metrics = {k: v for k, v in row.items() if k not in ("clip", "frame_stats", "seconds") and v == v}
                 steps.append(pd.DataFrame(
                     [{"run": name, "step": last, "metric": f"flicker/{row['clip']}/{k}", "value": v}
                      for k, v in metrics.items()]

@@ -102,6 +102,17 @@ class RunTable:
                 seen.add(values)
         return sorted(varied, key=keep.index)
 
+    def distinguishing(self) -> list[str]:
+        """The :meth:`varied` settings that are not implied by earlier ones among the finished runs (a
+        norm's eps follows from its kind): what a reader needs to tell the variants apart."""
+        runs = self.runs[self.runs["status"] == "finished"] if "status" in self.runs else self.runs
+        runs = runs.astype({c: str for c in self.varied()})
+        shown: list[str] = []
+        for column in self.varied():
+            if not shown or (runs.groupby(shown)[column].nunique() > 1).any():
+                shown.append(column)
+        return shown
+
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """``{"norm": {"kind": "batch"}}`` -> ``{"norm.kind": "batch"}``; lists are kept as yaml flow text."""

@@ -24,20 +24,18 @@ CATEGORIES = ("val", "train")
 
 
 def variant_labels(table: RunTable) -> pd.Series:
-    """``run -> "kind=instance, affine=True"`` for the finished runs (one label when nothing varies):
-    the varied settings that are not implied by earlier ones (a norm's eps follows from its kind),
-    each named by its last dotted part unless two would share it."""
+    """``run -> "kind=instance, affine=True"`` for the finished runs (one label when nothing varies): the
+    :meth:`RunTable.distinguishing` settings, each named by its last dotted part unless two would share it."""
     runs = table.runs.set_index("run")
-    runs = runs[runs["status"] == "finished"].astype({c: str for c in table.varied()})
-    shown: list[str] = []
-    for column in table.varied():
-        if not shown or (runs.groupby(shown)[column].nunique() > 1).any():
-            shown.append(column)
+    runs = runs[runs["status"] == "finished"]
+    shown = table.distinguishing()
     if not shown:
         return pd.Series("all runs", index=runs.index)
     last = [c.rsplit(".", 1)[-1] for c in shown]
     names = [short if last.count(short) == 1 else full for short, full in zip(last, shown, strict=True)]
-    return runs[shown].apply(lambda row: ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)), axis=1)
+    return (
+        runs[shown].map(str).apply(lambda row: ", ".join(f"{n}={v}" for n, v in zip(names, row, strict=True)), axis=1)
+    )
 
 
 def variant_bands(table: RunTable) -> pd.DataFrame:
