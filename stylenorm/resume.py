@@ -27,6 +27,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.config_checks import ConfigError
+from stylenorm.networks.checkpoint_kinds import identify
 from stylenorm.safe_load import safe_load
 from stylenorm.tasks.base import SETTINGS_KEY  # the tasks write it; resume reads it
 
@@ -69,10 +70,19 @@ def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]
         raise ConfigError(f"{what}={path} is not a readable training checkpoint: {error}") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ConfigError(
-            f"{what}={path} holds no Lightning training state (no 'state_dict' key): it looks like a bare "
-            f"network file. {what} takes a .ckpt written by train.py; public .pth files are for the stylize command."
+            f"{what}={path} holds no Lightning training state (no 'state_dict' key): it is "
+            f"{_network_file(checkpoint)}. {what} takes a .ckpt written by train.py; public .pth files are for "
+            f"the stylize command."
         )
     return checkpoint
+
+
+def _network_file(state: Any) -> str:
+    """``a fast-neural-style file`` (the registry's name for the layout), or ``a bare network file``."""
+    try:
+        return f"a {identify(state).format.replace('_', '-')} file"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "a bare network file"
 
 
 def _settings_of_checkpoint(checkpoint: Mapping[str, Any]) -> tuple[dict[str, Any], str]:

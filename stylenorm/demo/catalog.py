@@ -20,8 +20,7 @@ from typing import Any
 
 from stylenorm.demo.run_logs import index_log_runs, read_run, run_key
 from stylenorm.inference import read_checkpoint
-from stylenorm.networks import detect_checkpoint_format
-from stylenorm.networks.factory import resolved_affine
+from stylenorm.networks.checkpoint_kinds import identify
 from stylenorm.report.metrics import TRAIN_COLUMNS
 
 #: File names the page lists (what ``--checkpoint`` of the stylize command takes).
@@ -34,13 +33,6 @@ DEFAULT_RUN_FOLDERS = ("checkpoints", "logs")
 #: (validation quality first; the rest are in TensorBoard and the ablation report).
 KEY_METRICS = ("val/psnr", "val/ssim", "val/contrast_invariance_l1", "val/loss", "val/total", *TRAIN_COLUMNS)
 SHOWN_METRICS = 3
-
-#: What the public layouts are, in this project's terms (their original code's norm layers).
-_PUBLIC = {
-    "fast_neural_style": ("style", "instance", True),  # pytorch/examples: InstanceNorm2d(affine=True)
-    "cyclegan_generator": ("cyclegan", "instance", False),  # the CycleGAN repo's default --norm instance
-    "adain_decoder": ("adain", "none", None),  # the port's decoder has no norm layers; AdaIN is in the middle
-}
 
 
 @dataclasses.dataclass
@@ -114,25 +106,14 @@ class CheckpointEntry:
 
 
 def describe(path: Path, state: Mapping[str, Any]) -> CheckpointEntry:
-    """What a loaded checkpoint mapping is (model, norm) - from the file alone."""
-    entry = CheckpointEntry(path=path, format=detect_checkpoint_format(state))
-    if entry.format in _PUBLIC:
-        entry.model, entry.norm_kind, entry.affine = _PUBLIC[entry.format]
-        if entry.format == "adain_decoder":
-            entry.encoder = _adain_encoder_beside(path)
-        return entry
-    if entry.format != "lightning":
-        raise ValueError(f"a {entry.format.replace('_', ' ')} file, which the stylize command does not run")
-    hyper_parameters = state["hyper_parameters"]
-    norm = hyper_parameters.get("norm") or {}
-    entry.model = str(hyper_parameters.get("name", "?"))
-    entry.norm_kind = str(norm.get("kind", "?"))
-    try:
-        entry.affine = resolved_affine(entry.model, norm.get("affine"))
-    except ValueError:  # a norm kind this version does not know: say what the file says
-        entry.affine = norm.get("affine")
-    entry.num_styles = int(norm.get("num_styles") or 1) if entry.norm_kind == "conditional_instance" else 1
-    entry.directions = ("AtoB", "BtoA") if entry.model == "cyclegan" else ()
+    """What a loaded checkpoint mapping is (model, norm) - from the file alone, by the one registry."""
+    kind = identify(state)
+    if not kind.runnable:
+        raise ValueError(f"a {kind.format.replace('_', ' ')} file, which the stylize command does not run")
+    entry = CheckpointEntry(path, kind.format, kind.model, kind.norm_kind, kind.affine, kind.num_styles)
+    entry.directions = kind.directions
+    if kind.format == "adain_decoder":
+        entry.encoder = _adain_encoder_beside(path)
     return entry
 
 
@@ -170,7 +151,7 @@ def _log_roots(folders: Iterable[Path]) -> list[Path]:
 
 def _is_encoder_only(state: Mapping[str, Any]) -> bool:
     try:
-        return detect_checkpoint_format(state) in ("adain_encoder", "cyclegan_discriminator")
+        return not identify(state).runnable
     except ValueError:
         return False
 

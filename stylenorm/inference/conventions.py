@@ -65,3 +65,6 @@ class PixelConvention:
 ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")
 SIGNED = PixelConvention("signed", divisor=127.5, offset=1.0, rounding="truncate")
 UNIT = PixelConvention("unit", divisor=255.0, offset=0.0, rounding="round")
+
+#: By name, as :class:`stylenorm.networks.checkpoint_kinds.CheckpointKind` gives them.
+CONVENTIONS = {convention.name: convention for convention in (ZERO_TO_255, SIGNED, UNIT)}

@@ -1,6 +1,6 @@
 """Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
 
-Four kinds of file are understood (:func:`stylenorm.networks.detect_checkpoint_format` tells them
+Four kinds of file are understood (:func:`stylenorm.networks.checkpoint_kinds.identify` tells them
 apart, ``format=`` overrides):
 
 * ``lightning`` - a ``.ckpt`` written by ``python train.py``. Only the network needed is rebuilt,
@@ -32,33 +32,22 @@ from typing import Any
 import torch
 
 from stylenorm.inference.adain import StyleImages, with_style
-from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255
+from stylenorm.inference.conventions import CONVENTIONS
 from stylenorm.inference.styles import StyleChoice, choose_style
 from stylenorm.inference.stylizer import Stylizer, resolve_device
 from stylenorm.networks import (
     build_networks,
-    detect_checkpoint_format,
     load_cyclegan_generator,
     load_fast_neural_style,
 )
 from stylenorm.networks.adain import AdaINNet
+from stylenorm.networks.checkpoint_kinds import PUBLIC_KINDS, identify
 from stylenorm.networks.public_checkpoints import load_adain, read_state_dict
 from stylenorm.safe_load import safe_load
 
 #: Values of ``format=`` (``--format``).
 FORMATS = ("auto", "lightning", "fast_neural_style", "cyclegan_generator", "adain_decoder")
 DIRECTIONS = ("AtoB", "BtoA")
-
-#: For each model name of a Lightning checkpoint: the role of the network to run (per direction)
-#: and its pixel convention.
-_LIGHTNING_ROLES = {
-    "style": ({"AtoB": "transformer"}, ZERO_TO_255),
-    "cyclegan": ({"AtoB": "G_AB", "BtoA": "G_BA"}, SIGNED),
-    "autoencoder": ({"AtoB": "autoencoder"}, UNIT),
-    # The port's test.py: ToTensor in, torchvision's save_image (rounding) out.
-    "adain": ({"AtoB": "adain"}, UNIT),
-}
-
 
 _EXPECTED = (
     "Expected a .ckpt written by train.py, a fast-neural-style .pth/.model, a CycleGAN generator .pth or an "
@@ -83,21 +72,6 @@ def _torchscript_error(path: Path) -> ValueError:
     )
 
 
-def _model_name(checkpoint: Mapping[str, Any]) -> str:
-    """The ``name`` hyperparameter; older files without it are recognised by their weight prefixes."""
-    name = checkpoint["hyper_parameters"].get("name")
-    if name in _LIGHTNING_ROLES:
-        return name
-    prefixes = {key.split(".", 1)[0] for key in checkpoint["state_dict"]}
-    for candidate, (roles, _) in _LIGHTNING_ROLES.items():
-        if set(roles.values()) <= prefixes:
-            return candidate
-    raise ValueError(
-        f"The Lightning checkpoint's model name is {name!r} and its weights ({', '.join(sorted(prefixes))}) "
-        f"match none of {', '.join(_LIGHTNING_ROLES)}: it was not written by this project's train.py."
-    )
-
-
 def load_lightning_network(checkpoint: Mapping[str, Any], direction: str | None = None, source: str = "checkpoint"):
     """``(network, convention, role)`` of a loaded Lightning checkpoint of this project."""
     if not {"state_dict", "hyper_parameters"} <= set(checkpoint):
@@ -106,8 +80,8 @@ def load_lightning_network(checkpoint: Mapping[str, Any], direction: str | None 
             f"{source} is not a Lightning checkpoint: expected the keys state_dict and hyper_parameters, "
             f"found {found}. Use --format auto to detect what it is."
         )
-    name = _model_name(checkpoint)
-    roles, convention = _LIGHTNING_ROLES[name]
+    kind = identify(checkpoint)
+    name, roles, convention = kind.model, kind.roles, CONVENTIONS[kind.pixels]
     if direction is not None and direction not in roles:
         raise ValueError(
             f"--direction {direction} applies to CycleGAN checkpoints; {source} is a {name} checkpoint, "
@@ -176,7 +150,7 @@ def load_stylizer(
     target = resolve_device(device)  # before reading: a bad --device should not wait for a big file
     path = Path(checkpoint)
     state = read_checkpoint(path, trusted=trusted)
-    detected = detect_checkpoint_format(state) if format == "auto" else format
+    detected = identify(state).format if format == "auto" else format
     adain_options = {"style_weights": style_weights, "alpha": alpha, "preserve_color": preserve_color,
                      "style_size": style_size}  # fmt: skip
     if encoder is not None and detected != "adain_decoder":
@@ -192,7 +166,7 @@ def load_stylizer(
         network, convention = _load_public(state, detected, direction, path)
         description = f"{type(network).__name__} from {path.name} ({detected.replace('_', '-')} layout)"
     elif detected == "adain_decoder":
-        network, convention = _load_public_adain(state, encoder, direction, path, trusted), UNIT
+        network, convention = _load_public_adain(state, encoder, direction, path, trusted), CONVENTIONS["unit"]
         description = f"AdaIN from {path.name} + {Path(encoder).name} (pytorch-AdaIN layout)"
     elif detected == "adain_encoder":
         raise ValueError(
@@ -251,7 +225,7 @@ def _load_public_adain(state: Mapping, encoder: str | PathLike | None, direction
         )
     encoder_state = read_checkpoint(encoder, trusted=trusted)
     try:
-        found = detect_checkpoint_format(encoder_state)
+        found = identify(encoder_state).format
     except ValueError:
         found = "unrecognised"
     if found != "adain_encoder":
@@ -283,11 +257,11 @@ def _load_public(state: Mapping, layout: str, direction: str | None, path: Path)
     if layout == "fast_neural_style":
         if direction is not None:
             raise ValueError(f"--direction applies to CycleGAN checkpoints; {path} is a fast-neural-style model.")
-        return load_fast_neural_style(state), ZERO_TO_255
+        return load_fast_neural_style(state), CONVENTIONS[PUBLIC_KINDS[layout].pixels]
     if direction == "BtoA":
         raise ValueError(
             f"{path} is a single CycleGAN generator: it translates in the one direction it was trained for. "
             f"For the other direction use the other generator file of the run (latest_net_G_B.pth translates "
             f"B->A; the public <name>.pth files are A->B) and leave --direction out."
         )
-    return load_cyclegan_generator(state), SIGNED
+    return load_cyclegan_generator(state), CONVENTIONS[PUBLIC_KINDS[layout].pixels]
