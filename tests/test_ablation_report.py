@@ -111,6 +111,14 @@ def test_paired_seeds_use_the_paired_test_when_they_correlate(tmp_path):
     assert row["verdict"] == "supported"
 
 
+def test_a_constant_side_falls_back_to_welch_and_says_why(tmp_path):
+    """IN's train/eval gap is exactly 0 on every seed: no correlation exists, so the pairing cannot be used."""
+    a, b = np.random.default_rng(7).normal(0.12, 0.03, 5), np.zeros(5)
+    row = two_variants(tmp_path, a, b, [claim(pairing="seed")]).tests.iloc[0]
+    assert row["method"] == "Welch t (pairing declared, no seed correlation: a side is constant)"
+    assert row["p"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
 def test_log_scale_claims_give_a_ratio_interval_above_zero(tmp_path):
     rng = np.random.default_rng(8)
     a, b = np.exp(rng.normal(-6, 1.5, 5)), np.exp(rng.normal(-3, 0.2, 5))

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
 from conftest import REPO_ROOT
 from stylenorm.run_record import hparam_key
@@ -127,3 +128,30 @@ def test_learned_norms_join_each_preset_as_documented(name):
         networks = build_networks(OmegaConf.to_container(cfg.model, resolve=True))
         layers = {type(m).__name__ for network in networks.values() for m in network.modules() if is_norm_layer(m)}
         assert layers == {LEARNED_LAYERS[kind]}, layers
+
+
+#: Every preset that trains on the embedded data (the CPU study), with the arm a sweep adds.
+EMBEDDED = [
+    *[[name] for name in PRESETS],
+    ["flicker_autoencoder"],
+    ["flicker_adain"],
+    *[["cin_vs_separate", f"+experiment/cin_arm={arm}"] for arm in ("conditional", "separate_0")],
+]
+
+
+@pytest.mark.parametrize("stage", ["shared", "tune"])
+@pytest.mark.parametrize("preset", EMBEDDED, ids=lambda preset: preset[0] + preset[-1][-1])
+def test_a_validation_interval_in_batches_fits_an_epoch_of_the_training_split(preset, stage):
+    """Lightning refuses an integer ``val_check_interval`` longer than an epoch unless
+    ``check_val_every_n_epoch`` is null; the held-out split made the study's epochs short (19 batches)."""
+    name, *overrides = preset
+    cfg = compose_preset(name, *overrides)
+    if "protocol" in cfg:
+        cfg = compose_preset(name, *overrides, f"protocol={stage}")
+    interval, every = cfg.trainer.val_check_interval, cfg.trainer.check_val_every_n_epoch
+    if not isinstance(interval, int) or every is None:
+        return  # a fraction of an epoch, or batches counted across epochs: any epoch length works
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    batches = len(datamodule.train_dataloader())
+    assert interval <= batches, f"{name}: val_check_interval {interval} > {batches} training batches per epoch"

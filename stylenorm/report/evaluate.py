@@ -152,7 +152,7 @@ def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.
             unpaired = inference.log_ratio(a, b, False) if claim.log_scale else inference.welch(a, b)
             return inference.Estimate(
                 *[getattr(unpaired, f) for f in ("estimate", "se", "df", "low", "high", "p")],
-                unpaired.method + f" (pairing declared, seed correlation r={test.r:.2f} <= 0)",
+                unpaired.method + f" (pairing declared, {_correlation_note(test.r)})",
                 test.r,
             )
     return inference.log_ratio(a, b, False) if claim.log_scale else inference.welch(a, b)
@@ -293,6 +293,11 @@ def _matters(row: pd.Series, claim: Claim) -> str:
     if -margin < row["low"] and row["high"] < margin:
         return "no"
     return "unclear"
+
+
+def _correlation_note(r: float) -> str:
+    """Why a declared pairing was not used: the seeds do not correlate, or a side does not vary at all."""
+    return f"seed correlation r={r:.2f} <= 0" if math.isfinite(r) else "no seed correlation: a side is constant"
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:
