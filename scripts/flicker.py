@@ -16,6 +16,9 @@ with a 95% t interval).
     python scripts/flicker.py --runs logs/multirun/flicker_autoencoder --report docs/ablations/flicker_autoencoder \
         --frame-stats per-frame clip --truth colour_grade
 
+``--clips my_clip.mp4`` measures a video file instead: its motion is estimated with OpenCV's Farnebäck
+flow (the extra ``stylenorm[flow]``), so its numbers are estimates whose flow errors count as flicker.
+
 ``--runs`` measures the last checkpoint of every run of a sweep and writes a report folder (as
 scripts/ablation_report.py does) that tests the flicker claims the preset declares; AdaIN runs need
 ``--style-image`` (and take ``--alpha``), CycleGAN runs ``--direction``, as single checkpoints do.
@@ -30,8 +33,9 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from stylenorm.data.clips import CLIP_NAMES, motion_clips
+from stylenorm.data.clips import CLIP_NAMES, Clip, motion_clips
 from stylenorm.inference import load_stylizer, read_checkpoint
+from stylenorm.inference.estimated_motion import video_clip
 from stylenorm.report.claims import ClaimError
 from stylenorm.report.flicker_runs import measure, measure_model, truth_frames, with_flicker
 from stylenorm.report.frame import ReportError, read_runs
@@ -65,6 +69,15 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     return result.reset_index()
 
 
+def build_clips(args: argparse.Namespace) -> list[Clip]:
+    """The embedded clips named (known motion), then the video files given (estimated motion), in order."""
+    names = [name for name in args.clips if name == "embedded" or not Path(name).suffix]
+    embedded = CLIP_NAMES if "embedded" in names else tuple(names)
+    clips = motion_clips(embedded, size=args.size, count=args.frames) if embedded else []
+    videos = [name for name in args.clips if name not in names]
+    return clips + [video_clip(path, max_side=args.video_side, max_frames=args.frames) for path in videos]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -75,7 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--report", type=Path, metavar="OUT", help="with --runs: write the report folder here")
     parser.add_argument("--family-alpha", type=float, default=0.05, help="with --runs: Holm's family-wise level")
-    parser.add_argument("--clips", nargs="+", default=["embedded"], help=f"'embedded' (all) or some of {CLIP_NAMES}")
+    parser.add_argument(
+        "--clips",
+        nargs="+",
+        default=["embedded"],
+        help=f"'embedded' (all) or some of {CLIP_NAMES}; or video files, whose motion is estimated (stylenorm[flow])",
+    )
+    parser.add_argument("--video-side", type=int, default=256, help="video files: longer side scaled down to this")
     parser.add_argument("--frame-stats", nargs="+", default=["per-frame", "window:5", "clip"])
     parser.add_argument("--size", type=int, default=96, help="clip frames are size x size px (default 96)")
     parser.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
@@ -122,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs is not None and args.report is None:
         parser.error("--runs needs --report OUT (the report folder to write)")
-    names = CLIP_NAMES if args.clips == ["embedded"] else tuple(args.clips)
     try:
-        clips = motion_clips(names, size=args.size, count=args.frames)
+        clips = build_clips(args)
         if args.runs is not None:
             return report_runs(args, clips)
         models = [
@@ -136,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for path in args.checkpoints
         ]
-    except (ReportError, ClaimError, ValueError, OSError) as error:
+    except (ReportError, ClaimError, ValueError, OSError, ImportError) as error:
         print(f"flicker: error: {error}", file=sys.stderr)
         return 2
     rows = []

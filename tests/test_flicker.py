@@ -162,3 +162,66 @@ def test_the_flicker_preset_sweeps_every_norm_on_the_known_answer():
     assert set(params["norm"]) == {"none", "batch", "instance", "group", "layer"} and len(params["seed"]) == 5
     assert cfg.data.known_answer == "colour_grade" and cfg.trainer.precision == "32-true"
     assert cfg.norm.channels_per_group == 4  # GN at widths 8 and 16: 2 and 4 groups, neither IN nor LN
+
+
+def smooth_pan(count=6, size=64, step=(2, 1)):
+    """A pan over a smooth random picture (Farnebäck fits quadratic polynomials: it needs texture, not noise)."""
+    rng = np.random.default_rng(3)
+    coarse = torch.from_numpy(rng.uniform(30, 225, (1, 3, 12, 12))).float()
+    picture = torch.nn.functional.interpolate(coarse, size=(size + count * step[1], size + count * step[0]),
+                                              mode="bicubic", align_corners=False)[0].clamp(0, 255)  # fmt: skip
+    frames = [picture[:, t * step[1] : t * step[1] + size, t * step[0] : t * step[0] + size] for t in range(count)]
+    return torch.stack(frames).round().to(torch.uint8)
+
+
+def test_farneback_recovers_a_known_pan():
+    pytest.importorskip("cv2", reason="the optional extra stylenorm[flow] (in .[dev])")
+    from stylenorm.inference.estimated_motion import farneback_flow
+
+    flow = farneback_flow(smooth_pan())
+    inner = flow[:, 8:-8, 8:-8]  # the window sliding 2 right, 1 down: each pixel came from (x + 2, y + 1)
+    assert inner[..., 0].mean() == pytest.approx(2, abs=0.1) and inner[..., 1].mean() == pytest.approx(1, abs=0.1)
+
+
+def test_a_video_file_is_measured_under_its_estimated_motion(tmp_path):
+    pytest.importorskip("cv2", reason="the optional extra stylenorm[flow] (in .[dev])")
+    from stylenorm.inference.estimated_motion import video_clip
+    from stylenorm.inference.video_io import save_video
+
+    frames = smooth_pan(count=8, size=96)
+    path = save_video(frames, tmp_path / "pan.mp4", 12)
+    clip = video_clip(path, max_side=64, max_frames=6)
+    assert tuple(clip.frames.shape) == (6, 3, 64, 64) and clip.fps == 12 and clip.name == "pan"
+    # The identity under the estimated motion: about the codec's and the resampling's error, far below
+    # the same frames compared as if nothing moved.
+    estimated = flicker(clip.frames, clip).warp_error
+    still = Clip("still", clip.frames, *translation_motion([(0, 0)] * 5, 64, 64))
+    assert estimated < 3 and 4 * estimated < flicker(clip.frames, still).warp_error
+
+
+def test_without_opencv_a_video_clip_says_which_extra_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from stylenorm.inference.estimated_motion import video_clip
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'stylenorm\[flow\]'"):
+        video_clip(tmp_path / "clip.mp4")
+
+
+def test_the_flicker_script_measures_a_video_file_beside_an_embedded_clip(tmp_path):
+    pytest.importorskip("cv2", reason="the optional extra stylenorm[flow] (in .[dev])")
+    import pandas as pd
+    from test_stylize import lightning_checkpoint
+
+    from stylenorm.inference.video_io import save_video
+    from stylenorm.tasks.autoencoder import AutoencoderTask
+
+    torch.manual_seed(0)
+    checkpoint = lightning_checkpoint(AutoencoderTask(norm={"kind": "instance"}, network={"base_channels": 4}),
+                                      tmp_path / "in.ckpt")  # fmt: skip
+    video = save_video(smooth_pan(count=5, size=48), tmp_path / "walk.mp4", 10)
+    args = ["--checkpoints", str(checkpoint), "--clips", "pan", str(video), "--size", "24", "--frames", "4"]
+    assert load_script().main([*args, "--frame-stats", "per-frame", "--csv", str(tmp_path / "f.csv")]) == 0
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert set(table["clip"]) == {"pan", "walk"} and table["warp_error"].notna().all()

@@ -15,8 +15,8 @@ pixels visible in both:
 
 ``margin`` leaves out pixels within that many px of the frame's edge (in either frame), where a
 network's zero or reflection padding differs between frames of a pan. Clips without known motion:
-:func:`motion_from_flow` turns a dense optical flow from any estimator (e.g. OpenCV's
-``calcOpticalFlowFarneback``, not a dependency here) into the same ``(source, valid)`` - an estimate,
+:func:`motion_from_flow` turns a dense optical flow from any estimator (Farnebäck's, in
+:mod:`stylenorm.inference.estimated_motion`) into the same ``(source, valid)`` - an estimate,
 whose own errors count as flicker.
 """
 
