@@ -1,17 +1,10 @@
 """Every file the project writes reaches its path whole and checked, or not at all.
 
-:func:`atomic_path` hands the writer a temporary file beside the target (same folder, so the final
-``os.replace`` is atomic: a reader sees the old file or the new one, never half of one). Only when
-the writer - and any check the caller runs on the temporary file - succeeded is it flushed to the
-device and renamed over the target; otherwise it is removed and an earlier file at the path is left
-as it was. The rename replaces the directory entry, so a hard link to the old file (a checkpoint
-linked as ``out.onnx``) keeps its content. Files follow the umask (``tempfile.mkstemp`` makes every
-file 0600, unreadable to a group sharing a cluster's results).
-
-A process killed mid-write (SIGKILL, OOM killer) leaves its temporary file. Their names,
-``.<name>.<host>-<pid>.<token>.tmp``, say whose they were: :func:`remove_stale_temporaries` deletes
-those whose process on this host is gone (and the ``.<name>.<8 chars>.tmp`` files of earlier
-versions' ``mkstemp``), at the next write to the same path and when training resumes.
+:func:`atomic_path` hands the writer a temporary file in the target's folder; only when the writer and the
+caller's checks succeeded is it flushed and renamed over the target (``os.replace``: a reader sees the old
+file or the new one), otherwise it is removed and an earlier file is left as it was. A killed writer
+leaves its temporary file, named ``.<name>.<host>-<pid>.<token>.tmp``; :func:`remove_stale_temporaries`
+deletes those whose process on this host is gone. Hard links, file modes and older names: docs/modules.md.
 """
 
 from __future__ import annotations

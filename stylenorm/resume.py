@@ -1,16 +1,12 @@
 """Continuing a run (``ckpt_path=``) or starting a new one from its weights (``init_from=``), safely.
 
-Resuming writes into the checkpoint's own run folder and overwrites its ``last.ckpt``. If the
-command composes other settings than the run was trained with (another norm, batch size, seed ...),
-the result would be one run trained half one way and half the other, filed under the first run's
-name: ablation data corrupted without notice. So every checkpoint carries the settings that define
-what its run measures (:func:`measured_settings`, stored under :data:`SETTINGS_KEY`), and a resume
-is refused, before anything is written, when the composed config differs from them
-(:func:`check_resume`). Checkpoints written before the settings were stored are compared by the
-task's saved hyperparameters instead.
-
-``init_from=PATH`` is the explicit way to fine-tune: it loads the weights only (no optimizer, step
-counter or random state) into a new run with its own name and folder (:func:`load_initial_weights`).
+Resuming writes into the checkpoint's own run folder, so a resume composing other settings than the run
+was trained with (another norm, batch size, seed ...) would file a run trained half one way and half the
+other under the first run's name. So every checkpoint carries the settings that define what its run
+measures (:func:`measured_settings`, under :data:`SETTINGS_KEY`) and :func:`check_resume` refuses a resume
+that differs, before anything is written; older checkpoints are compared by the task's saved
+hyperparameters. ``init_from=PATH`` (:func:`load_initial_weights`) loads the weights only, into a new run
+with its own name and folder. docs/training.md, "What a run leaves behind".
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def tiles(count: int = 12) -> torch.Tensor:
 
 
 def reference_lighting(image: np.ndarray, gamma, gain, vignette, centre) -> np.ndarray:
-    """n(x) of the module docstring for one (3, H, W) image, with plain loops over pixel centres."""
+    """n(x) of docs/modules.md for one (3, H, W) image, with plain loops over pixel centres."""
     _, height, width = image.shape
     out = np.empty_like(image)
     radius = np.hypot(height, width) / 2

@@ -2,7 +2,7 @@
 the embedded ``cyclegan_exposure`` dataset, the autoencoder's known-answer batches, the
 ``data.known_answer`` key for both models and a short training run on the exposure task.
 
-References are independent of the code under test: the formulas of the module docstring written
+References are independent of the code under test: the formulas of docs/modules.md written
 again in numpy, per-channel affine fits, and the source photo tiles."""
 
 import hashlib
@@ -42,7 +42,7 @@ SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0
 
 
 def reference_warm_grade(image: np.ndarray) -> np.ndarray:
-    """w of the module docstring (the warm film grade) on (..., 3, H, W) float64 in [0, 1]."""
+    """w of docs/modules.md (the warm film grade) on (..., 3, H, W) float64 in [0, 1]."""
     x = np.clip(image, 0, 1)
     sepia = np.clip(np.einsum("ij,...jhw->...ihw", SEPIA, x), 0, 1)
     graded = 0.4 * x + 0.6 * sepia
@@ -50,7 +50,7 @@ def reference_warm_grade(image: np.ndarray) -> np.ndarray:
 
 
 def reference_grade(image: np.ndarray) -> np.ndarray:
-    """f of the module docstring: w, then red and blue swapped ((r, g, b) -> (b, g, r) by index)."""
+    """f of docs/modules.md: w, then red and blue swapped ((r, g, b) -> (b, g, r) by index)."""
     warm = reference_warm_grade(image)
     return np.stack([warm[..., 2, :, :], warm[..., 1, :, :], warm[..., 0, :, :]], axis=-3)
 
@@ -350,7 +350,7 @@ def test_identity_baselines_of_both_cyclegan_datasets_are_weak(data_dir, capsys)
     assert 16.5 < warm[1] < 18.5 and 16.5 < warm[0] < 18.5  # the 17.4 (17.8) dB the docs quote as the reason
     for all_tiles, validated in baselines.values():
         assert all_tiles < 12.0 and validated < 12.0  # weak: a CPU-sized CycleGAN reached 13 dB
-    # the numbers the README and the docstrings quote: 8 validated tiles (all 82), format version 4
+    # the numbers docs/training.md quotes: 8 validated tiles (all 82), format version 4
     colour, exposure = baselines["cyclegan"], baselines["cyclegan_exposure"]
     assert 9.9 < colour[1] < 10.9 and 9.7 < colour[0] < 10.7  # 10.4 (10.2) dB
     assert 10.4 < exposure[1] < 11.4 and 10.0 < exposure[0] < 11.0  # 10.9 (10.5) dB

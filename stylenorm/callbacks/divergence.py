@@ -1,14 +1,12 @@
 """Stop a run whose training loss or weights go non-finite or explode, and say where and why it may have happened.
 
-Without it a diverged run trains on to its last step, prints "Finished" and leaves a checkpoint full
-of NaN (measured: ``model.lr=1e30``). Here the first non-finite gradient (checked before every
-optimizer step, which is then skipped, so the weights stay finite), ``train/...`` value (every
-step) or parameter (every ``check_weights_every_n_steps``), or a global weight norm beyond
-``max_weight_norm_growth`` times its start value (same schedule), stops training at once
-(``trainer.should_stop``; no exception, and the checkpoint callbacks are taken out for the rest of the
-fit, so no NaN checkpoint replaces the last good one on the way out), and the task
-is marked: ``stylenorm.train.run`` then records the run as ``diverged`` (``result.json``), which the
-ablation report lists under "Runs left out" instead of ranking it.
+Without it a diverged run trains on to its last step and leaves a checkpoint full of NaN. The first
+non-finite gradient (checked before every optimizer step, which is then skipped, so the weights stay
+finite), ``train/...`` value (every step) or parameter, or a global weight norm beyond
+``max_weight_norm_growth`` times its start value (every ``check_weights_every_n_steps``), stops training
+(``trainer.should_stop``, no exception; the checkpoint callbacks are taken out, so no NaN checkpoint
+replaces the last good one) and marks the task, so the run is recorded as ``diverged`` and the ablation
+report leaves it out. docs/training.md, "What a run leaves behind".
 """
 
 from __future__ import annotations

@@ -1,35 +1,11 @@
 """Watch the norm layers work: activation statistics before and after each selected norm layer.
 
-Every ``every_n_steps`` optimizer steps, forward hooks are put on the selected norm layers for one
-training forward pass and taken off again at the end of that batch, so the callback costs nothing
-in between. For an ``(N, C, H, W)`` activation it logs the statistics each norm kind normalises
-(Wu & He 2018, Fig. 2; the table in :mod:`stylenorm.nn.norm`), before and after the layer:
-
-========== ============================== =================================================
-prefix     statistics over                ~0 / ~1 after the layer (affine off) for
-========== ============================== =================================================
-instance   (H, W) per sample and channel  instance norm
-channel    (N, H, W) per channel          batch norm in train mode
-sample     (C, H, W) per sample           layer norm (``norm=layer``: GroupNorm with one group)
-group      (C/G, H, W) per sample, group  group norm (logged for GroupNorm layers only)
-========== ============================== =================================================
-
-``<prefix>_abs_mean`` is the average of |mean| over the sets, ``<prefix>_std`` the average std.
-Stds are biased (divide by the count), as the norm layers' own variance is, so a normalised set
-reads ``sqrt(var / (var + eps))``: 1 up to eps. With affine on, the "after" values drift from 0/1
-as gamma and beta learn: that drift is what the layer's affine part does.
-
-Tags, one TensorBoard section per network and layer (the layer's module path inside the network):
-``norm_stats/<network>/<layer>/{input_mean,input_std,output_mean,output_std}`` (whole tensor),
-``norm_stats/<network>/<layer>/{before,after}/{instance,channel,sample[,group]}_{abs_mean,std}``,
-and, TensorBoard only, histograms ``norm_stats/<network>/<layer>/{before,after}/channel_{means,stds}``.
-They are logged at the optimizer step the instrumented batch started from (0, N, 2N, ...).
-
-Norm layers that learn which statistics to use log that choice for *every* such layer (not only
-the selected ones), at the same steps: ``norm_mix/<network>/<layer>/rho`` (batch-instance norm,
-the channel mean of the gate: 1 = BN, 0 = IN; histogram ``.../rho_channels``) and
-``norm_mix/<network>/<layer>/{mean,var}_weight/{instance,layer,batch}`` (switchable norm's softmax
-weights). Read together over layers and steps they answer "which statistics did each layer pick?".
+Every ``every_n_steps`` optimizer steps, forward hooks go on the selected norm layers for one training
+forward pass and come off at the end of that batch, so the callback costs nothing in between. It logs the
+statistics each norm kind normalises (Wu & He 2018, Fig. 2) before and after the layer, under
+``norm_stats/<network>/<layer>/...``, and what the learned norms chose, under ``norm_mix/...``. Stds are
+biased, as the norm layers' own variance is, so a normalised set reads 1 up to eps. The tags and how to
+read them: docs/modules.md; switching it on and off: docs/training.md, "Normalization ablations".
 """
 
 from __future__ import annotations

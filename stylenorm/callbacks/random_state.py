@@ -1,17 +1,11 @@
 """Random-number-generator states in every checkpoint, restored on resume.
 
-The training process's randomness - input corruption, dropout, the CycleGAN image pool - draws
-from the generators that ``seed_everything(cfg.seed)`` seeds (torch, CUDA, numpy, Python).
-Lightning saves weights, optimizers and loop counters, but not these states; without them a
-resumed run would continue from a fresh seed instead of where it stopped. Under DDP this saves
-rank 0's states (each rank draws its own; Lightning seeds them from the same seed).
-
-Data order, crops and flips are the train loader's own state (:mod:`stylenorm.data.resumable`).
-This callback also makes a run resumed from a checkpoint written between two epochs start the next
-epoch as the uninterrupted run does (:mod:`stylenorm.callbacks.loop_state`).
-
-States are stored as tensors, lists and numbers only, so checkpoints stay loadable with
-``torch.load(weights_only=True)``.
+Lightning saves weights, optimizers and loop counters, but not the states of the generators that
+``seed_everything(cfg.seed)`` seeds (torch, CUDA, numpy, Python), from which input corruption, dropout and
+the CycleGAN image pool draw; without them a resumed run would go on from a fresh seed. Under DDP rank 0's
+states are saved. They are stored as tensors, lists and numbers only, so checkpoints stay loadable with
+``torch.load(weights_only=True)``. Data order: :mod:`stylenorm.data.resumable`; a checkpoint written between
+two epochs: :mod:`stylenorm.callbacks.loop_state`; resume as a whole: docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,41 +1,11 @@
 """Datasets, datamodules and the embedded default data.
 
-Every dataset yields dicts of float tensors ``(3, H, W)`` in [0, 1]. Folder layouts expected:
-
-:class:`UnpairedDataModule` (``data=unpaired``; CycleGAN)::
-
-    root/trainA/        domain A training images (required)
-    root/trainB/        domain B training images (required)
-    root/testA/         domain A validation images (optional; else a few trainA images)
-    root/testB/         domain B validation images (optional; else a few trainB images)
-    root/testA_truth/   optional: the true B-domain version of each testA image, same file names
-
-  i.e. the layout of the original CycleGAN datasets (horse2zebra, monet2photo, ...).
-
-:class:`StyleDataModule` (``data=content_style``; fast style transfer)::
-
-    root/**/*.jpg       content photos, any depth (e.g. COCO train2014/)
-    val_root/**/*.jpg   optional validation photos (else a held-out few of root)
-    style_image         one painting, any size
-
-:class:`ContentStylesDataModule` (``data=content_styles``; AdaIN)::
-
-    root/**/*.jpg       content photos, any depth (e.g. COCO train2014/)
-    style_root/**/*.jpg style paintings, any depth (e.g. WikiArt), or data.style_images=[...]
-    style_val_root/     optional validation paintings never trained on (else a few of the training ones)
-
-:class:`ImageFolderDataModule` (``data=image_folder``; autoencoder)::
-
-    root/**/*.png       training images, any depth
-    val_root/**/*.png   optional validation images (else a held-out few of root)
-
-Image files: .png .jpg .jpeg .bmp .webp .tif .tiff (any case); unreadable ones are skipped with a
-warning naming them. The ``embedded_*`` configs generate their data on first use with
-:func:`materialize_embedded` (no download).
-
-Known-answer tasks (``data.known_answer``: ``colour_grade`` | ``exposure``) are defined in
-:mod:`stylenorm.data.known_answer`; CycleGAN gets them as embedded datasets, the autoencoder as
-``{"image": input, "target": answer}`` batches.
+Every dataset yields dicts of float tensors ``(3, H, W)`` in [0, 1]. One datamodule per data config:
+:class:`UnpairedDataModule` (``data=unpaired``, CycleGAN), :class:`StyleDataModule` (``data=content_style``,
+fast style transfer), :class:`ContentStylesDataModule` (``data=content_styles``, AdaIN) and
+:class:`ImageFolderDataModule` (``data=image_folder``, autoencoder); the ``embedded_*`` configs generate
+their data on first use (:func:`materialize_embedded`, no download). Folder layouts: docs/training.md,
+"Data"; known-answer tasks: :mod:`stylenorm.data.known_answer`.
 """
 
 from stylenorm.data.between_tasks import known_answer_pair

@@ -1,25 +1,11 @@
 """Known-answer tasks between the two extremes, which no norm wins by construction (issue 24).
 
 ``colour_grade`` handicaps instance norm and ``exposure`` hands it the answer
-(:mod:`stylenorm.data.known_answer`); a claim about IN needs tasks in between (the design notes'
-"tasks that can answer either way"):
-
-``mixture`` (weight ``alpha``, ``data.mixture_alpha``) - input the photo ``x``; answer
-``(1 - alpha) f(x) + alpha a(x)``, with ``f`` the colour grade and ``a(x) = f(clamp(0.45 + 0.2 z))``
-the graded per-channel standardization. alpha 0 is ``colour_grade``; alpha 1 asks for exactly what
-IN of the input keeps (without ``exposure``'s nuisance, so a network without IN can still compute
-it). Sweeping alpha shows where IN stops winning.
-
-``lighting`` - input ``n(x)``, uneven, non-affine lighting of the photo; answer ``a(x)`` of the clean
-photo. Per image: a gamma per channel, a common gain with clipping, and a vignette about a random
-centre::
-
-    n(x)_c = clip(k * V * x_c ** g_c, 0, 1),   V(p) = 1 - v * (|p - o| / r) ** 2
-    g_c ~ U[0.6, 1.6]    k ~ U[0.8, 1.5]    v ~ U[0.2, 0.6]    o ~ U[0.3, 0.7] x (H, W)
-
-(``p`` the pixel centre, ``r`` half the image diagonal). Gamma is non-linear, the vignette varies in
-space and clipping loses information, so neither IN, nor BN, nor anything between removes the
-nuisance exactly: the network has to learn to undo what it can.
+(:mod:`stylenorm.data.known_answer`); a claim about IN also needs tasks that can go either way
+(docs/evidence.md, section 5): ``mixture`` - answer ``(1 - alpha) f(x) + alpha a(x)`` of the photo ``x``
+(``data.mixture_alpha``) - and ``lighting`` - input ``n(x)``, a gamma per channel, a gain with clipping and
+a vignette (a non-affine, spatially varying nuisance no norm removes exactly), answer ``a(x)`` of the
+clean photo. Formulas and parameter ranges: docs/modules.md; the study: docs/ablations-protocol.md, "Tasks".
 """
 
 from __future__ import annotations
@@ -51,7 +37,7 @@ def check_alpha(alpha: float, key: str = "data.mixture_alpha") -> float:
 
 
 def mixture_answer(image: torch.Tensor, alpha: float) -> torch.Tensor:
-    """``(1 - alpha) f(x) + alpha a(x)``: the answer of ``mixture`` (module docstring)."""
+    """``(1 - alpha) f(x) + alpha a(x)``: the answer of ``mixture`` (docs/modules.md)."""
     _check_image(image, "mixture_answer")
     alpha = check_alpha(alpha, "alpha")
     return (1.0 - alpha) * colour_grade(image) + alpha * exposure_answer(image)

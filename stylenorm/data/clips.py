@@ -1,18 +1,10 @@
 """Short clips with known motion, made from the photos the embedded datasets use (nothing downloaded).
 
 Each :class:`Clip` carries, for every pixel of frame t+1, where that surface point was in frame t
-(``source``, x and y in pixels) and whether it was visible there (``valid``), so temporal error
-needs no optical-flow network (the measure of Lai et al. 2018 and Ruder et al. 2016 with the flow
-known exactly; :mod:`stylenorm.inference.flicker`). Deterministic: same pixels on every run.
-
-* ``pan`` - a window sliding 2 px right and 1 px down per frame over ``coffee.png``: whole-pixel
-  motion, so the previous frame warped onto the next is exact (no resampling).
-* ``zoom`` - zooming in 3 % per frame on ``chelsea.png`` (bilinear resampling of the photo, so even
-  the input itself has a small warping error: the floor to compare against).
-* ``brightness`` - a still view of ``astronaut.png`` fading from 60 % to 100 % brightness: every pixel
-  stays put, its value changes.
-* ``entering`` - a still view of ``rocket.jpg`` with a 32 px square cut from ``chelsea.png`` sliding in
-  from the left, 4 px per frame: pixels it uncovers or brings into view are masked.
+(``source``, x and y in pixels) and whether it was visible there (``valid``), so temporal error needs no
+optical-flow network (the measure of Lai et al. 2018 and Ruder et al. 2016 with the flow known exactly;
+:mod:`stylenorm.inference.flicker`). Deterministic: the same pixels on every run. The clips (``pan``,
+``zoom``, ``brightness``, ``entering``) and what each tests: docs/video.md, "The flicker metric (known motion)".
 """
 
 from __future__ import annotations

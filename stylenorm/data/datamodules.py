@@ -1,29 +1,11 @@
-"""LightningDataModules of the three tasks; configured by ``configs/data/*.yaml``.
+"""LightningDataModules of the tasks; configured by ``configs/data/*.yaml``.
 
 Every datamodule takes the same common arguments (``root``, ``image_size``, ``batch_size``,
-``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``) so that overrides
-like ``data.batch_size=8`` mean the same thing for every model. With ``embedded`` set,
-:meth:`prepare_data` (rank 0 of each node under DDP) writes that embedded dataset into
-``embedded_root`` (default: ``root``) on first use; :meth:`setup` checks again, which is a no-op
-once it exists and keeps ``dm.setup()`` working outside a Trainer.
-
-Loader choices:
-
-* train: :class:`~stylenorm.data.resumable.ResumableDataLoader`, shuffled by the run's seed and the
-  epoch, each sample's crops and flips drawn from (seed, epoch, index), its position saved in
-  checkpoints: a resumed run sees exactly the batches the uninterrupted one does. ``drop_last``
-  whenever the dataset holds more than one batch, so that every step sees ``batch_size`` samples - a
-  short last batch (often a single image) would give batch norm statistics of a different batch
-  size than the one being compared, and fail outright for a batch of one at 1 x 1 resolution.
-* val: fixed order, fixed images (at most ``max_val_images``), batch ``min(batch_size, #images)``,
-  and a generator of its own, so validating draws nothing from the run's random stream.
-  Held-out choices use ``seed``, which stays fixed while the run's ``seed`` varies, so an ablation
-  over seeds validates on the same pixels.
-
-``known_answer`` (``data.known_answer``; :mod:`stylenorm.data.known_answer`) names the known-answer
-task a run solves, recorded as ``data/known_answer`` in the HPARAMS tab. CycleGAN's data hold the
-task in their files (``testA_truth/``), so :class:`UnpairedDataModule` only checks and records it;
-:class:`ImageFolderDataModule` poses it on any folder of images while loading.
+``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``), so that an override like
+``data.batch_size=8`` means the same thing for every model. Train: a resumable loader
+(:mod:`stylenorm.data.resumable`) that drops a short last batch, so batch norm sees ``batch_size`` samples
+at every step. Val: fixed images in a fixed order and a generator of their own, the same for every seed of
+an ablation. The loaders' choices, the embedded data and ``known_answer``: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""Map-style datasets returning dicts of float tensors ``(3, H, W)`` in [0, 1].
+"""Map-style datasets returning dicts of float tensors ``(3, H, W)`` in [0, 1] (layouts: docs/training.md, "Data").
 
-* :class:`ImageFolderDataset` - ``{key: image}``; ``key`` is ``"image"`` (autoencoder) or
-  ``"content"`` (style transfer).
+* :class:`ImageFolderDataset` - ``{key: image}``, key ``"image"`` (autoencoder) or ``"content"`` (style).
 * :class:`UnpairedDataset` - ``{"A", "B"}`` drawn independently, as CycleGAN trains (Zhu et al. 2017;
-  ``serial_batches=False`` in the original code): ``A`` walks the A images in order (the sampler
-  shuffles), ``B`` is a uniformly random B image, so no fixed A-B pairing is ever learned.
-* :class:`UnpairedValidationDataset` - ``{"A", "B"}`` in a fixed order, plus ``"A_truth"`` (the
-  known B-domain version of each A image) when the data have one.
-* :class:`KnownAnswerDataset` - ``{key: input, "target": answer}``: a known-answer task
-  (:mod:`stylenorm.data.known_answer`) posed on the images of an :class:`ImageFolderDataset`.
+  ``serial_batches=False``): A in the sampler's order, B a uniformly random B image, so no pairing is learned.
+* :class:`UnpairedValidationDataset` - ``{"A", "B"}`` in a fixed order, plus ``"A_truth"`` when the data have one.
+* :class:`KnownAnswerDataset` - ``{key: input, "target": answer}``: a known-answer task on an image folder.
 
 Files that cannot be decoded are skipped with one warning each (see :class:`ImageList`).
 """

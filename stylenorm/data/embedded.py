@@ -1,72 +1,12 @@
-"""Embedded default datasets: generated on first use from files the installed packages already hold.
+"""Embedded default datasets, generated on first use from files the installed packages already hold.
 
-Nothing is downloaded, ever. :func:`materialize_embedded` writes a dataset (PNG files, byte-identical
-on every run: fixed seeds, deterministic resampling, no timestamps) from the photo tiles and the
-procedural painting of :mod:`stylenorm.data.sources`:
-
-Every dataset is cut from one split of the tiles BY SOURCE PHOTO (:func:`photo_split`), so that the
-test images come from photos never trained on (neighbouring tiles of one photo share content, so a
-split by tile would leak it):
-
-* ``test``: every tile of :data:`TEST_PHOTOS` (chelsea, coffee: 82 tiles), never trained on, never
-  used to tune anything: the images a study scores on.
-* ``val``: 64 tiles of the six training photos, held out from training: the split a study tunes its
-  learning rates on (Bergstra & Bengio's "validation set"), so tuning never sees a test photo. With
-  eight photos in all, a split by photo would leave too few to train on; this one is by tile.
-* ``train``: the other 310 tiles of the training photos.
-
-``cyclegan`` - the layout of the original CycleGAN datasets, with a known answer (the
-``colour_grade`` task of :mod:`stylenorm.data.known_answer`)::
-
-    trainA/  155 train tiles              trainB/  the other 155 train tiles, graded by f
-    valA/     64 val tiles                valB/     f(valA), valA_truth/ = f(valA) by file name
-    testA/    82 test tiles               testB/    f(testA), testA_truth/ = f(testA) by file name
-
-  trainA and trainB hold different tiles, so the domains are truly unpaired. The B folders of val
-  and test hold the answers of the A tiles: they are only validated on, never trained on, so the
-  pairing teaches nothing. Because B = f(A) for a fixed, known f, ``G_AB(testA)`` can be scored
-  against ``testA_truth`` (PSNR/SSIM) - a measurement the horse2zebra-style datasets cannot give.
-  f is far from the identity (``val/psnr_identity_baseline``: doing nothing scores about 10 dB on
-  the test tiles);
-  up to format version 1, f was the warm film grade alone, and doing nothing scored 17.8 dB, more
-  than CPU-sized models reached (:mod:`stylenorm.data.known_answer` explains the choice).
-
-``cyclegan_exposure`` - the same layout and the same split for the ``exposure`` task, where
-per-image exposure, contrast and colour cast are a nuisance the answer does not depend on: A
-folders hold e(tile), each tile under its own random gain and offset per channel (drawn from a
-generator seeded by the tile's name, so fixed forever); B folders and the truths hold a(tile) of the
-clean tiles (standardized per channel, then graded by f).
-
-``style`` - ``content/`` (the train tiles), ``val/``, ``test/``, ``style.png`` (256 x 256 mosaic),
-``style_1.png`` (flowing bands) and ``style_2.png`` (diagonal stripes): :data:`EMBEDDED_STYLE_FILES`,
-the styles ``data.num_styles=N`` trains (the first N; norm=conditional_instance for N > 1).
-
-``autoencoder`` - ``train/``, ``val/``, ``test/``. The autoencoder's known-answer tasks are computed
-from these clean tiles while loading (``data.known_answer``), not stored.
-
-Which held-out split a run validates on is the config key ``eval_split`` (``test`` by default;
-``val`` in a study's tuning stage, docs/ablations-protocol.md).
-
-Each root also holds ``README.txt`` and ``MANIFEST.json`` (format version, counts, SHA-256 of every
-file and of the source photos). The manifest is written last, into a temporary folder next to the
-root that is renamed into place when complete, so an interrupted run never leaves a half dataset
-that looks complete.
-
-The known-answer transform ``f`` ("cold grade", :func:`known_answer_transform`, the ``colour_grade``
-answer): the "warm film grade" ``w``, then red and blue swapped, per pixel on ``x = (r, g, b)`` in
-[0, 1]::
-
-    s    = clip(S x, 0, 1)     S = [[0.393, 0.769, 0.189],    (the classic sepia matrix)
-                                    [0.349, 0.686, 0.168],
-                                    [0.272, 0.534, 0.131]]
-    y    = 0.4 x + 0.6 s       (sepia blended with the original colour)
-    w(x) = clip(0.5 + 1.2 (y ** 0.8 - 0.5), 0, 1)   (gamma 0.8 lifts shadows, contrast 1.2 about mid-grey)
-    f(x) = (w_b, w_g, w_r)     (red and blue of w(x) swapped: a cold, cyanotype-like grade)
-
-The exposure nuisance ``e`` and answer ``a``, and why each task can separate the norms in the
-direction it does, are in :mod:`stylenorm.data.known_answer` (which also holds f). Pixels are
-computed in float64 from the 8-bit tiles and rounded once, so 8-bit rounding ties are as rare as
-they get.
+Nothing is downloaded, ever. :func:`materialize_embedded` writes a dataset (PNG files, byte-identical on
+every run) from the photo tiles and paintings of :mod:`stylenorm.data.sources`, split by source photo
+(:func:`photo_split`: the test photos are never trained on): ``cyclegan`` and ``cyclegan_exposure`` (the
+CycleGAN layout, each test tile's known answer in ``testA_truth/``), ``style`` and ``autoencoder``. A root
+is built in a temporary folder, manifest last, and renamed into place, so an interrupted run never leaves
+a half dataset that looks complete. The folders of each dataset: docs/modules.md; the split:
+docs/ablations-protocol.md, "Held-out images".
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """A training loader that a checkpoint can stop and resume mid-epoch, drawing exactly what the run never stopped would.
 
-Lightning saves the ``state_dict`` of a train DataLoader that has one, and hands it back to
-``load_state_dict`` on resume (``FitLoop``'s ``combined_loader`` state; docs: "resumable
-dataloaders"). What makes the continued stream equal to the uninterrupted one:
-
-* order: a permutation of the dataset seeded by ``(seed, epoch)`` - torch's ``DistributedSampler``,
-  so Lightning leaves it in place under DDP and each rank keeps its own shard - skipping the
-  batches the checkpoint's run already trained on;
-* augmentation (crops, flips, the unpaired B image, a known-answer nuisance): each sample is drawn
-  with torch's generator seeded by ``(seed, epoch, index)``, whatever process, worker or moment
-  loads it;
-* no draw from the global generators: the loader has a generator of its own, so creating an
-  iterator (which a resume does once more than the run it continues) leaves the run's random
-  stream - the image pool, input corruption - where the checkpoint found it.
+Lightning saves the ``state_dict`` of a train DataLoader that has one and hands it back on resume. The
+order is a ``DistributedSampler`` permutation seeded by ``(seed, epoch)`` that skips the batches already
+trained on; each sample's augmentation draws from a generator seeded by ``(seed, epoch, index)``; and the
+loader never draws from the global generators, so the run's random stream stays where the checkpoint
+found it. Why each of these is needed: docs/modules.md; resume as a whole: docs/training.md.
 """
 
 from __future__ import annotations

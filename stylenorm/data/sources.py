@@ -1,19 +1,9 @@
-"""The raw material of the embedded datasets: photo tiles and a procedural painting.
+"""The raw material of the embedded datasets: photo tiles and procedural paintings, nothing downloaded.
 
-Photographs: the colour photographs that ship inside the scikit-image wheel (``skimage/data``; read
-from their files directly, so nothing can trigger scikit-image's downloader). The stereo partner
-``motorcycle_right.png`` is left out on purpose: its tiles would be near-copies of
-``motorcycle_left.png`` tiles, leaking test content into training.
-
-Each photo is resized (Lanczos) so that its shorter side is at most 512 px, which keeps a 64 px
-tile a recognisable piece of the scene (an eye, a cup rim, a galaxy) rather than a texture detail;
-it is then cut into a centred grid of non-overlapping tiles. Tiles that are almost flat or almost
-black (luminance std < 0.02 or mean < 0.05 on [0, 1]: empty sky, the black of space or of the
-retina's border) are dropped, since they teach nothing. That leaves 456 tiles of 64 x 64 px.
-
-Style image: a stained-glass style "mosaic" (Voronoi cells in a saturated palette, a brush-stroke
-ripple per cell, dark lead lines), drawn from a fixed seed - the kind of image the fast style
-transfer network learns well, and one that no one has to download.
+Photos: the colour photographs inside the scikit-image wheel (:data:`PHOTOS`, read from their files so that
+scikit-image's downloader never runs), resized to a shorter side of at most 512 px and cut into 64 px
+tiles; nearly flat or black tiles are dropped. Paintings: drawn from fixed seeds. Which photos and why,
+and why these sizes and thresholds: docs/modules.md.
 """
 
 from __future__ import annotations

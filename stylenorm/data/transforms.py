@@ -1,18 +1,10 @@
-"""Image transforms of the three training recipes, built from ``torchvision.transforms.v2``.
+"""Image transforms of the training recipes, built from ``torchvision.transforms.v2``.
 
-All of them take the PIL RGB image of :func:`stylenorm.data.images.load_rgb` and return a float
-tensor ``(3, H, W)`` in [0, 1]; networks that want [-1, 1] (CycleGAN) or 0-255 (TransformerNet)
-rescale in their LightningModule, so every dataset speaks the same range.
-
-* CycleGAN training (Zhu et al. 2017, ``--preprocess resize_and_crop``): resize to
-  ``load_size x load_size`` (bicubic, aspect ratio not kept, as the original does), random
-  ``image_size`` crop, random horizontal flip.
-* Style / autoencoder training (Johnson et al. 2016 via the PyTorch example): resize the shorter
-  side to ``image_size``, then a centre crop (the example) or a random crop, optional flip.
-* AdaIN training (Huang & Belongie 2017, Sec. 6.1): content and style alike, shorter side to
-  ``load_size`` (512 in the paper), random ``image_size`` crop (256), no flip.
-* Validation: shorter side to ``image_size``, centre crop; no randomness, so every epoch and every
-  run scores the same pixels.
+Each takes the PIL RGB image of :func:`stylenorm.data.images.load_rgb` and returns a float tensor
+``(3, H, W)`` in [0, 1]; networks that want [-1, 1] or 0-255 rescale in their LightningModule, so every
+dataset speaks one range. The recipes follow CycleGAN (Zhu et al. 2017, ``resize_and_crop``), the PyTorch
+fast_neural_style example (Johnson et al. 2016) and AdaIN (Huang & Belongie 2017, Sec. 6.1); validation
+has no randomness. Each recipe step by step: docs/modules.md.
 """
 
 from __future__ import annotations

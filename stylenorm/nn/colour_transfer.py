@@ -1,13 +1,12 @@
 """Colour preservation for AdaIN style transfer by matching colour statistics (Huang & Belongie 2017,
-Sec. 7.3 "Color control", following Gatys et al. 2017; the paper's PyTorch port naoto0804/pytorch-AdaIN
-calls it ``coral``, after CORAL, Sun et al. 2016).
+Sec. 7.3 "Color control", after Gatys et al. 2017; the port naoto0804/pytorch-AdaIN's ``coral``, after CORAL).
 
-Before encoding, the style image's RGB values are given the content image's colour mean and
-covariance, so the style's statistics carry its brush strokes but the content's palette. With ``x``
-the style's pixels as a ``(3, H*W)`` matrix, per channel standardised with the *unbiased* std,
-``S = x x^T + I`` and ``T`` the same for the content, the result is ``T^(1/2) S^(-1/2) x`` scaled by
-the content's per-channel std and shifted by its mean. ``x x^T`` is a sum, not an average, and the
-identity is added to it: both as in the port, so its outputs are reproduced, not an idealised CORAL.
+Before encoding, the style image's RGB values get the content image's colour mean and covariance, so the
+style's statistics carry its brush strokes but the content's palette. With ``x`` the style's pixels as a
+``(3, H*W)`` matrix standardised per channel (unbiased std), ``S = x x^T + I`` and ``T`` the same for the
+content, the result is ``T^(1/2) S^(-1/2) x`` at the content's per-channel std and mean. The sum (not an
+average) and the added identity are the port's, so its outputs are reproduced, not an idealised CORAL.
+Where it is used: docs/modules.md, ``stylenorm/networks/adain_stylizer.py``.
 """
 
 from __future__ import annotations

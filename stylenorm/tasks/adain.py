@@ -1,15 +1,11 @@
 """AdaIN arbitrary style transfer training (Huang & Belongie 2017, "Arbitrary Style Transfer in
 Real-time with Adaptive Instance Normalization", Sec. 6), with the paper's PyTorch port's defaults.
 
-The encoder (VGG19 to relu4_1) is fixed; only the decoder learns. Each batch pairs content photos
-with independently drawn style paintings (``{"content", "style"}`` in [0, 1]); the loss is
-:class:`~stylenorm.losses.adain_loss.AdaINLoss` (content at relu4_1 against the AdaIN target, style
-as mean/std at relu1_1..relu4_1, weight 10). Adam 1e-4 with the port's decay
-``lr / (1 + 5e-5 * step)``; batch 8 of 256 px crops in the paper (160k steps).
-
-``norm`` is the decoder's (the paper: none). Encoder weights (``encoder_weights``:
-:mod:`stylenorm.networks.adain_weights`) are stored in checkpoints with the decoder, so a checkpoint
-stylizes without the weights file.
+The encoder (VGG19 to relu4_1) is fixed; only the decoder learns, on content photos paired with
+independently drawn style paintings (``{"content", "style"}`` in [0, 1]), under
+:class:`~stylenorm.losses.adain_loss.AdaINLoss`. Adam 1e-4 with the port's decay ``lr / (1 + 5e-5 * step)``.
+``norm`` is the decoder's (the paper: none). Encoder weights are stored in checkpoints with the decoder, so
+a checkpoint stylizes without the weights file. The loss: docs/modules.md; weights and data: docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,14 +1,11 @@
 """Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001).
 
-Reconstruct images in [0, 1] (L1 or MSE), or - when the batch holds a ``"target"`` (a known-answer
-task, ``data.known_answer``; :mod:`stylenorm.data.known_answer`) - map each input to its target.
-Optional input corruption turns it into a denoising (Vincent et al. 2008) or illumination-robust
-autoencoder: corruption changes the input only and the target stays the clean image (or the task's
-target), so the network must undo noise or a brightness/contrast change - the setting where instance
-norm's removal of per-image statistics is said to help. PSNR and SSIM via torchmetrics against the
-target, on the validation inputs and on those inputs with a fixed illumination shift; with a
-target also the identity baseline ``val/psnr_identity_baseline`` (input against target: what doing
-nothing scores).
+Reconstruct images in [0, 1] (L1 or MSE), or - when the batch holds a ``"target"`` (a known-answer task,
+``data.known_answer``) - map each input to its target. Optional input corruption (noise, as a denoising
+autoencoder, Vincent et al. 2008, or a brightness/contrast change) alters the input only, so the network
+must undo it: the setting where instance norm's removal of per-image statistics is said to help. PSNR and
+SSIM against the target, on the validation inputs and under a fixed illumination shift; with a target
+also ``val/psnr_identity_baseline`` (what doing nothing scores). Tasks and metrics: docs/training.md.
 """
 
 from __future__ import annotations

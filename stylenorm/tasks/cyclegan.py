@@ -1,15 +1,11 @@
 """CycleGAN training (Zhu et al. 2017, "Unpaired Image-to-Image Translation using
 Cycle-Consistent Adversarial Networks"), with the original code's defaults.
 
-Per iteration (section 4 and the authors' code): update both generators on
-``L_GAN(G_AB, D_B) + L_GAN(G_BA, D_A) + lambda_cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)
-+ lambda_identity * lambda_cycle * (|G_BA(a) - a| + |G_AB(b) - b|)``, then both discriminators on
-real images and fakes drawn from a 50-image history pool, their loss halved. LSGAN (Mao et al.
-2017) by default; Adam(2e-4, 0.5, 0.999); learning rate constant for ``n_epochs`` and linearly
-decayed to 0 over ``n_epochs_decay``; weights ~ N(0, 0.02).
-
-Data arrive as ``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1]. Lightning counts
-every optimizer step, so one iteration advances ``trainer.global_step`` by 2 (G and D).
+Per iteration both generators are updated on the GAN, cycle and identity losses, then both discriminators
+on real images and fakes from a 50-image history pool; LSGAN by default, Adam(2e-4, 0.5, 0.999), linear
+decay after ``n_epochs``. Data arrive as ``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1].
+One iteration advances ``trainer.global_step`` by 2 (G and D). The objective in full: docs/modules.md;
+the defaults: docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """History of generated images for the discriminators (Shrivastava et al. 2017, used by CycleGAN).
 
-Updating D on a buffer of past fakes, not only the newest ones, damps model oscillation
-(Zhu et al. 2017, section 4). With probability 1/2 a new fake replaces a random stored one and the
-stored one is returned instead; until the pool is full, fakes go in and come straight back.
-
-The coin flips and the slot choice draw from ``generator`` (default: torch's global generator, which
-``seed_everything`` seeds from the run's ``seed`` and the random-state callback saves in
-checkpoints), so two runs with the same seed make the same choices. :meth:`state_dict` holds the
-stored images, so a resumed run continues with the history it had.
+Updating D on a buffer of past fakes, not only the newest ones, damps model oscillation (Zhu et al. 2017,
+section 4). With probability 1/2 a new fake replaces a random stored one and the stored one is returned
+instead; until the pool is full, fakes go in and come straight back. The draws come from ``generator``
+(default: torch's global generator, seeded from the run's ``seed`` and saved in checkpoints), so runs
+with one seed choose alike, and :meth:`state_dict` holds the stored images, so a resumed run keeps its
+history (docs/training.md, "What a run leaves behind").
 """
 
 from __future__ import annotations

@@ -1,26 +1,12 @@
 """Fast style transfer training (Johnson et al. 2016, "Perceptual Losses for Real-Time Style
 Transfer and Super-Resolution"), with the PyTorch fast_neural_style example's defaults.
 
-TransformerNet maps a content image to a stylized one; a frozen VGG16 scores it with a content
-loss at relu2_2 and a style loss of Gram matrices at relu1_2, relu2_2, relu3_3 and relu4_3 against
-one style image, whose Grams are computed once at the start of fitting. Adam(1e-3); content weight
-1e5 and style weight 1e10 on the example's scale (see :mod:`stylenorm.losses.perceptual`).
-
-Data arrive as ``{"content": ...}`` in [0, 1]; the network works on 0-255 like the example.
-VGG weights are not stored in checkpoints (they are rebuilt from ``vgg_weights``), which keeps a
-checkpoint at the size of the 1.7 M-parameter network.
-
-Several styles in one network (``norm=conditional_instance``; Dumoulin, Shlens & Kudlur 2017, "A
-Learned Representation for Artistic Style"): each training sample draws a style index (uniform,
-from the global torch generator that the run's seed seeds and checkpoints restore) and is scored
-against that style's Grams; validation stylizes every photo in every style, logs ``val/style_K``
-per style and the means over styles as ``val/content``, ``val/style``, ``val/total``, and the grid
-shows one row per style. With one style nothing changes.
-
-Compared with separate one-style networks (``experiment=cin_vs_separate``), a one-style network told
-which style of such a set it learns (``style_index`` K) logs its losses as ``val/content_K``,
-``val/style_K``, ``val/total_K`` too - the names the multi-style network logs for style K - so the
-ablation report compares style K with style K (the preset's claims, ``configs/experiment/cin_vs_separate.yaml``).
+TransformerNet maps a content image (``{"content": ...}`` in [0, 1]; the network works on 0-255 like the
+example) to a stylized one, scored by a frozen VGG16's content and Gram style losses
+(:mod:`stylenorm.losses.perceptual`); VGG weights are rebuilt from ``vgg_weights``, not stored in
+checkpoints. Several styles in one network: ``norm=conditional_instance`` (Dumoulin, Shlens & Kudlur 2017),
+each sample scored against a randomly drawn style, ``val/style_K`` logged per style. The losses, the
+multi-style validation and ``experiment=cin_vs_separate``'s one-style networks: docs/modules.md.
 """
 
 from __future__ import annotations
