@@ -20,7 +20,7 @@ from test_stylize import smooth_image, write
 
 from reference_networks import FastNeuralStyleNet, randomize_affine_
 from stylenorm import speed
-from stylenorm.inference import ZERO_TO_255, cli, stylizer
+from stylenorm.inference import ZERO_TO_255, InferenceOptions, cli, stylizer
 from stylenorm.inference.compile_plan import header_size, plan_compile, planned_shapes
 from stylenorm.inference.jobs import plan_jobs
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, stylize_compile_pays
@@ -106,14 +106,8 @@ def test_the_plan_predicts_the_shapes_the_command_runs(monkeypatch, tmp_path, mi
     flags = dict(zip(options[::2], options[1::2], strict=True))
     tile = int(flags["--tile"]) if "--tile" in flags else None
     max_size = int(flags["--max-size"]) if "--max-size" in flags else None
-    planned = planned_shapes(
-        plan_jobs([str(mixed_folder)], output),
-        loaded["model"],
-        batch_size=int(flags["--batch-size"]),
-        max_size=max_size,
-        tile=tile,
-        auto_tile_pixels=cli.DEFAULT_AUTO_TILE_PIXELS,
-    )
+    flagged = InferenceOptions(batch_size=int(flags["--batch-size"]), max_size=max_size, tile=tile)
+    planned = planned_shapes(plan_jobs([str(mixed_folder)], output), loaded["model"], flagged)
     assert len(planned) >= 4  # batches of several sizes, partial batches, the animation's frames
     if tile is None:
         assert planned == recorder.calls

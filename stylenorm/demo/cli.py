@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tile_stats=args.tile_stats,
             large_pixels=args.large_pixels,
         )
-    except ValueError as error:  # a bad --device
+    except ValueError as error:  # a bad --device or --tile
         print(f"stylenorm-demo: {error}", file=sys.stderr)
         return 2
     where = ", ".join(map(str, session.runs))

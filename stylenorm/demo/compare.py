@@ -21,12 +21,15 @@ from PIL import Image
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
-from stylenorm.inference import DEFAULT_AUTO_TILE_PIXELS, PreparedImage, save_image, stylize_batch
+from stylenorm.inference import PreparedImage, save_image, stylize_batch
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import to_image
-from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
 #: ``progress(fraction, description)``: how long work reports how far it is.
 Progress = Callable[[float, str], None]
+
+#: The page's default: ``auto`` precision, as the stylize command's (fast bf16 where the hardware has it).
+PAGE_OPTIONS = InferenceOptions(precision="auto")
 
 
 @dataclasses.dataclass
@@ -78,18 +81,14 @@ def compare(
     models: ModelCache,
     controls: Controls = NO_CONTROLS,
     *,
-    precision: str = "auto",
-    tile: int | None = None,
-    tile_stats: str = DEFAULT_TILE_STATISTICS,
-    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
+    options: InferenceOptions = PAGE_OPTIONS,
     output_dir: str | Path | None = None,
     progress: Progress = no_progress,
 ) -> list[Result]:
     """Stylize ``image`` with every checkpoint in ``entries``, one :class:`Result` each, in order.
 
-    ``precision``, ``tile``, ``tile_stats`` and ``auto_tile_pixels`` mean what they mean to the
-    stylize command. Results are written as PNG files into ``output_dir`` (a new temporary folder
-    when not given).
+    ``options``: precision and tiling, as the stylize command's. Results are written as PNG files
+    into ``output_dir`` (a new temporary folder when not given).
     """
     if not entries:
         raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
@@ -104,14 +103,7 @@ def compare(
             model = models.get(entry, controls)
             result.load_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            output = stylize_batch(
-                image.pixels[None],
-                model,
-                tile=tile,
-                precision=precision,
-                auto_tile_pixels=auto_tile_pixels,
-                tile_stats=tile_stats,
-            )
+            output = stylize_batch(image.pixels[None], model, options)
             result.image = to_image(output[0], image.alpha)
             result.seconds = time.perf_counter() - started
             result.path = save_image(result.image, folder / file_name(index, entry, result.settings))

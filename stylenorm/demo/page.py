@@ -21,6 +21,7 @@ Endpoints (``api_name``): ``/check_image``, ``/stylize``, ``/difference``, ``/st
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -89,6 +90,25 @@ def _describe_unexpected(error: Exception) -> str:
     return f"Unexpected {type(error).__name__}{': ' + text if text else ''}"
 
 
+def _survives(*empty):
+    """A handler that shows any error in the status line, its other outputs ``empty``: the page must survive
+    anything. A :class:`DemoError` is said as it is, anything else with its type (:func:`_describe_unexpected`)."""
+
+    def wrap(handler):
+        @functools.wraps(handler)  # Gradio reads the handler's signature: its progress and request arguments
+        def guarded(*args, **kwargs):
+            try:
+                return handler(*args, **kwargs)
+            except DemoError as error:
+                return (*empty, _problem(str(error)))
+            except Exception as error:
+                return (*empty, _problem(_describe_unexpected(error)))
+
+        return guarded
+
+    return wrap
+
+
 def checkpoint_choices(session: DemoSession) -> list[tuple[str, str]]:
     """``(label, path)`` pairs for the checkpoint list, the session's order."""
     return [(entry.label(), str(entry.path)) for entry in session.entries]
@@ -122,33 +142,17 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
         source = os.path.basename(upload) if upload else f"sample {sample}"
         return to_image(prepared.pixels, prepared.alpha), (f"Input: {source}, {width}x{height} px.")
 
-    def stylize(
-        upload,
-        sample,
-        checkpoints,
-        direction,
-        style,
-        style_images,
-        style_weights,
-        alpha,
-        preserve,
-        progress=TRACKER,
-        request: gr.Request = None,
-    ):
+    @_survives([], None, [], gr.Dropdown(choices=[]), gr.Dropdown(choices=[]))
+    def stylize(upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve,
+                progress=TRACKER, request: gr.Request = None):  # fmt: skip
         """The input and each selected checkpoint's result, captioned, with the files to download, the
         timings and the choices of the difference map."""
-        nothing = ([], None, [], gr.Dropdown(choices=[]), gr.Dropdown(choices=[]))
-        try:
-            controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
-            prepared = session.read(upload, sample)
-            results = session.stylize(
-                prepared, checkpoints, controls, progress=_progress_callback(progress),
-                visitor=getattr(request, "session_hash", None),
-            )  # fmt: skip
-        except DemoError as error:
-            return (*nothing, _problem(str(error)))
-        except Exception as error:  # the page must survive anything: say what happened
-            return (*nothing, _problem(_describe_unexpected(error)))
+        controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
+        prepared = session.read(upload, sample)
+        results = session.stylize(
+            prepared, checkpoints, controls, progress=_progress_callback(progress),
+            visitor=getattr(request, "session_hash", None),
+        )  # fmt: skip
         done = [result for result in results if result.image is not None]
         tiles = [(str(result.path), result.caption()) for result in done]
         if done:  # the input first, beside the results, at the same size
@@ -186,56 +190,27 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
             return None, _problem(f"The images of that comparison are gone ({error.strerror}): stylize again.")
         return found.image, found.caption(Path(first).stem, Path(second).stem)
 
+    @_survives(None, [])
     def statistics(
-        upload,
-        sample,
-        checkpoints,
-        direction,
-        style,
-        style_images,
-        style_weights,
-        alpha,
-        preserve,
-        progress=TRACKER,
+        upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve, progress=TRACKER
     ):
         """The per-layer statistics plot and table."""
-        try:
-            controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
-            figure, rows, notes = session.statistics(
-                upload, checkpoints, controls, sample=sample, progress=_progress_callback(progress)
-            )
-        except DemoError as error:
-            return None, [], _problem(str(error))
-        except Exception as error:
-            return None, [], _problem(_describe_unexpected(error))
+        controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
+        figure, rows, notes = session.statistics(
+            upload, checkpoints, controls, sample=sample, progress=_progress_callback(progress)
+        )
         measured = len({row[0] for row in rows})
         return figure, rows, _status(f"Statistics of {measured} network(s) measured." if rows else "", notes, _note)
 
-    def lighting(
-        upload,
-        sample,
-        checkpoints,
-        direction,
-        style,
-        style_images,
-        style_weights,
-        alpha,
-        preserve,
-        brightness,
-        contrast,
-        progress=TRACKER,
-    ):
+    @_survives(None, [], [], "")
+    def lighting(upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve,
+                 brightness, contrast, progress=TRACKER):  # fmt: skip
         """The relit input, each output on it, and how far each moved."""
-        try:
-            controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
-            relit, results, clipped = session.lighting(
-                upload, checkpoints, controls, brightness=brightness, contrast=contrast, sample=sample,
-                progress=_progress_callback(progress),
-            )  # fmt: skip
-        except DemoError as error:
-            return None, [], [], "", _problem(str(error))
-        except Exception as error:
-            return None, [], [], "", _problem(_describe_unexpected(error))
+        controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
+        relit, results, clipped = session.lighting(
+            upload, checkpoints, controls, brightness=brightness, contrast=contrast, sample=sample,
+            progress=_progress_callback(progress),
+        )  # fmt: skip
         done = [result for result in results if result.image is not None]
         gallery = [(result.image, result.caption()) for result in done]
         rows = [[r.entry.caption(r.settings), round(r.change, 2)] for r in done]

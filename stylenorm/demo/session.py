@@ -41,6 +41,7 @@ from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
 from stylenorm.demo.plots import statistics_figure
 from stylenorm.demo.samples import sample_path
 from stylenorm.inference import PreparedImage, read_checkpoint
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
@@ -60,7 +61,7 @@ class DemoSession:
         runs: folders searched for checkpoints (and their runs' logs), or checkpoint files.
         device: where networks run (``auto``: CUDA when available).
         max_pixels: largest input accepted, in pixels (:func:`~stylenorm.demo.inputs.read_input`).
-        precision, tile, tile_stats: the stylize command's options, for the side-by-side results.
+        precision, tile, tile_stats: the stylize command's options, for the side-by-side results (:attr:`options`).
         large_pixels: inputs above this many pixels are stylized in the large lane (module docstring).
     """
 
@@ -81,9 +82,7 @@ class DemoSession:
         self.large_models = ModelCache(device)  # the large lane's own network objects
         self.large_pixels = large_pixels
         self.max_pixels = max_pixels
-        self.precision = precision
-        self.tile = tile
-        self.tile_stats = tile_stats
+        self.options = InferenceOptions(precision=precision, tile=tile, tile_stats=tile_stats)  # refused now if bad
         self._lock = threading.Lock()
         self._large_lock = threading.Lock()
         self._queue_lock = threading.Lock()  # guards the two fields below
@@ -152,16 +151,9 @@ class DemoSession:
         with self._large_lane(visitor, progress) if large else self._lock:
             if output_dir is None:
                 output_dir = self._next_output_folder()
+            models = self.large_models if large else self.models
             return compare(
-                prepared,
-                entries,
-                self.large_models if large else self.models,
-                controls,
-                precision=self.precision,
-                tile=self.tile,
-                tile_stats=self.tile_stats,
-                output_dir=output_dir,
-                progress=progress,
+                prepared, entries, models, controls, options=self.options, output_dir=output_dir, progress=progress
             )
 
     @contextlib.contextmanager

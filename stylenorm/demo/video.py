@@ -124,7 +124,7 @@ def add_video_tab(session, checkpoints, controls_inputs, status, work: dict) -> 
             with session._lock:
                 videos, rows = compare_clip(
                     path, variants, session.models, controls_from(*controls),
-                    output_dir=session._next_output_folder(), precision=session.precision,
+                    output_dir=session._next_output_folder(), precision=session.options.precision,
                 )  # fmt: skip
         except DemoError as error:
             return None, None, [], problem_text(str(error))

@@ -14,6 +14,8 @@ pretrained files people already have (fast-neural-style ``.pth``, CycleGAN gener
 * :func:`load_stylizer` -> :class:`Stylizer` (network, pixel convention, size multiple, device)
 * :func:`stylize` one image (path, PIL image or tensor) -> PIL image; :func:`stylize_batch` for
   ``(N, 3, H, W)`` tensors (uint8 in -> uint8 out, float [0, 1] in -> float out)
+* :class:`InferenceOptions`: precision, tiling, resizing, batches and clip statistics in one object
+  (``stylize(image, model, options)``), or its fields as keywords (``stylize(image, model, tile=1024)``)
 * :func:`export_onnx`, :func:`export_torchscript`: [0, 1] in, [0, 1] out, dynamic size
 
 The commands ``scripts/stylize.py`` / ``stylenorm-stylize`` (:mod:`stylenorm.inference.cli`) and
@@ -26,6 +28,7 @@ from stylenorm.inference.export import ExportModule, export_onnx, export_torchsc
 from stylenorm.inference.image_io import read_image, save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer, read_checkpoint
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import PreparedImage, prepare, resized_size, stylize, stylize_batch
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer
 from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, run_tiled
@@ -39,6 +42,7 @@ __all__ = [
     "UNIT",
     "ZERO_TO_255",
     "ExportModule",
+    "InferenceOptions",
     "Job",
     "PixelConvention",
     "PreparedImage",

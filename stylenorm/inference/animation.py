@@ -17,6 +17,7 @@ from PIL import ImageSequence
 
 from stylenorm.data.images import open_image
 from stylenorm.inference.image_io import save_animation
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import PreparedImage, prepare, to_image
 from stylenorm.inference.stylizer import Stylizer
 
@@ -51,26 +52,18 @@ def read_frames(
 
 
 def stylize_animation(
-    source: str | os.PathLike,
-    target: str | os.PathLike,
-    model: Stylizer,
-    *,
-    batch_size: int = 1,
-    scale: float | None = None,
-    max_size: int | None = None,
-    frame_stats: str = "per-frame",
-    **stylize_options,
+    source: str | os.PathLike, target: str | os.PathLike, model: Stylizer, options: InferenceOptions | None = None
 ) -> list[Path]:
     """Stylize every frame of ``source`` and write them to ``target``; returns the files written.
 
-    ``stylize_options`` are those of :func:`stylenorm.inference.stylize_batch` (tile, overlap,
-    precision, auto_tile_pixels); ``frame_stats`` shares norm statistics across frames as for video
-    (:mod:`stylenorm.inference.frame_statistics`).
+    ``options``: resizing, tiling and precision as for a still image; ``batch_size`` and ``frame_stats``
+    (norm statistics shared across frames) as for video (:func:`stylenorm.inference.video.stylize_clip`).
     """
     from stylenorm.inference.video import stylize_clip
 
-    frames, durations, loop = read_frames(source, scale=scale, max_size=max_size)
+    options = options or InferenceOptions()
+    frames, durations, loop = read_frames(source, scale=options.scale, max_size=options.max_size)
     pixels = lambda: (frame.pixels for frame in frames)  # noqa: E731
-    outputs = stylize_clip(pixels, model, batch_size=batch_size, frame_stats=frame_stats, **stylize_options)
+    outputs = stylize_clip(pixels, model, options)
     results = [to_image(output, frame.alpha) for frame, output in zip(frames, outputs, strict=True)]
     return save_animation(results, target, durations, loop)

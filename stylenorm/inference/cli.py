@@ -17,9 +17,10 @@ processed), 2 for a problem that stops the run before it starts (bad checkpoint,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from tqdm import tqdm
@@ -30,17 +31,12 @@ from stylenorm.inference.compile_plan import COMPILE_MODES, plan_compile
 from stylenorm.inference.image_io import save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
-from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, tile_for, to_image
+from stylenorm.inference.options import InferenceOptions
+from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
 from stylenorm.inference.styles import StyleChoice, parse_weights
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
 from stylenorm.inference.tile_statistics import TILE_STATISTICS
-from stylenorm.inference.tiling import (
-    DEFAULT_AUTO_TILE_PIXELS,
-    DEFAULT_TILE_STATISTICS,
-    auto_tile_size,
-    check_tiling,
-    default_overlap,
-)
+from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, DEFAULT_TILE_STATISTICS
 from stylenorm.inference.video import plan_video_jobs
 from stylenorm.inference.video_cli import add_video_arguments, run_video_job
 from stylenorm.inference.video_io import is_video
@@ -91,11 +87,16 @@ def add_checkpoint_arguments(parser: argparse.ArgumentParser, format_flags: Sequ
     )  # fmt: skip
 
 
-def style_mix(text: str) -> list[float]:
-    try:
-        return parse_weights(text, "--style-mix")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def weights_argument(flag: str) -> Callable[[str], list[float]]:
+    """The argparse type of ``flag``'s comma-separated weights: their error said as it is, not 'invalid value'."""
+
+    def parse(text: str) -> list[float]:
+        try:
+            return parse_weights(text, flag)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
 
 
 def add_style_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,17 +108,10 @@ def add_style_arguments(parser: argparse.ArgumentParser) -> None:
         "run's data.style_images)",
     )  # fmt: skip
     group.add_argument(
-        "--style-mix", type=style_mix, default=None, metavar="W0,W1,...",
+        "--style-mix", type=weights_argument("--style-mix"), default=None, metavar="W0,W1,...",
         help="convex combination of such a checkpoint's styles (their gammas/betas), one weight per style, "
         "non-negative and summing to 1 (other sums are refused), e.g. 0.3,0.7",
     )  # fmt: skip
-
-
-def style_weights(text: str) -> list[float]:
-    try:
-        return parse_weights(text, "--style-weights")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def unit_float(text: str) -> float:
@@ -140,7 +134,7 @@ def add_adain_arguments(parser: argparse.ArgumentParser, exporting: bool = False
         "with --style-weights (Sec. 7.3 of the paper)",
     )  # fmt: skip
     group.add_argument(
-        "--style-weights", type=style_weights, default=None, metavar="W1,W2,...",
+        "--style-weights", type=weights_argument("--style-weights"), default=None, metavar="W1,W2,...",
         help="interpolation weights, one per --style-image in the same order, non-negative and summing to 1 "
         "(other sums are refused, not rescaled): the weighted sum of the AdaIN targets, e.g. 0.7,0.3",
     )  # fmt: skip
@@ -261,8 +255,9 @@ def describe(error: BaseException) -> str:
 class Runner:
     """Stylizes planned jobs in batches of equal-size images, counting what was written and what failed."""
 
-    def __init__(self, model: Stylizer, args: argparse.Namespace, progress: tqdm):
+    def __init__(self, model: Stylizer, options: InferenceOptions, args: argparse.Namespace, progress: tqdm):
         self.model = model
+        self.options = options
         self.args = args
         self.progress = progress
         self.written = 0
@@ -276,53 +271,30 @@ class Runner:
 
     def add(self, job: Job) -> None:
         """Read one image and queue it; full or incompatible batches are stylized first."""
-        args = self.args
-        if is_video(job.source):  # every frame, written back as a video, animation or frames
+        if is_video(job.source) or is_animated(job.source):  # every frame, written back as a video or animation
             self.flush()
-            self._run_video(job)
+            self._run_clip(job)
             return
-        if is_animated(job.source):  # every frame, written back as an animation
-            self.flush()
-            self._run_animation(job)
-            return
+        options = self.options
         try:
-            prepared = prepare(job.source, scale=args.scale, max_size=args.max_size)
+            prepared = prepare(job.source, scale=options.scale, max_size=options.max_size)
         except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
             self.fail(job, error)
             return
-        tiled = tile_for(*prepared.size, args.tile, args.auto_tile_pixels) is not None
-        if self.pending and (tiled or len(self.pending) >= args.batch_size or self.pending[0][1].size != prepared.size):
+        tiled = options.tile_for(*prepared.size) is not None
+        full = len(self.pending) >= options.batch_size
+        if self.pending and (tiled or full or self.pending[0][1].size != prepared.size):
             self.flush()
         self.pending.append((job, prepared))
         if tiled:  # tiled images run alone: their point is bounded memory
             self.flush()
 
-    def _run_video(self, job: Job) -> None:
+    def _run_clip(self, job: Job) -> None:
         try:
-            run_video_job(job, self.model, self.args)
-        except Exception as error:
-            self.fail(job, error)
-            return
-        self.written += 1
-        self.progress.update()
-
-    def _run_animation(self, job: Job) -> None:
-        args = self.args
-        try:
-            stylize_animation(
-                job.source,
-                job.target,
-                self.model,
-                batch_size=args.batch_size,
-                scale=args.scale,
-                max_size=args.max_size,
-                tile=args.tile,
-                overlap=args.tile_overlap,
-                precision=args.precision,
-                auto_tile_pixels=args.auto_tile_pixels,
-                tile_stats=args.tile_stats,
-                frame_stats=args.frame_stats,
-            )
+            if is_video(job.source):
+                run_video_job(job, self.model, self.options, self.args)
+            else:
+                stylize_animation(job.source, job.target, self.model, self.options)
         except Exception as error:
             self.fail(job, error)
             return
@@ -337,24 +309,25 @@ class Runner:
 
     def _tile_bar(self, batch: list[tuple[Job, PreparedImage]]) -> tqdm | None:
         """A second bar, tile passes done / total, for a tiled image: one of 100 megapixels takes minutes."""
-        if tile_for(*batch[0][1].size, self.args.tile, self.args.auto_tile_pixels) is None:
+        if self.options.tile_for(*batch[0][1].size) is None:
             return None
-        height, width = batch[0][1].size
         return tqdm(
-            desc=f"{batch[0][0].source.name} ({width}x{height}, {self.args.tile_stats} tile statistics)",
+            desc=self._label(batch),
             unit="tile",
             leave=False,
             disable=True if self.args.quiet else None,  # None: shown on a terminal
             file=sys.stderr,
         )
 
+    def _label(self, batch: list[tuple[Job, PreparedImage]]) -> str:
+        height, width = batch[0][1].size
+        return f"{batch[0][0].source.name} ({width}x{height}, {self.options.tile_stats} tile statistics)"
+
     def _run(self, batch: list[tuple[Job, PreparedImage]]) -> None:
         args = self.args
         tiles = self._tile_bar(batch)
 
         logged_tenths = set()
-        height, width = batch[0][1].size
-        label = f"{batch[0][0].source.name} ({width}x{height}, {args.tile_stats} tile statistics)"
 
         def progress(done: int, total: int) -> None:
             tiles.total = total
@@ -364,19 +337,11 @@ class Runner:
             tenth = done * 10 // max(total, 1)
             if tiles.disable and not args.quiet and tenth not in logged_tenths:  # no terminal: a line per 10%
                 logged_tenths.add(tenth)
-                print(f"stylize: {label}: {done}/{total} tile passes", file=sys.stderr, flush=True)
+                print(f"stylize: {self._label(batch)}: {done}/{total} tile passes", file=sys.stderr, flush=True)
 
         try:
-            outputs = stylize_batch(
-                torch.stack([prepared.pixels for _, prepared in batch]),
-                self.model,
-                tile=args.tile,
-                overlap=args.tile_overlap,
-                precision=args.precision,
-                auto_tile_pixels=args.auto_tile_pixels,
-                tile_stats=args.tile_stats,
-                progress=progress if tiles is not None else None,
-            )
+            pixels = torch.stack([prepared.pixels for _, prepared in batch])
+            outputs = stylize_batch(pixels, self.model, self.options, progress=progress if tiles is not None else None)
         except Exception as error:
             if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
                 for item in batch:
@@ -410,21 +375,11 @@ class Runner:
             )
 
 
-def check_tiling_options(args: argparse.Namespace, model: Stylizer) -> None:
-    """Refuse impossible --tile / --tile-overlap / --auto-tile-pixels before any image is read."""
-    tiles = [args.tile] if args.tile is not None else []
-    if args.tile is None and args.auto_tile_pixels:
-        tiles.append(auto_tile_size(args.auto_tile_pixels, model.size_multiple))  # --tile-overlap applies here
-    for tile in tiles:
-        if args.tile_overlap is None:
-            overlap = default_overlap(tile, model.size_multiple, model.receptive_field_radius)
-        else:
-            overlap = args.tile_overlap
-        try:
-            check_tiling(tile, overlap, model.size_multiple, model.min_size)
-        except ValueError as error:
-            source = "--tile" if args.tile is not None else f"--auto-tile-pixels {args.auto_tile_pixels}"
-            raise ValueError(f"{error} (tiles from {source})") from None
+def inference_options(args: argparse.Namespace, precision: str) -> InferenceOptions:
+    """The flags' :class:`InferenceOptions` (each flag's dest is its field's name but ``--tile-overlap``'s),
+    with ``precision`` resolved for the model's device."""
+    names = {field.name for field in dataclasses.fields(InferenceOptions)} - {"precision", "overlap"}
+    return InferenceOptions(precision=precision, overlap=args.tile_overlap, **{n: getattr(args, n) for n in names})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -442,30 +397,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             **adain_options(args),
         )
         check_precision(args.precision, model.device)
-        args.precision = resolve_inference_precision(args.precision, model.device)
-        check_tiling_options(args, model)
-        compiling, shapes, reason = plan_compile(
-            args.compile,
-            jobs,
-            model,
-            batch_size=args.batch_size,
-            scale=args.scale,
-            max_size=args.max_size,
-            tile=args.tile,
-            auto_tile_pixels=args.auto_tile_pixels,
-        )
+        options = inference_options(args, resolve_inference_precision(args.precision, model.device))
+        options.check_tiling(model)
+        compiling, shapes, reason = plan_compile(args.compile, jobs, model, options)
         if compiling:
             model.compile(shapes)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     if not args.quiet:
-        how = args.precision + (", compiled" if compiling else ", eager")
+        how = options.precision + (", compiled" if compiling else ", eager")
         print(f"{PROG}: {len(jobs)} image(s) with {model.description} on {model.device} ({how})")
         if args.compile == "auto":
             print(f"{PROG}: --compile auto: {reason}")
     with tqdm(total=len(jobs), unit="image", disable=True if args.quiet or len(jobs) == 1 else None) as progress:
-        runner = Runner(model, args, progress)
+        runner = Runner(model, options, args, progress)
         try:
             for job in jobs:
                 runner.add(job)

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 
 from stylenorm.data.images import open_image
 from stylenorm.inference.jobs import Job
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.padding import padded_length
-from stylenorm.inference.pipeline import resized_size, tile_for
+from stylenorm.inference.pipeline import resized_size
 from stylenorm.inference.stylizer import Stylizer
 from stylenorm.speed import stylize_compile_pays
 
@@ -50,17 +51,9 @@ def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
     return width, height, frames
 
 
-def planned_shapes(
-    jobs: Sequence[Job],
-    model: Stylizer,
-    *,
-    batch_size: int = 1,
-    scale: float | None = None,
-    max_size: int | None = None,
-    tile: int | None = None,
-    auto_tile_pixels: int | None = None,
-) -> collections.Counter[Shape]:
-    """How many network calls of each padded input shape ``(N, H, W)`` the command will make (untiled only)."""
+def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptions) -> collections.Counter[Shape]:
+    """How many network calls of each padded input shape ``(N, H, W)`` the command will make (untiled only)
+    with ``options`` (its batch size, resizing and tiling)."""
     calls: collections.Counter[Shape] = collections.Counter()
     pending: tuple[int, int] | None = None
     pending_count = 0
@@ -79,18 +72,18 @@ def planned_shapes(
         header = header_size(job.source)
         if header is None:
             continue  # the command names it and goes on; it does not end the batch being gathered
-        width, height = resized_size(header[0], header[1], scale=scale, max_size=max_size)
-        tiled = tile_for(height, width, tile, auto_tile_pixels) is not None
+        width, height = resized_size(header[0], header[1], scale=options.scale, max_size=options.max_size)
+        tiled = options.tile_for(height, width) is not None
         if header[2] > 1:  # an animation: its frames in batches of batch_size, after what was gathered
             flush()
             if not tiled:
-                full, rest = divmod(header[2], batch_size)
+                full, rest = divmod(header[2], options.batch_size)
                 if full:
-                    calls[network_shape(batch_size, height, width)] += full
+                    calls[network_shape(options.batch_size, height, width)] += full
                 if rest:
                     calls[network_shape(rest, height, width)] += 1
             continue
-        if pending_count and (tiled or pending_count >= batch_size or pending != (height, width)):
+        if pending_count and (tiled or pending_count >= options.batch_size or pending != (height, width)):
             flush()
         if tiled:
             continue
@@ -105,17 +98,15 @@ def megapixels(calls: collections.Counter[Shape]) -> dict[Shape, float]:
 
 
 def plan_compile(
-    mode: str, jobs: Sequence[Job], model: Stylizer, **options
+    mode: str, jobs: Sequence[Job], model: Stylizer, options: InferenceOptions | None = None
 ) -> tuple[bool, frozenset[Shape] | None, str]:
-    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode``.
-
-    ``options`` are :func:`planned_shapes`'s keyword arguments (the command's batch, resize and tiling flags).
-    """
+    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode``, the job run
+    with ``options`` (the command's batch, resize and tiling flags; default: the defaults)."""
     if mode not in COMPILE_MODES:
         raise ValueError(f"Unknown --compile {mode!r}; expected one of {', '.join(COMPILE_MODES)}.")
     if mode == "never":
         return False, None, "--compile never"
     if mode == "always":
         return True, None, "--compile always: every input shape"
-    shapes, reason = stylize_compile_pays(megapixels(planned_shapes(jobs, model, **options)))
+    shapes, reason = stylize_compile_pays(megapixels(planned_shapes(jobs, model, options or InferenceOptions())))
     return bool(shapes), shapes, reason

@@ -24,31 +24,25 @@ unaffected.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 
 import torch
-from torch import nn
 
 from stylenorm.inference.stylizer import Stylizer
 from stylenorm.inference.tile_statistics import (
+    Statistics,
     _correction,
     _grouped,
     _hooks,
     _Measured,
-    frozen_outputs,
     frozen_statistics,
+    frozen_whole_image_outputs,
     per_sample_norm_layers,
-    whole_image_modules,
-    whole_image_outputs,
-    whole_image_statistics,
+    whole_image_context,
 )
 
 #: ``--frame-stats`` values (``window:N`` with any N >= 1).
 FRAME_STATISTICS = ("per-frame", "window:N", "clip")
 DEFAULT_FRAME_STATISTICS = "per-frame"
-
-#: layer -> (mean, var), each ``(frames, groups)`` float64 on the CPU.
-Statistics = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
 
 
 def parse_frame_statistics(text: str) -> int | None:
@@ -78,31 +72,25 @@ def window_indices(frame: int, total: int, size: int | None) -> slice:
 
 
 def record_statistics(
-    model: Stylizer,
-    pixels: torch.Tensor,
-    precision: str,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    tile_stats: str = "exact",
+    model: Stylizer, pixels: torch.Tensor, precision: str, sizes: dict | None = None, tile_stats: str = "exact"
 ) -> Statistics:
-    """Each frame's own statistics at every per-sample norm layer of ``model`` (``pixels``: float 0-255
-    ``(N, 3, H, W)``); ``tile``: whole-frame statistics of tiled frames as ``tile_stats`` computes them."""
+    """Each frame's own statistics (float64 on the CPU, a row per frame) at every per-sample norm layer of
+    ``model`` (``pixels``: float 0-255 ``(N, 3, H, W)``); ``sizes`` (``run_tiled``'s tiling): whole-frame
+    statistics of tiled frames as ``tile_stats`` computes them."""
     layers = per_sample_norm_layers(model.network)
     if not layers:
         return {}
     run = lambda window: model(window, precision, eager=True)  # noqa: E731 - hooks need the eager module
-    if tile is not None:
+    if sizes is not None:
         if tile_stats == "per-tile":
             raise ValueError(
                 "--frame-stats shares whole-frame statistics, which --tile-stats per-tile does not compute; "
                 "use --tile-stats exact or thumbnail."
             )
-        sizes = {"tile": tile, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
         frames = []
         for image in pixels:
-            with whole_frame_outputs(model, run, image[None]):
-                frames.append(whole_image_statistics(tile_stats, run, model.network, image[None].float(), **sizes))
+            with whole_image_context(tile_stats, run, model.network, image[None].float(), **sizes) as statistics:
+                frames.append(statistics)
         return {layer: tuple(torch.cat([f[layer][i].cpu() for f in frames]) for i in range(2)) for layer in layers}
     recorded: Statistics = {}
 
@@ -142,39 +130,22 @@ def stack(per_frame: list[Statistics]) -> Statistics:
     return {layer: tuple(torch.cat([s[layer][i] for s in per_frame]) for i in range(2)) for layer in per_frame[0]}
 
 
-@contextlib.contextmanager
-def whole_frame_outputs(model: Stylizer, run: Callable, image: torch.Tensor):
-    """Modules that depend on the whole frame (AdaIN's colour-preserved style) run once on it, for its tiles."""
-    from stylenorm.inference.padding import pad_to_multiple
-
-    modules = whole_image_modules(model.network)
-    padded = pad_to_multiple(image.float(), model.size_multiple, model.min_size)[0]
-    outputs = whole_image_outputs(run, modules, padded) if modules else {}
-    with frozen_outputs(outputs):
-        yield
-
-
 def run_with_statistics(
-    model: Stylizer,
-    pixels: torch.Tensor,
-    statistics: Statistics,
-    precision: str,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
+    model: Stylizer, pixels: torch.Tensor, statistics: Statistics, precision: str, sizes: dict | None = None
 ) -> torch.Tensor:
     """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU, each frame normalised with its row of
-    ``statistics`` (``(N, groups)`` per layer); ``tile``: tiled, every tile with its frame's statistics."""
+    ``statistics`` (``(N, groups)`` per layer); ``sizes`` (``run_tiled``'s tiling): tiled, every tile with
+    its frame's statistics."""
     from stylenorm.inference.tiling import run_tiled
 
     run = lambda window: model(window, precision, eager=True)  # noqa: E731
-    if tile is None:
+    if sizes is None:
         with frozen_statistics(statistics):
             return run(pixels).cpu()
-    sizes = {"tile": tile, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
     outputs = []
     for index, image in enumerate(pixels):
         frame = {layer: (mean[index : index + 1], var[index : index + 1]) for layer, (mean, var) in statistics.items()}
-        with whole_frame_outputs(model, run, image[None]), frozen_statistics(frame):
+        whole_frame = frozen_whole_image_outputs(run, model.network, image[None], sizes["multiple"], sizes["min_size"])
+        with whole_frame, frozen_statistics(frame):
             outputs.append(run_tiled(run, image[None].float(), **sizes).cpu())
     return torch.cat(outputs)

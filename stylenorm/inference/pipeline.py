@@ -12,7 +12,8 @@ Steps, in order: orientation and mode (:mod:`stylenorm.inference.image_io`), opt
 (``scale``, then ``max_size``), the network on float 0-255 pixels (:class:`Stylizer`: padding to
 the size multiple, pixel convention, precision) - tiled above ``auto_tile_pixels`` or when ``tile``
 is given (:mod:`stylenorm.inference.tiling`) - then quantisation with the original code's rounding
-and the alpha channel put back.
+and the alpha channel put back. The settings travel as one :class:`~stylenorm.inference.options.InferenceOptions`,
+or as its fields' keywords (``stylize(image, model, tile=1024)``).
 """
 
 from __future__ import annotations
@@ -26,16 +27,10 @@ import torch
 from PIL import Image
 
 from stylenorm.inference.image_io import read_image, split_image
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.stylizer import Stylizer
 from stylenorm.inference.tile_statistics import needs_whole_image, network_calls, whole_image_context
-from stylenorm.inference.tiling import (
-    DEFAULT_AUTO_TILE_PIXELS,
-    DEFAULT_TILE_STATISTICS,
-    auto_tile_size,
-    default_overlap,
-    run_tiled,
-    tile_count,
-)
+from stylenorm.inference.tiling import run_tiled, tile_count
 
 
 @dataclasses.dataclass
@@ -106,54 +101,33 @@ def to_image(pixels: torch.Tensor, alpha: Image.Image | None = None) -> Image.Im
     return image
 
 
-def tile_for(height: int, width: int, tile: int | None, auto_tile_pixels: int | None) -> int | None:
-    """The tile size to use for one image: ``tile`` if given, an automatic one above the threshold, or none.
-
-    Automatic rule: an image with more than ``auto_tile_pixels`` pixels is cut into square tiles of
-    at most that many pixels (default 2048 x 2048). ``auto_tile_pixels`` of 0 or ``None`` turns it off.
-    """
-    if tile:
-        return tile if height > tile or width > tile else None
-    if auto_tile_pixels and height * width > auto_tile_pixels:
-        return auto_tile_size(auto_tile_pixels)
-    return None
-
-
 def stylize_pixels(
     pixels: torch.Tensor,
     model: Stylizer,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    precision: str = "fp32",
-    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
-    tile_stats: str = DEFAULT_TILE_STATISTICS,
+    options: InferenceOptions,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if :func:`tile_for` says so,
-    with per-sample norms given whole-image statistics as ``tile_stats`` says
-    (:mod:`stylenorm.inference.tile_statistics`: ``exact``, ``thumbnail`` or ``per-tile``).
+    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if
+    :meth:`InferenceOptions.tile_for` says so, with per-sample norms given whole-image statistics as
+    ``options.tile_stats`` says (:mod:`stylenorm.inference.tile_statistics`: ``exact``, ``thumbnail`` or ``per-tile``).
 
     ``progress(done, total)`` is called after every network call on a tiled image (tile passes of
     all images so far, and of the whole batch): a 100-megapixel photo with exact statistics takes
     minutes, and this is how the command shows them passing.
     """
     height, width = pixels.shape[-2:]
-    chosen = tile_for(height, width, tile, auto_tile_pixels)
-    if chosen is None:
-        return model(pixels, precision).cpu()
-    if overlap is None:
-        overlap = default_overlap(chosen, model.size_multiple, model.receptive_field_radius)
-    sizes = {"tile": chosen, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
-    whole_image = tile_stats != "per-tile" and needs_whole_image(model.network)
-    mode = tile_stats if whole_image else "per-tile"
+    sizes = options.tiling(height, width, model)
+    if sizes is None:
+        return model(pixels, options.precision).cpu()
+    whole_image = options.tile_stats != "per-tile" and needs_whole_image(model.network)
+    mode = options.tile_stats if whole_image else "per-tile"
     total = len(pixels) * network_calls(mode, model.network, tile_count(height, width, **sizes))
     done = 0
 
     def run(window: torch.Tensor) -> torch.Tensor:
         nonlocal done
         try:
-            return model(window, precision, eager=whole_image)  # hooks need the eager module
+            return model(window, options.precision, eager=whole_image)  # hooks need the eager module
         finally:  # partial passes end in an exception once the layer measured has run
             done += 1
             if progress is not None:
@@ -161,10 +135,7 @@ def stylize_pixels(
 
     outputs = []
     for image in pixels:
-        if not whole_image:
-            outputs.append(run_tiled(run, image[None].float(), **sizes))
-            continue
-        with whole_image_context(tile_stats, run, model.network, image[None].float(), **sizes):
+        with whole_image_context(mode, run, model.network, image[None].float(), **sizes):
             outputs.append(run_tiled(run, image[None].float(), **sizes))
     return torch.cat(outputs)
 
@@ -172,48 +143,31 @@ def stylize_pixels(
 def stylize_batch(
     images: torch.Tensor,
     model: Stylizer,
+    options: InferenceOptions | None = None,
     *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    precision: str = "fp32",
-    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
-    tile_stats: str = DEFAULT_TILE_STATISTICS,
     progress: Callable[[int, int], None] | None = None,
+    **keywords,
 ) -> torch.Tensor:
     """Stylize a batch of RGB images ``(N, 3, H, W)`` of one size.
 
     uint8 in (0-255) -> uint8 out, quantised like the model's original inference code (what the
-    command writes). Float in ([0, 1]) -> float out in [0, 1], not quantised. ``progress``: see
-    :func:`stylize_pixels`.
+    command writes). Float in ([0, 1]) -> float out in [0, 1], not quantised. ``options`` (or its
+    fields as keywords: ``tile``, ``overlap``, ``precision``, ``auto_tile_pixels``, ``tile_stats``):
+    :class:`InferenceOptions`. ``progress``: see :func:`stylize_pixels`.
     """
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"Expected a batch of RGB images shaped (N, 3, H, W), got {tuple(images.shape)}.")
     quantize = images.dtype == torch.uint8
     pixels = images.float() if quantize else images.float() * 255
-    output = stylize_pixels(
-        pixels,
-        model,
-        tile=tile,
-        overlap=overlap,
-        precision=precision,
-        auto_tile_pixels=auto_tile_pixels,
-        tile_stats=tile_stats,
-        progress=progress,
-    )
+    output = stylize_pixels(pixels, model, InferenceOptions.from_keywords(options, **keywords), progress)
     return model.convention.quantize(output) if quantize else output / 255
 
 
 def stylize(
     image: Image.Image | torch.Tensor | str | os.PathLike,
     model: Stylizer,
-    *,
-    tile: int | None = None,
-    overlap: int | None = None,
-    precision: str = "fp32",
-    scale: float | None = None,
-    max_size: int | None = None,
-    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
-    tile_stats: str = DEFAULT_TILE_STATISTICS,
+    options: InferenceOptions | None = None,
+    **keywords,
 ) -> Image.Image:
     """Stylize one image (PIL image, file path, or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with alpha.
 
@@ -221,22 +175,13 @@ def stylize(
         image: any PIL mode; EXIF orientation is honoured; transparency is composited over white for
             the network and the alpha channel returned on the result.
         model: from :func:`~stylenorm.inference.load_stylizer`.
-        tile, overlap: tile size and overlap in pixels (``overlap`` defaults to an eighth of the tile).
-        precision: ``fp32``, ``bf16`` or ``fp16`` (CUDA only) autocast.
-        scale, max_size: resize first (factor, then a cap on the longest side); the result has the
-            resized size. Otherwise the result has exactly the input's size.
-        auto_tile_pixels: tile automatically above this many pixels (0 or ``None``: never).
-        tile_stats: how tiles get instance/group/layer norm statistics: ``exact`` (the untiled
-            network's, accumulated over tiles), ``thumbnail`` (from a downscaled pass) or ``per-tile``.
+        options: :class:`InferenceOptions`; or its fields as keywords (``stylize(image, model, tile=1024)``):
+            ``tile``, ``overlap`` (tile size and overlap in px), ``precision`` (``fp32``, ``bf16`` or
+            ``fp16`` autocast), ``scale``, ``max_size`` (resize first; the result has the resized size,
+            otherwise exactly the input's), ``auto_tile_pixels`` (tile above this many pixels; 0 or
+            ``None``: never), ``tile_stats`` (``exact``, ``thumbnail`` or ``per-tile`` norm statistics of tiles).
     """
-    prepared = prepare(image, scale=scale, max_size=max_size)
-    output = stylize_batch(
-        prepared.pixels[None],
-        model,
-        tile=tile,
-        overlap=overlap,
-        precision=precision,
-        auto_tile_pixels=auto_tile_pixels,
-        tile_stats=tile_stats,
-    )
+    options = InferenceOptions.from_keywords(options, **keywords)
+    prepared = prepare(image, scale=options.scale, max_size=options.max_size)
+    output = stylize_batch(prepared.pixels[None], model, options)
     return to_image(output[0], prepared.alpha)

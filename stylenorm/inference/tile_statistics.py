@@ -49,6 +49,11 @@ from stylenorm.nn.norm import per_sample_groups
 
 TILE_STATISTICS = ("exact", "thumbnail", "per-tile")
 
+#: layer -> (mean, var) of its input, each ``(samples, groups)``.
+Statistics = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
+#: The network on a window of pixels (float 0-255 ``(N, 3, h, w)``).
+Run = Callable[[torch.Tensor], object]
+
 
 def statistics_groups(module: nn.Module) -> int | None:
     """Statistics per sample a layer normalises with, if they come from the sample itself: the norm
@@ -101,7 +106,7 @@ def _hooks(modules: list[nn.Module], hook: Callable) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def frozen_statistics(statistics: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]) -> Iterator[None]:
+def frozen_statistics(statistics: Statistics) -> Iterator[None]:
     """Inside: each layer in ``statistics`` normalizes with its given ``(mean, var)`` (shaped ``(1, G)``,
     broadcast over the batch) instead of its input's."""
 
@@ -113,7 +118,7 @@ def frozen_statistics(statistics: dict[nn.Module, tuple[torch.Tensor, torch.Tens
         yield
 
 
-def execution_order(network: nn.Module, layers: list[nn.Module], run: Callable[[torch.Tensor], object], size: int):
+def execution_order(network: nn.Module, layers: list[nn.Module], run: Run, size: int):
     """``layers`` in the order a forward pass calls them (registration order need not be that)."""
     order: list[nn.Module] = []
 
@@ -127,14 +132,14 @@ def execution_order(network: nn.Module, layers: list[nn.Module], run: Callable[[
 
 
 def thumbnail_statistics(
-    run: Callable[[torch.Tensor], object], layers: list[nn.Module], pixels: torch.Tensor, longest: int, multiple: int
-) -> dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    run: Run, layers: list[nn.Module], pixels: torch.Tensor, longest: int, multiple: int
+) -> Statistics:
     """Per-layer statistics of one pass over ``pixels`` (``(1, 3, H, W)``) downscaled to ``longest`` px."""
     height, width = pixels.shape[-2:]
     factor = min(1.0, longest / max(height, width))
     size = [max(multiple, round(side * factor / multiple) * multiple) for side in (height, width)]
     thumbnail = F.interpolate(pixels.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-    statistics: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+    statistics: Statistics = {}
 
     def hook(module, args, output):
         values = _grouped(module, args[0])
@@ -160,19 +165,19 @@ def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> li
 
 
 def exact_statistics(
-    run: Callable[[torch.Tensor], object],
+    run: Run,
     order: list[nn.Module],
     padded: torch.Tensor,
     rows: tuple[int, list[int]],
     columns: tuple[int, list[int]],
     multiple: int,
-) -> dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+) -> Statistics:
     """The untiled network's per-layer statistics of ``padded`` (``(1, 3, H, W)``), from tiles only."""
     (tile_height, row_starts), (tile_width, column_starts) = rows, columns
     height, width = padded.shape[-2:]
     row_owned = owned_ranges(row_starts, tile_height, height, multiple)
     column_owned = owned_ranges(column_starts, tile_width, width, multiple)
-    statistics: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
+    statistics: Statistics = {}
     for layer in order:
         total = squares = None
         count = 0
@@ -228,9 +233,7 @@ def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
     return calls
 
 
-def whole_image_outputs(
-    run: Callable[[torch.Tensor], object], modules: list[nn.Module], padded: torch.Tensor
-) -> dict[nn.Module, object]:
+def whole_image_outputs(run: Run, modules: list[nn.Module], padded: torch.Tensor) -> dict[nn.Module, object]:
     """The outputs of ``modules`` on the whole (padded) image; the pass stops once all have run."""
     outputs: dict[nn.Module, object] = {}
 
@@ -258,36 +261,38 @@ def frozen_outputs(outputs: dict[nn.Module, object]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def whole_image_context(
-    mode: str,
-    run: Callable[[torch.Tensor], object],
-    network: nn.Module,
-    pixels: torch.Tensor,
-    *,
-    tile: int,
-    overlap: int,
-    multiple: int = 4,
-    min_size: int = 1,
+def frozen_whole_image_outputs(
+    run: Run, network: nn.Module, pixels: torch.Tensor, multiple: int = 4, min_size: int = 1
 ) -> Iterator[None]:
-    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``, float 0-255) run with what they need of the whole
-    image, as ``mode`` says: :func:`whole_image_outputs` frozen, then :func:`whole_image_statistics`
-    measured (with those outputs in place) and frozen. Nothing for ``per-tile``."""
+    """Inside: :func:`whole_image_modules` return their output on the whole of ``pixels`` (``(1, 3, H, W)``,
+    padded as the tiles are), run once here, instead of their output on each tile."""
     from stylenorm.inference.padding import pad_to_multiple
 
-    if mode not in TILE_STATISTICS:
-        raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
-    modules = whole_image_modules(network) if mode != "per-tile" else []
-    outputs = whole_image_outputs(run, modules, pad_to_multiple(pixels, multiple, min_size)[0]) if modules else {}
-    with frozen_outputs(outputs):
-        sizes = {"tile": tile, "overlap": overlap, "multiple": multiple, "min_size": min_size}
+    modules = whole_image_modules(network)
+    padded = pad_to_multiple(pixels.float(), multiple, min_size)[0]
+    with frozen_outputs(whole_image_outputs(run, modules, padded) if modules else {}):
+        yield
+
+
+@contextlib.contextmanager
+def whole_image_context(
+    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, **sizes: int
+) -> Iterator[Statistics]:
+    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``, float 0-255) run with what they need of the whole
+    image, as ``mode`` says: :func:`frozen_whole_image_outputs`, then :func:`whole_image_statistics`
+    measured (with those outputs in place) and frozen; yields those statistics. Nothing for ``per-tile``.
+    ``sizes``: the ``tile``, ``overlap``, ``multiple`` and ``min_size`` of ``run_tiled``."""
+    with contextlib.ExitStack() as stack:
+        if mode != "per-tile":
+            stack.enter_context(frozen_whole_image_outputs(run, network, pixels, sizes["multiple"], sizes["min_size"]))
         statistics = whole_image_statistics(mode, run, network, pixels, **sizes)
-        with frozen_statistics(statistics):
-            yield
+        stack.enter_context(frozen_statistics(statistics))
+        yield statistics
 
 
 def whole_image_statistics(
     mode: str,
-    run: Callable[[torch.Tensor], object],
+    run: Run,
     network: nn.Module,
     pixels: torch.Tensor,
     *,
@@ -295,7 +300,7 @@ def whole_image_statistics(
     overlap: int,
     multiple: int = 4,
     min_size: int = 1,
-) -> dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+) -> Statistics:
     """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) are
     run in the tiles :func:`~stylenorm.inference.tiling.run_tiled` uses; empty for ``per-tile`` or a
     network without per-sample norms."""

@@ -37,9 +37,9 @@ from stylenorm.inference.frame_statistics import (
 )
 from stylenorm.inference.image_io import OUTPUT_FORMATS, save_animation, save_image
 from stylenorm.inference.jobs import Job, _check_writable, normalize_extension
-from stylenorm.inference.pipeline import prepare, stylize_batch, tile_for
+from stylenorm.inference.options import InferenceOptions
+from stylenorm.inference.pipeline import prepare, stylize_batch
 from stylenorm.inference.stylizer import Stylizer
-from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, DEFAULT_TILE_STATISTICS, default_overlap
 from stylenorm.inference.video_io import VIDEO_EXTENSIONS, VideoWriter, is_video, probe_video, read_video
 
 #: A source of frames that can be read more than once: each call starts again at the first frame.
@@ -60,52 +60,42 @@ def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor
 def stylize_clip(
     frames: Frames,
     model: Stylizer,
+    options: InferenceOptions | None = None,
     *,
-    batch_size: int = 1,
-    frame_stats: str = "per-frame",
-    precision: str = "fp32",
-    tile: int | None = None,
-    overlap: int | None = None,
-    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS,
-    tile_stats: str = DEFAULT_TILE_STATISTICS,
     progress: Callable[[str, int], None] | None = None,
+    **keywords,
 ) -> Iterator[torch.Tensor]:
     """Stylized uint8 ``(3, H, W)`` frames of ``frames()`` (uint8 ``(3, H, W)`` tensors of one size), in order.
 
-    ``progress(stage, frames)`` is called after each batch (stage ``statistics`` or ``stylize``).
+    ``options``: :class:`~stylenorm.inference.options.InferenceOptions` (or its fields as keywords), of which
+    ``batch_size``, ``frame_stats``, the tiling and the precision apply. ``progress(stage, frames)`` is
+    called after each batch (stage ``statistics`` or ``stylize``).
     """
-    window = parse_frame_statistics(frame_stats)
-    options = {"precision": precision, "tile": tile, "overlap": overlap, "auto_tile_pixels": auto_tile_pixels}
+    options = InferenceOptions.from_keywords(options, **keywords)
+    window = parse_frame_statistics(options.frame_stats)
     if window == 1:
-        for batch in _batches(frames(), batch_size):
-            yield from stylize_batch(batch, model, tile_stats=tile_stats, **options)
+        for batch in _batches(frames(), options.batch_size):
+            yield from stylize_batch(batch, model, options)
             if progress:
                 progress("stylize", len(batch))
         return
     parts, total = [], 0
-    for batch in _batches(frames(), batch_size):
-        chosen = _tile(batch, model, tile, overlap, auto_tile_pixels)
-        parts.append(record_statistics(model, batch.float(), precision, tile_stats=tile_stats, **chosen))
+    for batch in _batches(frames(), options.batch_size):
+        sizes = options.tiling(*batch.shape[-2:], model)
+        parts.append(record_statistics(model, batch.float(), options.precision, sizes, options.tile_stats))
         total += len(batch)
         if progress:
             progress("statistics", len(batch))
     statistics = concatenate(parts)
     start = 0
-    for batch in _batches(frames(), batch_size):
+    for batch in _batches(frames(), options.batch_size):
         shared = stack([pooled(statistics, window_indices(start + i, total, window)) for i in range(len(batch))])
-        chosen = _tile(batch, model, tile, overlap, auto_tile_pixels)
-        output = run_with_statistics(model, batch.float(), shared, precision, **chosen)
+        sizes = options.tiling(*batch.shape[-2:], model)
+        output = run_with_statistics(model, batch.float(), shared, options.precision, sizes)
         yield from model.convention.quantize(output)
         start += len(batch)
         if progress:
             progress("stylize", len(batch))
-
-
-def _tile(batch: torch.Tensor, model: Stylizer, tile, overlap, auto_tile_pixels) -> dict:
-    chosen = tile_for(*batch.shape[-2:], tile, auto_tile_pixels)
-    if chosen is not None and overlap is None:
-        overlap = default_overlap(chosen, model.size_multiple, model.receptive_field_radius)
-    return {"tile": chosen, "overlap": overlap}
 
 
 def _frame_durations(times: list[float], rate: float) -> list[int]:
@@ -118,18 +108,19 @@ def stylize_video(
     source: str | os.PathLike,
     target: str | os.PathLike,
     model: Stylizer,
+    options: InferenceOptions | None = None,
     *,
-    scale: float | None = None,
-    max_size: int | None = None,
     ext: str = ".png",
     progress: Callable[[str, int], None] | None = None,
-    **clip_options,
+    **keywords,
 ) -> list[Path]:
     """Stylize the video ``source`` into ``target``: a video file, an animation/stills (image extension) or,
     for a path without either, a folder of frames with extension ``ext``. Returns the files written.
 
-    ``clip_options``: those of :func:`stylize_clip`. Audio is copied into video outputs.
+    ``options`` (or its fields as keywords): as for :func:`stylize_clip`, with ``scale`` and ``max_size``
+    resizing each frame first. Audio is copied into video outputs.
     """
+    options = InferenceOptions.from_keywords(options, **keywords)
     source, target = Path(source), Path(target)
     info = probe_video(source)
     stamps: list[tuple[int | None, object]] = []  # (pts, time_base) of each frame read in the last pass
@@ -138,9 +129,9 @@ def stylize_video(
         stamps.clear()
         for frame in read_video(source):
             stamps.append((frame.pts, frame.time_base))
-            yield prepare(Image.fromarray(frame.pixels), scale=scale, max_size=max_size).pixels
+            yield prepare(Image.fromarray(frame.pixels), scale=options.scale, max_size=options.max_size).pixels
 
-    outputs = stylize_clip(frames, model, progress=progress, **clip_options)
+    outputs = stylize_clip(frames, model, options, progress=progress)
     if is_video(target):
         with VideoWriter(target, info.rate, audio_from=source) as writer:
             for index, output in enumerate(outputs):

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from stylenorm.inference.frame_statistics import DEFAULT_FRAME_STATISTICS, parse_frame_statistics
 from stylenorm.inference.image_io import OUTPUT_FORMATS
 from stylenorm.inference.jobs import Job
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.stylizer import Stylizer
 from stylenorm.inference.video import stylize_video
 from stylenorm.inference.video_io import probe_video
@@ -33,11 +34,12 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def run_video_job(job: Job, model: Stylizer, args: argparse.Namespace) -> None:
-    """Stylize one video job as the command's options say, with a progress bar of frames."""
+def run_video_job(job: Job, model: Stylizer, options: InferenceOptions, args: argparse.Namespace) -> None:
+    """Stylize one video job with ``options``, written as ``args.ext`` says, with a progress bar of frames."""
     frames = probe_video(job.source).frames
-    passes = 1 if args.frame_stats == "per-frame" else 2
+    passes = 1 if options.frame_stats == "per-frame" else 2
     ext = args.ext and "." + args.ext.lower().lstrip(".")
+    ext = ext if ext in OUTPUT_FORMATS else ".png"
     bar = tqdm(total=frames * passes or None, unit="frame", desc=job.source.name, disable=args.quiet, leave=False)
     with bar:
 
@@ -45,19 +47,4 @@ def run_video_job(job: Job, model: Stylizer, args: argparse.Namespace) -> None:
             bar.set_postfix_str(stage, refresh=False)
             bar.update(count)
 
-        stylize_video(
-            job.source,
-            job.target,
-            model,
-            scale=args.scale,
-            max_size=args.max_size,
-            ext=ext if ext in OUTPUT_FORMATS else ".png",
-            progress=progress,
-            batch_size=args.batch_size,
-            frame_stats=args.frame_stats,
-            precision=args.precision,
-            tile=args.tile,
-            overlap=args.tile_overlap,
-            auto_tile_pixels=args.auto_tile_pixels,
-            tile_stats=args.tile_stats,
-        )
+        stylize_video(job.source, job.target, model, options, ext=ext, progress=progress)

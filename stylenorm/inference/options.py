@@ -1,0 +1,114 @@
+"""How images go through a network: one :class:`InferenceOptions`, built once from the command's flags,
+the demo's settings or the Python API's keywords, and passed down to resizing, tiling and clips."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from stylenorm.inference.frame_statistics import DEFAULT_FRAME_STATISTICS, parse_frame_statistics
+from stylenorm.inference.stylizer import PRECISIONS, Stylizer
+from stylenorm.inference.tile_statistics import TILE_STATISTICS
+from stylenorm.inference.tiling import (
+    DEFAULT_AUTO_TILE_PIXELS,
+    DEFAULT_TILE_STATISTICS,
+    auto_tile_size,
+    check_tiling,
+    default_overlap,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceOptions:
+    """The stylize command's options for running images (its flags in brackets); defaults as the Python API's.
+
+    Attributes:
+        precision: autocast precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (CUDA only) (``--precision``).
+        tile: tile size in px; ``None`` or 0: tiled only above ``auto_tile_pixels`` (``--tile``).
+        overlap: of neighbouring tiles, in px; ``None``: :func:`~stylenorm.inference.tiling.default_overlap`
+            (``--tile-overlap``).
+        auto_tile_pixels: tile images with more pixels than this; 0 or ``None``: never (``--auto-tile-pixels``).
+        tile_stats: instance/group/layer norm statistics of tiles: ``exact``, ``thumbnail`` or ``per-tile``
+            (:mod:`~stylenorm.inference.tile_statistics`, ``--tile-stats``).
+        scale, max_size: resize by a factor, then cap the longest side (``--scale``, ``--max-size``); read by
+            :func:`~stylenorm.inference.prepare`'s callers, not by tensor functions.
+        batch_size: consecutive frames (and, in the command, images) of one size run together (``--batch-size``).
+        frame_stats: norm statistics shared across a clip's frames: ``per-frame``, ``window:N`` or ``clip``
+            (:mod:`~stylenorm.inference.frame_statistics`, ``--frame-stats``).
+    """
+
+    precision: str = "fp32"
+    tile: int | None = None
+    overlap: int | None = None
+    auto_tile_pixels: int | None = DEFAULT_AUTO_TILE_PIXELS
+    tile_stats: str = DEFAULT_TILE_STATISTICS
+    scale: float | None = None
+    max_size: int | None = None
+    batch_size: int = 1
+    frame_stats: str = DEFAULT_FRAME_STATISTICS
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            expected = ", ".join(PRECISIONS)
+            raise ValueError(f"Unknown precision {self.precision!r}; expected one of {expected} (--precision).")
+        if self.tile_stats not in TILE_STATISTICS:
+            expected = ", ".join(TILE_STATISTICS)
+            raise ValueError(f"Unknown tile statistics {self.tile_stats!r}; expected one of {expected} (--tile-stats).")
+        try:
+            parse_frame_statistics(self.frame_stats)
+        except ValueError as error:
+            raise ValueError(f"--frame-stats: {error}") from None
+        if self.scale is not None and not self.scale > 0:
+            raise ValueError(f"--scale must be > 0, got {self.scale!r}.")
+        at_least = {
+            "--tile": (self.tile, 0),
+            "--tile-overlap": (self.overlap, 0),
+            "--auto-tile-pixels": (self.auto_tile_pixels, 0),
+            "--max-size": (self.max_size, 1),
+            "--batch-size": (self.batch_size, 1),
+        }
+        for flag, (value, least) in at_least.items():  # None: the flag's default behaviour
+            if value is not None and value < least:
+                raise ValueError(f"{flag} must be a whole number >= {least}, got {value!r}.")
+
+    @classmethod
+    def from_keywords(cls, options: InferenceOptions | None = None, **keywords) -> InferenceOptions:
+        """``options`` (default: the defaults) with the fields named in ``keywords`` replaced: how the Python
+        API's keyword arguments (``stylize(image, model, tile=1024)``) become one options object."""
+        return dataclasses.replace(options or cls(), **keywords)
+
+    def tile_for(self, height: int, width: int) -> int | None:
+        """The tile size for one ``height x width`` image: ``tile`` if the image is larger, an automatic one
+        above ``auto_tile_pixels`` (square tiles of at most that many pixels), else ``None`` (untiled)."""
+        if self.tile:
+            return self.tile if height > self.tile or width > self.tile else None
+        if self.auto_tile_pixels and height * width > self.auto_tile_pixels:
+            return auto_tile_size(self.auto_tile_pixels)
+        return None
+
+    def tiling(self, height: int, width: int, model: Stylizer) -> dict | None:
+        """:func:`~stylenorm.inference.tiling.run_tiled`'s ``tile``, ``overlap``, ``multiple`` and ``min_size``
+        for one image on ``model``; ``None`` when it runs untiled."""
+        tile = self.tile_for(height, width)
+        if tile is None:
+            return None
+        overlap = self._overlap(tile, model)
+        return {"tile": tile, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
+
+    def _overlap(self, tile: int, model: Stylizer) -> int:
+        if self.overlap is not None:
+            return self.overlap
+        return default_overlap(tile, model.size_multiple, model.receptive_field_radius)
+
+    def check_tiling(self, model: Stylizer) -> None:
+        """Refuse a tile and overlap ``model`` cannot run (before any image is read), naming the flag they came from."""
+        if self.tile:
+            tile, source = self.tile, "--tile"
+        elif self.auto_tile_pixels:  # --tile-overlap applies to the automatic tiles too
+            tile = auto_tile_size(self.auto_tile_pixels, model.size_multiple)
+            source = f"--auto-tile-pixels {self.auto_tile_pixels}"
+        else:
+            return
+        try:
+            check_tiling(tile, self._overlap(tile, model), model.size_multiple, model.min_size)
+        except ValueError as error:
+            raise ValueError(f"{error} (tiles from {source})") from None
