@@ -312,6 +312,7 @@ def test_the_report_imports_no_network_torch_or_lightning_code():
 
 def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvement(tmp_path):
     from stylenorm.report.aggregate import across_tasks
+    from stylenorm.report.tensorboard import variant_labels
 
     rng = np.random.default_rng(11)
     spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
@@ -327,19 +328,21 @@ def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvem
                 write_run(tmp_path, f"{t}{k}_{seed}", settings, curves, ablation={"preset": "x", "across_tasks": spec})
     analysis = analyze(read_runs(tmp_path))
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
-    iqm, improvement = across_tasks(analysis.scores, settings, analysis.table.varied(), spec)
+    labels = variant_labels(analysis.table, leave_out=("data.known_answer",))
+    iqm, improvement, chosen = across_tasks(analysis.scores, settings, labels, spec)
     normalised = []
     for task in ("exposure", "colour_grade"):
         best = max(values[(task, "instance")].mean(), values[(task, "batch")].mean())
         normalised += list((values[(task, "instance")] - 10.0) / (best - 10.0))
-    assert iqm.set_index("variant").loc["instance", "IQM"] == pytest.approx(stats.trim_mean(normalised, 0.25))
+    assert iqm.set_index("variant").loc["kind=instance", "IQM"] == pytest.approx(stats.trim_mean(normalised, 0.25))
     expected = np.mean(
         [
             stats.mannwhitneyu(values[(t, "instance")], values[(t, "batch")]).statistic / 25
             for t in ("exposure", "colour_grade")
         ]
     )
-    assert improvement.loc["instance", "batch"].startswith(f"{expected:.2f} [")
+    assert improvement.loc["kind=instance", "kind=batch"].startswith(f"{expected:.2f} [")
+    assert chosen == {"tasks": ["colour_grade", "exposure"], "left_out_variants": [], "left_out_tasks": []}
     assert "## Across tasks" in __import__("stylenorm.report.document", fromlist=["render"]).render(
         analysis, [], [], "##"
     )
@@ -415,3 +418,25 @@ def test_every_key_a_preset_claim_names_is_in_its_composed_config(preset):
         named = {*c.where, *c.comparison.a, *(c.comparison.b or {}), *c.comparison.within}
         named |= {c.comparison.factor} if c.comparison.factor else set()
         assert named <= keys, (c.id, named - keys)
+
+
+def test_across_tasks_keeps_the_variants_run_on_every_task_and_tasks_doing_nothing_can_score(tmp_path):
+    from stylenorm.report.aggregate import across_tasks
+    from stylenorm.report.tensorboard import variant_labels
+
+    spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
+    rng = np.random.default_rng(12)
+    grid = [(task, kind) for task in ("exposure", "colour_grade", None) for kind in ("instance", "batch")]
+    for t, (task, kind) in enumerate([*grid, ("exposure", "layer")]):
+        nothing = math.inf if task is None else 10.0  # reconstruction: the input is the answer
+        for seed in range(5):
+            curves = {"val/psnr": [20 + rng.normal()] * 3, "val/psnr_identity_baseline": [nothing] * 3}
+            settings = {"seed": seed, "norm": {"kind": kind}, "data": {"known_answer": task}}
+            write_run(tmp_path, f"{t}_{seed}", settings, curves, ablation={"preset": "x", "across_tasks": spec})
+    analysis = analyze(read_runs(tmp_path))
+    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
+    labels = variant_labels(analysis.table, leave_out=("data.known_answer",))
+    iqm, _, chosen = across_tasks(analysis.scores, settings, labels, spec)
+    assert sorted(iqm["variant"]) == ["kind=batch", "kind=instance"]
+    assert chosen == {"tasks": ["colour_grade", "exposure"], "left_out_variants": ["kind=layer"],
+                      "left_out_tasks": ["null"]}  # fmt: skip

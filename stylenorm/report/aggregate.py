@@ -78,20 +78,33 @@ def improvement_interval(
     return point, float(low), float(high)
 
 
-def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, varied: list[str], spec: Mapping, min_seeds: int = 5):
+def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, labels: pd.Series, spec: Mapping, min_seeds: int = 5):
     """The declared ``ablation.across_tasks`` ({task: config key, metric, nothing: the doing-nothing
-    metric}): per variant the IQM of normalised scores over runs x tasks with its stratified bootstrap
-    interval, and P(row variant > column variant). None when some variant has < ``min_seeds`` runs
-    on some task (the method needs several runs per task) or fewer than 2 tasks were run."""
+    metric}) for runs grouped into variants by ``labels`` (run -> label, the task left out): per variant
+    the IQM of normalised scores over runs x tasks with its stratified bootstrap interval, P(row variant >
+    column variant), and what was left out. Only variants with >= ``min_seeds`` runs on >= 2 tasks count,
+    on the tasks where all of them have that many and doing nothing scores a finite value
+    (reconstruction's identity is perfect: nothing to normalise by). None when fewer than 2 variants or
+    2 tasks remain."""
     task, metric, nothing = spec["task"], spec["metric"], spec["nothing"]
     if metric not in scores or nothing not in scores:
         return None
-    keys = [k for k in varied if k != task]
-    frame = scores[[metric, nothing]].join(settings[[task, *keys]]).dropna(subset=[metric])
-    frame["variant"] = frame[keys].astype(str).agg(", ".join, axis=1) if keys else "all"
-    counts = frame.groupby(["variant", task]).size().unstack()
-    if counts.shape[1] < 2 or counts.isna().any().any() or (counts < min_seeds).any().any():
+    frame = scores[[metric, nothing]].join(settings[[task]]).join(labels.rename("variant"), how="inner")
+    frame = frame.dropna(subset=[metric])
+    frame[task] = frame[task].map(lambda value: "null" if pd.isna(value) else str(value))
+    finite = frame.groupby(task)[nothing].apply(lambda values: bool(np.isfinite(values).all()))
+    enough = frame.groupby(["variant", task]).size().unstack(fill_value=0).ge(min_seeds)
+    enough = enough.loc[:, [t for t in enough.columns if finite.get(t, False)]]
+    variants = sorted(enough.index[enough.sum(axis=1) >= 2])
+    tasks = [t for t in enough.columns if variants and enough.loc[variants, t].all()]
+    if len(variants) < 2 or len(tasks) < 2:
         return None
+    chosen = {
+        "tasks": [str(t) for t in tasks],
+        "left_out_variants": sorted(set(frame["variant"]) - set(variants)),
+        "left_out_tasks": sorted(str(t) for t in set(frame[task]) - set(tasks)),
+    }
+    frame = frame[frame["variant"].isin(variants) & frame[task].isin(tasks)]
     per_task = {}
     for name, runs in frame.groupby(task):
         best = runs.groupby("variant")[metric].mean().max()
@@ -112,4 +125,4 @@ def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, varied: list[str]
                 rb = {t: r.loc[r["variant"] == b, metric] for t, r in per_task.items()}
                 p, lo, hi = improvement_interval(ra, rb, reps=500)
                 improvement.loc[a, b] = f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
-    return pd.DataFrame(rows), improvement.fillna("—")
+    return pd.DataFrame(rows), improvement.fillna("—"), chosen

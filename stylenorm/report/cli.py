@@ -91,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = read_runs(args.logdir)
         if args.claims is not None:
             apply_claims_file(table, args.claims)
-        commands = [f"python scripts/{PROG}.py {args.logdir} --out {args.out}"]
+        command = f"python scripts/{PROG}.py {args.logdir} --out {args.out}"
+        if args.claims is not None:
+            command += f" --claims {args.claims}"
+        table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines
+        commands = [command]
         written = write_report(table, args.out, args.alpha, commands)
         if not args.no_tensorboard:
             written += write_tensorboard(table, args.out / "tensorboard", leading_metrics(table))

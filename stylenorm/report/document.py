@@ -199,16 +199,20 @@ def across_tasks_section(analysis: Analysis, heading: str) -> list[str]:
     """IQM of normalised scores and P(improvement) across tasks (Agarwal et al. 2021), when declared."""
     from stylenorm.report.aggregate import across_tasks as summarize
     from stylenorm.report.claims import across_tasks
+    from stylenorm.report.tensorboard import variant_labels
 
     spec = across_tasks(analysis.table.ablation)
     if spec is None:
         return []
     title = [f"{heading} Across tasks ({spec['metric']} by `{spec['task']}`)", ""]
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
-    result = summarize(analysis.scores, settings, analysis.table.varied(), spec)
+    labels = variant_labels(analysis.table, leave_out=(spec["task"],))
+    result = summarize(analysis.scores, settings, labels, spec)
     if result is None:
-        return [*title, "Not computed: it needs >= 2 tasks and >= 5 seeds of every variant on every task.", ""]
-    iqm, improvement = result
+        return [*title, "Not computed: it needs 2 variants with >= 5 seeds on each of >= 2 tasks.", ""]
+    iqm, improvement, chosen = result
+    left_out = [f"{what} left out: {', '.join(chosen[key])}" for what, key in
+                (("Variants", "left_out_variants"), ("Tasks", "left_out_tasks")) if chosen[key]]  # fmt: skip
     iqm = iqm.assign(
         **{
             "IQM [95% CI]": [
@@ -220,7 +224,9 @@ def across_tasks_section(analysis: Analysis, heading: str) -> list[str]:
     return [
         *title,
         f"Scores normalised per task: 0 = doing nothing (`{spec['nothing']}`), 1 = the best variant's mean; "
-        "interquartile mean over runs x tasks with a stratified bootstrap interval (runs resampled within tasks).",
+        "interquartile mean over runs x tasks with a stratified bootstrap interval (runs resampled within tasks). "
+        f"Tasks: {', '.join(chosen['tasks'])} (the variants with >= 5 seeds on each, where doing nothing scores a "
+        f"finite value). {'. '.join(left_out)}{'.' if left_out else ''}",
         "",
         iqm[["variant", "IQM [95% CI]"]].to_markdown(index=False),
         "",

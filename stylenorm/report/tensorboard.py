@@ -23,12 +23,13 @@ from stylenorm.report.frame import RunTable
 CATEGORIES = ("val", "train")
 
 
-def variant_labels(table: RunTable) -> pd.Series:
+def variant_labels(table: RunTable, leave_out: tuple[str, ...] = ()) -> pd.Series:
     """``run -> "kind=instance, affine=True"`` for the finished runs (one label when nothing varies): the
-    :meth:`RunTable.distinguishing` settings, each named by its last dotted part unless two would share it."""
+    :meth:`RunTable.distinguishing` settings but ``leave_out``, each named by its last dotted part unless
+    two would share it."""
     runs = table.runs.set_index("run")
     runs = runs[runs["status"] == "finished"]
-    shown = table.distinguishing()
+    shown = [column for column in table.distinguishing() if column not in leave_out]
     if not shown:
         return pd.Series("all runs", index=runs.index)
     last = [c.rsplit(".", 1)[-1] for c in shown]
