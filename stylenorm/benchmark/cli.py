@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, default=256, help="training and data image size in px (default 256)")
     parser.add_argument(
         "--stylize-sizes", type=int, nargs="+", default=[512, 1024], metavar="PX",
-        help="stylize inference sizes (square, default 512 1024; add 2048 for large prints: +4 min on 2 CPU cores)",
+        help="stylize inference sizes (square, default 512 1024; add 2048 for large prints, which takes longer: "
+        "docs/performance.md)",
     )  # fmt: skip
     parser.add_argument(
         "--batch", type=int, default=None,
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--case-budget", type=float, default=20.0, metavar="SECONDS",
         help="fewer timed calls (at least 1) where --repeats calls of the slowest path would take longer than "
-        "this (default 20; keeps the default run under 10 minutes on 2 CPU cores; 0 = no limit)",
+        "this (default 20, which bounds the default run's length: docs/performance.md; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--compile", choices=COMPILE_MODES, default="auto",

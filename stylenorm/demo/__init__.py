@@ -1,27 +1,11 @@
 """A local web page to compare normalization variants on one's own image (``stylenorm-demo``).
 
-The page (:mod:`stylenorm.demo.page`, Gradio) shows the same image through several checkpoints side
-by side, why they differ (activation statistics before and after every norm layer) and which of them
-change their output when the input's lighting changes. Everything it does is available from Python
-without a server, through :class:`DemoSession`::
-
-    from stylenorm.demo import DemoSession
-
-    session = DemoSession(["checkpoints", "logs"])          # finds .ckpt / .pth files and their runs' metrics
-    chosen = [entry.path for entry in session.entries[:2]]
-    results = session.stylize("photo.jpg", chosen)           # -> [Result(image, caption(), seconds, ...)]
-    figure, rows, notes = session.statistics("photo.jpg", chosen)
-    relit, changes, clipped = session.lighting("photo.jpg", chosen, brightness=-0.2, contrast=0.6)
-
-and, with the page running, through its HTTP endpoints (``gradio_client``; README, "Web page").
-
-Modules, one job each: :mod:`~stylenorm.demo.catalog` finds and describes checkpoints
-(:mod:`~stylenorm.demo.run_logs` their runs), :mod:`~stylenorm.demo.inputs` reads uploads,
-:mod:`~stylenorm.demo.samples` the sample images, :mod:`~stylenorm.demo.models` loads networks once,
-:mod:`~stylenorm.demo.compare`, :mod:`~stylenorm.demo.activations` (+ :mod:`~stylenorm.demo.plots`)
-and :mod:`~stylenorm.demo.lighting` compute the three views, :mod:`~stylenorm.demo.session` ties them
-together, :mod:`~stylenorm.demo.page` is the page and :mod:`~stylenorm.demo.cli` the command. All
-loading and stylizing goes through :mod:`stylenorm.inference`. Gradio is imported only by the page.
+The page (:mod:`stylenorm.demo.page`, Gradio) shows the same image through several checkpoints side by side,
+why they differ (activation statistics around every norm layer) and which of them change their output when the
+input's lighting changes. :class:`DemoSession` does the same from Python without a server, and the running
+page's HTTP endpoints serve ``gradio_client``. All loading and stylizing goes through
+:mod:`stylenorm.inference`; Gradio is imported only by the page. Usage and examples: docs/demo.md; one job
+per module: docs/modules.md.
 """
 
 from stylenorm.demo.activations import LayerStatistics, norm_layer_statistics

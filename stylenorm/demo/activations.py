@@ -1,17 +1,11 @@
 """Why the variants differ: activation statistics before and after every norm layer, on the user's image.
 
-The seeds' claim for instance norm is "each channel of each image leaves the layer with mean 0 and
-std 1". Here it is measured: the chosen network runs once on the image with forward hooks on its
-norm layers (:func:`stylenorm.nn.norm.is_norm_layer`, as the training callback finds them, plus AdaIN's
-content normalisation), and the
-statistics are the training callback's own (:func:`stylenorm.callbacks.norm_statistics.activation_statistics`):
-per channel over (H, W) - what instance norm normalises - the average |mean| and the average std,
-before and after each layer. Instance norm without affine reads 0 / 1 after every layer; with affine,
-gamma and beta move it; batch norm in eval mode uses its running statistics, so on one image it
-does not reach 0 / 1; group and layer norm reach it over their groups, not per channel.
-
-The pass is untiled, on the image downscaled to at most :data:`STATISTICS_SIZE` px (the statistics of
-a 12-megapixel pass are no different in kind, and the plot should come back in a second).
+The chosen network runs once, untiled, on the image downscaled to at most :data:`STATISTICS_SIZE` px, with
+forward hooks on its norm layers (:func:`stylenorm.nn.norm.is_norm_layer`, as the training callback finds
+them, plus AdaIN's content normalisation). The statistics are the training callback's
+(:func:`stylenorm.callbacks.norm_statistics.activation_statistics`): per channel over (H, W), the average
+|mean| and std before and after each layer. What each norm kind reads there: docs/modules.md; the tab:
+docs/demo.md, "Why they differ".
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
 """The ``stylenorm-demo`` command (also ``python -m stylenorm.demo``): serve the comparison page locally.
 
-::
-
-    stylenorm-demo                                  # checkpoints/ and logs/ of this folder, http://127.0.0.1:7860
-    stylenorm-demo --runs runs/ --runs saved_models/mosaic.pth --port 8080
-    stylenorm-demo --host 0.0.0.0                   # reachable from other machines: only on a network you trust
-
-The page binds 127.0.0.1 unless ``--host`` says otherwise and makes no public share link unless
-``--share`` is given (Gradio's tunnel, which needs the internet). Exit status 2 for bad options.
+The page binds 127.0.0.1 unless ``--host`` says otherwise and makes no public share link unless ``--share``
+is given (Gradio's tunnel, which needs the internet). Exit status 2 for bad options. Examples and every
+option: docs/demo.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Example checkpoints for a page that found none: three small autoencoders, trained in about a minute.
+"""Example checkpoints for a page that found none: three small autoencoders, trained briefly.
 
 Instance norm, batch norm and no norm (the seeds' ConvINAct autoencoder, 8 channels, on 32 px crops of
 the embedded photo tiles), each trained by ``stylenorm.train.run`` exactly as ``python train.py model=autoencoder

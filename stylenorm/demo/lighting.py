@@ -1,16 +1,10 @@
 """Which variants change their output when the input's lighting changes (instance norm's invariance, live).
 
-The input is relit with a brightness offset and a contrast factor about its mean,
-``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1] - the same kind of change as the
-training runs' contrast-invariance probe (``0.6 x + 0.15``, ``val/contrast_invariance_l1``). Each
-network stylizes the original and the relit image, and the page shows the relit result and how far
-it moved: the mean absolute difference between the two outputs in gray levels (0-255).
-
-Why it separates the norms: a positive scale and an offset of the input scale and offset every
-channel of the first convolution's output uniformly, and instance norm removes exactly that per
-channel and image, so an IN network (without clipping) gives nearly the same output; batch norm in
-eval mode uses fixed running statistics and passes the change on; ``none`` passes it on too. Both
-passes run untiled at most :data:`LIGHTING_SIZE` px wide so the slider stays live.
+The input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1] - the kind of change the
+training runs' contrast-invariance probe makes (``val/contrast_invariance_l1``) - and each network stylizes
+both; the page shows the relit result and the mean absolute difference between the two outputs in gray levels
+(0-255). Both passes run untiled at most :data:`LIGHTING_SIZE` px wide. Why this separates instance norm from
+batch norm and none: docs/modules.md; the tab: docs/demo.md, "Lighting".
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """The web page: Gradio Blocks over a :class:`~stylenorm.demo.session.DemoSession`.
 
-Gradio is the field's convention for model demo pages (and gives every event a named HTTP endpoint,
-so scripts can call the page with ``gradio_client``). Everything runs offline: analytics and the
-version check are off (set before Gradio is imported, and on the Blocks), the theme's fonts are
-served by the page itself, and no share link is made unless asked for.
-
-Layout: the inputs on the left (image upload or sample, the checkpoint list, the model controls),
-three tabs on the right - "Side by side" (the input, then each result at the input's size, captioned
-with model, norm, affine, the controls used, the run and the time, downloadable under the same
-names; a difference map between any two), "Why they differ" (per-layer activation statistics around
-the norm layers, measured with every Stylize) and "Lighting" (brightness/contrast sliders, how far
-each output moves and how much of the relit input clipped). Problems (a file that is not an image, a
-checkpoint that does not load) are written in the status line above the tabs; the page keeps
-working. With no checkpoints found, the page offers to train small examples
-(:mod:`stylenorm.demo.examples`).
-
-Endpoints (``api_name``): ``/check_image``, ``/stylize``, ``/difference``, ``/statistics``,
-``/lighting``, ``/refresh_checkpoints``, ``/train_examples``.
+Gradio is the field's convention for model demo pages and gives every event a named HTTP endpoint for
+``gradio_client`` (``api_name``: ``/check_image``, ``/stylize``, ``/difference``, ``/statistics``,
+``/lighting``, ``/refresh_checkpoints``, ``/train_examples``). Everything runs offline: analytics and the
+version check are off (set before Gradio is imported, and on the Blocks), the fonts are served by the page and
+no share link is made unless asked for. Problems go to the status line and the page keeps working; with no
+checkpoints it offers to train examples (:mod:`stylenorm.demo.examples`). Layout and tabs: docs/demo.md.
 """
 
 from __future__ import annotations

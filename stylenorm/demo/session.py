@@ -1,22 +1,10 @@
 """The page's work without the page: :class:`DemoSession`, usable from Python as the page uses it.
 
-::
-
-    from stylenorm.demo import DemoSession
-
-    session = DemoSession(["checkpoints", "logs"])
-    for entry in session.entries:
-        print(entry.label())
-    results = session.stylize("photo.jpg", [e.path for e in session.entries[:2]])
-    results[0].image.save("first.png")
-
-A session holds the checkpoint list and the loaded networks (:class:`~stylenorm.demo.models.ModelCache`).
-The activation statistics and the exact tile statistics put forward hooks on a network's layers, so
-two requests must never run one network object at once. Work runs in two lanes, each with its own
-networks and lock: images up to ``large_pixels`` (and every statistics and lighting pass, which run
-downscaled) in the small lane; larger side-by-side results in the large lane, one at a time, at most
-one per visitor and :data:`LARGE_QUEUE` waiting. A large upload so never holds up small ones; it
-waits at most for the large images ahead of it.
+A session holds the checkpoint list and the loaded networks (:class:`~stylenorm.demo.models.ModelCache`). The
+statistics and the exact tile statistics put forward hooks on a network, so no network object runs two requests
+at once: images up to ``large_pixels`` (and every statistics and lighting pass) run in the small lane, larger
+ones in the large lane, one at a time, one per visitor and at most :data:`LARGE_QUEUE` waiting; each lane has
+its own networks and lock. Example: docs/demo.md ("From Python"); the lanes: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,26 +1,12 @@
 """Stylize and translate images with a checkpoint: this project's ``.ckpt`` files and the public
-pretrained files people already have (fast-neural-style ``.pth``, CycleGAN generators).
+pretrained files people already have (fast-neural-style ``.pth``, CycleGAN generators, AdaIN's decoder).
 
-::
-
-    from stylenorm.inference import load_stylizer, stylize
-
-    model = load_stylizer("mosaic.pth")      # or last.ckpt (direction="BtoA" for CycleGAN's G_BA)
-    stylize("photo.jpg", model).save("photo_mosaic.png")
-
-    # AdaIN (model=adain checkpoints; or "decoder.pth" with encoder="vgg_normalised.pth"):
-    model = load_stylizer("adain.ckpt", style_images=["a.jpg", "b.jpg"], style_weights=[0.7, 0.3], alpha=0.8)
-
-* :func:`load_stylizer` -> :class:`Stylizer` (network, pixel convention, size multiple, device)
-* :func:`stylize` one image (path, PIL image or tensor) -> PIL image; :func:`stylize_batch` for
-  ``(N, 3, H, W)`` tensors (uint8 in -> uint8 out, float [0, 1] in -> float out)
-* :class:`InferenceOptions`: precision, tiling, resizing, batches and clip statistics in one object
-  (``stylize(image, model, options)``), or its fields as keywords (``stylize(image, model, tile=1024)``)
-* :func:`export_onnx`, :func:`export_torchscript`: [0, 1] in, [0, 1] out, dynamic size
-
-The commands ``scripts/stylize.py`` / ``stylenorm-stylize`` (:mod:`stylenorm.inference.cli`) and
-``scripts/export.py`` / ``stylenorm-export`` (:mod:`stylenorm.inference.export_cli`) are thin
-layers over these functions.
+:func:`load_stylizer` -> :class:`Stylizer`; :func:`stylize` one image (path, PIL image or tensor -> PIL image),
+:func:`stylize_batch` ``(N, 3, H, W)`` tensors; :class:`InferenceOptions` holds precision, tiling, resizing,
+batches and clip statistics in one object (or pass its fields as keywords); :func:`export_onnx` and
+:func:`export_torchscript`. The commands ``stylenorm-stylize`` (:mod:`stylenorm.inference.cli`) and
+``stylenorm-export`` (:mod:`stylenorm.inference.export_cli`) are thin layers over these functions.
+Examples: docs/stylize.md; the file layouts: docs/public_checkpoints.md.
 """
 
 from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255, PixelConvention

@@ -2,19 +2,11 @@
 preservation turned into a one-input network (Huang & Belongie 2017, Sec. 7.3; conventions of the
 paper's PyTorch port naoto0804/pytorch-AdaIN, ``test.py``).
 
-* Style images are read like content images (:func:`stylenorm.data.load_rgb`: EXIF orientation,
-  ICC to sRGB, transparency over white) and, by default, resized so their *shorter* side is
-  :data:`DEFAULT_STYLE_SIZE` px (up or down, bilinear), as the port's ``--style_size 512`` does:
-  the style statistics depend on the scale of the brush strokes relative to the encoder's
-  receptive field, and the public ``decoder.pth`` was trained on styles of that scale. ``0`` keeps
-  each style image as it is.
-* Several style images are interpolated with weights that are non-negative and sum to 1 (the
-  ``--style-mix`` rule of :mod:`stylenorm.inference.styles`; they are not rescaled for you); without
-  weights, several images are refused rather than silently averaged.
-* ``alpha`` (Eq. 14) in [0, 1]; ``preserve_color`` recolours every style image to each content
-  image before encoding (:class:`~stylenorm.networks.adain_stylizer.ColourPreservingStyle`). With
-  several styles, each is recoloured and the statistics interpolated (the port offers colour
-  preservation for one style only).
+Style images are read like content images and resized so their shorter side is :data:`DEFAULT_STYLE_SIZE` px
+(the port's ``--style_size``; ``0`` keeps them); several are interpolated with weights >= 0 summing to 1
+(refused without weights, never rescaled); ``alpha`` is Eq. 14; ``preserve_color`` recolours every style image
+to each content image, with several styles too. Why the style size matters and where this differs from the
+port: docs/modules.md; the options: docs/stylize.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """The stylize command: ``python scripts/stylize.py`` or ``stylenorm-stylize``.
 
-::
-
-    stylenorm-stylize --checkpoint mosaic.pth --input photo.jpg --output photo_mosaic.png
-    stylenorm-stylize --checkpoint last.ckpt --direction BtoA --input photos/ --output translated/
-    stylenorm-stylize -c adain.ckpt -i photo.jpg --style-image painting.jpg --alpha 0.8 -o out.png
-    stylenorm-stylize -c decoder.pth --adain-encoder vgg_normalised.pth -i photo.jpg \
-        --style-image a.jpg b.jpg --style-weights 0.7,0.3 --preserve-color -o out.png
-
-Argument parsing, the progress bar and the exit status only: loading, resizing, tiling and
-writing are the :mod:`stylenorm.inference` functions a Python user calls. Exit status: 0 when every
-image was written, 1 when some could not be (each is named on stderr and the rest are still
-processed), 2 for a problem that stops the run before it starts (bad checkpoint, option or path).
+Argument parsing, the progress bar and the exit status only: loading, resizing, tiling and writing are the
+:mod:`stylenorm.inference` functions a Python user calls. Exit status: 0 when every image was written, 1 when
+some could not be (each is named on stderr and the rest are still processed), 2 for a problem that stops the
+run before it starts (bad checkpoint, option or path). Examples and every option: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -203,13 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
         help="autocast precision; auto = bf16 where the hardware has fast bf16 (recent CPUs, GPUs), else fp32. "
-        "bf16 is about 1 gray level off fp32 on average (up to 8-20 at single pixels); fp32 reproduces the public "
+        "bf16 is not pixel-identical to fp32 (how far, measured: docs/stylize.md); fp32 reproduces the public "
         "models' own code within 1 gray level",
     )  # fmt: skip
     parser.add_argument(
         "--compile", nargs="?", choices=COMPILE_MODES, default="auto", const="always",
-        help="torch.compile the network, which takes up to tens of seconds per new image size and then runs "
-        f"about 2x faster than eager on a CPU. auto (default): only for the image sizes this job runs at least "
+        help="torch.compile the network: each new image size compiles first, then runs faster than eager (timings: "
+        f"docs/performance.md). auto (default): only for the image sizes this job runs at least "
         f"{STYLIZE_COMPILE_MIN_MEGAPIXELS:g} megapixels of (e.g. 25 images of 1024x1024), the rest eager; the "
         "choice and why are printed. always (also plain --compile): every size. never: eager",
     )  # fmt: skip

@@ -1,18 +1,11 @@
 """``--compile auto``: which network input shapes a stylize job will run, and which are worth compiling.
 
-``torch.compile`` specialises compiled code to one input shape (:func:`stylenorm.speed.compile_for_inference`
-uses ``dynamic=False``): each new shape compiles anew - up to half a minute on a CPU - and then runs
-two to three times faster than eager bf16 (docs/performance.md). Whether that pays depends on how much
-of the job runs through one shape, which is known before any image is decoded: the image headers give
-each file's size (upright, as EXIF orientation will turn it), ``--scale``/``--max-size`` and the
-network's padding give the shape the network sees, and the command's batching (consecutive images of
-one size, up to ``--batch-size``, see :class:`stylenorm.inference.cli.Runner`) gives the batch dimension.
-:func:`stylenorm.speed.stylize_compile_pays` then picks the shapes with enough megapixels; the rest
-of the job runs the eager code unchanged, so a short job costs only the header reads.
-
-Tiled images (``--tile``, or above ``--auto-tile-pixels``) are not planned: they run eager under
-``auto`` (exact tile statistics need the eager module's hooks anyway); ``--compile always`` compiles
-for every shape, tiles included. Files whose header cannot be read are left to the command to name.
+``torch.compile`` specialises to one input shape, so before any image is decoded the plan reads the image
+headers (size, upright as EXIF orientation will turn it), applies ``--scale``/``--max-size`` and the
+network's padding, forms the command's batches (:class:`stylenorm.inference.cli.Runner`) and lets
+:func:`stylenorm.speed.stylize_compile_pays` pick the shapes with enough megapixels; the rest runs eager.
+Tiled images are not planned (eager under ``auto``; ``--compile always`` compiles them). The rule and its
+measurements: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations

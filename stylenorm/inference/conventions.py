@@ -1,17 +1,10 @@
 """Pixel conventions: how each network family expects its pixels, and how its outputs become uint8.
 
-Each convention reproduces the inference code the weights were published with:
-
-* ``zero_to_255`` - fast-neural-style (PyTorch examples, ``neural_style.py stylize``) and this
-  project's :class:`~stylenorm.networks.TransformerNet`: the network takes 0-255 RGB; its output is
-  clamped to 0-255 and cast with ``.astype("uint8")``, which truncates.
-* ``signed`` - CycleGAN (junyanz/pytorch-CycleGAN-and-pix2pix): ``Normalize((0.5,)*3, (0.5,)*3)``
-  maps pixels to [-1, 1]; ``util.tensor2im`` maps the tanh output back with ``(y + 1) / 2 * 255``
-  and ``.astype(np.uint8)`` (truncation).
-* ``unit`` - this project's autoencoder: [0, 1] in and out (sigmoid); quantised like torchvision's
-  ``save_image`` (``mul(255).add_(0.5)``, i.e. rounding), which is how its TensorBoard grids look.
-
-Everything here is plain tensor arithmetic so that it can be traced into ONNX / TorchScript.
+Each reproduces the inference code the weights were published with: ``zero_to_255`` (fast-neural-style of the
+PyTorch examples and :class:`~stylenorm.networks.TransformerNet`: 0-255 in, clamp, truncate), ``signed``
+(CycleGAN, junyanz/pytorch-CycleGAN-and-pix2pix: [-1, 1], ``(y + 1) / 2 * 255``, truncate) and ``unit`` (this
+project's autoencoder: [0, 1], rounded like torchvision's ``save_image``). Plain tensor arithmetic, so that it
+traces into ONNX / TorchScript. The originals' lines: docs/modules.md.
 """
 
 from __future__ import annotations

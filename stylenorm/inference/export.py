@@ -1,19 +1,11 @@
 """Exporting a stylizer to ONNX or TorchScript, pixel convention included.
 
-The exported model takes what image libraries hand out and what ONNX/TorchScript users expect:
-``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least 8 px, and returns the
-same layout in [0, 1]. Inside it does what :class:`~stylenorm.inference.stylizer.Stylizer` does:
-reflection-pad to the network's size multiple (bottom and right, as the command does), scale to
-the network's range, run it, scale back and clamp, crop. Its output times 255 is the command's
-output before quantisation: truncate (``astype(uint8)``) or round as the model family does
-(:mod:`stylenorm.inference.conventions`) to get the command's pixels within one gray level.
-
-ONNX goes through torch's TorchScript-based exporter (``dynamo=False``): the torch.export-based one
-needs the ``onnxscript`` package, and the networks' Python size check would have to be expressed as
-shape guards. The size check runs once while tracing (the padded sample passes it) and is not part
-of the graph; height and width are dynamic axes, and the padding amounts are traced from the input's
-shape, so other sizes work. TorchScript is a ``torch.jit.trace`` of the same module (deprecated
-upstream in favour of torch.export, but still what libtorch / C++ and many serving stacks load).
+The exported model takes ``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least 8 px, and
+returns the same. Inside it does what :class:`~stylenorm.inference.stylizer.Stylizer` does (reflection-pad
+bottom and right, scale to the network's range, run, scale back, clamp, crop), so its output times 255 is the
+command's before quantisation (:mod:`stylenorm.inference.conventions`). ONNX: torch's TorchScript-based
+exporter (``dynamo=False``), height and width dynamic; TorchScript: ``torch.jit.trace`` of the same module.
+Why that exporter and how the size check is traced: docs/modules.md; usage: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """The export command: ``python scripts/export.py`` or ``stylenorm-export``.
 
-::
-
-    stylenorm-export --checkpoint mosaic.pth --format onnx --output mosaic.onnx
-    stylenorm-export --checkpoint last.ckpt --direction BtoA --format torchscript --output G_BA.pt
-    stylenorm-export --checkpoint adain.ckpt --style-image painting.jpg --alpha 0.8 --output painting.onnx
-
-The written model takes float32 RGB ``(N, 3, H, W)`` in [0, 1] and returns the same
-(:mod:`stylenorm.inference.export`). After writing, the file is run once at two sizes and compared
-with PyTorch (ONNX: when onnxruntime is installed); the difference is printed. The file is written
-to a temporary file beside ``--output`` and checked there; only a file that passes is renamed to
-``--output`` (:mod:`stylenorm.atomic_files`), so a failed check or a crash leaves an earlier file at
-that path as it was. Exit status 2 when nothing was written (bad input, or --output naming the
-checkpoint itself, hard links included), 1 when the check found a difference above ``--tolerance``
-or a non-finite output (nothing written either).
+Writes a model that takes and returns float32 RGB ``(N, 3, H, W)`` in [0, 1] (:mod:`stylenorm.inference.export`),
+runs it at two sizes against PyTorch (ONNX: when onnxruntime is installed) and prints the difference. The file
+is written beside ``--output`` and renamed over it only when it passes (:mod:`stylenorm.atomic_files`). Exit
+status 2 when nothing was written (bad input, or --output naming the checkpoint itself, hard links included),
+1 when the check found a difference above ``--tolerance`` or a non-finite output (nothing written either).
+Examples and options: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations

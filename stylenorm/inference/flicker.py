@@ -1,23 +1,11 @@
 """Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8;
 Ruder et al. 2016's temporal loss without a flow network), in grey levels.
 
-For consecutive output frames S_t, S_t+1 and the motion of the input clip
-(:class:`stylenorm.data.clips.Clip`: where each pixel of frame t+1 was in frame t, and whether it was
-visible), S_t is warped onto frame t+1 (bilinear; exact for whole-pixel motion) and compared on the
-pixels visible in both:
-
-* ``warp_error`` - mean absolute difference over those pixels and the three channels, 0-255 scale,
-  averaged over the frame pairs (Lai et al. square it on a 0-1 scale; the absolute value in grey
-  levels reads directly).
-* ``global_flicker`` - the change of the frame's mean colour over those pixels, ``|mean(S_t+1) -
-  mean(warped S_t)|`` per channel, averaged over channels and pairs: the part of the warping error
-  that is a shift of the whole frame (what per-frame statistics cause).
-
-``margin`` leaves out pixels within that many px of the frame's edge (in either frame), where a
-network's zero or reflection padding differs between frames of a pan. Clips without known motion:
-:func:`motion_from_flow` turns a dense optical flow from any estimator (Farnebäck's, in
-:mod:`stylenorm.inference.estimated_motion`) into the same ``(source, valid)`` - an estimate,
-whose own errors count as flicker.
+Output frame t is warped onto frame t+1 with the input clip's motion (:class:`stylenorm.data.clips.Clip`) and
+compared on the pixels visible in both: ``warp_error`` (mean absolute difference, 0-255) and ``global_flicker``
+(the change of the frame's mean colour: the part per-frame statistics cause). ``margin`` leaves out pixels near
+the frame's edge; :func:`motion_from_flow` turns an estimated optical flow into the same motion for clips
+without known motion. Definitions and tests: docs/video.md, "The flicker metric (known motion)".
 """
 
 from __future__ import annotations

@@ -1,24 +1,11 @@
 """Instance/group/layer-norm statistics shared across the frames of a clip: the temporal ``--tile-stats``.
 
-Per frame, instance norm (and AdaIN's content normalisation) recomputes every layer's mean and
-variance, so a pan, a fade or a person entering shifts the colours of the whole frame: flicker
-(Ruder et al. 2016, Lai et al. 2018 measure it for per-frame stylization). Here every frame can
-normalise with statistics pooled over several frames instead:
-
-* ``per-frame`` - each frame its own statistics (the networks as trained; the default).
-* ``window:N`` - each frame uses the statistics of the N frames centred on it (shifted at the clip's
-  ends to stay N long): adapts to slow changes, smooths fast ones.
-* ``clip`` - one set of statistics for the whole clip (one shot: no adaptation at all).
-
-How: one recording pass over the clip stores every frame's per-layer mean and variance (each frame
-normalised with its own, as a plain forward pass; with tiling, the whole-frame statistics of
-``--tile-stats``), then each frame is run with the pooled statistics frozen in by the forward hooks of
-:mod:`stylenorm.inference.tile_statistics` - the mechanism tiling uses. Pooling: mean of the means, and
-the mean of ``var + mean^2`` minus the pooled mean squared, i.e. the statistics of the frames' values
-taken together (exact for the first norm layer; deeper layers are measured under per-frame
-statistics of the layers before, like ``--tile-stats thumbnail`` an approximation that costs one
-extra pass, not one per layer). Batch norm in eval mode and networks without per-sample norms are
-unaffected.
+Per-frame statistics shift the colours of the whole frame when a pan, a fade or an entering object changes
+what it holds: flicker (Ruder et al. 2016, Lai et al. 2018). Here every frame can normalise with statistics
+pooled over frames instead: ``per-frame`` (the default), ``window:N`` (the N frames centred on it) or ``clip``.
+One recording pass stores each frame's per-layer mean and variance; a second runs each frame with the pooled
+ones frozen in by the forward hooks of :mod:`stylenorm.inference.tile_statistics`. The modes, the pooling and
+what it costs: docs/video.md, "Statistics shared across frames".
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Which files the stylize command reads and where each result goes.
 
-``--input`` is a file, a folder (searched recursively with :func:`stylenorm.data.list_images`), a
-glob pattern (``'photos/**/*.jpg'``, quoted; only image extensions count) or several files (what the
-shell makes of an unquoted pattern). ``--output`` is a file when the input is one file and the
-output name has an image extension; otherwise it is a folder, created if needed, in which each
-result keeps its input's path relative to the input folder (the pattern's fixed leading folders,
-or the files' common folder). ``ext`` replaces the extensions.
-
-Everything is decided before the first image is read, so the command refuses up front - not
-after an hour of processing - when an output would overwrite an input or two inputs would write
-the same file. Files already inside the output folder are not inputs (a second run into
-``photos/styled`` must not stylize the first run's results).
+``--input`` is a file, a folder (recursive, :func:`stylenorm.data.list_images`), a quoted glob or several
+files; ``--output`` is a file for one input with an image extension, else a folder in which results keep their
+inputs' relative paths (to the pattern's fixed leading folders, or the files' common folder). Everything is
+decided before the first image is read, so an output that would overwrite an input, or two inputs writing one
+file, is refused up front; files already inside the output folder are not inputs. For users: docs/stylize.md.
 """
 
 from __future__ import annotations

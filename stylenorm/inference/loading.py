@@ -1,25 +1,12 @@
 """Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
 
-Four kinds of file are understood (:func:`stylenorm.networks.checkpoint_kinds.identify` tells them
-apart, ``format=`` overrides):
-
-* ``lightning`` - a ``.ckpt`` written by ``python train.py``. Only the network needed is rebuilt,
-  with :func:`stylenorm.networks.build_networks` from the saved ``hyper_parameters``, and given the
-  ``state_dict`` entries under its prefix (``transformer.``, ``G_AB.`` / ``G_BA.``,
-  ``autoencoder.``, ``adain.``). The LightningModule itself is not instantiated: the style task would
-  load VGG16 weights, which inference does not need and which may not be available offline (an AdaIN
-  checkpoint holds its encoder's weights, so it needs no weights file either).
-* ``fast_neural_style`` - ``candy.pth``, ``mosaic.pth``, ... of the PyTorch examples.
-* ``cyclegan_generator`` - ``latest_net_G_A.pth``, ``horse2zebra.pth`` of the original CycleGAN code.
-* ``adain_decoder`` - ``decoder.pth`` of the AdaIN paper's PyTorch port (naoto0804/pytorch-AdaIN),
-  with its encoder file ``vgg_normalised.pth`` given as ``encoder=``.
-
-AdaIN networks (``model=adain`` checkpoints and the public decoder) take their style from images
-(``style_images=``, with ``style_weights``, ``alpha``, ``preserve_color``, ``style_size``;
-:mod:`stylenorm.inference.adain`), which are fixed at loading: the stylizer maps content to output.
-
-Files are read with :func:`stylenorm.safe_load.safe_load`; one that needs full unpickling (e.g.
-hyperparameters saved as omegaconf objects) is refused unless ``trusted=True``.
+Four kinds of file (:func:`stylenorm.networks.checkpoint_kinds.identify` tells them apart, ``format=``
+overrides): ``lightning`` (a ``.ckpt`` of ``train.py``; only the network needed is rebuilt from the saved
+hyperparameters, without the LightningModule), ``fast_neural_style``, ``cyclegan_generator`` and
+``adain_decoder`` (naoto0804/pytorch-AdaIN, with ``encoder=``). AdaIN styles are fixed at loading
+(:mod:`stylenorm.inference.adain`). Files are read with :func:`stylenorm.safe_load.safe_load`; one that needs
+full unpickling is refused unless ``trusted=True``. The layouts: docs/public_checkpoints.md; how a ``.ckpt``
+is rebuilt: docs/modules.md.
 """
 
 from __future__ import annotations

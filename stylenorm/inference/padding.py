@@ -1,16 +1,10 @@
 """Reflection padding to the sizes a network accepts, and cropping back, so any image size works.
 
-The networks need height and width to be multiples of ``size_multiple`` (two stride-2 convs and
-two 2x upsamples: 4) and at least ``min_size``. Padding by reflection, as every conv in them already
-does at the border, keeps the padded strip looking like the image; the output is cropped back to
-exactly the input's size. The padding goes after the image (bottom and right) only: the image then
-starts at the same place relative to the stride-2 convs whatever its size, so a crop of a photo is
-stylized like the same region of the whole photo (up to per-image statistics), and the tiles of
-:mod:`stylenorm.inference.tiling` line up with the untiled network.
-
-``F.pad(mode="reflect")`` needs the padding to be smaller than the side it reflects, so tiny images
-(a 5x7 icon padded to 8x8, say) are padded in steps, each reflecting the already-padded image; a side
-of one pixel has nothing to reflect and is replicated.
+Height and width are padded by reflection, as the networks' own convs pad, to multiples of ``size_multiple``
+and at least ``min_size``, at the bottom and right only, so a crop of a photo is stylized like the same region
+of the whole photo and the tiles of :mod:`stylenorm.inference.tiling` line up with the untiled network; the
+output is cropped back to the input's size. Tiny images are padded in steps; a one-pixel side is replicated.
+Why, and the steps: docs/modules.md; for users: docs/stylize.md, "Images".
 """
 
 from __future__ import annotations

@@ -1,19 +1,11 @@
 """The stylize API: images in, stylized images out, the same steps the command runs.
 
-::
-
-    from stylenorm.inference import load_stylizer, stylize
-
-    model = load_stylizer("mosaic.pth")                       # or a .ckpt of this project
-    stylize(Image.open("photo.jpg"), model).save("out.png")  # PIL in, PIL out
-    stylize_batch(uint8_batch, model)                         # (N, 3, H, W) tensors in and out
-
-Steps, in order: orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize
-(``scale``, then ``max_size``), the network on float 0-255 pixels (:class:`Stylizer`: padding to
-the size multiple, pixel convention, precision) - tiled above ``auto_tile_pixels`` or when ``tile``
-is given (:mod:`stylenorm.inference.tiling`) - then quantisation with the original code's rounding
-and the alpha channel put back. The settings travel as one :class:`~stylenorm.inference.options.InferenceOptions`,
-or as its fields' keywords (``stylize(image, model, tile=1024)``).
+Steps, in order: orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize (``scale``, then
+``max_size``), the network on float 0-255 pixels (:class:`Stylizer`: padding to the size multiple, pixel
+convention, precision) - tiled above ``auto_tile_pixels`` or when ``tile`` is given
+(:mod:`stylenorm.inference.tiling`) - then quantisation with the original code's rounding and the alpha channel
+put back. The settings travel as one :class:`~stylenorm.inference.options.InferenceOptions`, or as its fields'
+keywords (``stylize(image, model, tile=1024)``). Examples: docs/stylize.md.
 """
 
 from __future__ import annotations

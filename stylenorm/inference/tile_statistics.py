@@ -1,38 +1,11 @@
-"""Tiled inference that keeps instance, group and layer norm consistent across tiles.
+"""Tiled inference that keeps instance, group and layer norm consistent across tiles (``--tile-stats``).
 
-Run tile by tile, a network with per-sample normalization computes each layer's mean and variance
-over the *tile*, not the image: a dark tile is brightened, a flat one gets its noise stretched, and
-the tiles disagree (measured up to 244 gray levels for a random CycleGAN generator; CycleGAN issue
-#760 is users asking for exactly this). Here every such layer is given one set of statistics for
-the whole image, used by every tile:
-
-* ``exact`` - the statistics the untiled network would compute, accumulated over the tiles layer
-  by layer: for norm layer k (in execution order) every tile is run up to layer k, with layers
-  before it already frozen to their whole-image statistics, and the sums of the layer's input over
-  the part of the image that tile owns are added up (float64); then layer k is frozen and the next
-  one measured. One partial pass over the tiles per norm layer - about L/2 times the cost of plain
-  tiling - and the same memory bound.
-* ``thumbnail`` - Chen et al. 2022 (URST, "Towards Ultra-Resolution Neural Style Transfer via
-  Thumbnail Instance Normalization"): the statistics of one pass over a downscaled copy of the
-  whole image (longest side at most the tile size), applied to every tile. One extra small pass;
-  approximate, since a thumbnail's textures are finer than the image's.
-* ``per-tile`` - each tile its own statistics (the behaviour before; fastest, visibly inconsistent).
-
-Layers handled: ``nn.InstanceNorm2d`` without running statistics and ``nn.GroupNorm`` (``layer``
-is GroupNorm with one group). Batch norm in eval mode, and instance norm with running statistics,
-already use fixed statistics and need nothing; the learned mixtures (batch-instance, switchable)
-keep per-tile instance/layer parts, which is said where the mode is chosen.
-Statistics are swapped in with forward hooks, so no network definition changes.
-
-AdaIN (Huang & Belongie 2017): its content normalisation
-(:class:`~stylenorm.networks.adain_stylizer.AdaINContentNorm`) is an instance norm with the
-*unbiased* variance of the paper's PyTorch port; it declares ``statistics_groups`` (one per
-channel) and ``variance_correction = 1``, and
-the variance frozen for it is then the unbiased one of the values it stands for, so ``exact``
-reproduces it exactly too. Modules marked ``depends_on_whole_image`` (its colour-preserving style,
-whose statistics come from the content image's colours) are run once on the whole image and their
-output handed to every tile (:func:`frozen_outputs`), in ``exact`` and ``thumbnail`` mode alike:
-the pass stops as soon as they have run, so this costs no more than their own work.
+Run tile by tile, a per-sample norm takes its mean and variance over the tile, not the image, and the tiles
+disagree. Here every such layer gets one set of whole-image statistics, swapped in with forward hooks (no
+network definition changes): ``exact`` (the untiled network's, accumulated over the tiles one norm layer at a
+time), ``thumbnail`` (one pass over a downscaled copy; Chen et al. 2022, URST) or ``per-tile``. Modules marked
+``depends_on_whole_image`` run once on the whole image (:func:`frozen_outputs`). The modes and their measured
+error: docs/stylize.md, "Tiling"; the layers handled and AdaIN's statistics: docs/modules.md.
 """
 
 from __future__ import annotations

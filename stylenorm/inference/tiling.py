@@ -1,24 +1,11 @@
 """Running a stylizer on an image too large for memory, tile by tile, without visible seams.
 
-The image is padded once to the network's size multiple, then cut into windows of at most
-``tile x tile`` pixels whose top-left corners are multiples of that multiple too, so every tile
-sees the stride-2 convs in the same phase as the whole image would. Along each axis the fewest
-tiles that overlap by at least ``overlap`` pixels are used, shrunk to a common size and spread
-evenly (:func:`tile_layout`), so a 1024 px side in 512 px tiles costs three 364 px tiles, not
-three 512 px ones.
-
-Blending: each seam sits in the middle of its overlap. The outer quarters of the overlap are not
-used at all - there a tile's pixels are closest to its artificial border (reflection padding
-instead of real context) - and the middle half is cross-faded with a raised cosine
-``sin^2(pi t / 2)``, whose weights for the two tiles sum to one (the per-axis weights are divided
-by their sum as well, so they are a partition of unity for any layout).
-
-Consequence: for a network without per-image statistics (``norm=none``, or batch norm in eval
-mode) tiling is exact when ``overlap / 4`` is at least the network's receptive-field radius
-(measured: 55 px for the 5-block TransformerNet, 23 px with one block, 82 px for the 9-block
-CycleGAN generator, 58 px with 6 blocks). Instance, group and layer norm would compute their
-statistics per tile; :mod:`stylenorm.inference.tile_statistics` gives every tile the whole image's
-statistics instead (``tile_stats``), which makes them as exact as the networks above.
+The image is padded once to the network's size multiple and cut into the fewest overlapping windows of at most
+``tile x tile`` px whose corners sit on that multiple (:func:`tile_layout`); each seam is cross-faded with a
+raised cosine over the middle half of its overlap, the outer quarters unused. Exact for networks without
+per-image statistics once ``overlap / 4`` covers the receptive field; instance, group and layer norm get the
+whole image's statistics from :mod:`stylenorm.inference.tile_statistics`. Layout and blending in full:
+docs/modules.md; receptive fields and measured errors: docs/stylize.md, "Tiling".
 """
 
 from __future__ import annotations

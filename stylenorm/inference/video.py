@@ -1,19 +1,10 @@
 """Stylize clips: video files (:mod:`stylenorm.inference.video_io`) or frames in memory, frame by frame.
 
-::
-
-    from stylenorm.inference.video import stylize_clip, stylize_video
-
-    stylize_video("clip.mp4", "out.mp4", model, batch_size=4, frame_stats="window:9")
-    outputs = list(stylize_clip(lambda: iter(frames), model, frame_stats="clip"))  # uint8 (3, H, W) each
-
-Every frame goes through the image pipeline (:func:`stylenorm.inference.stylize_batch`: resizing,
-tiling with ``--tile-stats``, precision, quantisation), in batches of consecutive frames. With
-``frame_stats`` other than ``per-frame`` (:mod:`stylenorm.inference.frame_statistics`) the clip is
-read twice: once to record each frame's statistics, once to stylize with the pooled ones.
-Outputs: a video file (same frame count, rate, timing and size as the input, audio copied), an
-animated GIF/WebP/PNG (:func:`~stylenorm.inference.image_io.save_animation`) or a folder of frames
-(``000000.png``, ... moved into place only once all are written).
+Every frame goes through the image pipeline (:func:`stylenorm.inference.stylize_batch`: resizing, tiling,
+precision, quantisation) in batches of consecutive frames; with ``frame_stats`` other than ``per-frame``
+(:mod:`stylenorm.inference.frame_statistics`) the clip is read twice. Outputs: a video file (the input's
+frames, timing and size, audio copied), an animation (:func:`~stylenorm.inference.image_io.save_animation`) or
+a folder of frames, moved into place once all are written. Usage: docs/video.md, "Stylize a clip".
 """
 
 from __future__ import annotations
