@@ -9,6 +9,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
 from stylenorm.report.cli import main
+from stylenorm.report.frame import read_runs
+from stylenorm.report.tensorboard import variant_labels
 from stylenorm.tensorboard_link import MAX_PINNED, pinned_url
 from tests.report_runs import write_run
 
@@ -86,3 +88,14 @@ def test_the_link_pins_the_validation_charts_only_in_the_order_given():
     many = [f"val/m{i}" for i in range(10)]
     assert len(json.loads(parse_qs(urlsplit(pinned_url(many)).query)["pinnedCards"][0])) == MAX_PINNED
     assert pinned_url(["epoch"]) == "http://localhost:6006/#timeseries"
+
+
+def test_variants_are_named_by_what_the_command_line_varied_not_what_it_implies(tmp_path):
+    """data.embedded follows from data.known_answer (and sorts first); the label uses the override."""
+    for task, embedded in (("exposure", "cyclegan_exposure"), ("colour_grade", "cyclegan")):
+        for seed in range(2):
+            settings = {"seed": seed, "data": {"embedded": embedded, "known_answer": task}}
+            overrides = [f"data.known_answer={task}", f"seed={seed}"]
+            write_run(tmp_path, f"{task}_{seed}", settings, {"val/psnr": [20.0]}, overrides=overrides)
+    labels = variant_labels(read_runs(tmp_path))
+    assert set(labels) == {"known_answer=exposure", "known_answer=colour_grade"}

@@ -104,14 +104,19 @@ class RunTable:
 
     def distinguishing(self) -> list[str]:
         """The :meth:`varied` settings that are not implied by earlier ones among the finished runs (a
-        norm's eps follows from its kind): what a reader needs to tell the variants apart."""
+        norm's eps follows from its kind), those the runs' command lines set tried first: what a reader
+        needs to tell the variants apart."""
         runs = self.runs[self.runs["status"] == "finished"] if "status" in self.runs else self.runs
         runs = runs.astype({c: str for c in self.varied()})
+        # what the command lines set comes first: data.known_answer, not the data.embedded it implies
+        given = {item.partition("=")[0].lstrip("+~") for text in self.runs.get("overrides", pd.Series(dtype=object))
+                 .dropna() for item in str(text).split()}  # fmt: skip
+        candidates = sorted(self.varied(), key=lambda column: column not in given)
         shown: list[str] = []
-        for column in self.varied():
+        for column in candidates:
             if not shown or (runs.groupby(shown)[column].nunique() > 1).any():
                 shown.append(column)
-        return shown
+        return sorted(shown, key=self.varied().index)  # shown in the table's column order
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
