@@ -170,3 +170,16 @@ def test_the_committed_example_agrees_with_an_independent_computation():
     assert (row["low"], row["high"]) == tuple(pytest.approx(v) for v in reference.confidence_interval())
     assert row["p"] == pytest.approx(reference.pvalue)
     assert row["verdict"] == ("supported" if reference.pvalue < 0.05 and np.mean(a) > np.mean(b) else row["verdict"])
+
+
+def test_check_catches_a_change_no_document_shows(repo):
+    """A metric outside every claim only reaches variants.csv: the check compares that file too."""
+    variants = repo / "docs" / "ablations" / "example" / "variants.csv"
+    table = pd.read_csv(variants)
+    column = next(c for c in table.columns if c.endswith(" sd"))
+    table.loc[0, column] *= 1.01
+    table.to_csv(variants, index=False)
+    difference = check(repo)
+    assert difference.startswith(f"docs/ablations/example/variants.csv: row 2, {column}: committed ")
+    committed, generated = (float(part.split()[-1]) for part in difference.split(", ")[-2:])
+    assert committed == pytest.approx(generated * 1.01)

@@ -9,17 +9,19 @@ variants, runs left out, figures). Each folder's ``report.md`` is regenerated wi
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
 from stylenorm.report.claims import parse_claims
 from stylenorm.report.document import render, summary_rows
-from stylenorm.report.evaluate import Analysis, analyze
+from stylenorm.report.evaluate import Analysis, analyze, variant_table
 from stylenorm.report.frame import ReportError, RunTable
 
 DOCUMENT, TEMPLATE, REPORTS, PRESETS = (
@@ -128,13 +130,19 @@ def literature_table(verdicts: dict[tuple[str, str], list[tuple[str, str]]], dec
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
+def _report_names(root: Path) -> list[str]:
+    """The report folders ``{{report NAME}}`` places in the template, in order."""
+    template = (root / TEMPLATE).read_text()
+    return [m[len("report ") :] for m in MARKER.findall(template) if m.startswith("report ")]
+
+
 def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
     """{path: text} for docs/ablations.md and every report.md it places, and the analyses behind them."""
     template_path = root / TEMPLATE
     if not template_path.is_file():
         raise ReportError(f"{template_path} is missing: the prose of docs/ablations.md lives there")
     template = template_path.read_text()
-    names = [m[len("report ") :] for m in MARKER.findall(template) if m.startswith("report ")]
+    names = _report_names(root)
     analyses, texts, sections, summary, verdicts = [], {}, {}, [], {}
     for name in names:
         folder = root / REPORTS / name
@@ -185,14 +193,44 @@ def write(root: Path) -> list[Path]:
     texts, analyses = generate(root)
     for path, text in texts.items():
         path.write_text(text)
+    for path, table in computed_tables(analyses, root).items():
+        table.to_csv(path, index=False)
     tests = [a.tests.assign(claim=a.preset + ":" + a.tests["claim"]) for a in analyses if not a.tests.empty]
     forest = write_forest(pd.concat(tests, ignore_index=True), root / REPORTS / "forest.png") if tests else None
     return [*texts, *([forest] if forest else [])]
 
 
+def computed_tables(analyses: list[Analysis], root: Path) -> dict[Path, pd.DataFrame]:
+    """Each report folder's tests.csv and variants.csv, as its committed runs give them."""
+    tables = {}
+    for analysis, name in zip(analyses, _report_names(root), strict=True):
+        tables[root / REPORTS / name / "tests.csv"] = analysis.tests
+        tables[root / REPORTS / name / "variants.csv"] = variant_table(analysis)
+    return tables
+
+
+def _table_difference(path: Path, computed: pd.DataFrame) -> str | None:
+    """The first cell where a committed CSV departs from the computed table (numbers within 1e-9 relative:
+    the last digit of a float may differ between library versions)."""
+    committed = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    generated = pd.read_csv(io.StringIO(computed.to_csv(index=False)))  # the same round trip as the file
+    if list(committed.columns) != list(generated.columns) or len(committed) != len(generated):
+        return f"committed {len(committed)} rows of {list(committed.columns)[:4]}..., generated {len(generated)} rows"
+    for column in generated.columns:
+        old, new = committed[column], generated[column]
+        if pd.api.types.is_numeric_dtype(old) and pd.api.types.is_numeric_dtype(new):
+            same = np.isclose(old, new, rtol=1e-9, atol=0, equal_nan=True)
+        else:
+            same = ((old.astype(str) == new.astype(str)) | (old.isna() & new.isna())).to_numpy()
+        if not same.all():
+            row = int(np.argmin(same))
+            return f"row {row + 2}, {column}: committed {old.iloc[row]}, generated {new.iloc[row]}"
+    return None
+
+
 def check(root: Path) -> str | None:
     """None when every generated file equals the committed one; else the first differing line, named."""
-    texts, _ = generate(root)
+    texts, analyses = generate(root)
     for path, text in texts.items():
         committed = path.read_text().splitlines() if path.is_file() else []
         generated = text.splitlines()
@@ -204,4 +242,7 @@ def check(root: Path) -> str | None:
             return (
                 f"{path.relative_to(root)}:{number}: committed has {len(committed)} lines, generated {len(generated)}"
             )
+    for path, table in computed_tables(analyses, root).items():  # numbers no document shows
+        if (difference := _table_difference(path, table)) is not None:
+            return f"{path.relative_to(root)}: {difference}"
     return None
