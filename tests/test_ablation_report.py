@@ -310,10 +310,19 @@ def test_the_report_imports_no_network_torch_or_lightning_code():
     assert result.stdout.strip() == "[]"
 
 
-def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvement(tmp_path):
+def summarize_across_tasks(logs, spec):
+    """The report's across-task summary of the runs under ``logs`` (variants named without the task), and
+    the analysis it came from."""
     from stylenorm.report.aggregate import across_tasks
     from stylenorm.report.tensorboard import variant_labels
 
+    analysis = analyze(read_runs(logs))
+    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
+    labels = variant_labels(analysis.table, leave_out=(spec["task"],))
+    return (*across_tasks(analysis.scores, settings, labels, spec), analysis)
+
+
+def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvement(tmp_path):
     rng = np.random.default_rng(11)
     spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
     values = {}
@@ -326,10 +335,7 @@ def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvem
                 curves = {"val/psnr": [value] * 3, "val/psnr_identity_baseline": [10.0] * 3}
                 settings = {"seed": seed, "norm": {"kind": kind}, "data": {"known_answer": task}}
                 write_run(tmp_path, f"{t}{k}_{seed}", settings, curves, ablation={"preset": "x", "across_tasks": spec})
-    analysis = analyze(read_runs(tmp_path))
-    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
-    labels = variant_labels(analysis.table, leave_out=("data.known_answer",))
-    iqm, improvement, chosen = across_tasks(analysis.scores, settings, labels, spec)
+    iqm, improvement, chosen, analysis = summarize_across_tasks(tmp_path, spec)
     normalised = []
     for task in ("exposure", "colour_grade"):
         best = max(values[(task, "instance")].mean(), values[(task, "batch")].mean())
@@ -421,9 +427,6 @@ def test_every_key_a_preset_claim_names_is_in_its_composed_config(preset):
 
 
 def test_across_tasks_keeps_the_variants_run_on_every_task_and_tasks_doing_nothing_can_score(tmp_path):
-    from stylenorm.report.aggregate import across_tasks
-    from stylenorm.report.tensorboard import variant_labels
-
     spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
     rng = np.random.default_rng(12)
     grid = [(task, kind) for task in ("exposure", "colour_grade", None) for kind in ("instance", "batch")]
@@ -433,10 +436,7 @@ def test_across_tasks_keeps_the_variants_run_on_every_task_and_tasks_doing_nothi
             curves = {"val/psnr": [20 + rng.normal()] * 3, "val/psnr_identity_baseline": [nothing] * 3}
             settings = {"seed": seed, "norm": {"kind": kind}, "data": {"known_answer": task}}
             write_run(tmp_path, f"{t}_{seed}", settings, curves, ablation={"preset": "x", "across_tasks": spec})
-    analysis = analyze(read_runs(tmp_path))
-    settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
-    labels = variant_labels(analysis.table, leave_out=("data.known_answer",))
-    iqm, _, chosen = across_tasks(analysis.scores, settings, labels, spec)
+    iqm, _, chosen, _ = summarize_across_tasks(tmp_path, spec)
     assert sorted(iqm["variant"]) == ["kind=batch", "kind=instance"]
     assert chosen == {"tasks": ["colour_grade", "exposure"], "left_out_variants": ["kind=layer"],
                       "left_out_tasks": ["null"]}  # fmt: skip
