@@ -36,6 +36,7 @@ from scipy import stats
 from stylenorm.data.clips import CLIP_NAMES, Clip, motion_clips
 from stylenorm.inference import load_stylizer, read_checkpoint
 from stylenorm.inference.estimated_motion import video_clip
+from stylenorm.networks.checkpoint_kinds import identify
 from stylenorm.report.claims import ClaimError
 from stylenorm.report.flicker_runs import measure, measure_model, truth_frames, with_flicker
 from stylenorm.report.frame import ReportError, read_runs
@@ -44,13 +45,12 @@ METRICS = ("warp_error", "global_flicker", "departure", "psnr_truth")
 
 
 def describe_checkpoint(path: Path) -> dict:
-    """Model, norm kind and seed (where the checkpoint records them) for grouping rows."""
+    """Model and norm kind, as the checkpoint registry reads them, for grouping rows."""
     try:
-        hyper = read_checkpoint(path).get("hyper_parameters", {}) or {}
+        kind = identify(read_checkpoint(path))
     except (ValueError, OSError, RuntimeError):  # described as "?": the rows still count
-        hyper = {}
-    norm = hyper.get("norm") or {}
-    return {"model": hyper.get("name", "?"), "norm": norm.get("kind", "?") if isinstance(norm, dict) else str(norm)}
+        return {"model": "?", "norm": "?"}
+    return {"model": kind.model, "norm": kind.norm_kind}
 
 
 def interval(values: pd.Series) -> str:
