@@ -1,11 +1,6 @@
-"""Known-answer tasks between the two extremes, which no norm wins by construction (issue 24).
-
-``colour_grade`` handicaps instance norm and ``exposure`` hands it the answer
-(:mod:`stylenorm.data.known_answer`); a claim about IN also needs tasks that can go either way
-(docs/evidence.md, section 5): ``mixture`` - answer ``(1 - alpha) f(x) + alpha a(x)`` of the photo ``x``
-(``data.mixture_alpha``) - and ``lighting`` - input ``n(x)``, a gamma per channel, a gain with clipping and
-a vignette (a non-affine, spatially varying nuisance no norm removes exactly), answer ``a(x)`` of the
-clean photo. Formulas and parameter ranges: docs/modules.md; the study: docs/ablations-protocol.md, "Tasks".
+"""Known-answer tasks between the two extremes of :mod:`stylenorm.data.known_answer`, which no norm wins by
+construction (issue 24): ``mixture`` (answer ``(1 - alpha) f(x) + alpha a(x)``) and ``lighting`` (input ``n(x)``,
+uneven non-affine lighting; answer ``a(x)``). Formulas: docs/modules.md; the study: docs/ablations-protocol.md.
 """
 
 from __future__ import annotations
@@ -44,8 +39,7 @@ def mixture_answer(image: torch.Tensor, alpha: float) -> torch.Tensor:
 
 
 def lighting_parameters(image: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """Random gamma (..., 3, 1, 1), gain, vignette strength (..., 1, 1, 1) and centre (..., 2) per
-    image, drawn in float64 from ``generator`` (``None``: torch's global generator)."""
+    """Random gamma (..., 3, 1, 1), gain, vignette (..., 1, 1, 1) and centre (..., 2) per image, drawn in float64."""
     _check_image(image, "lighting_parameters")
     batch = image.shape[:-3]
     draws = torch.rand((*batch, 7), generator=generator, dtype=torch.float64)
@@ -83,12 +77,7 @@ def lighting_pair(image: torch.Tensor, generator: torch.Generator | None = None)
 def known_answer_pair(
     name: str, image: torch.Tensor, generator: torch.Generator | None = None, alpha: float = 0.5
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(input, answer)`` of the task ``name`` for the clean image(s) ``image``.
-
-    ``colour_grade``: ``(x, f(x))``. ``exposure``: ``(e(x), a(x))`` with the nuisance drawn from
-    ``generator`` (``None``: torch's global generator). ``mixture``: ``(x, (1 - alpha) f(x) +
-    alpha a(x))``. ``lighting``: ``(n(x), a(x))``, n drawn from ``generator``.
-    """
+    """``(input, answer)`` of the task ``name`` for the clean image(s); nuisances draw from ``generator``."""
     check_known_answer(name, key="known_answer")
     if name == "colour_grade":
         return image, colour_grade(image)

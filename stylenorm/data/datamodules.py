@@ -1,11 +1,9 @@
 """LightningDataModules of the tasks; configured by ``configs/data/*.yaml``.
 
-Every datamodule takes the same common arguments (``root``, ``image_size``, ``batch_size``,
-``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``), so that an override like
-``data.batch_size=8`` means the same thing for every model. Train: a resumable loader
-(:mod:`stylenorm.data.resumable`) that drops a short last batch, so batch norm sees ``batch_size`` samples
-at every step. Val: fixed images in a fixed order and a generator of their own, the same for every seed of
-an ablation. The loaders' choices, the embedded data and ``known_answer``: docs/modules.md.
+Every datamodule takes the common options of :class:`_ImageDataModule` (``root``, ``image_size``, ``batch_size``,
+``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``) and lists only its own, so
+``data.batch_size=8`` means the same for every model. Train: a resumable loader that drops a short last batch;
+val: fixed images in a fixed order with a generator of their own. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -47,9 +45,13 @@ log = logging.getLogger(__name__)
 PathArg = str | os.PathLike | None
 
 _CYCLEGAN_LAYOUT = (
-    "expected trainA/ and trainB/ with images (testA/, testB/, testA_truth/ optional), the layout of the "
-    "original CycleGAN datasets (horse2zebra etc.). Set data.root to that folder."
+    "expected trainA/ and trainB/ (testA/, testB/, testA_truth/ optional), the layout of the CycleGAN "
+    "datasets (horse2zebra etc.). Set data.root to that folder."
 )
+
+
+def _path(value: PathArg) -> Path | None:
+    return Path(value) if value is not None else None
 
 
 def spread(paths: Sequence[Path], count: int | None) -> list[Path]:
@@ -62,10 +64,7 @@ def spread(paths: Sequence[Path], count: int | None) -> list[Path]:
 
 
 def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[list[Path], list[Path]]:
-    """Split ``(train, val)``: at most ``max_count`` and at most a tenth of the images go to val.
-
-    The choice is a seeded permutation, so it is the same on every run and on every DDP rank.
-    """
+    """``(train, val)``: a seeded choice of at most ``max_count`` and at most a tenth of the images for val."""
     if len(paths) < 2:
         raise ValueError(
             f"Found {len(paths)} image(s); holding some out for validation needs at least 2. "
@@ -81,7 +80,10 @@ def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[l
 
 
 class _ImageDataModule(LightningDataModule):
-    """The common arguments, embedded-data preparation and the loaders; subclasses fill the datasets."""
+    """The options common to every datamodule, embedded-data preparation and the loaders.
+
+    Subclasses take their own options and pass the rest (``**common``) here; they fill the datasets.
+    """
 
     #: The known-answer task of the data (None: none); subclasses that support one take it as an argument.
     known_answer: str | None = None
@@ -89,6 +91,7 @@ class _ImageDataModule(LightningDataModule):
     def __init__(
         self,
         root: str | os.PathLike,
+        *,
         image_size: int,
         batch_size: int,
         num_workers: int = 0,
@@ -124,6 +127,16 @@ class _ImageDataModule(LightningDataModule):
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         raise NotImplementedError
 
+    def _content_split(self, val_root: Path | None, what: str) -> tuple[list[Path], list[Path]]:
+        """``(train, val)`` images of ``root``: val from ``val_root``, else a seeded few held out of ``root``."""
+        images = list_images(self.root, hint=f"Set data.root to a folder of {what} (searched recursively).")
+        if val_root is not None:
+            hint = f"Set data.val_root to a folder of {what} (searched recursively)."
+            return images, spread(list_images(val_root, hint=hint), self.max_val_images)
+        train, val = hold_out(images, self.max_val_images, self.seed)
+        log.info("data.val_root is null: holding out %d of the %d images in %s.", len(val), len(images), self.root)
+        return train, val
+
     def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before its dataloaders are requested.")
@@ -155,51 +168,40 @@ class _ImageDataModule(LightningDataModule):
 
 
 class UnpairedDataModule(_ImageDataModule):
-    """Two unpaired domains for CycleGAN (Zhu et al. 2017).
+    """Two unpaired domains for CycleGAN (Zhu et al. 2017): ``root/trainA``, ``root/trainB``.
 
-    ``root`` holds ``trainA/`` and ``trainB/`` (required), ``testA/``, ``testB/`` (validation) and
-    ``testA_truth/`` (optional: the true B-domain version of each testA image, same file names).
-    Without testA/ or testB/, a few evenly spaced training images of that domain validate instead
-    (logged). Training: square resize to ``load_size``, random ``image_size`` crop, random flip.
-
-    ``known_answer``: the task the data pose, recorded with the run. None (your own data): no named
-    task - a ``testA_truth/`` folder is still scored. An embedded dataset must be given the task it
-    was built for (:data:`~stylenorm.data.embedded.CYCLEGAN_KNOWN_ANSWERS`), and named tasks need
-    ``testA_truth/``.
-
-    ``eval_split``: the prefix of the validation folders, ``test`` (testA/, testB/, testA_truth/) or
-    ``val`` (valA/, ...: the embedded data's held-out tiles of the training photos, for tuning).
+    Validation: ``<eval_split>A/``, ``<eval_split>B/`` and optionally ``<eval_split>A_truth/`` (the true B
+    version of each A image), ``eval_split`` being ``test`` or ``val`` (held-out tiles, for tuning); without
+    testA/ or testB/, a few training images. ``known_answer``: the task the data pose (an embedded dataset
+    must be given the one it was built for). Layouts: docs/training.md, "Data".
     """
 
     def __init__(
         self,
         root: str | os.PathLike,
+        *,
         image_size: int = 256,
-        load_size: int = 286,
         batch_size: int = 1,
+        load_size: int = 286,
         flip: bool = True,
-        num_workers: int = 0,
-        embedded: str | None = None,
-        embedded_root: PathArg = None,
-        max_val_images: int | None = 8,
-        seed: int = 0,
         known_answer: str | None = None,
         eval_split: str = "test",
+        **common: Any,
     ) -> None:
-        super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        super().__init__(root, image_size=image_size, batch_size=batch_size, **common)
         self.known_answer = check_known_answer(known_answer)
         if eval_split not in ("test", "val"):
             raise ValueError(
-                f"eval_split={eval_split!r}: expected test (images never trained on) or val (held-out "
-                f"images of the training photos, for tuning); the folders are <split>A/, <split>B/, <split>A_truth/."
+                f"eval_split={eval_split!r}: expected test (images never trained on) or val (held-out images of "
+                f"the training photos, for tuning)."
             )
         self.eval_split = eval_split
-        if embedded and CYCLEGAN_KNOWN_ANSWERS.get(embedded, "") != known_answer:
+        if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != known_answer:
             datasets = ", ".join(f"{name} ({task})" for name, task in CYCLEGAN_KNOWN_ANSWERS.items())
             raise ValueError(
-                f"data.embedded={embedded!r} with data.known_answer={known_answer!r}: the embedded CycleGAN "
+                f"data.embedded={self.embedded!r} with data.known_answer={known_answer!r}: the embedded CycleGAN "
                 f"datasets are {datasets}. Set data.known_answer to one of {', '.join(KNOWN_ANSWERS)} "
-                f"(data=embedded_cyclegan picks the dataset from it) and leave data.embedded to the config."
+                f"(data=embedded_cyclegan picks the dataset from it)."
             )
         self.load_size = load_size
         self.flip = flip
@@ -211,8 +213,8 @@ class UnpairedDataModule(_ImageDataModule):
             return spread(list_images(folder, hint=_CYCLEGAN_LAYOUT), self.max_val_images)
         if self.eval_split == "val":  # tuning on training images would tune for memorising them
             raise FileNotFoundError(
-                f"eval_split=val but {folder} is not there: add held-out images of your training set as "
-                f"valA/, valB/ (and valA_truth/), or validate on the test split (eval_split=test)."
+                f"eval_split=val but {folder} is not there: add held-out training images as valA/, valB/ "
+                f"(and valA_truth/), or set eval_split=test."
             )
         fallback = spread(train_images, self.max_val_images or 8)
         log.info("%s not found: validating on %d of the train%s images instead.", folder, len(fallback), domain)
@@ -230,7 +232,7 @@ class UnpairedDataModule(_ImageDataModule):
         if missing:
             raise FileNotFoundError(
                 f"{folder} has no ground truth for {len(missing)} {folder_a.name} image(s), e.g. {missing[0].name}; "
-                f"expected one image per {folder_a.name}/ image with the same file name. Add them or remove {folder}."
+                f"add one per image with the same file name, or remove {folder}."
             )
         return truth
 
@@ -246,27 +248,19 @@ class UnpairedDataModule(_ImageDataModule):
         truth = self._truth_images(val_a)
         if self.known_answer is not None and truth is None:
             raise FileNotFoundError(
-                f"data.known_answer={self.known_answer!r} says the data have a known answer, but "
-                f"{self.root / (self.eval_split + 'A')}/ and {self.root / (self.eval_split + 'A_truth')}/ (the true "
-                f"B version of each A image, same file names) are not both there. Add them, or set "
-                f"data.known_answer=null."
+                f"data.known_answer={self.known_answer!r} needs {self.root / (self.eval_split + 'A')}/ and "
+                f"{self.root / (self.eval_split + 'A_truth')}/ (the true B version of each A image). Add them, or "
+                f"set data.known_answer=null."
             )
         val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=truth)
         return train, val
 
 
 class ImageFolderDataModule(_ImageDataModule):
-    """One folder of images (searched recursively), as ``{key: image}`` batches; autoencoder data.
+    """One folder of images (searched recursively) as ``{key: image}`` batches: the autoencoder's data.
 
-    Validation images come from ``val_root`` or, when it is null, from a seeded held-out part of
-    ``root`` (at most ``max_val_images``, at most a tenth) that is then left out of training.
-    Training: shorter side to ``image_size``, centre or random crop, optional flip.
-
-    ``known_answer``: None gives ``{key: image}`` (reconstruction); a task of
-    :mod:`stylenorm.data.known_answer` gives ``{key: input, "target": answer}`` computed from each
-    loaded (cropped, flipped) image (:class:`~stylenorm.data.datasets.KnownAnswerDataset`): a fresh
-    nuisance each time a training image is drawn, a fixed one per validation image (from ``seed``
-    and the image's index, not the run's seed).
+    Validation: ``val_root``, or a seeded held-out few of ``root`` (not trained on). ``known_answer``: a task
+    of :mod:`stylenorm.data.known_answer` posed on each loaded image (:class:`KnownAnswerDataset`).
     """
 
     key = "image"
@@ -274,42 +268,25 @@ class ImageFolderDataModule(_ImageDataModule):
     def __init__(
         self,
         root: str | os.PathLike,
-        val_root: PathArg = None,
+        *,
         image_size: int = 128,
         batch_size: int = 16,
+        val_root: PathArg = None,
         random_crop: bool = True,
         flip: bool = True,
-        num_workers: int = 0,
-        embedded: str | None = None,
-        embedded_root: PathArg = None,
-        max_val_images: int | None = 8,
-        seed: int = 0,
         known_answer: str | None = None,
         mixture_alpha: float = 0.5,
+        **common: Any,
     ) -> None:
-        super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
+        super().__init__(root, image_size=image_size, batch_size=batch_size, **common)
         self.known_answer = check_known_answer(known_answer)
         self.mixture_alpha = check_alpha(mixture_alpha)
-        self.val_root = Path(val_root) if val_root is not None else None
+        self.val_root = _path(val_root)
         self.random_crop = random_crop
         self.flip = flip
 
-    def _hint(self, config_key: str) -> str:
-        return f"Set {config_key} to a folder of images (searched recursively)."
-
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        images = list_images(self.root, hint=self._hint("data.root"))
-        if self.val_root is not None:
-            train_images = images
-            val_images = spread(list_images(self.val_root, hint=self._hint("data.val_root")), self.max_val_images)
-        else:
-            train_images, val_images = hold_out(images, self.max_val_images, self.seed)
-            log.info(
-                "data.val_root is null: holding out %d of the %d images in %s for validation.",
-                len(val_images),
-                len(images),
-                self.root,
-            )
+        train_images, val_images = self._content_split(self.val_root, "images")
         transform = train_transform(self.image_size, self.random_crop, self.flip)
         train = ImageFolderDataset(train_images, transform, key=self.key)
         val = ImageFolderDataset(val_images, eval_transform(self.image_size), key=self.key)
@@ -323,19 +300,11 @@ class ImageFolderDataModule(_ImageDataModule):
 
 
 class StyleDataModule(ImageFolderDataModule):
-    """Content photos (``{"content": image}`` batches) and one style image (or several), for fast style transfer.
+    """Content photos (``{"content": image}`` batches) and one or more style images, for fast style transfer.
 
-    Content from ``root`` (e.g. COCO train2014, searched recursively); validation as in
-    :class:`ImageFolderDataModule`. Training follows the PyTorch example: shorter side to
-    ``image_size``, centre crop, no flip (``random_crop`` / ``flip`` turn on augmentation).
-    :meth:`style_image_tensor` gives the style image, its longer side resized to ``style_size`` when
-    set (the example resizes to a square ``style_size x style_size``, which distorts the painting's
-    proportions; this keeps them).
-
-    Several styles in one network (conditional instance norm, Dumoulin et al. 2017):
-    ``style_images=[a.jpg, b.jpg, ...]`` (style index = list position), or ``num_styles=N`` on the
-    embedded data (its first N paintings, :data:`~stylenorm.data.embedded.EMBEDDED_STYLE_FILES`).
-    :meth:`style_image_tensors` gives them all.
+    The defaults follow the PyTorch example (256 px, batch 4, centre crops, no flips). ``style_size`` resizes
+    a painting's longer side, keeping its proportions. Several styles (conditional instance norm, Dumoulin et
+    al. 2017): ``style_images=[...]`` (style index = position) or ``num_styles=N`` on the embedded data.
     """
 
     key = "content"
@@ -343,7 +312,7 @@ class StyleDataModule(ImageFolderDataModule):
     def __init__(
         self,
         root: str | os.PathLike,
-        style_image: str | os.PathLike | None = None,
+        style_image: PathArg = None,
         style_size: int | None = None,
         *,
         style_images: Sequence[str | os.PathLike] | None = None,
@@ -354,12 +323,10 @@ class StyleDataModule(ImageFolderDataModule):
         flip: bool = False,
         **folder_options: Any,
     ) -> None:
-        # Only the defaults differ from ImageFolderDataModule (the example's 256 px, batch 4, centre
-        # crops, no flips); val_root, num_workers, embedded, ... pass through unchanged.
         if folder_options.get("known_answer") is not None:
             raise ValueError(
                 f"data.known_answer={folder_options['known_answer']!r}: style transfer has no known answer "
-                f"(the known-answer tasks are for model=autoencoder and model=cyclegan). Remove the key."
+                f"(it is for model=autoencoder and model=cyclegan). Remove the key."
             )
         super().__init__(
             root, image_size=image_size, batch_size=batch_size, random_crop=random_crop, flip=flip, **folder_options
@@ -376,10 +343,7 @@ class StyleDataModule(ImageFolderDataModule):
             single = isinstance(style_images, (str, os.PathLike))
             paths = [Path(style_images)] if single else [Path(path) for path in style_images]
             if not paths:
-                raise ValueError(
-                    "data.style_images is empty: list the paintings (data.style_images=[a.jpg,b.jpg]), "
-                    "or set data.style_image=FILE for one."
-                )
+                raise ValueError("data.style_images is empty: list the paintings, or set data.style_image=FILE.")
             if len(set(paths)) != len(paths):
                 raise ValueError(f"data.style_images lists a painting twice: {[str(p) for p in paths]}.")
             if num_styles is not None and num_styles != len(paths):
@@ -397,19 +361,15 @@ class StyleDataModule(ImageFolderDataModule):
             return embedded_style_images(self.embedded_root, num_styles)
         if style_image is None:
             raise ValueError(
-                "No style image: set data.style_image=FILE (one style), or data.style_images=[a.jpg,b.jpg,...] "
-                "(several in one network, with norm=conditional_instance)."
+                "No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...] for several "
+                "(with norm=conditional_instance)."
             )
         return [Path(style_image)]
 
     def _check_style_images(self) -> None:
         for path in self.style_images:
             if not path.is_file():
-                example = "[a.jpg,b.jpg]" if self._style_key == "data.style_images" else "images/mosaic.jpg"
-                raise FileNotFoundError(
-                    f"Style image {path} not found. Set {self._style_key} to a painting "
-                    f"(e.g. {self._style_key}={example})."
-                )
+                raise FileNotFoundError(f"Style image {path} not found. Set {self._style_key} to a painting.")
             try:
                 load_rgb(path)
             except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
@@ -441,18 +401,11 @@ class StyleDataModule(ImageFolderDataModule):
 
 
 class ContentStylesDataModule(_ImageDataModule):
-    """Content photos and a set of style paintings, drawn independently, for AdaIN (Huang & Belongie
-    2017, Sec. 6.1: MS-COCO content, WikiArt styles, both resized to 512 and cropped to 256).
+    """Content photos and style paintings drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1).
 
-    Batches are ``{"content": image, "style": image}``; each training item pairs a content image with
-    a style drawn at random (torch's generator, seeded per sample from the run's seed), both resized
-    (shorter side) to ``load_size`` and randomly cropped to ``image_size``. Validation pairs content image
-    ``i`` with style ``i mod n`` (fixed, centre crops), so every run and seed scores the same pairs.
-
-    Styles: ``style_root`` (a folder, e.g. WikiArt) or ``style_images`` (a list of files); on the
-    embedded ``style`` data, its three paintings. Validation styles: ``style_val_root`` when set (styles
-    never trained on: the paper's "arbitrary" claim), else at most ``max_val_images`` of the training
-    styles. Content validation as in :class:`ImageFolderDataModule` (``val_root`` or a held-out few).
+    Batches ``{"content", "style"}``; validation pairs content ``i`` with style ``i mod n``. Styles:
+    ``style_root`` or ``style_images`` (the embedded ``style`` data: its paintings); validation styles from
+    ``style_val_root`` (never trained on) or a few training ones; content as :class:`ImageFolderDataModule`.
     """
 
     def __init__(
@@ -464,28 +417,24 @@ class ContentStylesDataModule(_ImageDataModule):
         style_val_root: PathArg = None,
         val_root: PathArg = None,
         image_size: int = 256,
-        load_size: int = 512,
         batch_size: int = 8,
-        num_workers: int = 0,
-        embedded: str | None = None,
-        embedded_root: PathArg = None,
-        max_val_images: int | None = 8,
-        seed: int = 0,
+        load_size: int = 512,
+        **common: Any,
     ) -> None:
-        super().__init__(root, image_size, batch_size, num_workers, embedded, embedded_root, max_val_images, seed)
-        if embedded not in (None, "style"):
+        super().__init__(root, image_size=image_size, batch_size=batch_size, **common)
+        if self.embedded not in (None, "style"):
             raise ValueError(
-                f"data.embedded={embedded!r}: AdaIN trains on the embedded 'style' data (content + paintings)."
+                f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data (content + paintings)."
             )
-        if not embedded and (style_root is None) == (style_images is None):
+        if not self.embedded and (style_root is None) == (style_images is None):
             raise ValueError(
                 "AdaIN needs style images: set exactly one of data.style_root=DIR (a folder of paintings, e.g. "
                 "WikiArt) and data.style_images=[a.jpg,b.jpg,...]."
             )
-        self.style_root = Path(style_root) if style_root is not None else None
+        self.style_root = _path(style_root)
         self.style_images = [Path(path) for path in style_images] if style_images is not None else None
-        self.style_val_root = Path(style_val_root) if style_val_root is not None else None
-        self.val_root = Path(val_root) if val_root is not None else None
+        self.style_val_root = _path(style_val_root)
+        self.val_root = _path(val_root)
         self.load_size = load_size
         adain_train_transform(image_size, load_size)  # fail at construction on a bad size pair
 
@@ -499,19 +448,11 @@ class ContentStylesDataModule(_ImageDataModule):
                 )
             return self.style_images
         if self.style_root is not None:
-            return list_images(
-                self.style_root, hint="Set data.style_root to a folder of style paintings (e.g. WikiArt)."
-            )
+            return list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
         return embedded_style_images(self.embedded_root, len(EMBEDDED_STYLE_FILES))
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        hint = "Set data.root to a folder of content photos (searched recursively)."
-        content = list_images(self.root, hint=hint)
-        if self.val_root is not None:
-            val_content = spread(list_images(self.val_root, hint=hint.replace("data.root", "data.val_root")),
-                                 self.max_val_images)  # fmt: skip
-        else:
-            content, val_content = hold_out(content, self.max_val_images, self.seed)
+        content, val_content = self._content_split(self.val_root, "content photos")
         styles = self._styles()
         val_styles = spread(styles, self.max_val_images)
         if self.style_val_root is not None:

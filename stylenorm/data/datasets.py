@@ -1,16 +1,14 @@
 """Map-style datasets returning dicts of float tensors ``(3, H, W)`` in [0, 1] (layouts: docs/training.md, "Data").
 
-* :class:`ImageFolderDataset` - ``{key: image}``, key ``"image"`` (autoencoder) or ``"content"`` (style).
-* :class:`UnpairedDataset` - ``{"A", "B"}`` drawn independently, as CycleGAN trains (Zhu et al. 2017;
-  ``serial_batches=False``): A in the sampler's order, B a uniformly random B image, so no pairing is learned.
-* :class:`UnpairedValidationDataset` - ``{"A", "B"}`` in a fixed order, plus ``"A_truth"`` when the data have one.
-* :class:`KnownAnswerDataset` - ``{key: input, "target": answer}``: a known-answer task on an image folder.
-
-Files that cannot be decoded are skipped with one warning each (see :class:`ImageList`).
+:class:`ImageFolderDataset` (``{key: image}``), :class:`UnpairedDataset` (two sets drawn independently, as
+CycleGAN and AdaIN train), :class:`UnpairedValidationDataset` (fixed pairs, plus ``"A_truth"`` when the data
+have one) and :class:`KnownAnswerDataset` (``{key: input, "target": answer}``). Files that cannot be decoded are
+skipped with one warning each (:class:`~stylenorm.data.images.ImageList`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,24 +24,15 @@ from stylenorm.data.transforms import to_float_tensor
 Images = PathLikeStr | Sequence[PathLikeStr]
 
 
-def _paths(images: Images) -> list[Path]:
-    """A folder (listed recursively) or an explicit list of files."""
-    if isinstance(images, (str, Path)) or hasattr(images, "__fspath__"):
-        return list_images(images)
-    return [Path(path) for path in images]
-
-
-def _describe(paths: Sequence[Path], what: str) -> str:
-    """``what`` plus the folder the files share, for messages about them."""
-    try:
-        return f"{what} under {os.path.commonpath([path.parent for path in paths])}"
-    except ValueError:  # no paths, or absolute and relative ones mixed
-        return what
-
-
 def _image_list(images: Images, transform: Callable | None, what: str) -> ImageList:
-    paths = _paths(images)
-    return ImageList(paths, transform or to_float_tensor(), description=_describe(paths, what))
+    """An :class:`ImageList` of a folder (listed recursively) or of a list of files, described by their folder."""
+    if isinstance(images, (str, Path)) or hasattr(images, "__fspath__"):
+        paths = list_images(images)
+    else:
+        paths = [Path(path) for path in images]
+    with contextlib.suppress(ValueError):  # no paths, or absolute and relative ones mixed
+        what = f"{what} under {os.path.commonpath([path.parent for path in paths])}"
+    return ImageList(paths, transform or to_float_tensor(), description=what)
 
 
 class ImageFolderDataset(Dataset):
@@ -61,11 +50,8 @@ class ImageFolderDataset(Dataset):
 
 
 class UnpairedDataset(Dataset):
-    """Two unaligned image sets; length ``max(len A, len B)``, item ``i`` = A[i % nA] and a random B.
-
-    ``keys`` name the two in each item: ``("A", "B")`` for CycleGAN, ``("content", "style")`` for
-    AdaIN, whose content photos and style paintings are drawn independently too (Huang & Belongie 2017).
-    """
+    """Two unaligned image sets: item ``i`` = A[i % nA] and a random B, keyed ``keys`` (CycleGAN's A, B; AdaIN's
+    content, style); length ``max(nA, nB)``."""
 
     def __init__(
         self, root_a: Images, root_b: Images, transform: Callable | None = None, keys: tuple[str, str] = ("A", "B")
@@ -84,10 +70,9 @@ class UnpairedDataset(Dataset):
 
 
 class UnpairedValidationDataset(Dataset):
-    """Fixed A/B pairs for validation grids: item ``i`` = A[i], B[i % nB] (+ ``A_truth`` [i]).
+    """Fixed pairs: item ``i`` = A[i], B[i % nB] and, with ``truth`` (one per A image), ``A_truth``[i].
 
-    ``truth`` lists the ground-truth B-domain image of each A image (same order, same length); an
-    A image whose truth cannot be read is skipped together with it, so the two never misalign.
+    An A image whose truth cannot be read is skipped together with it, so the two never misalign.
     """
 
     def __init__(
@@ -127,40 +112,20 @@ class UnpairedValidationDataset(Dataset):
 class KnownAnswerDataset(Dataset):
     """The images of ``images`` as ``{key: input, "target": answer}`` of the task ``known_answer``.
 
-    ``colour_grade``: input = the image, target = its colour grade. ``exposure``: input = the image
-    under a random exposure nuisance, target = the exposure answer of the clean image. The nuisance
-    of item ``i`` is drawn
-
-    * with ``fixed_seed=None`` (training) afresh on every access, from torch's generator, which the
-      training loader seeds per sample from the run's seed, the epoch and the index
-      (:mod:`stylenorm.data.resumable`);
-    * with an int ``fixed_seed`` (validation) from a generator seeded by ``(fixed_seed, i)``: the
-      same pixels on every access, every epoch and every run, whatever the run's seed.
-
-    ``mixture_alpha``: the weight of the ``mixture`` task (:mod:`stylenorm.data.between_tasks`).
+    The nuisance of item ``i`` is drawn afresh on every access with ``fixed_seed=None`` (training: the loader
+    seeds torch's generator per sample), or from ``(fixed_seed, i)`` (validation: the same pixels in every run).
     """
 
     def __init__(
-        self,
-        images: ImageFolderDataset,
-        known_answer: str,
-        fixed_seed: int | None = None,
-        mixture_alpha: float = 0.5,
+        self, images: ImageFolderDataset, known_answer: str, fixed_seed: int | None = None, mixture_alpha: float = 0.5
     ) -> None:
         self.known_answer = check_known_answer(known_answer)
         if self.known_answer is None:
             raise ValueError("KnownAnswerDataset needs a known_answer; use the ImageFolderDataset itself for none.")
         self.source = images
+        self.images, self.key = images.images, images.key
         self.fixed_seed = fixed_seed
         self.mixture_alpha = check_alpha(mixture_alpha)
-
-    @property
-    def images(self) -> ImageList:
-        return self.source.images
-
-    @property
-    def key(self) -> str:
-        return self.source.key
 
     def __len__(self) -> int:
         return len(self.source)

@@ -1,12 +1,9 @@
 """Embedded default datasets, generated on first use from files the installed packages already hold.
 
-Nothing is downloaded, ever. :func:`materialize_embedded` writes a dataset (PNG files, byte-identical on
-every run) from the photo tiles and paintings of :mod:`stylenorm.data.sources`, split by source photo
-(:func:`photo_split`: the test photos are never trained on): ``cyclegan`` and ``cyclegan_exposure`` (the
-CycleGAN layout, each test tile's known answer in ``testA_truth/``), ``style`` and ``autoencoder``. A root
-is built in a temporary folder, manifest last, and renamed into place, so an interrupted run never leaves
-a half dataset that looks complete. The folders of each dataset: docs/modules.md; the split:
-docs/ablations-protocol.md, "Held-out images".
+Nothing is downloaded. :func:`materialize_embedded` writes ``cyclegan``, ``cyclegan_exposure`` (the CycleGAN
+layout with each held-out tile's known answer), ``style`` or ``autoencoder`` as byte-identical PNG files from the
+tiles and paintings of :mod:`stylenorm.data.sources`, split by source photo (:func:`photo_split`), into a
+temporary folder renamed into place once complete. Folders and split: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -18,6 +15,7 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,11 +24,10 @@ import torch
 from PIL import Image
 
 from stylenorm.data.known_answer import (
-    apply_exposure,
     colour_grade,
     exposure_answer,
-    exposure_parameters,
     known_answer_transform,
+    random_exposure,
     stable_seed,
 )
 from stylenorm.data.sources import (
@@ -56,62 +53,37 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Bump when the generated content changes: roots with another version are regenerated.
-#: 2: f = the warm film grade with red and blue swapped (was the warm grade alone); this changed the
-#: B folders and testA_truth of cyclegan and cyclegan_exposure (style and autoencoder: only the
-#: version in README.txt and MANIFEST.json).
-#: 3: the style dataset also holds style_1.png and style_2.png (more styles for norm=conditional_instance);
-#: the other datasets changed only in the version of README.txt and MANIFEST.json.
-#: 4: split by source photo (:func:`photo_split`): test/ (testA/...) from photos never trained on,
-#: val/ (valA/...) from tiles of the training photos; every dataset changed.
+#: Bump when the generated content changes: roots with another version are regenerated (4: split by photo).
 FORMAT_VERSION = 4
 EMBEDDED_NAMES = ("cyclegan", "cyclegan_exposure", "style", "autoencoder")
 #: The embedded CycleGAN datasets and the known-answer task each poses (``data.known_answer``).
 CYCLEGAN_KNOWN_ANSWERS = {"cyclegan": "colour_grade", "cyclegan_exposure": "exposure"}
 MANIFEST = "MANIFEST.json"
-#: The style paintings of the embedded ``style`` dataset, in style-index order (style.png first, the
-#: one-style default): stained-glass mosaic, flowing bands, diagonal stripes.
+#: The paintings of the ``style`` dataset in style-index order: mosaic (the one-style default), bands, stripes.
 EMBEDDED_STYLE_FILES = ("style.png", "style_1.png", "style_2.png")
 _STYLE_PAINTERS = (mosaic_style_image, swirl_style_image, stripes_style_image)
 
 _SPLIT_SEED = 2017  # one permutation of the tiles per dataset, fixed forever (changing it = new FORMAT_VERSION)
 _EXPOSURE_SEED = "cyclegan_exposure"  # with the tile name: the seed of each tile's nuisance, fixed forever
-#: Photos whose tiles are test images only: never trained on, never tuned on (82 tiles; >= 64 so a
-#: report can bootstrap over images). Two ordinary photos on which doing nothing scores low on both
-#: known-answer tasks (about 10 dB), so a test score above it means the task was learned.
+#: Photos whose tiles are test images only (82 tiles, enough to bootstrap over), never trained or tuned on.
 TEST_PHOTOS = ("chelsea.png", "coffee.png")
 #: Tiles of the training photos held out for tuning (learning rates): the ``val`` split.
 VAL_TILES = 64
 SPLITS = ("train", "val", "test")
 
 
-def _as_float(tiles: Sequence[Tile]) -> torch.Tensor:
-    """uint8 tiles as one float64 (N, 3, H, W) stack in [0, 1] (float64: 8-bit rounding ties stay rare)."""
-    return torch.from_numpy(np.stack([tile.pixels for tile in tiles])).permute(0, 3, 1, 2).double() / 255.0
-
-
-def _to_uint8(images: torch.Tensor) -> list[np.ndarray]:
-    return list((images * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
-
-
-def _grade(tiles: Sequence[Tile]) -> list[np.ndarray]:
-    """f applied to uint8 tiles."""
-    return _to_uint8(colour_grade(_as_float(tiles)))
-
-
-def _exposure_answers(tiles: Sequence[Tile]) -> list[np.ndarray]:
-    """a (standardize per channel, then f) applied to uint8 tiles."""
-    return _to_uint8(exposure_answer(_as_float(tiles)))
+def _map_tiles(function: Callable[[torch.Tensor], torch.Tensor], tiles: Sequence[Tile]) -> list[np.ndarray]:
+    """``function`` of the tiles as one float64 stack in [0, 1] (8-bit rounding ties stay rare), as uint8."""
+    images = torch.from_numpy(np.stack([tile.pixels for tile in tiles])).permute(0, 3, 1, 2).double() / 255.0
+    return list((function(images) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
 
 
 def _exposure_inputs(tiles: Sequence[Tile]) -> list[np.ndarray]:
-    """e applied to uint8 tiles, each with its own nuisance, drawn from a generator seeded by its name."""
-    images = _as_float(tiles)
-    exposed = []
-    for tile, image in zip(tiles, images, strict=True):
-        generator = torch.Generator().manual_seed(stable_seed(_EXPOSURE_SEED, tile.name))
-        exposed.append(apply_exposure(image, *exposure_parameters(image, generator)))
-    return _to_uint8(torch.stack(exposed))
+    """e of each tile, its nuisance drawn from a generator seeded by the tile's name."""
+    generators = [torch.Generator().manual_seed(stable_seed(_EXPOSURE_SEED, tile.name)) for tile in tiles]
+    return _map_tiles(
+        lambda images: torch.stack([random_exposure(x, g) for x, g in zip(images, generators, strict=True)]), tiles
+    )
 
 
 def _write_png(path: Path, pixels: np.ndarray) -> None:
@@ -137,26 +109,31 @@ def photo_split(tiles: Sequence[Tile] | None = None) -> dict[str, list[Tile]]:
 
 
 def _write_known_answer_layout(
-    root: Path,
-    inputs: Callable[[Sequence[Tile]], Sequence[np.ndarray] | None],
-    answers: Callable[[Sequence[Tile]], Sequence[np.ndarray]],
+    root: Path, answer: Callable[[torch.Tensor], torch.Tensor], inputs: Callable | None = None
 ) -> None:
-    """The CycleGAN layout of one known-answer task: A = ``inputs(tiles)`` (None: the photos as they
-    are), B and the truths = ``answers(tiles)``; one fixed split shared by every task."""
+    """The CycleGAN layout of one task: A = ``inputs(tiles)`` (None: the photos), B and the truths the answers."""
     split = photo_split()
+    inputs = inputs or (lambda tiles: None)
     train_a, train_b = split["train"][0::2], split["train"][1::2]
     _write_tiles(root / "trainA", train_a, inputs(train_a))
-    _write_tiles(root / "trainB", train_b, answers(train_b))
+    _write_tiles(root / "trainB", train_b, _map_tiles(answer, train_b))
     for name in ("val", "test"):
         held_out = split[name]
-        answer = answers(held_out)
+        answers = _map_tiles(answer, held_out)
         _write_tiles(root / f"{name}A", held_out, inputs(held_out))
-        _write_tiles(root / f"{name}A_truth", held_out, answer)
-        _write_tiles(root / f"{name}B", held_out, answer)
+        _write_tiles(root / f"{name}A_truth", held_out, answers)
+        _write_tiles(root / f"{name}B", held_out, answers)
+
+
+def _write_split(root: Path, folders: Sequence[str]) -> None:
+    """The train, val and test tiles into ``folders`` (in that order)."""
+    split = photo_split()
+    for folder, name in zip(folders, SPLITS, strict=True):
+        _write_tiles(root / folder, split[name])
 
 
 def _build_cyclegan(root: Path) -> str:
-    _write_known_answer_layout(root, inputs=lambda tiles: None, answers=_grade)
+    _write_known_answer_layout(root, colour_grade)
     return (
         "Unpaired photo -> 'cold grade' (warm film grade, then red and blue swapped) translation\n"
         "in the CycleGAN layout.\n"
@@ -168,7 +145,7 @@ def _build_cyclegan(root: Path) -> str:
 
 
 def _build_cyclegan_exposure(root: Path) -> str:
-    _write_known_answer_layout(root, inputs=_exposure_inputs, answers=_exposure_answers)
+    _write_known_answer_layout(root, exposure_answer, _exposure_inputs)
     return (
         "Unpaired 'random exposure' -> 'standardized, then graded' translation in the CycleGAN layout.\n"
         "trainA/: photo tiles, each under its own random gain and offset per channel (e).\n"
@@ -180,10 +157,7 @@ def _build_cyclegan_exposure(root: Path) -> str:
 
 
 def _build_style(root: Path) -> str:
-    split = photo_split()
-    _write_tiles(root / "content", split["train"])
-    _write_tiles(root / "val", split["val"])
-    _write_tiles(root / "test", split["test"])
+    _write_split(root, ("content", "val", "test"))
     for name, paint in zip(EMBEDDED_STYLE_FILES, _STYLE_PAINTERS, strict=True):
         _write_png(root / name, paint())
     return (
@@ -196,25 +170,22 @@ def _build_style(root: Path) -> str:
     )
 
 
-def embedded_style_images(root: str | os.PathLike, count: int) -> list[Path]:
-    """The first ``count`` style paintings of the embedded ``style`` dataset in ``root``."""
-    if not 1 <= count <= len(EMBEDDED_STYLE_FILES):
-        raise ValueError(
-            f"data.num_styles={count}: the embedded style data hold {len(EMBEDDED_STYLE_FILES)} paintings "
-            f"({', '.join(EMBEDDED_STYLE_FILES)}); use 1..{len(EMBEDDED_STYLE_FILES)}, or your own with "
-            f"data=content_style data.style_images=[a.jpg,b.jpg,...]."
-        )
-    return [Path(root) / name for name in EMBEDDED_STYLE_FILES[:count]]
-
-
 def _build_autoencoder(root: Path) -> str:
-    split = photo_split()
-    for name in SPLITS:
-        _write_tiles(root / name, split[name])
+    _write_split(root, SPLITS)
     return (
         "Photo tiles for the autoencoder. train/: training tiles. val/: held-out tiles of the training\n"
         "photos (for tuning). test/: tiles of photos never trained on.\n"
     )
+
+
+def embedded_style_images(root: str | os.PathLike, count: int) -> list[Path]:
+    """The first ``count`` style paintings of the embedded ``style`` dataset in ``root``."""
+    if not 1 <= count <= len(EMBEDDED_STYLE_FILES):
+        raise ValueError(
+            f"data.num_styles={count}: the embedded style data hold {len(EMBEDDED_STYLE_FILES)} paintings; use "
+            f"1..{len(EMBEDDED_STYLE_FILES)}, or your own with data=content_style data.style_images=[a.jpg,b.jpg,...]."
+        )
+    return [Path(root) / name for name in EMBEDDED_STYLE_FILES[:count]]
 
 
 _BUILDERS: dict[str, Callable[[Path], str]] = {
@@ -234,11 +205,7 @@ def _read_manifest(root: Path) -> dict | None:
 
 def _manifest(name: str, root: Path) -> dict:
     files = sorted(p for p in root.rglob("*") if p.is_file())
-    counts: dict[str, int] = {}
-    for path in files:
-        if path.suffix == ".png" and path.parent != root:
-            folder = path.parent.relative_to(root).as_posix()
-            counts[folder] = counts.get(folder, 0) + 1
+    counts = Counter(p.parent.relative_to(root).as_posix() for p in files if p.suffix == ".png" and p.parent != root)
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -259,14 +226,13 @@ def _check_replaceable(name: str, root: Path, manifest: dict | None) -> None:
     if manifest is None:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise FileExistsError(
-                f"{root} exists but is not an embedded dataset (no {MANIFEST}); refusing to overwrite it. "
-                f"Move it away, or point data.embedded_root / data.root elsewhere (or set data.embedded=null "
-                f"to use the folder as your own data)."
+                f"{root} exists but is not an embedded dataset (no {MANIFEST}); refusing to overwrite it. Point "
+                f"data.embedded_root / data.root elsewhere, or set data.embedded=null to use it as your own data."
             )
     elif manifest.get("name") != name:
         raise FileExistsError(
             f"{root} holds the embedded {manifest.get('name')!r} dataset, but {name!r} was asked for there. "
-            f"Use a separate folder per dataset (the configs use <paths.data_dir>/embedded/<name>)."
+            f"Use a separate folder per dataset."
         )
 
 
@@ -287,10 +253,9 @@ def _move_into_place(staging: Path, root: Path, name: str) -> None:
 
 
 def materialize_embedded(name: str, root: str | os.PathLike) -> Path:
-    """Write the embedded dataset ``name`` into ``root`` unless it is already there; returns ``root``.
+    """Write the embedded dataset ``name`` into ``root`` unless it is there in this format version; returns ``root``.
 
-    Regenerates when ``root/MANIFEST.json`` is missing or has another format version. A non-empty
-    ``root`` that is not an embedded dataset is never overwritten (:class:`FileExistsError`). Safe
+    A non-empty ``root`` that is not an embedded dataset is never overwritten (:class:`FileExistsError`). Safe
     to call from several processes: each writes into its own temporary folder, renamed into place.
     """
     if name not in _BUILDERS:

@@ -1,17 +1,14 @@
 """Finding and decoding image files the way users actually have them.
 
-Real folders hold JPEGs rotated by an EXIF tag, grayscale and palette PNGs, CMYK JPEGs, RGBA
-screenshots, 16-bit scans, and now and then a truncated download. :func:`load_rgb` turns all of
-those into the 8-bit RGB image every network here expects; :class:`ImageList` reads a list of files
-for a dataset and skips (with one warning per file) the ones that cannot be decoded, so one bad
-file out of 80,000 COCO images costs a warning, not a run.
+:func:`load_rgb` turns EXIF-rotated JPEGs, grayscale, palette, CMYK, 16-bit and ICC-tagged files into the 8-bit
+sRGB image every network here expects; :class:`ImageList` reads a dataset's files and skips (with one warning
+per file) the ones that cannot be decoded, so one bad file out of 80,000 costs a warning, not a run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from os import PathLike
@@ -19,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
-
-log = logging.getLogger(__name__)
 
 #: File name endings taken as images (compared case-insensitively).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
@@ -41,40 +36,24 @@ class UnreadableImageError(OSError):
 
 
 class ImageTooLargeError(UnreadableImageError):
-    """A file whose header claims more pixels than Pillow decodes safely (a decompression bomb).
-
-    An ``OSError``, like every other unreadable file, so each caller that names and skips bad files
-    skips it too; Pillow's own ``DecompressionBombError`` is not one and used to stop whole folders.
-    """
+    """A decompression bomb: an ``OSError`` (unlike Pillow's own error), so callers skip it like any bad file."""
 
 
 @contextlib.contextmanager
 def open_image(path: PathLikeStr) -> Iterator[Image.Image]:
-    """``Image.open(path)`` for files from users: the one place that opens image files.
-
-    A decompression bomb (a header claiming more than twice ``PIL.Image.MAX_IMAGE_PIXELS``, about
-    179 megapixels, e.g. a 20000 x 20000 PNG of a few hundred bytes) raises
-    :class:`ImageTooLargeError` naming the limit, at opening or at any later frame.
-    """
+    """``Image.open(path)`` for files from users; a decompression bomb raises :class:`ImageTooLargeError`."""
     try:
         with Image.open(path) as image:
             yield image
     except Image.DecompressionBombError as error:
-        limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else None
-        where = f"Pillow's limit of {limit} pixels (2 x PIL.Image.MAX_IMAGE_PIXELS)" if limit else "Pillow's limit"
         raise ImageTooLargeError(
-            f"too large to decode safely ({error}); images above {where} are refused as possible decompression "
-            f"bombs. Shrink it with another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+            f"too large to decode safely ({error}); refused as a possible decompression bomb. Shrink it with "
+            f"another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
         ) from None
 
 
 def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") -> list[Path]:
-    """Image files under ``folder`` (extensions in :data:`IMAGE_EXTENSIONS`), sorted.
-
-    Hidden files (``.name``, e.g. macOS ``._photo.jpg`` resource forks, which are not images) are
-    left out. A missing folder, or one without images, raises :class:`FileNotFoundError` naming the
-    folder; ``hint`` is appended to say what the caller expected there and how to fix it.
-    """
+    """Image files under ``folder``, sorted, hidden ones left out; none raises ``FileNotFoundError`` + ``hint``."""
     folder = Path(folder)
     fix = f" {hint}" if hint else " Point the config at a folder of .png/.jpg images."
     if not folder.is_dir():
@@ -98,11 +77,7 @@ def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") 
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:
-    """Single-channel images with more than 8 bits (16-bit PNG/TIFF, 32-bit int, float) as 8-bit ``L``.
-
-    PIL's own ``convert("RGB")`` clips such values at 255 instead of scaling them, which would turn
-    most of a 16-bit scan white.
-    """
+    """Single-channel images of more than 8 bits as ``L``, scaled (PIL's ``convert`` would clip them at 255)."""
     array = np.asarray(image)
     if image.mode.startswith("I;16") or (image.mode == "I" and array.max(initial=0) > 255):
         scaled = array.astype(np.float64) / 257.0  # 65535 -> 255
@@ -118,24 +93,18 @@ _PROFILE_MODES = {"RGB ": ("RGB", "RGBA", "P"), "CMYK": ("CMYK",), "GRAY": ("L",
 _SRGB = ImageCms.createProfile("sRGB")
 
 
-def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
-    return "srgb" in (ImageCms.getProfileDescription(profile) or "").lower()
-
-
 def to_srgb(image: Image.Image, source: object = "image") -> Image.Image:
-    """Pixels in an embedded ICC profile's colour space (Display P3, Adobe RGB, a CMYK press profile, a
-    gray gamma) converted to sRGB with Pillow's ImageCms (littleCMS, perceptual intent), which every
-    network here was trained in. Without this a Display-P3 phone photo or a CMYK print file would be
-    read with shifted, usually duller colours. Images without a profile, or tagged sRGB, are returned
-    unchanged; the alpha channel is carried through. A profile that cannot be applied is reported
-    (:class:`ColourProfileWarning`, naming ``source``), never silently dropped.
+    """Pixels in an embedded ICC profile's colour space converted to sRGB (littleCMS, perceptual intent).
+
+    Untagged and sRGB-tagged images are returned unchanged, alpha is carried through; a profile that cannot
+    be applied is reported (:class:`ColourProfileWarning` naming ``source``), never silently dropped.
     """
     icc = image.info.get("icc_profile")
     if not icc:
         return image
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        if _is_srgb(profile):
+        if "srgb" in (ImageCms.getProfileDescription(profile) or "").lower():
             return image
         space = profile.profile.xcolor_space
         if image.mode not in _PROFILE_MODES.get(space, ()):
@@ -164,15 +133,8 @@ def has_transparency(image: Image.Image) -> bool:
 
 
 def to_rgb(image: Image.Image, source: object = "image") -> Image.Image:
-    """A decoded, upright image of any mode as the 8-bit sRGB image the networks expect.
-
-    * 16-bit and float images are scaled to 8 bits (not clipped).
-    * An embedded ICC profile is applied (:func:`to_srgb`): Display P3, Adobe RGB, CMYK and gray profiles.
-    * Grayscale, palette, CMYK and YCbCr images are converted to RGB.
-    * Transparency is composited over white: the colour under fully transparent pixels is
-      undefined (often black or leftovers), so dropping alpha would feed that to the network.
-      Opaque images are unchanged by this.
-    """
+    """A decoded, upright image of any mode as 8-bit sRGB: high bit depths scaled, ICC profile applied,
+    transparency composited over white (the colour under transparent pixels is undefined)."""
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         icc = image.info.get("icc_profile")
         image = _to_8bit(image)
@@ -187,10 +149,7 @@ def to_rgb(image: Image.Image, source: object = "image") -> Image.Image:
 
 
 def load_rgb(path: PathLikeStr) -> Image.Image:
-    """Decode ``path`` completely as an 8-bit sRGB image, upright (EXIF orientation applied; phone
-    photos are stored sideways with a rotation tag), converted as :func:`to_rgb` says. An animated
-    GIF or WebP gives its first frame (the stylize command runs every frame:
-    :mod:`stylenorm.inference.animation`).
+    """Decode ``path`` completely as :func:`to_rgb` says, EXIF orientation applied (an animation: its first frame).
 
     Raises whatever PIL raises for unreadable, empty or truncated files (``OSError`` mostly).
     """
@@ -201,12 +160,9 @@ def load_rgb(path: PathLikeStr) -> Image.Image:
 
 
 class ImageList:
-    """Images of a dataset, read by index, skipping files that cannot be decoded.
+    """Images of a dataset, read by index; a file that cannot be decoded is warned about once, then skipped.
 
-    :meth:`read` warns once per bad file (:class:`UnreadableImageWarning`, naming it) and raises
-    :class:`UnreadableImageError` for it from then on without retrying the decode;
-    :meth:`first_readable` walks on to the next index until something decodes. With
-    ``num_workers > 0`` each worker keeps its own list, so a bad file is warned about once per worker.
+    With ``num_workers > 0`` each worker keeps its own list, so a bad file is warned about once per worker.
     """
 
     def __init__(
@@ -242,10 +198,9 @@ class ImageList:
         return self.transform(image) if self.transform is not None else image
 
     def first_readable(self, start: int, read: Callable[[int], object] | None = None):
-        """``read(i)`` for the first ``i`` from ``start`` on (wrapping around) that decodes.
+        """``read(i)`` (default :meth:`read`) for the first ``i`` from ``start`` on, wrapping around, that decodes.
 
-        ``read`` defaults to :meth:`read`; datasets pass a function that reads several aligned files
-        for one index (an image and its ground truth) so that they stay aligned when one is skipped.
+        Datasets pass a ``read`` of several aligned files (an image and its truth) so they are skipped together.
         """
         read = read or self.read
         n = len(self.paths)

@@ -1,12 +1,9 @@
-"""Known-answer tasks: image-to-image problems whose exact answer is computable, so that an output can be
-scored against the truth (PSNR/SSIM), not only by how plausible it looks.
+"""Known-answer tasks: image-to-image problems whose exact answer is computable, so an output is scored against it.
 
-Two extremes: ``colour_grade`` (answer ``f(x)``, a fixed per-pixel "cold grade" of the photo that needs
-each image's absolute colour, so instance norm loses by construction) and ``exposure`` (input ``e(x)``, a
-random per-image, per-channel gain and offset; answer ``a(x) = f(clamp(0.45 + 0.2 z))``, ``z`` the photo
-standardized per channel, the same for every ``e``, so instance norm wins by construction). The tasks
-between them: :mod:`stylenorm.data.between_tasks`. The formulas of f, e and a, and why each task separates
-the norms: docs/modules.md; choosing a task: docs/training.md, "Data".
+The extremes: ``colour_grade`` (answer ``f(x)``, a fixed "cold grade"; instance norm loses by construction) and
+``exposure`` (input ``e(x)``, a random per-channel gain and offset; answer ``a(x)``, the same for every ``e``;
+instance norm wins by construction). Between them: :mod:`stylenorm.data.between_tasks`. Formulas and why:
+docs/modules.md; choosing a task: docs/training.md, "Data".
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ SEPIA_MIX = 0.6
 GAMMA = 0.8
 CONTRAST = 1.2
 
-#: The exposure nuisance: gain about the channel mean and offset, before narrowing (docs/modules.md).
+#: The exposure nuisance: gain about the channel mean and offset, before narrowing.
 GAIN_RANGE = (0.5, 1.5)
 OFFSET_RANGE = (-0.2, 0.2)
 #: The exposure answer: the standardized photo is mapped to this mean and std before grading.
@@ -35,10 +32,7 @@ STD_FLOOR = 1e-6
 def check_known_answer(value: str | None, key: str = "data.known_answer") -> str | None:
     """``value`` if it names a known-answer task (or is None); otherwise an error naming ``key``."""
     if value is not None and value not in KNOWN_ANSWERS:
-        raise ValueError(
-            f"{key}={value!r} is not a known-answer task; expected one of {', '.join(KNOWN_ANSWERS)} "
-            f"or null (no known answer). See stylenorm/data/known_answer.py."
-        )
+        raise ValueError(f"{key}={value!r} is not a known-answer task; expected {', '.join(KNOWN_ANSWERS)} or null.")
     return value
 
 
@@ -51,14 +45,7 @@ def _check_image(image: torch.Tensor, what: str) -> None:
 
 
 def warm_film_grade(image: torch.Tensor) -> torch.Tensor:
-    """The "warm film grade" w (formula in docs/modules.md): the first step of f.
-
-    On its own it is too mild to be the known answer (doing nothing scores nearly as well as a CPU-sized
-    CycleGAN against it; docs/training.md, "Data"); f follows it with a swap of the red and blue channels
-    (:func:`colour_grade`).
-    ``image``: float tensor (3, H, W) or (N, 3, H, W) in [0, 1] (values outside are clipped first).
-    Returns a tensor of the same shape and dtype in [0, 1].
-    """
+    """The "warm film grade" w, the first step of f; same shape and dtype, in [0, 1] (input clipped first)."""
     _check_image(image, "warm_film_grade")
     x = image.clamp(0.0, 1.0)
     r, g, b = x.unbind(-3)
@@ -67,20 +54,10 @@ def warm_film_grade(image: torch.Tensor) -> torch.Tensor:
     return (0.5 + CONTRAST * (graded.pow(GAMMA) - 0.5)).clamp(0.0, 1.0)
 
 
-def reverse_channels(image: torch.Tensor) -> torch.Tensor:
-    """(r, g, b) -> (b, g, r): red and blue swapped, green kept."""
-    _check_image(image, "reverse_channels")
-    return image.flip(-3)
-
-
 def colour_grade(image: torch.Tensor) -> torch.Tensor:
-    """The "cold grade" f = reverse_channels(warm_film_grade(x)) (docs/modules.md): the ``colour_grade`` answer.
-
-    ``image``: float tensor (3, H, W) or (N, 3, H, W) in [0, 1] (values outside are clipped first).
-    Returns a tensor of the same shape and dtype in [0, 1].
-    """
+    """The "cold grade" f: :func:`warm_film_grade`, then red and blue swapped; the ``colour_grade`` answer."""
     _check_image(image, "colour_grade")
-    return reverse_channels(warm_film_grade(image))
+    return warm_film_grade(image).flip(-3)
 
 
 #: The name the embedded CycleGAN data and older code use for f.
@@ -106,10 +83,7 @@ def exposure_answer(image: torch.Tensor) -> torch.Tensor:
 
 
 def apply_exposure(image: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """``clamp(m_c + g_c (x_c - m_c) + o_c, 0, 1)`` with any gains/offsets broadcastable to (..., 3, 1, 1).
-
-    The clamp is a no-op for the parameters of :func:`exposure_parameters` (up to rounding).
-    """
+    """``clamp(m_c + g_c (x_c - m_c) + o_c, 0, 1)``; the clamp is a no-op for :func:`exposure_parameters`."""
     _check_image(image, "apply_exposure")
     mean = _channel_mean(image)
     return (mean + gain * (image - mean) + offset).clamp(0.0, 1.0)
@@ -118,11 +92,9 @@ def apply_exposure(image: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor
 def exposure_parameters(
     image: torch.Tensor, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random gain and offset per image and channel, shaped (..., 3, 1, 1): the nuisance of ``exposure``.
+    """A random gain and offset per image and channel (..., 3, 1, 1), narrowed so :func:`apply_exposure` never clips.
 
-    Two uniform numbers per channel are drawn (in float64, so the draw does not depend on the
-    image's dtype) from ``generator`` and mapped to the ranges of docs/modules.md, narrowed so
-    that :func:`apply_exposure` does not clip.
+    The draws are float64 from ``generator``, so they do not depend on the image's dtype.
     """
     _check_image(image, "exposure_parameters")
     shape = (*image.shape[:-2], 1, 1)

@@ -1,9 +1,6 @@
-"""The raw material of the embedded datasets: photo tiles and procedural paintings, nothing downloaded.
-
-Photos: the colour photographs inside the scikit-image wheel (:data:`PHOTOS`, read from their files so that
-scikit-image's downloader never runs), resized to a shorter side of at most 512 px and cut into 64 px
-tiles; nearly flat or black tiles are dropped. Paintings: drawn from fixed seeds. Which photos and why,
-and why these sizes and thresholds: docs/modules.md.
+"""The raw material of the embedded datasets, nothing downloaded: 64 px tiles of the colour photographs inside
+the scikit-image wheel (:data:`PHOTOS`) and procedural paintings drawn from fixed seeds. Why these photos, sizes
+and thresholds: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -39,12 +36,12 @@ _LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as PIL's convert("L")
 
 
 def skimage_data_dir() -> Path:
-    """``skimage/data`` of the installed scikit-image, found without importing it."""
+    """``skimage/data`` of the installed scikit-image, found without importing it (its downloader never runs)."""
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
-            "The embedded datasets are cut from the photographs bundled with scikit-image, which is not "
-            "installed. Install it with `pip install 'scikit-image>=0.22'` (or `pip install -e .`)."
+            "The embedded datasets are cut from photographs bundled with scikit-image, which is not installed: "
+            "`pip install 'scikit-image>=0.22'`."
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
@@ -53,8 +50,8 @@ def _photo_path(name: str) -> Path:
     path = skimage_data_dir() / name
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: scikit-image wheels bundle {', '.join(PHOTOS)} in skimage/data. "
-            f"Reinstall it with `pip install --force-reinstall 'scikit-image>=0.22'`."
+            f"{path} is missing from scikit-image's bundled photos: "
+            f"`pip install --force-reinstall 'scikit-image>=0.22'`."
         )
     return path
 
@@ -73,7 +70,7 @@ class Tile:
 
     @property
     def photo(self) -> str:
-        """The source photo's file stem, e.g. ``astronaut``: tiles of one photo share content."""
+        """The source photo's file stem, e.g. ``astronaut``."""
         return self.name.rsplit("_r", 1)[0]
 
 
@@ -108,14 +105,7 @@ _MOSAIC_HUES = (0.62, 0.98, 0.13, 0.36, 0.78, 0.07, 0.5)
 
 
 def mosaic_style_image(size: int = 256, num_cells: int = 56, seed: int = 1605) -> np.ndarray:
-    """A ``(size, size, 3)`` uint8 stained-glass mosaic, identical for identical arguments.
-
-    ``num_cells`` seed points uniform in the square define Voronoi cells. Each cell takes a palette
-    hue (jittered by +-0.02), saturation 0.75-1 and value 0.7-1, and is modulated by a sinusoidal
-    ripple ``0.8 + 0.2 sin(2 pi (x cos t + y sin t) / w)`` with a random direction ``t`` and a
-    wavelength ``w`` of 6-14 px (brush strokes). Pixels within ~2.5 px of a cell border (second
-    nearest minus nearest seed distance) are blended smoothly into a dark lead colour.
-    """
+    """A ``(size, size, 3)`` uint8 stained-glass mosaic: Voronoi cells with a brush-stroke ripple, lead lines."""
     rng = np.random.default_rng(seed)
     seeds = rng.uniform(0, size, size=(num_cells, 2))
     hues = np.array(_MOSAIC_HUES)[rng.integers(len(_MOSAIC_HUES), size=num_cells)] + rng.uniform(-0.02, 0.02, num_cells)
@@ -139,14 +129,7 @@ def mosaic_style_image(size: int = 256, num_cells: int = 56, seed: int = 1605) -
 
 
 def swirl_style_image(size: int = 256, seed: int = 1889) -> np.ndarray:
-    """A ``(size, size, 3)`` uint8 painting of flowing bands, identical for identical arguments: the
-    second embedded style, as unlike the mosaic as a procedure allows (no edges, large smooth strokes).
-
-    A band coordinate ``b = r / 18 + 1.4 sin(3 theta + r / 40) + n`` (``r, theta``: polar coordinates
-    about a random centre; ``n``: a sum of three random sinusoids of amplitude 0.35) is cut into
-    bands of width 1 whose colour cycles through deep blue, cobalt, ochre and cream, blended over
-    the band's last fifth; a fine ripple ``0.9 + 0.1 sin(2 pi b * 7)`` gives brush texture.
-    """
+    """A ``(size, size, 3)`` uint8 painting of flowing bands about a random centre: no edges, smooth strokes."""
     rng = np.random.default_rng(seed)
     palette = np.array([[0.08, 0.12, 0.38], [0.16, 0.35, 0.72], [0.85, 0.66, 0.18], [0.95, 0.91, 0.74]])
     y, x = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
@@ -165,12 +148,7 @@ def swirl_style_image(size: int = 256, seed: int = 1889) -> np.ndarray:
 
 
 def stripes_style_image(size: int = 256, seed: int = 1913) -> np.ndarray:
-    """A ``(size, size, 3)`` uint8 painting of sharp diagonal stripes, identical for identical arguments:
-    the third embedded style (hard edges at one orientation, a red-black-white palette, fine grain).
-
-    Stripes of period 11 px run at 35 degrees; each stripe takes red, black or off-white by a
-    random draw, and per-pixel grain of +-0.06 (uniform) is added.
-    """
+    """A ``(size, size, 3)`` uint8 painting of sharp diagonal stripes in red, black and off-white, with grain."""
     rng = np.random.default_rng(seed)
     palette = np.array([[0.78, 0.1, 0.08], [0.06, 0.05, 0.05], [0.93, 0.9, 0.84]])
     y, x = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
