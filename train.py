@@ -1,7 +1,7 @@
 """Train a stylenorm network: ``python train.py model=cyclegan norm=instance``.
 
-Thin Hydra entry point (``--help``: config groups; ``--cfg job``: the composed config); the run
-itself is :func:`stylenorm.train.run`, its folder is decided in configs/train.yaml.
+The Hydra entry point (``--help``: config groups; ``--cfg job``: the composed config); the run itself
+is :func:`stylenorm.train.run`, its folder is decided in configs/train.yaml.
 """
 
 import logging
@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from stylenorm.run_folder import register_resolvers
 
-register_resolvers()  # every ${name:...} of configs/: run folders, usable cores, scaled learning rates
+register_resolvers()  # every ${name:...} of configs/
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")

@@ -1,12 +1,9 @@
 """stylenorm: train and compare image-to-image networks under different normalization layers.
 
-Where things are decided:
-
-* normalization: :mod:`stylenorm.nn.norm` (the only place that names a torch norm class)
-* networks: :mod:`stylenorm.networks` (plain ``nn.Module``s)
-* public pretrained files: :mod:`stylenorm.networks.public_checkpoints`
-* training logic: :mod:`stylenorm.tasks` (LightningModules), :mod:`stylenorm.train`
-* applying a trained network: :mod:`stylenorm.inference` (``stylenorm.stylize``)
+Where things are decided: normalization in :mod:`stylenorm.nn.norm` (the only place that names a torch
+norm class), networks in :mod:`stylenorm.networks`, public pretrained files in
+:mod:`stylenorm.networks.public_checkpoints`, training in :mod:`stylenorm.tasks` and
+:mod:`stylenorm.train`, applying a trained network in :mod:`stylenorm.inference` (``stylenorm.stylize``).
 """
 
 __version__ = "0.1.0"

@@ -1,10 +1,9 @@
 """Every file the project writes reaches its path whole and checked, or not at all.
 
-:func:`atomic_path` hands the writer a temporary file in the target's folder; only when the writer and the
-caller's checks succeeded is it flushed and renamed over the target (``os.replace``: a reader sees the old
-file or the new one), otherwise it is removed and an earlier file is left as it was. A killed writer
-leaves its temporary file, named ``.<name>.<host>-<pid>.<token>.tmp``; :func:`remove_stale_temporaries`
-deletes those whose process on this host is gone. Hard links, file modes and older names: docs/modules.md.
+:func:`atomic_path` hands the writer a temporary file beside the target, renamed over it (``os.replace``)
+only when the writer and the caller's checks succeeded. A killed writer leaves its temporary file,
+``.<name>.<host>-<pid>.<token>.tmp``; :func:`remove_stale_temporaries` deletes those whose process on
+this host is gone. Hard links, file modes and older names: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -27,33 +26,25 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
-def _process_alive(pid: int) -> bool:
+def _process_gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
         return True
-    return True
+    except PermissionError:  # someone else's live process
+        pass
+    return False
 
 
 def stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
     """Temporary files in ``folder`` (of target ``name`` only, if given) left by a process that is gone."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
     stale = []
-    for entry in folder.iterdir():
-        if not entry.name.startswith(".") or not entry.name.endswith(".tmp"):
-            continue
-        ours = _OURS.match(entry.name)
-        if ours is not None:
-            mine = ours["host"] == _HOST and (name is None or ours["name"] == name)
-            if mine and not _process_alive(int(ours["pid"])):
+    for entry in Path(folder).glob(".*.tmp"):
+        ours, legacy = _OURS.match(entry.name), _LEGACY.match(entry.name)
+        if ours is not None:  # another host's, or a live process's: not ours to judge
+            if ours["host"] == _HOST and name in (None, ours["name"]) and _process_gone(int(ours["pid"])):
                 stale.append(entry)
-            continue  # another host's, or a live process's: not ours to judge
-        legacy = _LEGACY.match(entry.name)
-        if legacy is not None and (name is None or legacy["name"] == name):
+        elif legacy is not None and name in (None, legacy["name"]):
             stale.append(entry)
     return sorted(stale)
 
@@ -68,27 +59,10 @@ def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None)
     return removed
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable (the directory entry), where the platform allows it."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Inside: a new, empty temporary file beside ``path`` to write (by name) and check; on a normal
-    exit it is synced and renamed to ``path``; on an exception it is removed and ``path`` untouched.
-
-    Stale temporaries of ``path`` from killed processes are removed first.
-    """
+    """A new, empty temporary file beside ``path`` to write (by name) and check; on a normal exit it is
+    synced and renamed to ``path``, on an exception removed. Stale temporaries of ``path`` go first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, path.name)
@@ -103,7 +77,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    with contextlib.suppress(OSError):  # make the rename durable where the platform allows it
+        descriptor = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:

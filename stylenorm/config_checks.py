@@ -1,8 +1,8 @@
 """Checks and fill-ins of a composed training config, before anything is written.
 
 Each check refuses a config that would fail late (after data building, or an epoch in) or measure
-something else than it says, with the fix in the message. :class:`ConfigError` marks a refusal:
-``train.py`` prints it as one line, without a traceback.
+something else than it says, with the fix in the message. :class:`ConfigError` marks a refusal, which
+``train.py`` prints as one line, without a traceback.
 """
 
 from __future__ import annotations
@@ -30,39 +30,23 @@ _DATA_OF_MODEL = {
     "autoencoder": ("ImageFolderDataModule", "data=image_folder data.root=DIR"),
     "adain": ("ContentStylesDataModule", "data=content_styles data.root=DIR data.style_root=DIR"),
 }
-
-
-def check_model_and_data(cfg: DictConfig) -> None:
-    """A model with another model's data would fail late with a KeyError; say what fits instead."""
-    expected = _DATA_OF_MODEL.get(cfg.model.name)
-    built = str(cfg.data.get("_target_", "")).rsplit(".", 1)[-1]
-    if expected is not None and built != expected[0]:
-        raise ConfigError(
-            f"model={cfg.model.name} trains on {expected[0]} data, but the data config builds {built or 'nothing'}. "
-            f"Use {expected[1]}, or data=embedded_{cfg.model.name} (the default) for the embedded offline data."
-        )
-
-
-def data_style_count(data: DictConfig) -> int:
-    """How many styles a style model's data hold: ``data.style_images`` entries, else ``data.num_styles``, else 1."""
-    images = data.get("style_images")
-    if images is not None:
-        return 1 if isinstance(images, str) else len(images)
-    return int(data.get("num_styles") or 1)
+_PLAIN_DDP = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
 
 
 def fill_num_styles(cfg: DictConfig) -> None:
-    """Conditional instance norm gets one gamma/beta row per style of the data; several styles with a
-    one-style norm are refused (Dumoulin et al. 2017)."""
+    """Conditional instance norm gets one gamma/beta row per style of the data (Dumoulin et al. 2017);
+    several styles with a one-style norm are refused."""
     if cfg.model.get("name") != "style":
         return  # the network factory refuses conditional norms on the other models
-    count = data_style_count(cfg.data)
+    images = cfg.data.get("style_images")
+    if isinstance(images, str):
+        images = [images]
+    count = int(cfg.data.get("num_styles") or 1) if images is None else len(images)
     if cfg.norm.kind in STYLE_CONDITIONED_KINDS:
-        given = cfg.norm.get("num_styles")
-        if given is not None and given != count:
+        if cfg.norm.get("num_styles") not in (None, count):
             raise ConfigError(
-                f"norm.num_styles={given} but the data hold {count} style(s) (data.style_images / data.num_styles). "
-                f"Drop norm.num_styles: it is filled from the data."
+                f"norm.num_styles={cfg.norm.num_styles} but the data hold {count} style(s) (data.style_images / "
+                f"data.num_styles). Drop norm.num_styles: it is filled from the data."
             )
         with open_dict(cfg):
             cfg.norm.num_styles = count
@@ -71,11 +55,6 @@ def fill_num_styles(cfg: DictConfig) -> None:
             f"The data hold {count} styles, but norm={cfg.norm.kind} learns one style per network. Add "
             f"norm=conditional_instance, or train one style with data.style_image=FILE."
         )
-
-
-def runs_on_cpu(trainer_cfg: DictConfig) -> bool:
-    accelerator = trainer_cfg.get("accelerator", "auto")
-    return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
 
 
 def check_distributed_norm(cfg: DictConfig) -> None:
@@ -89,7 +68,9 @@ def check_distributed_norm(cfg: DictConfig) -> None:
             "batch size.",
             cfg.norm.kind,
         )
-    if not (runs_on_cpu(cfg.trainer) and multi_process):
+    accelerator = cfg.trainer.get("accelerator", "auto")
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    if not (on_cpu and multi_process):
         return
     if cfg.norm.kind == "sync_batch":
         raise ConfigError(
@@ -102,37 +83,22 @@ def check_distributed_norm(cfg: DictConfig) -> None:
             cfg.trainer.sync_batchnorm = False
 
 
-def warn_about_batch_statistics(cfg: DictConfig) -> None:
-    """Batch norm at batch size 1 is legal but rarely what is meant: say so once, before training."""
-    if cfg.norm.kind in BATCH_STATISTICS_KINDS and cfg.data.get("batch_size") == 1:
-        log.warning(
-            "norm=%s with data.batch_size=1: training normalises each image by its own statistics, eval mode by "
-            "the running statistics of all of them, so train and eval outputs differ most here "
-            "(val/bn_train_eval_gap). Use a larger batch or norm=instance/group, unless this is the ablation you want.",
-            cfg.norm.kind,
-        )
-
-
 def check_image_size_fits(datamodule: Any, model: torch.nn.Module, cfg: DictConfig) -> None:
-    """A crop size the networks cannot take would fail at the first forward pass; refuse it before,
-    with the nearest sizes that work."""
+    """Refuse a crop size the networks cannot take (it would fail at the first forward pass), naming the
+    nearest sizes that work."""
     size = getattr(datamodule, "image_size", None)
     if size is None:
         return
     for name, network in model.named_children():
         multiple, smallest = getattr(network, "size_multiple", 1), getattr(network, "min_size", 1)
-        if size % multiple == 0 and size >= smallest:
-            continue
-        below = max(smallest, size // multiple * multiple)
-        above = max(smallest, -(-size // multiple) * multiple)
-        fits = " or ".join(f"data.image_size={s}" for s in sorted({below, above}))
-        raise ConfigError(
-            f"data.image_size={size} does not fit model={cfg.model.name}: its {type(network).__name__} ({name}) "
-            f"takes sizes that are multiples of {multiple} and at least {smallest} px. Use {fits}."
-        )
-
-
-_PLAIN_DDP = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
+        if size % multiple or size < smallest:
+            fits = {max(smallest, size // multiple * multiple), max(smallest, -(-size // multiple) * multiple)}
+            raise ConfigError(
+                f"data.image_size={size} does not fit model={cfg.model.name}: its {type(network).__name__} ({name}) "
+                f"takes sizes that are multiples of {multiple} and at least {smallest} px. Use "
+                + " or ".join(f"data.image_size={s}" for s in sorted(fits))
+                + "."
+            )
 
 
 def strategy_for_model(model_name: str | None, strategy: str | None) -> str | None:
@@ -141,28 +107,6 @@ def strategy_for_model(model_name: str | None, strategy: str | None) -> str | No
     if model_name == "cyclegan" and strategy in _PLAIN_DDP:
         return f"{strategy}_find_unused_parameters_true"
     return strategy
-
-
-def fit_strategy(cfg: DictConfig) -> None:
-    strategy = strategy_for_model(cfg.model.get("name"), cfg.trainer.get("strategy"))
-    if strategy != cfg.trainer.get("strategy"):
-        with open_dict(cfg):
-            cfg.trainer.strategy = strategy
-
-
-def check_checkpoint_paths(cfg: DictConfig) -> None:
-    """``ckpt_path`` and ``init_from`` exist and are not both given (their contents: :mod:`stylenorm.resume`)."""
-    for key in ("ckpt_path", "init_from"):
-        if cfg.get(key) and not Path(cfg[key]).is_file():
-            raise ConfigError(
-                f"{key}={cfg[key]} does not exist. Checkpoints are written to checkpoints/<run folder>/last.ckpt "
-                f"(e.g. checkpoints/runs/<time>_<model>-<norm>/last.ckpt); list them with `ls -R checkpoints`."
-            )
-    if cfg.ckpt_path and cfg.get("init_from"):
-        raise ConfigError(
-            "ckpt_path and init_from are both set. ckpt_path continues a run where it stopped (same settings, "
-            "same folder); init_from starts a new run from a checkpoint's weights. Choose one."
-        )
 
 
 def skip_reason(cfg: DictConfig) -> str | None:
@@ -174,9 +118,34 @@ def skip_reason(cfg: DictConfig) -> str | None:
 
 def check_and_fill(cfg: DictConfig) -> None:
     """Every check that needs no data or network, in the order a user would fix them."""
-    check_model_and_data(cfg)
+    expected = _DATA_OF_MODEL.get(cfg.model.name)
+    built = str(cfg.data.get("_target_", "")).rsplit(".", 1)[-1]
+    if expected is not None and built != expected[0]:  # it would fail late with a KeyError
+        raise ConfigError(
+            f"model={cfg.model.name} trains on {expected[0]} data, but the data config builds {built or 'nothing'}. "
+            f"Use {expected[1]}, or data=embedded_{cfg.model.name} (the default) for the embedded offline data."
+        )
     fill_num_styles(cfg)
     check_distributed_norm(cfg)
-    warn_about_batch_statistics(cfg)
-    check_checkpoint_paths(cfg)
-    fit_strategy(cfg)
+    if cfg.norm.kind in BATCH_STATISTICS_KINDS and cfg.data.get("batch_size") == 1:
+        log.warning(
+            "norm=%s with data.batch_size=1: training normalises each image by its own statistics, eval mode by "
+            "the running statistics of all of them, so train and eval outputs differ most here "
+            "(val/bn_train_eval_gap). Use a larger batch or norm=instance/group, unless this is the ablation you want.",
+            cfg.norm.kind,
+        )
+    for key in ("ckpt_path", "init_from"):
+        if cfg.get(key) and not Path(cfg[key]).is_file():
+            raise ConfigError(
+                f"{key}={cfg[key]} does not exist. Checkpoints are written to checkpoints/<run folder>/last.ckpt "
+                f"(e.g. checkpoints/runs/<time>_<model>-<norm>/last.ckpt); list them with `ls -R checkpoints`."
+            )
+    if cfg.ckpt_path and cfg.get("init_from"):
+        raise ConfigError(
+            "ckpt_path and init_from are both set. ckpt_path continues a run where it stopped (same settings, "
+            "same folder); init_from starts a new run from a checkpoint's weights. Choose one."
+        )
+    strategy = strategy_for_model(cfg.model.get("name"), cfg.trainer.get("strategy"))
+    if strategy != cfg.trainer.get("strategy"):
+        with open_dict(cfg):
+            cfg.trainer.strategy = strategy

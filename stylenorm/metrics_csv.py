@@ -1,8 +1,8 @@
 """``metrics.csv`` in the run folder: Lightning's CSVLogger, but a resumed run appends to its file.
 
-Lightning's writer deletes an existing metrics.csv when its folder is not empty, which a Hydra run
-folder never is (.hydra, train.log), and a resume would lose every step before it. Rows logged after
-the last checkpoint of an interrupted run stay; readers take the last row per step.
+Lightning's writer deletes metrics.csv when its folder is not empty, which a Hydra run folder never is
+(.hydra, train.log), so a resume would lose every earlier step. Rows logged after the last checkpoint of
+an interrupted run stay; readers take the last row per step.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 
 class _AppendingWriter(ExperimentWriter):
-    def _check_log_dir_exists(self) -> None:
-        if os.path.isfile(self.metrics_file_path):  # continue the file: its header gives the known columns
+    def _check_log_dir_exists(self) -> None:  # Lightning's deletes the file; the header gives the known columns
+        if os.path.isfile(self.metrics_file_path):
             with open(self.metrics_file_path, newline="") as file:
                 self.metrics_keys = sorted(next(csv.reader(file), []))
 

@@ -1,12 +1,10 @@
 """Continuing a run (``ckpt_path=``) or starting a new one from its weights (``init_from=``), safely.
 
-Resuming writes into the checkpoint's own run folder, so a resume composing other settings than the run
-was trained with (another norm, batch size, seed ...) would file a run trained half one way and half the
-other under the first run's name. So every checkpoint carries the settings that define what its run
-measures (:func:`measured_settings`, under :data:`SETTINGS_KEY`) and :func:`check_resume` refuses a resume
-that differs, before anything is written; older checkpoints are compared by the task's saved
-hyperparameters. ``init_from=PATH`` (:func:`load_initial_weights`) loads the weights only, into a new run
-with its own name and folder. docs/training.md, "What a run leaves behind".
+A resume writes into the checkpoint's own run folder, so every checkpoint carries the settings that
+define what its run measures (:func:`measured_settings`, under ``SETTINGS_KEY``) and :func:`check_resume`
+refuses one composing others before anything is written (older checkpoints: by the task's saved
+hyperparameters). ``init_from=PATH`` loads the weights only, into a new run. docs/training.md, "What a run
+leaves behind".
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,150 +25,111 @@ from stylenorm.networks.checkpoint_kinds import identify
 from stylenorm.safe_load import safe_load
 from stylenorm.tasks.base import SETTINGS_KEY  # the tasks write it; resume reads it
 
-#: Keys that do not change what a run measures (where data live, how many workers load them, speed
-#: switches, image grids), so a resume may change them. An entry ending in "." covers every key under it.
+#: Keys that do not change what a run measures (where data live, worker counts, speed switches, image
+#: grids), so a resume may change them. An entry ending in "." covers every key under it.
 _FREE_KEYS = ("data.num_workers", "data.root", "data.val_root", "data.embedded_root", "data.style_root")
 _FREE_MODEL_KEYS = ("model.speed.", "model.val_grid_images", "model._convert_")
+EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells and SLURM read them
 
 
-def _ignored(key: str, ignores: Iterable[str]) -> bool:
-    return any(key == entry or (entry.endswith(".") and key.startswith(entry)) for entry in ignores)
+def _free(key: str) -> bool:
+    return any(
+        key == entry or (entry.endswith(".") and key.startswith(entry)) for entry in _FREE_KEYS + _FREE_MODEL_KEYS
+    )
 
 
-def _flatten(value: Any, prefix: str) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}"))
-        return flat
-    if isinstance(value, tuple):
-        value = list(value)
-    return {prefix: value}
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"norm": {"kind": "batch"}}`` -> ``{"norm.kind": "batch"}``; tuples become lists."""
+    if isinstance(tree, Mapping):
+        return {k: v for key, item in tree.items() for k, v in flatten(item, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: list(tree) if isinstance(tree, tuple) else tree}
 
 
 def measured_settings(cfg: DictConfig) -> dict[str, Any]:
-    """The flattened ``model``, ``data`` and ``seed`` settings of a composed config, less the keys that
-    do not change what a run measures (paths, worker counts; speed switches)."""
-    ignores = _FREE_KEYS + _FREE_MODEL_KEYS
-    flat = {"seed": cfg.get("seed")}
-    for group in ("model", "data"):
-        flat.update(_flatten(OmegaConf.to_container(cfg[group], resolve=True), group))
-    return {key: value for key, value in flat.items() if not _ignored(key, ignores)}
+    """The flattened ``seed``, ``model`` and ``data`` settings of a composed config, less the free keys."""
+    groups = {group: OmegaConf.to_container(cfg[group], resolve=True) for group in ("model", "data")}
+    return {key: value for key, value in flatten({"seed": cfg.get("seed"), **groups}).items() if not _free(key)}
 
 
 def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
-    """A training checkpoint, read safely (``weights_only=True``), or a ValueError saying what is wrong."""
+    """A training checkpoint, read safely (``weights_only=True``), or a ConfigError saying what is wrong."""
     try:
         checkpoint = safe_load(path, "Use a last.ckpt or step*.ckpt written by train.py (ls -R checkpoints).")
     except (OSError, ValueError) as error:
         raise ConfigError(f"{what}={path} is not a readable training checkpoint: {error}") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ConfigError(
-            f"{what}={path} holds no Lightning training state (no 'state_dict' key): it is "
-            f"{_network_file(checkpoint)}. {what} takes a .ckpt written by train.py; public .pth files are for "
-            f"the stylize command."
-        )
-    return checkpoint
-
-
-def _network_file(state: Any) -> str:
-    """``a fast-neural-style file`` (the registry's name for the layout), or ``a bare network file``."""
+    if isinstance(checkpoint, dict) and "state_dict" in checkpoint:
+        return checkpoint
     try:
-        return f"a {identify(state).format.replace('_', '-')} file"
+        kind = f"a {identify(checkpoint).format.replace('_', '-')} file"
     except (ValueError, KeyError, TypeError, AttributeError):
-        return "a bare network file"
+        kind = "a bare network file"
+    raise ConfigError(
+        f"{what}={path} holds no Lightning training state (no 'state_dict' key): it is {kind}. {what} takes a "
+        f".ckpt written by train.py; public .pth files are for the stylize command."
+    )
 
 
-def _settings_of_checkpoint(checkpoint: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    """The checkpoint's settings and the prefix of the composed settings to compare them with."""
-    if SETTINGS_KEY in checkpoint:
-        return dict(checkpoint[SETTINGS_KEY]), ""
-    # Written before SETTINGS_KEY existed: the task's constructor arguments are all there is.
-    return _flatten(dict(checkpoint.get("hyper_parameters", {})), "model"), "model."
-
-
-def settings_differences(cfg: DictConfig, checkpoint: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """``(key, value in the checkpoint, value composed now)`` for every setting that differs."""
-    saved, scope = _settings_of_checkpoint(checkpoint)
-    composed = {k: v for k, v in measured_settings(cfg).items() if k.startswith(scope)}
-    if scope:  # hyperparameters hold no _target_; compare like with like
-        composed = {k: v for k, v in composed.items() if not k.startswith("model._")}
-        saved = {k: v for k, v in saved.items() if not _ignored(k, _FREE_MODEL_KEYS)}
-    missing = object()
-    differences = []
-    for key in sorted(set(saved) | set(composed)):
-        before, now = saved.get(key, missing), composed.get(key, missing)
-        if before != now:
-            differences.append((key, _NOT_SET if before is missing else before, _NOT_SET if now is missing else now))
-    return differences
-
-
-class _NotSet:
-    def __repr__(self) -> str:
-        return "not set"
-
-
-_NOT_SET = _NotSet()
-
-
-def describe_differences(differences: list[tuple[str, Any, Any]], limit: int = 12) -> str:
-    lines = [f"  {key}: {before!r} in the checkpoint, {now!r} now" for key, before, now in differences[:limit]]
-    if len(differences) > limit:
-        lines.append(f"  ... and {len(differences) - limit} more")
-    return "\n".join(lines)
+def _shown(settings: Mapping[str, Any], key: str) -> str:
+    return repr(settings[key]) if key in settings else "not set"
 
 
 def check_resume(cfg: DictConfig) -> None:
     """Refuse ``ckpt_path=`` when the composed settings are not the ones the checkpoint's run used."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
-    differences = settings_differences(cfg, checkpoint)
-    if not differences:
+    composed = measured_settings(cfg)
+    if SETTINGS_KEY in checkpoint:
+        saved = dict(checkpoint[SETTINGS_KEY])
+    else:  # written before SETTINGS_KEY: the task's constructor arguments (no _target_) are all there is
+        saved = {k: v for k, v in flatten({"model": checkpoint.get("hyper_parameters", {})}).items() if not _free(k)}
+        composed = {k: v for k, v in composed.items() if k.startswith("model.") and not k.startswith("model._")}
+    differing = [
+        k
+        for k in sorted(saved.keys() | composed.keys())
+        if k not in saved or k not in composed or saved[k] != composed[k]
+    ]
+    if not differing:
         return
+    lines = [f"  {key}: {_shown(saved, key)} in the checkpoint, {_shown(composed, key)} now" for key in differing[:12]]
+    if len(differing) > 12:
+        lines.append(f"  ... and {len(differing) - 12} more")
     raise ConfigError(
         f"ckpt_path={cfg.ckpt_path} was written by a run with other settings than this command composes:\n"
-        f"{describe_differences(differences)}\n"
-        f"Resuming would continue that run under the new settings and overwrite its checkpoints; nothing was "
-        f"written. To continue it, repeat its own overrides (the resume command it logged when it started, or "
-        f"its run folder's .hydra/config.yaml). To train a new run starting from its weights, use "
-        f"init_from=<the checkpoint> instead of ckpt_path (weights only; a run folder of its own)."
+        + "\n".join(lines)
+        + "\nResuming would continue that run under the new settings and overwrite its checkpoints; nothing was "
+        "written. To continue it, repeat its own overrides (its logged resume command, or its .hydra/config.yaml); "
+        "to train a new run from its weights, use init_from=<the checkpoint> instead of ckpt_path."
     )
 
 
 def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Copy the weights of a training checkpoint into ``model`` (all of them, with matching shapes).
-
-    Keys the task leaves out of its checkpoints on purpose (``checkpoint_excluded_prefixes``, e.g. the
-    style task's frozen VGG) are not expected. Anything else missing, unexpected or of another shape is
-    an error listing the keys: a silent partial load would train a different network than the run says.
-    """
+    """Copy every weight of a training checkpoint into ``model``, which must have the same keys and shapes
+    but for its ``checkpoint_excluded_prefixes`` (e.g. the style task's frozen VGG): a silent partial load
+    would train another network than the run says."""
     state = read_checkpoint(path, "init_from")["state_dict"]
     excluded = tuple(getattr(model, "checkpoint_excluded_prefixes", ()))
     own = {k: v for k, v in model.state_dict().items() if not k.startswith(excluded)}
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or reshaped:
-        problems = [
-            f"{label} ({len(keys)}): {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
-            for label, keys in (("missing", missing), ("unexpected", unexpected), ("other shape", reshaped))
-            if keys
-        ]
+    problems = [
+        f"{label} ({len(keys)}): {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
+        for label, keys in (
+            ("missing", sorted(own.keys() - state.keys())),
+            ("unexpected", sorted(state.keys() - own.keys())),
+            ("other shape", sorted(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape)),
+        )
+        if keys
+    ]
+    if problems:
         raise ConfigError(
-            f"init_from={path} does not fit this network: " + "; ".join(problems) + ". init_from needs a "
-            "checkpoint of the same model, norm kind and network sizes (model.network/generator settings); "
-            "check the run's .hydra/config.yaml and compose the same architecture."
+            f"init_from={path} does not fit this network: {'; '.join(problems)}. init_from needs a checkpoint of "
+            f"the same model, norm kind and network sizes; compose the architecture of its .hydra/config.yaml."
         )
     model.load_state_dict({k: state[k] for k in own}, strict=False)
-
-
-EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells and SLURM read them
 
 
 def resume_command(cfg: DictConfig, overrides: list[str]) -> str:
     """The command that continues this run from its ``last.ckpt``, ready to paste into a shell."""
     overrides = [o for o in overrides if not o.lstrip("+~").startswith("ckpt_path=")]
     checkpoint = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
-    return " ".join(shlex.quote(word) for word in ["python", "train.py", *overrides, f"ckpt_path={checkpoint}"])
+    return shlex.join(["python", "train.py", *overrides, f"ckpt_path={checkpoint}"])
 
 
 def signal_exit_status(error: BaseException, trainer: Any) -> int | None:
@@ -192,10 +151,9 @@ def config_digest(cfg: DictConfig, *, with_length: bool = True) -> str:
 
 
 def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | None:
-    """A run folder that already holds this job (a sweep re-run into the same ``hydra.sweep.dir``): the
-    earlier result when it finished with the same settings, length and commit (nothing to do), else None
-    with ``cfg.ckpt_path`` set to its ``last.ckpt`` to continue it. Another run's folder is refused. An
-    explicit ``ckpt_path`` is left to :func:`check_resume`."""
+    """For a job whose run folder already holds it (a sweep run again): its earlier result when it finished
+    with the same settings, length and commit, else None with ``cfg.ckpt_path`` set to its ``last.ckpt``
+    when there is one. Another run's folder is refused; an explicit ``ckpt_path`` is left alone."""
     if cfg.ckpt_path:
         return None
     result_file = Path(cfg.paths.run_dir) / "result.json"
@@ -208,8 +166,11 @@ def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | N
             f"{cfg.paths.run_dir} already holds a run with other settings (its .hydra/config.yaml). Give this "
             f"sweep a folder of its own: hydra.sweep.dir=logs/multirun/<new name>."
         )
-    finished = previous is not None and previous.get("status") == "finished"
-    if finished and previous.get("config_digest") == config_digest(cfg):
+    if (
+        previous is not None
+        and previous.get("status") == "finished"
+        and previous.get("config_digest") == config_digest(cfg)
+    ):
         if (previous.get("provenance") or {}).get("git_commit") == commit:
             return previous
         raise ConfigError(

@@ -1,9 +1,6 @@
-"""The one ``torch.load`` of the package: safe unpickling, and one clear error for every bad file.
-
-``torch.load(weights_only=True)`` cannot run code stored in a file; this project's checkpoints and
-the public weight files hold tensors and plain containers only, so they all load that way. Torch's
-many failure modes (truncated zip, HTML saved as .pth, TorchScript archive, pickled objects) become
-a ``ValueError`` that names the file, what went wrong and what was expected.
+"""The one ``torch.load`` of the package: safe unpickling (``weights_only=True``, which cannot run code
+stored in a file), and one ``ValueError`` naming the file, the problem and what was expected for every
+way torch fails on a bad one (truncated zip, HTML saved as .pth, TorchScript archive, pickled objects).
 """
 
 from __future__ import annotations
@@ -23,14 +20,14 @@ def safe_load(
 ) -> Any:
     """What ``path`` holds, read with ``weights_only=True`` unless ``trusted``.
 
-    ``expected`` (a sentence: what the caller takes) ends every error; ``trust_hint`` says how the
-    caller's user lets a file be fully unpickled (e.g. "pass --trust-checkpoint"), when it can.
-    Raises FileNotFoundError for a missing file, ValueError for one that cannot be read.
+    ``expected`` (what the caller takes) ends every error; ``trust_hint`` says how the caller's user lets a
+    file be fully unpickled (e.g. "pass --trust-checkpoint"). FileNotFoundError for a missing file, else ValueError.
     """
     path = Path(path)
     if not path.is_file():
-        found = "a folder" if path.is_dir() else "nothing"
-        raise FileNotFoundError(f"Checkpoint not found: {path} (found {found} there). {expected}")
+        raise FileNotFoundError(
+            f"Checkpoint not found: {path} (found {'a folder' if path.is_dir() else 'nothing'} there). {expected}"
+        )
     if path.stat().st_size == 0:
         raise ValueError(f"{path} is empty (0 bytes): an interrupted download or copy? {expected}")
     try:
@@ -38,29 +35,23 @@ def safe_load(
             warnings.filterwarnings("ignore", module="torch._weights_only_unpickler")
             warnings.filterwarnings("ignore", message=".*TorchScript archive.*")
             return torch.load(path, map_location=map_location, weights_only=not trusted)
-    except pickle.UnpicklingError as error:
+    except Exception as error:  # UnpicklingError, RuntimeError (bad zip), EOFError, ... for damaged files
         unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-        if unsupported is not None:
+        if isinstance(error, pickle.UnpicklingError) and unsupported is not None:
             how = f" If you trust where the file comes from, {trust_hint} to unpickle it fully (that can run code)."
             raise ValueError(
                 f"{path} holds Python objects besides tensors and plain containers ({unsupported.group(1)}), which "
                 f"safe loading (torch.load(weights_only=True)) refuses.{how if trust_hint else ''} {expected}"
             ) from None
-        reason: Exception = error  # damaged or not a checkpoint: safe loading fails on the bytes themselves
-    except Exception as error:  # RuntimeError (bad zip), EOFError, KeyError, ... for damaged files
-        if "TorchScript archive" in str(error):
+        if "TorchScript archive" in str(error) and not isinstance(error, pickle.UnpicklingError):
             raise ValueError(
                 f"{path} is a TorchScript model (e.g. written by scripts/export.py), not a checkpoint: run it with "
                 f"torch.jit.load. {expected}"
             ) from None
-        reason = error
+        first_line = (str(error).strip().splitlines() or [""])[0].split(". ")[0]
+        text = re.sub(r"\x1b\[[0-9;]*m", "", first_line)  # torch colours parts of its messages
+        reason = f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__
     raise ValueError(
-        f"Could not read {path} as a PyTorch checkpoint ({_first_line(reason)}); it may be truncated or not a "
-        f"checkpoint at all. {expected}"
+        f"Could not read {path} as a PyTorch checkpoint ({reason}); it may be truncated or not a checkpoint at all. "
+        f"{expected}"
     )
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else ""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # torch colours parts of its messages
-    return f"{type(error).__name__}: {text[:200]}" if text else type(error).__name__

@@ -1,15 +1,12 @@
-"""The end of ``python train.py -m ...``: one row per job, the skipped and failed ones with their reason,
-and the report command for the sweep's folder (a Hydra callback: configs/train.yaml, hydra.callbacks).
-
-The exit status says whether every requested job ran: 0 all finished, 3 all finished but grid points
-skipped as invalid combinations (listed with the reason), 1 a job failed, diverged, was stopped or
-left no record.
+"""The end of ``python train.py -m ...`` (a Hydra callback, configs/train.yaml): one row per job, the skipped
+and failed ones with their reason, and the report command for the sweep's folder. The exit status says
+whether every requested job ran: 0 all finished, 3 all finished but grid points skipped as invalid
+combinations, 1 a job failed, diverged, was stopped or left no record.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,17 +16,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from stylenorm.tensorboard_link import view_lines
 
-log = logging.getLogger(__name__)
+
+def _result(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "result.json").read_text())
+    except (OSError, ValueError):
+        return {"status": "no result.json", "error": "killed, or still running"}
 
 
 def _job_row(folder: Path, metric: str | None) -> dict[str, Any]:
-    overrides = (
-        OmegaConf.load(folder / ".hydra" / "overrides.yaml") if (folder / ".hydra/overrides.yaml").is_file() else []
-    )
-    try:
-        result = json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        result = {"status": "no result.json", "error": "killed, or still running"}
+    overrides = OmegaConf.load(folder / ".hydra" / "overrides.yaml")
+    result = _result(folder)
     metrics = result.get("metrics") or {}
     name = metric or next((key for key in sorted(metrics) if key.startswith("val/")), None)
     return {
@@ -42,6 +39,11 @@ def _job_row(folder: Path, metric: str | None) -> dict[str, Any]:
     }
 
 
+def _job_number(folder: Path) -> int:
+    head = folder.name.split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
+
+
 def summarize(sweep_dir: str | Path, metric: str | None = None):
     """A DataFrame of the jobs under ``sweep_dir`` (folders holding ``.hydra``), in job order."""
     import pandas as pd
@@ -50,36 +52,21 @@ def summarize(sweep_dir: str | Path, metric: str | None = None):
     return pd.DataFrame([_job_row(folder, metric) for folder in folders])
 
 
-def _logged_tags(sweep_dir: Path) -> set[str]:
-    """The metric names the jobs' result.json files recorded."""
-    tags: set[str] = set()
-    for path in sweep_dir.glob("*/result.json"):
-        try:
-            tags.update(json.loads(path.read_text()).get("metrics") or {})
-        except (OSError, ValueError, AttributeError):
-            continue
-    return tags
-
-
-def _job_number(folder: Path) -> int:
-    head = folder.name.split("_", 1)[0]
-    return int(head) if head.isdigit() else 1 << 30
-
-
 class SweepSummary(Callback):
     """Prints :func:`summarize` and the report command after a multirun; exit status as the module says."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        table = summarize(sweep_dir, OmegaConf.select(config, "ablation.primary_metric"))
+        primary = OmegaConf.select(config, "ablation.primary_metric")
+        table = summarize(sweep_dir, primary)
         if table.empty:
             return
         unfinished = table[table.status != "finished"]
         print(f"\nSweep {sweep_dir}: {len(table) - len(unfinished)} of {len(table)} jobs finished", file=sys.stderr)
         print(table.to_string(index=False), file=sys.stderr)
         print(f"Report: python scripts/ablation_report.py {sweep_dir}", file=sys.stderr)
-        primary = OmegaConf.select(config, "ablation.primary_metric")
-        for line in view_lines(sweep_dir, [*([primary] if primary else []), *sorted(_logged_tags(sweep_dir))]):
+        logged = {tag for path in sweep_dir.glob("*/result.json") for tag in _result(path.parent).get("metrics") or {}}
+        for line in view_lines(sweep_dir, [*([primary] if primary else []), *sorted(logged)]):
             print(f"Curves: {line}", file=sys.stderr)
         if len(unfinished):
             sys.exit(3 if (unfinished.status == "skipped").all() else 1)

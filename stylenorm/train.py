@@ -40,9 +40,7 @@ def instantiate(config: DictConfig, **kwargs):
     try:
         return hydra.utils.instantiate(config, **kwargs)
     except InstantiationException as error:
-        if error.__cause__ is not None:
-            raise error.__cause__ from None
-        raise
+        raise (error if error.__cause__ is None else error.__cause__) from None
 
 
 def build(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
@@ -83,10 +81,6 @@ def record(cfg: DictConfig, status: str, step: int, metrics: dict, error: str | 
     )  # fmt: skip
 
 
-def describe_stop(error: BaseException, exit_status: int | None) -> str:
-    return f"{type(error).__name__}: {error}" if exit_status is None else f"stopped by a signal (exit {exit_status})"
-
-
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train as configured; returns the final metrics. In a sweep a failed job is recorded, not raised."""
     quiet_library_noise()
@@ -115,33 +109,33 @@ def run(cfg: DictConfig) -> dict[str, float]:
         metrics = fit_and_validate(trainer, model, datamodule, cfg.ckpt_path)
     except BaseException as error:
         exit_status = signal_exit_status(error, trainer)
+        stop = (
+            f"{type(error).__name__}: {error}" if exit_status is None else f"stopped by a signal (exit {exit_status})"
+        )
         if not fitting:  # refused before training: never over an earlier run's record or the run a resume names
             if not cfg.ckpt_path and not (Path(cfg.paths.run_dir) / "result.json").exists():
-                record(cfg, "refused", 0, {}, describe_stop(error, exit_status))
+                record(cfg, "refused", 0, {}, stop)
         elif trainer.is_global_zero:
-            status = "crashed" if exit_status is None else "interrupted"
-            record(cfg, status, trainer.global_step, {}, describe_stop(error, exit_status))
+            record(cfg, "crashed" if exit_status is None else "interrupted", trainer.global_step, {}, stop)
             last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
             if last.is_file():  # the step the file holds, read from it: a failed save leaves an older one
-                step, command = checkpoint_step(last), resume_command(cfg, task_overrides())
+                command = resume_command(cfg, task_overrides())
                 log.error("Stopped at step %d; its last checkpoint, %s, holds step %s. Resume with:\n  %s",
-                          trainer.global_step, last, step, command)  # fmt: skip
+                          trainer.global_step, last, checkpoint_step(last), command)  # fmt: skip
         if exit_status is not None:
             raise SystemExit(exit_status) from error
         if is_multirun() and isinstance(error, Exception):  # the sweep goes on; its summary lists this job
             log.exception("Job failed: %s", error)
             return {}
         raise
-    device = trainer.strategy.root_device
     divergence = getattr(model, "divergence", None)  # set by callbacks.divergence_guard
-    if divergence is not None:
-        if trainer.is_global_zero:
-            record(cfg, "diverged", trainer.global_step, metrics, f"diverged: {divergence}", device)
-        if not is_multirun():
-            raise SystemExit(1)
-        return metrics
     if trainer.is_global_zero:
-        record(cfg, final_status(metrics, trainer.interrupted), trainer.global_step, metrics, None, device)
+        status = "diverged" if divergence is not None else final_status(metrics, trainer.interrupted)
+        why = None if divergence is None else f"diverged: {divergence}"
+        record(cfg, status, trainer.global_step, metrics, why, trainer.strategy.root_device)
+    if divergence is not None and not is_multirun():
+        raise SystemExit(1)
+    if trainer.is_global_zero and divergence is None:
         log.info("Finished at step %d: %s", trainer.global_step, {k: round(v, 4) for k, v in sorted(metrics.items())})
         log.info("View with: %s", "\n  ".join(view_lines(cfg.paths.log_dir, [*model.hparam_metrics, *sorted(metrics)])))
     return metrics
