@@ -1,11 +1,9 @@
-"""AdaIN arbitrary style transfer training (Huang & Belongie 2017, "Arbitrary Style Transfer in
-Real-time with Adaptive Instance Normalization", Sec. 6), with the paper's PyTorch port's defaults.
+"""AdaIN arbitrary style transfer training (Huang & Belongie 2017, Sec. 6), with the paper's PyTorch port's defaults.
 
-The encoder (VGG19 to relu4_1) is fixed; only the decoder learns, on content photos paired with
-independently drawn style paintings (``{"content", "style"}`` in [0, 1]), under
-:class:`~stylenorm.losses.adain_loss.AdaINLoss`. Adam 1e-4 with the port's decay ``lr / (1 + 5e-5 * step)``.
-``norm`` is the decoder's (the paper: none). Encoder weights are stored in checkpoints with the decoder, so
-a checkpoint stylizes without the weights file. The loss: docs/modules.md; weights and data: docs/training.md.
+The encoder (VGG19 to relu4_1) is fixed; only the decoder learns, on content photos paired with independently
+drawn style paintings (``{"content", "style"}`` in [0, 1]), under :class:`~stylenorm.losses.adain_loss.AdaINLoss`.
+Adam with the port's decay ``lr / (1 + lr_decay * step)``. ``norm`` is the decoder's (the paper: none). Encoder
+weights are stored in checkpoints, so a checkpoint stylizes without the weights file. docs/modules.md, docs/training.md.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ class AdaINTask(ImageTranslationTask):
 
     hparam_metrics = ("val/content", "val/style", "val/total", "val/contrast_invariance_l1", "val/bn_train_eval_gap")
     main_network_name = "adain"
-    compiled_module_names = ("adain",)
 
     def __init__(
         self,
@@ -48,13 +45,8 @@ class AdaINTask(ImageTranslationTask):
         self.adain = build_networks({"name": "adain", "norm": norm, "network": network, "conv": conv})["adain"]
         # Loading here makes a missing `imagenet` file fail before any training starts.
         load_adain_encoder_weights(self.adain.encoder, encoder_weights)
-        self.encoder_weights_source = self.adain.encoder.weights_source
+        self.weights_sources = {"encoder_weights_source": self.adain.encoder.weights_source}
         self.loss = AdaINLoss(content_weight, style_weight)
-
-    def run_summary(self) -> dict[str, Any]:
-        summary = super().run_summary()
-        summary["encoder_weights_source"] = self.encoder_weights_source  # "random" must be visible in the table
-        return summary
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Stylized [0, 1] images (clamped) of ``content`` with ``style``."""
@@ -76,11 +68,7 @@ class AdaINTask(ImageTranslationTask):
         return self.loss(encoder, decoded, target, style_features), decoded
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        losses, _ = self.losses(batch["content"], batch["style"])
-        n = batch["content"].shape[0]
-        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
-        self.log("train/loss", losses["total"], prog_bar=True, batch_size=n)
-        return losses["total"]
+        return self.log_train_losses(self.losses(batch["content"], batch["style"])[0], batch["content"].shape[0])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         content, style = batch["content"], batch["style"]

@@ -1,11 +1,10 @@
 """Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001).
 
-Reconstruct images in [0, 1] (L1 or MSE), or - when the batch holds a ``"target"`` (a known-answer task,
-``data.known_answer``) - map each input to its target. Optional input corruption (noise, as a denoising
-autoencoder, Vincent et al. 2008, or a brightness/contrast change) alters the input only, so the network
-must undo it: the setting where instance norm's removal of per-image statistics is said to help. PSNR and
-SSIM against the target, on the validation inputs and under a fixed illumination shift; with a target
-also ``val/psnr_identity_baseline`` (what doing nothing scores). Tasks and metrics: docs/training.md.
+Reconstruct images in [0, 1] (L1 or MSE), or - when the batch holds a ``"target"`` (``data.known_answer``) - map
+each input to its target. Optional input corruption (noise, as a denoising autoencoder, Vincent et al. 2008, or a
+brightness/contrast change) alters the input only: the setting where instance norm's removal of per-image statistics
+is said to help. PSNR and SSIM against the target, also under a fixed illumination shift; with a target also
+``val/psnr_identity_baseline`` (what doing nothing scores). docs/training.md.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ def corrupt(
 ) -> torch.Tensor:
     """Per-image random contrast factor in [1-contrast, 1+contrast] around the image mean, brightness
     offset in [-brightness, brightness], then Gaussian noise of ``noise_std``; clamped to [0, 1]."""
-    n = images.shape[0]
-    shape = (n, 1, 1, 1)
+    shape = (images.shape[0], 1, 1, 1)
     if contrast > 0:
         factor = 1 + contrast * (2 * torch.rand(shape, device=images.device) - 1)
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
@@ -44,7 +42,6 @@ class AutoencoderTask(ImageTranslationTask):
 
     hparam_metrics = ("val/psnr", "val/ssim", "val/psnr_shifted", "val/ssim_shifted", "val/bn_train_eval_gap")
     main_network_name = "autoencoder"
-    compiled_module_names = ("autoencoder",)
 
     def __init__(
         self,
@@ -67,8 +64,7 @@ class AutoencoderTask(ImageTranslationTask):
         self.autoencoder = networks["autoencoder"]
         self.reconstruction_loss = reconstruction_loss(loss)
         self.corruption = dict(corruption or {})
-        unknown = set(self.corruption) - {"noise_std", "brightness", "contrast"}
-        if unknown:
+        if unknown := set(self.corruption) - {"noise_std", "brightness", "contrast"}:
             raise ValueError(
                 f"Unknown model.corruption keys {sorted(unknown)}; expected noise_std, brightness, contrast."
             )
@@ -90,8 +86,7 @@ class AutoencoderTask(ImageTranslationTask):
     @staticmethod
     def input_and_target(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's input and what the output should be: its ``target``, else the input itself."""
-        images = batch["image"]
-        return images, batch.get("target", images)
+        return batch["image"], batch.get("target", batch["image"])
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, target = self.input_and_target(batch)
@@ -103,14 +98,13 @@ class AutoencoderTask(ImageTranslationTask):
         images, target = self.input_and_target(batch)
         n = images.shape[0]
         output = self(images)
-        shifted_output = self(illumination_shift(images))  # the target stays the same
+        shifted = self(illumination_shift(images))  # the target stays the same
         self.log("val/loss", self.reconstruction_loss(output, target), batch_size=n, sync_dist=True)
-        self.psnr(output, target)
-        self.ssim(output, target)
-        self.psnr_shifted(shifted_output, target)
-        self.ssim_shifted(shifted_output, target)
-        for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted"):
-            self.log(f"val/{name}", getattr(self, name), batch_size=n)
+        predictions = {"psnr": output, "ssim": output, "psnr_shifted": shifted, "ssim_shifted": shifted}
+        for name, prediction in predictions.items():
+            metric = getattr(self, name)
+            metric(prediction, target)
+            self.log(f"val/{name}", metric, batch_size=n)
         rows = [images, output]
         if "target" in batch:  # a known-answer task: how far is doing nothing?
             self.psnr_identity(images, target)

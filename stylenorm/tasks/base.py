@@ -1,4 +1,4 @@
-"""What the three LightningModules share: image-grid logging and the HPARAMS-tab record.
+"""What the four LightningModules share: speed switches, checkpoint hooks, image grids and the HPARAMS-tab record.
 
 Training logic proper lives in each task; networks in :mod:`stylenorm.networks`, losses in
 :mod:`stylenorm.losses`.
@@ -41,36 +41,34 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 class ImageTranslationTask(LightningModule):
-    """Base class: subclasses set :attr:`hparam_metrics` and call :meth:`log_image_grid`."""
+    """Base class: subclasses set the class attributes below and call :meth:`collect_for_image_grid`."""
 
-    #: Scalars shown next to the hyperparameters in TensorBoard's HPARAMS tab (logged with the
-    #: same tags during validation).
+    #: Scalars shown next to the hyperparameters in TensorBoard's HPARAMS tab (logged during validation).
     hparam_metrics: tuple[str, ...] = ()
-
-    #: The network whose norm describes the run (set by subclasses).
+    #: The network whose norm describes the run; also the one compiled unless :attr:`compiled_module_names` says.
     main_network_name: str = ""
-
+    compiled_module_names: tuple[str, ...] = ()
     #: How far one training batch advances ``trainer.global_step`` (CycleGAN steps G and D: 2). Recorded
     #: as ``trainer/optimizer_steps_per_batch`` so reports can count images seen from logged steps.
     optimizer_steps_per_batch: int = 1
-
-    #: Attributes holding the modules ``speed.compile`` compiles (set by subclasses).
-    compiled_module_names: tuple[str, ...] = ()
+    #: State-dict prefixes left out of checkpoints on purpose (rebuilt at start-up, e.g. a frozen VGG).
+    checkpoint_excluded_prefixes: tuple[str, ...] = ()
+    #: Whether the networks were compiled (``speed.compile``, ``auto`` resolved), for the HPARAMS tab.
+    compiled: bool = False
+    #: ``global_step`` of the last full validation (not the sanity check); -1 before the first.
+    last_validated_step: int = -1
 
     def __init__(self, speed: SpeedOptions | Mapping[str, Any] | None = None):
         super().__init__()
         self.speed = SpeedOptions.from_config(speed)
         self._speed_applied = False
-        #: Entries from the whole config (seed, hardware, ablation protocol; :mod:`stylenorm.run_record`),
-        #: set by :func:`stylenorm.train.build`, and the HPARAMS names its overrides set.
+        #: Set by :func:`stylenorm.train.build`: entries from the whole config (:mod:`stylenorm.run_record`),
+        #: the HPARAMS names its overrides set, and the settings a resume must match (saved in checkpoints).
         self.run_record: dict[str, Any] = {}
         self.varied_hparams: set[str] = set()
-        #: The settings that define what the run measures (:func:`stylenorm.resume.measured_settings`),
-        #: saved in every checkpoint so that a resume with other settings is refused.
         self.settings: dict[str, Any] = {}
-
-    #: State-dict prefixes left out of checkpoints on purpose (rebuilt at start-up, e.g. a frozen VGG).
-    checkpoint_excluded_prefixes: tuple[str, ...] = ()
+        #: Where frozen pretrained weights came from, for the HPARAMS tab ("random" must be visible there).
+        self.weights_sources: dict[str, str] = {}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["state_dict"]
@@ -84,30 +82,25 @@ class ImageTranslationTask(LightningModule):
         # Loading stays strict: the excluded modules get their current (rebuilt) values, named
         # explicitly, so any other missing key is still an error.
         if self.checkpoint_excluded_prefixes:
-            own = self.state_dict()
-            for key in own:
+            for key, value in self.state_dict().items():
                 if key.startswith(self.checkpoint_excluded_prefixes):
-                    checkpoint["state_dict"].setdefault(key, own[key])
+                    checkpoint["state_dict"].setdefault(key, value)
 
     def configure_model(self) -> None:
         """Apply the speed switches once, before the optimizers are built (:mod:`stylenorm.speed`).
 
-        ``nn.Module.compile`` compiles in place, so parameter names and checkpoints do not change.
-        Outside a Trainer (``load_from_checkpoint`` calls this hook too) nothing is changed: the
-        stylize command has its own switches.
+        ``nn.Module.compile`` compiles in place, so parameter names and checkpoints do not change. Outside
+        a Trainer (``load_from_checkpoint`` calls this hook too) nothing changes: stylize has its own switches.
         """
         if self._speed_applied or self._trainer is None:
             return
         self._speed_applied = True
-        if self.speed.use_channels_last(self.trainer.strategy.root_device):
+        if self.channels_last:
             self.to(memory_format=torch.channels_last)
         self.compiled = self._decide_compile()
         if self.compiled:
-            for name in self.compiled_module_names:
+            for name in self.compiled_module_names or (self.main_network_name,):
                 getattr(self, name).compile(mode=self.speed.compile_mode)
-
-    #: Whether the networks were compiled (``speed.compile``, ``auto`` resolved), for the HPARAMS tab.
-    compiled: bool = False
 
     def _decide_compile(self) -> bool:
         if self.speed.compile != AUTO:
@@ -154,7 +147,7 @@ class ImageTranslationTask(LightningModule):
         summary["trainer/world_size"] = self.trainer.world_size
         summary["trainer/optimizer_steps_per_batch"] = self.optimizer_steps_per_batch
         summary["speed/compiled"] = self.compiled
-        return summary
+        return {**summary, **self.weights_sources}
 
     def on_train_start(self) -> None:
         # Found once: the walk over every module would otherwise run on each training batch.
@@ -175,17 +168,19 @@ class ImageTranslationTask(LightningModule):
             else:
                 logger.log_hyperparams(self.run_summary())
 
+    def log_train_losses(self, losses: dict[str, torch.Tensor], n: int) -> torch.Tensor:
+        """Log ``train/<term>`` for each term and ``train/loss`` for ``losses["total"]``, which is returned."""
+        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
+        self.log("train/loss", losses["total"], prog_bar=True, batch_size=n)
+        return losses["total"]
+
     def collect_for_image_grid(self, tag: str, rows: Sequence[torch.Tensor]) -> None:
-        """Gather the first ``hparams.val_grid_images`` validation images of each row across
-        batches (validation order is fixed, so every evaluation and every run shows the same
-        inputs); the grid is logged at the end of the validation epoch."""
+        """Gather the first ``hparams.val_grid_images`` validation images of each row across batches (validation
+        order is fixed, so every evaluation shows the same inputs); logged at the end of the validation epoch."""
         buffer = self.__dict__.setdefault("_grid_buffers", {}).setdefault(tag, [])
         missing = self.hparams.val_grid_images - sum(chunk[0].shape[0] for chunk in buffer)
         if missing > 0:
             buffer.append([row[:missing].detach().float().cpu() for row in rows])
-
-    #: ``global_step`` of the last full validation (not the sanity check); -1 before the first.
-    last_validated_step: int = -1
 
     def on_validation_epoch_end(self) -> None:
         if self._trainer is not None and not self.trainer.sanity_checking:

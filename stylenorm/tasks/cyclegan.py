@@ -1,11 +1,10 @@
-"""CycleGAN training (Zhu et al. 2017, "Unpaired Image-to-Image Translation using
-Cycle-Consistent Adversarial Networks"), with the original code's defaults.
+"""CycleGAN training (Zhu et al. 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial
+Networks"), with the original code's defaults.
 
-Per iteration both generators are updated on the GAN, cycle and identity losses, then both discriminators
-on real images and fakes from a 50-image history pool; LSGAN by default, Adam(2e-4, 0.5, 0.999), linear
-decay after ``n_epochs``. Data arrive as ``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1].
-One iteration advances ``trainer.global_step`` by 2 (G and D). The objective in full: docs/modules.md;
-the defaults: docs/training.md.
+Per iteration both generators are updated on the GAN, cycle and identity losses, then both discriminators on real
+images and fakes from a history pool; LSGAN by default, Adam(2e-4, 0.5, 0.999), linear decay after ``n_epochs``.
+Data arrive as ``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1]. One iteration advances
+``trainer.global_step`` by 2 (G and D). The objective: docs/modules.md; the defaults: docs/training.md.
 """
 
 from __future__ import annotations
@@ -26,20 +25,6 @@ from stylenorm.tasks.probes import train_eval_gap
 def to_signed(images: torch.Tensor) -> torch.Tensor:
     """[0, 1] -> [-1, 1], the CycleGAN networks' range."""
     return images * 2 - 1
-
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] -> [0, 1]."""
-    return (images + 1) / 2
-
-
-def linear_decay(n_epochs: int, n_epochs_decay: int):
-    """LR multiplier of the original ``linear`` policy: 1 for ``n_epochs``, then down to 0."""
-
-    def factor(epoch: int) -> float:
-        return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
-
-    return factor
 
 
 class CycleGANTask(ImageTranslationTask):
@@ -102,26 +87,28 @@ class CycleGANTask(ImageTranslationTask):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
-        pools = checkpoint.get("image_pools")
-        if pools is not None:  # checkpoints written before the pools were saved start with empty ones
+        if pools := checkpoint.get("image_pools"):  # checkpoints written before the pools were saved have none
             self.pool_A.load_state_dict(pools["A"])
             self.pool_B.load_state_dict(pools["B"])
 
     def forward(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
         """Translate [0, 1] images A->B (``G_AB``) or B->A (``G_BA``); output in [0, 1]."""
         generator = self.G_AB if direction == "AtoB" else self.G_BA
-        return to_unit(generator(to_signed(images)))
+        return (generator(to_signed(images)) + 1) / 2
 
     def configure_optimizers(self):
         hp = self.hparams
         betas = (hp.beta1, hp.beta2)
         opt_g = self.adam([*self.G_AB.parameters(), *self.G_BA.parameters()], lr=hp.lr, betas=betas)
         opt_d = self.adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=hp.lr, betas=betas)
-        schedule = linear_decay(hp.n_epochs, hp.n_epochs_decay)
+
+        def linear_decay(epoch: int) -> float:  # the original `linear` policy: 1 for n_epochs, then down to 0
+            return 1.0 - max(0, epoch + 1 - hp.n_epochs) / float(hp.n_epochs_decay + 1)
+
         # "name": LearningRateMonitor's tags, lr-G and lr-D (else lr-Adam and lr-Adam-1)
         return [opt_g, opt_d], [
-            {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt_g, schedule), "interval": "epoch", "name": "lr-G"},
-            {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt_d, schedule), "interval": "epoch", "name": "lr-D"},
+            {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, linear_decay), "interval": "epoch", "name": name}
+            for opt, name in ((opt_g, "lr-G"), (opt_d, "lr-D"))
         ]
 
     def generator_losses(self, real_A: torch.Tensor, real_B: torch.Tensor) -> tuple[dict, torch.Tensor, torch.Tensor]:

@@ -1,11 +1,9 @@
 """History of generated images for the discriminators (Shrivastava et al. 2017, used by CycleGAN).
 
-Updating D on a buffer of past fakes, not only the newest ones, damps model oscillation (Zhu et al. 2017,
-section 4). With probability 1/2 a new fake replaces a random stored one and the stored one is returned
-instead; until the pool is full, fakes go in and come straight back. The draws come from ``generator``
-(default: torch's global generator, seeded from the run's ``seed`` and saved in checkpoints), so runs
-with one seed choose alike, and :meth:`state_dict` holds the stored images, so a resumed run keeps its
-history (docs/training.md, "What a run leaves behind").
+Updating D on a buffer of past fakes damps model oscillation (Zhu et al. 2017, section 4). With probability 1/2
+a new fake replaces a random stored one and the stored one is returned instead; until the pool is full, fakes go
+in and come straight back. The draws come from torch's global generator (seeded from the run's ``seed`` and saved
+in checkpoints) and :meth:`state_dict` holds the stored images, so a resumed run keeps its history.
 """
 
 from __future__ import annotations
@@ -16,16 +14,9 @@ import torch
 class ImagePool:
     """A pool of up to ``size`` past generated images; ``size=0`` disables it."""
 
-    def __init__(self, size: int = 50, generator: torch.Generator | None = None):
+    def __init__(self, size: int = 50):
         self.size = size
         self.images: list[torch.Tensor] = []
-        self.generator = generator
-
-    def _uniform(self) -> float:
-        return float(torch.rand((), generator=self.generator))
-
-    def _slot(self) -> int:
-        return int(torch.randint(self.size, (), generator=self.generator))
 
     def state_dict(self) -> dict[str, torch.Tensor | int]:
         images = torch.cat(self.images) if self.images else torch.empty(0)
@@ -49,8 +40,8 @@ class ImagePool:
             if len(self.images) < self.size:
                 self.images.append(image.clone())
                 returned.append(image)
-            elif self._uniform() > 0.5:
-                index = self._slot()
+            elif float(torch.rand(())) > 0.5:
+                index = int(torch.randint(self.size, ()))
                 returned.append(self.images[index].to(image.device, image.dtype))  # restored pools load on CPU
                 self.images[index] = image.clone()
             else:

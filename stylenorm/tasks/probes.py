@@ -1,10 +1,9 @@
 """Measurements that test the seed notebooks' claims about normalization during validation.
 
-* :func:`illumination_shift` - a fixed darker, flatter version of an image: instance norm is said
-  to remove such per-image contrast and brightness (Ulyanov et al. 2016; seeds 000, 001, 004).
-* :func:`train_eval_gap` - how far a network's output moves between normalising with the batch's
-  statistics (train mode) and with running statistics (eval mode): the batch-norm inference
-  pitfall (seed 002, section 6; Isola et al. 2017 keep batch statistics at test time for this reason).
+* :func:`illumination_shift` - a darker, flatter image: instance norm is said to remove such per-image contrast
+  and brightness (Ulyanov et al. 2016; seeds 000, 001, 004).
+* :func:`train_eval_gap` - how far an output moves between batch statistics (train mode) and running statistics
+  (eval mode): the batch-norm inference pitfall (seed 002, section 6; Isola et al. 2017).
 """
 
 from __future__ import annotations

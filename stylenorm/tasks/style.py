@@ -1,12 +1,11 @@
-"""Fast style transfer training (Johnson et al. 2016, "Perceptual Losses for Real-Time Style
-Transfer and Super-Resolution"), with the PyTorch fast_neural_style example's defaults.
+"""Fast style transfer training (Johnson et al. 2016, "Perceptual Losses for Real-Time Style Transfer and
+Super-Resolution"), with the PyTorch fast_neural_style example's defaults.
 
-TransformerNet maps a content image (``{"content": ...}`` in [0, 1]; the network works on 0-255 like the
-example) to a stylized one, scored by a frozen VGG16's content and Gram style losses
-(:mod:`stylenorm.losses.perceptual`); VGG weights are rebuilt from ``vgg_weights``, not stored in
-checkpoints. Several styles in one network: ``norm=conditional_instance`` (Dumoulin, Shlens & Kudlur 2017),
-each sample scored against a randomly drawn style, ``val/style_K`` logged per style. The losses, the
-multi-style validation and ``experiment=cin_vs_separate``'s one-style networks: docs/modules.md.
+TransformerNet maps a content image (``{"content": ...}`` in [0, 1]; the network works on 0-255 like the example)
+to a stylized one, scored by a frozen VGG16's content and Gram style losses (:mod:`stylenorm.losses.perceptual`);
+VGG weights are rebuilt from ``vgg_weights``, not stored in checkpoints. Several styles in one network:
+``norm=conditional_instance`` (Dumoulin, Shlens & Kudlur 2017), each sample scored against a randomly drawn style,
+``val/style_K`` logged per style. docs/modules.md.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from stylenorm.nn.conditional_instance_norm import num_styles, set_style
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 
-_VGG_PREFIX = "perceptual."
-
 
 class StyleTransferTask(ImageTranslationTask):
     """TransformerNet + VGG16 perceptual loss; args mirror ``configs/model/style.yaml``."""
@@ -32,7 +29,7 @@ class StyleTransferTask(ImageTranslationTask):
     main_network_name = "transformer"
     compiled_module_names = ("transformer", "perceptual")
     # The frozen VGG is rebuilt from `vgg_weights` at start-up, so checkpoints keep the network only.
-    checkpoint_excluded_prefixes = (_VGG_PREFIX,)
+    checkpoint_excluded_prefixes = ("perceptual.",)
 
     def __init__(
         self,
@@ -57,7 +54,7 @@ class StyleTransferTask(ImageTranslationTask):
         self.transformer = networks["transformer"]
         # Loading VGG here makes a missing `imagenet` file fail before any training starts.
         features = load_vgg16_features(vgg_weights)
-        self.vgg_weights_source = features.weights_source
+        self.weights_sources = {"vgg_weights_source": features.weights_source}
         self.perceptual = PerceptualLoss(
             features,
             content_layer=content_layer,
@@ -71,11 +68,6 @@ class StyleTransferTask(ImageTranslationTask):
         """Stylize [0, 1] images; output in [0, 1] (clamped, as the example's inference does)."""
         return (self.transformer(content * 255.0) / 255.0).clamp(0, 1)
 
-    def run_summary(self) -> dict[str, Any]:
-        summary = super().run_summary()
-        summary["vgg_weights_source"] = self.vgg_weights_source  # "random" must be visible in the table
-        return summary
-
     @property
     def num_styles(self) -> int:
         """Styles the network holds: the rows of its conditional norm tables (1 for every other norm)."""
@@ -85,11 +77,10 @@ class StyleTransferTask(ImageTranslationTask):
         # Style Grams are computed once, here (fit and validate alike); they are buffers, so they
         # follow the module to its device.
         datamodule = self.trainer.datamodule
-        images = (
-            datamodule.style_image_tensors()
-            if hasattr(datamodule, "style_image_tensors")
-            else [datamodule.style_image_tensor()]
-        )
+        if hasattr(datamodule, "style_image_tensors"):
+            images = datamodule.style_image_tensors()
+        else:
+            images = [datamodule.style_image_tensor()]
         if len(images) != self.num_styles:
             raise ValueError(
                 f"The network holds {self.num_styles} style(s) (norm.num_styles) but the data give {len(images)} "
@@ -101,13 +92,12 @@ class StyleTransferTask(ImageTranslationTask):
                 f"this network holds {self.num_styles} styles and logs val/style_K for each. Drop model.style_index."
             )
         self.style_images = images
-        self.style_image = images[0]
         self.perceptual.set_styles(images)
 
     def on_fit_start(self) -> None:
         super().on_fit_start()
         if len(self.style_images) == 1:
-            self.log_image_grid("style_image", [self.style_image])
+            self.log_image_grid("style_image", self.style_images)
         else:  # sizes may differ: one image per style, tagged with its index
             for index, image in enumerate(self.style_images):
                 self.log_image_grid(f"style_image/{index}", [image])
@@ -126,58 +116,32 @@ class StyleTransferTask(ImageTranslationTask):
         stylized = self.transformer(content * 255.0) / 255.0
         return self.perceptual(stylized, content, style_index), stylized
 
-    def draw_styles(self, count: int) -> torch.Tensor | None:
-        """A uniform style index per sample, or None for a one-style network. Drawn on the CPU from
-        torch's global generator: seeded by the run's seed and restored on resume
-        (:mod:`stylenorm.callbacks.random_state`), so the draws repeat with the run."""
-        if self.num_styles == 1:
-            return None
-        return torch.randint(self.num_styles, (count,)).to(self.device)
-
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         n = batch["content"].shape[0]
-        losses, _ = self.losses(batch["content"], self.draw_styles(n))
-        self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
-        self.log("train/loss", losses["total"], prog_bar=True, batch_size=n)
-        return losses["total"]
+        # A uniform style per sample, drawn on the CPU from torch's global generator (seeded by the run's seed
+        # and restored on resume, stylenorm.callbacks.random_state), so the draws repeat with the run.
+        styles = torch.randint(self.num_styles, (n,)).to(self.device) if self.num_styles > 1 else None
+        return self.log_train_losses(self.losses(batch["content"], styles)[0], n)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        if self.num_styles > 1:
-            self._validate_styles(batch["content"])
-            return
-        content = batch["content"]
-        losses, stylized = self.losses(content)
-        n = content.shape[0]
-        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
-        if self.hparams.style_index is not None:  # the names a multi-style network gives this style
-            self.log_dict(_per_style(losses, self.hparams.style_index), batch_size=n, sync_dist=True)
-        # Instance norm's claimed strength: the same content under other lighting, the same output.
-        shifted = self(illumination_shift(content))
-        invariance = (stylized.clamp(0, 1) - shifted).abs().mean()
-        self.log("val/contrast_invariance_l1", invariance, batch_size=n, sync_dist=True)
-        gap = train_eval_gap(self.transformer, self, content)
-        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
-        self.collect_for_image_grid("val/content_stylized", [content, stylized.clamp(0, 1)])
-
-    def _validate_styles(self, content: torch.Tensor) -> None:
         """Every photo in every style: ``val/style_K`` per style, the other metrics as means over styles."""
+        content = batch["content"]
         n = content.shape[0]
+        multi = self.num_styles > 1
         per_style, rows, invariance = [], [content], []
         for index in range(self.num_styles):
-            losses, stylized = self.losses(content, torch.full((n,), index, device=content.device))
-            self.log_dict(_per_style(losses, index), batch_size=n, sync_dist=True)
+            losses, stylized = self.losses(content, torch.full((n,), index, device=content.device) if multi else None)
+            # val/content_K, val/style_K, val/total_K: also in a one-style network told its index (model.style_index)
+            label = index if multi else self.hparams.style_index
+            if label is not None:
+                tags = {f"val/{key}_{label}": losses[key] for key in ("content", "style", "total")}
+                self.log_dict(tags, batch_size=n, sync_dist=True)
             per_style.append(losses)
             rows.append(stylized.clamp(0, 1))
+            # Instance norm's claimed strength: the same content under other lighting, the same output.
             invariance.append((stylized.clamp(0, 1) - self(illumination_shift(content))).abs().mean())
         means = {key: torch.stack([losses[key] for losses in per_style]).mean() for key in per_style[0]}
         self.log_dict({f"val/{k}": v for k, v in means.items()}, batch_size=n, sync_dist=True)
         self.log("val/contrast_invariance_l1", torch.stack(invariance).mean(), batch_size=n, sync_dist=True)
-        # Conditional instance norm has no running statistics: train and eval outputs are the same.
         self.log("val/bn_train_eval_gap", train_eval_gap(self.transformer, self, content), batch_size=n, sync_dist=True)
         self.collect_for_image_grid("val/content_stylized", rows)
-
-
-def _per_style(losses: dict[str, torch.Tensor], index: int) -> dict[str, torch.Tensor]:
-    """``val/content_K``, ``val/style_K``, ``val/total_K``: one style's losses, under the same names
-    in a multi-style network and in a one-style network told its index."""
-    return {f"val/{key}_{index}": losses[key] for key in ("content", "style", "total")}
