@@ -16,7 +16,14 @@ from torch import nn
 
 from stylenorm import speed
 from stylenorm.benchmark.cli import main
-from stylenorm.benchmark.measure import PeakMemory, affordable_repeats, count_flops, interleaved, matmul_peak_flops
+from stylenorm.benchmark.measure import (
+    PeakMemory,
+    Timing,
+    affordable_repeats,
+    count_flops,
+    interleaved,
+    matmul_peak_flops,
+)
 from stylenorm.networks import TransformerNet
 
 
@@ -70,9 +77,7 @@ def test_paths_alternate_after_their_warm_up_and_memory_calls():
     calls = []
     samples = interleaved(
         {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-        torch.device("cpu"),
-        warmup=2,
-        repeats=3,
+        Timing(torch.device("cpu"), warmup=2, repeats=3),
         reference="b",
     )
     # "a": 2 warm-up calls and a memory call; the reference "b": one call measuring memory; then turns
@@ -163,9 +168,8 @@ def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monke
     from stylenorm.inference import stylizer
 
     monkeypatch.setattr(stylizer, "compile_for_inference", lambda network: network)
-    case = workloads.inference_case(
-        "stylize_style", size=32, batch=1, device=torch.device("cpu"), warmup=1, repeats=1, job_images=job_images
-    )
+    timing = Timing(torch.device("cpu"), warmup=1, repeats=1)
+    case = workloads.inference_case("stylize_style", size=32, batch=1, timing=timing, job_images=job_images)
     megapixels = job_images * 32 * 32 / 1e6
     assert case.extra["compiled"] is compiled is (megapixels >= speed.STYLIZE_COMPILE_MIN_MEGAPIXELS)
     assert f"--compile auto for {job_images} images" in case.notes

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import torch
 
-from stylenorm.benchmark.measure import malloc_for_timing, matmul_peak_flops
-from stylenorm.benchmark.report import machine_description, markdown_table, quality_lines, rows, write_json
-from stylenorm.benchmark.scaling import scaling_report, scaling_tables
-from stylenorm.benchmark.stylize_jobs import stylize_jobs_report, stylize_jobs_table
-from stylenorm.benchmark.sweeps import primary_metric, sweep_report, sweep_table
+from stylenorm.benchmark import report
+from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
+from stylenorm.benchmark.stylize_jobs import stylize_jobs_report
+from stylenorm.benchmark.sweeps import primary_metric, sweep_report
 from stylenorm.benchmark.workloads import (
     DEFAULT_BATCH,
     INFERENCE,
@@ -27,6 +26,7 @@ from stylenorm.benchmark.workloads import (
     WORKLOADS,
     data_case,
     inference_case,
+    scaling_report,
     training_case,
 )
 from stylenorm.inference.compile_plan import COMPILE_MODES
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     malloc_for_timing()
     quiet_library_noise()
     started = time.perf_counter()
-    meta = machine_description(device)
+    meta = report.machine_description(device)
     peaks = {"fp32": matmul_peak_flops(device, torch.float32)}
     peaks["bf16"] = matmul_peak_flops(device, torch.bfloat16) if has_fast_bf16(device) else peaks["fp32"]
     meta.update({f"matmul_peak_{k}_tflops": v / 1e12 for k, v in peaks.items()}, argv=list(argv or sys.argv[1:]))
@@ -147,66 +147,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"matmul peak fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s",
         flush=True,
     )
+    timing = Timing(device, args.warmup, args.repeats, args.case_budget or None)
     if args.scaling:
-        report = scaling_report(
-            args.scaling_model, device, sizes=args.scaling_sizes, batches=args.scaling_batches,
-            batch_sweep_size=args.scaling_batch_size_px, warmup=args.warmup, repeats=args.repeats,
-        )  # fmt: skip
-        print()
-        print(scaling_tables(report))
-        return _finish(args, device, meta, started, {"meta": meta, "scaling": report}, "scaling")
-    if args.sweep:
+        sizes, batches = args.scaling_sizes, args.scaling_batches
+        results = scaling_report(args.scaling_model, timing, sizes, batches, args.scaling_batch_size_px)
+        kind, key, text = "scaling", "scaling", report.scaling_tables(results)
+    elif args.sweep:
         out = args.sweep_out or Path("logs/benchmark") / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
         metric = args.sweep_metric or primary_metric(args.sweep)
-        report = sweep_report(args.sweep, out, list(args.sweep_override), metric)
-        print()
-        print(sweep_table(report))
-        return _finish(args, device, meta, started, {"meta": meta, "sweep": report}, "sweep")
-    if args.stylize_jobs:
-        report = stylize_jobs_report(
-            args.stylize_jobs_size, args.stylize_jobs_counts, device, repeats=args.stylize_jobs_repeats
+        results = sweep_report(args.sweep, out, list(args.sweep_override), metric)
+        kind, key, text = "sweep", "sweep", report.sweep_table(results)
+    elif args.stylize_jobs:
+        results = stylize_jobs_report(
+            args.stylize_jobs_size, args.stylize_jobs_counts, device, args.stylize_jobs_repeats
         )
-        print()
-        print(stylize_jobs_table(report))
-        return _finish(args, device, meta, started, {"meta": meta, "stylize_jobs": report}, "stylize-jobs")
+        kind, key, text = "stylize-jobs", "stylize_jobs", report.stylize_jobs_table(results)
+    else:
+        results = comparison(args, timing, peaks)
+        kind, key, text = (
+            "benchmark",
+            "rows",
+            "\n".join([report.markdown_table(results), *report.quality_lines(results)]),
+        )
+    print()
+    print(text)
+    meta["total_s"] = time.perf_counter() - started
+    path = args.json or Path("logs/benchmark") / f"{kind}-{device.type}-{datetime.now():%Y%m%d-%H%M%S}.json"
+    report.write_json(path, {"meta": meta, key: results})
+    print(f"{PROG}: {meta['total_s']:.0f} s in all; results in {path}")
+    return 0
+
+
+def comparison(args: argparse.Namespace, timing: Timing, peaks: dict[str, float]) -> list[dict]:
+    """The comparison table's rows: every workload at every size, each row printed as it comes."""
     table = []
     for workload in args.workloads:
         batch = args.batch or DEFAULT_BATCH[workload]
-        sizes = args.stylize_sizes if workload in INFERENCE else [args.size]
-        for size in sizes:
-            common = {
-                "size": size, "batch": batch, "warmup": args.warmup, "repeats": args.repeats,
-                "budget_s": args.case_budget or None,
-            }  # fmt: skip
+        for size in args.stylize_sizes if workload in INFERENCE else [args.size]:
             print(f"{PROG}: {workload} {size} px batch {batch} ...", flush=True)
             case_started = time.perf_counter()
             if workload in TRAINING:
                 compile_override = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
-                overrides = compile_override[args.compile] + list(args.override)
-                case = training_case(workload, device=device, overrides=overrides, **common)
+                case = training_case(workload, size, batch, timing, [*compile_override[args.compile], *args.override])
             elif workload in INFERENCE:
-                case = inference_case(
-                    workload, device=device, compile=args.compile, job_images=args.stylize_job_images, **common
-                )
+                case = inference_case(workload, size, batch, timing, args.compile, args.stylize_job_images)
             else:
-                case = data_case(**common)
-            table += rows(case, peaks)
-            print(
-                markdown_table(table[-2:]).splitlines()[-1], f"({time.perf_counter() - case_started:.0f} s)", flush=True
-            )
-    print()
-    print(markdown_table(table))
-    for line in quality_lines(table):
-        print(line)
-    return _finish(args, device, meta, started, {"meta": meta, "rows": table}, "benchmark")
-
-
-def _finish(args, device, meta, started: float, results: dict, kind: str) -> int:
-    meta["total_s"] = time.perf_counter() - started
-    path = args.json or Path("logs/benchmark") / f"{kind}-{device.type}-{datetime.now():%Y%m%d-%H%M%S}.json"
-    write_json(path, results)
-    print(f"{PROG}: {meta['total_s']:.0f} s in all; results in {path}")
-    return 0
+                case = data_case(size, batch, timing)
+            table += report.rows(case, peaks)
+            last = report.markdown_table(table[-2:]).splitlines()[-1]
+            print(last, f"({time.perf_counter() - case_started:.0f} s)", flush=True)
+    return table
 
 
 if __name__ == "__main__":

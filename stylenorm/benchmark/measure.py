@@ -3,13 +3,14 @@
 Time: ``perf_counter`` around one synchronised call. Peak memory, in an untimed call: CUDA's
 allocator statistics, or on the CPU a thread sampling the resident set size. FLOPs:
 ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products). Peak: the best of
-a few square matmuls at the precision in question. Details: docs/performance.md.
+a few square matmuls at the precision in question. Details: docs/modules.md, docs/performance.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import statistics
 import threading
@@ -20,29 +21,43 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """How every path is timed: ``warmup`` untimed calls, then ``repeats`` timed ones, fewer (at least 1)
+    where they would take longer than about ``budget_s`` seconds."""
+
+    device: torch.device
+    warmup: int = 1
+    repeats: int = 3
+    budget_s: float | None = None
+
+
+@dataclasses.dataclass
+class Samples:
+    """One path's timed calls, its first call, the peak memory of its memory call and its FLOPs."""
+
+    times: list[float] = dataclasses.field(default_factory=list)
+    peak_bytes: int = 0
+    first_call_s: float | None = None  # one-off costs (compilation) + a call with memory tracking
+    call_estimate_s: float = 0.0  # how long a call takes, from the warm-up (for the time budget)
+    flops: int | None = None
+    last_result: Any = None
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.times)
 
 
 def _mallopt(mmap_threshold: int, trim_threshold: int) -> bool:
     """Fix glibc's mmap and trim thresholds; False where this is not glibc (nothing changes)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return (
-            libc.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
-            and libc.mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1
-        )
+        return libc.mallopt(-3, mmap_threshold) == 1 and libc.mallopt(-1, trim_threshold) == 1  # M_MMAP_, M_TRIM_
     except (OSError, AttributeError):
         return False
-
-
-def malloc_for_memory_tracking() -> bool:
-    """Blocks above 256 KiB straight from and back to the system, and free heap pages released now
-    (``malloc_trim``): RSS then follows live memory instead of reusing pages kept from earlier calls."""
-    ok = _mallopt(256 * 1024, 256 * 1024)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return ok
 
 
 def malloc_for_timing() -> bool:
@@ -54,9 +69,6 @@ def malloc_for_timing() -> bool:
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def resident_bytes() -> int:
@@ -82,7 +94,11 @@ class PeakMemory:
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             return self
-        malloc_for_memory_tracking()
+        # Blocks above 256 KiB straight from and back to the system, and free heap pages released now:
+        # the resident set then follows live memory instead of reusing pages kept from earlier calls.
+        _mallopt(256 * 1024, 256 * 1024)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
         self._base = self._peak = resident_bytes()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -115,11 +131,8 @@ def count_flops(fn: Callable[[], Any]) -> int:
 def matmul_peak_flops(
     device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (2048, 4096), repeats: int = 2
 ) -> float:
-    """Best FLOP/s of square ``n x n`` matmuls in ``dtype`` on ``device`` over ``sizes`` (2 n^3 FLOPs each).
-
-    Several sizes because the best one differs by precision and machine (on 2 EPYC cores fp32 peaks
-    at 4096, bf16 at 2048); convolution kernels can still come close to or beat it.
-    """
+    """Best FLOP/s of square ``n x n`` matmuls in ``dtype`` over ``sizes`` (the best size differs by
+    precision and machine)."""
     best = 0.0
     for n in sizes:
         a = torch.randn(n, n, device=device, dtype=dtype)
@@ -134,22 +147,6 @@ def matmul_peak_flops(
     return best
 
 
-class Samples:
-    """Times of one path's timed calls, its first call and the peak memory of its memory call."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.peak_bytes = 0
-        self.first_call_s: float | None = None  # one-off costs (compilation) + a call with memory tracking
-        self.call_estimate_s = 0.0  # how long a call takes, from the warm-up (for the time budget)
-        self.flops: int | None = None
-        self.last_result: Any = None
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.times)
-
-
 def timed_call(fn: Callable[[], Any], device: torch.device, samples: Samples) -> Any:
     """Run ``fn`` once, appending its wall time to ``samples``; returns (and keeps) its result."""
     synchronize(device)
@@ -161,8 +158,10 @@ def timed_call(fn: Callable[[], Any], device: torch.device, samples: Samples) ->
     return result
 
 
-def memory_call(fn: Callable[[], Any], device: torch.device, samples: Samples, *, flops: bool = False) -> None:
-    """One untimed call of ``fn`` recording its peak memory (and, with ``flops``, its FLOPs)."""
+def memory_call(fn: Callable[[], Any], device: torch.device, samples: Samples, *, flops: bool = False) -> float:
+    """One untimed call of ``fn`` recording its peak memory (and, with ``flops``, its FLOPs); returns its
+    seconds, memory tracking included."""
+    start = time.perf_counter()
     with PeakMemory(device) as memory:
         if flops:
             samples.flops = count_flops(fn)
@@ -170,6 +169,7 @@ def memory_call(fn: Callable[[], Any], device: torch.device, samples: Samples, *
             fn()
         synchronize(device)
     samples.peak_bytes = memory.peak_bytes
+    return time.perf_counter() - start
 
 
 def affordable_repeats(repeats: int, call_seconds: float, budget_s: float | None) -> int:
@@ -180,43 +180,31 @@ def affordable_repeats(repeats: int, call_seconds: float, budget_s: float | None
 
 
 def interleaved(
-    paths: dict[str, Callable[[], Any]],
-    device: torch.device,
-    *,
-    warmup: int,
-    repeats: int,
-    reference: str | None = None,
-    budget_s: float | None = None,
+    paths: dict[str, Callable[[], Any]], timing: Timing, reference: str | None = None
 ) -> dict[str, Samples]:
-    """Per path: untimed calls first, then timed calls in turns: A, B, A, B, ...
+    """Per path: untimed calls first, then timed calls in turns (A, B, A, B, ...), so that a change in
+    machine load hits every path alike.
 
-    The ``reference`` path (plain eager code: nothing to compile or cache) warms up with one call that
-    also records its peak memory and counts its FLOPs. Every other path makes ``warmup`` calls (the
-    first one's time is its ``first_call_s``: compilation happens there) and then one memory call, so
-    that neither what compiling allocates nor the memory tracking's slowdown of compiling gets into
-    its numbers. Turns rather than blocks, so that a change in machine load during the run (another
-    process, thermal limits) hits every path alike. ``budget_s`` caps the timed calls at about that
-    many seconds of the reference's calls (of the slowest path without one), at least 1.
+    The ``reference`` path (plain eager code: nothing to compile) warms up with one call that records its
+    peak memory and FLOPs. Every other path makes ``warmup`` calls (the first one's time is its
+    ``first_call_s``: compilation happens there), then its memory call. The time budget is reckoned from
+    the reference's call (the slowest path's without one). Why: docs/modules.md.
     """
     samples = {name: Samples() for name in paths}
     for name, fn in paths.items():
         if name == reference:
-            start = time.perf_counter()
-            memory_call(fn, device, samples[name], flops=True)
-            samples[name].call_estimate_s = time.perf_counter() - start
+            samples[name].call_estimate_s = memory_call(fn, timing.device, samples[name], flops=True)
             continue
-        for i in range(max(1, warmup)):
-            synchronize(device)
+        for i in range(max(1, timing.warmup)):
+            synchronize(timing.device)
             start = time.perf_counter()
             fn()
-            synchronize(device)
+            synchronize(timing.device)
             if i == 0:
                 samples[name].first_call_s = time.perf_counter() - start
-        start = time.perf_counter()
-        memory_call(fn, device, samples[name])
-        samples[name].call_estimate_s = time.perf_counter() - start
+        samples[name].call_estimate_s = memory_call(fn, timing.device, samples[name])
     slowest = samples[reference].call_estimate_s if reference else max(s.call_estimate_s for s in samples.values())
-    for _ in range(affordable_repeats(repeats, slowest, budget_s)):
+    for _ in range(affordable_repeats(timing.repeats, slowest, timing.budget_s)):
         for name, fn in paths.items():
-            timed_call(fn, device, samples[name])
+            timed_call(fn, timing.device, samples[name])
     return samples

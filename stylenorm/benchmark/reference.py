@@ -1,11 +1,9 @@
 """The plain implementations the benchmark compares against: eager fp32, NCHW, default Adam.
 
 Written the way the original repositories run - the CycleGAN authors' ``optimize_parameters``, the
-PyTorch ``fast_neural_style`` example's training loop, a textbook autoencoder step and a bare
-``network(x)`` for inference - with none of this project's machinery (no Lightning, no autocast,
-no fused optimizer, no compile). The networks are the same classes (their architectures are
-checked against independent reference modules in ``tests/reference_networks.py``); the loss network
-is torchvision's VGG16, cut after relu4_3 as in the example.
+PyTorch ``fast_neural_style`` example's training loop, a textbook autoencoder step - with none of this
+project's machinery (no Lightning, no autocast, no fused optimizer, no compile). The networks are the
+same classes; the loss network is torchvision's VGG16, cut after relu4_3 as in the example.
 """
 
 from __future__ import annotations
@@ -16,22 +14,18 @@ import torch
 import torch.nn.functional as F
 import torchvision
 from PIL import Image
-from torch import nn
 
 from stylenorm.networks import ConvNormActAutoencoder, PatchDiscriminator, ResnetGenerator, TransformerNet
 from stylenorm.nn.init import init_weights_normal as init_normal  # weights ~ N(0, 0.02): setup, not timed
-
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class ReferenceCycleGAN:
     """One CycleGAN iteration: both generators, then both discriminators (LSGAN, cycle, identity)."""
 
     def __init__(self, device: torch.device, ngf: int = 64, n_blocks: int = 9, lambda_cycle: float = 10.0):
-        build_g = lambda: init_normal(ResnetGenerator(ngf=ngf, n_blocks=n_blocks)).to(device)  # noqa: E731
-        self.G_A, self.G_B = build_g(), build_g()  # A->B, B->A (the original's names)
-        self.D_A, self.D_B = init_normal(PatchDiscriminator()).to(device), init_normal(PatchDiscriminator()).to(device)
+        # A->B, B->A (the original's names)
+        self.G_A, self.G_B = (init_normal(ResnetGenerator(ngf=ngf, n_blocks=n_blocks)).to(device) for _ in range(2))
+        self.D_A, self.D_B = (init_normal(PatchDiscriminator()).to(device) for _ in range(2))
         self.lambda_cycle = lambda_cycle
         betas = (0.5, 0.999)
         self.opt_G = torch.optim.Adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()), 2e-4, betas=betas)
@@ -71,11 +65,6 @@ class ReferenceCycleGAN:
         return loss_G.detach()
 
 
-def vgg16_to_relu4_3() -> nn.Module:
-    """torchvision's VGG16 ``features[:23]`` (randomly initialised: the benchmark never downloads)."""
-    return torchvision.models.vgg16(weights=None).features[:23].eval().requires_grad_(False)
-
-
 def gram(features: torch.Tensor) -> torch.Tensor:
     n, c, h, w = features.shape
     flat = features.view(n, c, h * w)
@@ -89,10 +78,11 @@ class ReferenceStyleTransfer:
 
     def __init__(self, device: torch.device, style_size: int = 256):
         self.transformer = TransformerNet().to(device)
-        self.vgg = vgg16_to_relu4_3().to(device)
+        # torchvision's VGG16 up to relu4_3, randomly initialised: the benchmark never downloads.
+        self.vgg = torchvision.models.vgg16(weights=None).features[:23].eval().requires_grad_(False).to(device)
         self.optimizer = torch.optim.Adam(self.transformer.parameters(), 1e-3)
-        self.mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
+        self.mean = torch.tensor((0.485, 0.456, 0.406), device=device).view(1, 3, 1, 1)  # ImageNet's
+        self.std = torch.tensor((0.229, 0.224, 0.225), device=device).view(1, 3, 1, 1)
         with torch.no_grad():
             style = torch.rand(1, 3, style_size, style_size, device=device)
             self.style_grams = [gram(f) for f in self.features(style)]
@@ -136,12 +126,6 @@ class ReferenceAutoencoder:
         loss.backward()
         self.optimizer.step()
         return loss.detach()
-
-
-def reference_inference(network: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """``network(images)`` in fp32 without autograd: how the original test scripts stylize."""
-    with torch.no_grad():
-        return network(images)
 
 
 def reference_load(path, load_size: int, crop: int) -> torch.Tensor:

@@ -1,23 +1,21 @@
-"""Benchmark results as rows: a printed table (Markdown, so it pastes into docs/performance.md) and JSON.
+"""Benchmark results as Markdown tables (they paste into docs/performance.md) and JSON.
 
 The JSON (``--json``) is ``{"schema": JSON_SCHEMA, "meta": {...}, "rows": [...]}``; every row has the
-stable keys of :data:`STABLE_ROW_KEYS` (documented in docs/performance.md, "JSON output"), which
-tools may rely on: later versions add keys but do not rename or drop these. Inference rows also carry
-``max_gray_diff`` and ``mean_gray_diff`` (0-255 gray levels against the fp32 reference).
+stable keys of :data:`STABLE_ROW_KEYS` (docs/performance.md, "JSON output"), which tools may rely on:
+later versions add keys but do not rename or drop these.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from stylenorm.benchmark.workloads import Case
-
-_MIB = 1024**2
 
 #: Version of the JSON layout; raised only if a stable key ever has to change meaning.
 JSON_SCHEMA = 1
@@ -37,10 +35,10 @@ def machine_description(device: torch.device) -> dict[str, Any]:
         "cpu_threads": torch.get_num_threads(),
     }
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+        info["cpu"] = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), info["cpu"]
+        )
     except OSError:
         pass
     if device.type == "cuda":
@@ -66,7 +64,7 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
             "times_s": samples.times,
             "images_per_s": case.images_per_call / seconds,
             "speedup": case.reference.median_s / seconds,
-            "peak_mib": samples.peak_bytes / _MIB,  # of the memory call (see stylenorm.benchmark.measure)
+            "peak_mib": samples.peak_bytes / 1024**2,  # of the memory call (see stylenorm.benchmark.measure)
             "first_call_s": samples.first_call_s,
             "repeats": len(samples.times),
             "notes": "plain eager fp32 NCHW" if path == "reference" else case.notes,
@@ -87,25 +85,28 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
     return out
 
 
+def _table(header: str, lines: Iterable[str]) -> list[str]:
+    """A Markdown table: ``header`` and each of ``lines`` are cells joined by ``" | "``."""
+    return [f"| {header} |", "|" + "---|" * (header.count(" | ") + 1), *(f"| {line} |" for line in lines)]
+
+
 def _fmt(value: float | None, spec: str, unit: str = "") -> str:
     return "-" if value is None else format(value, spec) + unit
 
 
 def markdown_table(table: list[dict[str, Any]]) -> str:
     header = (
-        "| workload | size | batch | path | precision | median | img/s | speed-up | peak mem | GFLOP/s | "
-        "of matmul peak | first call | n |"
+        "workload | size | batch | path | precision | median | img/s | speed-up | peak mem | GFLOP/s | "
+        "of matmul peak | first call | n"
     )
-    lines = [header, "|" + "---|" * 13]
-    for r in table:
-        lines.append(
-            f"| {r['workload']} | {r['size']} | {r['batch']} | {r['path']} | {r['precision']} | "
-            f"{r['median_s'] * 1000:.0f} ms | {r['images_per_s']:.2f} | {r['speedup']:.2f}x | "
-            f"{r['peak_mib']:.0f} MiB | {_fmt(r.get('gflop_per_s'), '.0f')} | "
-            f"{_fmt(r.get('share_of_matmul_peak'), '.0%')} | "
-            f"{_fmt(r['first_call_s'], '.1f', ' s')} | {r['repeats']} |"
-        )
-    return "\n".join(lines)
+    lines = (
+        f"{r['workload']} | {r['size']} | {r['batch']} | {r['path']} | {r['precision']} | "
+        f"{r['median_s'] * 1000:.0f} ms | {r['images_per_s']:.2f} | {r['speedup']:.2f}x | "
+        f"{r['peak_mib']:.0f} MiB | {_fmt(r.get('gflop_per_s'), '.0f')} | "
+        f"{_fmt(r.get('share_of_matmul_peak'), '.0%')} | {_fmt(r['first_call_s'], '.1f', ' s')} | {r['repeats']}"
+        for r in table
+    )
+    return "\n".join(_table(header, lines))
 
 
 def quality_lines(table: list[dict[str, Any]]) -> list[str]:
@@ -116,6 +117,63 @@ def quality_lines(table: list[dict[str, Any]]) -> list[str]:
         for r in table
         if "mean_abs_diff_gray_levels" in r
     ]
+
+
+def scaling_tables(report: dict[str, Any]) -> str:
+    """The three sweeps of ``--scaling`` as Markdown tables."""
+    size = (f"{r['size']} | 1 | {r['step_s'] * 1000:.0f} ms | {r['ms_per_megapixel']:.0f}" for r in report["size"])
+    lines = _table("image size | batch | step | ms per megapixel", size)
+    batch = (
+        f"{r['size']} | {r['batch']} | {r['step_s'] * 1000:.0f} ms | {r['images_per_s']:.2f}" for r in report["batch"]
+    )
+    lines += ["", *_table("image size | batch | step | images/s", batch)]
+    if report["ddp"]:
+        ddp = []
+        for r in report["ddp"]:
+            ddp.append(
+                f"1 process, all cores | {r['batch_per_process']} | {r['one_process_step_s'] * 1000:.0f} ms | 1.00"
+            )
+            ddp.append(
+                f"2 processes (DDP, gloo) | {r['batch_per_process']} | {r['two_process_step_s'] * 1000:.0f} ms | "
+                f"{r['throughput_ratio']:.2f}"
+            )
+        lines += ["", *_table("setup | batch per process | step | images/s ratio", ddp)]
+    return "\n".join(lines)
+
+
+def stylize_jobs_table(report: dict[str, Any]) -> str:
+    title = (
+        f"Stylize jobs (TransformerNet, one fresh process each, cold inductor cache; --compile auto threshold "
+        f"{report['threshold_megapixels']:g} megapixels per shape; medians of {report['repeats']} alternating runs "
+        f"for jobs under it, one run above)"
+    )
+    header = "images | size | megapixels | --compile never | --compile auto | auto / never | auto decided"
+    lines = (
+        f"{r['images']} | {r['size']} | {r['megapixels']:.1f} | {r['never_s']:.1f} s | {r['auto_s']:.1f} s | "
+        f"{r['auto_over_never']:.2f} | {r['decision']}"
+        for r in report["rows"]
+    )
+    return "\n".join([title, "", *_table(header, lines)])
+
+
+def sweep_table(report: dict[str, Any]) -> str:
+    seconds, runs, seed_sd = report["seconds"], report["runs"], report["median_seed_sd"]
+    launchers = [
+        f"one after another (Hydra's default) | {runs['sequential']} | {seconds['sequential']:.0f} s",
+        f"hydra/launcher=parallel | {runs['parallel']} | {seconds['parallel']:.0f} s",
+    ]
+    lines = [
+        f"Sweep experiment={report['preset']} {' '.join(report['overrides'])}".rstrip(),
+        "",
+        *_table("launcher | runs | wall time", launchers),
+        "",
+        f"Speed-up: {report['speedup']:.2f}x. Final {report['metric']}, run by run: largest difference "
+        f"{report['max_abs_difference']:.4g}, mean {report['mean_abs_difference']:.4g}"
+        + (f"; seed-to-seed standard deviation within a configuration (median): {seed_sd:.4g}" if seed_sd else ""),
+    ]
+    if report["unmatched"]:
+        lines.append(f"Runs in only one of the sweeps: {', '.join(report['unmatched'])}")
+    return "\n".join(lines)
 
 
 def write_json(path: Path, results: dict[str, Any]) -> Path:

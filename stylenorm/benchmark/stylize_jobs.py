@@ -1,9 +1,7 @@
 """Whole stylize jobs: the command's wall time under ``--compile auto`` against ``--compile never``.
 
-Times what a user waits for (a fresh ``stylenorm-stylize`` process over a folder of images of one
-size): a short job under ``auto`` must cost no more than ``never``, and a job just past
-:data:`stylenorm.speed.STYLIZE_COMPILE_MIN_MEGAPIXELS` should be no slower even with a cold inductor
-cache. ``never`` and ``auto`` alternate run by run. Targets and results: docs/performance.md.
+A fresh ``stylenorm-stylize`` process per job, over a folder of images of one size, with a cold inductor
+cache; ``never`` and ``auto`` alternate run by run. Why: docs/modules.md; results: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -18,10 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 
+from stylenorm.benchmark.workloads import inference_network, write_images
 from stylenorm.networks.public_checkpoints import transformer_net_to_fast_neural_style
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS
 
@@ -31,14 +28,6 @@ MODES = ("never", "auto")
 def threshold_images(size: int) -> int:
     """The fewest images of ``size`` px whose megapixels reach the ``--compile auto`` threshold."""
     return math.ceil(STYLIZE_COMPILE_MIN_MEGAPIXELS * 1e6 / (size * size))
-
-
-def write_folder(folder: Path, count: int, size: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(count)
-    for index in range(count):
-        coarse = rng.integers(0, 256, (max(2, size // 32), max(2, size // 32), 3), dtype=np.uint8)
-        Image.fromarray(coarse).resize((size, size), Image.BICUBIC).save(folder / f"{index:04d}.png")
 
 
 def run_job(checkpoint: Path, folder: Path, output: Path, mode: str, device: str, cache: Path) -> tuple[float, str]:
@@ -60,10 +49,8 @@ def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.devic
     """Times ``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's count);
     jobs under the threshold ``repeats`` times each, alternating, for medians (a process start varies by
     a few tenths of a second, as much as the differences looked for), longer ones once."""
-    from stylenorm.benchmark.workloads import _inference_network
-
     counts = counts or [1, 4, threshold_images(size)]
-    network, _ = _inference_network("stylize_style", torch.device("cpu"))
+    network, _ = inference_network("stylize_style", torch.device("cpu"))
     rows = []
     with tempfile.TemporaryDirectory(prefix="stylenorm-jobs-") as root:
         root = Path(root)
@@ -71,7 +58,7 @@ def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.devic
         torch.save(transformer_net_to_fast_neural_style(network.state_dict()), checkpoint)
         for count in counts:
             folder = root / f"in{count}"
-            write_folder(folder, count, size)
+            write_images(folder, count, size, count, max(2, size // 32), ".png")
             row: dict[str, Any] = {"images": count, "size": size, "megapixels": count * size * size / 1e6}
             times: dict[str, list[float]] = {mode: [] for mode in MODES}
             for _ in range(repeats if count < threshold_images(size) else 1):
@@ -89,20 +76,3 @@ def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.devic
             row["auto_over_never"] = row["auto_s"] / row["never_s"]
             rows.append(row)
     return {"threshold_megapixels": STYLIZE_COMPILE_MIN_MEGAPIXELS, "repeats": repeats, "rows": rows}
-
-
-def stylize_jobs_table(report: dict[str, Any]) -> str:
-    lines = [
-        f"Stylize jobs (TransformerNet, one fresh process each, cold inductor cache; --compile auto threshold "
-        f"{report['threshold_megapixels']:g} megapixels per shape; medians of {report['repeats']} alternating runs "
-        f"for jobs under it, one run above)",
-        "",
-        "| images | size | megapixels | --compile never | --compile auto | auto / never | auto decided |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in report["rows"]:
-        lines.append(
-            f"| {row['images']} | {row['size']} | {row['megapixels']:.1f} | {row['never_s']:.1f} s | "
-            f"{row['auto_s']:.1f} s | {row['auto_over_never']:.2f} | {row['decision']} |"
-        )
-    return "\n".join(lines)

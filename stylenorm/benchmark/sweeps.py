@@ -1,9 +1,8 @@
 """A whole seeded sweep, one run after another against ``hydra/launcher=parallel``: wall time and metrics.
 
 Runs ``python train.py -m experiment=<preset>`` both ways in one sitting, matches the runs by job folder
-and compares their final metrics (each job's ``result.json``) with the seed-to-seed
-spread: with other thread counts, oneDNN and OpenMP sum in another order and training carries those
-rounding differences on; this measures how far. Details: docs/performance.md.
+and compares their final metrics (each job's ``result.json``) with the seed-to-seed spread. Why and
+results: docs/modules.md, docs/performance.md.
 """
 
 from __future__ import annotations
@@ -17,17 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-TRAIN_SCRIPT = Path(__file__).resolve().parents[2] / "train.py"
+from stylenorm.benchmark.workloads import CONFIG_DIR, compose_config
+
+TRAIN_SCRIPT = CONFIG_DIR.parent / "train.py"
 LAUNCHERS = {"sequential": [], "parallel": ["hydra/launcher=parallel"]}
 
 
 def primary_metric(preset: str) -> str:
     """The preset's ``ablation.primary_metric`` (what its report ranks by), else ``val/loss``."""
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(str(TRAIN_SCRIPT.parent / "configs"), version_base=None):
-        cfg = compose("train", overrides=[f"experiment={preset}"])
-    return cfg.get("ablation", {}).get("primary_metric") or "val/loss"
+    return compose_config([f"experiment={preset}"]).get("ablation", {}).get("primary_metric") or "val/loss"
 
 
 def _train(arguments: list[str], log: Path) -> float:
@@ -42,19 +39,8 @@ def _train(arguments: list[str], log: Path) -> float:
     return seconds
 
 
-def _sweeps(override: str) -> bool:
-    """Whether a Hydra override sweeps (``norm=instance,batch``; not a list ``[a,b]``)."""
-    value = override.split("=", 1)[-1]
-    return "," in value and not value.startswith(("[", "{", "'", '"'))
-
-
 def _paths(folder: Path) -> list[str]:
     return [f"paths.log_dir={folder}/logs", f"paths.checkpoint_dir={folder}/checkpoints"]
-
-
-def _config_of(name: str) -> str:
-    """A sweep job's folder name without job number and seed: ``4_norm-batch+seed-1`` -> ``norm-batch``."""
-    return re.sub(r"\+?seed-\d+", "", name.split("_", 1)[-1])
 
 
 def _final_metrics(logs: Path, metric: str) -> dict[str, float]:
@@ -71,7 +57,8 @@ def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> d
     """Run ``preset`` both ways into ``out``; their wall times and the per-run metric differences."""
     out.mkdir(parents=True, exist_ok=True)
     common = [f"experiment={preset}", "trainer.enable_progress_bar=false", *overrides]
-    single = [item for item in common if not _sweeps(item)]  # the warm-up is one run: no sweep values
+    # The warm-up is one run: no sweeping overrides (`norm=instance,batch`; a list `[a,b]` is one value).
+    single = [o for o in common if "," not in (v := o.split("=", 1)[-1]) or v.startswith(("[", "{", "'", '"'))]
     warm = [*single, "hydra.mode=RUN", "trainer.max_steps=2", *_paths(out / "warm-up")]
     print("  warm-up run (builds the data) ...", flush=True)
     _train(warm, out / "warm-up.log")
@@ -85,8 +72,8 @@ def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> d
     matched = sorted(set(sequential) & set(parallel))
     differences = [abs(sequential[name] - parallel[name]) for name in matched]
     by_config: dict[str, list[float]] = {}
-    for name in matched:
-        by_config.setdefault(_config_of(name), []).append(sequential[name])
+    for name in matched:  # the job folder less job number and seed: `4_norm-batch+seed-1` -> `norm-batch`
+        by_config.setdefault(re.sub(r"\+?seed-\d+", "", name.split("_", 1)[-1]), []).append(sequential[name])
     seed_sds = [statistics.stdev(values) for values in by_config.values() if len(values) > 1]
     return {
         "preset": preset,
@@ -101,23 +88,3 @@ def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> d
         "mean_abs_difference": statistics.mean(differences) if differences else 0.0,
         "median_seed_sd": statistics.median(seed_sds) if seed_sds else None,
     }
-
-
-def sweep_table(report: dict[str, Any]) -> str:
-    seconds = report["seconds"]
-    seed_sd = report["median_seed_sd"]
-    lines = [
-        f"Sweep experiment={report['preset']} {' '.join(report['overrides'])}".rstrip(),
-        "",
-        "| launcher | runs | wall time |",
-        "|---|---|---|",
-        f"| one after another (Hydra's default) | {report['runs']['sequential']} | {seconds['sequential']:.0f} s |",
-        f"| hydra/launcher=parallel | {report['runs']['parallel']} | {seconds['parallel']:.0f} s |",
-        "",
-        f"Speed-up: {report['speedup']:.2f}x. Final {report['metric']}, run by run: largest difference "
-        f"{report['max_abs_difference']:.4g}, mean {report['mean_abs_difference']:.4g}"
-        + (f"; seed-to-seed standard deviation within a configuration (median): {seed_sd:.4g}" if seed_sd else ""),
-    ]
-    if report["unmatched"]:
-        lines.append(f"Runs in only one of the sweeps: {', '.join(report['unmatched'])}")
-    return "\n".join(lines)
