@@ -206,7 +206,7 @@ def test_captions_and_downloads_name_model_norm_affine_and_run(runs, tmp_path):
 
 
 def test_the_difference_map_measures_the_difference_in_gray_levels(tmp_path):
-    from stylenorm.demo.difference import difference_map
+    from stylenorm.demo.compare import difference_map
 
     generator = np.random.default_rng(0)
     a = generator.integers(0, 256, (30, 40, 3), dtype=np.uint8)

@@ -3,7 +3,7 @@
 import json
 import math
 
-from stylenorm.demo.run_logs import index_log_runs, read_run, run_key
+from stylenorm.demo.catalog import index_log_runs, read_run, run_key
 
 
 def test_a_checkpoint_finds_its_run_folder_and_its_final_metrics(tmp_path):
@@ -16,11 +16,11 @@ def test_a_checkpoint_finds_its_run_folder_and_its_final_metrics(tmp_path):
     checkpoint = tmp_path / "checkpoints" / job / "last.ckpt"
     index = index_log_runs([tmp_path / "checkpoints", tmp_path / "logs", tmp_path / "missing"])
     assert run_key(checkpoint.parent) == job and index == {job: run}
-    record = read_run(index[job], job)
-    assert (record.name, record.status, record.metrics["val/psnr"]) == (job, "diverged", 21.5)
-    assert math.isnan(record.metrics["val/loss"])
+    status, metrics = read_run(index[job])
+    assert (status, metrics["val/psnr"]) == ("diverged", 21.5)
+    assert math.isnan(metrics["val/loss"])
 
 
 def test_a_run_without_result_json_is_incomplete(tmp_path):
     (tmp_path / "runs" / "x" / ".hydra").mkdir(parents=True)
-    assert read_run(tmp_path / "runs" / "x", "runs/x").status == "incomplete"
+    assert read_run(tmp_path / "runs" / "x") == ("incomplete", {})

@@ -1,11 +1,10 @@
 """Why the variants differ: activation statistics before and after every norm layer, on the user's image.
 
 The chosen network runs once, untiled, on the image downscaled to at most :data:`STATISTICS_SIZE` px, with
-forward hooks on its norm layers (:func:`stylenorm.nn.norm.is_norm_layer`, as the training callback finds
-them, plus AdaIN's content normalisation). The statistics are the training callback's
-(:func:`stylenorm.callbacks.norm_statistics.activation_statistics`): per channel over (H, W), the average
-|mean| and std before and after each layer. What each norm kind reads there: docs/modules.md; the tab:
-docs/demo.md, "Why they differ".
+forward hooks on its norm layers (:func:`stylenorm.nn.norm.is_norm_layer` plus AdaIN's content normalisation);
+the statistics are the training callback's (:func:`stylenorm.callbacks.norm_statistics.activation_statistics`):
+per channel over (H, W), the average |mean| and std. :func:`statistics_figure` plots them on matplotlib's
+``Figure`` (no pyplot: safe from the server's threads). What each norm reads: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 
 from stylenorm.callbacks.norm_statistics import activation_statistics
 from stylenorm.inference import PreparedImage, Stylizer
@@ -48,19 +48,16 @@ def downscaled(pixels: torch.Tensor, longest: int = STATISTICS_SIZE) -> torch.Te
 
 
 def _normalizes(module: torch.nn.Module) -> bool:
-    """A norm layer of the factory, or a layer declaring per-sample statistics of its own (AdaIN's content
-    normalisation, which is the normalization an AdaIN network has; its decoder usually has none)."""
+    """A norm layer of the factory, or one declaring per-sample statistics of its own (AdaIN's content
+    normalisation: its decoder usually has no norm)."""
     return is_norm_layer(module) or hasattr(module, "statistics_groups")
 
 
 def norm_layer_statistics(
     image: PreparedImage, model: Stylizer, *, longest: int = STATISTICS_SIZE
 ) -> list[LayerStatistics]:
-    """Statistics around every norm layer of ``model`` on ``image``, in the order the layers run.
-
-    A layer called more than once in a pass is recorded at its first call. An empty list means the
-    network has no norm layers (``norm=none``).
-    """
+    """Statistics around every norm layer of ``model`` on ``image``, in the order the layers run (a layer called
+    twice at its first call); empty when the network has no norm layers (``norm=none``)."""
     names = {module: name for name, module in model.network.named_modules() if _normalizes(module)}
     records: dict[torch.nn.Module, LayerStatistics] = {}
 
@@ -68,14 +65,8 @@ def norm_layer_statistics(
         if module in records or not isinstance(output, torch.Tensor) or output.dim() != 4:
             return
         before, after = activation_statistics(args[0]), activation_statistics(output)
-        records[module] = LayerStatistics(
-            names[module],
-            type(module).__name__,
-            before["instance_abs_mean"],
-            before["instance_std"],
-            after["instance_abs_mean"],
-            after["instance_std"],
-        )
+        numbers = [stats[key] for stats in (before, after) for key in ("instance_abs_mean", "instance_std")]
+        records[module] = LayerStatistics(names[module], type(module).__name__, *numbers)
 
     handles = [module.register_forward_hook(hook) for module in names]
     try:
@@ -88,15 +79,41 @@ def norm_layer_statistics(
 
 def statistics_rows(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> list[list]:
     """Table rows ``[checkpoint, #, layer, kind, |mean| before, std before, |mean| after, std after]``."""
-    rows = []
-    for label, layers in labelled:
-        for number, layer in enumerate(layers, start=1):
-            rows.append([
-                label, number, layer.layer, layer.kind,
-                round(layer.before_abs_mean, 4), round(layer.before_std, 4),
-                round(layer.after_abs_mean, 4), round(layer.after_std, 4),
-            ])  # fmt: skip
-    return rows
+    return [
+        [label, number, layer.layer, layer.kind, *(round(value, 4) for value in dataclasses.astuple(layer)[2:])]
+        for label, layers in labelled
+        for number, layer in enumerate(layers, start=1)
+    ]
 
 
 STATISTICS_COLUMNS = ["checkpoint", "#", "layer", "kind", "|mean| before", "std before", "|mean| after", "std after"]
+
+
+def statistics_figure(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> Figure:
+    """Two panels over the layer number, per-channel |mean| and std, dashed before the norm and solid after,
+    one colour per checkpoint; dotted lines at 0 and 1: what a normalised activation reads."""
+    figure = Figure(figsize=(10, 4.8), layout="constrained")
+    mean_axes, std_axes = figure.subplots(1, 2)
+    colours = [f"C{i % 10}" for i in range(len(labelled))]
+    for (label, layers), colour in zip(labelled, colours, strict=True):
+        numbers = range(1, len(layers) + 1)
+        for axes, before, after in (
+            (mean_axes, [s.before_abs_mean for s in layers], [s.after_abs_mean for s in layers]),
+            (std_axes, [s.before_std for s in layers], [s.after_std for s in layers]),
+        ):
+            axes.plot(numbers, before, linestyle="--", marker="o", markersize=3, color=colour, alpha=0.6)
+            axes.plot(numbers, after, linestyle="-", marker="o", markersize=4, color=colour, label=label)
+    mean_axes.axhline(0, color="black", linestyle=":", linewidth=1)
+    std_axes.axhline(1, color="black", linestyle=":", linewidth=1)
+    mean_axes.set_title("per-channel |mean| (dashed: before the norm, solid: after)", fontsize=10)
+    std_axes.set_title("per-channel std (dashed: before the norm, solid: after)", fontsize=10)
+    for axes in (mean_axes, std_axes):
+        axes.set_xlabel("norm layer (in the order the network runs them)")
+        if max((max(line.get_ydata(), default=0) for line in axes.get_lines()), default=0) > 10:
+            axes.set_yscale("symlog", linthresh=1.0)  # inputs of 0-255 networks: 100x the normalised values
+        axes.set_ylim(bottom=0)  # both statistics are non-negative
+        axes.grid(alpha=0.3)
+    if labelled:  # one entry per checkpoint (the solid lines), under both panels
+        handles, labels = std_axes.get_legend_handles_labels()
+        figure.legend(handles, labels, loc="outside lower center", fontsize=9, ncols=1)
+    return figure

@@ -1,27 +1,29 @@
 """The checkpoints the page offers: found under the run folders, described by model and norm.
 
-:func:`find_checkpoints` walks the given folders (``checkpoints/`` and ``logs/`` by default) for this
-project's ``.ckpt`` files and the public ``.pth`` / ``.model`` files the stylize command understands,
-reads each with the inference API's reader (:func:`stylenorm.inference.read_checkpoint`, safe
-loading) and says what it is: model, norm kind, affine flag, how many styles, whether it has two
-directions or takes style images, and - from the log folder of its run
-(:mod:`stylenorm.demo.run_logs`) - the run's status and final metrics. A file that cannot be read is
-listed too, with the reason, so the page can say why it will not load.
+:func:`find_checkpoints` walks the given folders for this project's ``.ckpt`` files and the public ``.pth`` /
+``.model`` files the stylize command understands, says what each is by the one registry
+(:mod:`stylenorm.networks.checkpoint_kinds`) and adds its run's status and final metrics from the run's
+``result.json``. A checkpoint is matched to its log folder by the part of the path from ``runs``/``multirun``
+on (``paths.log_dir`` and ``paths.checkpoint_dir`` are set independently). Unreadable files are listed with
+the reason.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from stylenorm.demo.run_logs import index_log_runs, read_run, run_key
+from stylenorm.demo.inputs import first_line
 from stylenorm.inference import read_checkpoint
-from stylenorm.networks.checkpoint_kinds import identify
+from stylenorm.networks.checkpoint_kinds import CheckpointKind, identify
 from stylenorm.report.metrics import TRAIN_COLUMNS
+
+log = logging.getLogger(__name__)
 
 #: File names the page lists (what ``--checkpoint`` of the stylize command takes).
 CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".model")
@@ -29,30 +31,21 @@ CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".model")
 #: Folders searched when none are given, relative to where the page is started (train.py's defaults).
 DEFAULT_RUN_FOLDERS = ("checkpoints", "logs")
 
-#: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order
-#: (validation quality first; the rest are in TensorBoard and the ablation report).
+#: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order.
 KEY_METRICS = ("val/psnr", "val/ssim", "val/contrast_invariance_l1", "val/loss", "val/total", *TRAIN_COLUMNS)
 SHOWN_METRICS = 3
+
+#: The folders under paths.log_dir (and paths.checkpoint_dir) where the run layout starts.
+LAYOUT_ROOTS = ("runs", "multirun")
+RESULT_FILE, CONFIG_FILE = "result.json", ".hydra/config.yaml"
 
 
 @dataclasses.dataclass
 class CheckpointEntry:
-    """One checkpoint file and what it is.
-
-    Attributes:
-        path: the file.
-        format: ``lightning``, ``fast_neural_style``, ``cyclegan_generator`` or ``adain_decoder``
-            (``unreadable`` when it could not be read, see :attr:`error`).
-        model: ``style``, ``cyclegan``, ``autoencoder`` or ``adain``.
-        norm_kind, affine: the norm settings it was trained with.
-        num_styles: rows of a conditional instance norm's style table (1 for one-style networks).
-        directions: ``("AtoB", "BtoA")`` for this project's CycleGAN checkpoints, else ``()``.
-        encoder: the ``vgg_normalised.pth`` found beside a public AdaIN ``decoder.pth``.
-        run: the run's name (``<model>/<variant>/version_N``), when its log folder was found.
-        status: how the run ended (``finished``, ``diverged``, ...; ``incomplete`` without result.json).
-        metrics: the run's final values of :data:`KEY_METRICS` it logged.
-        error: why the file could not be read (then the other fields are unknown).
-    """
+    """One checkpoint file and what it is (:class:`~stylenorm.networks.checkpoint_kinds.CheckpointKind`'s
+    fields), plus ``encoder`` (the ``vgg_normalised.pth`` beside a public AdaIN decoder), its run's name,
+    ``status`` (``finished``, ``diverged``, ...; ``incomplete`` without result.json) and final
+    :data:`KEY_METRICS`, or ``error``: why the file could not be read (the other fields are then unknown)."""
 
     path: Path
     format: str = "unreadable"
@@ -84,7 +77,7 @@ class CheckpointEntry:
 
     @property
     def name(self) -> str:
-        """The run and file (``autoencoder/instance-affine_true/version_0/last.ckpt``), or the file name."""
+        """The run and file (``runs/<time>_autoencoder-instance/last.ckpt``), or the file name."""
         return f"{self.run}/{self.path.name}" if self.run else self.path.name
 
     def label(self) -> str:
@@ -105,24 +98,54 @@ class CheckpointEntry:
         return f"{self.model}: {self.norm_label}{used} ({self.name})"
 
 
-def describe(path: Path, state: Mapping[str, Any]) -> CheckpointEntry:
-    """What a loaded checkpoint mapping is (model, norm) - from the file alone, by the one registry."""
-    kind = identify(state)
+def describe(path: Path, kind: CheckpointKind | None = None) -> CheckpointEntry:
+    """What the checkpoint at ``path`` is (model, norm), from the file alone (``kind`` when already known)."""
+    kind = kind or identify(read_checkpoint(path))
     if not kind.runnable:
         raise ValueError(f"a {kind.format.replace('_', ' ')} file, which the stylize command does not run")
     entry = CheckpointEntry(path, kind.format, kind.model, kind.norm_kind, kind.affine, kind.num_styles)
     entry.directions = kind.directions
-    if kind.format == "adain_decoder":
-        entry.encoder = _adain_encoder_beside(path)
+    if kind.format == "adain_decoder":  # the port keeps vgg_normalised.pth next to decoder.pth
+        beside = (path.with_name("vgg_normalised.pth"), *sorted(path.parent.glob("*vgg*.pth")))
+        entry.encoder = next((file for file in beside if file.is_file() and file != path), None)
     return entry
 
 
-def _adain_encoder_beside(decoder: Path) -> Path | None:
-    """The port keeps ``vgg_normalised.pth`` next to ``decoder.pth``; the page pairs them."""
-    for candidate in (decoder.with_name("vgg_normalised.pth"), *sorted(decoder.parent.glob("*vgg*.pth"))):
-        if candidate.is_file() and candidate != decoder:
-            return candidate
-    return None
+def run_key(folder: str | os.PathLike) -> str:
+    """``.../logs/multirun/<time>/3_norm-group`` -> ``multirun/<time>/3_norm-group`` (the folder itself
+    when it is not in the run layout)."""
+    parts = Path(folder).parts
+    starts = [i for i, part in enumerate(parts) if part in LAYOUT_ROOTS]
+    return "/".join(parts[starts[-1] :]) if starts else Path(folder).as_posix()
+
+
+def index_log_runs(roots: Iterable[str | os.PathLike]) -> dict[str, Path]:
+    """Run key -> run folder (one with ``.hydra/config.yaml``) under ``roots``. When two folders share a key
+    the first wins and the clash is logged: a checkpoint's metrics must not come from another run."""
+    index: dict[str, Path] = {}
+    for root in map(Path, roots):
+        for config in sorted(root.rglob(CONFIG_FILE)) if root.is_dir() else ():
+            folder = config.parent.parent
+            key = run_key(folder)
+            if key in index and index[key] != folder:
+                log.warning("Two log folders for run %s: %s and %s; using the first.", key, index[key], folder)
+                continue
+            index[key] = folder
+    return index
+
+
+def read_run(folder: Path) -> tuple[str, dict[str, float]] | None:
+    """Status and final metrics (NaN where non-finite) from the run's ``result.json``; ``None`` when unreadable."""
+    path = folder / RESULT_FILE
+    if not path.is_file():
+        return "incomplete", {}
+    try:
+        result = json.loads(path.read_text())
+        metrics = {str(k): float(v) for k, v in (result.get("metrics") or {}).items()}  # "nan" strings too
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        log.warning("Could not read %s: %s", path, error)
+        return None
+    return str(result.get("status", "incomplete")), {k: v if math.isfinite(v) else math.nan for k, v in metrics.items()}
 
 
 def _checkpoint_files(folders: Iterable[Path]) -> list[Path]:
@@ -130,30 +153,10 @@ def _checkpoint_files(folders: Iterable[Path]) -> list[Path]:
     for folder in folders:
         if folder.is_file() and folder.suffix in CHECKPOINT_SUFFIXES:
             found[folder.resolve()] = None
-            continue
-        if not folder.is_dir():
-            continue
-        files = (p for p in folder.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES and p.is_file())
-        for path in sorted(files):
-            found[path.resolve()] = None
+        elif folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()):
+                found[path.resolve()] = None
     return list(found)
-
-
-def _log_roots(folders: Iterable[Path]) -> list[Path]:
-    """Where run logs may be: the folders themselves, and ``logs/`` beside a ``checkpoints/`` folder."""
-    roots = []
-    for folder in folders:
-        roots.append(folder)
-        if folder.name == "checkpoints":
-            roots.append(folder.parent / "logs")
-    return roots
-
-
-def _is_encoder_only(state: Mapping[str, Any]) -> bool:
-    try:
-        return not identify(state).runnable
-    except ValueError:
-        return False
 
 
 def find_checkpoints(folders: Iterable[str | os.PathLike] = DEFAULT_RUN_FOLDERS) -> list[CheckpointEntry]:
@@ -163,23 +166,25 @@ def find_checkpoints(folders: Iterable[str | os.PathLike] = DEFAULT_RUN_FOLDERS)
     files that cannot be read are kept, with :attr:`CheckpointEntry.error` saying why.
     """
     folders = [Path(folder) for folder in folders]
-    runs = index_log_runs(_log_roots(folders))
+    roots = []  # run logs: in the folders themselves, and in logs/ beside a checkpoints/ folder
+    for folder in folders:
+        roots += [folder, folder.parent / "logs"] if folder.name == "checkpoints" else [folder]
+    runs = index_log_runs(roots)
     entries = []
     for path in _checkpoint_files(folders):
         try:
-            state = read_checkpoint(path)
-            if _is_encoder_only(state):
+            kind = identify(read_checkpoint(path))  # not kept: large CycleGAN files would fill the memory
+            if not kind.runnable:
                 continue
-            entry = describe(path, state)
+            entry = describe(path, kind)
         except (ValueError, OSError, RuntimeError) as error:
-            entries.append(CheckpointEntry(path=path, error=str(error).splitlines()[0]))
+            entries.append(CheckpointEntry(path=path, error=first_line(error)))
             continue
-        del state  # large CycleGAN checkpoints: do not hold every file in memory while walking
-        folder = runs.get(run_key(path.parent))
-        summary = read_run(folder, run_key(path.parent)) if folder is not None else None
-        if summary is not None:
-            entry.run, entry.status = summary.name, summary.status
-            found = [tag for tag in KEY_METRICS if math.isfinite(summary.metrics.get(tag, math.nan))]
-            entry.metrics = {tag: summary.metrics[tag] for tag in found[:SHOWN_METRICS]}
+        key = run_key(path.parent)
+        record = read_run(runs[key]) if key in runs else None
+        if record is not None:
+            entry.run, (entry.status, metrics) = key, record
+            found = [tag for tag in KEY_METRICS if math.isfinite(metrics.get(tag, math.nan))]
+            entry.metrics = {tag: metrics[tag] for tag in found[:SHOWN_METRICS]}
         entries.append(entry)
     return sorted(entries, key=lambda e: (e.error is not None, e.model, e.norm_kind, e.affine is True, e.name))

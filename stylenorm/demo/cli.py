@@ -1,8 +1,7 @@
 """The ``stylenorm-demo`` command (also ``python -m stylenorm.demo``): serve the comparison page locally.
 
 The page binds 127.0.0.1 unless ``--host`` says otherwise and makes no public share link unless ``--share``
-is given (Gradio's tunnel, which needs the internet). Exit status 2 for bad options. Examples and every
-option: docs/demo.md.
+is given. Exit status 2 for bad options. Examples and every option: docs/demo.md.
 """
 
 from __future__ import annotations
@@ -29,40 +28,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="A local web page that runs one image through several checkpoints side by side, plots the "
         "activation statistics around their norm layers and shows which outputs move when the lighting changes.",
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add(
         "--runs",
         action="append",
         metavar="DIR",
         help=f"folder to search for checkpoints (.ckpt, .pth, .model) and their runs' logs, or a checkpoint file; "
         f"repeat for several (default: {' and '.join(DEFAULT_RUN_FOLDERS)} of the current folder)",
     )
-    parser.add_argument(
-        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)"
-    )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    parser.add_argument(
-        "--share", action="store_true", help="also make a public gradio.live link (needs the internet; off by default)"
-    )
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=PRECISIONS, default="auto", help="as the stylize command's --precision")
-    parser.add_argument("--tile", type=int, default=None, help="tile size in px, as the stylize command's --tile")
-    parser.add_argument(
-        "--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS, help="as the stylize command's"
-    )
-    parser.add_argument(
+    add("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
+    add("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    add("--share", action="store_true", help="also make a public gradio.live link (needs the internet; off by default)")
+    add("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    add("--precision", choices=PRECISIONS, default="auto", help="as the stylize command's --precision")
+    add("--tile", type=int, default=None, help="tile size in px, as the stylize command's --tile")
+    add("--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS, help="as the stylize command's")
+    add(
         "--max-pixels",
         type=int,
         default=DEFAULT_MAX_PIXELS,
         help=f"largest image the page accepts, in pixels (default {DEFAULT_MAX_PIXELS:,}; 0 = no limit)",
     )
-    parser.add_argument(
+    add(
         "--large-pixels",
         type=int,
         default=DEFAULT_LARGE_PIXELS,
         help=f"images above this many pixels wait in a queue of their own, one at a time and one per visitor, so "
         f"they never hold up smaller ones (default {DEFAULT_LARGE_PIXELS:,})",
     )
-    parser.add_argument(
+    add(
         "--example-steps",
         type=int,
         default=DEFAULT_EXAMPLE_STEPS,
@@ -70,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_EXAMPLE_STEPS})",
     )
     return parser
+
+
+def _fail(message: str) -> int:
+    print(f"stylenorm-demo: {message}", file=sys.stderr)
+    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,11 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stylenorm.demo.page import build_page, serve
         from stylenorm.demo.session import DemoSession
     except ModuleNotFoundError as error:
-        print(
-            f"stylenorm-demo: {error.name} is not installed; the page needs Gradio: pip install -e '.[demo]'",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail(f"{error.name} is not installed; the page needs Gradio: pip install -e '.[demo]'")
     try:
         session = DemoSession(
             args.runs or DEFAULT_RUN_FOLDERS,
@@ -97,26 +92,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             large_pixels=args.large_pixels,
         )
     except ValueError as error:  # a bad --device or --tile
-        print(f"stylenorm-demo: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
     where = ", ".join(map(str, session.runs))
     print(f"stylenorm-demo: {len(session.entries)} checkpoint(s) found under {where}")
     if not session.entries:
         print(
             f"stylenorm-demo: no .ckpt/.pth/.model file under {where} (relative to {Path.cwd()}): train one "
-            f"(python train.py), start the page in the project folder, or point --runs at your checkpoints. The page "
-            f"offers to train small example checkpoints, and lists new ones after 'Search for checkpoints again'.",
+            f"(python train.py), point --runs at your checkpoints, or let the page train small examples.",
             file=sys.stderr,
         )
     try:
         serve(build_page(session, args.example_steps), args.host, args.port, share=args.share)
     except OSError as error:  # the port is taken, or the address is not this machine's
-        print(
-            f"stylenorm-demo: cannot serve on {args.host}:{args.port}: {str(error).splitlines()[0]} "
-            f"Choose another with --port N.",
-            file=sys.stderr,
+        return _fail(
+            f"cannot serve on {args.host}:{args.port}: {str(error).splitlines()[0]} Choose another with --port N."
         )
-        return 2
     return 0
 
 

@@ -1,21 +1,23 @@
-"""One image through several checkpoints: the side-by-side results of the page.
+"""One image through several checkpoints: the page's side-by-side results and the difference map of two.
 
-Each result is what the stylize command writes for that checkpoint - the same
-:func:`~stylenorm.inference.stylize_batch` call, so images above the automatic tiling threshold
-(or with ``tile``) are tiled with whole-image norm statistics (``tile_stats``, exact by default) -
-at the input's resolution, saved as PNG for the download button. A checkpoint that fails (will not
-load, runs out of memory) gives a result with the reason instead of an image; the others go on.
+Each result is the stylize command's (the same :func:`~stylenorm.inference.stylize_batch` call, tiling with
+``tile_stats`` included) at the input's resolution, saved as PNG for download; a checkpoint that fails gives a
+result with the reason and the others go on. The difference map is the per-pixel mean absolute difference in
+gray levels, drawn with ``magma`` up to its 99th percentile (so a few outliers do not wash it out).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+from matplotlib import colormaps
 from PIL import Image
 
 from stylenorm.demo.catalog import CheckpointEntry
@@ -28,23 +30,39 @@ from stylenorm.inference.pipeline import to_image
 #: ``progress(fraction, description)``: how long work reports how far it is.
 Progress = Callable[[float, str], None]
 
-#: The page's default: ``auto`` precision, as the stylize command's (fast bf16 where the hardware has it).
+#: The page's default: ``auto`` precision, as the stylize command's.
 PAGE_OPTIONS = InferenceOptions(precision="auto")
+
+
+def no_progress(fraction: float, description: str) -> None:
+    pass
+
+
+def each(entries: Sequence[CheckpointEntry], progress: Progress) -> Iterator[CheckpointEntry]:
+    """The entries in order, reporting each to ``progress`` (:class:`DemoError` when there are none)."""
+    if not entries:
+        raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
+    for index, entry in enumerate(entries):
+        progress(index / len(entries), f"{entry.name} ({index + 1} of {len(entries)})")
+        yield entry
+    progress(1.0, "done")
+
+
+@contextlib.contextmanager
+def failure_noted(result) -> Iterator[None]:
+    """A checkpoint that fails (will not load, runs out of memory) puts the reason in ``result.error``."""
+    try:
+        yield
+    except DemoError as error:
+        result.error = str(error)
+    except (ValueError, RuntimeError, MemoryError) as error:  # OOM, a network that fails on this size
+        result.error = f"{result.entry.name} failed on this image: {type(error).__name__}: {error}"
 
 
 @dataclasses.dataclass
 class Result:
-    """One checkpoint's output for the page.
-
-    Attributes:
-        entry: the checkpoint.
-        image: the stylized image at the input's size (``None`` when it failed).
-        path: the PNG written for download.
-        seconds: time to stylize (the network, tiling, quantisation), loading not included.
-        load_seconds: time to load the checkpoint (0 when it was cached).
-        settings: the model controls that applied (:func:`~stylenorm.demo.models.settings_label`).
-        error: why there is no image.
-    """
+    """One checkpoint's output: the image at the input's size and its PNG (``None`` with ``error`` when it
+    failed), the seconds it took to stylize and to load (0 when cached), and the controls that applied."""
 
     entry: CheckpointEntry
     image: Image.Image | None = None
@@ -71,10 +89,6 @@ def file_name(index: int, entry: CheckpointEntry, settings: str = "") -> str:
     return f"{index}_{stem[-180:]}.png"
 
 
-def no_progress(fraction: float, description: str) -> None:
-    pass
-
-
 def compare(
     image: PreparedImage,
     entries: Sequence[CheckpointEntry],
@@ -85,32 +99,52 @@ def compare(
     output_dir: str | Path | None = None,
     progress: Progress = no_progress,
 ) -> list[Result]:
-    """Stylize ``image`` with every checkpoint in ``entries``, one :class:`Result` each, in order.
-
-    ``options``: precision and tiling, as the stylize command's. Results are written as PNG files
-    into ``output_dir`` (a new temporary folder when not given).
-    """
-    if not entries:
-        raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
+    """Stylize ``image`` with every checkpoint in ``entries``, one :class:`Result` each, in order; the PNG
+    files go into ``output_dir`` (a new temporary folder when not given)."""
     folder = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="stylenorm-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     results = []
-    for index, entry in enumerate(entries, start=1):
-        progress((index - 1) / len(entries), f"{entry.name} ({index} of {len(entries)})")
+    for index, entry in enumerate(each(entries, progress), start=1):
         result = Result(entry, settings=settings_label(entry, controls))
-        try:
+        with failure_noted(result):
             started = time.perf_counter()
             model = models.get(entry, controls)
             result.load_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            output = stylize_batch(image.pixels[None], model, options)
-            result.image = to_image(output[0], image.alpha)
+            result.image = to_image(stylize_batch(image.pixels[None], model, options)[0], image.alpha)
             result.seconds = time.perf_counter() - started
             result.path = save_image(result.image, folder / file_name(index, entry, result.settings))
-        except DemoError as error:
-            result.error = str(error)
-        except (ValueError, RuntimeError, MemoryError) as error:  # OOM, a network that fails on this size
-            result.error = f"{entry.name} failed on this image: {type(error).__name__}: {error}"
         results.append(result)
-    progress(1.0, "done")
     return results
+
+
+@dataclasses.dataclass
+class Difference:
+    """The map, and the mean, largest and full-colour (``scale``) differences, in gray levels."""
+
+    image: Image.Image
+    mean: float
+    largest: float
+    scale: float
+
+    def caption(self, first: str, second: str) -> str:
+        return (
+            f"|{first} - {second}|: mean {self.mean:.2f}, largest {self.largest:.0f} gray levels; "
+            f"black = 0, pale yellow = {self.scale:.0f} or more"
+        )
+
+
+def difference_map(first: Image.Image, second: Image.Image) -> Difference:
+    """The difference map of two images of the same size (:class:`DemoError` when the sizes differ)."""
+    if first.size != second.size:
+        raise DemoError(
+            f"The two images differ in size ({first.width}x{first.height} and {second.width}x{second.height} px): "
+            f"pick two results of the same comparison."
+        )
+    a = np.asarray(first.convert("RGB"), dtype=np.float32)
+    b = np.asarray(second.convert("RGB"), dtype=np.float32)
+    per_pixel = np.abs(a - b).mean(axis=2)
+    scale = max(1.0, float(np.percentile(per_pixel, 99)))
+    colours = colormaps["magma"](np.clip(per_pixel / scale, 0, 1))[..., :3]
+    image = Image.fromarray((colours * 255).round().astype(np.uint8))
+    return Difference(image, float(np.abs(a - b).mean()), float(per_pixel.max()), scale)

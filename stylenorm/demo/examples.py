@@ -1,10 +1,7 @@
-"""Example checkpoints for a page that found none: three small autoencoders, trained briefly.
-
-Instance norm, batch norm and no norm (the seeds' ConvINAct autoencoder, 8 channels, on 32 px crops of
-the embedded photo tiles), each trained by ``stylenorm.train.run`` exactly as ``python train.py model=autoencoder
-norm=<kind> ...`` would: the files land in ``checkpoints/examples`` and ``logs/examples`` under the
-folder the page was started in, with their logs, and the page lists them like any other run. Small
-and short, so they differ in the ways the page shows (lighting, statistics), not in quality.
+"""Example checkpoints for a page that found none: three small autoencoders (instance norm, batch norm, none),
+trained briefly by ``stylenorm.train.run`` as ``python train.py model=autoencoder norm=<kind> ...`` would, into
+``checkpoints/examples`` and ``logs/examples`` under the folder the page was started in. Small and short, so
+they differ in the ways the page shows (lighting, statistics), not in quality.
 """
 
 from __future__ import annotations
@@ -12,6 +9,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from lightning.pytorch import Callback
 
 #: The norm kinds of the example runs, in training order.
 EXAMPLE_KINDS = ("instance", "batch", "none")
@@ -24,6 +23,17 @@ EXAMPLE_LOGS = Path("logs") / "examples"
 EXAMPLE_CHECKPOINTS = Path("checkpoints") / "examples"
 
 _training = threading.Lock()
+
+#: Set while examples train: called with each optimizer step of the current run.
+report: Callable[[int], None] | None = None
+
+
+class ReportSteps(Callback):
+    """Passes each optimizer step to :data:`report` (a callback of the example runs only)."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if report is not None:
+            report(trainer.global_step)
 
 
 def configs_folder() -> Path:
@@ -49,7 +59,7 @@ def example_overrides(kind: str, steps: int, root: Path) -> list[str]:
         "trainer.enable_progress_bar=false",
         "speed.compile=false",
         "~callbacks.norm_statistics",
-        "+callbacks.page_progress._target_=stylenorm.demo.example_progress.ReportSteps",
+        "+callbacks.page_progress._target_=stylenorm.demo.examples.ReportSteps",
         f"paths.log_dir={root / EXAMPLE_LOGS}",
         f"paths.checkpoint_dir={root / EXAMPLE_CHECKPOINTS}",
         f"paths.data_dir={root / 'data'}",
@@ -64,25 +74,26 @@ def train_examples(
     """Train the example runs under ``root``; returns the folders to search for their checkpoints."""
     from hydra import compose, initialize_config_dir
 
-    from stylenorm.demo import example_progress
     from stylenorm.train import run
+
+    global report
 
     root = Path(root).absolute()
     if not _training.acquire(blocking=False):
         raise RuntimeError("Example checkpoints are being trained already (another visitor asked first).")
     try:
         for index, kind in enumerate(EXAMPLE_KINDS):
-            total = len(EXAMPLE_KINDS)
 
-            def report(step: int, index=index, kind=kind, total=total) -> None:
-                progress((index + min(step, steps) / steps) / total, f"norm={kind}: step {step}/{steps}")
+            def steps_done(step: int, index=index, kind=kind) -> None:
+                fraction = (index + min(step, steps) / steps) / len(EXAMPLE_KINDS)
+                progress(fraction, f"norm={kind}: step {step}/{steps}")
 
-            example_progress.report = report
+            report = steps_done
             report(0)
             with initialize_config_dir(config_dir=str(configs_folder()), version_base="1.3"):
                 run(compose("train", overrides=example_overrides(kind, steps, root)))
         progress(1.0, "done")
     finally:
-        example_progress.report = None
+        report = None
         _training.release()
     return [root / EXAMPLE_CHECKPOINTS, root / EXAMPLE_LOGS]

@@ -1,11 +1,7 @@
-"""Reading the image a person gives the page, with a message naming the problem when it is not one.
-
-Decoding is the stylize command's (:func:`stylenorm.inference.prepare`: EXIF orientation, ICC to
-sRGB, grayscale/CMYK/16-bit to RGB, transparency over white). Before decoding, the size in the
-file's header is checked against a pixel limit: the page holds every result in memory and runs on
-whatever machine serves it, and a 100-megapixel photo would stall it for minutes. (The stylize
-command has no such limit: it tiles and streams a folder.)
-"""
+"""The page's input image: an upload read as the stylize command reads it, or a sample, with a message naming
+the problem when it is not an image. The size in the file's header is checked against a pixel limit before
+decoding (the page holds every result in memory); the samples are the scikit-image wheel's colour photographs
+(nothing downloaded or committed)."""
 
 from __future__ import annotations
 
@@ -14,29 +10,47 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from stylenorm.data.sources import skimage_data_dir
 from stylenorm.inference import PreparedImage, prepare
 
-#: Default pixel limit of an input (about 4K UHD: 3840 x 2160 is 8.3 MP).
+#: Default pixel limit of an input (above 4K UHD).
 DEFAULT_MAX_PIXELS = 12_000_000
 
-#: Largest input the page stylizes at once, in pixels (1000 x 1000); larger ones wait in a queue of their own
-#: (:class:`stylenorm.demo.session.DemoSession`).
+#: Largest input the page stylizes at once, in pixels; larger ones wait in a queue of their own (session.py).
 DEFAULT_LARGE_PIXELS = 1_000_000
 
 #: What people can upload (what Pillow reads and the stylize command accepts).
 READABLE = "PNG, JPEG, WebP, BMP, TIFF or GIF"
+
+#: Shown name -> file in ``skimage/data``; a portrait, a cat, a cup, a street scene: different light.
+SAMPLES = {
+    "astronaut (512x512)": "astronaut.png",
+    "cat (451x300)": "chelsea.png",
+    "coffee (600x400)": "coffee.png",
+    "rocket (640x427)": "rocket.jpg",
+}
 
 
 class DemoError(Exception):
     """A problem a person can fix (a bad file, a checkpoint that will not load): shown on the page as is."""
 
 
-def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PreparedImage:
-    """Decode an uploaded file as the stylize command would; :class:`DemoError` naming what is wrong.
+def first_line(error: BaseException) -> str:
+    """The first line of an error's text ('' when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
-    Checked in this order, so the message names the first real problem: the file exists and is not
-    empty, Pillow recognises an image in it, its size is within ``max_pixels``, it decodes fully.
-    """
+
+def sample_path(name: str) -> Path:
+    """The file of the sample called ``name`` (a key of :data:`SAMPLES`)."""
+    if name not in SAMPLES:
+        raise ValueError(f"No sample image called {name!r}; the samples are {', '.join(SAMPLES)}.")
+    return skimage_data_dir() / SAMPLES[name]
+
+
+def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PreparedImage:
+    """Decode an uploaded file as the stylize command would; :class:`DemoError` naming the first problem found
+    (missing or empty file, no image format, over ``max_pixels``, damaged)."""
     path = Path(path)
     name = path.name
     if not path.is_file():
@@ -63,8 +77,7 @@ def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
     try:
         return prepare(path)
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for damaged files
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DemoError(
-            f"{name} looks like an image ({width}x{height} px) but could not be decoded: {reason}. It may be "
-            f"damaged or only partly uploaded."
+            f"{name} looks like an image ({width}x{height} px) but could not be decoded: "
+            f"{first_line(error) or type(error).__name__}. It may be damaged or only partly uploaded."
         ) from None

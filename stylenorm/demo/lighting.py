@@ -1,10 +1,10 @@
 """Which variants change their output when the input's lighting changes (instance norm's invariance, live).
 
-The input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1] - the kind of change the
-training runs' contrast-invariance probe makes (``val/contrast_invariance_l1``) - and each network stylizes
-both; the page shows the relit result and the mean absolute difference between the two outputs in gray levels
-(0-255). Both passes run untiled at most :data:`LIGHTING_SIZE` px wide. Why this separates instance norm from
-batch norm and none: docs/modules.md; the tab: docs/demo.md, "Lighting".
+The input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1] (the kind of change of the
+training runs' ``val/contrast_invariance_l1`` probe), each network stylizes both, and the page shows the relit
+result and the mean absolute difference of the two outputs in gray levels. Both passes run untiled, downscaled
+as the statistics are (:func:`~stylenorm.demo.activations.downscaled`). Why this separates the norms:
+docs/modules.md; the tab: docs/demo.md.
 """
 
 from __future__ import annotations
@@ -17,25 +17,21 @@ from PIL import Image
 
 from stylenorm.demo.activations import downscaled
 from stylenorm.demo.catalog import CheckpointEntry
-from stylenorm.demo.compare import Progress, no_progress
+from stylenorm.demo.compare import Progress, Result, each, failure_noted, no_progress
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
 from stylenorm.inference import PreparedImage, stylize_batch
 from stylenorm.inference.pipeline import to_image
 
-#: Longest side of the image the lighting comparison runs on.
-LIGHTING_SIZE = 384
+#: Above this clipped fraction the page says the relit image is no longer a brightness/contrast change.
+NOTICEABLE_CLIPPING = 0.005
 
 
 @dataclasses.dataclass
-class LightingResult:
+class LightingResult(Result):
     """One checkpoint's output on the relit image and how much it changed."""
 
-    entry: CheckpointEntry
-    image: Image.Image | None = None
     change: float = float("nan")  # mean |output(relit) - output(original)|, gray levels
-    error: str | None = None
-    settings: str = ""
 
     def caption(self) -> str:
         return f"{self.entry.caption(self.settings)} — changed {self.change:.1f} gray levels"
@@ -56,10 +52,6 @@ def _relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[to
     # Only values pushed past the range count: a pixel already black or white in the input is not lost here.
     clipped = ((y < 0) & (x > 0)) | ((y > 1) & (x < 1))
     return (y.clamp(0, 1) * 255).round().to(torch.uint8), clipped.float().mean().item()
-
-
-#: Above this clipped fraction the page says the relit image is no longer a brightness/contrast change.
-NOTICEABLE_CLIPPING = 0.005
 
 
 def invariance_note(clipped: float) -> str:
@@ -89,35 +81,23 @@ def lighting_response(
     brightness: float = 0.0,
     contrast: float = 1.0,
     precision: str = "fp32",
-    longest: int = LIGHTING_SIZE,
     progress: Progress = no_progress,
 ) -> tuple[Image.Image, list[LightingResult], float]:
-    """The relit input (downscaled), per checkpoint its output on it and how much that moved, and the
-    fraction of the relit input's values that were clipped.
-
-    fp32 by default: bf16 rounding alone moves outputs by a gray level or so, which would blur the
-    small changes this is about.
-    """
-    if not entries:
-        raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
+    """The relit input (downscaled), per checkpoint its output on it and how much that moved, and the fraction
+    of the relit input's values that were clipped. fp32 by default: bf16 rounding alone would blur the small
+    changes this is about."""
     original = downscaled(image.pixels).round().clamp(0, 255).to(torch.uint8)
     relit, clipped = _relit(original, brightness, contrast)
     pair = (original[0], relit[0])
     results = []
-    for index, entry in enumerate(entries):
-        progress(index / len(entries), f"{entry.name} ({index + 1} of {len(entries)})")
+    for entry in each(entries, progress):
         result = LightingResult(entry, settings=settings_label(entry, controls))
-        try:
+        with failure_noted(result):
             model = models.get(entry, controls)
-            # One image per call, untiled (it is small): batch norm built without running statistics
-            # normalises over the batch even in eval mode, and must not see the other image.
+            # One image per call: batch norm built without running statistics normalises over the batch
+            # even in eval mode, and must not see the other image.
             outputs = [stylize_batch(one[None], model, precision=precision, auto_tile_pixels=None)[0] for one in pair]
             result.change = (outputs[1].float() - outputs[0].float()).abs().mean().item()
             result.image = to_image(outputs[1])
-        except DemoError as error:
-            result.error = str(error)
-        except (ValueError, RuntimeError, MemoryError) as error:
-            result.error = f"{entry.name} failed on this image: {type(error).__name__}: {error}"
         results.append(result)
-    progress(1.0, "done")
     return to_image(relit[0]), results, clipped

@@ -1,11 +1,8 @@
-"""Networks for the page, loaded once with the inference API and kept.
-
-Every network comes from :func:`stylenorm.inference.load_stylizer`, the stylize command's loader:
-the page has no loading code of its own. What a stylizer computes depends on more than the file - a
-CycleGAN direction, a conditional-IN style baked into the weights, AdaIN's style images - so the
-cache key is the file (with its modification time, so a retrained ``last.ckpt`` is reloaded) plus
-those options. Only the options that apply to a checkpoint are passed to it
-(:func:`options_for`), so one set of page controls can serve a mixed selection.
+"""Networks for the page, loaded once with the stylize command's loader (:func:`stylenorm.inference.load_stylizer`)
+and kept. The cache key is the file with its modification time (a retrained ``last.ckpt`` is reloaded) plus the
+options that change what it computes (CycleGAN direction, conditional-IN style, AdaIN style images); only the
+options a checkpoint takes are passed to it (:func:`options_for`), so one set of page controls serves a mixed
+selection.
 """
 
 from __future__ import annotations
@@ -19,22 +16,15 @@ from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
 from stylenorm.inference import Stylizer, load_stylizer, styles
 
-#: Stylizers kept in memory (a CycleGAN generator at full width is about 45 MB).
+#: Stylizers kept in memory.
 DEFAULT_CAPACITY = 12
 
 
 @dataclasses.dataclass(frozen=True)
 class Controls:
-    """The page's model controls; each applies only to the checkpoints that have it.
-
-    Attributes:
-        direction: ``AtoB`` / ``BtoA``, for this project's CycleGAN checkpoints.
-        style: a style index or mix weights (one per style, summing to 1), for conditional instance norm.
-        style_images: files of style images, for AdaIN.
-        style_weights: one weight per style image (summing to 1), for AdaIN with several.
-        alpha: AdaIN's content-style trade-off in [0, 1].
-        preserve_color: AdaIN: recolour the style images to the content first.
-    """
+    """The page's model controls, each applying only to the checkpoints that have it: the CycleGAN
+    ``direction``, conditional IN's ``style`` (an index or mix weights summing to 1), and AdaIN's
+    ``style_images``, their ``style_weights``, ``alpha`` and ``preserve_color``."""
 
     direction: str = "AtoB"
     style: int | tuple[float, ...] | None = None
@@ -66,10 +56,12 @@ def options_for(entry: CheckpointEntry, controls: Controls) -> dict:
                 f"{entry.name} is an AdaIN network: it takes its style from an image. Upload one under 'AdaIN style "
                 f"image(s)'."
             )
-        options["style_images"] = list(controls.style_images)
-        options["style_weights"] = list(controls.style_weights) if controls.style_weights else None
-        options["alpha"] = controls.alpha
-        options["preserve_color"] = controls.preserve_color
+        options.update(
+            style_images=controls.style_images,
+            style_weights=controls.style_weights or None,
+            alpha=controls.alpha,
+            preserve_color=controls.preserve_color,
+        )
         if entry.encoder is not None:
             options["encoder"] = entry.encoder
     return options
@@ -82,36 +74,24 @@ def settings_label(entry: CheckpointEntry, controls: Controls) -> str:
         options = options_for(entry, controls)
     except DemoError:  # a required control is missing: the result says so instead
         return ""
-    parts = []
-    if "direction" in options:
-        parts.append(options["direction"])
+    parts = [options["direction"]] if "direction" in options else []
     style = options.get("style")
-    if isinstance(style, int):
-        parts.append(f"style {style}")
-    elif style is not None:
-        parts.append("style mix " + "/".join(f"{weight:g}" for weight in style))
+    if style is not None:
+        parts.append(f"style {style}" if isinstance(style, int) else "style mix " + "/".join(f"{w:g}" for w in style))
     if "style_images" in options:
         names = [Path(image).name for image in options["style_images"]]
-        weights = options.get("style_weights")
+        weights = options["style_weights"]
         if weights and len(weights) == len(names):
             names = [f"{weight:g} {name}" for weight, name in zip(weights, names, strict=True)]
-        parts.append("style " + " + ".join(names))
-        parts.append(f"alpha {options['alpha']:g}")
-        if options.get("preserve_color"):
+        parts += ["style " + " + ".join(names), f"alpha {options['alpha']:g}"]
+        if options["preserve_color"]:
             parts.append("content colours kept")
     return ", ".join(parts)
 
 
-def _freeze(options: dict) -> tuple:
-    return tuple(sorted((key, tuple(value) if isinstance(value, list) else value) for key, value in options.items()))
-
-
 class ModelCache:
     """Stylizers by (file, modification time, options), least recently used dropped beyond ``capacity``.
-
-    Safe to call from the server's worker threads: loading is serialised (two requests for one file
-    load it once).
-    """
+    Loading is serialised: two server threads asking for one file load it once."""
 
     def __init__(self, device: str = "auto", capacity: int = DEFAULT_CAPACITY):
         self.device = device
@@ -126,36 +106,28 @@ class ModelCache:
             raise DemoError(f"{entry.name} cannot be read: {entry.error}")
         options = options_for(entry, controls)
         try:
-            modified = entry.path.stat().st_mtime_ns
+            key = (str(entry.path), entry.path.stat().st_mtime_ns, tuple(sorted(options.items())))
         except OSError as error:
             raise DemoError(f"{entry.name} is gone: {error.strerror} ({entry.path}).") from None
-        key = (str(entry.path), modified, _freeze(options))
         with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            try:
-                model = load_stylizer(entry.path, device=self.device, **options)
-            except (ValueError, OSError, RuntimeError) as error:
-                raise DemoError(f"{entry.name} did not load: {error}") from None
-            self.loads += 1
-            self._models[key] = model
+            if key not in self._models:
+                try:
+                    self._models[key] = load_stylizer(entry.path, device=self.device, **options)
+                except (ValueError, OSError, RuntimeError) as error:
+                    raise DemoError(f"{entry.name} did not load: {error}") from None
+                self.loads += 1
+            self._models.move_to_end(key)
+            model = self._models[key]
             while len(self._models) > self.capacity:
                 self._models.popitem(last=False)
             return model
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()
 
 
 def parse_style(text: str | None) -> int | tuple[float, ...] | None:
     """The page's 'Style' box: empty -> None, ``2`` -> index 2, ``0.3,0.7`` -> mix weights."""
     text = (text or "").strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return int(text)
+    if not text or text.isdigit():
+        return int(text) if text else None
     try:
         return tuple(float(part) for part in text.split(","))
     except ValueError:
@@ -165,24 +137,21 @@ def parse_style(text: str | None) -> int | tuple[float, ...] | None:
 
 
 def parse_weights(text: str | None) -> tuple[float, ...] | None:
-    """The 'Style weights' box for AdaIN style images: empty -> None. Several images without weights
-    are refused by the loader, as by the stylize command: an average nobody asked for is not shown."""
+    """The 'Style weights' box for AdaIN style images: empty -> None (several images without weights are
+    refused by the loader, as by the stylize command)."""
     text = (text or "").strip()
-    if not text:
-        return None
     try:
-        return tuple(styles.parse_weights(text, "Style weights"))
+        return tuple(styles.parse_weights(text, "Style weights")) if text else None
     except ValueError as error:
         raise DemoError(f"{error} One per style image.") from None
 
 
 def controls_from(direction, style, style_images, style_weights, alpha, preserve_color) -> Controls:
     """The model controls of the page as :class:`Controls` (:class:`DemoError` for unreadable text)."""
-    images = tuple(str(path) for path in (style_images or []))
     return Controls(
         direction=direction or "AtoB",
         style=parse_style(style),
-        style_images=images,
+        style_images=tuple(str(path) for path in (style_images or [])),
         style_weights=parse_weights(style_weights),
         alpha=float(alpha),
         preserve_color=bool(preserve_color),

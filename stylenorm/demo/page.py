@@ -1,11 +1,9 @@
 """The web page: Gradio Blocks over a :class:`~stylenorm.demo.session.DemoSession`.
 
-Gradio is the field's convention for model demo pages and gives every event a named HTTP endpoint for
-``gradio_client`` (``api_name``: ``/check_image``, ``/stylize``, ``/difference``, ``/statistics``,
-``/lighting``, ``/refresh_checkpoints``, ``/train_examples``). Everything runs offline: analytics and the
-version check are off (set before Gradio is imported, and on the Blocks), the fonts are served by the page and
-no share link is made unless asked for. Problems go to the status line and the page keeps working; with no
-checkpoints it offers to train examples (:mod:`stylenorm.demo.examples`). Layout and tabs: docs/demo.md.
+Every event has a named HTTP endpoint for ``gradio_client`` (``/check_image``, ``/stylize``, ``/difference``,
+``/statistics``, ``/lighting``, ``/stylize_clip``, ``/refresh_checkpoints``, ``/train_examples``). Everything
+runs offline: analytics and the version check are off, the fonts are served by the page and no share link is
+made unless asked for. Problems go to the status line and the page keeps working. Layout and tabs: docs/demo.md.
 """
 
 from __future__ import annotations
@@ -21,14 +19,13 @@ import gradio as gr
 from PIL import Image
 
 from stylenorm.demo.activations import STATISTICS_COLUMNS
-from stylenorm.demo.difference import difference_map
+from stylenorm.demo.compare import difference_map
 from stylenorm.demo.examples import DEFAULT_EXAMPLE_STEPS, EXAMPLE_KINDS, train_examples
-from stylenorm.demo.inputs import DemoError
+from stylenorm.demo.inputs import SAMPLES, DemoError, first_line
 from stylenorm.demo.lighting import invariance_note
 from stylenorm.demo.models import controls_from
-from stylenorm.demo.samples import SAMPLES
 from stylenorm.demo.session import LARGE_QUEUE, DemoSession
-from stylenorm.demo.video import add_video_tab
+from stylenorm.demo.video import COLUMNS, MAX_FRAMES, MAX_SIDE, compare_clip
 from stylenorm.inference.pipeline import to_image
 
 TITLE = "stylenorm: normalization variants side by side"
@@ -44,12 +41,12 @@ TIMING_COLUMNS = ["result", "time (s)", "load (s)", "size"]
 LIGHTING_COLUMNS = ["result", "change (gray levels)"]
 #: The statistics table's columns fit the panel: the long ones wrap.
 STATISTICS_WIDTHS = ["24%", "5%", "19%", "14%", "9.5%", "9.5%", "9.5%", "9.5%"]
+FRAME_STATISTICS = ["per-frame", "window:5", "clip"]
 
 #: The default that tells Gradio a handler reports progress (it passes a fresh tracker per call).
 TRACKER = gr.Progress()
 
-#: Page styling: the status line stands out; gallery captions wrap instead of being cut off; nothing is
-#: fetched from elsewhere.
+#: The status line stands out; gallery captions wrap instead of being cut off.
 CSS = (
     "#status {min-height: 1.5em} #status p {margin: 0.2em 0} "
     "#results .caption-label, #lit-results .caption-label "
@@ -57,31 +54,15 @@ CSS = (
 )
 
 
-# Words, not emoji: a browser without an emoji font (headless Chromium on a server) shows boxes.
-def _problem(text: str) -> str:
-    return f"**Problem:** {text}"
+def _status(done: str, problems: list[str], mark: str = "Problem") -> str:
+    """A status line: what worked, then one line per problem (or note). Words, not emoji: a browser without an
+    emoji font (headless Chromium on a server) shows boxes."""
+    return "\n\n".join(([done] if done else []) + [f"**{mark}:** {problem}" for problem in problems])
 
 
-def _note(text: str) -> str:
-    return f"**Note:** {text}"
-
-
-def _status(done: str, problems: list[str], mark=_problem) -> str:
-    """A status line: what worked, then one line per problem (or note)."""
-    lines = [done] if done else []
-    lines += [mark(problem) for problem in problems]
-    return "\n\n".join(lines)
-
-
-def _describe_unexpected(error: Exception) -> str:
-    """An error nobody anticipated, still shown on the page (with its type), rather than a blank result."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return f"Unexpected {type(error).__name__}{': ' + text if text else ''}"
-
-
-def _survives(*empty):
-    """A handler that shows any error in the status line, its other outputs ``empty``: the page must survive
-    anything. A :class:`DemoError` is said as it is, anything else with its type (:func:`_describe_unexpected`)."""
+def _survives(*empty, failing: str = ""):
+    """A handler that shows any error in the status line (after ``failing``), its other outputs ``empty``: the
+    page must survive anything. A :class:`DemoError` is said as it is, anything else with its type."""
 
     def wrap(handler):
         @functools.wraps(handler)  # Gradio reads the handler's signature: its progress and request arguments
@@ -89,9 +70,13 @@ def _survives(*empty):
             try:
                 return handler(*args, **kwargs)
             except DemoError as error:
-                return (*empty, _problem(str(error)))
+                return (*empty, _status("", [failing + str(error)]))
             except Exception as error:
-                return (*empty, _problem(_describe_unexpected(error)))
+                text = first_line(error)
+                return (
+                    *empty,
+                    _status("", [f"{failing}Unexpected {type(error).__name__}{': ' + text if text else ''}"]),
+                )
 
         return guarded
 
@@ -103,12 +88,13 @@ def checkpoint_choices(session: DemoSession) -> list[tuple[str, str]]:
     return [(entry.label(), str(entry.path)) for entry in session.entries]
 
 
-def _progress_callback(progress: gr.Progress):
-    return lambda fraction, description: progress(fraction, desc=description)
+def _input_caption(upload, sample, prepared) -> str:
+    height, width = prepared.size
+    return f"Input: {os.path.basename(upload) if upload else f'sample {sample}'}, {width}x{height} px"
 
 
 def queue_note(session: DemoSession) -> str:
-    """What the page says about large images (:class:`~stylenorm.demo.session.DemoSession`'s two lanes)."""
+    """What the page says about large images (the session's two lanes)."""
     large = session.large_pixels / 1e6
     limit = f"up to {session.max_pixels / 1e6:g} megapixels" if session.max_pixels else "of any size"
     return (
@@ -121,51 +107,44 @@ def queue_note(session: DemoSession) -> str:
 def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS) -> gr.Blocks:
     """The page for ``session``; start it with :func:`serve`. ``example_steps``: steps of each example run."""
 
+    @_survives(None)
     def check_image(upload, sample):
         """Preview the chosen input, or say what is wrong with it."""
-        try:
-            prepared = session.read(upload, sample)
-        except DemoError as error:
-            return None, _problem(str(error))
-        height, width = prepared.size
-        source = os.path.basename(upload) if upload else f"sample {sample}"
-        return to_image(prepared.pixels, prepared.alpha), (f"Input: {source}, {width}x{height} px.")
+        prepared = session.read(upload, sample)
+        return to_image(prepared.pixels, prepared.alpha), _input_caption(upload, sample, prepared) + "."
 
     @_survives([], None, [], gr.Dropdown(choices=[]), gr.Dropdown(choices=[]))
     def stylize(upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve,
                 progress=TRACKER, request: gr.Request = None):  # fmt: skip
-        """The input and each selected checkpoint's result, captioned, with the files to download, the
-        timings and the choices of the difference map."""
+        """The input and each result, captioned, the files to download, the timings and the choices of the
+        difference map."""
         controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
         prepared = session.read(upload, sample)
         results = session.stylize(
-            prepared, checkpoints, controls, progress=_progress_callback(progress),
+            prepared, checkpoints, controls, progress=progress,
             visitor=getattr(request, "session_hash", None),
         )  # fmt: skip
         done = [result for result in results if result.image is not None]
         tiles = [(str(result.path), result.caption()) for result in done]
         if done:  # the input first, beside the results, at the same size
-            height, width = prepared.size
-            source = os.path.basename(upload) if upload else f"sample {sample}"
-            input_file = done[0].path.parent / f"0_input_{Path(source).stem}.png"
+            input_file = done[0].path.parent / f"0_input_{Path(upload or f'sample {sample}').stem}.png"
             to_image(prepared.pixels, prepared.alpha).save(input_file)
-            tiles.insert(0, (str(input_file), f"Input: {source}, {width}x{height} px"))
+            tiles.insert(0, (str(input_file), _input_caption(upload, sample, prepared)))
         rows = [[r.entry.caption(r.settings), round(r.seconds, 3), round(r.load_seconds, 3),
                  f"{r.image.width}x{r.image.height}"] for r in done]  # fmt: skip
-        summary = f"{len(done)} of {len(results)} stylized." if done else ""
         choices = [(f"{index}: {caption}", path) for index, (path, caption) in enumerate(tiles)]
-        first, second = (choices[1][1], choices[2][1]) if len(choices) > 2 else (None, None)
-        if len(choices) == 2:
-            first, second = choices[0][1], choices[1][1]
+        paths = [path for path, _ in tiles]  # the two results compared first; with one result, it and the input
+        first, second = (paths[1:3] if len(paths) > 2 else paths) or (None, None)
         return (
             tiles,
             [str(r.path) for r in done] or None,
             rows,
             gr.Dropdown(choices=choices, value=first),
             gr.Dropdown(choices=choices, value=second),
-            _status(summary, [r.error for r in results if r.error]),
+            _status(f"{len(done)} of {len(results)} stylized." if done else "", [r.error for r in results if r.error]),
         )
 
+    @_survives(None)
     def difference(first, second):
         """The difference map of two tiles of the comparison and what it shows."""
         if not first or not second:
@@ -173,10 +152,8 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
         try:
             with Image.open(first) as a, Image.open(second) as b:
                 found = difference_map(a, b)
-        except DemoError as error:
-            return None, _problem(str(error))
         except OSError as error:
-            return None, _problem(f"The images of that comparison are gone ({error.strerror}): stylize again.")
+            raise DemoError(f"The images of that comparison are gone ({error.strerror}): stylize again.") from None
         return found.image, found.caption(Path(first).stem, Path(second).stem)
 
     @_survives(None, [])
@@ -185,11 +162,9 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
     ):
         """The per-layer statistics plot and table."""
         controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
-        figure, rows, notes = session.statistics(
-            upload, checkpoints, controls, sample=sample, progress=_progress_callback(progress)
-        )
+        figure, rows, notes = session.statistics(upload, checkpoints, controls, sample=sample, progress=progress)
         measured = len({row[0] for row in rows})
-        return figure, rows, _status(f"Statistics of {measured} network(s) measured." if rows else "", notes, _note)
+        return figure, rows, _status(f"Statistics of {measured} network(s) measured." if rows else "", notes, "Note")
 
     @_survives(None, [], [], "")
     def lighting(upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve,
@@ -198,7 +173,7 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
         controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
         relit, results, clipped = session.lighting(
             upload, checkpoints, controls, brightness=brightness, contrast=contrast, sample=sample,
-            progress=_progress_callback(progress),
+            progress=progress,
         )  # fmt: skip
         done = [result for result in results if result.image is not None]
         gallery = [(result.image, result.caption()) for result in done]
@@ -207,17 +182,31 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
         note = f"**Clipped: {100 * clipped:.1f}%.** {invariance_note(clipped)}"
         return relit, gallery, rows, note, _status(summary, [r.error for r in results if r.error])
 
+    @_survives(None, None, [])
+    def stylize_clip(path, checkpoints, left_stats, right_stats, *controls):
+        """The first two ticked checkpoints on the clip, each with its statistics, and the flicker table."""
+        if not path:
+            raise DemoError("No clip: upload a short video.")
+        entries = [session.entry(checkpoint) for checkpoint in (checkpoints or [])[:2]]
+        variants = list(zip(entries, [left_stats, right_stats], strict=False))
+        with session._lock:
+            videos, rows = compare_clip(
+                path, variants, session.models, controls_from(*controls),
+                output_dir=session._next_output_folder(), precision=session.options.precision,
+            )  # fmt: skip
+        paths = [str(video) for video in videos] + [None] * (2 - len(videos))
+        return paths[0], paths[1], rows, f"{len(videos)} variant(s) stylized."
+
+    @_survives(gr.CheckboxGroup(), gr.Group())
     def refresh():
         session.refresh()
         found = f"{len(session.entries)} checkpoint(s) found."
         return gr.CheckboxGroup(choices=checkpoint_choices(session)), gr.Group(visible=not session.entries), found
 
+    @_survives(gr.CheckboxGroup(), gr.Group(), failing="The example runs failed: ")
     def make_examples(progress=TRACKER):
         """Train the example checkpoints, then list and tick them."""
-        try:
-            folders = train_examples(".", example_steps, _progress_callback(progress))
-        except Exception as error:  # a failed run, no configs: say so, keep the page
-            return gr.CheckboxGroup(), gr.Group(), _problem(f"The example runs failed: {_describe_unexpected(error)}")
+        folders = train_examples(".", example_steps, progress)
         session.runs += [folder for folder in folders if folder not in session.runs]
         session.refresh()
         examples = [str(e.path) for e in session.entries if folders[0] in e.path.parents]
@@ -269,7 +258,7 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
                 run_button = gr.Button("Stylize", variant="primary", elem_id="stylize")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="status")
-                with gr.Tabs() as tabs:
+                with gr.Tabs():
                     with gr.Tab("Side by side", id="compare"):
                         gallery = gr.Gallery(label="Results (click for full size)", columns=3, height="auto",
                                              format="png", object_fit="contain", elem_id="results",
@@ -317,6 +306,23 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
                         changes = gr.Dataframe(headers=LIGHTING_COLUMNS, label="How far each output moved",
                                                interactive=False, wrap=True, column_widths=["75%", "25%"])  # fmt: skip
                         clipping = gr.Markdown(elem_id="clipping")
+                    with gr.Tab("Video", id="video"):
+                        gr.Markdown(
+                            f"Upload a short clip: the first {MAX_FRAMES} frames, scaled to at most {MAX_SIDE} px, go "
+                            "through the first two ticked checkpoints. Numbers: mean change between consecutive "
+                            "frames and of the frame's mean colour (gray levels), beside the input's own; without "
+                            "known motion they include the clip's motion (the known-motion measurement is "
+                            "scripts/flicker.py)."
+                        )
+                        clip = gr.Video(label="Your clip (mp4, mov, webm, mkv)", sources=["upload"], elem_id="clip")
+                        with gr.Row():
+                            left_stats = gr.Radio(FRAME_STATISTICS, value="per-frame", label="Left: statistics")
+                            right_stats = gr.Radio(FRAME_STATISTICS, value="per-frame", label="Right: statistics")
+                        clip_button = gr.Button("Stylize the clip", elem_id="stylize-clip")
+                        with gr.Row():
+                            left_video = gr.Video(label="Left", interactive=False)
+                            right_video = gr.Video(label="Right", interactive=False)
+                        flicker_table = gr.Dataframe(headers=COLUMNS, label="Flicker", interactive=False)
 
         model_inputs = [upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve]
         # Up to 8 requests at once: the session's two lanes decide what runs together (session.py).
@@ -343,8 +349,9 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
             make_examples, None, [checkpoints, examples_offer, status], api_name="train_examples",
             concurrency_id="examples", concurrency_limit=1,
         )  # fmt: skip
-        with tabs:  # the Video tab (stylenorm/demo/video.py)
-            add_video_tab(session, checkpoints, model_inputs[3:], status, work)
+        clip_inputs = [clip, checkpoints, left_stats, right_stats, *model_inputs[3:]]
+        clip_outputs = [left_video, right_video, flicker_table, status]
+        clip_button.click(stylize_clip, clip_inputs, clip_outputs, api_name="stylize_clip", **work)
     return page
 
 

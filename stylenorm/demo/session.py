@@ -1,10 +1,9 @@
 """The page's work without the page: :class:`DemoSession`, usable from Python as the page uses it.
 
-A session holds the checkpoint list and the loaded networks (:class:`~stylenorm.demo.models.ModelCache`). The
-statistics and the exact tile statistics put forward hooks on a network, so no network object runs two requests
-at once: images up to ``large_pixels`` (and every statistics and lighting pass) run in the small lane, larger
-ones in the large lane, one at a time, one per visitor and at most :data:`LARGE_QUEUE` waiting; each lane has
-its own networks and lock. Example: docs/demo.md ("From Python"); the lanes: docs/modules.md.
+The statistics and the exact tile statistics put forward hooks on a network, so no network object runs two
+requests at once: images up to ``large_pixels`` (and every statistics and lighting pass) run in the small lane,
+larger ones in the large lane, one at a time, one per visitor and at most :data:`LARGE_QUEUE` waiting; each
+lane has its own networks and lock. Example: docs/demo.md ("From Python"); the lanes: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -20,20 +19,26 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stylenorm.demo.activations import norm_layer_statistics, statistics_rows
+from stylenorm.demo.activations import norm_layer_statistics, statistics_figure, statistics_rows
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
-from stylenorm.demo.compare import Progress, Result, compare, no_progress
-from stylenorm.demo.inputs import DEFAULT_LARGE_PIXELS, DEFAULT_MAX_PIXELS, DemoError, read_input
+from stylenorm.demo.compare import Progress, Result, compare, each, no_progress
+from stylenorm.demo.inputs import (
+    DEFAULT_LARGE_PIXELS,
+    DEFAULT_MAX_PIXELS,
+    DemoError,
+    first_line,
+    read_input,
+    sample_path,
+)
 from stylenorm.demo.lighting import LightingResult, lighting_response
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
-from stylenorm.demo.plots import statistics_figure
-from stylenorm.demo.samples import sample_path
-from stylenorm.inference import PreparedImage, read_checkpoint
+from stylenorm.inference import PreparedImage
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
 ImageSource = str | os.PathLike | PreparedImage
+Checkpoints = Sequence[str | os.PathLike | CheckpointEntry]
 
 #: Earlier comparisons whose result files are kept for download besides the latest (older ones are deleted).
 KEPT_COMPARISONS = 20
@@ -43,15 +48,10 @@ LARGE_QUEUE = 4
 
 
 class DemoSession:
-    """Checkpoints found under ``runs``, networks loaded once, and the page's three computations.
-
-    Args:
-        runs: folders searched for checkpoints (and their runs' logs), or checkpoint files.
-        device: where networks run (``auto``: CUDA when available).
-        max_pixels: largest input accepted, in pixels (:func:`~stylenorm.demo.inputs.read_input`).
-        precision, tile, tile_stats: the stylize command's options, for the side-by-side results (:attr:`options`).
-        large_pixels: inputs above this many pixels are stylized in the large lane (module docstring).
-    """
+    """Checkpoints found under ``runs`` (folders or files), networks loaded once on ``device``, and the page's
+    three computations. ``precision``, ``tile`` and ``tile_stats`` are the stylize command's, for the
+    side-by-side results; inputs above ``max_pixels`` are refused, above ``large_pixels`` they take the large
+    lane."""
 
     def __init__(
         self,
@@ -97,9 +97,9 @@ class DemoSession:
             if entry.path == path:
                 return entry
         try:
-            return describe(path, read_checkpoint(path))
+            return describe(path)
         except (ValueError, OSError, RuntimeError) as error:
-            raise DemoError(f"{Path(checkpoint).name} cannot be used: {str(error).splitlines()[0]}") from None
+            raise DemoError(f"{Path(checkpoint).name} cannot be used: {first_line(error)}") from None
 
     def read(self, image: ImageSource | None = None, sample: str | None = None) -> PreparedImage:
         """The input: the uploaded file when given (or an image already read), else the named sample image."""
@@ -111,15 +111,10 @@ class DemoSession:
             return read_input(sample_path(sample), max_pixels=None)
         raise DemoError("No image: upload one or pick a sample image.")
 
-    def _entries(self, checkpoints: Sequence[str | os.PathLike | CheckpointEntry]) -> list[CheckpointEntry]:
-        if not checkpoints:
-            raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
-        return [self.entry(checkpoint) for checkpoint in checkpoints]
-
     def stylize(
         self,
         image: ImageSource | None,
-        checkpoints: Sequence[str | os.PathLike | CheckpointEntry],
+        checkpoints: Checkpoints,
         controls: Controls = NO_CONTROLS,
         *,
         sample: str | None = None,
@@ -127,13 +122,10 @@ class DemoSession:
         progress: Progress = no_progress,
         visitor: str | None = None,
     ) -> list[Result]:
-        """The side-by-side results: the image through every checkpoint, as the stylize command makes them.
-
-        The PNG files go to ``output_dir``, or to a folder of the session's that is deleted after
-        :data:`KEPT_COMPARISONS` further comparisons (copy them to keep them). ``visitor`` (the page's
-        session id) limits large images to one at a time per visitor.
-        """
-        prepared, entries = self.read(image, sample), self._entries(checkpoints)
+        """The image through every checkpoint, as the stylize command makes it. The PNG files go to ``output_dir``,
+        or to a folder of the session's deleted after :data:`KEPT_COMPARISONS` more comparisons; ``visitor``
+        (the page's session id) limits large images to one at a time per visitor."""
+        prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
         height, width = prepared.size
         large = height * width > self.large_pixels
         with self._large_lane(visitor, progress) if large else self._lock:
@@ -146,8 +138,8 @@ class DemoSession:
 
     @contextlib.contextmanager
     def _large_lane(self, visitor: str | None, progress: Progress):
-        """Hold the large lane: refused (:class:`DemoError`) for a visitor who already has a large image in
-        it, or when :data:`LARGE_QUEUE` are waiting; else waits for the large images ahead."""
+        """Hold the large lane, after the large images ahead; :class:`DemoError` for a visitor who already has
+        a large image in it, or when :data:`LARGE_QUEUE` are waiting."""
         megapixels = self.large_pixels / 1e6
         with self._queue_lock:
             if visitor is not None and visitor in self._large_visitors:
@@ -186,7 +178,7 @@ class DemoSession:
     def statistics(
         self,
         image: ImageSource | None,
-        checkpoints: Sequence[str | os.PathLike | CheckpointEntry],
+        checkpoints: Checkpoints,
         controls: Controls = NO_CONTROLS,
         *,
         sample: str | None = None,
@@ -194,11 +186,10 @@ class DemoSession:
     ) -> tuple[Figure, list[list], list[str]]:
         """Per-layer activation statistics around the norm layers: the figure, the table rows, and a
         note per checkpoint that failed or has no norm layer."""
-        prepared, entries = self.read(image, sample), self._entries(checkpoints)
+        prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
         labelled, notes = [], []
         with self._lock:
-            for index, entry in enumerate(entries):
-                progress(index / len(entries), f"{entry.name} ({index + 1} of {len(entries)})")
+            for entry in each(entries, progress):
                 try:
                     layers = norm_layer_statistics(prepared, self.models.get(entry, controls))
                 except DemoError as error:
@@ -208,13 +199,12 @@ class DemoSession:
                     notes.append(f"{entry.name} has no norm layers (norm=none): nothing to plot.")
                     continue
                 labelled.append((f"{entry.model}: {entry.norm_label} ({entry.run or entry.path.name})", layers))
-        progress(1.0, "done")
         return statistics_figure(labelled), statistics_rows(labelled), notes
 
     def lighting(
         self,
         image: ImageSource | None,
-        checkpoints: Sequence[str | os.PathLike | CheckpointEntry],
+        checkpoints: Checkpoints,
         controls: Controls = NO_CONTROLS,
         *,
         brightness: float = 0.0,
@@ -224,7 +214,7 @@ class DemoSession:
     ) -> tuple[Image.Image, list[LightingResult], float]:
         """The relit input, each checkpoint's output on it with how much the output moved, and the
         fraction of the relit input's values that were clipped."""
-        prepared, entries = self.read(image, sample), self._entries(checkpoints)
+        prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
         with self._lock:
             return lighting_response(
                 prepared, entries, self.models, controls, brightness=brightness, contrast=contrast, progress=progress
