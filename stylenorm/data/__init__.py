@@ -1,11 +1,9 @@
-"""Datasets, datamodules and the embedded default data.
+"""Datasets, datamodules and the embedded default data; every dataset yields dicts of float tensors ``(3, H, W)``
+in [0, 1].
 
-Every dataset yields dicts of float tensors ``(3, H, W)`` in [0, 1]. One datamodule per data config:
-:class:`UnpairedDataModule` (``data=unpaired``, CycleGAN), :class:`StyleDataModule` (``data=content_style``,
-fast style transfer), :class:`ContentStylesDataModule` (``data=content_styles``, AdaIN) and
-:class:`ImageFolderDataModule` (``data=image_folder``, autoencoder); the ``embedded_*`` configs generate
-their data on first use (:func:`materialize_embedded`, no download). Folder layouts: docs/training.md,
-"Data"; known-answer tasks: :mod:`stylenorm.data.known_answer`.
+One datamodule per data config: :class:`UnpairedDataModule` (CycleGAN), :class:`StyleDataModule` (fast style
+transfer), :class:`ContentStylesDataModule` (AdaIN), :class:`ImageFolderDataModule` (autoencoder); the
+``embedded_*`` configs generate their data on first use (:func:`materialize_embedded`). Layouts: docs/training.md.
 """
 
 from stylenorm.data.between_tasks import known_answer_pair
@@ -60,9 +58,7 @@ __all__ = [
     "unpaired_train_transform",
 ]
 
-#: Names of :mod:`stylenorm.data.datamodules`, imported on first use: the datamodules need Lightning,
-#: whose import costs seconds that the stylize, export and demo commands (which read images through
-#: this package) never need.
+#: Imported on first use: the datamodules need Lightning, whose import costs the stylize command seconds.
 _DATAMODULE_NAMES = (
     "ContentStylesDataModule",
     "ImageFolderDataModule",

@@ -1,10 +1,8 @@
-"""Short clips with known motion, made from the photos the embedded datasets use (nothing downloaded).
+"""Short deterministic clips with known motion, made from the photos the embedded datasets use (nothing downloaded).
 
-Each :class:`Clip` carries, for every pixel of frame t+1, where that surface point was in frame t
-(``source``, x and y in pixels) and whether it was visible there (``valid``), so temporal error needs no
-optical-flow network (the measure of Lai et al. 2018 and Ruder et al. 2016 with the flow known exactly;
-:mod:`stylenorm.inference.flicker`). Deterministic: the same pixels on every run. The clips (``pan``,
-``zoom``, ``brightness``, ``entering``) and what each tests: docs/video.md, "The flicker metric (known motion)".
+Each :class:`Clip` carries, for every pixel of frame t+1, where it was in frame t and whether it was visible
+there, so the temporal error of :mod:`stylenorm.inference.flicker` (Lai et al. 2018) needs no optical flow. The
+clips and what each tests: docs/video.md, "The flicker metric (known motion)".
 """
 
 from __future__ import annotations
@@ -15,9 +13,8 @@ import functools
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from stylenorm.data.sources import _photo_path
+from stylenorm.data.sources import photo_pixels
 
 #: The clips :func:`motion_clips` makes, in order.
 CLIP_NAMES = ("pan", "zoom", "brightness", "entering")
@@ -65,13 +62,7 @@ def translation_motion(shifts: list[tuple[int, int]], height: int, width: int) -
     return source, inside(source, height, width)
 
 
-@functools.cache
-def _photo(name: str, short_side: int) -> np.ndarray:
-    with Image.open(_photo_path(name)) as opened:
-        photo = opened.convert("RGB")
-    scale = short_side / min(photo.size)
-    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.LANCZOS)
-    return np.asarray(photo)
+_photo = functools.cache(photo_pixels)
 
 
 def _stack(frames: list[np.ndarray]) -> torch.Tensor:

@@ -1,7 +1,7 @@
-"""LightningDataModules of the tasks; configured by ``configs/data/*.yaml``.
+"""LightningDataModules of the tasks, dataclasses of their options; configured by ``configs/data/*.yaml``.
 
-Every datamodule takes the common options of :class:`_ImageDataModule` (``root``, ``image_size``, ``batch_size``,
-``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``) and lists only its own, so
+Every datamodule has the common options of :class:`_ImageDataModule` (``root``, ``image_size``, ``batch_size``,
+``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``) and declares only its own, so
 ``data.batch_size=8`` means the same for every model. Train: a resumable loader that drops a short last batch;
 val: fixed images in a fixed order with a generator of their own. Details: docs/modules.md.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -50,10 +50,6 @@ _CYCLEGAN_LAYOUT = (
 )
 
 
-def _path(value: PathArg) -> Path | None:
-    return Path(value) if value is not None else None
-
-
 def spread(paths: Sequence[Path], count: int | None) -> list[Path]:
     """At most ``count`` of ``paths``, evenly spaced (deterministic; ``None`` keeps all)."""
     if count is not None and count <= 0:
@@ -79,40 +75,31 @@ def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[l
     return train, val
 
 
+@dataclass(eq=False)
 class _ImageDataModule(LightningDataModule):
-    """The options common to every datamodule, embedded-data preparation and the loaders.
+    """The options every datamodule has, embedded-data preparation and the loaders; subclasses fill the datasets."""
 
-    Subclasses take their own options and pass the rest (``**common``) here; they fill the datasets.
-    """
+    root: Path
+    _: KW_ONLY
+    image_size: int
+    batch_size: int
+    num_workers: int = 0
+    embedded: str | None = None
+    embedded_root: Path | None = None  # None: root
+    max_val_images: int | None = 8
+    seed: int = 0
 
-    #: The known-answer task of the data (None: none); subclasses that support one take it as an argument.
-    known_answer: str | None = None
+    #: The known-answer task of the data (None: none); subclasses that support one have it as an option.
+    known_answer = None
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        *,
-        image_size: int,
-        batch_size: int,
-        num_workers: int = 0,
-        embedded: str | None = None,
-        embedded_root: PathArg = None,
-        max_val_images: int | None = 8,
-        seed: int = 0,
-    ) -> None:
+    def __post_init__(self) -> None:
         super().__init__()
-        if image_size < 1 or batch_size < 1:
+        if self.image_size < 1 or self.batch_size < 1:
             raise ValueError(
-                f"data.image_size and data.batch_size must be positive, got {image_size} and {batch_size}."
+                f"data.image_size and data.batch_size must be positive, got {self.image_size} and {self.batch_size}."
             )
-        self.root = Path(root)
-        self.image_size = image_size
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.embedded = embedded
-        self.embedded_root = Path(embedded_root) if embedded_root is not None else self.root
-        self.max_val_images = max_val_images
-        self.seed = seed
+        self.root = Path(self.root)
+        self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
 
@@ -127,7 +114,7 @@ class _ImageDataModule(LightningDataModule):
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         raise NotImplementedError
 
-    def _content_split(self, val_root: Path | None, what: str) -> tuple[list[Path], list[Path]]:
+    def _content_split(self, val_root: PathArg, what: str) -> tuple[list[Path], list[Path]]:
         """``(train, val)`` images of ``root``: val from ``val_root``, else a seeded few held out of ``root``."""
         images = list_images(self.root, hint=f"Set data.root to a folder of {what} (searched recursively).")
         if val_root is not None:
@@ -167,6 +154,7 @@ class _ImageDataModule(LightningDataModule):
         return self._loader(self.val_set, size, train=False)
 
 
+@dataclass(eq=False)
 class UnpairedDataModule(_ImageDataModule):
     """Two unpaired domains for CycleGAN (Zhu et al. 2017): ``root/trainA``, ``root/trainB``.
 
@@ -176,36 +164,30 @@ class UnpairedDataModule(_ImageDataModule):
     must be given the one it was built for). Layouts: docs/training.md, "Data".
     """
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        *,
-        image_size: int = 256,
-        batch_size: int = 1,
-        load_size: int = 286,
-        flip: bool = True,
-        known_answer: str | None = None,
-        eval_split: str = "test",
-        **common: Any,
-    ) -> None:
-        super().__init__(root, image_size=image_size, batch_size=batch_size, **common)
-        self.known_answer = check_known_answer(known_answer)
-        if eval_split not in ("test", "val"):
+    _: KW_ONLY
+    image_size: int = 256
+    batch_size: int = 1
+    load_size: int = 286
+    flip: bool = True
+    known_answer: str | None = None
+    eval_split: str = "test"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_known_answer(self.known_answer)
+        if self.eval_split not in ("test", "val"):
             raise ValueError(
-                f"eval_split={eval_split!r}: expected test (images never trained on) or val (held-out images of "
-                f"the training photos, for tuning)."
+                f"eval_split={self.eval_split!r}: expected test (images never trained on) or val (held-out images "
+                f"of the training photos, for tuning)."
             )
-        self.eval_split = eval_split
-        if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != known_answer:
+        if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != self.known_answer:
             datasets = ", ".join(f"{name} ({task})" for name, task in CYCLEGAN_KNOWN_ANSWERS.items())
             raise ValueError(
-                f"data.embedded={self.embedded!r} with data.known_answer={known_answer!r}: the embedded CycleGAN "
-                f"datasets are {datasets}. Set data.known_answer to one of {', '.join(KNOWN_ANSWERS)} "
+                f"data.embedded={self.embedded!r} with data.known_answer={self.known_answer!r}: the embedded "
+                f"CycleGAN datasets are {datasets}. Set data.known_answer to one of {', '.join(KNOWN_ANSWERS)} "
                 f"(data=embedded_cyclegan picks the dataset from it)."
             )
-        self.load_size = load_size
-        self.flip = flip
-        unpaired_train_transform(image_size, load_size, flip)  # fail at construction on a bad size pair
+        unpaired_train_transform(self.image_size, self.load_size, self.flip)  # fail now on a bad size pair
 
     def _validation_images(self, domain: str, train_images: list[Path]) -> list[Path]:
         folder = self.root / f"{self.eval_split}{domain}"
@@ -256,6 +238,7 @@ class UnpairedDataModule(_ImageDataModule):
         return train, val
 
 
+@dataclass(eq=False)
 class ImageFolderDataModule(_ImageDataModule):
     """One folder of images (searched recursively) as ``{key: image}`` batches: the autoencoder's data.
 
@@ -263,27 +246,21 @@ class ImageFolderDataModule(_ImageDataModule):
     of :mod:`stylenorm.data.known_answer` posed on each loaded image (:class:`KnownAnswerDataset`).
     """
 
+    _: KW_ONLY
+    image_size: int = 128
+    batch_size: int = 16
+    val_root: Path | None = None
+    random_crop: bool = True
+    flip: bool = True
+    known_answer: str | None = None
+    mixture_alpha: float = 0.5
+
     key = "image"
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        *,
-        image_size: int = 128,
-        batch_size: int = 16,
-        val_root: PathArg = None,
-        random_crop: bool = True,
-        flip: bool = True,
-        known_answer: str | None = None,
-        mixture_alpha: float = 0.5,
-        **common: Any,
-    ) -> None:
-        super().__init__(root, image_size=image_size, batch_size=batch_size, **common)
-        self.known_answer = check_known_answer(known_answer)
-        self.mixture_alpha = check_alpha(mixture_alpha)
-        self.val_root = _path(val_root)
-        self.random_crop = random_crop
-        self.flip = flip
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_known_answer(self.known_answer)
+        self.mixture_alpha = check_alpha(self.mixture_alpha)
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         train_images, val_images = self._content_split(self.val_root, "images")
@@ -299,6 +276,7 @@ class ImageFolderDataModule(_ImageDataModule):
         return train, val
 
 
+@dataclass(eq=False)
 class StyleDataModule(ImageFolderDataModule):
     """Content photos (``{"content": image}`` batches) and one or more style images, for fast style transfer.
 
@@ -307,38 +285,33 @@ class StyleDataModule(ImageFolderDataModule):
     al. 2017): ``style_images=[...]`` (style index = position) or ``num_styles=N`` on the embedded data.
     """
 
+    style_image: Path | None = None
+    style_size: int | None = None
+    _: KW_ONLY
+    style_images: Sequence[str | os.PathLike] | None = None
+    num_styles: int | None = None
+    image_size: int = 256
+    batch_size: int = 4
+    random_crop: bool = False
+    flip: bool = False
+
     key = "content"
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        style_image: PathArg = None,
-        style_size: int | None = None,
-        *,
-        style_images: Sequence[str | os.PathLike] | None = None,
-        num_styles: int | None = None,
-        image_size: int = 256,
-        batch_size: int = 4,
-        random_crop: bool = False,
-        flip: bool = False,
-        **folder_options: Any,
-    ) -> None:
-        if folder_options.get("known_answer") is not None:
+    def __post_init__(self) -> None:
+        if self.known_answer is not None:
             raise ValueError(
-                f"data.known_answer={folder_options['known_answer']!r}: style transfer has no known answer "
+                f"data.known_answer={self.known_answer!r}: style transfer has no known answer "
                 f"(it is for model=autoencoder and model=cyclegan). Remove the key."
             )
-        super().__init__(
-            root, image_size=image_size, batch_size=batch_size, random_crop=random_crop, flip=flip, **folder_options
-        )
-        self.style_images = self._style_paths(style_image, style_images, num_styles)
+        super().__post_init__()
+        self._style_key = "data.style_images" if self.style_images is not None else "data.style_image"
+        self.style_images = self._style_paths()
         self.style_image = self.style_images[0]
-        self._style_key = "data.style_images" if style_images is not None else "data.style_image"
-        self.style_size = style_size
         if not self.embedded:  # a user's file, checked now: a bad style image stops the run before it starts
             self._check_style_images()
 
-    def _style_paths(self, style_image: PathArg, style_images: Sequence | None, num_styles: int | None) -> list[Path]:
+    def _style_paths(self) -> list[Path]:
+        style_images, num_styles = self.style_images, self.num_styles
         if style_images is not None:
             single = isinstance(style_images, (str, os.PathLike))
             paths = [Path(style_images)] if single else [Path(path) for path in style_images]
@@ -359,12 +332,12 @@ class StyleDataModule(ImageFolderDataModule):
                     f"for your own, list them: data.style_images=[a.jpg,b.jpg,...]."
                 )
             return embedded_style_images(self.embedded_root, num_styles)
-        if style_image is None:
+        if self.style_image is None:
             raise ValueError(
                 "No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...] for several "
                 "(with norm=conditional_instance)."
             )
-        return [Path(style_image)]
+        return [Path(self.style_image)]
 
     def _check_style_images(self) -> None:
         for path in self.style_images:
@@ -400,6 +373,7 @@ class StyleDataModule(ImageFolderDataModule):
         return to_float_tensor()(image).unsqueeze(0)
 
 
+@dataclass(eq=False)
 class ContentStylesDataModule(_ImageDataModule):
     """Content photos and style paintings drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1).
 
@@ -408,35 +382,28 @@ class ContentStylesDataModule(_ImageDataModule):
     ``style_val_root`` (never trained on) or a few training ones; content as :class:`ImageFolderDataModule`.
     """
 
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        style_root: PathArg = None,
-        *,
-        style_images: Sequence[str | os.PathLike] | None = None,
-        style_val_root: PathArg = None,
-        val_root: PathArg = None,
-        image_size: int = 256,
-        batch_size: int = 8,
-        load_size: int = 512,
-        **common: Any,
-    ) -> None:
-        super().__init__(root, image_size=image_size, batch_size=batch_size, **common)
+    style_root: Path | None = None
+    _: KW_ONLY
+    style_images: Sequence[str | os.PathLike] | None = None
+    style_val_root: Path | None = None
+    val_root: Path | None = None
+    image_size: int = 256
+    batch_size: int = 8
+    load_size: int = 512
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.embedded not in (None, "style"):
             raise ValueError(
                 f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data (content + paintings)."
             )
-        if not self.embedded and (style_root is None) == (style_images is None):
+        if not self.embedded and (self.style_root is None) == (self.style_images is None):
             raise ValueError(
                 "AdaIN needs style images: set exactly one of data.style_root=DIR (a folder of paintings, e.g. "
                 "WikiArt) and data.style_images=[a.jpg,b.jpg,...]."
             )
-        self.style_root = _path(style_root)
-        self.style_images = [Path(path) for path in style_images] if style_images is not None else None
-        self.style_val_root = _path(style_val_root)
-        self.val_root = _path(val_root)
-        self.load_size = load_size
-        adain_train_transform(image_size, load_size)  # fail at construction on a bad size pair
+        self.style_images = [Path(path) for path in self.style_images] if self.style_images is not None else None
+        adain_train_transform(self.image_size, self.load_size)  # fail now on a bad size pair
 
     def _styles(self) -> list[Path]:
         if self.style_images is not None:

@@ -1,16 +1,15 @@
 """A training loader that a checkpoint can stop and resume mid-epoch, drawing exactly what the run never stopped would.
 
-Lightning saves the ``state_dict`` of a train DataLoader that has one and hands it back on resume. The
-order is a ``DistributedSampler`` permutation seeded by ``(seed, epoch)`` that skips the batches already
-trained on; each sample's augmentation draws from a generator seeded by ``(seed, epoch, index)``; and the
-loader never draws from the global generators, so the run's random stream stays where the checkpoint
-found it. Why each of these is needed: docs/modules.md; resume as a whole: docs/training.md.
+Lightning saves the ``state_dict`` of a train DataLoader that has one and hands it back on resume. The order is
+a ``DistributedSampler`` permutation seeded by ``(seed, epoch)`` that skips the batches already trained on, each
+sample's augmentation draws from a generator seeded by ``(seed, epoch, index)``, and the loader never draws from
+the global generators. Why each is needed: docs/modules.md; resume as a whole: docs/training.md.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
@@ -20,22 +19,15 @@ from stylenorm.data.known_answer import stable_seed
 
 
 def run_seed() -> int:
-    """The run's seed, as ``seed_everything`` publishes it (the seed Lightning's own samplers use); 0 outside a run."""
+    """The run's seed, as ``seed_everything`` publishes it; 0 outside a run."""
     return int(os.environ.get("PL_GLOBAL_SEED", 0))
 
 
-class SeededIndex(NamedTuple):
-    """What the sampler hands the dataset: the item, and the seed its random augmentation draws from."""
-
-    index: int
-    seed: int
-
-
 class SeededSamples(Dataset):
-    """``dataset[index]`` computed with torch's generator seeded by the sampler's per-sample seed.
+    """``dataset[index]`` for the sampler's ``(index, seed)``, with torch's generator seeded by ``seed``.
 
-    The generator's state outside is restored afterwards, so loading in the training process does not
-    disturb the run's own stream. The transforms draw from torch's generator only (torchvision v2).
+    The generator's state outside is restored afterwards, so loading in the training process does not disturb the
+    run's own stream. The transforms draw from torch's generator only (torchvision v2).
     """
 
     def __init__(self, dataset: Dataset) -> None:
@@ -44,19 +36,20 @@ class SeededSamples(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: SeededIndex) -> Any:
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
         with torch.random.fork_rng(devices=[]):
             # the CPU generator only: torch.manual_seed would also queue a CUDA/XPU/MTIA seed call per
             # sample, formatting a stack trace each time (half of a small run's loading time)
-            torch.default_generator.manual_seed(key.seed)
-            return self.dataset[key.index]
+            torch.default_generator.manual_seed(seed)
+            return self.dataset[index]
 
 
 class ResumableSampler(DistributedSampler):
-    """``DistributedSampler``'s order as :class:`SeededIndex` items, less the first ``skip`` of the epoch.
+    """``DistributedSampler``'s order as ``(index, seed)`` items, less the first ``skip`` of the epoch.
 
-    ``DistributedSampler`` seeds epoch ``e`` with ``seed + e``, which would give run seed 1 the order
-    of run seed 0 one epoch later; its seed is therefore a hash of the run's ``seed``.
+    Its seed is a hash of the run's ``seed``: ``DistributedSampler`` seeds epoch ``e`` with ``seed + e``, which
+    would give run seed 1 the order of run seed 0 one epoch later.
     """
 
     def __init__(self, dataset: Dataset, *, seed: int, shuffle: bool = True, num_replicas: int = 1, rank: int = 0):
@@ -75,14 +68,13 @@ class ResumableSampler(DistributedSampler):
         self.skip = 0
         for position, index in enumerate(super().__iter__()):
             if position >= skip:
-                yield SeededIndex(index, stable_seed("training sample", self.run_seed, epoch, index))
+                yield index, stable_seed("training sample", self.run_seed, epoch, index)
 
 
 class ResumableDataLoader(DataLoader):
     """A shuffled training DataLoader whose position (epoch, batches delivered) Lightning checkpoints.
 
-    ``num_replicas`` / ``rank``: the DDP world size and this process's rank (1 and 0 on one device).
-    Other keyword arguments go to ``DataLoader``.
+    ``num_replicas`` / ``rank``: the DDP world size and this process's rank. Other keywords go to ``DataLoader``.
     """
 
     def __init__(
@@ -119,20 +111,18 @@ class ResumableDataLoader(DataLoader):
             self.delivered += 1
             yield batch
 
-    def state_dict(self) -> dict[str, int]:
+    def _stream(self) -> dict[str, int]:
+        """What decides the images drawn besides the position."""
         sampler: ResumableSampler = self.sampler
-        return {
-            "epoch": self.epoch,
-            "batches": self.delivered,
-            "seed": sampler.run_seed,
-            "dataset_size": len(self.dataset),
-            "num_replicas": sampler.num_replicas,
-        }
+        return {"seed": sampler.run_seed, "dataset_size": len(self.dataset), "num_replicas": sampler.num_replicas}
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batches": self.delivered, **self._stream()}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        sampler: ResumableSampler = self.sampler
-        now = {"seed": sampler.run_seed, "dataset_size": len(self.dataset), "num_replicas": sampler.num_replicas}
-        changed = [f"{key} {state[key]} -> {value}" for key, value in now.items() if state.get(key, value) != value]
+        changed = [
+            f"{key} {state[key]} -> {value}" for key, value in self._stream().items() if state.get(key, value) != value
+        ]
         if changed:
             rank_zero_warn(
                 f"Resuming with another training data stream than the checkpoint's run ({', '.join(changed)}): "
@@ -140,5 +130,5 @@ class ResumableDataLoader(DataLoader):
                 f"the run would have seen. Same data folder, seed and devices resume exactly."
             )
         self.epoch, self.delivered = int(state["epoch"]), int(state["batches"])
-        sampler.set_epoch(self.epoch)
-        sampler.skip = self.delivered * self.batch_size
+        self.sampler.set_epoch(self.epoch)
+        self.sampler.skip = self.delivered * self.batch_size

@@ -61,6 +61,16 @@ def source_photo_hashes() -> dict[str, str]:
     return {name: hashlib.sha256(_photo_path(name).read_bytes()).hexdigest() for name in PHOTOS}
 
 
+def photo_pixels(name: str, short_side: int, *, enlarge: bool = True) -> np.ndarray:
+    """The photo ``name`` as (H, W, 3) uint8, its shorter side resized (Lanczos) to ``short_side`` (or only shrunk)."""
+    with open_image(_photo_path(name)) as opened:
+        photo = opened.convert("RGB")
+    scale = short_side / min(photo.size)
+    if scale < 1.0 or enlarge:
+        photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.LANCZOS)
+    return np.asarray(photo)
+
+
 @dataclass(frozen=True)
 class Tile:
     """One tile: ``name`` like ``astronaut_r03_c05`` (photo, grid row, column); ``pixels`` (H, W, 3) uint8."""
@@ -79,13 +89,7 @@ def photo_tiles(tile_size: int = TILE_SIZE, max_short_side: int = MAX_SHORT_SIDE
     """All kept tiles of all :data:`PHOTOS`, in photo order then row-major; pixels are read-only."""
     tiles = []
     for name in PHOTOS:
-        with open_image(_photo_path(name)) as opened:
-            photo = opened.convert("RGB")
-        scale = min(1.0, max_short_side / min(photo.size))
-        if scale < 1.0:
-            size = (round(photo.width * scale), round(photo.height * scale))
-            photo = photo.resize(size, Image.Resampling.LANCZOS)
-        pixels = np.asarray(photo)
+        pixels = photo_pixels(name, max_short_side, enlarge=False)
         rows, cols = pixels.shape[0] // tile_size, pixels.shape[1] // tile_size
         top, left = (pixels.shape[0] - rows * tile_size) // 2, (pixels.shape[1] - cols * tile_size) // 2
         for row in range(rows):
