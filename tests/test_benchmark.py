@@ -179,9 +179,9 @@ def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monke
 @pytest.mark.integration
 def test_stylize_jobs_time_whole_commands_and_report_auto_s_decision(tmp_path, capsys, monkeypatch):
     """Fresh stylize processes under --compile never and auto; a job past a (lowered) threshold compiles."""
-    from stylenorm.benchmark import stylize_jobs
+    from stylenorm.benchmark import commands
 
-    assert stylize_jobs.threshold_images(1024) == math.ceil(speed.STYLIZE_COMPILE_MIN_MEGAPIXELS * 1e6 / 1024**2)
+    assert commands.threshold_images(1024) == math.ceil(speed.STYLIZE_COMPILE_MIN_MEGAPIXELS * 1e6 / 1024**2)
     out = tmp_path / "jobs.json"
     args = ["--stylize-jobs", "--stylize-jobs-size", "32", "--stylize-jobs-counts", "1", "2", "--device", "cpu"]
     assert main([*args, "--json", str(out)]) == 0

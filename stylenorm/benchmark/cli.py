@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 
 from stylenorm.benchmark import report
+from stylenorm.benchmark.commands import primary_metric, stylize_jobs_report, sweep_report
 from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
-from stylenorm.benchmark.stylize_jobs import stylize_jobs_report
-from stylenorm.benchmark.sweeps import primary_metric, sweep_report
 from stylenorm.benchmark.workloads import (
     DEFAULT_BATCH,
     INFERENCE,
@@ -158,17 +157,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = sweep_report(args.sweep, out, list(args.sweep_override), metric)
         kind, key, text = "sweep", "sweep", report.sweep_table(results)
     elif args.stylize_jobs:
-        results = stylize_jobs_report(
-            args.stylize_jobs_size, args.stylize_jobs_counts, device, args.stylize_jobs_repeats
-        )
+        size, counts = args.stylize_jobs_size, args.stylize_jobs_counts
+        results = stylize_jobs_report(size, counts, device, args.stylize_jobs_repeats)
         kind, key, text = "stylize-jobs", "stylize_jobs", report.stylize_jobs_table(results)
     else:
         results = comparison(args, timing, peaks)
-        kind, key, text = (
-            "benchmark",
-            "rows",
-            "\n".join([report.markdown_table(results), *report.quality_lines(results)]),
-        )
+        text = "\n".join([report.markdown_table(results), *report.quality_lines(results)])
+        kind, key = "benchmark", "rows"
     print()
     print(text)
     meta["total_s"] = time.perf_counter() - started

@@ -42,7 +42,6 @@ class Samples:
     times: list[float] = dataclasses.field(default_factory=list)
     peak_bytes: int = 0
     first_call_s: float | None = None  # one-off costs (compilation) + a call with memory tracking
-    call_estimate_s: float = 0.0  # how long a call takes, from the warm-up (for the time budget)
     flops: int | None = None
     last_result: Any = None
 
@@ -54,8 +53,8 @@ class Samples:
 def _mallopt(mmap_threshold: int, trim_threshold: int) -> bool:
     """Fix glibc's mmap and trim thresholds; False where this is not glibc (nothing changes)."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc.mallopt(-3, mmap_threshold) == 1 and libc.mallopt(-1, trim_threshold) == 1  # M_MMAP_, M_TRIM_
+        libc = ctypes.CDLL("libc.so.6")  # -3, -1: M_MMAP_THRESHOLD, M_TRIM_THRESHOLD of malloc.h
+        return libc.mallopt(-3, mmap_threshold) == 1 and libc.mallopt(-1, trim_threshold) == 1
     except (OSError, AttributeError):
         return False
 
@@ -191,9 +190,10 @@ def interleaved(
     the reference's call (the slowest path's without one). Why: docs/modules.md.
     """
     samples = {name: Samples() for name in paths}
+    call_s = {}  # how long a call takes, from the memory call (for the time budget)
     for name, fn in paths.items():
         if name == reference:
-            samples[name].call_estimate_s = memory_call(fn, timing.device, samples[name], flops=True)
+            call_s[name] = memory_call(fn, timing.device, samples[name], flops=True)
             continue
         for i in range(max(1, timing.warmup)):
             synchronize(timing.device)
@@ -202,8 +202,8 @@ def interleaved(
             synchronize(timing.device)
             if i == 0:
                 samples[name].first_call_s = time.perf_counter() - start
-        samples[name].call_estimate_s = memory_call(fn, timing.device, samples[name])
-    slowest = samples[reference].call_estimate_s if reference else max(s.call_estimate_s for s in samples.values())
+        call_s[name] = memory_call(fn, timing.device, samples[name])
+    slowest = call_s[reference] if reference else max(call_s.values())
     for _ in range(affordable_repeats(timing.repeats, slowest, timing.budget_s)):
         for name, fn in paths.items():
             timed_call(fn, timing.device, samples[name])

@@ -91,19 +91,26 @@ def compose_config(overrides: Sequence[str]) -> Any:
         return compose("train", overrides=list(overrides))
 
 
-class InMemoryData(pl.LightningDataModule):
-    """Pre-made batches (and a style image for the style task); no decoding."""
+class RandomData(pl.LightningDataModule):
+    """``steps`` batches of random images in the task's layout (and, for the style task, a random style
+    image), made up front: no decoding."""
 
-    def __init__(self, batches: list[dict[str, torch.Tensor]], style_image: torch.Tensor | None = None):
+    def __init__(self, model: str, steps: int, batch: int, size: int, generator: torch.Generator):
         super().__init__()
-        self.batches = batches
-        self.style_image = style_image
+        self.batches = [random_batch(model, batch, size, generator) for _ in range(steps)]
+        self.style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.batches, batch_size=None)
 
-    def style_image_tensor(self) -> torch.Tensor:
+    def style_image_tensor(self) -> torch.Tensor | None:
         return self.style_image
+
+
+def random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """One batch of random images in the task's batch layout."""
+    keys = {"cyclegan": ("A", "B"), "style": ("content",)}.get(model, ("image",))
+    return {key: torch.rand(batch, 3, size, size, generator=generator) for key in keys}
 
 
 class StepTimer(pl.Callback):
@@ -156,19 +163,6 @@ def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callba
     )
 
 
-def random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """One batch of random images in the task's batch layout."""
-    keys = {"cyclegan": ("A", "B"), "style": ("content",)}.get(model, ("image",))
-    return {key: torch.rand(batch, 3, size, size, generator=generator) for key in keys}
-
-
-def random_data(model: str, steps: int, batch: int, size: int, generator: torch.Generator) -> InMemoryData:
-    """``steps`` random batches (and, for the style task, a random style image)."""
-    batches = [random_batch(model, batch, size, generator) for _ in range(steps)]
-    style_image = torch.rand(1, 3, size, size, generator=generator) if model == "style" else None
-    return InMemoryData(batches, style_image)
-
-
 def build_task(model: str, device: torch.device, overrides: Sequence[str] = ()) -> tuple[Any, pl.LightningModule, str]:
     """Config, LightningModule and resolved precision of a training workload (VGG random: no download)."""
     cfg = compose_config([*_PRESET[model], *["model.vgg_weights=random"] * (model == "style"), *overrides])
@@ -194,7 +188,7 @@ def training_case(model: str, size: int, batch: int, timing: Timing, overrides: 
     for _ in range(timer.warmup - 1):
         reference_step()
     trainer = make_trainer(device, precision, [timer], benchmark=cfg.trainer.benchmark)
-    trainer.fit(task, datamodule=random_data(model, timer.warmup + repeats, batch, size, generator))
+    trainer.fit(task, datamodule=RandomData(model, timer.warmup + repeats, batch, size, generator))
     notes = ", ".join(
         [f"Lightning {precision}"]
         + ["channels_last"] * task.channels_last
@@ -210,7 +204,7 @@ def step_seconds(model: str, size: int, batch: int, timing: Timing, processes: i
     # Eager: with speed.compile on (the paper presets) every new shape of the sweep would compile anew.
     _, task, precision = build_task(model, timing.device, ["speed.compile=false"])
     timer = StepTimer(timing.device, timing.warmup)
-    data = random_data(model, timer.warmup + timing.repeats, batch, size, torch.Generator().manual_seed(0))
+    data = RandomData(model, timer.warmup + timing.repeats, batch, size, torch.Generator().manual_seed(0))
     if processes == 1:
         make_trainer(timing.device, precision, [timer]).fit(task, datamodule=data)
         return timer.project.median_s

@@ -18,10 +18,8 @@ LR_SCALING_RULES = ("none", "linear")
 
 
 def scaled_lr(lr: float, factor: float, batch_size: int, reference_batch: int, rule: str) -> float:
-    """``lr x factor``, times ``batch_size / reference_batch`` when ``rule`` is ``linear``.
-
-    ``factor`` is the tuning stage's multiplier of the preset's learning rate (1 outside tuning).
-    """
+    """``lr x factor`` (the tuning stage's multiplier; 1 outside tuning), times ``batch_size / reference_batch``
+    when ``rule`` is ``linear``."""
     if rule not in LR_SCALING_RULES:
         raise ValueError(
             f"protocol.lr_scaling={rule!r}: expected none (one learning rate at every batch size) or linear "
@@ -50,13 +48,12 @@ def best_lr(
     variant: str = "variant",
     lr: str = "lr",
 ) -> pd.DataFrame:
-    """The learning rate with the best mean ``metric`` over seeds, per ``variant``.
+    """The learning rate with the best mean ``metric`` over seeds (one row per run), per ``variant``.
 
-    ``runs``: one row per run (columns ``variant``, ``lr``, ``seed``, ``metric``). A non-finite
-    metric (a diverged run) makes its learning rate's mean non-finite, which ranks last; equal means
-    go to the smaller learning rate. Returns one row per variant: ``variant``, ``lr``, ``mean``,
-    ``seeds``, ``tried`` (learning rates tried) and ``at_edge`` (the best is the smallest or largest
-    tried, so the grid may be too narrow).
+    A non-finite metric (a diverged run) makes its learning rate's mean non-finite, which ranks last;
+    equal means go to the smaller learning rate. Returns one row per variant: ``variant``, ``lr``,
+    ``mean``, ``seeds``, ``tried`` (learning rates tried) and ``at_edge`` (the best is the smallest or
+    largest tried, so the grid may be too narrow).
     """
     import pandas as pd
 
@@ -66,27 +63,17 @@ def best_lr(
     if runs.empty:
         raise ValueError("best_lr got no runs; point it at a finished tuning sweep.")
     finite = runs.assign(_score=runs[metric].where(runs[metric].map(math.isfinite)))
-    means = (
-        finite.groupby([variant, lr], sort=True)
-        .agg(mean=("_score", lambda s: s.mean() if s.notna().all() else math.nan), seeds=("_score", "size"))
-        .reset_index()
-    )
+    mean_of_all = ("_score", lambda s: s.mean(skipna=False))  # one diverged seed: the mean is NaN
+    means = finite.groupby([variant, lr]).agg(mean=mean_of_all, seeds=("_score", "size")).reset_index()
     rows = []
-    for name, group in means.groupby(variant, sort=True):
+    for name, group in means.groupby(variant):
         tried = sorted(group[lr])
         scored = group.dropna(subset=["mean"])
         if scored.empty:
             raise ValueError(f"Every learning rate of variant {name!r} diverged ({tried}); try smaller ones.")
         best = scored["mean"].max() if higher_is_better else scored["mean"].min()
         chosen = scored[scored["mean"] == best].sort_values(lr).iloc[0]
-        rows.append(
-            {
-                variant: name,
-                lr: chosen[lr],
-                "mean": chosen["mean"],
-                "seeds": int(chosen["seeds"]),
-                "tried": tried,
-                "at_edge": chosen[lr] in (tried[0], tried[-1]) and len(tried) > 1,
-            }
-        )
+        at_edge = chosen[lr] in (tried[0], tried[-1]) and len(tried) > 1
+        row = {variant: name, lr: chosen[lr], "mean": chosen["mean"], "seeds": int(chosen["seeds"])}
+        rows.append({**row, "tried": tried, "at_edge": at_edge})
     return pd.DataFrame(rows)

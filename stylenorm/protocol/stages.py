@@ -1,10 +1,9 @@
 """From a tuning sweep to the final stage (docs/ablations-protocol.md).
 
-A tuning stage is a sweep of ``protocol.lr_factor`` x variants on the ``val`` split (held-out tiles
-of the training photos); :func:`tuning_runs` reads its run folders (Hydra's ``.hydra/`` files,
-``metrics.csv`` and ``result.json``) into a DataFrame, :func:`~stylenorm.protocol.best_lr` picks
-each variant's learning rate, and :func:`final_stage_command` writes the sweep that trains every
-variant at its own learning rate on fresh seeds, scored on the test photos.
+A tuning stage sweeps ``protocol.lr_factor`` x variants on the ``val`` split; :func:`tuning_runs` reads
+its run folders into a DataFrame, :func:`~stylenorm.protocol.best_lr` picks each variant's learning
+rate, and :func:`final_stage_command` writes the sweep that trains every variant at its own learning
+rate on fresh seeds, scored on the test photos.
 """
 
 from __future__ import annotations
@@ -29,8 +28,8 @@ def _key(override: str) -> str:
 
 
 def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
-    """Mean of the last ``last_k`` logged values of ``metric`` (metrics.csv), else result.json's final
-    value; NaN for a diverged run. Returns ``(score, status)``."""
+    """``(score, status)``: the mean of the last ``last_k`` logged values of ``metric`` (metrics.csv), else
+    result.json's final value; NaN for a diverged run."""
     result_path = job / "result.json"
     result = json.loads(result_path.read_text()) if result_path.is_file() else {}
     status = result.get("status", "unknown")
@@ -46,12 +45,9 @@ def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
 
 
 def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFrame:
-    """One row per run under ``folder``: ``run``, ``overrides``, ``variant``, ``lr`` (the base learning
-    rate, ``protocol.lr x protocol.lr_factor``), ``seed``, ``metric`` and ``status``.
-
-    ``variant`` joins the overrides that differ between the runs, less the tuned ones
-    (:data:`TUNING_KEYS`), e.g. ``norm=batch norm.affine=true``.
-    """
+    """One row per run under ``folder``: ``run``, ``overrides``, ``variant`` (the overrides that differ
+    between the runs, less :data:`TUNING_KEYS`, e.g. ``norm=batch norm.affine=true``), ``lr`` (``protocol.lr
+    x protocol.lr_factor``), ``seed``, ``metric`` and ``status``."""
     rows = []
     for overrides_file in sorted(Path(folder).rglob(".hydra/overrides.yaml")):
         job = overrides_file.parent.parent
@@ -64,16 +60,9 @@ def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFram
         if config.protocol.get("stage") not in ("tune", None):  # a shared or final run in the same tree
             continue
         score, status = _score(job, metric, last_k)
-        rows.append(
-            {
-                "run": str(job),
-                "overrides": list(yaml.safe_load(overrides_file.read_text()) or []),
-                "lr": float(config.protocol.lr) * float(config.protocol.lr_factor),
-                "seed": int(config.seed),
-                "metric": score,
-                "status": status,
-            }
-        )
+        overrides = list(yaml.safe_load(overrides_file.read_text()) or [])
+        lr = float(config.protocol.lr) * float(config.protocol.lr_factor)
+        rows.append(dict(run=str(job), overrides=overrides, lr=lr, seed=int(config.seed), metric=score, status=status))
     if not rows:
         raise FileNotFoundError(f"No runs under {folder} (looked for */.hydra/overrides.yaml); give a sweep's folder.")
     frame = pd.DataFrame(rows)
