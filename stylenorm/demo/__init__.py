@@ -1,11 +1,7 @@
-"""A local web page to compare normalization variants on one's own image (``stylenorm-demo``).
-
-The page (:mod:`stylenorm.demo.page`, Gradio) shows the same image through several checkpoints side by side,
-why they differ (activation statistics around every norm layer) and which of them change their output when the
-input's lighting changes. :class:`DemoSession` does the same from Python without a server, and the running
-page's HTTP endpoints serve ``gradio_client``. All loading and stylizing goes through
-:mod:`stylenorm.inference`; Gradio is imported only by the page. Usage and examples: docs/demo.md; one job
-per module: docs/modules.md.
+"""A local web page to compare normalization variants on one's own image (``stylenorm-demo``): the same image
+through several checkpoints side by side, why they differ (activation statistics around every norm layer) and
+which outputs move when the lighting changes. :class:`DemoSession` does the same from Python; Gradio is imported
+only by :mod:`stylenorm.demo.page`. Usage: docs/demo.md; one job per module: docs/modules.md.
 """
 
 from stylenorm.demo.activations import LayerStatistics, norm_layer_statistics

@@ -1,10 +1,7 @@
 """Why the variants differ: activation statistics before and after every norm layer, on the user's image.
-
-The chosen network runs once, untiled, on the image downscaled to at most :data:`STATISTICS_SIZE` px, with
-forward hooks on its norm layers (:func:`stylenorm.nn.norm.is_norm_layer` plus AdaIN's content normalisation);
-the statistics are the training callback's (:func:`stylenorm.callbacks.norm_statistics.activation_statistics`):
-per channel over (H, W), the average |mean| and std. :func:`statistics_figure` plots them on matplotlib's
-``Figure`` (no pyplot: safe from the server's threads). What each norm reads: docs/modules.md.
+The network runs once on the image downscaled to :data:`STATISTICS_SIZE` px with forward hooks on its norm
+layers; the statistics are the training callback's (per channel over (H, W), the average |mean| and std), plotted
+on matplotlib's ``Figure`` (no pyplot: safe from the server's threads). What each norm reads: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""The checkpoints the page offers: found under the run folders, described by model and norm.
-
-:func:`find_checkpoints` walks the given folders for this project's ``.ckpt`` files and the public ``.pth`` /
-``.model`` files the stylize command understands, says what each is by the one registry
-(:mod:`stylenorm.networks.checkpoint_kinds`) and adds its run's status and final metrics from the run's
-``result.json``. A checkpoint is matched to its log folder by the part of the path from ``runs``/``multirun``
-on (``paths.log_dir`` and ``paths.checkpoint_dir`` are set independently). Unreadable files are listed with
-the reason.
+"""The checkpoints the page offers: this project's ``.ckpt`` files and the public ``.pth`` / ``.model`` files
+under the run folders, described by the one registry (:mod:`stylenorm.networks.checkpoint_kinds`), with their
+run's status and final metrics from its ``result.json``. A checkpoint finds its log folder by the part of the
+path from ``runs``/``multirun`` on (log and checkpoint dirs are set independently). Unreadable files are
+listed with the reason.
 """
 
 from __future__ import annotations

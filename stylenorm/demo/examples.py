@@ -36,36 +36,6 @@ class ReportSteps(Callback):
             report(trainer.global_step)
 
 
-def configs_folder() -> Path:
-    """``configs/`` of the project (beside the package in a clone, which ``pip install -e`` keeps)."""
-    folder = Path(__file__).resolve().parents[2] / "configs"
-    if not (folder / "train.yaml").is_file():
-        raise FileNotFoundError(
-            f"The training configs are not at {folder}: example checkpoints need a clone of the project "
-            f"(pip install -e .). Train with python train.py model=autoencoder norm=instance instead."
-        )
-    return folder
-
-
-def example_overrides(kind: str, steps: int, root: Path) -> list[str]:
-    return [
-        "model=autoencoder",
-        f"norm={kind}",
-        "model.network.base_channels=8",
-        "data.image_size=32",
-        "data.batch_size=8",
-        f"trainer.max_steps={steps}",
-        "trainer.limit_val_batches=2",
-        "trainer.enable_progress_bar=false",
-        "speed.compile=false",
-        "~callbacks.norm_statistics",
-        "+callbacks.page_progress._target_=stylenorm.demo.examples.ReportSteps",
-        f"paths.log_dir={root / EXAMPLE_LOGS}",
-        f"paths.checkpoint_dir={root / EXAMPLE_CHECKPOINTS}",
-        f"paths.data_dir={root / 'data'}",
-    ]
-
-
 def train_examples(
     root: str | Path = ".",
     steps: int = DEFAULT_EXAMPLE_STEPS,
@@ -79,6 +49,12 @@ def train_examples(
     global report
 
     root = Path(root).absolute()
+    configs = Path(__file__).resolve().parents[2] / "configs"  # beside the package in a clone (pip install -e)
+    if not (configs / "train.yaml").is_file():
+        raise FileNotFoundError(
+            f"The training configs are not at {configs}: example checkpoints need a clone of the project "
+            f"(pip install -e .). Train with python train.py model=autoencoder norm=instance instead."
+        )
     if not _training.acquire(blocking=False):
         raise RuntimeError("Example checkpoints are being trained already (another visitor asked first).")
     try:
@@ -90,8 +66,24 @@ def train_examples(
 
             report = steps_done
             report(0)
-            with initialize_config_dir(config_dir=str(configs_folder()), version_base="1.3"):
-                run(compose("train", overrides=example_overrides(kind, steps, root)))
+            overrides = [
+                "model=autoencoder",
+                f"norm={kind}",
+                "model.network.base_channels=8",
+                "data.image_size=32",
+                "data.batch_size=8",
+                f"trainer.max_steps={steps}",
+                "trainer.limit_val_batches=2",
+                "trainer.enable_progress_bar=false",
+                "speed.compile=false",
+                "~callbacks.norm_statistics",
+                "+callbacks.page_progress._target_=stylenorm.demo.examples.ReportSteps",
+                f"paths.log_dir={root / EXAMPLE_LOGS}",
+                f"paths.checkpoint_dir={root / EXAMPLE_CHECKPOINTS}",
+                f"paths.data_dir={root / 'data'}",
+            ]
+            with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+                run(compose("train", overrides=overrides))
         progress(1.0, "done")
     finally:
         report = None

@@ -1,10 +1,7 @@
-"""Which variants change their output when the input's lighting changes (instance norm's invariance, live).
-
-The input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1] (the kind of change of the
-training runs' ``val/contrast_invariance_l1`` probe), each network stylizes both, and the page shows the relit
-result and the mean absolute difference of the two outputs in gray levels. Both passes run untiled, downscaled
-as the statistics are (:func:`~stylenorm.demo.activations.downscaled`). Why this separates the norms:
-docs/modules.md; the tab: docs/demo.md.
+"""Which variants change their output when the input's lighting changes (instance norm's invariance, live):
+the input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1], each network stylizes
+both untiled, downscaled as the statistics are, and the page shows the relit result and how far each output
+moved in gray levels. Why this separates the norms: docs/modules.md; the tab: docs/demo.md.
 """
 
 from __future__ import annotations

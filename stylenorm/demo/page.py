@@ -69,14 +69,10 @@ def _survives(*empty, failing: str = ""):
         def guarded(*args, **kwargs):
             try:
                 return handler(*args, **kwargs)
-            except DemoError as error:
-                return (*empty, _status("", [failing + str(error)]))
             except Exception as error:
-                text = first_line(error)
-                return (
-                    *empty,
-                    _status("", [f"{failing}Unexpected {type(error).__name__}{': ' + text if text else ''}"]),
-                )
+                unexpected = ": ".join(filter(None, [f"Unexpected {type(error).__name__}", first_line(error)]))
+                text = str(error) if isinstance(error, DemoError) else unexpected
+                return (*empty, _status("", [failing + text]))
 
         return guarded
 
@@ -91,17 +87,6 @@ def checkpoint_choices(session: DemoSession) -> list[tuple[str, str]]:
 def _input_caption(upload, sample, prepared) -> str:
     height, width = prepared.size
     return f"Input: {os.path.basename(upload) if upload else f'sample {sample}'}, {width}x{height} px"
-
-
-def queue_note(session: DemoSession) -> str:
-    """What the page says about large images (the session's two lanes)."""
-    large = session.large_pixels / 1e6
-    limit = f"up to {session.max_pixels / 1e6:g} megapixels" if session.max_pixels else "of any size"
-    return (
-        f"Images up to {large:g} megapixels are stylized at once. Larger ones ({limit}) wait in a queue of "
-        f"their own, one at a time, one per visitor and at most {LARGE_QUEUE} waiting, so they never hold up "
-        f"smaller ones."
-    )
 
 
 def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS) -> gr.Blocks:
@@ -223,7 +208,13 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
             with gr.Column(scale=2):
                 upload = gr.File(label="Your image (PNG, JPEG, WebP, BMP, TIFF, GIF)", type="filepath",
                                  elem_id="upload")  # fmt: skip
-                gr.Markdown(queue_note(session), elem_id="queue-note")
+                limit = f"up to {session.max_pixels / 1e6:g} megapixels" if session.max_pixels else "of any size"
+                gr.Markdown(
+                    f"Images up to {session.large_pixels / 1e6:g} megapixels are stylized at once. Larger ones "
+                    f"({limit}) wait in a queue of their own, one at a time, one per visitor and at most "
+                    f"{LARGE_QUEUE} waiting, so they never hold up smaller ones.",
+                    elem_id="queue-note",
+                )
                 sample = gr.Dropdown(
                     choices=list(SAMPLES), value=next(iter(SAMPLES)), label="…or a sample image", elem_id="sample"
                 )

@@ -73,9 +73,8 @@ class DemoSession:
         self.options = InferenceOptions(precision=precision, tile=tile, tile_stats=tile_stats)  # refused now if bad
         self._lock = threading.Lock()
         self._large_lock = threading.Lock()
-        self._queue_lock = threading.Lock()  # guards the two fields below
-        self._large_visitors: set[str] = set()  # visitors with a large image waiting or running
-        self._large_waiting = 0
+        self._queue_lock = threading.Lock()  # guards the list and the counter below
+        self._large: list[str | None] = []  # the visitors with a large image waiting or running
         # Results for download live here, one numbered folder per comparison; the oldest are removed
         # (Gradio serves its own copies), so a page left running does not fill the disk.
         self._outputs = tempfile.TemporaryDirectory(prefix="stylenorm-demo-")
@@ -142,20 +141,18 @@ class DemoSession:
         a large image in it, or when :data:`LARGE_QUEUE` are waiting."""
         megapixels = self.large_pixels / 1e6
         with self._queue_lock:
-            if visitor is not None and visitor in self._large_visitors:
+            if visitor is not None and visitor in self._large:
                 raise DemoError(
                     f"Your previous image over {megapixels:g} megapixels is still waiting or running: this page "
                     f"takes one large image per visitor at a time. Wait for it, or resize this one."
                 )
-            if self._large_waiting >= LARGE_QUEUE:
+            if len(self._large) >= LARGE_QUEUE:
                 raise DemoError(
                     f"{LARGE_QUEUE} images over {megapixels:g} megapixels are already queued. Try again in a few "
                     f"minutes, or resize yours to {megapixels:g} megapixels or less (those run at once)."
                 )
-            ahead = self._large_waiting
-            self._large_waiting += 1
-            if visitor is not None:
-                self._large_visitors.add(visitor)
+            ahead = len(self._large)
+            self._large.append(visitor)
         try:
             if ahead:
                 progress(0.0, f"Waiting for {ahead} larger image(s) ahead of yours")
@@ -163,8 +160,7 @@ class DemoSession:
                 yield
         finally:
             with self._queue_lock:
-                self._large_waiting -= 1
-                self._large_visitors.discard(visitor)
+                self._large.remove(visitor)
 
     def _next_output_folder(self) -> Path:
         with self._queue_lock:  # both lanes number their folders

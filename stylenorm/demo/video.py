@@ -1,10 +1,7 @@
-"""The page's "Video" tab's work: a short uploaded clip through two checkpoints, with flicker numbers.
-
-Bounded so the page stays live: the first :data:`MAX_FRAMES` frames at most :data:`MAX_SIDE` px (even sides,
-so browsers play the H.264 result). Each variant runs through :func:`stylenorm.inference.video.stylize_clip`
-(``--frame-stats`` included). An upload has no known motion, so the numbers are motion-free
-(:mod:`stylenorm.inference.flicker` with zero motion) and include the clip's own motion; the known-motion
-numbers come from ``scripts/flicker.py`` (docs/video.md).
+"""The work of the page's "Video" tab: the first :data:`MAX_FRAMES` frames of an upload, at most :data:`MAX_SIDE` px
+(even sides, for H.264), through two checkpoints (:func:`stylenorm.inference.video.stylize_clip`), with
+motion-free flicker numbers (:mod:`stylenorm.inference.flicker`, zero motion: they include the clip's own motion;
+the known-motion numbers come from ``scripts/flicker.py``, docs/video.md).
 """
 
 from __future__ import annotations
