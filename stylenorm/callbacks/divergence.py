@@ -1,12 +1,10 @@
 """Stop a run whose training loss or weights go non-finite or explode, and say where and why it may have happened.
 
-Without it a diverged run trains on to its last step and leaves a checkpoint full of NaN. The first
-non-finite gradient (checked before every optimizer step, which is then skipped, so the weights stay
-finite), ``train/...`` value (every step) or parameter, or a global weight norm beyond
-``max_weight_norm_growth`` times its start value (every ``check_weights_every_n_steps``), stops training
-(``trainer.should_stop``, no exception; the checkpoint callbacks are taken out, so no NaN checkpoint
-replaces the last good one) and marks the task, so the run is recorded as ``diverged`` and the ablation
-report leaves it out. docs/training.md, "What a run leaves behind".
+The first non-finite gradient (checked before every optimizer step, which is then skipped, so the weights stay
+finite), ``train/...`` value (every step) or parameter, or a global weight norm beyond ``max_weight_norm_growth``
+times its start value (every ``check_weights_every_n_steps``), stops training (``trainer.should_stop``; the
+checkpoint callbacks are taken out, so no NaN checkpoint replaces the last good one) and marks the task, so the run
+is recorded as ``diverged`` and the ablation report leaves it out. docs/training.md, "What a run leaves behind".
 """
 
 from __future__ import annotations
@@ -29,21 +27,16 @@ LIKELY_CAUSES = (
 )
 
 
+@torch.no_grad()
 def all_finite(tensors: list[torch.Tensor]) -> bool:
-    """Whether every entry of every tensor is finite, with one device sync for all of them (a Python
-    ``if`` per tensor would wait for the GPU once per parameter, every step)."""
-    if not tensors:
-        return True
-    with torch.no_grad():
-        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+    """Whether every entry of every tensor is finite, with one device sync for all of them."""
+    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
+@torch.no_grad()
 def global_norm(tensors: list[torch.Tensor]) -> float:
     """The L2 norm of all entries of all tensors together (float64, so 1e30-sized weights do not overflow)."""
-    if not tensors:
-        return 0.0
-    with torch.no_grad():
-        return float(torch.linalg.vector_norm(torch.stack([t.detach().double().norm() for t in tensors])))
+    return float(torch.linalg.vector_norm(torch.stack([t.double().norm() for t in tensors]))) if tensors else 0.0
 
 
 class DivergenceGuard(Callback):
@@ -51,11 +44,9 @@ class DivergenceGuard(Callback):
 
     Args:
         check_weights_every_n_steps: how often (optimizer steps) all parameters are checked too.
-        max_weight_norm_growth: also stop when the global L2 norm of the weights exceeds this many times
-            its value at the start of the fit (None: off). Adam moves each weight by at most about lr per
-            step, so at the default 1000 even the worst case needs thousands of steps at lr 1e-3 (a
-            1.7M-parameter TransformerNet starts near norm 30); a batch-norm net at lr 1e30 gets there
-            in one step, with a finite loss (batch norm hides the scale) and finite ~1e30 weights.
+        max_weight_norm_growth: also stop when the global L2 norm of the weights exceeds this many times its
+            value at the start of the fit (None: off). Batch norm hides the weights' scale from the loss, so at
+            a huge learning rate weights can explode while the loss stays finite.
     """
 
     def __init__(self, check_weights_every_n_steps: int = 50, max_weight_norm_growth: float | None = 1000.0):
@@ -65,63 +56,48 @@ class DivergenceGuard(Callback):
                 f"callbacks.divergence_guard.check_weights_every_n_steps must be a positive int, "
                 f"got {check_weights_every_n_steps!r}."
             )
-        if max_weight_norm_growth is not None and not (
-            math.isfinite(max_weight_norm_growth) and max_weight_norm_growth > 1
-        ):
+        growth = max_weight_norm_growth
+        if growth is not None and not (math.isfinite(growth) and growth > 1):
             raise ValueError(
                 f"callbacks.divergence_guard.max_weight_norm_growth must be a number > 1 (or null: off), "
-                f"got {max_weight_norm_growth!r}."
+                f"got {growth!r}."
             )
         self.check_weights_every_n_steps = check_weights_every_n_steps
         self.max_weight_norm_growth = max_weight_norm_growth
-        #: Global L2 norm of all parameters when this fit started (or resumed).
-        self.initial_norm: float | None = None
-        #: ``None`` while training is sound; else what went non-finite, and at which step.
-        self.divergence: str | None = None
+        self.initial_norm: float | None = None  # of all parameters when this fit started (or resumed)
+        self.divergence: str | None = None  # what went non-finite, and at which step
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.initial_norm = global_norm(list(pl_module.parameters()))
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
-        # Caught here, a non-finite gradient never reaches the weights: the update is made a no-op (Adam
-        # and SGD skip parameters without a gradient), so every checkpoint keeps finite weights.
-        if self.divergence is not None:
-            self._drop_gradients(optimizer)
+        # A non-finite gradient never reaches the weights: dropping every gradient makes the update a no-op
+        # (Adam and SGD skip parameters without one), so every checkpoint keeps finite weights.
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if self.divergence is None and all_finite([p.grad for p in params if p.grad is not None]):
             return
-        gradients = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if not all_finite(gradients):
-            self._drop_gradients(optimizer)
+        for parameter in params:
+            parameter.grad = None
+        if self.divergence is None:
             self._stop(trainer, pl_module, f"a gradient went non-finite at step {trainer.global_step}")
-
-    @staticmethod
-    def _drop_gradients(optimizer: Any) -> None:
-        for group in optimizer.param_groups:
-            for parameter in group["params"]:
-                parameter.grad = None
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if self.divergence is not None:
-            return
         step = trainer.global_step
-        for name, value in trainer.callback_metrics.items():
-            if name.startswith("train/") and not math.isfinite(float(value)):
-                self._stop(trainer, pl_module, f"{name} = {float(value)} at step {step}")
-                return
-        if step % self.check_weights_every_n_steps == 0 or trainer.should_stop:
-            named = list(pl_module.named_parameters())
-            if not all_finite([p for _, p in named]):
-                bad = next(n for n, p in named if not torch.isfinite(p).all())
-                self._stop(trainer, pl_module, f"parameter {bad} holds NaN or inf at step {step}")
-                return
-            self._check_growth(trainer, pl_module, [p for _, p in named], step)
-
-    def _check_growth(self, trainer: Trainer, pl_module: LightningModule, parameters: list, step: int) -> None:
-        """Weights that explode while staying finite (batch norm makes the loss blind to their scale)."""
+        if self.divergence is None:
+            for name, value in trainer.callback_metrics.items():
+                if name.startswith("train/") and not math.isfinite(float(value)):
+                    return self._stop(trainer, pl_module, f"{name} = {float(value)} at step {step}")
+        if self.divergence is not None or not (step % self.check_weights_every_n_steps == 0 or trainer.should_stop):
+            return
+        named = list(pl_module.named_parameters())
+        if not all_finite([p for _, p in named]):
+            bad = next(n for n, p in named if not torch.isfinite(p).all())
+            return self._stop(trainer, pl_module, f"parameter {bad} holds NaN or inf at step {step}")
         if self.max_weight_norm_growth is None or not self.initial_norm:
             return
-        norm = global_norm(parameters)
+        norm = global_norm([p for _, p in named])
         if norm > self.max_weight_norm_growth * self.initial_norm:
             self._stop(
                 trainer,
@@ -132,12 +108,10 @@ class DivergenceGuard(Callback):
             )
 
     def _stop(self, trainer: Trainer, pl_module: LightningModule, what: str) -> None:
-        self.divergence = what
-        pl_module.divergence = what
+        self.divergence = pl_module.divergence = what
         trainer.should_stop = True
-        # ModelCheckpoint saves again at the end of the epoch and of training; with these weights that
-        # would write NaN over the last good last.ckpt. Taking the checkpoint callbacks out of the
-        # (public, reassignable) callback list for the rest of this fit keeps the good one.
+        # ModelCheckpoint saves again at the end of the epoch and of training; with these weights that would
+        # write NaN over the last good last.ckpt, so the checkpoint callbacks leave the (public) list.
         trainer.callbacks = [callback for callback in trainer.callbacks if not isinstance(callback, Checkpoint)]
         log.error(
             "Training diverged: %s. Stopped; the run is recorded as diverged. Likely causes: %s.",

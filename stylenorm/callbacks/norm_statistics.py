@@ -1,11 +1,10 @@
 """Watch the norm layers work: activation statistics before and after each selected norm layer.
 
-Every ``every_n_steps`` optimizer steps, forward hooks go on the selected norm layers for one training
-forward pass and come off at the end of that batch, so the callback costs nothing in between. It logs the
-statistics each norm kind normalises (Wu & He 2018, Fig. 2) before and after the layer, under
-``norm_stats/<network>/<layer>/...``, and what the learned norms chose, under ``norm_mix/...``. Stds are
-biased, as the norm layers' own variance is, so a normalised set reads 1 up to eps. The tags and how to
-read them: docs/modules.md; switching it on and off: docs/training.md, "Normalization ablations".
+Every ``every_n_steps`` optimizer steps, forward hooks go on the selected norm layers for one training forward
+pass and come off at the end of that batch, so the callback costs nothing in between. It logs the statistics each
+norm kind normalises (Wu & He 2018, Fig. 2) before and after the layer, under ``norm_stats/<network>/<layer>/...``,
+and what the learned norms chose, under ``norm_mix/...``. Stds are biased, as the norm layers' own variance is, so
+a normalised set reads 1 up to eps. The tags: docs/modules.md; switching it on and off: docs/training.md.
 """
 
 from __future__ import annotations
@@ -25,11 +24,13 @@ log = logging.getLogger(__name__)
 TAG_ROOT = "norm_stats"
 MIX_TAG_ROOT = "norm_mix"
 LAYER_CHOICES = ("first_last", "all")
-
-
-def _abs_mean_and_std(x: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-    std, mean = torch.std_mean(x, dim=dims, unbiased=False)
-    return mean.abs().mean(), std.mean()
+#: The whole-tensor statistics keep the names they had before the before/after split.
+RENAMED = {
+    "before/mean": "input_mean",
+    "before/std": "input_std",
+    "after/mean": "output_mean",
+    "after/std": "output_std",
+}
 
 
 def activation_statistics(x: Tensor, num_groups: int | None = None) -> dict[str, float]:
@@ -45,19 +46,20 @@ def activation_statistics(x: Tensor, num_groups: int | None = None) -> dict[str,
 def _statistics_tensors(x: Tensor, num_groups: int | None = None) -> dict[str, Tensor]:
     if x.dim() != 4:
         raise ValueError(f"activation_statistics expects an (N, C, H, W) tensor, got shape {tuple(x.shape)}.")
+    n, c, h, w = x.shape
+    if num_groups is not None and c % num_groups:
+        raise ValueError(f"num_groups={num_groups} does not divide the {c} channels.")
     # No autocast: under bf16-mixed a reduction could otherwise run in bf16 again.
     with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         x = x.detach().float()
         std, mean = torch.std_mean(x, unbiased=False)
         stats = {"mean": mean, "std": std}
-        for prefix, dims in (("instance", (2, 3)), ("channel", (0, 2, 3)), ("sample", (1, 2, 3))):
-            stats[f"{prefix}_abs_mean"], stats[f"{prefix}_std"] = _abs_mean_and_std(x, dims)
+        sets = {"instance": (x, (2, 3)), "channel": (x, (0, 2, 3)), "sample": (x, (1, 2, 3))}
         if num_groups is not None:
-            n, c, h, w = x.shape
-            if c % num_groups:
-                raise ValueError(f"num_groups={num_groups} does not divide the {c} channels.")
-            grouped = x.reshape(n, num_groups, (c // num_groups) * h * w)
-            stats["group_abs_mean"], stats["group_std"] = _abs_mean_and_std(grouped, (2,))
+            sets["group"] = (x.reshape(n, num_groups, (c // num_groups) * h * w), (2,))
+        for prefix, (values, dims) in sets.items():
+            std, mean = torch.std_mean(values, dim=dims, unbiased=False)
+            stats[f"{prefix}_abs_mean"], stats[f"{prefix}_std"] = mean.abs().mean(), std.mean()
     return stats
 
 
@@ -88,10 +90,9 @@ class NormStatistics(Callback):
             (every k-th norm layer of each network, plus the last).
         histograms: also log per-channel means and stds as TensorBoard histograms.
 
-    A "network" is a direct child of the LightningModule holding norm layers (``G_AB``, ``D_A``,
-    ``transformer``, ``autoencoder``). Each layer is recorded at its first call in the step only:
-    CycleGAN runs each generator several times per batch (fake, cycle, identity), and the first
-    call is the plain translation of a real image.
+    A "network" is a direct child of the LightningModule holding norm layers (``G_AB``, ``transformer``, ...).
+    Each layer is recorded at its first call in the step only: CycleGAN runs each generator several times per
+    batch (fake, cycle, identity), and the first call is the plain translation of a real image.
     """
 
     def __init__(self, every_n_steps: int = 50, layers: str | int = "first_last", histograms: bool = True):
@@ -113,27 +114,6 @@ class NormStatistics(Callback):
         self._step: int | None = None
         self._last_block = -1  # index of the last every_n_steps block that was instrumented
 
-    def watched_layers(self, pl_module: LightningModule) -> list[tuple[str, nn.Module]]:
-        """``("<network>/<layer path>", module)`` for the selected norm layers, in module order."""
-        selected = []
-        for network_name, network in pl_module.named_children():
-            norm_layers = [(f"{network_name}/{path}", m) for path, m in network.named_modules() if is_norm_layer(m)]
-            if norm_layers:
-                selected += select_layers(norm_layers, self.layers)
-        return selected
-
-    @staticmethod
-    def learned_mixtures(pl_module: LightningModule) -> dict[str, Tensor]:
-        """``norm_mix/<network>/<layer>/<name>`` -> per-channel (or per-statistic) values, for every
-        layer with a learned mixture (batch-instance, switchable)."""
-        mixtures = {}
-        for network_name, network in pl_module.named_children():
-            for path, module in network.named_modules():
-                if has_learned_mixture(module):
-                    for key, value in module.learned_mixture().items():
-                        mixtures[f"{MIX_TAG_ROOT}/{network_name}/{path}/{key}"] = value
-        return mixtures
-
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         # Only rank zero logs, so other ranks skip the work; the "first batch of each block" rule
         # (rather than step % N == 0) still fires when a batch advances the step by 2 (CycleGAN)
@@ -143,10 +123,15 @@ class NormStatistics(Callback):
             return
         self._last_block = block
         self._step = trainer.global_step
-        self._records = {}
-        for name, module in self.watched_layers(pl_module):
-            self._handles.append(module.register_forward_hook(self._hook(name, module)))
-        self._mixtures = self.learned_mixtures(pl_module)
+        self._records, self._mixtures = {}, {}
+        for network_name, network in pl_module.named_children():
+            norm_layers = [(f"{network_name}/{path}", m) for path, m in network.named_modules() if is_norm_layer(m)]
+            for name, module in select_layers(norm_layers, self.layers):
+                self._handles.append(module.register_forward_hook(self._hook(name, module)))
+            for path, module in network.named_modules():
+                if has_learned_mixture(module):  # batch-instance, switchable: per-channel or per-statistic values
+                    for key, value in module.learned_mixture().items():
+                        self._mixtures[f"{MIX_TAG_ROOT}/{network_name}/{path}/{key}"] = value
         if not self._handles and block == 0:
             log.info("NormStatistics: the model has no norm layers (norm=none?); nothing to log.")
 
@@ -156,12 +141,9 @@ class NormStatistics(Callback):
         def record(_module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
             if name in self._records:  # a later call in the same step (CycleGAN's cycle, identity)
                 return
-            before, after = inputs[0], output
             self._records[name] = {
-                "before": _statistics_tensors(before, num_groups),
-                "after": _statistics_tensors(after, num_groups),
-                "before_channels": _per_channel(before) if self.histograms else None,
-                "after_channels": _per_channel(after) if self.histograms else None,
+                side: (_statistics_tensors(x, num_groups), _per_channel(x) if self.histograms else None)
+                for side, x in (("before", inputs[0]), ("after", output))
             }
 
         return record
@@ -175,12 +157,9 @@ class NormStatistics(Callback):
         self._remove_hooks()
         tensors: dict[str, Tensor] = {tag: value.mean() for tag, value in mixtures.items()}
         for name, record in self._records.items():
-            prefix = f"{TAG_ROOT}/{name}"
-            renamed = {"before/mean": "input_mean", "before/std": "input_std"}
-            renamed.update({"after/mean": "output_mean", "after/std": "output_std"})
-            for side in ("before", "after"):
-                for key, value in record[side].items():
-                    tensors[f"{prefix}/{renamed.get(f'{side}/{key}', f'{side}/{key}')}"] = value
+            for side, (stats, _) in record.items():
+                for key, value in stats.items():
+                    tensors[f"{TAG_ROOT}/{name}/{RENAMED.get(f'{side}/{key}', f'{side}/{key}')}"] = value
         # One device-to-host copy for all scalars rather than one sync per value.
         values = torch.stack(list(tensors.values())).cpu().tolist() if tensors else []
         metrics = dict(zip(tensors, values, strict=True))
@@ -191,8 +170,7 @@ class NormStatistics(Callback):
                     if value.numel() > 1 and tag.endswith("/rho"):
                         logger.experiment.add_histogram(f"{tag}_channels", value.cpu(), self._step)
                 for name, record in self._records.items():
-                    for side in ("before", "after"):
-                        means, stds = record[f"{side}_channels"]
+                    for side, (_, (means, stds)) in record.items():
                         tag = f"{TAG_ROOT}/{name}/{side}"
                         logger.experiment.add_histogram(f"{tag}/channel_means", means.cpu(), self._step)
                         logger.experiment.add_histogram(f"{tag}/channel_stds", stds.cpu(), self._step)

@@ -1,11 +1,10 @@
 """How long a run will take, and how far it is: the first thing a new user wants to know.
 
-After a few steps past the first (which pays for warm-up: cudnn autotuning, compilation, first data
-reads) one line gives the whole run's length on this machine, validations included. In a terminal
-a whole-run bar (optimizer steps done / planned, time left) replaces Lightning's per-epoch bar,
-whose "Epoch 0/-2" and "v_num" mean nothing for a step-limited run; without a terminal (output to a
-file, CI, SLURM) a plain log line is written every ``every_seconds`` or every ``every_percent`` of
-the run instead. Steps are optimizer steps, as ``trainer.max_steps`` counts them (CycleGAN: 2 per batch).
+After a few steps past the first (which pays for warm-up: cudnn autotuning, compilation, first data reads) one line
+gives the whole run's length on this machine, validations included. In a terminal a whole-run bar (optimizer steps
+done / planned, time left) replaces Lightning's per-epoch bar, whose "Epoch 0/-2" and "v_num" mean nothing for a
+step-limited run; without a terminal (a file, CI, SLURM) a log line is written every ``every_seconds`` or every
+``every_percent`` of the run instead. Steps are optimizer steps, as ``trainer.max_steps`` counts them.
 """
 
 from __future__ import annotations
@@ -41,14 +40,10 @@ def duration(seconds: float) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def _metrics_text(metrics: dict[str, Any]) -> str:
-    return ", ".join(f"{name} {float(value):.4g}" for name, value in sorted(metrics.items()))
-
-
 class RunProgressLog(Callback):
-    """The run-length estimate, the final time, and (``lines=True``) a progress line every
-    ``every_seconds`` or ``every_percent`` of the planned steps, written to the ``stylenorm`` log
-    (the console and Hydra's ``train.log``). Rank zero only."""
+    """The run-length estimate, the final time, and (``lines=True``) a progress line every ``every_seconds`` or
+    ``every_percent`` of the planned steps, written to the ``stylenorm`` log (the console and Hydra's
+    ``train.log``). Rank zero only."""
 
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, lines: bool = True):
         if every_seconds <= 0 or not 0 < every_percent <= 100:
@@ -61,22 +56,19 @@ class RunProgressLog(Callback):
         self.lines = lines
         self.planned: int | None = None
         self.estimate_seconds: float | None = None  # the announced run length (from the start of training)
-        self._warm: tuple[float, int] | None = None
+        self._warm: tuple[float, int] | None = None  # (time, step) after the first batch
         self._validation_began: float | None = None
 
     # --- measurements --------------------------------------------------------------------------------
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._steps_per_batch = getattr(pl_module, "optimizer_steps_per_batch", 1)
         self.planned = planned_steps(trainer, self._steps_per_batch)
-        self._started = time.monotonic()
+        self._started = self._last_line = time.monotonic()
         self._first_step = trainer.global_step  # a resumed run starts where its checkpoint stopped
-        self._warm: tuple[float, int] | None = None  # (time, step) after the first batch
+        self._warm = self._validation_began = self.estimate_seconds = None
         self._validation_seconds = 0.0  # spent validating since warm-up
         self._validations = 0
-        self._validation_began: float | None = None
-        self._last_line = self._started
         self._next_percent = self.every_percent
-        self.estimate_seconds = None
 
     def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._sanity_began = time.monotonic()
@@ -100,7 +92,7 @@ class RunProgressLog(Callback):
             self._validation_began = time.monotonic()
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._validation_began is not None and getattr(self, "_warm", None) is not None:
+        if self._validation_began is not None and self._warm is not None:
             self._validation_seconds += time.monotonic() - self._validation_began
             self._validations += 1
         self._validation_began = None
@@ -127,9 +119,7 @@ class RunProgressLog(Callback):
             return None
         left = max(0, self.planned - step) * per_step
         each = self._validation_estimate(trainer)
-        if each is not None:
-            left += self.remaining_validations(trainer, step) * each
-        return left
+        return left if each is None else left + self.remaining_validations(trainer, step) * each
 
     # --- what is written ----------------------------------------------------------------------------
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
@@ -138,13 +128,11 @@ class RunProgressLog(Callback):
         now, step = time.monotonic(), trainer.global_step
         if self._warm is None:
             self._warm = (now, step)
-            return
-        if self.estimate_seconds is None:
+        elif self.estimate_seconds is None:
             measured = step - self._warm[1]
             if measured >= 3 and (now - self._warm[0] >= 5.0 or measured >= 20):
                 self._announce(trainer, now, step)
-            return
-        if self.lines:
+        elif self.lines:
             percent = 100 * step / self.planned if self.planned else None
             if now - self._last_line >= self.every_seconds or (percent is not None and percent >= self._next_percent):
                 log.info(self.progress_line(trainer, now, step))
@@ -158,99 +146,63 @@ class RunProgressLog(Callback):
             log.info("Run length: no step or epoch limit known; %.3g s per step on this machine.", per_step)
             self.estimate_seconds = math.inf
             return
-        validations = self.remaining_validations(trainer, step)
-        left = max(0, self.planned - step) * per_step
-        validation_note = ""
+        validations, each = self.remaining_validations(trainer, step), self._validation_estimate(trainer)
+        note = ""
         if validations:
-            each = self._validation_estimate(trainer)
             plural = "s" * (validations > 1)
             if each is None:
-                validation_note = f"; {validations} validation{plural} not timed yet"
+                note = f"; {validations} validation{plural} not timed yet"
             else:
-                left += validations * each
-                validation_note = f", {validations} validation{plural} of about {duration(each)}"
-        estimate = now - self._started + left
-        self.estimate_seconds = estimate
+                note = f", {validations} validation{plural} of about {duration(each)}"
+        self.estimate_seconds = now - self._started + self.seconds_left(trainer, now, step)
         log.info(
             "Run length: %d steps, about %s on this machine (%.3g s per step over steps %d-%d%s). "
             "Progress is shown %s.",
             self.planned - self._first_step,
-            duration(estimate),
+            duration(self.estimate_seconds),
             per_step,
             self._warm[1] + 1,
             step,
-            validation_note,
+            note,
             f"every {duration(self.every_seconds)} or {self.every_percent:g}% of the run" if self.lines else "below",
         )
 
     def progress_line(self, trainer: Trainer, now: float, step: int) -> str:
         """``Step 300/1500 (20%), 2 min 40 s elapsed, about 10 min left; train/loss 0.0123``."""
-        elapsed = duration(now - self._started)
-        if self.planned:
-            text = f"Step {step}/{self.planned} ({100 * step / self.planned:.0f}%), {elapsed} elapsed"
-            left = self.seconds_left(trainer, now, step)
-            if left is not None:
-                text += f", about {duration(left)} left"
-        else:
-            text = f"Step {step}, {elapsed} elapsed"
-        metrics = _metrics_text(trainer.progress_bar_metrics)
+        position = f"{step}/{self.planned} ({100 * step / self.planned:.0f}%)" if self.planned else f"{step}"
+        text = f"Step {position}, {duration(now - self._started)} elapsed"
+        left = self.seconds_left(trainer, now, step) if self.planned else None
+        if left is not None:
+            text += f", about {duration(left)} left"
+        metrics = ", ".join(
+            f"{name} {float(value):.4g}" for name, value in sorted(trainer.progress_bar_metrics.items())
+        )
         return f"{text}; {metrics}" if metrics else text
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.is_global_zero or not hasattr(self, "_started"):
             return
-        took = time.monotonic() - self._started
-        steps = trainer.global_step - self._first_step
-        estimated = (
-            f" (estimated {duration(self.estimate_seconds)})"
-            if self.estimate_seconds is not None and math.isfinite(self.estimate_seconds)
-            else ""
-        )
-        log.info("Trained %d steps in %s%s.", steps, duration(took), estimated)
-
-
-def _is_terminal() -> bool:
-    from rich import get_console
-
-    console = get_console()
-    return console.is_terminal or console.is_jupyter
+        estimate = self.estimate_seconds
+        estimated = f" (estimated {duration(estimate)})" if estimate is not None and math.isfinite(estimate) else ""
+        took = duration(time.monotonic() - self._started)
+        log.info("Trained %d steps in %s%s.", trainer.global_step - self._first_step, took, estimated)
 
 
 class RunProgressBar(RichProgressBar):
-    """Lightning's Rich bar over the whole run (steps done / planned, elapsed, time left) instead of
-    one epoch, without ``v_num``; with the :class:`RunProgressLog` estimate. Without a terminal the
-    bar is off and the log writes progress lines instead."""
+    """Lightning's Rich bar over the whole run (steps done / planned, elapsed, time left) instead of one epoch,
+    without ``v_num``; with the :class:`RunProgressLog` estimate. Without a terminal the bar is off and the log
+    writes progress lines instead."""
 
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, terminal: bool | None = None):
         super().__init__()
-        self.terminal = _is_terminal() if terminal is None else terminal
-        self.run_log = RunProgressLog(every_seconds, every_percent, lines=not self.terminal)
-        if not self.terminal:
+        if terminal is None:
+            from rich import get_console
+
+            terminal = get_console().is_terminal or get_console().is_jupyter
+        self.terminal = terminal
+        self.run_log = RunProgressLog(every_seconds, every_percent, lines=not terminal)
+        if not terminal:
             self.disable()
-
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_train_start(trainer, pl_module)
-        self.run_log.on_train_start(trainer, pl_module)
-
-    def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_sanity_check_start(trainer, pl_module)
-        self.run_log.on_sanity_check_start(trainer, pl_module)
-
-    def on_sanity_check_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_sanity_check_end(trainer, pl_module)
-        self.run_log.on_sanity_check_end(trainer, pl_module)
-
-    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_validation_start(trainer, pl_module)
-        self.run_log.on_validation_start(trainer, pl_module)
-
-    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_validation_end(trainer, pl_module)
-        self.run_log.on_validation_end(trainer, pl_module)
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        super().on_train_end(trainer, pl_module)
-        self.run_log.on_train_end(trainer, pl_module)
 
     def _get_train_description(self, current_epoch: int) -> str:
         return f"{'Training':{len(self.validation_description)}}"
@@ -284,6 +236,27 @@ class RunProgressBar(RichProgressBar):
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)  # the logger's version: not a metric
         return items
+
+
+def _and_run_log(hook: str):
+    """The bar's ``hook``, then the same hook of its :class:`RunProgressLog`."""
+
+    def both(self: RunProgressBar, trainer: Trainer, pl_module: LightningModule) -> None:
+        getattr(RichProgressBar, hook)(self, trainer, pl_module)
+        getattr(self.run_log, hook)(trainer, pl_module)
+
+    return both
+
+
+for _hook in (
+    "on_train_start",
+    "on_sanity_check_start",
+    "on_sanity_check_end",
+    "on_validation_start",
+    "on_validation_end",
+    "on_train_end",
+):
+    setattr(RunProgressBar, _hook, _and_run_log(_hook))
 
 
 def run_progress(bar: bool = True, every_seconds: float = 30.0, every_percent: float = 5.0) -> Callback:

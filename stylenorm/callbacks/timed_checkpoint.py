@@ -1,11 +1,8 @@
 """``last.ckpt`` every N minutes of training as well as every N optimizer steps.
 
-Step-based checkpoints alone can leave an hour of work unsaved when steps are slow (a 256 px
-CycleGAN iteration on a CPU, a big batch on a shared GPU). Lightning's ``ModelCheckpoint`` has
-``train_time_interval``, but it cannot be combined with ``every_n_train_steps`` in one callback, and
-under manual optimization (CycleGAN's G and D steps) it only looks at steps, so the interval is
-checked here instead, for every task alike. The file is the run's ``last.ckpt``, written like every
-checkpoint (atomically, :mod:`stylenorm.checkpoint_io`).
+Lightning's ``ModelCheckpoint`` has ``train_time_interval``, but not together with ``every_n_train_steps`` in one
+callback, and under manual optimization (CycleGAN) it only looks at steps; so the interval is checked here, for
+every task alike. The file is written like every checkpoint (atomically, :mod:`stylenorm.checkpoint_io`).
 """
 
 from __future__ import annotations
@@ -18,13 +15,8 @@ from lightning.pytorch.utilities import rank_zero_info
 
 
 class TimedCheckpoint(Callback):
-    """Save ``<dirpath>/last.ckpt`` whenever ``every_minutes`` of training have passed since the last save.
-
-    Args:
-        dirpath: the run's checkpoint folder (``${run.checkpoint_dir}``).
-        every_minutes: the interval; ``0`` or ``null`` turns it off.
-        filename: the file written in ``dirpath``.
-    """
+    """Save ``<dirpath>/<filename>`` whenever ``every_minutes`` of training have passed since the last save
+    (``0`` or ``null``: off); ``dirpath`` is the run's checkpoint folder."""
 
     def __init__(self, dirpath: str, every_minutes: float | None = 30.0, filename: str = "last.ckpt"):
         if every_minutes is not None and every_minutes < 0:
@@ -32,7 +24,6 @@ class TimedCheckpoint(Callback):
         self.path = Path(dirpath) / filename
         self.interval_s = (every_minutes or 0) * 60.0
         self._last_save = None
-        self.saves = 0
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._last_save = time.monotonic()
@@ -46,5 +37,4 @@ class TimedCheckpoint(Callback):
             return
         trainer.save_checkpoint(self.path)
         self._last_save = time.monotonic()
-        self.saves += 1
         rank_zero_info(f"Timed checkpoint at step {trainer.global_step}: {self.path}")
