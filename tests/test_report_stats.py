@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from stylenorm.report import aggregate, inference
-from stylenorm.report.convergence import IMPROVING, PLATEAUED, last_k_slope
+from stylenorm.report.inference import IMPROVING, PLATEAUED, last_k_slope
 
 RNG = np.random.default_rng(20260)
 

@@ -38,7 +38,8 @@ SCALES = ("linear", "log2")
 PAIRINGS = ("seed", "none")
 REQUIRED = ("id", "sentence", "source", "metrics", "comparison", "expect", "smallest_effect", "family", "budget")
 OPTIONAL = ("pairing", "plateau", "where", "log_scale")
-#: A run's score is the mean of its last k validations; the default when a preset does not say.
+COMPARISON_KEYS = ("type", "a", "b", "factor", "scale", "within")
+ACROSS_TASKS_KEYS = ("task", "metric", "nothing")
 DEFAULT_LAST_K = 3
 
 
@@ -72,9 +73,20 @@ class Claim:
     where: dict[str, tuple] = field(default_factory=dict)
     log_scale: bool = False
 
+    @property
+    def margin(self) -> float:
+        """The smallest effect on the scale it is tested on (the log of a ratio with ``log_scale``)."""
+        return math.log(self.smallest_effect) if self.log_scale else self.smallest_effect
+
 
 def _fail(where: str, message: str) -> ClaimError:
     return ClaimError(f"{where}: {message}")
+
+
+def _one_of(value: Any, allowed: tuple, where: str, name: str) -> Any:
+    if value not in allowed:
+        raise _fail(where, f"{name} must be one of {allowed}, got {value!r}")
+    return value
 
 
 def _selector(value: Any, where: str, key: str) -> dict[str, tuple]:
@@ -82,40 +94,32 @@ def _selector(value: Any, where: str, key: str) -> dict[str, tuple]:
         raise _fail(where, f"{key} must map config keys to values, e.g. {{norm.kind: batch}}; got {value!r}")
     out = {}
     for name, accepted in value.items():
-        values = tuple(accepted) if isinstance(accepted, (list, tuple)) else (accepted,)
-        if not values:
+        out[str(name)] = tuple(accepted) if isinstance(accepted, (list, tuple)) else (accepted,)
+        if not out[str(name)]:
             raise _fail(where, f"{key}.{name} lists no value")
-        out[str(name)] = values
     return out
 
 
 def _comparison(raw: Any, where: str) -> Comparison:
     if not isinstance(raw, Mapping):
         raise _fail(where, f"comparison must be a mapping with type, a (and b); got {raw!r}")
-    unknown = set(raw) - {"type", "a", "b", "factor", "scale", "within"}
-    if unknown:
-        raise _fail(where, f"comparison has unknown keys {sorted(unknown)}; allowed: type, a, b, factor, scale, within")
-    kind = raw.get("type")
-    if kind not in COMPARISON_TYPES:
-        raise _fail(where, f"comparison.type must be one of {COMPARISON_TYPES}, got {kind!r}")
+    if unknown := set(raw) - set(COMPARISON_KEYS):
+        raise _fail(where, f"comparison has unknown keys {sorted(unknown)}; allowed: {', '.join(COMPARISON_KEYS)}")
+    kind = _one_of(raw.get("type"), COMPARISON_TYPES, where, "comparison.type")
     a = _selector(raw.get("a"), where, "comparison.a")
     b = None if raw.get("b") is None else _selector(raw.get("b"), where, "comparison.b")
-    scale = raw.get("scale", "linear")
-    if scale not in SCALES:
-        raise _fail(where, f"comparison.scale must be one of {SCALES}, got {scale!r}")
+    scale = _one_of(raw.get("scale", "linear"), SCALES, where, "comparison.scale")
     within = raw.get("within") or ()
     within = (within,) if isinstance(within, str) else tuple(within)
     factor = raw.get("factor")
-    if kind == "difference":
-        if b is None:
-            raise _fail(where, "a difference compares two groups: give comparison.b as well as comparison.a")
-        if factor is not None:
-            raise _fail(where, "comparison.factor belongs to type: trend; a difference uses within: [...] per level")
-    else:
-        if not isinstance(factor, str) or not factor:
-            raise _fail(where, "a trend needs comparison.factor, the config key it runs over, e.g. data.batch_size")
-        if within:
-            raise _fail(where, "comparison.within is for type: difference; a trend regresses over its factor")
+    if kind == "difference" and b is None:
+        raise _fail(where, "a difference compares two groups: give comparison.b as well as comparison.a")
+    if kind == "difference" and factor is not None:
+        raise _fail(where, "comparison.factor belongs to type: trend; a difference uses within: [...] per level")
+    if kind == "trend" and (not isinstance(factor, str) or not factor):
+        raise _fail(where, "a trend needs comparison.factor, the config key it runs over, e.g. data.batch_size")
+    if kind == "trend" and within:
+        raise _fail(where, "comparison.within is for type: difference; a trend regresses over its factor")
     if b is not None and a == b:
         raise _fail(where, f"comparison.a and comparison.b select the same runs ({a}); they must differ")
     return Comparison(kind, a, b, factor, scale, within)
@@ -127,16 +131,12 @@ def _claim(raw: Any, index: int, preset: str) -> Claim:
         raise _fail(where, f"a claim is a mapping with keys {REQUIRED}; got {raw!r}")
     if isinstance(raw.get("id"), str):
         where = f"{preset} claim {raw['id']!r}"
-    missing = [key for key in REQUIRED if raw.get(key) in (None, "", [])]
-    if missing:
+    if missing := [key for key in REQUIRED if raw.get(key) in (None, "", [])]:
         raise _fail(where, f"missing {missing}: every claim states {', '.join(REQUIRED)} before its runs")
-    unknown = set(raw) - set(REQUIRED) - set(OPTIONAL)
-    if unknown:
+    if unknown := set(raw) - set(REQUIRED) - set(OPTIONAL):
         raise _fail(where, f"unknown keys {sorted(unknown)}; allowed: {REQUIRED + OPTIONAL}")
-    metrics = raw["metrics"]
-    metrics = (metrics,) if isinstance(metrics, str) else tuple(str(m) for m in metrics)
-    if raw["expect"] not in EXPECTATIONS:
-        raise _fail(where, f"expect must be one of {EXPECTATIONS}, got {raw['expect']!r}")
+    metrics = (raw["metrics"],) if isinstance(raw["metrics"], str) else tuple(str(m) for m in raw["metrics"])
+    _one_of(raw["expect"], EXPECTATIONS, where, "expect")
     try:
         effect = float(raw["smallest_effect"])
     except (TypeError, ValueError):
@@ -145,9 +145,7 @@ def _claim(raw: Any, index: int, preset: str) -> Claim:
     if not math.isfinite(effect) or effect <= 0 or (log_scale and effect <= 1):
         need = "a ratio > 1 (log_scale: true)" if log_scale else "a positive number in the metric's units"
         raise _fail(where, f"smallest_effect must be {need}, got {raw['smallest_effect']!r}")
-    pairing = raw.get("pairing", "none")
-    if pairing not in PAIRINGS:
-        raise _fail(where, f"pairing must be one of {PAIRINGS}, got {pairing!r}")
+    pairing = _one_of(raw.get("pairing", "none"), PAIRINGS, where, "pairing")
     plateau = raw.get("plateau") or {}
     if not isinstance(plateau, Mapping) or any(not isinstance(v, (int, float)) or v <= 0 for v in plateau.values()):
         raise _fail(where, f"plateau maps metrics to positive slope thresholds (per 1000 steps); got {plateau!r}")
@@ -180,11 +178,10 @@ def parse_claims(raw: Sequence[Any] | None, preset: str = "preset") -> list[Clai
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         raise _fail(preset, f"ablation.claims must be a list of claims, got {type(raw).__name__}")
     claims = [_claim(item, index, preset) for index, item in enumerate(raw)]
-    seen: set[str] = set()
-    for claim in claims:
-        if claim.id in seen:
-            raise _fail(preset, f"claim id {claim.id!r} is used twice; ids must be unique")
-        seen.add(claim.id)
+    ids = [claim.id for claim in claims]
+    twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if twice is not None:
+        raise _fail(preset, f"claim id {twice!r} is used twice; ids must be unique")
     return claims
 
 
@@ -196,34 +193,29 @@ def last_k(ablation: Mapping[str, Any] | None) -> int:
     return value
 
 
-def same(value: Any, other: Any) -> bool:
-    """Whether two setting values are the same (see :func:`_text`)."""
-    return setting_text(value) == setting_text(other)
-
-
 def across_tasks(ablation: Mapping[str, Any] | None) -> dict[str, str] | None:
-    """``ablation.across_tasks``: {task: the config key naming the task, metric, nothing: the metric of
-    doing nothing} - the cross-task summary (IQM, probability of improvement), or None."""
+    """``ablation.across_tasks`` (task: the config key naming the task, metric, nothing: the metric of doing
+    nothing) for the cross-task summary, or None."""
     spec = (ablation or {}).get("across_tasks")
     if spec is None:
         return None
-    if not isinstance(spec, Mapping) or any(not isinstance(spec.get(k), str) for k in ("task", "metric", "nothing")):
+    if not isinstance(spec, Mapping) or any(not isinstance(spec.get(k), str) for k in ACROSS_TASKS_KEYS):
         raise ClaimError(
             "ablation.across_tasks needs task (a config key, e.g. data.known_answer), metric (e.g. val/psnr) and "
             f"nothing (the metric of doing nothing, e.g. val/psnr_identity_baseline); got {spec!r}"
         )
-    return {k: str(spec[k]) for k in ("task", "metric", "nothing")}
+    return {k: str(spec[k]) for k in ACROSS_TASKS_KEYS}
 
 
 def matches(settings: Mapping[str, Any], selector: Mapping[str, tuple]) -> bool:
-    """Whether a run's flat settings (dotted keys) satisfy a selector; values compare as text
-    (``True`` = ``true``), so a yaml selector need not know how Hydra typed the value."""
+    """Whether a run's flat settings satisfy a selector, comparing :func:`setting_text` (so a yaml selector
+    need not know how Hydra typed the value)."""
     return all(setting_text(settings.get(key)) in {setting_text(v) for v in values} for key, values in selector.items())
 
 
 def setting_text(value: Any) -> str:
-    """One spelling per value: pandas turns an int column with a missing cell into floats (2 -> 2.0)
-    and the missing cell into NaN, and a CSV round trip may do the same."""
+    """One spelling per value (``True`` = ``true``): pandas turns an int column with a missing cell into floats
+    (2 -> 2.0) and the missing cell into NaN, and a CSV round trip may do the same."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
     if isinstance(value, float) and value.is_integer():

@@ -22,33 +22,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
-RESULT_FILE, METRICS_FILE, CONFIG_FILE, OVERRIDES_FILE = (
-    "result.json",
-    "metrics.csv",
-    ".hydra/config.yaml",
-    ".hydra/overrides.yaml",
-)
+RESULT_FILE, METRICS_FILE = "result.json", "metrics.csv"
+CONFIG_FILE, OVERRIDES_FILE = ".hydra/config.yaml", ".hydra/overrides.yaml"
 RUNS_CSV, STEPS_CSV, CLAIMS_YAML = "runs.csv", "steps.csv.gz", "claims.yaml"
 #: every logged value of a sweep runs to megabytes as text; mtime 0 keeps a regenerated file byte-identical
 STEPS_COMPRESSION = {"method": "gzip", "mtime": 0}
-#: Run-table columns that are not settings (config keys have dots, metrics have slashes).
-META = ("run", "status", "global_step", "error", "wall_seconds", "overrides")
-#: Config keys that say where and how a run ran, not what it is: never part of a variant.
+#: Config keys (and prefixes) that say where and how a run ran, not what it is: never part of a variant.
 NOT_A_SETTING = (
-    "seed",
-    "paths.",
-    "hydra.",
-    "ckpt_path",
-    "ablation.",
-    "logger.",
-    "callbacks.",
-    "speed.",
-    "trainer.enable_progress_bar",
-    "trainer.accelerator",
-    "trainer.devices",
-    "data.num_workers",
-    "data.root",
-    "data.embedded_root",
+    *("seed", "paths.", "hydra.", "ckpt_path", "ablation.", "logger.", "callbacks.", "speed."),
+    *("trainer.enable_progress_bar", "trainer.accelerator", "trainer.devices"),
+    *("data.num_workers", "data.root", "data.embedded_root"),
 )
 
 
@@ -58,8 +41,9 @@ class ReportError(Exception):
 
 @dataclass
 class RunTable:
-    """``runs``: one row per run (META, ``prov.*``, dotted settings); ``steps``: run, step, metric,
-    value (every logged cell, NaN kept); ``ablation``: the protocol the runs recorded (claims included)."""
+    """``runs``: one row per run (run, status, global_step, error, wall_seconds, overrides, ``prov.*``, dotted
+    settings); ``steps``: run, step, metric, value (every logged cell, NaN kept); ``ablation``: the protocol
+    the runs recorded (claims included)."""
 
     runs: pd.DataFrame
     steps: pd.DataFrame
@@ -76,22 +60,16 @@ class RunTable:
     @classmethod
     def read(cls, folder: str | os.PathLike) -> RunTable:
         folder = Path(folder)
-        missing = [name for name in (RUNS_CSV, STEPS_CSV, CLAIMS_YAML) if not (folder / name).is_file()]
-        if missing:
+        if missing := [name for name in (RUNS_CSV, STEPS_CSV, CLAIMS_YAML) if not (folder / name).is_file()]:
             raise ReportError(
                 f"{folder} is not a report folder: {missing} missing (written by scripts/ablation_report.py)"
             )
         runs = pd.read_csv(folder / RUNS_CSV, keep_default_na=False, na_values=[""])
-        steps = pd.read_csv(folder / STEPS_CSV)
-        ablation = yaml.safe_load((folder / CLAIMS_YAML).read_text()) or {}
-        return cls(runs, steps, ablation)
-
-    def settings(self) -> list[str]:
-        return [c for c in self.runs.columns if "." in c and not c.startswith("prov.")]
+        return cls(runs, pd.read_csv(folder / STEPS_CSV), yaml.safe_load((folder / CLAIMS_YAML).read_text()) or {})
 
     def varied(self) -> list[str]:
         """Settings whose value differs between runs (the seed and where-it-ran keys excepted)."""
-        keep = [c for c in self.settings() if not c.startswith(NOT_A_SETTING) and c != "seed"]
+        keep = [c for c in self.runs.columns if "." in c and not c.startswith(("prov.", *NOT_A_SETTING))]
         # a skipped grid point (refused before training) records a partial config: its missing keys vary nothing
         ran = self.runs[self.runs["status"] != "skipped"] if "status" in self.runs else self.runs
         varied, seen = [], set()
@@ -103,48 +81,27 @@ class RunTable:
         return sorted(varied, key=keep.index)
 
     def distinguishing(self) -> list[str]:
-        """The :meth:`varied` settings that are not implied by earlier ones among the finished runs (a
-        norm's eps follows from its kind), those the runs' command lines set tried first: what a reader
-        needs to tell the variants apart."""
+        """The :meth:`varied` settings not implied by earlier ones among the finished runs (a norm's eps follows
+        from its kind), those the command lines set tried first: what a reader needs to tell variants apart."""
+        varied = self.varied()
         runs = self.runs[self.runs["status"] == "finished"] if "status" in self.runs else self.runs
-        runs = runs.astype({c: str for c in self.varied()})
-        # what the command lines set comes first: data.known_answer, not the data.embedded it implies
-        given = {item.partition("=")[0].lstrip("+~") for text in self.runs.get("overrides", pd.Series(dtype=object))
-                 .dropna() for item in str(text).split()}  # fmt: skip
-        candidates = sorted(self.varied(), key=lambda column: column not in given)
+        runs = runs.astype({c: str for c in varied})
+        overrides = self.runs.get("overrides", pd.Series(dtype=object)).dropna()
+        given = {item.partition("=")[0].lstrip("+~") for text in overrides for item in str(text).split()}
         shown: list[str] = []
-        for column in candidates:
+        for column in sorted(varied, key=lambda column: column not in given):
             if not shown or (runs.groupby(shown)[column].nunique() > 1).any():
                 shown.append(column)
-        return sorted(shown, key=self.varied().index)  # shown in the table's column order
+        return sorted(shown, key=varied.index)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """``{"norm": {"kind": "batch"}}`` -> ``{"norm.kind": "batch"}``; lists are kept as yaml flow text."""
     if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
+        return {key: value for name, item in tree.items() for key, value in flatten(item, f"{prefix}{name}.").items()}
     if isinstance(tree, list):
-        return {prefix[:-1]: yaml.safe_dump(tree, default_flow_style=True, width=10**6).strip()}
+        tree = yaml.safe_dump(tree, default_flow_style=True, width=10**6).strip()
     return {prefix[:-1]: tree}
-
-
-def find_run_folders(logdir: str | os.PathLike) -> list[Path]:
-    """Every folder under ``logdir`` holding ``.hydra/config.yaml`` (resume snapshots excepted)."""
-    root = Path(logdir)
-    if not root.is_dir():
-        raise ReportError(f"LOGDIR {root} is not a folder; give a sweep's folder, e.g. logs/multirun/<time>")
-    found = sorted({p.parent.parent for p in root.rglob(CONFIG_FILE) if p.parent.name == ".hydra"}, key=_natural)
-    if not found:
-        raise ReportError(f"LOGDIR {root} holds no run: expected run folders with {CONFIG_FILE} below it")
-    return found
-
-
-def _natural(path: Path) -> tuple:
-    """Hydra's job 2 before job 10."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix()))
 
 
 def _result(folder: Path) -> dict[str, Any]:
@@ -162,10 +119,19 @@ def _result(folder: Path) -> dict[str, Any]:
 
 
 def read_runs(logdir: str | os.PathLike) -> RunTable:
-    """All run folders under ``logdir`` as a :class:`RunTable`."""
+    """Every folder under ``logdir`` holding ``.hydra/config.yaml`` as a :class:`RunTable`, Hydra's job 2
+    before job 10."""
     root = Path(logdir)
+    if not root.is_dir():
+        raise ReportError(f"LOGDIR {root} is not a folder; give a sweep's folder, e.g. logs/multirun/<time>")
+    folders = sorted(
+        {p.parent.parent for p in root.rglob(CONFIG_FILE) if p.parent.name == ".hydra"},
+        key=lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())],
+    )
+    if not folders:
+        raise ReportError(f"LOGDIR {root} holds no run: expected run folders with {CONFIG_FILE} below it")
     rows, steps, protocols = [], [], {}
-    for folder in find_run_folders(root):
+    for folder in folders:
         name = folder.relative_to(root).as_posix()
         try:
             config = yaml.safe_load((folder / CONFIG_FILE).read_text()) or {}
@@ -174,32 +140,23 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
                 f"{folder / CONFIG_FILE} is not valid yaml ({error}); the run cannot be identified"
             ) from error
         result = _result(folder)
-        row: dict[str, Any] = {
-            "run": name,
-            "status": result.get("status", "incomplete"),
-            "global_step": result.get("global_step"),
-            "error": result.get("error"),
-            "wall_seconds": result.get("wall_seconds"),
-            "overrides": " ".join(result.get("overrides") or _overrides(folder)),
-        }
-        provenance = result.get("provenance") or {}
-        row.update({f"prov.{k}": " ".join(map(str, v)) if isinstance(v, list) else v for k, v in provenance.items()})
-        settings = flatten({k: v for k, v in config.items() if k not in ("ablation", "hydra")})
-        row.update(settings)
-        rows.append(row)
-        steps.append(_read_steps_text(folder, name))
+        row = {"run": name, "status": result.get("status", "incomplete")}
+        row.update({key: result.get(key) for key in ("global_step", "error", "wall_seconds")})
+        row["overrides"] = " ".join(result.get("overrides") or _overrides(folder))
+        for key, value in (result.get("provenance") or {}).items():
+            row[f"prov.{key}"] = " ".join(map(str, value)) if isinstance(value, list) else value
+        rows.append({**row, **flatten({k: v for k, v in config.items() if k not in ("ablation", "hydra")})})
+        steps.append(_read_steps(folder, name))
         protocols[name] = config.get("ablation") or {}
-    runs = pd.DataFrame(rows)
     first = next(iter(protocols.values()))
-    differing = [name for name, protocol in protocols.items() if protocol != first]
-    if differing:
+    if differing := [name for name, protocol in protocols.items() if protocol != first]:
         raise ReportError(
             f"the runs under {root} were run for different ablation protocols (claims): {differing[0]} differs from "
             f"{next(iter(protocols))}; report each sweep's folder on its own"
         )
     # a run that logged nothing (e.g. a skipped grid point) gives an empty frame of object columns
     steps = pd.concat(steps, ignore_index=True).astype({"step": int, "value": float})
-    return RunTable(runs, steps, dict(first))
+    return RunTable(pd.DataFrame(rows), steps, dict(first))
 
 
 def _overrides(folder: Path) -> list[str]:
@@ -211,7 +168,7 @@ def _overrides(folder: Path) -> list[str]:
     return [str(item) for item in loaded or []]
 
 
-def _read_steps_text(folder: Path, name: str) -> pd.DataFrame:
+def _read_steps(folder: Path, name: str) -> pd.DataFrame:
     """metrics.csv in long form: one row per non-empty cell, a logged ``nan``/``inf`` kept."""
     path = folder / METRICS_FILE
     if not path.is_file() or path.stat().st_size == 0:
@@ -228,14 +185,18 @@ def _read_steps_text(folder: Path, name: str) -> pd.DataFrame:
     return long[["run", "step", "metric", "value"]].reset_index(drop=True)
 
 
+def images_seen(runs: pd.DataFrame, step: pd.Series) -> pd.Series:
+    """``step`` optimizer steps of each run (rows aligned with ``runs``) in images: x batch size, / 2 for
+    CycleGAN (two optimizer steps, G and D, per batch)."""
+    per_batch = runs.get("model.name", pd.Series("", index=runs.index)).map(lambda m: 2 if m == "cyclegan" else 1)
+    return step // per_batch * runs["data.batch_size"].astype(float)
+
+
 def scores(table: RunTable, k: int) -> pd.DataFrame:
     """Per run and metric, the mean of its last ``k`` logged values (``n`` used; ``finite`` False when one
     of them is NaN/inf): the score every comparison uses (docs/evidence.md, 4: mean of the last k validations)."""
     steps = table.steps.sort_values(["run", "metric", "step"], kind="stable")
-    last = steps.groupby(["run", "metric"], sort=False).tail(k)
-    grouped = last.groupby(["run", "metric"])["value"]
-    out = pd.DataFrame(
-        {"score": grouped.mean(), "n": grouped.size(), "finite": grouped.apply(lambda v: bool(np.isfinite(v).all()))}
-    )
-    out.loc[~out["finite"], "score"] = math.nan
+    grouped = steps.groupby(["run", "metric"], sort=False).tail(k).groupby(["run", "metric"])["value"]
+    finite = grouped.apply(lambda v: bool(np.isfinite(v).all()))
+    out = pd.DataFrame({"score": grouped.mean().where(finite, math.nan), "n": grouped.size(), "finite": finite})
     return out.reset_index()

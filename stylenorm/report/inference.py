@@ -1,9 +1,11 @@
-"""The statistics of a claim: differences with 95% intervals, TOST, OLS trends, Holm, power.
+"""The statistics of a claim: differences with 95% intervals, TOST, OLS trends, Holm, power, plateaus.
 
 Welch (unequal variances) or, where seeds are shared and correlated, paired t for A - B; an OLS fit
 with an interaction (metric ~ group * log2(factor)) for a trend; Schuirmann's two one-sided tests
 (TOST) for equivalence within a margin; Holm's step-down correction within a declared family; the
-smallest effect detectable at 80% power (noncentral t). Distributions from scipy, fits from numpy.
+smallest effect detectable at 80% power (noncentral t). A variant has plateaued (docs/evidence.md, 4)
+when the 95% interval of the common slope of each seed's last k validations (one intercept per seed,
+per 1000 steps) lies inside the declared threshold. Distributions from scipy, fits from numpy.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
 CONFIDENCE = 0.95
 POWER = 0.8
+PLATEAUED, IMPROVING = "plateaued", "still improving"
+PER_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -71,24 +76,23 @@ def paired(a: Sequence[float], b: Sequence[float]) -> Estimate:
     return Estimate.from_t(d.mean(), d.std(ddof=1) / math.sqrt(d.size), d.size - 1, "paired t", r)
 
 
-def log_ratio(a: Sequence[float], b: Sequence[float], pair: bool) -> Estimate:
-    """The difference of log values: exp() of its estimate and interval is the ratio of geometric
-    means, so a positive quantity never gets a negative bound."""
-    a, b = _clean(a), _clean(b)
-    if np.any(a <= 0) or np.any(b <= 0):
-        raise ValueError("log_scale needs positive values on both sides")
-    return (paired if pair else welch)(np.log(a), np.log(b))
+def difference(a: Sequence[float], b: Sequence[float], pair: bool, log: bool) -> Estimate:
+    """:func:`paired` or :func:`welch`; with ``log``, of log values, so exp() of the estimate and interval
+    is the ratio of geometric means and a positive quantity never gets a negative bound."""
+    if log:
+        a, b = _clean(a), _clean(b)
+        if np.any(a <= 0) or np.any(b <= 0):
+            raise ValueError("log_scale needs positive values on both sides")
+        a, b = np.log(a), np.log(b)
+    return (paired if pair else welch)(a, b)
 
 
 def ols(y: Sequence[float], x: Sequence[float], group: Sequence[bool] | None = None) -> Estimate:
     """OLS slope of ``y`` on ``x``; with ``group`` (True = A), the interaction of y ~ g + x + g:x, i.e.
     slope(A) - slope(B) with a pooled residual variance."""
     y, x = _clean(y), _clean(x)
-    columns = [np.ones_like(x), x]
-    if group is not None:
-        g = np.asarray(group, dtype=float)
-        columns = [np.ones_like(x), g, x, g * x]
-    design = np.column_stack(columns)
+    g = None if group is None else np.asarray(group, dtype=float)
+    design = np.column_stack([np.ones_like(x), x] if g is None else [np.ones_like(x), g, x, g * x])
     df = y.size - design.shape[1]
     if df < 1 or np.linalg.matrix_rank(design) < design.shape[1]:
         raise ValueError(
@@ -96,9 +100,8 @@ def ols(y: Sequence[float], x: Sequence[float], group: Sequence[bool] | None = N
         )
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     residual = y - design @ coef
-    sigma2 = residual @ residual / df
-    cov = sigma2 * np.linalg.inv(design.T @ design)
-    name = "OLS interaction (slope A - slope B)" if group is not None else "OLS slope"
+    cov = residual @ residual / df * np.linalg.inv(design.T @ design)
+    name = "OLS slope" if g is None else "OLS interaction (slope A - slope B)"
     return Estimate.from_t(coef[-1], math.sqrt(max(cov[-1, -1], 0.0)), df, name)
 
 
@@ -114,14 +117,11 @@ def tost(estimate: Estimate, margin: float) -> float:
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values, in the order given (step-down, monotone, capped at 1)."""
     p = np.asarray(pvalues, dtype=float)
-    if p.size == 0:
-        return []
     if np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
         raise ValueError(f"p-values must lie in [0, 1]: {p.tolist()}")
     order = np.argsort(p, kind="stable")
-    stepped = np.minimum(1.0, np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))))
     adjusted = np.empty(p.size)
-    adjusted[order] = stepped
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))))
     return adjusted.tolist()
 
 
@@ -132,9 +132,8 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
     crit = stats.t.ppf(1 - alpha / 2, df)
 
     def shortfall(effect: float) -> float:
-        nc = effect / se
-        far_tail = np.nan_to_num(stats.nct.cdf(-crit, df, nc))  # ~0, and scipy gives NaN far out
-        return stats.nct.sf(crit, df, nc) + far_tail - power
+        far_tail = np.nan_to_num(stats.nct.cdf(-crit, df, effect / se))  # ~0, and scipy gives NaN far out
+        return stats.nct.sf(crit, df, effect / se) + far_tail - power
 
     upper = se * (crit + 2)
     while shortfall(upper) < 0:  # few df: the power rises slowly with the effect
@@ -156,10 +155,41 @@ def mean_interval(values: Sequence[float], positive: bool) -> tuple[float, float
     data = _clean(values)
     if data.size < 2:
         return math.nan, math.nan
-    work = np.log(data) if positive and np.all(data > 0) else data
+    log = positive and np.all(data > 0)
+    work = np.log(data) if log else data
     sd = work.std(ddof=1)
     if sd == 0:
-        centre = float(work.mean())
-        return (math.exp(centre),) * 2 if work is not data else (centre, centre)
-    low, high = stats.t.interval(CONFIDENCE, work.size - 1, loc=work.mean(), scale=sd / math.sqrt(work.size))
-    return (math.exp(low), math.exp(high)) if work is not data else (float(low), float(high))
+        low = high = float(work.mean())
+    else:
+        low, high = stats.t.interval(CONFIDENCE, work.size - 1, loc=work.mean(), scale=sd / math.sqrt(work.size))
+    return (math.exp(low), math.exp(high)) if log else (float(low), float(high))
+
+
+@dataclass(frozen=True)
+class Slope:
+    slope: float  # metric units per 1000 steps
+    low: float
+    high: float
+    df: int
+
+    def state(self, threshold: float) -> str:
+        inside = math.isfinite(self.low) and -threshold <= self.low and self.high <= threshold
+        return PLATEAUED if inside else IMPROVING
+
+
+def last_k_slope(series: pd.DataFrame, k: int) -> Slope:
+    """``series``: columns run, step, value (one variant, one metric). Common slope over each run's
+    last ``k`` points, with per-run intercepts; NaN interval when there are too few points."""
+    tails = series.sort_values(["run", "step"], kind="stable").groupby("run").tail(k)
+    tails = tails[np.isfinite(tails["value"])]
+    x = tails["step"].to_numpy(float) / PER_STEPS
+    xc = x - tails.groupby("run")["step"].transform("mean").to_numpy(float) / PER_STEPS
+    yc = tails["value"].to_numpy(float) - tails.groupby("run")["value"].transform("mean").to_numpy(float)
+    sxx = float(xc @ xc)
+    df = int(len(tails) - tails["run"].nunique() - 1)
+    if sxx == 0 or df < 1:
+        return Slope(math.nan, math.nan, math.nan, max(df, 0))
+    slope = float(xc @ yc / sxx)
+    residual = yc - slope * xc
+    half = stats.t.ppf(0.975, df) * math.sqrt(float(residual @ residual) / df / sxx)
+    return Slope(slope, slope - half, slope + half, df)
