@@ -24,10 +24,7 @@ VIGNETTE_CENTRE_RANGE = (0.3, 0.7)
 def check_alpha(alpha: float, key: str = "data.mixture_alpha") -> float:
     """``alpha`` as a float if it lies in [0, 1]; otherwise an error naming ``key``."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
-        raise ValueError(
-            f"{key}={alpha!r}: expected a weight in [0, 1] (0 = colour_grade's answer f(x), "
-            f"1 = f of the standardized photo, the exposure answer)."
-        )
+        raise ValueError(f"{key}={alpha!r}: expected a weight in [0, 1] (0: colour_grade's answer, 1: exposure's).")
     return float(alpha)
 
 

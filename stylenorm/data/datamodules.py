@@ -63,8 +63,7 @@ def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[l
     """``(train, val)``: a seeded choice of at most ``max_count`` and at most a tenth of the images for val."""
     if len(paths) < 2:
         raise ValueError(
-            f"Found {len(paths)} image(s); holding some out for validation needs at least 2. "
-            f"Add images or set data.val_root to a validation folder."
+            f"Found {len(paths)} image(s); holding out validation images needs at least 2 (or data.val_root)."
         )
     count = max(1, len(paths) // 10)
     if max_count is not None:
@@ -176,10 +175,7 @@ class UnpairedDataModule(_ImageDataModule):
         super().__post_init__()
         check_known_answer(self.known_answer)
         if self.eval_split not in ("test", "val"):
-            raise ValueError(
-                f"eval_split={self.eval_split!r}: expected test (images never trained on) or val (held-out images "
-                f"of the training photos, for tuning)."
-            )
+            raise ValueError(f"eval_split={self.eval_split!r}: expected test or val (held-out training images).")
         if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != self.known_answer:
             datasets = ", ".join(f"{name} ({task})" for name, task in CYCLEGAN_KNOWN_ANSWERS.items())
             raise ValueError(
@@ -207,32 +203,25 @@ class UnpairedDataModule(_ImageDataModule):
         if not (folder.is_dir() and folder_a.is_dir()):
             return None
         by_name = {p.relative_to(folder).with_suffix("").as_posix(): p for p in list_images(folder)}
-        truth, missing = [], []
-        for path in images_a:
-            key = path.relative_to(folder_a).with_suffix("").as_posix()
-            (truth if key in by_name else missing).append(by_name.get(key, path))
+        keys = [path.relative_to(folder_a).with_suffix("").as_posix() for path in images_a]
+        missing = [path for path, key in zip(images_a, keys, strict=True) if key not in by_name]
         if missing:
             raise FileNotFoundError(
                 f"{folder} has no ground truth for {len(missing)} {folder_a.name} image(s), e.g. {missing[0].name}; "
                 f"add one per image with the same file name, or remove {folder}."
             )
-        return truth
+        return [by_name[key] for key in keys]
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        for folder in ("trainA", "trainB"):
-            if not (self.root / folder).is_dir():
-                raise FileNotFoundError(f"{self.root / folder} not found: {_CYCLEGAN_LAYOUT}")
-        train_a = list_images(self.root / "trainA", hint=_CYCLEGAN_LAYOUT)
-        train_b = list_images(self.root / "trainB", hint=_CYCLEGAN_LAYOUT)
+        train_a, train_b = (list_images(self.root / f"train{domain}", hint=_CYCLEGAN_LAYOUT) for domain in "AB")
         train = UnpairedDataset(train_a, train_b, unpaired_train_transform(self.image_size, self.load_size, self.flip))
         val_a = self._validation_images("A", train_a)
         val_b = self._validation_images("B", train_b)
         truth = self._truth_images(val_a)
         if self.known_answer is not None and truth is None:
+            folders = f"{self.root / self.eval_split}A/ and {self.eval_split}A_truth/"
             raise FileNotFoundError(
-                f"data.known_answer={self.known_answer!r} needs {self.root / (self.eval_split + 'A')}/ and "
-                f"{self.root / (self.eval_split + 'A_truth')}/ (the true B version of each A image). Add them, or "
-                f"set data.known_answer=null."
+                f"data.known_answer={self.known_answer!r} needs {folders}, or data.known_answer=null."
             )
         val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=truth)
         return train, val
@@ -394,9 +383,7 @@ class ContentStylesDataModule(_ImageDataModule):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.embedded not in (None, "style"):
-            raise ValueError(
-                f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data (content + paintings)."
-            )
+            raise ValueError(f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data.")
         if not self.embedded and (self.style_root is None) == (self.style_images is None):
             raise ValueError(
                 "AdaIN needs style images: set exactly one of data.style_root=DIR (a folder of paintings, e.g. "
@@ -410,8 +397,7 @@ class ContentStylesDataModule(_ImageDataModule):
             missing = [path for path in self.style_images if not path.is_file()]
             if missing:
                 raise FileNotFoundError(
-                    f"Style image {missing[0]} not found ({len(missing)} of the {len(self.style_images)} listed in "
-                    f"data.style_images are missing)."
+                    f"Style image {missing[0]} of data.style_images not found ({len(missing)} missing)."
                 )
             return self.style_images
         if self.style_root is not None:

@@ -68,18 +68,12 @@ def _channel_mean(image: torch.Tensor) -> torch.Tensor:
     return image.mean(dim=(-2, -1), keepdim=True)
 
 
-def standardize_channels(image: torch.Tensor) -> torch.Tensor:
-    """Each channel of each image to mean 0, std 1 over (H, W) - what instance norm does to the input."""
-    _check_image(image, "standardize_channels")
-    std = image.std(dim=(-2, -1), correction=0, keepdim=True).clamp_min(STD_FLOOR)
-    return (image - _channel_mean(image)) / std
-
-
 def exposure_answer(image: torch.Tensor) -> torch.Tensor:
-    """``a(x) = f(clamp(0.45 + 0.2 z))``, z the per-channel standardized image; the ``exposure`` answer."""
+    """``a(x) = f(clamp(0.45 + 0.2 z))``, z each channel standardized as instance norm does; the ``exposure`` answer."""
     _check_image(image, "exposure_answer")
-    standard = STANDARD_MEAN + STANDARD_STD * standardize_channels(image.clamp(0.0, 1.0))
-    return colour_grade(standard.clamp(0.0, 1.0))
+    x = image.clamp(0.0, 1.0)
+    z = (x - _channel_mean(x)) / x.std(dim=(-2, -1), correction=0, keepdim=True).clamp_min(STD_FLOOR)
+    return colour_grade((STANDARD_MEAN + STANDARD_STD * z).clamp(0.0, 1.0))
 
 
 def apply_exposure(image: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
