@@ -1,12 +1,6 @@
-"""Training objectives, each following its paper:
-
-* :mod:`~stylenorm.losses.perceptual`: content and style losses of fast style transfer (Johnson
-  et al. 2016; Gram matrices of Gatys et al. 2016) on a VGG16 given as an argument
-  (:mod:`stylenorm.networks.vgg`), plus total variation.
-* :mod:`~stylenorm.losses.adversarial`: LSGAN (Mao et al. 2017, the CycleGAN default) and the
-  original GAN loss (Goodfellow et al. 2014).
-* :mod:`~stylenorm.losses.reconstruction`: CycleGAN's cycle-consistency and identity L1 losses
-  (Zhu et al. 2017, eq. 2 and Sec. 5.2) and the autoencoder's L1/MSE.
+"""Training objectives, each following its paper: perceptual (Johnson et al. 2016, Gram matrices of Gatys et al.
+2016, on a VGG16 given as an argument), adversarial (LSGAN, Mao et al. 2017; GAN, Goodfellow et al. 2014),
+reconstruction (CycleGAN's cycle-consistency and identity L1, Zhu et al. 2017; the autoencoder's L1/MSE) and AdaIN's.
 """
 
 from stylenorm.losses.adversarial import GAN_MODES, GANLoss

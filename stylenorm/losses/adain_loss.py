@@ -17,10 +17,8 @@ from stylenorm.nn.adain import channel_mean_std
 
 
 def statistics_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """``mse(mu(output), mu(style)) + mse(sigma(output), sigma(style))`` per channel, in float32.
-
-    ``style`` may hold one sample for the whole batch or one per sample.
-    """
+    """``mse(mu(output), mu(style)) + mse(sigma(output), sigma(style))`` per channel in float32; ``style``: one
+    sample for the whole batch or one per sample."""
     with torch.autocast(device_type=output.device.type, enabled=False):
         output_mean, output_std = channel_mean_std(output.float())
         style_mean, style_std = channel_mean_std(style.float())
@@ -45,10 +43,8 @@ class AdaINLoss(nn.Module):
         target: torch.Tensor,
         style_features: dict[str, torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        """``decoded = g(t)``, ``target = t`` and the style image's features at :data:`ENCODER_LAYERS`.
-
-        Returns float32 scalars, weights applied: ``content``, ``style`` and ``total``.
-        """
+        """Weighted float32 ``content``, ``style`` and ``total`` of ``decoded = g(t)``, ``target = t`` and the style
+        image's features at :data:`ENCODER_LAYERS`."""
         features = encoder.features(decoded, ENCODER_LAYERS)
         with torch.autocast(device_type=decoded.device.type, enabled=False):
             content = F.mse_loss(features["relu4_1"].float(), target.float())

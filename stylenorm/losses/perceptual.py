@@ -25,11 +25,7 @@ def _float32_no_autocast(tensor: torch.Tensor) -> torch.autocast:
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """``(N, C, H, W) -> (N, C, C)`` Gram matrices ``F F^T / (C*H*W)``, in float32.
-
-    Normalised by C*H*W as in the PyTorch example, so the style weight does not depend on the layer
-    width or image size the way an unnormalised sum would.
-    """
+    """``(N, C, H, W) -> (N, C, C)`` Gram matrices ``F F^T / (C*H*W)`` in float32, normalised as in the example."""
     if features.dim() != 4:
         raise ValueError(f"gram_matrix expects features of shape (N, C, H, W), got {tuple(features.shape)}.")
     n, c, h, w = features.shape
@@ -39,14 +35,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:
-    """Anisotropic total variation: mean |vertical difference| + mean |horizontal difference|.
-
-    Johnson et al. 2016 add a TV regulariser for spatial smoothness, after Mahendran & Vedaldi 2015.
-    Means rather than sums, so the value (and a ``tv_weight`` tuned for it) does not depend on the
-    image or batch size; absolute rather than squared differences, so it smooths without blurring
-    edges as much. The PyTorch example has no TV term, so no published weight belongs to this scale:
-    it is computed on the 0-1 images the loss receives (x255 on a 0-255 scale).
-    """
+    """Anisotropic total variation (Johnson et al. 2016, after Mahendran & Vedaldi 2015): mean |vertical
+    difference| + mean |horizontal difference|. Means, so ``tv_weight`` does not depend on the image or batch size."""
     if images.dim() != 4:
         raise ValueError(f"total_variation expects images of shape (N, C, H, W), got {tuple(images.shape)}.")
     with _float32_no_autocast(images):
@@ -57,18 +47,12 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 
 
 class PerceptualLoss(nn.Module):
-    """Weighted content + style (+ TV) loss of a stylized batch, against its content batch and one style image.
+    """Weighted content + style (+ TV) loss of a stylized batch, against its content batch and the style image(s).
 
-    Call :meth:`set_style` once with the style image, then ``loss(stylized, content)``. Every image
-    is ``(N, 3, H, W)`` RGB on a 0-1 scale (see the module docstring for why the example's weights
-    still apply); do not clamp the stylized batch, clamping zeroes the gradient of pixels outside it.
-
-    Args:
-        vgg: the frozen loss network (:func:`stylenorm.networks.vgg.load_vgg16_features`).
-        content_layer: VGG16 layer of the content loss.
-        style_layers: VGG16 layers of the style loss, weighted equally.
-        content_weight, style_weight, tv_weight: multipliers of each term; the defaults are the
-            PyTorch example's (no TV).
+    Call :meth:`set_style` once, then ``loss(stylized, content)``; images are ``(N, 3, H, W)`` RGB on a 0-1
+    scale. Do not clamp the stylized batch: clamping zeroes the gradient of pixels outside [0, 1]. ``vgg``:
+    :func:`stylenorm.networks.vgg.load_vgg16_features`; style layers are weighted equally; the default weights
+    are the PyTorch example's (no TV).
     """
 
     def __init__(
@@ -106,16 +90,12 @@ class PerceptualLoss(nn.Module):
 
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
-        """Compute and keep the style Grams of one ``(3, H, W)`` or ``(1, 3, H, W)`` 0-1 RGB image.
-
-        The image may have any size; Grams are C x C whatever it is.
-        """
+        """Compute and keep the style Grams of one ``(3, H, W)`` or ``(1, 3, H, W)`` 0-1 RGB image of any size."""
         self.set_styles([style_image])
 
     @torch.no_grad()
     def set_styles(self, style_images: Sequence[torch.Tensor]) -> None:
-        """Style Grams of several images (sizes may differ), style index = position; for several
-        styles in one network (conditional instance norm, Dumoulin et al. 2017)."""
+        """Style Grams of several images (sizes may differ), style index = position (conditional instance norm)."""
         if not style_images:
             raise ValueError("set_styles needs at least one style image.")
         grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
@@ -136,12 +116,8 @@ class PerceptualLoss(nn.Module):
     def forward(
         self, stylized: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Loss terms of ``stylized`` (the network output /255) against ``content`` (its input /255).
-
-        ``style_index``: ``(N,)`` the style each sample is scored against, when :meth:`set_styles`
-        was given several (default: the one style). Returns float32 scalars, already multiplied by
-        their weights: ``content``, ``style``, ``tv`` (zero when ``tv_weight`` is 0) and ``total``.
-        """
+        """Weighted float32 terms ``content``, ``style``, ``tv`` and ``total`` of ``stylized`` (the network output
+        /255) against ``content`` (its input /255); ``style_index``: ``(N,)`` styles, when there are several."""
         style_grams = self.style_grams
         if not style_grams:
             raise RuntimeError(

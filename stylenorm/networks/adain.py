@@ -36,10 +36,8 @@ def _upsample() -> nn.Module:
 class AdaINEncoder(nn.Sequential):
     """VGG19 up to relu4_1 with reflection padding, frozen; indices as in the public ``vgg_normalised.pth``.
 
-    ``width`` is the first block's channels (64 in VGG19 and the public files; smaller only for
-    cheap tests). Randomly initialised here; weights come from
-    :func:`stylenorm.networks.public_checkpoints.load_adain_encoder` or
-    :func:`stylenorm.networks.adain_weights.load_adain_encoder_weights`.
+    ``width``: the first block's channels (64; smaller only for cheap tests). ``forward``: relu4_1 features of RGB
+    images on a 0-1 scale. Weights: :mod:`stylenorm.networks.adain_weights`.
     """
 
     def __init__(self, width: int = 64) -> None:
@@ -62,9 +60,7 @@ class AdaINEncoder(nn.Sequential):
         self.eval()
 
     def train(self, mode: bool = True) -> AdaINEncoder:
-        # The encoder is a fixed function (Sec. 6.1: "f is fixed"); `.train()` on a parent must not
-        # change that (no layer here depends on the mode today; staying in eval keeps it so).
-        return super().train(False)
+        return super().train(False)  # a fixed function (Sec. 6.1: "f is fixed"), whatever its parent's mode
 
     def features(self, images: Tensor, layers: tuple[str, ...] = ENCODER_LAYERS) -> dict[str, Tensor]:
         """Activations ``{name: tensor}`` at ``layers`` (of :data:`ENCODER_LAYERS`); stops after the deepest."""
@@ -80,18 +76,12 @@ class AdaINEncoder(nn.Sequential):
                 outputs[wanted[index]] = x
         return outputs
 
-    def forward(self, images: Tensor) -> Tensor:
-        """relu4_1 features of RGB images on a 0-1 scale."""
-        return super().forward(images)
-
 
 class AdaINDecoder(nn.Sequential):
     """The decoder mirroring :class:`AdaINEncoder` (Sec. 6.1), indices as in the public ``decoder.pth``.
 
-    ``norm``: the paper's decoder has none (``norm=none``, the ``model=adain`` default, which keeps
-    the public layout index for index). Any other kind from the norm factory puts a norm layer after
-    every conv but the last - the ablation the paper's Sec. 6.1 argues from ("normalization layers
-    in the decoder ... hurt"): such a decoder no longer matches the public ``decoder.pth``.
+    ``norm``: none in the paper (the ``model=adain`` default, the public layout). Any other kind puts a norm layer
+    after every conv but the last: the ablation behind Sec. 6.1's "normalization layers in the decoder ... hurt".
     """
 
     def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
@@ -114,11 +104,8 @@ class AdaINDecoder(nn.Sequential):
 
 
 class AdaINNet(nn.Module):
-    """Encoder, AdaIN and decoder: ``forward(content, style, alpha)`` gives the stylized image.
-
-    The AdaIN layer itself is the "norm" whose affine parameters come from the style image;
-    ``norm`` (default none, as in the paper) is the decoder's, from the norm factory.
-    """
+    """Encoder, AdaIN and decoder: ``forward(content, style, alpha)`` gives the stylized image; ``norm`` is the
+    decoder's (none in the paper)."""
 
     def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
         super().__init__()

@@ -1,10 +1,5 @@
 """AdaIN with its style fixed: a one-input network ``content -> stylized`` (Huang & Belongie 2017,
-Sec. 6 and 7.3), so AdaIN stylizes, tiles and exports like every other network here.
-
-:class:`FixedStyle` holds the relu4_1 statistics of one or several (interpolated, Sec. 7.3) style
-images; :class:`ColourPreservingStyle` first matches each style's colours to the content ("Color
-control"). :class:`AdaINContentNorm` declares the content statistics so tiled inference can supply
-the whole image's. Details: docs/modules.md.
+Sec. 6 and 7.3), so AdaIN stylizes, tiles and exports like every other network here. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -23,20 +18,16 @@ from stylenorm.nn.colour_transfer import match_colour
 SIZE_MULTIPLE = 8
 #: relu4_1 needs 2 positions per channel for a (unbiased) std: 16 px gives 2 x 2.
 MIN_SIZE = 16
-#: How far a pixel's influence reaches through the encoder and decoder (px): measured 62 for a
-#: perturbed pixel with the content statistics held fixed, rounded up. Tiles overlapping by 4x this
-#: join without seams (:func:`stylenorm.inference.tiling.default_overlap`).
+#: How far a pixel's influence reaches through the encoder and decoder (px; measured with the content
+#: statistics held fixed, rounded up), for tile overlaps (:func:`stylenorm.inference.tiling.default_overlap`).
 RECEPTIVE_FIELD_RADIUS = 64
 
 
 class AdaINContentNorm(nn.Module):
-    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel, with the *unbiased* variance of
-    the paper's PyTorch port (``calc_mean_std`` in its ``function.py``); no affine parameters.
+    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel with the port's *unbiased* variance.
 
-    Instance norm, but not the norm factory's (which takes the biased variance): it declares what
-    code supplying per-sample statistics from outside (tiled inference,
-    :mod:`stylenorm.inference.tile_statistics`) needs to know - one statistic per channel
-    (``statistics_groups``) and the unbiased variance (``variance_correction = 1``).
+    Not the norm factory's instance norm (biased variance): it declares its statistics (one per channel,
+    ``variance_correction = 1``) for code that supplies them from outside (:mod:`stylenorm.inference.tile_statistics`).
     """
 
     variance_correction = 1
@@ -60,10 +51,8 @@ class AdaINContentNorm(nn.Module):
 def weighted_statistics(
     encoder: AdaINEncoder, styles: Sequence[torch.Tensor], weights: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(sum_i w_i mean_i, sum_i w_i std_i)`` of the styles' relu4_1 features, each ``(1, C, 1, 1)``.
-
-    ``styles``: ``(1, 3, H_i, W_i)`` images on a 0-1 scale (sizes may differ: each is encoded alone).
-    """
+    """``(sum_i w_i mean_i, sum_i w_i std_i)``, each ``(1, C, 1, 1)``, of the relu4_1 features of ``styles``
+    (``(1, 3, H_i, W_i)`` images on a 0-1 scale, each encoded alone)."""
     means, stds = zip(*(channel_mean_std(encoder(style)) for style in styles), strict=True)
     weights = weights.to(means[0].dtype).reshape(-1, 1, 1, 1, 1)
     return (weights * torch.stack(means)).sum(0), (weights * torch.stack(stds)).sum(0)
@@ -87,13 +76,9 @@ class FixedStyle(nn.Module):
 
 
 class ColourPreservingStyle(nn.Module):
-    """Style statistics recomputed for every content image from the style images recoloured to it.
+    """Style statistics recomputed for every content image from the style images recoloured to it."""
 
-    ``depends_on_whole_image``: the statistics are those of the whole content image; tiled inference
-    computes them once on the whole image instead of per tile (:mod:`stylenorm.inference.tile_statistics`).
-    """
-
-    depends_on_whole_image = True
+    depends_on_whole_image = True  # tiled inference computes them once on the whole image, not per tile
     #: Why export refuses it (:func:`stylenorm.inference.export.export_module`).
     not_exportable_because = (
         "colour preservation recomputes the style statistics for every content image (the style images are "

@@ -10,27 +10,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stylenorm.nn.blocks import ConvNormAct, check_image_size
+from stylenorm.nn.blocks import ConvNormAct, ImageNetwork
 from stylenorm.nn.norm import NormSpec
 
 
-class ConvNormActAutoencoder(nn.Module):
-    """The seed's ``SimpleIN_AutoEncoder`` generalised to every norm kind.
+class ConvNormActAutoencoder(ImageNetwork):
+    """The seed's ``SimpleIN_AutoEncoder`` generalised to every norm kind (``affine: null``: on, the seed's advice).
 
-    Args:
-        norm: :class:`NormSpec`, ``configs/norm`` mapping or kind name; ``affine: null`` means on
-            (the seed's advice: "affine=True is usually better").
-        base_channels: channels after ``enc1`` (doubled in ``enc2``).
-        bottleneck_depth: ConvNormAct blocks at 1/4 resolution.
-        activation: ``relu | silu | gelu | leaky_relu | none``.
-        conv_bias: ``None`` applies :attr:`NormSpec.conv_bias` (no bias before batch norm).
+    ``base_channels`` after ``enc1`` (doubled in ``enc2``), ``bottleneck_depth`` blocks at 1/4 resolution;
+    ``conv_bias=None`` applies :attr:`NormSpec.conv_bias`. Minimum side 8, not 4: at 4 px the bottleneck is 1x1,
+    where instance and group norm have one value per channel.
     """
-
-    size_multiple = 4
-    # 8, not 4: at 4 px the 1/4-resolution bottleneck is 1x1, where instance and group norm have one
-    # value per channel (torch refuses; the statistics would be meaningless). Smaller images are padded.
-    min_size = 8
-    default_affine = True
 
     def __init__(
         self,
@@ -40,9 +30,8 @@ class ConvNormActAutoencoder(nn.Module):
         activation: str = "relu",
         conv_bias: bool | None = None,
     ):
-        super().__init__()
-        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
-        self.norm_spec = norm
+        super().__init__(norm)
+        norm = self.norm_spec
         wide = 2 * base_channels
 
         def block(cin: int, cout: int, name: str, stride: int = 1) -> ConvNormAct:
@@ -66,5 +55,5 @@ class ConvNormActAutoencoder(nn.Module):
         return torch.sigmoid(self.head(self.dec2(self.dec1(z))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_size(x, multiple=self.size_multiple, min_size=self.min_size, network="ConvNormActAutoencoder")
+        self.check_size(x)
         return self.decode(self.encode(x))

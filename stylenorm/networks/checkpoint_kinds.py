@@ -17,17 +17,10 @@ from stylenorm.networks.public_checkpoints import detect_checkpoint_format
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointKind:
-    """One kind of checkpoint file.
-
-    Attributes:
-        format: the layout (:data:`stylenorm.networks.public_checkpoints.CHECKPOINT_FORMATS`).
-        model: ``style``, ``cyclegan``, ``autoencoder`` or ``adain``.
-        roles: for a train.py checkpoint, the network to run per direction (``{"AtoB": "G_AB", ...}``);
-            empty for a public file, which holds one network.
-        pixels: the name of its :class:`~stylenorm.inference.conventions.PixelConvention`.
-        norm_kind, affine, num_styles: the norm it was trained with (styles: conditional IN's table rows).
-        runnable: whether it maps images to images (an encoder or a discriminator only serves another file).
-    """
+    """One kind of checkpoint file: its layout (:data:`~stylenorm.networks.public_checkpoints.CHECKPOINT_FORMATS`),
+    model name, the network to run per direction (``{"AtoB": "G_AB", ...}``; empty for a public file, which holds
+    one network), the name of its :class:`~stylenorm.inference.conventions.PixelConvention`, the norm it was trained
+    with, and whether it maps images to images (an encoder or a discriminator only serves another file)."""
 
     format: str
     model: str
@@ -81,10 +74,7 @@ def lightning_model_name(checkpoint: Mapping[str, Any]) -> str:
 
 
 def identify(state: Mapping[str, Any]) -> CheckpointKind:
-    """What a loaded checkpoint mapping is, from its keys (and a train.py file's hyperparameters).
-
-    Raises ValueError naming the expected layouts when it is none of them.
-    """
+    """What a loaded checkpoint mapping is, from its keys (and a train.py file's hyperparameters)."""
     layout = detect_checkpoint_format(state)
     if layout != "lightning":
         return PUBLIC_KINDS[layout]

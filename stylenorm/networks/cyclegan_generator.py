@@ -2,8 +2,7 @@
 
 c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3, in one ``nn.Sequential`` called ``model``
 in exactly the original order, so the public ``latest_net_G_A.pth`` / ``horse2zebra.pth`` load
-unchanged (docs/public_checkpoints.md). With ngf=64, 9 blocks, instance norm without affine and
-conv bias on: 11,378,179 parameters. RGB in [-1, 1]; sizes multiples of 4. Layout: docs/modules.md.
+unchanged (docs/public_checkpoints.md). RGB in [-1, 1]; sizes multiples of 4. Layout: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stylenorm.nn.blocks import ResizeConv, check_image_size
+from stylenorm.nn.blocks import ImageNetwork, ResizeConv
 from stylenorm.nn.norm import NormSpec
 
 UPSAMPLING_MODES = ("transpose", "resize_conv")
@@ -41,23 +40,13 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
-class ResnetGenerator(nn.Module):
-    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with a configurable norm.
+class ResnetGenerator(ImageNetwork):
+    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with any norm (``affine: null``: off, as there).
 
-    Args:
-        norm: :class:`NormSpec`, ``configs/norm`` mapping or kind name; ``affine: null`` means off,
-            as in the original.
-        ngf: filters of the first conv (64).
-        n_blocks: residual blocks (9 for 256 px training, 6 for 128 px).
-        dropout: dropout probability inside residual blocks (original ``--no_dropout`` default: 0;
-            its flag turns on 0.5).
-        upsampling: ``transpose`` (original) or ``resize_conv`` (no checkerboard artifacts).
-        conv_bias: ``None`` applies :attr:`NormSpec.conv_bias` (no bias before batch norm).
-        in_channels, out_channels: 3 for RGB.
+    ``dropout`` inside the residual blocks (the original's flag turns on 0.5); ``upsampling``: ``transpose``
+    (original) or ``resize_conv`` (no checkerboard artifacts); ``conv_bias=None`` applies :attr:`NormSpec.conv_bias`.
     """
 
-    size_multiple = 4
-    min_size = 8
     default_affine = False
 
     def __init__(
@@ -71,14 +60,13 @@ class ResnetGenerator(nn.Module):
         in_channels: int = 3,
         out_channels: int = 3,
     ):
-        super().__init__()
         if upsampling not in UPSAMPLING_MODES:
             raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}.")
-        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
-        self.norm_spec = norm
-        bias = norm.conv_bias if conv_bias is None else conv_bias
+        super().__init__(norm)
+        norm = self.norm_spec
+        bias = norm.conv_bias_or(conv_bias)
 
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(3),
@@ -110,5 +98,5 @@ class ResnetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """RGB in [-1, 1] ``(N, 3, H, W)`` -> RGB in [-1, 1], same size."""
-        check_image_size(x, multiple=self.size_multiple, min_size=self.min_size, network="ResnetGenerator")
+        self.check_size(x)
         return self.model(x)

@@ -24,6 +24,13 @@ MODEL_NAMES = ("style", "cyclegan", "autoencoder", "adain")
 #: The network whose ``default_affine`` a model's ``norm.affine: null`` resolves to.
 _MAIN_NETWORK = {"style": TransformerNet, "cyclegan": ResnetGenerator, "autoencoder": ConvNormActAutoencoder}
 
+#: Role and class of the models with one network (their ``network`` options are its arguments).
+_ONE_NETWORK = {
+    "style": ("transformer", TransformerNet),
+    "adain": ("adain", AdaINNet),
+    "autoencoder": ("autoencoder", ConvNormActAutoencoder),
+}
+
 
 def resolved_affine(model_name: str, affine: bool | None) -> bool:
     """``norm.affine`` with null resolved to the model's network default (AdaIN's decoder: True)."""
@@ -32,50 +39,24 @@ def resolved_affine(model_name: str, affine: bool | None) -> bool:
     return getattr(_MAIN_NETWORK.get(model_name), "default_affine", True)
 
 
-def _options(section: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(section or {})
-
-
-#: Keys of a model config's ``conv`` section (conv options every network honours).
-CONV_OPTIONS = ("weight_standardization",)
-
-
-def _conv_options(section: Mapping[str, Any] | None) -> dict[str, Any]:
-    options = {"weight_standardization": False, **_options(section)}
-    unknown = sorted(set(options) - set(CONV_OPTIONS))
-    if unknown:
-        raise ValueError(f"Unknown model.conv key(s) {unknown}; expected some of {list(CONV_OPTIONS)}.")
-    if not isinstance(options["weight_standardization"], bool):
-        raise ValueError(
-            f"model.conv.weight_standardization must be true or false, got {options['weight_standardization']!r}."
-        )
-    return options
-
-
 def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
     """Networks of one model config, by role, with the model's ``conv`` options applied.
 
-    ``conv.weight_standardization: true`` standardises every conv that feeds a norm layer
-    (Qiao et al. 2019; :mod:`stylenorm.nn.weight_standardization`) in every network of the model.
+    ``style`` -> ``{"transformer"}``; ``cyclegan`` -> ``{"G_AB", "G_BA", "D_A", "D_B"}`` (generators share
+    ``generator`` options, discriminators ``discriminator`` options and ``discriminator.norm`` when set);
+    ``autoencoder`` -> ``{"autoencoder"}``; ``adain`` -> ``{"adain"}`` (encoder randomly initialised).
+    ``conv.weight_standardization: true`` standardises every conv that feeds a norm layer (Qiao et al. 2019).
     """
-    conv = _conv_options(model.get("conv"))
-    networks = _build_plain_networks(model)
-    if conv["weight_standardization"]:
-        for network in networks.values():
-            check_fits(network.norm_spec)
-            standardize_conv_weights(network)
-    return networks
-
-
-def _build_plain_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
-    """Networks of one model config, by role.
-
-    ``style`` -> ``{"transformer"}``; ``cyclegan`` -> ``{"G_AB", "G_BA", "D_A", "D_B"}`` (both
-    generators share ``generator`` options, both discriminators ``discriminator`` options; the
-    discriminators use ``discriminator.norm`` when set, else ``norm``); ``autoencoder`` ->
-    ``{"autoencoder"}``; ``adain`` -> ``{"adain"}`` (encoder randomly initialised: the task or a
-    checkpoint gives it its weights).
-    """
+    conv = {"weight_standardization": False, **(model.get("conv") or {})}
+    if set(conv) != {"weight_standardization"}:
+        raise ValueError(
+            f"Unknown model.conv key(s) {sorted(set(conv) - {'weight_standardization'})}; expected some of "
+            "['weight_standardization']."
+        )
+    if not isinstance(conv["weight_standardization"], bool):
+        raise ValueError(
+            f"model.conv.weight_standardization must be true or false, got {conv['weight_standardization']!r}."
+        )
     name = model.get("name")
     norm = NormSpec.from_config(model.get("norm"))
     if norm.kind in STYLE_CONDITIONED_KINDS and name != "style":
@@ -84,20 +65,23 @@ def _build_plain_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
             f"(one per data.style_images entry); model={name} has no styles. Use norm=instance for model={name}, "
             f"or model=style for several styles in one network."
         )
-    if name == "style":
-        return {"transformer": TransformerNet(norm=norm, **_options(model.get("network")))}
-    if name == "adain":
-        return {"adain": AdaINNet(norm=norm, **_options(model.get("network")))}
-    if name == "autoencoder":
-        return {"autoencoder": ConvNormActAutoencoder(norm=norm, **_options(model.get("network")))}
-    if name == "cyclegan":
-        generator = _options(model.get("generator"))
-        discriminator = _options(model.get("discriminator"))
+    if name in _ONE_NETWORK:
+        role, network = _ONE_NETWORK[name]
+        networks = {role: network(norm=norm, **(model.get("network") or {}))}
+    elif name == "cyclegan":
+        generator = dict(model.get("generator") or {})
+        discriminator = dict(model.get("discriminator") or {})
         d_norm = NormSpec.from_config(discriminator.pop("norm", None) or norm)
-        return {
+        networks = {
             "G_AB": ResnetGenerator(norm=norm, **generator),
             "G_BA": ResnetGenerator(norm=norm, **generator),
             "D_A": PatchDiscriminator(norm=d_norm, **discriminator),
             "D_B": PatchDiscriminator(norm=d_norm, **discriminator),
         }
-    raise ValueError(f"Unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)} (configs/model/).")
+    else:
+        raise ValueError(f"Unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)} (configs/model/).")
+    if conv["weight_standardization"]:
+        for network in networks.values():
+            check_fits(network.norm_spec)
+            standardize_conv_weights(network)
+    return networks

@@ -4,8 +4,6 @@ C64-C128-C256-C512 with 4x4 convs, LeakyReLU 0.2, no norm on the first layer, st
 then a 4x4 conv to one channel (stride 1): every output pixel scores a 70x70 input patch. A
 256x256 image gives a 30x30 map. Modules sit in one ``nn.Sequential`` called ``model`` in the
 original order, so ``latest_net_D_A.pth`` files load unchanged.
-
-With ndf=64, 3 layers, instance norm without affine and conv bias on: 2,764,737 parameters.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from stylenorm.nn.blocks import ImageNetwork
 from stylenorm.nn.norm import NormSpec
 
 
@@ -23,17 +22,13 @@ def patchgan_output_size(size: int, n_layers: int = 3) -> int:
     return size - 2  # two stride-1 4x4 convs with padding 1 each remove one pixel
 
 
-class PatchDiscriminator(nn.Module):
-    """N-layer PatchGAN; ``n_layers=3`` is the 70x70 one.
+class PatchDiscriminator(ImageNetwork):
+    """N-layer PatchGAN with any norm (``affine: null``: off); ``n_layers=3`` is the 70x70 one.
 
-    Args:
-        norm: :class:`NormSpec`, ``configs/norm`` mapping or kind name; ``affine: null`` means off.
-        ndf: filters of the first conv (64).
-        n_layers: stride-2 conv layers (3 -> 70x70 receptive field).
-        conv_bias: ``None`` applies :attr:`NormSpec.conv_bias` (no bias before batch norm).
-        in_channels: 3 for RGB.
+    ``ndf`` filters in the first conv; ``conv_bias=None`` applies :attr:`NormSpec.conv_bias`.
     """
 
+    size_multiple = 1  # any side of at least min_size (set per instance) works
     default_affine = False
 
     def __init__(
@@ -44,13 +39,12 @@ class PatchDiscriminator(nn.Module):
         conv_bias: bool | None = None,
         in_channels: int = 3,
     ):
-        super().__init__()
-        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
-        self.norm_spec = norm
+        super().__init__(norm)
+        norm = self.norm_spec
         self.n_layers = n_layers
         #: Smallest input side that still yields a 1x1 score map (24 for 3 layers).
         self.min_size = next(s for s in range(1, 10_000) if patchgan_output_size(s, n_layers) >= 1)
-        bias = norm.conv_bias if conv_bias is None else conv_bias
+        bias = norm.conv_bias_or(conv_bias)
 
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
         channels = ndf

@@ -37,15 +37,15 @@ CHECKPOINT_FORMATS = (
 _RUNNING_STAT_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def read_state_dict(source: Source) -> StateDict:
-    """A state dict from a file path (loaded on CPU, tensors only) or a mapping.
+def read_state_dict(source: Source, expected: str = "Expected a state dict (a mapping of tensors).") -> StateDict:
+    """A state dict from a file path (loaded on CPU, tensors only; ``expected`` ends errors) or a mapping.
 
     A ``module.`` prefix left by ``nn.DataParallel`` is stripped.
     """
     if isinstance(source, Mapping):
         state = dict(source)
     else:
-        state = safe_load(source, "Expected a state dict (a mapping of tensors).")
+        state = safe_load(source, expected)
         if not isinstance(state, Mapping):
             raise ValueError(f"{source} holds a {type(state).__name__}, expected a state dict (a mapping of tensors).")
         state = dict(state)
@@ -78,45 +78,37 @@ def detect_checkpoint_format(state: Mapping) -> str:
     )
 
 
-def _rename_segments(key: str, rules: list[tuple[str, str]]) -> str:
-    parts = key.split(".")
-    for pattern, replacement in rules:
-        parts = [re.sub(pattern, replacement, part) if re.fullmatch(pattern, part) else part for part in parts]
-    return ".".join(parts)
-
-
-_FNS_TO_OURS = [(r"conv2d", "conv"), (r"in(\d)", r"norm\1"), (r"deconv([12])", r"up\1"), (r"deconv3", "conv_out")]
-_OURS_TO_FNS = [(r"conv", "conv2d"), (r"norm(\d)", r"in\1"), (r"up([12])", r"deconv\1"), (r"conv_out", "deconv3")]
+def _renamed(
+    state: Mapping[str, torch.Tensor], blocks: tuple[str, str, int], rules: list[tuple[str, str]]
+) -> StateDict:
+    """``state`` with residual block ``blocks[0]<i>.`` renamed ``blocks[1]<i + blocks[2]>.``, then each key segment
+    that fully matches a rule's pattern replaced by it."""
+    renamed = {}
+    for key, value in state.items():
+        match = re.match(rf"{blocks[0]}(\d+)\.(.*)", key)
+        if match:
+            key = f"{blocks[1]}{int(match.group(1)) + blocks[2]}.{match.group(2)}"
+        parts = key.split(".")
+        for pattern, replacement in rules:
+            parts = [re.sub(pattern, replacement, part) if re.fullmatch(pattern, part) else part for part in parts]
+        renamed[".".join(parts)] = value
+    return renamed
 
 
 def fast_neural_style_to_transformer_net(state: Mapping[str, torch.Tensor]) -> StateDict:
     """Rename fast-neural-style keys to :class:`TransformerNet` keys (``res3.in1`` -> ``residual_blocks.2.norm1``)."""
-    renamed = {}
-    for key, value in state.items():
-        match = re.match(r"res(\d+)\.(.*)", key)
-        if match:
-            key = f"residual_blocks.{int(match.group(1)) - 1}.{match.group(2)}"
-        renamed[_rename_segments(key, _FNS_TO_OURS)] = value
-    return renamed
+    rules = [(r"conv2d", "conv"), (r"in(\d)", r"norm\1"), (r"deconv([12])", r"up\1"), (r"deconv3", "conv_out")]
+    return _renamed(state, ("res", "residual_blocks.", -1), rules)
 
 
 def transformer_net_to_fast_neural_style(state: Mapping[str, torch.Tensor]) -> StateDict:
     """Inverse of :func:`fast_neural_style_to_transformer_net`, for files the example code can load."""
-    renamed = {}
-    for key, value in state.items():
-        match = re.match(r"residual_blocks\.(\d+)\.(.*)", key)
-        if match:
-            key = f"res{int(match.group(1)) + 1}.{match.group(2)}"
-        renamed[_rename_segments(key, _OURS_TO_FNS)] = value
-    return renamed
+    rules = [(r"conv", "conv2d"), (r"norm(\d)", r"in\1"), (r"up([12])", r"deconv\1"), (r"conv_out", "deconv3")]
+    return _renamed(state, (r"residual_blocks\.", "res", 1), rules)
 
 
 def drop_unused_running_stats(state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
-    """Drop ``running_mean`` / ``running_var`` / ``num_batches_tracked`` entries ``model`` has no buffer for.
-
-    PyTorch < 0.4 saved running statistics for instance norm although it never used them in
-    either mode; loading such a file strictly would otherwise fail.
-    """
+    """Drop running-statistics entries ``model`` has no buffer for (PyTorch < 0.4 saved them for instance norm)."""
     wanted = set(model.state_dict())
     return {k: v for k, v in state.items() if k in wanted or not k.endswith(_RUNNING_STAT_SUFFIXES)}
 
@@ -184,21 +176,14 @@ def load_cyclegan_generator(source: Source, norm: NormSpec | Mapping | str | Non
     return net.eval()
 
 
-def _adain_width(state: Mapping[str, torch.Tensor], key: str, dim: int, factor: int) -> int:
-    return state[key].shape[dim] // factor
-
-
 def load_adain_encoder(source: Source) -> AdaINEncoder:
-    """An :class:`AdaINEncoder` holding the public ``vgg_normalised.pth`` (or a file cut after relu4_1).
-
-    Layers after relu4_1 (indices 31-52) are not used by AdaIN and are ignored.
-    """
+    """An :class:`AdaINEncoder` holding the public ``vgg_normalised.pth``; its layers after relu4_1 are ignored."""
     state = read_state_dict(source)
     if detect_checkpoint_format(state) != "adain_encoder":
         raise ValueError(
             "Not an AdaIN vgg_normalised.pth: expected an nn.Sequential state dict whose 0.weight is a 3x3x1x1 conv."
         )
-    net = AdaINEncoder(width=_adain_width(state, "2.weight", 0, 1))
+    net = AdaINEncoder(width=state["2.weight"].shape[0])
     kept = {k: v for k, v in state.items() if int(k.split(".")[0]) < ENCODER_LENGTH}
     _load_strict(net, kept, "AdaIN vgg_normalised")
     net.weights_source = f"file:{source}" if not isinstance(source, Mapping) else "state_dict"
@@ -210,7 +195,7 @@ def load_adain_decoder(source: Source) -> AdaINDecoder:
     state = read_state_dict(source)
     if detect_checkpoint_format(state) != "adain_decoder":
         raise ValueError("Not an AdaIN decoder.pth: expected an nn.Sequential state dict starting at 1.weight.")
-    net = AdaINDecoder(width=_adain_width(state, "1.weight", 1, 8))
+    net = AdaINDecoder(width=state["1.weight"].shape[1] // 8)
     _load_strict(net, state, "AdaIN decoder")
     return net.eval()
 

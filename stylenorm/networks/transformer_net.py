@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stylenorm.nn.blocks import ReflectionConv, ResizeConv, check_image_size
+from stylenorm.nn.blocks import ImageNetwork, ReflectionConv, ResizeConv
 from stylenorm.nn.norm import NormSpec
 
 
@@ -31,25 +31,15 @@ class TransformerResidualBlock(nn.Module):
         return x + self.norm2(self.conv2(out))
 
 
-class TransformerNet(nn.Module):
-    """Johnson et al.'s image transformation network with a configurable norm.
+class TransformerNet(ImageNetwork):
+    """Johnson et al.'s image transformation network with any norm (``affine: null``: on, as published).
 
-    Args:
-        norm: a :class:`NormSpec`, a ``configs/norm`` mapping or a kind name. ``affine: null``
-            means affine on, as in the published models.
-        num_residual_blocks: 5 in the paper.
+    Sides: multiples of 4, at least 8 (9x9 reflection padding needs more than 4 pixels per side).
     """
 
-    #: Input height/width must be a multiple of this ...
-    size_multiple = 4
-    #: ... and at least this (9x9 reflection padding needs more than 4 pixels per side).
-    min_size = 8
-    default_affine = True
-
     def __init__(self, norm: NormSpec | dict | str | None = None, num_residual_blocks: int = 5):
-        super().__init__()
-        norm = NormSpec.from_config(norm).with_default_affine(self.default_affine)
-        self.norm_spec = norm
+        super().__init__(norm)
+        norm = self.norm_spec
         self.conv1 = ReflectionConv(3, 32, 9)
         self.norm1 = norm(32, name="norm1")
         self.conv2 = ReflectionConv(32, 64, 3, stride=2)
@@ -68,7 +58,7 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """0-255 RGB ``(N, 3, H, W)`` -> 0-255 RGB (unclamped), same size."""
-        check_image_size(x, multiple=self.size_multiple, min_size=self.min_size, network="TransformerNet")
+        self.check_size(x)
         y = self.relu(self.norm1(self.conv1(x)))
         y = self.relu(self.norm2(self.conv2(y)))
         y = self.relu(self.norm3(self.conv3(y)))

@@ -1,14 +1,15 @@
-"""The frozen VGG16 loss network of fast style transfer, and where its weights come from.
+"""The frozen VGG16 loss network of fast style transfer, and where VGG weights come from.
 
 Johnson et al. 2016 (Sec. 3) measure content and style with an ImageNet VGG16 (Simonyan & Zisserman
 2015) at relu1_2, relu2_2, relu3_3 and relu4_3. :class:`VGG16Features` is torchvision's VGG16
 ``features`` cut after relu4_3, so torchvision's ``features.<i>.*`` keys load unchanged. Weights
-(``model.vgg_weights``: ``imagenet``, a file, or ``random`` for offline smoke runs):
-docs/public_checkpoints.md. The losses take this network as an argument (:mod:`stylenorm.losses`).
+(``model.vgg_weights`` here, ``model.encoder_weights`` for AdaIN: ``imagenet``, a file, or ``random`` for
+offline smoke runs): docs/public_checkpoints.md. The losses take this network as an argument.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -18,15 +19,14 @@ from urllib.parse import urlparse
 
 import torch
 from torch import nn
-from torchvision.models import VGG16_Weights
+from torchvision.models import VGG16_Weights, WeightsEnum
 from torchvision.models.vgg import cfgs, make_layers
 
-from stylenorm.safe_load import safe_load
+from stylenorm.networks.public_checkpoints import read_state_dict
 
 log = logging.getLogger(__name__)
 
-#: Layers whose activations the perceptual loss reads, and their indices in torchvision's
-#: ``vgg16().features``.
+#: Layers whose activations the perceptual loss reads, and their indices in torchvision's ``vgg16().features``.
 VGG16_LAYER_INDICES = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 VGG16_LAYERS = tuple(VGG16_LAYER_INDICES)
 
@@ -34,27 +34,52 @@ VGG16_LAYERS = tuple(VGG16_LAYER_INDICES)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-IMAGENET_WEIGHTS = VGG16_Weights.IMAGENET1K_V1
+#: Seed of random VGG weights (``random``): fixed, not the run's seed.
+RANDOM_WEIGHTS_SEED = 0
 
 
 class VGGWeightsUnavailableError(RuntimeError):
-    """The ImageNet VGG16 weights are neither in the torch hub cache nor downloadable."""
+    """The ImageNet VGG weights are neither in the torch hub cache nor downloadable."""
 
 
-#: Seed of the random VGG16 weights (``model.vgg_weights=random``): fixed, not the run's seed.
-RANDOM_WEIGHTS_SEED = 0
+@dataclasses.dataclass(frozen=True)
+class WeightsOption:
+    """A config key naming VGG weights (``imagenet``, ``random`` or a file) and what it loads."""
+
+    config_key: str
+    network: str
+    imagenet: WeightsEnum
+    files: str  # the files it takes, for messages
+    file_hint: str  # a value of config_key naming a file, for messages
+
+
+VGG16_WEIGHTS = WeightsOption(
+    "model.vgg_weights",
+    "VGG16",
+    VGG16_Weights.IMAGENET1K_V1,
+    "a torchvision VGG16 state dict (e.g. vgg16-397923af.pth)",
+    "/path/to/vgg16.pth (a torchvision VGG16 state dict)",
+)
+
+
+def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
+    """torchvision's VGG init (He normal, fan out), so random weights give activations of a sensible scale.
+
+    Drawn from a generator of its own with a fixed seed: the loss network is then the same function in every
+    run whatever the run's seed, so losses of an ablation's seeds and variants are comparable.
+    """
+    generator = torch.Generator().manual_seed(RANDOM_WEIGHTS_SEED)
+    for conv in convs:
+        nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+        nn.init.zeros_(conv.bias)
 
 
 class VGG16Features(nn.Module):
     """VGG16 up to relu4_3, frozen, returning the activations the perceptual loss reads.
 
-    Input: ``(N, 3, H, W)`` RGB on a 0-1 scale (values outside it are fine: a network's unclamped
-    output). ImageNet mean/std normalisation happens here, so callers never do it. This equals the
-    PyTorch example's ``normalize_batch`` applied to a 0-255 image: ``(x / 255 - mean) / std``.
-
-    Built randomly initialised (torchvision's scheme); use :func:`load_vgg16_features` for real
-    weights. :attr:`weights_source` says which weights it holds (``imagenet``, ``file:<path>``,
-    ``random``), for hyperparameters and logs.
+    Input: ``(N, 3, H, W)`` RGB on a 0-1 scale (unclamped values are fine). ImageNet mean/std normalisation
+    happens here: the PyTorch example's ``normalize_batch`` of a 0-255 image. Built randomly initialised; use
+    :func:`load_vgg16_features` for real weights. :attr:`weights_source`: ``imagenet``, ``file:<path>`` or ``random``.
     """
 
     def __init__(self) -> None:
@@ -65,34 +90,17 @@ class VGG16Features(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.weights_source = "random"
-        self._init_like_torchvision()
+        init_like_torchvision(m for m in self.features if isinstance(m, nn.Conv2d))
         self.requires_grad_(False)
         self.eval()
 
-    def _init_like_torchvision(self) -> None:
-        # torchvision's VGG init, so random weights give activations of a sensible scale. Drawn from a
-        # generator of its own with a fixed seed: the loss network is then the same function in every
-        # run, whatever the run's seed, so losses of an ablation's seeds and variants are comparable
-        # (with the global generator each seed would be scored by a different loss).
-        generator = torch.Generator().manual_seed(RANDOM_WEIGHTS_SEED)
-        for module in self.features:
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu", generator=generator)
-                nn.init.zeros_(module.bias)
-
     def train(self, mode: bool = True) -> VGG16Features:
-        # A loss network must stay a fixed function, but `.train()` on any parent (the LightningModule
-        # this lives in, Lightning < 2.1 at fit start, its on_validation_model_train hook) recurses
-        # into it; so it ignores that. VGG16's conv/ReLU/pool layers act the same in both modes
-        # today; staying in eval keeps that true and lets model summaries show it as frozen.
+        # A loss network stays a fixed function, but `.train()` on any parent (the LightningModule) recurses
+        # into it; staying in eval also lets model summaries show it as frozen.
         return super().train(False)
 
     def forward(self, images: torch.Tensor, layers: Iterable[str] = VGG16_LAYERS) -> dict[str, torch.Tensor]:
-        """Activations ``{layer name: (N, C, H', W')}`` for ``layers``; stops after the deepest one.
-
-        For a 64x64 input: relu1_2 (N, 64, 64, 64), relu2_2 (N, 128, 32, 32),
-        relu3_3 (N, 256, 16, 16), relu4_3 (N, 512, 8, 8).
-        """
+        """Activations ``{layer name: (N, C, H', W')}`` for ``layers``; stops after the deepest one."""
         wanted = {VGG16_LAYER_INDICES[name]: name for name in check_layer_names(layers, "layers")}
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(
@@ -117,105 +125,79 @@ def check_layer_names(names: Iterable[str], what: str) -> tuple[str, ...]:
     return names
 
 
-def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
-    """A frozen :class:`VGG16Features` with ``weights``: ``imagenet``, ``random`` or a state dict path.
+def read_weights(option: WeightsOption, weights: str | PathLike) -> tuple[Mapping[str, torch.Tensor] | None, str]:
+    """``(state dict, source)`` that ``weights`` names; the state dict is None for ``random``.
 
-    Raises:
-        VGGWeightsUnavailableError: ``imagenet`` weights not cached and not downloadable.
-        FileNotFoundError: a path that does not exist.
-        ValueError: a file that is not a VGG16 state dict.
+    Raises VGGWeightsUnavailableError (``imagenet`` neither cached nor downloadable), FileNotFoundError or ValueError.
     """
-    network = VGG16Features()
     if weights == "random":
         log.warning(
-            "PERCEPTUAL LOSS USES RANDOM VGG16 WEIGHTS (model.vgg_weights=random). Content and style losses "
-            "are not perceptual and this is NOT a real style-transfer run: use it only for offline smoke tests. "
-            "Set model.vgg_weights=imagenet (or a path to torchvision's vgg16 weights) for real training."
+            f"RANDOM {option.network} WEIGHTS ({option.config_key}=random): the content and style losses are not "
+            "perceptual and this is NOT a real style-transfer run: use it only for offline smoke tests. "
+            f"Set {option.config_key}=imagenet (or a path, {option.file_hint}) for real training."
         )
-        return network
+        return None, "random"
     if weights == "imagenet":
-        state, source, description = _imagenet_state_dict(), "imagenet", f"torchvision's {IMAGENET_WEIGHTS!r}"
-    else:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"VGG16 weights file not found: {path}. model.vgg_weights takes 'imagenet', 'random' or the path "
-                "of a torchvision VGG16 state dict (e.g. vgg16-397923af.pth)."
-            )
-        state, source, description = read_weights_file(path), f"file:{path}", str(path)
-    network.load_state_dict(_features_state_dict(state, network.state_dict(), description))
+        return fetch_imagenet_state_dict(option), "imagenet"
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{option.network} weights file not found: {path}. {option.config_key} takes 'imagenet', 'random' or "
+            f"the path of {option.files}."
+        )
+    return read_state_dict(path, f"Expected {option.files}."), f"file:{path}"
+
+
+def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
+    """A frozen :class:`VGG16Features` with ``weights``: ``imagenet``, ``random`` or a state dict path."""
+    network = VGG16Features()
+    state, source = read_weights(VGG16_WEIGHTS, weights)
+    if state is not None:
+        network.load_state_dict(_features_state_dict(state, network.state_dict(), source.removeprefix("file:")))
     network.weights_source = source
     return network
 
 
-def imagenet_weights_cache_path(weights=IMAGENET_WEIGHTS) -> Path:
-    """Where torchvision looks for (and downloads) an ImageNet weights file (default: VGG16's): the
-    torch hub cache."""
-    filename = os.path.basename(urlparse(weights.url).path)
-    return Path(torch.hub.get_dir()) / "checkpoints" / filename
+def imagenet_weights_cache_path(weights: WeightsEnum = VGG16_WEIGHTS.imagenet) -> Path:
+    """Where torchvision looks for (and downloads) an ImageNet weights file: the torch hub cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
 
 
-def _imagenet_state_dict() -> Mapping[str, torch.Tensor]:
-    return fetch_imagenet_state_dict(
-        IMAGENET_WEIGHTS,
-        what="the ImageNet VGG16 weights for the perceptual loss",
-        config_key="model.vgg_weights",
-        file_hint="/path/to/vgg16.pth (a torchvision VGG16 state dict)",
-    )
-
-
-def fetch_imagenet_state_dict(weights, *, what: str, config_key: str, file_hint: str) -> Mapping[str, torch.Tensor]:
-    """torchvision's ImageNet ``weights`` (a ``WeightsEnum`` member) from the hub cache, else downloaded.
-
-    Offline and not cached: :class:`VGGWeightsUnavailableError` saying where to put the file, and
-    the two other values of ``config_key`` (a local file, or ``random`` for smoke runs).
-    """
+def fetch_imagenet_state_dict(option: WeightsOption) -> Mapping[str, torch.Tensor]:
+    """torchvision's ImageNet weights of ``option`` from the hub cache, else downloaded; offline and not
+    cached, a :class:`VGGWeightsUnavailableError` saying where to put the file and the other choices."""
+    weights = option.imagenet
     cache_path = imagenet_weights_cache_path(weights)
     was_cached = cache_path.is_file()
     try:
-        # torchvision's own route (as in vgg16(weights=...)): the hub cache, else a download whose
-        # SHA256 prefix (the "397923af" of vgg16-397923af.pth) is checked.
+        # torchvision's own route: the hub cache, else a download whose SHA256 prefix is checked.
         return weights.get_state_dict(progress=True, check_hash=True, map_location="cpu")
     except Exception as error:
         if was_cached:
             raise VGGWeightsUnavailableError(
-                f"The cached {what.removeprefix('the ')} at {cache_path} could not be read ({error}). "
-                "The file is probably truncated: delete it and run again to download it, or put a good copy "
-                f"from {weights.url} there."
+                f"The cached ImageNet {option.network} weights at {cache_path} could not be read ({error}). The file "
+                f"is probably truncated: delete it and run again to download it, or put a good copy from {weights.url} "
+                "there."
             ) from error
         # Offline: URLError, timeouts and SSL failures are OSErrors; a download with a bad hash a RuntimeError.
         if not isinstance(error, (OSError, RuntimeError)):
             raise
         raise VGGWeightsUnavailableError(
-            f"Could not get {what} ({type(error).__name__}: {error}).\n"
-            f"They are not in the torch hub cache and could not be downloaded (offline?). Either:\n"
-            f"  * download {weights.url} on a machine that is online and put it at\n"
-            f"      {cache_path}\n"
+            f"Could not get the ImageNet {option.network} weights ({type(error).__name__}: {error}): not in the "
+            f"torch hub cache and not downloadable (offline?). Either:\n"
+            f"  * download {weights.url} where you are online and put it at {cache_path}\n"
             f"    (the torch hub cache: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaults to ~/.cache/torch), or\n"
-            f"  * pass a local copy: {config_key}={file_hint}, or\n"
-            f"  * for an offline smoke run only: {config_key}=random (random VGG weights: the losses are then\n"
-            f"    not perceptual and the result is not real style transfer)."
+            f"  * pass a local copy: {option.config_key}={option.file_hint}, or\n"
+            f"  * for an offline smoke run only: {option.config_key}=random (not real style transfer)."
         ) from error
-
-
-def read_weights_file(
-    path: Path, expected: str = "torch.save(torchvision.models.vgg16(weights='IMAGENET1K_V1').state_dict(), path)"
-) -> Mapping[str, torch.Tensor]:
-    state = safe_load(path, f"Expected a state dict saved with {expected}.")
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path} holds a {type(state).__name__}, expected a VGG state dict (a mapping of tensors).")
-    return state
 
 
 def _features_state_dict(
     state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], description: str
 ) -> dict[str, torch.Tensor]:
-    """The entries of ``expected`` (``features.0.weight`` ... ``features.21.bias``) taken from ``state``,
-    a full torchvision VGG16 state dict or one of its ``features`` alone; the rest is not needed."""
+    """The entries of ``expected`` taken from ``state``, a full torchvision VGG16 state dict or its ``features``."""
     needed = list(expected)
-    found = ", ".join(sorted(state)[:6]) or "no keys"  # as the file has them, for the error message
-    if state and all(key.startswith("module.") for key in state):  # saved from nn.DataParallel
-        state = {key.removeprefix("module."): value for key, value in state.items()}
+    found = ", ".join(sorted(state)[:6]) or "no keys"
     if not any(key.startswith("features.") for key in state):  # a features-only state dict
         state = {f"features.{key}": value for key, value in state.items()}
     missing = [key for key in needed if key not in state]
@@ -223,7 +205,7 @@ def _features_state_dict(
         raise ValueError(
             f"{description} is not a VGG16 state dict: missing {len(missing)} of the {len(needed)} tensors VGG16 "
             f"needs up to relu4_3 (e.g. {', '.join(missing[:3])}). Expected torchvision's vgg16() keys "
-            f"(features.0.weight, features.0.bias, ..., features.21.bias[, classifier.*]) or its features alone "
+            f"(features.0.weight, ..., features.21.bias[, classifier.*]) or its features alone "
             f"(0.weight, ..., 21.bias); found {found}."
         )
     wrong = [

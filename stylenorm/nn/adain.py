@@ -1,14 +1,12 @@
-"""Adaptive instance normalization (Huang & Belongie 2017, Eq. 8).
+"""Adaptive instance normalization (Huang & Belongie 2017, Eq. 8): ``sigma(y) * (x - mu(x)) / sigma(x) + mu(y)``.
 
-``AdaIN(x, y) = sigma(y) * (x - mu(x)) / sigma(x) + mu(y)``. Two inputs, so not a ``NormSpec`` kind.
-The statistics follow the paper's PyTorch port (naoto0804/pytorch-AdaIN): unbiased variance with
-``eps`` added before the square root, so files trained with that code see the same features.
+Two inputs, so not a ``NormSpec`` kind. The statistics follow the paper's PyTorch port (naoto0804/pytorch-AdaIN):
+unbiased variance with ``eps`` added before the square root, so files trained with that code see the same features.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 #: Added to the variance before the square root, as in the paper's PyTorch port.
 ADAIN_EPS = 1e-5
@@ -44,19 +42,4 @@ def adaptive_instance_norm(content: torch.Tensor, style: torch.Tensor, eps: floa
             f"AdaIN content {tuple(content.shape)} and style {tuple(style.shape)} features need the same channels "
             "and batch size (or a style batch of 1)."
         )
-    style_mean, style_std = channel_mean_std(style, eps)
-    return adain_with_statistics(content, style_mean, style_std, eps)
-
-
-class AdaptiveInstanceNorm(nn.Module):
-    """:func:`adaptive_instance_norm` as a module (no parameters): ``forward(content, style)``."""
-
-    def __init__(self, eps: float = ADAIN_EPS) -> None:
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return adaptive_instance_norm(content, style, self.eps)
-
-    def extra_repr(self) -> str:
-        return f"eps={self.eps}"
+    return adain_with_statistics(content, *channel_mean_std(style, eps), eps)

@@ -15,16 +15,7 @@ from stylenorm.nn.mixed_statistics_norm import MixedStatisticsNorm2d
 
 
 class BatchInstanceNorm2d(MixedStatisticsNorm2d):
-    """``rho * BN(x) + (1 - rho) * IN(x)``, then a per-channel affine (Nam & Kim 2018).
-
-    Args:
-        num_features: channels C of an ``(N, C, H, W)`` input.
-        eps: added to both variances.
-        momentum: running-statistics update rate of the BN part (as ``nn.BatchNorm2d``).
-        affine: learnable per-channel gamma/beta after the mixture.
-        track_running_stats: keep BN running statistics and use them in eval mode; when off, the
-            BN part uses batch statistics in eval mode too.
-    """
+    """``rho * BN(x) + (1 - rho) * IN(x)``, then a per-channel affine; arguments as ``nn.BatchNorm2d``'s."""
 
     def __init__(self, num_features: int, **options) -> None:  # eps, momentum, affine, track_running_stats
         super().__init__(num_features, **options)

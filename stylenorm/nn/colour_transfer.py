@@ -1,12 +1,7 @@
-"""Colour preservation for AdaIN style transfer by matching colour statistics (Huang & Belongie 2017,
-Sec. 7.3 "Color control", after Gatys et al. 2017; the port naoto0804/pytorch-AdaIN's ``coral``, after CORAL).
-
-Before encoding, the style image's RGB values get the content image's colour mean and covariance, so the
-style's statistics carry its brush strokes but the content's palette. With ``x`` the style's pixels as a
-``(3, H*W)`` matrix standardised per channel (unbiased std), ``S = x x^T + I`` and ``T`` the same for the
-content, the result is ``T^(1/2) S^(-1/2) x`` at the content's per-channel std and mean. The sum (not an
-average) and the added identity are the port's, so its outputs are reproduced, not an idealised CORAL.
-Where it is used: docs/modules.md, ``stylenorm/networks/adain_stylizer.py``.
+"""Colour preservation for AdaIN (Huang & Belongie 2017, Sec. 7.3, after Gatys et al. 2017): the port
+naoto0804/pytorch-AdaIN's ``coral``. With ``x`` the style's pixels as a ``(3, H*W)`` matrix standardised per channel
+(unbiased std), ``S = x x^T + I`` and ``T`` the same for the content, the result is ``T^(1/2) S^(-1/2) x`` at the
+content's per-channel std and mean: the port's sum and identity, so its outputs are reproduced. Use: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -14,7 +9,6 @@ from __future__ import annotations
 import torch
 
 #: Floor for a channel's std: a flat channel (a single-colour image) would otherwise divide 0 by 0.
-#: Real images' stds are orders of magnitude above it, so the port's results are unchanged.
 MIN_STD = 1e-6
 
 
@@ -33,8 +27,7 @@ def _symmetric_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
 
 
 def match_colour(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``source`` (``(3, H, W)``, RGB on a 0-1 scale) recoloured to ``target``'s (``(3, H', W')``) colour
-    mean and covariance; the port's ``coral(style, content)``. Unclamped, as there."""
+    """``source`` (``(3, H, W)`` RGB, 0-1) recoloured to ``target``'s colour mean and covariance, unclamped."""
     if source.dim() != 3 or source.shape[0] != 3 or target.dim() != 3 or target.shape[0] != 3:
         raise ValueError(
             f"Colour matching takes two RGB images shaped (3, H, W), got {tuple(source.shape)} and "

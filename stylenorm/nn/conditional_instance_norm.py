@@ -1,12 +1,9 @@
-"""Conditional instance norm (Dumoulin, Shlens & Kudlur 2017, "A Learned Representation for
-Artistic Style", eq. 5): instance norm whose scale and shift are looked up per style,
+"""Conditional instance norm (Dumoulin, Shlens & Kudlur 2017, eq. 5): instance norm whose scale and shift are
+looked up per style, ``z = gamma_s * (x - mu(x)) / sigma(x) + beta_s`` with ``(num_styles, C)`` tables.
 
-    z = gamma_s * (x - mu(x)) / sigma(x) + beta_s,   gamma, beta: (num_styles, C) tables.
-
-One network then holds N styles; a convex combination of the (gamma, beta) rows interpolates
-between them (Sec. 5 of the paper); :func:`convex_weights` is the one rule for such mixes. The style
-reaches the layers through :func:`set_style`, so ``forward(x)`` keeps one tensor. Baking a style into
-plain instance norm for inference: :mod:`stylenorm.inference.styles`.
+A convex combination of rows interpolates between styles (Sec. 5); :func:`convex_weights` is the one rule for
+such mixes. The style reaches the layers through :func:`set_style`, so ``forward(x)`` keeps one tensor. Baking a
+style into plain instance norm: :mod:`stylenorm.inference.styles`.
 """
 
 from __future__ import annotations
@@ -28,9 +25,7 @@ MIX_SUM_TOLERANCE = 1e-3
 class ConditionalInstanceNorm2d(nn.Module):
     """Instance norm with an ``(num_styles, C)`` table of gammas and betas (Dumoulin et al. 2017).
 
-    The current style is ``self.style``: ``None`` (style 0), an int, a LongTensor of indices ``(N,)``,
-    or float mix weights ``(num_styles,)`` / ``(N, num_styles)`` (non-negative, summing to 1; see
-    :func:`convex_weights`). Set it for every layer of a network at once with :func:`set_style`.
+    The current style is ``self.style`` (see :func:`style_weights`); :func:`set_style` sets it on every layer.
     """
 
     def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
@@ -67,11 +62,8 @@ class ConditionalInstanceNorm2d(nn.Module):
 
 
 def style_weights(style: Style, num_styles: int, batch: int, device: torch.device | None = None) -> torch.Tensor:
-    """A style choice as ``(batch,)`` long indices or ``(batch, num_styles)`` float mix weights.
-
-    Integer styles (a scalar or one index per sample) stay indices; float weights need one entry per
-    style and must pass :func:`convex_weights`.
-    """
+    """A style (``None`` = 0, an int, ``(N,)`` indices, or float mix weights ``(num_styles,)`` / ``(N, num_styles)``
+    passing :func:`convex_weights`) as ``(batch,)`` long indices or ``(batch, num_styles)`` float weights."""
     if style is None:
         style = 0
     style = torch.as_tensor(style, device=device)
@@ -98,11 +90,9 @@ def style_weights(style: Style, num_styles: int, batch: int, device: torch.devic
 
 
 def convex_weights(weights: Sequence[float] | torch.Tensor, flag: str, what: str) -> torch.Tensor:
-    """Mix weights (last dim: one per item mixed) checked by the one rule every mix shares: finite,
-    non-negative, each row summing to 1 within :data:`MIX_SUM_TOLERANCE`; refused otherwise, naming
-    ``flag`` and a sum-1 suggestion (``what`` names what is mixed). Within the tolerance the sum is
-    divided out, so the rounding of typed decimals does not scale the result; a one-hot row stays exact.
-    Float tensors keep their dtype; anything else becomes float32."""
+    """Mix weights (last dim: one per item mixed), checked by the rule every mix shares: finite, non-negative,
+    rows summing to 1 within :data:`MIX_SUM_TOLERANCE` (else refused, naming ``flag`` and a suggestion). The sum
+    is divided out, so typed decimals do not scale the result. Float tensors keep their dtype, others float32."""
     dtype = weights.dtype if isinstance(weights, torch.Tensor) and weights.is_floating_point() else torch.float32
     exact = torch.as_tensor(weights, dtype=torch.float64)
     rows = exact.reshape(-1, exact.shape[-1]) if exact.dim() else exact.reshape(1, 1)
@@ -145,10 +135,8 @@ _NO_STYLES = (
 
 
 def set_style(module: nn.Module, style: Style) -> None:
-    """Set the style (see :func:`style_weights`) on every conditional layer of ``module``.
-
-    Raises if ``module`` has none, naming the fix: only ``norm=conditional_instance`` networks have styles.
-    """
+    """Set the style (see :func:`style_weights`) on every conditional layer of ``module``; refuses a module
+    without any (only ``norm=conditional_instance`` networks have styles)."""
     layers = conditional_layers(module)
     if not layers:
         raise ValueError(f"This network {_NO_STYLES}")

@@ -1,8 +1,7 @@
 """Weight initialisation of the CycleGAN code (Zhu et al. 2017; Radford et al. 2016 for DCGAN).
 
-Conv and transposed-conv weights ~ N(0, gain), biases 0. Affine norm layers get scale ~ N(1, gain)
-and shift 0 - the original does this for batch norm only (its instance norm has no affine
-parameters); here every affine norm kind is treated alike so an ablation compares norms, not inits.
+Conv weights ~ N(0, gain), biases 0; affine norm layers scale ~ N(1, gain), shift 0. The original does the
+latter for batch norm only; every affine kind is treated alike here so an ablation compares norms, not inits.
 """
 
 from __future__ import annotations

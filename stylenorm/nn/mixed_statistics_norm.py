@@ -1,7 +1,5 @@
-"""What the learned norms share (batch-instance, switchable): per-channel affine parameters after the
-normalisation and batch-norm running statistics for eval mode, laid out as ``nn.BatchNorm2d`` lays
-them out (``weight``, ``bias``, ``running_mean``, ``running_var``, ``num_batches_tracked``), so that
-initialisation, the train/eval probes and checkpoints treat them like the torch norm layers."""
+"""What the learned norms (batch-instance, switchable) share: affine parameters and BN running statistics laid
+out as ``nn.BatchNorm2d`` lays them out, so init, the train/eval probes and checkpoints treat them alike."""
 
 from __future__ import annotations
 
@@ -13,13 +11,8 @@ class MixedStatisticsNorm2d(nn.Module):
     """Base of norm layers that blend several statistics; subclasses add the blend and ``forward``."""
 
     def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-    ):
+        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, track_running_stats=True
+    ) -> None:
         super().__init__()
         self.num_features = num_features
         self.eps = eps
@@ -37,9 +30,8 @@ class MixedStatisticsNorm2d(nn.Module):
             self.register_buffer("running_var", torch.ones(num_features))
             self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
         else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
 
     def check_input(self, x: Tensor) -> None:
         if x.dim() != 4:

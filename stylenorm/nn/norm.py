@@ -1,10 +1,8 @@
 """The one place where normalization is decided (Wu & He 2018, Fig. 2, for the statistics of each kind).
 
-Every network asks a :class:`NormSpec` for its norm layers (``spec(num_channels, name=...)``); no
-network names a torch norm class. Adding a kind is one entry in :data:`_BUILDERS` plus one yaml
-file in ``configs/norm/``. Facts about kinds live here too (:data:`BATCH_STATISTICS_KINDS`,
-:data:`STYLE_CONDITIONED_KINDS`, :func:`uses_running_statistics`, ...). The table of kinds, and
-why ``layer`` is ``GroupNorm(1, C)``: docs/modules.md.
+Every network asks a :class:`NormSpec` for its norm layers (``spec(num_channels, name=...)``) and never names a
+torch norm class; facts about the kinds live here too. Adding a kind is one entry in :data:`_BUILDERS` plus one
+yaml file in ``configs/norm/``. The table of kinds, and why ``layer`` is ``GroupNorm(1, C)``: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -19,12 +17,10 @@ from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
 from stylenorm.nn.conditional_instance_norm import ConditionalInstanceNorm2d
 from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
-#: The group counts tried, in order, by ``num_groups: auto`` (the rule of the GroupNorm notebook:
-#: 32 groups is Wu & He's default, smaller counts for narrow layers).
+#: The group counts tried, in order, by ``num_groups: auto`` (32 is Wu & He's default; fewer for narrow layers).
 AUTO_GROUP_CANDIDATES = (32, 16, 8, 4, 2, 1)
 
-#: Norm kinds whose layers subtract a per-channel mean, which makes a conv bias in front of them
-#: redundant; see :func:`NormSpec.conv_bias`. (Batch-instance norm's BN and IN parts both do.)
+#: Kinds whose per-channel mean subtraction makes a conv bias in front of them redundant (:attr:`NormSpec.conv_bias`).
 _BIAS_ABSORBING_KINDS = frozenset({"batch", "sync_batch", "batch_instance"})
 
 
@@ -37,22 +33,15 @@ def auto_num_groups(num_channels: int) -> int:
 class NormSpec:
     """A normalization choice, callable as ``spec(num_channels, name=...) -> nn.Module``.
 
-    Attributes mirror the keys of ``configs/norm/*.yaml``:
+    Attributes mirror the keys of ``configs/norm/*.yaml`` (docs/norms.md):
         kind: one of :data:`NORM_KINDS`.
-        affine: learnable per-channel scale and shift. ``None`` means "the network's published
-            default" (TransformerNet: on, CycleGAN: off, autoencoder: on); networks resolve it with
-            :meth:`with_default_affine` before building layers.
-        track_running_stats: keep running mean/var for eval mode. ``None`` means the torch default
-            of the kind (batch norm: on, instance norm: off).
-        num_groups: group norm only; an int that divides every channel count, or ``"auto"``.
-        channels_per_group: group norm only; a fixed number of channels per group (Wu & He 2018,
-            Table 3: 16 per group does about as well as their default of 32 groups), so a layer of
-            C channels gets C / channels_per_group groups. ``None``: ``num_groups`` decides. Set
-            one of the two, not both.
-        eps: added to the variance.
-        momentum: running-statistics momentum (batch norm, or instance norm with running stats).
-        num_styles: conditional instance norm only; rows of its per-style gamma/beta table (``null``
-            in the config: train.py fills it from the data's style images; 1 when building by hand).
+        affine: learnable per-channel scale and shift; ``None``: the network's published default, resolved by
+            :meth:`with_default_affine` before layers are built.
+        track_running_stats: running mean/var for eval mode; ``None``: the kind's torch default.
+        num_groups, channels_per_group: group norm only; a group count (or ``"auto"``) or a fixed number of
+            channels per group (Wu & He 2018, Table 3). Set one of the two.
+        eps, momentum: as in torch's norm layers.
+        num_styles: conditional instance norm only; rows of its per-style gamma/beta table.
     """
 
     kind: str = "instance"
@@ -70,18 +59,17 @@ class NormSpec:
                 f"Unknown norm kind {self.kind!r}; expected one of {', '.join(NORM_KINDS)} "
                 f"(configs/norm/<kind>.yaml, e.g. `norm=group`)."
             )
-        if self.num_groups != "auto" and not (
-            isinstance(self.num_groups, int) and not isinstance(self.num_groups, bool) and self.num_groups > 0
-        ):
+        if self.num_groups != "auto" and not _positive_int(self.num_groups):
             raise ValueError(f"norm.num_groups must be a positive int or 'auto', got {self.num_groups!r}.")
         if self.channels_per_group is not None:
-            value = self.channels_per_group
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"norm.channels_per_group must be a positive int or null, got {value!r}.")
+            if not _positive_int(self.channels_per_group):
+                raise ValueError(
+                    f"norm.channels_per_group must be a positive int or null, got {self.channels_per_group!r}."
+                )
             if self.num_groups != "auto":
                 raise ValueError(
-                    f"norm.num_groups={self.num_groups} and norm.channels_per_group={value} both fix the groups; "
-                    f"set one of them (the other to auto / null)."
+                    f"norm.num_groups={self.num_groups} and norm.channels_per_group={self.channels_per_group} both "
+                    f"fix the groups; set one of them (the other to auto / null)."
                 )
         for key in ("affine", "track_running_stats"):
             value = getattr(self, key)
@@ -89,20 +77,17 @@ class NormSpec:
                 raise ValueError(f"norm.{key} must be true, false or null, got {value!r}.")
         if self.eps <= 0:
             raise ValueError(f"norm.eps must be > 0, got {self.eps!r}.")
-        if isinstance(self.num_styles, bool) or not isinstance(self.num_styles, int) or self.num_styles < 1:
+        if not _positive_int(self.num_styles):
             raise ValueError(f"norm.num_styles must be a positive int, got {self.num_styles!r}.")
 
     @classmethod
     def from_config(cls, config: NormSpec | str | Mapping[str, Any] | None) -> NormSpec:
         """Build from a ``configs/norm`` mapping (or a DictConfig), a kind name, or a spec."""
-        if config is None:
-            return cls()
+        if config is None or isinstance(config, str):
+            return cls() if config is None else cls(kind=config)
         if isinstance(config, NormSpec):
             return config
-        if isinstance(config, str):
-            return cls(kind=config)
-        if not isinstance(config, Mapping):
-            # omegaconf's DictConfig is a MutableMapping, so this only catches real mistakes.
+        if not isinstance(config, Mapping):  # omegaconf's DictConfig is a Mapping
             raise TypeError(f"A norm config must be a mapping or a kind name, got {type(config).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(config) - known)
@@ -118,12 +103,8 @@ class NormSpec:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, suitable for hyperparameters and YAML.
-
-        ``num_styles`` appears only for conditional instance norm, and ``channels_per_group`` only when
-        set, so the stored settings of every other run (and the resume checks that compare them)
-        stay as they were.
-        """
+        """Plain dict for hyperparameters; ``num_styles`` and ``channels_per_group`` only where they apply, so
+        the stored settings of other runs (and the resume checks comparing them) stay as they were."""
         values = dataclasses.asdict(self)
         if self.kind != "conditional_instance":
             values.pop("num_styles")
@@ -137,15 +118,13 @@ class NormSpec:
 
     @property
     def conv_bias(self) -> bool:
-        """Whether a conv that feeds this norm keeps its bias, by default.
-
-        The rule of the CycleGAN code (Zhu et al. 2017), applied everywhere it is not overridden:
-        no bias in front of batch norm, whose per-channel mean subtraction and shift replace it;
-        a bias everywhere else (instance, group, layer, none). Instance norm also cancels a bias,
-        but the published CycleGAN checkpoints carry one, so keeping it keeps them loadable.
-        TransformerNet ignores this rule: the fast-neural-style layout has a bias on every conv.
-        """
+        """Whether a conv feeding this norm keeps its bias: not before batch norm, which replaces it (the
+        CycleGAN code's rule). Instance norm cancels a bias too, but the public CycleGAN files carry one."""
         return self.kind not in _BIAS_ABSORBING_KINDS
+
+    def conv_bias_or(self, override: bool | None) -> bool:
+        """``override`` when set, else :attr:`conv_bias` (a network's ``conv_bias`` option)."""
+        return self.conv_bias if override is None else override
 
     def __call__(self, num_channels: int, name: str = "norm") -> nn.Module:
         """Build the norm layer for ``num_channels`` channels; ``name`` appears in errors."""
@@ -157,34 +136,28 @@ class NormSpec:
         return _BUILDERS[self.kind](self, num_channels, name)
 
 
-def _instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    track = bool(spec.track_running_stats)  # torch default: off
-    return nn.InstanceNorm2d(
-        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
-    )
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _batch(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    track = True if spec.track_running_stats is None else spec.track_running_stats
-    return nn.BatchNorm2d(channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track)
+def _with_running_stats(cls: type[nn.Module], track_by_default: bool) -> Callable[[NormSpec, int, str], nn.Module]:
+    """Builder of a layer with torch's batch-norm arguments; ``track_running_stats: null`` -> ``track_by_default``."""
 
+    def build(spec: NormSpec, channels: int, name: str) -> nn.Module:
+        track = track_by_default if spec.track_running_stats is None else spec.track_running_stats
+        return cls(channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track)
 
-def _sync_batch(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    track = True if spec.track_running_stats is None else spec.track_running_stats
-    return nn.SyncBatchNorm(
-        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
-    )
+    return build
 
 
 def _group(spec: NormSpec, channels: int, name: str) -> nn.Module:
     if spec.channels_per_group is not None:
-        per_group = spec.channels_per_group
-        if channels % per_group:
+        if channels % spec.channels_per_group:
             raise ValueError(
-                f"{name}: norm.channels_per_group={per_group} does not divide its {channels} channels. "
+                f"{name}: norm.channels_per_group={spec.channels_per_group} does not divide its {channels} channels. "
                 f"Use a divisor of every layer's channel count, or widths that are multiples of it."
             )
-        return nn.GroupNorm(channels // per_group, channels, eps=spec.eps, affine=spec.affine)
+        return nn.GroupNorm(channels // spec.channels_per_group, channels, eps=spec.eps, affine=spec.affine)
     groups = auto_num_groups(channels) if spec.num_groups == "auto" else spec.num_groups
     if channels % groups:
         options = [g for g in AUTO_GROUP_CANDIDATES if channels % g == 0]
@@ -193,24 +166,6 @@ def _group(spec: NormSpec, channels: int, name: str) -> nn.Module:
             f"Use a divisor of every layer's channel count (here e.g. {options}) or norm.num_groups=auto."
         )
     return nn.GroupNorm(groups, channels, eps=spec.eps, affine=spec.affine)
-
-
-def _layer(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    return nn.GroupNorm(1, channels, eps=spec.eps, affine=spec.affine)
-
-
-def _batch_instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    track = True if spec.track_running_stats is None else spec.track_running_stats
-    return BatchInstanceNorm2d(
-        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
-    )
-
-
-def _switchable(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    track = True if spec.track_running_stats is None else spec.track_running_stats
-    return SwitchableNorm2d(
-        channels, eps=spec.eps, momentum=spec.momentum, affine=spec.affine, track_running_stats=track
-    )
 
 
 def _conditional_instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
@@ -227,20 +182,16 @@ def _conditional_instance(spec: NormSpec, channels: int, name: str) -> nn.Module
     return ConditionalInstanceNorm2d(channels, spec.num_styles, eps=spec.eps)
 
 
-def _none(spec: NormSpec, channels: int, name: str) -> nn.Module:
-    return nn.Identity()
-
-
 _BUILDERS: dict[str, Callable[[NormSpec, int, str], nn.Module]] = {
-    "instance": _instance,
-    "batch": _batch,
-    "sync_batch": _sync_batch,
+    "instance": _with_running_stats(nn.InstanceNorm2d, track_by_default=False),
+    "batch": _with_running_stats(nn.BatchNorm2d, track_by_default=True),
+    "sync_batch": _with_running_stats(nn.SyncBatchNorm, track_by_default=True),
     "group": _group,
-    "layer": _layer,
-    "batch_instance": _batch_instance,
-    "switchable": _switchable,
+    "layer": lambda spec, channels, name: nn.GroupNorm(1, channels, eps=spec.eps, affine=spec.affine),
+    "batch_instance": _with_running_stats(BatchInstanceNorm2d, track_by_default=True),
+    "switchable": _with_running_stats(SwitchableNorm2d, track_by_default=True),
     "conditional_instance": _conditional_instance,
-    "none": _none,
+    "none": lambda spec, channels, name: nn.Identity(),
 }
 
 #: Every norm kind a config may name.
@@ -252,8 +203,7 @@ STYLE_CONDITIONED_KINDS = frozenset({"conditional_instance"})
 #: Kinds that normalise with batch statistics in training (and running statistics in eval).
 BATCH_STATISTICS_KINDS = frozenset({"batch", "sync_batch", "batch_instance", "switchable"})
 
-#: The module types the factory produces, for code that must find norm layers in a network
-#: (statistics callbacks, tests) without naming classes itself.
+#: The module types the factory produces, for code that finds norm layers without naming classes.
 NORM_LAYER_TYPES = (
     nn.InstanceNorm2d,
     nn.BatchNorm2d,
@@ -271,24 +221,18 @@ def is_norm_layer(module: nn.Module) -> bool:
 
 
 def has_learned_mixture(module: nn.Module) -> bool:
-    """True for norm layers that learn which statistics to use (batch-instance, switchable); their
-    ``learned_mixture()`` returns the gate or weights as named tensors."""
+    """True for layers that learn which statistics to use; their ``learned_mixture()`` names the weights."""
     return isinstance(module, (BatchInstanceNorm2d, SwitchableNorm2d))
 
 
 def uses_running_statistics(module: nn.Module) -> bool:
-    """True for norm layers that normalise with batch statistics in training and with stored
-    running statistics in eval mode (batch norm; the BN part of batch-instance and switchable norm;
-    instance norm with track_running_stats)."""
+    """True for norm layers that normalise with stored running statistics in eval mode."""
     return is_norm_layer(module) and bool(getattr(module, "track_running_stats", False))
 
 
 def per_sample_groups(module: nn.Module) -> int | None:
-    """How many statistics per sample a layer normalises with, if they come from the sample itself:
-    instance norm (without running statistics) one per channel, group and layer norm one per group;
-    ``None`` for every other layer (batch norm uses the batch or stored statistics). Used where
-    statistics must be supplied from outside, e.g. tiled inference
-    (:mod:`stylenorm.inference.tile_statistics`)."""
+    """Statistics per sample of a layer that takes them from the sample itself (instance norm without running
+    statistics: one per channel; group and layer norm: one per group), else ``None``; for tiled inference."""
     if isinstance(module, nn.GroupNorm):
         return module.num_groups
     if isinstance(module, nn.InstanceNorm2d) and not module.track_running_stats:

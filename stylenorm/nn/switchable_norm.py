@@ -17,15 +17,7 @@ SWITCHABLE_STATISTICS = ("instance", "layer", "batch")
 
 
 class SwitchableNorm2d(MixedStatisticsNorm2d):
-    """Softmax-weighted IN/LN/BN means and variances, then a per-channel affine (Luo et al. 2018).
-
-    Args:
-        num_features: channels C of an ``(N, C, H, W)`` input.
-        eps: added to the blended variance.
-        momentum: running-statistics update rate of the BN part.
-        affine: learnable per-channel gamma/beta.
-        track_running_stats: keep BN running statistics and use them in eval mode.
-    """
+    """Softmax-weighted IN/LN/BN means and variances, then a per-channel affine; arguments as ``nn.BatchNorm2d``'s."""
 
     def __init__(self, num_features: int, **options) -> None:  # eps, momentum, affine, track_running_stats
         super().__init__(num_features, **options)

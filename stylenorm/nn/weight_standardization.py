@@ -1,5 +1,5 @@
-"""Weight Standardization (Qiao et al. 2019, eq. 5): each output channel's kernel is standardised
-over (in_channels, kH, kW) before the convolution.
+"""Weight Standardization (Qiao et al. 2019, eq. 5): each output channel's kernel is standardised over
+(in_channels, kH, kW) before the convolution.
 
 Meant for group norm at micro-batch sizes (seed 002's "GN + WS"); only convs that feed a norm layer
 are standardised (:func:`standardize_conv_weights`). Parameter names stay those of ``nn.Conv2d``,
@@ -35,27 +35,24 @@ class WeightStandardizedConv2d(nn.Conv2d):
 
 
 class WeightStandardizedConvTranspose2d(nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d`` with standardised kernels; its weight is (in, out / groups, kH, kW), so the
-    output channel is axis 1 (single group only)."""
+    """``nn.ConvTranspose2d`` with standardised kernels; its weight is (in, out, kH, kW), so the output channel
+    is axis 1 (single group only)."""
 
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
         output_padding = self._output_padding(
             x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation
         )
+        weight = standardize(self.weight, 1)
         return nn.functional.conv_transpose2d(
-            x,
-            standardize(self.weight, 1),
-            self.bias,
-            self.stride,
-            self.padding,
-            output_padding,
-            self.groups,
-            self.dilation,
+            x, weight, self.bias, self.stride, self.padding, output_padding, self.groups, self.dilation
         )
 
 
 def _standardized_copy(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
-    """The WS version of ``conv``, sharing its parameters (so optimizers and keys are unchanged)."""
+    """The WS version of ``conv``, sharing its parameters (so optimizers and keys are unchanged).
+
+    Built anew, as a conv is (its own init draws from the global generator, which later draws depend on).
+    """
     common = dict(
         stride=conv.stride,
         padding=conv.padding,
@@ -87,20 +84,21 @@ def check_fits(norm: NormSpec, where: str = "model.conv.weight_standardization")
 
 
 def standardize_conv_weights(network: nn.Module) -> list[str]:
-    """Swap, in place, every conv of ``network`` whose next layer is a norm layer for its WS version.
+    """Swap, in place, every conv of ``network`` whose next layer is a norm layer for its WS version; returns
+    their module paths.
 
-    "Next" is module registration order, which in this project's networks is the order of the
-    forward pass (each network's tests check that as many convs are standardised as it has norm
-    layers). Returns the module paths of the standardised convs.
+    "Next" is module registration order, which in this project's networks is the order of the forward
+    pass (each network's tests check that as many convs are standardised as it has norm layers).
     """
     leaves = [(path, m) for path, m in network.named_modules() if not list(m.children())]
-    feeding = []
-    for (path, module), (_, following) in itertools.pairwise(leaves):
-        if type(module) in (nn.Conv2d, nn.ConvTranspose2d) and is_norm_layer(following):
-            feeding.append(path)
+    feeding = [
+        path
+        for (path, module), (_, following) in itertools.pairwise(leaves)
+        if type(module) in (nn.Conv2d, nn.ConvTranspose2d) and is_norm_layer(following)
+    ]
     for path in feeding:
         parent_path, _, attribute = path.rpartition(".")
-        parent = network.get_submodule(parent_path) if parent_path else network
+        parent = network.get_submodule(parent_path)
         setattr(parent, attribute, _standardized_copy(getattr(parent, attribute)))
     return feeding
 
