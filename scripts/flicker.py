@@ -5,7 +5,7 @@
         --truth colour_grade           # autoencoders trained with data.known_answer=colour_grade
 
 Each checkpoint stylizes each clip of :mod:`stylenorm.data.clips` (pan, zoom, brightness, entering) under
-each ``--frame-stats`` option (:mod:`stylenorm.inference.frame_statistics`); the known motion gives
+each ``--frame-stats`` option (:mod:`stylenorm.inference.tile_statistics`); the known motion gives
 the warping error and global flicker (:mod:`stylenorm.inference.flicker`, grey levels). Per-frame
 quality: with ``--truth colour_grade`` the PSNR against the known answer applied to each frame; always,
 ``departure``, the mean absolute difference from the same checkpoint's per-frame output. Rows ``input``

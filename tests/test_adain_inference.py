@@ -26,9 +26,9 @@ from reference_networks import (
     port_vgg,
 )
 from stylenorm.inference import export_onnx, export_torchscript, load_stylizer, run_exported, stylize_batch
-from stylenorm.inference.adain import shorter_side_size
 from stylenorm.inference.cli import main
 from stylenorm.inference.export_cli import main as export_main
+from stylenorm.inference.styles import shorter_side_size
 from stylenorm.inference.tile_statistics import whole_image_statistics
 from stylenorm.networks.adain_stylizer import weighted_statistics
 from stylenorm.nn.adain import adain_with_statistics

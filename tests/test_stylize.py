@@ -20,6 +20,7 @@ from PIL import Image
 
 from conftest import REPO_ROOT
 from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator, randomize_affine_
+from stylenorm.data.images import to_rgb
 from stylenorm.inference import (
     ZERO_TO_255,
     Stylizer,
@@ -29,7 +30,6 @@ from stylenorm.inference import (
     stylize_batch,
 )
 from stylenorm.inference.cli import main
-from stylenorm.inference.image_io import flatten_to_rgb
 from stylenorm.inference.tiling import axis_weights, tile_layout
 from stylenorm.networks import TransformerNet
 from stylenorm.tasks import AutoencoderTask, CycleGANTask, StyleTransferTask
@@ -405,7 +405,7 @@ def test_alpha_is_carried_to_png_and_dropped_for_jpeg(tmp_path, capsys, public_f
     with Image.open(tmp_path / "jpg" / "logo.jpg") as dropped:
         assert dropped.mode == "RGB" and dropped.size == (32, 24)
     # The network saw the image composited over white (transparent pixels' colour is undefined).
-    flat = np.asarray(flatten_to_rgb(Image.fromarray(rgba)))
+    flat = np.asarray(to_rgb(Image.fromarray(rgba)))
     assert np.array_equal(flat[0, 0], [255, 255, 255])
 
 

@@ -25,10 +25,10 @@ from conftest import REPO_ROOT
 from reference_networks import FastNeuralStyleNet
 from stylenorm.data import load_rgb
 from stylenorm.inference import load_stylizer
-from stylenorm.inference.animation import is_animated
 from stylenorm.inference.cli import main
 from stylenorm.inference.compile_plan import header_size
 from stylenorm.inference.pipeline import stylize_batch
+from stylenorm.inference.video import is_animated
 
 
 def bomb_png(path: Path, width: int = 20000, height: int = 20000) -> Path:

@@ -1,12 +1,10 @@
-"""Stylize and translate images with a checkpoint: this project's ``.ckpt`` files and the public
-pretrained files people already have (fast-neural-style ``.pth``, CycleGAN generators, AdaIN's decoder).
+"""Stylize and translate images with a checkpoint: this project's ``.ckpt`` files and the public pretrained files
+people already have (fast-neural-style ``.pth``, CycleGAN generators, AdaIN's decoder).
 
-:func:`load_stylizer` -> :class:`Stylizer`; :func:`stylize` one image (path, PIL image or tensor -> PIL image),
-:func:`stylize_batch` ``(N, 3, H, W)`` tensors; :class:`InferenceOptions` holds precision, tiling, resizing,
-batches and clip statistics in one object (or pass its fields as keywords); :func:`export_onnx` and
-:func:`export_torchscript`. The commands ``stylenorm-stylize`` (:mod:`stylenorm.inference.cli`) and
-``stylenorm-export`` (:mod:`stylenorm.inference.export_cli`) are thin layers over these functions.
-Examples: docs/stylize.md; the file layouts: docs/public_checkpoints.md.
+:func:`load_stylizer` -> :class:`Stylizer`; :func:`stylize` one image, :func:`stylize_batch` tensors, with one
+:class:`InferenceOptions` (or its fields as keywords); :func:`export_onnx`, :func:`export_torchscript`. The
+commands ``stylenorm-stylize`` and ``stylenorm-export`` are thin layers over these. Examples: docs/stylize.md;
+the file layouts: docs/public_checkpoints.md.
 """
 
 from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255, PixelConvention

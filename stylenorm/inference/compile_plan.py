@@ -1,25 +1,24 @@
 """``--compile auto``: which network input shapes a stylize job will run, and which are worth compiling.
 
-``torch.compile`` specialises to one input shape, so before any image is decoded the plan reads the image
-headers (size, upright as EXIF orientation will turn it), applies ``--scale``/``--max-size`` and the
-network's padding, forms the command's batches (:class:`stylenorm.inference.cli.Runner`) and lets
-:func:`stylenorm.speed.stylize_compile_pays` pick the shapes with enough megapixels; the rest runs eager.
-Tiled images are not planned (eager under ``auto``; ``--compile always`` compiles them). The rule and its
-measurements: docs/performance.md, "Compiling the stylize command when it pays".
+``torch.compile`` specialises to one input shape, so before any image is decoded the plan reads the image headers,
+forms the command's batches (:class:`stylenorm.inference.cli.Runner`) at their padded sizes and lets
+:func:`stylenorm.speed.stylize_compile_pays` pick the shapes with enough megapixels; the rest, tiles included,
+runs eager. The rule: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations
 
 import collections
+import math
 import os
 from collections.abc import Sequence
 
 from stylenorm.data.images import open_image
 from stylenorm.inference.jobs import Job
 from stylenorm.inference.options import InferenceOptions
-from stylenorm.inference.padding import padded_length
 from stylenorm.inference.pipeline import resized_size
 from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.tiling import padded_length
 from stylenorm.speed import stylize_compile_pays
 
 #: ``--compile`` values: decide per shape, compile every shape, never compile.
@@ -45,8 +44,8 @@ def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 
 def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptions) -> collections.Counter[Shape]:
-    """How many network calls of each padded input shape ``(N, H, W)`` the command will make (untiled only)
-    with ``options`` (its batch size, resizing and tiling)."""
+    """How many network calls of each padded input shape ``(N, H, W)`` the command makes with ``options``
+    (untiled only)."""
     calls: collections.Counter[Shape] = collections.Counter()
     pending: tuple[int, int] | None = None
     pending_count = 0
@@ -85,21 +84,16 @@ def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptio
     return calls
 
 
-def megapixels(calls: collections.Counter[Shape]) -> dict[Shape, float]:
-    """Megapixels each shape will run: calls x batch x height x width / 1e6."""
-    return {shape: count * shape[0] * shape[1] * shape[2] / 1e6 for shape, count in calls.items()}
-
-
 def plan_compile(
     mode: str, jobs: Sequence[Job], model: Stylizer, options: InferenceOptions | None = None
 ) -> tuple[bool, frozenset[Shape] | None, str]:
-    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode``, the job run
-    with ``options`` (the command's batch, resize and tiling flags; default: the defaults)."""
+    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode`` and the job."""
     if mode not in COMPILE_MODES:
         raise ValueError(f"Unknown --compile {mode!r}; expected one of {', '.join(COMPILE_MODES)}.")
     if mode == "never":
         return False, None, "--compile never"
     if mode == "always":
         return True, None, "--compile always: every input shape"
-    shapes, reason = stylize_compile_pays(megapixels(planned_shapes(jobs, model, options or InferenceOptions())))
+    calls = planned_shapes(jobs, model, options or InferenceOptions())
+    shapes, reason = stylize_compile_pays({shape: count * math.prod(shape) / 1e6 for shape, count in calls.items()})
     return bool(shapes), shapes, reason

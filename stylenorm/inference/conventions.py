@@ -1,10 +1,8 @@
 """Pixel conventions: how each network family expects its pixels, and how its outputs become uint8.
 
-Each reproduces the inference code the weights were published with: ``zero_to_255`` (fast-neural-style of the
-PyTorch examples and :class:`~stylenorm.networks.TransformerNet`: 0-255 in, clamp, truncate), ``signed``
-(CycleGAN, junyanz/pytorch-CycleGAN-and-pix2pix: [-1, 1], ``(y + 1) / 2 * 255``, truncate) and ``unit`` (this
-project's autoencoder: [0, 1], rounded like torchvision's ``save_image``). Plain tensor arithmetic, so that it
-traces into ONNX / TorchScript. The originals' lines: docs/modules.md.
+Each reproduces the inference code the weights were published with: ``zero_to_255`` (fast-neural-style), ``signed``
+(CycleGAN: [-1, 1]) and ``unit`` (this project's autoencoder: [0, 1], rounded like torchvision's ``save_image``).
+Plain tensor arithmetic, so that it traces into ONNX / TorchScript. The originals' lines: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -18,13 +16,8 @@ ROUNDING_MODES = ("truncate", "round")
 
 @dataclasses.dataclass(frozen=True)
 class PixelConvention:
-    """``network input = pixels_0_255 / divisor - offset``; the output is mapped back the same way.
-
-    Attributes:
-        name: ``zero_to_255``, ``signed`` or ``unit``.
-        divisor, offset: the affine map from 0-255 pixels to the network's range.
-        rounding: how float 0-255 outputs become uint8 (``truncate`` like ``astype``, or ``round``).
-    """
+    """``network input = pixels_0_255 / divisor - offset``; outputs map back the same way and become uint8 by
+    ``rounding`` (``truncate`` like numpy's ``astype``, or ``round``)."""
 
     name: str
     divisor: float
@@ -58,6 +51,4 @@ class PixelConvention:
 ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")
 SIGNED = PixelConvention("signed", divisor=127.5, offset=1.0, rounding="truncate")
 UNIT = PixelConvention("unit", divisor=255.0, offset=0.0, rounding="round")
-
-#: By name, as :class:`stylenorm.networks.checkpoint_kinds.CheckpointKind` gives them.
 CONVENTIONS = {convention.name: convention for convention in (ZERO_TO_255, SIGNED, UNIT)}

@@ -1,9 +1,6 @@
-"""A user's clip with its motion estimated by Farnebäck's optical flow (Farnebäck 2003, via OpenCV).
-
-The flicker metric then compares outputs under this estimate instead of a known motion: the flow's
-own errors count as flicker, so the numbers are an estimate (docs/video.md, "User clips"). OpenCV is
-the optional extra ``stylenorm[flow]``.
-"""
+"""A user's clip with its motion estimated by Farnebäck's optical flow (Farnebäck 2003, via OpenCV, the optional
+extra ``stylenorm[flow]``), for the flicker metric: the flow's own errors count as flicker (docs/video.md, "User
+clips")."""
 
 from __future__ import annotations
 
@@ -19,8 +16,7 @@ from stylenorm.data.clips import Clip
 from stylenorm.inference.flicker import motion_from_flow
 from stylenorm.inference.video_io import probe_video, read_video
 
-#: calcOpticalFlowFarneback's arguments after the output: pyramid scale, levels, window, iterations,
-#: poly_n, poly_sigma, flags - OpenCV's documented example values.
+#: calcOpticalFlowFarneback's arguments after the output: OpenCV's documented example values.
 FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 
 
@@ -46,8 +42,7 @@ def farneback_flow(frames: torch.Tensor) -> torch.Tensor:
 
 
 def video_clip(path: str | os.PathLike, max_side: int = 256, max_frames: int = 64) -> Clip:
-    """The first ``max_frames`` frames of a video, scaled so the longer side is at most ``max_side``,
-    with their motion estimated: a :class:`~stylenorm.data.clips.Clip` the flicker metric takes."""
+    """The first ``max_frames`` frames of a video, the longer side at most ``max_side``, with their motion estimated."""
     _cv2()  # before decoding: a missing extra should not wait for the file
     frames = []
     for frame in read_video(path):

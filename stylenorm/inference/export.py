@@ -1,11 +1,9 @@
 """Exporting a stylizer to ONNX or TorchScript, pixel convention included.
 
-The exported model takes ``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least 8 px, and
-returns the same. Inside it does what :class:`~stylenorm.inference.stylizer.Stylizer` does (reflection-pad
-bottom and right, scale to the network's range, run, scale back, clamp, crop), so its output times 255 is the
-command's before quantisation (:mod:`stylenorm.inference.conventions`). ONNX: torch's TorchScript-based
-exporter (``dynamo=False``), height and width dynamic; TorchScript: ``torch.jit.trace`` of the same module.
-Why that exporter and how the size check is traced: docs/modules.md; usage: docs/stylize.md, "Export".
+The exported model takes and returns ``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least
+8 px, doing inside what :class:`~stylenorm.inference.stylizer.Stylizer` does, so its output times 255 is the
+command's before quantisation. ONNX: torch's TorchScript-based exporter (``dynamo=False``); TorchScript:
+``torch.jit.trace``. Why that exporter: docs/modules.md; usage: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations
@@ -53,11 +51,8 @@ class ExportModule(nn.Module):
 
 
 def export_module(stylizer: Stylizer) -> ExportModule:
-    """The module that :func:`export_onnx` and :func:`export_torchscript` write (on the CPU, eval mode).
-
-    Refuses networks with a part that declares ``not_exportable_because`` (AdaIN with colour
-    preservation: its style statistics are recomputed for every content image).
-    """
+    """The module that :func:`export_onnx` and :func:`export_torchscript` write (on the CPU, eval mode); refuses
+    networks with a part that declares ``not_exportable_because``."""
     for module in stylizer.network.modules():
         reason = getattr(module, "not_exportable_because", None)
         if reason:
@@ -73,15 +68,14 @@ def _sample(size: tuple[int, int]) -> torch.Tensor:
 
 @contextlib.contextmanager
 def _quiet_tracing():
-    """Silence notes that are true but not actionable here (see the module docstring)."""
+    """Silence notes that are true but not actionable here."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the networks' size check
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch.onnx")  # its own internals
-        warnings.filterwarnings("ignore", message=".*torch.jit.trace.* is deprecated.*")
+        warnings.filterwarnings("ignore", message=".*torch.jit.(trace|save).* is deprecated.*")
         warnings.filterwarnings("ignore", message=".*instance_norm.* train=True.*")  # IN uses input stats anyway
         warnings.filterwarnings("ignore", message=".*Constant folding.*")  # slicing by traced sizes stays dynamic
-        warnings.filterwarnings("ignore", message=".*torch.jit.save.* is deprecated.*")
         yield
 
 
@@ -145,8 +139,7 @@ def export_torchscript(stylizer: Stylizer, path: str | PathLike, *, sample_size:
 
 
 def run_exported(path: str | PathLike, images: torch.Tensor, format: str | None = None) -> torch.Tensor:
-    """Run an exported file on [0, 1] images (onnxruntime for .onnx, torch.jit for TorchScript);
-    ``format`` (``onnx``/``torchscript``) for a file whose name does not say, e.g. a temporary one."""
+    """Run an exported file on [0, 1] images (onnxruntime or torch.jit, by ``format`` or else the extension)."""
     path = Path(path)
     if (format or ("onnx" if path.suffix.lower() == ".onnx" else "torchscript")) == "onnx":
         import onnxruntime
@@ -167,11 +160,8 @@ def verify_export(
     sizes: tuple[tuple[int, int], ...] = ((256, 256), (200, 328)),
     format: str | None = None,
 ) -> float:
-    """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``.
-
-    NaN-aware: a non-finite value on either side makes the difference ``inf`` (Python's ``max`` and
-    ``Tensor.max`` would let a NaN pass as 0 or poison the comparison silently).
-    """
+    """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``; ``inf`` for a
+    non-finite value on either side (``max`` would let a NaN pass)."""
     module = export_module(stylizer)
     worst = 0.0
     for size in sizes:

@@ -1,11 +1,9 @@
 """The export command: ``python scripts/export.py`` or ``stylenorm-export``.
 
 Writes a model that takes and returns float32 RGB ``(N, 3, H, W)`` in [0, 1] (:mod:`stylenorm.inference.export`),
-runs it at two sizes against PyTorch (ONNX: when onnxruntime is installed) and prints the difference. The file
-is written beside ``--output`` and renamed over it only when it passes (:mod:`stylenorm.atomic_files`). Exit
-status 2 when nothing was written (bad input, or --output naming the checkpoint itself, hard links included),
-1 when the check found a difference above ``--tolerance`` or a non-finite output (nothing written either).
-Examples and options: docs/stylize.md, "Export".
+checks it at two sizes against PyTorch (ONNX: when onnxruntime is installed) and renames it over ``--output``
+only when it passes. Exit status 2 when nothing was written (bad input, or ``--output`` naming the checkpoint),
+1 when the check found a difference above ``--tolerance``. Examples and options: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations
@@ -18,39 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stylenorm.atomic_files import atomic_path
-from stylenorm.inference.cli import (
-    adain_options,
-    add_adain_arguments,
-    add_checkpoint_arguments,
-    add_style_arguments,
-    positive_int,
-    style_choice,
-)
-from stylenorm.inference.export import (
-    DEFAULT_OPSET,
-    EXPORT_FORMATS,
-    export_onnx,
-    export_torchscript,
-    verify_export,
-)
-from stylenorm.inference.loading import load_stylizer
+from stylenorm.inference.cli import add_model_arguments, bounded, load_from_arguments, positive_int
+from stylenorm.inference.export import DEFAULT_OPSET, EXPORT_FORMATS, export_onnx, export_torchscript, verify_export
 
 PROG = "export"
 _EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
-#: A quarter of one 8-bit gray level: exported fp32 graphs agree with PyTorch to about 1e-6.
-DEFAULT_TOLERANCE = 1e-3
 _FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
-
-
-def tolerance(text: str) -> float:
-    """A finite number >= 0 (``nan`` would pass every check, a negative one none)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+#: A quarter of one 8-bit gray level: exported fp32 graphs agree with PyTorch far closer.
+DEFAULT_TOLERANCE = 1e-3
 
 
 class ExportCheckFailed(Exception):
@@ -63,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a checkpoint's network to ONNX or TorchScript: float32 RGB (N, 3, H, W) in [0, 1] "
         "in and out, dynamic height and width, pixel convention included.",
     )
-    add_checkpoint_arguments(parser, ("--checkpoint-format",))
-    add_style_arguments(parser)  # a multi-style checkpoint is exported with one style or mix baked in
-    add_adain_arguments(parser, exporting=True)  # AdaIN: the style images' statistics baked in
+    add_model_arguments(parser, ("--checkpoint-format",), exporting=True)  # a style or AdaIN's styles baked in
     parser.add_argument(
         "--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)"
     )
@@ -76,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
     parser.add_argument(
         "--tolerance",
-        type=tolerance,
+        type=bounded(float, lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0"),
         default=DEFAULT_TOLERANCE,
         help=f"largest max abs difference to PyTorch (on [0, 1]) that passes the check; exit 1 above it "
         f"(default {DEFAULT_TOLERANCE:g}, a quarter of one 8-bit gray level)",
@@ -84,21 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def export_format(requested: str | None, output: Path) -> str:
-    """The export format: as requested, else from the output's extension."""
-    if requested is not None:
-        return requested
-    guessed = _FORMAT_OF_EXTENSION.get(output.suffix.lower())
-    if guessed is None:
-        raise ValueError(f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript.")
-    return guessed
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     output = Path(args.output)
     try:
-        chosen = export_format(args.format, output)
+        chosen = args.format or _FORMAT_OF_EXTENSION.get(output.suffix.lower())
+        if chosen is None:
+            raise ValueError(
+                f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript."
+            )
         if not output.suffix:
             output = output.with_suffix(_EXTENSIONS[chosen])
         checkpoint = Path(args.checkpoint)
@@ -111,18 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.preserve_color:
             raise ValueError(
                 "--preserve-color cannot be exported: it recolours the style images to each content image and "
-                "recomputes their statistics, so there is nothing fixed to bake into the file. Export without it "
-                "(the style's own colours), or stylize with --preserve-color instead."
+                "recomputes their statistics, so nothing fixed can be baked into the file. Export without it."
             )
-        model = load_stylizer(
-            args.checkpoint,
-            format=args.checkpoint_format,
-            direction=args.direction,
-            device="cpu",
-            trusted=args.trust_checkpoint,
-            style=style_choice(args),
-            **adain_options(args),
-        )
+        model = load_from_arguments(args, "cpu")
         size = (args.sample_size, args.sample_size)
         # The traced size and one whose sides are not multiples of 4: the dynamic shapes and padding work.
         check_sizes = (size, (args.sample_size + 2, args.sample_size + 6))
@@ -143,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{PROG}: takes and returns float32 RGB (N, 3, H, W) in [0, 1]; height and width are dynamic (>= {smallest} px)"
     )
-    sizes = " and ".join(f"{h}x{w}" for h, w in check_sizes)
     if difference is None:
         print(f"{PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
     else:
+        sizes = " and ".join(f"{h}x{w}" for h, w in check_sizes)
         print(
             f"{PROG}: checked at {sizes}: max abs difference to PyTorch {difference:.2e} (on [0, 1]), "
             f"within the tolerance {args.tolerance:g}"
@@ -155,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def check(path: Path, model, sizes, limit: float, chosen: str, output: Path) -> float | None:
-    """The exported file's largest difference to PyTorch (None when onnxruntime is missing);
-    :class:`ExportCheckFailed` above ``limit`` or for a non-finite output."""
+    """The exported file's largest difference to PyTorch (``None`` without onnxruntime); :class:`ExportCheckFailed`
+    above ``limit`` or for a non-finite output."""
     try:
         difference = verify_export(path, model, sizes, format=chosen)
     except ImportError:

@@ -1,11 +1,8 @@
-"""Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8;
-Ruder et al. 2016's temporal loss without a flow network), in grey levels.
+"""Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8), in grey levels.
 
 Output frame t is warped onto frame t+1 with the input clip's motion (:class:`stylenorm.data.clips.Clip`) and
-compared on the pixels visible in both: ``warp_error`` (mean absolute difference, 0-255) and ``global_flicker``
-(the change of the frame's mean colour: the part per-frame statistics cause). ``margin`` leaves out pixels near
-the frame's edge; :func:`motion_from_flow` turns an estimated optical flow into the same motion for clips
-without known motion. Definitions and tests: docs/video.md, "The flicker metric (known motion)".
+compared on the pixels visible in both: ``warp_error`` (mean absolute difference) and ``global_flicker`` (the change
+of the frame's mean colour). Definitions: docs/video.md, "The flicker metric (known motion)".
 """
 
 from __future__ import annotations
@@ -84,8 +81,7 @@ def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:
 
 
 def stylize_known_clip(model, clip: Clip, *, frame_stats: str = "per-frame", **options) -> torch.Tensor:
-    """``clip``'s frames through ``model`` (:func:`stylenorm.inference.video.stylize_clip` options) -> uint8
-    ``(T, 3, H, W)``."""
+    """``clip``'s frames through ``model`` (:func:`~stylenorm.inference.video.stylize_clip`): uint8 ``(T, 3, H, W)``."""
     from stylenorm.inference.video import stylize_clip
 
     return torch.stack(list(stylize_clip(lambda: iter(clip.frames), model, frame_stats=frame_stats, **options)))

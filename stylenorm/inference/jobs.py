@@ -1,10 +1,9 @@
 """Which files the stylize command reads and where each result goes.
 
-``--input`` is a file, a folder (recursive, :func:`stylenorm.data.list_images`), a quoted glob or several
-files; ``--output`` is a file for one input with an image extension, else a folder in which results keep their
-inputs' relative paths (to the pattern's fixed leading folders, or the files' common folder). Everything is
-decided before the first image is read, so an output that would overwrite an input, or two inputs writing one
-file, is refused up front; files already inside the output folder are not inputs. For users: docs/stylize.md.
+``--input`` is a file, a folder (recursive), a quoted glob, several files or videos; ``--output`` is a file for
+one input, else a folder in which results keep their inputs' relative paths. Everything is decided before the
+first image is read, so an output that would overwrite an input, or two inputs writing one file, is refused up
+front; files already inside the output folder are not inputs. For users: docs/stylize.md, docs/video.md.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ from pathlib import Path
 
 from stylenorm.data.images import IMAGE_EXTENSIONS, list_images
 from stylenorm.inference.image_io import OUTPUT_FORMATS
-
-_GLOB_CHARACTERS = frozenset("*?[")
+from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +29,7 @@ class Job:
 
 
 def normalize_extension(ext: str | None) -> str | None:
-    """``"jpg"`` / ``".JPG"`` -> ``".jpg"``; a readable error for formats that cannot be written."""
+    """``"jpg"`` / ``".JPG"`` -> ``".jpg"``; refuses formats that cannot be written."""
     if ext is None:
         return None
     ext = "." + ext.lower().lstrip(".")
@@ -41,18 +39,7 @@ def normalize_extension(ext: str | None) -> str | None:
 
 
 def _is_glob(text: str) -> bool:
-    return any(character in _GLOB_CHARACTERS for character in text)
-
-
-def _glob_base(pattern: str) -> Path:
-    """The leading folders of ``pattern`` that contain no wildcard (``photos/2024/*.jpg`` -> ``photos/2024``)."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts[:-1]:
-        if _is_glob(part):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+    return any(character in "*?[" for character in text)
 
 
 def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
@@ -71,8 +58,7 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise FileNotFoundError(f"Input not found: {missing[0]}{more}")
         files = [Path(item) for item in inputs]
-        base = Path(os.path.commonpath([str(path.parent.absolute()) for path in files]))
-        return files, base, False
+        return files, Path(os.path.commonpath([str(path.parent.absolute()) for path in files])), False
     item = inputs[0]
     path = Path(item)
     if path.is_file():
@@ -80,37 +66,34 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     if path.is_dir():
         hint = "Pass --input an image file, a folder of images or a quoted glob pattern such as 'photos/*.jpg'."
         return list_images(path, recursive=True, hint=hint), path, False
-    if _is_glob(item):
-        matches = sorted(
-            Path(match)
-            for match in glob.glob(item, recursive=True)
-            if Path(match).is_file() and Path(match).suffix.lower() in IMAGE_EXTENSIONS
+    if not _is_glob(item):
+        raise FileNotFoundError(f"Input not found: {item} (no such file or folder, and not a glob pattern).")
+    matches = sorted(
+        Path(match)
+        for match in glob.glob(item, recursive=True)
+        if Path(match).is_file() and Path(match).suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if not matches:
+        raise FileNotFoundError(
+            f"No image files match {item!r} (looked for {', '.join(IMAGE_EXTENSIONS)}). "
+            f"Use ** for subfolders, e.g. 'photos/**/*.jpg'."
         )
-        if not matches:
-            raise FileNotFoundError(
-                f"No image files match {item!r} (looked for {', '.join(IMAGE_EXTENSIONS)}). "
-                f"Use ** for subfolders, e.g. 'photos/**/*.jpg'."
-            )
-        return matches, _glob_base(item), False
-    raise FileNotFoundError(f"Input not found: {item} (no such file or folder, and not a glob pattern).")
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    if first.resolve() == second.resolve():
-        return True
-    try:
-        return first.exists() and second.exists() and os.path.samefile(first, second)
-    except OSError:
-        return False
+    fixed = []  # the pattern's leading folders without a wildcard: photos/2024/*.jpg -> photos/2024
+    for part in path.parts[:-1]:
+        if _is_glob(part):
+            break
+        fixed.append(part)
+    return matches, Path(*fixed) if fixed else Path("."), False
 
 
 def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None = None) -> list[Job]:
     """The ``(source, target)`` pairs of one command; raises before any work for impossible plans."""
+    if any(is_video(item) for item in inputs):
+        return plan_video_jobs(inputs, output, ext)
     ext = normalize_extension(ext)
     files, base, single_file = collect_inputs(inputs)
     output = Path(output)
-    output_is_file = single_file and output.suffix.lower() in OUTPUT_FORMATS and not output.is_dir()
-    if output_is_file:
+    if single_file and output.suffix.lower() in OUTPUT_FORMATS and not output.is_dir():
         if ext is not None and OUTPUT_FORMATS[ext] != OUTPUT_FORMATS[output.suffix.lower()]:
             raise ValueError(f"--ext {ext} contradicts the output file name {output}; drop one of them.")
         jobs = [Job(files[0], output)]
@@ -122,8 +105,8 @@ def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None 
             )
         if output.suffix.lower() in OUTPUT_FORMATS and not output.exists():
             raise ValueError(
-                f"--output {output} looks like a file name, but --input names {len(files)} images (a folder or a "
-                f"pattern), whose results need a folder. Give a folder name, e.g. {output.with_suffix('')}."
+                f"--output {output} looks like a file name, but --input names {len(files)} images, whose results "
+                f"need a folder. Give a folder name, e.g. {output.with_suffix('')}."
             )
         resolved_output = output.resolve()
         if resolved_output != base.resolve():
@@ -133,22 +116,47 @@ def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None 
             raise FileNotFoundError(f"Every input image is inside the output folder {output}; nothing to do.")
         jobs = []
         for path in files:
-            relative = Path(os.path.relpath(path.absolute(), base.absolute())) if not single_file else Path(path.name)
+            relative = Path(path.name) if single_file else Path(os.path.relpath(path.absolute(), base.absolute()))
             target = output / relative
-            if ext is not None:
-                target = target.with_suffix(ext)
-            jobs.append(Job(path, target))
+            jobs.append(Job(path, target.with_suffix(ext) if ext is not None else target))
     _check_plan(jobs)
     _check_writable(jobs)
     return jobs
 
 
-def _check_writable(jobs: list[Job]) -> None:
-    """Every output folder can be created and written to - found out now, not after the last image.
+def plan_video_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None = None) -> list[Job]:
+    """Jobs for video inputs. One video: ``output`` is a video file, an image file (an animation, or numbered
+    stills) or a folder of frames. Several: ``output`` is a folder, each result named as its input (``ext``
+    replacing the extension)."""
+    if not all(is_video(item) for item in inputs):
+        raise ValueError("--input mixes videos and images; run videos and images separately.")
+    missing = [item for item in inputs if not Path(item).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"Input not found: {missing[0]}. Expected a video file ({', '.join(VIDEO_EXTENSIONS)})."
+        )
+    if ext is not None:
+        ext = "." + ext.lower().lstrip(".")
+        if ext not in VIDEO_EXTENSIONS:
+            normalize_extension(ext)  # a readable error for unknown extensions
+    output = Path(output)
+    if len(inputs) == 1:
+        jobs = [Job(Path(inputs[0]), output)]  # no extension: a folder of frames (--ext: their format)
+    else:
+        if output.suffix.lower() in VIDEO_EXTENSIONS or output.is_file():
+            raise ValueError(f"--output {output} must be a folder for {len(inputs)} input videos.")
+        jobs = [Job(Path(item), output / (Path(item).stem + (ext or Path(item).suffix))) for item in inputs]
+    for job in jobs:
+        if job.target.resolve() == job.source.resolve():
+            raise ValueError(f"Refusing to overwrite the input {job.source} with its result; choose another --output.")
+    if len({job.target.resolve() for job in jobs}) != len(jobs):
+        raise ValueError("Two input videos would write the same output; rename one of them.")
+    _check_writable([Job(j.source, j.target if j.target.suffix else j.target / "000000.png") for j in jobs])
+    return jobs
 
-    A probe file is created (and removed) in the nearest existing folder of each target, which
-    answers for permissions, read-only mounts and a path that runs through a regular file alike.
-    """
+
+def _check_writable(jobs: list[Job]) -> None:
+    """Every output folder can be created and written to: a probe file in the nearest existing folder of each."""
     checked: set[Path] = set()
     for job in jobs:
         folder = job.target.parent.absolute()
@@ -195,3 +203,12 @@ def _check_plan(jobs: list[Job]) -> None:
                 f"Drop --ext or rename one of the inputs."
             )
         writers[resolved] = job.source
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return first.resolve() == second.resolve() or (
+            first.exists() and second.exists() and os.path.samefile(first, second)
+        )
+    except OSError:
+        return False

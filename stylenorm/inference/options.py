@@ -1,13 +1,12 @@
-"""How images go through a network: one :class:`InferenceOptions`, built once from the command's flags,
-the demo's settings or the Python API's keywords, and passed down to resizing, tiling and clips."""
+"""How images go through a network: one :class:`InferenceOptions`, built once from the command's flags, the
+demo's settings or the Python API's keywords, and passed down to resizing, tiling and clips."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from stylenorm.inference.frame_statistics import DEFAULT_FRAME_STATISTICS, parse_frame_statistics
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer
-from stylenorm.inference.tile_statistics import TILE_STATISTICS
+from stylenorm.inference.tile_statistics import DEFAULT_FRAME_STATISTICS, TILE_STATISTICS, parse_frame_statistics
 from stylenorm.inference.tiling import (
     DEFAULT_AUTO_TILE_PIXELS,
     DEFAULT_TILE_STATISTICS,
@@ -19,21 +18,12 @@ from stylenorm.inference.tiling import (
 
 @dataclasses.dataclass(frozen=True)
 class InferenceOptions:
-    """The stylize command's options for running images (its flags in brackets); defaults as the Python API's.
+    """The stylize command's options for running images, defaults as the Python API's; each field is the flag of
+    the same name (``overlap``: ``--tile-overlap``), documented in docs/stylize.md.
 
-    Attributes:
-        precision: autocast precision: ``auto``, ``fp32``, ``bf16`` or ``fp16`` (CUDA only) (``--precision``).
-        tile: tile size in px; ``None`` or 0: tiled only above ``auto_tile_pixels`` (``--tile``).
-        overlap: of neighbouring tiles, in px; ``None``: :func:`~stylenorm.inference.tiling.default_overlap`
-            (``--tile-overlap``).
-        auto_tile_pixels: tile images with more pixels than this; 0 or ``None``: never (``--auto-tile-pixels``).
-        tile_stats: instance/group/layer norm statistics of tiles: ``exact``, ``thumbnail`` or ``per-tile``
-            (:mod:`~stylenorm.inference.tile_statistics`, ``--tile-stats``).
-        scale, max_size: resize by a factor, then cap the longest side (``--scale``, ``--max-size``); read by
-            :func:`~stylenorm.inference.prepare`'s callers, not by tensor functions.
-        batch_size: consecutive frames (and, in the command, images) of one size run together (``--batch-size``).
-        frame_stats: norm statistics shared across a clip's frames: ``per-frame``, ``window:N`` or ``clip``
-            (:mod:`~stylenorm.inference.frame_statistics`, ``--frame-stats``).
+    ``tile`` ``None`` or 0: tiled only above ``auto_tile_pixels`` (0 or ``None``: never); ``overlap`` ``None``:
+    :func:`~stylenorm.inference.tiling.default_overlap`; ``scale`` and ``max_size`` are read by
+    :func:`~stylenorm.inference.prepare`'s callers, not by tensor functions.
     """
 
     precision: str = "fp32"
@@ -72,13 +62,12 @@ class InferenceOptions:
 
     @classmethod
     def from_keywords(cls, options: InferenceOptions | None = None, **keywords) -> InferenceOptions:
-        """``options`` (default: the defaults) with the fields named in ``keywords`` replaced: how the Python
-        API's keyword arguments (``stylize(image, model, tile=1024)``) become one options object."""
+        """``options`` (default: the defaults) with the fields in ``keywords`` replaced: the Python API's keywords."""
         return dataclasses.replace(options or cls(), **keywords)
 
     def tile_for(self, height: int, width: int) -> int | None:
-        """The tile size for one ``height x width`` image: ``tile`` if the image is larger, an automatic one
-        above ``auto_tile_pixels`` (square tiles of at most that many pixels), else ``None`` (untiled)."""
+        """The tile size for one image: ``tile`` if the image is larger, an automatic one above
+        ``auto_tile_pixels``, else ``None`` (untiled)."""
         if self.tile:
             return self.tile if height > self.tile or width > self.tile else None
         if self.auto_tile_pixels and height * width > self.auto_tile_pixels:
@@ -86,8 +75,7 @@ class InferenceOptions:
         return None
 
     def tiling(self, height: int, width: int, model: Stylizer) -> dict | None:
-        """:func:`~stylenorm.inference.tiling.run_tiled`'s ``tile``, ``overlap``, ``multiple`` and ``min_size``
-        for one image on ``model``; ``None`` when it runs untiled."""
+        """``run_tiled``'s ``tile``, ``overlap``, ``multiple`` and ``min_size`` for one image; ``None``: untiled."""
         tile = self.tile_for(height, width)
         if tile is None:
             return None
@@ -100,7 +88,7 @@ class InferenceOptions:
         return default_overlap(tile, model.size_multiple, model.receptive_field_radius)
 
     def check_tiling(self, model: Stylizer) -> None:
-        """Refuse a tile and overlap ``model`` cannot run (before any image is read), naming the flag they came from."""
+        """Refuse a tile and overlap ``model`` cannot run (before any image is read), naming the flag."""
         if self.tile:
             tile, source = self.tile, "--tile"
         elif self.auto_tile_pixels:  # --tile-overlap applies to the automatic tiles too

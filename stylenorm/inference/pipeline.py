@@ -1,11 +1,9 @@
 """The stylize API: images in, stylized images out, the same steps the command runs.
 
-Steps, in order: orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize (``scale``, then
-``max_size``), the network on float 0-255 pixels (:class:`Stylizer`: padding to the size multiple, pixel
-convention, precision) - tiled above ``auto_tile_pixels`` or when ``tile`` is given
-(:mod:`stylenorm.inference.tiling`) - then quantisation with the original code's rounding and the alpha channel
-put back. The settings travel as one :class:`~stylenorm.inference.options.InferenceOptions`, or as its fields'
-keywords (``stylize(image, model, tile=1024)``). Examples: docs/stylize.md.
+Orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize (``scale``, then ``max_size``), the
+network on float 0-255 pixels (:class:`Stylizer`), tiled where :class:`InferenceOptions` says
+(:mod:`stylenorm.inference.tiling`), then quantisation with the original code's rounding and the alpha channel
+put back. Settings: one :class:`InferenceOptions`, or its fields as keywords. Examples: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -21,7 +19,13 @@ from PIL import Image
 from stylenorm.inference.image_io import read_image, split_image
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.stylizer import Stylizer
-from stylenorm.inference.tile_statistics import needs_whole_image, network_calls, whole_image_context
+from stylenorm.inference.tile_statistics import (
+    Statistics,
+    frozen_statistics,
+    needs_whole_image,
+    network_calls,
+    whole_image_context,
+)
 from stylenorm.inference.tiling import run_tiled, tile_count
 
 
@@ -59,30 +63,21 @@ def prepare(
 ) -> PreparedImage:
     """A file path, PIL image or ``(3, H, W)`` tensor (uint8, or float in [0, 1]) -> :class:`PreparedImage`."""
     if isinstance(image, torch.Tensor):
-        image = tensor_to_image(image)
-    if isinstance(image, Image.Image):
-        rgb, alpha = split_image(image)
-    else:
-        rgb, alpha = read_image(image)
+        if image.dim() == 4 and image.shape[0] == 1:
+            image = image[0]
+        if image.dim() != 3 or image.shape[0] != 3:
+            shape = tuple(image.shape)
+            raise ValueError(f"Expected one RGB image shaped (3, H, W), got {shape}; use stylize_batch for batches.")
+        if image.dtype != torch.uint8:
+            image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+        image = to_image(image)
+    rgb, alpha = split_image(image) if isinstance(image, Image.Image) else read_image(image)
     size = resized_size(*rgb.size, scale=scale, max_size=max_size)
     if size != rgb.size:
         rgb = rgb.resize(size, Image.Resampling.LANCZOS)
         alpha = alpha.resize(size, Image.Resampling.LANCZOS) if alpha is not None else None
     pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
     return PreparedImage(pixels, alpha)
-
-
-def tensor_to_image(image: torch.Tensor) -> Image.Image:
-    """``(3, H, W)`` uint8 or float [0, 1] (a leading batch dimension of 1 allowed) -> RGB PIL image."""
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise ValueError(
-            f"Expected one RGB image shaped (3, H, W), got {tuple(image.shape)}; use stylize_batch for batches."
-        )
-    if image.dtype != torch.uint8:
-        image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
-    return Image.fromarray(image.permute(1, 2, 0).cpu().numpy(), mode="RGB")
 
 
 def to_image(pixels: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
@@ -98,20 +93,18 @@ def stylize_pixels(
     model: Stylizer,
     options: InferenceOptions,
     progress: Callable[[int, int], None] | None = None,
+    statistics: Statistics | None = None,
 ) -> torch.Tensor:
-    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU; each image tiled if
-    :meth:`InferenceOptions.tile_for` says so, with per-sample norms given whole-image statistics as
-    ``options.tile_stats`` says (:mod:`stylenorm.inference.tile_statistics`: ``exact``, ``thumbnail`` or ``per-tile``).
-
-    ``progress(done, total)`` is called after every network call on a tiled image (tile passes of
-    all images so far, and of the whole batch): a 100-megapixel photo with exact statistics takes
-    minutes, and this is how the command shows them passing.
-    """
+    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU, each image tiled if ``options`` say so, its
+    per-sample norms given whole-image statistics as ``options.tile_stats`` says or, if given, ``statistics``
+    (a row per image; :mod:`stylenorm.inference.tile_statistics`). ``progress(done, total)`` is called after
+    every network call on a tiled image."""
     height, width = pixels.shape[-2:]
     sizes = options.tiling(height, width, model)
     if sizes is None:
-        return model(pixels, options.precision).cpu()
-    whole_image = options.tile_stats != "per-tile" and needs_whole_image(model.network)
+        with frozen_statistics(statistics or {}):
+            return model(pixels, options.precision, eager=statistics is not None).cpu()
+    whole_image = statistics is not None or (options.tile_stats != "per-tile" and needs_whole_image(model.network))
     mode = options.tile_stats if whole_image else "per-tile"
     total = len(pixels) * network_calls(mode, model.network, tile_count(height, width, **sizes))
     done = 0
@@ -126,8 +119,11 @@ def stylize_pixels(
                 progress(done, total)
 
     outputs = []
-    for image in pixels:
-        with whole_image_context(mode, run, model.network, image[None].float(), **sizes):
+    for index, image in enumerate(pixels):
+        given = statistics and {
+            layer: (mean[index : index + 1], var[index : index + 1]) for layer, (mean, var) in statistics.items()
+        }
+        with whole_image_context(mode, run, model.network, image[None].float(), given, **sizes):
             outputs.append(run_tiled(run, image[None].float(), **sizes))
     return torch.cat(outputs)
 
@@ -140,13 +136,9 @@ def stylize_batch(
     progress: Callable[[int, int], None] | None = None,
     **keywords,
 ) -> torch.Tensor:
-    """Stylize a batch of RGB images ``(N, 3, H, W)`` of one size.
-
-    uint8 in (0-255) -> uint8 out, quantised like the model's original inference code (what the
-    command writes). Float in ([0, 1]) -> float out in [0, 1], not quantised. ``options`` (or its
-    fields as keywords: ``tile``, ``overlap``, ``precision``, ``auto_tile_pixels``, ``tile_stats``):
-    :class:`InferenceOptions`. ``progress``: see :func:`stylize_pixels`.
-    """
+    """Stylize RGB images ``(N, 3, H, W)`` of one size: uint8 in -> uint8 out, quantised like the model's original
+    code (what the command writes); float in [0, 1] -> float in [0, 1]. ``options``: :class:`InferenceOptions`
+    or its fields as keywords; ``progress``: see :func:`stylize_pixels`."""
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"Expected a batch of RGB images shaped (N, 3, H, W), got {tuple(images.shape)}.")
     quantize = images.dtype == torch.uint8
@@ -161,19 +153,9 @@ def stylize(
     options: InferenceOptions | None = None,
     **keywords,
 ) -> Image.Image:
-    """Stylize one image (PIL image, file path, or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with alpha.
-
-    Args:
-        image: any PIL mode; EXIF orientation is honoured; transparency is composited over white for
-            the network and the alpha channel returned on the result.
-        model: from :func:`~stylenorm.inference.load_stylizer`.
-        options: :class:`InferenceOptions`; or its fields as keywords (``stylize(image, model, tile=1024)``):
-            ``tile``, ``overlap`` (tile size and overlap in px), ``precision`` (``fp32``, ``bf16`` or
-            ``fp16`` autocast), ``scale``, ``max_size`` (resize first; the result has the resized size,
-            otherwise exactly the input's), ``auto_tile_pixels`` (tile above this many pixels; 0 or
-            ``None``: never), ``tile_stats`` (``exact``, ``thumbnail`` or ``per-tile`` norm statistics of tiles).
-    """
+    """Stylize one image (PIL image in any mode, file path, or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA``
+    with its alpha; EXIF orientation honoured. ``options``: :class:`InferenceOptions` or its fields as keywords
+    (``stylize(image, model, tile=1024)``); the result has the input's size unless ``scale``/``max_size`` resize."""
     options = InferenceOptions.from_keywords(options, **keywords)
     prepared = prepare(image, scale=options.scale, max_size=options.max_size)
-    output = stylize_batch(prepared.pixels[None], model, options)
-    return to_image(output[0], prepared.alpha)
+    return to_image(stylize_batch(prepared.pixels[None], model, options)[0], prepared.alpha)

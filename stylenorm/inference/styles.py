@@ -1,21 +1,33 @@
-"""Choosing the style of a multi-style checkpoint (conditional instance norm; Dumoulin, Shlens &
-Kudlur 2017, "A Learned Representation for Artistic Style").
+"""Fixing a checkpoint's style at loading, so the stylize command, tiling and export see a one-style network.
 
-A network trained with ``norm=conditional_instance`` holds one gamma/beta row per style in every
-norm layer. :func:`choose_style` bakes one style (``--style K``) or a convex combination of the rows
-(``--style-mix 0.3,0.7``, Sec. 5 of the paper) into plain affine instance norm layers, so that the
-stylize command, tiling and export all see an ordinary one-style network. Mix weights follow
-:func:`stylenorm.nn.conditional_instance_norm.convex_weights`; a one-hot mix is exactly that style.
+A ``norm=conditional_instance`` network gets one style (``--style K``) or a convex combination of the styles'
+gamma/beta rows (``--style-mix``) baked into plain affine instance norms (Dumoulin, Shlens & Kudlur 2017, Sec. 5).
+An AdaIN network gets its style images, interpolation weights, alpha and colour preservation fixed (Huang &
+Belongie 2017, Sec. 7.3; conventions of the port naoto0804/pytorch-AdaIN). Why the style size matters and where
+this differs from the port: docs/modules.md; the options: docs/stylize.md.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from os import PathLike
+from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
+from stylenorm.data.images import load_rgb, to_rgb
+from stylenorm.networks.adain import AdaINNet
+from stylenorm.networks.adain_stylizer import (
+    MIN_SIZE,
+    AdaINWithStyleStatistics,
+    ColourPreservingStyle,
+    FixedStyle,
+)
 from stylenorm.nn.conditional_instance_norm import Style, conditional_layers, convex_weights, num_styles, set_style
 from stylenorm.nn.norm import NormSpec
 
@@ -31,26 +43,14 @@ def parse_weights(text: str, flag: str) -> list[float]:
         raise ValueError(f"{flag} {text!r}: expected comma-separated numbers, e.g. {flag} 0.3,0.7.") from None
 
 
-def describe_style(style: StyleChoice) -> str:
-    if style is None:
-        return ""
-    if isinstance(style, int):
-        return f", style {style}"
-    return ", style mix " + ",".join(f"{w:g}" for w in style)
-
-
 def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike) -> str:
-    """Bake ``style`` into ``network`` in place when it is a conditional one; returns a note for the
-    stylizer's description. Refuses, naming the fix: a style for a network without styles, no style
-    for a network with several, an index out of range, mix weights of the wrong length, negative or
-    not summing to 1."""
+    """Bake ``style`` into a conditional ``network`` in place; returns a note for the stylizer's description."""
     count = num_styles(network)
     if count == 0:
         if style is not None:
             raise ValueError(
-                f"--style/--style-mix (style=) choose among the styles of a checkpoint trained with "
-                f"norm=conditional_instance; {source} holds one style in its weights (no conditional instance "
-                f"norm layers). Leave --style/--style-mix out."
+                f"--style/--style-mix (style=) choose among the styles of a norm=conditional_instance checkpoint; "
+                f"{source} holds one style in its weights. Leave --style/--style-mix out."
             )
         return ""
     if style is None:
@@ -69,7 +69,7 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
                 f"--style {style} is out of range: {source} holds {count} styles, use --style 0..{count - 1}."
             )
         bake_style(network, style)
-        return describe_style(style) if count > 1 else ""
+        return f", style {style}" if count > 1 else ""
     values = [float(w) for w in (style.reshape(-1).tolist() if isinstance(style, torch.Tensor) else style)]
     shown = ",".join(f"{w:g}" for w in values)
     if len(values) != count:
@@ -78,18 +78,13 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
             f"per style, e.g. --style-mix {','.join(['1'] + ['0'] * (count - 1))}."
         )
     bake_style(network, convex_weights(values, "--style-mix", "styles"))
-    return describe_style(values)
+    return f", style mix {shown}"
 
 
 @torch.no_grad()
 def bake_style(module: nn.Module, style: Style) -> nn.Module:
-    """Replace, in place, every conditional layer by an affine instance norm with the chosen style's
-    (or mix's) gamma and beta; returns ``module``.
-
-    ``style``: an int (that style's row, exactly) or ``num_styles`` mix weights (non-negative, summing to
-    1; their convex combination of the rows). The result is a plain one-style network, for the
-    stylize command and export.
-    """
+    """Replace, in place, every conditional layer by an affine instance norm with the gamma and beta of ``style``
+    (an index, or mix weights summing to 1); returns ``module``."""
     set_style(module, style)  # refuses a network without conditional layers
     if style is None or (isinstance(style, torch.Tensor) and style.dim() > 1):
         raise ValueError("bake_style needs one style for the whole network: an int or a list of mix weights.")
@@ -107,3 +102,122 @@ def bake_style(module: nn.Module, style: Style) -> nn.Module:
             if child in replacements:
                 setattr(parent, name, replacements[child])
     return module
+
+
+#: Shorter side of style images after resizing (the port's ``--style_size`` default); 0 keeps them.
+DEFAULT_STYLE_SIZE = 512
+
+StyleImage = str | os.PathLike | Image.Image | torch.Tensor
+StyleImages = StyleImage | Sequence[StyleImage]
+
+
+def shorter_side_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """``(width, height)`` with the shorter side ``size`` px, the longer one truncated (torchvision's ``Resize``)."""
+    if width <= height:
+        return size, int(size * height / width)
+    return int(size * width / height), size
+
+
+def _name(image: StyleImage, index: int) -> str:
+    return Path(image).name if isinstance(image, (str, os.PathLike)) else f"in-memory image {index + 1}"
+
+
+def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: int = 0) -> torch.Tensor:
+    """One style image (a path, a PIL image, or a uint8 or 0-1 float ``(3, H, W)`` tensor) as ``(1, 3, H, W)``
+    float RGB on a 0-1 scale, its shorter side resized to ``size`` px (0: kept)."""
+    if size < 0:
+        raise ValueError(f"--style-size must be >= 0 (0 keeps the style images as they are), got {size}.")
+    if isinstance(image, torch.Tensor):
+        pixels = image[0] if image.dim() == 4 and image.shape[0] == 1 else image
+        if pixels.dim() != 3 or pixels.shape[0] != 3:
+            raise ValueError(f"Style image {index} must be RGB shaped (3, H, W), got {tuple(pixels.shape)}.")
+        if pixels.dtype != torch.uint8 and not pixels.is_floating_point():
+            raise ValueError(f"Style image {index} must be uint8 (0-255) or float (0-1), got {pixels.dtype}.")
+        pixels = pixels.float()[None] / 255 if pixels.dtype == torch.uint8 else pixels.detach().float()[None]
+        if size:
+            width, height = shorter_side_size(pixels.shape[-1], pixels.shape[-2], size)
+            pixels = F.interpolate(pixels, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    else:
+        if isinstance(image, Image.Image):
+            rgb = to_rgb(image)
+        elif not Path(image).is_file():
+            found = "a folder" if Path(image).is_dir() else "nothing"
+            raise FileNotFoundError(f"Style image not found: {image} (found {found} there).")
+        else:
+            try:
+                rgb = load_rgb(image)
+            except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+                raise ValueError(f"Could not read the style image {image}: {type(error).__name__}: {error}.") from None
+        if size:
+            rgb = rgb.resize(shorter_side_size(*rgb.size, size), Image.Resampling.BILINEAR)
+        pixels = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    if min(pixels.shape[-2:]) < MIN_SIZE:
+        raise ValueError(
+            f"The style image {_name(image, index)} is {pixels.shape[-1]}x{pixels.shape[-2]} px after resizing; "
+            f"AdaIN needs at least {MIN_SIZE} px a side. Use a larger image or --style-size."
+        )
+    return pixels.contiguous()
+
+
+def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
+    """The interpolation weights as a float tensor: one per style image, non-negative, summing to 1 (the
+    ``--style-mix`` rule, :func:`~stylenorm.nn.conditional_instance_norm.convex_weights`)."""
+    if weights is None:
+        if count > 1:
+            raise ValueError(
+                f"{count} style images given: pass their interpolation weights, --style-weights w1,...,w{count} "
+                f"(non-negative, summing to 1; style_weights=), e.g. --style-weights "
+                f"{','.join([f'{1 / count:.4g}'] * count)}."
+            )
+        return torch.ones(1)
+    values = [float(w) for w in (weights.reshape(-1).tolist() if isinstance(weights, torch.Tensor) else weights)]
+    if len(values) != count:
+        raise ValueError(
+            f"--style-weights {','.join(f'{w:g}' for w in values)} has {len(values)} weight(s) for {count} style "
+            f"image(s): give one weight per --style-image, in the same order."
+        )
+    return convex_weights(values, "--style-weights", "style images")
+
+
+def with_style(
+    net: AdaINNet,
+    style_images: StyleImages | None,
+    *,
+    style_weights: Sequence[float] | torch.Tensor | None = None,
+    alpha: float | None = None,
+    preserve_color: bool = False,
+    style_size: int | None = None,
+    source: str = "the checkpoint",
+) -> tuple[AdaINWithStyleStatistics, str]:
+    """``net`` with its style fixed, and a note for the stylizer's description. ``alpha``: Eq. 14 (default 1);
+    ``preserve_color``: every style recoloured to each content image."""
+    if isinstance(style_images, (str, os.PathLike, Image.Image)):
+        images = [style_images]
+    elif isinstance(style_images, torch.Tensor):
+        images = list(style_images) if style_images.dim() == 4 else [style_images]
+    else:
+        images = list(style_images or [])
+    if not images:
+        raise ValueError(
+            f"{source} is an AdaIN network: it takes its style from an image. Pass --style-image painting.jpg "
+            f"(style_images= in load_stylizer); several images with --style-weights interpolate them."
+        )
+    alpha = 1.0 if alpha is None else float(alpha)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"--alpha {alpha:g} is outside [0, 1]: 0 keeps the content, 1 (default) is the full style.")
+    weights = check_style_weights(style_weights, len(images))
+    size = DEFAULT_STYLE_SIZE if style_size is None else int(style_size)
+    styles = [load_style_image(image, size, index) for index, image in enumerate(images)]
+    net = net.eval()
+    if preserve_color:
+        style = ColourPreservingStyle(net.encoder, styles, weights)
+    else:
+        style = FixedStyle.from_images(net.encoder, styles, weights)
+    note = ", style " + ", ".join(_name(image, index) for index, image in enumerate(images))
+    if len(images) > 1:
+        note += " (weights " + ",".join(f"{w:g}" for w in weights.tolist()) + ")"
+    if alpha != 1.0:
+        note += f", alpha {alpha:g}"
+    if preserve_color:
+        note += ", content colours preserved"
+    return AdaINWithStyleStatistics(net.encoder, net.decoder, style, alpha), note

@@ -1,11 +1,9 @@
-"""Tiled inference that keeps instance, group and layer norm consistent across tiles (``--tile-stats``).
+"""Instance, group and layer norm statistics shared across the tiles of an image or the frames of a clip.
 
-Run tile by tile, a per-sample norm takes its mean and variance over the tile, not the image, and the tiles
-disagree. Here every such layer gets one set of whole-image statistics, swapped in with forward hooks (no
-network definition changes): ``exact`` (the untiled network's, accumulated over the tiles one norm layer at a
-time), ``thumbnail`` (one pass over a downscaled copy; Chen et al. 2022, URST) or ``per-tile``. Modules marked
-``depends_on_whole_image`` run once on the whole image (:func:`frozen_outputs`). The modes and their measured
-error: docs/stylize.md, "Tiling"; the layers handled and AdaIN's statistics: docs/modules.md.
+Tile by tile, a per-sample norm would take its statistics over each tile, and the tiles would disagree; here
+forward hooks swap in whole-image ones (``--tile-stats``): ``exact`` (the untiled network's, accumulated over the
+tiles), ``thumbnail`` (from a downscaled copy; Chen et al. 2022, URST) or ``per-tile``. Clips pool each frame's
+statistics over frames (``--frame-stats``). The modes: docs/modules.md, docs/stylize.md "Tiling", docs/video.md.
 """
 
 from __future__ import annotations
@@ -18,9 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylenorm.inference.tiling import check_tiling, pad_to_multiple, tile_layout
 from stylenorm.nn.norm import per_sample_groups
 
 TILE_STATISTICS = ("exact", "thumbnail", "per-tile")
+DEFAULT_FRAME_STATISTICS = "per-frame"  # or window:N, or clip
 
 #: layer -> (mean, var) of its input, each ``(samples, groups)``.
 Statistics = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
@@ -28,10 +28,13 @@ Statistics = dict[nn.Module, tuple[torch.Tensor, torch.Tensor]]
 Run = Callable[[torch.Tensor], object]
 
 
+class _Measured(Exception):
+    """Stops a forward pass once what it was run for has been seen."""
+
+
 def statistics_groups(module: nn.Module) -> int | None:
-    """Statistics per sample a layer normalises with, if they come from the sample itself: the norm
-    factory's layers (:func:`~stylenorm.nn.norm.per_sample_groups`), or a layer that declares
-    ``statistics_groups`` (AdaIN's content normalisation); ``None`` for every other layer."""
+    """How many statistics per sample a layer takes from the sample itself (``None``: none); a layer may declare
+    ``statistics_groups``, as AdaIN's content normalisation does."""
     groups = per_sample_groups(module)
     return groups if groups is not None else getattr(module, "statistics_groups", None)
 
@@ -41,8 +44,14 @@ def per_sample_norm_layers(network: nn.Module) -> list[nn.Module]:
     return [m for m in network.modules() if statistics_groups(m) is not None]
 
 
-def has_per_sample_norms(network: nn.Module) -> bool:
-    return bool(per_sample_norm_layers(network))
+def whole_image_modules(network: nn.Module) -> list[nn.Module]:
+    """Modules whose output depends on the whole input image, not on the part a tile shows."""
+    return [m for m in network.modules() if getattr(m, "depends_on_whole_image", False)]
+
+
+def needs_whole_image(network: nn.Module) -> bool:
+    """Whether tiles of this network need something of the whole image."""
+    return bool(per_sample_norm_layers(network) or whole_image_modules(network))
 
 
 def _correction(module: nn.Module) -> int:
@@ -58,9 +67,8 @@ def _grouped(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def _normalize(module: nn.Module, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     """``module``'s normalization of ``x`` with given per-(sample, group) statistics, then its affine."""
     n, c, h, w = x.shape
-    groups = statistics_groups(module)
     scale = torch.rsqrt(var + module.eps).to(torch.float32)
-    grouped = x.float().reshape(n, groups, -1)
+    grouped = x.float().reshape(n, statistics_groups(module), -1)
     y = ((grouped - mean.to(torch.float32)[..., None]) * scale[..., None]).reshape(n, c, h, w)
     weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
     if weight is not None:
@@ -80,8 +88,7 @@ def _hooks(modules: list[nn.Module], hook: Callable) -> Iterator[None]:
 
 @contextlib.contextmanager
 def frozen_statistics(statistics: Statistics) -> Iterator[None]:
-    """Inside: each layer in ``statistics`` normalizes with its given ``(mean, var)`` (shaped ``(1, G)``,
-    broadcast over the batch) instead of its input's."""
+    """Inside: each layer in ``statistics`` normalizes with its given ``(mean, var)`` instead of its input's."""
 
     def hook(module, args, output):
         mean, var = statistics[module]
@@ -91,50 +98,26 @@ def frozen_statistics(statistics: Statistics) -> Iterator[None]:
         yield
 
 
-def execution_order(network: nn.Module, layers: list[nn.Module], run: Run, size: int):
-    """``layers`` in the order a forward pass calls them (registration order need not be that)."""
-    order: list[nn.Module] = []
-
-    def hook(module, args, output):
-        if module not in order:
-            order.append(module)
-
-    with _hooks(layers, hook), torch.inference_mode():
-        run(torch.full((1, 3, size, size), 127.5, device=next(network.parameters()).device))
-    return order
-
-
-def thumbnail_statistics(
-    run: Run, layers: list[nn.Module], pixels: torch.Tensor, longest: int, multiple: int
-) -> Statistics:
-    """Per-layer statistics of one pass over ``pixels`` (``(1, 3, H, W)``) downscaled to ``longest`` px."""
-    height, width = pixels.shape[-2:]
-    factor = min(1.0, longest / max(height, width))
-    size = [max(multiple, round(side * factor / multiple) * multiple) for side in (height, width)]
-    thumbnail = F.interpolate(pixels.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+def measure(run: Run, layers: list[nn.Module], pixels: torch.Tensor) -> Statistics:
+    """Each sample's own statistics at ``layers``, in the order they run, from a pass stopped after the last one."""
     statistics: Statistics = {}
 
     def hook(module, args, output):
         values = _grouped(module, args[0])
         statistics[module] = (values.mean(-1), values.var(-1, correction=_correction(module)))
+        if len(statistics) == len(layers):
+            raise _Measured
 
-    with _hooks(layers, hook):
-        run(thumbnail)
+    with _hooks(layers, hook), contextlib.suppress(_Measured):
+        run(pixels)
     return statistics
 
 
-class _Measured(Exception):
-    """Stops a forward pass once the layer being measured has seen its input."""
-
-
 def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> list[tuple[int, int]]:
-    """Per tile along one axis, the ``[begin, end)`` of the image it owns: cuts at the middle of each
-    overlap (on the ``multiple`` grid, so they map to whole pixels at every downsampled layer)."""
-    cuts = [0]
-    for first, second in itertools.pairwise(starts):
-        cuts.append((second + first + size) // 2 // multiple * multiple)
-    cuts.append(length)
-    return list(itertools.pairwise(cuts))
+    """Per tile along one axis, the ``[begin, end)`` of the image it owns: cuts at the middle of each overlap,
+    on the ``multiple`` grid."""
+    cuts = [0, *((second + first + size) // 2 // multiple * multiple for first, second in itertools.pairwise(starts))]
+    return list(itertools.pairwise([*cuts, length]))
 
 
 def exact_statistics(
@@ -147,23 +130,22 @@ def exact_statistics(
 ) -> Statistics:
     """The untiled network's per-layer statistics of ``padded`` (``(1, 3, H, W)``), from tiles only."""
     (tile_height, row_starts), (tile_width, column_starts) = rows, columns
-    height, width = padded.shape[-2:]
-    row_owned = owned_ranges(row_starts, tile_height, height, multiple)
-    column_owned = owned_ranges(column_starts, tile_width, width, multiple)
+    row_owned = owned_ranges(row_starts, tile_height, padded.shape[-2], multiple)
+    column_owned = owned_ranges(column_starts, tile_width, padded.shape[-1], multiple)
     statistics: Statistics = {}
     for layer in order:
-        total = squares = None
+        total = squares = 0
         count = 0
         for top, (row_begin, row_end) in zip(row_starts, row_owned, strict=True):
             for left, (column_begin, column_end) in zip(column_starts, column_owned, strict=True):
                 seen: list[torch.Tensor] = []
 
-                def measure(module, args, output, seen=seen):
+                def stop(module, args, output, seen=seen):
                     seen.append(args[0])
                     raise _Measured
 
                 window = padded[..., top : top + tile_height, left : left + tile_width]
-                with frozen_statistics(statistics), _hooks([layer], measure), contextlib.suppress(_Measured):
+                with frozen_statistics(statistics), _hooks([layer], stop), contextlib.suppress(_Measured):
                     run(window)
                 x = seen[0]
                 scale_y, scale_x = x.shape[-2] / tile_height, x.shape[-1] / tile_width
@@ -173,30 +155,16 @@ def exact_statistics(
                     round((column_begin - left) * scale_x) : round((column_end - left) * scale_x),
                 ]
                 values = _grouped(layer, owned)
-                part, part_squares = values.sum(-1), (values * values).sum(-1)
-                total = part if total is None else total + part
-                squares = part_squares if squares is None else squares + part_squares
+                total = total + values.sum(-1)
+                squares = squares + (values * values).sum(-1)
                 count += values.shape[-1]
         mean = total / count
         statistics[layer] = (mean, ((squares - count * mean * mean) / (count - _correction(layer))).clamp_min(0))
     return statistics
 
 
-def whole_image_modules(network: nn.Module) -> list[nn.Module]:
-    """Modules whose output depends on the whole input image, not on the part a tile shows."""
-    return [m for m in network.modules() if getattr(m, "depends_on_whole_image", False)]
-
-
-def needs_whole_image(network: nn.Module) -> bool:
-    """Whether tiles of this network need something of the whole image (per-sample norms' statistics,
-    or the outputs of :func:`whole_image_modules`)."""
-    return has_per_sample_norms(network) or bool(whole_image_modules(network))
-
-
 def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
-    """How many times :func:`whole_image_context` and then ``run_tiled`` call the network for one
-    image cut into ``tiles`` tiles (the count a progress bar runs to): ``exact`` costs one partial
-    pass over the tiles per norm layer, plus the tiles themselves."""
+    """How often :func:`whole_image_context` and ``run_tiled`` call the network for an image of ``tiles`` tiles."""
     if mode == "per-tile" or not needs_whole_image(network):
         return tiles
     calls = tiles + (1 if whole_image_modules(network) else 0)
@@ -206,8 +174,10 @@ def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
     return calls
 
 
-def whole_image_outputs(run: Run, modules: list[nn.Module], padded: torch.Tensor) -> dict[nn.Module, object]:
-    """The outputs of ``modules`` on the whole (padded) image; the pass stops once all have run."""
+@contextlib.contextmanager
+def frozen_whole_image_outputs(run: Run, network: nn.Module, padded: torch.Tensor) -> Iterator[None]:
+    """Inside: :func:`whole_image_modules` return their output on the whole of ``padded``, computed once here."""
+    modules = whole_image_modules(network)
     outputs: dict[nn.Module, object] = {}
 
     def record(module, args, output):
@@ -215,15 +185,9 @@ def whole_image_outputs(run: Run, modules: list[nn.Module], padded: torch.Tensor
         if len(outputs) == len(modules):
             raise _Measured
 
-    with _hooks(modules, record), contextlib.suppress(_Measured):
-        run(padded)
-    return outputs
-
-
-@contextlib.contextmanager
-def frozen_outputs(outputs: dict[nn.Module, object]) -> Iterator[None]:
-    """Inside: each module in ``outputs`` returns its stored output without running (its own work, e.g.
-    encoding style images, is not repeated for every tile)."""
+    if modules:
+        with _hooks(modules, record), contextlib.suppress(_Measured):
+            run(padded)
     for module, output in outputs.items():
         module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
     try:
@@ -231,36 +195,6 @@ def frozen_outputs(outputs: dict[nn.Module, object]) -> Iterator[None]:
     finally:
         for module in outputs:
             del module.forward
-
-
-@contextlib.contextmanager
-def frozen_whole_image_outputs(
-    run: Run, network: nn.Module, pixels: torch.Tensor, multiple: int = 4, min_size: int = 1
-) -> Iterator[None]:
-    """Inside: :func:`whole_image_modules` return their output on the whole of ``pixels`` (``(1, 3, H, W)``,
-    padded as the tiles are), run once here, instead of their output on each tile."""
-    from stylenorm.inference.padding import pad_to_multiple
-
-    modules = whole_image_modules(network)
-    padded = pad_to_multiple(pixels.float(), multiple, min_size)[0]
-    with frozen_outputs(whole_image_outputs(run, modules, padded) if modules else {}):
-        yield
-
-
-@contextlib.contextmanager
-def whole_image_context(
-    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, **sizes: int
-) -> Iterator[Statistics]:
-    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``, float 0-255) run with what they need of the whole
-    image, as ``mode`` says: :func:`frozen_whole_image_outputs`, then :func:`whole_image_statistics`
-    measured (with those outputs in place) and frozen; yields those statistics. Nothing for ``per-tile``.
-    ``sizes``: the ``tile``, ``overlap``, ``multiple`` and ``min_size`` of ``run_tiled``."""
-    with contextlib.ExitStack() as stack:
-        if mode != "per-tile":
-            stack.enter_context(frozen_whole_image_outputs(run, network, pixels, sizes["multiple"], sizes["min_size"]))
-        statistics = whole_image_statistics(mode, run, network, pixels, **sizes)
-        stack.enter_context(frozen_statistics(statistics))
-        yield statistics
 
 
 def whole_image_statistics(
@@ -274,12 +208,8 @@ def whole_image_statistics(
     multiple: int = 4,
     min_size: int = 1,
 ) -> Statistics:
-    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) are
-    run in the tiles :func:`~stylenorm.inference.tiling.run_tiled` uses; empty for ``per-tile`` or a
-    network without per-sample norms."""
-    from stylenorm.inference.padding import pad_to_multiple
-    from stylenorm.inference.tiling import check_tiling, tile_layout
-
+    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in the tiles
+    of ``run_tiled``; empty for ``per-tile`` or a network without per-sample norms."""
     if mode not in TILE_STATISTICS:
         raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
     layers = per_sample_norm_layers(network)
@@ -287,9 +217,68 @@ def whole_image_statistics(
         return {}
     tile, overlap = check_tiling(tile, overlap, multiple, min_size)
     padded, _ = pad_to_multiple(pixels, multiple, min_size)
-    if mode == "thumbnail":
-        return thumbnail_statistics(run, layers, padded, tile, multiple)
-    order = execution_order(network, layers, run, max(8 * multiple, min_size))
     height, width = padded.shape[-2:]
+    if mode == "thumbnail":
+        factor = min(1.0, tile / max(height, width))
+        size = [max(multiple, round(side * factor / multiple) * multiple) for side in (height, width)]
+        thumbnail = F.interpolate(padded.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        return measure(run, layers, thumbnail)
+    side = max(8 * multiple, min_size)  # a small pass tells the order in which the layers run
+    order = list(measure(run, layers, torch.full((1, 3, side, side), 127.5, device=next(network.parameters()).device)))
     rows, columns = tile_layout(height, tile, overlap, multiple), tile_layout(width, tile, overlap, multiple)
     return exact_statistics(run, order, padded, rows, columns, multiple)
+
+
+@contextlib.contextmanager
+def whole_image_context(
+    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, given: Statistics | None = None, **sizes: int
+) -> Iterator[Statistics]:
+    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``) run with the whole image's outputs of
+    :func:`whole_image_modules` and statistics (``given``, else measured as ``mode`` says), which it yields.
+    ``sizes``: ``run_tiled``'s keywords."""
+    with contextlib.ExitStack() as stack:
+        if mode != "per-tile" or given is not None:
+            padded = pad_to_multiple(pixels.float(), sizes["multiple"], sizes["min_size"])[0]
+            stack.enter_context(frozen_whole_image_outputs(run, network, padded))
+        statistics = whole_image_statistics(mode, run, network, pixels, **sizes) if given is None else given
+        stack.enter_context(frozen_statistics(statistics))
+        yield statistics
+
+
+def parse_frame_statistics(text: str) -> int | None:
+    """``per-frame`` -> 1, ``window:N`` -> N, ``clip`` -> ``None`` (every frame); a readable error otherwise."""
+    if text in ("per-frame", "clip"):
+        return 1 if text == "per-frame" else None
+    if text.startswith("window:"):
+        with contextlib.suppress(ValueError):
+            if (size := int(text.removeprefix("window:"))) >= 1:
+                return size
+    raise ValueError(
+        f"Unknown frame statistics {text!r}; expected per-frame, clip or window:N with N >= 1 (e.g. window:9)."
+    )
+
+
+def window_indices(frame: int, total: int, size: int | None) -> slice:
+    """The frames whose statistics frame ``frame`` of ``total`` uses: ``size`` centred on it, shifted inside."""
+    if size is None or size >= total:
+        return slice(0, total)
+    start = min(max(frame - size // 2, 0), total - size)
+    return slice(start, start + size)
+
+
+def concatenate(parts: list[Statistics]) -> Statistics:
+    """Statistics of consecutive samples (or batches) as one record with a row per sample."""
+    if not parts or not parts[0]:
+        return {}
+    return {layer: tuple(torch.cat([part[layer][i] for part in parts]) for i in range(2)) for layer in parts[0]}
+
+
+def pooled(statistics: Statistics, frames: slice) -> Statistics:
+    """The statistics of ``frames`` taken together, shaped ``(1, groups)``."""
+    result = {}
+    for layer, (mean, var) in statistics.items():
+        mean, var = mean[frames], var[frames]
+        pooled_mean = mean.mean(0, keepdim=True)
+        pooled_var = ((var + mean * mean).mean(0, keepdim=True) - pooled_mean * pooled_mean).clamp_min(0)
+        result[layer] = (pooled_mean, pooled_var)
+    return result

@@ -1,11 +1,10 @@
-"""Running a stylizer on an image too large for memory, tile by tile, without visible seams.
+"""Reflection padding to the sizes a network accepts, and running an image too large for memory tile by tile.
 
-The image is padded once to the network's size multiple and cut into the fewest overlapping windows of at most
-``tile x tile`` px whose corners sit on that multiple (:func:`tile_layout`); each seam is cross-faded with a
-raised cosine over the middle half of its overlap, the outer quarters unused. Exact for networks without
-per-image statistics once ``overlap / 4`` covers the receptive field; instance, group and layer norm get the
-whole image's statistics from :mod:`stylenorm.inference.tile_statistics`. Layout and blending in full:
-docs/modules.md; receptive fields and measured errors: docs/stylize.md, "Tiling".
+Padding goes at the bottom and right only, so crops and tiles line up with the untiled network. Tiles are the
+fewest overlapping windows of at most ``tile x tile`` px on the size-multiple grid (:func:`tile_layout`); seams
+are cross-faded with a raised cosine over the middle half of the overlap. Per-sample norms get whole-image
+statistics from :mod:`stylenorm.inference.tile_statistics`. Layout and blending: docs/modules.md; measured
+errors: docs/stylize.md, "Tiling".
 """
 
 from __future__ import annotations
@@ -14,22 +13,57 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
-from stylenorm.inference.padding import crop_padding, pad_to_multiple, padded_length
-
-#: Images with more pixels than this are tiled automatically (2048 x 2048): about 4 GB of
-#: activations for the CycleGAN generator in fp32, half that for TransformerNet.
+#: Images with more pixels than this are tiled automatically (2048 x 2048).
 DEFAULT_AUTO_TILE_PIXELS = 2048 * 2048
-
-#: How tiles of a network with instance/group/layer norm get their statistics by default
-#: (:mod:`stylenorm.inference.tile_statistics`): the untiled network's, accumulated over the tiles.
+#: How tiles of a network with per-sample norms get their statistics by default.
 DEFAULT_TILE_STATISTICS = "exact"
 
 
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def padded_length(length: int, multiple: int, min_size: int) -> int:
+    """The smallest length >= ``length`` and >= ``min_size`` that is a multiple of ``multiple``."""
+    return _round_up(max(length, min_size), multiple)
+
+
+def pad_to_multiple(
+    images: torch.Tensor, multiple: int, min_size: int = 1
+) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Reflection-pad ``(N, C, H, W)`` images to an accepted size; returns them and ``(top, bottom, left, right)``."""
+    height, width = images.shape[-2:]
+    padding = (
+        0,
+        padded_length(height, multiple, min_size) - height,
+        0,
+        padded_length(width, multiple, min_size) - width,
+    )
+    remaining = [padding[2], padding[3], padding[0], padding[1]]  # F.pad's order: last dim first
+    while any(remaining):  # reflection reaches less than the side it pads: tiny images are padded in steps
+        height, width = images.shape[-2:]
+        limits = [width - 1, width - 1, height - 1, height - 1]
+        if min(limit for limit, amount in zip(limits, remaining, strict=True) if amount) == 0:
+            images = F.pad(images, remaining, mode="replicate")  # a one-pixel side cannot be reflected
+            break
+        step = [min(amount, limit) for amount, limit in zip(remaining, limits, strict=True)]
+        images = F.pad(images, step, mode="reflect")
+        remaining = [amount - taken for amount, taken in zip(remaining, step, strict=True)]
+    return images, padding
+
+
+def crop_padding(images: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
+    """Undo :func:`pad_to_multiple`."""
+    top, bottom, left, right = padding
+    height, width = images.shape[-2:]
+    return images[..., top : height - bottom, left : width - right]
+
+
 def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
-    """The overlap used when none is given: an eighth of the tile (512 -> 64), a multiple of ``multiple``;
-    at least ``4 * radius`` (up to half the tile) for a network that declares its receptive-field
-    radius, since the blend keeps ``overlap / 4`` px of context on each side of a seam."""
+    """An eighth of the tile, a multiple of ``multiple``; at least ``4 * radius`` (up to half the tile), since
+    the blend keeps ``overlap / 4`` px of context on each side of a seam."""
     overlap = _round_up(max(tile // 8, multiple), multiple)
     if radius:
         overlap = max(overlap, min(_round_up(4 * radius, multiple), tile // 2 // multiple * multiple))
@@ -39,10 +73,6 @@ def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
 def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:
     """The largest square tile, a multiple of ``multiple``, with at most ``max_pixels`` pixels."""
     return max(multiple, math.isqrt(max_pixels) // multiple * multiple)
-
-
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
 
 
 def check_tiling(tile: int, overlap: int, multiple: int = 4, min_size: int = 1) -> tuple[int, int]:
@@ -58,30 +88,21 @@ def check_tiling(tile: int, overlap: int, multiple: int = 4, min_size: int = 1) 
         raise ValueError(f"Tiles must be at least {smallest} px for this network, got {tile}.")
     if 2 * rounded_overlap > rounded_tile:
         raise ValueError(
-            f"The tile overlap ({overlap} px, {rounded_overlap} once rounded up to a multiple of {multiple}) "
-            f"must be at most half the tile ({rounded_tile} px). Use a larger tile or a smaller overlap."
+            f"The tile overlap ({overlap} px, {rounded_overlap} rounded up to a multiple of {multiple}) must be at "
+            f"most half the tile ({rounded_tile} px). Use a larger tile or a smaller overlap."
         )
     return rounded_tile, rounded_overlap
 
 
 def tile_layout(length: int, tile: int, overlap: int, multiple: int = 4) -> tuple[int, list[int]]:
-    """``(tile size, starts)`` along one axis of ``length`` px (all multiples of ``multiple``).
-
-    As few tiles as cover ``length`` with at least ``overlap`` px between neighbours, then shrunk
-    to the smallest common size that still does and spread evenly: ``tile`` is a maximum. A
-    1024 px side with ``tile=512, overlap=32`` becomes three 364 px tiles, not three of 512.
-    """
+    """``(tile size, starts)`` along one axis: the fewest tiles overlapping by ``overlap``, shrunk to the smallest
+    common size that still covers ``length`` and spread evenly (``tile`` is a maximum)."""
     if length <= tile:
         return length, [0]
     count = -(-(length - overlap) // (tile - overlap))
     size = _round_up(-(-(length + (count - 1) * overlap) // count), multiple)
     units = (length - size) // multiple  # distribute the starts in whole multiples
-    starts = [multiple * (index * units // (count - 1)) for index in range(count)]
-    return size, starts
-
-
-def _raised_cosine(t: torch.Tensor) -> torch.Tensor:
-    return torch.sin(t.clamp(0, 1) * (math.pi / 2)) ** 2
+    return size, [multiple * (index * units // (count - 1)) for index in range(count)]
 
 
 def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tuple[int, list[int], list[torch.Tensor]]:
@@ -98,7 +119,7 @@ def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tup
             first, second = sorted((start, starts[neighbour]))
             seam = (second + first + size) / 2  # the middle of the overlap
             if blend > 0:
-                ramp = _raised_cosine((centers - (seam - blend / 2)) / blend)
+                ramp = torch.sin(((centers - (seam - blend / 2)) / blend).clamp(0, 1) * (math.pi / 2)) ** 2
             else:
                 ramp = (centers >= seam).to(torch.float64)
             weight *= ramp if rising else 1 - ramp
@@ -128,11 +149,8 @@ def run_tiled(
     multiple: int = 4,
     min_size: int = 1,
 ) -> torch.Tensor:
-    """``run`` (float 0-255 ``(1, 3, h, w)`` -> same size) applied to ``pixels`` tile by tile.
-
-    ``pixels`` stay where they are (the CPU, for large images); each tile is handed to ``run`` and
-    its result brought back, so device memory holds one tile's activations at a time.
-    """
+    """``run`` (float 0-255 ``(1, 3, h, w)`` -> same size) applied to ``pixels`` tile by tile; ``pixels`` stay
+    where they are, so device memory holds one tile's activations at a time."""
     tile, overlap = check_tiling(tile, overlap, multiple, min_size)
     padded, padding = pad_to_multiple(pixels, multiple, min_size)
     height, width = padded.shape[-2:]

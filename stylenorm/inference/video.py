@@ -1,40 +1,44 @@
-"""Stylize clips: video files (:mod:`stylenorm.inference.video_io`) or frames in memory, frame by frame.
+"""Stylize clips frame by frame: video files (:mod:`stylenorm.inference.video_io`), animated images (GIF, WebP,
+APNG) and frames in memory.
 
-Every frame goes through the image pipeline (:func:`stylenorm.inference.stylize_batch`: resizing, tiling,
-precision, quantisation) in batches of consecutive frames; with ``frame_stats`` other than ``per-frame``
-(:mod:`stylenorm.inference.frame_statistics`) the clip is read twice. Outputs: a video file (the input's
-frames, timing and size, audio copied), an animation (:func:`~stylenorm.inference.image_io.save_animation`) or
-a folder of frames, moved into place once all are written. Usage: docs/video.md, "Stylize a clip".
+Every frame goes through the image pipeline (:func:`~stylenorm.inference.pipeline.stylize_pixels`) in batches of
+consecutive frames; with ``frame_stats`` other than ``per-frame`` the clip is read twice, first to record each
+frame's norm statistics (:mod:`stylenorm.inference.tile_statistics`). Outputs keep the input's frames and timing:
+a video (audio copied), an animation or a folder of frames. Usage: docs/video.md, "Stylize a clip".
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
-from PIL import Image
+from PIL import Image, ImageSequence
 
-from stylenorm.inference.frame_statistics import (
+from stylenorm.data.images import open_image
+from stylenorm.inference.compile_plan import header_size
+from stylenorm.inference.image_io import OUTPUT_FORMATS, save_animation, save_image
+from stylenorm.inference.options import InferenceOptions
+from stylenorm.inference.pipeline import prepare, stylize_pixels, to_image
+from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.tile_statistics import (
+    Statistics,
     concatenate,
+    measure,
     parse_frame_statistics,
+    per_sample_norm_layers,
     pooled,
-    record_statistics,
-    run_with_statistics,
-    stack,
+    whole_image_context,
     window_indices,
 )
-from stylenorm.inference.image_io import OUTPUT_FORMATS, save_animation, save_image
-from stylenorm.inference.jobs import Job, _check_writable, normalize_extension
-from stylenorm.inference.options import InferenceOptions
-from stylenorm.inference.pipeline import prepare, stylize_batch
-from stylenorm.inference.stylizer import Stylizer
-from stylenorm.inference.video_io import VIDEO_EXTENSIONS, VideoWriter, is_video, probe_video, read_video
+from stylenorm.inference.video_io import VideoWriter, is_video, probe_video, read_video
 
 #: A source of frames that can be read more than once: each call starts again at the first frame.
 Frames = Callable[[], Iterable[torch.Tensor]]
+#: Frame duration (ms) of an animation whose file names none (browsers show such GIFs at about 10 frames/s).
+DEFAULT_FRAME_MS = 100
 
 
 def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
@@ -48,6 +52,28 @@ def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor
         yield torch.stack(batch)
 
 
+def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceOptions) -> Statistics:
+    """Each frame's own statistics (float64 on the CPU, a row per frame) at every per-sample norm layer, for
+    float 0-255 ``(N, 3, H, W)`` frames; of the whole frame, as ``options.tile_stats`` says, where tiled."""
+    layers = per_sample_norm_layers(model.network)
+    if not layers:
+        return {}
+    run = lambda window: model(window, options.precision, eager=True)  # noqa: E731 - hooks need the eager module
+    sizes = options.tiling(*pixels.shape[-2:], model)
+    if sizes is None:
+        return {layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in measure(run, layers, pixels).items()}
+    if options.tile_stats == "per-tile":
+        raise ValueError(
+            "--frame-stats shares whole-frame statistics, which --tile-stats per-tile does not compute; "
+            "use --tile-stats exact or thumbnail."
+        )
+    frames = []
+    for image in pixels:
+        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), **sizes) as statistics:
+            frames.append({layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in statistics.items()})
+    return concatenate(frames)
+
+
 def stylize_clip(
     frames: Frames,
     model: Stylizer,
@@ -58,41 +84,31 @@ def stylize_clip(
 ) -> Iterator[torch.Tensor]:
     """Stylized uint8 ``(3, H, W)`` frames of ``frames()`` (uint8 ``(3, H, W)`` tensors of one size), in order.
 
-    ``options``: :class:`~stylenorm.inference.options.InferenceOptions` (or its fields as keywords), of which
-    ``batch_size``, ``frame_stats``, the tiling and the precision apply. ``progress(stage, frames)`` is
-    called after each batch (stage ``statistics`` or ``stylize``).
+    ``options`` (or its fields as keywords): ``batch_size``, ``frame_stats``, tiling and precision apply.
+    ``progress(stage, frames)`` is called after each batch (stage ``statistics`` or ``stylize``).
     """
     options = InferenceOptions.from_keywords(options, **keywords)
     window = parse_frame_statistics(options.frame_stats)
-    if window == 1:
+    statistics, total = None, 0
+    if window != 1:
+        parts = []
         for batch in _batches(frames(), options.batch_size):
-            yield from stylize_batch(batch, model, options)
+            parts.append(record_statistics(model, batch.float(), options))
+            total += len(batch)
             if progress:
-                progress("stylize", len(batch))
-        return
-    parts, total = [], 0
-    for batch in _batches(frames(), options.batch_size):
-        sizes = options.tiling(*batch.shape[-2:], model)
-        parts.append(record_statistics(model, batch.float(), options.precision, sizes, options.tile_stats))
-        total += len(batch)
-        if progress:
-            progress("statistics", len(batch))
-    statistics = concatenate(parts)
+                progress("statistics", len(batch))
+        statistics = concatenate(parts)
     start = 0
     for batch in _batches(frames(), options.batch_size):
-        shared = stack([pooled(statistics, window_indices(start + i, total, window)) for i in range(len(batch))])
-        sizes = options.tiling(*batch.shape[-2:], model)
-        output = run_with_statistics(model, batch.float(), shared, options.precision, sizes)
-        yield from model.convention.quantize(output)
+        shared = None
+        if statistics is not None:
+            shared = concatenate(
+                [pooled(statistics, window_indices(start + i, total, window)) for i in range(len(batch))]
+            )
+        yield from model.convention.quantize(stylize_pixels(batch.float(), model, options, statistics=shared))
         start += len(batch)
         if progress:
             progress("stylize", len(batch))
-
-
-def _frame_durations(times: list[float], rate: float) -> list[int]:
-    """Milliseconds each frame is shown, from presentation times in seconds (the last: one frame period)."""
-    ends = [*times[1:], times[-1] + 1 / rate]
-    return [max(1, round(1000 * (end - start))) for start, end in zip(times, ends, strict=True)]
 
 
 def stylize_video(
@@ -105,15 +121,12 @@ def stylize_video(
     progress: Callable[[str, int], None] | None = None,
     **keywords,
 ) -> list[Path]:
-    """Stylize the video ``source`` into ``target``: a video file, an animation/stills (image extension) or,
-    for a path without either, a folder of frames with extension ``ext``. Returns the files written.
-
-    ``options`` (or its fields as keywords): as for :func:`stylize_clip`, with ``scale`` and ``max_size``
-    resizing each frame first. Audio is copied into video outputs.
-    """
+    """Stylize the video ``source`` into ``target``: a video file, an animation or stills (image extension) or
+    else a folder of frames with extension ``ext``; returns the files written. ``options`` as for
+    :func:`stylize_clip`, with ``scale`` and ``max_size`` resizing each frame first."""
     options = InferenceOptions.from_keywords(options, **keywords)
     source, target = Path(source), Path(target)
-    info = probe_video(source)
+    rate = probe_video(source).rate
     stamps: list[tuple[int | None, object]] = []  # (pts, time_base) of each frame read in the last pass
 
     def frames() -> Iterator[torch.Tensor]:
@@ -124,71 +137,50 @@ def stylize_video(
 
     outputs = stylize_clip(frames, model, options, progress=progress)
     if is_video(target):
-        with VideoWriter(target, info.rate, audio_from=source) as writer:
+        with VideoWriter(target, rate, audio_from=source) as writer:
             for index, output in enumerate(outputs):
                 writer.write(output.permute(1, 2, 0).numpy(), *stamps[index])
         return [target]
+    images = (Image.fromarray(output.permute(1, 2, 0).numpy()) for output in outputs)
     if target.suffix.lower() in OUTPUT_FORMATS:
-        images = [Image.fromarray(o.permute(1, 2, 0).numpy()) for o in outputs]
+        images = list(images)
         times = [
-            float(pts * base) if pts is not None and base is not None else i / float(info.rate)
+            float(pts * base) if pts is not None and base is not None else i / float(rate)
             for i, (pts, base) in enumerate(stamps)
         ]
-        return save_animation(images, target, _frame_durations(times, float(info.rate)), loop=0)
-    return _write_frames(outputs, target, ext)
-
-
-def _write_frames(outputs: Iterable[torch.Tensor], folder: Path, ext: str) -> list[Path]:
-    """Frames ``000000<ext>``, ... into ``folder``, via a hidden temporary folder beside them."""
-    temporary = folder / f".frames.{os.getpid()}.partial"
+        ends = [*times[1:], times[-1] + 1 / float(rate)]  # the last frame: one frame period
+        durations = [max(1, round(1000 * (end - start))) for start, end in zip(times, ends, strict=True)]
+        return save_animation(images, target, durations, loop=0)
+    temporary = target / f".frames.{os.getpid()}.partial"  # frames appear in the folder once all are written
     try:
-        names = []
-        for index, output in enumerate(outputs):
-            name = f"{index:06d}{ext}"
-            save_image(Image.fromarray(output.permute(1, 2, 0).numpy()), temporary / name)
-            names.append(name)
-        written = []
+        names = [save_image(image, temporary / f"{index:06d}{ext}").name for index, image in enumerate(images)]
         for name in names:
-            os.replace(temporary / name, folder / name)
-            written.append(folder / name)
+            os.replace(temporary / name, target / name)
         temporary.rmdir()
-        return written
+        return [target / name for name in names]
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
 
 
-def plan_video_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None = None) -> list[Job] | None:
-    """Jobs for video inputs (``None`` when no input is a video file, for the image planner to take).
+def is_animated(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds more than one frame (GIF, WebP, APNG); False for files PIL cannot open."""
+    return (header_size(path) or (0, 0, 1))[2] > 1
 
-    One video: ``output`` is a video file, an image file (an animation, or numbered stills) or a folder
-    of frames. Several: ``output`` is a folder, each result named as its input (``ext`` replaces the
-    extension).
-    """
-    videos = [item for item in inputs if is_video(item)]
-    if not videos:
-        return None
-    if len(videos) != len(inputs):
-        raise ValueError("--input mixes videos and images; run videos and images separately.")
-    missing = [item for item in videos if not Path(item).is_file()]
-    if missing:
-        expected = ", ".join(VIDEO_EXTENSIONS)
-        raise FileNotFoundError(f"Input not found: {missing[0]}. Expected a video file ({expected}).")
-    if ext is not None:
-        ext = "." + ext.lower().lstrip(".")
-        if ext not in VIDEO_EXTENSIONS:
-            normalize_extension(ext)  # a readable error for unknown extensions
-    output = Path(output)
-    if len(videos) == 1:
-        jobs = [Job(Path(videos[0]), output)]  # no extension: a folder of frames (--ext: their format)
-    else:
-        if output.suffix.lower() in VIDEO_EXTENSIONS or output.is_file():
-            raise ValueError(f"--output {output} must be a folder for {len(videos)} input videos.")
-        jobs = [Job(Path(item), output / (Path(item).stem + (ext or Path(item).suffix))) for item in videos]
-    for job in jobs:
-        if job.target.resolve() == job.source.resolve():
-            raise ValueError(f"Refusing to overwrite the input {job.source} with its result; choose another --output.")
-    if len({job.target.resolve() for job in jobs}) != len(jobs):
-        raise ValueError("Two input videos would write the same output; rename one of them.")
-    _check_writable([Job(j.source, j.target if j.target.suffix else j.target / "000000.png") for j in jobs])
-    return jobs
+
+def stylize_animation(
+    source: str | os.PathLike, target: str | os.PathLike, model: Stylizer, options: InferenceOptions | None = None
+) -> list[Path]:
+    """Stylize every frame of an animated image (each a whole picture, as Pillow composites it) and write them to
+    ``target`` with the input's durations and loop count; ``options`` as for :func:`stylize_video`."""
+    options = options or InferenceOptions()
+    frames, durations = [], []
+    with open_image(source) as image:
+        loop = image.info.get("loop")
+        for frame in ImageSequence.Iterator(image):
+            durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MS))
+            rgb = frame.convert("RGBA" if "transparency" in frame.info else "RGB")
+            frames.append(prepare(rgb, scale=options.scale, max_size=options.max_size))
+    outputs = stylize_clip(lambda: (frame.pixels for frame in frames), model, options)
+    results = [to_image(output, frame.alpha) for frame, output in zip(frames, outputs, strict=True)]
+    return save_animation(results, target, durations, loop)

@@ -1,12 +1,9 @@
 """Video files in and out of the stylize command, through PyAV (FFmpeg's libraries, bundled in its wheel).
 
-Reading yields every frame as uint8 RGB with its presentation time, so the output keeps the
-input's frame count, rate and timing (variable frame rates included). Writing encodes H.264 for
-``.mp4``/``.mov``/``.mkv``/``.m4v`` (yuv420p; yuv444p when a side is odd, since 4:2:0 needs even
-sides), VP9 for ``.webm`` and MPEG-4 Part 2 for ``.avi``, and copies the input's first audio track
-unchanged - or re-encodes it (AAC, Opus for WebM) where the output container cannot hold its codec.
-Like images (:mod:`stylenorm.inference.image_io`), a video is written to a temporary file in the
-output folder and renamed on success, so a failed or interrupted run leaves nothing half-written.
+Frames are read as uint8 RGB with their presentation times, so outputs keep the input's frame count and timing.
+Writing encodes H.264 (yuv444p when a side is odd), VP9 for ``.webm`` or MPEG-4 Part 2 for ``.avi``, copies the
+input's first audio track (re-encoded where the container cannot hold its codec), into a temporary file renamed
+on success. Usage: docs/video.md.
 """
 
 from __future__ import annotations
@@ -20,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-#: Extensions read and written as video (everything else goes to the image path).
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v", ".webm", ".avi")
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
-_VIDEO_CODECS = {".webm": "libvpx-vp9", ".avi": "mpeg4"}  # others: libx264
+_VIDEO_CODECS = {".webm": ("libvpx-vp9", {"crf": "30", "b": "0"}), ".avi": ("mpeg4", {})}  # others: H.264
 #: Audio codecs each container holds as they are; other audio is re-encoded to the second entry.
 _AUDIO = {
     ".mp4": ({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}, "aac"),
@@ -44,7 +40,7 @@ def is_video(path: str | os.PathLike) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
-    """What the header says: ``frames`` may be 0 when the container does not record it."""
+    """What the header says (``frames``: 0 where the container does not record it)."""
 
     width: int
     height: int
@@ -62,10 +58,10 @@ def _open(path: str | os.PathLike):
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:
-        raise ValueError(f"Cannot read {path} as a video ({error}). Expected a video file FFmpeg can decode.") from None
+        raise ValueError(f"Cannot read {path} as a video ({error}); expected a file FFmpeg can decode.") from None
     if not container.streams.video:
         container.close()
-        raise ValueError(f"{path} holds no video stream (audio only?). Expected a video file.")
+        raise ValueError(f"{path} holds no video stream (audio only?); expected a video file.")
     return container
 
 
@@ -88,7 +84,7 @@ class VideoFrame:
 
 
 def read_video(path: str | os.PathLike) -> Iterator[VideoFrame]:
-    """Every frame of the first video stream, in presentation order; a decoding error names the file."""
+    """Every frame of the first video stream, in presentation order."""
     import av
 
     with _open(path) as container:
@@ -107,11 +103,8 @@ def partial_path(path: Path) -> Path:
 
 
 class VideoWriter:
-    """Encodes uint8 RGB frames into ``path`` with the input's timing; audio copied from ``audio_from``.
-
-    Use as a context manager: the file appears under its name only when the block ends without an
-    error (:meth:`close`); otherwise the temporary file is removed.
-    """
+    """Encodes uint8 RGB frames into ``path``, audio copied from ``audio_from``; as a context manager, the file
+    appears under its name only when the block ends without an error."""
 
     def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
         import av
@@ -124,7 +117,7 @@ class VideoWriter:
         self.temporary = partial_path(self.path)
         self.rate = Fraction(rate)
         self.container = av.open(str(self.temporary), mode="w", format=_FORMATS[suffix])
-        self.codec = _VIDEO_CODECS.get(suffix, "libx264")
+        self.codec, self.codec_options = _VIDEO_CODECS.get(suffix, ("libx264", {"crf": H264_CRF}))
         self.stream = None
         self.audio_from = audio_from
         self.count = 0
@@ -135,11 +128,8 @@ class VideoWriter:
         stream.width, stream.height = width, height
         odd = width % 2 or height % 2
         stream.pix_fmt = "yuv444p" if odd and self.codec == "libx264" else "yuv420p"
-        if self.codec == "libx264":
-            stream.options = {"crf": H264_CRF}
-        elif self.codec == "libvpx-vp9":
-            stream.options = {"crf": "30", "b": "0"}
-        else:
+        stream.options = self.codec_options
+        if self.codec == "mpeg4":
             stream.bit_rate = 8_000_000
         stream.time_base = time_base or 1 / self.rate
         self.stream = stream
