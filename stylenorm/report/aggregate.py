@@ -37,21 +37,16 @@ def stratified_bootstrap(
     replacement within each task (tasks fixed: the study chose them)."""
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(v, dtype=float) for v in per_task.values()]
-    point = statistic(np.concatenate(arrays))
-    draws = np.empty(reps)
-    for i in range(reps):
-        draws[i] = statistic(np.concatenate([a[rng.integers(0, a.size, a.size)] for a in arrays]))
+    draws = [statistic(np.concatenate([a[rng.integers(0, a.size, a.size)] for a in arrays])) for _ in range(reps)]
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail])
-    return point, float(low), float(high)
+    return statistic(np.concatenate(arrays)), float(low), float(high)
 
 
 def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
     """P(X > Y) + P(X = Y)/2 for a run X of A and a run Y of B on one task (U / (n m))."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    greater = (a[:, None] > b[None, :]).mean()
-    ties = (a[:, None] == b[None, :]).mean()
-    return float(greater + ties / 2)
+    a, b = np.asarray(a, dtype=float)[:, None], np.asarray(b, dtype=float)[None, :]
+    return float((a > b).mean() + (a == b).mean() / 2)
 
 
 def improvement_interval(
@@ -62,30 +57,22 @@ def improvement_interval(
     if not tasks:
         raise ValueError("A and B share no task")
     rng = np.random.default_rng(seed)
-    xs = [np.asarray(a[t], dtype=float) for t in tasks]
-    ys = [np.asarray(b[t], dtype=float) for t in tasks]
-    point = float(np.mean([probability_of_improvement(x, y) for x, y in zip(xs, ys, strict=False)]))
-    draws = [
-        np.mean(
-            [
-                probability_of_improvement(x[rng.integers(0, x.size, x.size)], y[rng.integers(0, y.size, y.size)])
-                for x, y in zip(xs, ys, strict=False)
-            ]
-        )
-        for _ in range(reps)
-    ]
+    pairs = [(np.asarray(a[t], dtype=float), np.asarray(b[t], dtype=float)) for t in tasks]
+
+    def resample(values: np.ndarray) -> np.ndarray:
+        return values[rng.integers(0, values.size, values.size)]
+
+    draws = [np.mean([probability_of_improvement(resample(x), resample(y)) for x, y in pairs]) for _ in range(reps)]
     low, high = np.percentile(draws, [2.5, 97.5])
-    return point, float(low), float(high)
+    return float(np.mean([probability_of_improvement(x, y) for x, y in pairs])), float(low), float(high)
 
 
 def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, labels: pd.Series, spec: Mapping, min_seeds: int = 5):
-    """The declared ``ablation.across_tasks`` ({task: config key, metric, nothing: the doing-nothing
-    metric}) for runs grouped into variants by ``labels`` (run -> label, the task left out): per variant
-    the IQM of normalised scores over runs x tasks with its stratified bootstrap interval, P(row variant >
-    column variant), and what was left out. Only variants with >= ``min_seeds`` runs on >= 2 tasks count,
-    on the tasks where all of them have that many and doing nothing scores a finite value
-    (reconstruction's identity is perfect: nothing to normalise by). None when fewer than 2 variants or
-    2 tasks remain."""
+    """The declared ``ablation.across_tasks`` for runs grouped into variants by ``labels`` (run -> label, the
+    task left out): (per variant the IQM of normalised scores over runs x tasks with its interval, P(row variant
+    > column variant) as text, what was left out). Only variants with >= ``min_seeds`` runs on >= 2 tasks count,
+    on the tasks where all of them have that many and doing nothing scores a finite value (reconstruction's
+    identity is perfect: nothing to normalise by). None when fewer than 2 variants or 2 tasks remain."""
     task, metric, nothing = spec["task"], spec["metric"], spec["nothing"]
     if metric not in scores or nothing not in scores:
         return None
@@ -104,25 +91,18 @@ def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, labels: pd.Series
         "left_out_variants": sorted(set(frame["variant"]) - set(variants)),
         "left_out_tasks": sorted(str(t) for t in set(frame[task]) - set(tasks)),
     }
-    frame = frame[frame["variant"].isin(variants) & frame[task].isin(tasks)]
     per_task = {}
-    for name, runs in frame.groupby(task):
+    for name, runs in frame[frame["variant"].isin(variants) & frame[task].isin(tasks)].groupby(task):
         best = runs.groupby("variant")[metric].mean().max()
-        runs = runs.assign(normalised=normalise(runs[metric], runs[nothing].mean(), best))
-        per_task[name] = runs
-    variants = sorted(frame["variant"].unique())
+        per_task[name] = runs.assign(normalised=normalise(runs[metric], runs[nothing].mean(), best))
     rows = []
     for variant in variants:
         point, low, high = stratified_bootstrap(
             {t: r.loc[r["variant"] == variant, "normalised"] for t, r in per_task.items()}
         )
         rows.append({"variant": variant, "IQM": point, "low": low, "high": high})
-    improvement = pd.DataFrame(index=variants, columns=variants, dtype=object)
-    for a in variants:
-        for b in variants:
-            if a != b:
-                ra = {t: r.loc[r["variant"] == a, metric] for t, r in per_task.items()}
-                rb = {t: r.loc[r["variant"] == b, metric] for t, r in per_task.items()}
-                p, lo, hi = improvement_interval(ra, rb, reps=500)
-                improvement.loc[a, b] = f"{p:.2f} [{lo:.2f}, {hi:.2f}]"
-    return pd.DataFrame(rows), improvement.fillna("—"), chosen
+    improvement = pd.DataFrame("—", index=variants, columns=variants, dtype=object)
+    for a, b in ((a, b) for a in variants for b in variants if a != b):
+        ra, rb = ({t: r.loc[r["variant"] == v, metric] for t, r in per_task.items()} for v in (a, b))
+        improvement.loc[a, b] = "{:.2f} [{:.2f}, {:.2f}]".format(*improvement_interval(ra, rb, reps=500))
+    return pd.DataFrame(rows), improvement, chosen

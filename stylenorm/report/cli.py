@@ -46,36 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def apply_claims_file(table: RunTable, path: Path) -> None:
-    try:
-        preset = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ReportError(f"--claims {path}: cannot read it as yaml ({error})") from error
-    ablation = preset.get("ablation") if isinstance(preset, dict) else None
-    if not isinstance(ablation, dict) or "claims" not in ablation:
-        raise ReportError(f"--claims {path}: no ablation.claims in it; give a preset yaml that declares claims")
-    table.ablation = {**table.ablation, **ablation, "claims_from": str(path)}
-
-
 def write_report(table: RunTable, out: Path, alpha: float, commands: Sequence[str]) -> list[Path]:
     """Everything a report folder holds, from ``table`` (run folders or a committed report folder)."""
-    from stylenorm.report.document import render
+    from stylenorm.report.document import FIGURES, report_markdown
     from stylenorm.report.evaluate import analyze, variant_table
     from stylenorm.report.figures import write_curves, write_forest
 
     analysis = analyze(table, alpha)
-    written = table.write(out)
+    written = [*table.write(out), out / "tests.csv", out / "variants.csv"]
     analysis.tests.to_csv(out / "tests.csv", index=False)
     variant_table(analysis).to_csv(out / "variants.csv", index=False)
-    written += [out / "tests.csv", out / "variants.csv"]
-    figures = []
-    for write, name, what in ((write_curves, "curves.png", "learning curves"), (write_forest, "forest.png", "effects")):
-        path = write(analysis if name == "curves.png" else analysis.tests, out / name)
-        if path is not None:
-            figures.append((name, what))
-            written.append(path)
-    title = f"# Ablation report: {analysis.preset}\n\n"
-    (out / "report.md").write_text(title + render(analysis, commands, figures, heading="##"))
+    drawn = {
+        "curves.png": write_curves(analysis, out / "curves.png"),
+        "forest.png": write_forest(analysis.tests, out / "forest.png"),
+    }
+    written += [path for path in drawn.values() if path is not None]
+    (out / "report.md").write_text(report_markdown(analysis, commands, [f for f in FIGURES if drawn[f[0]]]))
     return [out / "report.md", *written]
 
 
@@ -87,16 +73,23 @@ def leading_metrics(table: RunTable) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = f"python scripts/{PROG}.py {args.logdir} --out {args.out}"
     try:
         table = read_runs(args.logdir)
         if args.claims is not None:
-            apply_claims_file(table, args.claims)
-        command = f"python scripts/{PROG}.py {args.logdir} --out {args.out}"
-        if args.claims is not None:
+            try:
+                preset = yaml.safe_load(args.claims.read_text()) or {}
+            except (OSError, yaml.YAMLError) as error:
+                raise ReportError(f"--claims {args.claims}: cannot read it as yaml ({error})") from error
+            ablation = preset.get("ablation") if isinstance(preset, dict) else None
+            if not isinstance(ablation, dict) or "claims" not in ablation:
+                raise ReportError(
+                    f"--claims {args.claims}: no ablation.claims in it; give a preset yaml that declares claims"
+                )
+            table.ablation = {**table.ablation, **ablation, "claims_from": str(args.claims)}
             command += f" --claims {args.claims}"
         table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines
-        commands = [command]
-        written = write_report(table, args.out, args.alpha, commands)
+        written = write_report(table, args.out, args.alpha, [command])
         if not args.no_tensorboard:
             written += write_tensorboard(table, args.out / "tensorboard", leading_metrics(table))
     except (ReportError, ClaimError, OSError) as error:

@@ -24,6 +24,8 @@ PROTOCOL_KEYS = (
     "norm.kind", "norm.affine", "norm.num_groups", "model.lr", "trainer.max_steps", "trainer.max_epochs",
     "trainer.precision",
 )  # fmt: skip
+#: (file, what it shows) of each figure a report folder may hold.
+FIGURES = (("curves.png", "learning curves"), ("forest.png", "effects"))
 
 
 def number(value: float, digits: int = 4) -> str:

@@ -39,43 +39,28 @@ def variant_labels(table: RunTable, leave_out: tuple[str, ...] = ()) -> pd.Serie
     )
 
 
-def variant_bands(table: RunTable) -> pd.DataFrame:
-    """One row per variant, metric and step: ``mean``, ``min``, ``max`` over the variant's runs and
-    ``n`` (how many runs logged that step); finished runs and finite values only."""
-    labels = variant_labels(table)
-    steps = table.steps[table.steps["run"].isin(labels.index) & np.isfinite(table.steps["value"])].copy()
-    steps["variant"] = steps["run"].map(labels)
-    grouped = steps.groupby(["variant", "metric", "step"])["value"]
-    return grouped.agg(["mean", "min", "max", "count"]).rename(columns={"count": "n"}).reset_index()
-
-
 def margin_layout(metric_tags: Iterable[str]) -> dict[str, dict[str, list]]:
     """``{"val": {"val/psnr": ["Margin", ["val/psnr", "val/psnr/min", "val/psnr/max"]], ...}, ...}`` for
-    :meth:`SummaryWriter.add_custom_scalars`, drawn in the order of ``metric_tags`` (repeats dropped);
-    tags outside :data:`CATEGORIES` left out, empty categories dropped."""
+    :meth:`SummaryWriter.add_custom_scalars`: the :data:`CATEGORIES`' tags in the order given, repeats dropped."""
     tags = list(dict.fromkeys(metric_tags))
     layout = {}
     for category in CATEGORIES:
         # TensorBoard (2.x) draws a category's margin charts last first: list them reversed
-        ordered = [t for t in tags if t.startswith(f"{category}/")][::-1]
-        charts = {t: ["Margin", [t, f"{t}/min", f"{t}/max"]] for t in ordered}
-        if charts:
-            layout[category] = charts
+        if ordered := [t for t in tags if t.startswith(f"{category}/")][::-1]:
+            layout[category] = {t: ["Margin", [t, f"{t}/min", f"{t}/max"]] for t in ordered}
     return layout
 
 
-def run_folder_name(variant: str) -> str:
-    """A folder name for a variant label: TensorBoard shows it as the run's name."""
-    return re.sub(r"[^\w.=+-]+", "_", variant.replace(", ", " ")).strip("_") or "variant"
-
-
 def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] = ()) -> list[Path]:
-    """Write :func:`variant_bands` as one TensorBoard run per variant under ``folder`` (replacing what
-    an earlier report wrote there) and the margin layout, charts of ``first`` leading, into the first
-    run; returns the run folders."""
+    """Each variant's mean, min and max over its finished runs' finite values as one TensorBoard run under
+    ``folder`` (replacing what an earlier report wrote there), the margin layout, charts of ``first``
+    leading, in the first run; returns the run folders."""
     from torch.utils.tensorboard import SummaryWriter  # here: torch takes seconds to import, the rest needs none
 
-    bands = variant_bands(table)
+    labels = variant_labels(table)
+    steps = table.steps[table.steps["run"].isin(labels.index) & np.isfinite(table.steps["value"])]
+    bands = steps.assign(variant=steps["run"].map(labels)).groupby(["variant", "metric", "step"])["value"]
+    bands = bands.agg(["mean", "min", "max"]).reset_index()
     if bands.empty:
         raise ValueError("no finished run logged a finite value; nothing to draw in TensorBoard")
     folder = Path(folder)
@@ -85,7 +70,8 @@ def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] 
     layout = margin_layout([*(m for m in first if m in logged), *sorted(logged)])
     written = []
     for index, (variant, rows) in enumerate(bands.groupby("variant", sort=True)):
-        run = folder / run_folder_name(variant)
+        # the folder name is the run's name in TensorBoard
+        run = folder / (re.sub(r"[^\w.=+-]+", "_", variant.replace(", ", " ")).strip("_") or "variant")
         writer = SummaryWriter(log_dir=str(run))
         try:
             if index == 0 and layout:
