@@ -14,9 +14,8 @@ from stylenorm.networks import (
     TransformerNet,
     patchgan_output_size,
 )
-from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
+from stylenorm.nn.learned_norms import BatchInstanceNorm2d, SwitchableNorm2d
 from stylenorm.nn.norm import NORM_KINDS, STYLE_CONDITIONED_KINDS, NormSpec, is_norm_layer
-from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
 NETWORKS = [TransformerNet, ResnetGenerator, PatchDiscriminator, ConvNormActAutoencoder]
 #: Norm slots of each network with default options (counted from the architectures' definitions).

@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
+from stylenorm.nn.learned_norms import BatchInstanceNorm2d, SwitchableNorm2d
 from stylenorm.nn.norm import BATCH_STATISTICS_KINDS, NORM_KINDS, NormSpec, auto_num_groups, is_norm_layer
-from stylenorm.nn.switchable_norm import SwitchableNorm2d
 
 
 def test_kinds_cover_the_product_card():

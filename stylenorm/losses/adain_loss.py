@@ -1,9 +1,6 @@
-"""The AdaIN training loss (Huang & Belongie 2017, Sec. 6.2, Eqs. 11-13).
-
-With the fixed encoder ``f`` and target ``t = AdaIN(f(c), f(s))``: content ``|| f(g(t)) - t ||^2``
-at relu4_1; style: squared errors of the channel means and stds at relu1_1 ... relu4_1 (no Gram
-matrices); total ``content + style_weight * style``. Means of squared errors, as the paper's port;
-everything in float32 with autocast off. Details: docs/modules.md.
+"""The AdaIN training loss (Huang & Belongie 2017, Sec. 6.2, Eqs. 11-13): with the fixed encoder ``f`` and target
+``t = AdaIN(f(c), f(s))``, content ``|| f(g(t)) - t ||^2`` at relu4_1 and style the squared errors of the channel
+means and stds at relu1_1 ... relu4_1; means of squared errors as in the paper's port, in float32 with autocast off.
 """
 
 from __future__ import annotations

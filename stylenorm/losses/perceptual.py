@@ -1,10 +1,7 @@
-"""The perceptual loss of fast style transfer: content, style (Gram matrices) and total variation.
-
-Johnson et al. 2016, Sec. 3.2 (Gram matrices of Gatys et al. 2016), at the scale of the PyTorch
-``fast_neural_style`` example whose weights (content 1e5, style 1e10) are the defaults: content at
-relu2_2, style at relu1_2 ... relu4_3 with Grams normalised by C*H*W. Images reach the loss on a 0-1
-scale and the VGG (an argument, :mod:`stylenorm.networks.vgg`) normalises them, which is the
-example's VGG input. Grams and losses are float32 with autocast off. Details: docs/modules.md.
+"""The perceptual loss of fast style transfer (Johnson et al. 2016, Sec. 3.2; Gram matrices of Gatys et al. 2016):
+content, style and total variation, at the scale of the PyTorch ``fast_neural_style`` example, whose weights are
+the defaults. Images reach the loss on a 0-1 scale and the VGG (an argument) normalises them; Grams and losses are
+float32 with autocast off. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -16,8 +13,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylenorm.networks.vgg import VGG16_LAYERS, VGG16Features, check_layer_names
-
-__all__ = ["PerceptualLoss", "gram_matrix", "total_variation"]
 
 
 def _float32_no_autocast(tensor: torch.Tensor) -> torch.autocast:
@@ -72,8 +67,7 @@ class PerceptualLoss(nn.Module):
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
         for name in self.style_layers:
-            # Not persistent: the Grams follow from the style image, and set_style recomputes them, so
-            # checkpoints neither carry them nor fail to load into a module whose style is not set yet.
+            # Not persistent: set_style recomputes them, so checkpoints load into a module without a style.
             self.register_buffer(f"style_gram_{name}", None, persistent=False)
 
     @property
@@ -120,9 +114,7 @@ class PerceptualLoss(nn.Module):
         /255) against ``content`` (its input /255); ``style_index``: ``(N,)`` styles, when there are several."""
         style_grams = self.style_grams
         if not style_grams:
-            raise RuntimeError(
-                "PerceptualLoss has no style yet: call set_style(style_image) before computing the loss."
-            )
+            raise RuntimeError("PerceptualLoss has no style yet: call set_style(style_image) before the loss.")
         if style_index is None and self.num_styles > 1:
             raise ValueError(f"This loss holds {self.num_styles} styles: pass style_index, one per sample.")
         if style_index is not None:

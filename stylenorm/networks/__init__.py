@@ -1,9 +1,6 @@
-"""The three networks, as plain ``nn.Module``s (no Lightning, no Hydra, no I/O beyond explicit loaders).
-
-* :class:`TransformerNet` - fast style transfer (Johnson et al. 2016)
-* :class:`ResnetGenerator`, :class:`PatchDiscriminator` - CycleGAN (Zhu et al. 2017)
-* :class:`ConvNormActAutoencoder` - the Conv-Norm-Act autoencoder of the seed notebooks
-"""
+"""The networks as plain ``nn.Module``s (no Lightning, no Hydra, no I/O beyond explicit loaders): TransformerNet
+(Johnson et al. 2016), ResnetGenerator and PatchDiscriminator (CycleGAN, Zhu et al. 2017), the seed notebooks'
+Conv-Norm-Act autoencoder, and AdaIN (Huang & Belongie 2017)."""
 
 from stylenorm.networks.autoencoder import ConvNormActAutoencoder
 from stylenorm.networks.cyclegan_generator import ResnetGenerator

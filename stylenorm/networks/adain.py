@@ -1,10 +1,7 @@
-"""The AdaIN style transfer network (Huang & Belongie 2017, Sec. 6 and Fig. 2).
-
-A fixed VGG19 encoder up to relu4_1, the AdaIN layer and a mirrored decoder (nearest upsampling,
-reflection padding, no normalization); output ``g((1 - alpha) f(c) + alpha t)`` (Eq. 14). Both
-halves are laid out index for index like the paper's port (naoto0804/pytorch-AdaIN), so its
-``vgg_normalised.pth`` and ``decoder.pth`` load unchanged (docs/public_checkpoints.md). Pixels: RGB
-on a 0-1 scale in and out, output unclamped. One fixed style: :mod:`stylenorm.networks.adain_stylizer`.
+"""The AdaIN style transfer network (Huang & Belongie 2017, Sec. 6 and Fig. 2): a fixed VGG19 encoder up to relu4_1,
+the AdaIN layer and a mirrored decoder; output ``g((1 - alpha) f(c) + alpha t)`` (Eq. 14). Laid out index for index
+like the paper's port (naoto0804/pytorch-AdaIN), so its ``vgg_normalised.pth`` and ``decoder.pth`` load unchanged.
+RGB on a 0-1 scale in and out, unclamped. One fixed style: :mod:`stylenorm.networks.adain_stylizer`.
 """
 
 from __future__ import annotations

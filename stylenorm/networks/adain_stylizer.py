@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 from stylenorm.networks.adain import AdaINDecoder, AdaINEncoder, check_alpha
-from stylenorm.nn.adain import ADAIN_EPS, channel_mean_std
-from stylenorm.nn.colour_transfer import match_colour
+from stylenorm.nn.adain import ADAIN_EPS, channel_mean_std, match_colour
 
 #: The encoder pools three times (ceil mode) and the decoder upsamples three times: sides that are
 #: multiples of 8 come back at their size.

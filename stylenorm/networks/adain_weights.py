@@ -18,7 +18,14 @@ from torchvision.models import VGG19_Weights
 
 from stylenorm.networks.adain import AdaINEncoder
 from stylenorm.networks.public_checkpoints import detect_checkpoint_format, load_adain_encoder
-from stylenorm.networks.vgg import IMAGENET_MEAN, IMAGENET_STD, WeightsOption, init_like_torchvision, read_weights
+from stylenorm.networks.vgg import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    WeightsOption,
+    init_like_torchvision,
+    read_weights,
+    vgg_tensors,
+)
 
 #: torchvision ``vgg19().features`` conv index -> :class:`AdaINEncoder` conv index, up to relu4_1.
 TORCHVISION_TO_ENCODER = {0: 2, 2: 5, 5: 9, 7: 12, 10: 16, 12: 19, 14: 22, 16: 25, 19: 29}
@@ -69,25 +76,15 @@ def torchvision_to_encoder_state(
 ) -> dict[str, torch.Tensor]:
     """An :class:`AdaINEncoder` state dict from a torchvision VGG19 one (``features.<i>.*`` or bare ``<i>.*``),
     with the leading 1x1 conv set to ImageNet normalisation."""
-    if not any(key.startswith("features.") for key in state):
-        state = {f"features.{key}": value for key, value in state.items()}
-    target = {key: value.clone() for key, value in encoder.state_dict().items()}
-    parts = [(tv, index, part) for tv, index in TORCHVISION_TO_ENCODER.items() for part in ("weight", "bias")]
-    missing = [f"features.{tv}.{part}" for tv, _, part in parts if f"features.{tv}.{part}" not in state]
-    if missing:
-        found = ", ".join(sorted(state)[:6]) or "no keys"
-        raise ValueError(
-            f"{source} is neither the AdaIN port's vgg_normalised.pth nor a torchvision VGG19 state dict: missing "
-            f"{', '.join(missing[:3])} (found {found}). {ENCODER_WEIGHTS.config_key} takes 'imagenet', 'random' or "
-            f"the path of {ENCODER_WEIGHTS.files}."
-        )
-    for tv_index, index, part in parts:
-        value, expected = state[f"features.{tv_index}.{part}"], target[f"{index}.{part}"]
-        if value.shape != expected.shape:
-            raise ValueError(
-                f"{source} does not hold VGG19 weights of this encoder's width: features.{tv_index}.{part} is "
-                f"{tuple(value.shape)}, expected {tuple(expected.shape)}."
-            )
-        target[f"{index}.{part}"] = value.float()
+    keys = {
+        f"{index}.{part}": f"features.{tv_index}.{part}"
+        for tv_index, index in TORCHVISION_TO_ENCODER.items()
+        for part in ("weight", "bias")
+    }
+    refusal = (
+        f"{source} is neither the AdaIN port's vgg_normalised.pth nor a torchvision VGG19 state dict of this "
+        f"encoder's width ({ENCODER_WEIGHTS.config_key} takes 'imagenet', 'random' or the path of either)"
+    )
+    target = {key: value.float() for key, value in vgg_tensors(state, keys, encoder.state_dict(), refusal).items()}
     target["0.weight"], target["0.bias"] = _imagenet_normalisation()
     return target

@@ -1,8 +1,5 @@
-"""The Conv-Norm-Act autoencoder of the source notebooks (seed 001, "ConvINAct + SimpleIN_AutoEncoder").
-
-Two stride-2 ConvNormAct encoders, a bottleneck of ConvNormActs, two nearest-upsample ConvNormAct
-decoders and a 3x3 conv + sigmoid head: a cheap image-to-image task for the norm ablation. Input
-and output are RGB in [0, 1]; height and width must be multiples of 4. Layout: docs/modules.md.
+"""The Conv-Norm-Act autoencoder of the source notebooks (seed 001, "ConvINAct + SimpleIN_AutoEncoder"): a cheap
+image-to-image task for the norm ablation. RGB in [0, 1] in and out; sides multiples of 4. Layout: docs/modules.md.
 """
 
 from __future__ import annotations

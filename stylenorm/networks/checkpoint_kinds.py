@@ -1,8 +1,6 @@
-"""What a checkpoint file is: its format, model, network per direction, pixel convention and norm.
-
-The one answer that the stylize and export commands (:mod:`stylenorm.inference.loading`), the demo's
-checkpoint list (:mod:`stylenorm.demo.catalog`) and resume's refusals (:mod:`stylenorm.resume`) use.
-Layouts of the public files: docs/public_checkpoints.md.
+"""What a checkpoint file is: its format, model, network per direction, pixel convention and norm; the one answer
+the stylize and export commands, the demo's checkpoint list and resume's refusals use. Layouts of the public files:
+docs/public_checkpoints.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The 70x70 PatchGAN discriminator (Isola et al. 2017, pix2pix; used unchanged by CycleGAN).
 
-C64-C128-C256-C512 with 4x4 convs, LeakyReLU 0.2, no norm on the first layer, strides 2, 2, 2, 1,
-then a 4x4 conv to one channel (stride 1): every output pixel scores a 70x70 input patch. A
-256x256 image gives a 30x30 map. Modules sit in one ``nn.Sequential`` called ``model`` in the
+C64-C128-C256-C512 with 4x4 convs, LeakyReLU 0.2, no norm on the first layer, strides 2, 2, 2, 1, then a 4x4 conv
+to one channel: every output pixel scores a 70x70 input patch. Modules sit in one ``nn.Sequential`` ``model`` in the
 original order, so ``latest_net_D_A.pth`` files load unchanged.
 """
 

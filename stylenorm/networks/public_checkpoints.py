@@ -113,29 +113,36 @@ def drop_unused_running_stats(state: Mapping[str, torch.Tensor], model: nn.Modul
     return {k: v for k, v in state.items() if k in wanted or not k.endswith(_RUNNING_STAT_SUFFIXES)}
 
 
-def _load_strict(model: nn.Module, state: StateDict, layout: str) -> None:
+def _read(source: Source, layout: str, refusal: str) -> StateDict:
+    """The state dict of ``source``, refused with ``refusal`` unless its layout is ``layout``."""
+    state = read_state_dict(source)
+    if detect_checkpoint_format(state) != layout:
+        raise ValueError(refusal)
+    return state
+
+
+def _loaded(model: nn.Module, state: StateDict, layout: str) -> nn.Module:
+    """``model`` in eval mode holding ``state``, whose keys must be exactly its own."""
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"The file does not match the {layout} layout: missing {result.missing_keys[:5]}, "
             f"unexpected {result.unexpected_keys[:5]}."
         )
+    return model.eval()
 
 
 def load_fast_neural_style(source: Source, norm: NormSpec | Mapping | str | None = None) -> TransformerNet:
-    """A :class:`TransformerNet` holding the weights of a fast-neural-style ``.pth`` / ``.model`` file.
-
-    ``norm`` defaults to what the file holds: instance norm, affine when ``in1.weight`` is present.
-    """
-    state = read_state_dict(source)
-    if detect_checkpoint_format(state) != "fast_neural_style":
-        raise ValueError("Not a fast-neural-style state dict: it has no conv1.conv2d.weight / deconv3.conv2d.weight.")
+    """A :class:`TransformerNet` holding a fast-neural-style ``.pth`` / ``.model`` file; ``norm`` defaults to what
+    the file holds: instance norm, affine when ``in1.weight`` is present."""
+    refusal = "Not a fast-neural-style state dict: it has no conv1.conv2d.weight / deconv3.conv2d.weight."
+    state = _read(source, "fast_neural_style", refusal)
     if norm is None:
         norm = NormSpec(kind="instance", affine="in1.weight" in state)
     net = TransformerNet(norm=norm)
-    state = drop_unused_running_stats(fast_neural_style_to_transformer_net(state), net)
-    _load_strict(net, state, "fast-neural-style")
-    return net.eval()
+    return _loaded(
+        net, drop_unused_running_stats(fast_neural_style_to_transformer_net(state), net), "fast-neural-style"
+    )
 
 
 def infer_cyclegan_generator_options(state: Mapping[str, torch.Tensor]) -> dict:
@@ -163,41 +170,28 @@ def infer_cyclegan_generator_options(state: Mapping[str, torch.Tensor]) -> dict:
 
 def load_cyclegan_generator(source: Source, norm: NormSpec | Mapping | str | None = None) -> ResnetGenerator:
     """A :class:`ResnetGenerator` holding an original CycleGAN generator file (``latest_net_G_A.pth``)."""
-    state = read_state_dict(source)
-    if detect_checkpoint_format(state) != "cyclegan_generator":
-        raise ValueError(
-            "Not a CycleGAN ResNet generator state dict: expected model.1.weight and model.N.conv_block.* keys."
-        )
+    refusal = "Not a CycleGAN ResNet generator state dict: expected model.1.weight and model.N.conv_block.* keys."
+    state = _read(source, "cyclegan_generator", refusal)
     options = infer_cyclegan_generator_options(state)
-    if norm is not None:
-        options["norm"] = norm
-    net = ResnetGenerator(**options)
-    _load_strict(net, drop_unused_running_stats(state, net), "CycleGAN generator")
-    return net.eval()
+    net = ResnetGenerator(**{**options, "norm": options["norm"] if norm is None else norm})
+    return _loaded(net, drop_unused_running_stats(state, net), "CycleGAN generator")
 
 
 def load_adain_encoder(source: Source) -> AdaINEncoder:
     """An :class:`AdaINEncoder` holding the public ``vgg_normalised.pth``; its layers after relu4_1 are ignored."""
-    state = read_state_dict(source)
-    if detect_checkpoint_format(state) != "adain_encoder":
-        raise ValueError(
-            "Not an AdaIN vgg_normalised.pth: expected an nn.Sequential state dict whose 0.weight is a 3x3x1x1 conv."
-        )
+    refusal = "Not an AdaIN vgg_normalised.pth: expected an nn.Sequential state dict whose 0.weight is a 3x3x1x1 conv."
+    state = _read(source, "adain_encoder", refusal)
     net = AdaINEncoder(width=state["2.weight"].shape[0])
-    kept = {k: v for k, v in state.items() if int(k.split(".")[0]) < ENCODER_LENGTH}
-    _load_strict(net, kept, "AdaIN vgg_normalised")
+    _loaded(net, {k: v for k, v in state.items() if int(k.split(".")[0]) < ENCODER_LENGTH}, "AdaIN vgg_normalised")
     net.weights_source = f"file:{source}" if not isinstance(source, Mapping) else "state_dict"
     return net
 
 
 def load_adain_decoder(source: Source) -> AdaINDecoder:
     """An :class:`AdaINDecoder` holding the public ``decoder.pth``."""
-    state = read_state_dict(source)
-    if detect_checkpoint_format(state) != "adain_decoder":
-        raise ValueError("Not an AdaIN decoder.pth: expected an nn.Sequential state dict starting at 1.weight.")
-    net = AdaINDecoder(width=state["1.weight"].shape[1] // 8)
-    _load_strict(net, state, "AdaIN decoder")
-    return net.eval()
+    refusal = "Not an AdaIN decoder.pth: expected an nn.Sequential state dict starting at 1.weight."
+    state = _read(source, "adain_decoder", refusal)
+    return _loaded(AdaINDecoder(width=state["1.weight"].shape[1] // 8), state, "AdaIN decoder")
 
 
 def load_adain(decoder: Source, encoder: Source) -> AdaINNet:

@@ -1,9 +1,6 @@
-"""TransformerNet, the fast style-transfer network of Johnson et al. 2016.
-
-As in the PyTorch ``fast_neural_style`` example: instance norm instead of batch norm (Ulyanov et
-al. 2016) and nearest-upsample + conv instead of fractionally-strided convs; every conv
-reflection-padded with a bias. With affine instance norm: 1,679,235 parameters. Maps a 0-255 RGB
-image to an unclamped 0-255 one; sizes multiples of 4. Layout: docs/modules.md.
+"""TransformerNet, the fast style-transfer network of Johnson et al. 2016, as in the PyTorch ``fast_neural_style``
+example: instance norm (Ulyanov et al. 2016), nearest-upsample + conv instead of fractionally-strided convs, every
+conv reflection-padded with a bias. 0-255 RGB in, unclamped 0-255 out; sizes multiples of 4. Layout: docs/modules.md.
 """
 
 from __future__ import annotations

@@ -153,7 +153,12 @@ def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
     network = VGG16Features()
     state, source = read_weights(VGG16_WEIGHTS, weights)
     if state is not None:
-        network.load_state_dict(_features_state_dict(state, network.state_dict(), source.removeprefix("file:")))
+        expected = network.state_dict()
+        refusal = (
+            f"{source.removeprefix('file:')} is not a VGG16 state dict up to relu4_3: expected torchvision's vgg16() "
+            "keys (features.0.weight, ..., features.21.bias[, classifier.*]) or its features alone (0.weight, ...)"
+        )
+        network.load_state_dict(vgg_tensors(state, {key: key for key in expected}, expected, refusal))
     network.weights_source = source
     return network
 
@@ -192,27 +197,25 @@ def fetch_imagenet_state_dict(option: WeightsOption) -> Mapping[str, torch.Tenso
         ) from error
 
 
-def _features_state_dict(
-    state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], description: str
+def vgg_tensors(
+    state: Mapping[str, torch.Tensor], keys: Mapping[str, str], expected: Mapping[str, torch.Tensor], refusal: str
 ) -> dict[str, torch.Tensor]:
-    """The entries of ``expected`` taken from ``state``, a full torchvision VGG16 state dict or its ``features``."""
-    needed = list(expected)
+    """``{ours: state[theirs]}`` for ``keys`` (ours -> torchvision's ``features.<i>.*``) from a full torchvision
+    state dict or its ``features`` alone, shapes checked against ``expected``; errors start with ``refusal``."""
     found = ", ".join(sorted(state)[:6]) or "no keys"
     if not any(key.startswith("features.") for key in state):  # a features-only state dict
         state = {f"features.{key}": value for key, value in state.items()}
-    missing = [key for key in needed if key not in state]
+    missing = [theirs for theirs in keys.values() if theirs not in state]
     if missing:
         raise ValueError(
-            f"{description} is not a VGG16 state dict: missing {len(missing)} of the {len(needed)} tensors VGG16 "
-            f"needs up to relu4_3 (e.g. {', '.join(missing[:3])}). Expected torchvision's vgg16() keys "
-            f"(features.0.weight, ..., features.21.bias[, classifier.*]) or its features alone "
-            f"(0.weight, ..., 21.bias); found {found}."
+            f"{refusal}: missing {len(missing)} of the {len(keys)} tensors needed (e.g. {', '.join(missing[:3])}); "
+            f"found {found}."
         )
     wrong = [
-        f"{key} {tuple(state[key].shape)} != {tuple(expected[key].shape)}"
-        for key in needed
-        if state[key].shape != expected[key].shape
+        f"{theirs} {tuple(state[theirs].shape)} != {tuple(expected[ours].shape)}"
+        for ours, theirs in keys.items()
+        if state[theirs].shape != expected[ours].shape
     ]
     if wrong:
-        raise ValueError(f"{description} does not hold VGG16 weights; tensor shapes differ: {'; '.join(wrong[:3])}.")
-    return {key: state[key] for key in needed}
+        raise ValueError(f"{refusal}: tensor shapes differ: {'; '.join(wrong[:3])}.")
+    return {ours: state[theirs] for ours, theirs in keys.items()}

@@ -64,9 +64,7 @@ class ConditionalInstanceNorm2d(nn.Module):
 def style_weights(style: Style, num_styles: int, batch: int, device: torch.device | None = None) -> torch.Tensor:
     """A style (``None`` = 0, an int, ``(N,)`` indices, or float mix weights ``(num_styles,)`` / ``(N, num_styles)``
     passing :func:`convex_weights`) as ``(batch,)`` long indices or ``(batch, num_styles)`` float weights."""
-    if style is None:
-        style = 0
-    style = torch.as_tensor(style, device=device)
+    style = torch.as_tensor(0 if style is None else style, device=device)
     if not style.is_floating_point():
         if style.dim() == 0:
             style = style.expand(batch)
@@ -81,9 +79,10 @@ def style_weights(style: Style, num_styles: int, batch: int, device: torch.devic
     if style.dim() == 1:
         style = style.unsqueeze(0)
     if style.dim() != 2 or style.shape[1] != num_styles or style.shape[0] not in (1, batch):
+        example = ",".join(["0.5", "0.5"] + ["0"] * (num_styles - 2)) if num_styles > 1 else "1"
         raise ValueError(
             f"Style mix weights need {num_styles} entries (one per style of this network, in the order of "
-            f"data.style_images), got shape {tuple(style.shape)}: e.g. --style-mix {_example_mix(num_styles)}."
+            f"data.style_images), got shape {tuple(style.shape)}: e.g. --style-mix {example}."
         )
     style = convex_weights(style, "--style-mix", "styles")
     return style.expand(batch, -1)
@@ -111,10 +110,6 @@ def convex_weights(weights: Sequence[float] | torch.Tensor, flag: str, what: str
     return (exact / exact.sum(dim=-1, keepdim=True)).to(dtype=dtype, device=exact.device)
 
 
-def _example_mix(count: int) -> str:
-    return ",".join(["0.5", "0.5"] + ["0"] * (count - 2)) if count > 1 else "1"
-
-
 def conditional_layers(module: nn.Module) -> list[ConditionalInstanceNorm2d]:
     """Every conditional instance norm layer in ``module``."""
     return [m for m in module.modules() if isinstance(m, ConditionalInstanceNorm2d)]
@@ -128,17 +123,15 @@ def num_styles(module: nn.Module) -> int:
     return counts.pop() if counts else 0
 
 
-_NO_STYLES = (
-    "has no conditional instance norm layers, so it has no styles to choose: drop --style/--style-mix "
-    "(style=), or use a checkpoint trained with norm=conditional_instance and data.style_images=[...]."
-)
-
-
 def set_style(module: nn.Module, style: Style) -> None:
     """Set the style (see :func:`style_weights`) on every conditional layer of ``module``; refuses a module
     without any (only ``norm=conditional_instance`` networks have styles)."""
     layers = conditional_layers(module)
     if not layers:
-        raise ValueError(f"This network {_NO_STYLES}")
+        raise ValueError(
+            "This network has no conditional instance norm layers, so it has no styles to choose: drop "
+            "--style/--style-mix (style=), or use a checkpoint trained with norm=conditional_instance and "
+            "data.style_images=[...]."
+        )
     for layer in layers:
         layer.style = style

@@ -13,9 +13,8 @@ from typing import Any
 
 from torch import nn
 
-from stylenorm.nn.batch_instance_norm import BatchInstanceNorm2d
 from stylenorm.nn.conditional_instance_norm import ConditionalInstanceNorm2d
-from stylenorm.nn.switchable_norm import SwitchableNorm2d
+from stylenorm.nn.learned_norms import BatchInstanceNorm2d, SwitchableNorm2d
 
 #: The group counts tried, in order, by ``num_groups: auto`` (32 is Wu & He's default; fewer for narrow layers).
 AUTO_GROUP_CANDIDATES = (32, 16, 8, 4, 2, 1)
@@ -33,15 +32,8 @@ def auto_num_groups(num_channels: int) -> int:
 class NormSpec:
     """A normalization choice, callable as ``spec(num_channels, name=...) -> nn.Module``.
 
-    Attributes mirror the keys of ``configs/norm/*.yaml`` (docs/norms.md):
-        kind: one of :data:`NORM_KINDS`.
-        affine: learnable per-channel scale and shift; ``None``: the network's published default, resolved by
-            :meth:`with_default_affine` before layers are built.
-        track_running_stats: running mean/var for eval mode; ``None``: the kind's torch default.
-        num_groups, channels_per_group: group norm only; a group count (or ``"auto"``) or a fixed number of
-            channels per group (Wu & He 2018, Table 3). Set one of the two.
-        eps, momentum: as in torch's norm layers.
-        num_styles: conditional instance norm only; rows of its per-style gamma/beta table.
+    Attributes are the keys of ``configs/norm/*.yaml`` (docs/norms.md). ``affine=None`` is the network's published
+    default (:meth:`with_default_affine`), ``track_running_stats=None`` the kind's torch default.
     """
 
     kind: str = "instance"

@@ -1,9 +1,7 @@
 """Weight Standardization (Qiao et al. 2019, eq. 5): each output channel's kernel is standardised over
-(in_channels, kH, kW) before the convolution.
-
-Meant for group norm at micro-batch sizes (seed 002's "GN + WS"); only convs that feed a norm layer
-are standardised (:func:`standardize_conv_weights`). Parameter names stay those of ``nn.Conv2d``,
-and the stored ``weight`` is the raw one. Details: docs/modules.md.
+(in_channels, kH, kW) before the convolution, for group norm at micro-batch sizes (seed 002's "GN + WS"). Only convs
+that feed a norm layer are standardised; parameter names stay those of ``nn.Conv2d``, the stored ``weight`` the raw
+one. Details: docs/modules.md.
 """
 
 from __future__ import annotations
