@@ -24,13 +24,6 @@ log = logging.getLogger(__name__)
 TAG_ROOT = "norm_stats"
 MIX_TAG_ROOT = "norm_mix"
 LAYER_CHOICES = ("first_last", "all")
-#: The whole-tensor statistics keep the names they had before the before/after split.
-RENAMED = {
-    "before/mean": "input_mean",
-    "before/std": "input_std",
-    "after/mean": "output_mean",
-    "after/std": "output_std",
-}
 
 
 def activation_statistics(x: Tensor, num_groups: int | None = None) -> dict[str, float]:
@@ -40,10 +33,11 @@ def activation_statistics(x: Tensor, num_groups: int | None = None) -> dict[str,
     ``num_groups``, also ``group_abs_mean``/``group_std`` over (C/G, H, W). Computed in float32
     whatever the input dtype (a bf16 activation's own rounding would blur the 0/1 we look for).
     """
-    return {k: v.item() for k, v in _statistics_tensors(x, num_groups).items()}
+    return {k: v.item() for k, v in _statistics_tensors(x, num_groups)[0].items()}
 
 
-def _statistics_tensors(x: Tensor, num_groups: int | None = None) -> dict[str, Tensor]:
+def _statistics_tensors(x: Tensor, num_groups: int | None = None) -> tuple[dict[str, Tensor], tuple[Tensor, Tensor]]:
+    """:func:`activation_statistics` as tensors, and the per-channel means and stds (for histograms)."""
     if x.dim() != 4:
         raise ValueError(f"activation_statistics expects an (N, C, H, W) tensor, got shape {tuple(x.shape)}.")
     n, c, h, w = x.shape
@@ -60,13 +54,9 @@ def _statistics_tensors(x: Tensor, num_groups: int | None = None) -> dict[str, T
         for prefix, (values, dims) in sets.items():
             std, mean = torch.std_mean(values, dim=dims, unbiased=False)
             stats[f"{prefix}_abs_mean"], stats[f"{prefix}_std"] = mean.abs().mean(), std.mean()
-    return stats
-
-
-def _per_channel(x: Tensor) -> tuple[Tensor, Tensor]:
-    with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-        std, mean = torch.std_mean(x.detach().float(), dim=(0, 2, 3), unbiased=False)
-    return mean, std
+            if prefix == "channel":
+                channels = (mean, std)
+    return stats, channels
 
 
 def select_layers(norm_layers: list[tuple[str, nn.Module]], layers: str | int) -> list[tuple[str, nn.Module]]:
@@ -142,8 +132,8 @@ class NormStatistics(Callback):
             if name in self._records:  # a later call in the same step (CycleGAN's cycle, identity)
                 return
             self._records[name] = {
-                side: (_statistics_tensors(x, num_groups), _per_channel(x) if self.histograms else None)
-                for side, x in (("before", inputs[0]), ("after", output))
+                "before": _statistics_tensors(inputs[0], num_groups),
+                "after": _statistics_tensors(output, num_groups),
             }
 
         return record
@@ -156,10 +146,12 @@ class NormStatistics(Callback):
             return
         self._remove_hooks()
         tensors: dict[str, Tensor] = {tag: value.mean() for tag, value in mixtures.items()}
+        whole = {"before": "input", "after": "output"}  # the whole tensor's mean and std: input_mean, output_std, ...
         for name, record in self._records.items():
             for side, (stats, _) in record.items():
                 for key, value in stats.items():
-                    tensors[f"{TAG_ROOT}/{name}/{RENAMED.get(f'{side}/{key}', f'{side}/{key}')}"] = value
+                    suffix = f"{whole[side]}_{key}" if key in ("mean", "std") else f"{side}/{key}"
+                    tensors[f"{TAG_ROOT}/{name}/{suffix}"] = value
         # One device-to-host copy for all scalars rather than one sync per value.
         values = torch.stack(list(tensors.values())).cpu().tolist() if tensors else []
         metrics = dict(zip(tensors, values, strict=True))

@@ -97,21 +97,19 @@ class ImageTranslationTask(LightningModule):
         self._speed_applied = True
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
-        self.compiled = self._decide_compile()
+        if self.speed.compile == AUTO:
+            datamodule = getattr(self.trainer, "datamodule", None)
+            steps = self.trainer.estimated_stepping_batches  # max_steps, or max_epochs x batches per epoch
+            sizes = getattr(datamodule, "batch_size", 1), getattr(datamodule, "image_size", 256)
+            self.compiled, reason = compile_pays(steps, *sizes)
+            log.info(
+                "speed.compile=auto: %s (%s).", "compiling the networks" if self.compiled else "running eager", reason
+            )
+        else:
+            self.compiled = bool(self.speed.compile)
         if self.compiled:
             for name in self.compiled_module_names or (self.main_network_name,):
                 getattr(self, name).compile(mode=self.speed.compile_mode)
-
-    def _decide_compile(self) -> bool:
-        if self.speed.compile != AUTO:
-            return bool(self.speed.compile)
-        datamodule = getattr(self.trainer, "datamodule", None)
-        steps = self.trainer.estimated_stepping_batches  # max_steps, or max_epochs x batches per epoch
-        decision, reason = compile_pays(
-            steps, getattr(datamodule, "batch_size", 1), getattr(datamodule, "image_size", 256)
-        )
-        log.info("speed.compile=auto: %s (%s).", "compiling the networks" if decision else "running eager", reason)
-        return decision
 
     @property
     def channels_last(self) -> bool:
