@@ -33,8 +33,7 @@ def iqm(scores: Sequence[float]) -> float:
 def stratified_bootstrap(
     per_task: Mapping[str, Sequence[float]], statistic=iqm, reps: int = REPS, seed: int = 0, confidence: float = 0.95
 ) -> tuple[float, float, float]:
-    """``statistic`` over all tasks' runs, and its percentile interval when runs are resampled with
-    replacement within each task (tasks fixed: the study chose them)."""
+    """``statistic`` over all runs, with its percentile interval when runs are resampled within each task."""
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(v, dtype=float) for v in per_task.values()]
     draws = [statistic(np.concatenate([a[rng.integers(0, a.size, a.size)] for a in arrays])) for _ in range(reps)]

@@ -194,8 +194,7 @@ def last_k(ablation: Mapping[str, Any] | None) -> int:
 
 
 def across_tasks(ablation: Mapping[str, Any] | None) -> dict[str, str] | None:
-    """``ablation.across_tasks`` (task: the config key naming the task, metric, nothing: the metric of doing
-    nothing) for the cross-task summary, or None."""
+    """``ablation.across_tasks`` (task: a config key, metric, nothing: the metric of doing nothing), or None."""
     spec = (ablation or {}).get("across_tasks")
     if spec is None:
         return None
@@ -208,8 +207,7 @@ def across_tasks(ablation: Mapping[str, Any] | None) -> dict[str, str] | None:
 
 
 def matches(settings: Mapping[str, Any], selector: Mapping[str, tuple]) -> bool:
-    """Whether a run's flat settings satisfy a selector, comparing :func:`setting_text` (so a yaml selector
-    need not know how Hydra typed the value)."""
+    """Whether a run's flat settings satisfy a selector, values compared by :func:`setting_text`."""
     return all(setting_text(settings.get(key)) in {setting_text(v) for v in values} for key, values in selector.items())
 
 

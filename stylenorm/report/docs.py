@@ -75,8 +75,7 @@ def _declared(root: Path) -> list[tuple[str, Any]]:
 
 
 def read_literature(root: Path, declared: list[tuple[str, Any]]) -> dict[str, dict]:
-    """docs/ablations/literature.yaml, checked: an entry per declared claim (``preset:id``), each with
-    ``reports`` and ``predicts``; a missing or unknown entry is a :class:`ReportError` naming it."""
+    """docs/ablations/literature.yaml, checked: ``reports`` and ``predicts`` for each declared ``preset:id``."""
     path = root / LITERATURE
     entries = yaml.safe_load(path.read_text()) if path.is_file() else {}
     if not isinstance(entries, dict):
@@ -110,8 +109,7 @@ def _agreement(entry: dict, verdict: str) -> str:
 
 
 def literature_table(verdicts: dict[tuple[str, str], list[tuple[str, str]]], declared, entries) -> str:
-    """One row per declared claim: the paper's report and prediction, the verdict of each report here
-    (``verdicts[(preset, claim id)]``: (report name, verdict)) and whether they agree."""
+    """Per declared claim: what the papers report and predict, the verdicts here and whether they agree."""
     rows = []
     for preset, claim in declared:
         entry, found = entries[f"{preset}:{claim.id}"], verdicts.get((preset, claim.id), [])
@@ -187,8 +185,7 @@ def computed_tables(analyses: list[Analysis], root: Path) -> dict[Path, pd.DataF
 
 
 def _table_difference(path: Path, computed: pd.DataFrame) -> str | None:
-    """The first cell where a committed CSV departs from the computed table (numbers within 1e-9 relative:
-    the last digit of a float may differ between library versions)."""
+    """The first cell where a committed CSV departs from the computed table (floats within 1e-9 relative)."""
     committed = pd.read_csv(path) if path.is_file() else pd.DataFrame()
     generated = pd.read_csv(io.StringIO(computed.to_csv(index=False)))  # the same round trip as the file
     if list(committed.columns) != list(generated.columns) or len(committed) != len(generated):

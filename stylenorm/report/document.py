@@ -116,8 +116,7 @@ def claims_table(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def variants_markdown(analysis: Analysis) -> str:
-    """The variants by the settings that tell them apart, with the primary metric and those the claims
-    use as mean ± sd [95% CI]; every metric is in variants.csv."""
+    """The variants with the primary and claimed metrics as mean ± sd [95% CI] (every metric: variants.csv)."""
     table = variant_table(analysis)
     if table.empty:
         return "No finished run."

@@ -162,8 +162,7 @@ def _test(claim, metric, level, a_runs, b_runs, settings, score, table, k) -> di
 
 
 def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFrame, table: RunTable, k: int) -> str:
-    """plateaued when every variant among ``runs`` has its last-k slope interval inside the declared
-    threshold; else the variants still improving, by the settings that differ among these runs."""
+    """plateaued when every variant among ``runs`` has plateaued on ``metric``; else those still improving."""
     threshold = claim.plateau.get(metric)
     if threshold is None:
         return "no plateau threshold declared"
@@ -220,8 +219,7 @@ def _verdict(row: pd.Series, claim: Claim, alpha: float, level: float) -> tuple[
 
 
 def _matters(row: pd.Series, margin: float) -> str:
-    """ "yes" when the whole interval lies beyond the smallest effect that matters, "no" when inside (-m, m),
-    else "unclear" (before the log-scale back-transform)."""
+    """Whether the whole interval lies beyond +-``margin`` (yes), inside it (no), or neither (unclear)."""
     if not math.isfinite(row["low"]):
         return "unclear"
     if row["low"] >= margin or row["high"] <= -margin:
@@ -230,9 +228,8 @@ def _matters(row: pd.Series, margin: float) -> str:
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:
-    """Every variant (finished runs grouped by the settings that vary, the seed apart): n, seeds, and per
-    val/ or flicker/ metric (and any a claim uses) the mean, sd and 95% interval (log scale for losses) -
-    described, not tested."""
+    """Per variant: n, seeds, and the mean, sd and 95% interval (log scale for losses) of each val/, flicker/
+    and claimed metric - described, not tested."""
     varied = analysis.table.varied()
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
     frame = analysis.scores.join(settings[[*varied, "seed"]])

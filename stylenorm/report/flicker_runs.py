@@ -5,7 +5,7 @@
 statistics). :func:`with_flicker` turns a sweep's :class:`RunTable` into one row per run and
 ``--frame-stats`` option (setting ``flicker.frame_stats``), with the flicker numbers as metrics
 ``flicker/<clip>/<name>`` at the run's last step, so the report tests the preset's declared flicker
-claims (a norm against another, shared statistics against per-frame) as it tests any other claim.
+claims as it tests any other claim.
 """
 
 from __future__ import annotations
@@ -24,25 +24,24 @@ from stylenorm.report.frame import ReportError, RunTable
 CHECKPOINT = "last.ckpt"
 
 
-def psnr(outputs: torch.Tensor, truth: torch.Tensor) -> float:
-    """Mean over frames of each frame's PSNR (dB, 0-255 peak)."""
-    error = (outputs.double() - truth.double()).pow(2).mean(dim=(1, 2, 3))  # 0 -> inf dB
-    return float((10 * torch.log10(255.0**2 / error)).mean())
-
-
 def truth_frames(clip: Clip, truth: str | None) -> torch.Tensor | None:
     """The known answer applied to every frame (uint8), or None without one."""
-    if truth is None:
-        return None
-    return (colour_grade(clip.frames.double() / 255) * 255).round().to(torch.uint8)
+    return None if truth is None else (colour_grade(clip.frames.double() / 255) * 255).round().to(torch.uint8)
 
 
 def measure(outputs: torch.Tensor, clip: Clip, margin: int, truth, per_frame: torch.Tensor | None) -> dict:
     score = flicker(outputs, clip, margin=margin)
-    row = {"warp_error": score.warp_error, "global_flicker": score.global_flicker}
-    row["departure"] = float((outputs.double() - per_frame.double()).abs().mean()) if per_frame is not None else 0.0
-    row["psnr_truth"] = psnr(outputs, truth) if truth is not None else float("nan")
-    return row
+    departure = float((outputs.double() - per_frame.double()).abs().mean()) if per_frame is not None else 0.0
+    psnr = float("nan")
+    if truth is not None:  # the mean over frames of each frame's PSNR (dB, 0-255 peak)
+        error = (outputs.double() - truth.double()).pow(2).mean(dim=(1, 2, 3))  # 0 -> inf dB
+        psnr = float((10 * torch.log10(255.0**2 / error)).mean())
+    return {
+        "warp_error": score.warp_error,
+        "global_flicker": score.global_flicker,
+        "departure": departure,
+        "psnr_truth": psnr,
+    }
 
 
 def measure_model(model, clips: list[Clip], frame_stats: list[str], *, margin=0, truth=None, **options) -> list[dict]:
@@ -54,10 +53,9 @@ def measure_model(model, clips: list[Clip], frame_stats: list[str], *, margin=0,
             started = time.perf_counter()
             outputs = stylize_known_clip(model, clip, frame_stats=option, **options)
             seconds = time.perf_counter() - started
-            if option == "per-frame":
-                per_frame = outputs
-            rows.append({"clip": clip.name, "frame_stats": option, **measure(outputs, clip, margin, answer, per_frame),
-                         "seconds": seconds})  # fmt: skip
+            per_frame = outputs if option == "per-frame" else per_frame
+            row = {"clip": clip.name, "frame_stats": option, **measure(outputs, clip, margin, answer, per_frame)}
+            rows.append({**row, "seconds": seconds})
     return rows
 
 
@@ -66,29 +64,28 @@ def run_checkpoint(run: pd.Series) -> Path:
     folder = run.get("paths.run_checkpoint_dir")
     if not isinstance(folder, str) or not folder:
         raise ReportError(f"run {run['run']}: its config records no paths.run_checkpoint_dir (where its checkpoint is)")
-    path = Path(folder) / CHECKPOINT
-    if not path.is_file():
+    if not (path := Path(folder) / CHECKPOINT).is_file():
         raise ReportError(f"run {run['run']}: no {path} (train it to the end, or delete the run folder)")
     return path
 
 
 def with_flicker(table: RunTable, measure_run, frame_stats: list[str]) -> RunTable:
-    """``table`` with one row per run x option and the flicker metrics of ``measure_run(checkpoint)``
-    (rows of :func:`measure_model`). Runs that did not finish keep their rows, without flicker numbers."""
+    """``table`` with a row per run x option and the flicker metrics ``measure_run(checkpoint)`` gives."""
     runs, steps = [], []
     for _, run in table.runs.iterrows():
         measured = measure_run(run_checkpoint(run)) if run["status"] == "finished" else []
         history = table.steps[table.steps["run"] == run["run"]]
+        last = int(run["global_step"]) if pd.notna(run["global_step"]) else 0
         for option in frame_stats:
             name = f"{run['run']}@{option}"
             runs.append({**run.to_dict(), "run": name, "flicker.frame_stats": option})
             steps.append(history.assign(run=name))
-            last = int(run["global_step"]) if pd.notna(run["global_step"]) else 0
             for row in (r for r in measured if r["frame_stats"] == option):
                 # NaN here means "not measured" (psnr_truth without a known answer), not a failed run
                 metrics = {k: v for k, v in row.items() if k not in ("clip", "frame_stats", "seconds") and v == v}
-                steps.append(pd.DataFrame(
-                    [{"run": name, "step": last, "metric": f"flicker/{row['clip']}/{k}", "value": v}
-                     for k, v in metrics.items()]
-                ))  # fmt: skip
+                values = [
+                    {"run": name, "step": last, "metric": f"flicker/{row['clip']}/{k}", "value": v}
+                    for k, v in metrics.items()
+                ]
+                steps.append(pd.DataFrame(values))
     return RunTable(pd.DataFrame(runs), pd.concat(steps, ignore_index=True), dict(table.ablation))

@@ -119,8 +119,7 @@ def _result(folder: Path) -> dict[str, Any]:
 
 
 def read_runs(logdir: str | os.PathLike) -> RunTable:
-    """Every folder under ``logdir`` holding ``.hydra/config.yaml`` as a :class:`RunTable`, Hydra's job 2
-    before job 10."""
+    """Every folder under ``logdir`` holding ``.hydra/config.yaml``, as a :class:`RunTable`."""
     root = Path(logdir)
     if not root.is_dir():
         raise ReportError(f"LOGDIR {root} is not a folder; give a sweep's folder, e.g. logs/multirun/<time>")
@@ -193,8 +192,7 @@ def images_seen(runs: pd.DataFrame, step: pd.Series) -> pd.Series:
 
 
 def scores(table: RunTable, k: int) -> pd.DataFrame:
-    """Per run and metric, the mean of its last ``k`` logged values (``n`` used; ``finite`` False when one
-    of them is NaN/inf): the score every comparison uses (docs/evidence.md, 4: mean of the last k validations)."""
+    """Per run and metric: the score (docs/evidence.md, 4: the mean of its last ``k`` values), ``n``, ``finite``."""
     steps = table.steps.sort_values(["run", "metric", "step"], kind="stable")
     grouped = steps.groupby(["run", "metric"], sort=False).tail(k).groupby(["run", "metric"])["value"]
     finite = grouped.apply(lambda v: bool(np.isfinite(v).all()))

@@ -77,8 +77,7 @@ def paired(a: Sequence[float], b: Sequence[float]) -> Estimate:
 
 
 def difference(a: Sequence[float], b: Sequence[float], pair: bool, log: bool) -> Estimate:
-    """:func:`paired` or :func:`welch`; with ``log``, of log values, so exp() of the estimate and interval
-    is the ratio of geometric means and a positive quantity never gets a negative bound."""
+    """:func:`paired` or :func:`welch`; with ``log`` of log values (exp() of it: a ratio of geometric means)."""
     if log:
         a, b = _clean(a), _clean(b)
         if np.any(a <= 0) or np.any(b <= 0):
@@ -178,8 +177,7 @@ class Slope:
 
 
 def last_k_slope(series: pd.DataFrame, k: int) -> Slope:
-    """``series``: columns run, step, value (one variant, one metric). Common slope over each run's
-    last ``k`` points, with per-run intercepts; NaN interval when there are too few points."""
+    """The common slope of each run's last ``k`` values (``series``: run, step, value), per-run intercepts."""
     tails = series.sort_values(["run", "step"], kind="stable").groupby("run").tail(k)
     tails = tails[np.isfinite(tails["value"])]
     x = tails["step"].to_numpy(float) / PER_STEPS

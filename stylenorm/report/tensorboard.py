@@ -40,8 +40,7 @@ def variant_labels(table: RunTable, leave_out: tuple[str, ...] = ()) -> pd.Serie
 
 
 def margin_layout(metric_tags: Iterable[str]) -> dict[str, dict[str, list]]:
-    """``{"val": {"val/psnr": ["Margin", ["val/psnr", "val/psnr/min", "val/psnr/max"]], ...}, ...}`` for
-    :meth:`SummaryWriter.add_custom_scalars`: the :data:`CATEGORIES`' tags in the order given, repeats dropped."""
+    """A margin chart per tag, by :data:`CATEGORIES`, for :meth:`SummaryWriter.add_custom_scalars`."""
     tags = list(dict.fromkeys(metric_tags))
     layout = {}
     for category in CATEGORIES:
@@ -52,9 +51,7 @@ def margin_layout(metric_tags: Iterable[str]) -> dict[str, dict[str, list]]:
 
 
 def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] = ()) -> list[Path]:
-    """Each variant's mean, min and max over its finished runs' finite values as one TensorBoard run under
-    ``folder`` (replacing what an earlier report wrote there), the margin layout, charts of ``first``
-    leading, in the first run; returns the run folders."""
+    """One TensorBoard run per variant under ``folder`` (replaced), the layout (``first`` leading) in the first."""
     from torch.utils.tensorboard import SummaryWriter  # here: torch takes seconds to import, the rest needs none
 
     labels = variant_labels(table)
