@@ -19,11 +19,7 @@ GAN_MODES = tuple(_CRITERIA)
 
 
 class GANLoss(nn.Module):
-    """``loss(prediction, target_is_real) -> scalar``: D's raw output against an all-1 or all-0 target.
-
-    Targets are made on the fly with the prediction's shape, device and dtype, so a PatchGAN's
-    30x30 map or a single logit work alike.
-    """
+    """``loss(prediction, target_is_real)``: D's raw output against an all-1 or all-0 target of its shape."""
 
     def __init__(self, mode: str = "lsgan"):
         super().__init__()

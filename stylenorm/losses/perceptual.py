@@ -42,13 +42,9 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
 
 
 class PerceptualLoss(nn.Module):
-    """Weighted content + style (+ TV) loss of a stylized batch, against its content batch and the style image(s).
-
-    Call :meth:`set_style` once, then ``loss(stylized, content)``; images are ``(N, 3, H, W)`` RGB on a 0-1
-    scale. Do not clamp the stylized batch: clamping zeroes the gradient of pixels outside [0, 1]. ``vgg``:
-    :func:`stylenorm.networks.vgg.load_vgg16_features`; style layers are weighted equally; the default weights
-    are the PyTorch example's (no TV).
-    """
+    """Weighted content + style (+ TV) loss of a stylized batch against its content batch and the style image(s):
+    :meth:`set_style` once, then ``loss(stylized, content)`` on 0-1 RGB; never clamp the stylized batch (no gradient
+    outside [0, 1] then). Default weights: the PyTorch example's (no TV)."""
 
     def __init__(
         self,

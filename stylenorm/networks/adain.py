@@ -6,13 +6,13 @@ RGB on a 0-1 scale in and out, unclamped. One fixed style: :mod:`stylenorm.netwo
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor, nn
 
 from stylenorm.nn.adain import adaptive_instance_norm
+from stylenorm.nn.blocks import named_activations
 from stylenorm.nn.norm import NormSpec
 
 #: Indices (in :class:`AdaINEncoder`) of the ReLUs whose outputs the paper's losses read.
@@ -31,11 +31,8 @@ def _upsample() -> nn.Module:
 
 
 class AdaINEncoder(nn.Sequential):
-    """VGG19 up to relu4_1 with reflection padding, frozen; indices as in the public ``vgg_normalised.pth``.
-
-    ``width``: the first block's channels (64; smaller only for cheap tests). ``forward``: relu4_1 features of RGB
-    images on a 0-1 scale. Weights: :mod:`stylenorm.networks.adain_weights`.
-    """
+    """VGG19 up to relu4_1 with reflection padding, frozen, indexed as the public ``vgg_normalised.pth``; ``width``:
+    the first block's channels (64; less for cheap tests). Weights: :mod:`stylenorm.networks.adain_weights`."""
 
     def __init__(self, width: int = 64) -> None:
         w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
@@ -64,22 +61,13 @@ class AdaINEncoder(nn.Sequential):
         unknown = sorted(set(layers) - set(ENCODER_LAYER_INDICES))
         if unknown:
             raise ValueError(f"Unknown encoder layer(s) {unknown}; expected some of {list(ENCODER_LAYERS)}.")
-        wanted = {ENCODER_LAYER_INDICES[name]: name for name in layers}
-        outputs, x = {}, images
-        # islice, not self[:k]: slicing a Sequential subclass calls its __init__ with the layers.
-        for index, layer in enumerate(itertools.islice(self, max(wanted) + 1)):
-            x = layer(x)
-            if index in wanted:
-                outputs[wanted[index]] = x
-        return outputs
+        # Not self[:k]: slicing a Sequential subclass calls its __init__ with the layers.
+        return named_activations(self, images, {ENCODER_LAYER_INDICES[name]: name for name in layers})
 
 
 class AdaINDecoder(nn.Sequential):
-    """The decoder mirroring :class:`AdaINEncoder` (Sec. 6.1), indices as in the public ``decoder.pth``.
-
-    ``norm``: none in the paper (the ``model=adain`` default, the public layout). Any other kind puts a norm layer
-    after every conv but the last: the ablation behind Sec. 6.1's "normalization layers in the decoder ... hurt".
-    """
+    """The decoder mirroring :class:`AdaINEncoder`, indexed as the public ``decoder.pth``. Its ``norm`` is none in the
+    paper; another kind after every conv but the last is the ablation behind Sec. 6.1's "normalization ... hurt"."""
 
     def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
         self.norm_spec = NormSpec.from_config(norm).with_default_affine(True)

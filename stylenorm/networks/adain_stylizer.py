@@ -23,11 +23,8 @@ RECEPTIVE_FIELD_RADIUS = 64
 
 
 class AdaINContentNorm(nn.Module):
-    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel with the port's *unbiased* variance.
-
-    Not the norm factory's instance norm (biased variance): it declares its statistics (one per channel,
-    ``variance_correction = 1``) for code that supplies them from outside (:mod:`stylenorm.inference.tile_statistics`).
-    """
+    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel with the port's *unbiased* variance, declaring
+    its statistics for code that supplies them from outside (:mod:`stylenorm.inference.tile_statistics`)."""
 
     variance_correction = 1
 

@@ -1,10 +1,7 @@
-"""Where the AdaIN encoder's weights come from (the ``model.encoder_weights`` config key).
-
-Huang & Belongie 2017 (Sec. 6.1) use a fixed ImageNet VGG19 up to relu4_1. Sources, as for the style
-model's VGG16 (:mod:`stylenorm.networks.vgg`): ``imagenet`` (torchvision's VGG19, its convs mapped
-onto the encoder's and its input normalisation done by the encoder's 1x1 conv), a file (the port's
-``vgg_normalised.pth`` or a torchvision VGG19 state dict) or ``random`` (a fixed seed of its own, for
-offline runs). Details: docs/public_checkpoints.md.
+"""Where the AdaIN encoder's weights come from (``model.encoder_weights``; Huang & Belongie 2017, Sec. 6.1: a fixed
+ImageNet VGG19 up to relu4_1). As for the style model's VGG16 (:mod:`stylenorm.networks.vgg`): ``imagenet``
+(torchvision's VGG19, its convs mapped onto the encoder's, its input normalisation in the encoder's 1x1 conv), a file
+(the port's ``vgg_normalised.pth`` or a torchvision VGG19 state dict) or ``random``. See docs/public_checkpoints.md.
 """
 
 from __future__ import annotations

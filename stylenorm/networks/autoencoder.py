@@ -12,12 +12,8 @@ from stylenorm.nn.norm import NormSpec
 
 
 class ConvNormActAutoencoder(ImageNetwork):
-    """The seed's ``SimpleIN_AutoEncoder`` generalised to every norm kind (``affine: null``: on, the seed's advice).
-
-    ``base_channels`` after ``enc1`` (doubled in ``enc2``), ``bottleneck_depth`` blocks at 1/4 resolution;
-    ``conv_bias=None`` applies :attr:`NormSpec.conv_bias`. Minimum side 8, not 4: at 4 px the bottleneck is 1x1,
-    where instance and group norm have one value per channel.
-    """
+    """The seed's ``SimpleIN_AutoEncoder`` for every norm kind (``affine: null``: on, the seed's advice). Minimum
+    side 8: at 4 px the 1/4-resolution bottleneck is 1x1, one value per channel for instance and group norm."""
 
     def __init__(
         self,

@@ -15,10 +15,8 @@ from stylenorm.networks.public_checkpoints import detect_checkpoint_format
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointKind:
-    """One kind of checkpoint file: its layout (:data:`~stylenorm.networks.public_checkpoints.CHECKPOINT_FORMATS`),
-    model name, the network to run per direction (``{"AtoB": "G_AB", ...}``; empty for a public file, which holds
-    one network), the name of its :class:`~stylenorm.inference.conventions.PixelConvention`, the norm it was trained
-    with, and whether it maps images to images (an encoder or a discriminator only serves another file)."""
+    """One kind of checkpoint file: layout, model, the network to run per direction (empty for a public file, which
+    holds one), pixel convention name, trained norm, and whether it maps images to images."""
 
     format: str
     model: str

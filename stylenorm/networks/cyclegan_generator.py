@@ -41,11 +41,8 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(ImageNetwork):
-    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with any norm (``affine: null``: off, as there).
-
-    ``dropout`` inside the residual blocks (the original's flag turns on 0.5); ``upsampling``: ``transpose``
-    (original) or ``resize_conv`` (no checkerboard artifacts); ``conv_bias=None`` applies :attr:`NormSpec.conv_bias`.
-    """
+    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with any norm (``affine: null``: off, as there);
+    ``upsampling``: ``transpose`` (original) or ``resize_conv`` (no checkerboard artifacts)."""
 
     default_affine = False
 

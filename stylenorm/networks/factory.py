@@ -40,13 +40,9 @@ def resolved_affine(model_name: str, affine: bool | None) -> bool:
 
 
 def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
-    """Networks of one model config, by role, with the model's ``conv`` options applied.
-
-    ``style`` -> ``{"transformer"}``; ``cyclegan`` -> ``{"G_AB", "G_BA", "D_A", "D_B"}`` (generators share
-    ``generator`` options, discriminators ``discriminator`` options and ``discriminator.norm`` when set);
-    ``autoencoder`` -> ``{"autoencoder"}``; ``adain`` -> ``{"adain"}`` (encoder randomly initialised).
-    ``conv.weight_standardization: true`` standardises every conv that feeds a norm layer (Qiao et al. 2019).
-    """
+    """Networks of one model config, by role: ``transformer``, ``G_AB``/``G_BA``/``D_A``/``D_B`` (discriminators
+    with ``discriminator.norm`` when set), ``autoencoder`` or ``adain`` (encoder randomly initialised), with
+    ``conv.weight_standardization`` applied to every conv feeding a norm layer (Qiao et al. 2019)."""
     conv = {"weight_standardization": False, **(model.get("conv") or {})}
     if set(conv) != {"weight_standardization"}:
         raise ValueError(

@@ -22,10 +22,7 @@ def patchgan_output_size(size: int, n_layers: int = 3) -> int:
 
 
 class PatchDiscriminator(ImageNetwork):
-    """N-layer PatchGAN with any norm (``affine: null``: off); ``n_layers=3`` is the 70x70 one.
-
-    ``ndf`` filters in the first conv; ``conv_bias=None`` applies :attr:`NormSpec.conv_bias`.
-    """
+    """N-layer PatchGAN with any norm (``affine: null``: off); ``n_layers=3`` is the 70x70 one."""
 
     size_multiple = 1  # any side of at least min_size (set per instance) works
     default_affine = False

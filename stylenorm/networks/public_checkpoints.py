@@ -1,11 +1,7 @@
-"""Loading the public pretrained files into this project's networks (layouts: docs/public_checkpoints.md).
-
-* fast-neural-style (PyTorch examples; ``candy.pth``, ...): keys renamed to :class:`TransformerNet`'s
-  readable names and back; pre-0.4 running statistics dropped.
-* CycleGAN (Zhu et al. 2017; junyanz/pytorch-CycleGAN-and-pix2pix): one ``nn.Sequential`` ``model``
-  mirrored index for index; the generator's options are read off the keys and shapes.
-* AdaIN (Huang & Belongie 2017; naoto0804/pytorch-AdaIN): ``vgg_normalised.pth`` (kept up to
-  relu4_1) and ``decoder.pth``, mirrored index for index.
+"""Loading the public pretrained files into this project's networks (layouts: docs/public_checkpoints.md):
+fast-neural-style (PyTorch examples; keys renamed to :class:`TransformerNet`'s and back), CycleGAN (Zhu et al. 2017;
+one ``nn.Sequential`` ``model`` mirrored index for index, options read off the keys and shapes) and AdaIN (Huang &
+Belongie 2017; ``vgg_normalised.pth`` up to relu4_1 and ``decoder.pth``, mirrored index for index).
 """
 
 from __future__ import annotations
@@ -38,10 +34,8 @@ _RUNNING_STAT_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
 def read_state_dict(source: Source, expected: str = "Expected a state dict (a mapping of tensors).") -> StateDict:
-    """A state dict from a file path (loaded on CPU, tensors only; ``expected`` ends errors) or a mapping.
-
-    A ``module.`` prefix left by ``nn.DataParallel`` is stripped.
-    """
+    """A state dict from a file path (on CPU, tensors only; ``expected`` ends errors) or a mapping, without the
+    ``module.`` prefix of ``nn.DataParallel``."""
     if isinstance(source, Mapping):
         state = dict(source)
     else:

@@ -29,10 +29,7 @@ class TransformerResidualBlock(nn.Module):
 
 
 class TransformerNet(ImageNetwork):
-    """Johnson et al.'s image transformation network with any norm (``affine: null``: on, as published).
-
-    Sides: multiples of 4, at least 8 (9x9 reflection padding needs more than 4 pixels per side).
-    """
+    """Johnson et al.'s image transformation network with any norm (``affine: null``: on, as published)."""
 
     def __init__(self, norm: NormSpec | dict | str | None = None, num_residual_blocks: int = 5):
         super().__init__(norm)

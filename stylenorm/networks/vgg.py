@@ -1,10 +1,9 @@
 """The frozen VGG16 loss network of fast style transfer, and where VGG weights come from.
 
-Johnson et al. 2016 (Sec. 3) measure content and style with an ImageNet VGG16 (Simonyan & Zisserman
-2015) at relu1_2, relu2_2, relu3_3 and relu4_3. :class:`VGG16Features` is torchvision's VGG16
-``features`` cut after relu4_3, so torchvision's ``features.<i>.*`` keys load unchanged. Weights
-(``model.vgg_weights`` here, ``model.encoder_weights`` for AdaIN: ``imagenet``, a file, or ``random`` for
-offline smoke runs): docs/public_checkpoints.md. The losses take this network as an argument.
+Johnson et al. 2016 (Sec. 3) measure content and style with an ImageNet VGG16 (Simonyan & Zisserman 2015) at
+relu1_2, relu2_2, relu3_3 and relu4_3: torchvision's VGG16 ``features`` cut after relu4_3, so its keys load
+unchanged. Weights (``model.vgg_weights``; ``model.encoder_weights`` for AdaIN): ``imagenet``, a file, or ``random``
+for offline smoke runs (docs/public_checkpoints.md).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from torchvision.models import VGG16_Weights, WeightsEnum
 from torchvision.models.vgg import cfgs, make_layers
 
 from stylenorm.networks.public_checkpoints import read_state_dict
+from stylenorm.nn.blocks import named_activations
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,8 @@ VGG16_WEIGHTS = WeightsOption(
 
 
 def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
-    """torchvision's VGG init (He normal, fan out), so random weights give activations of a sensible scale.
-
-    Drawn from a generator of its own with a fixed seed: the loss network is then the same function in every
-    run whatever the run's seed, so losses of an ablation's seeds and variants are comparable.
-    """
+    """torchvision's VGG init (He normal, fan out), from a generator of its own with a fixed seed: the loss network
+    is then the same function in every run whatever its seed, so an ablation's seeds and variants are comparable."""
     generator = torch.Generator().manual_seed(RANDOM_WEIGHTS_SEED)
     for conv in convs:
         nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu", generator=generator)
@@ -77,9 +74,8 @@ def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
 class VGG16Features(nn.Module):
     """VGG16 up to relu4_3, frozen, returning the activations the perceptual loss reads.
 
-    Input: ``(N, 3, H, W)`` RGB on a 0-1 scale (unclamped values are fine). ImageNet mean/std normalisation
-    happens here: the PyTorch example's ``normalize_batch`` of a 0-255 image. Built randomly initialised; use
-    :func:`load_vgg16_features` for real weights. :attr:`weights_source`: ``imagenet``, ``file:<path>`` or ``random``.
+    Input: ``(N, 3, H, W)`` RGB on a 0-1 scale (unclamped is fine), ImageNet-normalised here as the example's
+    ``normalize_batch`` does. Randomly initialised; :attr:`weights_source` names the weights it holds.
     """
 
     def __init__(self) -> None:
@@ -107,13 +103,7 @@ class VGG16Features(nn.Module):
                 "VGG16Features expects RGB images of shape (N, 3, H, W) on a 0-1 scale, "
                 f"got shape {tuple(images.shape)}."
             )
-        x = (images - self.mean) / self.std
-        outputs = {}
-        for index, layer in enumerate(self.features[: max(wanted) + 1]):
-            x = layer(x)
-            if index in wanted:
-                outputs[wanted[index]] = x
-        return outputs
+        return named_activations(self.features, (images - self.mean) / self.std, wanted)
 
 
 def check_layer_names(names: Iterable[str], what: str) -> tuple[str, ...]:
@@ -126,10 +116,8 @@ def check_layer_names(names: Iterable[str], what: str) -> tuple[str, ...]:
 
 
 def read_weights(option: WeightsOption, weights: str | PathLike) -> tuple[Mapping[str, torch.Tensor] | None, str]:
-    """``(state dict, source)`` that ``weights`` names; the state dict is None for ``random``.
-
-    Raises VGGWeightsUnavailableError (``imagenet`` neither cached nor downloadable), FileNotFoundError or ValueError.
-    """
+    """``(state dict, source)`` that ``weights`` names (no state dict for ``random``); VGGWeightsUnavailableError,
+    FileNotFoundError or ValueError where it cannot."""
     if weights == "random":
         log.warning(
             f"RANDOM {option.network} WEIGHTS ({option.config_key}=random): the content and style losses are not "

@@ -5,7 +5,8 @@ Blocks take a :class:`~stylenorm.nn.norm.NormSpec` (or nothing) and never name a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -29,6 +30,18 @@ def make_activation(name: str) -> nn.Module:
         return _ACTIVATIONS[name]()
     except KeyError:
         raise ValueError(f"Unknown activation {name!r}; expected one of {', '.join(_ACTIVATIONS)}.") from None
+
+
+def named_activations(
+    layers: Iterable[nn.Module], x: torch.Tensor, wanted: Mapping[int, str]
+) -> dict[str, torch.Tensor]:
+    """``{name: output of layer index}`` for ``wanted`` (index -> name), running ``layers`` up to the deepest only."""
+    outputs = {}
+    for index, layer in enumerate(itertools.islice(layers, max(wanted) + 1)):
+        x = layer(x)
+        if index in wanted:
+            outputs[wanted[index]] = x
+    return outputs
 
 
 class ImageNetwork(nn.Module):
@@ -61,10 +74,7 @@ class ImageNetwork(nn.Module):
 
 
 class ReflectionConv(nn.Module):
-    """Reflection padding of ``kernel_size // 2`` then a conv: the fast-neural-style ``ConvLayer``.
-
-    Reflection instead of zero padding avoids dark borders (Johnson et al. 2016, supplementary; Zhu et al. 2017).
-    """
+    """Reflection padding (no dark borders, Johnson et al. 2016) then a conv: the fast-neural-style ``ConvLayer``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = True):
         super().__init__()
@@ -88,10 +98,8 @@ class ResizeConv(ReflectionConv):
 
 
 class ConvNormAct(nn.Sequential):
-    """3x3 conv (zero padding) -> norm -> activation, the ``ConvINAct`` block of the seed notebook with any norm.
-
-    ``bias=None`` applies the project rule (:attr:`NormSpec.conv_bias`): no bias before batch norm.
-    """
+    """3x3 conv -> norm -> activation, the seed notebook's ``ConvINAct`` with any norm; ``bias=None``: the
+    :attr:`NormSpec.conv_bias` rule."""
 
     def __init__(
         self,

@@ -23,10 +23,7 @@ MIX_SUM_TOLERANCE = 1e-3
 
 
 class ConditionalInstanceNorm2d(nn.Module):
-    """Instance norm with an ``(num_styles, C)`` table of gammas and betas (Dumoulin et al. 2017).
-
-    The current style is ``self.style`` (see :func:`style_weights`); :func:`set_style` sets it on every layer.
-    """
+    """Instance norm with ``(num_styles, C)`` gammas and betas; the style is ``self.style`` (:func:`set_style`)."""
 
     def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5) -> None:
         super().__init__()

@@ -30,11 +30,8 @@ def auto_num_groups(num_channels: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class NormSpec:
-    """A normalization choice, callable as ``spec(num_channels, name=...) -> nn.Module``.
-
-    Attributes are the keys of ``configs/norm/*.yaml`` (docs/norms.md). ``affine=None`` is the network's published
-    default (:meth:`with_default_affine`), ``track_running_stats=None`` the kind's torch default.
-    """
+    """A normalization choice, callable as ``spec(num_channels, name=...) -> nn.Module``; attributes are the keys
+    of ``configs/norm/*.yaml`` (docs/norms.md), ``None`` meaning the network's or the kind's default."""
 
     kind: str = "instance"
     affine: bool | None = None

@@ -47,10 +47,8 @@ class WeightStandardizedConvTranspose2d(nn.ConvTranspose2d):
 
 
 def _standardized_copy(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
-    """The WS version of ``conv``, sharing its parameters (so optimizers and keys are unchanged).
-
-    Built anew, as a conv is (its own init draws from the global generator, which later draws depend on).
-    """
+    """The WS version of ``conv``, sharing its parameters; built anew as a conv is, since its init draws from the
+    global generator, on which later draws depend."""
     common = dict(
         stride=conv.stride,
         padding=conv.padding,
@@ -82,12 +80,8 @@ def check_fits(norm: NormSpec, where: str = "model.conv.weight_standardization")
 
 
 def standardize_conv_weights(network: nn.Module) -> list[str]:
-    """Swap, in place, every conv of ``network`` whose next layer is a norm layer for its WS version; returns
-    their module paths.
-
-    "Next" is module registration order, which in this project's networks is the order of the forward
-    pass (each network's tests check that as many convs are standardised as it has norm layers).
-    """
+    """Swap, in place, every conv whose next layer (in registration order, which is forward order in this project's
+    networks) is a norm layer for its WS version; returns their module paths."""
     leaves = [(path, m) for path, m in network.named_modules() if not list(m.children())]
     feeding = [
         path
