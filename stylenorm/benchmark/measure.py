@@ -134,8 +134,7 @@ def matmul_peak_flops(
     precision and machine)."""
     best = 0.0
     for n in sizes:
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
+        a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
         torch.mm(a, b)  # warm-up: kernel selection, page faults
         for _ in range(repeats):
             synchronize(device)

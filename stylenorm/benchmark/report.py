@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from stylenorm.benchmark.workloads import Case
+from stylenorm.speed import cpu_name
 
 #: Version of the JSON layout; raised only if a stable key ever has to change meaning.
 JSON_SCHEMA = 1
@@ -31,16 +32,9 @@ def machine_description(device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
         "cpu_threads": torch.get_num_threads(),
     }
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-        info["cpu"] = next(
-            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), info["cpu"]
-        )
-    except OSError:
-        pass
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

@@ -1,11 +1,9 @@
 """The benchmark's workloads: each runs this project's path and the plain reference side by side.
 
-Training (``cyclegan``, ``style``, ``autoencoder``): the LightningModule composed from ``configs/``
-inside a real ``Trainer.fit``, alternating step by step with :mod:`stylenorm.benchmark.reference`
-(``--scaling``: alone, against image size, batch and DDP processes). Inference (``stylize_style``,
-``stylize_cyclegan``): the :class:`~stylenorm.inference.Stylizer` against ``network(x)`` in fp32.
-Data (``data``): the CycleGAN train loader against decoding the same JPEGs one by one. Details:
-docs/modules.md, docs/performance.md.
+Training: the LightningModule composed from ``configs/`` inside a real ``Trainer.fit``, alternating step
+by step with :mod:`stylenorm.benchmark.reference` (``--scaling``: alone). Inference: the
+:class:`~stylenorm.inference.Stylizer` against ``network(x)`` in fp32. Data: the CycleGAN train loader
+against decoding the same JPEGs one by one. Details: docs/modules.md, docs/performance.md.
 """
 
 from __future__ import annotations
@@ -216,7 +214,9 @@ def step_seconds(model: str, size: int, batch: int, timing: Timing, processes: i
             if trainer.is_global_zero:  # forked DDP workers cannot return them
                 result.write_text(json.dumps(timer.project.times))
 
-        worker = pl.callbacks.LambdaCallback(setup=lambda *_: torch.set_num_threads(threads), on_train_end=save_times)
+        worker = pl.callbacks.LambdaCallback(
+            setup=lambda trainer, pl_module, stage: torch.set_num_threads(threads), on_train_end=save_times
+        )
         strategy = strategy_for_model(model, "ddp_fork")
         trainer = make_trainer(timing.device, precision, [worker, timer], devices=processes, strategy=strategy)
         trainer.fit(task, datamodule=data)
