@@ -61,7 +61,7 @@ def repo(built, tmp_path):
 def test_generated_document_opens_with_the_summary_and_keeps_the_prose(repo, built):
     text = (repo / "docs" / "ablations.md").read_text()
     assert text.index("| preset / report") < text.index("forest.png") < text.index("## The example")
-    assert "| example / [example](#example) | BN beats GN." in text and "Prose stays." in text
+    assert "| example / [example](#example) | shared          | BN beats GN." in text and "Prose stays." in text
     assert "python train.py -m experiment=example variant=norm-batch,norm-group seed=0,1,2,3" in text
     # the report command as it was run (the folder records it)
     out = built / "docs" / "ablations" / "example"
