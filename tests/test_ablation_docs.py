@@ -183,3 +183,21 @@ def test_check_catches_a_change_no_document_shows(repo):
     assert difference.startswith(f"docs/ablations/example/variants.csv: row 2, {column}: committed ")
     committed, generated = (float(part.split()[-1]) for part in difference.split(", ")[-2:])
     assert committed == pytest.approx(generated * 1.01)
+
+
+def test_a_report_that_tests_no_claim_is_placed_and_checked(repo):
+    """Runs whose variants no declared claim compares (e.g. a tuned stage of other variants) give an empty
+    tests.csv; the document still places the folder, and --check still compares it."""
+    unmatched = {**CLAIM, "comparison": {"type": "difference", "a": {"norm.kind": "layer"}, "b": {"norm.kind": "none"}}}
+    rng = np.random.default_rng(1)
+    groups = {"norm-batch": ({"norm": {"kind": "batch"}}, rng.normal(21, 0.5, 3))}
+    sweep(repo / "untested_logs", groups, {"preset": "untested", "claims": [unmatched]})
+    out = repo / "docs" / "ablations" / "untested"
+    assert report_main([str(repo / "untested_logs"), "--out", str(out), "--no-tensorboard"]) == 0
+    template = repo / "docs" / "ablations.template.md"
+    template.write_text(template.read_text() + "\n{{report untested}}\n")
+    write(repo)
+    assert "No claim tested." in (repo / "docs" / "ablations.md").read_text()
+    assert check(repo) is None
+    (out / "tests.csv").write_text("claim,metric\nbn_beats_gn,val/psnr\n")  # a row no run gives
+    assert "tests.csv" in check(repo)
