@@ -50,10 +50,14 @@ def sweep(cfg) -> dict[str, list[str]]:
 
 @pytest.mark.integration
 @pytest.mark.parametrize("preset", PRESETS)
-def test_preset_sweeps_the_four_arms_over_three_seeds_with_its_protocol(preset):
+def test_preset_sweeps_the_four_arms_over_the_seeds_of_its_learning_rate_protocol(preset):
     cfg = compose_arm(preset)
     params = sweep(cfg)
-    assert params == {ARM_KEY: ["conditional", *SEPARATE], "seed": ["0", "1", "2"]}
+    assert params == {"seed": ["0", "1", "2", "3", "4"], ARM_KEY: ["conditional", *SEPARATE]}
+    assert cfg.model.lr == cfg.protocol.lr and cfg.eval_split == "test"  # shared: one rate, the test photos
+    tune = compose_arm(preset, None, "protocol=tune")
+    assert sweep(tune)["seed"] == ["100", "101"] and len(sweep(tune)["protocol.lr_factor"]) > 1
+    assert tune.eval_split == "val"  # tuning never sees a test photo
     assert cfg.hydra.mode.name == "MULTIRUN" and cfg.model.name == "style"
     assert cfg.trainer.precision == "32-true"  # never `auto`: it differs between machines
     assert cfg.ablation.preset == preset and cfg.ablation.holds_equal
