@@ -110,13 +110,13 @@ def _agreement(entry: dict, verdict: str) -> str:
     return "agrees" if verdict == entry["predicts"] else f"disagrees: {entry.get('if_not') or 'no reason given'}"
 
 
-def literature_table(verdicts: dict[tuple[str, str], list[tuple[str, str]]], declared, entries) -> str:
+def literature_table(verdicts: dict[tuple[str, str], list[tuple[str, str, str]]], declared, entries) -> str:
     """Per declared claim: what the papers report and predict, the verdicts here and whether they agree."""
     rows = []
     for preset, claim in declared:
         entry, found = entries[f"{preset}:{claim.id}"], verdicts.get((preset, claim.id), [])
-        here = "; ".join(f"{report}: {verdict}" for report, verdict in found) or "not run yet"
-        agreement = "; ".join(dict.fromkeys(_agreement(entry, v) for _, v in found)) or "not run yet"
+        here = "; ".join(f"{report}: {verdict}" for report, verdict, _ in found) or "not run yet"
+        agreement = "; ".join(dict.fromkeys(_agreement(entry, v) for _, v, _ in found)) or "not run yet"
         row = {"claim": f"`{preset}:{claim.id}`", "literature": entry["reports"], "predicts": entry["predicts"]}
         rows.append({**row, "here": here, "agreement": agreement})
     return pd.DataFrame(rows).to_markdown(index=False)
@@ -131,7 +131,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
     """{path: text} for docs/ablations.md and every report.md it places, and the analyses behind them."""
     if not (root / TEMPLATE).is_file():
         raise ReportError(f"{root / TEMPLATE} is missing: the prose of docs/ablations.md lives there")
-    analyses, texts, sections, summary, verdicts, by_protocol = [], {}, {}, [], {}, {}
+    analyses, texts, sections, summary, verdicts = [], {}, {}, [], {}
     for name in _report_names(root):
         folder = root / REPORTS / name
         table = RunTable.read(folder)
@@ -145,8 +145,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
         protocol = learning_rate_protocol(table.runs)
         for row in summary_rows(analysis):
             key, link = (analysis.preset, row.pop("id")), f"[{name}](#{name})"
-            verdicts.setdefault(key, []).append((link, row["verdict"]))
-            by_protocol.setdefault(key, []).append((link, row["verdict"], protocol))
+            verdicts.setdefault(key, []).append((link, row["verdict"], protocol))
             summary.append({"preset / report": f"{analysis.preset} / {link}", "learning rate": protocol, **row})
     declared = _declared(root)
     literature = read_literature(root, declared)
@@ -160,7 +159,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
     filled = {
         "summary": table.to_markdown(index=False) if not table.empty else "No claim declared.",
         "literature": literature_table(verdicts, declared, literature),
-        "protocols": protocol_table(by_protocol, declared),
+        "protocols": protocol_table(verdicts, declared),
         "forest": "![every tested effect with its 95% interval](ablations/forest.png)",
         **{f"report {name}": section.rstrip("\n") for name, section in sections.items()},
     }
