@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from stylenorm.report.frame import ReportError
 from stylenorm.report.protocols import learning_rate_protocol, protocol_table
 
 
@@ -15,7 +16,7 @@ def test_a_final_stage_is_tuned_and_anything_else_shared():
 
 
 def test_a_report_that_mixes_stages_is_refused_by_name():
-    with pytest.raises(ValueError, match="mixes a final stage"):
+    with pytest.raises(ReportError, match="mixes a final stage"):
         learning_rate_protocol(pd.DataFrame({"protocol.stage": ["final", "shared"]}))
 
 

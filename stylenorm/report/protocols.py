@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from stylenorm.report.frame import ReportError
+
 SHARED, TUNED = "shared", "tuned"
 
 
@@ -18,7 +20,7 @@ def learning_rate_protocol(runs: pd.DataFrame) -> str:
     if stages == {"final"}:
         return TUNED
     if "final" in stages:
-        raise ValueError(f"a report mixes a final stage with other stages ({sorted(stages)}): report them apart")
+        raise ReportError(f"a report mixes a final stage with other stages ({sorted(stages)}): report them apart")
     return SHARED
 
 
