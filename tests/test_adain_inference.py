@@ -30,7 +30,7 @@ from stylenorm.inference.cli import main
 from stylenorm.inference.export_cli import main as export_main
 from stylenorm.inference.styles import shorter_side_size
 from stylenorm.inference.tile_statistics import whole_image_statistics
-from stylenorm.networks.adain_stylizer import weighted_statistics
+from stylenorm.networks.adain import weighted_statistics
 from stylenorm.nn.adain import adain_with_statistics
 
 WIDTH = 8

@@ -12,7 +12,7 @@ from conftest import compose_offline_run, scalars
 from stylenorm.losses.adain_loss import AdaINLoss, statistics_loss
 from stylenorm.networks import build_networks
 from stylenorm.networks.adain import ENCODER_LAYERS, AdaINDecoder, AdaINEncoder, AdaINNet
-from stylenorm.networks.adain_weights import TORCHVISION_TO_ENCODER, load_adain_encoder_weights
+from stylenorm.networks.vgg import TORCHVISION_TO_ENCODER, load_adain_encoder_weights
 from stylenorm.nn.adain import adaptive_instance_norm
 from stylenorm.nn.norm import is_norm_layer
 

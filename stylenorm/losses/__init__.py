@@ -1,20 +1,11 @@
-"""Training objectives, each following its paper: perceptual (Johnson et al. 2016, Gram matrices of Gatys et al.
-2016, on a VGG16 given as an argument), adversarial (LSGAN, Mao et al. 2017; GAN, Goodfellow et al. 2014),
-reconstruction (CycleGAN's cycle-consistency and identity L1, Zhu et al. 2017; the autoencoder's L1/MSE) and AdaIN's.
-"""
+"""Training objectives, each following its paper: perceptual (Johnson et al. 2016), adversarial (LSGAN or GAN),
+reconstruction (CycleGAN's cycle and identity L1; the autoencoder's L1/MSE) and AdaIN's (Huang & Belongie 2017)."""
 
-from stylenorm.losses.adversarial import GAN_MODES, GANLoss
+from stylenorm.losses.adversarial import GANLoss
 from stylenorm.losses.perceptual import PerceptualLoss, gram_matrix, total_variation
-from stylenorm.losses.reconstruction import (
-    RECONSTRUCTION_LOSSES,
-    cycle_consistency_loss,
-    identity_loss,
-    reconstruction_loss,
-)
+from stylenorm.losses.reconstruction import cycle_consistency_loss, identity_loss, reconstruction_loss
 
 __all__ = [
-    "GAN_MODES",
-    "RECONSTRUCTION_LOSSES",
     "GANLoss",
     "PerceptualLoss",
     "cycle_consistency_loss",

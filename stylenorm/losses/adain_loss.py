@@ -14,8 +14,7 @@ from stylenorm.nn.adain import channel_mean_std
 
 
 def statistics_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """``mse(mu(output), mu(style)) + mse(sigma(output), sigma(style))`` per channel in float32; ``style``: one
-    sample for the whole batch or one per sample."""
+    """``mse(mu(output), mu(style)) + mse(sigma(output), sigma(style))`` in float32; ``style``: 1 or N samples."""
     with torch.autocast(device_type=output.device.type, enabled=False):
         output_mean, output_std = channel_mean_std(output.float())
         style_mean, style_std = channel_mean_std(style.float())
@@ -25,8 +24,7 @@ def statistics_loss(output: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
 
 
 class AdaINLoss(nn.Module):
-    """Content and style losses of AdaIN, read off ``encoder`` (frozen; not a submodule here, so the
-    encoder is stored once, in the network)."""
+    """Content and style losses of AdaIN, read off ``encoder`` (not a submodule: it is stored once, in the network)."""
 
     def __init__(self, content_weight: float = 1.0, style_weight: float = 10.0) -> None:
         super().__init__()

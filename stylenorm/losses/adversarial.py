@@ -9,13 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_CRITERIA = {
-    "lsgan": F.mse_loss,
-    "vanilla": F.binary_cross_entropy_with_logits,
-}
-
-#: Every mode a config may name.
-GAN_MODES = tuple(_CRITERIA)
+_CRITERIA = {"lsgan": F.mse_loss, "vanilla": F.binary_cross_entropy_with_logits}
 
 
 class GANLoss(nn.Module):
@@ -24,16 +18,12 @@ class GANLoss(nn.Module):
     def __init__(self, mode: str = "lsgan"):
         super().__init__()
         if mode not in _CRITERIA:
-            raise ValueError(f"Unknown GAN loss mode {mode!r}; expected one of {', '.join(GAN_MODES)}.")
+            raise ValueError(f"Unknown GAN loss mode {mode!r}; expected one of {', '.join(_CRITERIA)}.")
         self.mode = mode
 
     def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-        if not isinstance(target_is_real, bool):
-            # Catches loss(prediction, real_images), a swap that would otherwise fail far from here.
-            raise TypeError(
-                f"GANLoss(prediction, target_is_real): target_is_real must be True or False, "
-                f"got {type(target_is_real).__name__}."
-            )
+        if not isinstance(target_is_real, bool):  # catches loss(prediction, real_images), which fails far from here
+            raise TypeError(f"GANLoss: target_is_real must be True or False, got {type(target_is_real).__name__}.")
         target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
         return _CRITERIA[self.mode](prediction, target)
 

@@ -1,7 +1,6 @@
-"""The perceptual loss of fast style transfer (Johnson et al. 2016, Sec. 3.2; Gram matrices of Gatys et al. 2016):
-content, style and total variation, at the scale of the PyTorch ``fast_neural_style`` example, whose weights are
-the defaults. Images reach the loss on a 0-1 scale and the VGG (an argument) normalises them; Grams and losses are
-float32 with autocast off. Details: docs/modules.md.
+"""The perceptual loss of fast style transfer (Johnson et al. 2016, Sec. 3.2; Gram matrices of Gatys et al. 2016)
+at the scale of the PyTorch ``fast_neural_style`` example; 0-1 images in, float32 with autocast off. Details:
+docs/modules.md.
 """
 
 from __future__ import annotations
@@ -30,21 +29,17 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 
 def total_variation(images: torch.Tensor) -> torch.Tensor:
-    """Anisotropic total variation (Johnson et al. 2016, after Mahendran & Vedaldi 2015): mean |vertical
-    difference| + mean |horizontal difference|. Means, so ``tv_weight`` does not depend on the image or batch size."""
+    """Anisotropic total variation (Mahendran & Vedaldi 2015) as means: ``tv_weight`` ignores image and batch size."""
     if images.dim() != 4:
         raise ValueError(f"total_variation expects images of shape (N, C, H, W), got {tuple(images.shape)}.")
     with _float32_no_autocast(images):
         images = images.float()
-        vertical = (images[:, :, 1:, :] - images[:, :, :-1, :]).abs().mean()
-        horizontal = (images[:, :, :, 1:] - images[:, :, :, :-1]).abs().mean()
-        return vertical + horizontal
+        return images.diff(dim=2).abs().mean() + images.diff(dim=3).abs().mean()
 
 
 class PerceptualLoss(nn.Module):
-    """Weighted content + style (+ TV) loss of a stylized batch against its content batch and the style image(s):
-    :meth:`set_style` once, then ``loss(stylized, content)`` on 0-1 RGB; never clamp the stylized batch (no gradient
-    outside [0, 1] then). Default weights: the PyTorch example's (no TV)."""
+    """Weighted content + style (+ TV) loss: :meth:`set_style` once, then ``loss(stylized, content)`` on 0-1 RGB (never
+    clamp the stylized batch: no gradient outside [0, 1] then). Default weights: the PyTorch example's (no TV)."""
 
     def __init__(
         self,
@@ -75,8 +70,7 @@ class PerceptualLoss(nn.Module):
     @property
     def num_styles(self) -> int:
         """How many style images :meth:`set_styles` was given (0 before)."""
-        grams = self.style_grams
-        return next(iter(grams.values())).shape[0] if grams else 0
+        return len(next(iter(self.style_grams.values()), ()))
 
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
@@ -88,7 +82,7 @@ class PerceptualLoss(nn.Module):
         """Style Grams of several images (sizes may differ), style index = position (conditional instance norm)."""
         if not style_images:
             raise ValueError("set_styles needs at least one style image.")
-        grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
+        grams = []
         for style_image in style_images:
             if style_image.dim() == 3:
                 style_image = style_image.unsqueeze(0)
@@ -98,10 +92,9 @@ class PerceptualLoss(nn.Module):
                     f"got shape {tuple(style_image.shape)}."
                 )
             features = self.vgg(style_image.to(self.vgg.mean.device), self.style_layers)
-            for name in self.style_layers:
-                grams[name].append(gram_matrix(features[name]))
+            grams.append({name: gram_matrix(features[name]) for name in self.style_layers})
         for name in self.style_layers:
-            setattr(self, f"style_gram_{name}", torch.cat(grams[name]))
+            setattr(self, f"style_gram_{name}", torch.cat([gram[name] for gram in grams]))
 
     def forward(
         self, stylized: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor | None = None

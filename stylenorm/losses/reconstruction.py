@@ -1,7 +1,5 @@
-"""Losses that compare an image with the image it should reproduce, as unweighted means.
-
-CycleGAN (Zhu et al. 2017): cycle consistency (eq. 2, ``||F(G(x)) - x||_1``) and the identity loss of Sec. 5.2
-(``||G(y) - y||_1``), which the task weights. The ConvINAct autoencoder: L1 or MSE, :func:`reconstruction_loss`.
+"""Losses that compare an image with the image it should reproduce, as unweighted means: CycleGAN's cycle
+consistency (Zhu et al. 2017, eq. 2) and identity loss (Sec. 5.2), both L1; the autoencoder's L1 or MSE.
 """
 
 from __future__ import annotations
@@ -14,9 +12,6 @@ import torch.nn.functional as F
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 _RECONSTRUCTION_LOSSES: dict[str, Loss] = {"l1": F.l1_loss, "mse": F.mse_loss}
-
-#: Every reconstruction loss a config may name.
-RECONSTRUCTION_LOSSES = tuple(_RECONSTRUCTION_LOSSES)
 
 
 def _same_shape_only(criterion: Loss, name: str) -> Loss:
@@ -40,5 +35,5 @@ identity_loss = _same_shape_only(F.l1_loss, "identity_loss")
 def reconstruction_loss(kind: str = "l1") -> Loss:
     """``"l1" | "mse"`` -> ``loss(output, target)``, the mean over all elements."""
     if kind not in _RECONSTRUCTION_LOSSES:
-        raise ValueError(f"Unknown reconstruction loss {kind!r}; expected one of {', '.join(RECONSTRUCTION_LOSSES)}.")
+        raise ValueError(f"Unknown reconstruction loss {kind!r}; expected one of {', '.join(_RECONSTRUCTION_LOSSES)}.")
     return _same_shape_only(_RECONSTRUCTION_LOSSES[kind], f"{kind}_reconstruction_loss")

@@ -1,6 +1,4 @@
-"""The networks as plain ``nn.Module``s (no Lightning, no Hydra, no I/O beyond explicit loaders): TransformerNet
-(Johnson et al. 2016), ResnetGenerator and PatchDiscriminator (CycleGAN, Zhu et al. 2017), the seed notebooks'
-Conv-Norm-Act autoencoder, and AdaIN (Huang & Belongie 2017)."""
+"""The networks as plain ``nn.Module``s (no Lightning, no Hydra, no I/O beyond explicit loaders)."""
 
 from stylenorm.networks.autoencoder import ConvNormActAutoencoder
 from stylenorm.networks.cyclegan_generator import ResnetGenerator

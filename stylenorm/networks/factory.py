@@ -1,7 +1,5 @@
-"""Build the networks of a model config (``configs/model/*.yaml``) with its norm injected.
-
-Plain functions of plain mappings, so that train.py, the LightningModules and the stylize command
-all rebuild a network the same way from saved hyperparameters.
+"""Build the networks of a model config (``configs/model/*.yaml``) with its norm injected: plain functions of plain
+mappings, so train.py, the LightningModules and the stylize command rebuild a network alike from saved settings.
 """
 
 from __future__ import annotations
@@ -45,14 +43,10 @@ def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
     ``conv.weight_standardization`` applied to every conv feeding a norm layer (Qiao et al. 2019)."""
     conv = {"weight_standardization": False, **(model.get("conv") or {})}
     if set(conv) != {"weight_standardization"}:
-        raise ValueError(
-            f"Unknown model.conv key(s) {sorted(set(conv) - {'weight_standardization'})}; expected some of "
-            "['weight_standardization']."
-        )
-    if not isinstance(conv["weight_standardization"], bool):
-        raise ValueError(
-            f"model.conv.weight_standardization must be true or false, got {conv['weight_standardization']!r}."
-        )
+        unknown = sorted(set(conv) - {"weight_standardization"})
+        raise ValueError(f"Unknown model.conv key(s) {unknown}; expected some of ['weight_standardization'].")
+    if not isinstance(ws := conv["weight_standardization"], bool):
+        raise ValueError(f"model.conv.weight_standardization must be true or false, got {ws!r}.")
     name = model.get("name")
     norm = NormSpec.from_config(model.get("norm"))
     if norm.kind in STYLE_CONDITIONED_KINDS and name != "style":

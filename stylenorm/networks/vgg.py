@@ -1,9 +1,9 @@
-"""The frozen VGG16 loss network of fast style transfer, and where VGG weights come from.
+"""Frozen VGG feature networks and where their weights come from (docs/public_checkpoints.md).
 
-Johnson et al. 2016 (Sec. 3) measure content and style with an ImageNet VGG16 (Simonyan & Zisserman 2015) at
-relu1_2, relu2_2, relu3_3 and relu4_3: torchvision's VGG16 ``features`` cut after relu4_3, so its keys load
-unchanged. Weights (``model.vgg_weights``; ``model.encoder_weights`` for AdaIN): ``imagenet``, a file, or ``random``
-for offline smoke runs (docs/public_checkpoints.md).
+The loss network of fast style transfer (Johnson et al. 2016, Sec. 3): torchvision's VGG16 ``features`` cut after
+relu4_3, so its keys load unchanged; and the weights of the AdaIN encoder (Huang & Belongie 2017, Sec. 6.1: a fixed
+VGG19 up to relu4_1). ``model.vgg_weights`` / ``model.encoder_weights``: ``imagenet``, a file, or ``random`` for
+offline smoke runs.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from urllib.parse import urlparse
 
 import torch
 from torch import nn
-from torchvision.models import VGG16_Weights, WeightsEnum
+from torchvision.models import VGG16_Weights, VGG19_Weights, WeightsEnum
 from torchvision.models.vgg import cfgs, make_layers
 
-from stylenorm.networks.public_checkpoints import read_state_dict
+from stylenorm.networks.adain import AdaINEncoder
+from stylenorm.networks.public_checkpoints import detect_checkpoint_format, load_adain_encoder, read_state_dict
 from stylenorm.nn.blocks import named_activations
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,12 @@ log = logging.getLogger(__name__)
 #: Layers whose activations the perceptual loss reads, and their indices in torchvision's ``vgg16().features``.
 VGG16_LAYER_INDICES = {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22}
 VGG16_LAYERS = tuple(VGG16_LAYER_INDICES)
+#: torchvision ``vgg19().features`` conv index -> :class:`AdaINEncoder` conv index, up to relu4_1.
+TORCHVISION_TO_ENCODER = {0: 2, 2: 5, 5: 9, 7: 12, 10: 16, 12: 19, 14: 22, 16: 25, 19: 29}
 
 #: The normalisation torchvision's ImageNet weights were trained with, for RGB in [0, 1].
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
 #: Seed of random VGG weights (``random``): fixed, not the run's seed.
 RANDOM_WEIGHTS_SEED = 0
 
@@ -60,6 +62,13 @@ VGG16_WEIGHTS = WeightsOption(
     "a torchvision VGG16 state dict (e.g. vgg16-397923af.pth)",
     "/path/to/vgg16.pth (a torchvision VGG16 state dict)",
 )
+ENCODER_WEIGHTS = WeightsOption(
+    "model.encoder_weights",
+    "VGG19",
+    VGG19_Weights.IMAGENET1K_V1,
+    "the AdaIN port's vgg_normalised.pth or a torchvision VGG19 state dict",
+    "/path/to/vgg_normalised.pth (the AdaIN port's) or a torchvision VGG19 state dict",
+)
 
 
 def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
@@ -72,11 +81,8 @@ def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
 
 
 class VGG16Features(nn.Module):
-    """VGG16 up to relu4_3, frozen, returning the activations the perceptual loss reads.
-
-    Input: ``(N, 3, H, W)`` RGB on a 0-1 scale (unclamped is fine), ImageNet-normalised here as the example's
-    ``normalize_batch`` does. Randomly initialised; :attr:`weights_source` names the weights it holds.
-    """
+    """VGG16 up to relu4_3, frozen and randomly initialised (:attr:`weights_source` names the weights it holds):
+    0-1 RGB ``(N, 3, H, W)`` in, ImageNet-normalised here as the example's ``normalize_batch`` does."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,8 +106,7 @@ class VGG16Features(nn.Module):
         wanted = {VGG16_LAYER_INDICES[name]: name for name in check_layer_names(layers, "layers")}
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(
-                "VGG16Features expects RGB images of shape (N, 3, H, W) on a 0-1 scale, "
-                f"got shape {tuple(images.shape)}."
+                f"VGG16Features expects RGB images (N, 3, H, W) on a 0-1 scale, got shape {tuple(images.shape)}."
             )
         return named_activations(self.features, (images - self.mean) / self.std, wanted)
 
@@ -116,8 +121,7 @@ def check_layer_names(names: Iterable[str], what: str) -> tuple[str, ...]:
 
 
 def read_weights(option: WeightsOption, weights: str | PathLike) -> tuple[Mapping[str, torch.Tensor] | None, str]:
-    """``(state dict, source)`` that ``weights`` names (no state dict for ``random``); VGGWeightsUnavailableError,
-    FileNotFoundError or ValueError where it cannot."""
+    """``(state dict, source)`` that ``weights`` names (no state dict for ``random``)."""
     if weights == "random":
         log.warning(
             f"RANDOM {option.network} WEIGHTS ({option.config_key}=random): the content and style losses are not "
@@ -149,6 +153,57 @@ def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
         network.load_state_dict(vgg_tensors(state, {key: key for key in expected}, expected, refusal))
     network.weights_source = source
     return network
+
+
+def load_adain_encoder_weights(encoder: AdaINEncoder, weights: str | PathLike) -> AdaINEncoder:
+    """Give ``encoder`` (width 64 unless ``random``) the weights ``weights`` names, in place; returns it."""
+    state, source = read_weights(ENCODER_WEIGHTS, weights)
+    if state is None:
+        normalize, *rest = (module for module in encoder if isinstance(module, nn.Conv2d))
+        weight, bias = _imagenet_normalisation()
+        with torch.no_grad():
+            # ImageNet normalisation in the 1x1 conv, as with real weights, so the random VGG sees inputs of
+            # the scale its He init assumes.
+            normalize.weight.copy_(weight)
+            normalize.bias.copy_(bias)
+            init_like_torchvision(rest)
+    elif source.startswith("file:") and _is_public_encoder(state):
+        encoder.load_state_dict(load_adain_encoder(state).state_dict())
+    else:
+        encoder.load_state_dict(torchvision_to_encoder_state(state, encoder, source.removeprefix("file:")))
+    encoder.weights_source = source
+    return encoder
+
+
+def _is_public_encoder(state: Mapping[str, torch.Tensor]) -> bool:
+    try:
+        return detect_checkpoint_format(state) == "adain_encoder"
+    except ValueError:
+        return False
+
+
+def _imagenet_normalisation() -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of a 1x1 conv computing ``(x - mean) / std`` with ImageNet's statistics."""
+    mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+    return torch.diag(1.0 / std).reshape(3, 3, 1, 1), -mean / std
+
+
+def torchvision_to_encoder_state(
+    state: Mapping[str, torch.Tensor], encoder: AdaINEncoder, source: str = "the state dict"
+) -> dict[str, torch.Tensor]:
+    """An :class:`AdaINEncoder` state dict from a torchvision VGG19 one, the leading 1x1 conv ImageNet-normalising."""
+    keys = {
+        f"{index}.{part}": f"features.{tv_index}.{part}"
+        for tv_index, index in TORCHVISION_TO_ENCODER.items()
+        for part in ("weight", "bias")
+    }
+    refusal = (
+        f"{source} is neither the AdaIN port's vgg_normalised.pth nor a torchvision VGG19 state dict of this "
+        f"encoder's width ({ENCODER_WEIGHTS.config_key} takes 'imagenet', 'random' or the path of either)"
+    )
+    target = {key: value.float() for key, value in vgg_tensors(state, keys, encoder.state_dict(), refusal).items()}
+    target["0.weight"], target["0.bias"] = _imagenet_normalisation()
+    return target
 
 
 def imagenet_weights_cache_path(weights: WeightsEnum = VGG16_WEIGHTS.imagenet) -> Path:

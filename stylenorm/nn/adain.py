@@ -1,10 +1,7 @@
-"""Adaptive instance normalization (Huang & Belongie 2017, Eq. 8): ``sigma(y) * (x - mu(x)) / sigma(x) + mu(y)``,
-and its colour control (Sec. 7.3), as in the paper's PyTorch port (naoto0804/pytorch-AdaIN, ``function.py``).
-
-Two inputs, so not a ``NormSpec`` kind. The statistics are the port's (unbiased variance, ``eps`` added before the
-square root), so files trained with that code see the same features. :func:`match_colour` is the port's ``coral``:
-with ``x`` the style's pixels as a ``(3, H*W)`` matrix standardised per channel, ``S = x x^T + I`` and ``T`` the same
-for the content, the result is ``T^(1/2) S^(-1/2) x`` at the content's per-channel std and mean.
+"""Adaptive instance normalization (Huang & Belongie 2017, Eq. 8) and its colour control (Sec. 7.3), with the
+statistics of the paper's PyTorch port (naoto0804/pytorch-AdaIN, ``function.py``: unbiased variance, ``eps`` added
+before the square root), so files trained with that code see the same features. Two inputs, so not a ``NormSpec``
+kind. :func:`match_colour` is the port's ``coral``; details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -13,6 +10,8 @@ import torch
 
 #: Added to the variance before the square root, as in the paper's PyTorch port.
 ADAIN_EPS = 1e-5
+#: Floor for a channel's std: a flat channel (a single-colour image) would otherwise divide 0 by 0.
+MIN_STD = 1e-6
 
 
 def channel_mean_std(features: torch.Tensor, eps: float = ADAIN_EPS) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,9 +24,8 @@ def channel_mean_std(features: torch.Tensor, eps: float = ADAIN_EPS) -> tuple[to
             f"AdaIN needs at least 2 spatial positions per channel to measure a std; got {tuple(features.shape)}. "
             "Use a larger image (the encoder downsamples 8x before relu4_1)."
         )
-    mean = flat.mean(dim=2)
     std = (flat.var(dim=2) + eps).sqrt()
-    return mean[..., None, None], std[..., None, None]
+    return flat.mean(dim=2)[..., None, None], std[..., None, None]
 
 
 def adain_with_statistics(
@@ -48,10 +46,6 @@ def adaptive_instance_norm(content: torch.Tensor, style: torch.Tensor, eps: floa
     return adain_with_statistics(content, *channel_mean_std(style, eps), eps)
 
 
-#: Floor for a channel's std: a flat channel (a single-colour image) would otherwise divide 0 by 0.
-MIN_STD = 1e-6
-
-
 def _standardised(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(3, H, W)`` -> ``(3, H*W)`` values with zero mean and unit unbiased std per channel, mean, std."""
     flat = pixels.reshape(3, -1)
@@ -61,13 +55,13 @@ def _standardised(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tor
 
 
 def _symmetric_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
-    """``matrix ** power`` of a symmetric positive definite matrix, through its eigendecomposition."""
     eigenvalues, eigenvectors = torch.linalg.eigh(matrix)
     return eigenvectors @ torch.diag(eigenvalues.pow(power)) @ eigenvectors.T
 
 
 def match_colour(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``source`` (``(3, H, W)`` RGB, 0-1) recoloured to ``target``'s colour mean and covariance, unclamped."""
+    """``source`` (``(3, H, W)`` RGB, 0-1) recoloured to ``target``'s colour mean and covariance, unclamped:
+    ``T^(1/2) S^(-1/2) x`` with ``S = x x^T + I`` of the standardised pixels ``x`` and ``T`` the same of the target."""
     if source.dim() != 3 or source.shape[0] != 3 or target.dim() != 3 or target.shape[0] != 3:
         raise ValueError(
             f"Colour matching takes two RGB images shaped (3, H, W), got {tuple(source.shape)} and "

@@ -1,6 +1,5 @@
-"""Building blocks shared by the networks: their base class, padded convs, resize-convs, Conv-Norm-Act.
-
-Blocks take a :class:`~stylenorm.nn.norm.NormSpec` (or nothing) and never name a norm class.
+"""Building blocks shared by the networks: their base class, padded convs, resize-convs, Conv-Norm-Act. Blocks take
+a :class:`~stylenorm.nn.norm.NormSpec` (or nothing) and never name a norm class.
 """
 
 from __future__ import annotations

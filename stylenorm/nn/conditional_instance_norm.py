@@ -1,9 +1,6 @@
 """Conditional instance norm (Dumoulin, Shlens & Kudlur 2017, eq. 5): instance norm whose scale and shift are
-looked up per style, ``z = gamma_s * (x - mu(x)) / sigma(x) + beta_s`` with ``(num_styles, C)`` tables.
-
-A convex combination of rows interpolates between styles (Sec. 5); :func:`convex_weights` is the one rule for
-such mixes. The style reaches the layers through :func:`set_style`, so ``forward(x)`` keeps one tensor. Baking a
-style into plain instance norm: :mod:`stylenorm.inference.styles`.
+looked up per style in ``(num_styles, C)`` tables; a convex combination of rows interpolates between styles (Sec. 5,
+:func:`convex_weights`). The style reaches the layers through :func:`set_style`, so ``forward(x)`` keeps one tensor.
 """
 
 from __future__ import annotations

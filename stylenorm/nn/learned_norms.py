@@ -1,10 +1,6 @@
-"""The learned norms, which learn per layer which statistics to normalise with. Statistics in float32 whatever the
-input dtype; affine parameters and BN running statistics laid out as ``nn.BatchNorm2d``'s. Details: docs/modules.md.
-
-* Batch-Instance Normalization (Nam & Kim 2018, eq. 3-5): ``(rho * x_hat_BN + (1 - rho) * x_hat_IN) * gamma +
-  beta`` with a gate rho in [0, 1] per channel (1 = BN), starting at 1 and clipped after every optimizer step.
-* Switchable Normalization (Luo et al. 2018, eq. 3-5): softmax-weighted blends of the IN, LN and BN means and
-  variances, all from the per-(n, c) moments in one pass; one-hot weights give exactly the chosen norm.
+"""The learned norms, which learn per layer which statistics to normalise with: Batch-Instance Normalization (Nam &
+Kim 2018, eq. 3-5) and Switchable Normalization (Luo et al. 2018, eq. 3-5). Statistics in float32 whatever the input
+dtype; affine parameters and running statistics laid out as ``nn.BatchNorm2d``'s. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -26,19 +22,11 @@ class MixedStatisticsNorm2d(nn.Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(num_features))
-            self.register_buffer("running_var", torch.ones(num_features))
-            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
+        for name, value in (("weight", torch.ones(num_features)), ("bias", torch.zeros(num_features))):
+            self.register_parameter(name, nn.Parameter(value) if affine else None)
+        statistics = {"running_mean": torch.zeros(num_features), "running_var": torch.ones(num_features)}
+        for name, value in {**statistics, "num_batches_tracked": torch.tensor(0, dtype=torch.long)}.items():
+            self.register_buffer(name, value if track_running_stats else None)
 
     def check_input(self, x: Tensor) -> None:
         if x.dim() != 4:
@@ -58,7 +46,7 @@ class MixedStatisticsNorm2d(nn.Module):
 
 
 class BatchInstanceNorm2d(MixedStatisticsNorm2d):
-    """``rho * BN(x) + (1 - rho) * IN(x)``, then a per-channel affine; arguments as ``nn.BatchNorm2d``'s."""
+    """``rho * BN(x) + (1 - rho) * IN(x)``, then a per-channel affine; rho in [0, 1] per channel starts at 1 (BN)."""
 
     def __init__(self, num_features: int, **options) -> None:  # eps, momentum, affine, track_running_stats
         super().__init__(num_features, **options)
@@ -97,7 +85,7 @@ SWITCHABLE_STATISTICS = ("instance", "layer", "batch")
 
 
 class SwitchableNorm2d(MixedStatisticsNorm2d):
-    """Softmax-weighted IN/LN/BN means and variances, then a per-channel affine; arguments as ``nn.BatchNorm2d``'s."""
+    """Softmax-weighted IN/LN/BN means and variances (all from the per-(n, c) moments), then a per-channel affine."""
 
     def __init__(self, num_features: int, **options) -> None:  # eps, momentum, affine, track_running_stats
         super().__init__(num_features, **options)
@@ -135,8 +123,8 @@ class SwitchableNorm2d(MixedStatisticsNorm2d):
 
     def learned_mixture(self) -> dict[str, Tensor]:
         """The softmax weights as used in forward: ``{"mean_weight/instance": w, ..., "var_weight/batch": w'}``."""
-        weights = {}
-        for prefix, logits in (("mean_weight", self.mean_logits), ("var_weight", self.var_logits)):
-            for name, value in zip(SWITCHABLE_STATISTICS, logits.detach().float().softmax(0), strict=True):
-                weights[f"{prefix}/{name}"] = value
-        return weights
+        return {
+            f"{prefix}/{name}": value
+            for prefix, logits in (("mean_weight", self.mean_logits), ("var_weight", self.var_logits))
+            for name, value in zip(SWITCHABLE_STATISTICS, logits.detach().float().softmax(0), strict=True)
+        }

@@ -1,8 +1,7 @@
 """The one place where normalization is decided (Wu & He 2018, Fig. 2, for the statistics of each kind).
 
-Every network asks a :class:`NormSpec` for its norm layers (``spec(num_channels, name=...)``) and never names a
-torch norm class; facts about the kinds live here too. Adding a kind is one entry in :data:`_BUILDERS` plus one
-yaml file in ``configs/norm/``. The table of kinds, and why ``layer`` is ``GroupNorm(1, C)``: docs/modules.md.
+Every network asks a :class:`NormSpec` for its norm layers and never names a torch norm class; facts about the kinds
+live here too. Adding a kind is one entry in :data:`_BUILDERS` plus one ``configs/norm/`` yaml. Table: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -50,16 +49,15 @@ class NormSpec:
             )
         if self.num_groups != "auto" and not _positive_int(self.num_groups):
             raise ValueError(f"norm.num_groups must be a positive int or 'auto', got {self.num_groups!r}.")
-        if self.channels_per_group is not None:
-            if not _positive_int(self.channels_per_group):
-                raise ValueError(
-                    f"norm.channels_per_group must be a positive int or null, got {self.channels_per_group!r}."
-                )
-            if self.num_groups != "auto":
-                raise ValueError(
-                    f"norm.num_groups={self.num_groups} and norm.channels_per_group={self.channels_per_group} both "
-                    f"fix the groups; set one of them (the other to auto / null)."
-                )
+        if self.channels_per_group is not None and not _positive_int(self.channels_per_group):
+            raise ValueError(
+                f"norm.channels_per_group must be a positive int or null, got {self.channels_per_group!r}."
+            )
+        if self.channels_per_group is not None and self.num_groups != "auto":
+            raise ValueError(
+                f"norm.num_groups={self.num_groups} and norm.channels_per_group={self.channels_per_group} both "
+                f"fix the groups; set one of them (the other to auto / null)."
+            )
         for key in ("affine", "track_running_stats"):
             value = getattr(self, key)
             if value is not None and not isinstance(value, bool):
@@ -92,8 +90,8 @@ class NormSpec:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for hyperparameters; ``num_styles`` and ``channels_per_group`` only where they apply, so
-        the stored settings of other runs (and the resume checks comparing them) stay as they were."""
+        """Plain dict for hyperparameters; ``num_styles`` and ``channels_per_group`` only where they apply, as stored
+        runs (and the resume checks comparing them) have them."""
         values = dataclasses.asdict(self)
         if self.kind != "conditional_instance":
             values.pop("num_styles")
@@ -112,15 +110,15 @@ class NormSpec:
         return self.kind not in _BIAS_ABSORBING_KINDS
 
     def conv_bias_or(self, override: bool | None) -> bool:
-        """``override`` when set, else :attr:`conv_bias` (a network's ``conv_bias`` option)."""
+        """``override`` (a network's ``conv_bias`` option) when set, else :attr:`conv_bias`."""
         return self.conv_bias if override is None else override
 
     def __call__(self, num_channels: int, name: str = "norm") -> nn.Module:
         """Build the norm layer for ``num_channels`` channels; ``name`` appears in errors."""
         if self.affine is None:
             raise ValueError(
-                f"{name}: norm.affine is unresolved (null). Networks call "
-                f"NormSpec.with_default_affine(...) first; set norm.affine=true|false to choose."
+                f"{name}: norm.affine is unresolved (null). Networks call NormSpec.with_default_affine(...) first; "
+                "set norm.affine=true|false to choose."
             )
         return _BUILDERS[self.kind](self, num_channels, name)
 
@@ -160,8 +158,8 @@ def _group(spec: NormSpec, channels: int, name: str) -> nn.Module:
 def _conditional_instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
     if not spec.affine:
         raise ValueError(
-            f"{name}: norm=conditional_instance is its per-style affine table; norm.affine=false "
-            f"leaves nothing to condition. Use norm=instance instead, or norm.affine=true."
+            f"{name}: norm=conditional_instance is its per-style affine table, so norm.affine=false leaves nothing "
+            "to condition. Use norm=instance instead, or norm.affine=true."
         )
     if spec.track_running_stats:
         raise ValueError(
@@ -193,15 +191,9 @@ STYLE_CONDITIONED_KINDS = frozenset({"conditional_instance"})
 BATCH_STATISTICS_KINDS = frozenset({"batch", "sync_batch", "batch_instance", "switchable"})
 
 #: The module types the factory produces, for code that finds norm layers without naming classes.
-NORM_LAYER_TYPES = (
-    nn.InstanceNorm2d,
-    nn.BatchNorm2d,
-    nn.SyncBatchNorm,
-    nn.GroupNorm,
-    BatchInstanceNorm2d,
-    SwitchableNorm2d,
-    ConditionalInstanceNorm2d,
-)
+LEARNED_MIXTURE_TYPES = (BatchInstanceNorm2d, SwitchableNorm2d)
+_TORCH_NORM_TYPES = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm, nn.GroupNorm)
+NORM_LAYER_TYPES = (*_TORCH_NORM_TYPES, *LEARNED_MIXTURE_TYPES, ConditionalInstanceNorm2d)
 
 
 def is_norm_layer(module: nn.Module) -> bool:
@@ -211,7 +203,7 @@ def is_norm_layer(module: nn.Module) -> bool:
 
 def has_learned_mixture(module: nn.Module) -> bool:
     """True for layers that learn which statistics to use; their ``learned_mixture()`` names the weights."""
-    return isinstance(module, (BatchInstanceNorm2d, SwitchableNorm2d))
+    return isinstance(module, LEARNED_MIXTURE_TYPES)
 
 
 def uses_running_statistics(module: nn.Module) -> bool:

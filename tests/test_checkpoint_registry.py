@@ -8,7 +8,7 @@ from stylenorm.config_checks import ConfigError
 from stylenorm.demo.catalog import find_checkpoints
 from stylenorm.inference import load_stylizer
 from stylenorm.networks import build_networks
-from stylenorm.networks.checkpoint_kinds import LIGHTNING_MODELS, PUBLIC_KINDS, identify
+from stylenorm.networks.public_checkpoints import LIGHTNING_MODELS, PUBLIC_KINDS, identify
 from stylenorm.resume import read_checkpoint
 
 TINY = {
