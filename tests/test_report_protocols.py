@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from stylenorm.report.docs import learning_rate_protocol, protocol_table
 from stylenorm.report.frame import ReportError
-from stylenorm.report.protocols import learning_rate_protocol, protocol_table
 
 
 def test_a_final_stage_is_tuned_and_anything_else_shared():

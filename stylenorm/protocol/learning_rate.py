@@ -1,9 +1,8 @@
-"""Learning rates of the study protocol: scaled with the batch size, and chosen per variant.
+"""Learning rates of the study protocol (docs/ablations-protocol.md).
 
-``scaled_lr`` is the linear scaling rule of Goyal et al. 2017 ("Accurate, large minibatch SGD"):
-``lr = base_lr x batch / reference_batch``, which Wu & He 2018 follow when they vary the batch
-size. :func:`best_lr` is the tuning stage's choice: the learning rate with the best mean score over
-seeds, per variant. No torch or pandas import at load: ``train.py`` registers the resolver before ``--help``.
+``scaled_lr`` is the linear scaling rule of Goyal et al. 2017 (``lr x batch / reference_batch``, as Wu & He
+2018 vary the batch size); :func:`best_lr` is the tuning stage's choice per variant. No torch or pandas
+import at load: ``train.py`` registers the resolver before ``--help``.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ LR_SCALING_RULES = ("none", "linear")
 
 
 def scaled_lr(lr: float, factor: float, batch_size: int, reference_batch: int, rule: str) -> float:
-    """``lr x factor`` (the tuning stage's multiplier; 1 outside tuning), times ``batch_size / reference_batch``
-    when ``rule`` is ``linear``."""
+    """``lr x factor`` (the tuning multiplier), times ``batch_size / reference_batch`` when ``rule`` is linear."""
     if rule not in LR_SCALING_RULES:
         raise ValueError(
             f"protocol.lr_scaling={rule!r}: expected none (one learning rate at every batch size) or linear "
@@ -41,39 +39,31 @@ def register_protocol_resolvers() -> None:
         OmegaConf.register_new_resolver("scaled_lr", scaled_lr)
 
 
-def best_lr(
-    runs: pd.DataFrame,
-    metric: str = "metric",
-    higher_is_better: bool = True,
-    variant: str = "variant",
-    lr: str = "lr",
-) -> pd.DataFrame:
-    """The learning rate with the best mean ``metric`` over seeds (one row per run), per ``variant``.
+def best_lr(runs: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
+    """Per ``variant``, the ``lr`` with the best mean ``metric`` over seeds (``runs``: one row per run).
 
-    A non-finite metric (a diverged run) makes its learning rate's mean non-finite, which ranks last;
-    equal means go to the smaller learning rate. Returns one row per variant: ``variant``, ``lr``,
-    ``mean``, ``seeds``, ``tried`` (learning rates tried) and ``at_edge`` (the best is the smallest or
-    largest tried, so the grid may be too narrow).
+    One row per variant: ``variant``, ``lr``, ``mean``, ``seeds``, ``tried`` and ``at_edge`` (the best is the
+    smallest or largest lr tried). A diverged seed makes its lr's mean NaN, which ranks last; ties go to the
+    smaller lr.
     """
     import pandas as pd
 
-    missing = [column for column in (variant, lr, metric) if column not in runs.columns]
-    if missing:
+    if missing := [column for column in ("variant", "lr", "metric") if column not in runs.columns]:
         raise ValueError(f"best_lr needs the columns {missing}; the frame has {list(runs.columns)}.")
     if runs.empty:
         raise ValueError("best_lr got no runs; point it at a finished tuning sweep.")
-    finite = runs.assign(_score=runs[metric].where(runs[metric].map(math.isfinite)))
-    mean_of_all = ("_score", lambda s: s.mean(skipna=False))  # one diverged seed: the mean is NaN
-    means = finite.groupby([variant, lr]).agg(mean=mean_of_all, seeds=("_score", "size")).reset_index()
+    score = runs["metric"].where(runs["metric"].map(math.isfinite))
+    grouped = score.groupby([runs["variant"], runs["lr"]])
+    # mean(skipna=False): one diverged seed makes the mean NaN
+    means = grouped.agg(mean=lambda s: s.mean(skipna=False), seeds="size").reset_index()
     rows = []
-    for name, group in means.groupby(variant):
-        tried = sorted(group[lr])
-        scored = group.dropna(subset=["mean"])
+    for name, group in means.groupby("variant"):
+        tried = sorted(group["lr"])
+        scored = group.dropna(subset=["mean"]).sort_values("lr", kind="stable")
         if scored.empty:
             raise ValueError(f"Every learning rate of variant {name!r} diverged ({tried}); try smaller ones.")
-        best = scored["mean"].max() if higher_is_better else scored["mean"].min()
-        chosen = scored[scored["mean"] == best].sort_values(lr).iloc[0]
-        at_edge = chosen[lr] in (tried[0], tried[-1]) and len(tried) > 1
-        row = {variant: name, lr: chosen[lr], "mean": chosen["mean"], "seeds": int(chosen["seeds"])}
+        chosen = scored.loc[scored["mean"].idxmax() if higher_is_better else scored["mean"].idxmin()]
+        at_edge = chosen["lr"] in (tried[0], tried[-1]) and len(tried) > 1
+        row = {"variant": name, "lr": chosen["lr"], "mean": chosen["mean"], "seeds": int(chosen["seeds"])}
         rows.append({**row, "tried": tried, "at_edge": at_edge})
     return pd.DataFrame(rows)

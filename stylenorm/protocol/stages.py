@@ -1,9 +1,8 @@
 """From a tuning sweep to the final stage (docs/ablations-protocol.md).
 
-A tuning stage sweeps ``protocol.lr_factor`` x variants on the ``val`` split; :func:`tuning_runs` reads
-its run folders into a DataFrame, :func:`~stylenorm.protocol.best_lr` picks each variant's learning
-rate, and :func:`final_stage_command` writes the sweep that trains every variant at its own learning
-rate on fresh seeds, scored on the test photos.
+:func:`tuning_runs` reads a tuning sweep (``protocol.lr_factor`` x variants, ``val`` split) into a DataFrame,
+:func:`~stylenorm.protocol.best_lr` picks each variant's learning rate, and :func:`final_stage_command` writes
+the sweep that trains every variant at its own learning rate on fresh seeds, scored on the test photos.
 """
 
 from __future__ import annotations
@@ -28,16 +27,15 @@ def _key(override: str) -> str:
 
 
 def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
-    """``(score, status)``: the mean of the last ``last_k`` logged values of ``metric`` (metrics.csv), else
-    result.json's final value; NaN for a diverged run."""
+    """(score, status): the mean of the last ``last_k`` values of ``metric`` in metrics.csv, else result.json's
+    final value; NaN for a diverged run."""
     result_path = job / "result.json"
     result = json.loads(result_path.read_text()) if result_path.is_file() else {}
     status = result.get("status", "unknown")
     if status == "diverged":
         return math.nan, status
-    csv = job / "metrics.csv"
-    if csv.is_file():
-        frame = pd.read_csv(csv)
+    if (job / "metrics.csv").is_file():
+        frame = pd.read_csv(job / "metrics.csv")
         if metric in frame.columns and frame[metric].notna().any():
             return float(frame[metric].dropna().tail(last_k).mean()), status
     value = result.get("metrics", {}).get(metric)
@@ -45,9 +43,9 @@ def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
 
 
 def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFrame:
-    """One row per run under ``folder``: ``run``, ``overrides``, ``variant`` (the overrides that differ
-    between the runs, less :data:`TUNING_KEYS`, e.g. ``norm=batch norm.affine=true``), ``lr`` (``protocol.lr
-    x protocol.lr_factor``), ``seed``, ``metric`` and ``status``."""
+    """One row per run under ``folder``: ``run``, ``overrides``, ``lr`` (``protocol.lr x protocol.lr_factor``),
+    ``seed``, ``metric``, ``status`` and ``variant`` (the overrides that differ between the runs, less
+    :data:`TUNING_KEYS`, e.g. ``norm=batch norm.affine=true``)."""
     rows = []
     for overrides_file in sorted(Path(folder).rglob(".hydra/overrides.yaml")):
         job = overrides_file.parent.parent
@@ -76,15 +74,14 @@ def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFram
 
 def common_overrides(runs: pd.DataFrame, drop: Iterable[str] = ()) -> list[str]:
     """The overrides every run shares, in command-line order, less the tuning stage's own and ``drop``'s keys."""
-    dropped = TUNING_KEYS | set(drop)
-    shared = set.intersection(*(set(o) for o in runs["overrides"]))
+    dropped, shared = TUNING_KEYS | set(drop), set.intersection(*(set(o) for o in runs["overrides"]))
     first = runs["overrides"].iloc[0]
     return [o for o in first if o in shared and _key(o) not in dropped and not _key(o).startswith("hydra.")]
 
 
 def final_stage_command(best: pd.DataFrame, runs: pd.DataFrame, drop: Sequence[str] = ()) -> str:
-    """One ``train.py -m`` per variant at its best learning rate (``protocol=final``: fresh seeds, the
-    test split, a sweep folder per variant), joined with ``&&`` so the shell runs them in turn."""
+    """One ``train.py -m`` per variant at its best learning rate (``protocol=final``: fresh seeds, the test
+    split, a sweep folder per variant), joined with ``&&`` so the shell runs them in turn."""
     base = ["python", "train.py", "-m", *common_overrides(runs, drop), "protocol=final"]
     lines = []
     for row in best.itertuples(index=False):

@@ -1,10 +1,7 @@
 """Across tasks: normalised scores, interquartile mean with stratified bootstrap intervals, and the
-probability of improvement (Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice";
-the method of the archived ``rliable`` library, on numpy/scipy).
-
-Scores are normalised per task between doing nothing (0) and the best variant's mean (1). The IQM is
-the 25%-trimmed mean over all runs x tasks; its interval resamples runs within each task (stratified
-bootstrap, percentile). P(A > B) is the Mann-Whitney estimate per task, averaged over tasks.
+probability of improvement (Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice"; the
+method of the archived ``rliable`` library). Scores run per task from doing nothing (0) to the best
+variant's mean (1); intervals resample runs within each task; P(A > B) is Mann-Whitney's, averaged over tasks.
 """
 
 from __future__ import annotations
@@ -30,16 +27,20 @@ def iqm(scores: Sequence[float]) -> float:
     return float(stats.trim_mean(np.asarray(scores, dtype=float).ravel(), 0.25))
 
 
+def _bootstrap(samples: list[np.ndarray], statistic, reps: int, seed: int, tail: float) -> tuple[float, float, float]:
+    """``statistic(samples)`` with its percentile interval when each sample is resampled (in order) ``reps`` times."""
+    rng = np.random.default_rng(seed)
+    draws = [statistic([s[rng.integers(0, s.size, s.size)] for s in samples]) for _ in range(reps)]
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return statistic(samples), float(low), float(high)
+
+
 def stratified_bootstrap(
     per_task: Mapping[str, Sequence[float]], statistic=iqm, reps: int = REPS, seed: int = 0, confidence: float = 0.95
 ) -> tuple[float, float, float]:
     """``statistic`` over all runs, with its percentile interval when runs are resampled within each task."""
-    rng = np.random.default_rng(seed)
     arrays = [np.asarray(v, dtype=float) for v in per_task.values()]
-    draws = [statistic(np.concatenate([a[rng.integers(0, a.size, a.size)] for a in arrays])) for _ in range(reps)]
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    return statistic(np.concatenate(arrays)), float(low), float(high)
+    return _bootstrap(arrays, lambda parts: statistic(np.concatenate(parts)), reps, seed, (1 - confidence) / 2 * 100)
 
 
 def probability_of_improvement(a: Sequence[float], b: Sequence[float]) -> float:
@@ -55,15 +56,12 @@ def improvement_interval(
     tasks = [t for t in a if t in b]
     if not tasks:
         raise ValueError("A and B share no task")
-    rng = np.random.default_rng(seed)
-    pairs = [(np.asarray(a[t], dtype=float), np.asarray(b[t], dtype=float)) for t in tasks]
+    samples = [np.asarray(side[t], dtype=float) for t in tasks for side in (a, b)]  # A, B of each task in turn
 
-    def resample(values: np.ndarray) -> np.ndarray:
-        return values[rng.integers(0, values.size, values.size)]
+    def statistic(parts: list[np.ndarray]) -> float:
+        return float(np.mean([probability_of_improvement(x, y) for x, y in zip(parts[::2], parts[1::2], strict=True)]))
 
-    draws = [np.mean([probability_of_improvement(resample(x), resample(y)) for x, y in pairs]) for _ in range(reps)]
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return float(np.mean([probability_of_improvement(x, y) for x, y in pairs])), float(low), float(high)
+    return _bootstrap(samples, statistic, reps, seed, 2.5)
 
 
 def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, labels: pd.Series, spec: Mapping, min_seeds: int = 5):

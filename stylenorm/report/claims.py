@@ -1,9 +1,8 @@
 """Claims declared before the runs (docs/evidence.md, 1): the schema, validated.
 
-A preset declares them under ``ablation.claims``, so every run's ``.hydra/config.yaml`` records the
-claims it was run for; the report tests exactly these, each in its declared Holm family, and only
-describes the other variants. Selectors (``a``, ``b``, ``where``) map dotted config keys to a value
-or a list of values; ``comparison.within`` tests a difference once per level of those keys.
+A preset declares them under ``ablation.claims``, so every run's ``.hydra/config.yaml`` records them.
+Selectors (``a``, ``b``, ``where``) map dotted config keys to a value or a list of values;
+``comparison.within`` tests a difference once per level of those keys.
 """
 
 # The schema, by example (configs/experiment/bn_vs_gn_small_batch.yaml holds real ones):
@@ -212,8 +211,8 @@ def matches(settings: Mapping[str, Any], selector: Mapping[str, tuple]) -> bool:
 
 
 def setting_text(value: Any) -> str:
-    """One spelling per value (``True`` = ``true``): pandas turns an int column with a missing cell into floats
-    (2 -> 2.0) and the missing cell into NaN, and a CSV round trip may do the same."""
+    """One spelling per value (``True`` = ``true``, ``2.0`` = ``2``, NaN = ``null``): pandas turns an int column
+    with a missing cell into floats, and a CSV round trip may do the same."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "null"
     if isinstance(value, float) and value.is_integer():

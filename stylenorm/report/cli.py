@@ -1,11 +1,8 @@
 """``python scripts/ablation_report.py LOGDIR --out OUTDIR``: test a sweep's declared claims.
 
-Reads every run folder under LOGDIR (``.hydra/config.yaml``, ``metrics.csv``, ``result.json``) and
-writes into OUTDIR the data a reader needs to recompute everything - ``runs.csv`` (one row per run:
-status, provenance, settings), ``steps.csv.gz`` (every logged value per step), ``claims.yaml`` (the
-protocol the runs recorded) - and what it gives: ``tests.csv`` (one row per test of a claim),
-``variants.csv``, ``report.md``, ``curves.png``, ``forest.png`` and ``tensorboard/`` (one run per
-variant). Exit code 2 with a one-line message when LOGDIR holds no runs or a claim cannot be tested.
+Writes into OUTDIR the data to recompute everything (``runs.csv``, ``steps.csv.gz``, ``claims.yaml``) and
+what it gives (``tests.csv``, ``variants.csv``, ``report.md``, ``curves.png``, ``forest.png``, ``tensorboard/``;
+docs/training.md). Exit code 2 with a one-line message when LOGDIR holds no runs or a claim cannot be tested.
 """
 
 from __future__ import annotations
@@ -29,9 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("logdir", type=Path, help="the sweep's folder, e.g. logs/multirun/<time> (every run below it)")
     parser.add_argument("--out", type=Path, default=Path("report"), help="folder for the report (default: report/)")
-    parser.add_argument(
-        "--alpha", type=float, default=0.05, help="family-wise level of Holm's correction (default 0.05)"
-    )
+    parser.add_argument("--alpha", type=float, default=0.05, help="Holm's family-wise level (default 0.05)")
     parser.add_argument(
         "--claims",
         type=Path,
@@ -95,13 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ReportError, ClaimError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
-    print(f"{PROG}: {len(table.runs)} runs")
-    for path in written:
-        print(f"  {path}")
+    print(f"{PROG}: {len(table.runs)} runs", *(f"  {path}" for path in written), sep="\n")
     if not args.no_tensorboard:
         print("Variants in TensorBoard (CUSTOM SCALARS: mean over seeds with min-max band):")
-        for line in view_lines(
-            args.out / "tensorboard", [*leading_metrics(table), *sorted(set(table.steps["metric"]))]
-        ):
+        metrics = [*leading_metrics(table), *sorted(set(table.steps["metric"]))]
+        for line in view_lines(args.out / "tensorboard", metrics):
             print(f"  {line}")
     return 0

@@ -1,12 +1,10 @@
 """docs/ablations.md, generated: the template's prose around numbers recomputed from the committed report
-folders (``docs/ablations/<name>/``: runs.csv, steps.csv.gz, claims.yaml).
+folders (``docs/ablations/<name>/``: runs.csv, steps.csv.gz, claims.yaml), whose report.md is regenerated too.
 
-Template markers: ``{{summary}}`` (one line per declared claim: verdict, effect with interval, n; the
-claims of presets without a report yet are listed as not run), ``{{forest}}`` (the forest plot of every
-tested effect), ``{{literature}}`` (each claim against what the papers report), ``{{protocols}}`` (each claim
-at the shared and the tuned learning rates) and ``{{report NAME}}`` (that
-folder's section: reproduce commands, protocol, tests, variants, runs left out, figures). Each folder's
-``report.md`` is regenerated with it.
+Template markers: ``{{summary}}`` (a line per declared claim, those without a report as not run),
+``{{forest}}`` (every tested effect), ``{{literature}}`` (each claim against the papers), ``{{protocols}}``
+(each claim at the shared and the tuned learning rates: it holds only if it holds under both, issue 24,
+docs/ablations-protocol.md) and ``{{report NAME}}`` (that folder's section).
 """
 
 from __future__ import annotations
@@ -26,15 +24,11 @@ from stylenorm.report.claims import parse_claims
 from stylenorm.report.document import FIGURES, render, report_markdown, summary_rows
 from stylenorm.report.evaluate import Analysis, analyze, variant_table
 from stylenorm.report.frame import ReportError, RunTable
-from stylenorm.report.protocols import learning_rate_protocol, protocol_table
 
-DOCUMENT, TEMPLATE, REPORTS, PRESETS = (
-    "docs/ablations.md",
-    "docs/ablations.template.md",
-    "docs/ablations",
-    "configs/experiment",
-)
-LITERATURE = "docs/ablations/literature.yaml"
+DOCUMENT, TEMPLATE, REPORTS = "docs/ablations.md", "docs/ablations.template.md", "docs/ablations"
+PRESETS, LITERATURE = "configs/experiment", "docs/ablations/literature.yaml"
+SHARED, TUNED = "shared", "tuned"
+SUMMARY_COLUMNS = ["preset / report", "learning rate", "claim", "verdict", "effect [95% CI]", "n A/B"]
 MARKER = re.compile(r"^\{\{(summary|forest|literature|protocols|report [A-Za-z0-9_.-]+)\}\}$", re.MULTILINE)
 PREDICTIONS = ("supported", "contradicted", "none")
 GENERATED = (
@@ -44,9 +38,8 @@ GENERATED = (
 
 
 def commands(table: RunTable, name: str) -> list[str]:
-    """The sweeps (each command the runs recorded, once, in run order), then the report and document
-    commands. Runs that recorded no command get one rebuilt from their overrides: keys equal in every
-    run are the command line, keys that vary are swept (values in run order)."""
+    """The sweeps (each command the runs recorded, once, in run order; for runs that recorded none, one rebuilt
+    from their overrides, values in run order), then the report and document commands."""
     recorded = table.runs.get("prov.command", pd.Series(dtype=object)).dropna()
     sweeps = [f"python {command}" for command in dict.fromkeys(recorded)]
     # the folder every recorded hydra.sweep.dir= lies in: the report reads every run below it
@@ -122,6 +115,43 @@ def literature_table(verdicts: dict[tuple[str, str], list[tuple[str, str, str]]]
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
+def learning_rate_protocol(runs: pd.DataFrame) -> str:
+    """``tuned`` for a final stage (``protocol.stage=final``), else ``shared`` (one rate for every variant)."""
+    stages = set(runs.get("protocol.stage", pd.Series(dtype=object)).dropna().astype(str))
+    if stages == {"final"}:
+        return TUNED
+    if "final" in stages:
+        raise ReportError(f"a report mixes a final stage with other stages ({sorted(stages)}): report them apart")
+    return SHARED
+
+
+def _status(shared: list[str], tuned: list[str]) -> str:
+    if not shared and not tuned:
+        return "not run yet"
+    if not tuned:
+        return "shared learning rate only"
+    if not shared:
+        return "tuned learning rates only"
+    verdicts = set(shared) | set(tuned)
+    if len(verdicts) > 1:
+        return "the protocols disagree: it holds under neither alone"
+    return f"{verdicts.pop()} under both"
+
+
+def protocol_table(verdicts: dict[tuple[str, str], list[tuple[str, str, str]]], declared) -> str:
+    """Per declared claim (``verdicts[(preset, claim id)]``: (report link, verdict, protocol)): its verdicts at
+    the shared and at the tuned learning rates, and what follows from both."""
+    rows = []
+    for preset, claim in declared:
+        found = verdicts.get((preset, claim.id), [])
+        by = {p: [(link, v) for link, v, q in found if q == p] for p in (SHARED, TUNED)}
+        cells = {p: "; ".join(f"{v} ({link})" for link, v in by[p]) or "—" for p in by}
+        row = {"claim": f"`{preset}:{claim.id}`", "shared learning rate": cells[SHARED]}
+        row.update({"tuned learning rates": cells[TUNED], "holds": _status(*([v for _, v in by[p]] for p in by))})
+        rows.append(row)
+    return pd.DataFrame(rows).to_markdown(index=False)
+
+
 def _report_names(root: Path) -> list[str]:
     """The report folders ``{{report NAME}}`` places in the template, in order."""
     return [m[len("report ") :] for m in MARKER.findall((root / TEMPLATE).read_text()) if m.startswith("report ")]
@@ -151,11 +181,9 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
     literature = read_literature(root, declared)
     for preset, claim in declared:
         if not any(a.preset == preset and claim.id in set(a.tests.get("claim", [])) for a in analyses):
-            row = {"preset / report": f"{preset} / —", "learning rate": "—", "claim": claim.sentence}
-            row["verdict"] = "not run yet"
-            summary.append({**row, "effect [95% CI]": "—", "n A/B": "—"})
-    columns = ["preset / report", "learning rate", "claim", "verdict", "effect [95% CI]", "n A/B"]
-    table = pd.DataFrame(summary, columns=columns)
+            cells = [f"{preset} / —", "—", claim.sentence, "not run yet", "—", "—"]
+            summary.append(dict(zip(SUMMARY_COLUMNS, cells, strict=True)))
+    table = pd.DataFrame(summary, columns=SUMMARY_COLUMNS)
     filled = {
         "summary": table.to_markdown(index=False) if not table.empty else "No claim declared.",
         "literature": literature_table(verdicts, declared, literature),

@@ -1,8 +1,6 @@
-"""The report as markdown, every table a DataFrame written by ``to_markdown``.
-
-One report: how to reproduce it, what the runs held equal and what varied (read from their
-configs), provenance, the declared claims with their tests, the variants (described, not tested),
-the runs left out and the figures. The same text is a section of docs/ablations.md.
+"""The report as markdown, every table a DataFrame written by ``to_markdown``: how to reproduce it, what
+the runs held equal and varied, provenance, the declared claims with their tests, the variants (described,
+not tested), the runs left out and the figures. The same text is a section of docs/ablations.md.
 """
 
 from __future__ import annotations
@@ -127,12 +125,8 @@ def variants_markdown(analysis: Analysis) -> str:
     for metric in metrics:
         columns = table[[f"{metric} {part}" for part in ("mean", "sd", "low", "high")]].itertuples(index=False)
         out[metric] = [interval_text(m, lo, hi, f" ± {number(sd, 2)}") for m, sd, lo, hi in columns]
-    note = (
-        f"\n\nEvery logged metric of every variant: `variants.csv` ({len(logged)} metrics)."
-        if metrics != logged
-        else ""
-    )
-    return out.to_markdown(index=False) + note
+    note = f"\n\nEvery logged metric of every variant: `variants.csv` ({len(logged)} metrics)."
+    return out.to_markdown(index=False) + (note if metrics != logged else "")
 
 
 def claim_line(claim) -> str:
@@ -230,13 +224,7 @@ def summary_rows(analysis: Analysis) -> list[dict]:
             f"{r.metric}{' ' + r.level if r.level else ''}: {effect_text(r)} ({r.verdict})" for _, r in tests.iterrows()
         ]
         verdicts = set(tests["verdict"])
-        rows.append(
-            {
-                "id": claim.id,
-                "claim": claim.sentence,
-                "verdict": verdicts.pop() if len(verdicts) == 1 else "mixed",
-                "effect [95% CI]": "; ".join(effects),
-                "n A/B": ", ".join(dict.fromkeys(n_text(tests))),
-            }
-        )
+        verdict = verdicts.pop() if len(verdicts) == 1 else "mixed"
+        row = {"id": claim.id, "claim": claim.sentence, "verdict": verdict, "effect [95% CI]": "; ".join(effects)}
+        rows.append({**row, "n A/B": ", ".join(dict.fromkeys(n_text(tests)))})
     return rows

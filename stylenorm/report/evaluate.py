@@ -1,10 +1,8 @@
 """From runs to verdicts: each declared claim tested on exactly the runs it selects, in its family.
 
-Only finished runs with finite scores count (the others are listed). Per claim, metric and level:
-A - B by Welch, or paired t when seeds are declared shared, >= 3 match and correlate positively; OLS
-slope or interaction for a trend; log values when ``log_scale``. The declared p (two-sided, or TOST
-against the smallest effect for "equivalent") is Holm-corrected within the family; the verdict is
-supported / contradicted / inconclusive, the latter with the effect this n detects at 80% power.
+Only finished runs with finite scores count (the others are listed). Per claim, metric and level: Welch,
+or paired t when seeds are declared shared, >= 3 match and correlate positively; OLS for a trend. The
+declared p (two-sided, or TOST for "equivalent") is Holm-corrected within the family (docs/training.md).
 """
 
 from __future__ import annotations
@@ -88,12 +86,15 @@ def _check_keys(claim: Claim, settings: pd.DataFrame) -> None:
 def _groups(claim: Claim, settings: pd.DataFrame, usable: pd.Index, varied: list[str]):
     """(level label, runs of A, runs of B) per level of ``within`` (one level when there is none)."""
     comparison, within = claim.comparison, list(claim.comparison.within)
-    pool = [run for run in usable if matches(settings.loc[run].to_dict(), claim.where)]
+
+    def select(runs: list[str], selector: dict | None) -> list[str]:
+        return [run for run in runs if selector is not None and matches(settings.loc[run].to_dict(), selector)]
+
+    pool = select(list(usable), claim.where)
     levels = settings.loc[pool, within].drop_duplicates().to_dict("records") if within else [{}]
     for level in sorted(levels, key=lambda d: [str(v) for v in d.values()]):
-        here = [run for run in pool if matches(settings.loc[run].to_dict(), {k: (v,) for k, v in level.items()})]
-        a = [run for run in here if matches(settings.loc[run].to_dict(), comparison.a)]
-        b = [run for run in here if comparison.b and matches(settings.loc[run].to_dict(), comparison.b)]
+        here = select(pool, {k: (v,) for k, v in level.items()})
+        a, b = select(here, comparison.a), select(here, comparison.b)
         label = ", ".join(f"{key}={setting_text(value)}" for key, value in level.items())
         if comparison.type == "difference" and within and not (a and b):
             continue  # a level where the sweep ran one side only (e.g. affine on only) has nothing to compare
@@ -130,11 +131,8 @@ def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.
             if test.r > 0:  # the pairing is real: seeds act as common random numbers
                 return test
             unpaired = inference.difference(a, b, False, claim.log_scale)
-            why = (
-                f"seed correlation r={test.r:.2f} <= 0"
-                if math.isfinite(test.r)
-                else "no seed correlation: a side is constant"
-            )
+            why = f"seed correlation r={test.r:.2f} <= 0" if math.isfinite(test.r) else ""
+            why = why or "no seed correlation: a side is constant"
             return dataclasses.replace(unpaired, method=f"{unpaired.method} (pairing declared, {why})", r=test.r)
     return inference.difference(a, b, False, claim.log_scale)
 
@@ -201,7 +199,7 @@ def _decide(tests: pd.DataFrame, claims: list[Claim], alpha: float) -> None:
 
 
 def _verdict(row: pd.Series, claim: Claim, alpha: float, level: float) -> tuple[str, str, float]:
-    """(outcome, verdict, detectable effect); ``level`` is Holm's first step, the least a test of the family needs."""
+    """(outcome, verdict, detectable effect); ``level``: Holm's first step, the least a test of the family needs."""
     significant = row["p_adjusted"] < alpha
     if claim.expect == "equivalent":
         if significant:
@@ -210,11 +208,8 @@ def _verdict(row: pd.Series, claim: Claim, alpha: float, level: float) -> tuple[
             return "different", CONTRADICTED, math.nan
         return INCONCLUSIVE, INCONCLUSIVE, inference.detectable_margin(row["se"], row["df"], level)
     if significant:
-        return (
-            "different",
-            SUPPORTED if (row["estimate"] > 0) == (claim.expect == "greater") else CONTRADICTED,
-            math.nan,
-        )
+        agrees = (row["estimate"] > 0) == (claim.expect == "greater")
+        return "different", SUPPORTED if agrees else CONTRADICTED, math.nan
     return INCONCLUSIVE, INCONCLUSIVE, inference.detectable_difference(row["se"], row["df"], level)
 
 
@@ -228,8 +223,8 @@ def _matters(row: pd.Series, margin: float) -> str:
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:
-    """Per variant: n, seeds, and the mean, sd and 95% interval (log scale for losses) of each val/, flicker/
-    and claimed metric - described, not tested."""
+    """Per variant: n, seeds, and each val/, flicker/ and claimed metric's mean, sd and 95% interval (log scale
+    for losses) - described, not tested."""
     varied = analysis.table.varied()
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
     frame = analysis.scores.join(settings[[*varied, "seed"]])

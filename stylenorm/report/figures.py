@@ -1,9 +1,6 @@
 """The report's figures: learning curves (seeds as points, against images seen when batch sizes differ)
-and a forest plot of every tested effect with its 95% interval.
-
-Colours from matplotlib's tab10 (distinguishable, colour-blind tolerable); legends sit outside the axes.
-The forest plot puts each effect in units of its claim's smallest effect that matters, so claims on
-different metrics share one axis: the band [-1, 1] holds effects too small to matter.
+and a forest plot of every tested effect with its 95% interval, in units of its claim's smallest effect
+that matters so claims on different metrics share one axis. Colours: matplotlib's tab10.
 """
 
 from __future__ import annotations

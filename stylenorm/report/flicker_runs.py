@@ -1,11 +1,9 @@
 """Flicker as report metrics: each run of a sweep measured on the known-motion clips (docs/video.md).
 
-:func:`measure` scores one stylized clip (warping error and global flicker under the known motion,
-:mod:`stylenorm.inference.flicker`; per-frame PSNR against a known answer; departure from per-frame
-statistics). :func:`with_flicker` turns a sweep's :class:`RunTable` into one row per run and
-``--frame-stats`` option (setting ``flicker.frame_stats``), with the flicker numbers as metrics
-``flicker/<clip>/<name>`` at the run's last step, so the report tests the preset's declared flicker
-claims as it tests any other claim.
+:func:`measure` scores one stylized clip (:mod:`stylenorm.inference.flicker`'s warping error and global
+flicker, PSNR against a known answer, departure from per-frame statistics); :func:`with_flicker` makes a
+run per ``--frame-stats`` option with metrics ``flicker/<clip>/<name>``, so the report tests flicker claims
+as any other claim.
 """
 
 from __future__ import annotations
@@ -36,12 +34,8 @@ def measure(outputs: torch.Tensor, clip: Clip, margin: int, truth, per_frame: to
     if truth is not None:  # the mean over frames of each frame's PSNR (dB, 0-255 peak)
         error = (outputs.double() - truth.double()).pow(2).mean(dim=(1, 2, 3))  # 0 -> inf dB
         psnr = float((10 * torch.log10(255.0**2 / error)).mean())
-    return {
-        "warp_error": score.warp_error,
-        "global_flicker": score.global_flicker,
-        "departure": departure,
-        "psnr_truth": psnr,
-    }
+    names = ("warp_error", "global_flicker", "departure", "psnr_truth")
+    return dict(zip(names, (score.warp_error, score.global_flicker, departure, psnr), strict=True))
 
 
 def measure_model(model, clips: list[Clip], frame_stats: list[str], *, margin=0, truth=None, **options) -> list[dict]:

@@ -1,11 +1,9 @@
 """The runs of a sweep as pandas tables: one row per run folder, one row per logged value.
 
-A run folder is Hydra's job output dir (``logs/multirun/<time>/<job>_<overrides>/`` or
-``logs/runs/<time>_<model>-<norm>/``): its settings come from ``.hydra/config.yaml`` (the resolved
-config, flattened to dotted keys: ``norm.kind``, ``data.batch_size``), its status and provenance
-from ``result.json``, its per-step metrics from ``metrics.csv`` (Lightning's CSVLogger). Nothing is
-read from folder names. A :class:`RunTable` round-trips through ``runs.csv``/``steps.csv.gz``/
-``claims.yaml``, so a committed report folder can be re-analysed without the run folders.
+A run folder is Hydra's job output dir: its settings come from ``.hydra/config.yaml`` (flattened to dotted
+keys such as ``norm.kind``), its status and provenance from ``result.json``, its per-step metrics from
+``metrics.csv``; nothing is read from folder names. A :class:`RunTable` round-trips through ``runs.csv``,
+``steps.csv.gz`` and ``claims.yaml``, so a committed report folder can be re-analysed without the runs.
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+# stylenorm.run_record defines RESULT_FILE too, but imports torch: the report must run without it
 RESULT_FILE, METRICS_FILE = "result.json", "metrics.csv"
 CONFIG_FILE, OVERRIDES_FILE = ".hydra/config.yaml", ".hydra/overrides.yaml"
 RUNS_CSV, STEPS_CSV, CLAIMS_YAML = "runs.csv", "steps.csv.gz", "claims.yaml"
@@ -42,8 +41,7 @@ class ReportError(Exception):
 @dataclass
 class RunTable:
     """``runs``: one row per run (run, status, global_step, error, wall_seconds, overrides, ``prov.*``, dotted
-    settings); ``steps``: run, step, metric, value (every logged cell, NaN kept); ``ablation``: the protocol
-    the runs recorded (claims included)."""
+    settings); ``steps``: run, step, metric, value (NaN kept); ``ablation``: the protocol the runs recorded."""
 
     runs: pd.DataFrame
     steps: pd.DataFrame
@@ -62,7 +60,7 @@ class RunTable:
         folder = Path(folder)
         if missing := [name for name in (RUNS_CSV, STEPS_CSV, CLAIMS_YAML) if not (folder / name).is_file()]:
             raise ReportError(
-                f"{folder} is not a report folder: {missing} missing (written by scripts/ablation_report.py)"
+                f"{folder} is not a report folder: {missing} missing (scripts/ablation_report.py writes them)"
             )
         runs = pd.read_csv(folder / RUNS_CSV, keep_default_na=False, na_values=[""])
         return cls(runs, pd.read_csv(folder / STEPS_CSV), yaml.safe_load((folder / CLAIMS_YAML).read_text()) or {})
@@ -82,7 +80,7 @@ class RunTable:
 
     def distinguishing(self) -> list[str]:
         """The :meth:`varied` settings not implied by earlier ones among the finished runs (a norm's eps follows
-        from its kind), those the command lines set tried first: what a reader needs to tell variants apart."""
+        from its kind), those the command lines set tried first: what tells the variants apart."""
         varied = self.varied()
         runs = self.runs[self.runs["status"] == "finished"] if "status" in self.runs else self.runs
         runs = runs.astype({c: str for c in varied})
@@ -116,6 +114,15 @@ def _result(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError) as error:
         return {"status": "incomplete", "error": f"{RESULT_FILE} unreadable: {error}"}
     return result if isinstance(result, dict) else {"status": "incomplete", "error": f"{RESULT_FILE} is not an object"}
+
+
+def _overrides(folder: Path) -> list[str]:
+    path = folder / OVERRIDES_FILE
+    try:
+        loaded = yaml.safe_load(path.read_text()) if path.is_file() else []
+    except yaml.YAMLError:
+        return []
+    return [str(item) for item in loaded or []]
 
 
 def read_runs(logdir: str | os.PathLike) -> RunTable:
@@ -156,15 +163,6 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
     # a run that logged nothing (e.g. a skipped grid point) gives an empty frame of object columns
     steps = pd.concat(steps, ignore_index=True).astype({"step": int, "value": float})
     return RunTable(pd.DataFrame(rows), steps, dict(first))
-
-
-def _overrides(folder: Path) -> list[str]:
-    path = folder / OVERRIDES_FILE
-    try:
-        loaded = yaml.safe_load(path.read_text()) if path.is_file() else []
-    except yaml.YAMLError:
-        return []
-    return [str(item) for item in loaded or []]
 
 
 def _read_steps(folder: Path, name: str) -> pd.DataFrame:

@@ -1,11 +1,6 @@
-"""The statistics of a claim: differences with 95% intervals, TOST, OLS trends, Holm, power, plateaus.
-
-Welch (unequal variances) or, where seeds are shared and correlated, paired t for A - B; an OLS fit
-with an interaction (metric ~ group * log2(factor)) for a trend; Schuirmann's two one-sided tests
-(TOST) for equivalence within a margin; Holm's step-down correction within a declared family; the
-smallest effect detectable at 80% power (noncentral t). A variant has plateaued (docs/evidence.md, 4)
-when the 95% interval of the common slope of each seed's last k validations (one intercept per seed,
-per 1000 steps) lies inside the declared threshold. Distributions from scipy, fits from numpy.
+"""The statistics of a claim: Welch or paired t for A - B, OLS (with an interaction) for trends,
+Schuirmann's TOST for equivalence, Holm within a family, the smallest effect detectable at 80% power
+(noncentral t), and the plateau rule (docs/evidence.md, 4). Distributions from scipy, fits from numpy.
 """
 
 from __future__ import annotations
@@ -26,8 +21,8 @@ PER_STEPS = 1000
 
 @dataclass(frozen=True)
 class Estimate:
-    """An effect (A - B, a slope, or a slope difference) with its standard error, df, 95% interval and
-    two-sided p-value; ``method`` names the test, ``r`` the seed correlation a paired test relied on."""
+    """An effect (A - B, a slope or a slope difference) with its se, df, 95% interval and two-sided p;
+    ``method`` names the test, ``r`` the seed correlation a paired test relied on."""
 
     estimate: float
     se: float
@@ -87,8 +82,7 @@ def difference(a: Sequence[float], b: Sequence[float], pair: bool, log: bool) ->
 
 
 def ols(y: Sequence[float], x: Sequence[float], group: Sequence[bool] | None = None) -> Estimate:
-    """OLS slope of ``y`` on ``x``; with ``group`` (True = A), the interaction of y ~ g + x + g:x, i.e.
-    slope(A) - slope(B) with a pooled residual variance."""
+    """OLS slope of ``y`` on ``x``; with ``group`` (True = A), slope(A) - slope(B): y ~ g + x + g:x."""
     y, x = _clean(y), _clean(x)
     g = None if group is None else np.asarray(group, dtype=float)
     design = np.column_stack([np.ones_like(x), x] if g is None else [np.ones_like(x), g, x, g * x])
@@ -141,16 +135,14 @@ def detectable_difference(se: float, df: float, alpha: float, power: float = POW
 
 
 def detectable_margin(se: float, df: float, alpha: float, power: float = POWER) -> float:
-    """The smallest equivalence margin TOST at ``alpha`` establishes with ``power`` when the true effect
-    is 0: m = se (t_{1-alpha} + t_{(1+power)/2}) (the usual approximation, se taken as known)."""
+    """The smallest margin TOST at ``alpha`` establishes with ``power`` for a true effect 0 (se taken as known)."""
     if not (se > 0 and df > 0):
         return math.nan
     return float(se * (stats.t.ppf(1 - alpha, df) + stats.t.ppf((1 + power) / 2, df)))
 
 
 def mean_interval(values: Sequence[float], positive: bool) -> tuple[float, float]:
-    """95% interval of a mean: Student t, or for a positive quantity t on the log scale (the
-    geometric mean's interval, never below 0); a sample with zeros falls back to the t interval."""
+    """95% t interval of a mean; for a positive quantity (no zeros) on the log scale: the geometric mean's."""
     data = _clean(values)
     if data.size < 2:
         return math.nan, math.nan
@@ -177,7 +169,8 @@ class Slope:
 
 
 def last_k_slope(series: pd.DataFrame, k: int) -> Slope:
-    """The common slope of each run's last ``k`` values (``series``: run, step, value), per-run intercepts."""
+    """The common slope per 1000 steps of each run's last ``k`` values (``series``: run, step, value), per-run
+    intercepts: a variant has plateaued when its 95% interval lies inside the declared threshold."""
     tails = series.sort_values(["run", "step"], kind="stable").groupby("run").tail(k)
     tails = tails[np.isfinite(tails["value"])]
     x = tails["step"].to_numpy(float) / PER_STEPS

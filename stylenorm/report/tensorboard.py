@@ -1,10 +1,6 @@
-"""A sweep's variants in TensorBoard: one run per variant, its mean over seeds with the min-max band.
-
-Each variant (the settings that differ between runs, seeds pooled) becomes one TensorBoard run under
-``OUT/tensorboard/<variant>``, so TensorBoard gives one colour per variant. Every metric is written
-as its mean (``val/psnr``), minimum and maximum over seeds (``val/psnr/min``, ``val/psnr/max``);
-the CUSTOM SCALARS tab draws them as margin charts (mean with the band). Nothing is written into
-the sweep's own folder, so no empty run appears beside the training runs.
+"""A sweep's variants in TensorBoard: one run per variant under ``OUT/tensorboard/<variant>`` (one colour
+each), every metric as its mean, minimum and maximum over seeds (``val/psnr``, ``val/psnr/min``, ``/max``),
+which the CUSTOM SCALARS tab draws as margin charts. Nothing is written into the sweep's own folder.
 """
 
 from __future__ import annotations
@@ -24,9 +20,8 @@ CATEGORIES = ("val", "train")
 
 
 def variant_labels(table: RunTable, leave_out: tuple[str, ...] = ()) -> pd.Series:
-    """``run -> "kind=instance, affine=True"`` for the finished runs (one label when nothing varies): the
-    :meth:`RunTable.distinguishing` settings but ``leave_out``, each named by its last dotted part unless
-    two would share it."""
+    """``run -> "kind=instance, affine=True"`` for the finished runs: the :meth:`RunTable.distinguishing` settings
+    but ``leave_out``, each named by its last dotted part unless two would share it."""
     runs = table.runs.set_index("run")
     runs = runs[runs["status"] == "finished"]
     shown = [column for column in table.distinguishing() if column not in leave_out]
