@@ -1,7 +1,7 @@
-"""Why the variants differ: activation statistics before and after every norm layer, on the user's image.
-The network runs once on the image downscaled to :data:`STATISTICS_SIZE` px with forward hooks on its norm
-layers; the statistics are the training callback's (per channel over (H, W), the average |mean| and std), plotted
-on matplotlib's ``Figure`` (no pyplot: safe from the server's threads). What each norm reads: docs/modules.md.
+"""Why the variants differ: activation statistics before and after every norm layer, on the user's image, from
+forward hooks during one pass at :data:`STATISTICS_SIZE` px; the training callback's statistics (per channel over
+(H, W), the average |mean| and std), plotted on a matplotlib ``Figure`` (no pyplot: safe from the server's
+threads). What each norm reads: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from stylenorm.callbacks.norm_statistics import activation_statistics
 from stylenorm.inference import PreparedImage, Stylizer
 from stylenorm.nn.norm import is_norm_layer
 
-#: Longest side of the image the statistics are measured on.
-STATISTICS_SIZE = 512
+STATISTICS_SIZE = 512  # longest side of the image the statistics are measured on
 
 
 @dataclasses.dataclass
 class LayerStatistics:
-    """One norm layer's input and output, per channel over (H, W), averaged over the channels."""
+    """One norm layer's input and output statistics, per channel over (H, W), averaged over the channels."""
 
     layer: str  # module path inside the network, e.g. "encoder.0.norm"
     kind: str  # the layer's class, e.g. "InstanceNorm2d"
@@ -44,18 +43,13 @@ def downscaled(pixels: torch.Tensor, longest: int = STATISTICS_SIZE) -> torch.Te
     return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
-def _normalizes(module: torch.nn.Module) -> bool:
-    """A norm layer of the factory, or one declaring per-sample statistics of its own (AdaIN's content
-    normalisation: its decoder usually has no norm)."""
-    return is_norm_layer(module) or hasattr(module, "statistics_groups")
-
-
 def norm_layer_statistics(
     image: PreparedImage, model: Stylizer, *, longest: int = STATISTICS_SIZE
 ) -> list[LayerStatistics]:
-    """Statistics around every norm layer of ``model`` on ``image``, in the order the layers run (a layer called
-    twice at its first call); empty when the network has no norm layers (``norm=none``)."""
-    names = {module: name for name, module in model.network.named_modules() if _normalizes(module)}
+    """Statistics around every norm layer of ``model`` on ``image``, in the order they run (a layer called twice: its
+    first call); empty for ``norm=none``. AdaIN's content normalisation counts (it has ``statistics_groups``)."""
+    layers = model.network.named_modules()
+    names = {module: name for name, module in layers if is_norm_layer(module) or hasattr(module, "statistics_groups")}
     records: dict[torch.nn.Module, LayerStatistics] = {}
 
     def hook(module, args, output):
@@ -75,7 +69,7 @@ def norm_layer_statistics(
 
 
 def statistics_rows(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> list[list]:
-    """Table rows ``[checkpoint, #, layer, kind, |mean| before, std before, |mean| after, std after]``."""
+    """Table rows, :data:`STATISTICS_COLUMNS`."""
     return [
         [label, number, layer.layer, layer.kind, *(round(value, 4) for value in dataclasses.astuple(layer)[2:])]
         for label, layers in labelled
@@ -87,8 +81,7 @@ STATISTICS_COLUMNS = ["checkpoint", "#", "layer", "kind", "|mean| before", "std 
 
 
 def statistics_figure(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> Figure:
-    """Two panels over the layer number, per-channel |mean| and std, dashed before the norm and solid after,
-    one colour per checkpoint; dotted lines at 0 and 1: what a normalised activation reads."""
+    """Per-channel |mean| and std per layer, dashed before the norm, solid after; a colour per checkpoint."""
     figure = Figure(figsize=(10, 4.8), layout="constrained")
     mean_axes, std_axes = figure.subplots(1, 2)
     colours = [f"C{i % 10}" for i in range(len(labelled))]
@@ -100,17 +93,14 @@ def statistics_figure(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> 
         ):
             axes.plot(numbers, before, linestyle="--", marker="o", markersize=3, color=colour, alpha=0.6)
             axes.plot(numbers, after, linestyle="-", marker="o", markersize=4, color=colour, label=label)
-    mean_axes.axhline(0, color="black", linestyle=":", linewidth=1)
-    std_axes.axhline(1, color="black", linestyle=":", linewidth=1)
-    mean_axes.set_title("per-channel |mean| (dashed: before the norm, solid: after)", fontsize=10)
-    std_axes.set_title("per-channel std (dashed: before the norm, solid: after)", fontsize=10)
-    for axes in (mean_axes, std_axes):
+    for axes, name, level in ((mean_axes, "|mean|", 0), (std_axes, "std", 1)):
+        axes.axhline(level, color="black", linestyle=":", linewidth=1)
+        axes.set_title(f"per-channel {name} (dashed: before the norm, solid: after)", fontsize=10)
         axes.set_xlabel("norm layer (in the order the network runs them)")
         if max((max(line.get_ydata(), default=0) for line in axes.get_lines()), default=0) > 10:
             axes.set_yscale("symlog", linthresh=1.0)  # inputs of 0-255 networks: 100x the normalised values
         axes.set_ylim(bottom=0)  # both statistics are non-negative
         axes.grid(alpha=0.3)
     if labelled:  # one entry per checkpoint (the solid lines), under both panels
-        handles, labels = std_axes.get_legend_handles_labels()
-        figure.legend(handles, labels, loc="outside lower center", fontsize=9, ncols=1)
+        figure.legend(*std_axes.get_legend_handles_labels(), loc="outside lower center", fontsize=9, ncols=1)
     return figure

@@ -1,8 +1,6 @@
-"""The checkpoints the page offers: this project's ``.ckpt`` files and the public ``.pth`` / ``.model`` files
-under the run folders, described by the one registry (:mod:`stylenorm.networks.checkpoint_kinds`), with their
-run's status and final metrics from its ``result.json``. A checkpoint finds its log folder by the part of the
-path from ``runs``/``multirun`` on (log and checkpoint dirs are set independently). Unreadable files are
-listed with the reason.
+"""The checkpoints the page offers: the ``.ckpt``, ``.pth`` and ``.model`` files under the run folders, described
+by :mod:`stylenorm.networks.public_checkpoints`, with their run's status and final metrics from its ``result.json``
+(found by the path from ``runs``/``multirun`` on). Unreadable files are listed with the reason.
 """
 
 from __future__ import annotations
@@ -17,15 +15,16 @@ from pathlib import Path
 
 from stylenorm.demo.inputs import first_line
 from stylenorm.inference import read_checkpoint
-from stylenorm.networks.checkpoint_kinds import CheckpointKind, identify
+from stylenorm.networks.public_checkpoints import CheckpointKind, identify
 from stylenorm.report.metrics import TRAIN_COLUMNS
+from stylenorm.run_record import RESULT_FILE
 
 log = logging.getLogger(__name__)
 
-#: File names the page lists (what ``--checkpoint`` of the stylize command takes).
+#: What ``--checkpoint`` of the stylize command takes.
 CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".model")
 
-#: Folders searched when none are given, relative to where the page is started (train.py's defaults).
+#: Searched when no folder is given, relative to where the page is started (train.py's defaults).
 DEFAULT_RUN_FOLDERS = ("checkpoints", "logs")
 
 #: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order.
@@ -34,15 +33,13 @@ SHOWN_METRICS = 3
 
 #: The folders under paths.log_dir (and paths.checkpoint_dir) where the run layout starts.
 LAYOUT_ROOTS = ("runs", "multirun")
-RESULT_FILE, CONFIG_FILE = "result.json", ".hydra/config.yaml"
+CONFIG_FILE = ".hydra/config.yaml"
 
 
 @dataclasses.dataclass
 class CheckpointEntry:
-    """One checkpoint file and what it is (:class:`~stylenorm.networks.checkpoint_kinds.CheckpointKind`'s
-    fields), plus ``encoder`` (the ``vgg_normalised.pth`` beside a public AdaIN decoder), its run's name,
-    ``status`` (``finished``, ``diverged``, ...; ``incomplete`` without result.json) and final
-    :data:`KEY_METRICS`, or ``error``: why the file could not be read (the other fields are then unknown)."""
+    """One checkpoint file: :class:`~stylenorm.networks.public_checkpoints.CheckpointKind`'s fields, the AdaIN
+    ``encoder`` beside a public decoder, its run's name, ``status`` and final :data:`KEY_METRICS`; or ``error``."""
 
     path: Path
     format: str = "unreadable"
@@ -59,7 +56,6 @@ class CheckpointEntry:
 
     @property
     def takes_style_images(self) -> bool:
-        """AdaIN networks take their style from images given at loading."""
         return self.model == "adain"
 
     @property
@@ -90,7 +86,7 @@ class CheckpointEntry:
         return " · ".join([*parts, self.name])
 
     def caption(self, settings: str = "") -> str:
-        """Label for a result image: model, norm settings, the controls used (``settings``) and the run."""
+        """Label for a result: model, norm, the controls used (``settings``) and the run."""
         used = f", {settings}" if settings else ""
         return f"{self.model}: {self.norm_label}{used} ({self.name})"
 
@@ -100,8 +96,8 @@ def describe(path: Path, kind: CheckpointKind | None = None) -> CheckpointEntry:
     kind = kind or identify(read_checkpoint(path))
     if not kind.runnable:
         raise ValueError(f"a {kind.format.replace('_', ' ')} file, which the stylize command does not run")
-    entry = CheckpointEntry(path, kind.format, kind.model, kind.norm_kind, kind.affine, kind.num_styles)
-    entry.directions = kind.directions
+    fields = (kind.format, kind.model, kind.norm_kind, kind.affine, kind.num_styles, kind.directions)
+    entry = CheckpointEntry(path, *fields)
     if kind.format == "adain_decoder":  # the port keeps vgg_normalised.pth next to decoder.pth
         beside = (path.with_name("vgg_normalised.pth"), *sorted(path.parent.glob("*vgg*.pth")))
         entry.encoder = next((file for file in beside if file.is_file() and file != path), None)
@@ -109,16 +105,15 @@ def describe(path: Path, kind: CheckpointKind | None = None) -> CheckpointEntry:
 
 
 def run_key(folder: str | os.PathLike) -> str:
-    """``.../logs/multirun/<time>/3_norm-group`` -> ``multirun/<time>/3_norm-group`` (the folder itself
-    when it is not in the run layout)."""
+    """``.../logs/multirun/<time>/3_norm-group`` -> ``multirun/<time>/3_norm-group`` (outside the layout: itself)."""
     parts = Path(folder).parts
     starts = [i for i, part in enumerate(parts) if part in LAYOUT_ROOTS]
     return "/".join(parts[starts[-1] :]) if starts else Path(folder).as_posix()
 
 
 def index_log_runs(roots: Iterable[str | os.PathLike]) -> dict[str, Path]:
-    """Run key -> run folder (one with ``.hydra/config.yaml``) under ``roots``. When two folders share a key
-    the first wins and the clash is logged: a checkpoint's metrics must not come from another run."""
+    """Run key -> run folder (with ``.hydra/config.yaml``) under ``roots``; on a clash the first wins, logged: a
+    checkpoint's metrics must not come from another run."""
     index: dict[str, Path] = {}
     for root in map(Path, roots):
         for config in sorted(root.rglob(CONFIG_FILE)) if root.is_dir() else ():
@@ -148,20 +143,14 @@ def read_run(folder: Path) -> tuple[str, dict[str, float]] | None:
 def _checkpoint_files(folders: Iterable[Path]) -> list[Path]:
     found: dict[Path, None] = {}  # ordered and without repeats when folders nest
     for folder in folders:
-        if folder.is_file() and folder.suffix in CHECKPOINT_SUFFIXES:
-            found[folder.resolve()] = None
-        elif folder.is_dir():
-            for path in sorted(p for p in folder.rglob("*") if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()):
-                found[path.resolve()] = None
+        paths = sorted(folder.rglob("*")) if folder.is_dir() else [folder]
+        found.update((path.resolve(), None) for path in paths if path.suffix in CHECKPOINT_SUFFIXES and path.is_file())
     return list(found)
 
 
 def find_checkpoints(folders: Iterable[str | os.PathLike] = DEFAULT_RUN_FOLDERS) -> list[CheckpointEntry]:
-    """Every checkpoint under ``folders`` (files may be given too), described, sorted by model and norm.
-
-    Files that only serve another one (an AdaIN encoder, a CycleGAN discriminator) are left out;
-    files that cannot be read are kept, with :attr:`CheckpointEntry.error` saying why.
-    """
+    """Every checkpoint under ``folders`` (or given as files), sorted by model and norm. Files that only serve another
+    (an AdaIN encoder, a CycleGAN discriminator) are left out; unreadable ones are kept with their ``error``."""
     folders = [Path(folder) for folder in folders]
     roots = []  # run logs: in the folders themselves, and in logs/ beside a checkpoints/ folder
     for folder in folders:

@@ -34,41 +34,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="DIR",
         help=f"folder to search for checkpoints (.ckpt, .pth, .model) and their runs' logs, or a checkpoint file; "
-        f"repeat for several (default: {' and '.join(DEFAULT_RUN_FOLDERS)} of the current folder)",
+        f"repeatable (default: {' and '.join(DEFAULT_RUN_FOLDERS)} of the current folder)",
     )
-    add("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
-    add("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    add("--share", action="store_true", help="also make a public gradio.live link (needs the internet; off by default)")
+    add("--host", default=DEFAULT_HOST, help="address to bind (default %(default)s: this machine only)")
+    add("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    add("--share", action="store_true", help="also make a public gradio.live link (needs the internet)")
     add("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     add("--precision", choices=PRECISIONS, default="auto", help="as the stylize command's --precision")
     add("--tile", type=int, default=None, help="tile size in px, as the stylize command's --tile")
     add("--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS, help="as the stylize command's")
-    add(
-        "--max-pixels",
-        type=int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"largest image the page accepts, in pixels (default {DEFAULT_MAX_PIXELS:,}; 0 = no limit)",
-    )
+    add("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest input in px (default %(default)s, 0: any)")
     add(
         "--large-pixels",
         type=int,
         default=DEFAULT_LARGE_PIXELS,
-        help=f"images above this many pixels wait in a queue of their own, one at a time and one per visitor, so "
-        f"they never hold up smaller ones (default {DEFAULT_LARGE_PIXELS:,})",
+        help="inputs above this many pixels wait in a queue of their own, one at a time and one per visitor, so "
+        "they never hold up smaller ones (default %(default)s)",
     )
     add(
         "--example-steps",
         type=int,
         default=DEFAULT_EXAMPLE_STEPS,
-        help=f"optimizer steps of each example run the page offers when it finds no checkpoints "
-        f"(default {DEFAULT_EXAMPLE_STEPS})",
+        help="optimizer steps of each example run the page offers when it finds no checkpoints (default %(default)s)",
     )
     return parser
-
-
-def _fail(message: str) -> int:
-    print(f"stylenorm-demo: {message}", file=sys.stderr)
-    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,19 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stylenorm.demo.page import build_page, serve
         from stylenorm.demo.session import DemoSession
     except ModuleNotFoundError as error:
-        return _fail(f"{error.name} is not installed; the page needs Gradio: pip install -e '.[demo]'")
-    try:
-        session = DemoSession(
-            args.runs or DEFAULT_RUN_FOLDERS,
-            device=args.device,
-            max_pixels=args.max_pixels or None,
-            precision=args.precision,
-            tile=args.tile,
-            tile_stats=args.tile_stats,
-            large_pixels=args.large_pixels,
+        parser.exit(
+            2, f"stylenorm-demo: {error.name} is not installed; the page needs Gradio: pip install -e '.[demo]'\n"
         )
+    options = {key: getattr(args, key) for key in ("device", "precision", "tile", "tile_stats", "large_pixels")}
+    try:
+        session = DemoSession(args.runs or DEFAULT_RUN_FOLDERS, max_pixels=args.max_pixels or None, **options)
     except ValueError as error:  # a bad --device or --tile
-        return _fail(str(error))
+        parser.exit(2, f"stylenorm-demo: {error}\n")
     where = ", ".join(map(str, session.runs))
     print(f"stylenorm-demo: {len(session.entries)} checkpoint(s) found under {where}")
     if not session.entries:
@@ -104,11 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         serve(build_page(session, args.example_steps), args.host, args.port, share=args.share)
     except OSError as error:  # the port is taken, or the address is not this machine's
-        return _fail(
-            f"cannot serve on {args.host}:{args.port}: {str(error).splitlines()[0]} Choose another with --port N."
+        reason = str(error).splitlines()[0]
+        parser.exit(
+            2, f"stylenorm-demo: cannot serve on {args.host}:{args.port}: {reason} Choose another with --port N.\n"
         )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,8 @@
 """One image through several checkpoints: the page's side-by-side results and the difference map of two.
 
-Each result is the stylize command's (the same :func:`~stylenorm.inference.stylize_batch` call, tiling with
-``tile_stats`` included) at the input's resolution, saved as PNG for download; a checkpoint that fails gives a
-result with the reason and the others go on. The difference map is the per-pixel mean absolute difference in
-gray levels, drawn with ``magma`` up to its 99th percentile (so a few outliers do not wash it out).
+Each result is the stylize command's (the same :func:`~stylenorm.inference.stylize_batch` call) at the input's
+size, saved as PNG; a checkpoint that fails gives a result with the reason and the others go on. The difference
+map: per pixel the mean absolute difference in gray levels, ``magma`` up to its 99th percentile (outliers aside).
 """
 
 from __future__ import annotations
@@ -27,11 +26,9 @@ from stylenorm.inference import PreparedImage, save_image, stylize_batch
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import to_image
 
-#: ``progress(fraction, description)``: how long work reports how far it is.
-Progress = Callable[[float, str], None]
+Progress = Callable[[float, str], None]  # progress(fraction, description)
 
-#: The page's default: ``auto`` precision, as the stylize command's.
-PAGE_OPTIONS = InferenceOptions(precision="auto")
+PAGE_OPTIONS = InferenceOptions(precision="auto")  # as the stylize command's
 
 
 def no_progress(fraction: float, description: str) -> None:
@@ -61,8 +58,8 @@ def failure_noted(result) -> Iterator[None]:
 
 @dataclasses.dataclass
 class Result:
-    """One checkpoint's output: the image at the input's size and its PNG (``None`` with ``error`` when it
-    failed), the seconds it took to stylize and to load (0 when cached), and the controls that applied."""
+    """One checkpoint's output and its PNG (``None`` with ``error`` when it failed), the seconds to stylize and
+    to load (0 when cached), and the controls that applied."""
 
     entry: CheckpointEntry
     image: Image.Image | None = None
@@ -73,14 +70,12 @@ class Result:
     error: str | None = None
 
     def caption(self) -> str:
-        """Model, norm, affine, the controls that applied, the run, and the time it took."""
         loading = f" + {self.load_seconds:.1f} s loading" if self.load_seconds >= 0.05 else ""
         return f"{self.entry.caption(self.settings)} — {self.seconds:.2f} s{loading}"
 
 
 def file_name(index: int, entry: CheckpointEntry, settings: str = "") -> str:
-    """``1_autoencoder_instance_affine-True_<settings>_<run>_last.png``: what the caption says, safe as a
-    file name, unique within one comparison (the index)."""
+    """``1_autoencoder_instance_affine-True_<settings>_<run>_last.png``: the caption as a file name, unique by index."""
     words = [entry.model, entry.norm_kind, f"affine-{entry.affine}"]
     if entry.num_styles > 1:
         words.append(f"{entry.num_styles}styles")
@@ -99,8 +94,7 @@ def compare(
     output_dir: str | Path | None = None,
     progress: Progress = no_progress,
 ) -> list[Result]:
-    """Stylize ``image`` with every checkpoint in ``entries``, one :class:`Result` each, in order; the PNG
-    files go into ``output_dir`` (a new temporary folder when not given)."""
+    """One :class:`Result` per checkpoint, in order; the PNGs go into ``output_dir`` (default: a new temporary one)."""
     folder = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="stylenorm-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     results = []
@@ -135,7 +129,7 @@ class Difference:
 
 
 def difference_map(first: Image.Image, second: Image.Image) -> Difference:
-    """The difference map of two images of the same size (:class:`DemoError` when the sizes differ)."""
+    """The difference map of two images of one size (:class:`DemoError` when the sizes differ)."""
     if first.size != second.size:
         raise DemoError(
             f"The two images differ in size ({first.width}x{first.height} and {second.width}x{second.height} px): "

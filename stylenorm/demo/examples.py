@@ -1,7 +1,6 @@
-"""Example checkpoints for a page that found none: three small autoencoders (instance norm, batch norm, none),
-trained briefly by ``stylenorm.train.run`` as ``python train.py model=autoencoder norm=<kind> ...`` would, into
-``checkpoints/examples`` and ``logs/examples`` under the folder the page was started in. Small and short, so
-they differ in the ways the page shows (lighting, statistics), not in quality.
+"""Example checkpoints for a page that found none: three small autoencoders (instance norm, batch norm, none)
+trained briefly as ``python train.py model=autoencoder norm=<kind> ...`` would, into ``checkpoints/examples`` and
+``logs/examples`` of the folder the page was started in: they differ in what the page shows, not in quality.
 """
 
 from __future__ import annotations
@@ -12,13 +11,10 @@ from pathlib import Path
 
 from lightning.pytorch import Callback
 
-#: The norm kinds of the example runs, in training order.
-EXAMPLE_KINDS = ("instance", "batch", "none")
+EXAMPLE_KINDS = ("instance", "batch", "none")  # in training order
+DEFAULT_EXAMPLE_STEPS = 150  # optimizer steps per example run (--example-steps)
 
-#: Optimizer steps per example run (the page's --example-steps).
-DEFAULT_EXAMPLE_STEPS = 150
-
-#: Where the examples go, relative to the folder the page was started in (train.py's default folders).
+#: Relative to the folder the page was started in (train.py's default folders).
 EXAMPLE_LOGS = Path("logs") / "examples"
 EXAMPLE_CHECKPOINTS = Path("checkpoints") / "examples"
 
@@ -29,7 +25,7 @@ report: Callable[[int], None] | None = None
 
 
 class ReportSteps(Callback):
-    """Passes each optimizer step to :data:`report` (a callback of the example runs only)."""
+    """Passes each optimizer step to :data:`report` (the example runs' callback)."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if report is not None:

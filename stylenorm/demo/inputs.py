@@ -1,7 +1,6 @@
-"""The page's input image: an upload read as the stylize command reads it, or a sample, with a message naming
-the problem when it is not an image. The size in the file's header is checked against a pixel limit before
-decoding (the page holds every result in memory); the samples are the scikit-image wheel's colour photographs
-(nothing downloaded or committed)."""
+"""The page's input image: an upload read as the stylize command reads it, or a sample (the scikit-image wheel's
+colour photographs: nothing downloaded or committed), with a message naming the problem when it is not an image.
+The size in the file's header is checked against a pixel limit before decoding (the page keeps every result)."""
 
 from __future__ import annotations
 
@@ -13,12 +12,9 @@ from PIL import Image, UnidentifiedImageError
 from stylenorm.data.sources import skimage_data_dir
 from stylenorm.inference import PreparedImage, prepare
 
-#: Default pixel limit of an input (above 4K UHD).
-DEFAULT_MAX_PIXELS = 12_000_000
-
-#: Largest input the page stylizes at once, in pixels; larger ones wait in a queue of their own (session.py).
+DEFAULT_MAX_PIXELS = 12_000_000  # above 4K UHD
+#: Largest input the page stylizes at once; larger ones wait in a queue of their own (session.py).
 DEFAULT_LARGE_PIXELS = 1_000_000
-
 #: What people can upload (what Pillow reads and the stylize command accepts).
 READABLE = "PNG, JPEG, WebP, BMP, TIFF or GIF"
 
@@ -36,21 +32,18 @@ class DemoError(Exception):
 
 
 def first_line(error: BaseException) -> str:
-    """The first line of an error's text ('' when it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else ""
 
 
 def sample_path(name: str) -> Path:
-    """The file of the sample called ``name`` (a key of :data:`SAMPLES`)."""
     if name not in SAMPLES:
         raise ValueError(f"No sample image called {name!r}; the samples are {', '.join(SAMPLES)}.")
     return skimage_data_dir() / SAMPLES[name]
 
 
 def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PreparedImage:
-    """Decode an uploaded file as the stylize command would; :class:`DemoError` naming the first problem found
-    (missing or empty file, no image format, over ``max_pixels``, damaged)."""
+    """Decode an upload as the stylize command would; :class:`DemoError` naming the first problem found."""
     path = Path(path)
     name = path.name
     if not path.is_file():

@@ -1,7 +1,6 @@
-"""Which variants change their output when the input's lighting changes (instance norm's invariance, live):
-the input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1], each network stylizes
-both untiled, downscaled as the statistics are, and the page shows the relit result and how far each output
-moved in gray levels. Why this separates the norms: docs/modules.md; the tab: docs/demo.md.
+"""Which variants change their output when the input's lighting changes (instance norm's invariance, live): the
+input is relit, ``y = clip(mean + contrast * (x - mean) + brightness)`` on [0, 1], and each network stylizes both,
+untiled and downscaled as the statistics are. Why this separates the norms: docs/modules.md; the tab: docs/demo.md.
 """
 
 from __future__ import annotations
@@ -20,14 +19,11 @@ from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_la
 from stylenorm.inference import PreparedImage, stylize_batch
 from stylenorm.inference.pipeline import to_image
 
-#: Above this clipped fraction the page says the relit image is no longer a brightness/contrast change.
-NOTICEABLE_CLIPPING = 0.005
+NOTICEABLE_CLIPPING = 0.005  # above it the relit image is no longer a brightness/contrast change of the input
 
 
 @dataclasses.dataclass
 class LightingResult(Result):
-    """One checkpoint's output on the relit image and how much it changed."""
-
     change: float = float("nan")  # mean |output(relit) - output(original)|, gray levels
 
     def caption(self) -> str:
@@ -53,19 +49,16 @@ def _relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[to
 
 def invariance_note(clipped: float) -> str:
     """What limits instance norm's invariance under this relighting, for the page."""
-    limits = (
-        "zero padding at the borders (the padding stays 0 while the image brightens) and rounding to 8 bits "
-        "move IN outputs a little even then"
-    )
-    if clipped >= NOTICEABLE_CLIPPING:
+    limits = "zero padding at the borders (it stays 0 while the image brightens) and rounding to 8 bits move IN outputs"
+    if clipped < NOTICEABLE_CLIPPING:
         return (
-            f"{100 * clipped:.1f}% of the relit input's values were clipped to black or white, so it is no longer a "
-            f"brightness and contrast change of the original: IN cannot remove it and its output moves too; "
-            f"{limits}. Lower the sliders to see IN's invariance."
+            f"{100 * clipped:.1f}% of the relit input's values were clipped: IN removes this change up to what its "
+            f"first layer sees; {limits} a little even then."
         )
     return (
-        f"{100 * clipped:.1f}% of the relit input's values were clipped: IN removes this change up to what its "
-        f"first layer sees; {limits}."
+        f"{100 * clipped:.1f}% of the relit input's values were clipped to black or white, so it is no longer a "
+        f"brightness and contrast change of the original: IN cannot remove it and its output moves too; {limits} "
+        f"a little even without clipping. Lower the sliders to see IN's invariance."
     )
 
 
@@ -80,9 +73,8 @@ def lighting_response(
     precision: str = "fp32",
     progress: Progress = no_progress,
 ) -> tuple[Image.Image, list[LightingResult], float]:
-    """The relit input (downscaled), per checkpoint its output on it and how much that moved, and the fraction
-    of the relit input's values that were clipped. fp32 by default: bf16 rounding alone would blur the small
-    changes this is about."""
+    """The relit input (downscaled), each checkpoint's output on it with how far it moved, and the fraction of
+    values clipped. fp32 by default: bf16 rounding alone would blur the small changes this is about."""
     original = downscaled(image.pixels).round().clamp(0, 255).to(torch.uint8)
     relit, clipped = _relit(original, brightness, contrast)
     pair = (original[0], relit[0])

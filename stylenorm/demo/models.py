@@ -1,14 +1,13 @@
 """Networks for the page, loaded once with the stylize command's loader (:func:`stylenorm.inference.load_stylizer`)
-and kept. The cache key is the file with its modification time (a retrained ``last.ckpt`` is reloaded) plus the
-options that change what it computes (CycleGAN direction, conditional-IN style, AdaIN style images); only the
-options a checkpoint takes are passed to it (:func:`options_for`), so one set of page controls serves a mixed
-selection.
+and kept, keyed by the file, its modification time (a retrained ``last.ckpt`` is reloaded) and the options that
+change what it computes. Only the options a checkpoint takes are passed to it (:func:`options_for`), so one set of
+page controls serves a mixed selection.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
+import functools
 import threading
 from pathlib import Path
 
@@ -16,15 +15,13 @@ from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
 from stylenorm.inference import Stylizer, load_stylizer, styles
 
-#: Stylizers kept in memory.
-DEFAULT_CAPACITY = 12
+DEFAULT_CAPACITY = 12  # stylizers kept in memory
 
 
 @dataclasses.dataclass(frozen=True)
 class Controls:
-    """The page's model controls, each applying only to the checkpoints that have it: the CycleGAN
-    ``direction``, conditional IN's ``style`` (an index or mix weights summing to 1), and AdaIN's
-    ``style_images``, their ``style_weights``, ``alpha`` and ``preserve_color``."""
+    """The page's model controls, each used only by the checkpoints that have it: the CycleGAN ``direction``,
+    conditional IN's ``style`` (an index or mix weights), and AdaIN's style images, weights, alpha and colours."""
 
     direction: str = "AtoB"
     style: int | tuple[float, ...] | None = None
@@ -68,8 +65,8 @@ def options_for(entry: CheckpointEntry, controls: Controls) -> dict:
 
 
 def settings_label(entry: CheckpointEntry, controls: Controls) -> str:
-    """The controls that apply to ``entry``, in words (``BtoA``, ``style 2``, ``style mix 0.3/0.7``,
-    ``style starry.jpg, alpha 0.8``), for captions and file names; empty when none apply."""
+    """The controls that apply to ``entry`` in words (``BtoA``, ``style 2``, ``style mix 0.3/0.7``, ``style
+    starry.jpg, alpha 0.8``), for captions and file names; empty when none apply."""
     try:
         options = options_for(entry, controls)
     except DemoError:  # a required control is missing: the result says so instead
@@ -90,69 +87,51 @@ def settings_label(entry: CheckpointEntry, controls: Controls) -> str:
 
 
 class ModelCache:
-    """Stylizers by (file, modification time, options), least recently used dropped beyond ``capacity``.
-    Loading is serialised: two server threads asking for one file load it once."""
+    """Stylizers by (file, modification time, options), the least recently used dropped; serialised loading."""
 
     def __init__(self, device: str = "auto", capacity: int = DEFAULT_CAPACITY):
         self.device = device
-        self.capacity = capacity
-        self._models: collections.OrderedDict[tuple, Stylizer] = collections.OrderedDict()
-        self._lock = threading.Lock()
         self.loads = 0  # how many times a file was actually read (the tests check the caching)
+        self._lock = threading.Lock()
+        self._load = functools.lru_cache(maxsize=capacity)(self._read)
+
+    def _read(self, path: Path, modified: int, options: tuple) -> Stylizer:
+        model = load_stylizer(path, device=self.device, **dict(options))
+        self.loads += 1
+        return model
 
     def get(self, entry: CheckpointEntry, controls: Controls = NO_CONTROLS) -> Stylizer:
         """The stylizer for ``entry`` under ``controls``; :class:`DemoError` naming the file when it fails."""
         if entry.error is not None:
             raise DemoError(f"{entry.name} cannot be read: {entry.error}")
-        options = options_for(entry, controls)
+        options = tuple(sorted(options_for(entry, controls).items()))
         try:
-            key = (str(entry.path), entry.path.stat().st_mtime_ns, tuple(sorted(options.items())))
+            modified = entry.path.stat().st_mtime_ns
         except OSError as error:
             raise DemoError(f"{entry.name} is gone: {error.strerror} ({entry.path}).") from None
         with self._lock:
-            if key not in self._models:
-                try:
-                    self._models[key] = load_stylizer(entry.path, device=self.device, **options)
-                except (ValueError, OSError, RuntimeError) as error:
-                    raise DemoError(f"{entry.name} did not load: {error}") from None
-                self.loads += 1
-            self._models.move_to_end(key)
-            model = self._models[key]
-            while len(self._models) > self.capacity:
-                self._models.popitem(last=False)
-            return model
+            try:
+                return self._load(entry.path, modified, options)
+            except (ValueError, OSError, RuntimeError) as error:
+                raise DemoError(f"{entry.name} did not load: {error}") from None
 
 
-def parse_style(text: str | None) -> int | tuple[float, ...] | None:
-    """The page's 'Style' box: empty -> None, ``2`` -> index 2, ``0.3,0.7`` -> mix weights."""
-    text = (text or "").strip()
-    if not text or text.isdigit():
-        return int(text) if text else None
-    try:
-        return tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise DemoError(
-            f"Style {text!r}: expected a style index (0, 1, ...) or comma-separated mix weights summing to 1 (0.3,0.7)."
-        ) from None
-
-
-def parse_weights(text: str | None) -> tuple[float, ...] | None:
-    """The 'Style weights' box for AdaIN style images: empty -> None (several images without weights are
-    refused by the loader, as by the stylize command)."""
+def _numbers(text: str | None, box: str, hint: str) -> tuple[float, ...] | None:
     text = (text or "").strip()
     try:
-        return tuple(styles.parse_weights(text, "Style weights")) if text else None
+        return tuple(styles.parse_weights(text, box)) if text else None
     except ValueError as error:
-        raise DemoError(f"{error} One per style image.") from None
+        raise DemoError(f"{error} {hint}") from None
 
 
 def controls_from(direction, style, style_images, style_weights, alpha, preserve_color) -> Controls:
-    """The model controls of the page as :class:`Controls` (:class:`DemoError` for unreadable text)."""
+    """The page's model controls as :class:`Controls`; 'Style' is an index (``2``) or mix weights (``0.3,0.7``)."""
+    style = (style or "").strip()
     return Controls(
         direction=direction or "AtoB",
-        style=parse_style(style),
+        style=int(style) if style.isdigit() else _numbers(style, "Style", "Or a style index: 0, 1, ..."),
         style_images=tuple(str(path) for path in (style_images or [])),
-        style_weights=parse_weights(style_weights),
+        style_weights=_numbers(style_weights, "Style weights", "One per style image."),
         alpha=float(alpha),
         preserve_color=bool(preserve_color),
     )

@@ -37,14 +37,8 @@ INTRO = (
     "input's brightness and contrast and see whose output moves."
 )
 
-TIMING_COLUMNS = ["result", "time (s)", "load (s)", "size"]
-LIGHTING_COLUMNS = ["result", "change (gray levels)"]
-#: The statistics table's columns fit the panel: the long ones wrap.
-STATISTICS_WIDTHS = ["24%", "5%", "19%", "14%", "9.5%", "9.5%", "9.5%", "9.5%"]
 FRAME_STATISTICS = ["per-frame", "window:5", "clip"]
-
-#: The default that tells Gradio a handler reports progress (it passes a fresh tracker per call).
-TRACKER = gr.Progress()
+TRACKER = gr.Progress()  # the default that tells Gradio a handler reports progress (a fresh tracker per call)
 
 #: The status line stands out; gallery captions wrap instead of being cut off.
 CSS = (
@@ -55,14 +49,13 @@ CSS = (
 
 
 def _status(done: str, problems: list[str], mark: str = "Problem") -> str:
-    """A status line: what worked, then one line per problem (or note). Words, not emoji: a browser without an
-    emoji font (headless Chromium on a server) shows boxes."""
+    """What worked, then a line per problem (words, not emoji: a browser without an emoji font shows boxes)."""
     return "\n\n".join(([done] if done else []) + [f"**{mark}:** {problem}" for problem in problems])
 
 
 def _survives(*empty, failing: str = ""):
-    """A handler that shows any error in the status line (after ``failing``), its other outputs ``empty``: the
-    page must survive anything. A :class:`DemoError` is said as it is, anything else with its type."""
+    """The handler, with any error said in the status line (after ``failing``) and its other outputs ``empty``: the
+    page survives anything. A :class:`DemoError` is said as it is, anything else with its type."""
 
     def wrap(handler):
         @functools.wraps(handler)  # Gradio reads the handler's signature: its progress and request arguments
@@ -80,7 +73,6 @@ def _survives(*empty, failing: str = ""):
 
 
 def checkpoint_choices(session: DemoSession) -> list[tuple[str, str]]:
-    """``(label, path)`` pairs for the checkpoint list, the session's order."""
     return [(entry.label(), str(entry.path)) for entry in session.entries]
 
 
@@ -90,19 +82,17 @@ def _input_caption(upload, sample, prepared) -> str:
 
 
 def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS) -> gr.Blocks:
-    """The page for ``session``; start it with :func:`serve`. ``example_steps``: steps of each example run."""
+    """The page for ``session`` (start it with :func:`serve`); ``example_steps``: steps of each example run."""
 
     @_survives(None)
     def check_image(upload, sample):
-        """Preview the chosen input, or say what is wrong with it."""
         prepared = session.read(upload, sample)
         return to_image(prepared.pixels, prepared.alpha), _input_caption(upload, sample, prepared) + "."
 
     @_survives([], None, [], gr.Dropdown(choices=[]), gr.Dropdown(choices=[]))
     def stylize(upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve,
                 progress=TRACKER, request: gr.Request = None):  # fmt: skip
-        """The input and each result, captioned, the files to download, the timings and the choices of the
-        difference map."""
+        """The input and each result, captioned; the downloads, the timings and the difference map's choices."""
         controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
         prepared = session.read(upload, sample)
         results = session.stylize(
@@ -131,7 +121,6 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
 
     @_survives(None)
     def difference(first, second):
-        """The difference map of two tiles of the comparison and what it shows."""
         if not first or not second:
             return None, "Stylize first, then pick two images of the comparison."
         try:
@@ -145,7 +134,6 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
     def statistics(
         upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve, progress=TRACKER
     ):
-        """The per-layer statistics plot and table."""
         controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
         figure, rows, notes = session.statistics(upload, checkpoints, controls, sample=sample, progress=progress)
         measured = len({row[0] for row in rows})
@@ -154,7 +142,6 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
     @_survives(None, [], [], "")
     def lighting(upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve,
                  brightness, contrast, progress=TRACKER):  # fmt: skip
-        """The relit input, each output on it, and how far each moved."""
         controls = controls_from(direction, style, style_images, style_weights, alpha, preserve)
         relit, results, clipped = session.lighting(
             upload, checkpoints, controls, brightness=brightness, contrast=contrast, sample=sample,
@@ -169,7 +156,7 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
 
     @_survives(None, None, [])
     def stylize_clip(path, checkpoints, left_stats, right_stats, *controls):
-        """The first two ticked checkpoints on the clip, each with its statistics, and the flicker table."""
+        """The first two ticked checkpoints on the clip, each with its frame statistics, and the flicker table."""
         if not path:
             raise DemoError("No clip: upload a short video.")
         entries = [session.entry(checkpoint) for checkpoint in (checkpoints or [])[:2]]
@@ -190,7 +177,6 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
 
     @_survives(gr.CheckboxGroup(), gr.Group(), failing="The example runs failed: ")
     def make_examples(progress=TRACKER):
-        """Train the example checkpoints, then list and tick them."""
         folders = train_examples(".", example_steps, progress)
         session.runs += [folder for folder in folders if folder not in session.runs]
         session.refresh()
@@ -206,8 +192,7 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Row():
             with gr.Column(scale=2):
-                upload = gr.File(label="Your image (PNG, JPEG, WebP, BMP, TIFF, GIF)", type="filepath",
-                                 elem_id="upload")  # fmt: skip
+                upload = gr.File(label="Your image (PNG, JPEG, WebP, BMP, TIFF, GIF)", elem_id="upload")
                 limit = f"up to {session.max_pixels / 1e6:g} megapixels" if session.max_pixels else "of any size"
                 gr.Markdown(
                     f"Images up to {session.large_pixels / 1e6:g} megapixels are stylized at once. Larger ones "
@@ -218,7 +203,7 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
                 sample = gr.Dropdown(
                     choices=list(SAMPLES), value=next(iter(SAMPLES)), label="…or a sample image", elem_id="sample"
                 )
-                preview = gr.Image(label="Input", interactive=False, height=220, elem_id="preview")
+                preview = gr.Image(label="Input", height=220, elem_id="preview")
                 checkpoints = gr.CheckboxGroup(
                     choices=checkpoint_choices(session),
                     label="Checkpoints (model · norm · final metrics · run)",
@@ -240,87 +225,79 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
                         label="Style (conditional instance norm)",
                         placeholder="index, e.g. 0 — or mix weights summing to 1, e.g. 0.3,0.7",
                     )
-                    style_images = gr.File(label="AdaIN style image(s)", file_count="multiple", type="filepath")
-                    style_weights = gr.Textbox(
-                        label="AdaIN style weights (several style images)", placeholder="0.5,0.5"
-                    )
+                    style_images = gr.File(label="AdaIN style image(s)", file_count="multiple")
+                    style_weights = gr.Textbox(label="AdaIN style weights (several images)", placeholder="0.5,0.5")
                     alpha = gr.Slider(0, 1, value=1, step=0.05, label="AdaIN alpha (content ↔ style)")
                     preserve = gr.Checkbox(label="AdaIN: preserve the content's colours")
                 run_button = gr.Button("Stylize", variant="primary", elem_id="stylize")
             with gr.Column(scale=3):
                 status = gr.Markdown(elem_id="status")
-                with gr.Tabs():
-                    with gr.Tab("Side by side", id="compare"):
-                        gallery = gr.Gallery(label="Results (click for full size)", columns=3, height="auto",
-                                             format="png", object_fit="contain", elem_id="results",
-                                             buttons=["download", "fullscreen"])  # fmt: skip
-                        downloads = gr.File(label="Download (PNG, input's size)", file_count="multiple",
-                                            interactive=False, elem_id="downloads")  # fmt: skip
-                        timings = gr.Dataframe(headers=TIMING_COLUMNS, label="Time each took", interactive=False,
-                                               wrap=True, column_widths=["58%", "14%", "14%", "14%"])  # fmt: skip
-                        with gr.Row(equal_height=True):
-                            first = gr.Dropdown(label="Difference map: this image…", elem_id="diff-first", scale=2)
-                            second = gr.Dropdown(label="…against this one", elem_id="diff-second", scale=2)
-                            difference_button = gr.Button("Show difference", elem_id="show-difference", scale=1)
-                        difference_image = gr.Image(label="Difference map", interactive=False, format="png",
-                                                    elem_id="difference")  # fmt: skip
-                        difference_caption = gr.Markdown(elem_id="difference-caption")
-                    with gr.Tab("Why they differ", id="statistics"):
-                        gr.Markdown(
-                            "Activations entering (dashed) and leaving (solid) each norm layer of the network, on "
-                            "your image: per channel over height and width, the average |mean| and std. Instance "
-                            "norm without affine reads 0 and 1 after every layer; batch norm in eval mode uses its "
-                            "running statistics and does not; affine layers move the values by their learned "
-                            "scale and shift. Measured with every Stylize."
-                        )
-                        statistics_button = gr.Button("Measure again", elem_id="measure")
-                        plot = gr.Plot(label="Per-layer statistics", show_label=False, elem_id="statistics-plot")
-                        with gr.Accordion("The numbers", open=False):
-                            table = gr.Dataframe(headers=STATISTICS_COLUMNS, show_label=False, interactive=False,
-                                                 wrap=True, column_widths=STATISTICS_WIDTHS)  # fmt: skip
-                    with gr.Tab("Lighting", id="lighting"):
-                        gr.Markdown(
-                            "Relight the input and see which networks change their output (the number: mean "
-                            "absolute change in gray levels). Instance norm removes a change of brightness and "
-                            "contrast per channel as long as nothing clips; batch norm with running statistics "
-                            "passes it on."
-                        )
-                        with gr.Row():
-                            brightness = gr.Slider(-0.5, 0.5, value=-0.15, step=0.05, label="Brightness")
-                            contrast = gr.Slider(0.2, 2.0, value=0.7, step=0.05, label="Contrast (x)")
-                        lighting_button = gr.Button("Compare under this lighting", elem_id="relight")
-                        with gr.Row():
-                            relit = gr.Image(label="Relit input", interactive=False, height=260)
-                            lit_gallery = gr.Gallery(
-                                label="Outputs on the relit input", columns=2, height=260, elem_id="lit-results"
-                            )
-                        changes = gr.Dataframe(headers=LIGHTING_COLUMNS, label="How far each output moved",
-                                               interactive=False, wrap=True, column_widths=["75%", "25%"])  # fmt: skip
-                        clipping = gr.Markdown(elem_id="clipping")
-                    with gr.Tab("Video", id="video"):
-                        gr.Markdown(
-                            f"Upload a short clip: the first {MAX_FRAMES} frames, scaled to at most {MAX_SIDE} px, go "
-                            "through the first two ticked checkpoints. Numbers: mean change between consecutive "
-                            "frames and of the frame's mean colour (gray levels), beside the input's own; without "
-                            "known motion they include the clip's motion (the known-motion measurement is "
-                            "scripts/flicker.py)."
-                        )
-                        clip = gr.Video(label="Your clip (mp4, mov, webm, mkv)", sources=["upload"], elem_id="clip")
-                        with gr.Row():
-                            left_stats = gr.Radio(FRAME_STATISTICS, value="per-frame", label="Left: statistics")
-                            right_stats = gr.Radio(FRAME_STATISTICS, value="per-frame", label="Right: statistics")
-                        clip_button = gr.Button("Stylize the clip", elem_id="stylize-clip")
-                        with gr.Row():
-                            left_video = gr.Video(label="Left", interactive=False)
-                            right_video = gr.Video(label="Right", interactive=False)
-                        flicker_table = gr.Dataframe(headers=COLUMNS, label="Flicker", interactive=False)
+                with gr.Tab("Side by side", id="compare"):  # consecutive tabs: Gradio puts them in one gr.Tabs
+                    gallery = gr.Gallery(label="Results (click for full size)", columns=3, height="auto", format="png",
+                                         object_fit="contain", elem_id="results")  # fmt: skip
+                    downloads = gr.File(
+                        label="Download (PNG, input's size)", file_count="multiple", elem_id="downloads"
+                    )
+                    timings = gr.Dataframe(headers=["result", "time (s)", "load (s)", "size"], label="Time each took",
+                                           wrap=True, column_widths=["58%", "14%", "14%", "14%"])  # fmt: skip
+                    with gr.Row(equal_height=True):
+                        first = gr.Dropdown(label="Difference map: this image…", elem_id="diff-first", scale=2)
+                        second = gr.Dropdown(label="…against this one", elem_id="diff-second", scale=2)
+                        difference_button = gr.Button("Show difference", elem_id="show-difference", scale=1)
+                    difference_image = gr.Image(label="Difference map", format="png", elem_id="difference")
+                    difference_caption = gr.Markdown(elem_id="difference-caption")
+                with gr.Tab("Why they differ", id="statistics"):
+                    gr.Markdown(
+                        "Activations entering (dashed) and leaving (solid) each norm layer of the network, on your "
+                        "image: per channel over height and width, the average |mean| and std. Instance norm without "
+                        "affine reads 0 and 1 after every layer; batch norm in eval mode uses its running statistics "
+                        "and does not; affine layers move the values by their learned scale and shift. Measured with "
+                        "every Stylize."
+                    )
+                    statistics_button = gr.Button("Measure again", elem_id="measure")
+                    plot = gr.Plot(label="Per-layer statistics", show_label=False, elem_id="statistics-plot")
+                    with gr.Accordion("The numbers", open=False):  # the columns fit the panel: long ones wrap
+                        table = gr.Dataframe(headers=STATISTICS_COLUMNS, show_label=False, wrap=True,
+                                             column_widths=["24%", "5%", "19%", "14%", *["9.5%"] * 4])  # fmt: skip
+                with gr.Tab("Lighting", id="lighting"):
+                    gr.Markdown(
+                        "Relight the input and see which networks change their output (the number: mean absolute "
+                        "change in gray levels). Instance norm removes a change of brightness and contrast per "
+                        "channel as long as nothing clips; batch norm with running statistics passes it on."
+                    )
+                    with gr.Row():
+                        brightness = gr.Slider(-0.5, 0.5, value=-0.15, step=0.05, label="Brightness")
+                        contrast = gr.Slider(0.2, 2.0, value=0.7, step=0.05, label="Contrast (x)")
+                    lighting_button = gr.Button("Compare under this lighting", elem_id="relight")
+                    with gr.Row():
+                        relit = gr.Image(label="Relit input", height=260)
+                        lit_gallery = gr.Gallery(label="Outputs on the relit input", columns=2, height=260,
+                                                 elem_id="lit-results")  # fmt: skip
+                    changes = gr.Dataframe(headers=["result", "change (gray levels)"], label="How far each output "
+                                           "moved", wrap=True, column_widths=["75%", "25%"])  # fmt: skip
+                    clipping = gr.Markdown(elem_id="clipping")
+                with gr.Tab("Video", id="video"):
+                    gr.Markdown(
+                        f"Upload a short clip: the first {MAX_FRAMES} frames, scaled to at most {MAX_SIDE} px, go "
+                        "through the first two ticked checkpoints. Numbers: mean change between consecutive frames "
+                        "and of the frame's mean colour (gray levels), beside the input's own; without known motion "
+                        "they include the clip's motion (the known-motion measurement is scripts/flicker.py)."
+                    )
+                    clip = gr.Video(label="Your clip (mp4, mov, webm, mkv)", sources=["upload"], elem_id="clip")
+                    with gr.Row():
+                        left_stats = gr.Radio(FRAME_STATISTICS, value="per-frame", label="Left: statistics")
+                        right_stats = gr.Radio(FRAME_STATISTICS, value="per-frame", label="Right: statistics")
+                    clip_button = gr.Button("Stylize the clip", elem_id="stylize-clip")
+                    with gr.Row():
+                        left_video = gr.Video(label="Left")
+                        right_video = gr.Video(label="Right")
+                    flicker_table = gr.Dataframe(headers=COLUMNS, label="Flicker")
 
         model_inputs = [upload, sample, checkpoints, direction, style, style_images, style_weights, alpha, preserve]
         # Up to 8 requests at once: the session's two lanes decide what runs together (session.py).
         work = {"concurrency_id": "networks", "concurrency_limit": 8}
-        upload.change(check_image, [upload, sample], [preview, status], api_name="check_image")
-        sample.change(check_image, [upload, sample], [preview, status], api_name=False)
-        page.load(check_image, [upload, sample], [preview, status], api_name=False)
+        shown = [upload.change, sample.change, page.load]  # "always_last", as for the first: a change is not lost
+        gr.on(shown, check_image, [upload, sample], [preview, status], api_name="check_image")
         stylized = run_button.click(
             stylize, model_inputs, [gallery, downloads, timings, first, second, status], api_name="stylize", **work
         )
@@ -332,9 +309,8 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
         statistics_button.click(statistics, model_inputs, [plot, table, status], api_name="statistics", **work)
         lighting_inputs = [*model_inputs, brightness, contrast]
         lighting_outputs = [relit, lit_gallery, changes, clipping, status]
-        lighting_button.click(lighting, lighting_inputs, lighting_outputs, api_name="lighting", **work)
-        for slider in (brightness, contrast):  # live: on release, not on every pixel of a drag
-            slider.release(lighting, lighting_inputs, lighting_outputs, api_name=False, **work)
+        relit_by = [lighting_button.click, brightness.release, contrast.release]  # release: not every pixel of a drag
+        gr.on(relit_by, lighting, lighting_inputs, lighting_outputs, api_name="lighting", **work)
         refresh_button.click(refresh, None, [checkpoints, examples_offer, status], api_name="refresh_checkpoints")
         examples_button.click(
             make_examples, None, [checkpoints, examples_offer, status], api_name="train_examples",
@@ -347,20 +323,15 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
 
 
 def serve(page: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, share: bool = False, block: bool = True):
-    """Start ``page`` on ``host:port``; returns Gradio's ``(app, local_url, share_url)``.
-
-    ``block=False`` returns at once with the server running in a thread (``page.close()`` stops it).
-    No share link unless ``share`` (Gradio's tunnel needs the internet); the footer links to the
-    endpoint list only, not out of the page.
-    """
+    """Start ``page`` on ``host:port``; returns Gradio's ``(app, local_url, share_url)``. ``block=False`` returns at
+    once, the server running in a thread (``page.close()`` stops it)."""
     launched = page.queue().launch(
         server_name=host,
         server_port=port,
         share=share,
-        inbrowser=False,
         prevent_thread_lock=True,
         quiet=True,  # Gradio's own lines advise share=True in launch(); ours name the --share option
-        footer_links=["api"],
+        footer_links=["api"],  # the endpoint list only, no links out of the page
         max_file_size="200mb",  # Gradio refuses bigger uploads itself; read_input then checks the pixels
         theme=gr.themes.Default(),  # its fonts are served by the page itself (LocalFont), not a font CDN
         css=CSS,

@@ -1,9 +1,9 @@
 """The page's work without the page: :class:`DemoSession`, usable from Python as the page uses it.
 
-The statistics and the exact tile statistics put forward hooks on a network, so no network object runs two
-requests at once: images up to ``large_pixels`` (and every statistics and lighting pass) run in the small lane,
-larger ones in the large lane, one at a time, one per visitor and at most :data:`LARGE_QUEUE` waiting; each
-lane has its own networks and lock. Example: docs/demo.md ("From Python"); the lanes: docs/modules.md.
+Forward hooks (statistics, exact tile statistics) mean no network object runs two requests at once: images up to
+``large_pixels`` (and all statistics and lighting) run in the small lane, larger ones in the large lane, one at a
+time, one per visitor, at most :data:`LARGE_QUEUE` waiting; each lane has its own networks and lock. Example:
+docs/demo.md ("From Python"); the lanes: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from PIL import Image
 
 from stylenorm.demo.activations import norm_layer_statistics, statistics_figure, statistics_rows
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
-from stylenorm.demo.compare import Progress, Result, compare, each, no_progress
+from stylenorm.demo.compare import Progress, Result, compare, each, failure_noted, no_progress
 from stylenorm.demo.inputs import (
     DEFAULT_LARGE_PIXELS,
     DEFAULT_MAX_PIXELS,
@@ -40,18 +40,13 @@ from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 ImageSource = str | os.PathLike | PreparedImage
 Checkpoints = Sequence[str | os.PathLike | CheckpointEntry]
 
-#: Earlier comparisons whose result files are kept for download besides the latest (older ones are deleted).
-KEPT_COMPARISONS = 20
-
-#: Large images waiting or running at once; more are refused with a message until one is done.
-LARGE_QUEUE = 4
+KEPT_COMPARISONS = 20  # earlier comparisons whose result files are kept for download; older ones are deleted
+LARGE_QUEUE = 4  # large images waiting or running at once; more are refused until one is done
 
 
 class DemoSession:
-    """Checkpoints found under ``runs`` (folders or files), networks loaded once on ``device``, and the page's
-    three computations. ``precision``, ``tile`` and ``tile_stats`` are the stylize command's, for the
-    side-by-side results; inputs above ``max_pixels`` are refused, above ``large_pixels`` they take the large
-    lane."""
+    """Checkpoints found under ``runs``, networks loaded once on ``device``, and the page's computations;
+    ``precision``, ``tile`` and ``tile_stats`` as the stylize command's, for the side-by-side results."""
 
     def __init__(
         self,
@@ -83,7 +78,7 @@ class DemoSession:
         self.refresh()
 
     def refresh(self) -> list[CheckpointEntry]:
-        """Search the run folders again (new runs appear; loaded networks stay cached)."""
+        """Search the run folders again (loaded networks stay cached)."""
         self.entries = find_checkpoints(self.runs)
         return self.entries
 
@@ -101,7 +96,7 @@ class DemoSession:
             raise DemoError(f"{Path(checkpoint).name} cannot be used: {first_line(error)}") from None
 
     def read(self, image: ImageSource | None = None, sample: str | None = None) -> PreparedImage:
-        """The input: the uploaded file when given (or an image already read), else the named sample image."""
+        """The uploaded file when given (or an image already read), else the named sample image."""
         if isinstance(image, PreparedImage):
             return image
         if image:
@@ -121,24 +116,21 @@ class DemoSession:
         progress: Progress = no_progress,
         visitor: str | None = None,
     ) -> list[Result]:
-        """The image through every checkpoint, as the stylize command makes it. The PNG files go to ``output_dir``,
-        or to a folder of the session's deleted after :data:`KEPT_COMPARISONS` more comparisons; ``visitor``
-        (the page's session id) limits large images to one at a time per visitor."""
+        """The image through every checkpoint, as the stylize command makes it; the PNGs go to ``output_dir`` or to
+        a folder kept for :data:`KEPT_COMPARISONS` more comparisons. ``visitor``: the page's session id."""
         prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
         height, width = prepared.size
         large = height * width > self.large_pixels
         with self._large_lane(visitor, progress) if large else self._lock:
-            if output_dir is None:
-                output_dir = self._next_output_folder()
+            folder = output_dir or self._next_output_folder()
             models = self.large_models if large else self.models
             return compare(
-                prepared, entries, models, controls, options=self.options, output_dir=output_dir, progress=progress
+                prepared, entries, models, controls, options=self.options, output_dir=folder, progress=progress
             )
 
     @contextlib.contextmanager
     def _large_lane(self, visitor: str | None, progress: Progress):
-        """Hold the large lane, after the large images ahead; :class:`DemoError` for a visitor who already has
-        a large image in it, or when :data:`LARGE_QUEUE` are waiting."""
+        """Hold the large lane after the large images ahead; :class:`DemoError` when full or the visitor is in it."""
         megapixels = self.large_pixels / 1e6
         with self._queue_lock:
             if visitor is not None and visitor in self._large:
@@ -180,21 +172,18 @@ class DemoSession:
         sample: str | None = None,
         progress: Progress = no_progress,
     ) -> tuple[Figure, list[list], list[str]]:
-        """Per-layer activation statistics around the norm layers: the figure, the table rows, and a
-        note per checkpoint that failed or has no norm layer."""
+        """Activation statistics around the norm layers: figure, table rows, a note per failure or norm-free net."""
         prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
         labelled, notes = [], []
         with self._lock:
             for entry in each(entries, progress):
-                try:
+                noted = Result(entry)
+                with failure_noted(noted):
                     layers = norm_layer_statistics(prepared, self.models.get(entry, controls))
-                except DemoError as error:
-                    notes.append(str(error))
-                    continue
-                if not layers:
-                    notes.append(f"{entry.name} has no norm layers (norm=none): nothing to plot.")
-                    continue
-                labelled.append((f"{entry.model}: {entry.norm_label} ({entry.run or entry.path.name})", layers))
+                    if not layers:
+                        raise DemoError(f"{entry.name} has no norm layers (norm=none): nothing to plot.")
+                    labelled.append((f"{entry.model}: {entry.norm_label} ({entry.run or entry.path.name})", layers))
+                notes += [noted.error] if noted.error else []
         return statistics_figure(labelled), statistics_rows(labelled), notes
 
     def lighting(
@@ -208,8 +197,7 @@ class DemoSession:
         sample: str | None = None,
         progress: Progress = no_progress,
     ) -> tuple[Image.Image, list[LightingResult], float]:
-        """The relit input, each checkpoint's output on it with how much the output moved, and the
-        fraction of the relit input's values that were clipped."""
+        """:func:`~stylenorm.demo.lighting.lighting_response` in the small lane."""
         prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
         with self._lock:
             return lighting_response(

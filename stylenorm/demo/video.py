@@ -1,7 +1,6 @@
-"""The work of the page's "Video" tab: the first :data:`MAX_FRAMES` frames of an upload, at most :data:`MAX_SIDE` px
-(even sides, for H.264), through two checkpoints (:func:`stylenorm.inference.video.stylize_clip`), with
-motion-free flicker numbers (:mod:`stylenorm.inference.flicker`, zero motion: they include the clip's own motion;
-the known-motion numbers come from ``scripts/flicker.py``, docs/video.md).
+"""The page's "Video" tab: the first :data:`MAX_FRAMES` frames of an upload, at most :data:`MAX_SIDE` px (even
+sides, for H.264), through two checkpoints, with motion-free flicker numbers (:mod:`stylenorm.inference.flicker`
+with zero motion: they include the clip's own; the known-motion numbers are ``scripts/flicker.py``'s, docs/video.md).
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ from stylenorm.data.clips import Clip, translation_motion
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
-from stylenorm.inference.flicker import flicker
+from stylenorm.inference.flicker import flicker, stylize_known_clip
 from stylenorm.inference.pipeline import prepare
-from stylenorm.inference.video import stylize_clip
 from stylenorm.inference.video_io import probe_video, read_video, save_video
 
 MAX_FRAMES = 48
@@ -61,8 +59,7 @@ def compare_clip(
     output_dir: str | os.PathLike,
     precision: str = "auto",
 ) -> tuple[list[Path], list[list]]:
-    """Each ``(checkpoint, frame_stats)`` variant on the clip at ``path``: the videos written and the table
-    (the input's row first)."""
+    """Each ``(checkpoint, frame_stats)`` variant on the clip: the videos written and the table (the input first)."""
     if not variants:
         raise DemoError("No checkpoint selected: tick one or two in the list of checkpoints.")
     clip, rate = read_clip(path)
@@ -72,9 +69,7 @@ def compare_clip(
     for index, (entry, frame_stats) in enumerate(variants, start=1):
         model = models.get(entry, controls)
         started = time.perf_counter()
-        outputs = torch.stack(
-            list(stylize_clip(lambda: iter(clip.frames), model, frame_stats=frame_stats, precision=precision))
-        )
+        outputs = stylize_known_clip(model, clip, frame_stats=frame_stats, precision=precision)
         seconds = time.perf_counter() - started
         videos.append(save_video(outputs, folder / f"{index}_{entry.path.stem}.mp4", round(rate) or 12))
         rows.append(row(f"{entry.name} · {entry.norm_label} · {frame_stats}", outputs, clip, seconds))
