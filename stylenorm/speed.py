@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning_utilities.core.apply_func import apply_to_collection
 from torch import nn
 
 from stylenorm.cores import usable_cores
@@ -68,10 +69,8 @@ def resolve_training_precision(precision: Any, accelerator: str | None) -> str:
     if str(precision) != AUTO:
         return str(precision)
     if accelerator in (None, "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    else:
-        device = "cuda" if accelerator in ("gpu", "cuda") else str(accelerator)
-    return "bf16-mixed" if has_fast_bf16(device) else "32-true"
+        accelerator = "cuda" if torch.cuda.is_available() else "cpu"
+    return "bf16-mixed" if has_fast_bf16("cuda" if accelerator == "gpu" else str(accelerator)) else "32-true"
 
 
 def resolve_inference_precision(precision: str, device: str | torch.device) -> str:
@@ -122,8 +121,7 @@ COMPILE_MIN_MEGAPIXELS = 300.0
 
 
 def compile_pays(steps: int | float, batch_size: int, image_size: int) -> tuple[bool, str]:
-    """``speed.compile=auto``'s rule for ``steps`` optimizer steps of ``batch_size`` images of ``image_size``
-    px, and the reason in words (logged)."""
+    """``speed.compile=auto``'s rule for a run of ``steps`` steps, and the reason in words (logged)."""
     if steps is None or steps == float("inf") or steps < 0:
         return True, "the run length is open-ended"
     megapixels = steps * batch_size * image_size * image_size / 1e6
@@ -142,26 +140,24 @@ STYLIZE_COMPILE_MIN_MEGAPIXELS = 25.0
 
 
 def stylize_compile_pays(megapixels_by_shape: Mapping[tuple[int, ...], float]) -> tuple[frozenset, str]:
-    """``--compile auto``'s rule: the ``(N, H, W)`` input shapes worth compiling for, given the megapixels
-    the job runs through each, and the reason in words (printed; sizes as width x height)."""
-    chosen = frozenset(shape for shape, mp in megapixels_by_shape.items() if mp >= STYLIZE_COMPILE_MIN_MEGAPIXELS)
+    """``--compile auto``'s rule: the ``(N, H, W)`` shapes worth compiling for, and the reason in words."""
+    threshold = STYLIZE_COMPILE_MIN_MEGAPIXELS
+    chosen = frozenset(shape for shape, mp in megapixels_by_shape.items() if mp >= threshold)
     total = sum(megapixels_by_shape.values())
     if not megapixels_by_shape:
         return chosen, "no untiled image to plan for"
     if not chosen:
+        most = max(megapixels_by_shape.values())
         return chosen, (
-            f"{total:,.1f} megapixels in {len(megapixels_by_shape)} shape(s), at most "
-            f"{max(megapixels_by_shape.values()):,.1f} in one < {STYLIZE_COMPILE_MIN_MEGAPIXELS:g}: too little to "
-            f"repay compiling (--compile always forces it)"
+            f"{total:,.1f} megapixels in {len(megapixels_by_shape)} shape(s), at most {most:,.1f} in one < "
+            f"{threshold:g}: too little to repay compiling (--compile always forces it)"
         )
     shapes = ", ".join(
         f"{shape[-1]}x{shape[-2]} px" + (f" (batch {shape[0]})" if shape[0] > 1 else "")
         for shape in sorted(chosen, key=lambda s: -megapixels_by_shape[s])
     )
-    reason = (
-        f"{sum(megapixels_by_shape[shape] for shape in chosen):,.1f} of {total:,.1f} megapixels in shapes with >= "
-        f"{STYLIZE_COMPILE_MIN_MEGAPIXELS:g} each: compiling for {shapes}"
-    )
+    chosen_mp = sum(megapixels_by_shape[shape] for shape in chosen)
+    reason = f"{chosen_mp:,.1f} of {total:,.1f} megapixels in shapes with >= {threshold:g} each: compiling for {shapes}"
     rest = len(megapixels_by_shape) - len(chosen)
     return chosen, reason + (f"; {rest} other shape(s) run eager" if rest else "")
 
@@ -224,13 +220,8 @@ def adam(
 
 def to_channels_last(value: Any) -> Any:
     """4-D tensors (also inside dicts, lists and tuples) in channels_last memory format."""
-    if isinstance(value, torch.Tensor):
-        return value.contiguous(memory_format=torch.channels_last) if value.dim() == 4 else value
-    if isinstance(value, Mapping):
-        return type(value)({key: to_channels_last(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_channels_last(item) for item in value)
-    return value
+    nhwc = functools.partial(torch.Tensor.contiguous, memory_format=torch.channels_last)
+    return apply_to_collection(value, torch.Tensor, lambda tensor: nhwc(tensor) if tensor.dim() == 4 else tensor)
 
 
 def quiet_compiler_notes() -> None:

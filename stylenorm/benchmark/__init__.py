@@ -1,7 +1,5 @@
-"""Speed measurement: this project's paths against plain eager fp32 references (``scripts/benchmark.py``).
+"""Speed measurement (``scripts/benchmark.py``): this project's paths against plain eager fp32 references.
 
-:mod:`~stylenorm.benchmark.measure` (time, memory, FLOPs), :mod:`~stylenorm.benchmark.reference`
-(the plain implementations), :mod:`~stylenorm.benchmark.workloads` (the cases and the scaling sweeps),
-:mod:`~stylenorm.benchmark.commands` (whole stylize jobs and sweeps), :mod:`~stylenorm.benchmark.report`
-(tables and JSON).
+measure (time, memory, FLOPs), reference (the plain implementations), workloads (the cases and scaling
+sweeps), commands (whole stylize jobs and sweeps), report (tables and JSON); docs/performance.md.
 """

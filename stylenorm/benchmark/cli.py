@@ -15,24 +15,14 @@ from pathlib import Path
 
 import torch
 
-from stylenorm.benchmark import report
-from stylenorm.benchmark.commands import primary_metric, stylize_jobs_report, sweep_report
+from stylenorm.benchmark import commands, report, workloads
 from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
-from stylenorm.benchmark.workloads import (
-    DEFAULT_BATCH,
-    INFERENCE,
-    TRAINING,
-    WORKLOADS,
-    data_case,
-    inference_case,
-    scaling_report,
-    training_case,
-)
 from stylenorm.inference.compile_plan import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.speed import COMPILE_MIN_MEGAPIXELS, has_fast_bf16, quiet_library_noise
 
 PROG = "benchmark"
+_COMPILE_OVERRIDE = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,20 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure stylenorm's training steps, stylize inference and data loading against plain "
         "eager fp32 NCHW references of the same networks and losses (interleaved, after warm-up, median).",
     )
+    names = workloads.WORKLOADS
     parser.add_argument(
-        "--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS), metavar="NAME",
-        help=f"what to measure (default: all): {', '.join(WORKLOADS)}",
+        "--workloads", nargs="+", choices=names, default=list(names), metavar="NAME",
+        help=f"what to measure (default: all): {', '.join(names)}",
     )  # fmt: skip
     parser.add_argument("--size", type=int, default=256, help="training and data image size in px (default 256)")
     parser.add_argument(
         "--stylize-sizes", type=int, nargs="+", default=[512, 1024], metavar="PX",
-        help="stylize inference sizes (square, default 512 1024; add 2048 for large prints, which takes longer: "
-        "docs/performance.md)",
+        help="stylize inference sizes (square, default 512 1024; add 2048 for large prints, which takes longer)",
     )  # fmt: skip
     parser.add_argument(
         "--batch", type=int, default=None,
-        help="batch size for every workload (default: the papers' - CycleGAN 1, style 4, autoencoder 16, "
-        "stylize 1)",
+        help="batch size for every workload (default: the papers' - CycleGAN 1, style 4, autoencoder 16, stylize 1)",
     )  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per path (default 3; median reported)")
@@ -62,15 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--case-budget", type=float, default=20.0, metavar="SECONDS",
         help="fewer timed calls (at least 1) where --repeats calls of the slowest path would take longer than "
-        "this (default 20, which bounds the default run's length: docs/performance.md; 0 = no limit)",
+        "this (default 20, which bounds the default run's length; 0 = no limit)",
     )  # fmt: skip
     parser.add_argument(
         "--compile", choices=COMPILE_MODES, default="auto",
         help="torch.compile, for training and stylize. auto (default): what the defaults choose for a full-length "
-        "job - the paper presets' training runs compile (speed.compile=auto compiles any run that plans "
-        f">= {COMPILE_MIN_MEGAPIXELS:g} megapixels; the autoencoder's short benchmark run stays eager), and "
-        "stylize applies the command's --compile auto to a folder of --stylize-job-images images of each size; "
-        "always; never (quickest to run: no compiling)",
+        f"job - training compiles a run planning >= {COMPILE_MIN_MEGAPIXELS:g} megapixels (the paper presets; the "
+        "autoencoder's short run stays eager), stylize applies the command's --compile auto to a folder of "
+        "--stylize-job-images images of each size; always; never (quickest to run)",
     )  # fmt: skip
     parser.add_argument("--no-compile", dest="compile", action="store_const", const="never", help="--compile never")
     parser.add_argument(
@@ -86,14 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--scaling", action="store_true",
         help="time the project's training step against image size, batch size and 2 DDP processes vs 1",
     )  # fmt: skip
-    scaling.add_argument("--scaling-model", choices=TRAINING, default="cyclegan", help="(default cyclegan)")
+    scaling.add_argument("--scaling-model", choices=workloads.TRAINING, default="cyclegan", help="(default cyclegan)")
     scaling.add_argument("--scaling-sizes", type=int, nargs="*", default=[128, 256, 512], metavar="PX")
     scaling.add_argument(
         "--scaling-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16], metavar="N",
         help="batch sizes of the batch sweep; the first is also the per-process batch of the DDP comparison",
     )  # fmt: skip
     scaling.add_argument(
-        "--scaling-batch-size-px", type=int, default=128, metavar="PX", help="image size of the batch sweep"
+        "--scaling-batch-size-px", type=int, default=128, metavar="PX", help="batch sweep's image size"
     )
     jobs = parser.add_argument_group("stylize jobs (instead of the comparison table)")
     jobs.add_argument(
@@ -114,16 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--sweep", metavar="PRESET",
         help="run `python train.py -m experiment=PRESET` one run after another and with hydra/launcher=parallel, "
-        "in one sitting: wall times and per-run final metrics (durations: docs/performance.md)",
+        "in one sitting: wall times and per-run final metrics",
     )  # fmt: skip
     sweep.add_argument("--sweep-override", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both sweeps")
-    sweep.add_argument(
-        "--sweep-metric", default=None, help="the metric compared run by run (default: the preset's primary metric)"
-    )
-    sweep.add_argument(
-        "--sweep-out", type=Path, default=None, help="where the sweeps log (default logs/benchmark/sweep-<time>)"
-    )
-    parser.add_argument("--json", type=Path, default=None, help="write results here (default logs/benchmark/...)")
+    sweep.add_argument("--sweep-metric", help="the metric compared run by run (default: the preset's primary metric)")
+    sweep.add_argument("--sweep-out", type=Path, help="where the sweeps log (default logs/benchmark/sweep-<time>)")
+    parser.add_argument("--json", type=Path, help="write results here (default logs/benchmark/...)")
     return parser
 
 
@@ -149,16 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     timing = Timing(device, args.warmup, args.repeats, args.case_budget or None)
     if args.scaling:
         sizes, batches = args.scaling_sizes, args.scaling_batches
-        results = scaling_report(args.scaling_model, timing, sizes, batches, args.scaling_batch_size_px)
+        results = workloads.scaling_report(args.scaling_model, timing, sizes, batches, args.scaling_batch_size_px)
         kind, key, text = "scaling", "scaling", report.scaling_tables(results)
     elif args.sweep:
         out = args.sweep_out or Path("logs/benchmark") / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
-        metric = args.sweep_metric or primary_metric(args.sweep)
-        results = sweep_report(args.sweep, out, list(args.sweep_override), metric)
+        metric = args.sweep_metric or commands.primary_metric(args.sweep)
+        results = commands.sweep_report(args.sweep, out, list(args.sweep_override), metric)
         kind, key, text = "sweep", "sweep", report.sweep_table(results)
     elif args.stylize_jobs:
         size, counts = args.stylize_jobs_size, args.stylize_jobs_counts
-        results = stylize_jobs_report(size, counts, device, args.stylize_jobs_repeats)
+        results = commands.stylize_jobs_report(size, counts, device, args.stylize_jobs_repeats)
         kind, key, text = "stylize-jobs", "stylize_jobs", report.stylize_jobs_table(results)
     else:
         results = comparison(args, timing, peaks)
@@ -177,17 +161,17 @@ def comparison(args: argparse.Namespace, timing: Timing, peaks: dict[str, float]
     """The comparison table's rows: every workload at every size, each row printed as it comes."""
     table = []
     for workload in args.workloads:
-        batch = args.batch or DEFAULT_BATCH[workload]
-        for size in args.stylize_sizes if workload in INFERENCE else [args.size]:
+        batch = args.batch or workloads.DEFAULT_BATCH[workload]
+        for size in args.stylize_sizes if workload in workloads.INFERENCE else [args.size]:
             print(f"{PROG}: {workload} {size} px batch {batch} ...", flush=True)
             case_started = time.perf_counter()
-            if workload in TRAINING:
-                compile_override = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
-                case = training_case(workload, size, batch, timing, [*compile_override[args.compile], *args.override])
-            elif workload in INFERENCE:
-                case = inference_case(workload, size, batch, timing, args.compile, args.stylize_job_images)
+            if workload in workloads.TRAINING:
+                overrides = [*_COMPILE_OVERRIDE[args.compile], *args.override]
+                case = workloads.training_case(workload, size, batch, timing, overrides)
+            elif workload in workloads.INFERENCE:
+                case = workloads.inference_case(workload, size, batch, timing, args.compile, args.stylize_job_images)
             else:
-                case = data_case(size, batch, timing)
+                case = workloads.data_case(size, batch, timing)
             table += report.rows(case, peaks)
             last = report.markdown_table(table[-2:]).splitlines()[-1]
             print(last, f"({time.perf_counter() - case_started:.0f} s)", flush=True)

@@ -1,10 +1,8 @@
 """Whole commands timed in fresh processes: what a user waits for (docs/modules.md, docs/performance.md).
 
-* ``--stylize-jobs``: ``stylenorm-stylize`` over a folder of images of one size under ``--compile auto``
-  and ``--compile never``, alternating run by run, each with a cold inductor cache.
-* ``--sweep PRESET``: ``python train.py -m experiment=PRESET`` one run after another and with
-  ``hydra/launcher=parallel``, in one sitting; the runs matched by job folder and their final metrics
-  (each job's ``result.json``) compared with the seed-to-seed spread.
+``--stylize-jobs``: ``stylenorm-stylize`` over folders under ``--compile auto`` and ``never``, alternating,
+each with a cold inductor cache. ``--sweep PRESET``: ``train.py -m experiment=PRESET`` one run after another
+and with ``hydra/launcher=parallel``; final metrics matched by job folder, against the seed-to-seed spread.
 """
 
 from __future__ import annotations
@@ -50,9 +48,8 @@ def threshold_images(size: int) -> int:
 
 
 def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.device, repeats: int = 3) -> dict[str, Any]:
-    """Times ``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's count);
-    jobs under the threshold ``repeats`` times each, alternating, for medians (a process start varies by
-    a few tenths of a second, as much as the differences looked for), longer ones once."""
+    """Times ``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's); jobs under the
+    threshold ``repeats`` times, alternating, for medians (process starts vary as much as the differences)."""
     counts = counts or [1, 4, threshold_images(size)]
     network, _ = inference_network("stylize_style", torch.device("cpu"))
     rows = []

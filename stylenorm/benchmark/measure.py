@@ -1,9 +1,6 @@
-"""How the benchmark measures: wall time, peak memory, FLOPs and the matmul peak they are compared to.
-
-Time: ``perf_counter`` around one synchronised call. Peak memory, in an untimed call: CUDA's
-allocator statistics, or on the CPU a thread sampling the resident set size. FLOPs:
-``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix products). Peak: the best of
-a few square matmuls at the precision in question. Details: docs/modules.md, docs/performance.md.
+"""How the benchmark measures: wall time (synchronised ``perf_counter``), peak memory (CUDA's allocator
+statistics, or a thread sampling the resident set size), FLOPs (``FlopCounterMode``) and the matmul peak
+they are compared to. Details: docs/modules.md, docs/performance.md.
 """
 
 from __future__ import annotations
@@ -11,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import os
 import statistics
 import threading
@@ -26,8 +24,7 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 @dataclasses.dataclass(frozen=True)
 class Timing:
-    """How every path is timed: ``warmup`` untimed calls, then ``repeats`` timed ones, fewer (at least 1)
-    where they would take longer than about ``budget_s`` seconds."""
+    """``warmup`` untimed calls per path, then ``repeats`` timed ones (fewer where over ``budget_s`` seconds)."""
 
     device: torch.device
     warmup: int = 1
@@ -70,6 +67,15 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def seconds_of(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
+    """Wall time of one call of ``fn`` (the device synchronised before and after) and its result."""
+    synchronize(device)
+    start = time.perf_counter()
+    result = fn()
+    synchronize(device)
+    return time.perf_counter() - start, result
+
+
 def resident_bytes() -> int:
     """Resident set size of this process (Linux); 0 where /proc is missing."""
     try:
@@ -88,8 +94,8 @@ class PeakMemory:
         self.peak_bytes = 0
 
     def __enter__(self) -> PeakMemory:
+        synchronize(self.device)
         if self.device.type == "cuda":
-            synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             self._base = torch.cuda.memory_allocated(self.device)
             return self
@@ -110,8 +116,8 @@ class PeakMemory:
             time.sleep(self.interval_s)
 
     def __exit__(self, *exc: Any) -> None:
+        synchronize(self.device)
         if self.device.type == "cuda":
-            synchronize(self.device)
             self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._base
             return
         self._stop.set()
@@ -130,42 +136,29 @@ def count_flops(fn: Callable[[], Any]) -> int:
 def matmul_peak_flops(
     device: torch.device, dtype: torch.dtype, sizes: tuple[int, ...] = (2048, 4096), repeats: int = 2
 ) -> float:
-    """Best FLOP/s of square ``n x n`` matmuls in ``dtype`` over ``sizes`` (the best size differs by
-    precision and machine)."""
+    """Best FLOP/s of square ``n x n`` matmuls in ``dtype`` over ``sizes`` (the best differs by precision)."""
     best = 0.0
     for n in sizes:
-        a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-        torch.mm(a, b)  # warm-up: kernel selection, page faults
-        for _ in range(repeats):
-            synchronize(device)
-            start = time.perf_counter()
-            torch.mm(a, b)
-            synchronize(device)
-            best = max(best, 2 * n**3 / (time.perf_counter() - start))
+        matmul = functools.partial(torch.mm, *(torch.randn(n, n, device=device, dtype=dtype) for _ in range(2)))
+        matmul()  # warm-up: kernel selection, page faults
+        best = max(best, 2 * n**3 / min(seconds_of(matmul, device)[0] for _ in range(repeats)))
     return best
 
 
-def timed_call(fn: Callable[[], Any], device: torch.device, samples: Samples) -> Any:
-    """Run ``fn`` once, appending its wall time to ``samples``; returns (and keeps) its result."""
-    synchronize(device)
-    start = time.perf_counter()
-    result = fn()
-    synchronize(device)
-    samples.times.append(time.perf_counter() - start)
-    samples.last_result = result
-    return result
+def timed_call(fn: Callable[[], Any], device: torch.device, samples: Samples) -> None:
+    """Run ``fn`` once, appending its wall time to ``samples`` and keeping its result."""
+    seconds, samples.last_result = seconds_of(fn, device)
+    samples.times.append(seconds)
 
 
 def memory_call(fn: Callable[[], Any], device: torch.device, samples: Samples, *, flops: bool = False) -> float:
-    """One untimed call of ``fn`` recording its peak memory (and, with ``flops``, its FLOPs); returns its
-    seconds, memory tracking included."""
+    """One untimed call of ``fn`` recording its peak memory (and FLOPs); returns its seconds, tracking included."""
     start = time.perf_counter()
     with PeakMemory(device) as memory:
         if flops:
             samples.flops = count_flops(fn)
         else:
             fn()
-        synchronize(device)
     samples.peak_bytes = memory.peak_bytes
     return time.perf_counter() - start
 
@@ -181,27 +174,17 @@ def interleaved(
     paths: dict[str, Callable[[], Any]], timing: Timing, reference: str | None = None
 ) -> dict[str, Samples]:
     """Per path: untimed calls first, then timed calls in turns (A, B, A, B, ...), so that a change in
-    machine load hits every path alike.
-
-    The ``reference`` path (plain eager code: nothing to compile) warms up with one call that records its
-    peak memory and FLOPs. Every other path makes ``warmup`` calls (the first one's time is its
-    ``first_call_s``: compilation happens there), then its memory call. The time budget is reckoned from
-    the reference's call (the slowest path's without one). Why: docs/modules.md.
-    """
+    machine load hits every path alike. The ``reference`` warms up with its memory (and FLOP) call; every
+    other path makes ``warmup`` calls (the first one's time is its ``first_call_s``: compilation happens
+    there), then its memory call. The budget is reckoned from the reference's call (else the slowest's)."""
     samples = {name: Samples() for name in paths}
-    call_s = {}  # how long a call takes, from the memory call (for the time budget)
+    call_s = {}  # seconds of each memory call, for the time budget
     for name, fn in paths.items():
-        if name == reference:
-            call_s[name] = memory_call(fn, timing.device, samples[name], flops=True)
-            continue
-        for i in range(max(1, timing.warmup)):
-            synchronize(timing.device)
-            start = time.perf_counter()
-            fn()
-            synchronize(timing.device)
-            if i == 0:
-                samples[name].first_call_s = time.perf_counter() - start
-        call_s[name] = memory_call(fn, timing.device, samples[name])
+        if name != reference:
+            samples[name].first_call_s = seconds_of(fn, timing.device)[0]
+            for _ in range(timing.warmup - 1):
+                seconds_of(fn, timing.device)
+        call_s[name] = memory_call(fn, timing.device, samples[name], flops=name == reference)
     slowest = call_s[reference] if reference else max(call_s.values())
     for _ in range(affordable_repeats(timing.repeats, slowest, timing.budget_s)):
         for name, fn in paths.items():

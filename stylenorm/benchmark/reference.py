@@ -1,9 +1,7 @@
-"""The plain implementations the benchmark compares against: eager fp32, NCHW, default Adam.
+"""The plain implementations the benchmark compares against: eager fp32, NCHW, default Adam, no Lightning.
 
-Written the way the original repositories run - the CycleGAN authors' ``optimize_parameters``, the
-PyTorch ``fast_neural_style`` example's training loop, a textbook autoencoder step - with none of this
-project's machinery (no Lightning, no autocast, no fused optimizer, no compile). The networks are the
-same classes; the loss network is torchvision's VGG16, cut after relu4_3 as in the example.
+Written the way the originals run: the CycleGAN authors' ``optimize_parameters``, the PyTorch
+``fast_neural_style`` example's loop (torchvision's VGG16 up to relu4_3), a textbook autoencoder step.
 """
 
 from __future__ import annotations
@@ -37,24 +35,23 @@ class ReferenceCycleGAN:
         return F.mse_loss(prediction, target)
 
     def step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
-        lam = self.lambda_cycle
         fake_B, fake_A = self.G_A(real_A), self.G_B(real_B)
         rec_A, rec_B = self.G_B(fake_B), self.G_A(fake_A)
-        for d in (self.D_A, self.D_B):
-            d.requires_grad_(False)
+        self.D_A.requires_grad_(False)
+        self.D_B.requires_grad_(False)
         loss_G = (
             self.gan_loss(self.D_A(fake_B), True)
             + self.gan_loss(self.D_B(fake_A), True)
-            + lam * F.l1_loss(rec_A, real_A)
-            + lam * F.l1_loss(rec_B, real_B)
-            + 0.5 * lam * F.l1_loss(self.G_A(real_B), real_B)
-            + 0.5 * lam * F.l1_loss(self.G_B(real_A), real_A)
+            + self.lambda_cycle * F.l1_loss(rec_A, real_A)
+            + self.lambda_cycle * F.l1_loss(rec_B, real_B)
+            + 0.5 * self.lambda_cycle * F.l1_loss(self.G_A(real_B), real_B)
+            + 0.5 * self.lambda_cycle * F.l1_loss(self.G_B(real_A), real_A)
         )
         self.opt_G.zero_grad()
         loss_G.backward()
         self.opt_G.step()
-        for d in (self.D_A, self.D_B):
-            d.requires_grad_(True)
+        self.D_A.requires_grad_(True)
+        self.D_B.requires_grad_(True)
         loss_D = 0.5 * (self.gan_loss(self.D_A(real_B), True) + self.gan_loss(self.D_A(fake_B.detach()), False))
         loss_D = loss_D + 0.5 * (
             self.gan_loss(self.D_B(real_A), True) + self.gan_loss(self.D_B(fake_A.detach()), False)

@@ -28,13 +28,8 @@ QUALITY_ROW_KEYS = ("max_gray_diff", "mean_gray_diff")
 
 def machine_description(device: torch.device) -> dict[str, Any]:
     """What the numbers were measured on."""
-    info = {
-        "device": str(device),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu": cpu_name(),
-        "cpu_threads": torch.get_num_threads(),
-    }
+    info = {"device": str(device), "torch": torch.__version__, "python": platform.python_version()}
+    info.update(cpu=cpu_name(), cpu_threads=torch.get_num_threads())
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -43,17 +38,19 @@ def machine_description(device: torch.device) -> dict[str, Any]:
 def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
     """The reference row and the project row of one case, with speed-up and MFU filled in."""
     out = []
+    flops = case.reference.flops
     for path, samples, precision in (
         ("reference", case.reference, "fp32"),
         ("stylenorm", case.project, case.project_precision),
     ):
+        precision = "-" if case.workload == "data" else precision
         seconds = samples.median_s
         row = {
             "workload": case.workload,
             "size": case.size,
             "batch": case.batch,
             "path": path,
-            "precision": precision if case.workload != "data" else "-",
+            "precision": precision,
             "median_s": seconds,
             "times_s": samples.times,
             "images_per_s": case.images_per_call / seconds,
@@ -63,18 +60,16 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
             "repeats": len(samples.times),
             "notes": "plain eager fp32 NCHW" if path == "reference" else case.notes,
         }
-        if case.flops:
+        if flops:
             peak = peaks["bf16" if precision in ("bf16", "bf16-mixed") else "fp32"]
-            row["gflop"] = case.flops / 1e9
-            row["gflop_per_s"] = case.flops / seconds / 1e9
-            row["share_of_matmul_peak"] = case.flops / seconds / peak
+            row.update(
+                gflop=flops / 1e9, gflop_per_s=flops / seconds / 1e9, share_of_matmul_peak=flops / seconds / peak
+            )
         if path == "stylenorm":
             row.update(case.extra)
-        row["median_ms"] = seconds * 1000
-        row["peak_mem_mib"] = row["peak_mib"]
+        row.update(median_ms=seconds * 1000, peak_mem_mib=row["peak_mib"])
         if "max_abs_diff_gray_levels" in row:
-            row["max_gray_diff"] = row["max_abs_diff_gray_levels"]
-            row["mean_gray_diff"] = row["mean_abs_diff_gray_levels"]
+            row.update(max_gray_diff=row["max_abs_diff_gray_levels"], mean_gray_diff=row["mean_abs_diff_gray_levels"])
         out.append(row)
     return out
 
@@ -116,21 +111,18 @@ def quality_lines(table: list[dict[str, Any]]) -> list[str]:
 def scaling_tables(report: dict[str, Any]) -> str:
     """The three sweeps of ``--scaling`` as Markdown tables."""
     size = (f"{r['size']} | 1 | {r['step_s'] * 1000:.0f} ms | {r['ms_per_megapixel']:.0f}" for r in report["size"])
-    lines = _table("image size | batch | step | ms per megapixel", size)
     batch = (
         f"{r['size']} | {r['batch']} | {r['step_s'] * 1000:.0f} ms | {r['images_per_s']:.2f}" for r in report["batch"]
     )
-    lines += ["", *_table("image size | batch | step | images/s", batch)]
-    if report["ddp"]:
-        ddp = []
-        for r in report["ddp"]:
-            ddp.append(
-                f"1 process, all cores | {r['batch_per_process']} | {r['one_process_step_s'] * 1000:.0f} ms | 1.00"
-            )
-            ddp.append(
-                f"2 processes (DDP, gloo) | {r['batch_per_process']} | {r['two_process_step_s'] * 1000:.0f} ms | "
-                f"{r['throughput_ratio']:.2f}"
-            )
+    lines = [*_table("image size | batch | step | ms per megapixel", size), ""]
+    lines += _table("image size | batch | step | images/s", batch)
+    ddp = []
+    for r in report["ddp"]:
+        per_process = r["batch_per_process"]
+        ddp.append(f"1 process, all cores | {per_process} | {r['one_process_step_s'] * 1000:.0f} ms | 1.00")
+        two = r["two_process_step_s"] * 1000
+        ddp.append(f"2 processes (DDP, gloo) | {per_process} | {two:.0f} ms | {r['throughput_ratio']:.2f}")
+    if ddp:
         lines += ["", *_table("setup | batch per process | step | images/s ratio", ddp)]
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -27,22 +28,9 @@ from hydra.utils import instantiate
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from stylenorm.benchmark.measure import (
-    PeakMemory,
-    Samples,
-    Timing,
-    affordable_repeats,
-    interleaved,
-    memory_call,
-    synchronize,
-    timed_call,
-)
-from stylenorm.benchmark.reference import (
-    ReferenceAutoencoder,
-    ReferenceCycleGAN,
-    ReferenceStyleTransfer,
-    reference_load,
-)
+from stylenorm.benchmark import measure
+from stylenorm.benchmark import reference as ref
+from stylenorm.benchmark.measure import Samples, Timing, interleaved
 from stylenorm.config_checks import strategy_for_model
 from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
 from stylenorm.inference.stylizer import Stylizer
@@ -57,9 +45,7 @@ WORKLOADS = (*TRAINING, *INFERENCE, "data")
 DEFAULT_BATCH = {"cyclegan": 1, "style": 4, "autoencoder": 16, "stylize_style": 1, "stylize_cyclegan": 1, "data": 1}
 
 # The paper presets where there is one, else real-data configs, so that the networks are the full-size
-# defaults rather than the CPU demo's. Precision back to auto (the presets ask for a GPU's bf16-mixed),
-# and eager by default: the presets' torch.compile costs minutes of compiling on 2 cores, more than
-# the default run allows; `--override speed.compile=true` measures it (docs/performance.md).
+# defaults rather than the CPU demo's; precision back to auto (the presets ask for a GPU's bf16-mixed).
 _PRESET = {
     "cyclegan": ["model=cyclegan", "experiment=cyclegan_paper", "trainer.precision=auto"],
     "style": ["model=style", "experiment=style_paper", "trainer.precision=auto"],
@@ -78,7 +64,6 @@ class Case:
     reference: Samples
     project: Samples
     project_precision: str
-    flops: int | None = None
     notes: str = ""
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -89,9 +74,14 @@ def compose_config(overrides: Sequence[str]) -> Any:
         return compose("train", overrides=list(overrides))
 
 
+def random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """One batch of random images in the task's batch layout."""
+    keys = {"cyclegan": ("A", "B"), "style": ("content",)}.get(model, ("image",))
+    return {key: torch.rand(batch, 3, size, size, generator=generator) for key in keys}
+
+
 class RandomData(pl.LightningDataModule):
-    """``steps`` batches of random images in the task's layout (and, for the style task, a random style
-    image), made up front: no decoding."""
+    """``steps`` random batches (and, for the style task, a random style image), made up front: no decoding."""
 
     def __init__(self, model: str, steps: int, batch: int, size: int, generator: torch.Generator):
         super().__init__()
@@ -103,12 +93,6 @@ class RandomData(pl.LightningDataModule):
 
     def style_image_tensor(self) -> torch.Tensor | None:
         return self.style_image
-
-
-def random_batch(model: str, batch: int, size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """One batch of random images in the task's batch layout."""
-    keys = {"cyclegan": ("A", "B"), "style": ("content",)}.get(model, ("image",))
-    return {key: torch.rand(batch, 3, size, size, generator=generator) for key in keys}
 
 
 class StepTimer(pl.Callback):
@@ -124,13 +108,13 @@ class StepTimer(pl.Callback):
         self.reference = Samples()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        synchronize(self.device)
+        measure.synchronize(self.device)
         if batch_idx == 0:
-            self._memory = PeakMemory(self.device).__enter__()
+            self._memory = measure.PeakMemory(self.device).__enter__()
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        synchronize(self.device)
+        measure.synchronize(self.device)
         elapsed = time.perf_counter() - self._start
         if batch_idx == 0:
             self._memory.__exit__(None, None, None)
@@ -140,7 +124,7 @@ class StepTimer(pl.Callback):
             return
         self.project.times.append(elapsed)
         if self.reference_step is not None:
-            timed_call(self.reference_step, self.device, self.reference)
+            measure.timed_call(self.reference_step, self.device, self.reference)
 
 
 def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
@@ -148,17 +132,10 @@ def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callba
     # use_distributed_sampler=False: under DDP every process steps through all the (in-memory) batches.
     options = {"accelerator": device.type, "devices": 1, "use_distributed_sampler": False, **kwargs}
     return pl.Trainer(
-        precision=precision,
-        max_epochs=1,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks,
+        precision=precision, max_epochs=1, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
         **options,
-    )
+    )  # fmt: skip
 
 
 def build_task(model: str, device: torch.device, overrides: Sequence[str] = ()) -> tuple[Any, pl.LightningModule, str]:
@@ -174,15 +151,15 @@ def training_case(model: str, size: int, batch: int, timing: Timing, overrides: 
     cfg, task, precision = build_task(model, device, overrides)
     sample = {key: value.to(device) for key, value in random_batch(model, batch, size, generator).items()}
     if model == "cyclegan":
-        reference = ReferenceCycleGAN(device, cfg.model.generator.ngf, cfg.model.generator.n_blocks)
+        reference = ref.ReferenceCycleGAN(device, cfg.model.generator.ngf, cfg.model.generator.n_blocks)
         inputs = [sample["A"] * 2 - 1, sample["B"] * 2 - 1]
     else:
-        reference = ReferenceStyleTransfer(device) if model == "style" else ReferenceAutoencoder(device)
+        reference = ref.ReferenceStyleTransfer(device) if model == "style" else ref.ReferenceAutoencoder(device)
         inputs = list(sample.values())
     reference_step = functools.partial(reference.step, *inputs)
     timer = StepTimer(device, timing.warmup, reference_step)
-    seconds = memory_call(reference_step, device, timer.reference, flops=True)  # the reference's warm-up
-    repeats = affordable_repeats(timing.repeats, seconds, timing.budget_s)
+    seconds = measure.memory_call(reference_step, device, timer.reference, flops=True)  # the reference's warm-up
+    repeats = measure.affordable_repeats(timing.repeats, seconds, timing.budget_s)
     for _ in range(timer.warmup - 1):
         reference_step()
     trainer = make_trainer(device, precision, [timer], benchmark=cfg.trainer.benchmark)
@@ -193,7 +170,7 @@ def training_case(model: str, size: int, batch: int, timing: Timing, overrides: 
         + ["compiled"] * task.compiled  # speed.compile, with auto resolved
         + ["fused Adam"] * bool(trainer.optimizers[0].defaults.get("fused"))
     )
-    return Case(model, size, batch, batch, timer.reference, timer.project, precision, timer.reference.flops, notes)
+    return Case(model, size, batch, batch, timer.reference, timer.project, precision, notes)
 
 
 def step_seconds(model: str, size: int, batch: int, timing: Timing, processes: int = 1) -> float:
@@ -220,8 +197,7 @@ def step_seconds(model: str, size: int, batch: int, timing: Timing, processes: i
         strategy = strategy_for_model(model, "ddp_fork")
         trainer = make_trainer(timing.device, precision, [worker, timer], devices=processes, strategy=strategy)
         trainer.fit(task, datamodule=data)
-        times = json.loads(result.read_text())
-    return sorted(times)[len(times) // 2]
+        return statistics.median_high(json.loads(result.read_text()))
 
 
 def scaling_report(model: str, timing: Timing, sizes: list[int], batches: list[int], batch_px: int) -> dict[str, Any]:
@@ -299,8 +275,7 @@ def inference_case(
         "max_abs_diff_gray_levels": float(difference.max()),
         "compiled": compiled,
     }
-    flops = samples["reference"].flops
-    return Case(workload, size, batch, batch, samples["reference"], samples["project"], precision, flops, notes, extra)
+    return Case(workload, size, batch, batch, samples["reference"], samples["project"], precision, notes, extra)
 
 
 def write_images(folder: Path, count: int, size: int, seed: int, grid: int, suffix: str, **save: Any) -> list[Path]:
@@ -334,11 +309,11 @@ def data_case(size: int, batch: int, timing: Timing, images: int = 64) -> Case:
 
         def reference() -> None:
             for path_a, path_b in zip(files_a, files_b, strict=True):
-                reference_load(path_a, load_size, size)
-                reference_load(path_b, load_size, size)
+                ref.reference_load(path_a, load_size, size)
+                ref.reference_load(path_b, load_size, size)
 
         # On the CPU and without the time budget, whatever the other workloads run under.
         cpu = Timing(torch.device("cpu"), timing.warmup, timing.repeats)
         samples = interleaved({"reference": reference, "project": project}, cpu)
         notes = f"DataLoader, {cfg.data.num_workers} workers, persistent"
-        return Case("data", size, batch, 2 * images, samples["reference"], samples["project"], "-", None, notes)
+        return Case("data", size, batch, 2 * images, samples["reference"], samples["project"], "-", notes)
