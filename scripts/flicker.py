@@ -35,8 +35,8 @@ from scipy import stats
 
 from stylenorm.data.clips import CLIP_NAMES, Clip, motion_clips
 from stylenorm.inference import load_stylizer, read_checkpoint
-from stylenorm.inference.estimated_motion import video_clip
-from stylenorm.networks.checkpoint_kinds import identify
+from stylenorm.inference.flicker import video_clip
+from stylenorm.networks.public_checkpoints import identify
 from stylenorm.report.claims import ClaimError
 from stylenorm.report.flicker_runs import measure, measure_model, truth_frames, with_flicker
 from stylenorm.report.frame import ReportError, read_runs

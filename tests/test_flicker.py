@@ -176,7 +176,7 @@ def smooth_pan(count=6, size=64, step=(2, 1)):
 
 def test_farneback_recovers_a_known_pan():
     pytest.importorskip("cv2", reason="the optional extra stylenorm[flow] (in .[dev])")
-    from stylenorm.inference.estimated_motion import farneback_flow
+    from stylenorm.inference.flicker import farneback_flow
 
     flow = farneback_flow(smooth_pan())
     inner = flow[:, 8:-8, 8:-8]  # the window sliding 2 right, 1 down: each pixel came from (x + 2, y + 1)
@@ -185,7 +185,7 @@ def test_farneback_recovers_a_known_pan():
 
 def test_a_video_file_is_measured_under_its_estimated_motion(tmp_path):
     pytest.importorskip("cv2", reason="the optional extra stylenorm[flow] (in .[dev])")
-    from stylenorm.inference.estimated_motion import video_clip
+    from stylenorm.inference.flicker import video_clip
     from stylenorm.inference.video_io import save_video
 
     frames = smooth_pan(count=8, size=96)
@@ -202,7 +202,7 @@ def test_a_video_file_is_measured_under_its_estimated_motion(tmp_path):
 def test_without_opencv_a_video_clip_says_which_extra_to_install(tmp_path, monkeypatch):
     import sys
 
-    from stylenorm.inference.estimated_motion import video_clip
+    from stylenorm.inference.flicker import video_clip
 
     monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 raises ImportError
     with pytest.raises(ImportError, match=r"pip install 'stylenorm\[flow\]'"):

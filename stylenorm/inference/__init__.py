@@ -1,10 +1,6 @@
-"""Stylize and translate images with a checkpoint: this project's ``.ckpt`` files and the public pretrained files
-people already have (fast-neural-style ``.pth``, CycleGAN generators, AdaIN's decoder).
-
-:func:`load_stylizer` -> :class:`Stylizer`; :func:`stylize` one image, :func:`stylize_batch` tensors, with one
-:class:`InferenceOptions` (or its fields as keywords); :func:`export_onnx`, :func:`export_torchscript`. The
-commands ``stylenorm-stylize`` and ``stylenorm-export`` are thin layers over these. Examples: docs/stylize.md;
-the file layouts: docs/public_checkpoints.md.
+"""Stylize images with this project's ``.ckpt`` files or public pretrained ones: :func:`load_stylizer` ->
+:class:`Stylizer`, then :func:`stylize` (one image) or :func:`stylize_batch` (tensors) with one
+:class:`InferenceOptions`; :func:`export_onnx`, :func:`export_torchscript`. Examples: docs/stylize.md.
 """
 
 from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255, PixelConvention

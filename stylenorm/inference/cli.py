@@ -1,8 +1,7 @@
-"""The stylize command: ``python scripts/stylize.py`` or ``stylenorm-stylize``.
-
-Argument parsing, progress bars and the exit status only; the work is the :mod:`stylenorm.inference` functions a
-Python user calls. Exit status: 0 when every image was written, 1 when some could not be (each named on stderr,
-the rest still processed), 2 for a problem that stops the run before it starts. Every option: docs/stylize.md.
+"""The stylize command: ``python scripts/stylize.py`` or ``stylenorm-stylize``: flags, progress bars and the exit
+status over the :mod:`stylenorm.inference` functions. Exit status: 0 when every image was written, 1 when some
+could not be (each named on stderr, the rest still processed), 2 when a problem stops the run before it starts.
+Every option: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -153,17 +152,17 @@ def describe(error: BaseException) -> str:
     return reason
 
 
+@dataclasses.dataclass
 class Runner:
     """Stylizes planned jobs in batches of equal-size images, counting what was written and what failed."""
 
-    def __init__(self, model: Stylizer, options: InferenceOptions, args: argparse.Namespace, progress: tqdm):
-        self.model = model
-        self.options = options
-        self.args = args
-        self.progress = progress
-        self.written = 0
-        self.failed = 0
-        self.pending: list[tuple[Job, PreparedImage]] = []
+    model: Stylizer
+    options: InferenceOptions
+    args: argparse.Namespace
+    progress: tqdm
+    written: int = 0
+    failed: int = 0
+    pending: list[tuple[Job, PreparedImage]] = dataclasses.field(default_factory=list)
 
     def fail(self, job: Job, error: BaseException) -> None:
         self.failed += 1
@@ -192,9 +191,20 @@ class Runner:
             self.flush()
 
     def _run_clip(self, job: Job) -> None:
+        """One video (frames written as ``--ext`` says, with a progress bar of frames) or animated image."""
         try:
             if is_video(job.source):
-                self._run_video(job)
+                passes = 1 if self.options.frame_stats == "per-frame" else 2
+                total = probe_video(job.source).frames * passes or None
+                ext = self.args.ext and "." + self.args.ext.lower().lstrip(".")
+                ext = ext if ext in OUTPUT_FORMATS else ".png"
+                with tqdm(total=total, unit="frame", desc=job.source.name, disable=self.args.quiet, leave=False) as bar:
+
+                    def progress(stage: str, count: int) -> None:
+                        bar.set_postfix_str(stage, refresh=False)
+                        bar.update(count)
+
+                    stylize_video(job.source, job.target, self.model, self.options, ext=ext, progress=progress)
             else:
                 stylize_animation(job.source, job.target, self.model, self.options)
         except Exception as error:
@@ -202,20 +212,6 @@ class Runner:
             return
         self.written += 1
         self.progress.update()
-
-    def _run_video(self, job: Job) -> None:
-        """One video, written as ``--ext`` says, with a progress bar of frames."""
-        passes = 1 if self.options.frame_stats == "per-frame" else 2
-        total = probe_video(job.source).frames * passes or None
-        ext = self.args.ext and "." + self.args.ext.lower().lstrip(".")
-        ext = ext if ext in OUTPUT_FORMATS else ".png"
-        with tqdm(total=total, unit="frame", desc=job.source.name, disable=self.args.quiet, leave=False) as bar:
-
-            def progress(stage: str, count: int) -> None:
-                bar.set_postfix_str(stage, refresh=False)
-                bar.update(count)
-
-            stylize_video(job.source, job.target, self.model, self.options, ext=ext, progress=progress)
 
     def flush(self) -> None:
         """Stylize and write the queued images."""

@@ -1,9 +1,8 @@
-"""``--compile auto``: which network input shapes a stylize job will run, and which are worth compiling.
+"""``--compile auto``: which padded input shapes a stylize job will run, and which are worth compiling.
 
-``torch.compile`` specialises to one input shape, so before any image is decoded the plan reads the image headers,
-forms the command's batches (:class:`stylenorm.inference.cli.Runner`) at their padded sizes and lets
-:func:`stylenorm.speed.stylize_compile_pays` pick the shapes with enough megapixels; the rest, tiles included,
-runs eager. The rule: docs/performance.md, "Compiling the stylize command when it pays".
+``torch.compile`` specialises to one shape, so the plan reads the image headers, forms the command's batches at
+their padded sizes and lets :func:`stylenorm.speed.stylize_compile_pays` pick the shapes worth it; the rest, tiles
+included, run eager. The rule: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations
@@ -44,8 +43,7 @@ def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 
 def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptions) -> collections.Counter[Shape]:
-    """How many network calls of each padded input shape ``(N, H, W)`` the command makes with ``options``
-    (untiled only)."""
+    """How many untiled network calls of each padded input shape ``(N, H, W)`` the command makes."""
     calls: collections.Counter[Shape] = collections.Counter()
     pending: tuple[int, int] | None = None
     pending_count = 0

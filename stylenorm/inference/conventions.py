@@ -1,8 +1,6 @@
-"""Pixel conventions: how each network family expects its pixels, and how its outputs become uint8.
-
-Each reproduces the inference code the weights were published with: ``zero_to_255`` (fast-neural-style), ``signed``
-(CycleGAN: [-1, 1]) and ``unit`` (this project's autoencoder: [0, 1], rounded like torchvision's ``save_image``).
-Plain tensor arithmetic, so that it traces into ONNX / TorchScript. The originals' lines: docs/modules.md.
+"""Pixel conventions: each network family's input range and how its outputs become uint8, as in the code its
+weights were published with: ``zero_to_255`` (fast-neural-style), ``signed`` (CycleGAN, [-1, 1]) and ``unit``
+(this project's autoencoder, [0, 1]). Plain tensor arithmetic, so it traces into ONNX. Sources: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -16,8 +14,7 @@ ROUNDING_MODES = ("truncate", "round")
 
 @dataclasses.dataclass(frozen=True)
 class PixelConvention:
-    """``network input = pixels_0_255 / divisor - offset``; outputs map back the same way and become uint8 by
-    ``rounding`` (``truncate`` like numpy's ``astype``, or ``round``)."""
+    """``network input = pixels_0_255 / divisor - offset``; outputs map back and become uint8 by ``rounding``."""
 
     name: str
     divisor: float
@@ -30,9 +27,7 @@ class PixelConvention:
 
     def to_network(self, pixels: torch.Tensor) -> torch.Tensor:
         """Float 0-255 pixels -> the network's input range."""
-        if self.divisor == 1 and self.offset == 0:
-            return pixels
-        return pixels / self.divisor - self.offset
+        return pixels / self.divisor - self.offset if self.divisor != 1 or self.offset != 0 else pixels
 
     def from_network(self, output: torch.Tensor) -> torch.Tensor:
         """Network output -> float 0-255 pixels, clamped as the original inference code does."""
@@ -41,11 +36,9 @@ class PixelConvention:
         return output.clamp(0, 255)
 
     def quantize(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Float 0-255 pixels -> uint8, with the original code's rounding."""
-        pixels = pixels.clamp(0, 255)
-        if self.rounding == "round":
-            pixels = pixels + 0.5
-        return pixels.clamp(0, 255).to(torch.uint8)  # the cast truncates, like numpy's astype
+        """Float 0-255 pixels -> uint8; the cast truncates, like numpy's ``astype``, after +0.5 for ``round``."""
+        pixels = pixels.clamp(0, 255) + (0.5 if self.rounding == "round" else 0)
+        return pixels.clamp(0, 255).to(torch.uint8)
 
 
 ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")

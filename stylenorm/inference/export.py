@@ -1,9 +1,8 @@
-"""Exporting a stylizer to ONNX or TorchScript, pixel convention included.
+"""Exporting a stylizer to ONNX (torch's TorchScript-based exporter) or TorchScript (``torch.jit.trace``).
 
-The exported model takes and returns ``float32 (N, 3, H, W)`` RGB in [0, 1], any height and width of at least
-8 px, doing inside what :class:`~stylenorm.inference.stylizer.Stylizer` does, so its output times 255 is the
-command's before quantisation. ONNX: torch's TorchScript-based exporter (``dynamo=False``); TorchScript:
-``torch.jit.trace``. Why that exporter: docs/modules.md; usage: docs/stylize.md, "Export".
+The file takes and returns float32 RGB ``(N, 3, H, W)`` in [0, 1], any size of at least 8 px, doing inside what
+:class:`~stylenorm.inference.stylizer.Stylizer` does (pixel convention included). Why that exporter:
+docs/modules.md; usage: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations
@@ -51,8 +50,7 @@ class ExportModule(nn.Module):
 
 
 def export_module(stylizer: Stylizer) -> ExportModule:
-    """The module that :func:`export_onnx` and :func:`export_torchscript` write (on the CPU, eval mode); refuses
-    networks with a part that declares ``not_exportable_because``."""
+    """The module the exporters write (CPU, eval mode); refuses a network with a ``not_exportable_because`` part."""
     for module in stylizer.network.modules():
         reason = getattr(module, "not_exportable_because", None)
         if reason:
@@ -106,7 +104,7 @@ def export_onnx(
 
 
 def _add_onnx_metadata(path: Path, stylizer: Stylizer) -> None:
-    """Record the pixel convention in the file, where Netron and onnxruntime's metadata show it."""
+    """Record :func:`metadata` in the file, where Netron and onnxruntime show it."""
     try:
         import onnx
     except ImportError:  # the onnx package is optional; the model itself is complete without this

@@ -1,9 +1,8 @@
 """The export command: ``python scripts/export.py`` or ``stylenorm-export``.
 
-Writes a model that takes and returns float32 RGB ``(N, 3, H, W)`` in [0, 1] (:mod:`stylenorm.inference.export`),
-checks it at two sizes against PyTorch (ONNX: when onnxruntime is installed) and renames it over ``--output``
-only when it passes. Exit status 2 when nothing was written (bad input, or ``--output`` naming the checkpoint),
-1 when the check found a difference above ``--tolerance``. Examples and options: docs/stylize.md, "Export".
+Writes the model of :mod:`stylenorm.inference.export`, checks it at two sizes against PyTorch (ONNX: when
+onnxruntime is installed) and renames it over ``--output`` only when it passes. Exit status 2 when nothing was
+written (bad input), 1 when the check found a difference above ``--tolerance``. Usage: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from stylenorm.inference.export import DEFAULT_OPSET, EXPORT_FORMATS, export_onn
 PROG = "export"
 _EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
 _FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
-#: A quarter of one 8-bit gray level: exported fp32 graphs agree with PyTorch far closer.
+#: A quarter of one 8-bit gray level.
 DEFAULT_TOLERANCE = 1e-3
 
 
@@ -37,63 +36,68 @@ def build_parser() -> argparse.ArgumentParser:
         "in and out, dynamic height and width, pixel convention included.",
     )
     add_model_arguments(parser, ("--checkpoint-format",), exporting=True)  # a style or AdaIN's styles baked in
-    parser.add_argument(
-        "--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)"
-    )
-    parser.add_argument("--output", "-o", required=True, help="file to write (.onnx or .pt)")
-    parser.add_argument(
-        "--sample-size", type=positive_int, default=256, help="side of the square image traced (any works)"
-    )
-    parser.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
-    parser.add_argument(
-        "--tolerance",
-        type=bounded(float, lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0"),
-        default=DEFAULT_TOLERANCE,
-        help=f"largest max abs difference to PyTorch (on [0, 1]) that passes the check; exit 1 above it "
-        f"(default {DEFAULT_TOLERANCE:g}, a quarter of one 8-bit gray level)",
-    )
+    add = parser.add_argument
+    add("--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)")
+    add("--output", "-o", required=True, help="file to write (.onnx or .pt)")
+    add("--sample-size", type=positive_int, default=256, help="side of the square image traced (any works)")
+    add("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
+    tolerance = bounded(float, lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")
+    limit = f"largest max abs difference to PyTorch on [0, 1] that passes (default {DEFAULT_TOLERANCE:g}); exit 1 above"
+    add("--tolerance", type=tolerance, default=DEFAULT_TOLERANCE, help=limit)
     return parser
+
+
+def output_path(args: argparse.Namespace) -> tuple[Path, str]:
+    """``(--output with its extension, format)``; refuses an unknown format and overwriting the checkpoint."""
+    output = Path(args.output)
+    chosen = args.format or _FORMAT_OF_EXTENSION.get(output.suffix.lower())
+    if chosen is None:
+        raise ValueError(f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript.")
+    output = output if output.suffix else output.with_suffix(_EXTENSIONS[chosen])
+    checkpoint = Path(args.checkpoint)
+    if output.exists() and checkpoint.exists() and os.path.samefile(output, checkpoint):  # hard links too
+        suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
+        raise ValueError(
+            f"--output {output} is the checkpoint being exported; writing it would destroy the checkpoint. "
+            f"Choose another file, e.g. --output {suggestion}."
+        )
+    if args.preserve_color:
+        raise ValueError(
+            "--preserve-color cannot be exported: it recolours the style images to each content image and "
+            "recomputes their statistics, so nothing fixed can be baked into the file. Export without it."
+        )
+    return output, chosen
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    output = Path(args.output)
     try:
-        chosen = args.format or _FORMAT_OF_EXTENSION.get(output.suffix.lower())
-        if chosen is None:
-            raise ValueError(
-                f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript."
-            )
-        if not output.suffix:
-            output = output.with_suffix(_EXTENSIONS[chosen])
-        checkpoint = Path(args.checkpoint)
-        if output.exists() and checkpoint.exists() and os.path.samefile(output, checkpoint):  # hard links too
-            suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
-            raise ValueError(
-                f"--output {output} is the checkpoint being exported; writing it would destroy the checkpoint. "
-                f"Choose another file, e.g. --output {suggestion}."
-            )
-        if args.preserve_color:
-            raise ValueError(
-                "--preserve-color cannot be exported: it recolours the style images to each content image and "
-                "recomputes their statistics, so nothing fixed can be baked into the file. Export without it."
-            )
+        output, chosen = output_path(args)
         model = load_from_arguments(args, "cpu")
         size = (args.sample_size, args.sample_size)
         # The traced size and one whose sides are not multiples of 4: the dynamic shapes and padding work.
-        check_sizes = (size, (args.sample_size + 2, args.sample_size + 6))
+        sizes = (size, (args.sample_size + 2, args.sample_size + 6))
+        shown = " and ".join(f"{h}x{w}" for h, w in sizes)
         with atomic_path(output) as temporary:  # renamed to --output only once written and checked
             if chosen == "onnx":
                 export_onnx(model, temporary, sample_size=size, opset=args.opset)
             else:
                 export_torchscript(model, temporary, sample_size=size)
-            difference = check(temporary, model, check_sizes, args.tolerance, chosen, output)
-    except ExportCheckFailed as error:
+            try:
+                difference = verify_export(temporary, model, sizes, format=chosen)
+            except ImportError:
+                difference = None
+            if difference is not None and not difference <= args.tolerance:  # also catches NaN and inf
+                what = f"max abs difference {difference:.2e}" if math.isfinite(difference) else "a non-finite output"
+                kept = "the earlier file there is unchanged" if output.exists() else "nothing was written"
+                raise ExportCheckFailed(
+                    f"the exported file disagrees with PyTorch at {shown}: {what} (on [0, 1]), above the tolerance "
+                    f"{args.tolerance:g}. Not written to {output} ({kept}); try another --opset, or --format "
+                    f"torchscript."
+                )
+    except (ExportCheckFailed, ValueError, OSError, RuntimeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError, RuntimeError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(error, ExportCheckFailed) else 2
     print(f"{PROG}: wrote {output} ({chosen}) from {model.description}")
     smallest = max(8, model.min_size)
     print(
@@ -102,30 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if difference is None:
         print(f"{PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
     else:
-        sizes = " and ".join(f"{h}x{w}" for h, w in check_sizes)
         print(
-            f"{PROG}: checked at {sizes}: max abs difference to PyTorch {difference:.2e} (on [0, 1]), "
+            f"{PROG}: checked at {shown}: max abs difference to PyTorch {difference:.2e} (on [0, 1]), "
             f"within the tolerance {args.tolerance:g}"
         )
     return 0
-
-
-def check(path: Path, model, sizes, limit: float, chosen: str, output: Path) -> float | None:
-    """The exported file's largest difference to PyTorch (``None`` without onnxruntime); :class:`ExportCheckFailed`
-    above ``limit`` or for a non-finite output."""
-    try:
-        difference = verify_export(path, model, sizes, format=chosen)
-    except ImportError:
-        return None
-    if not difference <= limit:  # also catches NaN and inf
-        what = "a non-finite output" if not math.isfinite(difference) else f"max abs difference {difference:.2e}"
-        kept = "the earlier file there is unchanged" if output.exists() else "nothing was written"
-        raise ExportCheckFailed(
-            f"the exported file disagrees with PyTorch at {' and '.join(f'{h}x{w}' for h, w in sizes)}: {what} "
-            f"(on [0, 1]), above the tolerance {limit:g}. Not written to {output} ({kept}); try another --opset, "
-            f"or --format torchscript."
-        )
-    return difference
 
 
 if __name__ == "__main__":

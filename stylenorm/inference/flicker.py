@@ -1,18 +1,26 @@
 """Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8), in grey levels.
 
-Output frame t is warped onto frame t+1 with the input clip's motion (:class:`stylenorm.data.clips.Clip`) and
-compared on the pixels visible in both: ``warp_error`` (mean absolute difference) and ``global_flicker`` (the change
-of the frame's mean colour). Definitions: docs/video.md, "The flicker metric (known motion)".
+Output frame t is warped onto frame t+1 with the input clip's motion (:class:`stylenorm.data.clips.Clip`, or for a
+user's video Farnebäck's optical flow via OpenCV, the extra ``stylenorm[flow]``) and compared on the pixels visible
+in both. Definitions: docs/video.md, "The flicker metric (known motion)" and "User clips".
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from stylenorm.data.clips import Clip, inside, pixel_grid
+from stylenorm.inference.video_io import probe_video, read_video
+
+#: calcOpticalFlowFarneback's arguments after the output: OpenCV's documented example values.
+FARNEBACK = (0.5, 3, 15, 3, 5, 1.2, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,14 +55,12 @@ def compared_pixels(source: torch.Tensor, valid: torch.Tensor, margin: int = 0) 
     if margin <= 0:
         return valid
     height, width = valid.shape[-2:]
-    grid = pixel_grid(height, width)
-    inner = lambda points: (  # noqa: E731
-        (points[..., 0] >= margin)
-        & (points[..., 0] <= width - 1 - margin)
-        & (points[..., 1] >= margin)
-        & (points[..., 1] <= height - 1 - margin)
-    )
-    return valid & inner(grid)[None] & inner(source)
+
+    def inner(points: torch.Tensor) -> torch.Tensor:
+        x, y = points[..., 0], points[..., 1]
+        return (x >= margin) & (x <= width - 1 - margin) & (y >= margin) & (y <= height - 1 - margin)
+
+    return valid & inner(pixel_grid(height, width))[None] & inner(source)
 
 
 def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:
@@ -85,3 +91,44 @@ def stylize_known_clip(model, clip: Clip, *, frame_stats: str = "per-frame", **o
     from stylenorm.inference.video import stylize_clip
 
     return torch.stack(list(stylize_clip(lambda: iter(clip.frames), model, frame_stats=frame_stats, **options)))
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(
+            "Estimating a clip's motion needs OpenCV: pip install 'stylenorm[flow]' (opencv-python-headless). "
+            "The embedded clips (--clips embedded) have known motion and need nothing else."
+        ) from None
+    return cv2
+
+
+def farneback_flow(frames: torch.Tensor) -> torch.Tensor:
+    """Backward flow ``(T-1, H, W, 2)`` of uint8 frames ``(T, 3, H, W)``, as :func:`motion_from_flow` takes it."""
+    cv2 = _cv2()
+    grey = [cv2.cvtColor(np.ascontiguousarray(frame.permute(1, 2, 0).numpy()), cv2.COLOR_RGB2GRAY) for frame in frames]
+    flows = [
+        cv2.calcOpticalFlowFarneback(after, before, None, *FARNEBACK) for before, after in itertools.pairwise(grey)
+    ]
+    return torch.from_numpy(np.stack(flows))
+
+
+def video_clip(path: str | os.PathLike, max_side: int = 256, max_frames: int = 64) -> Clip:
+    """The first ``max_frames`` frames of a video, the longer side at most ``max_side``, with their motion estimated."""
+    _cv2()  # before decoding: a missing extra should not wait for the file
+    frames = [
+        torch.from_numpy(frame.pixels).permute(2, 0, 1) for frame in itertools.islice(read_video(path), max_frames)
+    ]
+    if len(frames) < 2:
+        raise ValueError(f"{path}: {len(frames)} frame(s); a flicker estimate needs at least 2.")
+    stacked = torch.stack(frames)
+    height, width = stacked.shape[-2:]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(2, round(height * scale)), max(2, round(width * scale)))
+        resized = F.interpolate(stacked.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        stacked = resized.round().clamp(0, 255).to(torch.uint8)
+    source, valid = motion_from_flow(farneback_flow(stacked))
+    rate = probe_video(path).rate
+    return Clip(Path(path).stem, stacked, source, valid, fps=round(float(rate)) if rate else 0)

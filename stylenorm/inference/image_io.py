@@ -1,8 +1,7 @@
 """Image files in and out of the stylize command: RGB for the network plus the alpha channel to carry through.
 
-Reading is :func:`stylenorm.data.load_rgb`'s (EXIF orientation, ICC to sRGB, transparency composited over white);
-the alpha channel is read separately and put back where the output format holds it (PNG, WebP, TIFF). Writing
-goes through a temporary file and a rename, so an interrupted run never leaves a half-written image.
+Reading is :func:`stylenorm.data.load_rgb`'s (EXIF orientation, ICC to sRGB, transparency over white); the alpha
+is put back where the output format holds it. Writing goes through a temporary file and a rename.
 """
 
 from __future__ import annotations
@@ -89,8 +88,8 @@ def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
 def save_animation(
     frames: list[Image.Image], path: str | os.PathLike, durations: list[int], loop: int | None
 ) -> list[Path]:
-    """``frames`` as one animated file with their durations (ms) and loop count where the format holds animations
-    (GIF, WebP, APNG), else as numbered stills ``<stem>.0000<ext>``, ...; returns the files written."""
+    """``frames`` as one animated file with their durations (ms) and loop count (GIF, WebP, APNG), else as numbered
+    stills ``<stem>.0000<ext>``, ...; returns the files written."""
     path = Path(path)
     image_format = output_format(path)
     frames = [_savable(frame, path) for frame in frames]

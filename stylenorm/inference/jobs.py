@@ -2,8 +2,8 @@
 
 ``--input`` is a file, a folder (recursive), a quoted glob, several files or videos; ``--output`` is a file for
 one input, else a folder in which results keep their inputs' relative paths. Everything is decided before the
-first image is read, so an output that would overwrite an input, or two inputs writing one file, is refused up
-front; files already inside the output folder are not inputs. For users: docs/stylize.md, docs/video.md.
+first image is read, so overwriting an input or two inputs writing one file is refused up front; files already
+inside the output folder are not inputs. For users: docs/stylize.md, docs/video.md.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ class Job:
     target: Path
 
 
-def normalize_extension(ext: str | None) -> str | None:
-    """``"jpg"`` / ``".JPG"`` -> ``".jpg"``; refuses formats that cannot be written."""
+def normalize_extension(ext: str | None, allowed: Sequence[str] = ()) -> str | None:
+    """``"jpg"`` / ``".JPG"`` -> ``".jpg"``; refuses formats that cannot be written (images, or ``allowed``)."""
     if ext is None:
         return None
     ext = "." + ext.lower().lstrip(".")
-    if ext not in OUTPUT_FORMATS:
+    if ext not in OUTPUT_FORMATS and ext not in allowed:
         raise ValueError(f"Unknown output extension {ext!r}; expected one of {', '.join(OUTPUT_FORMATS)}.")
     return ext
 
@@ -53,10 +53,7 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
                 f"--input takes one folder, one pattern, or several files; got the folder {folders[0]} among "
                 f"{len(inputs)} inputs. Run once per folder, or quote a pattern ('photos/*.jpg')."
             )
-        missing = [item for item in inputs if not Path(item).is_file()]
-        if missing:
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise FileNotFoundError(f"Input not found: {missing[0]}{more}")
+        _check_exist(inputs, "")
         files = [Path(item) for item in inputs]
         return files, Path(os.path.commonpath([str(path.parent.absolute()) for path in files])), False
     item = inputs[0]
@@ -86,80 +83,91 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     return matches, Path(*fixed) if fixed else Path("."), False
 
 
+def _check_exist(inputs: Sequence[str], expected: str) -> None:
+    missing = [item for item in inputs if not Path(item).is_file()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"Input not found: {missing[0]}{more}.{expected}")
+
+
 def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None = None) -> list[Job]:
     """The ``(source, target)`` pairs of one command; raises before any work for impossible plans."""
-    if any(is_video(item) for item in inputs):
-        return plan_video_jobs(inputs, output, ext)
+    jobs = _video_jobs(inputs, Path(output), ext) if any(map(is_video, inputs)) else _image_jobs(inputs, output, ext)
+    sources = {job.source.resolve(): job.source for job in jobs}
+    writers: dict[Path, Path] = {}
+    for job in jobs:
+        resolved = job.target.resolve()
+        clash = sources.get(resolved)
+        if clash is not None or _same_file(job.target, job.source):
+            whose = "its own result" if clash in (None, job.source) else f"the result of {job.source}"
+            raise ValueError(
+                f"Refusing to overwrite the input {clash or job.source} with {whose}. "
+                f"Write to another --output (or another --ext)."
+            )
+        if resolved in writers:
+            raise ValueError(
+                f"{writers[resolved]} and {job.source} would both be written to {job.target}. "
+                f"Drop --ext or rename one of the inputs."
+            )
+        writers[resolved] = job.source
+    _check_writable(jobs)
+    return jobs
+
+
+def _image_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None) -> list[Job]:
     ext = normalize_extension(ext)
     files, base, single_file = collect_inputs(inputs)
     output = Path(output)
     if single_file and output.suffix.lower() in OUTPUT_FORMATS and not output.is_dir():
         if ext is not None and OUTPUT_FORMATS[ext] != OUTPUT_FORMATS[output.suffix.lower()]:
             raise ValueError(f"--ext {ext} contradicts the output file name {output}; drop one of them.")
-        jobs = [Job(files[0], output)]
-    else:
-        if output.is_file():
+        return [Job(files[0], output)]
+    if output.is_file():
+        raise ValueError(
+            f"--output {output} is an existing file, but the results of {len(files)} input(s) need a folder. "
+            f"Give a folder name (it is created)."
+        )
+    if output.suffix.lower() in OUTPUT_FORMATS and not output.exists():
+        raise ValueError(
+            f"--output {output} looks like a file name, but --input names {len(files)} images, whose results "
+            f"need a folder. Give a folder name, e.g. {output.with_suffix('')}."
+        )
+    if output.resolve() != base.resolve():
+        # A second run into a folder inside the input folder must not pick up the first run's results.
+        files = [path for path in files if not path.resolve().is_relative_to(output.resolve())]
+    if not files:
+        raise FileNotFoundError(f"Every input image is inside the output folder {output}; nothing to do.")
+    jobs = []
+    for path in files:
+        relative = Path(path.name) if single_file else Path(os.path.relpath(path.absolute(), base.absolute()))
+        target = output / relative
+        jobs.append(Job(path, target.with_suffix(ext) if ext is not None else target))
+        if jobs[-1].target.suffix.lower() not in OUTPUT_FORMATS:
             raise ValueError(
-                f"--output {output} is an existing file, but the results of {len(files)} input(s) need a folder. "
-                f"Give a folder name (it is created)."
+                f"Cannot tell the output format of {target} (from input {path}): pass --ext, e.g. --ext png."
             )
-        if output.suffix.lower() in OUTPUT_FORMATS and not output.exists():
-            raise ValueError(
-                f"--output {output} looks like a file name, but --input names {len(files)} images, whose results "
-                f"need a folder. Give a folder name, e.g. {output.with_suffix('')}."
-            )
-        resolved_output = output.resolve()
-        if resolved_output != base.resolve():
-            # A second run into a folder inside the input folder must not pick up the first run's results.
-            files = [path for path in files if not path.resolve().is_relative_to(resolved_output)]
-        if not files:
-            raise FileNotFoundError(f"Every input image is inside the output folder {output}; nothing to do.")
-        jobs = []
-        for path in files:
-            relative = Path(path.name) if single_file else Path(os.path.relpath(path.absolute(), base.absolute()))
-            target = output / relative
-            jobs.append(Job(path, target.with_suffix(ext) if ext is not None else target))
-    _check_plan(jobs)
-    _check_writable(jobs)
     return jobs
 
 
-def plan_video_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None = None) -> list[Job]:
-    """Jobs for video inputs. One video: ``output`` is a video file, an image file (an animation, or numbered
-    stills) or a folder of frames. Several: ``output`` is a folder, each result named as its input (``ext``
-    replacing the extension)."""
+def _video_jobs(inputs: Sequence[str], output: Path, ext: str | None) -> list[Job]:
+    """One video: ``output`` is a video file, an image file (an animation, or numbered stills) or a folder of
+    frames (``--ext``: their format). Several: ``output`` is a folder, each result named as its input."""
     if not all(is_video(item) for item in inputs):
         raise ValueError("--input mixes videos and images; run videos and images separately.")
-    missing = [item for item in inputs if not Path(item).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"Input not found: {missing[0]}. Expected a video file ({', '.join(VIDEO_EXTENSIONS)})."
-        )
-    if ext is not None:
-        ext = "." + ext.lower().lstrip(".")
-        if ext not in VIDEO_EXTENSIONS:
-            normalize_extension(ext)  # a readable error for unknown extensions
-    output = Path(output)
+    _check_exist(inputs, f" Expected a video file ({', '.join(VIDEO_EXTENSIONS)}).")
+    ext = normalize_extension(ext, VIDEO_EXTENSIONS)
     if len(inputs) == 1:
-        jobs = [Job(Path(inputs[0]), output)]  # no extension: a folder of frames (--ext: their format)
-    else:
-        if output.suffix.lower() in VIDEO_EXTENSIONS or output.is_file():
-            raise ValueError(f"--output {output} must be a folder for {len(inputs)} input videos.")
-        jobs = [Job(Path(item), output / (Path(item).stem + (ext or Path(item).suffix))) for item in inputs]
-    for job in jobs:
-        if job.target.resolve() == job.source.resolve():
-            raise ValueError(f"Refusing to overwrite the input {job.source} with its result; choose another --output.")
-    if len({job.target.resolve() for job in jobs}) != len(jobs):
-        raise ValueError("Two input videos would write the same output; rename one of them.")
-    _check_writable([Job(j.source, j.target if j.target.suffix else j.target / "000000.png") for j in jobs])
-    return jobs
+        return [Job(Path(inputs[0]), output)]
+    if output.suffix.lower() in VIDEO_EXTENSIONS or output.is_file():
+        raise ValueError(f"--output {output} must be a folder for {len(inputs)} input videos.")
+    return [Job(Path(item), output / (Path(item).stem + (ext or Path(item).suffix))) for item in inputs]
 
 
 def _check_writable(jobs: list[Job]) -> None:
     """Every output folder can be created and written to: a probe file in the nearest existing folder of each."""
     checked: set[Path] = set()
     for job in jobs:
-        folder = job.target.parent.absolute()
+        folder = (job.target.parent if job.target.suffix else job.target).absolute()  # no suffix: frames' folder
         if folder in checked:
             continue
         checked.add(folder)
@@ -179,30 +187,6 @@ def _check_writable(jobs: list[Job]) -> None:
                 f"Cannot write results under {folder}: {error.strerror or error} in {existing}. "
                 f"Choose a writable --output (or fix the folder's permissions)."
             ) from None
-
-
-def _check_plan(jobs: list[Job]) -> None:
-    sources = {job.source.resolve(): job.source for job in jobs}
-    writers: dict[Path, Path] = {}
-    for job in jobs:
-        if job.target.suffix.lower() not in OUTPUT_FORMATS:
-            raise ValueError(
-                f"Cannot tell the output format of {job.target} (from input {job.source}): pass --ext, e.g. --ext png."
-            )
-        resolved = job.target.resolve()
-        clash = sources.get(resolved)
-        if clash is not None or _same_file(job.target, job.source):
-            whose = "its own result" if clash in (None, job.source) else f"the result of {job.source}"
-            raise ValueError(
-                f"Refusing to overwrite the input {clash or job.source} with {whose}. "
-                f"Write to another --output (or another --ext)."
-            )
-        if resolved in writers:
-            raise ValueError(
-                f"{writers[resolved]} and {job.source} would both be written to {job.target}. "
-                f"Drop --ext or rename one of the inputs."
-            )
-        writers[resolved] = job.source
 
 
 def _same_file(first: Path, second: Path) -> bool:

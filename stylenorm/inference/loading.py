@@ -1,10 +1,8 @@
 """Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
 
-Four kinds of file (:func:`stylenorm.networks.checkpoint_kinds.identify` tells them apart, ``format=`` overrides):
-``lightning`` (a ``.ckpt`` of ``train.py``: only the network needed is rebuilt from its hyperparameters),
-``fast_neural_style``, ``cyclegan_generator`` and ``adain_decoder`` (naoto0804/pytorch-AdaIN, with ``encoder=``).
-Files are read with :func:`stylenorm.safe_load.safe_load`; full unpickling needs ``trusted=True``. The layouts:
-docs/public_checkpoints.md; how a ``.ckpt`` is rebuilt: docs/modules.md.
+Four kinds of file, told apart by :func:`stylenorm.networks.public_checkpoints.identify` (``format=`` overrides):
+``lightning`` (a ``.ckpt`` of ``train.py``), ``fast_neural_style``, ``cyclegan_generator`` and ``adain_decoder``
+(with ``encoder=``), read by :func:`stylenorm.safe_load.safe_load`. Layouts: docs/public_checkpoints.md.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from stylenorm.inference.styles import StyleChoice, StyleImages, choose_style, w
 from stylenorm.inference.stylizer import Stylizer, resolve_device
 from stylenorm.networks import build_networks, load_cyclegan_generator, load_fast_neural_style
 from stylenorm.networks.adain import AdaINNet
-from stylenorm.networks.checkpoint_kinds import PUBLIC_KINDS, identify
+from stylenorm.networks.public_checkpoints import PUBLIC_KINDS, identify
 from stylenorm.networks.public_checkpoints import load_adain, read_state_dict
 from stylenorm.safe_load import safe_load
 
@@ -91,13 +89,8 @@ def load_stylizer(
     style_size: int | None = None,
     encoder: str | PathLike | None = None,
 ) -> Stylizer:
-    """Load any supported checkpoint file, ready to run on ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``).
-
-    ``format`` and ``direction`` as the command's ``--format`` and ``--direction``; ``trusted``: allow full
-    unpickling. ``style``: a style index or mix weights of a ``norm=conditional_instance`` checkpoint
-    (:mod:`stylenorm.inference.styles`). AdaIN only: ``style_images``
-    (paths, PIL images or ``(3, H, W)`` tensors), ``style_weights``, ``alpha``, ``preserve_color``,
-    ``style_size`` and, for a public ``decoder.pth``, its ``encoder`` (``vgg_normalised.pth``).
+    """Load any supported checkpoint file onto ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``); the keywords
+    are the command's flags of the same name (``trusted``: ``--trust-checkpoint``, ``encoder``: ``--adain-encoder``).
     """
     if format not in FORMATS:
         raise ValueError(f"Unknown checkpoint format {format!r}; expected one of {', '.join(FORMATS)}.")
@@ -118,17 +111,15 @@ def load_stylizer(
     if detected == "lightning":
         network, convention, role = load_lightning_network(state, direction, source=str(path))
         description = f"{type(network).__name__} ({role}) from {path.name}"
-    elif detected == "fast_neural_style":
-        network, convention = load_fast_neural_style(state), CONVENTIONS[PUBLIC_KINDS[detected].pixels]
-        description = f"{type(network).__name__} from {path.name} (fast-neural-style layout)"
-    elif detected == "cyclegan_generator":
-        if direction == "BtoA":
+    elif detected in ("fast_neural_style", "cyclegan_generator"):
+        if direction == "BtoA":  # only a CycleGAN generator gets here with a direction
             raise ValueError(
                 f"{path} is a single CycleGAN generator: it translates in the one direction it was trained for. "
                 f"For B->A use the run's other generator file (latest_net_G_B.pth) and leave --direction out."
             )
-        network, convention = load_cyclegan_generator(state), CONVENTIONS[PUBLIC_KINDS[detected].pixels]
-        description = f"{type(network).__name__} from {path.name} (cyclegan-generator layout)"
+        network = (load_fast_neural_style if detected == "fast_neural_style" else load_cyclegan_generator)(state)
+        convention = CONVENTIONS[PUBLIC_KINDS[detected].pixels]
+        description = f"{type(network).__name__} from {path.name} ({detected.replace('_', '-')} layout)"
     elif detected == "adain_decoder":
         network, convention = _load_public_adain(state, encoder, path, trusted), CONVENTIONS["unit"]
         description = f"AdaIN from {path.name} + {Path(encoder).name} (pytorch-AdaIN layout)"

@@ -18,13 +18,8 @@ from stylenorm.inference.tiling import (
 
 @dataclasses.dataclass(frozen=True)
 class InferenceOptions:
-    """The stylize command's options for running images, defaults as the Python API's; each field is the flag of
-    the same name (``overlap``: ``--tile-overlap``), documented in docs/stylize.md.
-
-    ``tile`` ``None`` or 0: tiled only above ``auto_tile_pixels`` (0 or ``None``: never); ``overlap`` ``None``:
-    :func:`~stylenorm.inference.tiling.default_overlap`; ``scale`` and ``max_size`` are read by
-    :func:`~stylenorm.inference.prepare`'s callers, not by tensor functions.
-    """
+    """The stylize command's options for running images; each field is the flag of the same name (``overlap``:
+    ``--tile-overlap``), docs/stylize.md. ``scale`` and ``max_size`` are read by :func:`prepare`'s callers."""
 
     precision: str = "fp32"
     tile: int | None = None
@@ -62,12 +57,11 @@ class InferenceOptions:
 
     @classmethod
     def from_keywords(cls, options: InferenceOptions | None = None, **keywords) -> InferenceOptions:
-        """``options`` (default: the defaults) with the fields in ``keywords`` replaced: the Python API's keywords."""
+        """``options`` (default: the defaults) with the fields in ``keywords`` replaced."""
         return dataclasses.replace(options or cls(), **keywords)
 
     def tile_for(self, height: int, width: int) -> int | None:
-        """The tile size for one image: ``tile`` if the image is larger, an automatic one above
-        ``auto_tile_pixels``, else ``None`` (untiled)."""
+        """``tile`` if the image is larger, an automatic one above ``auto_tile_pixels``, else ``None`` (untiled)."""
         if self.tile:
             return self.tile if height > self.tile or width > self.tile else None
         if self.auto_tile_pixels and height * width > self.auto_tile_pixels:

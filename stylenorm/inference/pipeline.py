@@ -1,9 +1,8 @@
 """The stylize API: images in, stylized images out, the same steps the command runs.
 
 Orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize (``scale``, then ``max_size``), the
-network on float 0-255 pixels (:class:`Stylizer`), tiled where :class:`InferenceOptions` says
-(:mod:`stylenorm.inference.tiling`), then quantisation with the original code's rounding and the alpha channel
-put back. Settings: one :class:`InferenceOptions`, or its fields as keywords. Examples: docs/stylize.md.
+network (:class:`Stylizer`), tiled where :class:`InferenceOptions` says, then quantisation with the original code's
+rounding and the alpha channel put back. Examples: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -95,10 +94,8 @@ def stylize_pixels(
     progress: Callable[[int, int], None] | None = None,
     statistics: Statistics | None = None,
 ) -> torch.Tensor:
-    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU, each image tiled if ``options`` say so, its
-    per-sample norms given whole-image statistics as ``options.tile_stats`` says or, if given, ``statistics``
-    (a row per image; :mod:`stylenorm.inference.tile_statistics`). ``progress(done, total)`` is called after
-    every network call on a tiled image."""
+    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU, tiled as ``options`` say, per-sample norms given
+    ``statistics`` (a row per image) if any; ``progress(done, total)`` after each network call on a tiled image."""
     height, width = pixels.shape[-2:]
     sizes = options.tiling(height, width, model)
     if sizes is None:
@@ -136,9 +133,8 @@ def stylize_batch(
     progress: Callable[[int, int], None] | None = None,
     **keywords,
 ) -> torch.Tensor:
-    """Stylize RGB images ``(N, 3, H, W)`` of one size: uint8 in -> uint8 out, quantised like the model's original
-    code (what the command writes); float in [0, 1] -> float in [0, 1]. ``options``: :class:`InferenceOptions`
-    or its fields as keywords; ``progress``: see :func:`stylize_pixels`."""
+    """Stylize RGB images ``(N, 3, H, W)`` of one size: uint8 in -> uint8 out, quantised as the command writes;
+    float in [0, 1] -> float in [0, 1]. ``options``: :class:`InferenceOptions` or its fields as keywords."""
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"Expected a batch of RGB images shaped (N, 3, H, W), got {tuple(images.shape)}.")
     quantize = images.dtype == torch.uint8
@@ -153,9 +149,8 @@ def stylize(
     options: InferenceOptions | None = None,
     **keywords,
 ) -> Image.Image:
-    """Stylize one image (PIL image in any mode, file path, or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA``
-    with its alpha; EXIF orientation honoured. ``options``: :class:`InferenceOptions` or its fields as keywords
-    (``stylize(image, model, tile=1024)``); the result has the input's size unless ``scale``/``max_size`` resize."""
+    """Stylize one image (PIL image, file path or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with its alpha;
+    ``options`` or its fields as keywords (``stylize(image, model, tile=1024)``)."""
     options = InferenceOptions.from_keywords(options, **keywords)
     prepared = prepare(image, scale=options.scale, max_size=options.max_size)
     return to_image(stylize_batch(prepared.pixels[None], model, options)[0], prepared.alpha)

@@ -1,10 +1,9 @@
 """Fixing a checkpoint's style at loading, so the stylize command, tiling and export see a one-style network.
 
-A ``norm=conditional_instance`` network gets one style (``--style K``) or a convex combination of the styles'
-gamma/beta rows (``--style-mix``) baked into plain affine instance norms (Dumoulin, Shlens & Kudlur 2017, Sec. 5).
-An AdaIN network gets its style images, interpolation weights, alpha and colour preservation fixed (Huang &
-Belongie 2017, Sec. 7.3; conventions of the port naoto0804/pytorch-AdaIN). Why the style size matters and where
-this differs from the port: docs/modules.md; the options: docs/stylize.md.
+``norm=conditional_instance``: one style (``--style K``) or a convex mix of the styles' gamma/beta rows
+(``--style-mix``) baked into plain affine instance norms (Dumoulin, Shlens & Kudlur 2017, Sec. 5). AdaIN: style
+images, weights, alpha and colour preservation fixed (Huang & Belongie 2017, Sec. 7.3; port
+naoto0804/pytorch-AdaIN). Where this differs from the port: docs/modules.md; the options: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from torch import nn
 
 from stylenorm.data.images import load_rgb, to_rgb
 from stylenorm.networks.adain import AdaINNet
-from stylenorm.networks.adain_stylizer import (
+from stylenorm.networks.adain import (
     MIN_SIZE,
     AdaINWithStyleStatistics,
     ColourPreservingStyle,
@@ -70,15 +69,22 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
             )
         bake_style(network, style)
         return f", style {style}" if count > 1 else ""
-    values = [float(w) for w in (style.reshape(-1).tolist() if isinstance(style, torch.Tensor) else style)]
-    shown = ",".join(f"{w:g}" for w in values)
+    example = ",".join(["1"] + ["0"] * (count - 1))
+    tail = f"but {source} holds {count} styles: give one weight per style, e.g. --style-mix {example}."
+    weights = mix_weights(style, count, "--style-mix", "styles", tail)
+    bake_style(network, weights)
+    return ", style mix " + ",".join(
+        f"{float(w):g}" for w in (style.reshape(-1) if isinstance(style, torch.Tensor) else style)
+    )
+
+
+def mix_weights(weights: Sequence[float] | torch.Tensor, count: int, flag: str, what: str, tail: str) -> torch.Tensor:
+    """``weights`` as a tensor: one per each of ``count`` items mixed (else ``tail`` says so), convex."""
+    values = [float(w) for w in (weights.reshape(-1).tolist() if isinstance(weights, torch.Tensor) else weights)]
     if len(values) != count:
-        raise ValueError(
-            f"--style-mix {shown} has {len(values)} weight(s) but {source} holds {count} styles: give one weight "
-            f"per style, e.g. --style-mix {','.join(['1'] + ['0'] * (count - 1))}."
-        )
-    bake_style(network, convex_weights(values, "--style-mix", "styles"))
-    return f", style mix {shown}"
+        shown = ",".join(f"{w:g}" for w in values)
+        raise ValueError(f"{flag} {shown} has {len(values)} weight(s) {tail}")
+    return convex_weights(values, flag, what)
 
 
 @torch.no_grad()
@@ -160,8 +166,7 @@ def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: i
 
 
 def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
-    """The interpolation weights as a float tensor: one per style image, non-negative, summing to 1 (the
-    ``--style-mix`` rule, :func:`~stylenorm.nn.conditional_instance_norm.convex_weights`)."""
+    """The interpolation weights as a float tensor: one per style image, convex (:func:`mix_weights`)."""
     if weights is None:
         if count > 1:
             raise ValueError(
@@ -170,13 +175,8 @@ def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: i
                 f"{','.join([f'{1 / count:.4g}'] * count)}."
             )
         return torch.ones(1)
-    values = [float(w) for w in (weights.reshape(-1).tolist() if isinstance(weights, torch.Tensor) else weights)]
-    if len(values) != count:
-        raise ValueError(
-            f"--style-weights {','.join(f'{w:g}' for w in values)} has {len(values)} weight(s) for {count} style "
-            f"image(s): give one weight per --style-image, in the same order."
-        )
-    return convex_weights(values, "--style-weights", "style images")
+    tail = f"for {count} style image(s): give one weight per --style-image, in the same order."
+    return mix_weights(weights, count, "--style-weights", "style images", tail)
 
 
 def with_style(

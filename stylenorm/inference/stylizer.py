@@ -55,8 +55,8 @@ def autocast(precision: str, device: torch.device):
 @dataclasses.dataclass
 class Stylizer:
     """An image-to-image network in eval mode on ``device``, its pixel convention and a ``description`` for
-    messages. ``compiled``: run through ``torch.compile`` (:meth:`compile`), for ``compiled_shapes`` only
-    (padded input shapes ``(N, H, W)``; ``None``: every shape)."""
+    messages; ``compiled`` (:meth:`compile`) for the padded input shapes ``(N, H, W)`` in ``compiled_shapes``
+    (``None``: every shape)."""
 
     network: nn.Module
     convention: PixelConvention
@@ -69,8 +69,7 @@ class Stylizer:
         self.to(self.device)
 
     def compile(self, shapes: Iterable[tuple[int, int, int]] | None = None) -> Stylizer:
-        """Compile the network (inductor, weights frozen) for the padded input ``shapes`` (``None``: all); returns
-        self. Worth it for many images of one size (docs/performance.md)."""
+        """Compile the network (inductor, weights frozen) for the padded input ``shapes`` (``None``: all)."""
         self.compiled = True
         self.compiled_shapes = None if shapes is None else frozenset(tuple(shape) for shape in shapes)
         self._forward = compile_for_inference(self.network)
@@ -78,13 +77,12 @@ class Stylizer:
 
     def runs_compiled(self, shape: tuple[int, ...]) -> bool:
         """Whether a padded input of ``shape`` (``(N, C, H, W)`` or ``(N, H, W)``) takes the compiled forward."""
-        if not self.compiled:
-            return False
-        return self.compiled_shapes is None or (shape[0], shape[-2], shape[-1]) in self.compiled_shapes
+        shapes = self.compiled_shapes
+        return self.compiled and (shapes is None or (shape[0], shape[-2], shape[-1]) in shapes)
 
     @property
     def size_multiple(self) -> int:
-        """Height and width the network accepts are multiples of this (after padding)."""
+        """Height and width the network accepts are multiples of this (after padding)..."""
         return int(getattr(self.network, "size_multiple", 1))
 
     @property

@@ -1,9 +1,8 @@
 """Instance, group and layer norm statistics shared across the tiles of an image or the frames of a clip.
 
-Tile by tile, a per-sample norm would take its statistics over each tile, and the tiles would disagree; here
-forward hooks swap in whole-image ones (``--tile-stats``): ``exact`` (the untiled network's, accumulated over the
-tiles), ``thumbnail`` (from a downscaled copy; Chen et al. 2022, URST) or ``per-tile``. Clips pool each frame's
-statistics over frames (``--frame-stats``). The modes: docs/modules.md, docs/stylize.md "Tiling", docs/video.md.
+Forward hooks give each tile whole-image statistics (``--tile-stats``): ``exact`` (the untiled network's,
+accumulated over the tiles), ``thumbnail`` (from a downscaled copy; Chen et al. 2022, URST) or ``per-tile``.
+Clips pool each frame's statistics over frames (``--frame-stats``). Modes: docs/modules.md, docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -33,8 +32,7 @@ class _Measured(Exception):
 
 
 def statistics_groups(module: nn.Module) -> int | None:
-    """How many statistics per sample a layer takes from the sample itself (``None``: none); a layer may declare
-    ``statistics_groups``, as AdaIN's content normalisation does."""
+    """How many statistics per sample a layer takes from the sample itself (``None``: none), or declares."""
     groups = per_sample_groups(module)
     return groups if groups is not None else getattr(module, "statistics_groups", None)
 
@@ -121,21 +119,16 @@ def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> li
 
 
 def exact_statistics(
-    run: Run,
-    order: list[nn.Module],
-    padded: torch.Tensor,
-    rows: tuple[int, list[int]],
-    columns: tuple[int, list[int]],
-    multiple: int,
+    run: Run, order: list[nn.Module], padded: torch.Tensor, tile: int, overlap: int, multiple: int
 ) -> Statistics:
     """The untiled network's per-layer statistics of ``padded`` (``(1, 3, H, W)``), from tiles only."""
-    (tile_height, row_starts), (tile_width, column_starts) = rows, columns
+    tile_height, row_starts = tile_layout(padded.shape[-2], tile, overlap, multiple)
+    tile_width, column_starts = tile_layout(padded.shape[-1], tile, overlap, multiple)
     row_owned = owned_ranges(row_starts, tile_height, padded.shape[-2], multiple)
     column_owned = owned_ranges(column_starts, tile_width, padded.shape[-1], multiple)
     statistics: Statistics = {}
     for layer in order:
-        total = squares = 0
-        count = 0
+        total = squares = count = 0
         for top, (row_begin, row_end) in zip(row_starts, row_owned, strict=True):
             for left, (column_begin, column_end) in zip(column_starts, column_owned, strict=True):
                 seen: list[torch.Tensor] = []
@@ -208,8 +201,8 @@ def whole_image_statistics(
     multiple: int = 4,
     min_size: int = 1,
 ) -> Statistics:
-    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in the tiles
-    of ``run_tiled``; empty for ``per-tile`` or a network without per-sample norms."""
+    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in tiles;
+    empty for ``per-tile`` or a network without per-sample norms."""
     if mode not in TILE_STATISTICS:
         raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
     layers = per_sample_norm_layers(network)
@@ -225,17 +218,15 @@ def whole_image_statistics(
         return measure(run, layers, thumbnail)
     side = max(8 * multiple, min_size)  # a small pass tells the order in which the layers run
     order = list(measure(run, layers, torch.full((1, 3, side, side), 127.5, device=next(network.parameters()).device)))
-    rows, columns = tile_layout(height, tile, overlap, multiple), tile_layout(width, tile, overlap, multiple)
-    return exact_statistics(run, order, padded, rows, columns, multiple)
+    return exact_statistics(run, order, padded, tile, overlap, multiple)
 
 
 @contextlib.contextmanager
 def whole_image_context(
     mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, given: Statistics | None = None, **sizes: int
 ) -> Iterator[Statistics]:
-    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``) run with the whole image's outputs of
-    :func:`whole_image_modules` and statistics (``given``, else measured as ``mode`` says), which it yields.
-    ``sizes``: ``run_tiled``'s keywords."""
+    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``; ``sizes``: ``run_tiled``'s keywords) run with the whole
+    image's :func:`whole_image_modules` outputs and statistics (``given``, else measured as ``mode`` says)."""
     with contextlib.ExitStack() as stack:
         if mode != "per-tile" or given is not None:
             padded = pad_to_multiple(pixels.float(), sizes["multiple"], sizes["min_size"])[0]

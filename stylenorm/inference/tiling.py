@@ -1,10 +1,8 @@
 """Reflection padding to the sizes a network accepts, and running an image too large for memory tile by tile.
 
 Padding goes at the bottom and right only, so crops and tiles line up with the untiled network. Tiles are the
-fewest overlapping windows of at most ``tile x tile`` px on the size-multiple grid (:func:`tile_layout`); seams
-are cross-faded with a raised cosine over the middle half of the overlap. Per-sample norms get whole-image
-statistics from :mod:`stylenorm.inference.tile_statistics`. Layout and blending: docs/modules.md; measured
-errors: docs/stylize.md, "Tiling".
+fewest overlapping windows on the size-multiple grid, cross-faded with a raised cosine over the middle half of the
+overlap. Layout and blending: docs/modules.md; measured errors: docs/stylize.md, "Tiling".
 """
 
 from __future__ import annotations
@@ -62,8 +60,8 @@ def crop_padding(images: torch.Tensor, padding: tuple[int, int, int, int]) -> to
 
 
 def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
-    """An eighth of the tile, a multiple of ``multiple``; at least ``4 * radius`` (up to half the tile), since
-    the blend keeps ``overlap / 4`` px of context on each side of a seam."""
+    """An eighth of the tile on the ``multiple`` grid; at least ``4 * radius`` (up to half the tile), since the
+    blend keeps ``overlap / 4`` px of context on each side of a seam."""
     overlap = _round_up(max(tile // 8, multiple), multiple)
     if radius:
         overlap = max(overlap, min(_round_up(4 * radius, multiple), tile // 2 // multiple * multiple))

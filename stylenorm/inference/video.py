@@ -1,10 +1,7 @@
 """Stylize clips frame by frame: video files (:mod:`stylenorm.inference.video_io`), animated images (GIF, WebP,
-APNG) and frames in memory.
-
-Every frame goes through the image pipeline (:func:`~stylenorm.inference.pipeline.stylize_pixels`) in batches of
-consecutive frames; with ``frame_stats`` other than ``per-frame`` the clip is read twice, first to record each
-frame's norm statistics (:mod:`stylenorm.inference.tile_statistics`). Outputs keep the input's frames and timing:
-a video (audio copied), an animation or a folder of frames. Usage: docs/video.md, "Stylize a clip".
+APNG) and frames in memory, in batches of consecutive frames through the image pipeline. With ``frame_stats`` other
+than ``per-frame`` the clip is read twice, first to record each frame's norm statistics. Outputs keep the input's
+frames and timing. Usage: docs/video.md, "Stylize a clip".
 """
 
 from __future__ import annotations
@@ -53,8 +50,7 @@ def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor
 
 
 def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceOptions) -> Statistics:
-    """Each frame's own statistics (float64 on the CPU, a row per frame) at every per-sample norm layer, for
-    float 0-255 ``(N, 3, H, W)`` frames; of the whole frame, as ``options.tile_stats`` says, where tiled."""
+    """Each float 0-255 frame's own statistics (float64, CPU, a row per frame) at every per-sample norm layer."""
     layers = per_sample_norm_layers(model.network)
     if not layers:
         return {}
@@ -82,11 +78,8 @@ def stylize_clip(
     progress: Callable[[str, int], None] | None = None,
     **keywords,
 ) -> Iterator[torch.Tensor]:
-    """Stylized uint8 ``(3, H, W)`` frames of ``frames()`` (uint8 ``(3, H, W)`` tensors of one size), in order.
-
-    ``options`` (or its fields as keywords): ``batch_size``, ``frame_stats``, tiling and precision apply.
-    ``progress(stage, frames)`` is called after each batch (stage ``statistics`` or ``stylize``).
-    """
+    """Stylized uint8 ``(3, H, W)`` frames of ``frames()`` (uint8 ``(3, H, W)``, one size), in order;
+    ``progress(stage, frames)`` after each batch (stage ``statistics`` or ``stylize``)."""
     options = InferenceOptions.from_keywords(options, **keywords)
     window = parse_frame_statistics(options.frame_stats)
     statistics, total = None, 0
@@ -122,8 +115,7 @@ def stylize_video(
     **keywords,
 ) -> list[Path]:
     """Stylize the video ``source`` into ``target``: a video file, an animation or stills (image extension) or
-    else a folder of frames with extension ``ext``; returns the files written. ``options`` as for
-    :func:`stylize_clip`, with ``scale`` and ``max_size`` resizing each frame first."""
+    else a folder of frames with extension ``ext``; returns the files written."""
     options = InferenceOptions.from_keywords(options, **keywords)
     source, target = Path(source), Path(target)
     rate = probe_video(source).rate
@@ -171,8 +163,7 @@ def is_animated(path: str | os.PathLike) -> bool:
 def stylize_animation(
     source: str | os.PathLike, target: str | os.PathLike, model: Stylizer, options: InferenceOptions | None = None
 ) -> list[Path]:
-    """Stylize every frame of an animated image (each a whole picture, as Pillow composites it) and write them to
-    ``target`` with the input's durations and loop count; ``options`` as for :func:`stylize_video`."""
+    """Stylize every frame of an animated image (as Pillow composites it) into ``target``, durations and loop kept."""
     options = options or InferenceOptions()
     frames, durations = [], []
     with open_image(source) as image:

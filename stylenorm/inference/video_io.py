@@ -1,9 +1,8 @@
 """Video files in and out of the stylize command, through PyAV (FFmpeg's libraries, bundled in its wheel).
 
-Frames are read as uint8 RGB with their presentation times, so outputs keep the input's frame count and timing.
-Writing encodes H.264 (yuv444p when a side is odd), VP9 for ``.webm`` or MPEG-4 Part 2 for ``.avi``, copies the
-input's first audio track (re-encoded where the container cannot hold its codec), into a temporary file renamed
-on success. Usage: docs/video.md.
+Frames are read as uint8 RGB with their presentation times, so outputs keep the input's frame count and timing;
+written as H.264 (VP9 for ``.webm``, MPEG-4 Part 2 for ``.avi``) with the input's first audio track, into a
+temporary file renamed on success. Usage: docs/video.md.
 """
 
 from __future__ import annotations
@@ -104,7 +103,7 @@ def partial_path(path: Path) -> Path:
 
 class VideoWriter:
     """Encodes uint8 RGB frames into ``path``, audio copied from ``audio_from``; as a context manager, the file
-    appears under its name only when the block ends without an error."""
+    appears only when the block ends without an error."""
 
     def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
         import av
