@@ -1,9 +1,5 @@
-"""Datasets, datamodules and the embedded default data; every dataset yields dicts of float tensors ``(3, H, W)``
-in [0, 1].
-
-One datamodule per data config: :class:`UnpairedDataModule` (CycleGAN), :class:`StyleDataModule` (fast style
-transfer), :class:`ContentStylesDataModule` (AdaIN), :class:`ImageFolderDataModule` (autoencoder); the
-``embedded_*`` configs generate their data on first use (:func:`materialize_embedded`). Layouts: docs/training.md.
+"""Datasets, datamodules (one per data config) and the embedded default data; every dataset yields dicts of float
+tensors ``(3, H, W)`` in [0, 1]. Layouts: docs/training.md, "Data".
 """
 
 from stylenorm.data.between_tasks import known_answer_pair
@@ -58,7 +54,7 @@ __all__ = [
     "unpaired_train_transform",
 ]
 
-#: Imported on first use: the datamodules need Lightning, whose import costs the stylize command seconds.
+#: Imported on first use: the datamodules need Lightning, whose import would slow the stylize command.
 _DATAMODULE_NAMES = (
     "ContentStylesDataModule",
     "ImageFolderDataModule",

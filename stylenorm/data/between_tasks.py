@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from stylenorm.data.known_answer import (
-    _check_image,
-    check_known_answer,
-    colour_grade,
-    exposure_answer,
-    random_exposure,
-)
+from stylenorm.data.known_answer import _check_image, check_known_answer, colour_grade, exposure_answer, random_exposure
 
 LIGHTING_GAMMA_RANGE = (0.6, 1.6)
 LIGHTING_GAIN_RANGE = (0.8, 1.5)

@@ -1,8 +1,8 @@
 """Short deterministic clips with known motion, made from the photos the embedded datasets use (nothing downloaded).
 
-Each :class:`Clip` carries, for every pixel of frame t+1, where it was in frame t and whether it was visible
-there, so the temporal error of :mod:`stylenorm.inference.flicker` (Lai et al. 2018) needs no optical flow. The
-clips and what each tests: docs/video.md, "The flicker metric (known motion)".
+Each :class:`Clip` knows, for every pixel of frame t+1, where it was in frame t and whether it was visible, so the
+temporal error of :mod:`stylenorm.inference.flicker` (Lai et al. 2018) needs no optical flow. The clips:
+docs/video.md, "The flicker metric (known motion)".
 """
 
 from __future__ import annotations
@@ -35,18 +35,14 @@ class Clip:
     def __post_init__(self) -> None:
         count, _, height, width = self.frames.shape
         if self.source.shape != (count - 1, height, width, 2) or self.valid.shape != (count - 1, height, width):
-            raise ValueError(
-                f"Clip {self.name!r}: motion shaped {tuple(self.source.shape)} / {tuple(self.valid.shape)} does not "
-                f"fit {count} frames of {height}x{width} (expected ({count - 1}, {height}, {width}, 2) and without 2)."
-            )
+            shapes = f"{tuple(self.source.shape)} / {tuple(self.valid.shape)}"
+            raise ValueError(f"Clip {self.name!r}: motion {shapes} does not fit {count} frames of {height}x{width}.")
 
 
 def pixel_grid(height: int, width: int) -> torch.Tensor:
     """``(H, W, 2)`` float: the (x, y) of every pixel centre."""
-    ys, xs = torch.meshgrid(
-        torch.arange(height, dtype=torch.float32), torch.arange(width, dtype=torch.float32), indexing="ij"
-    )
-    return torch.stack([xs, ys], dim=-1)
+    ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    return torch.stack([xs, ys], dim=-1).float()
 
 
 def inside(points: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -1,9 +1,8 @@
 """LightningDataModules of the tasks, dataclasses of their options; configured by ``configs/data/*.yaml``.
 
-Every datamodule has the common options of :class:`_ImageDataModule` (``root``, ``image_size``, ``batch_size``,
-``num_workers``, ``embedded``, ``embedded_root``, ``max_val_images``, ``seed``) and declares only its own, so
-``data.batch_size=8`` means the same for every model. Train: a resumable loader that drops a short last batch;
-val: fixed images in a fixed order with a generator of their own. Details: docs/modules.md.
+The options every datamodule has live in :class:`_ImageDataModule`, so ``data.batch_size=8`` means the same for
+every model. Train: a resumable loader that drops a short last batch; val: fixed images in a fixed order with a
+generator of their own. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -21,28 +20,15 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
+import stylenorm.data.transforms as transforms
 from stylenorm.data.between_tasks import check_alpha
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
-from stylenorm.data.embedded import (
-    CYCLEGAN_KNOWN_ANSWERS,
-    EMBEDDED_STYLE_FILES,
-    embedded_style_images,
-    materialize_embedded,
-)
+from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, embedded_style_images, materialize_embedded
 from stylenorm.data.images import list_images, load_rgb
 from stylenorm.data.known_answer import KNOWN_ANSWERS, check_known_answer
 from stylenorm.data.resumable import ResumableDataLoader, run_seed
-from stylenorm.data.transforms import (
-    adain_train_transform,
-    eval_transform,
-    to_float_tensor,
-    train_transform,
-    unpaired_train_transform,
-)
 
 log = logging.getLogger(__name__)
-
-PathArg = str | os.PathLike | None
 
 _CYCLEGAN_LAYOUT = (
     "expected trainA/ and trainB/ (testA/, testB/, testA_truth/ optional), the layout of the CycleGAN "
@@ -65,18 +51,14 @@ def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[l
         raise ValueError(
             f"Found {len(paths)} image(s); holding out validation images needs at least 2 (or data.val_root)."
         )
-    count = max(1, len(paths) // 10)
-    if max_count is not None:
-        count = min(count, max_count)
+    count = min(max(1, len(paths) // 10), len(paths) if max_count is None else max_count)
     chosen = set(np.random.default_rng(seed).permutation(len(paths))[:count].tolist())
-    train = [p for i, p in enumerate(paths) if i not in chosen]
-    val = [p for i, p in enumerate(paths) if i in chosen]
-    return train, val
+    return [p for i, p in enumerate(paths) if i not in chosen], [p for i, p in enumerate(paths) if i in chosen]
 
 
 @dataclass(eq=False)
 class _ImageDataModule(LightningDataModule):
-    """The options every datamodule has, embedded-data preparation and the loaders; subclasses fill the datasets."""
+    """The options every datamodule has, embedded data and the loaders; subclasses' ``_build_datasets`` fill them."""
 
     root: Path
     _: KW_ONLY
@@ -88,14 +70,13 @@ class _ImageDataModule(LightningDataModule):
     max_val_images: int | None = 8
     seed: int = 0
 
-    #: The known-answer task of the data (None: none); subclasses that support one have it as an option.
-    known_answer = None
+    known_answer = None  # the known-answer task of the data; an option of the subclasses that support one
 
     def __post_init__(self) -> None:
         super().__init__()
         if self.image_size < 1 or self.batch_size < 1:
             raise ValueError(
-                f"data.image_size and data.batch_size must be positive, got {self.image_size} and {self.batch_size}."
+                f"data.image_size and data.batch_size must be positive, got {self.image_size}, {self.batch_size}."
             )
         self.root = Path(self.root)
         self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
@@ -110,10 +91,7 @@ class _ImageDataModule(LightningDataModule):
         self.prepare_data()  # no-op when present; lets dm.setup() work without a Trainer
         self.train_set, self.val_set = self._build_datasets()
 
-    def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        raise NotImplementedError
-
-    def _content_split(self, val_root: PathArg, what: str) -> tuple[list[Path], list[Path]]:
+    def _content_split(self, val_root: Path | None, what: str) -> tuple[list[Path], list[Path]]:
         """``(train, val)`` images of ``root``: val from ``val_root``, else a seeded few held out of ``root``."""
         images = list_images(self.root, hint=f"Set data.root to a folder of {what} (searched recursively).")
         if val_root is not None:
@@ -126,11 +104,8 @@ class _ImageDataModule(LightningDataModule):
     def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before its dataloaders are requested.")
-        workers = {
-            "num_workers": self.num_workers,
-            "persistent_workers": self.num_workers > 0,
-            "pin_memory": torch.cuda.is_available(),
-        }
+        workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        workers["pin_memory"] = torch.cuda.is_available()
         if not train:  # its own generator: a validation never draws from the run's random stream
             return DataLoader(dataset, batch_size=batch_size, generator=torch.Generator(), **workers)
         trainer = self.trainer
@@ -157,10 +132,9 @@ class _ImageDataModule(LightningDataModule):
 class UnpairedDataModule(_ImageDataModule):
     """Two unpaired domains for CycleGAN (Zhu et al. 2017): ``root/trainA``, ``root/trainB``.
 
-    Validation: ``<eval_split>A/``, ``<eval_split>B/`` and optionally ``<eval_split>A_truth/`` (the true B
-    version of each A image), ``eval_split`` being ``test`` or ``val`` (held-out tiles, for tuning); without
-    testA/ or testB/, a few training images. ``known_answer``: the task the data pose (an embedded dataset
-    must be given the one it was built for). Layouts: docs/training.md, "Data".
+    Validation: ``<eval_split>A/``, ``<eval_split>B/`` and optionally ``<eval_split>A_truth/`` (the true B of each
+    A image), ``eval_split`` being ``test`` or ``val``; without them, a few training images. Layouts and
+    ``known_answer``: docs/training.md, "Data".
     """
 
     _: KW_ONLY
@@ -179,11 +153,10 @@ class UnpairedDataModule(_ImageDataModule):
         if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != self.known_answer:
             datasets = ", ".join(f"{name} ({task})" for name, task in CYCLEGAN_KNOWN_ANSWERS.items())
             raise ValueError(
-                f"data.embedded={self.embedded!r} with data.known_answer={self.known_answer!r}: the embedded "
-                f"CycleGAN datasets are {datasets}. Set data.known_answer to one of {', '.join(KNOWN_ANSWERS)} "
-                f"(data=embedded_cyclegan picks the dataset from it)."
+                f"data.embedded={self.embedded!r} with data.known_answer={self.known_answer!r}: the embedded CycleGAN "
+                f"datasets are {datasets}; set data.known_answer to one of {', '.join(KNOWN_ANSWERS)} instead."
             )
-        unpaired_train_transform(self.image_size, self.load_size, self.flip)  # fail now on a bad size pair
+        transforms.unpaired_train_transform(self.image_size, self.load_size, self.flip)  # fail now on a bad size pair
 
     def _validation_images(self, domain: str, train_images: list[Path]) -> list[Path]:
         folder = self.root / f"{self.eval_split}{domain}"
@@ -191,8 +164,7 @@ class UnpairedDataModule(_ImageDataModule):
             return spread(list_images(folder, hint=_CYCLEGAN_LAYOUT), self.max_val_images)
         if self.eval_split == "val":  # tuning on training images would tune for memorising them
             raise FileNotFoundError(
-                f"eval_split=val but {folder} is not there: add held-out training images as valA/, valB/ "
-                f"(and valA_truth/), or set eval_split=test."
+                f"eval_split=val but {folder} is not there: add valA/, valB/ or set eval_split=test."
             )
         fallback = spread(train_images, self.max_val_images or 8)
         log.info("%s not found: validating on %d of the train%s images instead.", folder, len(fallback), domain)
@@ -207,32 +179,31 @@ class UnpairedDataModule(_ImageDataModule):
         missing = [path for path, key in zip(images_a, keys, strict=True) if key not in by_name]
         if missing:
             raise FileNotFoundError(
-                f"{folder} has no ground truth for {len(missing)} {folder_a.name} image(s), e.g. {missing[0].name}; "
-                f"add one per image with the same file name, or remove {folder}."
+                f"{folder} has no ground truth for {len(missing)} {folder_a.name} image(s), e.g. {missing[0].name}: "
+                f"add one per image (same file name), or remove {folder}."
             )
         return [by_name[key] for key in keys]
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         train_a, train_b = (list_images(self.root / f"train{domain}", hint=_CYCLEGAN_LAYOUT) for domain in "AB")
-        train = UnpairedDataset(train_a, train_b, unpaired_train_transform(self.image_size, self.load_size, self.flip))
-        val_a = self._validation_images("A", train_a)
-        val_b = self._validation_images("B", train_b)
+        transform = transforms.unpaired_train_transform(self.image_size, self.load_size, self.flip)
+        train = UnpairedDataset(train_a, train_b, transform)
+        val_a, val_b = self._validation_images("A", train_a), self._validation_images("B", train_b)
         truth = self._truth_images(val_a)
         if self.known_answer is not None and truth is None:
-            folders = f"{self.root / self.eval_split}A/ and {self.eval_split}A_truth/"
             raise FileNotFoundError(
-                f"data.known_answer={self.known_answer!r} needs {folders}, or data.known_answer=null."
+                f"data.known_answer={self.known_answer!r} needs {self.root / self.eval_split}A/ and "
+                f"{self.eval_split}A_truth/, or data.known_answer=null."
             )
-        val = UnpairedValidationDataset(val_a, val_b, eval_transform(self.image_size), truth=truth)
-        return train, val
+        return train, UnpairedValidationDataset(val_a, val_b, transforms.eval_transform(self.image_size), truth=truth)
 
 
 @dataclass(eq=False)
 class ImageFolderDataModule(_ImageDataModule):
     """One folder of images (searched recursively) as ``{key: image}`` batches: the autoencoder's data.
 
-    Validation: ``val_root``, or a seeded held-out few of ``root`` (not trained on). ``known_answer``: a task
-    of :mod:`stylenorm.data.known_answer` posed on each loaded image (:class:`KnownAnswerDataset`).
+    Validation: ``val_root``, or a seeded held-out few of ``root``. ``known_answer``: a task of
+    :mod:`stylenorm.data.known_answer` posed on each loaded image (:class:`KnownAnswerDataset`).
     """
 
     _: KW_ONLY
@@ -253,25 +224,25 @@ class ImageFolderDataModule(_ImageDataModule):
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         train_images, val_images = self._content_split(self.val_root, "images")
-        transform = train_transform(self.image_size, self.random_crop, self.flip)
+        transform = transforms.train_transform(self.image_size, self.random_crop, self.flip)
         train = ImageFolderDataset(train_images, transform, key=self.key)
-        val = ImageFolderDataset(val_images, eval_transform(self.image_size), key=self.key)
-        if self.known_answer is not None:
-            alpha = self.mixture_alpha
-            return (
-                KnownAnswerDataset(train, self.known_answer, mixture_alpha=alpha),
-                KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=alpha),
-            )
-        return train, val
+        val = ImageFolderDataset(val_images, transforms.eval_transform(self.image_size), key=self.key)
+        if self.known_answer is None:
+            return train, val
+        alpha = self.mixture_alpha
+        return (
+            KnownAnswerDataset(train, self.known_answer, mixture_alpha=alpha),
+            KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=alpha),
+        )
 
 
 @dataclass(eq=False)
 class StyleDataModule(ImageFolderDataModule):
     """Content photos (``{"content": image}`` batches) and one or more style images, for fast style transfer.
 
-    The defaults follow the PyTorch example (256 px, batch 4, centre crops, no flips). ``style_size`` resizes
-    a painting's longer side, keeping its proportions. Several styles (conditional instance norm, Dumoulin et
-    al. 2017): ``style_images=[...]`` (style index = position) or ``num_styles=N`` on the embedded data.
+    The defaults follow the PyTorch example (256 px, batch 4, centre crops, no flips). ``style_size`` resizes a
+    painting's longer side. Several styles (conditional instance norm, Dumoulin et al. 2017): ``style_images=[...]``
+    (style index = position) or ``num_styles=N`` on the embedded data.
     """
 
     style_image: Path | None = None
@@ -289,8 +260,7 @@ class StyleDataModule(ImageFolderDataModule):
     def __post_init__(self) -> None:
         if self.known_answer is not None:
             raise ValueError(
-                f"data.known_answer={self.known_answer!r}: style transfer has no known answer "
-                f"(it is for model=autoencoder and model=cyclegan). Remove the key."
+                f"data.known_answer={self.known_answer!r}: style transfer has no known answer; remove the key."
             )
         super().__post_init__()
         self._style_key = "data.style_images" if self.style_images is not None else "data.style_image"
@@ -300,33 +270,25 @@ class StyleDataModule(ImageFolderDataModule):
             self._check_style_images()
 
     def _style_paths(self) -> list[Path]:
-        style_images, num_styles = self.style_images, self.num_styles
-        if style_images is not None:
-            single = isinstance(style_images, (str, os.PathLike))
-            paths = [Path(style_images)] if single else [Path(path) for path in style_images]
-            if not paths:
-                raise ValueError("data.style_images is empty: list the paintings, or set data.style_image=FILE.")
-            if len(set(paths)) != len(paths):
-                raise ValueError(f"data.style_images lists a painting twice: {[str(p) for p in paths]}.")
-            if num_styles is not None and num_styles != len(paths):
-                raise ValueError(
-                    f"data.num_styles={num_styles} but data.style_images lists {len(paths)} paintings; "
-                    f"drop data.num_styles (the list decides)."
-                )
-            return paths
-        if num_styles is not None and num_styles != 1:
-            if self.embedded != "style":
-                raise ValueError(
-                    f"data.num_styles={num_styles} picks paintings of the embedded style data (data=embedded_style); "
-                    f"for your own, list them: data.style_images=[a.jpg,b.jpg,...]."
-                )
-            return embedded_style_images(self.embedded_root, num_styles)
-        if self.style_image is None:
-            raise ValueError(
-                "No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...] for several "
-                "(with norm=conditional_instance)."
-            )
-        return [Path(self.style_image)]
+        num_styles = self.num_styles
+        if self.style_images is None:
+            if num_styles not in (None, 1):
+                if self.embedded != "style":
+                    raise ValueError(
+                        f"data.num_styles={num_styles} picks the embedded style data's paintings (data=embedded_style);"
+                        f" list your own: data.style_images=[a.jpg,b.jpg,...]."
+                    )
+                return embedded_style_images(self.embedded_root, num_styles)
+            if self.style_image is None:
+                raise ValueError("No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...].")
+            return [Path(self.style_image)]
+        single = isinstance(self.style_images, (str, os.PathLike))
+        paths = [Path(path) for path in ([self.style_images] if single else self.style_images)]
+        if not paths or len(set(paths)) != len(paths):
+            raise ValueError(f"data.style_images={[str(p) for p in paths]}: list each painting once.")
+        if num_styles is not None and num_styles != len(paths):
+            raise ValueError(f"data.num_styles={num_styles} but data.style_images lists {len(paths)}; drop num_styles.")
+        return paths
 
     def _check_style_images(self) -> None:
         for path in self.style_images:
@@ -335,10 +297,8 @@ class StyleDataModule(ImageFolderDataModule):
             try:
                 load_rgb(path)
             except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-                raise ValueError(
-                    f"Style image {path} cannot be read as an image ({type(error).__name__}: {error}). "
-                    f"Point {self._style_key} at .jpg/.png paintings."
-                ) from None
+                message = f"Style image {path} cannot be read as an image ({type(error).__name__}: {error})."
+                raise ValueError(f"{message} Point {self._style_key} at .jpg/.png paintings.") from None
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         self._check_style_images()
@@ -359,16 +319,16 @@ class StyleDataModule(ImageFolderDataModule):
             scale = self.style_size / max(image.size)
             size = [max(1, round(image.height * scale)), max(1, round(image.width * scale))]
             image = functional.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-        return to_float_tensor()(image).unsqueeze(0)
+        return transforms.to_float_tensor()(image).unsqueeze(0)
 
 
 @dataclass(eq=False)
 class ContentStylesDataModule(_ImageDataModule):
     """Content photos and style paintings drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1).
 
-    Batches ``{"content", "style"}``; validation pairs content ``i`` with style ``i mod n``. Styles:
-    ``style_root`` or ``style_images`` (the embedded ``style`` data: its paintings); validation styles from
-    ``style_val_root`` (never trained on) or a few training ones; content as :class:`ImageFolderDataModule`.
+    Batches ``{"content", "style"}``; validation pairs content ``i`` with style ``i mod n``. Styles: ``style_root``
+    or ``style_images`` (embedded: the ``style`` data's paintings); validation styles from ``style_val_root`` or a
+    few training ones; content as :class:`ImageFolderDataModule`.
     """
 
     style_root: Path | None = None
@@ -386,32 +346,28 @@ class ContentStylesDataModule(_ImageDataModule):
             raise ValueError(f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data.")
         if not self.embedded and (self.style_root is None) == (self.style_images is None):
             raise ValueError(
-                "AdaIN needs style images: set exactly one of data.style_root=DIR (a folder of paintings, e.g. "
-                "WikiArt) and data.style_images=[a.jpg,b.jpg,...]."
+                "AdaIN needs style images: set exactly one of data.style_root=DIR and data.style_images=[...]."
             )
         self.style_images = [Path(path) for path in self.style_images] if self.style_images is not None else None
-        adain_train_transform(self.image_size, self.load_size)  # fail now on a bad size pair
+        transforms.adain_train_transform(self.image_size, self.load_size)  # fail now on a bad size pair
 
     def _styles(self) -> list[Path]:
         if self.style_images is not None:
-            missing = [path for path in self.style_images if not path.is_file()]
-            if missing:
-                raise FileNotFoundError(
-                    f"Style image {missing[0]} of data.style_images not found ({len(missing)} missing)."
-                )
+            for path in self.style_images:
+                if not path.is_file():
+                    raise FileNotFoundError(f"Style image {path} of data.style_images not found.")
             return self.style_images
         if self.style_root is not None:
             return list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
-        return embedded_style_images(self.embedded_root, len(EMBEDDED_STYLE_FILES))
+        return embedded_style_images(self.embedded_root)
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         content, val_content = self._content_split(self.val_root, "content photos")
         styles = self._styles()
-        val_styles = spread(styles, self.max_val_images)
+        val_styles = styles
         if self.style_val_root is not None:
-            hint = "Set data.style_val_root to a folder of paintings."
-            val_styles = spread(list_images(self.style_val_root, hint=hint), self.max_val_images)
-        keys = ("content", "style")
-        train = UnpairedDataset(content, styles, adain_train_transform(self.image_size, self.load_size), keys=keys)
-        val = UnpairedValidationDataset(val_content, val_styles, eval_transform(self.image_size), keys=keys)
-        return train, val
+            val_styles = list_images(self.style_val_root, hint="Set data.style_val_root to a folder of paintings.")
+        transform, keys = transforms.adain_train_transform(self.image_size, self.load_size), ("content", "style")
+        val_styles = spread(val_styles, self.max_val_images)
+        val = UnpairedValidationDataset(val_content, val_styles, transforms.eval_transform(self.image_size), keys=keys)
+        return UnpairedDataset(content, styles, transform, keys=keys), val

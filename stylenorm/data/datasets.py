@@ -1,9 +1,6 @@
 """Map-style datasets returning dicts of float tensors ``(3, H, W)`` in [0, 1] (layouts: docs/training.md, "Data").
 
-:class:`ImageFolderDataset` (``{key: image}``), :class:`UnpairedDataset` (two sets drawn independently, as
-CycleGAN and AdaIN train), :class:`UnpairedValidationDataset` (fixed pairs, plus ``"A_truth"`` when the data
-have one) and :class:`KnownAnswerDataset` (``{key: input, "target": answer}``). Files that cannot be decoded are
-skipped with one warning each (:class:`~stylenorm.data.images.ImageList`).
+Files that cannot be decoded are skipped with one warning each (:class:`~stylenorm.data.images.ImageList`).
 """
 
 from __future__ import annotations
@@ -50,8 +47,7 @@ class ImageFolderDataset(Dataset):
 
 
 class UnpairedDataset(Dataset):
-    """Two unaligned image sets: item ``i`` = A[i % nA] and a random B, keyed ``keys`` (CycleGAN's A, B; AdaIN's
-    content, style); length ``max(nA, nB)``."""
+    """Two unaligned image sets (CycleGAN's A, B; AdaIN's content, style): item ``i`` = A[i % nA] and a random B."""
 
     def __init__(
         self, root_a: Images, root_b: Images, transform: Callable | None = None, keys: tuple[str, str] = ("A", "B")
@@ -70,10 +66,8 @@ class UnpairedDataset(Dataset):
 
 
 class UnpairedValidationDataset(Dataset):
-    """Fixed pairs: item ``i`` = A[i], B[i % nB] and, with ``truth`` (one per A image), ``A_truth``[i].
-
-    An A image whose truth cannot be read is skipped together with it, so the two never misalign.
-    """
+    """Fixed pairs: item ``i`` = A[i], B[i % nB] and, with ``truth`` (one per A image), ``A_truth``[i] (skipped
+    together with its A image when unreadable, so the two never misalign)."""
 
     def __init__(
         self,
@@ -119,11 +113,9 @@ class KnownAnswerDataset(Dataset):
     def __init__(
         self, images: ImageFolderDataset, known_answer: str, fixed_seed: int | None = None, mixture_alpha: float = 0.5
     ) -> None:
-        self.known_answer = check_known_answer(known_answer)
-        if self.known_answer is None:
+        if check_known_answer(known_answer) is None:
             raise ValueError("KnownAnswerDataset needs a known_answer; use the ImageFolderDataset itself for none.")
-        self.source = images
-        self.images, self.key = images.images, images.key
+        self.source, self.key, self.known_answer = images, images.key, known_answer
         self.fixed_seed = fixed_seed
         self.mixture_alpha = check_alpha(mixture_alpha)
 

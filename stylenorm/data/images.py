@@ -1,8 +1,7 @@
-"""Finding and decoding image files the way users actually have them.
+"""Finding and decoding image files the way users have them (no Lightning here: inference imports it).
 
-:func:`load_rgb` turns EXIF-rotated JPEGs, grayscale, palette, CMYK, 16-bit and ICC-tagged files into the 8-bit
-sRGB image every network here expects; :class:`ImageList` reads a dataset's files and skips (with one warning
-per file) the ones that cannot be decoded, so one bad file out of 80,000 costs a warning, not a run.
+:func:`load_rgb` turns EXIF-rotated, grayscale, palette, CMYK, 16-bit and ICC-tagged files into 8-bit sRGB;
+:class:`ImageList` skips (with one warning each) the files of a dataset that cannot be decoded.
 """
 
 from __future__ import annotations
@@ -41,14 +40,14 @@ class ImageTooLargeError(UnreadableImageError):
 
 @contextlib.contextmanager
 def open_image(path: PathLikeStr) -> Iterator[Image.Image]:
-    """``Image.open(path)`` for files from users; a decompression bomb raises :class:`ImageTooLargeError`."""
+    """``Image.open(path)``, a decompression bomb raising :class:`ImageTooLargeError`."""
     try:
         with Image.open(path) as image:
             yield image
     except Image.DecompressionBombError as error:
+        fix = "shrink it with another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
         raise ImageTooLargeError(
-            f"too large to decode safely ({error}); refused as a possible decompression bomb. Shrink it with "
-            f"another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file."
+            f"too large to decode safely ({error}); refused as a decompression bomb: {fix}."
         ) from None
 
 
@@ -64,15 +63,12 @@ def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") 
         path
         for path in candidates
         if path.suffix.lower() in IMAGE_EXTENSIONS
-        and not path.name.startswith(".")
         and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts[:-1])
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
     if not images:
         where = "in it or its subfolders" if recursive else "in it"
-        raise FileNotFoundError(
-            f"Image folder {folder} has no images {where} (looked for {', '.join(IMAGE_EXTENSIONS)}).{fix}"
-        )
+        raise FileNotFoundError(f"Image folder {folder} has no images {where} ({', '.join(IMAGE_EXTENSIONS)}).{fix}")
     return images
 
 
@@ -94,11 +90,8 @@ _SRGB = ImageCms.createProfile("sRGB")
 
 
 def to_srgb(image: Image.Image, source: object = "image") -> Image.Image:
-    """Pixels in an embedded ICC profile's colour space converted to sRGB (littleCMS, perceptual intent).
-
-    Untagged and sRGB-tagged images are returned unchanged, alpha is carried through; a profile that cannot
-    be applied is reported (:class:`ColourProfileWarning` naming ``source``), never silently dropped.
-    """
+    """Pixels of an embedded ICC profile's colour space converted to sRGB (littleCMS), alpha carried through;
+    a profile that cannot be applied is warned about (:class:`ColourProfileWarning`), never silently dropped."""
     icc = image.info.get("icc_profile")
     if not icc:
         return image
@@ -133,8 +126,7 @@ def has_transparency(image: Image.Image) -> bool:
 
 
 def to_rgb(image: Image.Image, source: object = "image") -> Image.Image:
-    """A decoded, upright image of any mode as 8-bit sRGB: high bit depths scaled, ICC profile applied,
-    transparency composited over white (the colour under transparent pixels is undefined)."""
+    """Any mode as 8-bit sRGB: high bit depths scaled, ICC profile applied, transparency composited over white."""
     if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         icc = image.info.get("icc_profile")
         image = _to_8bit(image)
@@ -149,10 +141,7 @@ def to_rgb(image: Image.Image, source: object = "image") -> Image.Image:
 
 
 def load_rgb(path: PathLikeStr) -> Image.Image:
-    """Decode ``path`` completely as :func:`to_rgb` says, EXIF orientation applied (an animation: its first frame).
-
-    Raises whatever PIL raises for unreadable, empty or truncated files (``OSError`` mostly).
-    """
+    """``path`` decoded completely by :func:`to_rgb`, EXIF orientation applied; PIL's errors for bad files."""
     with open_image(path) as opened:
         opened.load()  # decode now: a truncated file must fail here, not later in a transform
         image = ImageOps.exif_transpose(opened)
@@ -160,10 +149,7 @@ def load_rgb(path: PathLikeStr) -> Image.Image:
 
 
 class ImageList:
-    """Images of a dataset, read by index; a file that cannot be decoded is warned about once, then skipped.
-
-    With ``num_workers > 0`` each worker keeps its own list, so a bad file is warned about once per worker.
-    """
+    """Images of a dataset, read by index; a file that cannot be decoded is warned about once (per worker)."""
 
     def __init__(
         self, paths: Sequence[Path], transform: Callable | None = None, *, description: str = "images"
@@ -198,10 +184,8 @@ class ImageList:
         return self.transform(image) if self.transform is not None else image
 
     def first_readable(self, start: int, read: Callable[[int], object] | None = None):
-        """``read(i)`` (default :meth:`read`) for the first ``i`` from ``start`` on, wrapping around, that decodes.
-
-        Datasets pass a ``read`` of several aligned files (an image and its truth) so they are skipped together.
-        """
+        """``read(i)`` (default :meth:`read`; or one of aligned files, skipped together) of the first ``i`` from
+        ``start`` on, wrapping around, that decodes."""
         read = read or self.read
         n = len(self.paths)
         for offset in range(n):

@@ -2,8 +2,7 @@
 
 The extremes: ``colour_grade`` (answer ``f(x)``, a fixed "cold grade"; instance norm loses by construction) and
 ``exposure`` (input ``e(x)``, a random per-channel gain and offset; answer ``a(x)``, the same for every ``e``;
-instance norm wins by construction). Between them: :mod:`stylenorm.data.between_tasks`. Formulas and why:
-docs/modules.md; choosing a task: docs/training.md, "Data".
+instance norm wins). Between them: :mod:`stylenorm.data.between_tasks`. Formulas: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -20,12 +19,10 @@ SEPIA_MIX = 0.6
 GAMMA = 0.8
 CONTRAST = 1.2
 
-#: The exposure nuisance: gain about the channel mean and offset, before narrowing.
 GAIN_RANGE = (0.5, 1.5)
-OFFSET_RANGE = (-0.2, 0.2)
-#: The exposure answer: the standardized photo is mapped to this mean and std before grading.
+OFFSET_RANGE = (-0.2, 0.2)  # the exposure nuisance: gain about the channel mean and offset, before narrowing
 STANDARD_MEAN = 0.45
-STANDARD_STD = 0.2
+STANDARD_STD = 0.2  # the exposure answer maps the standardized photo to this mean and std before grading
 STD_FLOOR = 1e-6
 
 
@@ -39,13 +36,12 @@ def check_known_answer(value: str | None, key: str = "data.known_answer") -> str
 def _check_image(image: torch.Tensor, what: str) -> None:
     if image.dim() not in (3, 4) or image.shape[-3] != 3 or not image.is_floating_point():
         raise ValueError(
-            f"{what} expects a float RGB tensor (3, H, W) or (N, 3, H, W) in [0, 1]; "
-            f"got {image.dtype} of shape {tuple(image.shape)}."
+            f"{what} expects a float RGB tensor (3, H, W) or (N, 3, H, W), got {image.dtype} {tuple(image.shape)}."
         )
 
 
 def warm_film_grade(image: torch.Tensor) -> torch.Tensor:
-    """The "warm film grade" w, the first step of f; same shape and dtype, in [0, 1] (input clipped first)."""
+    """The "warm film grade" w, the first step of f, in [0, 1] (input clipped first)."""
     _check_image(image, "warm_film_grade")
     x = image.clamp(0.0, 1.0)
     r, g, b = x.unbind(-3)
@@ -77,7 +73,7 @@ def exposure_answer(image: torch.Tensor) -> torch.Tensor:
 
 
 def apply_exposure(image: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """``clamp(m_c + g_c (x_c - m_c) + o_c, 0, 1)``; the clamp is a no-op for :func:`exposure_parameters`."""
+    """``clamp(m_c + g_c (x_c - m_c) + o_c, 0, 1)`` (no clamping needed for :func:`exposure_parameters`)."""
     _check_image(image, "apply_exposure")
     mean = _channel_mean(image)
     return (mean + gain * (image - mean) + offset).clamp(0.0, 1.0)
@@ -86,21 +82,16 @@ def apply_exposure(image: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor
 def exposure_parameters(
     image: torch.Tensor, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random gain and offset per image and channel (..., 3, 1, 1), narrowed so :func:`apply_exposure` never clips.
-
-    The draws are float64 from ``generator``, so they do not depend on the image's dtype.
-    """
+    """A random gain and offset per image and channel (..., 3, 1, 1), narrowed so :func:`apply_exposure` never clips;
+    drawn in float64, so they do not depend on the image's dtype."""
     _check_image(image, "exposure_parameters")
     shape = (*image.shape[:-2], 1, 1)
-    draws = torch.rand((2, *shape), generator=generator, dtype=torch.float64)
-    draws = draws.to(device=image.device, dtype=image.dtype)
+    draws = torch.rand((2, *shape), generator=generator, dtype=torch.float64).to(image.device, image.dtype)
     mean = _channel_mean(image)
-    lowest = image.amin(dim=(-2, -1), keepdim=True)
-    highest = image.amax(dim=(-2, -1), keepdim=True)
+    lowest, highest = image.amin(dim=(-2, -1), keepdim=True), image.amax(dim=(-2, -1), keepdim=True)
     max_gain = (1.0 / (highest - lowest).clamp_min(1e-12)).clamp(max=GAIN_RANGE[1])
     gain = GAIN_RANGE[0] + (max_gain - GAIN_RANGE[0]) * draws[0]
-    low = mean + gain * (lowest - mean)
-    high = mean + gain * (highest - mean)
+    low, high = mean + gain * (lowest - mean), mean + gain * (highest - mean)
     # feasible offsets [-low, 1 - high] (never empty: gain * span <= 1) met with the +-0.2 budget;
     # when they do not meet, the feasible end nearest to 0
     offset_min = torch.minimum((-low).clamp(min=OFFSET_RANGE[0]), 1.0 - high)

@@ -1,9 +1,8 @@
-"""A training loader that a checkpoint can stop and resume mid-epoch, drawing exactly what the run never stopped would.
+"""A training loader that a checkpoint can stop and resume mid-epoch, drawing what the run never stopped would.
 
-Lightning saves the ``state_dict`` of a train DataLoader that has one and hands it back on resume. The order is
-a ``DistributedSampler`` permutation seeded by ``(seed, epoch)`` that skips the batches already trained on, each
-sample's augmentation draws from a generator seeded by ``(seed, epoch, index)``, and the loader never draws from
-the global generators. Why each is needed: docs/modules.md; resume as a whole: docs/training.md.
+Lightning checkpoints the ``state_dict`` of a train DataLoader. The order is a ``DistributedSampler`` permutation
+seeded by ``(seed, epoch)`` that skips the batches already trained on; each sample's augmentation draws from a
+generator seeded by ``(seed, epoch, index)``, never from the global ones. Why: docs/modules.md, docs/training.md.
 """
 
 from __future__ import annotations
@@ -24,11 +23,8 @@ def run_seed() -> int:
 
 
 class SeededSamples(Dataset):
-    """``dataset[index]`` for the sampler's ``(index, seed)``, with torch's generator seeded by ``seed``.
-
-    The generator's state outside is restored afterwards, so loading in the training process does not disturb the
-    run's own stream. The transforms draw from torch's generator only (torchvision v2).
-    """
+    """``dataset[index]`` for the sampler's ``(index, seed)``, torch's generator seeded by ``seed`` meanwhile (the
+    transforms draw from it only); its state outside is restored, so the run's own stream is undisturbed."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
@@ -48,8 +44,8 @@ class SeededSamples(Dataset):
 class ResumableSampler(DistributedSampler):
     """``DistributedSampler``'s order as ``(index, seed)`` items, less the first ``skip`` of the epoch.
 
-    Its seed is a hash of the run's ``seed``: ``DistributedSampler`` seeds epoch ``e`` with ``seed + e``, which
-    would give run seed 1 the order of run seed 0 one epoch later.
+    Its seed is a hash of the run's: ``DistributedSampler`` seeds epoch ``e`` with ``seed + e``, which would give run
+    seed 1 the order of run seed 0 one epoch later.
     """
 
     def __init__(self, dataset: Dataset, *, seed: int, shuffle: bool = True, num_replicas: int = 1, rank: int = 0):
@@ -74,26 +70,17 @@ class ResumableSampler(DistributedSampler):
 class ResumableDataLoader(DataLoader):
     """A shuffled training DataLoader whose position (epoch, batches delivered) Lightning checkpoints.
 
-    ``num_replicas`` / ``rank``: the DDP world size and this process's rank. Other keywords go to ``DataLoader``.
+    ``num_replicas`` / ``rank``: the DDP world size and this process's rank; other keywords go to ``DataLoader``.
     """
 
     def __init__(
-        self,
-        dataset: Dataset,
-        *,
-        batch_size: int,
-        seed: int,
-        drop_last: bool = False,
-        num_replicas: int = 1,
-        rank: int = 0,
-        **kwargs: Any,
+        self, dataset: Dataset, *, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0, **kwargs: Any
     ) -> None:
         sampler = ResumableSampler(dataset, seed=seed, num_replicas=num_replicas, rank=rank)
         super().__init__(
             SeededSamples(dataset),
             batch_size=batch_size,
             sampler=sampler,
-            drop_last=drop_last,
             generator=torch.Generator().manual_seed(seed),  # worker seeds; never the global generator
             **kwargs,
         )
@@ -105,8 +92,7 @@ class ResumableDataLoader(DataLoader):
         return self._batches()
 
     def _batches(self):
-        sampler: ResumableSampler = self.sampler
-        self.epoch, self.delivered = sampler.epoch, sampler.skip // self.batch_size
+        self.epoch, self.delivered = self.sampler.epoch, self.sampler.skip // self.batch_size
         for batch in super().__iter__():
             self.delivered += 1
             yield batch

@@ -1,6 +1,5 @@
-"""The raw material of the embedded datasets, nothing downloaded: 64 px tiles of the colour photographs inside
-the scikit-image wheel (:data:`PHOTOS`) and procedural paintings drawn from fixed seeds. Why these photos, sizes
-and thresholds: docs/modules.md.
+"""The raw material of the embedded datasets, nothing downloaded: 64 px tiles of the colour photographs inside the
+scikit-image wheel (:data:`PHOTOS`) and procedural paintings from fixed seeds. Why these: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -40,8 +39,7 @@ def skimage_data_dir() -> Path:
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
-            "The embedded datasets are cut from photographs bundled with scikit-image, which is not installed: "
-            "`pip install 'scikit-image>=0.22'`."
+            "The embedded datasets need scikit-image's photos: `pip install 'scikit-image>=0.22'`."
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
@@ -49,10 +47,7 @@ def skimage_data_dir() -> Path:
 def _photo_path(name: str) -> Path:
     path = skimage_data_dir() / name
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing from scikit-image's bundled photos: "
-            f"`pip install --force-reinstall 'scikit-image>=0.22'`."
-        )
+        raise FileNotFoundError(f"{path} is missing: `pip install --force-reinstall 'scikit-image>=0.22'`.")
     return path
 
 
@@ -62,7 +57,7 @@ def source_photo_hashes() -> dict[str, str]:
 
 
 def photo_pixels(name: str, short_side: int, *, enlarge: bool = True) -> np.ndarray:
-    """The photo ``name`` as (H, W, 3) uint8, its shorter side resized (Lanczos) to ``short_side`` (or only shrunk)."""
+    """The photo ``name`` as (H, W, 3) uint8, its shorter side resized (Lanczos) to ``short_side`` (or shrunk only)."""
     with open_image(_photo_path(name)) as opened:
         photo = opened.convert("RGB")
     scale = short_side / min(photo.size)

@@ -1,8 +1,6 @@
-"""Image transforms of the training recipes, built from ``torchvision.transforms.v2``.
-
-Each takes a PIL RGB image and returns a float tensor ``(3, H, W)`` in [0, 1] (networks rescale in their
-LightningModule). The recipes of CycleGAN (Zhu et al. 2017), the PyTorch fast_neural_style example (Johnson et
-al. 2016) and AdaIN (Huang & Belongie 2017, Sec. 6.1) step by step: docs/modules.md. Validation has no randomness.
+"""Image transforms of the training recipes (``torchvision.transforms.v2``): PIL RGB image in, float (3, H, W) in [0, 1]
+out. CycleGAN (Zhu et al. 2017), PyTorch's fast_neural_style (Johnson et al. 2016), AdaIN (Huang & Belongie 2017,
+Sec. 6.1): docs/modules.md. Validation has no randomness.
 """
 
 from __future__ import annotations
@@ -20,10 +18,14 @@ def _resize(size: int | list[int]) -> v2.Resize:
     return v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True)
 
 
+def _compose(steps: list, flip: bool = False) -> v2.Compose:
+    return v2.Compose([*steps, *([v2.RandomHorizontalFlip()] if flip else []), to_float_tensor()])
+
+
 def _check_load_size(image_size: int, load_size: int, example: str) -> None:
     if load_size < image_size:
         raise ValueError(
-            f"data.load_size={load_size} is smaller than data.image_size={image_size}; the random crop is taken "
+            f"data.load_size={load_size} is smaller than data.image_size={image_size}: the random crop is taken "
             f"from the resized image, so load_size must be >= image_size ({example})."
         )
 
@@ -31,27 +33,21 @@ def _check_load_size(image_size: int, load_size: int, example: str) -> None:
 def unpaired_train_transform(image_size: int, load_size: int, flip: bool = True) -> v2.Compose:
     """CycleGAN's ``resize_and_crop``: square resize to ``load_size``, random crop, random flip."""
     _check_load_size(image_size, load_size, "CycleGAN: 286 for 256")
-    steps = [_resize([load_size, load_size]), v2.RandomCrop(image_size)]
-    if flip:
-        steps.append(v2.RandomHorizontalFlip())
-    return v2.Compose([*steps, to_float_tensor()])
+    return _compose([_resize([load_size, load_size]), v2.RandomCrop(image_size)], flip)
 
 
 def train_transform(image_size: int, random_crop: bool = False, flip: bool = False) -> v2.Compose:
     """Shorter side to ``image_size``, then a centre or random square crop, optional random flip."""
     crop = v2.RandomCrop(image_size) if random_crop else v2.CenterCrop(image_size)
-    steps = [_resize(image_size), crop]
-    if flip:
-        steps.append(v2.RandomHorizontalFlip())
-    return v2.Compose([*steps, to_float_tensor()])
+    return _compose([_resize(image_size), crop], flip)
 
 
 def adain_train_transform(image_size: int, load_size: int) -> v2.Compose:
     """Shorter side to ``load_size``, random ``image_size`` crop: AdaIN's recipe for content and style."""
     _check_load_size(image_size, load_size, "AdaIN: 512 for 256")
-    return v2.Compose([_resize(load_size), v2.RandomCrop(image_size), to_float_tensor()])
+    return _compose([_resize(load_size), v2.RandomCrop(image_size)])
 
 
 def eval_transform(image_size: int) -> v2.Compose:
     """Deterministic: shorter side to ``image_size``, centre crop ``image_size x image_size``."""
-    return v2.Compose([_resize(image_size), v2.CenterCrop(image_size), to_float_tensor()])
+    return _compose([_resize(image_size), v2.CenterCrop(image_size)])
