@@ -1,9 +1,7 @@
 """stylenorm: train and compare image-to-image networks under different normalization layers.
 
-Where things are decided: normalization in :mod:`stylenorm.nn.norm` (the only place that names a torch
-norm class), networks in :mod:`stylenorm.networks`, public pretrained files in
-:mod:`stylenorm.networks.public_checkpoints`, training in :mod:`stylenorm.tasks` and
-:mod:`stylenorm.train`, applying a trained network in :mod:`stylenorm.inference` (``stylenorm.stylize``).
+Normalization in :mod:`stylenorm.nn.norm`, networks in :mod:`stylenorm.networks`, training in :mod:`stylenorm.tasks`
+and :mod:`stylenorm.train`, applying a trained network in :mod:`stylenorm.inference` (``stylenorm.stylize``).
 """
 
 __version__ = "0.1.0"

@@ -1,9 +1,8 @@
 """Every file the project writes reaches its path whole and checked, or not at all.
 
-:func:`atomic_path` hands the writer a temporary file beside the target, renamed over it (``os.replace``)
-only when the writer and the caller's checks succeeded. A killed writer leaves its temporary file,
-``.<name>.<host>-<pid>.<token>.tmp``; :func:`remove_stale_temporaries` deletes those whose process on
-this host is gone. Hard links, file modes and older names: docs/modules.md.
+:func:`atomic_path` hands the writer a temporary file beside the target, renamed over it when the writer and the
+caller's checks succeeded. A killed writer's ``.<name>.<host>-<pid>.<token>.tmp`` is removed by
+:func:`remove_stale_temporaries` once its process is gone. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -36,33 +35,27 @@ def _process_gone(pid: int) -> bool:
     return False
 
 
-def stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
-    """Temporary files in ``folder`` (of target ``name`` only, if given) left by a process that is gone."""
-    stale = []
-    for entry in Path(folder).glob(".*.tmp"):
+def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """Delete the temporary files in ``folder`` (of target ``name`` only, if given) left by a process that is gone;
+    returns what was removed."""
+    removed = []
+    for entry in sorted(Path(folder).glob(".*.tmp")):
         ours, legacy = _OURS.match(entry.name), _LEGACY.match(entry.name)
         if ours is not None:  # another host's, or a live process's: not ours to judge
-            if ours["host"] == _HOST and name in (None, ours["name"]) and _process_gone(int(ours["pid"])):
-                stale.append(entry)
-        elif legacy is not None and name in (None, legacy["name"]):
-            stale.append(entry)
-    return sorted(stale)
-
-
-def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
-    """Delete :func:`stale_temporaries`; returns what was removed."""
-    removed = []
-    for path in stale_temporaries(folder, name):
-        with contextlib.suppress(FileNotFoundError):  # a concurrent cleaner got there first
-            path.unlink()
-            removed.append(path)
+            stale = ours["host"] == _HOST and name in (None, ours["name"]) and _process_gone(int(ours["pid"]))
+        else:
+            stale = legacy is not None and name in (None, legacy["name"])
+        if stale:
+            with contextlib.suppress(FileNotFoundError):  # a concurrent cleaner got there first
+                entry.unlink()
+                removed.append(entry)
     return removed
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A new, empty temporary file beside ``path`` to write (by name) and check; on a normal exit it is
-    synced and renamed to ``path``, on an exception removed. Stale temporaries of ``path`` go first."""
+    """A new, empty temporary file beside ``path`` to write and check; synced and renamed to ``path`` on a normal
+    exit, removed on an exception."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, path.name)

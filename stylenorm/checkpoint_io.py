@@ -1,10 +1,8 @@
 """How training checkpoints reach the disk: atomically, and read back with safe unpickling.
 
-Lightning's ``TorchCheckpointIO`` commits a local file with a ``shutil.move``, a copy that a full disk or
-SIGKILL can truncate. :class:`AtomicCheckpointIO` writes through :func:`stylenorm.atomic_files.atomic_path`
-instead, so the path always holds a whole checkpoint, and a failed write raises
-:class:`CheckpointWriteError` naming the last good checkpoint and its step. Loading goes through
-:func:`stylenorm.safe_load.safe_load`.
+Lightning's ``TorchCheckpointIO`` commits with ``shutil.move``, a copy that a full disk or SIGKILL can truncate;
+:class:`AtomicCheckpointIO` writes through :func:`stylenorm.atomic_files.atomic_path`, and a failed write raises
+:class:`CheckpointWriteError` naming the last good checkpoint and its step.
 """
 
 from __future__ import annotations
@@ -74,8 +72,7 @@ def _write_failure_message(path: Path, error: OSError, size: int | None) -> str:
 
 
 class _RecordingFile:
-    """A file whose ``write`` remembers the first ``OSError``: torch's zip writer replaces it (a full disk)
-    with ``RuntimeError: ... unexpected pos``."""
+    """A file remembering its first write ``OSError``, which torch's zip writer turns into a ``RuntimeError``."""
 
     def __init__(self, handle):
         self.handle = handle
@@ -93,8 +90,7 @@ class _RecordingFile:
 
 
 def torch_save_to(obj: Any, handle) -> None:
-    """``torch.save(obj, handle)`` into an open binary file, flushed; a failing write comes out as its
-    own ``OSError`` (``errno.ENOSPC`` for a full disk), not as torch's ``RuntimeError``."""
+    """``torch.save(obj, handle)``, flushed; a failing write raises its own ``OSError`` (e.g. ``ENOSPC``)."""
     recording = _RecordingFile(handle)
     try:
         torch.save(obj, recording)
@@ -123,8 +119,8 @@ def _local(path) -> Path | None:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint I/O with atomic local writes and ``weights_only=True`` loading (the Trainer
-    plugin of configs/trainer/default.yaml); remote paths keep Lightning's own handling."""
+    """Lightning checkpoint I/O with atomic local writes and ``weights_only=True`` loading; remote paths keep
+    Lightning's own handling."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,7 +136,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_torch_save(checkpoint, local)
 
     def _clean_once(self, folder: Path) -> None:
-        """The temporaries a killed run left in ``folder`` go when this run first reads or writes there."""
+        """Remove the temporaries a killed run left in ``folder``, once per folder."""
         if folder.absolute() not in self._cleaned:
             self._cleaned.add(folder.absolute())
             for path in remove_stale_temporaries(folder):

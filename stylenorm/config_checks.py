@@ -1,8 +1,5 @@
-"""Checks and fill-ins of a composed training config, before anything is written.
-
-Each check refuses a config that would fail late (after data building, or an epoch in) or measure
-something else than it says, with the fix in the message. :class:`ConfigError` marks a refusal, which
-``train.py`` prints as one line, without a traceback.
+"""Checks and fill-ins of a composed training config, before anything is written: a config that would fail late or
+measure something else than it says is refused with a :class:`ConfigError` naming the fix (one line, no traceback).
 """
 
 from __future__ import annotations
@@ -34,14 +31,11 @@ _PLAIN_DDP = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
 
 
 def fill_num_styles(cfg: DictConfig) -> None:
-    """Conditional instance norm gets one gamma/beta row per style of the data (Dumoulin et al. 2017);
-    several styles with a one-style norm are refused."""
+    """Conditional instance norm gets one gamma/beta row per style of the data; several styles need one."""
     if cfg.model.get("name") != "style":
         return  # the network factory refuses conditional norms on the other models
     images = cfg.data.get("style_images")
-    if isinstance(images, str):
-        images = [images]
-    count = int(cfg.data.get("num_styles") or 1) if images is None else len(images)
+    count = int(cfg.data.get("num_styles") or 1) if images is None else (1 if isinstance(images, str) else len(images))
     if cfg.norm.kind in STYLE_CONDITIONED_KINDS:
         if cfg.norm.get("num_styles") not in (None, count):
             raise ConfigError(
@@ -58,8 +52,7 @@ def fill_num_styles(cfg: DictConfig) -> None:
 
 
 def check_distributed_norm(cfg: DictConfig) -> None:
-    """SyncBatchNorm is GPU-only in torch's DDP: on CPU batch norm stays per process (announced), and an
-    explicit ``norm=sync_batch`` is refused."""
+    """SyncBatchNorm is GPU-only in torch's DDP: on CPU batch norm stays per process, ``norm=sync_batch`` is refused."""
     multi_process = cfg.trainer.get("strategy") not in (None, "auto") or cfg.trainer.get("devices") not in (1, "1")
     if multi_process and cfg.norm.kind in ("batch_instance", "switchable"):
         log.warning(
@@ -84,8 +77,7 @@ def check_distributed_norm(cfg: DictConfig) -> None:
 
 
 def check_image_size_fits(datamodule: Any, model: torch.nn.Module, cfg: DictConfig) -> None:
-    """Refuse a crop size the networks cannot take (it would fail at the first forward pass), naming the
-    nearest sizes that work."""
+    """Refuse a crop size the networks cannot take, naming the nearest sizes that work."""
     size = getattr(datamodule, "image_size", None)
     if size is None:
         return
@@ -102,8 +94,7 @@ def check_image_size_fits(datamodule: Any, model: torch.nn.Module, cfg: DictConf
 
 
 def strategy_for_model(model_name: str | None, strategy: str | None) -> str | None:
-    """CycleGAN's G step freezes D and its D step leaves G out, which plain DDP reports as unused
-    parameters: its plain DDP strategies get ``find_unused_parameters``."""
+    """CycleGAN's G and D steps each leave parameters unused, so its plain DDP strategies find them."""
     if model_name == "cyclegan" and strategy in _PLAIN_DDP:
         return f"{strategy}_find_unused_parameters_true"
     return strategy

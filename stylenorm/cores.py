@@ -1,5 +1,4 @@
-"""How many CPU cores a run may use, for the parallel launcher's config and the per-run threads
-(:func:`stylenorm.speed.threads_per_run`). No torch import, so ``train.py --help`` stays fast."""
+"""How many CPU cores a run may use (the parallel launcher, :func:`stylenorm.speed.threads_per_run`); no torch."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""``metrics.csv`` in the run folder: Lightning's CSVLogger, but a resumed run appends to its file.
-
-Lightning's writer deletes metrics.csv when its folder is not empty, which a Hydra run folder never is
-(.hydra, train.log), so a resume would lose every earlier step. Rows logged after the last checkpoint of
-an interrupted run stay; readers take the last row per step.
-"""
+"""``metrics.csv`` in the run folder: Lightning's CSVLogger, but a resumed run appends to its file (Lightning's
+deletes it in a non-empty folder, which a Hydra run folder always is). Readers take the last row per step."""
 
 from __future__ import annotations
 

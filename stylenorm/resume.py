@@ -1,10 +1,7 @@
 """Continuing a run (``ckpt_path=``) or starting a new one from its weights (``init_from=``), safely.
 
-A resume writes into the checkpoint's own run folder, so every checkpoint carries the settings that
-define what its run measures (:func:`measured_settings`, under ``SETTINGS_KEY``) and :func:`check_resume`
-refuses one composing others before anything is written (older checkpoints: by the task's saved
-hyperparameters). ``init_from=PATH`` loads the weights only, into a new run. docs/training.md, "What a run
-leaves behind".
+Every checkpoint carries the settings that define what its run measures (:func:`measured_settings`), and
+:func:`check_resume` refuses a resume composing others before anything is written. docs/training.md.
 """
 
 from __future__ import annotations
@@ -21,12 +18,11 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.config_checks import ConfigError
-from stylenorm.networks.checkpoint_kinds import identify
+from stylenorm.networks.public_checkpoints import identify
 from stylenorm.safe_load import safe_load
 from stylenorm.tasks.base import SETTINGS_KEY  # the tasks write it; resume reads it
 
-#: Keys that do not change what a run measures (where data live, worker counts, speed switches, image
-#: grids), so a resume may change them. An entry ending in "." covers every key under it.
+#: Keys that do not change what a run measures, so a resume may change them ("x." covers every key under x).
 _FREE_KEYS = ("data.num_workers", "data.root", "data.val_root", "data.embedded_root", "data.style_root")
 _FREE_MODEL_KEYS = ("model.speed.", "model.val_grid_images", "model._convert_")
 EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells and SLURM read them
@@ -52,7 +48,7 @@ def measured_settings(cfg: DictConfig) -> dict[str, Any]:
 
 
 def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
-    """A training checkpoint, read safely (``weights_only=True``), or a ConfigError saying what is wrong."""
+    """A training checkpoint, read safely, or a ConfigError saying what is wrong."""
     try:
         checkpoint = safe_load(path, "Use a last.ckpt or step*.ckpt written by train.py (ls -R checkpoints).")
     except (OSError, ValueError) as error:
@@ -102,9 +98,8 @@ def check_resume(cfg: DictConfig) -> None:
 
 
 def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Copy every weight of a training checkpoint into ``model``, which must have the same keys and shapes
-    but for its ``checkpoint_excluded_prefixes`` (e.g. the style task's frozen VGG): a silent partial load
-    would train another network than the run says."""
+    """Copy every weight of a training checkpoint into ``model``, which must have the same keys and shapes (but
+    for its ``checkpoint_excluded_prefixes``): a silent partial load would train another network than the run says."""
     state = read_checkpoint(path, "init_from")["state_dict"]
     excluded = tuple(getattr(model, "checkpoint_excluded_prefixes", ()))
     own = {k: v for k, v in model.state_dict().items() if not k.startswith(excluded)}
@@ -144,16 +139,15 @@ def signal_exit_status(error: BaseException, trainer: Any) -> int | None:
 
 
 def config_digest(cfg: DictConfig, *, with_length: bool = True) -> str:
-    """What a run measures (and how long it trains), as a short hash (``result.json``: ``config_digest``)."""
+    """What a run measures (and how long it trains), as a short hash."""
     length = {key: cfg.trainer.get(key) for key in ("max_steps", "max_epochs")} if with_length else {}
     text = json.dumps({**measured_settings(cfg), **length}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | None:
-    """For a job whose run folder already holds it (a sweep run again): its earlier result when it finished
-    with the same settings, length and commit, else None with ``cfg.ckpt_path`` set to its ``last.ckpt``
-    when there is one. Another run's folder is refused; an explicit ``ckpt_path`` is left alone."""
+    """For a job whose run folder already holds it (a sweep run again): its earlier result when it finished with
+    the same settings, length and commit, else None with ``cfg.ckpt_path`` set to its ``last.ckpt`` if any."""
     if cfg.ckpt_path:
         return None
     result_file = Path(cfg.paths.run_dir) / "result.json"

@@ -1,8 +1,7 @@
 """A run's two folders: Hydra's job output dir (logs) and its mirror under ``paths.checkpoint_dir``.
 
-configs/train.yaml decides the layout (``hydra.run`` / ``hydra.sweep``) with this module's resolvers;
-:func:`place_run` puts a run there, and a checkpoint maps back to its run folder, so a resume continues
-in the run it came from. No torch or Lightning import (``--help``).
+configs/train.yaml decides the layout with this module's resolvers; a checkpoint maps back to its run folder, so a
+resume continues in the run it came from. No torch or Lightning import (``--help``).
 """
 
 from __future__ import annotations
@@ -52,9 +51,8 @@ def config_subdir(ckpt_path: str | None, log_dir: str, checkpoint_dir: str, now:
 
 
 def _swept_dirname(*, _root_) -> str:
-    """``norm-group+seed-1``: this job's values of the keys the sweep varies (all its overrides when unknown):
-    sweep syntax on the command line (``multirun.yaml``, written before the jobs start) and a preset's
-    ``hydra.sweeper.params``."""
+    """``norm-group+seed-1``: this job's values of the keys the sweep varies (on the command line, as
+    ``multirun.yaml`` records, or in a preset's ``hydra.sweeper.params``); all its overrides when unknown."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     hydra = _root_.hydra
@@ -72,8 +70,7 @@ def _swept_dirname(*, _root_) -> str:
 
 
 def new_run_dir(log_dir: str | os.PathLike, model: str, norm: str) -> Path:
-    """A fresh folder for a run composed outside a Hydra app (tests, notebooks), laid out as
-    configs/train.yaml's single runs, with a counter when two runs start in the same second."""
+    """A fresh folder for a run composed outside Hydra (tests, notebooks), as configs/train.yaml lays them out."""
     stem = f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{model}-{norm}"
     for index in range(1000):
         folder = Path(log_dir) / "runs" / (stem if index == 0 else f"{stem}_{index}")
@@ -127,8 +124,7 @@ def seconds_since_placed() -> float:
 
 
 def register_resolvers() -> None:
-    """Every resolver of configs/: the run folder's (configs/train.yaml), ``${usable_cores:}`` (the parallel
-    launcher) and ``${scaled_lr:...}`` (the study presets). Idempotent."""
+    """Every resolver of configs/ (the run folder's, ``${usable_cores:}``, ``${scaled_lr:...}``). Idempotent."""
     from stylenorm.cores import register_usable_cores_resolver
     from stylenorm.protocol.learning_rate import register_protocol_resolvers
 

@@ -1,7 +1,5 @@
-"""What a run records about itself, so that a comparison between runs can be checked (docs/evidence.md,
-6: provenance): :func:`run_record` gives HPARAMS entries from the whole config, :func:`write_result`
-writes the run folder's ``result.json`` - how the run ended, its final metrics and its provenance (git
-commit, CPU, GPU, threads, versions, precision). A run without ``result.json`` was killed or is running.
+"""What a run records about itself (docs/evidence.md, 6: provenance): :func:`run_record`'s HPARAMS entries and
+``result.json`` (how the run ended, its final metrics and provenance); a run without one was killed or is running.
 """
 
 from __future__ import annotations
@@ -86,8 +84,7 @@ def run_record(cfg: DictConfig, device: torch.device | str) -> dict[str, Any]:
 
 
 def hparam_key(override_key: str) -> str:
-    """The HPARAMS name of a config key: ``norm`` -> ``norm/kind``, ``model.lr`` -> ``lr``,
-    ``data.batch_size`` -> ``data/batch_size`` (model hyperparameters are recorded unprefixed)."""
+    """The HPARAMS name of a config key: ``norm`` -> ``norm/kind``, ``model.lr`` -> ``lr``, ``data.x`` -> ``data/x``."""
     key = override_key.lstrip("+~")
     return "norm/kind" if key == "norm" else key.removeprefix("model.").replace(".", "/")
 

@@ -1,7 +1,5 @@
-"""The one ``torch.load`` of the package: safe unpickling (``weights_only=True``, which cannot run code
-stored in a file), and one ``ValueError`` naming the file, the problem and what was expected for every
-way torch fails on a bad one (truncated zip, HTML saved as .pth, TorchScript archive, pickled objects).
-"""
+"""The one ``torch.load`` of the package: safe unpickling (``weights_only=True``), and one ``ValueError`` naming
+the file, the problem and what was expected for every way torch fails on a bad file."""
 
 from __future__ import annotations
 
@@ -18,11 +16,8 @@ import torch
 def safe_load(
     path: str | PathLike, expected: str, *, trusted: bool = False, map_location: Any = "cpu", trust_hint: str = ""
 ) -> Any:
-    """What ``path`` holds, read with ``weights_only=True`` unless ``trusted``.
-
-    ``expected`` (what the caller takes) ends every error; ``trust_hint`` says how the caller's user lets a
-    file be fully unpickled (e.g. "pass --trust-checkpoint"). FileNotFoundError for a missing file, else ValueError.
-    """
+    """What ``path`` holds, read with ``weights_only=True`` unless ``trusted``; ``expected`` ends every error,
+    ``trust_hint`` says how to allow full unpickling (e.g. "pass --trust-checkpoint")."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(

@@ -1,7 +1,6 @@
-"""The end of ``python train.py -m ...`` (a Hydra callback, configs/train.yaml): one row per job, the skipped
-and failed ones with their reason, and the report command for the sweep's folder. The exit status says
-whether every requested job ran: 0 all finished, 3 all finished but grid points skipped as invalid
-combinations, 1 a job failed, diverged, was stopped or left no record.
+"""The end of ``python train.py -m ...`` (a Hydra callback): one row per job, with the reason of the skipped and
+failed ones, and the report command. Exit status: 0 all finished, 3 the rest skipped as invalid combinations,
+1 a job failed, diverged, was stopped or left no record.
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""The TensorBoard command and a link that pins the validation charts above every other group
-(TensorBoard's ``pinnedCards`` URL parameter), since ``epoch`` and ``lr-*`` sort before ``val/``."""
+"""The TensorBoard command and a link pinning the validation charts on top (``epoch``, ``lr-*`` sort first)."""
 
 from __future__ import annotations
 

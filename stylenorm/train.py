@@ -1,8 +1,4 @@
-"""What ``python train.py`` does with a composed config: check, build, train, record.
-
-Folders come from Hydra (configs/train.yaml), checks from :mod:`stylenorm.config_checks`, resume
-safety from :mod:`stylenorm.resume`, the run's record from :mod:`stylenorm.run_record`.
-"""
+"""What ``python train.py`` does with a composed config: check, build, train, record."""
 
 from __future__ import annotations
 

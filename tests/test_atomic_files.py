@@ -136,10 +136,10 @@ def test_a_killed_exports_temporary_file_is_removed_by_the_next_export(tmp_path,
 
 
 def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
-    from stylenorm.atomic_files import stale_temporaries, temporary_name
+    from stylenorm.atomic_files import remove_stale_temporaries, temporary_name
 
     live = temporary_name(tmp_path / "last.ckpt")  # this process: alive
     live.write_bytes(b"partial")
-    assert stale_temporaries(tmp_path) == []
+    assert remove_stale_temporaries(tmp_path) == []
     atomic_torch_save({"global_step": 3}, tmp_path / "last.ckpt")
     assert live.exists()

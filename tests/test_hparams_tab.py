@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from conftest import run_folders, train_tiny_autoencoder
-from stylenorm.tasks.hparams_tab import tab_hparams
+from stylenorm.tasks.base import tab_hparams
 
 pytestmark = pytest.mark.integration
 

@@ -1,10 +1,8 @@
 """Stop a run whose training loss or weights go non-finite or explode, and say where and why it may have happened.
 
-The first non-finite gradient (checked before every optimizer step, which is then skipped, so the weights stay
-finite), ``train/...`` value (every step) or parameter, or a global weight norm beyond ``max_weight_norm_growth``
-times its start value (every ``check_weights_every_n_steps``), stops training (``trainer.should_stop``; the
-checkpoint callbacks are taken out, so no NaN checkpoint replaces the last good one) and marks the task, so the run
-is recorded as ``diverged`` and the ablation report leaves it out. docs/training.md, "What a run leaves behind".
+A non-finite gradient (its optimizer step is skipped) or ``train/...`` value, or, every
+``check_weights_every_n_steps``, a non-finite parameter or a global weight norm beyond ``max_weight_norm_growth``
+times its start stops training without a NaN checkpoint; the run is recorded as ``diverged``. docs/training.md.
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ LIKELY_CAUSES = (
 
 @torch.no_grad()
 def all_finite(tensors: list[torch.Tensor]) -> bool:
-    """Whether every entry of every tensor is finite, with one device sync for all of them."""
+    """Whether every entry of every tensor is finite, with one device sync."""
     return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
@@ -41,13 +39,7 @@ def global_norm(tensors: list[torch.Tensor]) -> float:
 
 class DivergenceGuard(Callback):
     """Stop at the first non-finite training loss or weight; the reason is in ``divergence`` afterwards.
-
-    Args:
-        check_weights_every_n_steps: how often (optimizer steps) all parameters are checked too.
-        max_weight_norm_growth: also stop when the global L2 norm of the weights exceeds this many times its
-            value at the start of the fit (None: off). Batch norm hides the weights' scale from the loss, so at
-            a huge learning rate weights can explode while the loss stays finite.
-    """
+    ``max_weight_norm_growth`` (None: off) catches weights exploding under a finite loss, which batch norm allows."""
 
     def __init__(self, check_weights_every_n_steps: int = 50, max_weight_norm_growth: float | None = 1000.0):
         super().__init__()
@@ -64,15 +56,14 @@ class DivergenceGuard(Callback):
             )
         self.check_weights_every_n_steps = check_weights_every_n_steps
         self.max_weight_norm_growth = max_weight_norm_growth
-        self.initial_norm: float | None = None  # of all parameters when this fit started (or resumed)
+        self.initial_norm: float | None = None  # of all parameters when this fit started or resumed
         self.divergence: str | None = None  # what went non-finite, and at which step
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.initial_norm = global_norm(list(pl_module.parameters()))
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: Any) -> None:
-        # A non-finite gradient never reaches the weights: dropping every gradient makes the update a no-op
-        # (Adam and SGD skip parameters without one), so every checkpoint keeps finite weights.
+        # Dropping every gradient makes the update a no-op (Adam and SGD skip parameters without one).
         params = [p for group in optimizer.param_groups for p in group["params"]]
         if self.divergence is None and all_finite([p.grad for p in params if p.grad is not None]):
             return
@@ -110,8 +101,7 @@ class DivergenceGuard(Callback):
     def _stop(self, trainer: Trainer, pl_module: LightningModule, what: str) -> None:
         self.divergence = pl_module.divergence = what
         trainer.should_stop = True
-        # ModelCheckpoint saves again at the end of the epoch and of training; with these weights that would
-        # write NaN over the last good last.ckpt, so the checkpoint callbacks leave the (public) list.
+        # ModelCheckpoint would save again at the end of the epoch and of training, over the last good last.ckpt.
         trainer.callbacks = [callback for callback in trainer.callbacks if not isinstance(callback, Checkpoint)]
         log.error(
             "Training diverged: %s. Stopped; the run is recorded as diverged. Likely causes: %s.",

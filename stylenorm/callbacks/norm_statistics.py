@@ -1,10 +1,9 @@
 """Watch the norm layers work: activation statistics before and after each selected norm layer.
 
 Every ``every_n_steps`` optimizer steps, forward hooks go on the selected norm layers for one training forward
-pass and come off at the end of that batch, so the callback costs nothing in between. It logs the statistics each
-norm kind normalises (Wu & He 2018, Fig. 2) before and after the layer, under ``norm_stats/<network>/<layer>/...``,
-and what the learned norms chose, under ``norm_mix/...``. Stds are biased, as the norm layers' own variance is, so
-a normalised set reads 1 up to eps. The tags: docs/modules.md; switching it on and off: docs/training.md.
+pass only. Logged: the statistics each norm kind normalises (Wu & He 2018, Fig. 2) under
+``norm_stats/<network>/<layer>/...`` (biased stds, as the layers' own: a normalised set reads 1), and what the
+learned norms chose under ``norm_mix/...``. Tags: docs/modules.md; switching it on and off: docs/training.md.
 """
 
 from __future__ import annotations
@@ -27,12 +26,8 @@ LAYER_CHOICES = ("first_last", "all")
 
 
 def activation_statistics(x: Tensor, num_groups: int | None = None) -> dict[str, float]:
-    """Mean/std of an ``(N, C, H, W)`` activation over the sets each norm kind normalises.
-
-    Returns ``mean``/``std`` (whole tensor) and ``{instance,channel,sample}_{abs_mean,std}``; with
-    ``num_groups``, also ``group_abs_mean``/``group_std`` over (C/G, H, W). Computed in float32
-    whatever the input dtype (a bf16 activation's own rounding would blur the 0/1 we look for).
-    """
+    """Mean/std of an ``(N, C, H, W)`` activation (``mean``, ``std``) and ``{instance,channel,sample,group}_{abs_mean,
+    std}`` over the sets each norm kind normalises (group: with ``num_groups``), in float32 whatever the dtype."""
     return {k: v.item() for k, v in _statistics_tensors(x, num_groups)[0].items()}
 
 
@@ -60,8 +55,7 @@ def _statistics_tensors(x: Tensor, num_groups: int | None = None) -> tuple[dict[
 
 
 def select_layers(norm_layers: list[tuple[str, nn.Module]], layers: str | int) -> list[tuple[str, nn.Module]]:
-    """The norm layers of one network to watch: ``all``, ``first_last``, or an int k (every k-th
-    layer from the first, plus the last)."""
+    """The norm layers to watch: ``all``, ``first_last``, or an int k (every k-th from the first, plus the last)."""
     if layers == "all":
         return norm_layers
     if layers == "first_last":
@@ -71,19 +65,10 @@ def select_layers(norm_layers: list[tuple[str, nn.Module]], layers: str | int) -
 
 
 class NormStatistics(Callback):
-    """Log activation statistics before/after the task's norm layers, one instrumented step at a time.
-
-    Args:
-        every_n_steps: instrument the first training batch at or after every multiple of this many
-            optimizer steps (so step 0, N, 2N, ...; CycleGAN advances two steps per batch).
-        layers: ``first_last`` (first and last norm layer of each network), ``all``, or an int k
-            (every k-th norm layer of each network, plus the last).
-        histograms: also log per-channel means and stds as TensorBoard histograms.
-
-    A "network" is a direct child of the LightningModule holding norm layers (``G_AB``, ``transformer``, ...).
-    Each layer is recorded at its first call in the step only: CycleGAN runs each generator several times per
-    batch (fake, cycle, identity), and the first call is the plain translation of a real image.
-    """
+    """Instrument the first training batch at or after every multiple of ``every_n_steps`` optimizer steps;
+    ``layers`` as :func:`select_layers` takes, per network (a direct child of the task); ``histograms``: also the
+    per-channel means and stds. A layer is recorded at its first call in the step: the plain translation of a real
+    image, in CycleGAN's case (it runs each generator for the fakes, the cycle and the identity)."""
 
     def __init__(self, every_n_steps: int = 50, layers: str | int = "first_last", histograms: bool = True):
         super().__init__()
@@ -105,9 +90,7 @@ class NormStatistics(Callback):
         self._last_block = -1  # index of the last every_n_steps block that was instrumented
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
-        # Only rank zero logs, so other ranks skip the work; the "first batch of each block" rule
-        # (rather than step % N == 0) still fires when a batch advances the step by 2 (CycleGAN)
-        # or when gradient accumulation repeats a step.
+        # Rank zero only. "The first batch of each block", not step % N == 0: a CycleGAN batch advances the step by 2.
         block = trainer.global_step // self.every_n_steps
         if not trainer.is_global_zero or block == self._last_block or not trainer.loggers:
             return

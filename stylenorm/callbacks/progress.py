@@ -1,10 +1,9 @@
 """How long a run will take, and how far it is: the first thing a new user wants to know.
 
-After a few steps past the first (which pays for warm-up: cudnn autotuning, compilation, first data reads) one line
-gives the whole run's length on this machine, validations included. In a terminal a whole-run bar (optimizer steps
-done / planned, time left) replaces Lightning's per-epoch bar, whose "Epoch 0/-2" and "v_num" mean nothing for a
-step-limited run; without a terminal (a file, CI, SLURM) a log line is written every ``every_seconds`` or every
-``every_percent`` of the run instead. Steps are optimizer steps, as ``trainer.max_steps`` counts them.
+After a few steps past the first (which pays for warm-up) one line gives the whole run's length on this machine,
+validations included. In a terminal a whole-run bar (optimizer steps done / planned, time left) replaces Lightning's
+per-epoch bar; without one (a file, CI, SLURM) a log line is written every ``every_seconds`` or ``every_percent`` of
+the run instead. Steps are optimizer steps, as ``trainer.max_steps`` counts them.
 """
 
 from __future__ import annotations
@@ -22,9 +21,7 @@ log = logging.getLogger(__name__)
 
 def planned_steps(trainer: Trainer, steps_per_batch: int = 1) -> int | None:
     """Optimizer steps the run will end at: ``max_steps``, or ``max_epochs`` of batches, whichever is first."""
-    limits = []
-    if trainer.max_steps is not None and trainer.max_steps > 0:
-        limits.append(trainer.max_steps)
+    limits = [trainer.max_steps] if trainer.max_steps is not None and trainer.max_steps > 0 else []
     batches = trainer.num_training_batches
     if trainer.max_epochs is not None and trainer.max_epochs > 0 and math.isfinite(batches):
         per_epoch = math.ceil(batches / max(1, trainer.accumulate_grad_batches)) * steps_per_batch
@@ -41,9 +38,8 @@ def duration(seconds: float) -> str:
 
 
 class RunProgressLog(Callback):
-    """The run-length estimate, the final time, and (``lines=True``) a progress line every ``every_seconds`` or
-    ``every_percent`` of the planned steps, written to the ``stylenorm`` log (the console and Hydra's
-    ``train.log``). Rank zero only."""
+    """The run-length estimate, the final time and (``lines=True``) the progress lines, written to this module's
+    log (the console and Hydra's ``train.log``). Rank zero only."""
 
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, lines: bool = True):
         if every_seconds <= 0 or not 0 < every_percent <= 100:
@@ -59,7 +55,6 @@ class RunProgressLog(Callback):
         self._warm: tuple[float, int] | None = None  # (time, step) after the first batch
         self._validation_began: float | None = None
 
-    # --- measurements --------------------------------------------------------------------------------
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._steps_per_batch = getattr(pl_module, "optimizer_steps_per_batch", 1)
         self.planned = planned_steps(trainer, self._steps_per_batch)
@@ -77,8 +72,7 @@ class RunProgressLog(Callback):
         self._sanity_seconds = time.monotonic() - self._sanity_began
 
     def _validation_estimate(self, trainer: Trainer) -> float | None:
-        """Seconds per validation: measured ones, else the sanity check's time per batch scaled to a
-        full validation (an upper bound: its first batch paid for warm-up)."""
+        """Seconds per validation: measured ones, else the sanity check's time per batch scaled to a full one."""
         if self._validations:
             return self._validation_seconds / self._validations
         seconds = getattr(self, "_sanity_seconds", None)
@@ -121,7 +115,6 @@ class RunProgressLog(Callback):
         each = self._validation_estimate(trainer)
         return left if each is None else left + self.remaining_validations(trainer, step) * each
 
-    # --- what is written ----------------------------------------------------------------------------
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
         if not trainer.is_global_zero:
             return
@@ -189,9 +182,8 @@ class RunProgressLog(Callback):
 
 
 class RunProgressBar(RichProgressBar):
-    """Lightning's Rich bar over the whole run (steps done / planned, elapsed, time left) instead of one epoch,
-    without ``v_num``; with the :class:`RunProgressLog` estimate. Without a terminal the bar is off and the log
-    writes progress lines instead."""
+    """Lightning's Rich bar over the whole run (steps done / planned, time left) instead of one epoch, without
+    ``v_num``, with the :class:`RunProgressLog` estimate. Without a terminal the bar is off and the log writes lines."""
 
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, terminal: bool | None = None):
         super().__init__()
@@ -260,8 +252,8 @@ for _hook in (
 
 
 def run_progress(bar: bool = True, every_seconds: float = 30.0, every_percent: float = 5.0) -> Callback:
-    """The progress callback for ``trainer.enable_progress_bar=bar``: :class:`RunProgressBar`, or only
-    the log lines (:class:`RunProgressLog`) when the bar is off (Lightning refuses a bar callback then)."""
+    """:class:`RunProgressBar` for ``trainer.enable_progress_bar=true``, else the log lines alone (Lightning
+    refuses a bar callback when the bar is off)."""
     if bar:
         return RunProgressBar(every_seconds, every_percent)
     return RunProgressLog(every_seconds, every_percent, lines=True)

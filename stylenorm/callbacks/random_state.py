@@ -1,10 +1,8 @@
-"""Random-number-generator states in every checkpoint, restored on resume.
+"""Random-number-generator states (torch, CUDA, numpy, Python) in every checkpoint, restored on resume.
 
-Lightning saves weights, optimizers and loop counters, but not the states of the generators ``seed_everything``
-seeds (torch, CUDA, numpy, Python), from which input corruption, dropout and the CycleGAN image pool draw; without
-them a resumed run would go on from a fresh seed. Under DDP rank 0's states are saved, as tensors, lists and
-numbers only, so checkpoints stay loadable with ``torch.load(weights_only=True)``. Data order:
-:mod:`stylenorm.data.resumable`; resume as a whole: docs/training.md.
+Lightning saves no generator states, so a resumed run would otherwise draw its corruption, dropout and image-pool
+choices from a fresh seed. Rank 0's states are saved as tensors, lists and numbers only (``weights_only=True``
+loads them). Data order: :mod:`stylenorm.data.resumable`; resume as a whole: docs/training.md.
 """
 
 from __future__ import annotations
@@ -44,10 +42,8 @@ def restore_random_states(states: dict[str, Any]) -> None:
 def start_next_epoch_afresh(fit_loop: _FitLoop) -> bool:
     """Before training resumes: when the checkpoint's epoch had finished, let the next one start afresh (True).
 
-    A SIGTERM at an epoch's last batch leaves a checkpoint holding a finished epoch with that epoch's batch
-    counters, which Lightning 2.6 clears only when the next epoch starts afresh. Resumed, its training-epoch loop
-    would read them as batches already done in the next epoch, run that epoch empty (end-of-epoch hooks included,
-    e.g. CycleGAN's learning-rate step) and train on an epoch ahead of the run it continues.
+    A checkpoint written at an epoch's last batch (e.g. on SIGTERM) keeps that epoch's batch counters, which
+    Lightning 2.6 would read as batches done in the next epoch: it would run that epoch empty and go on one ahead.
     """
     epochs, epoch_loop = fit_loop.epoch_progress.total, fit_loop.epoch_loop
     finished = epochs.ready == epochs.started == epochs.processed == epochs.completed
@@ -58,8 +54,8 @@ def start_next_epoch_afresh(fit_loop: _FitLoop) -> bool:
 
 
 class RandomStateCheckpoint(Callback):
-    """Saves :func:`collect_random_states` with each checkpoint and restores it when resuming; on a resume it
-    also lets an epoch that had finished in the checkpoint be followed by a fresh one."""
+    """Saves :func:`collect_random_states` with each checkpoint and restores them on resume (with
+    :func:`start_next_epoch_afresh`)."""
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         start_next_epoch_afresh(trainer.fit_loop)

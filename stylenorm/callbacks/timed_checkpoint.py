@@ -1,8 +1,7 @@
 """``last.ckpt`` every N minutes of training as well as every N optimizer steps.
 
-Lightning's ``ModelCheckpoint`` has ``train_time_interval``, but not together with ``every_n_train_steps`` in one
-callback, and under manual optimization (CycleGAN) it only looks at steps; so the interval is checked here, for
-every task alike. The file is written like every checkpoint (atomically, :mod:`stylenorm.checkpoint_io`).
+Lightning's ``ModelCheckpoint`` takes ``train_time_interval`` only without ``every_n_train_steps``, and ignores it
+under manual optimization (CycleGAN), so the interval is checked here, for every task alike.
 """
 
 from __future__ import annotations
@@ -15,8 +14,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 
 class TimedCheckpoint(Callback):
-    """Save ``<dirpath>/<filename>`` whenever ``every_minutes`` of training have passed since the last save
-    (``0`` or ``null``: off); ``dirpath`` is the run's checkpoint folder."""
+    """Save ``<dirpath>/<filename>`` whenever ``every_minutes`` of training have passed (``0`` or ``null``: off)."""
 
     def __init__(self, dirpath: str, every_minutes: float | None = 30.0, filename: str = "last.ckpt"):
         if every_minutes is not None and every_minutes < 0:

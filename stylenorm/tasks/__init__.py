@@ -1,8 +1,4 @@
-"""LightningModules: training logic only (networks in stylenorm.networks, losses in stylenorm.losses).
-
-``hydra.utils.instantiate(cfg.model)`` returns one of these, with the norm of ``cfg.norm`` in every
-network it holds.
-"""
+"""LightningModules (``hydra.utils.instantiate(cfg.model)``): training logic only, networks and losses elsewhere."""
 
 from stylenorm.tasks.adain import AdaINTask
 from stylenorm.tasks.autoencoder import AutoencoderTask

@@ -1,9 +1,7 @@
 """AdaIN arbitrary style transfer training (Huang & Belongie 2017, Sec. 6), with the paper's PyTorch port's defaults.
 
-The encoder (VGG19 to relu4_1) is fixed; only the decoder learns, on content photos paired with independently
-drawn style paintings (``{"content", "style"}`` in [0, 1]), under :class:`~stylenorm.losses.adain_loss.AdaINLoss`.
-Adam with the port's decay ``lr / (1 + lr_decay * step)``. ``norm`` is the decoder's (the paper: none). Encoder
-weights are stored in checkpoints, so a checkpoint stylizes without the weights file. docs/modules.md, docs/training.md.
+The encoder (VGG19 to relu4_1) is fixed and stored in checkpoints; only the decoder (whose norm is ``norm``) learns,
+on content photos paired with independently drawn style paintings. docs/modules.md, docs/training.md.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import torch
 from stylenorm.losses.adain_loss import AdaINLoss
 from stylenorm.networks import build_networks
 from stylenorm.networks.adain import ENCODER_LAYERS
-from stylenorm.networks.adain_weights import load_adain_encoder_weights
+from stylenorm.networks.vgg import load_adain_encoder_weights
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 
@@ -76,8 +74,7 @@ class AdaINTask(ImageTranslationTask):
         losses, decoded = self.losses(content, style)
         stylized = decoded.clamp(0, 1)
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
-        # The AdaIN layer normalises the content features per image: a darker, flatter photo should
-        # stylize (nearly) the same way - the seeds' instance-norm claim, at relu4_1.
+        # The AdaIN layer normalises the content features per image: a darker, flatter photo should stylize the same.
         shifted = self(illumination_shift(content), style)
         self.log("val/contrast_invariance_l1", (stylized - shifted).abs().mean(), batch_size=n, sync_dist=True)
         gap = train_eval_gap(self.adain.decoder, lambda x: self(x, style), content)

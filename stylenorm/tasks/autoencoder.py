@@ -1,10 +1,8 @@
 """Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001).
 
-Reconstruct images in [0, 1] (L1 or MSE), or - when the batch holds a ``"target"`` (``data.known_answer``) - map
-each input to its target. Optional input corruption (noise, as a denoising autoencoder, Vincent et al. 2008, or a
-brightness/contrast change) alters the input only: the setting where instance norm's removal of per-image statistics
-is said to help. PSNR and SSIM against the target, also under a fixed illumination shift; with a target also
-``val/psnr_identity_baseline`` (what doing nothing scores). docs/training.md.
+Reconstruct images in [0, 1], or map each input to the batch's ``"target"`` (``data.known_answer``). Optional
+input corruption (noise, as Vincent et al. 2008, or brightness/contrast) alters the input only. PSNR and SSIM,
+also under an illumination shift; with a target also what doing nothing scores. docs/training.md.
 """
 
 from __future__ import annotations
@@ -23,8 +21,8 @@ from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 def corrupt(
     images: torch.Tensor, noise_std: float = 0.0, brightness: float = 0.0, contrast: float = 0.0
 ) -> torch.Tensor:
-    """Per-image random contrast factor in [1-contrast, 1+contrast] around the image mean, brightness
-    offset in [-brightness, brightness], then Gaussian noise of ``noise_std``; clamped to [0, 1]."""
+    """Per-image random contrast factor in [1-c, 1+c] around the mean, brightness offset in [-b, b], then Gaussian
+    noise of ``noise_std``; clamped to [0, 1]."""
     shape = (images.shape[0], 1, 1, 1)
     if contrast > 0:
         factor = 1 + contrast * (2 * torch.rand(shape, device=images.device) - 1)

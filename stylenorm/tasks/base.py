@@ -1,28 +1,25 @@
-"""What the four LightningModules share: speed switches, checkpoint hooks, image grids and the HPARAMS-tab record.
-
-Training logic proper lives in each task; networks in :mod:`stylenorm.networks`, losses in
-:mod:`stylenorm.losses`.
-"""
+"""What the four LightningModules share: speed switches, checkpoint hooks, image grids and the HPARAMS-tab record."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from tensorboard.plugins.hparams import summary_v2 as hp  # `api` re-exports it, but imports TensorFlow
 from torchvision.utils import make_grid
 
 from stylenorm.nn.norm import NormSpec, has_learned_mixture, is_norm_layer
 from stylenorm.speed import AUTO, SpeedOptions, adam, compile_pays, to_channels_last
-from stylenorm.tasks.hparams_tab import log_hparams
 
 log = logging.getLogger(__name__)
 
-#: Where a training checkpoint keeps the settings of its run (a flat ``{"model.lr": 0.001, ...}``),
-#: which a resume compares with the composed config (:mod:`stylenorm.resume`).
+#: Where a checkpoint keeps its run's settings (flat ``{"model.lr": 0.001, ...}``), checked on resume.
 SETTINGS_KEY = "stylenorm_settings"
 
 
@@ -40,16 +37,46 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+#: Columns every run shows in the tab, whatever its command line set.
+IDENTITY_HPARAMS = ("model", "norm/kind", "norm/affine")
+
+
+def tab_hparams(params: Mapping[str, Any], varied: Collection[str] = ()) -> dict[str, bool | int | float | str]:
+    """The entries of ``params`` the tab shows: :data:`IDENTITY_HPARAMS` and the ``varied`` ones it holds."""
+    return {name: value for name, value in params.items() if name in IDENTITY_HPARAMS or name in varied}
+
+
+@rank_zero_only  # other DDP ranks have no event writer (Lightning's own log_hyperparams is rank-0 only too)
+def log_hparams(
+    logger: TensorBoardLogger, params: Mapping[str, Any], metric_tags: Sequence[str], varied: Collection[str] = ()
+) -> None:
+    """Record ``params`` (flat, scalars and strings) in hparams.yaml, and the :func:`tab_hparams` with
+    ``metric_tags`` as metric columns in the HPARAMS tab, so that a sweep reads as its ablation table."""
+    logger.log_hyperparams(dict(params), metrics={})  # hparams.yaml only: an empty dict writes no events
+    shown = tab_hparams(params, varied)
+    # Booleans get a boolean domain; other columns none, so the first run's values do not restrict the filters.
+    domains = {name: hp.Discrete([False, True]) if isinstance(value, bool) else None for name, value in shown.items()}
+    config = hp.hparams_config_pb(
+        hparams=[hp.HParam(name, domain) for name, domain in domains.items()],
+        metrics=[hp.Metric(tag) for tag in metric_tags],
+    )
+    # trial_id: the run folder's last two names, so two runs sharing the shown values are never merged into one row
+    session = hp.hparams_pb(shown, trial_id="/".join(Path(logger.log_dir).parts[-2:]))
+    writer = logger.experiment.file_writer
+    writer.add_summary(config)
+    writer.add_summary(session)
+    writer.flush()
+
+
 class ImageTranslationTask(LightningModule):
     """Base class: subclasses set the class attributes below and call :meth:`collect_for_image_grid`."""
 
-    #: Scalars shown next to the hyperparameters in TensorBoard's HPARAMS tab (logged during validation).
+    #: Validation scalars shown next to the hyperparameters in TensorBoard's HPARAMS tab.
     hparam_metrics: tuple[str, ...] = ()
     #: The network whose norm describes the run; also the one compiled unless :attr:`compiled_module_names` says.
     main_network_name: str = ""
     compiled_module_names: tuple[str, ...] = ()
-    #: How far one training batch advances ``trainer.global_step`` (CycleGAN steps G and D: 2). Recorded
-    #: as ``trainer/optimizer_steps_per_batch`` so reports can count images seen from logged steps.
+    #: How far one training batch advances ``trainer.global_step`` (CycleGAN: 2), so reports can count images seen.
     optimizer_steps_per_batch: int = 1
     #: State-dict prefixes left out of checkpoints on purpose (rebuilt at start-up, e.g. a frozen VGG).
     checkpoint_excluded_prefixes: tuple[str, ...] = ()
@@ -62,36 +89,29 @@ class ImageTranslationTask(LightningModule):
         super().__init__()
         self.speed = SpeedOptions.from_config(speed)
         self._speed_applied = False
-        #: Set by :func:`stylenorm.train.build`: entries from the whole config (:mod:`stylenorm.run_record`),
-        #: the HPARAMS names its overrides set, and the settings a resume must match (saved in checkpoints).
+        #: Set by :func:`stylenorm.train.build`: the run's record, its overridden HPARAMS, what a resume must match.
         self.run_record: dict[str, Any] = {}
         self.varied_hparams: set[str] = set()
         self.settings: dict[str, Any] = {}
-        #: Where frozen pretrained weights came from, for the HPARAMS tab ("random" must be visible there).
+        #: Where frozen pretrained weights came from ("random" must be visible in the HPARAMS tab).
         self.weights_sources: dict[str, str] = {}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint["state_dict"]
-        if self.checkpoint_excluded_prefixes:
-            for key in [k for k in state if k.startswith(self.checkpoint_excluded_prefixes)]:
-                del state[key]
+        for key in [k for k in state if k.startswith(self.checkpoint_excluded_prefixes)]:
+            del state[key]
         if self.settings:
             checkpoint[SETTINGS_KEY] = self.settings
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Loading stays strict: the excluded modules get their current (rebuilt) values, named
-        # explicitly, so any other missing key is still an error.
-        if self.checkpoint_excluded_prefixes:
-            for key, value in self.state_dict().items():
-                if key.startswith(self.checkpoint_excluded_prefixes):
-                    checkpoint["state_dict"].setdefault(key, value)
+        # Loading stays strict: the excluded modules get their rebuilt values, so any other missing key is an error.
+        for key, value in self.state_dict().items():
+            if key.startswith(self.checkpoint_excluded_prefixes):
+                checkpoint["state_dict"].setdefault(key, value)
 
     def configure_model(self) -> None:
-        """Apply the speed switches once, before the optimizers are built (:mod:`stylenorm.speed`).
-
-        ``nn.Module.compile`` compiles in place, so parameter names and checkpoints do not change. Outside
-        a Trainer (``load_from_checkpoint`` calls this hook too) nothing changes: stylize has its own switches.
-        """
+        """Apply the speed switches once, before the optimizers are built; outside a Trainer (``load_from_checkpoint``)
+        nothing changes. ``nn.Module.compile`` works in place, so parameter names and checkpoints stay the same."""
         if self._speed_applied or self._trainer is None:
             return
         self._speed_applied = True
@@ -152,14 +172,12 @@ class ImageTranslationTask(LightningModule):
         self._projected_layers = [m for m in self.modules() if has_learned_mixture(m) and hasattr(m, "project_")]
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        # Batch-instance norm's gate must stay in [0, 1] (Nam & Kim 2018 clip it after every update);
-        # here every optimizer step of a batch has run, for automatic and manual optimization alike.
+        # Batch-instance norm's gate stays in [0, 1] (Nam & Kim 2018), clipped after all the batch's optimizer steps.
         for module in self._projected_layers:
             module.project_()
 
     def on_fit_start(self) -> None:
-        # Logged here rather than by save_hyperparameters(logger=True) so the HPARAMS tab gets the
-        # resolved norm, the data sizes and the metric columns in one record.
+        # Not save_hyperparameters(logger=True): the tab gets the resolved norm, data sizes and metrics in one record.
         for logger in self.loggers:
             if isinstance(logger, TensorBoardLogger):
                 log_hparams(logger, self.run_summary(), self.hparam_metrics, self.varied_hparams)

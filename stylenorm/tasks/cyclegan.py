@@ -1,10 +1,8 @@
-"""CycleGAN training (Zhu et al. 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial
-Networks"), with the original code's defaults.
+"""CycleGAN training (Zhu et al. 2017), with the original code's defaults.
 
 Per iteration both generators are updated on the GAN, cycle and identity losses, then both discriminators on real
-images and fakes from a history pool; LSGAN by default, Adam(2e-4, 0.5, 0.999), linear decay after ``n_epochs``.
-Data arrive as ``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1]. One iteration advances
-``trainer.global_step`` by 2 (G and D). The objective: docs/modules.md; the defaults: docs/training.md.
+images and fakes from a history pool; one iteration advances ``trainer.global_step`` by 2. Data arrive as
+``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1]. The objective: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -28,11 +26,8 @@ def to_signed(images: torch.Tensor) -> torch.Tensor:
 
 
 class CycleGANTask(ImageTranslationTask):
-    """Two ResNet generators, two PatchGAN discriminators, one norm choice for all four.
-
-    Args mirror ``configs/model/cyclegan.yaml``; ``norm``, ``generator`` and ``discriminator`` are
-    the mappings :func:`stylenorm.networks.build_networks` takes.
-    """
+    """Two ResNet generators, two PatchGAN discriminators, one norm for all four; args mirror
+    ``configs/model/cyclegan.yaml``."""
 
     optimizer_steps_per_batch = 2  # G then D in every training_step
     hparam_metrics = (
@@ -82,7 +77,6 @@ class CycleGANTask(ImageTranslationTask):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
-        # The pools are part of the training state: a resumed run shows D the same history.
         checkpoint["image_pools"] = {"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -157,9 +151,8 @@ class CycleGANTask(ImageTranslationTask):
         self.log_dict(logs, prog_bar=False, batch_size=real_A.shape[0])
         self.log("train/loss_G", loss_g.detach(), prog_bar=True, batch_size=real_A.shape[0])
         if self.trainer.is_last_batch:
-            # The per-epoch learning-rate step, taken with the epoch's last optimizer steps (where Lightning
-            # steps epoch schedulers under automatic optimization), so that the checkpoint written after
-            # this batch already holds it; an on_train_epoch_end step would be lost on resuming from it.
+            # The per-epoch learning-rate step, here (not in on_train_epoch_end) so that the checkpoint written
+            # after this batch holds it, as Lightning does under automatic optimization.
             for scheduler in self.lr_schedulers():
                 scheduler.step()
 

@@ -1,9 +1,7 @@
-"""History of generated images for the discriminators (Shrivastava et al. 2017, used by CycleGAN).
+"""History of generated images for the discriminators (Shrivastava et al. 2017; Zhu et al. 2017, section 4).
 
-Updating D on a buffer of past fakes damps model oscillation (Zhu et al. 2017, section 4). With probability 1/2
-a new fake replaces a random stored one and the stored one is returned instead; until the pool is full, fakes go
-in and come straight back. The draws come from torch's global generator (seeded from the run's ``seed`` and saved
-in checkpoints) and :meth:`state_dict` holds the stored images, so a resumed run keeps its history.
+With probability 1/2 a new fake replaces a random stored one, which is returned instead; until the pool is full,
+fakes go in and come straight back. Draws come from torch's global generator; :meth:`state_dict` holds the images.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Measurements that test the seed notebooks' claims about normalization during validation.
-
-* :func:`illumination_shift` - a darker, flatter image: instance norm is said to remove such per-image contrast
-  and brightness (Ulyanov et al. 2016; seeds 000, 001, 004).
-* :func:`train_eval_gap` - how far an output moves between batch statistics (train mode) and running statistics
-  (eval mode): the batch-norm inference pitfall (seed 002, section 6; Isola et al. 2017).
-"""
+"""Validation probes of the seed notebooks' claims: :func:`illumination_shift` (instance norm is said to remove
+per-image contrast and brightness, Ulyanov et al. 2016) and :func:`train_eval_gap` (the batch-norm inference
+pitfall, seed 002, section 6)."""
 
 from __future__ import annotations
 
@@ -28,8 +24,8 @@ def has_running_statistics(module: nn.Module) -> bool:
 
 @contextmanager
 def batch_statistics(module: nn.Module) -> Iterator[None]:
-    """Make every running-statistics norm layer of ``module`` normalise with the current batch's
-    statistics, without updating its running statistics (momentum 0), then restore it."""
+    """Make every running-statistics norm layer of ``module`` use the batch's statistics without updating its
+    running ones (momentum 0), then restore it."""
     layers = [m for m in module.modules() if uses_running_statistics(m)]
     saved = [(m, m.training, m.momentum, m.num_batches_tracked.clone()) for m in layers]
     try:
@@ -46,8 +42,7 @@ def batch_statistics(module: nn.Module) -> Iterator[None]:
 
 @torch.no_grad()
 def train_eval_gap(network: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> float:
-    """Mean absolute difference between ``forward(images)`` with batch statistics and with running
-    statistics (0 for networks without running statistics). Outputs are compared as returned."""
+    """Mean absolute difference of ``forward(images)`` between batch and running statistics (0 without the latter)."""
     if not has_running_statistics(network):
         return 0.0  # both modes compute the same thing: skip the two extra forward passes
     was_training = network.training

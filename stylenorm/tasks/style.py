@@ -1,11 +1,8 @@
-"""Fast style transfer training (Johnson et al. 2016, "Perceptual Losses for Real-Time Style Transfer and
-Super-Resolution"), with the PyTorch fast_neural_style example's defaults.
+"""Fast style transfer training (Johnson et al. 2016), with the PyTorch fast_neural_style example's defaults.
 
-TransformerNet maps a content image (``{"content": ...}`` in [0, 1]; the network works on 0-255 like the example)
-to a stylized one, scored by a frozen VGG16's content and Gram style losses (:mod:`stylenorm.losses.perceptual`);
-VGG weights are rebuilt from ``vgg_weights``, not stored in checkpoints. Several styles in one network:
-``norm=conditional_instance`` (Dumoulin, Shlens & Kudlur 2017), each sample scored against a randomly drawn style,
-``val/style_K`` logged per style. docs/modules.md.
+TransformerNet (on 0-255, like the example) scored by a frozen VGG16's content and Gram style losses, VGG rebuilt
+from ``vgg_weights``, not stored in checkpoints. Several styles in one network: ``norm=conditional_instance``
+(Dumoulin et al. 2017), each sample scored against a randomly drawn style. docs/modules.md.
 """
 
 from __future__ import annotations
@@ -74,8 +71,7 @@ class StyleTransferTask(ImageTranslationTask):
         return max(1, num_styles(self.transformer))
 
     def setup(self, stage: str) -> None:
-        # Style Grams are computed once, here (fit and validate alike); they are buffers, so they
-        # follow the module to its device.
+        # Style Grams are computed once, here (fit and validate alike), as buffers that follow the module's device.
         datamodule = self.trainer.datamodule
         if hasattr(datamodule, "style_image_tensors"):
             images = datamodule.style_image_tensors()
@@ -108,8 +104,7 @@ class StyleTransferTask(ImageTranslationTask):
     def losses(
         self, content: torch.Tensor, style_index: torch.Tensor | None = None
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Loss terms and the stylized batch; ``style_index`` (N,) picks each sample's style when the
-        network holds several (it is set on the network's conditional layers first)."""
+        """Loss terms and the stylized batch; ``style_index`` (N,) picks each sample's style (multi-style networks)."""
         if style_index is not None:
             set_style(self.transformer, style_index)
         # Unclamped output for the loss, as in the example: clamping would zero some gradients.
@@ -118,8 +113,7 @@ class StyleTransferTask(ImageTranslationTask):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         n = batch["content"].shape[0]
-        # A uniform style per sample, drawn on the CPU from torch's global generator (seeded by the run's seed
-        # and restored on resume, stylenorm.callbacks.random_state), so the draws repeat with the run.
+        # A uniform style per sample, drawn on the CPU from torch's global generator, so the draws repeat with the run.
         styles = torch.randint(self.num_styles, (n,)).to(self.device) if self.num_styles > 1 else None
         return self.log_train_losses(self.losses(batch["content"], styles)[0], n)
 
