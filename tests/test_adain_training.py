@@ -295,3 +295,30 @@ def test_content_styles_data_pair_content_with_styles(tmp_path):
     assert set(batch["style"][:, 1:].amax(dim=(2, 3)).flatten().round().tolist()) <= {0.0, 1.0}  # pure paintings
     val = next(iter(data.val_dataloader()))
     assert val["style"][0, 2].mean() == pytest.approx(1.0) and val["content"].shape[0] == 1  # style i mod n
+
+
+def test_held_out_validation_styles_are_never_trained_on(tmp_path):
+    from PIL import Image
+
+    from stylenorm.data import ContentStylesDataModule
+
+    for i in range(12):
+        Image.new("RGB", (40, 30), (i * 20, 0, 0)).save(tmp_path / f"photo{i}.png")
+    styles = []
+    for i, colour in enumerate([(0, 0, 255), (0, 255, 0), (255, 255, 0)]):
+        styles.append(tmp_path / f"s{i}.png")
+        Image.new("RGB", (50, 60), colour).save(styles[-1])
+    common = {"image_size": 16, "load_size": 24, "batch_size": 4, "val_root": tmp_path}
+    data = ContentStylesDataModule(tmp_path, style_images=styles[:2], style_val_images=styles[2:], **common)
+    data.setup("fit")
+    val = next(iter(data.val_dataloader()))
+    assert val["style"][:, 0].mean() == pytest.approx(1.0) and val["style"][:, 1].mean() == pytest.approx(1.0)
+    trained = torch.cat([batch["style"] for batch in data.train_dataloader()])
+    assert trained[:, 0].amax() < 0.5  # no yellow painting in training: only blue and green
+    with pytest.raises(ValueError, match="at most one of data.style_val_root"):
+        ContentStylesDataModule(tmp_path, style_images=styles[:2], style_val_images=styles[2:], style_val_root=tmp_path)
+    missing = ContentStylesDataModule(
+        tmp_path, style_images=styles[:2], style_val_images=[tmp_path / "no.png"], **common
+    )
+    with pytest.raises(FileNotFoundError, match=r"no\.png of data\.style_val_images"):
+        missing.setup("fit")

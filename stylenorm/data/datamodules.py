@@ -327,14 +327,16 @@ class ContentStylesDataModule(_ImageDataModule):
     """Content photos and style paintings drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1).
 
     Batches ``{"content", "style"}``; validation pairs content ``i`` with style ``i mod n``. Styles: ``style_root``
-    or ``style_images`` (embedded: the ``style`` data's paintings); validation styles from ``style_val_root`` or a
-    few training ones; content as :class:`ImageFolderDataModule`.
+    or ``style_images`` (embedded: the ``style`` data's paintings); validation styles from ``style_val_root`` or
+    ``style_val_images`` (paintings never trained on), else a few training ones; content as
+    :class:`ImageFolderDataModule`.
     """
 
     style_root: Path | None = None
     _: KW_ONLY
     style_images: Sequence[str | os.PathLike] | None = None
     style_val_root: Path | None = None
+    style_val_images: Sequence[str | os.PathLike] | None = None
     val_root: Path | None = None
     image_size: int = 256
     batch_size: int = 8
@@ -348,15 +350,15 @@ class ContentStylesDataModule(_ImageDataModule):
             raise ValueError(
                 "AdaIN needs style images: set exactly one of data.style_root=DIR and data.style_images=[...]."
             )
-        self.style_images = [Path(path) for path in self.style_images] if self.style_images is not None else None
+        if self.style_val_root is not None and self.style_val_images is not None:
+            raise ValueError("Set at most one of data.style_val_root=DIR and data.style_val_images=[...].")
+        self.style_images = _paths(self.style_images)
+        self.style_val_images = _paths(self.style_val_images)
         transforms.adain_train_transform(self.image_size, self.load_size)  # fail now on a bad size pair
 
     def _styles(self) -> list[Path]:
         if self.style_images is not None:
-            for path in self.style_images:
-                if not path.is_file():
-                    raise FileNotFoundError(f"Style image {path} of data.style_images not found.")
-            return self.style_images
+            return _existing(self.style_images, "data.style_images")
         if self.style_root is not None:
             return list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
         return embedded_style_images(self.embedded_root)
@@ -367,7 +369,29 @@ class ContentStylesDataModule(_ImageDataModule):
         val_styles = styles
         if self.style_val_root is not None:
             val_styles = list_images(self.style_val_root, hint="Set data.style_val_root to a folder of paintings.")
+        elif self.style_val_images is not None:
+            val_styles = _existing(self.style_val_images, "data.style_val_images")
         transform, keys = transforms.adain_train_transform(self.image_size, self.load_size), ("content", "style")
         val_styles = spread(val_styles, self.max_val_images)
         val = UnpairedValidationDataset(val_content, val_styles, transforms.eval_transform(self.image_size), keys=keys)
         return UnpairedDataset(content, styles, transform, keys=keys), val
+
+
+def _paths(images: Sequence[str | os.PathLike] | None) -> list[Path] | None:
+    return (
+        None
+        if images is None
+        else [Path(images)]
+        if isinstance(images, (str, os.PathLike))
+        else [Path(p) for p in images]
+    )
+
+
+def _existing(paths: list[Path], key: str) -> list[Path]:
+    """``paths``, or FileNotFoundError naming the first missing one and the config key that listed it."""
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"Style image {path} of {key} not found.")
+    if not paths:
+        raise ValueError(f"{key} is empty: list at least one painting.")
+    return paths
