@@ -216,7 +216,8 @@ def test_a_video_round_trips_through_the_command(tmp_path, capsys, style_checkpo
     info = probe_video(tmp_path / "out.mp4")
     assert (info.width, info.height, info.rate, info.has_audio) == (32, 32, Fraction(12), True)
     assert len(list(read_video(tmp_path / "out.mp4"))) == 8
-    # Frames as PNG are exact: the decoded input frames through the image pipeline.
+    # Frames as PNG are the decoded input frames through the image pipeline: equal but for a float sum that
+    # lands on the other side of a rounding boundary (another batch size or memory layout sums in another order).
     assert main([*base, "-o", str(tmp_path / "frames")]) == 0
     written = sorted((tmp_path / "frames").iterdir())
     assert [p.name for p in written] == [f"{i:06d}.png" for i in range(8)]
@@ -225,7 +226,8 @@ def test_a_video_round_trips_through_the_command(tmp_path, capsys, style_checkpo
     from PIL import Image
 
     got = torch.from_numpy(np.stack([np.asarray(Image.open(p)) for p in written])).permute(0, 3, 1, 2)
-    assert torch.equal(got, expected)
+    off_by = (got.int() - expected.int()).abs()
+    assert off_by.max() <= 1 and (off_by > 0).float().mean() < 1e-3, (off_by.max(), (off_by > 0).sum())
     # An animated GIF with the frame period; shared statistics through the command.
     assert main([*base, "-o", str(tmp_path / "out.gif"), "--frame-stats", "window:3"]) == 0
     with Image.open(tmp_path / "out.gif") as gif:
