@@ -575,6 +575,7 @@ def test_bf16_inference_stays_within_a_few_gray_levels(image, kind):
     assert_within_bf16_band(bf16, fp32)
 
 
+@pytest.mark.integration  # torch.compile runs the inductor compiler: tens of seconds per network
 @pytest.mark.parametrize("kind", ["TransformerNet", "ResnetGenerator"])
 def test_compiled_inference_gives_the_eager_pixels(image, kind):
     eager = make_stylizer(kind, image)
@@ -621,6 +622,7 @@ def test_the_stylize_command_reports_and_runs_the_precision_auto_chose(
     assert (auto != read(tmp_path / f"{other}.png")).any()  # ... which the pixels can tell apart
 
 
+@pytest.mark.integration  # compiles
 def test_the_stylize_command_compiles_on_request(tmp_path, capsys, style_checkpoint):
     photo = write(tmp_path / "photo.png", smooth_image(32, 40, seed=6))
     args = ["-c", str(style_checkpoint), "-i", str(photo), "--device", "cpu", "--precision", "fp32"]

@@ -43,13 +43,14 @@ def random_stylizer(model: str, norm: str) -> Stylizer:
     return Stylizer(network, convention, f"random {model} {norm}")
 
 
+# One case in the unit tier; the others (20-26 s each on 2 cores) in the integration tier.
 CASES = [
     ("style", "instance"),
-    ("style", "group"),
-    ("style", "layer"),
-    ("cyclegan", "instance"),
+    pytest.param("style", "group", marks=pytest.mark.integration),
+    pytest.param("style", "layer", marks=pytest.mark.integration),
+    pytest.param("cyclegan", "instance", marks=pytest.mark.integration),
     ("autoencoder", "group"),
-    ("autoencoder", "layer"),
+    pytest.param("autoencoder", "layer", marks=pytest.mark.integration),
 ]
 
 
