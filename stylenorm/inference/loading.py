@@ -19,8 +19,7 @@ from stylenorm.inference.styles import StyleChoice, StyleImages, choose_style, w
 from stylenorm.inference.stylizer import Stylizer, resolve_device
 from stylenorm.networks import build_networks, load_cyclegan_generator, load_fast_neural_style
 from stylenorm.networks.adain import AdaINNet
-from stylenorm.networks.public_checkpoints import PUBLIC_KINDS, identify
-from stylenorm.networks.public_checkpoints import load_adain, read_state_dict
+from stylenorm.networks.public_checkpoints import PUBLIC_KINDS, identify, load_adain, read_state_dict
 from stylenorm.safe_load import safe_load
 
 #: Values of ``format=`` (``--format``).

@@ -20,9 +20,9 @@ from PIL import Image
 from torch import nn
 
 from stylenorm.data.images import load_rgb, to_rgb
-from stylenorm.networks.adain import AdaINNet
 from stylenorm.networks.adain import (
     MIN_SIZE,
+    AdaINNet,
     AdaINWithStyleStatistics,
     ColourPreservingStyle,
     FixedStyle,
