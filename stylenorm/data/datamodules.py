@@ -282,8 +282,7 @@ class StyleDataModule(ImageFolderDataModule):
             if self.style_image is None:
                 raise ValueError("No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...].")
             return [Path(self.style_image)]
-        single = isinstance(self.style_images, (str, os.PathLike))
-        paths = [Path(path) for path in ([self.style_images] if single else self.style_images)]
+        paths = _paths(self.style_images)
         if not paths or len(set(paths)) != len(paths):
             raise ValueError(f"data.style_images={[str(p) for p in paths]}: list each painting once.")
         if num_styles is not None and num_styles != len(paths):
