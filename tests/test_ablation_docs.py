@@ -201,3 +201,22 @@ def test_a_report_that_tests_no_claim_is_placed_and_checked(repo):
     assert check(repo) is None
     (out / "tests.csv").write_text("claim,metric\nbn_beats_gn,val/psnr\n")  # a row no run gives
     assert "tests.csv" in check(repo)
+
+
+def test_learned_norm_weights_are_placed_from_the_report_and_checked(repo):
+    """``{{mixtures NAME}}`` tabulates the norm_mix/... values in that folder's steps; --check sees them change."""
+    template = repo / "docs" / "ablations.template.md"
+    template.write_text(template.read_text() + "\n{{mixtures example}}\n")
+    write(repo)
+    assert "No learned-norm weights" in (repo / "docs" / "ablations.md").read_text()
+    steps_csv = repo / "docs" / "ablations" / "example" / "steps.csv.gz"
+    steps = pd.read_csv(steps_csv)
+    run = steps["run"].iloc[0]
+    extra = pd.DataFrame({"run": run, "step": 10_000, "metric": "norm_mix/net/enc.norm/rho", "value": [0.8125]})
+    pd.concat([steps, extra]).to_csv(steps_csv, index=False)
+    write(repo)
+    assert "| net/enc.norm | 0.81" in (repo / "docs" / "ablations.md").read_text()
+    assert check(repo) is None
+    extra["value"] = 0.25
+    pd.concat([steps, extra]).to_csv(steps_csv, index=False)
+    assert check(repo) is not None

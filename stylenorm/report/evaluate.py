@@ -164,7 +164,10 @@ def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFr
     threshold = claim.plateau.get(metric)
     if threshold is None:
         return "no plateau threshold declared"
-    varied = [c for c in table.varied() if c in settings.columns and settings.loc[runs, c].map(str).nunique() > 1]
+    # the settings that tell these runs' variants apart, not those they imply (a norm's eps follows its kind)
+    varied = [
+        c for c in table.distinguishing() if c in settings.columns and settings.loc[runs, c].map(str).nunique() > 1
+    ]
     steps = table.steps[(table.steps["metric"] == metric) & table.steps["run"].isin(runs)]
     # iterating a groupby over a list yields tuples of values (its .groups keys would be scalars for one column)
     groups = [(v, f.index) for v, f in settings.loc[runs].groupby(varied, dropna=False)] if varied else [((), runs)]
@@ -172,7 +175,8 @@ def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFr
     for values, members in groups:
         slope = inference.last_k_slope(steps[steps["run"].isin(members)], k)
         if slope.state(threshold) != inference.PLATEAUED:
-            name = ",".join(f"{c.rsplit('.', 1)[-1]}={v}" for c, v in zip(varied, values, strict=False))
+            named = zip(varied, values, strict=False)
+            name = ",".join(f"{c.rsplit('.', 1)[-1]}={v}" for c, v in named if not pd.isna(v))  # unset: not named
             moving.append(f"{name} ({slope.slope:+.3g} [{slope.low:+.3g}, {slope.high:+.3g}]/1k steps)")
     return f"{inference.IMPROVING}: " + "; ".join(moving) if moving else inference.PLATEAUED
 
