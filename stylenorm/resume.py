@@ -88,9 +88,8 @@ def check_resume(cfg: DictConfig) -> None:
     raise ConfigError(
         f"ckpt_path={cfg.ckpt_path} was written by a run with other settings than this command composes:\n"
         + "\n".join(lines)
-        + "\nResuming would continue that run under the new settings and overwrite its checkpoints; nothing was "
-        "written. To continue it, repeat its own overrides (its logged resume command, or its .hydra/config.yaml); "
-        "to train a new run from its weights, use init_from=<the checkpoint> instead of ckpt_path."
+        + "\nNothing was written. To continue it, repeat its overrides (its logged resume command or .hydra/config"
+        ".yaml); to start a new run from its weights, use init_from=<the checkpoint> instead of ckpt_path."
     )
 
 
