@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, open_dict
 
-from stylenorm.nn.norm import BATCH_STATISTICS_KINDS, STYLE_CONDITIONED_KINDS
+from stylenorm.nn.norm import BATCH_STATISTICS_KINDS, PER_PROCESS_BATCH_KINDS, STYLE_CONDITIONED_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def fill_num_styles(cfg: DictConfig) -> None:
 def check_distributed_norm(cfg: DictConfig) -> None:
     """SyncBatchNorm is GPU-only in torch's DDP: on CPU batch norm stays per process, ``norm=sync_batch`` is refused."""
     multi_process = cfg.trainer.get("strategy") not in (None, "auto") or cfg.trainer.get("devices") not in (1, "1")
-    if multi_process and cfg.norm.kind in ("batch_instance", "switchable"):
+    if multi_process and cfg.norm.kind in PER_PROCESS_BATCH_KINDS:
         log.warning(
             "norm=%s under DDP: its batch statistics are those of each process's own batch (Lightning's "
             "sync_batchnorm converts plain batch norm only). Compare it with norm=batch at the same per-process "

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from stylenorm.config_checks import ConfigError
 from stylenorm.networks.public_checkpoints import identify
 from stylenorm.safe_load import safe_load
-from stylenorm.tasks.base import SETTINGS_KEY  # the tasks write it; resume reads it
+from stylenorm.tasks.base import SETTINGS_KEY, flatten  # the tasks write SETTINGS_KEY; resume reads it
 
 #: Keys that do not change what a run measures, so a resume may change them ("x." covers every key under x).
 _FREE_KEYS = ("data.num_workers", "data.root", "data.val_root", "data.embedded_root", "data.style_root")
@@ -34,17 +34,12 @@ def _free(key: str) -> bool:
     )
 
 
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"norm": {"kind": "batch"}}`` -> ``{"norm.kind": "batch"}``; tuples become lists."""
-    if isinstance(tree, Mapping):
-        return {k: v for key, item in tree.items() for k, v in flatten(item, f"{prefix}{key}.").items()}
-    return {prefix[:-1]: list(tree) if isinstance(tree, tuple) else tree}
-
-
 def measured_settings(cfg: DictConfig) -> dict[str, Any]:
     """The flattened ``seed``, ``model`` and ``data`` settings of a composed config, less the free keys."""
     groups = {group: OmegaConf.to_container(cfg[group], resolve=True) for group in ("model", "data")}
-    return {key: value for key, value in flatten({"seed": cfg.get("seed"), **groups}).items() if not _free(key)}
+    return {
+        key: value for key, value in flatten({"seed": cfg.get("seed"), **groups}, sep=".").items() if not _free(key)
+    }
 
 
 def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
@@ -76,7 +71,9 @@ def check_resume(cfg: DictConfig) -> None:
     if SETTINGS_KEY in checkpoint:
         saved = dict(checkpoint[SETTINGS_KEY])
     else:  # written before SETTINGS_KEY: the task's constructor arguments (no _target_) are all there is
-        saved = {k: v for k, v in flatten({"model": checkpoint.get("hyper_parameters", {})}).items() if not _free(k)}
+        saved = {
+            k: v for k, v in flatten({"model": checkpoint.get("hyper_parameters", {})}, sep=".").items() if not _free(k)
+        }
         composed = {k: v for k, v in composed.items() if k.startswith("model.") and not k.startswith("model._")}
     differing = [
         k
@@ -91,9 +88,8 @@ def check_resume(cfg: DictConfig) -> None:
     raise ConfigError(
         f"ckpt_path={cfg.ckpt_path} was written by a run with other settings than this command composes:\n"
         + "\n".join(lines)
-        + "\nResuming would continue that run under the new settings and overwrite its checkpoints; nothing was "
-        "written. To continue it, repeat its own overrides (its logged resume command, or its .hydra/config.yaml); "
-        "to train a new run from its weights, use init_from=<the checkpoint> instead of ckpt_path."
+        + "\nNothing was written. To continue it, repeat its overrides (its logged resume command or .hydra/config"
+        ".yaml); to start a new run from its weights, use init_from=<the checkpoint> instead of ckpt_path."
     )
 
 

@@ -20,7 +20,7 @@ from stylenorm.networks.adain import ENCODER_LENGTH, AdaINDecoder, AdaINEncoder,
 from stylenorm.networks.cyclegan_generator import ResnetGenerator
 from stylenorm.networks.factory import resolved_affine
 from stylenorm.networks.transformer_net import TransformerNet
-from stylenorm.nn.norm import NormSpec
+from stylenorm.nn.norm import STYLE_CONDITIONED_KINDS, NormSpec
 from stylenorm.safe_load import safe_load
 
 StateDict = dict[str, torch.Tensor]
@@ -93,7 +93,7 @@ def identify(state: Mapping[str, Any]) -> CheckpointKind:
     roles, pixels = LIGHTNING_MODELS[model]
     norm = state["hyper_parameters"].get("norm") or {}
     kind = str(norm.get("kind", "?"))
-    num_styles = int(norm.get("num_styles") or 1) if kind == "conditional_instance" else 1
+    num_styles = int(norm.get("num_styles") or 1) if kind in STYLE_CONDITIONED_KINDS else 1
     affine = resolved_affine(model, norm.get("affine"))
     return CheckpointKind("lightning", model, roles, pixels, kind, affine, num_styles)
 

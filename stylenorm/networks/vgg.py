@@ -223,20 +223,16 @@ def fetch_imagenet_state_dict(option: WeightsOption) -> Mapping[str, torch.Tenso
     except Exception as error:
         if was_cached:
             raise VGGWeightsUnavailableError(
-                f"The cached ImageNet {option.network} weights at {cache_path} could not be read ({error}). The file "
-                f"is probably truncated: delete it and run again to download it, or put a good copy from {weights.url} "
-                "there."
+                f"The cached ImageNet {option.network} weights at {cache_path} could not be read ({error}), probably "
+                f"truncated: delete it to download it again, or put a good copy from {weights.url} there."
             ) from error
         # Offline: URLError, timeouts and SSL failures are OSErrors; a download with a bad hash a RuntimeError.
         if not isinstance(error, (OSError, RuntimeError)):
             raise
         raise VGGWeightsUnavailableError(
-            f"Could not get the ImageNet {option.network} weights ({type(error).__name__}: {error}): not in the "
-            f"torch hub cache and not downloadable (offline?). Either:\n"
-            f"  * download {weights.url} where you are online and put it at {cache_path}\n"
-            f"    (the torch hub cache: $TORCH_HOME/hub/checkpoints, TORCH_HOME defaults to ~/.cache/torch), or\n"
-            f"  * pass a local copy: {option.config_key}={option.file_hint}, or\n"
-            f"  * for an offline smoke run only: {option.config_key}=random (not real style transfer)."
+            f"Could not get the ImageNet {option.network} weights ({type(error).__name__}: {error}): not in the torch "
+            f"hub cache and not downloadable (offline?). Put {weights.url} at {cache_path}, or pass a local copy "
+            f"({option.config_key}={option.file_hint}); {option.config_key}=random is for offline smoke runs only."
         ) from error
 
 

@@ -8,25 +8,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _NormBase
 
 
-class MixedStatisticsNorm2d(nn.Module):
-    """Base of norm layers that blend several statistics; subclasses add the blend and ``forward``."""
-
-    def __init__(
-        self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True, track_running_stats=True
-    ) -> None:
-        super().__init__()
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.affine = affine
-        self.track_running_stats = track_running_stats
-        for name, value in (("weight", torch.ones(num_features)), ("bias", torch.zeros(num_features))):
-            self.register_parameter(name, nn.Parameter(value) if affine else None)
-        statistics = {"running_mean": torch.zeros(num_features), "running_var": torch.ones(num_features)}
-        for name, value in {**statistics, "num_batches_tracked": torch.tensor(0, dtype=torch.long)}.items():
-            self.register_buffer(name, value if track_running_stats else None)
+class MixedStatisticsNorm2d(_NormBase):
+    """Base of norm layers that blend several statistics: torch's own norm base (``nn.BatchNorm2d``'s parameters,
+    buffers and state-dict layout); subclasses add the blend and ``forward``."""
 
     def check_input(self, x: Tensor) -> None:
         if x.dim() != 4:
@@ -37,12 +24,6 @@ class MixedStatisticsNorm2d(nn.Module):
         if self.weight is None:
             return y
         return y * self.weight.float().view(1, -1, 1, 1) + self.bias.float().view(1, -1, 1, 1)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
-        )
 
 
 class BatchInstanceNorm2d(MixedStatisticsNorm2d):

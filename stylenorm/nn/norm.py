@@ -189,6 +189,8 @@ STYLE_CONDITIONED_KINDS = frozenset({"conditional_instance"})
 
 #: Kinds that normalise with batch statistics in training (and running statistics in eval).
 BATCH_STATISTICS_KINDS = frozenset({"batch", "sync_batch", "batch_instance", "switchable"})
+#: Of those, the kinds whose batch statistics stay per process under DDP (Lightning's sync_batchnorm skips them).
+PER_PROCESS_BATCH_KINDS = frozenset({"batch_instance", "switchable"})
 
 #: The module types the factory produces, for code that finds norm layers without naming classes.
 LEARNED_MIXTURE_TYPES = (BatchInstanceNorm2d, SwitchableNorm2d)

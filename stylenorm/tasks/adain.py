@@ -40,7 +40,7 @@ class AdaINTask(ImageTranslationTask):
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
-        self.adain = build_networks({"name": "adain", "norm": norm, "network": network, "conv": conv})["adain"]
+        self.adain = build_networks(self.hparams)["adain"]
         # Loading here makes a missing `imagenet` file fail before any training starts.
         load_adain_encoder_weights(self.adain.encoder, encoder_weights)
         self.weights_sources = {"encoder_weights_source": self.adain.encoder.weights_source}

@@ -58,8 +58,7 @@ class AutoencoderTask(ImageTranslationTask):
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
-        networks = build_networks({"name": "autoencoder", "norm": norm, "network": network, "conv": conv})
-        self.autoencoder = networks["autoencoder"]
+        self.autoencoder = build_networks(self.hparams)["autoencoder"]
         self.reconstruction_loss = reconstruction_loss(loss)
         self.corruption = dict(corruption or {})
         if unknown := set(self.corruption) - {"noise_std", "brightness", "contrast"}:

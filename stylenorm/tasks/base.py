@@ -23,18 +23,16 @@ log = logging.getLogger(__name__)
 SETTINGS_KEY = "stylenorm_settings"
 
 
-def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"norm": {"kind": "group"}}`` -> ``{"norm/kind": "group"}``; values made TensorBoard-safe."""
-    flat: dict[str, Any] = {}
-    for key, value in mapping.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{name}/"))
-        elif isinstance(value, (bool, int, float, str)):
-            flat[name] = value
-        else:  # None, lists, tuples: TensorBoard's HPARAMS tab takes scalars and strings only
-            flat[name] = str(value)
-    return flat
+def flatten(tree: Any, prefix: str = "", sep: str = "/") -> dict[str, Any]:
+    """``{"norm": {"kind": "group"}}`` -> ``{"norm/kind": "group"}``; tuples become lists."""
+    if isinstance(tree, Mapping):
+        return {k: v for key, item in tree.items() for k, v in flatten(item, f"{prefix}{key}{sep}", sep).items()}
+    return {prefix[: -len(sep)]: list(tree) if isinstance(tree, tuple) else tree}
+
+
+def tab_safe(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """TensorBoard's HPARAMS tab takes scalars and strings only: None, lists and tuples become strings."""
+    return {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flat.items()}
 
 
 #: Columns every run shows in the tab, whatever its command line set.
@@ -150,11 +148,11 @@ class ImageTranslationTask(LightningModule):
     def run_summary(self) -> dict[str, Any]:
         """Hyperparameters worth comparing across runs: model, resolved norm, data and trainer."""
         summary = {"model": self.hparams.get("name", type(self).__name__), **self.run_record}
-        summary.update(flatten(self.norm_spec.to_dict(), "norm/"))
+        summary.update(tab_safe(flatten(self.norm_spec.to_dict(), "norm/")))
         # What is really in the networks now - e.g. SyncBatchNorm after Lightning's DDP conversion.
         layer_types = sorted({type(m).__name__ for m in self.modules() if is_norm_layer(m)})
         summary["norm/layer_types"] = ",".join(layer_types) or "none"
-        summary.update(flatten({k: v for k, v in self.hparams.items() if k not in ("name", "norm")}))
+        summary.update(tab_safe(flatten({k: v for k, v in self.hparams.items() if k not in ("name", "norm")})))
         datamodule = getattr(self.trainer, "datamodule", None)
         for key in ("batch_size", "image_size", "known_answer"):
             if datamodule is not None and hasattr(datamodule, key):

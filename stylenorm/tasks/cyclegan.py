@@ -62,10 +62,7 @@ class CycleGANTask(ImageTranslationTask):
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
-        networks = build_networks(
-            {"name": "cyclegan", "norm": norm, "generator": generator, "discriminator": discriminator, "conv": conv}
-        )
-        for role, network in networks.items():
+        for role, network in build_networks(self.hparams).items():
             setattr(self, role, init_weights_normal(network, init_gain))
         self.gan_loss = GANLoss(gan_mode)
         self.pool_A = ImagePool(pool_size)  # fakes of domain A, for D_A

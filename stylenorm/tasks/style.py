@@ -47,8 +47,7 @@ class StyleTransferTask(ImageTranslationTask):
     ):
         super().__init__(speed)
         self.save_hyperparameters(logger=False)
-        networks = build_networks({"name": "style", "norm": norm, "network": network, "conv": conv})
-        self.transformer = networks["transformer"]
+        self.transformer = build_networks(self.hparams)["transformer"]
         # Loading VGG here makes a missing `imagenet` file fail before any training starts.
         features = load_vgg16_features(vgg_weights)
         self.weights_sources = {"vgg_weights_source": features.weights_source}
