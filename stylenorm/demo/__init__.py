@@ -6,9 +6,8 @@ only by :mod:`stylenorm.demo.page`. Usage: docs/demo.md; one job per module: doc
 
 from stylenorm.demo.activations import LayerStatistics, norm_layer_statistics
 from stylenorm.demo.catalog import CheckpointEntry, find_checkpoints
-from stylenorm.demo.compare import Result, compare
+from stylenorm.demo.compare import LightingResult, Result, compare, lighting_response, relight
 from stylenorm.demo.inputs import DemoError, read_input
-from stylenorm.demo.lighting import LightingResult, lighting_response, relight
 from stylenorm.demo.models import Controls, ModelCache
 from stylenorm.demo.session import DemoSession
 
