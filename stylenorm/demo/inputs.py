@@ -62,7 +62,7 @@ def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise DemoError(f"{name} could not be read: {error}. Upload a {READABLE} image.") from None
     if max_pixels and width * height > max_pixels:
         raise DemoError(
-            f"{name} is {width}x{height} px; this page takes at most {max_pixels / 1e6:.1f} megapixels: resize it, "
+            f"{name} is {width}x{height} px (this page takes at most {max_pixels / 1e6:.1f} megapixels): resize it, "
             f"raise --max-pixels, or use the stylize command (it tiles any size)."
         )
     try:
