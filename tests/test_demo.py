@@ -224,7 +224,7 @@ def test_the_difference_map_measures_the_difference_in_gray_levels(tmp_path):
 
 
 def test_the_relit_inputs_clipped_fraction_is_measured_and_explained():
-    from stylenorm.demo.lighting import _relit, invariance_note
+    from stylenorm.demo.compare import _relit, invariance_note
 
     pixels = torch.tensor([0, 51, 102, 153, 204, 255], dtype=torch.uint8).repeat(3, 1)[:, None, :]  # 3x1x6
     relit, clipped = _relit(pixels, brightness=0.3, contrast=1.0)

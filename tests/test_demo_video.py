@@ -7,9 +7,9 @@ import torch
 from test_stylize import lightning_checkpoint
 from test_video import make_video
 
+from stylenorm.demo.compare import compare_clip
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.session import DemoSession
-from stylenorm.demo.video import compare_clip
 from stylenorm.inference.video_io import read_video
 
 

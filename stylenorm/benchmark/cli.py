@@ -1,7 +1,5 @@
-"""``python scripts/benchmark.py``: this project's training, stylize and data paths against plain
-eager fp32 references, side by side in one process; prints a table and writes JSON.
-
-See docs/performance.md for what each column means and the results on the machines we have.
+"""``python scripts/benchmark.py``: this project's training, stylize and data paths against plain eager fp32
+references, side by side in one process; prints a table and writes JSON. Columns and results: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from stylenorm.benchmark import commands, report, workloads
 from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
 from stylenorm.inference.compile_plan import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
-from stylenorm.speed import COMPILE_MIN_MEGAPIXELS, has_fast_bf16, quiet_library_noise
+from stylenorm.speed import has_fast_bf16, quiet_library_noise
 
 PROG = "benchmark"
 _COMPILE_OVERRIDE = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
@@ -29,85 +27,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Measure stylenorm's training steps, stylize inference and data loading against plain "
-        "eager fp32 NCHW references of the same networks and losses (interleaved, after warm-up, median).",
+        "eager fp32 NCHW references of the same networks and losses (interleaved, after warm-up, median). "
+        "What each option measures: docs/performance.md.",
     )
-    names = workloads.WORKLOADS
-    parser.add_argument(
-        "--workloads", nargs="+", choices=names, default=list(names), metavar="NAME",
-        help=f"what to measure (default: all): {', '.join(names)}",
-    )  # fmt: skip
-    parser.add_argument("--size", type=int, default=256, help="training and data image size in px (default 256)")
-    parser.add_argument(
-        "--stylize-sizes", type=int, nargs="+", default=[512, 1024], metavar="PX",
-        help="stylize inference sizes (square, default 512 1024; add 2048 for large prints, which takes longer)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--batch", type=int, default=None,
-        help="batch size for every workload (default: the papers' - CycleGAN 1, style 4, autoencoder 16, stylize 1)",
-    )  # fmt: skip
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
-    parser.add_argument("--repeats", type=int, default=3, help="timed calls per path (default 3; median reported)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed calls per path first (default 1)")
-    parser.add_argument(
-        "--case-budget", type=float, default=20.0, metavar="SECONDS",
-        help="fewer timed calls (at least 1) where --repeats calls of the slowest path would take longer than "
-        "this (default 20, which bounds the default run's length; 0 = no limit)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--compile", choices=COMPILE_MODES, default="auto",
-        help="torch.compile, for training and stylize. auto (default): what the defaults choose for a full-length "
-        f"job - training compiles a run planning >= {COMPILE_MIN_MEGAPIXELS:g} megapixels (the paper presets; the "
-        "autoencoder's short run stays eager), stylize applies the command's --compile auto to a folder of "
-        "--stylize-job-images images of each size; always; never (quickest to run)",
-    )  # fmt: skip
-    parser.add_argument("--no-compile", dest="compile", action="store_const", const="never", help="--compile never")
-    parser.add_argument(
-        "--stylize-job-images", type=int, default=100, metavar="N",
-        help="the stylize job --compile auto decides for: N images of each --stylize-sizes size (default 100)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--override", nargs="*", default=[], metavar="KEY=VALUE",
-        help="Hydra overrides for the training workloads, e.g. speed.compile=true trainer.precision=32-true",
-    )  # fmt: skip
-    scaling = parser.add_argument_group("scaling (instead of the comparison table)")
-    scaling.add_argument(
-        "--scaling", action="store_true",
-        help="time the project's training step against image size, batch size and 2 DDP processes vs 1",
-    )  # fmt: skip
-    scaling.add_argument("--scaling-model", choices=workloads.TRAINING, default="cyclegan", help="(default cyclegan)")
-    scaling.add_argument("--scaling-sizes", type=int, nargs="*", default=[128, 256, 512], metavar="PX")
-    scaling.add_argument(
-        "--scaling-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16], metavar="N",
-        help="batch sizes of the batch sweep; the first is also the per-process batch of the DDP comparison",
-    )  # fmt: skip
-    scaling.add_argument(
-        "--scaling-batch-size-px", type=int, default=128, metavar="PX", help="batch sweep's image size"
-    )
-    jobs = parser.add_argument_group("stylize jobs (instead of the comparison table)")
-    jobs.add_argument(
-        "--stylize-jobs", action="store_true",
-        help="time whole stylize commands (fresh processes, cold inductor cache) over folders of images under "
-        "--compile auto and --compile never: short jobs, and one just past the auto threshold",
-    )  # fmt: skip
-    jobs.add_argument("--stylize-jobs-size", type=int, default=1024, metavar="PX", help="image size (default 1024)")
-    jobs.add_argument(
-        "--stylize-jobs-counts", type=int, nargs="+", default=None, metavar="N",
-        help="images per job (default: 1, 4 and the fewest that reach the threshold)",
-    )  # fmt: skip
-    jobs.add_argument(
-        "--stylize-jobs-repeats", type=int, default=3, metavar="N",
-        help="runs of each mode for jobs under the threshold, alternating; the median is reported (default 3)",
-    )  # fmt: skip
-    sweep = parser.add_argument_group("sweep (instead of the comparison table)")
-    sweep.add_argument(
-        "--sweep", metavar="PRESET",
-        help="run `python train.py -m experiment=PRESET` one run after another and with hydra/launcher=parallel, "
-        "in one sitting: wall times and per-run final metrics",
-    )  # fmt: skip
-    sweep.add_argument("--sweep-override", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both sweeps")
-    sweep.add_argument("--sweep-metric", help="the metric compared run by run (default: the preset's primary metric)")
-    sweep.add_argument("--sweep-out", type=Path, help="where the sweeps log (default logs/benchmark/sweep-<time>)")
-    parser.add_argument("--json", type=Path, help="write results here (default logs/benchmark/...)")
+    add, names = parser.add_argument, workloads.WORKLOADS
+    add("--workloads", nargs="+", choices=names, default=list(names), metavar="NAME",
+        help=f"what to measure (default: all): {', '.join(names)}")  # fmt: skip
+    add("--size", type=int, default=256, help="training and data image size in px (default %(default)s)")
+    add("--stylize-sizes", type=int, nargs="+", default=[512, 1024], metavar="PX", help="square (default 512 1024)")
+    add("--batch", type=int, help="batch size of every workload (default: the papers' for each)")
+    add("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:N")
+    add("--repeats", type=int, default=3, help="timed calls per path, median reported (default %(default)s)")
+    add("--warmup", type=int, default=1, help="untimed calls per path first (default %(default)s)")
+    add("--case-budget", type=float, default=20.0, metavar="SECONDS", help="fewer timed calls (at least 1) where "
+        "--repeats of the slowest path would take longer (default %(default)g; 0: no limit)")  # fmt: skip
+    add("--compile", choices=COMPILE_MODES, default="auto", help="torch.compile, training and stylize; auto "
+        "(default): as the defaults decide for a full-length job (stylize: --stylize-job-images images)")  # fmt: skip
+    add("--no-compile", dest="compile", action="store_const", const="never", help="--compile never")
+    add("--stylize-job-images", type=int, default=100, metavar="N", help="the job auto plans for (default 100)")
+    add("--override", nargs="*", default=[], metavar="KEY=VALUE", help="Hydra overrides for the training workloads")
+    scaling = parser.add_argument_group("scaling (instead of the comparison table)").add_argument
+    scaling("--scaling", action="store_true", help="training step time against image size, batch and 2 DDP processes")
+    scaling("--scaling-model", choices=workloads.TRAINING, default="cyclegan", help="(default %(default)s)")
+    scaling("--scaling-sizes", type=int, nargs="*", default=[128, 256, 512], metavar="PX")
+    scaling("--scaling-batches", type=int, nargs="+", default=[1, 2, 4, 8, 16], metavar="N",
+            help="the batch sweep's sizes; the first is also the DDP comparison's batch per process")  # fmt: skip
+    scaling("--scaling-batch-size-px", type=int, default=128, metavar="PX", help="the batch sweep's size (default 128)")
+    jobs = parser.add_argument_group("stylize jobs (instead of the comparison table)").add_argument
+    jobs("--stylize-jobs", action="store_true", help="time whole stylize commands (fresh processes, cold inductor "
+         "cache) under --compile auto and never")  # fmt: skip
+    jobs("--stylize-jobs-size", type=int, default=1024, metavar="PX", help="image size (default %(default)s)")
+    jobs("--stylize-jobs-counts", type=int, nargs="+", metavar="N", help="images per job (default: 1, 4 and the "
+         "fewest that reach the --compile auto threshold)")  # fmt: skip
+    jobs("--stylize-jobs-repeats", type=int, default=3, metavar="N", help="alternating runs of each mode per job "
+         "under the threshold, median reported (default %(default)s)")  # fmt: skip
+    sweep = parser.add_argument_group("sweep (instead of the comparison table)").add_argument
+    sweep("--sweep", metavar="PRESET", help="python train.py -m experiment=PRESET one run after another and with "
+          "hydra/launcher=parallel: wall times and per-run final metrics")  # fmt: skip
+    sweep("--sweep-override", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both sweeps")
+    sweep("--sweep-metric", help="the metric compared run by run (default: the preset's primary metric)")
+    sweep("--sweep-out", type=Path, help="where the sweeps log (default: logs/benchmark/sweep-<time>)")
+    add("--json", type=Path, help="write results here (default: logs/benchmark/...)")
     return parser
 
 

@@ -1,8 +1,5 @@
-"""Whole commands timed in fresh processes: what a user waits for (docs/modules.md, docs/performance.md).
-
-``--stylize-jobs``: ``stylenorm-stylize`` over folders under ``--compile auto`` and ``never``, alternating,
-each with a cold inductor cache. ``--sweep PRESET``: ``train.py -m experiment=PRESET`` one run after another
-and with ``hydra/launcher=parallel``; final metrics matched by job folder, against the seed-to-seed spread.
+"""Whole commands timed in fresh processes, what a user waits for: ``--stylize-jobs`` (the stylize command under
+``--compile auto`` and ``never``) and ``--sweep PRESET`` (sequential against parallel). Details: docs/modules.md.
 """
 
 from __future__ import annotations

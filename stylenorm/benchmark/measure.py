@@ -1,7 +1,5 @@
-"""How the benchmark measures: wall time (synchronised ``perf_counter``), peak memory (CUDA's allocator
-statistics, or a thread sampling the resident set size), FLOPs (``FlopCounterMode``) and the matmul peak
-they are compared to. Details: docs/modules.md, docs/performance.md.
-"""
+"""How the benchmark measures: wall time, peak memory, FLOPs and the matmul peak they are compared to.
+Details: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -77,7 +75,6 @@ def seconds_of(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]
 
 
 def resident_bytes() -> int:
-    """Resident set size of this process (Linux); 0 where /proc is missing."""
     try:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * _PAGE_SIZE
@@ -146,7 +143,6 @@ def matmul_peak_flops(
 
 
 def timed_call(fn: Callable[[], Any], device: torch.device, samples: Samples) -> None:
-    """Run ``fn`` once, appending its wall time to ``samples`` and keeping its result."""
     seconds, samples.last_result = seconds_of(fn, device)
     samples.times.append(seconds)
 
@@ -173,10 +169,8 @@ def affordable_repeats(repeats: int, call_seconds: float, budget_s: float | None
 def interleaved(
     paths: dict[str, Callable[[], Any]], timing: Timing, reference: str | None = None
 ) -> dict[str, Samples]:
-    """Per path: untimed calls first, then timed calls in turns (A, B, A, B, ...), so that a change in
-    machine load hits every path alike. The ``reference`` warms up with its memory (and FLOP) call; every
-    other path makes ``warmup`` calls (the first one's time is its ``first_call_s``: compilation happens
-    there), then its memory call. The budget is reckoned from the reference's call (else the slowest's)."""
+    """Per path: untimed calls (the ``reference``: its memory and FLOP call; the others ``warmup`` calls, the
+    first timed as ``first_call_s``, then a memory call), then timed calls in turns (docs/modules.md)."""
     samples = {name: Samples() for name in paths}
     call_s = {}  # seconds of each memory call, for the time budget
     for name, fn in paths.items():

@@ -1,7 +1,6 @@
-"""The plain implementations the benchmark compares against: eager fp32, NCHW, default Adam, no Lightning.
-
-Written the way the originals run: the CycleGAN authors' ``optimize_parameters``, the PyTorch
-``fast_neural_style`` example's loop (torchvision's VGG16 up to relu4_3), a textbook autoencoder step.
+"""The plain implementations the benchmark compares against (eager fp32, NCHW, default Adam, no Lightning),
+written as the originals run: the CycleGAN authors' ``optimize_parameters``, the PyTorch ``fast_neural_style``
+example's loop (torchvision's VGG16 up to relu4_3), a textbook autoencoder step.
 """
 
 from __future__ import annotations

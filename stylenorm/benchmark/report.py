@@ -1,8 +1,5 @@
-"""Benchmark results as Markdown tables (they paste into docs/performance.md) and JSON.
-
-The JSON (``--json``) is ``{"schema": JSON_SCHEMA, "meta": {...}, "rows": [...]}``; every row has the
-stable keys of :data:`STABLE_ROW_KEYS` (docs/performance.md, "JSON output"), which tools may rely on:
-later versions add keys but do not rename or drop these.
+"""Benchmark results as Markdown tables (they paste into docs/performance.md) and JSON, whose stable keys
+(:data:`STABLE_ROW_KEYS`) are documented in docs/performance.md, "JSON output".
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ QUALITY_ROW_KEYS = ("max_gray_diff", "mean_gray_diff")
 
 
 def machine_description(device: torch.device) -> dict[str, Any]:
-    """What the numbers were measured on."""
     info = {"device": str(device), "torch": torch.__version__, "python": platform.python_version()}
     info.update(cpu=cpu_name(), cpu_threads=torch.get_num_threads())
     if device.type == "cuda":

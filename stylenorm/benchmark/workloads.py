@@ -1,9 +1,5 @@
-"""The benchmark's workloads: each runs this project's path and the plain reference side by side.
-
-Training: the LightningModule composed from ``configs/`` inside a real ``Trainer.fit``, alternating step
-by step with :mod:`stylenorm.benchmark.reference` (``--scaling``: alone). Inference: the
-:class:`~stylenorm.inference.Stylizer` against ``network(x)`` in fp32. Data: the CycleGAN train loader
-against decoding the same JPEGs one by one. Details: docs/modules.md, docs/performance.md.
+"""The benchmark's workloads (training, inference, data, scaling): each runs this project's path and the plain
+reference (:mod:`stylenorm.benchmark.reference`) side by side. Details: docs/modules.md, docs/performance.md.
 """
 
 from __future__ import annotations
@@ -69,7 +65,6 @@ class Case:
 
 
 def compose_config(overrides: Sequence[str]) -> Any:
-    """The config of ``python train.py <overrides>``."""
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
         return compose("train", overrides=list(overrides))
 

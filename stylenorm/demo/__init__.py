@@ -1,14 +1,11 @@
-"""A local web page to compare normalization variants on one's own image (``stylenorm-demo``): the same image
-through several checkpoints side by side, why they differ (activation statistics around every norm layer) and
-which outputs move when the lighting changes. :class:`DemoSession` does the same from Python; Gradio is imported
-only by :mod:`stylenorm.demo.page`. Usage: docs/demo.md; one job per module: docs/modules.md.
+"""A local web page comparing normalization variants on one's own image (``stylenorm-demo``); :class:`DemoSession`
+does the same from Python. Usage: docs/demo.md; one job per module: docs/modules.md.
 """
 
 from stylenorm.demo.activations import LayerStatistics, norm_layer_statistics
 from stylenorm.demo.catalog import CheckpointEntry, find_checkpoints
-from stylenorm.demo.compare import Result, compare
+from stylenorm.demo.compare import LightingResult, Result, compare, lighting_response, relight
 from stylenorm.demo.inputs import DemoError, read_input
-from stylenorm.demo.lighting import LightingResult, lighting_response, relight
 from stylenorm.demo.models import Controls, ModelCache
 from stylenorm.demo.session import DemoSession
 

@@ -1,7 +1,5 @@
-"""Why the variants differ: activation statistics before and after every norm layer, on the user's image, from
-forward hooks during one pass at :data:`STATISTICS_SIZE` px; the training callback's statistics (per channel over
-(H, W), the average |mean| and std), plotted on a matplotlib ``Figure`` (no pyplot: safe from the server's
-threads). What each norm reads: docs/modules.md.
+"""Why the variants differ: the training callback's activation statistics before and after every norm layer, on
+the user's image, plotted on a matplotlib ``Figure`` (no pyplot: safe from the server's threads). docs/modules.md.
 """
 
 from __future__ import annotations

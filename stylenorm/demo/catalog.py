@@ -1,6 +1,6 @@
-"""The checkpoints the page offers: the ``.ckpt``, ``.pth`` and ``.model`` files under the run folders, described
-by :mod:`stylenorm.networks.public_checkpoints`, with their run's status and final metrics from its ``result.json``
-(found by the path from ``runs``/``multirun`` on). Unreadable files are listed with the reason.
+"""The checkpoints the page offers: the ``.ckpt``, ``.pth`` and ``.model`` files under the run folders, each with
+the registry's answer to "what is this file" (:func:`stylenorm.networks.public_checkpoints.identify`) and its run's
+status and final metrics from its ``result.json``. Unreadable files are listed with the reason.
 """
 
 from __future__ import annotations
@@ -33,26 +33,28 @@ SHOWN_METRICS = 3
 
 #: The folders under paths.log_dir (and paths.checkpoint_dir) where the run layout starts.
 LAYOUT_ROOTS = ("runs", "multirun")
-CONFIG_FILE = ".hydra/config.yaml"
+
+UNREADABLE = CheckpointKind("unreadable", "?", {}, "", "?", None)
 
 
 @dataclasses.dataclass
 class CheckpointEntry:
-    """One checkpoint file: :class:`~stylenorm.networks.public_checkpoints.CheckpointKind`'s fields, the AdaIN
-    ``encoder`` beside a public decoder, its run's name, ``status`` and final :data:`KEY_METRICS`; or ``error``."""
+    """One checkpoint file: the registry's :class:`~stylenorm.networks.public_checkpoints.CheckpointKind` (its fields
+    read through the entry: ``entry.model``, ``entry.norm_kind``, ...), the AdaIN ``encoder`` beside a public
+    decoder, its run's name, ``status`` and final :data:`KEY_METRICS`; or ``error``."""
 
     path: Path
-    format: str = "unreadable"
-    model: str = "?"
-    norm_kind: str = "?"
-    affine: bool | None = None
-    num_styles: int = 1
-    directions: tuple[str, ...] = ()
+    kind: CheckpointKind = UNREADABLE
     encoder: Path | None = None
     run: str | None = None
     status: str | None = None
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     error: str | None = None
+
+    def __getattr__(self, name: str):  # only for names that are not the entry's own: format, model, norm_kind, ...
+        if name == "kind":  # not set yet (copy, unpickling)
+            raise AttributeError(name)
+        return getattr(self.kind, name)
 
     @property
     def takes_style_images(self) -> bool:
@@ -96,8 +98,7 @@ def describe(path: Path, kind: CheckpointKind | None = None) -> CheckpointEntry:
     kind = kind or identify(read_checkpoint(path))
     if not kind.runnable:
         raise ValueError(f"a {kind.format.replace('_', ' ')} file, which the stylize command does not run")
-    fields = (kind.format, kind.model, kind.norm_kind, kind.affine, kind.num_styles, kind.directions)
-    entry = CheckpointEntry(path, *fields)
+    entry = CheckpointEntry(path, kind)
     if kind.format == "adain_decoder":  # the port keeps vgg_normalised.pth next to decoder.pth
         beside = (path.with_name("vgg_normalised.pth"), *sorted(path.parent.glob("*vgg*.pth")))
         entry.encoder = next((file for file in beside if file.is_file() and file != path), None)
@@ -116,7 +117,7 @@ def index_log_runs(roots: Iterable[str | os.PathLike]) -> dict[str, Path]:
     checkpoint's metrics must not come from another run."""
     index: dict[str, Path] = {}
     for root in map(Path, roots):
-        for config in sorted(root.rglob(CONFIG_FILE)) if root.is_dir() else ():
+        for config in sorted(root.rglob(".hydra/config.yaml")) if root.is_dir() else ():
             folder = config.parent.parent
             key = run_key(folder)
             if key in index and index[key] != folder:

@@ -1,7 +1,5 @@
-"""The ``stylenorm-demo`` command (also ``python -m stylenorm.demo``): serve the comparison page locally.
-
-The page binds 127.0.0.1 unless ``--host`` says otherwise and makes no public share link unless ``--share``
-is given. Exit status 2 for bad options. Examples and every option: docs/demo.md.
+"""The ``stylenorm-demo`` command (also ``python -m stylenorm.demo``): serve the comparison page on 127.0.0.1, no
+share link unless ``--share``; exit status 2 for bad options. Every option: docs/demo.md.
 """
 
 from __future__ import annotations

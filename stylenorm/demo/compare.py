@@ -1,14 +1,14 @@
-"""One image through several checkpoints: the page's side-by-side results and the difference map of two.
-
-Each result is the stylize command's (the same :func:`~stylenorm.inference.stylize_batch` call) at the input's
-size, saved as PNG; a checkpoint that fails gives a result with the reason and the others go on. The difference
-map: per pixel the mean absolute difference in gray levels, ``magma`` up to its 99th percentile (outliers aside).
+"""One image (or clip) through several checkpoints: the page's side-by-side results, the difference map of two,
+the outputs under relit input (instance norm's invariance, live) and the video tab's clips. Each result is the
+stylize command's; a checkpoint that fails gives a result with the reason and the others go on. The difference map
+and relighting: docs/modules.md; the tabs: docs/demo.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import re
 import tempfile
 import time
@@ -16,15 +16,20 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 from matplotlib import colormaps
 from PIL import Image
 
+from stylenorm.data.clips import Clip, translation_motion
+from stylenorm.demo.activations import downscaled
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
 from stylenorm.inference import PreparedImage, save_image, stylize_batch
+from stylenorm.inference.flicker import flicker, stylize_known_clip
 from stylenorm.inference.options import InferenceOptions
-from stylenorm.inference.pipeline import to_image
+from stylenorm.inference.pipeline import prepare, to_image
+from stylenorm.inference.video_io import probe_video, read_video, save_video
 
 Progress = Callable[[float, str], None]  # progress(fraction, description)
 
@@ -142,3 +147,133 @@ def difference_map(first: Image.Image, second: Image.Image) -> Difference:
     colours = colormaps["magma"](np.clip(per_pixel / scale, 0, 1))[..., :3]
     image = Image.fromarray((colours * 255).round().astype(np.uint8))
     return Difference(image, float(np.abs(a - b).mean()), float(per_pixel.max()), scale)
+
+
+NOTICEABLE_CLIPPING = 0.005  # above it the relit image is no longer a brightness/contrast change of the input
+
+
+@dataclasses.dataclass
+class LightingResult(Result):
+    change: float = float("nan")  # mean |output(relit) - output(original)|, gray levels
+
+    def caption(self) -> str:
+        return f"{self.entry.caption(self.settings)} — changed {self.change:.1f} gray levels"
+
+
+def relight(pixels: torch.Tensor, brightness: float = 0.0, contrast: float = 1.0) -> torch.Tensor:
+    """uint8 ``(..., 3, H, W)`` -> uint8: contrast scaled about the image mean, then brightness added (on [0, 1])."""
+    return _relit(pixels, brightness, contrast)[0]
+
+
+def _relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[torch.Tensor, float]:
+    """The relit uint8 image and the fraction of its values clipped to 0 or 255."""
+    if not contrast > 0:
+        raise DemoError(f"Contrast must be > 0 (1 = unchanged), got {contrast}.")
+    x = pixels.float() / 255
+    mean = x.mean(dim=(-3, -2, -1), keepdim=True)
+    y = mean + contrast * (x - mean) + brightness
+    # Only values pushed past the range count: a pixel already black or white in the input is not lost here.
+    clipped = ((y < 0) & (x > 0)) | ((y > 1) & (x < 1))
+    return (y.clamp(0, 1) * 255).round().to(torch.uint8), clipped.float().mean().item()
+
+
+def invariance_note(clipped: float) -> str:
+    """What limits instance norm's invariance under this relighting, for the page."""
+    limits = "zero padding at the borders (it stays 0 while the image brightens) and rounding to 8 bits move IN outputs"
+    if clipped < NOTICEABLE_CLIPPING:
+        return (
+            f"{100 * clipped:.1f}% of the relit input's values were clipped: IN removes this change up to what its "
+            f"first layer sees; {limits} a little even then."
+        )
+    return (
+        f"{100 * clipped:.1f}% of the relit input's values were clipped to black or white, so it is no longer a "
+        f"brightness and contrast change of the original: IN cannot remove it and its output moves too; {limits} "
+        f"a little even without clipping. Lower the sliders to see IN's invariance."
+    )
+
+
+def lighting_response(
+    image: PreparedImage,
+    entries: Sequence[CheckpointEntry],
+    models: ModelCache,
+    controls: Controls = NO_CONTROLS,
+    *,
+    brightness: float = 0.0,
+    contrast: float = 1.0,
+    precision: str = "fp32",
+    progress: Progress = no_progress,
+) -> tuple[Image.Image, list[LightingResult], float]:
+    """The relit input (downscaled), each checkpoint's output on it with how far it moved, and the fraction of
+    values clipped. fp32 by default: bf16 rounding alone would blur the small changes this is about."""
+    original = downscaled(image.pixels).round().clamp(0, 255).to(torch.uint8)
+    relit, clipped = _relit(original, brightness, contrast)
+    pair = (original[0], relit[0])
+    results = []
+    for entry in each(entries, progress):
+        result = LightingResult(entry, settings=settings_label(entry, controls))
+        with failure_noted(result):
+            model = models.get(entry, controls)
+            # One image per call: batch norm built without running statistics normalises over the batch
+            # even in eval mode, and must not see the other image.
+            outputs = [stylize_batch(one[None], model, precision=precision, auto_tile_pixels=None)[0] for one in pair]
+            result.change = (outputs[1].float() - outputs[0].float()).abs().mean().item()
+            result.image = to_image(outputs[1])
+        results.append(result)
+    return to_image(relit[0]), results, clipped
+
+
+# The video tab: motion-free flicker numbers (they include the clip's own motion; known motion: docs/video.md).
+MAX_FRAMES = 48
+MAX_SIDE = 256
+COLUMNS = ["variant", "frame change (gray levels)", "mean colour change (gray levels)", "time (s)"]
+
+
+def read_clip(path: str | os.PathLike, max_frames: int = MAX_FRAMES, max_side: int = MAX_SIDE) -> tuple[Clip, float]:
+    """The first ``max_frames`` frames of ``path`` at most ``max_side`` px, even sides; and the frame rate."""
+    try:
+        rate = float(probe_video(path).rate)
+        frames = []
+        for frame in read_video(path):
+            pixels = prepare(Image.fromarray(frame.pixels), max_size=max_side).pixels
+            height, width = pixels.shape[-2:]
+            frames.append(pixels[:, : height - height % 2, : width - width % 2])
+            if len(frames) == max_frames:
+                break
+    except (ValueError, OSError) as error:
+        raise DemoError(f"Not a video this page can read: {error}") from None
+    if len(frames) < 2:
+        raise DemoError("The clip needs at least two frames.")
+    stack = torch.stack(frames)
+    motion = translation_motion([(0, 0)] * (len(frames) - 1), *stack.shape[-2:])
+    return Clip(Path(path).name, stack, *motion, fps=round(rate)), rate
+
+
+def flicker_row(name: str, outputs: torch.Tensor, clip: Clip, seconds: float) -> list:
+    score = flicker(outputs, clip)
+    return [name, round(score.warp_error, 2), round(score.global_flicker, 2), round(seconds, 2)]
+
+
+def compare_clip(
+    path: str | os.PathLike,
+    variants: list[tuple[CheckpointEntry, str]],
+    models: ModelCache,
+    controls: Controls = NO_CONTROLS,
+    *,
+    output_dir: str | os.PathLike,
+    precision: str = "auto",
+) -> tuple[list[Path], list[list]]:
+    """Each ``(checkpoint, frame_stats)`` variant on the clip: the videos written and the table (the input first)."""
+    if not variants:
+        raise DemoError("No checkpoint selected: tick one or two in the list of checkpoints.")
+    clip, rate = read_clip(path)
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    videos, rows = [], [flicker_row(f"input ({len(clip.frames)} frames)", clip.frames, clip, 0.0)]
+    for index, (entry, frame_stats) in enumerate(variants, start=1):
+        model = models.get(entry, controls)
+        started = time.perf_counter()
+        outputs = stylize_known_clip(model, clip, frame_stats=frame_stats, precision=precision)
+        seconds = time.perf_counter() - started
+        videos.append(save_video(outputs, folder / f"{index}_{entry.path.stem}.mp4", round(rate) or 12))
+        rows.append(flicker_row(f"{entry.name} · {entry.norm_label} · {frame_stats}", outputs, clip, seconds))
+    return videos, rows

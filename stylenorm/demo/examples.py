@@ -1,6 +1,5 @@
-"""Example checkpoints for a page that found none: three small autoencoders (instance norm, batch norm, none)
-trained briefly as ``python train.py model=autoencoder norm=<kind> ...`` would, into ``checkpoints/examples`` and
-``logs/examples`` of the folder the page was started in: they differ in what the page shows, not in quality.
+"""Example checkpoints for a page that found none: three small autoencoders (instance norm, batch norm, none),
+trained briefly by ``train.py`` into ``checkpoints/examples`` and ``logs/examples`` (docs/demo.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
-"""The page's input image: an upload read as the stylize command reads it, or a sample (the scikit-image wheel's
-colour photographs: nothing downloaded or committed), with a message naming the problem when it is not an image.
-The size in the file's header is checked against a pixel limit before decoding (the page keeps every result)."""
+"""The page's input image: an upload read as the stylize command reads it (its header's size checked against a pixel
+limit first), or a sample (the scikit-image wheel's photographs); a message names the problem when it is not one."""
 
 from __future__ import annotations
 
@@ -63,9 +62,8 @@ def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         raise DemoError(f"{name} could not be read: {error}. Upload a {READABLE} image.") from None
     if max_pixels and width * height > max_pixels:
         raise DemoError(
-            f"{name} is {width}x{height} px ({width * height / 1e6:.1f} megapixels); this page takes images of at "
-            f"most {max_pixels / 1e6:.1f} megapixels. Resize it first, start the page with a larger "
-            f"--max-pixels, or stylize it with the stylize command, which tiles images of any size."
+            f"{name} is {width}x{height} px (this page takes at most {max_pixels / 1e6:.1f} megapixels): resize it, "
+            f"raise --max-pixels, or use the stylize command (it tiles any size)."
         )
     try:
         return prepare(path)

@@ -1,7 +1,5 @@
-"""Networks for the page, loaded once with the stylize command's loader (:func:`stylenorm.inference.load_stylizer`)
-and kept, keyed by the file, its modification time (a retrained ``last.ckpt`` is reloaded) and the options that
-change what it computes. Only the options a checkpoint takes are passed to it (:func:`options_for`), so one set of
-page controls serves a mixed selection.
+"""Networks for the page, loaded once with the stylize command's :func:`~stylenorm.inference.load_stylizer` and
+kept by file, modification time and options; each checkpoint gets only the page controls it takes.
 """
 
 from __future__ import annotations

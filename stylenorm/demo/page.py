@@ -1,9 +1,6 @@
-"""The web page: Gradio Blocks over a :class:`~stylenorm.demo.session.DemoSession`.
-
-Every event has a named HTTP endpoint for ``gradio_client`` (``/check_image``, ``/stylize``, ``/difference``,
-``/statistics``, ``/lighting``, ``/stylize_clip``, ``/refresh_checkpoints``, ``/train_examples``). Everything
-runs offline: analytics and the version check are off, the fonts are served by the page and no share link is
-made unless asked for. Problems go to the status line and the page keeps working. Layout and tabs: docs/demo.md.
+"""The web page: Gradio Blocks over a :class:`~stylenorm.demo.session.DemoSession`, offline (no analytics, version
+check or font CDN), every event a named endpoint for ``gradio_client``; problems go to the status line and the page
+keeps working. Layout, tabs and endpoints: docs/demo.md.
 """
 
 from __future__ import annotations
@@ -19,13 +16,11 @@ import gradio as gr
 from PIL import Image
 
 from stylenorm.demo.activations import STATISTICS_COLUMNS
-from stylenorm.demo.compare import difference_map
+from stylenorm.demo.compare import COLUMNS, MAX_FRAMES, MAX_SIDE, compare_clip, difference_map, invariance_note
 from stylenorm.demo.examples import DEFAULT_EXAMPLE_STEPS, EXAMPLE_KINDS, train_examples
 from stylenorm.demo.inputs import SAMPLES, DemoError, first_line
-from stylenorm.demo.lighting import invariance_note
 from stylenorm.demo.models import controls_from
 from stylenorm.demo.session import LARGE_QUEUE, DemoSession
-from stylenorm.demo.video import COLUMNS, MAX_FRAMES, MAX_SIDE, compare_clip
 from stylenorm.inference.pipeline import to_image
 
 TITLE = "stylenorm: normalization variants side by side"
@@ -54,8 +49,8 @@ def _status(done: str, problems: list[str], mark: str = "Problem") -> str:
 
 
 def _survives(*empty, failing: str = ""):
-    """The handler, with any error said in the status line (after ``failing``) and its other outputs ``empty``: the
-    page survives anything. A :class:`DemoError` is said as it is, anything else with its type."""
+    """The handler, any error said in the status line (a :class:`DemoError` as is, others with their type) and its
+    other outputs ``empty``: the page survives anything."""
 
     def wrap(handler):
         @functools.wraps(handler)  # Gradio reads the handler's signature: its progress and request arguments

@@ -1,9 +1,5 @@
-"""The page's work without the page: :class:`DemoSession`, usable from Python as the page uses it.
-
-Forward hooks (statistics, exact tile statistics) mean no network object runs two requests at once: images up to
-``large_pixels`` (and all statistics and lighting) run in the small lane, larger ones in the large lane, one at a
-time, one per visitor, at most :data:`LARGE_QUEUE` waiting; each lane has its own networks and lock. Example:
-docs/demo.md ("From Python"); the lanes: docs/modules.md.
+"""The page's work without the page: :class:`DemoSession`, usable from Python as the page uses it. Images over
+``large_pixels`` run in a lane of their own (why: docs/modules.md); example: docs/demo.md ("From Python").
 """
 
 from __future__ import annotations
@@ -21,7 +17,16 @@ from PIL import Image
 
 from stylenorm.demo.activations import norm_layer_statistics, statistics_figure, statistics_rows
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
-from stylenorm.demo.compare import Progress, Result, compare, each, failure_noted, no_progress
+from stylenorm.demo.compare import (
+    LightingResult,
+    Progress,
+    Result,
+    compare,
+    each,
+    failure_noted,
+    lighting_response,
+    no_progress,
+)
 from stylenorm.demo.inputs import (
     DEFAULT_LARGE_PIXELS,
     DEFAULT_MAX_PIXELS,
@@ -30,7 +35,6 @@ from stylenorm.demo.inputs import (
     read_input,
     sample_path,
 )
-from stylenorm.demo.lighting import LightingResult, lighting_response
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
 from stylenorm.inference import PreparedImage
 from stylenorm.inference.options import InferenceOptions
@@ -78,7 +82,6 @@ class DemoSession:
         self.refresh()
 
     def refresh(self) -> list[CheckpointEntry]:
-        """Search the run folders again (loaded networks stay cached)."""
         self.entries = find_checkpoints(self.runs)
         return self.entries
 
@@ -105,6 +108,9 @@ class DemoSession:
             return read_input(sample_path(sample), max_pixels=None)
         raise DemoError("No image: upload one or pick a sample image.")
 
+    def _inputs(self, image, sample, checkpoints: Checkpoints) -> tuple[PreparedImage, list[CheckpointEntry]]:
+        return self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
+
     def stylize(
         self,
         image: ImageSource | None,
@@ -116,9 +122,9 @@ class DemoSession:
         progress: Progress = no_progress,
         visitor: str | None = None,
     ) -> list[Result]:
-        """The image through every checkpoint, as the stylize command makes it; the PNGs go to ``output_dir`` or to
-        a folder kept for :data:`KEPT_COMPARISONS` more comparisons. ``visitor``: the page's session id."""
-        prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
+        """The image through every checkpoint, as the stylize command makes it, saved to ``output_dir`` (default: a
+        folder kept for :data:`KEPT_COMPARISONS` more comparisons). ``visitor``: the page's session id."""
+        prepared, entries = self._inputs(image, sample, checkpoints)
         height, width = prepared.size
         large = height * width > self.large_pixels
         with self._large_lane(visitor, progress) if large else self._lock:
@@ -131,18 +137,12 @@ class DemoSession:
     @contextlib.contextmanager
     def _large_lane(self, visitor: str | None, progress: Progress):
         """Hold the large lane after the large images ahead; :class:`DemoError` when full or the visitor is in it."""
-        megapixels = self.large_pixels / 1e6
+        over = f"over {self.large_pixels / 1e6:g} megapixels"
         with self._queue_lock:
             if visitor is not None and visitor in self._large:
-                raise DemoError(
-                    f"Your previous image over {megapixels:g} megapixels is still waiting or running: this page "
-                    f"takes one large image per visitor at a time. Wait for it, or resize this one."
-                )
+                raise DemoError(f"The page takes one large image per visitor at a time ({over}): wait, or resize.")
             if len(self._large) >= LARGE_QUEUE:
-                raise DemoError(
-                    f"{LARGE_QUEUE} images over {megapixels:g} megapixels are already queued. Try again in a few "
-                    f"minutes, or resize yours to {megapixels:g} megapixels or less (those run at once)."
-                )
+                raise DemoError(f"{LARGE_QUEUE} images {over} are queued: try again later, or resize yours.")
             ahead = len(self._large)
             self._large.append(visitor)
         try:
@@ -173,7 +173,7 @@ class DemoSession:
         progress: Progress = no_progress,
     ) -> tuple[Figure, list[list], list[str]]:
         """Activation statistics around the norm layers: figure, table rows, a note per failure or norm-free net."""
-        prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
+        prepared, entries = self._inputs(image, sample, checkpoints)
         labelled, notes = [], []
         with self._lock:
             for entry in each(entries, progress):
@@ -197,8 +197,8 @@ class DemoSession:
         sample: str | None = None,
         progress: Progress = no_progress,
     ) -> tuple[Image.Image, list[LightingResult], float]:
-        """:func:`~stylenorm.demo.lighting.lighting_response` in the small lane."""
-        prepared, entries = self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
+        """:func:`~stylenorm.demo.compare.lighting_response` in the small lane."""
+        prepared, entries = self._inputs(image, sample, checkpoints)
         with self._lock:
             return lighting_response(
                 prepared, entries, self.models, controls, brightness=brightness, contrast=contrast, progress=progress
