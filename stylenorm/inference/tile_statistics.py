@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylenorm.inference.tiling import check_tiling, pad_to_multiple, tile_layout
+from stylenorm.inference.tiling import Tiles
 from stylenorm.nn.norm import per_sample_groups
 
 TILE_STATISTICS = ("exact", "thumbnail", "per-tile")
@@ -118,14 +118,12 @@ def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> li
     return list(itertools.pairwise([*cuts, length]))
 
 
-def exact_statistics(
-    run: Run, order: list[nn.Module], padded: torch.Tensor, tile: int, overlap: int, multiple: int
-) -> Statistics:
+def exact_statistics(run: Run, order: list[nn.Module], padded: torch.Tensor, tiles: Tiles) -> Statistics:
     """The untiled network's per-layer statistics of ``padded`` (``(1, 3, H, W)``), from tiles only."""
-    tile_height, row_starts = tile_layout(padded.shape[-2], tile, overlap, multiple)
-    tile_width, column_starts = tile_layout(padded.shape[-1], tile, overlap, multiple)
-    row_owned = owned_ranges(row_starts, tile_height, padded.shape[-2], multiple)
-    column_owned = owned_ranges(column_starts, tile_width, padded.shape[-1], multiple)
+    tile_height, row_starts = tiles.layout(padded.shape[-2])
+    tile_width, column_starts = tiles.layout(padded.shape[-1])
+    row_owned = owned_ranges(row_starts, tile_height, padded.shape[-2], tiles.multiple)
+    column_owned = owned_ranges(column_starts, tile_width, padded.shape[-1], tiles.multiple)
     statistics: Statistics = {}
     for layer in order:
         total = squares = count = 0
@@ -190,48 +188,37 @@ def frozen_whole_image_outputs(run: Run, network: nn.Module, padded: torch.Tenso
             del module.forward
 
 
-def whole_image_statistics(
-    mode: str,
-    run: Run,
-    network: nn.Module,
-    pixels: torch.Tensor,
-    *,
-    tile: int,
-    overlap: int,
-    multiple: int = 4,
-    min_size: int = 1,
-) -> Statistics:
-    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in tiles;
+def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles) -> Statistics:
+    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in ``tiles``;
     empty for ``per-tile`` or a network without per-sample norms."""
     if mode not in TILE_STATISTICS:
         raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
     layers = per_sample_norm_layers(network)
     if mode == "per-tile" or not layers:
         return {}
-    tile, overlap = check_tiling(tile, overlap, multiple, min_size)
-    padded, _ = pad_to_multiple(pixels, multiple, min_size)
-    height, width = padded.shape[-2:]
+    padded, _ = tiles.pad(pixels)
     if mode == "thumbnail":
-        factor = min(1.0, tile / max(height, width))
-        size = [max(multiple, round(side * factor / multiple) * multiple) for side in (height, width)]
+        factor = min(1.0, tiles.tile / max(padded.shape[-2:]))
+        size = [
+            max(tiles.multiple, round(side * factor / tiles.multiple) * tiles.multiple) for side in padded.shape[-2:]
+        ]
         thumbnail = F.interpolate(padded.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
         return measure(run, layers, thumbnail)
-    side = max(8 * multiple, min_size)  # a small pass tells the order in which the layers run
+    side = max(8 * tiles.multiple, tiles.min_size)  # a small pass tells the order in which the layers run
     order = list(measure(run, layers, torch.full((1, 3, side, side), 127.5, device=next(network.parameters()).device)))
-    return exact_statistics(run, order, padded, tile, overlap, multiple)
+    return exact_statistics(run, order, padded, tiles)
 
 
 @contextlib.contextmanager
 def whole_image_context(
-    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, given: Statistics | None = None, **sizes: int
+    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles, given: Statistics | None = None
 ) -> Iterator[Statistics]:
-    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``; ``sizes``: ``run_tiled``'s keywords) run with the whole
-    image's :func:`whole_image_modules` outputs and statistics (``given``, else measured as ``mode`` says)."""
+    """Inside: ``tiles`` of ``pixels`` (``(1, 3, H, W)``) run with the whole image's :func:`whole_image_modules`
+    outputs and statistics (``given``, else measured as ``mode`` says)."""
     with contextlib.ExitStack() as stack:
         if mode != "per-tile" or given is not None:
-            padded = pad_to_multiple(pixels.float(), sizes["multiple"], sizes["min_size"])[0]
-            stack.enter_context(frozen_whole_image_outputs(run, network, padded))
-        statistics = whole_image_statistics(mode, run, network, pixels, **sizes) if given is None else given
+            stack.enter_context(frozen_whole_image_outputs(run, network, tiles.pad(pixels.float())[0]))
+        statistics = whole_image_statistics(mode, run, network, pixels, tiles) if given is None else given
         stack.enter_context(frozen_statistics(statistics))
         yield statistics
 

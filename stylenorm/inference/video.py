@@ -6,6 +6,7 @@ frames and timing. Usage: docs/video.md, "Stylize a clip".
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -39,13 +40,8 @@ DEFAULT_FRAME_MS = 100
 
 
 def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
-    batch = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) == size:
-            yield torch.stack(batch)
-            batch = []
-    if batch:
+    frames = iter(frames)
+    while batch := list(itertools.islice(frames, size)):
         yield torch.stack(batch)
 
 
@@ -55,8 +51,8 @@ def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceO
     if not layers:
         return {}
     run = lambda window: model(window, options.precision, eager=True)  # noqa: E731 - hooks need the eager module
-    sizes = options.tiling(*pixels.shape[-2:], model)
-    if sizes is None:
+    tiles = options.tiling(*pixels.shape[-2:], model)
+    if tiles is None:
         return {layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in measure(run, layers, pixels).items()}
     if options.tile_stats == "per-tile":
         raise ValueError(
@@ -65,7 +61,7 @@ def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceO
         )
     frames = []
     for image in pixels:
-        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), **sizes) as statistics:
+        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), tiles) as statistics:
             frames.append({layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in statistics.items()})
     return concatenate(frames)
 
