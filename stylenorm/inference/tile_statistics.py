@@ -34,7 +34,7 @@ class _Measured(Exception):
 def statistics_groups(module: nn.Module) -> int | None:
     """How many statistics per sample a layer takes from the sample itself (``None``: none), or declares."""
     groups = per_sample_groups(module)
-    return groups if groups is not None else getattr(module, "statistics_groups", None)
+    return getattr(module, "statistics_groups", None) if groups is None else groups
 
 
 def per_sample_norm_layers(network: nn.Module) -> list[nn.Module]:
@@ -48,12 +48,11 @@ def whole_image_modules(network: nn.Module) -> list[nn.Module]:
 
 
 def needs_whole_image(network: nn.Module) -> bool:
-    """Whether tiles of this network need something of the whole image."""
     return bool(per_sample_norm_layers(network) or whole_image_modules(network))
 
 
 def _correction(module: nn.Module) -> int:
-    """0: the layer normalises with the biased (population) variance, as torch's norms; 1: unbiased."""
+    """0: the biased (population) variance, as torch's norms use; 1: unbiased."""
     return int(getattr(module, "variance_correction", 0))
 
 
@@ -112,8 +111,7 @@ def measure(run: Run, layers: list[nn.Module], pixels: torch.Tensor) -> Statisti
 
 
 def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> list[tuple[int, int]]:
-    """Per tile along one axis, the ``[begin, end)`` of the image it owns: cuts at the middle of each overlap,
-    on the ``multiple`` grid."""
+    """Per tile along one axis, the ``[begin, end)`` it owns: cut mid-overlap, on the ``multiple`` grid."""
     cuts = [0, *((second + first + size) // 2 // multiple * multiple for first, second in itertools.pairwise(starts))]
     return list(itertools.pairwise([*cuts, length]))
 
@@ -165,29 +163,6 @@ def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
     return calls
 
 
-@contextlib.contextmanager
-def frozen_whole_image_outputs(run: Run, network: nn.Module, padded: torch.Tensor) -> Iterator[None]:
-    """Inside: :func:`whole_image_modules` return their output on the whole of ``padded``, computed once here."""
-    modules = whole_image_modules(network)
-    outputs: dict[nn.Module, object] = {}
-
-    def record(module, args, output):
-        outputs[module] = output
-        if len(outputs) == len(modules):
-            raise _Measured
-
-    if modules:
-        with _hooks(modules, record), contextlib.suppress(_Measured):
-            run(padded)
-    for module, output in outputs.items():
-        module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
-    try:
-        yield
-    finally:
-        for module in outputs:
-            del module.forward
-
-
 def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles) -> Statistics:
     """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in ``tiles``;
     empty for ``per-tile`` or a network without per-sample norms."""
@@ -213,14 +188,28 @@ def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torc
 def whole_image_context(
     mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles, given: Statistics | None = None
 ) -> Iterator[Statistics]:
-    """Inside: ``tiles`` of ``pixels`` (``(1, 3, H, W)``) run with the whole image's :func:`whole_image_modules`
-    outputs and statistics (``given``, else measured as ``mode`` says)."""
-    with contextlib.ExitStack() as stack:
-        if mode != "per-tile" or given is not None:
-            stack.enter_context(frozen_whole_image_outputs(run, network, tiles.pad(pixels.float())[0]))
+    """Inside: ``tiles`` of ``pixels`` (``(1, 3, H, W)``) run with the whole image's statistics (``given``, else
+    measured as ``mode`` says) and its :func:`whole_image_modules` outputs, computed once here."""
+    outputs: dict[nn.Module, object] = {}
+    modules = whole_image_modules(network) if mode != "per-tile" or given is not None else []
+
+    def record(module, args, output):
+        outputs[module] = output
+        if len(outputs) == len(modules):
+            raise _Measured
+
+    if modules:
+        with _hooks(modules, record), contextlib.suppress(_Measured):
+            run(tiles.pad(pixels.float())[0])
+    for module, output in outputs.items():
+        module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
+    try:
         statistics = whole_image_statistics(mode, run, network, pixels, tiles) if given is None else given
-        stack.enter_context(frozen_statistics(statistics))
-        yield statistics
+        with frozen_statistics(statistics):
+            yield statistics
+    finally:
+        for module in outputs:
+            del module.forward
 
 
 def parse_frame_statistics(text: str) -> int | None:
