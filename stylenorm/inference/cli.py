@@ -91,7 +91,6 @@ def add_model_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[
 
 
 def load_from_arguments(args: argparse.Namespace, device: str) -> Stylizer:
-    """:func:`load_stylizer` with the flags of :func:`add_model_arguments`."""
     return load_stylizer(
         args.checkpoint,
         format=args.checkpoint_format,
@@ -214,7 +213,6 @@ class Runner:
         self.progress.update()
 
     def flush(self) -> None:
-        """Stylize and write the queued images."""
         batch, self.pending = self.pending, []
         if batch:
             self._run(batch)

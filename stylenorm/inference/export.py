@@ -104,7 +104,6 @@ def export_onnx(
 
 
 def metadata(stylizer: Stylizer) -> dict[str, str]:
-    """What an exported file records about itself."""
     return {
         # AdaIN needs 16 px (two positions per channel at relu4_1 for its statistics).
         "stylenorm.pixels": CONVENTION_NOTE.replace(">= 8", f">= {max(8, stylizer.min_size)}"),

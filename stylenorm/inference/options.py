@@ -57,7 +57,6 @@ class InferenceOptions:
 
     @classmethod
     def from_keywords(cls, options: InferenceOptions | None = None, **keywords) -> InferenceOptions:
-        """``options`` (default: the defaults) with the fields in ``keywords`` replaced."""
         return dataclasses.replace(options or cls(), **keywords)
 
     def tile_for(self, height: int, width: int) -> int | None:

@@ -1,8 +1,5 @@
-"""The stylize API: images in, stylized images out, the same steps the command runs.
-
-Orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize (``scale``, then ``max_size``), the
-network (:class:`Stylizer`), tiled where :class:`InferenceOptions` says, then quantisation with the original code's
-rounding and the alpha channel put back. Examples: docs/stylize.md.
+"""The stylize API, the command's steps: read, resize (``scale``, then ``max_size``), the network (tiled where
+:class:`InferenceOptions` says), quantise with the original code's rounding, alpha put back. Examples: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -94,8 +91,8 @@ def stylize_pixels(
     progress: Callable[[int, int], None] | None = None,
     statistics: Statistics | None = None,
 ) -> torch.Tensor:
-    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU, tiled as ``options`` say, per-sample norms given
-    ``statistics`` (a row per image) if any; ``progress(done, total)`` after each network call on a tiled image."""
+    """Float 0-255 ``(N, 3, H, W)`` -> the same on the CPU; norms take ``statistics`` (a row per image) if given,
+    ``progress(done, total)`` after each network call on a tiled image."""
     height, width = pixels.shape[-2:]
     tiles = options.tiling(height, width, model)
     if tiles is None:

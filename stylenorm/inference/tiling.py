@@ -84,9 +84,9 @@ class Tiles:
         if tile < smallest:
             raise ValueError(f"Tiles must be at least {smallest} px for this network, got {self.tile}.")
         if 2 * overlap > tile:
+            rounded = f"{self.overlap} px, {overlap} on the {self.multiple} px grid"
             raise ValueError(
-                f"The tile overlap ({self.overlap} px, {overlap} rounded up to a multiple of {self.multiple}) must "
-                f"be at most half the tile ({tile} px). Use a larger tile or a smaller overlap."
+                f"The tile overlap ({rounded}) must be at most half the tile ({tile} px): a larger tile or less overlap."
             )
         object.__setattr__(self, "tile", tile)
         object.__setattr__(self, "overlap", overlap)
@@ -99,7 +99,6 @@ class Tiles:
         return tile_layout(length, self.tile, self.overlap, self.multiple)
 
     def count(self, height: int, width: int) -> int:
-        """How many tiles :func:`run_tiled` cuts a ``height x width`` image into."""
         rows = self.layout(padded_length(height, self.multiple, self.min_size))[1]
         return len(rows) * len(self.layout(padded_length(width, self.multiple, self.min_size))[1])
 

@@ -56,8 +56,7 @@ def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceO
         return {layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in measure(run, layers, pixels).items()}
     if options.tile_stats == "per-tile":
         raise ValueError(
-            "--frame-stats shares whole-frame statistics, which --tile-stats per-tile does not compute; "
-            "use --tile-stats exact or thumbnail."
+            "--frame-stats needs whole-frame statistics: use --tile-stats exact or thumbnail, not per-tile."
         )
     frames = []
     for image in pixels:
