@@ -84,9 +84,9 @@ class Tiles:
         if tile < smallest:
             raise ValueError(f"Tiles must be at least {smallest} px for this network, got {self.tile}.")
         if 2 * overlap > tile:
-            rounded = f"{self.overlap} px, {overlap} on the {self.multiple} px grid"
+            rounded = f"{self.overlap} px, {overlap} rounded to {self.multiple}"
             raise ValueError(
-                f"The tile overlap ({rounded}) must be at most half the tile ({tile} px): a larger tile or less overlap."
+                f"Tile overlap ({rounded}) must be at most half the tile ({tile} px): use a larger tile or less overlap"
             )
         object.__setattr__(self, "tile", tile)
         object.__setattr__(self, "overlap", overlap)
