@@ -1,9 +1,5 @@
-"""Which files the stylize command reads and where each result goes.
-
-``--input`` is a file, a folder (recursive), a quoted glob, several files or videos; ``--output`` is a file for
-one input, else a folder in which results keep their inputs' relative paths. Everything is decided before the
-first image is read, so overwriting an input or two inputs writing one file is refused up front; files already
-inside the output folder are not inputs. For users: docs/stylize.md, docs/video.md.
+"""Which files the stylize command reads and where each result goes, all decided before the first image is read (so
+overwriting an input, or two inputs writing one file, is refused up front). Rules: docs/stylize.md, docs/video.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
-
-Four kinds of file, told apart by :func:`stylenorm.networks.public_checkpoints.identify` (``format=`` overrides):
-``lightning`` (a ``.ckpt`` of ``train.py``), ``fast_neural_style``, ``cyclegan_generator`` and ``adain_decoder``
-(with ``encoder=``), read by :func:`stylenorm.safe_load.safe_load`. Layouts: docs/public_checkpoints.md.
+"""Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`: ``lightning`` (``train.py``),
+``fast_neural_style``, ``cyclegan_generator`` or ``adain_decoder`` (with ``encoder=``), told apart by
+:func:`stylenorm.networks.public_checkpoints.identify` (``format=`` overrides). Layouts: docs/public_checkpoints.md.
 """
 
 from __future__ import annotations

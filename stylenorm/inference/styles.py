@@ -1,9 +1,7 @@
-"""Fixing a checkpoint's style at loading, so the stylize command, tiling and export see a one-style network.
-
-``norm=conditional_instance``: one style (``--style K``) or a convex mix of the styles' gamma/beta rows
-(``--style-mix``) baked into plain affine instance norms (Dumoulin, Shlens & Kudlur 2017, Sec. 5). AdaIN: style
-images, weights, alpha and colour preservation fixed (Huang & Belongie 2017, Sec. 7.3; port
-naoto0804/pytorch-AdaIN). Where this differs from the port: docs/modules.md; the options: docs/stylize.md.
+"""Fixing a checkpoint's style at loading, so the command, tiling and export see a one-style network:
+``norm=conditional_instance`` styles or a convex mix of their gamma/beta rows baked into instance norms (Dumoulin,
+Shlens & Kudlur 2017, Sec. 5); AdaIN style images, weights, alpha and colour preservation fixed (Huang & Belongie
+2017, Sec. 7.3; port naoto0804/pytorch-AdaIN). Differences from the port: docs/modules.md; options: docs/stylize.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Instance, group and layer norm statistics shared across the tiles of an image or the frames of a clip.
-
-Forward hooks give each tile whole-image statistics (``--tile-stats``): ``exact`` (the untiled network's,
-accumulated over the tiles), ``thumbnail`` (from a downscaled copy; Chen et al. 2022, URST) or ``per-tile``.
-Clips pool each frame's statistics over frames (``--frame-stats``). Modes: docs/modules.md, docs/stylize.md.
+"""Norm statistics shared across the tiles of an image (``--tile-stats``: ``exact``, the untiled network's from the
+tiles; ``thumbnail``, from a downscaled copy, Chen et al. 2022, URST; or ``per-tile``) or pooled over the frames of a
+clip (``--frame-stats``), through forward hooks. Modes: docs/modules.md, docs/stylize.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""Reflection padding to the sizes a network accepts, and running an image too large for memory tile by tile.
-
-Padding goes at the bottom and right only, so crops and tiles line up with the untiled network. Tiles are the
-fewest overlapping windows on the size-multiple grid, cross-faded with a raised cosine over the middle half of the
-overlap. Layout and blending: docs/modules.md; measured errors: docs/stylize.md, "Tiling".
+"""Reflection padding (bottom and right, so crops and tiles line up with the untiled network) and running an image
+tile by tile: the fewest overlapping tiles on the size-multiple grid, cross-faded with a raised cosine over the middle
+half of the overlap. Layout and blending: docs/modules.md; measured errors: docs/stylize.md, "Tiling".
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""Stylize clips frame by frame: video files (:mod:`stylenorm.inference.video_io`), animated images (GIF, WebP,
-APNG) and frames in memory, in batches of consecutive frames through the image pipeline. With ``frame_stats`` other
-than ``per-frame`` the clip is read twice, first to record each frame's norm statistics. Outputs keep the input's
-frames and timing. Usage: docs/video.md, "Stylize a clip".
+"""Stylize clips (video files, animated GIF/WebP/APNG, frames in memory) in batches of consecutive frames, keeping
+their frames and timing; with ``frame_stats`` other than ``per-frame`` a first pass records each frame's norm
+statistics. Usage: docs/video.md, "Stylize a clip".
 """
 
 from __future__ import annotations
