@@ -52,8 +52,8 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
     if style is None:
         if count > 1:
             raise ValueError(
-                f"{source} holds {count} styles (data.style_images): choose --style 0..{count - 1} or a convex mix, "
-                f"--style-mix w0,...,w{count - 1}; style= in load_stylizer."
+                f"{source} holds {count} styles (data.style_images): choose one, --style K (0..{count - 1}), or mix "
+                f"them, --style-mix w0,...,w{count - 1}; style= in load_stylizer."
             )
         style = 0
     if isinstance(style, bool) or not isinstance(style, (int, Sequence, torch.Tensor)):
