@@ -30,6 +30,7 @@ from stylenorm.inference.cli import main
 from stylenorm.inference.export_cli import main as export_main
 from stylenorm.inference.styles import shorter_side_size
 from stylenorm.inference.tile_statistics import whole_image_statistics
+from stylenorm.inference.tiling import Tiles
 from stylenorm.networks.adain import weighted_statistics
 from stylenorm.nn.adain import adain_with_statistics
 
@@ -262,7 +263,7 @@ def test_tiles_share_the_whole_images_content_statistics(port):
     an overlap that covers the encoder's receptive field, as the tiles' own features must be right too)."""
     model = public_stylizer(port, [pixels(40, 40, seed=23)[0]])
     image = pixels(48, 400, seed=24) * 255
-    statistics = whole_image_statistics("exact", model, model.network, image, tile=200, overlap=96, multiple=8)
+    statistics = whole_image_statistics("exact", model, model.network, image, Tiles(200, 96, multiple=8))
     mean, var = statistics[model.network.content_norm]
     expected_mean, expected_std = port_mean_std(port["encoder"](image / 255))
     assert max_difference(mean.float(), expected_mean.flatten(1)) <= 1e-5

@@ -1,7 +1,5 @@
-"""The stylize command: ``python scripts/stylize.py`` or ``stylenorm-stylize``: flags, progress bars and the exit
-status over the :mod:`stylenorm.inference` functions. Exit status: 0 when every image was written, 1 when some
-could not be (each named on stderr, the rest still processed), 2 when a problem stops the run before it starts.
-Every option: docs/stylize.md.
+"""The stylize command (``stylenorm-stylize``, ``scripts/stylize.py``). Exit status: 0 every image written, 1 some
+failed (each named on stderr, the rest still done), 2 stopped before starting (bad options). Options: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -91,7 +89,6 @@ def add_model_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[
 
 
 def load_from_arguments(args: argparse.Namespace, device: str) -> Stylizer:
-    """:func:`load_stylizer` with the flags of :func:`add_model_arguments`."""
     return load_stylizer(
         args.checkpoint,
         format=args.checkpoint_format,
@@ -214,7 +211,6 @@ class Runner:
         self.progress.update()
 
     def flush(self) -> None:
-        """Stylize and write the queued images."""
         batch, self.pending = self.pending, []
         if batch:
             self._run(batch)

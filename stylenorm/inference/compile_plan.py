@@ -1,8 +1,6 @@
-"""``--compile auto``: which padded input shapes a stylize job will run, and which are worth compiling.
-
-``torch.compile`` specialises to one shape, so the plan reads the image headers, forms the command's batches at
-their padded sizes and lets :func:`stylenorm.speed.stylize_compile_pays` pick the shapes worth it; the rest, tiles
-included, run eager. The rule: docs/performance.md, "Compiling the stylize command when it pays".
+"""``--compile auto``: the padded input shapes a stylize job will run (from image headers, in the command's batches),
+of which :func:`stylenorm.speed.stylize_compile_pays` picks those worth compiling; the rest, tiles included, run
+eager. The rule: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Pixel conventions: each network family's input range and how its outputs become uint8, as in the code its
-weights were published with: ``zero_to_255`` (fast-neural-style), ``signed`` (CycleGAN, [-1, 1]) and ``unit``
-(this project's autoencoder, [0, 1]). Plain tensor arithmetic, so it traces into ONNX. Sources: docs/modules.md.
-"""
+"""Pixel conventions, as in the code each family's weights were published with: ``zero_to_255`` (fast-neural-style),
+``signed`` (CycleGAN, [-1, 1]) and ``unit`` (the autoencoder, AdaIN, [0, 1]). Sources: docs/modules.md."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Exporting a stylizer to ONNX (torch's TorchScript-based exporter) or TorchScript (``torch.jit.trace``).
-
-The file takes and returns float32 RGB ``(N, 3, H, W)`` in [0, 1], any size of at least 8 px, doing inside what
-:class:`~stylenorm.inference.stylizer.Stylizer` does (pixel convention included). Why that exporter:
-docs/modules.md; usage: docs/stylize.md, "Export".
+"""Exporting a stylizer to ONNX (torch's TorchScript-based exporter) or TorchScript (``torch.jit.trace``): float32
+RGB ``(N, 3, H, W)`` in [0, 1] in and out, any size, pixel convention inside. Why: docs/modules.md; docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -40,11 +37,9 @@ class ExportModule(nn.Module):
         self.size_multiple = size_multiple
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        height, width = image.shape[-2], image.shape[-1]
-        # Written with shape arithmetic (not Python ints) so tracing records it for every size.
-        pad_height = (-height) % self.size_multiple
-        pad_width = (-width) % self.size_multiple
-        padded = F.pad(image * 255, (0, pad_width, 0, pad_height), mode="reflect")
+        height, width = image.shape[-2], image.shape[-1]  # shape arithmetic, so tracing records it for every size
+        padding = (0, (-width) % self.size_multiple, 0, (-height) % self.size_multiple)
+        padded = F.pad(image * 255, padding, mode="reflect")
         output = self.convention.from_network(self.network(self.convention.to_network(padded))) / 255
         return output[..., :height, :width]
 
@@ -65,8 +60,7 @@ def _sample(size: tuple[int, int]) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _quiet_tracing():
-    """Silence notes that are true but not actionable here."""
+def _quiet_tracing():  # notes that are true but not actionable here
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the networks' size check
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
@@ -99,24 +93,17 @@ def export_onnx(
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
         )
-        _add_onnx_metadata(temporary, stylizer)
+        with contextlib.suppress(ImportError):  # the optional onnx package records metadata() for Netron, onnxruntime
+            import onnx
+
+            model = onnx.load(str(temporary))
+            for key, value in metadata(stylizer).items():
+                model.metadata_props.add(key=key, value=value)
+            onnx.save(model, str(temporary))
     return path
 
 
-def _add_onnx_metadata(path: Path, stylizer: Stylizer) -> None:
-    """Record :func:`metadata` in the file, where Netron and onnxruntime show it."""
-    try:
-        import onnx
-    except ImportError:  # the onnx package is optional; the model itself is complete without this
-        return
-    model = onnx.load(str(path))
-    for key, value in metadata(stylizer).items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(path))
-
-
 def metadata(stylizer: Stylizer) -> dict[str, str]:
-    """What an exported file records about itself."""
     return {
         # AdaIN needs 16 px (two positions per channel at relu4_1 for its statistics).
         "stylenorm.pixels": CONVENTION_NOTE.replace(">= 8", f">= {max(8, stylizer.min_size)}"),
@@ -158,8 +145,7 @@ def verify_export(
     sizes: tuple[tuple[int, int], ...] = ((256, 256), (200, 328)),
     format: str | None = None,
 ) -> float:
-    """Largest absolute difference (on [0, 1]) between the exported file and PyTorch over ``sizes``; ``inf`` for a
-    non-finite value on either side (``max`` would let a NaN pass)."""
+    """Largest absolute difference (on [0, 1]) to PyTorch over ``sizes``; ``inf`` for NaN or inf on either side."""
     module = export_module(stylizer)
     worst = 0.0
     for size in sizes:

@@ -1,8 +1,6 @@
-"""The export command: ``python scripts/export.py`` or ``stylenorm-export``.
-
-Writes the model of :mod:`stylenorm.inference.export`, checks it at two sizes against PyTorch (ONNX: when
-onnxruntime is installed) and renames it over ``--output`` only when it passes. Exit status 2 when nothing was
-written (bad input), 1 when the check found a difference above ``--tolerance``. Usage: docs/stylize.md, "Export".
+"""The export command (``stylenorm-export``): writes :mod:`stylenorm.inference.export`'s file, checks it against
+PyTorch at two sizes (ONNX: if onnxruntime is installed) and renames it over ``--output`` only when it passes. Exit
+status 2: nothing written (bad input); 1: a difference above ``--tolerance``. Usage: docs/stylize.md, "Export".
 """
 
 from __future__ import annotations
@@ -57,14 +55,11 @@ def output_path(args: argparse.Namespace) -> tuple[Path, str]:
     checkpoint = Path(args.checkpoint)
     if output.exists() and checkpoint.exists() and os.path.samefile(output, checkpoint):  # hard links too
         suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
-        raise ValueError(
-            f"--output {output} is the checkpoint being exported; writing it would destroy the checkpoint. "
-            f"Choose another file, e.g. --output {suggestion}."
-        )
+        raise ValueError(f"--output {output} is the checkpoint being exported: choose another, e.g. {suggestion}.")
     if args.preserve_color:
         raise ValueError(
-            "--preserve-color cannot be exported: it recolours the style images to each content image and "
-            "recomputes their statistics, so nothing fixed can be baked into the file. Export without it."
+            "--preserve-color cannot be exported: it recolours the styles per content image and recomputes their "
+            "statistics. Export without it."
         )
     return output, chosen
 
@@ -91,18 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 what = f"max abs difference {difference:.2e}" if math.isfinite(difference) else "a non-finite output"
                 kept = "the earlier file there is unchanged" if output.exists() else "nothing was written"
                 raise ExportCheckFailed(
-                    f"the exported file disagrees with PyTorch at {shown}: {what} (on [0, 1]), above the tolerance "
-                    f"{args.tolerance:g}. Not written to {output} ({kept}); try another --opset, or --format "
-                    f"torchscript."
+                    f"the export differs from PyTorch at {shown}: {what} (on [0, 1]), above the tolerance "
+                    f"{args.tolerance:g}. Not written to {output} ({kept}); try another --opset or --format torchscript"
                 )
     except (ExportCheckFailed, ValueError, OSError, RuntimeError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1 if isinstance(error, ExportCheckFailed) else 2
     print(f"{PROG}: wrote {output} ({chosen}) from {model.description}")
     smallest = max(8, model.min_size)
-    print(
-        f"{PROG}: takes and returns float32 RGB (N, 3, H, W) in [0, 1]; height and width are dynamic (>= {smallest} px)"
-    )
+    print(f"{PROG}: float32 RGB (N, 3, H, W) in [0, 1] in and out; height and width are dynamic (>= {smallest} px)")
     if difference is None:
         print(f"{PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
     else:

@@ -1,8 +1,6 @@
-"""Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8), in grey levels.
-
-Output frame t is warped onto frame t+1 with the input clip's motion (:class:`stylenorm.data.clips.Clip`, or for a
-user's video Farnebäck's optical flow via OpenCV, the extra ``stylenorm[flow]``) and compared on the pixels visible
-in both. Definitions: docs/video.md, "The flicker metric (known motion)" and "User clips".
+"""Temporal flicker of a stylized clip: the warping error under known motion (Lai et al. 2018, Eq. 8), in grey levels,
+with the clip's motion (:class:`stylenorm.data.clips.Clip`) or, for a user's video, Farnebäck optical flow (OpenCV,
+the extra ``stylenorm[flow]``). Definitions: docs/video.md, "The flicker metric (known motion)" and "User clips".
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Image files in and out of the stylize command: RGB for the network plus the alpha channel to carry through.
-
-Reading is :func:`stylenorm.data.load_rgb`'s (EXIF orientation, ICC to sRGB, transparency over white); the alpha
-is put back where the output format holds it. Writing goes through a temporary file and a rename.
+"""Image files in and out: RGB as :func:`stylenorm.data.load_rgb` reads it (EXIF orientation, ICC to sRGB) plus the
+alpha channel, put back where the output format holds it; written to a temporary file and renamed.
 """
 
 from __future__ import annotations
@@ -57,7 +55,6 @@ def read_image(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None
 
 
 def output_format(path: str | os.PathLike) -> str:
-    """The PIL format for an output path, from its extension."""
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         expected = ", ".join(OUTPUT_FORMATS)
@@ -66,7 +63,6 @@ def output_format(path: str | os.PathLike) -> str:
 
 
 def _save(image: Image.Image, path: Path, **options) -> Path:
-    """``image.save`` into a temporary file beside ``path``, renamed over it."""
     with atomic_path(path) as temporary, open(temporary, "wb") as file:
         image.save(file, format=output_format(path), **options)
     return path
@@ -88,8 +84,7 @@ def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
 def save_animation(
     frames: list[Image.Image], path: str | os.PathLike, durations: list[int], loop: int | None
 ) -> list[Path]:
-    """``frames`` as one animated file with their durations (ms) and loop count (GIF, WebP, APNG), else as numbered
-    stills ``<stem>.0000<ext>``, ...; returns the files written."""
+    """One animated file with durations (ms) and loop count (GIF, WebP, APNG), else stills ``<stem>.0000<ext>``..."""
     path = Path(path)
     image_format = output_format(path)
     frames = [_savable(frame, path) for frame in frames]

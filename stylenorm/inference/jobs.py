@@ -1,15 +1,12 @@
-"""Which files the stylize command reads and where each result goes.
-
-``--input`` is a file, a folder (recursive), a quoted glob, several files or videos; ``--output`` is a file for
-one input, else a folder in which results keep their inputs' relative paths. Everything is decided before the
-first image is read, so overwriting an input or two inputs writing one file is refused up front; files already
-inside the output folder are not inputs. For users: docs/stylize.md, docs/video.md.
+"""Which files the stylize command reads and where each result goes, all decided before the first image is read (so
+overwriting an input, or two inputs writing one file, is refused up front). Rules: docs/stylize.md, docs/video.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import glob
+import itertools
 import os
 import tempfile
 from collections.abc import Sequence
@@ -22,8 +19,6 @@ from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One input file and the file its result is written to."""
-
     source: Path
     target: Path
 
@@ -49,10 +44,7 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     if len(inputs) > 1:
         folders = [item for item in inputs if Path(item).is_dir()]
         if folders:
-            raise ValueError(
-                f"--input takes one folder, one pattern, or several files; got the folder {folders[0]} among "
-                f"{len(inputs)} inputs. Run once per folder, or quote a pattern ('photos/*.jpg')."
-            )
+            raise ValueError(f"--input {folders[0]} is a folder among several inputs: run once per folder.")
         _check_exist(inputs, "")
         files = [Path(item) for item in inputs]
         return files, Path(os.path.commonpath([str(path.parent.absolute()) for path in files])), False
@@ -71,16 +63,9 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
         if Path(match).is_file() and Path(match).suffix.lower() in IMAGE_EXTENSIONS
     )
     if not matches:
-        raise FileNotFoundError(
-            f"No image files match {item!r} (looked for {', '.join(IMAGE_EXTENSIONS)}). "
-            f"Use ** for subfolders, e.g. 'photos/**/*.jpg'."
-        )
-    fixed = []  # the pattern's leading folders without a wildcard: photos/2024/*.jpg -> photos/2024
-    for part in path.parts[:-1]:
-        if _is_glob(part):
-            break
-        fixed.append(part)
-    return matches, Path(*fixed) if fixed else Path("."), False
+        raise FileNotFoundError(f"No image files match {item!r}; use ** for subfolders, e.g. 'photos/**/*.jpg'.")
+    fixed = itertools.takewhile(lambda part: not _is_glob(part), path.parts[:-1])  # photos/2024/*.jpg: photos/2024
+    return matches, Path(".", *fixed), False
 
 
 def _check_exist(inputs: Sequence[str], expected: str) -> None:
@@ -100,15 +85,9 @@ def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None 
         clash = sources.get(resolved)
         if clash is not None or _same_file(job.target, job.source):
             whose = "its own result" if clash in (None, job.source) else f"the result of {job.source}"
-            raise ValueError(
-                f"Refusing to overwrite the input {clash or job.source} with {whose}. "
-                f"Write to another --output (or another --ext)."
-            )
+            raise ValueError(f"Refusing to overwrite the input {clash or job.source} with {whose}: change --output.")
         if resolved in writers:
-            raise ValueError(
-                f"{writers[resolved]} and {job.source} would both be written to {job.target}. "
-                f"Drop --ext or rename one of the inputs."
-            )
+            raise ValueError(f"{writers[resolved]} and {job.source} would both write {job.target}: drop --ext.")
         writers[resolved] = job.source
     _check_writable(jobs)
     return jobs
@@ -123,15 +102,9 @@ def _image_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | Non
             raise ValueError(f"--ext {ext} contradicts the output file name {output}; drop one of them.")
         return [Job(files[0], output)]
     if output.is_file():
-        raise ValueError(
-            f"--output {output} is an existing file, but the results of {len(files)} input(s) need a folder. "
-            f"Give a folder name (it is created)."
-        )
+        raise ValueError(f"--output {output} is a file, but {len(files)} inputs need a folder: give a folder name.")
     if output.suffix.lower() in OUTPUT_FORMATS and not output.exists():
-        raise ValueError(
-            f"--output {output} looks like a file name, but --input names {len(files)} images, whose results "
-            f"need a folder. Give a folder name, e.g. {output.with_suffix('')}."
-        )
+        raise ValueError(f"--output {output} looks like a file name, but {len(files)} inputs need a folder.")
     if output.resolve() != base.resolve():
         # A second run into a folder inside the input folder must not pick up the first run's results.
         files = [path for path in files if not path.resolve().is_relative_to(output.resolve())]
@@ -143,9 +116,7 @@ def _image_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | Non
         target = output / relative
         jobs.append(Job(path, target.with_suffix(ext) if ext is not None else target))
         if jobs[-1].target.suffix.lower() not in OUTPUT_FORMATS:
-            raise ValueError(
-                f"Cannot tell the output format of {target} (from input {path}): pass --ext, e.g. --ext png."
-            )
+            raise ValueError(f"Cannot tell the output format of {target}: pass --ext, e.g. --ext png.")
     return jobs
 
 
@@ -175,18 +146,12 @@ def _check_writable(jobs: list[Job]) -> None:
         while not existing.exists():
             existing = existing.parent
         if not existing.is_dir():
-            raise ValueError(
-                f"Cannot write {job.target}: {existing} is a file, so no folder can be made under it. "
-                f"Choose another --output."
-            )
+            raise ValueError(f"{existing} is a file, so no folder can be made under it: change --output.")
         try:
             with tempfile.TemporaryFile(dir=existing):
                 pass
         except OSError as error:
-            raise ValueError(
-                f"Cannot write results under {folder}: {error.strerror or error} in {existing}. "
-                f"Choose a writable --output (or fix the folder's permissions)."
-            ) from None
+            raise ValueError(f"Cannot write under {folder}: {error.strerror or error}; change --output.") from None
 
 
 def _same_file(first: Path, second: Path) -> bool:

@@ -1,8 +1,6 @@
-"""Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`.
-
-Four kinds of file, told apart by :func:`stylenorm.networks.public_checkpoints.identify` (``format=`` overrides):
-``lightning`` (a ``.ckpt`` of ``train.py``), ``fast_neural_style``, ``cyclegan_generator`` and ``adain_decoder``
-(with ``encoder=``), read by :func:`stylenorm.safe_load.safe_load`. Layouts: docs/public_checkpoints.md.
+"""Turning a checkpoint file into a :class:`~stylenorm.inference.stylizer.Stylizer`: ``lightning`` (``train.py``),
+``fast_neural_style``, ``cyclegan_generator`` or ``adain_decoder`` (with ``encoder=``), told apart by
+:func:`stylenorm.networks.public_checkpoints.identify` (``format=`` overrides). Layouts: docs/public_checkpoints.md.
 """
 
 from __future__ import annotations
@@ -46,16 +44,10 @@ def load_lightning_network(checkpoint: Mapping[str, Any], direction: str | None 
     """``(network, convention, role)`` of a loaded Lightning checkpoint of this project."""
     if not {"state_dict", "hyper_parameters"} <= set(checkpoint):
         found = ", ".join(sorted(map(str, checkpoint))[:6]) or "no keys"
-        raise ValueError(
-            f"{source} is not a Lightning checkpoint: expected the keys state_dict and hyper_parameters, found "
-            f"{found}. Use --format auto to detect what it is."
-        )
+        raise ValueError(f"{source} is not a Lightning checkpoint (keys: {found}); use --format auto.")
     kind = identify(checkpoint)
     if direction is not None and direction not in kind.roles:
-        raise ValueError(
-            f"--direction {direction} applies to CycleGAN checkpoints; {source} is a {kind.model} checkpoint. "
-            f"Leave --direction out."
-        )
+        raise ValueError(f"--direction applies to CycleGAN checkpoints; {source} is {kind.model}: leave it out.")
     role = kind.roles[direction or "AtoB"]
     hyper_parameters = checkpoint["hyper_parameters"]
     config = {key: hyper_parameters.get(key) for key in ("norm", "network", "generator", "discriminator", "conv")}
@@ -66,10 +58,8 @@ def load_lightning_network(checkpoint: Mapping[str, Any], direction: str | None 
         raise ValueError(f"{source} has no weights for {role} (no state_dict keys starting with {prefix!r}).")
     result = network.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
-        raise ValueError(
-            f"The {role} weights in {source} do not fit the network its hyper_parameters describe: missing "
-            f"{result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}. Another stylenorm version?"
-        )
+        wrong = f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
+        raise ValueError(f"The {role} weights in {source} do not fit its hyper_parameters ({wrong}): another version?")
     return network, CONVENTIONS[kind.pixels], role
 
 
@@ -88,9 +78,8 @@ def load_stylizer(
     style_size: int | None = None,
     encoder: str | PathLike | None = None,
 ) -> Stylizer:
-    """Load any supported checkpoint file onto ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``); the keywords
-    are the command's flags of the same name (``trusted``: ``--trust-checkpoint``, ``encoder``: ``--adain-encoder``).
-    """
+    """Load a checkpoint file onto ``device``; the keywords are the stylize command's flags of the same name
+    (``trusted``: ``--trust-checkpoint``, ``encoder``: ``--adain-encoder``), docs/stylize.md."""
     if format not in FORMATS:
         raise ValueError(f"Unknown checkpoint format {format!r}; expected one of {', '.join(FORMATS)}.")
     if direction is not None and direction not in DIRECTIONS:
@@ -113,8 +102,7 @@ def load_stylizer(
     elif detected in ("fast_neural_style", "cyclegan_generator"):
         if direction == "BtoA":  # only a CycleGAN generator gets here with a direction
             raise ValueError(
-                f"{path} is a single CycleGAN generator: it translates in the one direction it was trained for. "
-                f"For B->A use the run's other generator file (latest_net_G_B.pth) and leave --direction out."
+                f"{path} is a single CycleGAN generator: for B->A use the run's latest_net_G_B.pth, no --direction."
             )
         network = (load_fast_neural_style if detected == "fast_neural_style" else load_cyclegan_generator)(state)
         convention = CONVENTIONS[PUBLIC_KINDS[detected].pixels]
@@ -123,32 +111,21 @@ def load_stylizer(
         network, convention = _load_public_adain(state, encoder, path, trusted), CONVENTIONS["unit"]
         description = f"AdaIN from {path.name} + {Path(encoder).name} (pytorch-AdaIN layout)"
     elif detected == "adain_encoder":
-        raise ValueError(
-            f"{path} is an AdaIN encoder (vgg_normalised.pth): pass the decoder as the checkpoint and this file as "
-            f"its encoder: --checkpoint decoder.pth --adain-encoder {path}."
-        )
+        raise ValueError(f"{path} is an AdaIN encoder: use --checkpoint decoder.pth --adain-encoder {path}.")
     else:  # cyclegan_discriminator
-        raise ValueError(
-            f"{path} is a CycleGAN discriminator: it scores images, it does not translate them. Use the run's "
-            f"generator file (latest_net_G_A.pth for A->B, latest_net_G_B.pth for B->A)."
-        )
+        raise ValueError(f"{path} is a CycleGAN discriminator; use a generator (latest_net_G_A.pth or _G_B.pth).")
     check_finite_weights(network, path)
     if isinstance(network, AdaINNet):
         if style is not None:
-            raise ValueError(
-                f"--style/--style-mix (style=) choose among the styles of a norm=conditional_instance checkpoint; "
-                f"{path} is an AdaIN network, which takes its style from images: pass --style-image painting.jpg."
-            )
+            raise ValueError(f"--style/--style-mix: {path} is AdaIN, styled by images; use --style-image.")
         network, note = with_style(network, style_images, source=str(path), **adain_options)
         return Stylizer(network, convention, description + note, device=target)
     given = {"--style-image (style_images=)": style_images, "--style-weights": style_weights, "--alpha": alpha,
              "--preserve-color": preserve_color or None, "--style-size": style_size}  # fmt: skip
     given = [flag for flag, value in given.items() if value is not None]
     if given:
-        raise ValueError(
-            f"{', '.join(given)} apply to AdaIN networks, which take their style from an image; {path} holds its "
-            f"style in its weights. Leave {'them' if len(given) > 1 else 'it'} out."
-        )
+        them = "them" if len(given) > 1 else "it"
+        raise ValueError(f"{', '.join(given)} apply to AdaIN networks; {path} holds its style. Leave {them} out.")
     description += choose_style(network, style, path)
     return Stylizer(network, convention, description, device=target)
 
@@ -156,10 +133,7 @@ def load_stylizer(
 def _load_public_adain(state: Mapping, encoder: str | PathLike | None, path: Path, trusted: bool):
     """The public ``decoder.pth`` with the ``vgg_normalised.pth`` it was trained with."""
     if encoder is None:
-        raise ValueError(
-            f"{path} is an AdaIN decoder: it decodes the features of the VGG encoder it was trained with, a separate "
-            f"file. Pass it: --adain-encoder vgg_normalised.pth (encoder= in load_stylizer)."
-        )
+        raise ValueError(f"{path} is an AdaIN decoder: pass its encoder, --adain-encoder vgg_normalised.pth.")
     if not Path(encoder).is_file():
         raise FileNotFoundError(f"--adain-encoder {encoder} not found: expected the port's vgg_normalised.pth.")
     encoder_state = read_checkpoint(encoder, trusted=trusted)
@@ -181,7 +155,5 @@ def check_finite_weights(network: torch.nn.Module, source: str | PathLike) -> No
            if tensor.is_floating_point() and not torch.isfinite(tensor).all()]  # fmt: skip
     if bad:
         total = sum(1 for _ in network.parameters()) + sum(1 for _ in network.buffers())
-        raise ValueError(
-            f"{source} has non-finite weights: {len(bad)} of {total} tensors hold NaN or inf (first: {bad[0]}). The "
-            f"run that wrote it diverged; use a checkpoint from before the divergence."
-        )
+        what = f"{len(bad)} of {total} tensors hold NaN or inf (first: {bad[0]})"
+        raise ValueError(f"{source} has non-finite weights: {what}. Its run diverged; use an earlier checkpoint.")

@@ -4,16 +4,16 @@ demo's settings or the Python API's keywords, and passed down to resizing, tilin
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from stylenorm.inference.stylizer import PRECISIONS, Stylizer
 from stylenorm.inference.tile_statistics import DEFAULT_FRAME_STATISTICS, TILE_STATISTICS, parse_frame_statistics
-from stylenorm.inference.tiling import (
-    DEFAULT_AUTO_TILE_PIXELS,
-    DEFAULT_TILE_STATISTICS,
-    auto_tile_size,
-    check_tiling,
-    default_overlap,
-)
+from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, DEFAULT_TILE_STATISTICS, Tiles, default_overlap
+
+
+def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:
+    """The largest square tile, a multiple of ``multiple``, with at most ``max_pixels`` pixels."""
+    return max(multiple, math.isqrt(max_pixels) // multiple * multiple)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,6 @@ class InferenceOptions:
 
     @classmethod
     def from_keywords(cls, options: InferenceOptions | None = None, **keywords) -> InferenceOptions:
-        """``options`` (default: the defaults) with the fields in ``keywords`` replaced."""
         return dataclasses.replace(options or cls(), **keywords)
 
     def tile_for(self, height: int, width: int) -> int | None:
@@ -68,18 +67,17 @@ class InferenceOptions:
             return auto_tile_size(self.auto_tile_pixels)
         return None
 
-    def tiling(self, height: int, width: int, model: Stylizer) -> dict | None:
-        """``run_tiled``'s ``tile``, ``overlap``, ``multiple`` and ``min_size`` for one image; ``None``: untiled."""
+    def tiling(self, height: int, width: int, model: Stylizer) -> Tiles | None:
+        """The :class:`Tiles` an image of this size runs in on ``model``; ``None``: untiled."""
         tile = self.tile_for(height, width)
-        if tile is None:
-            return None
-        overlap = self._overlap(tile, model)
-        return {"tile": tile, "overlap": overlap, "multiple": model.size_multiple, "min_size": model.min_size}
+        return None if tile is None else self._tiles(tile, model)
 
-    def _overlap(self, tile: int, model: Stylizer) -> int:
-        if self.overlap is not None:
-            return self.overlap
-        return default_overlap(tile, model.size_multiple, model.receptive_field_radius)
+    def _tiles(self, tile: int, model: Stylizer) -> Tiles:
+        multiple = model.size_multiple
+        overlap = (
+            default_overlap(tile, multiple, model.receptive_field_radius) if self.overlap is None else self.overlap
+        )
+        return Tiles(tile, overlap, multiple, model.min_size)
 
     def check_tiling(self, model: Stylizer) -> None:
         """Refuse a tile and overlap ``model`` cannot run (before any image is read), naming the flag."""
@@ -91,6 +89,6 @@ class InferenceOptions:
         else:
             return
         try:
-            check_tiling(tile, self._overlap(tile, model), model.size_multiple, model.min_size)
+            self._tiles(tile, model)
         except ValueError as error:
             raise ValueError(f"{error} (tiles from {source})") from None

@@ -1,8 +1,5 @@
-"""The stylize API: images in, stylized images out, the same steps the command runs.
-
-Orientation and mode (:mod:`stylenorm.inference.image_io`), optional resize (``scale``, then ``max_size``), the
-network (:class:`Stylizer`), tiled where :class:`InferenceOptions` says, then quantisation with the original code's
-rounding and the alpha channel put back. Examples: docs/stylize.md.
+"""The stylize API, the command's steps: read, resize (``scale``, then ``max_size``), the network (tiled where
+:class:`InferenceOptions` says), quantise with the original code's rounding, alpha put back. Examples: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from stylenorm.inference.tile_statistics import (
     network_calls,
     whole_image_context,
 )
-from stylenorm.inference.tiling import run_tiled, tile_count
+from stylenorm.inference.tiling import run_tiled
 
 
 @dataclasses.dataclass
@@ -94,16 +91,16 @@ def stylize_pixels(
     progress: Callable[[int, int], None] | None = None,
     statistics: Statistics | None = None,
 ) -> torch.Tensor:
-    """Float 0-255 ``(N, 3, H, W)`` -> float 0-255 on the CPU, tiled as ``options`` say, per-sample norms given
-    ``statistics`` (a row per image) if any; ``progress(done, total)`` after each network call on a tiled image."""
+    """Float 0-255 ``(N, 3, H, W)`` -> the same on the CPU; norms take ``statistics`` (a row per image) if given,
+    ``progress(done, total)`` after each network call on a tiled image."""
     height, width = pixels.shape[-2:]
-    sizes = options.tiling(height, width, model)
-    if sizes is None:
+    tiles = options.tiling(height, width, model)
+    if tiles is None:
         with frozen_statistics(statistics or {}):
             return model(pixels, options.precision, eager=statistics is not None).cpu()
     whole_image = statistics is not None or (options.tile_stats != "per-tile" and needs_whole_image(model.network))
     mode = options.tile_stats if whole_image else "per-tile"
-    total = len(pixels) * network_calls(mode, model.network, tile_count(height, width, **sizes))
+    total = len(pixels) * network_calls(mode, model.network, tiles.count(height, width))
     done = 0
 
     def run(window: torch.Tensor) -> torch.Tensor:
@@ -120,8 +117,8 @@ def stylize_pixels(
         given = statistics and {
             layer: (mean[index : index + 1], var[index : index + 1]) for layer, (mean, var) in statistics.items()
         }
-        with whole_image_context(mode, run, model.network, image[None].float(), given, **sizes):
-            outputs.append(run_tiled(run, image[None].float(), **sizes))
+        with whole_image_context(mode, run, model.network, image[None].float(), tiles, given):
+            outputs.append(run_tiled(run, image[None].float(), tiles))
     return torch.cat(outputs)
 
 

@@ -1,9 +1,7 @@
-"""Fixing a checkpoint's style at loading, so the stylize command, tiling and export see a one-style network.
-
-``norm=conditional_instance``: one style (``--style K``) or a convex mix of the styles' gamma/beta rows
-(``--style-mix``) baked into plain affine instance norms (Dumoulin, Shlens & Kudlur 2017, Sec. 5). AdaIN: style
-images, weights, alpha and colour preservation fixed (Huang & Belongie 2017, Sec. 7.3; port
-naoto0804/pytorch-AdaIN). Where this differs from the port: docs/modules.md; the options: docs/stylize.md.
+"""Fixing a checkpoint's style at loading, so the command, tiling and export see a one-style network:
+``norm=conditional_instance`` styles or a convex mix of their gamma/beta rows baked into instance norms (Dumoulin,
+Shlens & Kudlur 2017, Sec. 5); AdaIN style images, weights, alpha and colour preservation fixed (Huang & Belongie
+2017, Sec. 7.3; port naoto0804/pytorch-AdaIN). Differences from the port: docs/modules.md; options: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -48,25 +46,21 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
     if count == 0:
         if style is not None:
             raise ValueError(
-                f"--style/--style-mix (style=) choose among the styles of a norm=conditional_instance checkpoint; "
-                f"{source} holds one style in its weights. Leave --style/--style-mix out."
+                f"{source} holds one style (not norm=conditional_instance ones). Leave --style/--style-mix out."
             )
         return ""
     if style is None:
         if count > 1:
             raise ValueError(
-                f"{source} holds {count} styles (norm=conditional_instance): choose one with --style K "
-                f"(0..{count - 1}, in the order of the run's data.style_images) or mix them with --style-mix "
-                f"w0,...,w{count - 1} (non-negative, summing to 1); style= in load_stylizer."
+                f"{source} holds {count} styles (data.style_images): choose one, --style K (0..{count - 1}), or mix "
+                f"them, --style-mix w0,...,w{count - 1}; style= in load_stylizer."
             )
         style = 0
     if isinstance(style, bool) or not isinstance(style, (int, Sequence, torch.Tensor)):
         raise ValueError(f"style= must be an int (--style K) or a list of mix weights (--style-mix), got {style!r}.")
     if isinstance(style, int):
         if not 0 <= style < count:
-            raise ValueError(
-                f"--style {style} is out of range: {source} holds {count} styles, use --style 0..{count - 1}."
-            )
+            raise ValueError(f"--style {style} is out of range: {source} has --style 0..{count - 1}.")
         bake_style(network, style)
         return f", style {style}" if count > 1 else ""
     example = ",".join(["1"] + ["0"] * (count - 1))
@@ -89,8 +83,7 @@ def mix_weights(weights: Sequence[float] | torch.Tensor, count: int, flag: str, 
 
 @torch.no_grad()
 def bake_style(module: nn.Module, style: Style) -> nn.Module:
-    """Replace, in place, every conditional layer by an affine instance norm with the gamma and beta of ``style``
-    (an index, or mix weights summing to 1); returns ``module``."""
+    """Every conditional layer of ``module`` replaced, in place, by an instance norm with ``style``'s gamma, beta."""
     set_style(module, style)  # refuses a network without conditional layers
     if style is None or (isinstance(style, torch.Tensor) and style.dim() > 1):
         raise ValueError("bake_style needs one style for the whole network: an int or a list of mix weights.")
@@ -129,8 +122,7 @@ def _name(image: StyleImage, index: int) -> str:
 
 
 def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: int = 0) -> torch.Tensor:
-    """One style image (a path, a PIL image, or a uint8 or 0-1 float ``(3, H, W)`` tensor) as ``(1, 3, H, W)``
-    float RGB on a 0-1 scale, its shorter side resized to ``size`` px (0: kept)."""
+    """A path, PIL image or uint8 / 0-1 float ``(3, H, W)`` tensor as 0-1 ``(1, 3, H, W)``, shorter side ``size``."""
     if size < 0:
         raise ValueError(f"--style-size must be >= 0 (0 keeps the style images as they are), got {size}.")
     if isinstance(image, torch.Tensor):
@@ -158,10 +150,8 @@ def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: i
             rgb = rgb.resize(shorter_side_size(*rgb.size, size), Image.Resampling.BILINEAR)
         pixels = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255).permute(2, 0, 1)[None]
     if min(pixels.shape[-2:]) < MIN_SIZE:
-        raise ValueError(
-            f"The style image {_name(image, index)} is {pixels.shape[-1]}x{pixels.shape[-2]} px after resizing; "
-            f"AdaIN needs at least {MIN_SIZE} px a side. Use a larger image or --style-size."
-        )
+        size = f"{_name(image, index)} is {pixels.shape[-1]}x{pixels.shape[-2]} px"
+        raise ValueError(f"Style image {size}; AdaIN needs >= {MIN_SIZE} px a side: a larger image or --style-size.")
     return pixels.contiguous()
 
 
@@ -169,11 +159,8 @@ def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: i
     """The interpolation weights as a float tensor: one per style image, convex (:func:`mix_weights`)."""
     if weights is None:
         if count > 1:
-            raise ValueError(
-                f"{count} style images given: pass their interpolation weights, --style-weights w1,...,w{count} "
-                f"(non-negative, summing to 1; style_weights=), e.g. --style-weights "
-                f"{','.join([f'{1 / count:.4g}'] * count)}."
-            )
+            example = ",".join([f"{1 / count:.4g}"] * count)
+            raise ValueError(f"{count} style images: pass --style-weights w1,...,w{count}, e.g. {example}.")
         return torch.ones(1)
     tail = f"for {count} style image(s): give one weight per --style-image, in the same order."
     return mix_weights(weights, count, "--style-weights", "style images", tail)
@@ -189,8 +176,7 @@ def with_style(
     style_size: int | None = None,
     source: str = "the checkpoint",
 ) -> tuple[AdaINWithStyleStatistics, str]:
-    """``net`` with its style fixed, and a note for the stylizer's description. ``alpha``: Eq. 14 (default 1);
-    ``preserve_color``: every style recoloured to each content image."""
+    """``net`` with its style fixed and a note for the description; ``alpha``: Eq. 14 (default 1)."""
     if isinstance(style_images, (str, os.PathLike, Image.Image)):
         images = [style_images]
     elif isinstance(style_images, torch.Tensor):
@@ -198,10 +184,7 @@ def with_style(
     else:
         images = list(style_images or [])
     if not images:
-        raise ValueError(
-            f"{source} is an AdaIN network: it takes its style from an image. Pass --style-image painting.jpg "
-            f"(style_images= in load_stylizer); several images with --style-weights interpolate them."
-        )
+        raise ValueError(f"{source} is an AdaIN network: pass --style-image painting.jpg (style_images=).")
     alpha = 1.0 if alpha is None else float(alpha)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"--alpha {alpha:g} is outside [0, 1]: 0 keeps the content, 1 (default) is the full style.")

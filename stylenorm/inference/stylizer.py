@@ -1,9 +1,5 @@
-"""A loaded network with what it needs to run on pixels: :class:`Stylizer`.
-
-Float 0-255 RGB batches of any size in, the same out: padded to the network's size multiple
-(:mod:`stylenorm.inference.tiling`), converted to its pixel range (:mod:`stylenorm.inference.conventions`), run
-under the requested precision and cropped back. Tiling, resizing, alpha and files live elsewhere.
-"""
+"""A loaded network with what it needs to run on float 0-255 RGB batches of any size: :class:`Stylizer` pads them
+to the network's size multiple, converts them to its pixel convention, runs it under a precision and crops back."""
 
 from __future__ import annotations
 
@@ -31,12 +27,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     except (RuntimeError, ValueError) as error:
         raise ValueError(f"Unknown device {device!r}: {error}. Use auto, cpu, cuda or cuda:N.") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Device {device!r} asked for, but CUDA is not available here. Use --device cpu (or auto).")
+        raise ValueError(f"Device {device!r}: CUDA is not available here. Use --device cpu (or auto).")
     return resolved
 
 
 def check_precision(precision: str, device: torch.device) -> None:
-    """Raise a readable error for a precision this device cannot run."""
     if precision not in PRECISIONS:
         raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}.")
     if precision == "fp16" and device.type != "cuda":
@@ -54,9 +49,8 @@ def autocast(precision: str, device: torch.device):
 
 @dataclasses.dataclass
 class Stylizer:
-    """An image-to-image network in eval mode on ``device``, its pixel convention and a ``description`` for
-    messages; ``compiled`` (:meth:`compile`) for the padded input shapes ``(N, H, W)`` in ``compiled_shapes``
-    (``None``: every shape)."""
+    """A network in eval mode on ``device``, its pixel convention and a ``description`` for messages; ``compiled``
+    (:meth:`compile`) for the padded input shapes ``(N, H, W)`` in ``compiled_shapes`` (``None``: every shape)."""
 
     network: nn.Module
     convention: PixelConvention
@@ -69,7 +63,7 @@ class Stylizer:
         self.to(self.device)
 
     def compile(self, shapes: Iterable[tuple[int, int, int]] | None = None) -> Stylizer:
-        """Compile the network (inductor, weights frozen) for the padded input ``shapes`` (``None``: all)."""
+        """Compile (inductor, weights frozen) for the padded input ``shapes`` (``None``: all)."""
         self.compiled = True
         self.compiled_shapes = None if shapes is None else frozenset(tuple(shape) for shape in shapes)
         self._forward = compile_for_inference(self.network)
@@ -77,26 +71,21 @@ class Stylizer:
 
     def runs_compiled(self, shape: tuple[int, ...]) -> bool:
         """Whether a padded input of ``shape`` (``(N, C, H, W)`` or ``(N, H, W)``) takes the compiled forward."""
-        shapes = self.compiled_shapes
-        return self.compiled and (shapes is None or (shape[0], shape[-2], shape[-1]) in shapes)
+        return self.compiled and (self.compiled_shapes is None or (shape[0], *shape[-2:]) in self.compiled_shapes)
 
     @property
-    def size_multiple(self) -> int:
-        """Height and width the network accepts are multiples of this (after padding)..."""
+    def size_multiple(self) -> int:  # the network takes heights and widths that are multiples of this ...
         return int(getattr(self.network, "size_multiple", 1))
 
     @property
-    def min_size(self) -> int:
-        """... and at least this."""
+    def min_size(self) -> int:  # ... and at least this
         return int(getattr(self.network, "min_size", 1))
 
     @property
-    def receptive_field_radius(self) -> int:
-        """How far (px) an input pixel reaches in the output, where the network declares it (else 0)."""
+    def receptive_field_radius(self) -> int:  # how far (px) an input pixel reaches in the output, if declared
         return int(getattr(self.network, "receptive_field_radius", 0))
 
     def to(self, device: str | torch.device) -> Stylizer:
-        """Move the network to ``device`` (``auto`` allowed); returns self."""
         self.device = resolve_device(device)
         self.network = self.network.eval().requires_grad_(False).to(self.device)
         self._forward = compile_for_inference(self.network) if self.compiled else self.network
@@ -104,8 +93,7 @@ class Stylizer:
 
     @torch.inference_mode()
     def __call__(self, pixels: torch.Tensor, precision: str = "fp32", eager: bool = False) -> torch.Tensor:
-        """Float 0-255 RGB ``(N, 3, H, W)`` -> the same size, on :attr:`device`. ``eager``: skip the compiled
-        forward (forward hooks must run)."""
+        """Float 0-255 RGB ``(N, 3, H, W)`` -> the same on :attr:`device`; ``eager``: hooks must run, not compiled."""
         if pixels.dim() != 4 or pixels.shape[1] != 3:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
         padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)

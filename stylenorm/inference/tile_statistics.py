@@ -1,8 +1,6 @@
-"""Instance, group and layer norm statistics shared across the tiles of an image or the frames of a clip.
-
-Forward hooks give each tile whole-image statistics (``--tile-stats``): ``exact`` (the untiled network's,
-accumulated over the tiles), ``thumbnail`` (from a downscaled copy; Chen et al. 2022, URST) or ``per-tile``.
-Clips pool each frame's statistics over frames (``--frame-stats``). Modes: docs/modules.md, docs/stylize.md.
+"""Norm statistics shared across the tiles of an image (``--tile-stats``: ``exact``, the untiled network's from the
+tiles; ``thumbnail``, from a downscaled copy, Chen et al. 2022, URST; or ``per-tile``) or pooled over the frames of a
+clip (``--frame-stats``), through forward hooks. Modes: docs/modules.md, docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylenorm.inference.tiling import check_tiling, pad_to_multiple, tile_layout
+from stylenorm.inference.tiling import Tiles
 from stylenorm.nn.norm import per_sample_groups
 
 TILE_STATISTICS = ("exact", "thumbnail", "per-tile")
@@ -34,7 +32,7 @@ class _Measured(Exception):
 def statistics_groups(module: nn.Module) -> int | None:
     """How many statistics per sample a layer takes from the sample itself (``None``: none), or declares."""
     groups = per_sample_groups(module)
-    return groups if groups is not None else getattr(module, "statistics_groups", None)
+    return getattr(module, "statistics_groups", None) if groups is None else groups
 
 
 def per_sample_norm_layers(network: nn.Module) -> list[nn.Module]:
@@ -48,12 +46,11 @@ def whole_image_modules(network: nn.Module) -> list[nn.Module]:
 
 
 def needs_whole_image(network: nn.Module) -> bool:
-    """Whether tiles of this network need something of the whole image."""
     return bool(per_sample_norm_layers(network) or whole_image_modules(network))
 
 
 def _correction(module: nn.Module) -> int:
-    """0: the layer normalises with the biased (population) variance, as torch's norms; 1: unbiased."""
+    """0: the biased (population) variance, as torch's norms use; 1: unbiased."""
     return int(getattr(module, "variance_correction", 0))
 
 
@@ -112,20 +109,17 @@ def measure(run: Run, layers: list[nn.Module], pixels: torch.Tensor) -> Statisti
 
 
 def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> list[tuple[int, int]]:
-    """Per tile along one axis, the ``[begin, end)`` of the image it owns: cuts at the middle of each overlap,
-    on the ``multiple`` grid."""
+    """Per tile along one axis, the ``[begin, end)`` it owns: cut mid-overlap, on the ``multiple`` grid."""
     cuts = [0, *((second + first + size) // 2 // multiple * multiple for first, second in itertools.pairwise(starts))]
     return list(itertools.pairwise([*cuts, length]))
 
 
-def exact_statistics(
-    run: Run, order: list[nn.Module], padded: torch.Tensor, tile: int, overlap: int, multiple: int
-) -> Statistics:
+def exact_statistics(run: Run, order: list[nn.Module], padded: torch.Tensor, tiles: Tiles) -> Statistics:
     """The untiled network's per-layer statistics of ``padded`` (``(1, 3, H, W)``), from tiles only."""
-    tile_height, row_starts = tile_layout(padded.shape[-2], tile, overlap, multiple)
-    tile_width, column_starts = tile_layout(padded.shape[-1], tile, overlap, multiple)
-    row_owned = owned_ranges(row_starts, tile_height, padded.shape[-2], multiple)
-    column_owned = owned_ranges(column_starts, tile_width, padded.shape[-1], multiple)
+    tile_height, row_starts = tiles.layout(padded.shape[-2])
+    tile_width, column_starts = tiles.layout(padded.shape[-1])
+    row_owned = owned_ranges(row_starts, tile_height, padded.shape[-2], tiles.multiple)
+    column_owned = owned_ranges(column_starts, tile_width, padded.shape[-1], tiles.multiple)
     statistics: Statistics = {}
     for layer in order:
         total = squares = count = 0
@@ -167,11 +161,35 @@ def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
     return calls
 
 
+def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles) -> Statistics:
+    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in ``tiles``;
+    empty for ``per-tile`` or a network without per-sample norms."""
+    if mode not in TILE_STATISTICS:
+        raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
+    layers = per_sample_norm_layers(network)
+    if mode == "per-tile" or not layers:
+        return {}
+    padded, _ = tiles.pad(pixels)
+    if mode == "thumbnail":
+        factor = min(1.0, tiles.tile / max(padded.shape[-2:]))
+        size = [
+            max(tiles.multiple, round(side * factor / tiles.multiple) * tiles.multiple) for side in padded.shape[-2:]
+        ]
+        thumbnail = F.interpolate(padded.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+        return measure(run, layers, thumbnail)
+    side = max(8 * tiles.multiple, tiles.min_size)  # a small pass tells the order in which the layers run
+    order = list(measure(run, layers, torch.full((1, 3, side, side), 127.5, device=next(network.parameters()).device)))
+    return exact_statistics(run, order, padded, tiles)
+
+
 @contextlib.contextmanager
-def frozen_whole_image_outputs(run: Run, network: nn.Module, padded: torch.Tensor) -> Iterator[None]:
-    """Inside: :func:`whole_image_modules` return their output on the whole of ``padded``, computed once here."""
-    modules = whole_image_modules(network)
+def whole_image_context(
+    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles, given: Statistics | None = None
+) -> Iterator[Statistics]:
+    """Inside: ``tiles`` of ``pixels`` (``(1, 3, H, W)``) run with the whole image's statistics (``given``, else
+    measured as ``mode`` says) and its :func:`whole_image_modules` outputs, computed once here."""
     outputs: dict[nn.Module, object] = {}
+    modules = whole_image_modules(network) if mode != "per-tile" or given is not None else []
 
     def record(module, args, output):
         outputs[module] = output
@@ -180,60 +198,16 @@ def frozen_whole_image_outputs(run: Run, network: nn.Module, padded: torch.Tenso
 
     if modules:
         with _hooks(modules, record), contextlib.suppress(_Measured):
-            run(padded)
+            run(tiles.pad(pixels.float())[0])
     for module, output in outputs.items():
         module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
     try:
-        yield
+        statistics = whole_image_statistics(mode, run, network, pixels, tiles) if given is None else given
+        with frozen_statistics(statistics):
+            yield statistics
     finally:
         for module in outputs:
             del module.forward
-
-
-def whole_image_statistics(
-    mode: str,
-    run: Run,
-    network: nn.Module,
-    pixels: torch.Tensor,
-    *,
-    tile: int,
-    overlap: int,
-    multiple: int = 4,
-    min_size: int = 1,
-) -> Statistics:
-    """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in tiles;
-    empty for ``per-tile`` or a network without per-sample norms."""
-    if mode not in TILE_STATISTICS:
-        raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
-    layers = per_sample_norm_layers(network)
-    if mode == "per-tile" or not layers:
-        return {}
-    tile, overlap = check_tiling(tile, overlap, multiple, min_size)
-    padded, _ = pad_to_multiple(pixels, multiple, min_size)
-    height, width = padded.shape[-2:]
-    if mode == "thumbnail":
-        factor = min(1.0, tile / max(height, width))
-        size = [max(multiple, round(side * factor / multiple) * multiple) for side in (height, width)]
-        thumbnail = F.interpolate(padded.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-        return measure(run, layers, thumbnail)
-    side = max(8 * multiple, min_size)  # a small pass tells the order in which the layers run
-    order = list(measure(run, layers, torch.full((1, 3, side, side), 127.5, device=next(network.parameters()).device)))
-    return exact_statistics(run, order, padded, tile, overlap, multiple)
-
-
-@contextlib.contextmanager
-def whole_image_context(
-    mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, given: Statistics | None = None, **sizes: int
-) -> Iterator[Statistics]:
-    """Inside: tiles of ``pixels`` (``(1, 3, H, W)``; ``sizes``: ``run_tiled``'s keywords) run with the whole
-    image's :func:`whole_image_modules` outputs and statistics (``given``, else measured as ``mode`` says)."""
-    with contextlib.ExitStack() as stack:
-        if mode != "per-tile" or given is not None:
-            padded = pad_to_multiple(pixels.float(), sizes["multiple"], sizes["min_size"])[0]
-            stack.enter_context(frozen_whole_image_outputs(run, network, padded))
-        statistics = whole_image_statistics(mode, run, network, pixels, **sizes) if given is None else given
-        stack.enter_context(frozen_statistics(statistics))
-        yield statistics
 
 
 def parse_frame_statistics(text: str) -> int | None:

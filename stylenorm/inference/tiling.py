@@ -1,12 +1,11 @@
-"""Reflection padding to the sizes a network accepts, and running an image too large for memory tile by tile.
-
-Padding goes at the bottom and right only, so crops and tiles line up with the untiled network. Tiles are the
-fewest overlapping windows on the size-multiple grid, cross-faded with a raised cosine over the middle half of the
-overlap. Layout and blending: docs/modules.md; measured errors: docs/stylize.md, "Tiling".
+"""Reflection padding (bottom and right, so crops and tiles line up with the untiled network) and running an image
+tile by tile: the fewest overlapping tiles on the size-multiple grid, cross-faded with a raised cosine over the middle
+half of the overlap. Layout and blending: docs/modules.md; measured errors: docs/stylize.md, "Tiling".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -33,13 +32,8 @@ def pad_to_multiple(
 ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """Reflection-pad ``(N, C, H, W)`` images to an accepted size; returns them and ``(top, bottom, left, right)``."""
     height, width = images.shape[-2:]
-    padding = (
-        0,
-        padded_length(height, multiple, min_size) - height,
-        0,
-        padded_length(width, multiple, min_size) - width,
-    )
-    remaining = [padding[2], padding[3], padding[0], padding[1]]  # F.pad's order: last dim first
+    bottom, right = padded_length(height, multiple, min_size) - height, padded_length(width, multiple, min_size) - width
+    remaining = [0, right, 0, bottom]  # F.pad's order: last dim first
     while any(remaining):  # reflection reaches less than the side it pads: tiny images are padded in steps
         height, width = images.shape[-2:]
         limits = [width - 1, width - 1, height - 1, height - 1]
@@ -49,7 +43,7 @@ def pad_to_multiple(
         step = [min(amount, limit) for amount, limit in zip(remaining, limits, strict=True)]
         images = F.pad(images, step, mode="reflect")
         remaining = [amount - taken for amount, taken in zip(remaining, step, strict=True)]
-    return images, padding
+    return images, (0, bottom, 0, right)
 
 
 def crop_padding(images: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
@@ -68,28 +62,43 @@ def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
     return overlap
 
 
-def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:
-    """The largest square tile, a multiple of ``multiple``, with at most ``max_pixels`` pixels."""
-    return max(multiple, math.isqrt(max_pixels) // multiple * multiple)
+@dataclasses.dataclass(frozen=True)
+class Tiles:
+    """Tiles of at most ``tile`` px overlapping by ``overlap`` px for a network taking multiples of ``multiple``
+    and at least ``min_size`` px; checked on creation, ``tile`` rounded down and ``overlap`` up to ``multiple``."""
 
+    tile: int
+    overlap: int
+    multiple: int = 4
+    min_size: int = 1
 
-def check_tiling(tile: int, overlap: int, multiple: int = 4, min_size: int = 1) -> tuple[int, int]:
-    """Validate ``tile`` / ``overlap``; returns them rounded to ``multiple`` (tile down, overlap up)."""
-    if tile <= 0:
-        raise ValueError(f"The tile size must be a positive number of pixels, got {tile}.")
-    if overlap < 0:
-        raise ValueError(f"The tile overlap must be >= 0 pixels, got {overlap}.")
-    rounded_tile = tile // multiple * multiple
-    rounded_overlap = _round_up(overlap, multiple)
-    smallest = max(_round_up(min_size, multiple), 2 * multiple)
-    if rounded_tile < smallest:
-        raise ValueError(f"Tiles must be at least {smallest} px for this network, got {tile}.")
-    if 2 * rounded_overlap > rounded_tile:
-        raise ValueError(
-            f"The tile overlap ({overlap} px, {rounded_overlap} rounded up to a multiple of {multiple}) must be at "
-            f"most half the tile ({rounded_tile} px). Use a larger tile or a smaller overlap."
-        )
-    return rounded_tile, rounded_overlap
+    def __post_init__(self) -> None:
+        if self.tile <= 0:
+            raise ValueError(f"The tile size must be a positive number of pixels, got {self.tile}.")
+        if self.overlap < 0:
+            raise ValueError(f"The tile overlap must be >= 0 pixels, got {self.overlap}.")
+        tile, overlap = self.tile // self.multiple * self.multiple, _round_up(self.overlap, self.multiple)
+        smallest = max(_round_up(self.min_size, self.multiple), 2 * self.multiple)
+        if tile < smallest:
+            raise ValueError(f"Tiles must be at least {smallest} px for this network, got {self.tile}.")
+        if 2 * overlap > tile:
+            rounded = f"{self.overlap} px, {overlap} rounded to {self.multiple}"
+            raise ValueError(
+                f"Tile overlap ({rounded}) must be at most half the tile ({tile} px): use a larger tile or less overlap"
+            )
+        object.__setattr__(self, "tile", tile)
+        object.__setattr__(self, "overlap", overlap)
+
+    def pad(self, images: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+        return pad_to_multiple(images, self.multiple, self.min_size)
+
+    def layout(self, length: int) -> tuple[int, list[int]]:
+        """:func:`tile_layout` along a padded side of ``length`` px."""
+        return tile_layout(length, self.tile, self.overlap, self.multiple)
+
+    def count(self, height: int, width: int) -> int:
+        rows = self.layout(padded_length(height, self.multiple, self.min_size))[1]
+        return len(rows) * len(self.layout(padded_length(width, self.multiple, self.min_size))[1])
 
 
 def tile_layout(length: int, tile: int, overlap: int, multiple: int = 4) -> tuple[int, list[int]]:
@@ -130,31 +139,13 @@ def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tup
     return size, starts, weights
 
 
-def tile_count(height: int, width: int, tile: int, overlap: int, multiple: int = 4, min_size: int = 1) -> int:
-    """How many tiles :func:`run_tiled` cuts a ``height x width`` image into."""
-    tile, overlap = check_tiling(tile, overlap, multiple, min_size)
-    rows = tile_layout(padded_length(height, multiple, min_size), tile, overlap, multiple)[1]
-    columns = tile_layout(padded_length(width, multiple, min_size), tile, overlap, multiple)[1]
-    return len(rows) * len(columns)
-
-
-def run_tiled(
-    run: Callable[[torch.Tensor], torch.Tensor],
-    pixels: torch.Tensor,
-    *,
-    tile: int,
-    overlap: int,
-    multiple: int = 4,
-    min_size: int = 1,
-) -> torch.Tensor:
+def run_tiled(run: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor, tiles: Tiles) -> torch.Tensor:
     """``run`` (float 0-255 ``(1, 3, h, w)`` -> same size) applied to ``pixels`` tile by tile; ``pixels`` stay
     where they are, so device memory holds one tile's activations at a time."""
-    tile, overlap = check_tiling(tile, overlap, multiple, min_size)
-    padded, padding = pad_to_multiple(pixels, multiple, min_size)
-    height, width = padded.shape[-2:]
+    padded, padding = tiles.pad(pixels)
     output = torch.zeros(padded.shape, dtype=torch.float32, device=padded.device)
-    tile_height, rows, row_weights = axis_weights(height, tile, overlap, multiple)
-    tile_width, columns, column_weights = axis_weights(width, tile, overlap, multiple)
+    tile_height, rows, row_weights = axis_weights(padded.shape[-2], tiles.tile, tiles.overlap, tiles.multiple)
+    tile_width, columns, column_weights = axis_weights(padded.shape[-1], tiles.tile, tiles.overlap, tiles.multiple)
     for top, row_weight in zip(rows, row_weights, strict=True):
         for left, column_weight in zip(columns, column_weights, strict=True):
             window = (..., slice(top, top + tile_height), slice(left, left + tile_width))

@@ -1,11 +1,11 @@
-"""Stylize clips frame by frame: video files (:mod:`stylenorm.inference.video_io`), animated images (GIF, WebP,
-APNG) and frames in memory, in batches of consecutive frames through the image pipeline. With ``frame_stats`` other
-than ``per-frame`` the clip is read twice, first to record each frame's norm statistics. Outputs keep the input's
-frames and timing. Usage: docs/video.md, "Stylize a clip".
+"""Stylize clips (video files, animated GIF/WebP/APNG, frames in memory) in batches of consecutive frames, keeping
+their frames and timing; with ``frame_stats`` other than ``per-frame`` a first pass records each frame's norm
+statistics. Usage: docs/video.md, "Stylize a clip".
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -39,13 +39,8 @@ DEFAULT_FRAME_MS = 100
 
 
 def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
-    batch = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) == size:
-            yield torch.stack(batch)
-            batch = []
-    if batch:
+    frames = iter(frames)
+    while batch := list(itertools.islice(frames, size)):
         yield torch.stack(batch)
 
 
@@ -55,17 +50,16 @@ def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceO
     if not layers:
         return {}
     run = lambda window: model(window, options.precision, eager=True)  # noqa: E731 - hooks need the eager module
-    sizes = options.tiling(*pixels.shape[-2:], model)
-    if sizes is None:
+    tiles = options.tiling(*pixels.shape[-2:], model)
+    if tiles is None:
         return {layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in measure(run, layers, pixels).items()}
     if options.tile_stats == "per-tile":
         raise ValueError(
-            "--frame-stats shares whole-frame statistics, which --tile-stats per-tile does not compute; "
-            "use --tile-stats exact or thumbnail."
+            "--frame-stats needs whole-frame statistics: use --tile-stats exact or thumbnail, not per-tile."
         )
     frames = []
     for image in pixels:
-        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), **sizes) as statistics:
+        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), tiles) as statistics:
             frames.append({layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in statistics.items()})
     return concatenate(frames)
 

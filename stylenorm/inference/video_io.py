@@ -1,8 +1,6 @@
-"""Video files in and out of the stylize command, through PyAV (FFmpeg's libraries, bundled in its wheel).
-
-Frames are read as uint8 RGB with their presentation times, so outputs keep the input's frame count and timing;
-written as H.264 (VP9 for ``.webm``, MPEG-4 Part 2 for ``.avi``) with the input's first audio track, into a
-temporary file renamed on success. Usage: docs/video.md.
+"""Video files in and out through PyAV: uint8 RGB frames with their presentation times (outputs keep the input's
+frame count and timing), written as H.264 (VP9 for ``.webm``, MPEG-4 for ``.avi``) with the input's first audio
+track into a temporary file renamed on success. Usage: docs/video.md.
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ H264_CRF = "18"
 
 
 def is_video(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names a video by its extension."""
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
@@ -83,7 +80,6 @@ class VideoFrame:
 
 
 def read_video(path: str | os.PathLike) -> Iterator[VideoFrame]:
-    """Every frame of the first video stream, in presentation order."""
     import av
 
     with _open(path) as container:
@@ -97,13 +93,12 @@ def read_video(path: str | os.PathLike) -> Iterator[VideoFrame]:
 
 
 def partial_path(path: Path) -> Path:
-    """The temporary name a file is written under before the rename (same folder, same extension)."""
+    """The temporary name (same folder and extension) a file is written under before the rename."""
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
 class VideoWriter:
-    """Encodes uint8 RGB frames into ``path``, audio copied from ``audio_from``; as a context manager, the file
-    appears only when the block ends without an error."""
+    """uint8 RGB frames into ``path``, audio from ``audio_from``; as a context manager, written only on success."""
 
     def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
         import av
@@ -178,7 +173,6 @@ class VideoWriter:
         self.count += 1
 
     def close(self) -> Path:
-        """Flush the encoder, close the file and rename it into place."""
         if self.stream is None:
             self.abort()
             raise ValueError(f"No frames to write to {self.path}.")
