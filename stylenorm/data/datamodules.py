@@ -267,7 +267,7 @@ class StyleDataModule(ImageFolderDataModule):
         self.style_images = self._style_paths()
         self.style_image = self.style_images[0]
         if not self.embedded:  # a user's file, checked now: a bad style image stops the run before it starts
-            self._check_style_images()
+            _check_styles(self.style_images, self._style_key)
 
     def _style_paths(self) -> list[Path]:
         num_styles = self.num_styles
@@ -289,18 +289,8 @@ class StyleDataModule(ImageFolderDataModule):
             raise ValueError(f"data.num_styles={num_styles} but data.style_images lists {len(paths)}; drop num_styles.")
         return paths
 
-    def _check_style_images(self) -> None:
-        for path in self.style_images:
-            if not path.is_file():
-                raise FileNotFoundError(f"Style image {path} not found. Set {self._style_key} to a painting.")
-            try:
-                load_rgb(path)
-            except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-                message = f"Style image {path} cannot be read as an image ({type(error).__name__}: {error})."
-                raise ValueError(f"{message} Point {self._style_key} at .jpg/.png paintings.") from None
-
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        self._check_style_images()
+        _check_styles(self.style_images, self._style_key)
         return super()._build_datasets()
 
     def style_image_tensor(self) -> torch.Tensor:
@@ -309,8 +299,7 @@ class StyleDataModule(ImageFolderDataModule):
 
     def style_image_tensors(self) -> list[torch.Tensor]:
         """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1]."""
-        self._check_style_images()
-        return [self._load_style(path) for path in self.style_images]
+        return [self._load_style(path) for path in _check_styles(self.style_images, self._style_key)]
 
     def _load_style(self, path: Path) -> torch.Tensor:
         image = load_rgb(path)
@@ -357,7 +346,7 @@ class ContentStylesDataModule(_ImageDataModule):
 
     def _styles(self) -> list[Path]:
         if self.style_images is not None:
-            return _existing(self.style_images, "data.style_images")
+            return _check_styles(self.style_images, "data.style_images")
         if self.style_root is not None:
             return list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
         return embedded_style_images(self.embedded_root)
@@ -369,7 +358,7 @@ class ContentStylesDataModule(_ImageDataModule):
         if self.style_val_root is not None:
             val_styles = list_images(self.style_val_root, hint="Set data.style_val_root to a folder of paintings.")
         elif self.style_val_images is not None:
-            val_styles = _existing(self.style_val_images, "data.style_val_images")
+            val_styles = _check_styles(self.style_val_images, "data.style_val_images")
         transform, keys = transforms.adain_train_transform(self.image_size, self.load_size), ("content", "style")
         val_styles = spread(val_styles, self.max_val_images)
         val = UnpairedValidationDataset(val_content, val_styles, transforms.eval_transform(self.image_size), keys=keys)
@@ -377,20 +366,21 @@ class ContentStylesDataModule(_ImageDataModule):
 
 
 def _paths(images: Sequence[str | os.PathLike] | None) -> list[Path] | None:
-    return (
-        None
-        if images is None
-        else [Path(images)]
-        if isinstance(images, (str, os.PathLike))
-        else [Path(p) for p in images]
-    )
+    if images is None:
+        return None
+    return [Path(images)] if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images]
 
 
-def _existing(paths: list[Path], key: str) -> list[Path]:
-    """``paths``, or FileNotFoundError naming the first missing one and the config key that listed it."""
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"Style image {path} of {key} not found.")
+def _check_styles(paths: list[Path], key: str) -> list[Path]:
+    """``paths`` if each is a readable painting; else an error naming it and the config ``key`` that listed it."""
     if not paths:
         raise ValueError(f"{key} is empty: list at least one painting.")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"Style image {path} not found. Set {key} to a painting.")
+        try:
+            load_rgb(path)
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+            message = f"Style image {path} cannot be read as an image ({type(error).__name__}: {error})."
+            raise ValueError(f"{message} Point {key} at .jpg/.png paintings.") from None
     return paths
