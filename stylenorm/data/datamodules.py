@@ -48,9 +48,7 @@ def spread(paths: Sequence[Path], count: int | None) -> list[Path]:
 def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[list[Path], list[Path]]:
     """``(train, val)``: a seeded choice of at most ``max_count`` and at most a tenth of the images for val."""
     if len(paths) < 2:
-        raise ValueError(
-            f"Found {len(paths)} image(s); holding out validation images needs at least 2 (or data.val_root)."
-        )
+        raise ValueError(f"Found {len(paths)} image(s); holding out validation needs at least 2 (or data.val_root).")
     count = min(max(1, len(paths) // 10), len(paths) if max_count is None else max_count)
     chosen = set(np.random.default_rng(seed).permutation(len(paths))[:count].tolist())
     return [p for i, p in enumerate(paths) if i not in chosen], [p for i, p in enumerate(paths) if i in chosen]
@@ -76,7 +74,7 @@ class _ImageDataModule(LightningDataModule):
         super().__init__()
         if self.image_size < 1 or self.batch_size < 1:
             raise ValueError(
-                f"data.image_size and data.batch_size must be positive, got {self.image_size}, {self.batch_size}."
+                f"data.image_size, data.batch_size must be positive: {self.image_size}, {self.batch_size}."
             )
         self.root = Path(self.root)
         self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
@@ -163,9 +161,7 @@ class UnpairedDataModule(_ImageDataModule):
         if folder.is_dir():
             return spread(list_images(folder, hint=_CYCLEGAN_LAYOUT), self.max_val_images)
         if self.eval_split == "val":  # tuning on training images would tune for memorising them
-            raise FileNotFoundError(
-                f"eval_split=val but {folder} is not there: add valA/, valB/ or set eval_split=test."
-            )
+            raise FileNotFoundError(f"eval_split=val but {folder} is not there: add valA/, valB/ or eval_split=test.")
         fallback = spread(train_images, self.max_val_images or 8)
         log.info("%s not found: validating on %d of the train%s images instead.", folder, len(fallback), domain)
         return fallback
@@ -259,9 +255,7 @@ class StyleDataModule(ImageFolderDataModule):
 
     def __post_init__(self) -> None:
         if self.known_answer is not None:
-            raise ValueError(
-                f"data.known_answer={self.known_answer!r}: style transfer has no known answer; remove the key."
-            )
+            raise ValueError(f"data.known_answer={self.known_answer!r}: style transfer has no known answer; drop it.")
         super().__post_init__()
         self._style_key = "data.style_images" if self.style_images is not None else "data.style_image"
         self.style_images = self._style_paths()
@@ -274,10 +268,8 @@ class StyleDataModule(ImageFolderDataModule):
         if self.style_images is None:
             if num_styles not in (None, 1):
                 if self.embedded != "style":
-                    raise ValueError(
-                        f"data.num_styles={num_styles} picks the embedded style data's paintings (data=embedded_style);"
-                        f" list your own: data.style_images=[a.jpg,b.jpg,...]."
-                    )
+                    message = f"data.num_styles={num_styles} is for data=embedded_style"
+                    raise ValueError(f"{message}; list your own: data.style_images=[a.jpg,b.jpg,...].")
                 return embedded_style_images(self.embedded_root, num_styles)
             if self.style_image is None:
                 raise ValueError("No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...].")
@@ -335,9 +327,7 @@ class ContentStylesDataModule(_ImageDataModule):
         if self.embedded not in (None, "style"):
             raise ValueError(f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data.")
         if not self.embedded and (self.style_root is None) == (self.style_images is None):
-            raise ValueError(
-                "AdaIN needs style images: set exactly one of data.style_root=DIR and data.style_images=[...]."
-            )
+            raise ValueError("AdaIN needs styles: set exactly one of data.style_root=DIR and data.style_images=[...].")
         if self.style_val_root is not None and self.style_val_images is not None:
             raise ValueError("Set at most one of data.style_val_root=DIR and data.style_val_images=[...].")
         self.style_images = _paths(self.style_images)

@@ -45,7 +45,7 @@ def open_image(path: PathLikeStr) -> Iterator[Image.Image]:
         with Image.open(path) as image:
             yield image
     except Image.DecompressionBombError as error:
-        fix = "shrink it with another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
+        fix = "shrink it, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
         raise ImageTooLargeError(
             f"too large to decode safely ({error}); refused as a decompression bomb: {fix}."
         ) from None

@@ -36,7 +36,7 @@ def check_known_answer(value: str | None, key: str = "data.known_answer") -> str
 def _check_image(image: torch.Tensor, what: str) -> None:
     if image.dim() not in (3, 4) or image.shape[-3] != 3 or not image.is_floating_point():
         raise ValueError(
-            f"{what} expects a float RGB tensor (3, H, W) or (N, 3, H, W), got {image.dtype} {tuple(image.shape)}."
+            f"{what} expects a float RGB tensor (3, H, W) or (N, 3, H, W), got {image.dtype} {image.shape}."
         )
 
 

@@ -177,10 +177,8 @@ def across_tasks(ablation: Mapping[str, Any] | None) -> dict[str, str] | None:
     if spec is None:
         return None
     if not isinstance(spec, Mapping) or any(not isinstance(spec.get(k), str) for k in ACROSS_TASKS_KEYS):
-        raise ClaimError(
-            "ablation.across_tasks needs task (a config key, e.g. data.known_answer), metric (e.g. val/psnr) and "
-            f"nothing (the metric of doing nothing, e.g. val/psnr_identity_baseline); got {spec!r}"
-        )
+        keys = "task (e.g. data.known_answer), metric (e.g. val/psnr), nothing (e.g. val/psnr_identity_baseline)"
+        raise ClaimError(f"ablation.across_tasks needs {keys}; got {spec!r}")
     return {k: str(spec[k]) for k in ACROSS_TASKS_KEYS}
 
 

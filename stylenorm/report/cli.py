@@ -78,9 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ReportError(f"--claims {args.claims}: cannot read it as yaml ({error})") from error
             ablation = preset.get("ablation") if isinstance(preset, dict) else None
             if not isinstance(ablation, dict) or "claims" not in ablation:
-                raise ReportError(
-                    f"--claims {args.claims}: no ablation.claims in it; give a preset yaml that declares claims"
-                )
+                raise ReportError(f"--claims {args.claims}: no ablation.claims in it; give a preset yaml with claims")
             table.ablation = {**table.ablation, **ablation, "claims_from": str(args.claims)}
             command += f" --claims {args.claims}"
         table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines
