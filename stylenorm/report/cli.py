@@ -27,17 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("logdir", type=Path, help="the sweep's folder, e.g. logs/multirun/<time> (every run below it)")
     parser.add_argument("--out", type=Path, default=Path("report"), help="folder for the report (default: report/)")
     parser.add_argument("--alpha", type=float, default=0.05, help="Holm's family-wise level (default 0.05)")
-    parser.add_argument(
-        "--claims",
-        type=Path,
-        help="a preset yaml whose ablation block (claims, score_last_k) replaces what the runs recorded - for runs "
-        "logged before their preset declared claims; the report says so",
-    )
-    parser.add_argument(
-        "--no-tensorboard",
-        action="store_true",
-        help="do not write OUTDIR/tensorboard (one run per variant: mean over seeds with its min-max band)",
-    )
+    claims = "a preset yaml whose ablation block replaces the runs' (runs logged before their claims were declared)"
+    parser.add_argument("--claims", type=Path, help=claims)
+    parser.add_argument("--no-tensorboard", action="store_true", help="do not write OUTDIR/tensorboard")
     return parser
 
 
