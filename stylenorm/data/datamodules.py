@@ -73,9 +73,7 @@ class _ImageDataModule(LightningDataModule):
     def __post_init__(self) -> None:
         super().__init__()
         if self.image_size < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"data.image_size, data.batch_size must be positive: {self.image_size}, {self.batch_size}."
-            )
+            raise ValueError(f"data.image_size, data.batch_size must be > 0, got {self.image_size}, {self.batch_size}.")
         self.root = Path(self.root)
         self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
         self.train_set: Dataset | None = None
