@@ -1,9 +1,7 @@
-"""The runs of a sweep as pandas tables: one row per run folder, one row per logged value.
-
-A run folder is Hydra's job output dir: its settings come from ``.hydra/config.yaml`` (flattened to dotted
-keys such as ``norm.kind``), its status and provenance from ``result.json``, its per-step metrics from
-``metrics.csv``; nothing is read from folder names. A :class:`RunTable` round-trips through ``runs.csv``,
-``steps.csv.gz`` and ``claims.yaml``, so a committed report folder can be re-analysed without the runs.
+"""The runs of a sweep as pandas tables: one row per run folder (settings from ``.hydra/config.yaml`` flattened
+to dotted keys, status and provenance from ``result.json``; never from folder names), one row per value logged
+in ``metrics.csv``. A :class:`RunTable` round-trips through ``runs.csv``, ``steps.csv.gz`` and ``claims.yaml``,
+so a committed report folder can be re-analysed without the runs.
 """
 
 from __future__ import annotations
