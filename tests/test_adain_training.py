@@ -320,5 +320,5 @@ def test_held_out_validation_styles_are_never_trained_on(tmp_path):
     missing = ContentStylesDataModule(
         tmp_path, style_images=styles[:2], style_val_images=[tmp_path / "no.png"], **common
     )
-    with pytest.raises(FileNotFoundError, match=r"no\.png of data\.style_val_images"):
+    with pytest.raises(FileNotFoundError, match=r"no\.png not found. Set data\.style_val_images"):
         missing.setup("fit")

@@ -54,19 +54,11 @@ __all__ = [
     "unpaired_train_transform",
 ]
 
-#: Imported on first use: the datamodules need Lightning, whose import would slow the stylize command.
-_DATAMODULE_NAMES = (
-    "ContentStylesDataModule",
-    "ImageFolderDataModule",
-    "StyleDataModule",
-    "UnpairedDataModule",
-    "hold_out",
-    "spread",
-)
-
 
 def __getattr__(name: str):
-    if name in _DATAMODULE_NAMES:
+    # only names __all__ lists but this module has not imported: the datamodules, imported on first use because
+    # they need Lightning, whose import would slow the stylize command
+    if name in __all__:
         from stylenorm.data import datamodules
 
         return getattr(datamodules, name)

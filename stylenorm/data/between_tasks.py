@@ -24,7 +24,6 @@ def check_alpha(alpha: float, key: str = "data.mixture_alpha") -> float:
 
 def mixture_answer(image: torch.Tensor, alpha: float) -> torch.Tensor:
     """``(1 - alpha) f(x) + alpha a(x)``: the answer of ``mixture`` (docs/modules.md)."""
-    _check_image(image, "mixture_answer")
     alpha = check_alpha(alpha, "alpha")
     return (1.0 - alpha) * colour_grade(image) + alpha * exposure_answer(image)
 

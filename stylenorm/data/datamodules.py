@@ -48,9 +48,7 @@ def spread(paths: Sequence[Path], count: int | None) -> list[Path]:
 def hold_out(paths: Sequence[Path], max_count: int | None, seed: int) -> tuple[list[Path], list[Path]]:
     """``(train, val)``: a seeded choice of at most ``max_count`` and at most a tenth of the images for val."""
     if len(paths) < 2:
-        raise ValueError(
-            f"Found {len(paths)} image(s); holding out validation images needs at least 2 (or data.val_root)."
-        )
+        raise ValueError(f"Found {len(paths)} image(s); holding out validation needs at least 2 (or data.val_root).")
     count = min(max(1, len(paths) // 10), len(paths) if max_count is None else max_count)
     chosen = set(np.random.default_rng(seed).permutation(len(paths))[:count].tolist())
     return [p for i, p in enumerate(paths) if i not in chosen], [p for i, p in enumerate(paths) if i in chosen]
@@ -75,9 +73,7 @@ class _ImageDataModule(LightningDataModule):
     def __post_init__(self) -> None:
         super().__init__()
         if self.image_size < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"data.image_size and data.batch_size must be positive, got {self.image_size}, {self.batch_size}."
-            )
+            raise ValueError(f"data.image_size, data.batch_size must be > 0, got {self.image_size}, {self.batch_size}.")
         self.root = Path(self.root)
         self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
         self.train_set: Dataset | None = None
@@ -163,9 +159,7 @@ class UnpairedDataModule(_ImageDataModule):
         if folder.is_dir():
             return spread(list_images(folder, hint=_CYCLEGAN_LAYOUT), self.max_val_images)
         if self.eval_split == "val":  # tuning on training images would tune for memorising them
-            raise FileNotFoundError(
-                f"eval_split=val but {folder} is not there: add valA/, valB/ or set eval_split=test."
-            )
+            raise FileNotFoundError(f"eval_split=val but {folder} is not there: add valA/, valB/ or eval_split=test.")
         fallback = spread(train_images, self.max_val_images or 8)
         log.info("%s not found: validating on %d of the train%s images instead.", folder, len(fallback), domain)
         return fallback
@@ -259,25 +253,21 @@ class StyleDataModule(ImageFolderDataModule):
 
     def __post_init__(self) -> None:
         if self.known_answer is not None:
-            raise ValueError(
-                f"data.known_answer={self.known_answer!r}: style transfer has no known answer; remove the key."
-            )
+            raise ValueError(f"data.known_answer={self.known_answer!r}: style transfer has no known answer; drop it.")
         super().__post_init__()
         self._style_key = "data.style_images" if self.style_images is not None else "data.style_image"
         self.style_images = self._style_paths()
         self.style_image = self.style_images[0]
         if not self.embedded:  # a user's file, checked now: a bad style image stops the run before it starts
-            self._check_style_images()
+            _check_styles(self.style_images, self._style_key)
 
     def _style_paths(self) -> list[Path]:
         num_styles = self.num_styles
         if self.style_images is None:
             if num_styles not in (None, 1):
                 if self.embedded != "style":
-                    raise ValueError(
-                        f"data.num_styles={num_styles} picks the embedded style data's paintings (data=embedded_style);"
-                        f" list your own: data.style_images=[a.jpg,b.jpg,...]."
-                    )
+                    message = f"data.num_styles={num_styles} is for data=embedded_style"
+                    raise ValueError(f"{message}; list your own: data.style_images=[a.jpg,b.jpg,...].")
                 return embedded_style_images(self.embedded_root, num_styles)
             if self.style_image is None:
                 raise ValueError("No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...].")
@@ -289,18 +279,8 @@ class StyleDataModule(ImageFolderDataModule):
             raise ValueError(f"data.num_styles={num_styles} but data.style_images lists {len(paths)}; drop num_styles.")
         return paths
 
-    def _check_style_images(self) -> None:
-        for path in self.style_images:
-            if not path.is_file():
-                raise FileNotFoundError(f"Style image {path} not found. Set {self._style_key} to a painting.")
-            try:
-                load_rgb(path)
-            except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-                message = f"Style image {path} cannot be read as an image ({type(error).__name__}: {error})."
-                raise ValueError(f"{message} Point {self._style_key} at .jpg/.png paintings.") from None
-
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        self._check_style_images()
+        _check_styles(self.style_images, self._style_key)
         return super()._build_datasets()
 
     def style_image_tensor(self) -> torch.Tensor:
@@ -309,8 +289,7 @@ class StyleDataModule(ImageFolderDataModule):
 
     def style_image_tensors(self) -> list[torch.Tensor]:
         """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1]."""
-        self._check_style_images()
-        return [self._load_style(path) for path in self.style_images]
+        return [self._load_style(path) for path in _check_styles(self.style_images, self._style_key)]
 
     def _load_style(self, path: Path) -> torch.Tensor:
         image = load_rgb(path)
@@ -346,9 +325,7 @@ class ContentStylesDataModule(_ImageDataModule):
         if self.embedded not in (None, "style"):
             raise ValueError(f"data.embedded={self.embedded!r}: AdaIN trains on the embedded 'style' data.")
         if not self.embedded and (self.style_root is None) == (self.style_images is None):
-            raise ValueError(
-                "AdaIN needs style images: set exactly one of data.style_root=DIR and data.style_images=[...]."
-            )
+            raise ValueError("AdaIN needs styles: set exactly one of data.style_root=DIR and data.style_images=[...].")
         if self.style_val_root is not None and self.style_val_images is not None:
             raise ValueError("Set at most one of data.style_val_root=DIR and data.style_val_images=[...].")
         self.style_images = _paths(self.style_images)
@@ -357,7 +334,7 @@ class ContentStylesDataModule(_ImageDataModule):
 
     def _styles(self) -> list[Path]:
         if self.style_images is not None:
-            return _existing(self.style_images, "data.style_images")
+            return _check_styles(self.style_images, "data.style_images")
         if self.style_root is not None:
             return list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
         return embedded_style_images(self.embedded_root)
@@ -369,7 +346,7 @@ class ContentStylesDataModule(_ImageDataModule):
         if self.style_val_root is not None:
             val_styles = list_images(self.style_val_root, hint="Set data.style_val_root to a folder of paintings.")
         elif self.style_val_images is not None:
-            val_styles = _existing(self.style_val_images, "data.style_val_images")
+            val_styles = _check_styles(self.style_val_images, "data.style_val_images")
         transform, keys = transforms.adain_train_transform(self.image_size, self.load_size), ("content", "style")
         val_styles = spread(val_styles, self.max_val_images)
         val = UnpairedValidationDataset(val_content, val_styles, transforms.eval_transform(self.image_size), keys=keys)
@@ -377,20 +354,21 @@ class ContentStylesDataModule(_ImageDataModule):
 
 
 def _paths(images: Sequence[str | os.PathLike] | None) -> list[Path] | None:
-    return (
-        None
-        if images is None
-        else [Path(images)]
-        if isinstance(images, (str, os.PathLike))
-        else [Path(p) for p in images]
-    )
+    if images is None:
+        return None
+    return [Path(images)] if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images]
 
 
-def _existing(paths: list[Path], key: str) -> list[Path]:
-    """``paths``, or FileNotFoundError naming the first missing one and the config key that listed it."""
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"Style image {path} of {key} not found.")
+def _check_styles(paths: list[Path], key: str) -> list[Path]:
+    """``paths`` if each is a readable painting; else an error naming it and the config ``key`` that listed it."""
     if not paths:
         raise ValueError(f"{key} is empty: list at least one painting.")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"Style image {path} not found. Set {key} to a painting.")
+        try:
+            load_rgb(path)
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+            message = f"Style image {path} cannot be read as an image ({type(error).__name__}: {error})."
+            raise ValueError(f"{message} Point {key} at .jpg/.png paintings.") from None
     return paths

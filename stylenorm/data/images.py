@@ -45,7 +45,7 @@ def open_image(path: PathLikeStr) -> Iterator[Image.Image]:
         with Image.open(path) as image:
             yield image
     except Image.DecompressionBombError as error:
-        fix = "shrink it with another tool, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
+        fix = "shrink it, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
         raise ImageTooLargeError(
             f"too large to decode safely ({error}); refused as a decompression bomb: {fix}."
         ) from None
@@ -108,12 +108,8 @@ def to_srgb(image: Image.Image, source: object = "image") -> Image.Image:
         colour = image.convert({"RGBA": "RGB", "LA": "L"}.get(image.mode, image.mode))
         converted = ImageCms.profileToProfile(colour, profile, _SRGB, outputMode="RGB")
     except (OSError, ValueError, ImageCms.PyCMSError) as error:
-        warnings.warn(
-            f"{source}: its embedded colour profile could not be applied ({error}); using the pixels as stored, "
-            f"so its colours may be off. Re-export the file as sRGB to silence this.",
-            ColourProfileWarning,
-            stacklevel=2,
-        )
+        message = f"{source}: its embedded colour profile could not be applied ({error}); re-export it as sRGB"
+        warnings.warn(f"{message} (its pixels are used as stored).", ColourProfileWarning, stacklevel=2)
         return image
     if alpha is not None:
         converted.putalpha(alpha)
@@ -174,12 +170,8 @@ class ImageList:
         except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             self.bad[path] = reason
-            warnings.warn(
-                f"Skipping unreadable image {path} ({reason}); using the next readable one of the "
-                f"{len(self.paths)} {self.description}. Delete or re-download the file to silence this.",
-                UnreadableImageWarning,
-                stacklevel=2,
-            )
+            message = f"Skipping unreadable image {path} ({reason}); delete or re-download it to silence this."
+            warnings.warn(message, UnreadableImageWarning, stacklevel=2)
             raise UnreadableImageError(f"{path}: {reason}") from error
         return self.transform(image) if self.transform is not None else image
 
@@ -194,7 +186,4 @@ class ImageList:
             except UnreadableImageError:
                 continue
         examples = "; ".join(f"{path}: {reason}" for path, reason in list(self.bad.items())[:3])
-        raise RuntimeError(
-            f"None of the {n} {self.description} could be decoded (e.g. {examples}). "
-            f"Check that the folder holds real image files (not Git LFS pointers or partial downloads)."
-        )
+        raise RuntimeError(f"None of the {n} {self.description} could be decoded (e.g. {examples}); are they images?")

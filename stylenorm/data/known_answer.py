@@ -36,7 +36,7 @@ def check_known_answer(value: str | None, key: str = "data.known_answer") -> str
 def _check_image(image: torch.Tensor, what: str) -> None:
     if image.dim() not in (3, 4) or image.shape[-3] != 3 or not image.is_floating_point():
         raise ValueError(
-            f"{what} expects a float RGB tensor (3, H, W) or (N, 3, H, W), got {image.dtype} {tuple(image.shape)}."
+            f"{what} expects a float RGB tensor (3, H, W) or (N, 3, H, W), got {image.dtype} {image.shape}."
         )
 
 
@@ -52,7 +52,6 @@ def warm_film_grade(image: torch.Tensor) -> torch.Tensor:
 
 def colour_grade(image: torch.Tensor) -> torch.Tensor:
     """The "cold grade" f: :func:`warm_film_grade`, then red and blue swapped; the ``colour_grade`` answer."""
-    _check_image(image, "colour_grade")
     return warm_film_grade(image).flip(-3)
 
 
@@ -60,22 +59,19 @@ def colour_grade(image: torch.Tensor) -> torch.Tensor:
 known_answer_transform = colour_grade
 
 
-def _channel_mean(image: torch.Tensor) -> torch.Tensor:
-    return image.mean(dim=(-2, -1), keepdim=True)
-
-
 def exposure_answer(image: torch.Tensor) -> torch.Tensor:
     """``a(x) = f(clamp(0.45 + 0.2 z))``, z each channel standardized as instance norm does; the ``exposure`` answer."""
     _check_image(image, "exposure_answer")
     x = image.clamp(0.0, 1.0)
-    z = (x - _channel_mean(x)) / x.std(dim=(-2, -1), correction=0, keepdim=True).clamp_min(STD_FLOOR)
+    std = x.std(dim=(-2, -1), correction=0, keepdim=True).clamp_min(STD_FLOOR)
+    z = (x - x.mean(dim=(-2, -1), keepdim=True)) / std
     return colour_grade((STANDARD_MEAN + STANDARD_STD * z).clamp(0.0, 1.0))
 
 
 def apply_exposure(image: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     """``clamp(m_c + g_c (x_c - m_c) + o_c, 0, 1)`` (no clamping needed for :func:`exposure_parameters`)."""
     _check_image(image, "apply_exposure")
-    mean = _channel_mean(image)
+    mean = image.mean(dim=(-2, -1), keepdim=True)
     return (mean + gain * (image - mean) + offset).clamp(0.0, 1.0)
 
 
@@ -87,7 +83,7 @@ def exposure_parameters(
     _check_image(image, "exposure_parameters")
     shape = (*image.shape[:-2], 1, 1)
     draws = torch.rand((2, *shape), generator=generator, dtype=torch.float64).to(image.device, image.dtype)
-    mean = _channel_mean(image)
+    mean = image.mean(dim=(-2, -1), keepdim=True)
     lowest, highest = image.amin(dim=(-2, -1), keepdim=True), image.amax(dim=(-2, -1), keepdim=True)
     max_gain = (1.0 / (highest - lowest).clamp_min(1e-12)).clamp(max=GAIN_RANGE[1])
     gain = GAIN_RANGE[0] + (max_gain - GAIN_RANGE[0]) * draws[0]

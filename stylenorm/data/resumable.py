@@ -89,9 +89,6 @@ class ResumableDataLoader(DataLoader):
     def __iter__(self):
         # A generator, so the DataLoader's iterator (and its workers' first requests) starts at the
         # first batch asked for: after Lightning's set_epoch, and after load_state_dict on resume.
-        return self._batches()
-
-    def _batches(self):
         self.epoch, self.delivered = self.sampler.epoch, self.sampler.skip // self.batch_size
         for batch in super().__iter__():
             self.delivered += 1

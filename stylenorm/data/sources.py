@@ -38,9 +38,7 @@ def skimage_data_dir() -> Path:
     """``skimage/data`` of the installed scikit-image, found without importing it (its downloader never runs)."""
     spec = importlib.util.find_spec("skimage")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "The embedded datasets need scikit-image's photos: `pip install 'scikit-image>=0.22'`."
-        )
+        raise ModuleNotFoundError("The embedded datasets need scikit-image's photos: pip install 'scikit-image>=0.22'.")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 

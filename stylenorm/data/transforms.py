@@ -10,7 +10,6 @@ from torchvision.transforms import InterpolationMode, v2
 
 
 def to_float_tensor() -> v2.Compose:
-    """PIL image -> float32 tensor (3, H, W) in [0, 1]."""
     return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 

@@ -19,10 +19,7 @@ LR_SCALING_RULES = ("none", "linear")
 def scaled_lr(lr: float, factor: float, batch_size: int, reference_batch: int, rule: str) -> float:
     """``lr x factor`` (the tuning multiplier), times ``batch_size / reference_batch`` when ``rule`` is linear."""
     if rule not in LR_SCALING_RULES:
-        raise ValueError(
-            f"protocol.lr_scaling={rule!r}: expected none (one learning rate at every batch size) or linear "
-            f"(lr x batch / protocol.reference_batch, Goyal et al. 2017)."
-        )
+        raise ValueError(f"protocol.lr_scaling={rule!r}: expected none or linear (lr x batch / reference_batch).")
     value = float(lr) * float(factor)
     if rule == "linear":
         if int(reference_batch) < 1:

@@ -52,8 +52,7 @@ def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFram
         config = OmegaConf.load(job / ".hydra" / "config.yaml")
         if "protocol" not in config:
             raise ValueError(
-                f"{job} has no protocol settings: tune with a preset that has them, e.g. "
-                f"`python train.py -m experiment=ablation_autoencoder protocol=tune`."
+                f"{job} has no protocol settings: tune with e.g. experiment=ablation_autoencoder protocol=tune."
             )
         if config.protocol.get("stage") not in ("tune", None):  # a shared or final run in the same tree
             continue

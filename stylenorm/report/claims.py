@@ -1,28 +1,7 @@
-"""Claims declared before the runs (docs/evidence.md, 1): the schema, validated.
-
-A preset declares them under ``ablation.claims``, so every run's ``.hydra/config.yaml`` records them.
-Selectors (``a``, ``b``, ``where``) map dotted config keys to a value or a list of values;
-``comparison.within`` tests a difference once per level of those keys.
+"""Claims declared before the runs (docs/evidence.md, 1), validated against the schema in docs/training.md,
+"Normalization ablations". Selectors (``a``, ``b``, ``where``) map dotted config keys to a value or a list of
+values; ``comparison.within`` tests a difference once per level of those keys.
 """
-
-# The schema, by example (configs/experiment/bn_vs_gn_small_batch.yaml holds real ones):
-#   ablation:
-#     score_last_k: 3                      # a run's score: the mean of its last k validations
-#     claims:
-#       - id: bn_falls_with_batch           # unique within the preset
-#         sentence: "BN's PSNR falls faster than GN's as the batch shrinks"
-#         source: "seed 002 §7; Wu & He 2018, Fig. 1"
-#         metrics: [val/psnr]
-#         comparison: {type: trend, factor: data.batch_size, scale: log2,    # or type: difference
-#                      a: {norm.kind: batch}, b: {norm.kind: group}}          # b omitted: A's own slope
-#         expect: greater                   # greater | less | equivalent, of A - B (or of the slopes)
-#         smallest_effect: 0.25             # metric units (per factor unit for trends; a ratio > 1 with
-#                                           # log_scale: true); also the equivalence margin
-#         family: bn_vs_gn                  # Holm's correction runs over one family's tests
-#         budget: "45 epochs at every batch size"
-#         pairing: seed                     # seed | none: A and B share seeds (common random numbers)
-#         plateau: {val/psnr: 0.5}          # |slope| per 1000 steps under which a metric has plateaued
-#         where: {data.known_answer: null}  # optional: the runs the claim is about
 
 from __future__ import annotations
 
@@ -198,10 +177,8 @@ def across_tasks(ablation: Mapping[str, Any] | None) -> dict[str, str] | None:
     if spec is None:
         return None
     if not isinstance(spec, Mapping) or any(not isinstance(spec.get(k), str) for k in ACROSS_TASKS_KEYS):
-        raise ClaimError(
-            "ablation.across_tasks needs task (a config key, e.g. data.known_answer), metric (e.g. val/psnr) and "
-            f"nothing (the metric of doing nothing, e.g. val/psnr_identity_baseline); got {spec!r}"
-        )
+        keys = "task (e.g. data.known_answer), metric (e.g. val/psnr), nothing (e.g. val/psnr_identity_baseline)"
+        raise ClaimError(f"ablation.across_tasks needs {keys}; got {spec!r}")
     return {k: str(spec[k]) for k in ACROSS_TASKS_KEYS}
 
 

@@ -27,17 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("logdir", type=Path, help="the sweep's folder, e.g. logs/multirun/<time> (every run below it)")
     parser.add_argument("--out", type=Path, default=Path("report"), help="folder for the report (default: report/)")
     parser.add_argument("--alpha", type=float, default=0.05, help="Holm's family-wise level (default 0.05)")
-    parser.add_argument(
-        "--claims",
-        type=Path,
-        help="a preset yaml whose ablation block (claims, score_last_k) replaces what the runs recorded - for runs "
-        "logged before their preset declared claims; the report says so",
-    )
-    parser.add_argument(
-        "--no-tensorboard",
-        action="store_true",
-        help="do not write OUTDIR/tensorboard (one run per variant: mean over seeds with its min-max band)",
-    )
+    claims = "a preset yaml whose ablation block replaces the runs' (runs logged before their claims were declared)"
+    parser.add_argument("--claims", type=Path, help=claims)
+    parser.add_argument("--no-tensorboard", action="store_true", help="do not write OUTDIR/tensorboard")
     return parser
 
 
@@ -78,9 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ReportError(f"--claims {args.claims}: cannot read it as yaml ({error})") from error
             ablation = preset.get("ablation") if isinstance(preset, dict) else None
             if not isinstance(ablation, dict) or "claims" not in ablation:
-                raise ReportError(
-                    f"--claims {args.claims}: no ablation.claims in it; give a preset yaml that declares claims"
-                )
+                raise ReportError(f"--claims {args.claims}: no ablation.claims in it; give a preset yaml with claims")
             table.ablation = {**table.ablation, **ablation, "claims_from": str(args.claims)}
             command += f" --claims {args.claims}"
         table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines

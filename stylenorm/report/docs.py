@@ -84,10 +84,7 @@ def read_literature(root: Path, declared: list[tuple[str, Any]]) -> dict[str, di
     problems = [f"no entry for the declared claims {missing}"] if missing else []
     problems += [f"entries for claims no preset declares {unknown}"] if unknown else []
     if problems:
-        raise ReportError(
-            f"{path}: {'; '.join(problems)}: every claim carries a literature line (what the papers report), "
-            "and only declared claims do"
-        )
+        raise ReportError(f"{path}: {'; '.join(problems)}: each declared claim needs one literature entry")
     for key, entry in entries.items():
         if not isinstance(entry, dict) or not entry.get("reports") or entry.get("predicts") not in PREDICTIONS:
             raise ReportError(f"{path}: {key} needs reports: (text) and predicts: one of {PREDICTIONS}")

@@ -180,7 +180,6 @@ def render(
 
 
 def report_markdown(analysis: Analysis, commands: Sequence[str], figures: Sequence[tuple[str, str]]) -> str:
-    """A report folder's report.md."""
     return f"# Ablation report: {analysis.preset}\n\n" + render(analysis, commands, figures, heading="##")
 
 

@@ -240,9 +240,8 @@ def variant_table(analysis: Analysis) -> pd.DataFrame:
         row["n"] = len(group)
         row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
         for metric in metrics:
-            data = group[metric].dropna().to_numpy()
-            row[f"{metric} mean"] = data.mean() if len(data) else math.nan
-            row[f"{metric} sd"] = data.std(ddof=1) if len(data) > 1 else math.nan
+            data = group[metric].dropna()
+            row[f"{metric} mean"], row[f"{metric} sd"] = data.mean(), data.std()
             low_high = inference.mean_interval(data, positive=not higher_is_better(metric))
             row[f"{metric} low"], row[f"{metric} high"] = low_high
         rows.append(row)

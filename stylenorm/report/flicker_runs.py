@@ -1,9 +1,6 @@
-"""Flicker as report metrics: each run of a sweep measured on the known-motion clips (docs/video.md).
-
-:func:`measure` scores one stylized clip (:mod:`stylenorm.inference.flicker`'s warping error and global
-flicker, PSNR against a known answer, departure from per-frame statistics); :func:`with_flicker` makes a
-run per ``--frame-stats`` option with metrics ``flicker/<clip>/<name>``, so the report tests flicker claims
-as any other claim.
+"""Flicker as report metrics (docs/video.md): :func:`measure` scores a stylized known-motion clip (warping error,
+global flicker, PSNR against a known answer, departure from per-frame statistics); :func:`with_flicker` makes a
+run per ``--frame-stats`` option with metrics ``flicker/<clip>/<name>``, tested like any other claim.
 """
 
 from __future__ import annotations

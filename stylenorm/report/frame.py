@@ -1,9 +1,7 @@
-"""The runs of a sweep as pandas tables: one row per run folder, one row per logged value.
-
-A run folder is Hydra's job output dir: its settings come from ``.hydra/config.yaml`` (flattened to dotted
-keys such as ``norm.kind``), its status and provenance from ``result.json``, its per-step metrics from
-``metrics.csv``; nothing is read from folder names. A :class:`RunTable` round-trips through ``runs.csv``,
-``steps.csv.gz`` and ``claims.yaml``, so a committed report folder can be re-analysed without the runs.
+"""The runs of a sweep as pandas tables: one row per run folder (settings from ``.hydra/config.yaml`` flattened
+to dotted keys, status and provenance from ``result.json``; never from folder names), one row per value logged
+in ``metrics.csv``. A :class:`RunTable` round-trips through ``runs.csv``, ``steps.csv.gz`` and ``claims.yaml``,
+so a committed report folder can be re-analysed without the runs.
 """
 
 from __future__ import annotations
@@ -59,9 +57,7 @@ class RunTable:
     def read(cls, folder: str | os.PathLike) -> RunTable:
         folder = Path(folder)
         if missing := [name for name in (RUNS_CSV, STEPS_CSV, CLAIMS_YAML) if not (folder / name).is_file()]:
-            raise ReportError(
-                f"{folder} is not a report folder: {missing} missing (scripts/ablation_report.py writes them)"
-            )
+            raise ReportError(f"{folder} is not a report folder: {missing} missing (ablation_report.py writes them)")
         runs = pd.read_csv(folder / RUNS_CSV, keep_default_na=False, na_values=[""])
         return cls(runs, pd.read_csv(folder / STEPS_CSV), yaml.safe_load((folder / CLAIMS_YAML).read_text()) or {})
 
@@ -105,10 +101,7 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def _result(folder: Path) -> dict[str, Any]:
     path = folder / RESULT_FILE
     if not path.is_file():
-        return {
-            "status": "incomplete",
-            "error": f"no {RESULT_FILE}: killed, still running or crashed before writing it",
-        }
+        return {"status": "incomplete", "error": f"no {RESULT_FILE}: killed, still running or crashed"}
     try:
         result = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -142,9 +135,7 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
         try:
             config = yaml.safe_load((folder / CONFIG_FILE).read_text()) or {}
         except yaml.YAMLError as error:
-            raise ReportError(
-                f"{folder / CONFIG_FILE} is not valid yaml ({error}); the run cannot be identified"
-            ) from error
+            raise ReportError(f"{folder / CONFIG_FILE} is not valid yaml ({error}); fix or delete the run") from error
         result = _result(folder)
         row = {"run": name, "status": result.get("status", "incomplete")}
         row.update({key: result.get(key) for key in ("global_step", "error", "wall_seconds")})
@@ -156,10 +147,8 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
         protocols[name] = config.get("ablation") or {}
     first = next(iter(protocols.values()))
     if differing := [name for name, protocol in protocols.items() if protocol != first]:
-        raise ReportError(
-            f"the runs under {root} were run for different ablation protocols (claims): {differing[0]} differs from "
-            f"{next(iter(protocols))}; report each sweep's folder on its own"
-        )
+        first_run = next(iter(protocols))
+        raise ReportError(f"{differing[0]} and {first_run} ran different ablation protocols; report each sweep apart")
     # a run that logged nothing (e.g. a skipped grid point) gives an empty frame of object columns
     steps = pd.concat(steps, ignore_index=True).astype({"step": int, "value": float})
     return RunTable(pd.DataFrame(rows), steps, dict(first))

@@ -51,13 +51,12 @@ def _clean(values: Sequence[float]) -> np.ndarray:
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> Estimate:
-    """Mean(a) - mean(b), Welch-Satterthwaite df."""
+    """Mean(a) - mean(b), Welch-Satterthwaite df (scipy's)."""
     a, b = _clean(a), _clean(b)
     if a.size < 2 or b.size < 2:
         raise ValueError(f"a difference needs 2 runs on each side, got {a.size} and {b.size}")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se = math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se > 0 else a.size + b.size - 2
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    df = float(stats.ttest_ind(a, b, equal_var=False).df) if se > 0 else a.size + b.size - 2
     return Estimate.from_t(a.mean() - b.mean(), se, df, "Welch t")
 
 

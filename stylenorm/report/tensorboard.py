@@ -64,15 +64,12 @@ def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] 
     for index, (variant, rows) in enumerate(bands.groupby("variant", sort=True)):
         # the folder name is the run's name in TensorBoard
         run = folder / (re.sub(r"[^\w.=+-]+", "_", variant.replace(", ", " ")).strip("_") or "variant")
-        writer = SummaryWriter(log_dir=str(run))
-        try:
+        with SummaryWriter(log_dir=str(run)) as writer:
             if index == 0 and layout:
                 writer.add_custom_scalars(layout)
             for row in rows.itertuples(index=False):
                 writer.add_scalar(row.metric, row.mean, row.step)
                 writer.add_scalar(f"{row.metric}/min", row.min, row.step)
                 writer.add_scalar(f"{row.metric}/max", row.max, row.step)
-        finally:
-            writer.close()
         written.append(run)
     return written
