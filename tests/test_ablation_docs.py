@@ -128,6 +128,7 @@ def test_a_verdict_is_compared_with_what_the_literature_predicts(predicts, verdi
     assert _agreement(entry, verdict) == expected
 
 
+@pytest.mark.integration
 def test_committed_docs_match_their_report_folders():
     """docs/ablations.md and every report.md it places are what the committed CSVs give."""
     assert check(ROOT) is None

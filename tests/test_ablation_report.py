@@ -322,6 +322,7 @@ def summarize_across_tasks(logs, spec):
     return (*across_tasks(analysis.scores, settings, labels, spec), analysis)
 
 
+@pytest.mark.integration
 def test_across_tasks_gives_iqm_of_normalised_scores_and_probability_of_improvement(tmp_path):
     rng = np.random.default_rng(11)
     spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
@@ -401,6 +402,7 @@ CLAIMED_PRESETS = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("preset", CLAIMED_PRESETS)
 def test_every_key_a_preset_claim_names_is_in_its_composed_config(preset):
     """Claims are declared before the runs, so a typo must fail here, not in the report of a finished sweep."""
@@ -426,6 +428,7 @@ def test_every_key_a_preset_claim_names_is_in_its_composed_config(preset):
         assert named <= keys, (c.id, named - keys)
 
 
+@pytest.mark.integration
 def test_across_tasks_keeps_the_variants_run_on_every_task_and_tasks_doing_nothing_can_score(tmp_path):
     spec = {"task": "data.known_answer", "metric": "val/psnr", "nothing": "val/psnr_identity_baseline"}
     rng = np.random.default_rng(12)

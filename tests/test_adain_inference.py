@@ -87,6 +87,7 @@ def max_difference(a, b):
 # ------------------------------------------------------------------ the port's computation, reproduced
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
 def test_public_pair_gives_the_ports_output(port, alpha):
     content, style = pixels(64, 80, seed=2), pixels(48, 56, seed=3)
@@ -270,6 +271,7 @@ def test_tiles_share_the_whole_images_content_statistics(port):
     assert max_difference((var + 1e-5).sqrt().float(), expected_std.flatten(1)) <= 1e-5
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("preserve_color", [False, True])
 def test_tiled_output_matches_the_untiled_one(port, preserve_color):
     """Within a gray level: the default overlap covers AdaIN's receptive field (62 px radius; 4 x 64 = 256 px)."""
@@ -288,6 +290,7 @@ def test_tiled_output_matches_the_untiled_one(port, preserve_color):
 SIZES = ((64, 64), (50, 78))  # the traced size, then one whose sides are not multiples of 8
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["torchscript", "onnx"])
 def test_export_bakes_the_style_in(tmp_path, port, kind):
     if kind == "onnx":
@@ -303,6 +306,7 @@ def test_export_bakes_the_style_in(tmp_path, port, kind):
         assert max_difference(exported, stylize_batch(batch, model, auto_tile_pixels=0)) <= TOLERANCE
 
 
+@pytest.mark.integration
 def test_export_command_and_its_refusals(tmp_path, capsys, adain_checkpoint, files):
     common = ["-c", str(adain_checkpoint), "--sample-size", "32", "-o", str(tmp_path / "m.pt")]
     assert export_main([*common, "--style-image", str(files["style"])]) == 0

@@ -49,6 +49,7 @@ def test_export_through_a_hard_link_to_the_checkpoint_is_refused(tmp_path, check
     assert original.read_bytes() == before
 
 
+@pytest.mark.integration
 def test_a_failed_export_check_keeps_the_earlier_file(tmp_path, checkpoint, capsys):
     pytest.importorskip("onnxruntime")
     good = tmp_path / "good.onnx"
@@ -79,6 +80,7 @@ def umask_027():
     os.umask(previous)
 
 
+@pytest.mark.integration
 def test_written_files_follow_the_umask(tmp_path, checkpoint, umask_027):
     atomic_torch_save({"global_step": 1}, tmp_path / "last.ckpt")
     assert export(checkpoint, tmp_path / "m.pt") == 0

@@ -50,6 +50,7 @@ def analytic_conv_flops(network: nn.Module, images: torch.Tensor) -> int:
     return total
 
 
+@pytest.mark.integration
 def test_flop_count_matches_the_analytic_conv_count():
     network = TransformerNet().eval()
     images = torch.rand(1, 3, 64, 64) * 255
@@ -122,6 +123,7 @@ def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert results["meta"]["matmul_peak_fp32_tflops"] > 0
 
 
+@pytest.mark.integration
 def test_the_json_keeps_its_documented_keys(tmp_path, repo_root):
     """The stable keys docs/performance.md promises to tools, with their units."""
     from stylenorm.benchmark.report import JSON_SCHEMA, QUALITY_ROW_KEYS, STABLE_ROW_KEYS
@@ -160,6 +162,7 @@ def test_an_unusable_device_is_refused_with_a_message(capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("job_images", "compiled"), [(1, False), (100_000, True)])
 def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monkeypatch, job_images, compiled):
     """``--compile auto`` (the default): the stylize rows compile exactly when the command would for a

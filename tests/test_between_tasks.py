@@ -44,6 +44,7 @@ def reference_lighting(image: np.ndarray, gamma, gain, vignette, centre) -> np.n
     return out
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 0.75, 1.0])
 def test_mixture_answer_blends_the_two_extremes(alpha):
     x = tiles()

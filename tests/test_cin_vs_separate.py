@@ -82,6 +82,7 @@ def test_each_arm_is_the_network_it_names(preset):
             assert mine == theirs, group
 
 
+@pytest.mark.integration
 def test_the_separate_arms_train_the_conditional_arms_styles_in_its_order(tmp_path):
     """separate_K's painting is the one the conditional network holds as row K (what makes the
     per-style comparison a comparison of one style)."""

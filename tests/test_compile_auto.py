@@ -82,6 +82,7 @@ def test_the_header_gives_the_upright_size_and_frames(mixed_folder):
     assert header_size(mixed_folder / "b_broken.png") is None
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "options",
     [["--batch-size", "2", "--tile", "48", "--tile-stats", "per-tile"], ["--batch-size", "3", "--max-size", "36"]],
@@ -179,6 +180,7 @@ def test_a_short_job_runs_eager_and_says_why(tmp_path, capsys, checkpoint, compi
     assert compile_recorder.compiled == 0 and not compile_recorder.calls
 
 
+@pytest.mark.integration
 def test_auto_compiles_only_the_shape_the_job_repeats(monkeypatch, tmp_path, capsys, checkpoint, compile_recorder):
     folder = tmp_path / "photos"
     for index in range(3):

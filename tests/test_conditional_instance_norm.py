@@ -119,6 +119,7 @@ def test_every_norm_of_transformer_net_is_conditional_residual_blocks_included(t
         assert {type(block.norm1), type(block.norm2)} == {ConditionalInstanceNorm2d}
 
 
+@pytest.mark.integration
 def test_baked_styles_equal_the_reference_networks(two_style_net):
     import copy
 

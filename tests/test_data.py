@@ -76,6 +76,7 @@ def compose_train(*overrides: str):
 # --- embedded datasets --------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", EMBEDDED_NAMES)
 def test_embedded_datasets_are_byte_identical_across_runs(tmp_path, embedded_dir, name):
     photo_tiles.cache_clear()  # cut the photos again rather than reuse the first run's tiles

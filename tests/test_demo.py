@@ -328,6 +328,7 @@ def test_relight_scales_contrast_about_the_mean_and_adds_brightness():
         relight(pixels, contrast=0)
 
 
+@pytest.mark.integration
 def test_instance_norm_outputs_move_less_than_batch_norm_outputs_when_the_lighting_changes(tmp_path):
     # Zero padding makes border pixels see the lighting change, so the image is large enough for borders
     # to be a small part of it.

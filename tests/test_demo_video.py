@@ -45,6 +45,7 @@ def test_a_file_that_is_not_a_video_is_named(tmp_path, instance_checkpoint):
         compare_clip(bad, [(session.entry(instance_checkpoint), "per-frame")], session.models, output_dir=tmp_path)
 
 
+@pytest.mark.integration
 def test_the_page_has_the_video_endpoint(tmp_path):
     from stylenorm.demo.page import build_page
 

@@ -40,6 +40,7 @@ def images(size, seed=0):
     return torch.rand(2, 3, *size, generator=torch.Generator().manual_seed(seed))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("layout", ["fast_neural_style", "cyclegan_generator"])
 @pytest.mark.parametrize("kind", ["onnx", "torchscript"])
 def test_exported_models_match_pytorch_at_two_sizes(tmp_path, public_files, layout, kind):
@@ -58,6 +59,7 @@ def test_exported_models_match_pytorch_at_two_sizes(tmp_path, public_files, layo
         assert expected.std() > 0.02  # not a flat image
 
 
+@pytest.mark.integration
 def test_exported_files_say_what_they_take(tmp_path, public_files):
     onnx = pytest.importorskip("onnx")
     model = load_stylizer(public_files["cyclegan_generator"], device="cpu")
@@ -73,6 +75,7 @@ def test_exported_files_say_what_they_take(tmp_path, public_files):
         assert json.loads(archive.read(name))["stylenorm.rounding"] == "truncate"
 
 
+@pytest.mark.integration
 def test_export_command(tmp_path, capsys, public_files):
     checkpoint = str(public_files["fast_neural_style"])
     assert main(["-c", checkpoint, "--output", str(tmp_path / "m.pt"), "--sample-size", "32"]) == 0  # from extension
@@ -124,6 +127,7 @@ def test_non_finite_weights_are_refused_by_export_and_stylize(tmp_path, capsys, 
     assert "non-finite weights" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
 
 
+@pytest.mark.integration
 def test_the_export_check_is_nan_aware_and_fails_above_its_tolerance(tmp_path, capsys, public_files, monkeypatch):
     from stylenorm.inference import Stylizer
     from stylenorm.inference.export import verify_export

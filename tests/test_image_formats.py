@@ -118,6 +118,7 @@ def test_an_animated_gif_is_stylized_frame_by_frame_into_an_animated_gif(tmp_pat
     assert durations == DURATIONS
 
 
+@pytest.mark.integration
 def test_animation_frames_equal_the_stills_and_jpeg_outputs_are_numbered_frames(tmp_path, checkpoint):
     write_animation(tmp_path / "clip.gif", COLOURS, DURATIONS)
     fp32 = ["--precision", "fp32", "-q"]

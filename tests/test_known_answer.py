@@ -168,6 +168,7 @@ def test_exposure_answer_does_change_with_a_non_affine_change():
     assert (exposure_answer(image.pow(2.0)) - exposure_answer(image)).abs().max() > 0.02
 
 
+@pytest.mark.integration
 def test_exposure_answer_differs_from_the_colour_grade_answer_and_from_doing_nothing():
     x = tiles_as_float()
     exposure = exposure_answer(x).numpy()
@@ -207,6 +208,7 @@ def test_nuisance_is_reproducible_from_its_seed_and_follows_the_global_seed():
     torch.testing.assert_close(offset32.double(), offset64, atol=1e-6, rtol=0)
 
 
+@pytest.mark.integration
 def test_nuisance_never_clips_the_photo_tiles_so_the_answer_is_exact_on_all_of_them():
     x = tiles_as_float()
     gain, offset = exposure_parameters(x, torch.Generator().manual_seed(0))
@@ -264,6 +266,7 @@ def data_dir(tmp_path_factory) -> Path:
 SPLITS = ("trainA", "trainB", "valA", "testA")
 
 
+@pytest.mark.integration
 def test_exposure_dataset_layout_counts_and_every_tile_in_one_folder(data_dir):
     root = data_dir / "embedded" / "cyclegan_exposure"
     folders = (*SPLITS, "valB", "valA_truth", "testB", "testA_truth")

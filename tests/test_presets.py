@@ -108,6 +108,7 @@ LEARNED_NORMS = {
 LEARNED_LAYERS = {"batch_instance": "BatchInstanceNorm2d", "switchable": "SwitchableNorm2d"}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", list(LEARNED_NORMS))
 def test_learned_norms_join_each_preset_as_documented(name):
     from omegaconf import OmegaConf
@@ -139,6 +140,7 @@ EMBEDDED = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("stage", ["shared", "tune"])
 @pytest.mark.parametrize("preset", EMBEDDED, ids=lambda preset: preset[0] + preset[-1][-1])
 def test_a_validation_interval_in_batches_fits_an_epoch_of_the_training_split(preset, stage):

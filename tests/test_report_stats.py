@@ -108,6 +108,7 @@ def test_iqm_is_the_mean_of_the_middle_half():
     assert aggregate.iqm(scores) == pytest.approx(middle.mean())
 
 
+@pytest.mark.integration
 def test_stratified_bootstrap_of_one_task_matches_scipy_bootstrap():
     scores = RNG.normal(0.6, 0.2, 24)
     _, low, high = aggregate.stratified_bootstrap({"task": scores}, reps=4000, seed=3)

@@ -566,6 +566,7 @@ def assert_within_bf16_band(output: torch.Tensor, fp32: torch.Tensor) -> None:
     assert difference.max() > 0.1  # it really ran in bf16
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", ["TransformerNet", "ResnetGenerator"])
 def test_bf16_inference_stays_within_a_few_gray_levels(image, kind):
     stylizer = make_stylizer(kind, image)
@@ -606,6 +607,7 @@ def style_checkpoint(tmp_path_factory):
     return lightning_checkpoint(task, tmp_path_factory.mktemp("speed_ckpt") / "style.ckpt")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("fast", "expected", "other"), [(True, "bf16", "fp32"), (False, "fp32", "bf16")])
 def test_the_stylize_command_reports_and_runs_the_precision_auto_chose(
     monkeypatch, tmp_path, capsys, style_checkpoint, fast, expected, other

@@ -89,6 +89,7 @@ def test_scaled_lr_follows_goyal_et_al():
         scaled_lr(1e-3, 1.0, 2, 16, "sqrt")
 
 
+@pytest.mark.integration
 def test_bn_vs_gn_scales_the_lr_with_the_batch_and_can_leave_it_unscaled():
     for batch in (32, 16, 2):
         cfg = compose_preset("bn_vs_gn_small_batch", f"data.batch_size={batch}")
@@ -117,6 +118,7 @@ def test_group_norm_of_every_study_preset_is_neither_instance_nor_layer_norm(nam
 # --- the stages, composed -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", STUDY_PRESETS)
 def test_stages_of_every_study_preset(name):
     shared = compose_preset(name)

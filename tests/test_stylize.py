@@ -542,6 +542,7 @@ def test_tile_weights_are_a_partition_of_unity_with_unused_margins(length, tile,
             assert size - 1 - used.max() >= overlap / 4
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("norm", ["none", "batch"])
 def test_tiling_is_exact_without_per_image_statistics(norm):
     # One residual block: receptive-field radius 23 px, so overlap / 4 = 24 px of unused margin
@@ -560,6 +561,7 @@ def test_tiling_is_exact_without_per_image_statistics(norm):
     assert (tiled - whole).abs().max().item() * 255 < 1e-3  # gray levels: float rounding only
 
 
+@pytest.mark.integration
 def test_tiling_with_instance_norm_changes_pixels_but_not_the_picture(small_model, record_property, capsys):
     # Instance norm takes statistics per tile, so tiled output differs; how much depends on the
     # weights (this random network is far more sensitive than a smooth trained one). Recorded,

@@ -54,6 +54,7 @@ CASES = [
 ]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("model", "norm"), CASES)
 def test_exact_tile_statistics_match_the_untiled_output(model, norm):
     stylizer = random_stylizer(model, norm)
@@ -68,6 +69,7 @@ def test_exact_tile_statistics_match_the_untiled_output(model, norm):
     assert (per_tile - untiled).abs().max() > 3  # without whole-image statistics the tiles disagree
 
 
+@pytest.mark.integration
 def test_thumbnail_statistics_run_and_stay_close_on_a_smooth_image():
     stylizer = random_stylizer("cyclegan", "instance")
     image = torch.from_numpy(smooth_image(192, 256, seed=6)).permute(2, 0, 1)[None]

@@ -109,6 +109,7 @@ def test_the_installed_command_skips_a_bomb(tmp_path, checkpoint, folder_with_bo
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
 
 
+@pytest.mark.integration
 def test_tile_progress_counts_every_network_call(tmp_path, checkpoint):
     model = load_stylizer(checkpoint, device="cpu")
     image = torch.from_numpy(np.array(load_rgb(photo(tmp_path / "p.png", size=(48, 48))))).permute(2, 0, 1)[None]

@@ -320,6 +320,7 @@ def test_an_embedded_clip_stylizes_with_every_checkpoint_kind(tmp_path, capsys, 
         assert len(list(read_video(target))) == 6, kind
 
 
+@pytest.mark.integration
 def test_an_animated_gif_shares_statistics_when_asked(tmp_path, style_checkpoint):
     from PIL import Image, ImageSequence
 
