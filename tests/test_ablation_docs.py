@@ -221,3 +221,10 @@ def test_learned_norm_weights_are_placed_from_the_report_and_checked(repo):
     extra["value"] = 0.25
     pd.concat([steps, extra]).to_csv(steps_csv, index=False)
     assert check(repo) is not None
+
+
+def test_a_marker_the_generator_does_not_know_is_refused_not_published(repo):
+    template = repo / "docs" / "ablations.template.md"
+    template.write_text(template.read_text() + "\n{{adain_prose}}\n")
+    with pytest.raises(ReportError, match=r"unknown markers \['\{\{adain_prose\}\}'\]"):
+        write(repo)

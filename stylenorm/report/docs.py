@@ -197,9 +197,10 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
             for name in _names(root, "mixtures")
         },
     }
-    texts[root / DOCUMENT] = (
-        GENERATED + "\n\n" + MARKER.sub(lambda match: filled[match.group(1)], (root / TEMPLATE).read_text())
-    )
+    template = (root / TEMPLATE).read_text()
+    if unknown := re.findall(r"^\{\{.*\}\}$", MARKER.sub("", template), re.MULTILINE):
+        raise ReportError(f"{root / TEMPLATE}: unknown markers {unknown}; known: {MARKER.pattern}")
+    texts[root / DOCUMENT] = GENERATED + "\n\n" + MARKER.sub(lambda match: filled[match.group(1)], template)
     return texts, analyses
 
 
