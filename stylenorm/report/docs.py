@@ -163,10 +163,10 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
     """{path: text} for docs/ablations.md and every report.md it places, and the analyses behind them."""
     if not (root / TEMPLATE).is_file():
         raise ReportError(f"{root / TEMPLATE} is missing: the prose of docs/ablations.md lives there")
-    analyses, texts, sections, summary, verdicts = [], {}, {}, [], {}
+    analyses, texts, sections, summary, verdicts, tables = [], {}, {}, [], {}, {}
     for name in _names(root):
         folder = root / REPORTS / name
-        table = RunTable.read(folder)
+        table = tables[name] = RunTable.read(folder)
         analysis = analyze(table)
         analyses.append(analysis)
         figures = [(f, what) for f, what in FIGURES if (folder / f).is_file()]
@@ -193,7 +193,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
         "forest": "![every tested effect with its 95% interval](ablations/forest.png)",
         **{f"report {name}": section.rstrip("\n") for name, section in sections.items()},
         **{
-            f"mixtures {name}": mixture_tables(RunTable.read(root / REPORTS / name))
+            f"mixtures {name}": mixture_tables(tables.get(name) or RunTable.read(root / REPORTS / name))
             for name in _names(root, "mixtures")
         },
     }

@@ -40,18 +40,18 @@ def _cell(values: pd.Series) -> str:
 
 
 def mixture_tables(table: RunTable) -> str:
-    """Markdown: per task, a row per layer (network order) with the mean ± SD over seeds of each weight, and a
+    """Markdown: per task, a row per layer (logged order) with the mean ± SD over seeds of each weight, and a
     line counting the layers where IN's weight is the largest and the smallest."""
     frame = final_mixtures(table)
     if frame.empty:
         return "No learned-norm weights logged in this report (norm_mix/... tags)."
     frame["column"] = frame.apply(_column, axis=1)
+    frame["layer"] = frame["network"] + "/" + frame["layer"]
     out = []
     for task, rows in frame.groupby("task", sort=False):
         seeds = rows.groupby("kind")["seed"].nunique().to_dict()
-        layer = rows["network"] + "/" + rows["layer"]
-        order = list(dict.fromkeys(layer))
-        cells = rows.assign(layer=layer).groupby(["layer", "column"], sort=False)["value"].apply(_cell).unstack()
+        order = list(dict.fromkeys(rows["layer"]))
+        cells = rows.groupby(["layer", "column"], sort=False)["value"].apply(_cell).unstack()
         columns = [c for c in _COLUMNS if c in cells.columns]
         out.append(f"**{task}** (seeds per kind: {', '.join(f'{k} {n}' for k, n in sorted(seeds.items()))})\n")
         out.append(cells.loc[order, columns].reset_index().to_markdown(index=False, disable_numparse=True))
@@ -70,7 +70,7 @@ def _column(row: pd.Series) -> str:
 
 def _in_share(rows: pd.DataFrame) -> str:
     """Switchable: in how many layers IN's seed-mean weight is the largest / the smallest of the three."""
-    sn = rows[rows["weight"] != "rho"].assign(layer=rows["network"] + "/" + rows["layer"])
+    sn = rows[rows["weight"] != "rho"]
     if sn.empty:
         return ""
     means = sn.groupby(["weight", "layer", "statistic"])["value"].mean().unstack("statistic")
