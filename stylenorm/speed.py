@@ -55,13 +55,11 @@ def cpu_has_fast_bf16() -> bool:
 def has_fast_bf16(device: str | torch.device) -> bool:
     """Whether bf16 autocast is expected to be faster than fp32 on ``device``."""
     device = torch.device(device)
-    if device.type == "cuda":
-        # Native bf16 only: ROCm, or compute capability 8.0+. torch.cuda.is_bf16_supported() is also
-        # true where bf16 is emulated (T4, V100), which is slower than fp32.
-        if not torch.cuda.is_available():
-            return False
-        return bool(torch.version.hip) or torch.cuda.get_device_capability(device)[0] >= 8
-    return device.type == "cpu" and cpu_has_fast_bf16()
+    if device.type != "cuda":
+        return device.type == "cpu" and cpu_has_fast_bf16()
+    # Native bf16 only: ROCm, or compute capability 8.0+. torch.cuda.is_bf16_supported() is also
+    # true where bf16 is emulated (T4, V100), which is slower than fp32.
+    return torch.cuda.is_available() and (bool(torch.version.hip) or torch.cuda.get_device_capability(device)[0] >= 8)
 
 
 def resolve_training_precision(precision: Any, accelerator: str | None) -> str:

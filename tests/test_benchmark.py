@@ -126,7 +126,7 @@ def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):
 @pytest.mark.integration
 def test_the_json_keeps_its_documented_keys(tmp_path, repo_root):
     """The stable keys docs/performance.md promises to tools, with their units."""
-    from stylenorm.benchmark.report import JSON_SCHEMA, QUALITY_ROW_KEYS, STABLE_ROW_KEYS
+    from stylenorm.benchmark.cli import JSON_SCHEMA, QUALITY_ROW_KEYS, STABLE_ROW_KEYS
 
     out = tmp_path / "bench.json"
     args = ["--workloads", "stylize_style", "--stylize-sizes", "16", "--repeats", "1", "--no-compile"]

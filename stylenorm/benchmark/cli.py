@@ -1,26 +1,37 @@
 """``python scripts/benchmark.py``: this project's training, stylize and data paths against plain eager fp32
-references, side by side in one process; prints a table and writes JSON. Columns and results: docs/performance.md.
+references, side by side in one process; prints Markdown tables (they paste into docs/performance.md) and writes
+JSON, whose stable keys (:data:`STABLE_ROW_KEYS`) docs/performance.md documents. Columns and results: there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from stylenorm.benchmark import commands, report, workloads
+from stylenorm.benchmark import commands, workloads
 from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
+from stylenorm.benchmark.workloads import Case
 from stylenorm.inference.compile_plan import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
-from stylenorm.speed import has_fast_bf16, quiet_library_noise
+from stylenorm.speed import cpu_name, has_fast_bf16, quiet_library_noise
 
 PROG = "benchmark"
 _COMPILE_OVERRIDE = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
+#: Version of the JSON layout; raised only if a stable key ever has to change meaning.
+JSON_SCHEMA = 1
+#: Keys every row has, with their meaning fixed (``median_ms`` and ``peak_mem_mib`` in those units).
+STABLE_ROW_KEYS = ("workload", "size", "batch", "path", "precision", "median_ms", "speedup", "peak_mem_mib")
+#: Keys inference rows add: how far the project's pixels are from the fp32 reference's (0-255).
+QUALITY_ROW_KEYS = ("max_gray_diff", "mean_gray_diff")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     malloc_for_timing()
     quiet_library_noise()
     started = time.perf_counter()
-    meta = report.machine_description(device)
+    meta = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(), "cpu": cpu_name()}
+    meta["cpu_threads"] = torch.get_num_threads()
+    if device.type == "cuda":
+        meta["gpu"] = torch.cuda.get_device_name(device)
     peaks = {"fp32": matmul_peak_flops(device, torch.float32)}
     peaks["bf16"] = matmul_peak_flops(device, torch.bfloat16) if has_fast_bf16(device) else peaks["fp32"]
     meta.update({f"matmul_peak_{k}_tflops": v / 1e12 for k, v in peaks.items()}, argv=list(argv or sys.argv[1:]))
@@ -94,25 +108,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scaling:
         sizes, batches = args.scaling_sizes, args.scaling_batches
         results = workloads.scaling_report(args.scaling_model, timing, sizes, batches, args.scaling_batch_size_px)
-        kind, key, text = "scaling", "scaling", report.scaling_tables(results)
+        kind, key, text = "scaling", "scaling", scaling_tables(results)
     elif args.sweep:
         out = args.sweep_out or Path("logs/benchmark") / f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
         metric = args.sweep_metric or commands.primary_metric(args.sweep)
         results = commands.sweep_report(args.sweep, out, list(args.sweep_override), metric)
-        kind, key, text = "sweep", "sweep", report.sweep_table(results)
+        kind, key, text = "sweep", "sweep", sweep_table(results)
     elif args.stylize_jobs:
         size, counts = args.stylize_jobs_size, args.stylize_jobs_counts
         results = commands.stylize_jobs_report(size, counts, device, args.stylize_jobs_repeats)
-        kind, key, text = "stylize-jobs", "stylize_jobs", report.stylize_jobs_table(results)
+        kind, key, text = "stylize-jobs", "stylize_jobs", stylize_jobs_table(results)
     else:
         results = comparison(args, timing, peaks)
-        text = "\n".join([report.markdown_table(results), *report.quality_lines(results)])
+        text = "\n".join([markdown_table(results), *quality_lines(results)])
         kind, key = "benchmark", "rows"
     print()
     print(text)
     meta["total_s"] = time.perf_counter() - started
     path = args.json or Path("logs/benchmark") / f"{kind}-{device.type}-{datetime.now():%Y%m%d-%H%M%S}.json"
-    report.write_json(path, {"meta": meta, key: results})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema": JSON_SCHEMA, "meta": meta, key: results}, indent=2))
     print(f"{PROG}: {meta['total_s']:.0f} s in all; results in {path}")
     return 0
 
@@ -132,10 +147,134 @@ def comparison(args: argparse.Namespace, timing: Timing, peaks: dict[str, float]
                 case = workloads.inference_case(workload, size, batch, timing, args.compile, args.stylize_job_images)
             else:
                 case = workloads.data_case(size, batch, timing)
-            table += report.rows(case, peaks)
-            last = report.markdown_table(table[-2:]).splitlines()[-1]
+            table += rows(case, peaks)
+            last = markdown_table(table[-2:]).splitlines()[-1]
             print(last, f"({time.perf_counter() - case_started:.0f} s)", flush=True)
     return table
+
+
+def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
+    """The reference row and the project row of one case, with speed-up and MFU filled in."""
+    out = []
+    for path, samples in (("reference", case.reference), ("stylenorm", case.project)):
+        precision = "-" if case.workload == "data" else "fp32" if path == "reference" else case.project_precision
+        seconds, flops, mib = samples.median_s, case.reference.flops, samples.peak_bytes / 1024**2
+        row = {
+            "workload": case.workload,
+            "size": case.size,
+            "batch": case.batch,
+            "path": path,
+            "precision": precision,
+            "median_s": seconds,
+            "median_ms": seconds * 1000,
+            "times_s": samples.times,
+            "images_per_s": case.images_per_call / seconds,
+            "speedup": case.reference.median_s / seconds,
+            "peak_mib": mib,  # of the memory call (see stylenorm.benchmark.measure)
+            "peak_mem_mib": mib,
+            "first_call_s": samples.first_call_s,
+            "repeats": len(samples.times),
+            "notes": "plain eager fp32 NCHW" if path == "reference" else case.notes,
+        }
+        if flops:
+            peak = peaks["bf16" if precision in ("bf16", "bf16-mixed") else "fp32"]
+            row.update(
+                gflop=flops / 1e9, gflop_per_s=flops / seconds / 1e9, share_of_matmul_peak=flops / seconds / peak
+            )
+        if path == "stylenorm":
+            row.update(case.extra)
+        if "max_abs_diff_gray_levels" in row:
+            row.update(max_gray_diff=row["max_abs_diff_gray_levels"], mean_gray_diff=row["mean_abs_diff_gray_levels"])
+        out.append(row)
+    return out
+
+
+def _table(header: str, lines: Iterable[str]) -> list[str]:
+    """A Markdown table: ``header`` and each of ``lines`` are cells joined by ``" | "``."""
+    return [f"| {header} |", "|" + "---|" * (header.count(" | ") + 1), *(f"| {line} |" for line in lines)]
+
+
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else format(value, spec) + unit
+
+
+def markdown_table(table: list[dict[str, Any]]) -> str:
+    header = (
+        "workload | size | batch | path | precision | median | img/s | speed-up | peak mem | GFLOP/s | "
+        "of matmul peak | first call | n"
+    )
+    lines = (
+        f"{r['workload']} | {r['size']} | {r['batch']} | {r['path']} | {r['precision']} | "
+        f"{r['median_s'] * 1000:.0f} ms | {r['images_per_s']:.2f} | {r['speedup']:.2f}x | "
+        f"{r['peak_mib']:.0f} MiB | {_fmt(r.get('gflop_per_s'), '.0f')} | "
+        f"{_fmt(r.get('share_of_matmul_peak'), '.0%')} | {_fmt(r['first_call_s'], '.1f', ' s')} | {r['repeats']}"
+        for r in table
+    )
+    return "\n".join(_table(header, lines))
+
+
+def quality_lines(table: list[dict[str, Any]]) -> list[str]:
+    """Inference rows: how far the project's pixels are from the reference's."""
+    return [
+        f"{r['workload']} {r['size']} px: mean |diff| {r['mean_abs_diff_gray_levels']:.3f}, "
+        f"max {r['max_abs_diff_gray_levels']:.1f} gray levels (0-255)"
+        for r in table
+        if "mean_abs_diff_gray_levels" in r
+    ]
+
+
+def scaling_tables(report: dict[str, Any]) -> str:
+    """The three sweeps of ``--scaling`` as Markdown tables."""
+    size = (f"{r['size']} | 1 | {r['step_s'] * 1000:.0f} ms | {r['ms_per_megapixel']:.0f}" for r in report["size"])
+    batch = (
+        f"{r['size']} | {r['batch']} | {r['step_s'] * 1000:.0f} ms | {r['images_per_s']:.2f}" for r in report["batch"]
+    )
+    lines = [*_table("image size | batch | step | ms per megapixel", size), ""]
+    lines += _table("image size | batch | step | images/s", batch)
+    ddp = []
+    for r in report["ddp"]:
+        per_process = r["batch_per_process"]
+        ddp.append(f"1 process, all cores | {per_process} | {r['one_process_step_s'] * 1000:.0f} ms | 1.00")
+        two = r["two_process_step_s"] * 1000
+        ddp.append(f"2 processes (DDP, gloo) | {per_process} | {two:.0f} ms | {r['throughput_ratio']:.2f}")
+    if ddp:
+        lines += ["", *_table("setup | batch per process | step | images/s ratio", ddp)]
+    return "\n".join(lines)
+
+
+def stylize_jobs_table(report: dict[str, Any]) -> str:
+    title = (
+        f"Stylize jobs (TransformerNet, one fresh process each, cold inductor cache; --compile auto threshold "
+        f"{report['threshold_megapixels']:g} megapixels per shape; medians of {report['repeats']} alternating runs "
+        f"for jobs under it, one run above)"
+    )
+    header = "images | size | megapixels | --compile never | --compile auto | auto / never | auto decided"
+    lines = (
+        f"{r['images']} | {r['size']} | {r['megapixels']:.1f} | {r['never_s']:.1f} s | {r['auto_s']:.1f} s | "
+        f"{r['auto_over_never']:.2f} | {r['decision']}"
+        for r in report["rows"]
+    )
+    return "\n".join([title, "", *_table(header, lines)])
+
+
+def sweep_table(report: dict[str, Any]) -> str:
+    seconds, runs, seed_sd = report["seconds"], report["runs"], report["median_seed_sd"]
+    launchers = [
+        f"one after another (Hydra's default) | {runs['sequential']} | {seconds['sequential']:.0f} s",
+        f"hydra/launcher=parallel | {runs['parallel']} | {seconds['parallel']:.0f} s",
+    ]
+    lines = [
+        f"Sweep experiment={report['preset']} {' '.join(report['overrides'])}".rstrip(),
+        "",
+        *_table("launcher | runs | wall time", launchers),
+        "",
+        f"Speed-up: {report['speedup']:.2f}x. Final {report['metric']}, run by run: largest difference "
+        f"{report['max_abs_difference']:.4g}, mean {report['mean_abs_difference']:.4g}"
+        + (f"; seed-to-seed standard deviation within a configuration (median): {seed_sd:.4g}" if seed_sd else ""),
+    ]
+    if report["unmatched"]:
+        lines.append(f"Runs in only one of the sweeps: {', '.join(report['unmatched'])}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -58,24 +58,19 @@ def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.devic
         for count in counts:
             folder = root / f"in{count}"
             write_images(folder, count, size, count, max(2, size // 32), ".png")
-            row: dict[str, Any] = {"images": count, "size": size, "megapixels": count * size * size / 1e6}
             times: dict[str, list[float]] = {mode: [] for mode in MODES}
             for _ in range(repeats if count < threshold_images(size) else 1):
                 for mode in MODES:
                     cache = tempfile.mkdtemp(prefix="inductor-", dir=root)  # cold: nothing compiled yet
-                    output = root / f"out-{mode}-{count}"
-                    command = [*stylize, "-i", str(folder), "-o", str(output), "--compile", mode]
-                    log = output.with_suffix(".log")
-                    times[mode].append(timed_run(command, log, TORCHINDUCTOR_CACHE_DIR=cache))
-                    if mode == "auto":  # the command's `--compile auto: <decision>` line
-                        found = re.search(r"--compile auto: (.*)", log.read_text())
-                        row["decision"] = found.group(1) if found else "eager"
+                    command = [*stylize, "-i", str(folder), "-o", str(root / f"out-{mode}-{count}"), "--compile", mode]
+                    times[mode].append(timed_run(command, root / f"{mode}-{count}.log", TORCHINDUCTOR_CACHE_DIR=cache))
                     print(f"  {count} images, --compile {mode}: {times[mode][-1]:.1f} s", flush=True)
+            found = re.search(r"--compile auto: (.*)", (root / f"auto-{count}.log").read_text())  # what auto decided
+            decision = found[1] if found else "eager"
+            row = {"images": count, "size": size, "megapixels": count * size * size / 1e6, "decision": decision}
             for mode in MODES:
-                row[f"{mode}_s"] = statistics.median(times[mode])
-                row[f"{mode}_times_s"] = times[mode]
-            row["auto_over_never"] = row["auto_s"] / row["never_s"]
-            rows.append(row)
+                row.update({f"{mode}_s": statistics.median(times[mode]), f"{mode}_times_s": times[mode]})
+            rows.append({**row, "auto_over_never": row["auto_s"] / row["never_s"]})
     return {"threshold_megapixels": STYLIZE_COMPILE_MIN_MEGAPIXELS, "repeats": repeats, "rows": rows}
 
 
@@ -84,13 +79,11 @@ def primary_metric(preset: str) -> str:
     return compose_config([f"experiment={preset}"]).get("ablation", {}).get("primary_metric") or "val/loss"
 
 
-def _train(arguments: list[str], log: Path) -> float:
+def _train(arguments: list[str], folder: Path) -> float:
+    """``train.py`` with its logs and checkpoints in ``folder``, its output in ``folder``.log."""
+    paths = [f"paths.log_dir={folder}/logs", f"paths.checkpoint_dir={folder}/checkpoints"]
     # Exit status 3: the sweep skipped invalid grid points (stylenorm/sweep_summary.py).
-    return timed_run([sys.executable, str(TRAIN_SCRIPT), *arguments], log, ok=(0, 3))
-
-
-def _paths(folder: Path) -> list[str]:
-    return [f"paths.log_dir={folder}/logs", f"paths.checkpoint_dir={folder}/checkpoints"]
+    return timed_run([sys.executable, str(TRAIN_SCRIPT), *arguments, *paths], folder.with_suffix(".log"), ok=(0, 3))
 
 
 def _final_metrics(logs: Path, metric: str) -> dict[str, float]:
@@ -109,13 +102,12 @@ def sweep_report(preset: str, out: Path, overrides: list[str], metric: str) -> d
     common = [f"experiment={preset}", "trainer.enable_progress_bar=false", *overrides]
     # The warm-up is one run: no sweeping overrides (`norm=instance,batch`; a list `[a,b]` is one value).
     single = [o for o in common if "," not in (v := o.split("=", 1)[-1]) or v.startswith(("[", "{", "'", '"'))]
-    warm = [*single, "hydra.mode=RUN", "trainer.max_steps=2", *_paths(out / "warm-up")]
     print("  warm-up run (builds the data) ...", flush=True)
-    _train(warm, out / "warm-up.log")
+    _train([*single, "hydra.mode=RUN", "trainer.max_steps=2"], out / "warm-up")
     seconds, finals = {}, {}
     for launcher, extra in LAUNCHERS.items():
         print(f"  {launcher} sweep ...", flush=True)
-        seconds[launcher] = _train(["-m", *common, *extra, *_paths(out / launcher)], out / f"{launcher}.log")
+        seconds[launcher] = _train(["-m", *common, *extra], out / launcher)
         finals[launcher] = _final_metrics(out / launcher / "logs", metric)
         print(f"  {launcher}: {len(finals[launcher])} runs finished in {seconds[launcher]:.0f} s", flush=True)
     sequential, parallel = finals["sequential"], finals["parallel"]

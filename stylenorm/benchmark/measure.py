@@ -7,17 +7,15 @@ import contextlib
 import ctypes
 import dataclasses
 import functools
-import os
+import re
 import statistics
-import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,21 +72,18 @@ def seconds_of(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]
     return time.perf_counter() - start, result
 
 
-def resident_bytes() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE
-    except OSError:
-        return 0
+def _status_bytes(field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (its peak since the last reset) of this process, in bytes."""
+    return int(re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())[1]) * 1024
 
 
 class PeakMemory:
-    """Context manager: ``peak_bytes`` = the most memory in use above the level at entry."""
+    """Context manager: ``peak_bytes`` = the most memory in use above the level at entry (CPU: 0 outside Linux)."""
 
-    def __init__(self, device: torch.device, interval_s: float = 0.0005):
+    def __init__(self, device: torch.device):
         self.device = device
-        self.interval_s = interval_s
         self.peak_bytes = 0
+        self._base: int | None = None
 
     def __enter__(self) -> PeakMemory:
         synchronize(self.device)
@@ -101,25 +96,18 @@ class PeakMemory:
         _mallopt(256 * 1024, 256 * 1024)
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-        self._base = self._peak = resident_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        with contextlib.suppress(OSError):  # the kernel's peak resident set back to the current one
+            Path("/proc/self/clear_refs").write_text("5")
+            self._base = _status_bytes("VmRSS")
         return self
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self._peak = max(self._peak, resident_bytes())
-            time.sleep(self.interval_s)
 
     def __exit__(self, *exc: Any) -> None:
         synchronize(self.device)
         if self.device.type == "cuda":
             self.peak_bytes = torch.cuda.max_memory_allocated(self.device) - self._base
             return
-        self._stop.set()
-        self._thread.join()
-        self.peak_bytes = max(0, max(self._peak, resident_bytes()) - self._base)
+        if self._base is not None:
+            self.peak_bytes = max(0, _status_bytes("VmHWM") - self._base)
         malloc_for_timing()
 
 

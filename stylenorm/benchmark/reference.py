@@ -16,6 +16,13 @@ from stylenorm.networks import ConvNormActAutoencoder, PatchDiscriminator, Resne
 from stylenorm.nn.init import init_weights_normal as init_normal  # weights ~ N(0, 0.02): setup, not timed
 
 
+def optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> torch.Tensor:
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
 class ReferenceCycleGAN:
     """One CycleGAN iteration: both generators, then both discriminators (LSGAN, cycle, identity)."""
 
@@ -30,8 +37,7 @@ class ReferenceCycleGAN:
 
     @staticmethod
     def gan_loss(prediction: torch.Tensor, real: bool) -> torch.Tensor:
-        target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
-        return F.mse_loss(prediction, target)
+        return F.mse_loss(prediction, torch.full_like(prediction, float(real)))
 
     def step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> torch.Tensor:
         fake_B, fake_A = self.G_A(real_A), self.G_B(real_B)
@@ -46,18 +52,14 @@ class ReferenceCycleGAN:
             + 0.5 * self.lambda_cycle * F.l1_loss(self.G_A(real_B), real_B)
             + 0.5 * self.lambda_cycle * F.l1_loss(self.G_B(real_A), real_A)
         )
-        self.opt_G.zero_grad()
-        loss_G.backward()
-        self.opt_G.step()
+        optimize(self.opt_G, loss_G)
         self.D_A.requires_grad_(True)
         self.D_B.requires_grad_(True)
         loss_D = 0.5 * (self.gan_loss(self.D_A(real_B), True) + self.gan_loss(self.D_A(fake_B.detach()), False))
         loss_D = loss_D + 0.5 * (
             self.gan_loss(self.D_B(real_A), True) + self.gan_loss(self.D_B(fake_A.detach()), False)
         )
-        self.opt_D.zero_grad()
-        loss_D.backward()
-        self.opt_D.step()
+        optimize(self.opt_D, loss_D)
         return loss_G.detach()
 
 
@@ -102,11 +104,7 @@ class ReferenceStyleTransfer:
             F.mse_loss(gram(fy), gs.expand(fy.shape[0], -1, -1))
             for fy, gs in zip(features_y, self.style_grams, strict=True)
         )
-        loss = content_loss + style_loss
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
+        return optimize(self.optimizer, content_loss + style_loss)
 
 
 class ReferenceAutoencoder:
@@ -117,11 +115,7 @@ class ReferenceAutoencoder:
         self.optimizer = torch.optim.Adam(self.network.parameters(), 1e-3)
 
     def step(self, images: torch.Tensor) -> torch.Tensor:
-        loss = F.l1_loss(self.network(images), images)
-        self.optimizer.zero_grad()
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
+        return optimize(self.optimizer, F.l1_loss(self.network(images), images))
 
 
 def reference_load(path, load_size: int, crop: int) -> torch.Tensor:

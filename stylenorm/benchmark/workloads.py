@@ -96,30 +96,25 @@ class StepTimer(pl.Callback):
     then timed steps, each followed by one timed ``reference_step`` where given, so that the two alternate."""
 
     def __init__(self, device: torch.device, warmup: int, reference_step: Callable[[], Any] | None = None):
-        self.reference_step = reference_step
-        self.device = device
-        self.warmup = max(1, warmup)
-        self.project = Samples()
-        self.reference = Samples()
+        self.device, self.warmup, self.reference_step = device, max(1, warmup), reference_step
+        self.project, self.reference = Samples(), Samples()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        measure.synchronize(self.device)
         if batch_idx == 0:
             self._memory = measure.PeakMemory(self.device).__enter__()
+        measure.synchronize(self.device)
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         measure.synchronize(self.device)
         elapsed = time.perf_counter() - self._start
         if batch_idx == 0:
-            self._memory.__exit__(None, None, None)
-            self.project.peak_bytes = self._memory.peak_bytes
-            self.project.first_call_s = elapsed
-        if batch_idx < self.warmup:
-            return
-        self.project.times.append(elapsed)
-        if self.reference_step is not None:
-            measure.timed_call(self.reference_step, self.device, self.reference)
+            self._memory.__exit__()
+            self.project.peak_bytes, self.project.first_call_s = self._memory.peak_bytes, elapsed
+        elif batch_idx >= self.warmup:
+            self.project.times.append(elapsed)
+            if self.reference_step is not None:
+                measure.timed_call(self.reference_step, self.device, self.reference)
 
 
 def make_trainer(device: torch.device, precision: str, callbacks: list[pl.Callback], **kwargs: Any) -> pl.Trainer:
@@ -199,15 +194,15 @@ def scaling_report(model: str, timing: Timing, sizes: list[int], batches: list[i
     """Step times against image size (batch 1), batch size (at ``batch_px``) and, on a CPU with 2 or more
     cores, 2 DDP processes against 1 (same per-process batch); printed as they come."""
     report: dict[str, Any] = {"model": model, "size": [], "batch": [], "ddp": []}
-    for size in sizes:
-        seconds = step_seconds(model, size, 1, timing)
-        row = {"size": size, "batch": 1, "step_s": seconds, "ms_per_megapixel": 1000 * seconds / (size * size / 1e6)}
-        report["size"].append(row)
-        print(f"scaling: {model} {size} px batch 1: {seconds * 1000:.0f} ms/step", flush=True)
-    for batch in batches:
-        seconds = step_seconds(model, batch_px, batch, timing)
-        report["batch"].append({"size": batch_px, "batch": batch, "step_s": seconds, "images_per_s": batch / seconds})
-        print(f"scaling: {model} {batch_px} px batch {batch}: {seconds * 1000:.0f} ms/step", flush=True)
+    for sweep, size, batch in [("size", size, 1) for size in sizes] + [("batch", batch_px, b) for b in batches]:
+        seconds = step_seconds(model, size, batch, timing)
+        row = {"size": size, "batch": batch, "step_s": seconds}
+        if sweep == "size":
+            row["ms_per_megapixel"] = 1000 * seconds / (size * size / 1e6)
+        else:
+            row["images_per_s"] = batch / seconds
+        report[sweep].append(row)
+        print(f"scaling: {model} {size} px batch {batch}: {seconds * 1000:.0f} ms/step", flush=True)
     if timing.device.type == "cpu" and (os.cpu_count() or 1) >= 2:
         batch = batches[0]
         one = step_seconds(model, batch_px, batch, timing)
@@ -256,10 +251,7 @@ def inference_case(
     pixels = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device) * 255
     network_input = convention.to_network(pixels)
 
-    def reference() -> torch.Tensor:
-        with torch.no_grad():  # how the original test scripts stylize
-            return network(network_input)
-
+    reference = torch.no_grad()(functools.partial(network, network_input))  # how the original test scripts stylize
     samples = interleaved({"reference": reference, "project": lambda: stylizer(pixels, precision)}, timing, "reference")
     # The quality column: how far this project's pixels are from the reference's, in 0-255 gray levels.
     reference_pixels = convention.from_network(samples["reference"].last_result.float())

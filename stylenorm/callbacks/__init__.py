@@ -1,10 +1,14 @@
 """Lightning callbacks configured in ``configs/callbacks/``."""
 
+from stylenorm.callbacks.checkpoints import (
+    RandomStateCheckpoint,
+    TimedCheckpoint,
+    collect_random_states,
+    restore_random_states,
+)
 from stylenorm.callbacks.divergence import DivergenceGuard
 from stylenorm.callbacks.norm_statistics import NormStatistics, activation_statistics
 from stylenorm.callbacks.progress import RunProgressBar, RunProgressLog, run_progress
-from stylenorm.callbacks.random_state import RandomStateCheckpoint, collect_random_states, restore_random_states
-from stylenorm.callbacks.timed_checkpoint import TimedCheckpoint
 
 __all__ = [
     "DivergenceGuard",

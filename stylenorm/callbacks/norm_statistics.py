@@ -8,6 +8,7 @@ learned norms chose under ``norm_mix/...``. Tags: docs/modules.md; switching it 
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -100,7 +101,8 @@ class NormStatistics(Callback):
         for network_name, network in pl_module.named_children():
             norm_layers = [(f"{network_name}/{path}", m) for path, m in network.named_modules() if is_norm_layer(m)]
             for name, module in select_layers(norm_layers, self.layers):
-                self._handles.append(module.register_forward_hook(self._hook(name, module)))
+                record = functools.partial(self._record, name, getattr(module, "num_groups", None))  # group, layer
+                self._handles.append(module.register_forward_hook(record))
             for path, module in network.named_modules():
                 if has_learned_mixture(module):  # batch-instance, switchable: per-channel or per-statistic values
                     for key, value in module.learned_mixture().items():
@@ -108,18 +110,10 @@ class NormStatistics(Callback):
         if not self._handles and block == 0:
             log.info("NormStatistics: the model has no norm layers (norm=none?); nothing to log.")
 
-    def _hook(self, name: str, module: nn.Module):
-        num_groups = getattr(module, "num_groups", None)  # group and layer norm only
-
-        def record(_module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
-            if name in self._records:  # a later call in the same step (CycleGAN's cycle, identity)
-                return
-            self._records[name] = {
-                "before": _statistics_tensors(inputs[0], num_groups),
-                "after": _statistics_tensors(output, num_groups),
-            }
-
-        return record
+    def _record(self, name: str, num_groups: int | None, module: nn.Module, inputs: tuple[Tensor], output: Tensor):
+        if name not in self._records:  # else a later call in the same step (CycleGAN's cycle, identity)
+            before, after = _statistics_tensors(inputs[0], num_groups), _statistics_tensors(output, num_groups)
+            self._records[name] = {"before": before, "after": after}
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -151,14 +145,10 @@ class NormStatistics(Callback):
                         logger.experiment.add_histogram(f"{tag}/channel_stds", stds.cpu(), self._step)
         self._records = {}
 
-    def _remove_hooks(self) -> None:
+    def _remove_hooks(self, *hook_arguments: Any, **stage: Any) -> None:
         for handle in self._handles:
             handle.remove()
         self._handles = []
 
     # A step that raises never reaches on_train_batch_end: the hooks must not outlive the fit.
-    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
-        self._remove_hooks()
-
-    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        self._remove_hooks()
+    on_exception = teardown = _remove_hooks

@@ -15,6 +15,7 @@ from typing import Any
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.callbacks import RichProgressBar
+from rich import get_console
 
 log = logging.getLogger(__name__)
 
@@ -53,51 +54,38 @@ class RunProgressLog(Callback):
         self.planned: int | None = None
         self.estimate_seconds: float | None = None  # the announced run length (from the start of training)
         self._warm: tuple[float, int] | None = None  # (time, step) after the first batch
-        self._validation_began: float | None = None
+        self._sanity_seconds: float | None = None
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._steps_per_batch = getattr(pl_module, "optimizer_steps_per_batch", 1)
         self.planned = planned_steps(trainer, self._steps_per_batch)
         self._started = self._last_line = time.monotonic()
         self._first_step = trainer.global_step  # a resumed run starts where its checkpoint stopped
-        self._warm = self._validation_began = self.estimate_seconds = None
-        self._validation_seconds = 0.0  # spent validating since warm-up
-        self._validations = 0
+        self._warm = self.estimate_seconds = None
+        self._validation_seconds, self._validations = 0.0, 0  # spent validating since warm-up, and how often
         self._next_percent = self.every_percent
 
-    def on_sanity_check_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._sanity_began = time.monotonic()
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._validation_began = time.monotonic()
 
-    def on_sanity_check_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._sanity_seconds = time.monotonic() - self._sanity_began
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        seconds = time.monotonic() - self._validation_began
+        if trainer.sanity_checking:  # before training: the first estimate of a validation's time
+            self._sanity_seconds = seconds
+        elif self._warm is not None:
+            self._validation_seconds += seconds
+            self._validations += 1
 
     def _validation_estimate(self, trainer: Trainer) -> float | None:
         """Seconds per validation: measured ones, else the sanity check's time per batch scaled to a full one."""
         if self._validations:
             return self._validation_seconds / self._validations
-        seconds = getattr(self, "_sanity_seconds", None)
         sanity, full = sum(trainer.num_sanity_val_batches or []), sum(trainer.num_val_batches or [])
-        if seconds is None or not sanity or not math.isfinite(full):
+        if self._sanity_seconds is None or not sanity or not math.isfinite(full):
             return None
-        return seconds / sanity * full
+        return self._sanity_seconds / sanity * full
 
-    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if not trainer.sanity_checking:
-            self._validation_began = time.monotonic()
-
-    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self._validation_began is not None and self._warm is not None:
-            self._validation_seconds += time.monotonic() - self._validation_began
-            self._validations += 1
-        self._validation_began = None
-
-    def seconds_per_step(self, now: float, step: int) -> float | None:
-        """Training time per optimizer step since warm-up, validation time left out."""
-        if self._warm is None or step <= self._warm[1]:
-            return None
-        return (now - self._warm[0] - self._validation_seconds) / (step - self._warm[1])
-
-    def remaining_validations(self, trainer: Trainer, step: int) -> int:
+    def _remaining_validations(self, trainer: Trainer, step: int) -> int:
         """Validations still to come: the scheduled ones plus the final one ``train.py`` runs."""
         if self.planned is None or not trainer.enable_validation or trainer.limit_val_batches == 0:
             return 0
@@ -107,13 +95,14 @@ class RunProgressLog(Callback):
         batches_left = (self.planned - step) / self._steps_per_batch
         return int(batches_left // (every_batches * max(1, trainer.check_val_every_n_epoch or 1))) + 1
 
-    def seconds_left(self, trainer: Trainer, now: float, step: int) -> float | None:
-        per_step = self.seconds_per_step(now, step)
-        if per_step is None or self.planned is None:
-            return None
-        left = max(0, self.planned - step) * per_step
-        each = self._validation_estimate(trainer)
-        return left if each is None else left + self.remaining_validations(trainer, step) * each
+    def _per_step(self, now: float, step: int) -> float:
+        """Training time per optimizer step since warm-up, validation time left out."""
+        return (now - self._warm[0] - self._validation_seconds) / (step - self._warm[1])
+
+    def _seconds_left(self, trainer: Trainer, now: float, step: int) -> float:
+        """The planned steps still to come at :meth:`_per_step`, and the validations."""
+        left, each = max(0, self.planned - step) * self._per_step(now, step), self._validation_estimate(trainer)
+        return left if each is None else left + self._remaining_validations(trainer, step) * each
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx) -> None:
         if not trainer.is_global_zero:
@@ -128,18 +117,18 @@ class RunProgressLog(Callback):
         elif self.lines:
             percent = 100 * step / self.planned if self.planned else None
             if now - self._last_line >= self.every_seconds or (percent is not None and percent >= self._next_percent):
-                log.info(self.progress_line(trainer, now, step))
+                log.info(self._progress_line(trainer, now, step))
                 self._last_line = now
                 if percent is not None:
                     self._next_percent = (math.floor(percent / self.every_percent) + 1) * self.every_percent
 
     def _announce(self, trainer: Trainer, now: float, step: int) -> None:
-        per_step = self.seconds_per_step(now, step)
+        per_step = self._per_step(now, step)
         if self.planned is None:
             log.info("Run length: no step or epoch limit known; %.3g s per step on this machine.", per_step)
             self.estimate_seconds = math.inf
             return
-        validations, each = self.remaining_validations(trainer, step), self._validation_estimate(trainer)
+        validations, each = self._remaining_validations(trainer, step), self._validation_estimate(trainer)
         note = ""
         if validations:
             plural = "s" * (validations > 1)
@@ -147,7 +136,7 @@ class RunProgressLog(Callback):
                 note = f"; {validations} validation{plural} not timed yet"
             else:
                 note = f", {validations} validation{plural} of about {duration(each)}"
-        self.estimate_seconds = now - self._started + self.seconds_left(trainer, now, step)
+        self.estimate_seconds = now - self._started + self._seconds_left(trainer, now, step)
         log.info(
             "Run length: %d steps, about %s on this machine (%.3g s per step over steps %d-%d%s). "
             "Progress is shown %s.",
@@ -160,13 +149,12 @@ class RunProgressLog(Callback):
             f"every {duration(self.every_seconds)} or {self.every_percent:g}% of the run" if self.lines else "below",
         )
 
-    def progress_line(self, trainer: Trainer, now: float, step: int) -> str:
+    def _progress_line(self, trainer: Trainer, now: float, step: int) -> str:
         """``Step 300/1500 (20%), 2 min 40 s elapsed, about 10 min left; train/loss 0.0123``."""
         position = f"{step}/{self.planned} ({100 * step / self.planned:.0f}%)" if self.planned else f"{step}"
         text = f"Step {position}, {duration(now - self._started)} elapsed"
-        left = self.seconds_left(trainer, now, step) if self.planned else None
-        if left is not None:
-            text += f", about {duration(left)} left"
+        if self.planned:
+            text += f", about {duration(self._seconds_left(trainer, now, step))} left"
         metrics = ", ".join(
             f"{name} {float(value):.4g}" for name, value in sorted(trainer.progress_bar_metrics.items())
         )
@@ -188,10 +176,7 @@ class RunProgressBar(RichProgressBar):
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, terminal: bool | None = None):
         super().__init__()
         if terminal is None:
-            from rich import get_console
-
             terminal = get_console().is_terminal or get_console().is_jupyter
-        self.terminal = terminal
         self.run_log = RunProgressLog(every_seconds, every_percent, lines=not terminal)
         if not terminal:
             self.disable()
@@ -240,14 +225,7 @@ def _and_run_log(hook: str):
     return both
 
 
-for _hook in (
-    "on_train_start",
-    "on_sanity_check_start",
-    "on_sanity_check_end",
-    "on_validation_start",
-    "on_validation_end",
-    "on_train_end",
-):
+for _hook in ("on_train_start", "on_validation_start", "on_validation_end", "on_train_end"):
     setattr(RunProgressBar, _hook, _and_run_log(_hook))
 
 
