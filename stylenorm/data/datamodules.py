@@ -21,11 +21,10 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
 import stylenorm.data.transforms as transforms
-from stylenorm.data.between_tasks import check_alpha
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, embedded_style_images, materialize_embedded
 from stylenorm.data.images import list_images, load_rgb
-from stylenorm.data.known_answer import KNOWN_ANSWERS, check_known_answer
+from stylenorm.data.known_answer import KNOWN_ANSWERS, check_alpha, check_known_answer
 from stylenorm.data.resumable import ResumableDataLoader, run_seed
 
 log = logging.getLogger(__name__)

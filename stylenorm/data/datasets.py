@@ -13,9 +13,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from stylenorm.data.between_tasks import check_alpha, known_answer_pair
 from stylenorm.data.images import ImageList, PathLikeStr, list_images
-from stylenorm.data.known_answer import check_known_answer, stable_seed
+from stylenorm.data.known_answer import check_alpha, check_known_answer, known_answer_pair, stable_seed
 from stylenorm.data.transforms import to_float_tensor
 
 Images = PathLikeStr | Sequence[PathLikeStr]
