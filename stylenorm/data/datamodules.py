@@ -25,7 +25,7 @@ from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, Unpa
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, embedded_style_images, materialize_embedded
 from stylenorm.data.images import list_images, load_rgb
 from stylenorm.data.known_answer import KNOWN_ANSWERS, check_alpha, check_known_answer
-from stylenorm.data.resumable import ResumableDataLoader, run_seed
+from stylenorm.data.resumable import ResumableDataLoader
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class _ImageDataModule(LightningDataModule):
         return ResumableDataLoader(
             dataset,
             batch_size=self.batch_size,
-            seed=run_seed(),
+            seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),  # the run's, as seed_everything publishes it
             drop_last=-(-len(dataset) // replicas) > self.batch_size,  # per process: each gets ceil(n / replicas)
             num_replicas=replicas,
             rank=rank,

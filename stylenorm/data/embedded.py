@@ -72,10 +72,10 @@ def _write_tiles(folder: Path, tiles: Sequence[Tile], pixels: Sequence[np.ndarra
         _write_png(folder / f"{tile.name}.png", tile.pixels if pixels is None else pixels[index])
 
 
-def photo_split(tiles: Sequence[Tile] | None = None) -> dict[str, list[Tile]]:
+def photo_split() -> dict[str, list[Tile]]:
     """``{"train", "val", "test"}`` tiles: test = every tile of :data:`TEST_PHOTOS` (in tile order),
     val = :data:`VAL_TILES` tiles of the other photos and train = the rest (a seeded permutation)."""
-    tiles = sources.photo_tiles() if tiles is None else tiles
+    tiles = sources.photo_tiles()
     test_stems = {Path(name).stem for name in TEST_PHOTOS}
     test = [tile for tile in tiles if tile.photo in test_stems]
     rest = [tile for tile in tiles if tile.photo not in test_stems]

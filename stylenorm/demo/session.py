@@ -86,7 +86,6 @@ class DemoSession:
             raise DemoError(f"{Path(checkpoint).name} cannot be used: {first_line(error)}") from None
 
     def read(self, image: ImageSource | None = None, sample: str | None = None) -> PreparedImage:
-        """The uploaded file when given (or an image already read), else the named sample image."""
         return read_image(image, sample, self.max_pixels)
 
     def _inputs(self, image, sample, checkpoints: Checkpoints) -> tuple[PreparedImage, list[CheckpointEntry]]:
