@@ -73,6 +73,7 @@ class _ImageDataModule(LightningDataModule):
         super().__init__()
         if self.image_size < 1 or self.batch_size < 1:
             raise ValueError(f"data.image_size, data.batch_size must be > 0, got {self.image_size}, {self.batch_size}.")
+        check_known_answer(self.known_answer)
         self.root = Path(self.root)
         self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
         self.train_set: Dataset | None = None
@@ -141,7 +142,6 @@ class UnpairedDataModule(_ImageDataModule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_known_answer(self.known_answer)
         if self.eval_split not in ("test", "val"):
             raise ValueError(f"eval_split={self.eval_split!r}: expected test or val (held-out training images).")
         if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != self.known_answer:
@@ -211,7 +211,6 @@ class ImageFolderDataModule(_ImageDataModule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_known_answer(self.known_answer)
         self.mixture_alpha = check_alpha(self.mixture_alpha)
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
@@ -221,10 +220,9 @@ class ImageFolderDataModule(_ImageDataModule):
         val = ImageFolderDataset(val_images, transforms.eval_transform(self.image_size), key=self.key)
         if self.known_answer is None:
             return train, val
-        alpha = self.mixture_alpha
         return (
-            KnownAnswerDataset(train, self.known_answer, mixture_alpha=alpha),
-            KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=alpha),
+            KnownAnswerDataset(train, self.known_answer, mixture_alpha=self.mixture_alpha),
+            KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=self.mixture_alpha),
         )
 
 
