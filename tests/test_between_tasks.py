@@ -1,4 +1,4 @@
-"""The tasks between the extremes (stylenorm/data/between_tasks.py) against numpy recomputations of
+"""The tasks between the extremes (stylenorm/data/known_answer.py) against numpy recomputations of
 their documented formulas; the embedded autoencoder data pose them."""
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ from PIL import Image
 from test_known_answer import affine_fit, reference_exposure_answer, reference_grade
 
 from stylenorm.data import ImageFolderDataModule
-from stylenorm.data.between_tasks import (
+from stylenorm.data.known_answer import (
+    KNOWN_ANSWERS,
     LIGHTING_GAIN_RANGE,
     LIGHTING_GAMMA_RANGE,
     VIGNETTE_CENTRE_RANGE,
     VIGNETTE_RANGE,
     apply_lighting,
+    colour_grade,
+    exposure_answer,
     known_answer_pair,
     lighting_pair,
     lighting_parameters,
     mixture_answer,
 )
-from stylenorm.data.known_answer import KNOWN_ANSWERS, colour_grade, exposure_answer
 from stylenorm.data.sources import photo_tiles
 
 

@@ -224,15 +224,15 @@ def test_the_difference_map_measures_the_difference_in_gray_levels(tmp_path):
 
 
 def test_the_relit_inputs_clipped_fraction_is_measured_and_explained():
-    from stylenorm.demo.compare import _relit, invariance_note
+    from stylenorm.demo.compare import invariance_note, relit
 
     pixels = torch.tensor([0, 51, 102, 153, 204, 255], dtype=torch.uint8).repeat(3, 1)[:, None, :]  # 3x1x6
-    relit, clipped = _relit(pixels, brightness=0.3, contrast=1.0)
+    lit, clipped = relit(pixels, brightness=0.3, contrast=1.0)
     # + 0.3 pushes 204 (0.8) past 1; 255 was white already, so it is not counted: 1 of 6 values clipped
     assert clipped == pytest.approx(1 / 6)
-    assert relit[0, 0].tolist() == [76, 128, 179, 230, 255, 255]  # 76.5 rounds to even
+    assert lit[0, 0].tolist() == [76, 128, 179, 230, 255, 255]  # 76.5 rounds to even
     assert "clipped to black or white" in invariance_note(clipped) and "zero padding" in invariance_note(clipped)
-    assert _relit(pixels, 0.0, 1.0)[1] == 0 and "16.7%" in invariance_note(clipped)
+    assert relit(pixels, 0.0, 1.0)[1] == 0 and "16.7%" in invariance_note(clipped)
 
 
 @pytest.mark.integration

@@ -30,8 +30,13 @@ from stylenorm.data import (
     random_exposure,
 )
 from stylenorm.data import embedded as embedded_module
-from stylenorm.data.between_tasks import known_answer_pair
-from stylenorm.data.known_answer import apply_exposure, exposure_parameters, stable_seed, warm_film_grade
+from stylenorm.data.known_answer import (
+    apply_exposure,
+    exposure_parameters,
+    known_answer_pair,
+    stable_seed,
+    warm_film_grade,
+)
 from stylenorm.data.sources import photo_tiles
 
 CONFIG_DIR = REPO_ROOT / "configs"

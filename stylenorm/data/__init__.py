@@ -2,7 +2,6 @@
 tensors ``(3, H, W)`` in [0, 1]. Layouts: docs/training.md, "Data".
 """
 
-from stylenorm.data.between_tasks import known_answer_pair
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, EMBEDDED_NAMES, materialize_embedded
 from stylenorm.data.images import (
@@ -17,6 +16,7 @@ from stylenorm.data.known_answer import (
     KNOWN_ANSWERS,
     colour_grade,
     exposure_answer,
+    known_answer_pair,
     known_answer_transform,
     random_exposure,
 )

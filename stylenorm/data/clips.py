@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 
 import numpy as np
 import torch
@@ -105,29 +106,22 @@ def entering_clip(size: int = 96, count: int = 16, side: int = 32, speed: int = 
     cat = _photo("chelsea.png", 2 * side)
     sprite = cat[(cat.shape[0] - side) // 2 :][:side, (cat.shape[1] - side) // 2 :][:, :side]
     top = (size - side) // 2
-    lefts = [speed * t - side for t in range(count)]  # starts just outside the left edge
-    frames = []
-    for left in lefts:
-        frame = background.copy()
+    frames, covered = [], []
+    for left in [speed * t - side for t in range(count)]:  # starts just outside the left edge
         visible = slice(max(left, 0), max(min(left + side, size), 0))
+        frame = background.copy()
         frame[top : top + side, visible] = sprite[:, visible.start - left : visible.stop - left]
         frames.append(frame)
+        covered.append(torch.zeros(size, size, dtype=torch.bool))
+        covered[-1][top : top + side, visible] = True
     grid = pixel_grid(size, size)
     sources, valids = [], []
-    for t in range(count - 1):
-        before, after = _covered(lefts[t], top, side, size), _covered(lefts[t + 1], top, side, size)
+    for before, after in itertools.pairwise(covered):
         source = torch.where(after[..., None], grid - torch.tensor([speed, 0.0]), grid)
         # On the square: its previous position must have been in view; elsewhere: the square must not have hidden it.
-        valid = torch.where(after, inside(source, size, size), ~before)
+        valids.append(torch.where(after, inside(source, size, size), ~before))
         sources.append(source)
-        valids.append(valid)
     return Clip("entering", _stack(frames), torch.stack(sources), torch.stack(valids))
-
-
-def _covered(left: int, top: int, side: int, size: int) -> torch.Tensor:
-    mask = torch.zeros(size, size, dtype=torch.bool)
-    mask[top : top + side, max(left, 0) : max(min(left + side, size), 0)] = True
-    return mask
 
 
 _MAKERS = {"pan": pan_clip, "zoom": zoom_clip, "brightness": brightness_clip, "entering": entering_clip}

@@ -21,12 +21,11 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional
 
 import stylenorm.data.transforms as transforms
-from stylenorm.data.between_tasks import check_alpha
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
 from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, embedded_style_images, materialize_embedded
 from stylenorm.data.images import list_images, load_rgb
-from stylenorm.data.known_answer import KNOWN_ANSWERS, check_known_answer
-from stylenorm.data.resumable import ResumableDataLoader, run_seed
+from stylenorm.data.known_answer import KNOWN_ANSWERS, check_alpha, check_known_answer
+from stylenorm.data.resumable import ResumableDataLoader
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +73,7 @@ class _ImageDataModule(LightningDataModule):
         super().__init__()
         if self.image_size < 1 or self.batch_size < 1:
             raise ValueError(f"data.image_size, data.batch_size must be > 0, got {self.image_size}, {self.batch_size}.")
+        check_known_answer(self.known_answer)
         self.root = Path(self.root)
         self.embedded_root = Path(self.embedded_root) if self.embedded_root is not None else self.root
         self.train_set: Dataset | None = None
@@ -97,31 +97,30 @@ class _ImageDataModule(LightningDataModule):
         log.info("data.val_root is null: holding out %d of the %d images in %s.", len(val), len(images), self.root)
         return train, val
 
-    def _loader(self, dataset: Dataset | None, batch_size: int, train: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() must run before its dataloaders are requested.")
         workers = {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
         workers["pin_memory"] = torch.cuda.is_available()
         if not train:  # its own generator: a validation never draws from the run's random stream
-            return DataLoader(dataset, batch_size=batch_size, generator=torch.Generator(), **workers)
-        trainer = self.trainer
-        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+            size = min(self.batch_size, len(dataset))
+            return DataLoader(dataset, batch_size=size, generator=torch.Generator(), **workers)
+        replicas, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
         return ResumableDataLoader(
             dataset,
-            batch_size=batch_size,
-            seed=run_seed(),
-            drop_last=-(-len(dataset) // replicas) > batch_size,  # per process: each gets ceil(n / replicas)
+            batch_size=self.batch_size,
+            seed=int(os.environ.get("PL_GLOBAL_SEED", 0)),  # the run's, as seed_everything publishes it
+            drop_last=-(-len(dataset) // replicas) > self.batch_size,  # per process: each gets ceil(n / replicas)
             num_replicas=replicas,
             rank=rank,
             **workers,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, self.batch_size, train=True)
+        return self._loader(self.train_set, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        size = min(self.batch_size, len(self.val_set)) if self.val_set is not None else self.batch_size
-        return self._loader(self.val_set, size, train=False)
+        return self._loader(self.val_set, train=False)
 
 
 @dataclass(eq=False)
@@ -143,7 +142,6 @@ class UnpairedDataModule(_ImageDataModule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_known_answer(self.known_answer)
         if self.eval_split not in ("test", "val"):
             raise ValueError(f"eval_split={self.eval_split!r}: expected test or val (held-out training images).")
         if self.embedded and CYCLEGAN_KNOWN_ANSWERS.get(self.embedded, "") != self.known_answer:
@@ -213,7 +211,6 @@ class ImageFolderDataModule(_ImageDataModule):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_known_answer(self.known_answer)
         self.mixture_alpha = check_alpha(self.mixture_alpha)
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
@@ -223,10 +220,9 @@ class ImageFolderDataModule(_ImageDataModule):
         val = ImageFolderDataset(val_images, transforms.eval_transform(self.image_size), key=self.key)
         if self.known_answer is None:
             return train, val
-        alpha = self.mixture_alpha
         return (
-            KnownAnswerDataset(train, self.known_answer, mixture_alpha=alpha),
-            KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=alpha),
+            KnownAnswerDataset(train, self.known_answer, mixture_alpha=self.mixture_alpha),
+            KnownAnswerDataset(val, self.known_answer, self.seed, mixture_alpha=self.mixture_alpha),
         )
 
 
@@ -262,42 +258,41 @@ class StyleDataModule(ImageFolderDataModule):
             _check_styles(self.style_images, self._style_key)
 
     def _style_paths(self) -> list[Path]:
-        num_styles = self.num_styles
-        if self.style_images is None:
-            if num_styles not in (None, 1):
-                if self.embedded != "style":
-                    message = f"data.num_styles={num_styles} is for data=embedded_style"
-                    raise ValueError(f"{message}; list your own: data.style_images=[a.jpg,b.jpg,...].")
-                return embedded_style_images(self.embedded_root, num_styles)
-            if self.style_image is None:
-                raise ValueError("No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...].")
-            return [Path(self.style_image)]
-        paths = _paths(self.style_images)
-        if not paths or len(set(paths)) != len(paths):
-            raise ValueError(f"data.style_images={[str(p) for p in paths]}: list each painting once.")
-        if num_styles is not None and num_styles != len(paths):
-            raise ValueError(f"data.num_styles={num_styles} but data.style_images lists {len(paths)}; drop num_styles.")
-        return paths
-
-    def _build_datasets(self) -> tuple[Dataset, Dataset]:
-        _check_styles(self.style_images, self._style_key)
-        return super()._build_datasets()
+        if self.style_images is not None:
+            paths = _paths(self.style_images)
+            if not paths or len(set(paths)) != len(paths):
+                raise ValueError(f"data.style_images={[str(p) for p in paths]}: list each painting once.")
+            if self.num_styles not in (None, len(paths)):
+                count = f"data.num_styles={self.num_styles} but data.style_images lists {len(paths)}"
+                raise ValueError(f"{count}; drop num_styles.")
+            return paths
+        if self.num_styles not in (None, 1):
+            if self.embedded != "style":
+                raise ValueError(
+                    f"data.num_styles={self.num_styles} is for data=embedded_style; list your own: "
+                    f"data.style_images=[a.jpg,b.jpg,...]."
+                )
+            return embedded_style_images(self.embedded_root, self.num_styles)
+        if self.style_image is None:
+            raise ValueError("No style image: set data.style_image=FILE, or data.style_images=[a.jpg,b.jpg,...].")
+        return [Path(self.style_image)]
 
     def style_image_tensor(self) -> torch.Tensor:
         """The (first) style image as a float tensor (1, 3, h, w) in [0, 1]."""
         return self.style_image_tensors()[0]
 
     def style_image_tensors(self) -> list[torch.Tensor]:
-        """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1]."""
-        return [self._load_style(path) for path in _check_styles(self.style_images, self._style_key)]
-
-    def _load_style(self, path: Path) -> torch.Tensor:
-        image = load_rgb(path)
-        if self.style_size is not None:
-            scale = self.style_size / max(image.size)
-            size = [max(1, round(image.height * scale)), max(1, round(image.width * scale))]
-            image = functional.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-        return transforms.to_float_tensor()(image).unsqueeze(0)
+        """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1] (checked again: embedded
+        paintings exist only once set up)."""
+        tensors = []
+        for path in _check_styles(self.style_images, self._style_key):
+            image = load_rgb(path)
+            if self.style_size is not None:
+                scale = self.style_size / max(image.size)
+                size = [max(1, round(image.height * scale)), max(1, round(image.width * scale))]
+                image = functional.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+            tensors.append(transforms.to_float_tensor()(image).unsqueeze(0))
+        return tensors
 
 
 @dataclass(eq=False)
@@ -332,16 +327,14 @@ class ContentStylesDataModule(_ImageDataModule):
         self.style_val_images = _paths(self.style_val_images)
         transforms.adain_train_transform(self.image_size, self.load_size)  # fail now on a bad size pair
 
-    def _styles(self) -> list[Path]:
-        if self.style_images is not None:
-            return _check_styles(self.style_images, "data.style_images")
-        if self.style_root is not None:
-            return list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
-        return embedded_style_images(self.embedded_root)
-
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         content, val_content = self._content_split(self.val_root, "content photos")
-        styles = self._styles()
+        if self.style_images is not None:
+            styles = _check_styles(self.style_images, "data.style_images")
+        elif self.style_root is not None:
+            styles = list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
+        else:
+            styles = embedded_style_images(self.embedded_root)
         val_styles = styles
         if self.style_val_root is not None:
             val_styles = list_images(self.style_val_root, hint="Set data.style_val_root to a folder of paintings.")

@@ -13,9 +13,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from stylenorm.data.between_tasks import check_alpha, known_answer_pair
 from stylenorm.data.images import ImageList, PathLikeStr, list_images
-from stylenorm.data.known_answer import check_known_answer, stable_seed
+from stylenorm.data.known_answer import check_alpha, check_known_answer, known_answer_pair, stable_seed
 from stylenorm.data.transforms import to_float_tensor
 
 Images = PathLikeStr | Sequence[PathLikeStr]
@@ -23,10 +22,7 @@ Images = PathLikeStr | Sequence[PathLikeStr]
 
 def _image_list(images: Images, transform: Callable | None, what: str) -> ImageList:
     """An :class:`ImageList` of a folder (listed recursively) or of a list of files, described by their folder."""
-    if isinstance(images, (str, Path)) or hasattr(images, "__fspath__"):
-        paths = list_images(images)
-    else:
-        paths = [Path(path) for path in images]
+    paths = list_images(images) if isinstance(images, (str, os.PathLike)) else [Path(path) for path in images]
     with contextlib.suppress(ValueError):  # no paths, or absolute and relative ones mixed
         what = f"{what} under {os.path.commonpath([path.parent for path in paths])}"
     return ImageList(paths, transform or to_float_tensor(), description=what)
@@ -49,11 +45,13 @@ class ImageFolderDataset(Dataset):
 class UnpairedDataset(Dataset):
     """Two unaligned image sets (CycleGAN's A, B; AdaIN's content, style): item ``i`` = A[i % nA] and a random B."""
 
+    what = ""  # how the two sets are described in messages, before their keys
+
     def __init__(
         self, root_a: Images, root_b: Images, transform: Callable | None = None, keys: tuple[str, str] = ("A", "B")
     ) -> None:
-        self.a = _image_list(root_a, transform, f"{keys[0]} images")
-        self.b = _image_list(root_b, transform, f"{keys[1]} images")
+        self.a = _image_list(root_a, transform, f"{self.what}{keys[0]} images")
+        self.b = _image_list(root_b, transform, f"{self.what}{keys[1]} images")
         self.keys = keys
 
     def __len__(self) -> int:
@@ -65,9 +63,11 @@ class UnpairedDataset(Dataset):
         return {self.keys[0]: self.a.first_readable(index % len(self.a)), self.keys[1]: self.b.first_readable(b_index)}
 
 
-class UnpairedValidationDataset(Dataset):
+class UnpairedValidationDataset(UnpairedDataset):
     """Fixed pairs: item ``i`` = A[i], B[i % nB] and, with ``truth`` (one per A image), ``A_truth``[i] (skipped
     together with its A image when unreadable, so the two never misalign)."""
+
+    what = "validation "
 
     def __init__(
         self,
@@ -77,16 +77,10 @@ class UnpairedValidationDataset(Dataset):
         truth: Sequence[PathLikeStr] | None = None,
         keys: tuple[str, str] = ("A", "B"),
     ) -> None:
-        self.a = _image_list(images_a, transform, f"validation {keys[0]} images")
-        self.b = _image_list(images_b, transform, f"validation {keys[1]} images")
-        self.keys = keys
-        self.truth = None
-        if truth is not None:
-            if len(truth) != len(images_a):
-                raise ValueError(
-                    f"Got {len(truth)} ground-truth images for {len(images_a)} A images; expected one each."
-                )
-            self.truth = _image_list(truth, transform, "ground-truth images")
+        super().__init__(images_a, images_b, transform, keys)
+        if truth is not None and len(truth) != len(images_a):
+            raise ValueError(f"Got {len(truth)} ground-truth images for {len(images_a)} A images; expected one each.")
+        self.truth = _image_list(truth, transform, "ground-truth images") if truth is not None else None
 
     def __len__(self) -> int:
         return len(self.a)

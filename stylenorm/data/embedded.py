@@ -72,10 +72,10 @@ def _write_tiles(folder: Path, tiles: Sequence[Tile], pixels: Sequence[np.ndarra
         _write_png(folder / f"{tile.name}.png", tile.pixels if pixels is None else pixels[index])
 
 
-def photo_split(tiles: Sequence[Tile] | None = None) -> dict[str, list[Tile]]:
+def photo_split() -> dict[str, list[Tile]]:
     """``{"train", "val", "test"}`` tiles: test = every tile of :data:`TEST_PHOTOS` (in tile order),
     val = :data:`VAL_TILES` tiles of the other photos and train = the rest (a seeded permutation)."""
-    tiles = sources.photo_tiles() if tiles is None else tiles
+    tiles = sources.photo_tiles()
     test_stems = {Path(name).stem for name in TEST_PHOTOS}
     test = [tile for tile in tiles if tile.photo in test_stems]
     rest = [tile for tile in tiles if tile.photo not in test_stems]
@@ -108,50 +108,49 @@ def _write_split(root: Path, folders: Sequence[str]) -> None:
         _write_tiles(root / folder, split[name])
 
 
-def _build_cyclegan(root: Path) -> str:
-    _write_known_answer_layout(root, colour_grade)
-    return (
+def _write_style(root: Path) -> None:
+    _write_split(root, ("content", "val", "test"))
+    for name, paint in zip(EMBEDDED_STYLE_FILES, _STYLE_PAINTERS, strict=True):
+        _write_png(root / name, paint())
+
+
+#: How each embedded dataset is written into a folder, and what its README.txt says of it.
+_BUILDERS: dict[str, Callable[[Path], None]] = {
+    "cyclegan": lambda root: _write_known_answer_layout(root, colour_grade),
+    "cyclegan_exposure": lambda root: _write_known_answer_layout(root, exposure_answer, _exposure_inputs),
+    "style": _write_style,
+    "autoencoder": lambda root: _write_split(root, SPLITS),
+}
+_READMES = {
+    "cyclegan": (
         "Unpaired photo -> 'cold grade' (warm film grade, then red and blue swapped) translation\n"
         "in the CycleGAN layout.\n"
         "trainA/: photo tiles. trainB/: other photo tiles graded by f.\n"
         "testA/: tiles of photos never trained on; testA_truth/x.png = testB/x.png = f(testA/x.png).\n"
         "valA/: held-out tiles of the training photos (for tuning); valA_truth/ = valB/ = f(valA).\n"
         "f = stylenorm.data.known_answer_transform (formula in stylenorm/data/embedded.py).\n"
-    )
-
-
-def _build_cyclegan_exposure(root: Path) -> str:
-    _write_known_answer_layout(root, exposure_answer, _exposure_inputs)
-    return (
+    ),
+    "cyclegan_exposure": (
         "Unpaired 'random exposure' -> 'standardized, then graded' translation in the CycleGAN layout.\n"
         "trainA/: photo tiles, each under its own random gain and offset per channel (e).\n"
         "trainB/: other photo tiles standardized per channel, then graded by f (a).\n"
         "testA/, valA/: e(tiles) of the test and val splits (the split of the 'cyclegan' dataset);\n"
         "testA_truth/x.png = testB/x.png = a(clean tile of testA/x.png), the same for any e (valA alike).\n"
         "e, a, f: stylenorm.data.known_answer (formulas in stylenorm/data/known_answer.py).\n"
-    )
-
-
-def _build_style(root: Path) -> str:
-    _write_split(root, ("content", "val", "test"))
-    for name, paint in zip(EMBEDDED_STYLE_FILES, _STYLE_PAINTERS, strict=True):
-        _write_png(root / name, paint())
-    return (
+    ),
+    "style": (
         "Content photos and style images for fast style transfer.\n"
         "content/: training photo tiles. val/: held-out tiles of the training photos (for tuning).\n"
         "test/: tiles of photos never trained on.\n"
         "style.png: a procedural stained-glass mosaic (stylenorm.data.sources.mosaic_style_image).\n"
         "style_1.png, style_2.png: flowing bands and diagonal stripes (swirl_style_image, stripes_style_image),\n"
         "the further styles of data.num_styles=2 or 3 (norm=conditional_instance).\n"
-    )
-
-
-def _build_autoencoder(root: Path) -> str:
-    _write_split(root, SPLITS)
-    return (
+    ),
+    "autoencoder": (
         "Photo tiles for the autoencoder. train/: training tiles. val/: held-out tiles of the training\n"
         "photos (for tuning). test/: tiles of photos never trained on.\n"
-    )
+    ),
+}
 
 
 def embedded_style_images(root: str | os.PathLike, count: int = len(EMBEDDED_STYLE_FILES)) -> list[Path]:
@@ -162,14 +161,6 @@ def embedded_style_images(root: str | os.PathLike, count: int = len(EMBEDDED_STY
             f"1..{len(EMBEDDED_STYLE_FILES)}, or your own with data=content_style data.style_images=[a.jpg,b.jpg,...]."
         )
     return [Path(root) / name for name in EMBEDDED_STYLE_FILES[:count]]
-
-
-_BUILDERS: dict[str, Callable[[Path], str]] = {
-    "cyclegan": _build_cyclegan,
-    "cyclegan_exposure": _build_cyclegan_exposure,
-    "style": _build_style,
-    "autoencoder": _build_autoencoder,
-}
 
 
 def _read_manifest(root: Path) -> dict | None:
@@ -195,21 +186,6 @@ def _manifest(name: str, root: Path) -> dict:
 
 def _is_current(manifest: dict | None, name: str) -> bool:
     return manifest is not None and manifest.get("format_version") == FORMAT_VERSION and manifest.get("name") == name
-
-
-def _check_replaceable(name: str, root: Path, manifest: dict | None) -> None:
-    """Only an empty folder or an older version of the same embedded dataset may be replaced."""
-    if manifest is None:
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise FileExistsError(
-                f"{root} exists but is not an embedded dataset (no {MANIFEST}); refusing to overwrite it. Point "
-                f"data.embedded_root / data.root elsewhere, or set data.embedded=null to use it as your own data."
-            )
-    elif manifest.get("name") != name:
-        raise FileExistsError(
-            f"{root} holds the embedded {manifest.get('name')!r} dataset, but {name!r} was asked for there. "
-            f"Use a separate folder per dataset."
-        )
 
 
 def _move_into_place(staging: Path, root: Path, name: str) -> None:
@@ -240,15 +216,24 @@ def materialize_embedded(name: str, root: str | os.PathLike) -> Path:
     manifest = _read_manifest(root)
     if _is_current(manifest, name):
         return root
-    _check_replaceable(name, root, manifest)
+    if manifest is None and root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise FileExistsError(
+            f"{root} exists but is not an embedded dataset (no {MANIFEST}); refusing to overwrite it. Point "
+            f"data.embedded_root / data.root elsewhere, or set data.embedded=null to use it as your own data."
+        )
+    if manifest is not None and manifest.get("name") != name:  # only an older version of the same one is replaced
+        raise FileExistsError(
+            f"{root} holds the embedded {manifest.get('name')!r} dataset, but {name!r} was asked for there. "
+            f"Use a separate folder per dataset."
+        )
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = root.with_name(f".{root.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     start = time.perf_counter()
     try:
         staging.mkdir()
-        readme = _BUILDERS[name](staging)
+        _BUILDERS[name](staging)
         (staging / "README.txt").write_text(
-            f"stylenorm embedded dataset {name!r} (format version {FORMAT_VERSION}).\n{readme}"
+            f"stylenorm embedded dataset {name!r} (format version {FORMAT_VERSION}).\n{_READMES[name]}"
             f"Generated by stylenorm.data.materialize_embedded from photographs bundled with scikit-image "
             f"({', '.join(sources.PHOTOS)}), cut into {TILE_SIZE} px tiles; see stylenorm/data/sources.py.\n"
             f"Deterministic: regenerating gives byte-identical files (SHA-256 in {MANIFEST}).\n"

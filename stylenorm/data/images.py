@@ -72,18 +72,6 @@ def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") 
     return images
 
 
-def _to_8bit(image: Image.Image) -> Image.Image:
-    """Single-channel images of more than 8 bits as ``L``, scaled (PIL's ``convert`` would clip them at 255)."""
-    array = np.asarray(image)
-    if image.mode.startswith("I;16") or (image.mode == "I" and array.max(initial=0) > 255):
-        scaled = array.astype(np.float64) / 257.0  # 65535 -> 255
-    elif image.mode == "F" and array.max(initial=0.0) <= 1.0:
-        scaled = array.astype(np.float64) * 255.0  # float images in [0, 1]
-    else:
-        scaled = array.astype(np.float64)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
-
-
 #: The colour spaces (ICC ``xcolor_space``) an image mode can be converted from.
 _PROFILE_MODES = {"RGB ": ("RGB", "RGBA", "P"), "CMYK": ("CMYK",), "GRAY": ("L", "LA")}
 _SRGB = ImageCms.createProfile("sRGB")
@@ -123,9 +111,13 @@ def has_transparency(image: Image.Image) -> bool:
 
 def to_rgb(image: Image.Image, source: object = "image") -> Image.Image:
     """Any mode as 8-bit sRGB: high bit depths scaled, ICC profile applied, transparency composited over white."""
-    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-        icc = image.info.get("icc_profile")
-        image = _to_8bit(image)
+    if image.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):  # as L, scaled: PIL's convert would clip at 255
+        icc, array = image.info.get("icc_profile"), np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16") or (image.mode == "I" and array.max(initial=0) > 255):
+            array = array / 257.0  # 65535 -> 255
+        elif image.mode == "F" and array.max(initial=0.0) <= 1.0:
+            array = array * 255.0  # float images in [0, 1]
+        image = Image.fromarray(np.clip(np.rint(array), 0, 255).astype(np.uint8), mode="L")
         if icc:
             image.info["icc_profile"] = icc
     image = to_srgb(image, source)

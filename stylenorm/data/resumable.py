@@ -7,7 +7,6 @@ generator seeded by ``(seed, epoch, index)``, never from the global ones. Why: d
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
@@ -15,11 +14,6 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from stylenorm.data.known_answer import stable_seed
-
-
-def run_seed() -> int:
-    """The run's seed, as ``seed_everything`` publishes it; 0 outside a run."""
-    return int(os.environ.get("PL_GLOBAL_SEED", 0))
 
 
 class SeededSamples(Dataset):

@@ -13,12 +13,10 @@ def to_float_tensor() -> v2.Compose:
     return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
-def _resize(size: int | list[int]) -> v2.Resize:
-    return v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-
-
-def _compose(steps: list, flip: bool = False) -> v2.Compose:
-    return v2.Compose([*steps, *([v2.RandomHorizontalFlip()] if flip else []), to_float_tensor()])
+def _compose(size: int | list[int], crop: v2.Transform, flip: bool = False) -> v2.Compose:
+    """Resize to ``size`` (bicubic, antialiased), ``crop``, an optional random flip, then float."""
+    resize = v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    return v2.Compose([resize, crop, *([v2.RandomHorizontalFlip()] if flip else []), to_float_tensor()])
 
 
 def _check_load_size(image_size: int, load_size: int, example: str) -> None:
@@ -32,21 +30,21 @@ def _check_load_size(image_size: int, load_size: int, example: str) -> None:
 def unpaired_train_transform(image_size: int, load_size: int, flip: bool = True) -> v2.Compose:
     """CycleGAN's ``resize_and_crop``: square resize to ``load_size``, random crop, random flip."""
     _check_load_size(image_size, load_size, "CycleGAN: 286 for 256")
-    return _compose([_resize([load_size, load_size]), v2.RandomCrop(image_size)], flip)
+    return _compose([load_size, load_size], v2.RandomCrop(image_size), flip)
 
 
 def train_transform(image_size: int, random_crop: bool = False, flip: bool = False) -> v2.Compose:
     """Shorter side to ``image_size``, then a centre or random square crop, optional random flip."""
     crop = v2.RandomCrop(image_size) if random_crop else v2.CenterCrop(image_size)
-    return _compose([_resize(image_size), crop], flip)
+    return _compose(image_size, crop, flip)
 
 
 def adain_train_transform(image_size: int, load_size: int) -> v2.Compose:
     """Shorter side to ``load_size``, random ``image_size`` crop: AdaIN's recipe for content and style."""
     _check_load_size(image_size, load_size, "AdaIN: 512 for 256")
-    return _compose([_resize(load_size), v2.RandomCrop(image_size)])
+    return _compose(load_size, v2.RandomCrop(image_size))
 
 
 def eval_transform(image_size: int) -> v2.Compose:
     """Deterministic: shorter side to ``image_size``, centre crop ``image_size x image_size``."""
-    return _compose([_resize(image_size), v2.CenterCrop(image_size)])
+    return _compose(image_size, v2.CenterCrop(image_size))

@@ -4,7 +4,7 @@ does the same from Python. Usage: docs/demo.md; one job per module: docs/modules
 
 from stylenorm.demo.activations import LayerStatistics, norm_layer_statistics
 from stylenorm.demo.catalog import CheckpointEntry, find_checkpoints
-from stylenorm.demo.compare import LightingResult, Result, compare, lighting_response, relight
+from stylenorm.demo.compare import LightingResult, Result, relight
 from stylenorm.demo.inputs import DemoError, read_input
 from stylenorm.demo.models import Controls, ModelCache
 from stylenorm.demo.session import DemoSession
@@ -18,9 +18,7 @@ __all__ = [
     "LightingResult",
     "ModelCache",
     "Result",
-    "compare",
     "find_checkpoints",
-    "lighting_response",
     "norm_layer_statistics",
     "read_input",
     "relight",

@@ -82,8 +82,8 @@ def statistics_figure(labelled: Sequence[tuple[str, list[LayerStatistics]]]) -> 
     """Per-channel |mean| and std per layer, dashed before the norm, solid after; a colour per checkpoint."""
     figure = Figure(figsize=(10, 4.8), layout="constrained")
     mean_axes, std_axes = figure.subplots(1, 2)
-    colours = [f"C{i % 10}" for i in range(len(labelled))]
-    for (label, layers), colour in zip(labelled, colours, strict=True):
+    for index, (label, layers) in enumerate(labelled):
+        colour = f"C{index % 10}"  # a colour per checkpoint
         numbers = range(1, len(layers) + 1)
         for axes, before, after in (
             (mean_axes, [s.before_abs_mean for s in layers], [s.after_abs_mean for s in layers]),

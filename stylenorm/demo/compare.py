@@ -1,18 +1,15 @@
-"""One image (or clip) through several checkpoints: the page's side-by-side results, the difference map of two,
-the outputs under relit input (instance norm's invariance, live) and the video tab's clips. Each result is the
-stylize command's; a checkpoint that fails gives a result with the reason and the others go on. The difference map
-and relighting: docs/modules.md; the tabs: docs/demo.md.
+"""The pieces of the page's views: one result per checkpoint (one that fails gives the reason and the others go on),
+the difference map of two, the relit input (instance norm's invariance, live) and the video tab's clips. The
+difference map and relighting: docs/modules.md; the tabs: docs/demo.md.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,44 +18,19 @@ from matplotlib import colormaps
 from PIL import Image
 
 from stylenorm.data.clips import Clip, translation_motion
-from stylenorm.demo.activations import downscaled
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
-from stylenorm.inference import PreparedImage, save_image, stylize_batch
+from stylenorm.inference import Stylizer
 from stylenorm.inference.flicker import flicker, stylize_known_clip
-from stylenorm.inference.options import InferenceOptions
-from stylenorm.inference.pipeline import prepare, to_image
+from stylenorm.inference.pipeline import prepare
 from stylenorm.inference.video_io import probe_video, read_video, save_video
 
 Progress = Callable[[float, str], None]  # progress(fraction, description)
 
-PAGE_OPTIONS = InferenceOptions(precision="auto")  # as the stylize command's
-
 
 def no_progress(fraction: float, description: str) -> None:
     pass
-
-
-def each(entries: Sequence[CheckpointEntry], progress: Progress) -> Iterator[CheckpointEntry]:
-    """The entries in order, reporting each to ``progress`` (:class:`DemoError` when there are none)."""
-    if not entries:
-        raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
-    for index, entry in enumerate(entries):
-        progress(index / len(entries), f"{entry.name} ({index + 1} of {len(entries)})")
-        yield entry
-    progress(1.0, "done")
-
-
-@contextlib.contextmanager
-def failure_noted(result) -> Iterator[None]:
-    """A checkpoint that fails (will not load, runs out of memory) puts the reason in ``result.error``."""
-    try:
-        yield
-    except DemoError as error:
-        result.error = str(error)
-    except (ValueError, RuntimeError, MemoryError) as error:  # OOM, a network that fails on this size
-        result.error = f"{result.entry.name} failed on this image: {type(error).__name__}: {error}"
 
 
 @dataclasses.dataclass
@@ -79,6 +51,36 @@ class Result:
         return f"{self.entry.caption(self.settings)} — {self.seconds:.2f} s{loading}"
 
 
+def each_network(
+    entries: Sequence[CheckpointEntry],
+    models: ModelCache,
+    controls: Controls,
+    progress: Progress,
+    work: Callable[[int, Result, Stylizer], None],
+    kind: type[Result] = Result,
+) -> list[Result]:
+    """``work(index, result, network)`` for each checkpoint in order (index from 1), each reported to ``progress``;
+    one that fails (will not load, runs out of memory) gets the reason in ``result.error`` and the others go on."""
+    if not entries:
+        raise DemoError("No checkpoint selected: tick one or more in the list of checkpoints.")
+    results = []
+    for index, entry in enumerate(entries, start=1):
+        progress((index - 1) / len(entries), f"{entry.name} ({index} of {len(entries)})")
+        result = kind(entry, settings=settings_label(entry, controls))
+        try:
+            started = time.perf_counter()
+            model = models.get(entry, controls)
+            result.load_seconds = time.perf_counter() - started
+            work(index, result, model)
+        except DemoError as error:
+            result.error = str(error)
+        except (ValueError, RuntimeError, MemoryError) as error:  # OOM, a network that fails on this size
+            result.error = f"{entry.name} failed on this image: {type(error).__name__}: {error}"
+        results.append(result)
+    progress(1.0, "done")
+    return results
+
+
 def file_name(index: int, entry: CheckpointEntry, settings: str = "") -> str:
     """``1_autoencoder_instance_affine-True_<settings>_<run>_last.png``: the caption as a file name, unique by index."""
     words = [entry.model, entry.norm_kind, f"affine-{entry.affine}"]
@@ -87,34 +89,6 @@ def file_name(index: int, entry: CheckpointEntry, settings: str = "") -> str:
     words += [settings, entry.name.removesuffix(entry.path.suffix)]
     stem = re.sub(r"[^A-Za-z0-9.=-]+", "_", "_".join(word for word in words if word)).strip("_.")
     return f"{index}_{stem[-180:]}.png"
-
-
-def compare(
-    image: PreparedImage,
-    entries: Sequence[CheckpointEntry],
-    models: ModelCache,
-    controls: Controls = NO_CONTROLS,
-    *,
-    options: InferenceOptions = PAGE_OPTIONS,
-    output_dir: str | Path | None = None,
-    progress: Progress = no_progress,
-) -> list[Result]:
-    """One :class:`Result` per checkpoint, in order; the PNGs go into ``output_dir`` (default: a new temporary one)."""
-    folder = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="stylenorm-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    results = []
-    for index, entry in enumerate(each(entries, progress), start=1):
-        result = Result(entry, settings=settings_label(entry, controls))
-        with failure_noted(result):
-            started = time.perf_counter()
-            model = models.get(entry, controls)
-            result.load_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            result.image = to_image(stylize_batch(image.pixels[None], model, options)[0], image.alpha)
-            result.seconds = time.perf_counter() - started
-            result.path = save_image(result.image, folder / file_name(index, entry, result.settings))
-        results.append(result)
-    return results
 
 
 @dataclasses.dataclass
@@ -162,11 +136,11 @@ class LightingResult(Result):
 
 def relight(pixels: torch.Tensor, brightness: float = 0.0, contrast: float = 1.0) -> torch.Tensor:
     """uint8 ``(..., 3, H, W)`` -> uint8: contrast scaled about the image mean, then brightness added (on [0, 1])."""
-    return _relit(pixels, brightness, contrast)[0]
+    return relit(pixels, brightness, contrast)[0]
 
 
-def _relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[torch.Tensor, float]:
-    """The relit uint8 image and the fraction of its values clipped to 0 or 255."""
+def relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[torch.Tensor, float]:
+    """:func:`relight`'s image and the fraction of its values clipped to 0 or 255."""
     if not contrast > 0:
         raise DemoError(f"Contrast must be > 0 (1 = unchanged), got {contrast}.")
     x = pixels.float() / 255
@@ -190,36 +164,6 @@ def invariance_note(clipped: float) -> str:
         f"brightness and contrast change of the original: IN cannot remove it and its output moves too; {limits} "
         f"a little even without clipping. Lower the sliders to see IN's invariance."
     )
-
-
-def lighting_response(
-    image: PreparedImage,
-    entries: Sequence[CheckpointEntry],
-    models: ModelCache,
-    controls: Controls = NO_CONTROLS,
-    *,
-    brightness: float = 0.0,
-    contrast: float = 1.0,
-    precision: str = "fp32",
-    progress: Progress = no_progress,
-) -> tuple[Image.Image, list[LightingResult], float]:
-    """The relit input (downscaled), each checkpoint's output on it with how far it moved, and the fraction of
-    values clipped. fp32 by default: bf16 rounding alone would blur the small changes this is about."""
-    original = downscaled(image.pixels).round().clamp(0, 255).to(torch.uint8)
-    relit, clipped = _relit(original, brightness, contrast)
-    pair = (original[0], relit[0])
-    results = []
-    for entry in each(entries, progress):
-        result = LightingResult(entry, settings=settings_label(entry, controls))
-        with failure_noted(result):
-            model = models.get(entry, controls)
-            # One image per call: batch norm built without running statistics normalises over the batch
-            # even in eval mode, and must not see the other image.
-            outputs = [stylize_batch(one[None], model, precision=precision, auto_tile_pixels=None)[0] for one in pair]
-            result.change = (outputs[1].float() - outputs[0].float()).abs().mean().item()
-            result.image = to_image(outputs[1])
-        results.append(result)
-    return to_image(relit[0]), results, clipped
 
 
 # The video tab: motion-free flicker numbers (they include the clip's own motion; known motion: docs/video.md).

@@ -35,12 +35,6 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def sample_path(name: str) -> Path:
-    if name not in SAMPLES:
-        raise ValueError(f"No sample image called {name!r}; the samples are {', '.join(SAMPLES)}.")
-    return skimage_data_dir() / SAMPLES[name]
-
-
 def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PreparedImage:
     """Decode an upload as the stylize command would; :class:`DemoError` naming the first problem found."""
     path = Path(path)
@@ -72,3 +66,18 @@ def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
             f"{name} looks like an image ({width}x{height} px) but could not be decoded: "
             f"{first_line(error) or type(error).__name__}. It may be damaged or only partly uploaded."
         ) from None
+
+
+def read_image(
+    image: str | os.PathLike | PreparedImage | None, sample: str | None, max_pixels: int | None
+) -> PreparedImage:
+    """The uploaded file when given (or an image already read), else the named sample image (of any size)."""
+    if isinstance(image, PreparedImage):
+        return image
+    if image:
+        return read_input(image, max_pixels=max_pixels)
+    if not sample:
+        raise DemoError("No image: upload one or pick a sample image.")
+    if sample not in SAMPLES:
+        raise DemoError(f"No sample image called {sample!r}; the samples are {', '.join(SAMPLES)}.")
+    return read_input(skimage_data_dir() / SAMPLES[sample], max_pixels=None)

@@ -25,13 +25,6 @@ from stylenorm.inference.pipeline import to_image
 
 TITLE = "stylenorm: normalization variants side by side"
 
-INTRO = (
-    "Upload an image (or pick a sample), tick two or more checkpoints and press **Stylize**. "
-    "*Side by side*: each checkpoint's result at the input's size. *Why they differ*: the activations' "
-    "per-channel mean and std before and after every norm layer, on your image. *Lighting*: change the "
-    "input's brightness and contrast and see whose output moves."
-)
-
 FRAME_STATISTICS = ["per-frame", "window:5", "clip"]
 TRACKER = gr.Progress()  # the default that tells Gradio a handler reports progress (a fresh tracker per call)
 
@@ -184,7 +177,12 @@ def build_page(session: DemoSession, example_steps: int = DEFAULT_EXAMPLE_STEPS)
 
     # delete_cache: Gradio's copies of uploads and results older than an hour go, checked hourly.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as page:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.Markdown(
+            f"# {TITLE}\nUpload an image (or pick a sample), tick two or more checkpoints and press **Stylize**. "
+            "*Side by side*: each checkpoint's result at the input's size. *Why they differ*: the activations' "
+            "per-channel mean and std before and after every norm layer, on your image. *Lighting*: change the "
+            "input's brightness and contrast and see whose output moves."
+        )
         with gr.Row():
             with gr.Column(scale=2):
                 upload = gr.File(label="Your image (PNG, JPEG, WebP, BMP, TIFF, GIF)", elem_id="upload")

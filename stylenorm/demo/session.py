@@ -9,35 +9,22 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stylenorm.demo.activations import norm_layer_statistics, statistics_figure, statistics_rows
+from stylenorm.demo.activations import downscaled, norm_layer_statistics, statistics_figure, statistics_rows
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
-from stylenorm.demo.compare import (
-    LightingResult,
-    Progress,
-    Result,
-    compare,
-    each,
-    failure_noted,
-    lighting_response,
-    no_progress,
-)
-from stylenorm.demo.inputs import (
-    DEFAULT_LARGE_PIXELS,
-    DEFAULT_MAX_PIXELS,
-    DemoError,
-    first_line,
-    read_input,
-    sample_path,
-)
+from stylenorm.demo.compare import LightingResult, Progress, Result, each_network, file_name, no_progress, relit
+from stylenorm.demo.inputs import DEFAULT_LARGE_PIXELS, DEFAULT_MAX_PIXELS, DemoError, first_line, read_image
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
-from stylenorm.inference import PreparedImage
+from stylenorm.inference import PreparedImage, Stylizer, save_image, stylize_batch
 from stylenorm.inference.options import InferenceOptions
+from stylenorm.inference.pipeline import to_image
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
@@ -99,14 +86,7 @@ class DemoSession:
             raise DemoError(f"{Path(checkpoint).name} cannot be used: {first_line(error)}") from None
 
     def read(self, image: ImageSource | None = None, sample: str | None = None) -> PreparedImage:
-        """The uploaded file when given (or an image already read), else the named sample image."""
-        if isinstance(image, PreparedImage):
-            return image
-        if image:
-            return read_input(image, max_pixels=self.max_pixels)
-        if sample:
-            return read_input(sample_path(sample), max_pixels=None)
-        raise DemoError("No image: upload one or pick a sample image.")
+        return read_image(image, sample, self.max_pixels)
 
     def _inputs(self, image, sample, checkpoints: Checkpoints) -> tuple[PreparedImage, list[CheckpointEntry]]:
         return self.read(image, sample), [self.entry(checkpoint) for checkpoint in checkpoints]
@@ -128,11 +108,16 @@ class DemoSession:
         height, width = prepared.size
         large = height * width > self.large_pixels
         with self._large_lane(visitor, progress) if large else self._lock:
-            folder = output_dir or self._next_output_folder()
-            models = self.large_models if large else self.models
-            return compare(
-                prepared, entries, models, controls, options=self.options, output_dir=folder, progress=progress
-            )
+            folder = Path(output_dir or self._next_output_folder())
+            folder.mkdir(parents=True, exist_ok=True)
+
+            def stylized(index: int, result: Result, model: Stylizer) -> None:
+                started = time.perf_counter()
+                result.image = to_image(stylize_batch(prepared.pixels[None], model, self.options)[0], prepared.alpha)
+                result.seconds = time.perf_counter() - started
+                result.path = save_image(result.image, folder / file_name(index, result.entry, result.settings))
+
+            return each_network(entries, self.large_models if large else self.models, controls, progress, stylized)
 
     @contextlib.contextmanager
     def _large_lane(self, visitor: str | None, progress: Progress):
@@ -174,17 +159,17 @@ class DemoSession:
     ) -> tuple[Figure, list[list], list[str]]:
         """Activation statistics around the norm layers: figure, table rows, a note per failure or norm-free net."""
         prepared, entries = self._inputs(image, sample, checkpoints)
-        labelled, notes = [], []
+        labelled = []
+
+        def measure(index: int, result: Result, model: Stylizer) -> None:
+            entry, layers = result.entry, norm_layer_statistics(prepared, model)
+            if not layers:
+                raise DemoError(f"{entry.name} has no norm layers (norm=none): nothing to plot.")
+            labelled.append((f"{entry.model}: {entry.norm_label} ({entry.run or entry.path.name})", layers))
+
         with self._lock:
-            for entry in each(entries, progress):
-                noted = Result(entry)
-                with failure_noted(noted):
-                    layers = norm_layer_statistics(prepared, self.models.get(entry, controls))
-                    if not layers:
-                        raise DemoError(f"{entry.name} has no norm layers (norm=none): nothing to plot.")
-                    labelled.append((f"{entry.model}: {entry.norm_label} ({entry.run or entry.path.name})", layers))
-                notes += [noted.error] if noted.error else []
-        return statistics_figure(labelled), statistics_rows(labelled), notes
+            results = each_network(entries, self.models, controls, progress, measure)
+        return statistics_figure(labelled), statistics_rows(labelled), [r.error for r in results if r.error]
 
     def lighting(
         self,
@@ -197,9 +182,20 @@ class DemoSession:
         sample: str | None = None,
         progress: Progress = no_progress,
     ) -> tuple[Image.Image, list[LightingResult], float]:
-        """:func:`~stylenorm.demo.compare.lighting_response` in the small lane."""
+        """The relit input (downscaled), each checkpoint's output on it with how far it moved, and the fraction of
+        values clipped; in the small lane, in fp32 (bf16 rounding alone would blur the small changes this is about)."""
         prepared, entries = self._inputs(image, sample, checkpoints)
+        original = downscaled(prepared.pixels).round().clamp(0, 255).to(torch.uint8)
+        lit, clipped = relit(original, brightness, contrast)
+        pair = (original[0], lit[0])
+
+        def moved(index: int, result: LightingResult, model: Stylizer) -> None:
+            # One image per call: batch norm built without running statistics normalises over the batch
+            # even in eval mode, and must not see the other image.
+            outputs = [stylize_batch(one[None], model, precision="fp32", auto_tile_pixels=None)[0] for one in pair]
+            result.change = (outputs[1].float() - outputs[0].float()).abs().mean().item()
+            result.image = to_image(outputs[1])
+
         with self._lock:
-            return lighting_response(
-                prepared, entries, self.models, controls, brightness=brightness, contrast=contrast, progress=progress
-            )
+            results = each_network(entries, self.models, controls, progress, moved, LightingResult)
+        return to_image(lit[0]), results, clipped
