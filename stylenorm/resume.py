@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.config_checks import ConfigError
 from stylenorm.networks.public_checkpoints import identify
+from stylenorm.run_record import git_commit, read_result
 from stylenorm.safe_load import safe_load
 from stylenorm.tasks.base import SETTINGS_KEY, flatten  # the tasks write SETTINGS_KEY; resume reads it
 
@@ -141,32 +142,25 @@ def config_digest(cfg: DictConfig, *, with_length: bool = True) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | None:
+def continue_in_place(cfg: DictConfig) -> dict[str, Any] | None:
     """For a job whose run folder already holds it (a sweep run again): its earlier result when it finished with
     the same settings, length and commit, else None with ``cfg.ckpt_path`` set to its ``last.ckpt`` if any."""
     if cfg.ckpt_path:
         return None
-    result_file = Path(cfg.paths.run_dir) / "result.json"
-    previous = json.loads(result_file.read_text()) if result_file.is_file() else None
-    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
-    if previous is None and not last.is_file():
-        return None
-    if previous is not None and previous.get("settings_digest") not in (None, config_digest(cfg, with_length=False)):
+    previous = read_result(cfg.paths.run_dir)
+    if (saved := previous.get("settings_digest")) and saved != config_digest(cfg, with_length=False):
         raise ConfigError(
             f"{cfg.paths.run_dir} already holds a run with other settings (its .hydra/config.yaml). Give this "
             f"sweep a folder of its own: hydra.sweep.dir=logs/multirun/<new name>."
         )
-    if (
-        previous is not None
-        and previous.get("status") == "finished"
-        and previous.get("config_digest") == config_digest(cfg)
-    ):
-        if (previous.get("provenance") or {}).get("git_commit") == commit:
+    if previous["status"] == "finished" and previous.get("config_digest") == config_digest(cfg):
+        if (previous.get("provenance") or {}).get("git_commit") == git_commit():
             return previous
         raise ConfigError(
             f"{cfg.paths.run_dir} holds this job finished at another commit. Keep both: hydra.sweep.dir=logs/"
             f"multirun/<new name>; or delete that folder to train it again."
         )
+    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     if last.is_file():  # interrupted, or finished with a shorter run length: continue it
         with open_dict(cfg):
             cfg.ckpt_path = str(last)
