@@ -12,7 +12,6 @@ from omegaconf import DictConfig, open_dict
 
 from stylenorm.checkpoint_io import checkpoint_step
 from stylenorm.config_checks import check_and_fill, check_image_size_fits, skip_reason
-from stylenorm.protocol.learning_rate import register_protocol_resolvers
 from stylenorm.resume import (
     check_resume,
     config_digest,
@@ -22,7 +21,14 @@ from stylenorm.resume import (
     resume_command,
     signal_exit_status,
 )
-from stylenorm.run_folder import is_multirun, place_run, save_config, seconds_since_placed, task_overrides
+from stylenorm.run_folder import (
+    is_multirun,
+    place_run,
+    register_resolvers,
+    save_config,
+    seconds_since_placed,
+    task_overrides,
+)
 from stylenorm.run_record import (
     NO_RECORD,
     final_status,
@@ -36,7 +42,7 @@ from stylenorm.speed import quiet_library_noise, resolve_training_precision, set
 from stylenorm.tensorboard_link import view_lines
 
 log = logging.getLogger(__name__)
-register_protocol_resolvers()  # ${scaled_lr:...} in the study presets, for run(cfg) outside train.py
+register_resolvers()  # ${scaled_lr:...} in the study presets and the run folder's, for run(cfg) outside train.py
 
 
 def instantiate(config: DictConfig, **kwargs):

@@ -15,7 +15,6 @@ from pathlib import Path
 from stylenorm.demo.inputs import first_line
 from stylenorm.inference import read_checkpoint
 from stylenorm.networks.public_checkpoints import CheckpointKind, identify
-from stylenorm.report.metrics import TRAIN_COLUMNS
 from stylenorm.run_record import read_result
 
 log = logging.getLogger(__name__)
@@ -26,8 +25,9 @@ CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".model")
 #: Searched when no folder is given, relative to where the page is started (train.py's defaults).
 DEFAULT_RUN_FOLDERS = ("checkpoints", "logs")
 
-#: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order.
-KEY_METRICS = ("val/psnr", "val/ssim", "val/contrast_invariance_l1", "val/loss", "val/total", *TRAIN_COLUMNS)
+#: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order; then the
+#: training totals (the style/autoencoder loss, CycleGAN's generator's), not their components.
+KEY_METRICS = ("val/psnr", "val/ssim", "val/contrast_invariance_l1", "val/loss", "val/total", "train/loss", "train/G")
 SHOWN_METRICS = 3
 
 #: The folders under paths.log_dir (and paths.checkpoint_dir) where the run layout starts.

@@ -17,7 +17,6 @@ import pandas as pd
 from stylenorm.report import inference
 from stylenorm.report.claims import Claim, last_k, matches, parse_claims, setting_text
 from stylenorm.report.frame import ReportError, RunTable, scores
-from stylenorm.report.metrics import higher_is_better
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 #: An Estimate's fields as tests.csv orders them.
@@ -224,6 +223,12 @@ def _matters(row: pd.Series, margin: float) -> str:
     if row["low"] >= margin or row["high"] <= -margin:
         return "yes"
     return "no" if -margin < row["low"] and row["high"] < margin else "unclear"
+
+
+def higher_is_better(tag: str) -> bool:
+    """PSNR and SSIM are better high; losses, L1, gaps, content and style terms are better low."""
+    name = tag.rsplit("/", 1)[-1].lower()
+    return "psnr" in name or "ssim" in name
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:

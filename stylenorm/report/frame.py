@@ -98,12 +98,10 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _overrides(folder: Path) -> list[str]:
-    path = folder / OVERRIDES_FILE
     try:
-        loaded = yaml.safe_load(path.read_text()) if path.is_file() else []
-    except yaml.YAMLError:
+        return [str(item) for item in yaml.safe_load((folder / OVERRIDES_FILE).read_text()) or []]
+    except (OSError, yaml.YAMLError):  # the config is what counts; overrides only name the variant
         return []
-    return [str(item) for item in loaded or []]
 
 
 def read_runs(logdir: str | os.PathLike) -> RunTable:
