@@ -113,15 +113,11 @@ def _groups(claim: Claim, settings: pd.DataFrame, usable: pd.Index, varied: list
 def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.Series | None):
     comparison = claim.comparison
     if comparison.type == "trend":
-
-        def level(side: pd.Series) -> np.ndarray:
-            values = x[side.index].astype(float)
-            return (np.log2(values) if comparison.scale == "log2" else values).to_numpy()
-
+        x = x[[*a.index, *b.index]].astype(float).to_numpy()  # A's runs, then B's (none for a trend of A alone)
+        x = np.log2(x) if comparison.scale == "log2" else x
         if comparison.b is None:
-            return inference.ols(a.to_numpy(), level(a))
-        group = [True] * len(a) + [False] * len(b)
-        return inference.ols(np.concatenate([a, b]), np.concatenate([level(a), level(b)]), group)
+            return inference.ols(a.to_numpy(), x)
+        return inference.ols(np.concatenate([a, b]), x, [True] * len(a) + [False] * len(b))
     if claim.pairing == "seed":
         sa, sb = a.groupby(seeds[a.index]).first(), b.groupby(seeds[b.index]).first()
         shared = sa.index.intersection(sb.index)
@@ -138,12 +134,8 @@ def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.
 
 def _test(claim, metric, level, a_runs, b_runs, settings, score, table, k) -> dict:
     comparison = claim.comparison
-    if claim.log_scale:
-        scale = "ratio A/B"
-    elif comparison.type == "trend" and comparison.scale == "log2":
-        scale = "per log2 " + comparison.factor
-    else:
-        scale = "difference"
+    log2_trend = comparison.type == "trend" and comparison.scale == "log2"  # log_scale is for differences only
+    scale = "ratio A/B" if claim.log_scale else f"per log2 {comparison.factor}" if log2_trend else "difference"
     row = {"claim": claim.id, "family": claim.family, "metric": metric, "level": level, "expect": claim.expect}
     row.update(n_a=len(a_runs), n_b=len(b_runs), smallest_effect=claim.smallest_effect, scale=scale)
     factor = settings[comparison.factor] if comparison.factor else None
