@@ -39,15 +39,12 @@ def checkpoint_step(path: str | os.PathLike) -> int | None:
 
 def describe_last_good(folder: Path) -> str:
     """The checkpoint a resume would use: ``last.ckpt`` if it loads, else the ``*.ckpt`` of the highest step."""
-    last = folder / "last.ckpt"
-    found = [(checkpoint_step(last), last)] if last.is_file() else []
-    if not found or found[0][0] is None:
-        found = [(checkpoint_step(path), path) for path in folder.glob("*.ckpt") if path.is_file() and path != last]
-    found = [(step, path) for step, path in found if step is not None]
-    if not found:
-        return f"No complete checkpoint of this run is in {folder} yet."
-    step, path = max(found)
-    return f"The last good checkpoint is {path} (step {step}), intact."
+    for candidates in ([folder / "last.ckpt"], [path for path in folder.glob("*.ckpt") if path.name != "last.ckpt"]):
+        found = [(step, path) for path in candidates if path.is_file() and (step := checkpoint_step(path)) is not None]
+        if found:
+            step, path = max(found)
+            return f"The last good checkpoint is {path} (step {step}), intact."
+    return f"No complete checkpoint of this run is in {folder} yet."
 
 
 def _write_failure_message(path: Path, error: OSError, size: int | None) -> str:

@@ -1,5 +1,6 @@
 """``metrics.csv`` in the run folder: Lightning's CSVLogger, but a resumed run appends to its file (Lightning's
-deletes it in a non-empty folder, which a Hydra run folder always is). Readers take the last row per step."""
+deletes it in a non-empty folder, which a Hydra run folder always is). Its reader,
+:func:`stylenorm.run_record.read_metrics`, takes the last row per step."""
 
 from __future__ import annotations
 

@@ -19,27 +19,26 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from stylenorm.config_checks import ConfigError
 from stylenorm.networks.public_checkpoints import identify
+from stylenorm.run_record import git_commit, read_result
 from stylenorm.safe_load import safe_load
 from stylenorm.tasks.base import SETTINGS_KEY, flatten  # the tasks write SETTINGS_KEY; resume reads it
 
-#: Keys that do not change what a run measures, so a resume may change them ("x." covers every key under x).
-_FREE_KEYS = ("data.num_workers", "data.root", "data.val_root", "data.embedded_root", "data.style_root")
-_FREE_MODEL_KEYS = ("model.speed.", "model.val_grid_images", "model._convert_")
+#: Keys that do not change what a run measures, so a resume may change them (and every key under model.speed).
+_FREE_KEYS = {"data.num_workers", "data.root", "data.val_root", "data.embedded_root", "data.style_root"}
+_FREE_KEYS |= {"model.val_grid_images", "model._convert_"}
 EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells and SLURM read them
 
 
-def _free(key: str) -> bool:
-    return any(
-        key == entry or (entry.endswith(".") and key.startswith(entry)) for entry in _FREE_KEYS + _FREE_MODEL_KEYS
-    )
+def _measured(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """``tree`` flattened to dotted keys, less the free ones."""
+    flat = flatten(tree, sep=".")
+    return {key: value for key, value in flat.items() if key not in _FREE_KEYS and not key.startswith("model.speed.")}
 
 
 def measured_settings(cfg: DictConfig) -> dict[str, Any]:
     """The flattened ``seed``, ``model`` and ``data`` settings of a composed config, less the free keys."""
     groups = {group: OmegaConf.to_container(cfg[group], resolve=True) for group in ("model", "data")}
-    return {
-        key: value for key, value in flatten({"seed": cfg.get("seed"), **groups}, sep=".").items() if not _free(key)
-    }
+    return _measured({"seed": cfg.get("seed"), **groups})
 
 
 def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]:
@@ -71,15 +70,10 @@ def check_resume(cfg: DictConfig) -> None:
     if SETTINGS_KEY in checkpoint:
         saved = dict(checkpoint[SETTINGS_KEY])
     else:  # written before SETTINGS_KEY: the task's constructor arguments (no _target_) are all there is
-        saved = {
-            k: v for k, v in flatten({"model": checkpoint.get("hyper_parameters", {})}, sep=".").items() if not _free(k)
-        }
+        saved = _measured({"model": checkpoint.get("hyper_parameters", {})})
         composed = {k: v for k, v in composed.items() if k.startswith("model.") and not k.startswith("model._")}
-    differing = [
-        k
-        for k in sorted(saved.keys() | composed.keys())
-        if k not in saved or k not in composed or saved[k] != composed[k]
-    ]
+    unset = object()  # a key only one side has differs, whatever the other's value
+    differing = [k for k in sorted(saved.keys() | composed.keys()) if saved.get(k, unset) != composed.get(k, unset)]
     if not differing:
         return
     lines = [f"  {key}: {_shown(saved, key)} in the checkpoint, {_shown(composed, key)} now" for key in differing[:12]]
@@ -141,32 +135,25 @@ def config_digest(cfg: DictConfig, *, with_length: bool = True) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def continue_in_place(cfg: DictConfig, commit: str | None) -> dict[str, Any] | None:
+def continue_in_place(cfg: DictConfig) -> dict[str, Any] | None:
     """For a job whose run folder already holds it (a sweep run again): its earlier result when it finished with
     the same settings, length and commit, else None with ``cfg.ckpt_path`` set to its ``last.ckpt`` if any."""
     if cfg.ckpt_path:
         return None
-    result_file = Path(cfg.paths.run_dir) / "result.json"
-    previous = json.loads(result_file.read_text()) if result_file.is_file() else None
-    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
-    if previous is None and not last.is_file():
-        return None
-    if previous is not None and previous.get("settings_digest") not in (None, config_digest(cfg, with_length=False)):
+    previous = read_result(cfg.paths.run_dir)
+    if (saved := previous.get("settings_digest")) and saved != config_digest(cfg, with_length=False):
         raise ConfigError(
             f"{cfg.paths.run_dir} already holds a run with other settings (its .hydra/config.yaml). Give this "
             f"sweep a folder of its own: hydra.sweep.dir=logs/multirun/<new name>."
         )
-    if (
-        previous is not None
-        and previous.get("status") == "finished"
-        and previous.get("config_digest") == config_digest(cfg)
-    ):
-        if (previous.get("provenance") or {}).get("git_commit") == commit:
+    if previous["status"] == "finished" and previous.get("config_digest") == config_digest(cfg):
+        if (previous.get("provenance") or {}).get("git_commit") == git_commit():
             return previous
         raise ConfigError(
             f"{cfg.paths.run_dir} holds this job finished at another commit. Keep both: hydra.sweep.dir=logs/"
             f"multirun/<new name>; or delete that folder to train it again."
         )
+    last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     if last.is_file():  # interrupted, or finished with a shorter run length: continue it
         with open_dict(cfg):
             cfg.ckpt_path = str(last)

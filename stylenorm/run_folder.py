@@ -124,13 +124,14 @@ def seconds_since_placed() -> float:
 
 
 def register_resolvers() -> None:
-    """Every resolver of configs/ (the run folder's, ``${usable_cores:}``, ``${scaled_lr:...}``). Idempotent."""
-    from stylenorm.cores import register_usable_cores_resolver
-    from stylenorm.protocol.learning_rate import register_protocol_resolvers
+    """Every resolver of configs/: the run folder's, ``${usable_cores:}`` (configs/hydra/launcher/parallel.yaml,
+    in the launcher and its workers) and ``${scaled_lr:lr,factor,batch,reference,rule}``. Idempotent."""
+    from stylenorm.cores import usable_cores
+    from stylenorm.protocol.learning_rate import scaled_lr
 
-    register_usable_cores_resolver()
-    register_protocol_resolvers()
     resolvers = {
+        "usable_cores": usable_cores,
+        "scaled_lr": scaled_lr,
         "resumed_or_new": lambda ckpt_path, log_dir, checkpoint_dir, new: str(
             run_dir_of_checkpoint(ckpt_path, log_dir, checkpoint_dir) or new
         ),
@@ -139,5 +140,4 @@ def register_resolvers() -> None:
         "sweep_name": lambda preset, fallback: preset or fallback,
     }
     for name, resolver in resolvers.items():
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(name, resolver)
+        OmegaConf.register_new_resolver(name, resolver, replace=True)

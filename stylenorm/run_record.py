@@ -1,5 +1,6 @@
-"""What a run records about itself (docs/evidence.md, 6: provenance): :func:`run_record`'s HPARAMS entries and
-``result.json`` (how the run ended, its final metrics and provenance); a run without one was killed or is running.
+"""What a run records about itself (docs/evidence.md, 6: provenance): :func:`run_record`'s HPARAMS entries,
+``result.json`` (how the run ended, its final metrics and provenance; a run without one was killed or is running)
+and ``metrics.csv``. The one writer and reader of both files; no torch import at load (the report reads runs).
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import torch
-from omegaconf import DictConfig
+from typing import TYPE_CHECKING, Any
 
 from stylenorm.atomic_files import atomic_write_text
-from stylenorm.speed import cpu_flags, cpu_name
 
-RESULT_FILE = "result.json"
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from omegaconf import DictConfig
+
+RESULT_FILE, METRICS_FILE = "result.json", "metrics.csv"
+#: The status :func:`read_result` gives a run folder without a readable ``result.json``; no run records it.
+NO_RECORD = "incomplete"
 
 #: ``ablation`` keys a preset sets (configs/train.yaml documents them); recorded as ``ablation/<key>``.
 ABLATION_KEYS = ("preset", "reference", "compare_within", "holds_equal", "primary_metric")
@@ -43,6 +47,9 @@ def git_commit() -> str | None:
 def provenance(device: torch.device | str, precision: str) -> dict[str, Any]:
     """Where and with what a run's numbers were made."""
     import lightning
+    import torch
+
+    from stylenorm.speed import cpu_flags, cpu_name
 
     device = torch.device(device)
     status = _git("status", "--porcelain", "--untracked-files=no")
@@ -63,6 +70,10 @@ def provenance(device: torch.device | str, precision: str) -> dict[str, Any]:
 
 def run_record(cfg: DictConfig, device: torch.device | str) -> dict[str, Any]:
     """Flat HPARAMS entries for the seed, hardware, run length and the ablation protocol."""
+    import torch
+
+    from stylenorm.speed import cpu_flags, cpu_name
+
     device = torch.device(device)
     if device.type == "cuda":
         hardware = f"cuda: {torch.cuda.get_device_name(device)}"
@@ -118,3 +129,38 @@ def write_result(
         **record,
     }
     return atomic_write_text(Path(run_dir) / RESULT_FILE, json.dumps(payload, indent=1) + "\n")
+
+
+def read_result(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The run's ``result.json``, its metrics as floats (nan and inf too); without a readable one, ``status``
+    :data:`NO_RECORD` and ``error`` saying why."""
+    path = Path(run_dir) / RESULT_FILE
+    if not path.is_file():
+        return {"status": NO_RECORD, "error": f"no {RESULT_FILE}: killed, still running or crashed", "metrics": {}}
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+        metrics = {str(key): float(value) for key, value in (record.get("metrics") or {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        return {"status": NO_RECORD, "error": f"{RESULT_FILE} unreadable: {error}", "metrics": {}}
+    return {"status": NO_RECORD, "error": None, **record, "metrics": metrics}
+
+
+def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """``metrics.csv`` in long form (step, metric, value: one row per non-empty cell, a logged nan/inf kept),
+    sorted by metric and step; empty without the file."""
+    import pandas as pd
+
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=["step", "metric", "value"])
+    wide = pd.read_csv(path, dtype=str, keep_default_na=False)
+    metrics = [c for c in wide.columns if c not in ("step", "epoch")]
+    long = wide.melt(id_vars=["step"], value_vars=metrics, var_name="metric", value_name="value")
+    long = long[long["value"] != ""]
+    long = long.assign(step=long["step"].astype(int), value=long["value"].astype(float))
+    # A resumed run appends to its metrics.csv and re-logs the steps after its last checkpoint: the later
+    # row is the run that went on (stylenorm/metrics_csv.py).
+    long = long.drop_duplicates(["step", "metric"], keep="last").sort_values(["metric", "step"], kind="stable")
+    return long.reset_index(drop=True)

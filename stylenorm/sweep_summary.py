@@ -5,7 +5,6 @@ failed ones, and the report command. Exit status: 0 all finished, 3 the rest ski
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,20 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from stylenorm.run_record import RESULT_FILE, read_result
 from stylenorm.tensorboard_link import view_lines
-
-
-def _result(folder: Path) -> dict[str, Any]:
-    try:
-        return json.loads((folder / "result.json").read_text())
-    except (OSError, ValueError):
-        return {"status": "no result.json", "error": "killed, or still running"}
 
 
 def _job_row(folder: Path, metric: str | None) -> dict[str, Any]:
     overrides = OmegaConf.load(folder / ".hydra" / "overrides.yaml")
-    result = _result(folder)
-    metrics = result.get("metrics") or {}
+    result = read_result(folder)
+    metrics = result["metrics"]  # nan for a diverged run's
     name = metric or next((key for key in sorted(metrics) if key.startswith("val/")), None)
     return {
         "job": folder.name.split("_", 1)[0],
         "variant": folder.name.split("_", 1)[-1] or " ".join(overrides) or "(none)",
-        "status": result.get("status"),
-        "metric": f"{name} {metrics[name]:.4g}" if name in metrics and isinstance(metrics[name], float) else "",
+        "status": result["status"],
+        "metric": f"{name} {metrics[name]:.4g}" if name in metrics else "",
         "minutes": round(result["wall_seconds"] / 60, 1) if result.get("wall_seconds") is not None else None,
         "reason": (result.get("error") or "")[:120],
     }
@@ -64,7 +57,7 @@ class SweepSummary(Callback):
         print(f"\nSweep {sweep_dir}: {len(table) - len(unfinished)} of {len(table)} jobs finished", file=sys.stderr)
         print(table.to_string(index=False), file=sys.stderr)
         print(f"Report: python scripts/ablation_report.py {sweep_dir}", file=sys.stderr)
-        logged = {tag for path in sweep_dir.glob("*/result.json") for tag in _result(path.parent).get("metrics") or {}}
+        logged = {tag for path in sweep_dir.glob(f"*/{RESULT_FILE}") for tag in read_result(path.parent)["metrics"]}
         for line in view_lines(sweep_dir, [*([primary] if primary else []), *sorted(logged)]):
             print(f"Curves: {line}", file=sys.stderr)
         if len(unfinished):

@@ -12,7 +12,6 @@ from omegaconf import DictConfig, open_dict
 
 from stylenorm.checkpoint_io import checkpoint_step
 from stylenorm.config_checks import check_and_fill, check_image_size_fits, skip_reason
-from stylenorm.protocol.learning_rate import register_protocol_resolvers
 from stylenorm.resume import (
     check_resume,
     config_digest,
@@ -22,13 +21,28 @@ from stylenorm.resume import (
     resume_command,
     signal_exit_status,
 )
-from stylenorm.run_folder import is_multirun, place_run, save_config, seconds_since_placed, task_overrides
-from stylenorm.run_record import final_status, git_commit, provenance, run_record, varied_hparams, write_result
+from stylenorm.run_folder import (
+    is_multirun,
+    place_run,
+    register_resolvers,
+    save_config,
+    seconds_since_placed,
+    task_overrides,
+)
+from stylenorm.run_record import (
+    NO_RECORD,
+    final_status,
+    provenance,
+    read_result,
+    run_record,
+    varied_hparams,
+    write_result,
+)
 from stylenorm.speed import quiet_library_noise, resolve_training_precision, set_threads
 from stylenorm.tensorboard_link import view_lines
 
 log = logging.getLogger(__name__)
-register_protocol_resolvers()  # ${scaled_lr:...} in the study presets, for run(cfg) outside train.py
+register_resolvers()  # ${scaled_lr:...} in the study presets and the run folder's, for run(cfg) outside train.py
 
 
 def instantiate(config: DictConfig, **kwargs):
@@ -88,7 +102,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     trainer, fitting = None, False
     try:
         check_and_fill(cfg)
-        if (done := continue_in_place(cfg, git_commit())) is not None:  # a re-run sweep: this job is done
+        if (done := continue_in_place(cfg)) is not None:  # a re-run sweep: this job is done
             log.info("Already finished in %s: not trained again.", cfg.paths.run_dir)
             return done["metrics"]
         if cfg.ckpt_path:
@@ -109,7 +123,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
             f"{type(error).__name__}: {error}" if exit_status is None else f"stopped by a signal (exit {exit_status})"
         )
         if not fitting:  # refused before training: never over an earlier run's record or the run a resume names
-            if not cfg.ckpt_path and not (Path(cfg.paths.run_dir) / "result.json").exists():
+            if not cfg.ckpt_path and read_result(cfg.paths.run_dir)["status"] == NO_RECORD:
                 record(cfg, "refused", 0, {}, stop)
         elif trainer.is_global_zero:
             record(cfg, "crashed" if exit_status is None else "interrupted", trainer.global_step, {}, stop)

@@ -98,9 +98,10 @@ def test_threads_per_run_share_the_cores(monkeypatch, setting, parallel, cores, 
 
 
 def test_the_parallel_launcher_config_runs_one_job_per_core():
-    from stylenorm.cores import register_usable_cores_resolver, usable_cores
+    from stylenorm.cores import usable_cores
+    from stylenorm.run_folder import register_resolvers
 
-    register_usable_cores_resolver()
+    register_resolvers()
     with initialize_config_dir(config_dir=str(REPO_ROOT / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=["hydra/launcher=parallel"], return_hydra_config=True)
     assert "JoblibLauncher" in cfg.hydra.launcher._target_

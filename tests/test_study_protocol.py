@@ -16,11 +16,10 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from conftest import REPO_ROOT
-from stylenorm.protocol import best_lr, register_protocol_resolvers, scaled_lr
+from stylenorm.protocol import best_lr, scaled_lr
 from stylenorm.protocol.stages import final_stage_command, tuning_runs
 from stylenorm.run_folder import register_resolvers
 
-register_protocol_resolvers()
 register_resolvers()  # the run-folder resolvers of configs/train.yaml, as train.py registers them
 STUDY_PRESETS = ("ablation_autoencoder", "ablation_style", "ablation_cyclegan", "bn_vs_gn_small_batch")
 

@@ -35,8 +35,8 @@ def test_the_summary_lists_every_job_in_order_with_its_status_and_reason(tmp_pat
     _job(tmp_path, "3_norm-group", ["norm=group"])  # killed: no result.json
     table = summarize(tmp_path, "val/psnr")
     assert list(table.job) == ["2", "3", "10"]  # numeric job order, not text order
-    assert list(table.status) == ["skipped", "no result.json", "finished"]
-    assert table.reason[0] == "not a run of its own"
+    assert list(table.status) == ["skipped", "incomplete", "finished"]
+    assert table.reason[0] == "not a run of its own" and table.reason[1].startswith("no result.json: killed")
     assert table.metric[2] == "val/psnr 20.5" and table.minutes[2] == 1.5
 
 

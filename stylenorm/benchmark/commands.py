@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -20,6 +19,7 @@ import torch
 
 from stylenorm.benchmark.workloads import CONFIG_DIR, compose_config, inference_network, write_images
 from stylenorm.networks.public_checkpoints import transformer_net_to_fast_neural_style
+from stylenorm.run_record import RESULT_FILE, read_result
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS
 
 MODES = ("never", "auto")
@@ -89,10 +89,10 @@ def _train(arguments: list[str], folder: Path) -> float:
 def _final_metrics(logs: Path, metric: str) -> dict[str, float]:
     """Job folder name -> final ``metric`` of every finished job of the sweeps under ``logs``."""
     finals = {}
-    for result in logs.glob("multirun/*/*/result.json"):
-        record = json.loads(result.read_text())
-        if record.get("status") == "finished" and metric in record.get("metrics", {}):
-            finals[result.parent.name] = float(record["metrics"][metric])
+    for result in logs.glob(f"multirun/*/*/{RESULT_FILE}"):
+        record = read_result(result.parent)
+        if record["status"] == "finished" and metric in record["metrics"]:
+            finals[result.parent.name] = record["metrics"][metric]
     return finals
 
 

@@ -6,7 +6,6 @@ status and final metrics from its ``result.json``. Unreadable files are listed w
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -16,8 +15,7 @@ from pathlib import Path
 from stylenorm.demo.inputs import first_line
 from stylenorm.inference import read_checkpoint
 from stylenorm.networks.public_checkpoints import CheckpointKind, identify
-from stylenorm.report.metrics import TRAIN_COLUMNS
-from stylenorm.run_record import RESULT_FILE
+from stylenorm.run_record import read_result
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +25,9 @@ CHECKPOINT_SUFFIXES = (".ckpt", ".pth", ".model")
 #: Searched when no folder is given, relative to where the page is started (train.py's defaults).
 DEFAULT_RUN_FOLDERS = ("checkpoints", "logs")
 
-#: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order.
-KEY_METRICS = ("val/psnr", "val/ssim", "val/contrast_invariance_l1", "val/loss", "val/total", *TRAIN_COLUMNS)
+#: Metrics shown next to a checkpoint, the first :data:`SHOWN_METRICS` its run logged, in this order; then the
+#: training totals (the style/autoencoder loss, CycleGAN's generator's), not their components.
+KEY_METRICS = ("val/psnr", "val/ssim", "val/contrast_invariance_l1", "val/loss", "val/total", "train/loss", "train/G")
 SHOWN_METRICS = 3
 
 #: The folders under paths.log_dir (and paths.checkpoint_dir) where the run layout starts.
@@ -127,20 +126,6 @@ def index_log_runs(roots: Iterable[str | os.PathLike]) -> dict[str, Path]:
     return index
 
 
-def read_run(folder: Path) -> tuple[str, dict[str, float]] | None:
-    """Status and final metrics (NaN where non-finite) from the run's ``result.json``; ``None`` when unreadable."""
-    path = folder / RESULT_FILE
-    if not path.is_file():
-        return "incomplete", {}
-    try:
-        result = json.loads(path.read_text())
-        metrics = {str(k): float(v) for k, v in (result.get("metrics") or {}).items()}  # "nan" strings too
-    except (OSError, ValueError, TypeError, AttributeError) as error:
-        log.warning("Could not read %s: %s", path, error)
-        return None
-    return str(result.get("status", "incomplete")), {k: v if math.isfinite(v) else math.nan for k, v in metrics.items()}
-
-
 def _checkpoint_files(folders: Iterable[Path]) -> list[Path]:
     found: dict[Path, None] = {}  # ordered and without repeats when folders nest
     for folder in folders:
@@ -168,9 +153,9 @@ def find_checkpoints(folders: Iterable[str | os.PathLike] = DEFAULT_RUN_FOLDERS)
             entries.append(CheckpointEntry(path=path, error=first_line(error)))
             continue
         key = run_key(path.parent)
-        record = read_run(runs[key]) if key in runs else None
-        if record is not None:
-            entry.run, (entry.status, metrics) = key, record
+        if key in runs:
+            record = read_result(runs[key])
+            entry.run, entry.status, metrics = key, record["status"], record["metrics"]
             found = [tag for tag in KEY_METRICS if math.isfinite(metrics.get(tag, math.nan))]
             entry.metrics = {tag: metrics[tag] for tag in found[:SHOWN_METRICS]}
         entries.append(entry)

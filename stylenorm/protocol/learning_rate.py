@@ -1,8 +1,9 @@
 """Learning rates of the study protocol (docs/ablations-protocol.md).
 
 ``scaled_lr`` is the linear scaling rule of Goyal et al. 2017 (``lr x batch / reference_batch``, as Wu & He
-2018 vary the batch size); :func:`best_lr` is the tuning stage's choice per variant. No torch or pandas
-import at load: ``train.py`` registers the resolver before ``--help``.
+2018 vary the batch size), the ``${scaled_lr:...}`` resolver of configs/experiment/*; :func:`best_lr` is the
+tuning stage's choice per variant. No torch or pandas import at load: ``train.py`` registers the resolver
+before ``--help``.
 """
 
 from __future__ import annotations
@@ -26,14 +27,6 @@ def scaled_lr(lr: float, factor: float, batch_size: int, reference_batch: int, r
             raise ValueError(f"protocol.reference_batch must be a positive batch size, got {reference_batch!r}.")
         value *= int(batch_size) / int(reference_batch)
     return value
-
-
-def register_protocol_resolvers() -> None:
-    """``${scaled_lr:lr,factor,batch,reference,rule}`` in configs (configs/experiment/*); idempotent."""
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("scaled_lr"):
-        OmegaConf.register_new_resolver("scaled_lr", scaled_lr)
 
 
 def best_lr(runs: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:

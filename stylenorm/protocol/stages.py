@@ -7,7 +7,6 @@ the sweep that trains every variant at its own learning rate on fresh seeds, sco
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shlex
@@ -18,6 +17,8 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
+from stylenorm.run_record import read_metrics, read_result
+
 #: Override keys that are the tuning itself (or the run's seed), never part of a variant.
 TUNING_KEYS = frozenset({"seed", "protocol", "protocol.lr", "protocol.lr_factor", "model.lr"})
 
@@ -27,19 +28,14 @@ def _key(override: str) -> str:
 
 
 def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
-    """(score, status): the mean of the last ``last_k`` values of ``metric`` in metrics.csv, else result.json's
-    final value; NaN for a diverged run."""
-    result_path = job / "result.json"
-    result = json.loads(result_path.read_text()) if result_path.is_file() else {}
-    status = result.get("status", "unknown")
-    if status == "diverged":
+    """(score, status): the mean of the last ``last_k`` values of ``metric`` in metrics.csv (a logged nan left
+    out), else result.json's final value; NaN for a diverged run."""
+    result = read_result(job)
+    if (status := result["status"]) == "diverged":
         return math.nan, status
-    if (job / "metrics.csv").is_file():
-        frame = pd.read_csv(job / "metrics.csv")
-        if metric in frame.columns and frame[metric].notna().any():
-            return float(frame[metric].dropna().tail(last_k).mean()), status
-    value = result.get("metrics", {}).get(metric)
-    return (float(value) if value is not None else math.nan), status
+    steps = read_metrics(job)
+    values = steps.loc[steps["metric"] == metric, "value"].dropna()
+    return float(values.tail(last_k).mean() if len(values) else result["metrics"].get(metric, math.nan)), status
 
 
 def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFrame:

@@ -133,15 +133,11 @@ def _claim(raw: Any, index: int, preset: str) -> Claim:
     if comparison.type == "trend" and log_scale:
         raise _fail(where, "log_scale is for differences; regress a trend on the metric itself")
     return Claim(
-        id=str(raw["id"]),
-        sentence=str(raw["sentence"]),
-        source=str(raw["source"]),
+        **{key: str(raw[key]) for key in ("id", "sentence", "source", "family", "budget")},
         metrics=metrics,
         comparison=comparison,
         expect=raw["expect"],
         smallest_effect=effect,
-        family=str(raw["family"]),
-        budget=str(raw["budget"]),
         pairing=pairing,
         plateau={str(k): float(v) for k, v in plateau.items()},
         where=_selector(raw["where"], where, "where") if raw.get("where") else {},

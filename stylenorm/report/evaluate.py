@@ -17,7 +17,6 @@ import pandas as pd
 from stylenorm.report import inference
 from stylenorm.report.claims import Claim, last_k, matches, parse_claims, setting_text
 from stylenorm.report.frame import ReportError, RunTable, scores
-from stylenorm.report.metrics import higher_is_better
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
 #: An Estimate's fields as tests.csv orders them.
@@ -114,15 +113,11 @@ def _groups(claim: Claim, settings: pd.DataFrame, usable: pd.Index, varied: list
 def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.Series | None):
     comparison = claim.comparison
     if comparison.type == "trend":
-
-        def level(side: pd.Series) -> np.ndarray:
-            values = x[side.index].astype(float)
-            return (np.log2(values) if comparison.scale == "log2" else values).to_numpy()
-
+        x = x[[*a.index, *b.index]].astype(float).to_numpy()  # A's runs, then B's (none for a trend of A alone)
+        x = np.log2(x) if comparison.scale == "log2" else x
         if comparison.b is None:
-            return inference.ols(a.to_numpy(), level(a))
-        group = [True] * len(a) + [False] * len(b)
-        return inference.ols(np.concatenate([a, b]), np.concatenate([level(a), level(b)]), group)
+            return inference.ols(a.to_numpy(), x)
+        return inference.ols(np.concatenate([a, b]), x, [True] * len(a) + [False] * len(b))
     if claim.pairing == "seed":
         sa, sb = a.groupby(seeds[a.index]).first(), b.groupby(seeds[b.index]).first()
         shared = sa.index.intersection(sb.index)
@@ -139,12 +134,8 @@ def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.
 
 def _test(claim, metric, level, a_runs, b_runs, settings, score, table, k) -> dict:
     comparison = claim.comparison
-    if claim.log_scale:
-        scale = "ratio A/B"
-    elif comparison.type == "trend" and comparison.scale == "log2":
-        scale = "per log2 " + comparison.factor
-    else:
-        scale = "difference"
+    log2_trend = comparison.type == "trend" and comparison.scale == "log2"  # log_scale is for differences only
+    scale = "ratio A/B" if claim.log_scale else f"per log2 {comparison.factor}" if log2_trend else "difference"
     row = {"claim": claim.id, "family": claim.family, "metric": metric, "level": level, "expect": claim.expect}
     row.update(n_a=len(a_runs), n_b=len(b_runs), smallest_effect=claim.smallest_effect, scale=scale)
     factor = settings[comparison.factor] if comparison.factor else None
@@ -224,6 +215,12 @@ def _matters(row: pd.Series, margin: float) -> str:
     if row["low"] >= margin or row["high"] <= -margin:
         return "yes"
     return "no" if -margin < row["low"] and row["high"] < margin else "unclear"
+
+
+def higher_is_better(tag: str) -> bool:
+    """PSNR and SSIM are better high; losses, L1, gaps, content and style terms are better low."""
+    name = tag.rsplit("/", 1)[-1].lower()
+    return "psnr" in name or "ssim" in name
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:

@@ -6,7 +6,6 @@ so a committed report folder can be re-analysed without the runs.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -18,8 +17,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-# stylenorm.run_record defines RESULT_FILE too, but imports torch: the report must run without it
-RESULT_FILE, METRICS_FILE = "result.json", "metrics.csv"
+from stylenorm.run_record import read_metrics, read_result
+
 CONFIG_FILE, OVERRIDES_FILE = ".hydra/config.yaml", ".hydra/overrides.yaml"
 RUNS_CSV, STEPS_CSV, CLAIMS_YAML = "runs.csv", "steps.csv.gz", "claims.yaml"
 #: every logged value of a sweep runs to megabytes as text; mtime 0 keeps a regenerated file byte-identical
@@ -98,24 +97,11 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: tree}
 
 
-def _result(folder: Path) -> dict[str, Any]:
-    path = folder / RESULT_FILE
-    if not path.is_file():
-        return {"status": "incomplete", "error": f"no {RESULT_FILE}: killed, still running or crashed"}
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        return {"status": "incomplete", "error": f"{RESULT_FILE} unreadable: {error}"}
-    return result if isinstance(result, dict) else {"status": "incomplete", "error": f"{RESULT_FILE} is not an object"}
-
-
 def _overrides(folder: Path) -> list[str]:
-    path = folder / OVERRIDES_FILE
     try:
-        loaded = yaml.safe_load(path.read_text()) if path.is_file() else []
-    except yaml.YAMLError:
+        return [str(item) for item in yaml.safe_load((folder / OVERRIDES_FILE).read_text()) or []]
+    except (OSError, yaml.YAMLError):  # the config is what counts; overrides only name the variant
         return []
-    return [str(item) for item in loaded or []]
 
 
 def read_runs(logdir: str | os.PathLike) -> RunTable:
@@ -136,14 +122,14 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
             config = yaml.safe_load((folder / CONFIG_FILE).read_text()) or {}
         except yaml.YAMLError as error:
             raise ReportError(f"{folder / CONFIG_FILE} is not valid yaml ({error}); fix or delete the run") from error
-        result = _result(folder)
-        row = {"run": name, "status": result.get("status", "incomplete")}
+        result = read_result(folder)
+        row = {"run": name, "status": result["status"]}
         row.update({key: result.get(key) for key in ("global_step", "error", "wall_seconds")})
         row["overrides"] = " ".join(result.get("overrides") or _overrides(folder))
         for key, value in (result.get("provenance") or {}).items():
             row[f"prov.{key}"] = " ".join(map(str, value)) if isinstance(value, list) else value
         rows.append({**row, **flatten({k: v for k, v in config.items() if k not in ("ablation", "hydra")})})
-        steps.append(_read_steps(folder, name))
+        steps.append(read_metrics(folder).assign(run=name))
         protocols[name] = config.get("ablation") or {}
     first = next(iter(protocols.values()))
     if differing := [name for name, protocol in protocols.items() if protocol != first]:
@@ -151,24 +137,7 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
         raise ReportError(f"{differing[0]} and {first_run} ran different ablation protocols; report each sweep apart")
     # a run that logged nothing (e.g. a skipped grid point) gives an empty frame of object columns
     steps = pd.concat(steps, ignore_index=True).astype({"step": int, "value": float})
-    return RunTable(pd.DataFrame(rows), steps, dict(first))
-
-
-def _read_steps(folder: Path, name: str) -> pd.DataFrame:
-    """metrics.csv in long form: one row per non-empty cell, a logged ``nan``/``inf`` kept."""
-    path = folder / METRICS_FILE
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=["run", "step", "metric", "value"])
-    wide = pd.read_csv(path, dtype=str, keep_default_na=False)
-    metrics = [c for c in wide.columns if c not in ("step", "epoch")]
-    long = wide.melt(id_vars=["step"], value_vars=metrics, var_name="metric", value_name="value")
-    long = long[long["value"] != ""]
-    long = long.assign(step=long["step"].astype(int), value=long["value"].astype(float))
-    # A resumed run appends to its metrics.csv and re-logs the steps after its last checkpoint: the later
-    # row is the run that went on (stylenorm/metrics_csv.py).
-    long = long.drop_duplicates(["step", "metric"], keep="last").sort_values(["metric", "step"], kind="stable")
-    long.insert(0, "run", name)
-    return long[["run", "step", "metric", "value"]].reset_index(drop=True)
+    return RunTable(pd.DataFrame(rows), steps[["run", "step", "metric", "value"]], dict(first))
 
 
 def images_seen(runs: pd.DataFrame, step: pd.Series) -> pd.Series:
