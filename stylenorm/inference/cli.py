@@ -9,14 +9,14 @@ import contextlib
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from tqdm import tqdm
 
 from stylenorm.inference.compile_plan import COMPILE_MODES, plan_compile
 from stylenorm.inference.image_io import OUTPUT_FORMATS, save_image
-from stylenorm.inference.jobs import Job, plan_jobs
+from stylenorm.inference.jobs import Job, batches, normalize_extension, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
@@ -25,7 +25,7 @@ from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
 from stylenorm.inference.tile_statistics import DEFAULT_FRAME_STATISTICS, TILE_STATISTICS, parse_frame_statistics
 from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, DEFAULT_TILE_STATISTICS
 from stylenorm.inference.video import is_animated, stylize_animation, stylize_video
-from stylenorm.inference.video_io import is_video, probe_video
+from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video, probe_video
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, resolve_inference_precision
 
 PROG = "stylize"
@@ -159,33 +159,32 @@ class Runner:
     progress: tqdm
     written: int = 0
     failed: int = 0
-    pending: list[tuple[Job, PreparedImage]] = dataclasses.field(default_factory=list)
 
     def fail(self, job: Job, error: BaseException) -> None:
         self.failed += 1
         self.progress.write(f"{PROG}: skipped {job.source}: {describe(error)}", file=sys.stderr)
         self.progress.update()
 
-    def add(self, job: Job) -> None:
-        """Read one image and queue it; full or incompatible batches are stylized first."""
-        if is_video(job.source) or is_animated(job.source):  # every frame, written back as a video or animation
-            self.flush()
-            self._run_clip(job)
-            return
-        options = self.options
-        try:
-            prepared = prepare(job.source, scale=options.scale, max_size=options.max_size)
-        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-            self.fail(job, error)
-            return
-        tiled = options.tile_for(*prepared.size) is not None
-        if self.pending and (
-            tiled or len(self.pending) >= options.batch_size or self.pending[0][1].size != prepared.size
-        ):
-            self.flush()
-        self.pending.append((job, prepared))
-        if tiled:  # tiled images run alone: their point is bounded memory
-            self.flush()
+    def run(self, jobs: Sequence[Job]) -> None:
+        """Each job in the :func:`batches` of its images; a file that cannot be read is named and skipped."""
+
+        def read() -> Iterator[tuple[Job, PreparedImage | None]]:
+            for job in jobs:
+                if is_video(job.source) or is_animated(job.source):  # every frame, written back as a clip
+                    yield job, None
+                    continue
+                try:
+                    prepared = prepare(job.source, scale=self.options.scale, max_size=self.options.max_size)
+                except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+                    self.fail(job, error)
+                    continue
+                yield job, prepared
+
+        for batch in batches(read(), lambda item: item[1].size if item[1] else None, self.options):
+            if batch[0][1] is None:
+                self._run_clip(batch[0][0])
+            else:
+                self._run(batch)
 
     def _run_clip(self, job: Job) -> None:
         """One video (frames written as ``--ext`` says, with a progress bar of frames) or animated image."""
@@ -193,8 +192,8 @@ class Runner:
             if is_video(job.source):
                 passes = 1 if self.options.frame_stats == "per-frame" else 2
                 total = probe_video(job.source).frames * passes or None
-                ext = self.args.ext and "." + self.args.ext.lower().lstrip(".")
-                ext = ext if ext in OUTPUT_FORMATS else ".png"
+                ext = normalize_extension(self.args.ext, VIDEO_EXTENSIONS)
+                ext = ext if ext in OUTPUT_FORMATS else ".png"  # a folder of frames; a video extension names the file
                 with tqdm(total=total, unit="frame", desc=job.source.name, disable=self.args.quiet, leave=False) as bar:
 
                     def progress(stage: str, count: int) -> None:
@@ -209,11 +208,6 @@ class Runner:
             return
         self.written += 1
         self.progress.update()
-
-    def flush(self) -> None:
-        batch, self.pending = self.pending, []
-        if batch:
-            self._run(batch)
 
     def _run(self, batch: list[tuple[Job, PreparedImage]]) -> None:
         height, width = batch[0][1].size
@@ -297,9 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tqdm(total=len(jobs), unit="image", disable=True if args.quiet or len(jobs) == 1 else None) as progress:
         runner = Runner(model, options, args, progress)
         try:
-            for job in jobs:
-                runner.add(job)
-            runner.flush()
+            runner.run(jobs)
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted after {runner.written} written, {runner.failed} failed.", file=sys.stderr)
             return 130

@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from stylenorm.atomic_files import atomic_path
-from stylenorm.data.images import has_transparency, load_rgb, open_image, to_rgb
+from stylenorm.data.images import has_transparency, open_image, to_rgb
 
 #: Output extensions and the PIL format that writes them.
 OUTPUT_FORMATS = {
@@ -28,6 +28,7 @@ ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
 #: Lossy formats are written at this quality (PIL's default of 75 visibly blurs brush strokes).
 LOSSY_QUALITY = 95
+_EXIF_ORIENTATION = 0x0112
 
 
 def alpha_of(image: Image.Image) -> Image.Image | None:
@@ -37,21 +38,29 @@ def alpha_of(image: Image.Image) -> Image.Image | None:
     return image.getchannel("A") if image.mode in ("RGBA", "LA") else image.convert("RGBA").getchannel("A")
 
 
-def split_image(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """An in-memory image (any mode, EXIF orientation honoured) as ``(rgb, alpha or None)``, as the command sees it."""
+def split_image(image: Image.Image, source: object = "image") -> tuple[Image.Image, Image.Image | None]:
+    """An image (any mode, EXIF orientation honoured) as ``(rgb, alpha or None)``, as the command sees it."""
     image = ImageOps.exif_transpose(image)
-    return to_rgb(image), alpha_of(image)
+    return to_rgb(image, source), alpha_of(image)
 
 
 def read_image(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
     """Decode ``path`` as ``(rgb, alpha or None)``, upright; raises what PIL raises for bad files."""
-    rgb = load_rgb(path)
     with open_image(path) as opened:
-        if not has_transparency(opened):  # header only: opaque files are decoded once, by load_rgb
-            return rgb, None
-        opened.load()
-        alpha = alpha_of(ImageOps.exif_transpose(opened))
-    return rgb, alpha
+        opened.load()  # decode now: a truncated file must fail here
+        return split_image(opened, path)
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """``(width, height, frames)`` of an image file from its header, upright; ``None`` if unreadable."""
+    try:
+        with open_image(path) as image:
+            width, height = image.size
+            if image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned by 90 degrees when made upright
+                width, height = height, width
+            return width, height, getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
+    except (OSError, ValueError, SyntaxError):
+        return None
 
 
 def output_format(path: str | os.PathLike) -> str:

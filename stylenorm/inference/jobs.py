@@ -1,5 +1,6 @@
 """Which files the stylize command reads and where each result goes, all decided before the first image is read (so
-overwriting an input, or two inputs writing one file, is refused up front). Rules: docs/stylize.md, docs/video.md.
+overwriting an input, or two inputs writing one file, is refused up front), and the batches it runs them in.
+Rules: docs/stylize.md, docs/video.md.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ import glob
 import itertools
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from stylenorm.data.images import IMAGE_EXTENSIONS, list_images
 from stylenorm.inference.image_io import OUTPUT_FORMATS
+from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,3 +166,31 @@ def _same_file(first: Path, second: Path) -> bool:
         )
     except OSError:
         return False
+
+
+def batches(
+    items: Iterable[T], size: Callable[[T], tuple[int, int] | None], options: InferenceOptions
+) -> Iterator[list[T]]:
+    """The command's batching rule, which its runner and the ``--compile auto`` plan both follow: consecutive images
+    of one ``size`` (height, width) together, up to ``batch_size``; a tiled image or a clip (size ``None``) alone."""
+    pending: list[T] = []
+    for item in items:
+        shape = size(item)
+        alone = shape is None or options.tile_for(*shape) is not None  # tiles: their point is bounded memory
+        if pending and (alone or shape != size(pending[0])):
+            yield pending
+            pending = []
+        pending.append(item)
+        if alone or len(pending) == options.batch_size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def frame_batches(frames: Iterable[T], size: int) -> Iterator[list[T]]:
+    """A clip's frames, ``size`` consecutive ones at a time, as :func:`~stylenorm.inference.video.stylize_clip` runs
+    them."""
+    frames = iter(frames)
+    while batch := list(itertools.islice(frames, size)):
+        yield batch

@@ -5,7 +5,6 @@ statistics. Usage: docs/video.md, "Stylize a clip".
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -15,8 +14,8 @@ import torch
 from PIL import Image, ImageSequence
 
 from stylenorm.data.images import open_image
-from stylenorm.inference.compile_plan import header_size
-from stylenorm.inference.image_io import OUTPUT_FORMATS, save_animation, save_image
+from stylenorm.inference.image_io import OUTPUT_FORMATS, header_size, save_animation, save_image
+from stylenorm.inference.jobs import frame_batches
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import prepare, stylize_pixels, to_image
 from stylenorm.inference.stylizer import Stylizer
@@ -36,12 +35,6 @@ from stylenorm.inference.video_io import VideoWriter, is_video, probe_video, rea
 Frames = Callable[[], Iterable[torch.Tensor]]
 #: Frame duration (ms) of an animation whose file names none (browsers show such GIFs at about 10 frames/s).
 DEFAULT_FRAME_MS = 100
-
-
-def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
-    frames = iter(frames)
-    while batch := list(itertools.islice(frames, size)):
-        yield torch.stack(batch)
 
 
 def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceOptions) -> Statistics:
@@ -79,14 +72,14 @@ def stylize_clip(
     statistics, total = None, 0
     if window != 1:
         parts = []
-        for batch in _batches(frames(), options.batch_size):
+        for batch in map(torch.stack, frame_batches(frames(), options.batch_size)):
             parts.append(record_statistics(model, batch.float(), options))
             total += len(batch)
             if progress:
                 progress("statistics", len(batch))
         statistics = concatenate(parts)
     start = 0
-    for batch in _batches(frames(), options.batch_size):
+    for batch in map(torch.stack, frame_batches(frames(), options.batch_size)):
         shared = None
         if statistics is not None:
             shared = concatenate(
