@@ -1,6 +1,6 @@
 """``stylenorm-stylize --compile auto``: the rule, the plan it is applied to, and what the command runs.
 
-The plan (:mod:`stylenorm.inference.compile_plan`) predicts from file headers which padded input shapes
+The plan (:func:`stylenorm.inference.jobs.planned_shapes`) predicts from file headers which padded input shapes
 the command will feed the network, and how often, forming batches by the rule the command's runner uses
 (:func:`stylenorm.inference.jobs.batches`); it is checked against the shapes a forward hook
 records while the real command runs the same folder, so batching, padding, EXIF rotation, broken
@@ -22,9 +22,8 @@ from test_stylize import smooth_image, write
 from reference_networks import FastNeuralStyleNet, randomize_affine_
 from stylenorm import speed
 from stylenorm.inference import ZERO_TO_255, InferenceOptions, cli, stylizer
-from stylenorm.inference.compile_plan import plan_compile, planned_shapes
 from stylenorm.inference.image_io import header_size
-from stylenorm.inference.jobs import batches, frame_batches, plan_jobs
+from stylenorm.inference.jobs import batches, frame_batches, plan_compile, plan_jobs, planned_shapes
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, stylize_compile_pays
 
 

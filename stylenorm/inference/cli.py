@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from tqdm import tqdm
 
-from stylenorm.inference.compile_plan import COMPILE_MODES, plan_compile
 from stylenorm.inference.image_io import OUTPUT_FORMATS, save_image
-from stylenorm.inference.jobs import Job, batches, normalize_extension, plan_jobs
+from stylenorm.inference.jobs import COMPILE_MODES, Job, batches, normalize_extension, plan_compile, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
@@ -174,7 +173,7 @@ class Runner:
                     yield job, None
                     continue
                 try:
-                    prepared = prepare(job.source, scale=self.options.scale, max_size=self.options.max_size)
+                    prepared = prepare(job.source, self.options)
                 except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
                     self.fail(job, error)
                     continue

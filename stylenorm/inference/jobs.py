@@ -1,13 +1,17 @@
-"""Which files the stylize command reads and where each result goes, all decided before the first image is read (so
-overwriting an input, or two inputs writing one file, is refused up front), and the batches it runs them in.
-Rules: docs/stylize.md, docs/video.md.
+"""The stylize command's plan, all decided before the first image is decoded: which files it reads and where each
+result goes (so overwriting an input, or two inputs writing one file, is refused up front), the batches it runs them
+in, and for ``--compile auto`` the padded input shapes those batches feed the network, of which
+:func:`stylenorm.speed.stylize_compile_pays` picks those worth compiling. Rules: docs/stylize.md, docs/video.md;
+compiling: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import glob
 import itertools
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,11 +19,18 @@ from pathlib import Path
 from typing import TypeVar
 
 from stylenorm.data.images import IMAGE_EXTENSIONS, list_images
-from stylenorm.inference.image_io import OUTPUT_FORMATS
+from stylenorm.inference.image_io import OUTPUT_FORMATS, header_size
 from stylenorm.inference.options import InferenceOptions
+from stylenorm.inference.pipeline import resized_size
+from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.tiling import padded_length
 from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video
+from stylenorm.speed import stylize_compile_pays
 
+#: ``--compile`` values: decide per shape, compile every shape, never compile.
+COMPILE_MODES = ("auto", "always", "never")
 T = TypeVar("T")
+Shape = tuple[int, int, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,10 +47,6 @@ def normalize_extension(ext: str | None, allowed: Sequence[str] = ()) -> str | N
     if ext not in OUTPUT_FORMATS and ext not in allowed:
         raise ValueError(f"Unknown output extension {ext!r}; expected one of {', '.join(OUTPUT_FORMATS)}.")
     return ext
-
-
-def _is_glob(text: str) -> bool:
-    return any(character in "*?[" for character in text)
 
 
 def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
@@ -60,7 +67,7 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     if path.is_dir():
         hint = "Pass --input an image file, a folder of images or a quoted glob pattern such as 'photos/*.jpg'."
         return list_images(path, recursive=True, hint=hint), path, False
-    if not _is_glob(item):
+    if not glob.has_magic(item):
         raise FileNotFoundError(f"Input not found: {item} (no such file or folder, and not a glob pattern).")
     matches = sorted(
         Path(match)
@@ -69,7 +76,9 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     )
     if not matches:
         raise FileNotFoundError(f"No image files match {item!r}; use ** for subfolders, e.g. 'photos/**/*.jpg'.")
-    fixed = itertools.takewhile(lambda part: not _is_glob(part), path.parts[:-1])  # photos/2024/*.jpg: photos/2024
+    fixed = itertools.takewhile(
+        lambda part: not glob.has_magic(part), path.parts[:-1]
+    )  # photos/2024/*.jpg: photos/2024
     return matches, Path(".", *fixed), False
 
 
@@ -88,9 +97,11 @@ def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None 
     for job in jobs:
         resolved = job.target.resolve()
         clash = sources.get(resolved)
-        if clash is not None or _same_file(job.target, job.source):
-            whose = "its own result" if clash in (None, job.source) else f"the result of {job.source}"
-            raise ValueError(f"Refusing to overwrite the input {clash or job.source} with {whose}: change --output.")
+        if clash is None and job.target.exists() and os.path.samefile(job.target, job.source):  # a hard link
+            clash = job.source
+        if clash is not None:
+            whose = "its own result" if clash == job.source else f"the result of {job.source}"
+            raise ValueError(f"Refusing to overwrite the input {clash} with {whose}: change --output.")
         if resolved in writers:
             raise ValueError(f"{writers[resolved]} and {job.source} would both write {job.target}: drop --ext.")
         writers[resolved] = job.source
@@ -141,13 +152,8 @@ def _video_jobs(inputs: Sequence[str], output: Path, ext: str | None) -> list[Jo
 
 def _check_writable(jobs: list[Job]) -> None:
     """Every output folder can be created and written to: a probe file in the nearest existing folder of each."""
-    checked: set[Path] = set()
-    for job in jobs:
-        folder = (job.target.parent if job.target.suffix else job.target).absolute()  # no suffix: frames' folder
-        if folder in checked:
-            continue
-        checked.add(folder)
-        existing = folder
+    for folder in sorted({(job.target.parent if job.target.suffix else job.target).absolute() for job in jobs}):
+        existing = folder  # a target without a suffix is a folder of frames
         while not existing.exists():
             existing = existing.parent
         if not existing.is_dir():
@@ -157,15 +163,6 @@ def _check_writable(jobs: list[Job]) -> None:
                 pass
         except OSError as error:
             raise ValueError(f"Cannot write under {folder}: {error.strerror or error}; change --output.") from None
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return first.resolve() == second.resolve() or (
-            first.exists() and second.exists() and os.path.samefile(first, second)
-        )
-    except OSError:
-        return False
 
 
 def batches(
@@ -189,8 +186,39 @@ def batches(
 
 
 def frame_batches(frames: Iterable[T], size: int) -> Iterator[list[T]]:
-    """A clip's frames, ``size`` consecutive ones at a time, as :func:`~stylenorm.inference.video.stylize_clip` runs
-    them."""
+    """A clip's frames, ``size`` consecutive ones at a time, as :func:`.video.stylize_clip` runs them."""
     frames = iter(frames)
     while batch := list(itertools.islice(frames, size)):
         yield batch
+
+
+def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptions) -> collections.Counter[Shape]:
+    """How many untiled network calls of each padded input shape ``(N, H, W)`` the command makes."""
+    items = []  # (height, width, frames) as the runner will read them
+    for header in filter(None, map(header_size, (job.source for job in jobs))):  # unreadable: named when run
+        width, height = resized_size(header[0], header[1], scale=options.scale, max_size=options.max_size)
+        items.append((height, width, header[2]))
+    calls: collections.Counter[Shape] = collections.Counter()
+    for batch in batches(items, lambda item: item[:2] if item[2] == 1 else None, options):
+        height, width, frames = batch[0]
+        if options.tile_for(height, width) is not None:
+            continue  # tiled images run eager: the tile statistics need the module's hooks
+        padded = [padded_length(side, model.size_multiple, model.min_size) for side in (height, width)]
+        clip = frame_batches(range(frames), options.batch_size) if frames > 1 else [batch]
+        calls.update((len(part), *padded) for part in clip)
+    return calls
+
+
+def plan_compile(
+    mode: str, jobs: Sequence[Job], model: Stylizer, options: InferenceOptions | None = None
+) -> tuple[bool, frozenset[Shape] | None, str]:
+    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode`` and the job."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"Unknown --compile {mode!r}; expected one of {', '.join(COMPILE_MODES)}.")
+    if mode == "never":
+        return False, None, "--compile never"
+    if mode == "always":
+        return True, None, "--compile always: every input shape"
+    calls = planned_shapes(jobs, model, options or InferenceOptions())
+    shapes, reason = stylize_compile_pays({shape: count * math.prod(shape) / 1e6 for shape, count in calls.items()})
+    return bool(shapes), shapes, reason

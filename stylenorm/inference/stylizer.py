@@ -31,10 +31,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return resolved
 
 
-def check_precision(precision: str, device: torch.device) -> None:
+def check_precision(precision: str, device: torch.device | None = None) -> None:
+    """Refuse an unknown ``--precision``, and fp16 off CUDA where ``device`` is given."""
     if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}.")
-    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)} (--precision).")
+    if precision == "fp16" and device is not None and device.type != "cuda":
         raise ValueError(f"fp16 autocast needs a CUDA device, not {device.type}. Use --precision bf16 or fp32.")
 
 

@@ -73,8 +73,6 @@ class Tiles:
     min_size: int = 1
 
     def __post_init__(self) -> None:
-        if self.tile <= 0:
-            raise ValueError(f"The tile size must be a positive number of pixels, got {self.tile}.")
         if self.overlap < 0:
             raise ValueError(f"The tile overlap must be >= 0 pixels, got {self.overlap}.")
         tile, overlap = self.tile // self.multiple * self.multiple, _round_up(self.overlap, self.multiple)

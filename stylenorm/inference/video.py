@@ -112,7 +112,7 @@ def stylize_video(
         stamps.clear()
         for frame in read_video(source):
             stamps.append((frame.pts, frame.time_base))
-            yield prepare(Image.fromarray(frame.pixels), scale=options.scale, max_size=options.max_size).pixels
+            yield prepare(Image.fromarray(frame.pixels), options).pixels
 
     outputs = stylize_clip(frames, model, options, progress=progress)
     if is_video(target):
@@ -158,7 +158,7 @@ def stylize_animation(
         for frame in ImageSequence.Iterator(image):
             durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MS))
             rgb = frame.convert("RGBA" if "transparency" in frame.info else "RGB")
-            frames.append(prepare(rgb, scale=options.scale, max_size=options.max_size))
+            frames.append(prepare(rgb, options))
     outputs = stylize_clip(lambda: (frame.pixels for frame in frames), model, options)
     results = [to_image(output, frame.alpha) for frame, output in zip(frames, outputs, strict=True)]
     return save_animation(results, target, durations, loop)
