@@ -211,10 +211,8 @@ class Runner:
     def _run(self, batch: list[tuple[Job, PreparedImage]]) -> None:
         height, width = batch[0][1].size
         label = f"{batch[0][0].source.name} ({width}x{height}, {self.options.tile_stats} tile statistics)"
-        tiles = None
-        if self.options.tile_for(height, width) is not None:  # a second bar: a 100-megapixel image takes minutes
-            quiet = True if self.args.quiet else None  # None: shown on a terminal
-            tiles = tqdm(desc=label, unit="tile", leave=False, disable=quiet, file=sys.stderr)
+        tiled = self.options.tile_for(height, width) is not None  # a second bar: a 100-megapixel image takes minutes
+        hidden = True if self.args.quiet or not tiled else None  # None: shown on a terminal
         logged_tenths = set()
 
         def progress(done: int, total: int) -> None:
@@ -227,19 +225,17 @@ class Runner:
                 logged_tenths.add(tenth)
                 print(f"stylize: {label}: {done}/{total} tile passes", file=sys.stderr, flush=True)
 
-        try:
-            pixels = torch.stack([prepared.pixels for _, prepared in batch])
-            outputs = stylize_batch(pixels, self.model, self.options, progress=progress if tiles is not None else None)
-        except Exception as error:
-            if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
-                for item in batch:
-                    self._run([item])
+        with tqdm(desc=label, unit="tile", leave=False, disable=hidden, file=sys.stderr) as tiles:
+            try:
+                pixels = torch.stack([prepared.pixels for _, prepared in batch])
+                outputs = stylize_batch(pixels, self.model, self.options, progress=progress if tiled else None)
+            except Exception as error:
+                if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
+                    for item in batch:
+                        self._run([item])
+                else:
+                    self.fail(batch[0][0], error)
                 return
-            self.fail(batch[0][0], error)
-            return
-        finally:
-            if tiles is not None:
-                tiles.close()
         for (job, prepared), output in zip(batch, outputs, strict=True):
             try:
                 save_image(to_image(output, prepared.alpha), job.target)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from stylenorm.inference.conventions import PixelConvention
-from stylenorm.inference.tiling import crop_padding, pad_to_multiple
+from stylenorm.inference.tiling import pad_to_multiple
 from stylenorm.speed import compile_for_inference, resolve_inference_precision
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -97,9 +97,9 @@ class Stylizer:
         """Float 0-255 RGB ``(N, 3, H, W)`` -> the same on :attr:`device`; ``eager``: hooks must run, not compiled."""
         if pixels.dim() != 4 or pixels.shape[1] != 3:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
-        padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
+        padded = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
         with autocast(precision, self.device):
             compiled = not eager and self.runs_compiled(tuple(padded.shape))
             output = (self._forward if compiled else self.network)(self.convention.to_network(padded))
         # from_network in fp32: the final scaling and clamp must not lose gray levels.
-        return crop_padding(self.convention.from_network(output.float()), padding)
+        return self.convention.from_network(output.float())[..., : pixels.shape[-2], : pixels.shape[-1]]

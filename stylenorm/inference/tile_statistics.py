@@ -167,7 +167,7 @@ def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torc
     layers = per_sample_norm_layers(network)
     if mode == "per-tile" or not layers:
         return {}
-    padded, _ = tiles.pad(pixels)
+    padded = tiles.pad(pixels)
     if mode == "thumbnail":
         factor = min(1.0, tiles.tile / max(padded.shape[-2:]))
         size = [
@@ -196,7 +196,7 @@ def whole_image_context(
 
     if modules:
         with _hooks(modules, record), contextlib.suppress(_Measured):
-            run(tiles.pad(pixels.float())[0])
+            run(tiles.pad(pixels.float()))
     for module, output in outputs.items():
         module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
     try:
