@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylenorm.inference import Stylizer
-from stylenorm.inference.conventions import ZERO_TO_255
+from stylenorm.inference.stylizer import ZERO_TO_255
 from stylenorm.inference.tile_statistics import parse_frame_statistics, window_indices
 from stylenorm.inference.video import stylize_clip
 from stylenorm.nn.norm import NormSpec

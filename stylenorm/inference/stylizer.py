@@ -1,5 +1,7 @@
 """A loaded network with what it needs to run on float 0-255 RGB batches of any size: :class:`Stylizer` pads them
-to the network's size multiple, converts them to its pixel convention, runs it under a precision and crops back."""
+to the network's size multiple, converts them to its :class:`PixelConvention`, runs it under a precision and crops
+back. Conventions, as in the code each family's weights were published with: ``zero_to_255`` (fast-neural-style),
+``signed`` (CycleGAN, [-1, 1]) and ``unit`` (the autoencoder, AdaIN, [0, 1]); sources: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -10,10 +12,45 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from stylenorm.inference.conventions import PixelConvention
 from stylenorm.inference.tiling import pad_to_multiple
 from stylenorm.speed import compile_for_inference, resolve_inference_precision
 
+ROUNDING_MODES = ("truncate", "round")
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelConvention:
+    """``network input = pixels_0_255 / divisor - offset``; outputs map back and become uint8 by ``rounding``."""
+
+    name: str
+    divisor: float
+    offset: float
+    rounding: str
+
+    def __post_init__(self) -> None:
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {self.rounding!r}.")
+
+    def to_network(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float 0-255 pixels -> the network's input range."""
+        return pixels / self.divisor - self.offset if self.divisor != 1 or self.offset != 0 else pixels
+
+    def from_network(self, output: torch.Tensor) -> torch.Tensor:
+        """Network output -> float 0-255 pixels, clamped as the original inference code does."""
+        if self.divisor != 1 or self.offset != 0:
+            output = (output + self.offset) * self.divisor
+        return output.clamp(0, 255)
+
+    def quantize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float 0-255 pixels -> uint8; the cast truncates, like numpy's ``astype``, after +0.5 for ``round``."""
+        pixels = pixels.clamp(0, 255) + (0.5 if self.rounding == "round" else 0)
+        return pixels.clamp(0, 255).to(torch.uint8)
+
+
+ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")
+SIGNED = PixelConvention("signed", divisor=127.5, offset=1.0, rounding="truncate")
+UNIT = PixelConvention("unit", divisor=255.0, offset=0.0, rounding="round")
+CONVENTIONS = {convention.name: convention for convention in (ZERO_TO_255, SIGNED, UNIT)}
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
