@@ -27,8 +27,7 @@ from reference_networks import (
     port_vgg,
 )
 from stylenorm.inference import export_onnx, export_torchscript, load_stylizer, run_exported, stylize_batch
-from stylenorm.inference.cli import main
-from stylenorm.inference.export_cli import main as export_main
+from stylenorm.inference.cli import export_main, main
 from stylenorm.inference.styles import load_style_image
 from stylenorm.inference.tile_statistics import whole_image_statistics
 from stylenorm.inference.tiling import Tiles

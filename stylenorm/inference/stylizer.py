@@ -107,10 +107,6 @@ class Stylizer:
         self._forward = compile_for_inference(self.network)
         return self
 
-    def runs_compiled(self, shape: tuple[int, ...]) -> bool:
-        """Whether a padded input of ``shape`` (``(N, C, H, W)`` or ``(N, H, W)``) takes the compiled forward."""
-        return self.compiled and (self.compiled_shapes is None or (shape[0], *shape[-2:]) in self.compiled_shapes)
-
     @property
     def size_multiple(self) -> int:  # the network takes heights and widths that are multiples of this ...
         return int(getattr(self.network, "size_multiple", 1))
@@ -136,7 +132,8 @@ class Stylizer:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
         padded = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
         with autocast(precision, self.device):
-            compiled = not eager and self.runs_compiled(tuple(padded.shape))
+            shape = (padded.shape[0], *padded.shape[-2:])
+            compiled = not eager and self.compiled and (self.compiled_shapes is None or shape in self.compiled_shapes)
             output = (self._forward if compiled else self.network)(self.convention.to_network(padded))
         # from_network in fp32: the final scaling and clamp must not lose gray levels.
         return self.convention.from_network(output.float())[..., : pixels.shape[-2], : pixels.shape[-1]]
