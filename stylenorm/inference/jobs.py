@@ -127,9 +127,8 @@ def _image_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | Non
     if not files:
         raise FileNotFoundError(f"Every input image is inside the output folder {output}; nothing to do.")
     jobs = []
-    for path in files:
-        relative = Path(path.name) if single_file else Path(os.path.relpath(path.absolute(), base.absolute()))
-        target = output / relative
+    for path in files:  # one named file: its name; base is its folder
+        target = output / os.path.relpath(path.absolute(), base.absolute())
         jobs.append(Job(path, target.with_suffix(ext) if ext is not None else target))
         if jobs[-1].target.suffix.lower() not in OUTPUT_FORMATS:
             raise ValueError(f"Cannot tell the output format of {target}: pass --ext, e.g. --ext png.")

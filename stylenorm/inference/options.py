@@ -18,8 +18,8 @@ def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class InferenceOptions:
-    """The stylize command's options for running images; each field is the flag of the same name (``overlap``:
-    ``--tile-overlap``), docs/stylize.md. ``scale`` and ``max_size`` are read by :func:`prepare`'s callers."""
+    """The stylize command's options for running images, checked here once for every entry point; each field is the
+    flag of the same name (``overlap``: ``--tile-overlap``), docs/stylize.md."""
 
     precision: str = "fp32"
     tile: int | None = None

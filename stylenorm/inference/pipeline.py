@@ -8,8 +8,8 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-import numpy as np
 import torch
+import torchvision.transforms.functional as TF
 from PIL import Image
 
 from stylenorm.inference.image_io import read_image, split_image
@@ -38,8 +38,7 @@ class PreparedImage:
 
 
 def resized_size(width: int, height: int, scale: float | None = None, max_size: int | None = None) -> tuple[int, int]:
-    """``(width, height)`` times ``scale``, then the longest side capped at ``max_size`` (:class:`InferenceOptions`
-    checks both)."""
+    """``(width, height)`` times ``scale``, then the longest side capped at ``max_size`` (both checked already)."""
     if scale is not None:
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
     if max_size is not None:
@@ -70,8 +69,7 @@ def prepare(
     if size != rgb.size:
         rgb = rgb.resize(size, Image.Resampling.LANCZOS)
         alpha = alpha.resize(size, Image.Resampling.LANCZOS) if alpha is not None else None
-    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
-    return PreparedImage(pixels, alpha)
+    return PreparedImage(TF.pil_to_tensor(rgb).contiguous(), alpha)
 
 
 def to_image(pixels: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
