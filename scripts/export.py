@@ -2,12 +2,12 @@
 
     python scripts/export.py --checkpoint mosaic.pth --format onnx --output mosaic.onnx
 
-Same as the installed ``stylenorm-export`` command; the work is done in :mod:`stylenorm.inference.export_cli`.
+Same as the installed ``stylenorm-export`` command; the work is done in :func:`stylenorm.inference.cli.export_main`.
 """
 
 import sys
 
-from stylenorm.inference.export_cli import main
+from stylenorm.inference.cli import export_main as main
 
 if __name__ == "__main__":
     sys.exit(main())

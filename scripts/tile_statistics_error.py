@@ -20,9 +20,8 @@ from torch import nn
 
 from stylenorm.data.images import open_image
 from stylenorm.inference import load_stylizer
-from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
 from stylenorm.inference.pipeline import stylize_batch
-from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.stylizer import SIGNED, ZERO_TO_255, Stylizer
 from stylenorm.inference.tile_statistics import TILE_STATISTICS, per_sample_norm_layers
 from stylenorm.networks import build_networks
 

@@ -14,6 +14,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from test_stylize import lightning_checkpoint, read, smooth_image, write
 
 from reference_networks import (
@@ -26,9 +27,8 @@ from reference_networks import (
     port_vgg,
 )
 from stylenorm.inference import export_onnx, export_torchscript, load_stylizer, run_exported, stylize_batch
-from stylenorm.inference.cli import main
-from stylenorm.inference.export_cli import main as export_main
-from stylenorm.inference.styles import shorter_side_size
+from stylenorm.inference.cli import export_main, main
+from stylenorm.inference.styles import load_style_image
 from stylenorm.inference.tile_statistics import whole_image_statistics
 from stylenorm.inference.tiling import Tiles
 from stylenorm.networks.adain import weighted_statistics
@@ -149,8 +149,9 @@ def test_preserve_color_gives_the_ports_coral_output(port):
 
 
 def test_style_images_are_resized_by_their_shorter_side_like_the_port():
-    assert shorter_side_size(1024, 768, 512) == (682, 512)  # torchvision's Resize(512) truncates
-    assert shorter_side_size(391, 470, 512) == (512, 615)
+    # torchvision's Resize(512): the longer side truncated; PIL images and tensors alike
+    assert load_style_image(Image.new("RGB", (1024, 768)), 512).shape == (1, 3, 512, 682)
+    assert load_style_image(torch.zeros(3, 470, 391), 512).shape == (1, 3, 615, 512)
 
 
 # ------------------------------------------------------------------ the stylize command

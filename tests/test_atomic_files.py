@@ -18,7 +18,7 @@ import torch
 
 from reference_networks import FastNeuralStyleNet
 from stylenorm.checkpoint_io import AtomicCheckpointIO, atomic_torch_save
-from stylenorm.inference.export_cli import main as export_main
+from stylenorm.inference.cli import export_main
 from stylenorm.run_record import write_result
 
 

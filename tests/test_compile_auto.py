@@ -1,7 +1,8 @@
 """``stylenorm-stylize --compile auto``: the rule, the plan it is applied to, and what the command runs.
 
-The plan (:mod:`stylenorm.inference.compile_plan`) predicts from file headers which padded input shapes
-the command will feed the network, and how often; it is checked against the shapes a forward hook
+The plan (:func:`stylenorm.inference.jobs.planned_shapes`) predicts from file headers which padded input shapes
+the command will feed the network, and how often, forming batches by the rule the command's runner uses
+(:func:`stylenorm.inference.jobs.batches`); it is checked against the shapes a forward hook
 records while the real command runs the same folder, so batching, padding, EXIF rotation, broken
 files, animations and tiling are all compared with what actually happens. The rule
 (:func:`stylenorm.speed.stylize_compile_pays`) is checked at its boundary, and the command is checked
@@ -21,8 +22,8 @@ from test_stylize import smooth_image, write
 from reference_networks import FastNeuralStyleNet, randomize_affine_
 from stylenorm import speed
 from stylenorm.inference import ZERO_TO_255, InferenceOptions, cli, stylizer
-from stylenorm.inference.compile_plan import header_size, plan_compile, planned_shapes
-from stylenorm.inference.jobs import plan_jobs
+from stylenorm.inference.image_io import header_size
+from stylenorm.inference.jobs import batches, frame_batches, plan_compile, plan_jobs, planned_shapes
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, stylize_compile_pays
 
 
@@ -73,6 +74,16 @@ class ShapeRecorder:
     def __call__(self, module, inputs):
         batch, _, height, width = inputs[0].shape
         self.calls[(batch, height, width)] += 1
+
+
+def test_the_runner_and_the_plan_share_one_batching_rule():
+    # Same-size images up to --batch-size; a tiled image (over --tile 48) or a clip (None) alone, ending the batch.
+    small, wide, large = (30, 40), (20, 40), (50, 50)
+    items = [small, small, small, None, small, large, small, wide, wide, wide]
+    assert list(batches(items, lambda item: item, InferenceOptions(batch_size=2, tile=48))) == [
+        [small, small], [small], [None], [small], [large], [small], [wide, wide], [wide]
+    ]  # fmt: skip
+    assert list(frame_batches(range(5), 2)) == [[0, 1], [2, 3], [4]]  # a clip's frames
 
 
 def test_the_header_gives_the_upright_size_and_frames(mixed_folder):

@@ -257,7 +257,7 @@ def test_the_api_mix_is_the_blend_of_the_styles(two_style_run):
 
 @pytest.mark.integration
 def test_export_bakes_the_chosen_style_or_refuses(two_style_run, tmp_path, capsys):
-    from stylenorm.inference.export_cli import main
+    from stylenorm.inference.cli import export_main as main
 
     _, _, checkpoint = two_style_run
     code, text = run_command(main, ["-c", checkpoint, "-o", tmp_path / "m.pt", "--sample-size", 32], capsys)

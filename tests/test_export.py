@@ -14,7 +14,7 @@ from PIL import Image
 
 from reference_networks import FastNeuralStyleNet, OriginalCycleGANGenerator
 from stylenorm.inference import export_onnx, export_torchscript, load_stylizer, run_exported, stylize_batch
-from stylenorm.inference.export_cli import main
+from stylenorm.inference.cli import export_main as main
 
 SIZES = ((64, 64), (50, 78))  # the traced size, then one whose sides are not multiples of 4
 
@@ -144,7 +144,7 @@ def test_the_export_check_is_nan_aware_and_fails_above_its_tolerance(tmp_path, c
     args = ["-c", str(public_files["fast_neural_style"]), "-o", str(tmp_path / "x.pt"), "--sample-size", "32"]
     assert main(args) == 0 and "within the tolerance 0.001" in capsys.readouterr().out
     for measured, said in ((0.5, "max abs difference 5.00e-01"), (float("nan"), "a non-finite output")):
-        monkeypatch.setattr("stylenorm.inference.export_cli.verify_export", lambda *a, m=measured, **k: m)
+        monkeypatch.setattr("stylenorm.inference.cli.verify_export", lambda *a, m=measured, **k: m)
         assert main(args) == 1
         error = capsys.readouterr().err
         assert said in error and "above the tolerance 0.001" in error

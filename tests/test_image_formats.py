@@ -59,8 +59,7 @@ def test_an_icc_profile_is_converted_to_srgb(tmp_path):
 
 def load_stylizer_identity():
     """A stylizer whose network returns its input (0-255 in and out): shows the pixels it was given."""
-    from stylenorm.inference.conventions import ZERO_TO_255
-    from stylenorm.inference.stylizer import Stylizer
+    from stylenorm.inference.stylizer import ZERO_TO_255, Stylizer
 
     return Stylizer(torch.nn.Identity(), ZERO_TO_255, "identity")
 
@@ -159,8 +158,7 @@ def test_load_rgb_of_an_animation_is_its_first_frame(tmp_path):
 @pytest.mark.parametrize("norm", ["instance", "group", "layer"])
 @pytest.mark.parametrize("size", [(1, 1), (3, 3), (2, 7)])
 def test_the_autoencoder_stylizes_tiny_images_with_per_sample_norms(norm, size):
-    from stylenorm.inference.conventions import UNIT
-    from stylenorm.inference.stylizer import Stylizer
+    from stylenorm.inference.stylizer import UNIT, Stylizer
     from stylenorm.networks import build_networks
 
     network = build_networks({"name": "autoencoder", "norm": {"kind": norm}, "network": {"base_channels": 8}})

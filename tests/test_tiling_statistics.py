@@ -12,9 +12,8 @@ import torch.nn.functional as F
 from test_stylize import smooth_image
 from torch import nn
 
-from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255
 from stylenorm.inference.pipeline import stylize_batch
-from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.stylizer import SIGNED, UNIT, ZERO_TO_255, Stylizer
 from stylenorm.inference.tile_statistics import _normalize, owned_ranges, per_sample_norm_layers
 from stylenorm.networks import build_networks
 

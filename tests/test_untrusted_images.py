@@ -26,7 +26,7 @@ from reference_networks import FastNeuralStyleNet
 from stylenorm.data import load_rgb
 from stylenorm.inference import load_stylizer
 from stylenorm.inference.cli import main
-from stylenorm.inference.compile_plan import header_size
+from stylenorm.inference.image_io import header_size
 from stylenorm.inference.pipeline import stylize_batch
 from stylenorm.inference.video import is_animated
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from stylenorm.inference import Stylizer
-from stylenorm.inference.conventions import ZERO_TO_255
+from stylenorm.inference.stylizer import ZERO_TO_255
 from stylenorm.inference.tile_statistics import parse_frame_statistics, window_indices
 from stylenorm.inference.video import stylize_clip
 from stylenorm.nn.norm import NormSpec
@@ -179,10 +179,20 @@ def make_video(path: Path, count=8, size=(32, 32), rate=12, audio=True, seed=0) 
     return frames
 
 
-def test_partial_names_keep_the_extension():
-    from stylenorm.inference.video_io import partial_path
+def test_a_video_is_written_whole_or_not_at_all(tmp_path):
+    from stylenorm.inference.video_io import read_video, video_writer
 
-    assert partial_path(Path("out/a.mp4")).suffix == ".mp4" and partial_path(Path("out/a.mp4")).parent == Path("out")
+    frame = np.full((16, 16, 3), 128, dtype=np.uint8)
+    with pytest.raises(RuntimeError, match="stopped"), video_writer(tmp_path / "a.mp4", Fraction(12)) as write:
+        write(frame)
+        raise RuntimeError("stopped")
+    with pytest.raises(ValueError, match="No frames to write to"), video_writer(tmp_path / "b.mp4", Fraction(12)):
+        pass
+    assert not list(tmp_path.iterdir())  # neither a result nor a temporary file
+    with video_writer(tmp_path / "c.mp4", Fraction(12)) as write:
+        write(frame)
+        write(frame)
+    assert [path.name for path in tmp_path.iterdir()] == ["c.mp4"] and len(list(read_video(tmp_path / "c.mp4"))) == 2
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +242,7 @@ def test_a_video_round_trips_through_the_command(tmp_path, capsys, style_checkpo
     assert main([*base, "-o", str(tmp_path / "out.gif"), "--frame-stats", "window:3"]) == 0
     with Image.open(tmp_path / "out.gif") as gif:
         assert gif.n_frames == 8 and gif.info["duration"] == pytest.approx(83, abs=5)  # GIF counts in 10 ms
-    assert not [p for p in tmp_path.rglob("*partial*")]
+    assert not [*tmp_path.rglob(".frames.*"), *tmp_path.rglob(".*.tmp")]  # no temporary file or folder left
 
 
 @pytest.mark.integration

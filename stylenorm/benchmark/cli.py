@@ -20,7 +20,7 @@ import torch
 from stylenorm.benchmark import commands, workloads
 from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
 from stylenorm.benchmark.workloads import Case
-from stylenorm.inference.compile_plan import COMPILE_MODES
+from stylenorm.inference.jobs import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.speed import cpu_name, has_fast_bf16, quiet_library_noise
 

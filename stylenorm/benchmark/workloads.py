@@ -28,8 +28,7 @@ from stylenorm.benchmark import measure
 from stylenorm.benchmark import reference as ref
 from stylenorm.benchmark.measure import Samples, Timing, interleaved
 from stylenorm.config_checks import strategy_for_model
-from stylenorm.inference.conventions import SIGNED, ZERO_TO_255
-from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.stylizer import SIGNED, ZERO_TO_255, Stylizer
 from stylenorm.networks import ResnetGenerator, TransformerNet
 from stylenorm.nn.init import init_weights_normal
 from stylenorm.speed import resolve_inference_precision, resolve_training_precision, stylize_compile_pays

@@ -3,14 +3,13 @@
 :class:`InferenceOptions`; :func:`export_onnx`, :func:`export_torchscript`. Examples: docs/stylize.md.
 """
 
-from stylenorm.inference.conventions import SIGNED, UNIT, ZERO_TO_255, PixelConvention
 from stylenorm.inference.export import ExportModule, export_onnx, export_torchscript, run_exported, verify_export
 from stylenorm.inference.image_io import read_image, save_image
 from stylenorm.inference.jobs import Job, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer, read_checkpoint
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import PreparedImage, prepare, resized_size, stylize, stylize_batch
-from stylenorm.inference.stylizer import PRECISIONS, Stylizer
+from stylenorm.inference.stylizer import PRECISIONS, SIGNED, UNIT, ZERO_TO_255, PixelConvention, Stylizer
 from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, run_tiled
 
 __all__ = [

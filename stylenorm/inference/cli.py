@@ -1,5 +1,8 @@
-"""The stylize command (``stylenorm-stylize``, ``scripts/stylize.py``). Exit status: 0 every image written, 1 some
-failed (each named on stderr, the rest still done), 2 stopped before starting (bad options). Options: docs/stylize.md.
+"""The stylize command (``stylenorm-stylize``, ``scripts/stylize.py``; exit status 0 every image written, 1 some
+failed, each named on stderr, the rest still done, 2 stopped before starting) and the export command
+(``stylenorm-export``: writes :mod:`stylenorm.inference.export`'s file, checks it against PyTorch at two sizes, ONNX if
+onnxruntime is installed, and renames it over ``--output`` only when it passes; exit status 2 nothing written, 1 a
+difference above ``--tolerance``). Options: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -7,16 +10,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import math
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from stylenorm.inference.compile_plan import COMPILE_MODES, plan_compile
+from stylenorm.atomic_files import atomic_path
+from stylenorm.inference.export import DEFAULT_OPSET, EXPORT_FORMATS, export_onnx, export_torchscript, verify_export
 from stylenorm.inference.image_io import OUTPUT_FORMATS, save_image
-from stylenorm.inference.jobs import Job, plan_jobs
+from stylenorm.inference.jobs import COMPILE_MODES, Job, batches, normalize_extension, plan_compile, plan_jobs
 from stylenorm.inference.loading import DIRECTIONS, FORMATS, load_stylizer
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import PreparedImage, prepare, stylize_batch, to_image
@@ -25,10 +32,14 @@ from stylenorm.inference.stylizer import PRECISIONS, Stylizer, check_precision
 from stylenorm.inference.tile_statistics import DEFAULT_FRAME_STATISTICS, TILE_STATISTICS, parse_frame_statistics
 from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, DEFAULT_TILE_STATISTICS
 from stylenorm.inference.video import is_animated, stylize_animation, stylize_video
-from stylenorm.inference.video_io import is_video, probe_video
+from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video, probe_video
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, resolve_inference_precision
 
-PROG = "stylize"
+PROG, EXPORT_PROG = "stylize", "export"
+_EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
+_FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
+#: Export: a quarter of one 8-bit gray level.
+DEFAULT_TOLERANCE = 1e-3
 
 
 def bounded(convert: Callable[[str], float], accept: Callable[[float], bool], expected: str) -> Callable[[str], float]:
@@ -159,33 +170,32 @@ class Runner:
     progress: tqdm
     written: int = 0
     failed: int = 0
-    pending: list[tuple[Job, PreparedImage]] = dataclasses.field(default_factory=list)
 
     def fail(self, job: Job, error: BaseException) -> None:
         self.failed += 1
         self.progress.write(f"{PROG}: skipped {job.source}: {describe(error)}", file=sys.stderr)
         self.progress.update()
 
-    def add(self, job: Job) -> None:
-        """Read one image and queue it; full or incompatible batches are stylized first."""
-        if is_video(job.source) or is_animated(job.source):  # every frame, written back as a video or animation
-            self.flush()
-            self._run_clip(job)
-            return
-        options = self.options
-        try:
-            prepared = prepare(job.source, scale=options.scale, max_size=options.max_size)
-        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-            self.fail(job, error)
-            return
-        tiled = options.tile_for(*prepared.size) is not None
-        if self.pending and (
-            tiled or len(self.pending) >= options.batch_size or self.pending[0][1].size != prepared.size
-        ):
-            self.flush()
-        self.pending.append((job, prepared))
-        if tiled:  # tiled images run alone: their point is bounded memory
-            self.flush()
+    def run(self, jobs: Sequence[Job]) -> None:
+        """Each job in the :func:`batches` of its images; a file that cannot be read is named and skipped."""
+
+        def read() -> Iterator[tuple[Job, PreparedImage | None]]:
+            for job in jobs:
+                if is_video(job.source) or is_animated(job.source):  # every frame, written back as a clip
+                    yield job, None
+                    continue
+                try:
+                    prepared = prepare(job.source, self.options)
+                except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+                    self.fail(job, error)
+                    continue
+                yield job, prepared
+
+        for batch in batches(read(), lambda item: item[1].size if item[1] else None, self.options):
+            if batch[0][1] is None:
+                self._run_clip(batch[0][0])
+            else:
+                self._run(batch)
 
     def _run_clip(self, job: Job) -> None:
         """One video (frames written as ``--ext`` says, with a progress bar of frames) or animated image."""
@@ -193,8 +203,8 @@ class Runner:
             if is_video(job.source):
                 passes = 1 if self.options.frame_stats == "per-frame" else 2
                 total = probe_video(job.source).frames * passes or None
-                ext = self.args.ext and "." + self.args.ext.lower().lstrip(".")
-                ext = ext if ext in OUTPUT_FORMATS else ".png"
+                ext = normalize_extension(self.args.ext, VIDEO_EXTENSIONS)
+                ext = ext if ext in OUTPUT_FORMATS else ".png"  # a folder of frames; a video extension names the file
                 with tqdm(total=total, unit="frame", desc=job.source.name, disable=self.args.quiet, leave=False) as bar:
 
                     def progress(stage: str, count: int) -> None:
@@ -210,18 +220,11 @@ class Runner:
         self.written += 1
         self.progress.update()
 
-    def flush(self) -> None:
-        batch, self.pending = self.pending, []
-        if batch:
-            self._run(batch)
-
     def _run(self, batch: list[tuple[Job, PreparedImage]]) -> None:
         height, width = batch[0][1].size
         label = f"{batch[0][0].source.name} ({width}x{height}, {self.options.tile_stats} tile statistics)"
-        tiles = None
-        if self.options.tile_for(height, width) is not None:  # a second bar: a 100-megapixel image takes minutes
-            quiet = True if self.args.quiet else None  # None: shown on a terminal
-            tiles = tqdm(desc=label, unit="tile", leave=False, disable=quiet, file=sys.stderr)
+        tiled = self.options.tile_for(height, width) is not None  # a second bar: a 100-megapixel image takes minutes
+        hidden = True if self.args.quiet or not tiled else None  # None: shown on a terminal
         logged_tenths = set()
 
         def progress(done: int, total: int) -> None:
@@ -234,19 +237,17 @@ class Runner:
                 logged_tenths.add(tenth)
                 print(f"stylize: {label}: {done}/{total} tile passes", file=sys.stderr, flush=True)
 
-        try:
-            pixels = torch.stack([prepared.pixels for _, prepared in batch])
-            outputs = stylize_batch(pixels, self.model, self.options, progress=progress if tiles is not None else None)
-        except Exception as error:
-            if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
-                for item in batch:
-                    self._run([item])
+        with tqdm(desc=label, unit="tile", leave=False, disable=hidden, file=sys.stderr) as tiles:
+            try:
+                pixels = torch.stack([prepared.pixels for _, prepared in batch])
+                outputs = stylize_batch(pixels, self.model, self.options, progress=progress if tiled else None)
+            except Exception as error:
+                if len(batch) > 1:  # e.g. out of memory for the batch: one at a time names the real culprit
+                    for item in batch:
+                        self._run([item])
+                else:
+                    self.fail(batch[0][0], error)
                 return
-            self.fail(batch[0][0], error)
-            return
-        finally:
-            if tiles is not None:
-                tiles.close()
         for (job, prepared), output in zip(batch, outputs, strict=True):
             try:
                 save_image(to_image(output, prepared.alpha), job.target)
@@ -297,9 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tqdm(total=len(jobs), unit="image", disable=True if args.quiet or len(jobs) == 1 else None) as progress:
         runner = Runner(model, options, args, progress)
         try:
-            for job in jobs:
-                runner.add(job)
-            runner.flush()
+            runner.run(jobs)
         except KeyboardInterrupt:
             print(f"{PROG}: interrupted after {runner.written} written, {runner.failed} failed.", file=sys.stderr)
             return 130
@@ -308,6 +307,90 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = jobs[0].target if len(jobs) == 1 else args.output
         print(f"{PROG}: {runner.written} written, {runner.failed} failed, {elapsed:.1f} s -> {where}")
     return 1 if runner.failed else 0
+
+
+class ExportCheckFailed(Exception):
+    """The exported file disagrees with PyTorch; it is not written."""
+
+
+def build_export_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=EXPORT_PROG,
+        description="Export a checkpoint's network to ONNX or TorchScript: float32 RGB (N, 3, H, W) in [0, 1] "
+        "in and out, dynamic height and width, pixel convention included.",
+    )
+    add_model_arguments(parser, ("--checkpoint-format",), exporting=True)  # a style or AdaIN's styles baked in
+    add = parser.add_argument
+    add("--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)")
+    add("--output", "-o", required=True, help="file to write (.onnx or .pt)")
+    add("--sample-size", type=positive_int, default=256, help="side of the square image traced (any works)")
+    add("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
+    tolerance = bounded(float, lambda value: math.isfinite(value) and value >= 0, "a finite number >= 0")
+    limit = f"largest max abs difference to PyTorch on [0, 1] that passes (default {DEFAULT_TOLERANCE:g}); exit 1 above"
+    add("--tolerance", type=tolerance, default=DEFAULT_TOLERANCE, help=limit)
+    return parser
+
+
+def export_output(args: argparse.Namespace) -> tuple[Path, str]:
+    """``(--output with its extension, format)``; refuses an unknown format and overwriting the checkpoint."""
+    output = Path(args.output)
+    chosen = args.format or _FORMAT_OF_EXTENSION.get(output.suffix.lower())
+    if chosen is None:
+        raise ValueError(f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript.")
+    output = output if output.suffix else output.with_suffix(_EXTENSIONS[chosen])
+    checkpoint = Path(args.checkpoint)
+    if output.exists() and checkpoint.exists() and os.path.samefile(output, checkpoint):  # hard links too
+        suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
+        raise ValueError(f"--output {output} is the checkpoint being exported: choose another, e.g. {suggestion}.")
+    if args.preserve_color:
+        raise ValueError(
+            "--preserve-color cannot be exported: it recolours the styles per content image and recomputes their "
+            "statistics. Export without it."
+        )
+    return output, chosen
+
+
+def export_main(argv: Sequence[str] | None = None) -> int:
+    args = build_export_parser().parse_args(argv)
+    try:
+        output, chosen = export_output(args)
+        model = load_from_arguments(args, "cpu")
+        size = (args.sample_size, args.sample_size)
+        # The traced size and one whose sides are not multiples of 4: the dynamic shapes and padding work.
+        sizes = (size, (args.sample_size + 2, args.sample_size + 6))
+        shown = " and ".join(f"{h}x{w}" for h, w in sizes)
+        with atomic_path(output) as temporary:  # renamed to --output only once written and checked
+            if chosen == "onnx":
+                export_onnx(model, temporary, sample_size=size, opset=args.opset)
+            else:
+                export_torchscript(model, temporary, sample_size=size)
+            try:
+                difference = verify_export(temporary, model, sizes, format=chosen)
+            except ImportError:
+                difference = None
+            if difference is not None and not difference <= args.tolerance:  # also catches NaN and inf
+                what = f"max abs difference {difference:.2e}" if math.isfinite(difference) else "a non-finite output"
+                kept = "the earlier file there is unchanged" if output.exists() else "nothing was written"
+                raise ExportCheckFailed(
+                    f"the export differs from PyTorch at {shown}: {what} (on [0, 1]), above the tolerance "
+                    f"{args.tolerance:g}. Not written to {output} ({kept}); try another --opset or --format torchscript"
+                )
+    except (ExportCheckFailed, ValueError, OSError, RuntimeError) as error:
+        print(f"{EXPORT_PROG}: error: {error}", file=sys.stderr)
+        return 1 if isinstance(error, ExportCheckFailed) else 2
+    print(f"{EXPORT_PROG}: wrote {output} ({chosen}) from {model.description}")
+    smallest = max(8, model.min_size)
+    print(
+        f"{EXPORT_PROG}: float32 RGB (N, 3, H, W) in [0, 1] in and out; height and width are dynamic (>= {smallest} px)"
+    )
+    if difference is None:
+        print(f"{EXPORT_PROG}: not checked: onnxruntime is not installed (pip install onnxruntime)")
+    else:
+        print(
+            f"{EXPORT_PROG}: checked at {shown}: max abs difference to PyTorch {difference:.2e} (on [0, 1]), "
+            f"within the tolerance {args.tolerance:g}"
+        )
+    return 0
 
 
 if __name__ == "__main__":

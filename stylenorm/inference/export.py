@@ -17,8 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylenorm.atomic_files import atomic_path
-from stylenorm.inference.conventions import PixelConvention
-from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.stylizer import PixelConvention, Stylizer
 
 EXPORT_FORMATS = ("onnx", "torchscript")
 #: Default ONNX opset: reflection Pad, nearest Resize, InstanceNormalization and Mod all exist.

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from stylenorm.data.clips import Clip, inside, pixel_grid
+from stylenorm.inference.video import stylize_clip
 from stylenorm.inference.video_io import probe_video, read_video
 
 #: calcOpticalFlowFarneback's arguments after the output: OpenCV's documented example values.
@@ -86,8 +87,6 @@ def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:
 
 def stylize_known_clip(model, clip: Clip, *, frame_stats: str = "per-frame", **options) -> torch.Tensor:
     """``clip``'s frames through ``model`` (:func:`~stylenorm.inference.video.stylize_clip`): uint8 ``(T, 3, H, W)``."""
-    from stylenorm.inference.video import stylize_clip
-
     return torch.stack(list(stylize_clip(lambda: iter(clip.frames), model, frame_stats=frame_stats, **options)))
 
 

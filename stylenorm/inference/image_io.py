@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from stylenorm.atomic_files import atomic_path
-from stylenorm.data.images import has_transparency, load_rgb, open_image, to_rgb
+from stylenorm.data.images import has_transparency, open_image, to_rgb
 
 #: Output extensions and the PIL format that writes them.
 OUTPUT_FORMATS = {
@@ -28,30 +28,33 @@ ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
 #: Lossy formats are written at this quality (PIL's default of 75 visibly blurs brush strokes).
 LOSSY_QUALITY = 95
+_EXIF_ORIENTATION = 0x0112
 
 
-def alpha_of(image: Image.Image) -> Image.Image | None:
-    """The alpha channel of an (upright) image as mode ``L``, or ``None`` where ``load_rgb`` sees no transparency."""
-    if not has_transparency(image):
-        return None
-    return image.getchannel("A") if image.mode in ("RGBA", "LA") else image.convert("RGBA").getchannel("A")
-
-
-def split_image(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """An in-memory image (any mode, EXIF orientation honoured) as ``(rgb, alpha or None)``, as the command sees it."""
+def split_image(image: Image.Image, source: object = "image") -> tuple[Image.Image, Image.Image | None]:
+    """An image (any mode, EXIF orientation honoured) as ``(rgb, alpha as mode L or None)``, as the command sees it."""
     image = ImageOps.exif_transpose(image)
-    return to_rgb(image), alpha_of(image)
+    alpha = image.convert("RGBA").getchannel("A") if has_transparency(image) else None
+    return to_rgb(image, source), alpha
 
 
 def read_image(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
     """Decode ``path`` as ``(rgb, alpha or None)``, upright; raises what PIL raises for bad files."""
-    rgb = load_rgb(path)
     with open_image(path) as opened:
-        if not has_transparency(opened):  # header only: opaque files are decoded once, by load_rgb
-            return rgb, None
-        opened.load()
-        alpha = alpha_of(ImageOps.exif_transpose(opened))
-    return rgb, alpha
+        opened.load()  # decode now: a truncated file must fail here
+        return split_image(opened, path)
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """``(width, height, frames)`` of an image file from its header, upright; ``None`` if unreadable."""
+    try:
+        with open_image(path) as image:
+            width, height = image.size
+            if image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned by 90 degrees when made upright
+                width, height = height, width
+            return width, height, getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
+    except (OSError, ValueError, SyntaxError):
+        return None
 
 
 def output_format(path: str | os.PathLike) -> str:
@@ -62,23 +65,21 @@ def output_format(path: str | os.PathLike) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
-def _save(image: Image.Image, path: Path, **options) -> Path:
-    with atomic_path(path) as temporary, open(temporary, "wb") as file:
-        image.save(file, format=output_format(path), **options)
-    return path
-
-
 def _savable(image: Image.Image, path: Path) -> Image.Image:
     if image.mode == "RGBA" and path.suffix.lower() not in ALPHA_EXTENSIONS:
         return image.convert("RGB")  # JPEG / BMP / GIF: alpha is dropped
     return image
 
 
-def save_image(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``image`` (RGB or RGBA) to ``path``; alpha is kept only where the format holds it."""
+def save_image(image: Image.Image, path: str | os.PathLike, **options) -> Path:
+    """Write ``image`` (RGB or RGBA) atomically, with PIL's ``options``; alpha only where the format holds it."""
     path = Path(path)
-    lossy = output_format(path) in ("JPEG", "WEBP")
-    return _save(_savable(image, path), path, **({"quality": LOSSY_QUALITY} if lossy else {}))
+    image_format = output_format(path)
+    if image_format in ("JPEG", "WEBP"):
+        options.setdefault("quality", LOSSY_QUALITY)
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        _savable(image, path).save(file, format=image_format, **options)
+    return path
 
 
 def save_animation(
@@ -86,16 +87,13 @@ def save_animation(
 ) -> list[Path]:
     """One animated file with durations (ms) and loop count (GIF, WebP, APNG), else stills ``<stem>.0000<ext>``..."""
     path = Path(path)
-    image_format = output_format(path)
-    frames = [_savable(frame, path) for frame in frames]
-    if image_format not in ANIMATED_FORMATS:
+    if output_format(path) not in ANIMATED_FORMATS:
         numbered = [path.with_name(f"{path.stem}.{i:04d}{path.suffix}") for i in range(len(frames))]
         return [save_image(frame, target) for frame, target in zip(frames, numbered, strict=True)]
+    frames = [_savable(frame, path) for frame in frames]
     options = {"save_all": True, "append_images": frames[1:], "duration": durations}
     if loop is not None:
         options["loop"] = loop
-    if image_format == "WEBP":
-        options["quality"] = LOSSY_QUALITY
-    if image_format == "GIF":
+    if output_format(path) == "GIF":
         options["disposal"] = 2  # every frame is a whole picture: clear before drawing the next
-    return [_save(frames[0], path, **options)]
+    return [save_image(frames[0], path, **options)]

@@ -1,20 +1,36 @@
-"""Which files the stylize command reads and where each result goes, all decided before the first image is read (so
-overwriting an input, or two inputs writing one file, is refused up front). Rules: docs/stylize.md, docs/video.md.
+"""The stylize command's plan, all decided before the first image is decoded: which files it reads and where each
+result goes (so overwriting an input, or two inputs writing one file, is refused up front), the batches it runs them
+in, and for ``--compile auto`` the padded input shapes those batches feed the network, of which
+:func:`stylenorm.speed.stylize_compile_pays` picks those worth compiling. Rules: docs/stylize.md, docs/video.md;
+compiling: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import glob
 import itertools
+import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from stylenorm.data.images import IMAGE_EXTENSIONS, list_images
-from stylenorm.inference.image_io import OUTPUT_FORMATS
+from stylenorm.inference.image_io import OUTPUT_FORMATS, header_size
+from stylenorm.inference.options import InferenceOptions
+from stylenorm.inference.pipeline import resized_size
+from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.tiling import padded_length
 from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video
+from stylenorm.speed import stylize_compile_pays
+
+#: ``--compile`` values: decide per shape, compile every shape, never compile.
+COMPILE_MODES = ("auto", "always", "never")
+T = TypeVar("T")
+Shape = tuple[int, int, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,10 +47,6 @@ def normalize_extension(ext: str | None, allowed: Sequence[str] = ()) -> str | N
     if ext not in OUTPUT_FORMATS and ext not in allowed:
         raise ValueError(f"Unknown output extension {ext!r}; expected one of {', '.join(OUTPUT_FORMATS)}.")
     return ext
-
-
-def _is_glob(text: str) -> bool:
-    return any(character in "*?[" for character in text)
 
 
 def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
@@ -55,7 +67,7 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     if path.is_dir():
         hint = "Pass --input an image file, a folder of images or a quoted glob pattern such as 'photos/*.jpg'."
         return list_images(path, recursive=True, hint=hint), path, False
-    if not _is_glob(item):
+    if not glob.has_magic(item):
         raise FileNotFoundError(f"Input not found: {item} (no such file or folder, and not a glob pattern).")
     matches = sorted(
         Path(match)
@@ -64,7 +76,9 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     )
     if not matches:
         raise FileNotFoundError(f"No image files match {item!r}; use ** for subfolders, e.g. 'photos/**/*.jpg'.")
-    fixed = itertools.takewhile(lambda part: not _is_glob(part), path.parts[:-1])  # photos/2024/*.jpg: photos/2024
+    fixed = itertools.takewhile(
+        lambda part: not glob.has_magic(part), path.parts[:-1]
+    )  # photos/2024/*.jpg: photos/2024
     return matches, Path(".", *fixed), False
 
 
@@ -83,9 +97,11 @@ def plan_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | None 
     for job in jobs:
         resolved = job.target.resolve()
         clash = sources.get(resolved)
-        if clash is not None or _same_file(job.target, job.source):
-            whose = "its own result" if clash in (None, job.source) else f"the result of {job.source}"
-            raise ValueError(f"Refusing to overwrite the input {clash or job.source} with {whose}: change --output.")
+        if clash is None and job.target.exists() and os.path.samefile(job.target, job.source):  # a hard link
+            clash = job.source
+        if clash is not None:
+            whose = "its own result" if clash == job.source else f"the result of {job.source}"
+            raise ValueError(f"Refusing to overwrite the input {clash} with {whose}: change --output.")
         if resolved in writers:
             raise ValueError(f"{writers[resolved]} and {job.source} would both write {job.target}: drop --ext.")
         writers[resolved] = job.source
@@ -111,9 +127,8 @@ def _image_jobs(inputs: Sequence[str], output: str | os.PathLike, ext: str | Non
     if not files:
         raise FileNotFoundError(f"Every input image is inside the output folder {output}; nothing to do.")
     jobs = []
-    for path in files:
-        relative = Path(path.name) if single_file else Path(os.path.relpath(path.absolute(), base.absolute()))
-        target = output / relative
+    for path in files:  # one named file: its name; base is its folder
+        target = output / os.path.relpath(path.absolute(), base.absolute())
         jobs.append(Job(path, target.with_suffix(ext) if ext is not None else target))
         if jobs[-1].target.suffix.lower() not in OUTPUT_FORMATS:
             raise ValueError(f"Cannot tell the output format of {target}: pass --ext, e.g. --ext png.")
@@ -136,13 +151,8 @@ def _video_jobs(inputs: Sequence[str], output: Path, ext: str | None) -> list[Jo
 
 def _check_writable(jobs: list[Job]) -> None:
     """Every output folder can be created and written to: a probe file in the nearest existing folder of each."""
-    checked: set[Path] = set()
-    for job in jobs:
-        folder = (job.target.parent if job.target.suffix else job.target).absolute()  # no suffix: frames' folder
-        if folder in checked:
-            continue
-        checked.add(folder)
-        existing = folder
+    for folder in sorted({(job.target.parent if job.target.suffix else job.target).absolute() for job in jobs}):
+        existing = folder  # a target without a suffix is a folder of frames
         while not existing.exists():
             existing = existing.parent
         if not existing.is_dir():
@@ -154,10 +164,60 @@ def _check_writable(jobs: list[Job]) -> None:
             raise ValueError(f"Cannot write under {folder}: {error.strerror or error}; change --output.") from None
 
 
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return first.resolve() == second.resolve() or (
-            first.exists() and second.exists() and os.path.samefile(first, second)
-        )
-    except OSError:
-        return False
+def batches(
+    items: Iterable[T], size: Callable[[T], tuple[int, int] | None], options: InferenceOptions
+) -> Iterator[list[T]]:
+    """The command's batching rule, which its runner and the ``--compile auto`` plan both follow: consecutive images
+    of one ``size`` (height, width) together, up to ``batch_size``; a tiled image or a clip (size ``None``) alone."""
+    pending: list[T] = []
+    for item in items:
+        shape = size(item)
+        alone = shape is None or options.tile_for(*shape) is not None  # tiles: their point is bounded memory
+        if pending and (alone or shape != size(pending[0])):
+            yield pending
+            pending = []
+        pending.append(item)
+        if alone or len(pending) == options.batch_size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+def frame_batches(frames: Iterable[T], size: int) -> Iterator[list[T]]:
+    """A clip's frames, ``size`` consecutive ones at a time, as :func:`.video.stylize_clip` runs them."""
+    frames = iter(frames)
+    while batch := list(itertools.islice(frames, size)):
+        yield batch
+
+
+def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptions) -> collections.Counter[Shape]:
+    """How many untiled network calls of each padded input shape ``(N, H, W)`` the command makes."""
+    items = []  # (height, width, frames) as the runner will read them
+    for header in filter(None, map(header_size, (job.source for job in jobs))):  # unreadable: named when run
+        width, height = resized_size(header[0], header[1], scale=options.scale, max_size=options.max_size)
+        items.append((height, width, header[2]))
+    calls: collections.Counter[Shape] = collections.Counter()
+    for batch in batches(items, lambda item: item[:2] if item[2] == 1 else None, options):
+        height, width, frames = batch[0]
+        if options.tile_for(height, width) is not None:
+            continue  # tiled images run eager: the tile statistics need the module's hooks
+        padded = [padded_length(side, model.size_multiple, model.min_size) for side in (height, width)]
+        clip = frame_batches(range(frames), options.batch_size) if frames > 1 else [batch]
+        calls.update((len(part), *padded) for part in clip)
+    return calls
+
+
+def plan_compile(
+    mode: str, jobs: Sequence[Job], model: Stylizer, options: InferenceOptions | None = None
+) -> tuple[bool, frozenset[Shape] | None, str]:
+    """``(compile?, shapes to compile for or None for all, reason)`` for ``--compile mode`` and the job."""
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"Unknown --compile {mode!r}; expected one of {', '.join(COMPILE_MODES)}.")
+    if mode == "never":
+        return False, None, "--compile never"
+    if mode == "always":
+        return True, None, "--compile always: every input shape"
+    calls = planned_shapes(jobs, model, options or InferenceOptions())
+    shapes, reason = stylize_compile_pays({shape: count * math.prod(shape) / 1e6 for shape, count in calls.items()})
+    return bool(shapes), shapes, reason

@@ -12,9 +12,8 @@ from typing import Any
 
 import torch
 
-from stylenorm.inference.conventions import CONVENTIONS
 from stylenorm.inference.styles import StyleChoice, StyleImages, choose_style, with_style
-from stylenorm.inference.stylizer import Stylizer, resolve_device
+from stylenorm.inference.stylizer import CONVENTIONS, Stylizer, resolve_device
 from stylenorm.networks import build_networks, load_cyclegan_generator, load_fast_neural_style
 from stylenorm.networks.adain import AdaINNet
 from stylenorm.networks.public_checkpoints import PUBLIC_KINDS, identify, load_adain, read_state_dict

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from stylenorm.inference.stylizer import PRECISIONS, Stylizer
+from stylenorm.inference.stylizer import Stylizer, check_precision
 from stylenorm.inference.tile_statistics import DEFAULT_FRAME_STATISTICS, TILE_STATISTICS, parse_frame_statistics
 from stylenorm.inference.tiling import DEFAULT_AUTO_TILE_PIXELS, DEFAULT_TILE_STATISTICS, Tiles, default_overlap
 
@@ -18,8 +18,8 @@ def auto_tile_size(max_pixels: int, multiple: int = 4) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class InferenceOptions:
-    """The stylize command's options for running images; each field is the flag of the same name (``overlap``:
-    ``--tile-overlap``), docs/stylize.md. ``scale`` and ``max_size`` are read by :func:`prepare`'s callers."""
+    """The stylize command's options for running images, checked here once for every entry point; each field is the
+    flag of the same name (``overlap``: ``--tile-overlap``), docs/stylize.md."""
 
     precision: str = "fp32"
     tile: int | None = None
@@ -32,9 +32,7 @@ class InferenceOptions:
     frame_stats: str = DEFAULT_FRAME_STATISTICS
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            expected = ", ".join(PRECISIONS)
-            raise ValueError(f"Unknown precision {self.precision!r}; expected one of {expected} (--precision).")
+        check_precision(self.precision)
         if self.tile_stats not in TILE_STATISTICS:
             expected = ", ".join(TILE_STATISTICS)
             raise ValueError(f"Unknown tile statistics {self.tile_stats!r}; expected one of {expected} (--tile-stats).")
@@ -73,22 +71,17 @@ class InferenceOptions:
         return None if tile is None else self._tiles(tile, model)
 
     def _tiles(self, tile: int, model: Stylizer) -> Tiles:
-        multiple = model.size_multiple
-        overlap = (
-            default_overlap(tile, multiple, model.receptive_field_radius) if self.overlap is None else self.overlap
-        )
-        return Tiles(tile, overlap, multiple, model.min_size)
+        overlap = self.overlap
+        if overlap is None:
+            overlap = default_overlap(tile, model.size_multiple, model.receptive_field_radius)
+        return Tiles(tile, overlap, model.size_multiple, model.min_size)
 
     def check_tiling(self, model: Stylizer) -> None:
         """Refuse a tile and overlap ``model`` cannot run (before any image is read), naming the flag."""
-        if self.tile:
-            tile, source = self.tile, "--tile"
-        elif self.auto_tile_pixels:  # --tile-overlap applies to the automatic tiles too
-            tile = auto_tile_size(self.auto_tile_pixels, model.size_multiple)
-            source = f"--auto-tile-pixels {self.auto_tile_pixels}"
-        else:
+        if not (self.tile or self.auto_tile_pixels):
             return
-        try:
-            self._tiles(tile, model)
+        try:  # --tile-overlap applies to the automatic tiles too
+            self._tiles(self.tile or auto_tile_size(self.auto_tile_pixels, model.size_multiple), model)
         except ValueError as error:
+            source = "--tile" if self.tile else f"--auto-tile-pixels {self.auto_tile_pixels}"
             raise ValueError(f"{error} (tiles from {source})") from None

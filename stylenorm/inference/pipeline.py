@@ -8,8 +8,8 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-import numpy as np
 import torch
+import torchvision.transforms.functional as TF
 from PIL import Image
 
 from stylenorm.inference.image_io import read_image, split_image
@@ -33,20 +33,15 @@ class PreparedImage:
     alpha: Image.Image | None
 
     @property
-    def size(self) -> tuple[int, int]:
-        """``(height, width)``."""
+    def size(self) -> tuple[int, int]:  # (height, width)
         return tuple(self.pixels.shape[-2:])
 
 
 def resized_size(width: int, height: int, scale: float | None = None, max_size: int | None = None) -> tuple[int, int]:
-    """``(width, height)`` after multiplying by ``scale`` and then capping the longest side at ``max_size``."""
+    """``(width, height)`` times ``scale``, then the longest side capped at ``max_size`` (both checked already)."""
     if scale is not None:
-        if not scale > 0:
-            raise ValueError(f"scale must be > 0, got {scale}.")
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
     if max_size is not None:
-        if max_size < 1:
-            raise ValueError(f"max_size must be a positive number of pixels, got {max_size}.")
         if width >= height and width > max_size:
             width, height = max_size, max(1, round(height * max_size / width))
         elif height > width and height > max_size:
@@ -55,9 +50,11 @@ def resized_size(width: int, height: int, scale: float | None = None, max_size: 
 
 
 def prepare(
-    image: Image.Image | torch.Tensor | str | os.PathLike, *, scale: float | None = None, max_size: int | None = None
+    image: Image.Image | torch.Tensor | str | os.PathLike, options: InferenceOptions | None = None, **keywords
 ) -> PreparedImage:
-    """A file path, PIL image or ``(3, H, W)`` tensor (uint8, or float in [0, 1]) -> :class:`PreparedImage`."""
+    """A file path, PIL image or ``(3, H, W)`` tensor (uint8, or float in [0, 1]) -> :class:`PreparedImage`, resized
+    as ``options`` (or its fields as keywords: ``scale``, ``max_size``) say."""
+    options = InferenceOptions.from_keywords(options, **keywords)
     if isinstance(image, torch.Tensor):
         if image.dim() == 4 and image.shape[0] == 1:
             image = image[0]
@@ -68,12 +65,11 @@ def prepare(
             image = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
         image = to_image(image)
     rgb, alpha = split_image(image) if isinstance(image, Image.Image) else read_image(image)
-    size = resized_size(*rgb.size, scale=scale, max_size=max_size)
+    size = resized_size(*rgb.size, scale=options.scale, max_size=options.max_size)
     if size != rgb.size:
         rgb = rgb.resize(size, Image.Resampling.LANCZOS)
         alpha = alpha.resize(size, Image.Resampling.LANCZOS) if alpha is not None else None
-    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).contiguous()
-    return PreparedImage(pixels, alpha)
+    return PreparedImage(TF.pil_to_tensor(rgb).contiguous(), alpha)
 
 
 def to_image(pixels: torch.Tensor, alpha: Image.Image | None = None) -> Image.Image:
@@ -149,5 +145,5 @@ def stylize(
     """Stylize one image (PIL image, file path or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with its alpha;
     ``options`` or its fields as keywords (``stylize(image, model, tile=1024)``)."""
     options = InferenceOptions.from_keywords(options, **keywords)
-    prepared = prepare(image, scale=options.scale, max_size=options.max_size)
+    prepared = prepare(image, options)
     return to_image(stylize_batch(prepared.pixels[None], model, options)[0], prepared.alpha)

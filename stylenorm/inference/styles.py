@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import nn
 
@@ -67,9 +66,7 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
     tail = f"but {source} holds {count} styles: give one weight per style, e.g. --style-mix {example}."
     weights = mix_weights(style, count, "--style-mix", "styles", tail)
     bake_style(network, weights)
-    return ", style mix " + ",".join(
-        f"{float(w):g}" for w in (style.reshape(-1) if isinstance(style, torch.Tensor) else style)
-    )
+    return ", style mix " + ",".join(f"{w:g}" for w in torch.as_tensor(style, dtype=torch.float64).reshape(-1).tolist())
 
 
 def mix_weights(weights: Sequence[float] | torch.Tensor, count: int, flag: str, what: str, tail: str) -> torch.Tensor:
@@ -110,19 +107,13 @@ StyleImage = str | os.PathLike | Image.Image | torch.Tensor
 StyleImages = StyleImage | Sequence[StyleImage]
 
 
-def shorter_side_size(width: int, height: int, size: int) -> tuple[int, int]:
-    """``(width, height)`` with the shorter side ``size`` px, the longer one truncated (torchvision's ``Resize``)."""
-    if width <= height:
-        return size, int(size * height / width)
-    return int(size * width / height), size
-
-
 def _name(image: StyleImage, index: int) -> str:
     return Path(image).name if isinstance(image, (str, os.PathLike)) else f"in-memory image {index + 1}"
 
 
 def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: int = 0) -> torch.Tensor:
-    """A path, PIL image or uint8 / 0-1 float ``(3, H, W)`` tensor as 0-1 ``(1, 3, H, W)``, shorter side ``size``."""
+    """A path, PIL image or uint8 / 0-1 float ``(3, H, W)`` tensor as 0-1 ``(1, 3, H, W)``, shorter side ``size``
+    (torchvision's ``Resize(size)``, bilinear, as the port)."""
     if size < 0:
         raise ValueError(f"--style-size must be >= 0 (0 keeps the style images as they are), got {size}.")
     if isinstance(image, torch.Tensor):
@@ -132,38 +123,23 @@ def load_style_image(image: StyleImage, size: int = DEFAULT_STYLE_SIZE, index: i
         if pixels.dtype != torch.uint8 and not pixels.is_floating_point():
             raise ValueError(f"Style image {index} must be uint8 (0-255) or float (0-1), got {pixels.dtype}.")
         pixels = pixels.float()[None] / 255 if pixels.dtype == torch.uint8 else pixels.detach().float()[None]
-        if size:
-            width, height = shorter_side_size(pixels.shape[-1], pixels.shape[-2], size)
-            pixels = F.interpolate(pixels, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+    elif isinstance(image, Image.Image):
+        pixels = to_rgb(image)
+    elif not Path(image).is_file():
+        found = "a folder" if Path(image).is_dir() else "nothing"
+        raise FileNotFoundError(f"Style image not found: {image} (found {found} there).")
     else:
-        if isinstance(image, Image.Image):
-            rgb = to_rgb(image)
-        elif not Path(image).is_file():
-            found = "a folder" if Path(image).is_dir() else "nothing"
-            raise FileNotFoundError(f"Style image not found: {image} (found {found} there).")
-        else:
-            try:
-                rgb = load_rgb(image)
-            except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-                raise ValueError(f"Could not read the style image {image}: {type(error).__name__}: {error}.") from None
-        if size:
-            rgb = rgb.resize(shorter_side_size(*rgb.size, size), Image.Resampling.BILINEAR)
-        pixels = torch.from_numpy(np.array(rgb, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+        try:
+            pixels = load_rgb(image)
+        except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+            raise ValueError(f"Could not read the style image {image}: {type(error).__name__}: {error}.") from None
+    if size:  # PIL images resized as PIL images, tensors antialiased
+        pixels = TF.resize(pixels, size)
+    pixels = TF.to_tensor(pixels)[None] if isinstance(pixels, Image.Image) else pixels
     if min(pixels.shape[-2:]) < MIN_SIZE:
         size = f"{_name(image, index)} is {pixels.shape[-1]}x{pixels.shape[-2]} px"
         raise ValueError(f"Style image {size}; AdaIN needs >= {MIN_SIZE} px a side: a larger image or --style-size.")
     return pixels.contiguous()
-
-
-def check_style_weights(weights: Sequence[float] | torch.Tensor | None, count: int) -> torch.Tensor:
-    """The interpolation weights as a float tensor: one per style image, convex (:func:`mix_weights`)."""
-    if weights is None:
-        if count > 1:
-            example = ",".join([f"{1 / count:.4g}"] * count)
-            raise ValueError(f"{count} style images: pass --style-weights w1,...,w{count}, e.g. {example}.")
-        return torch.ones(1)
-    tail = f"for {count} style image(s): give one weight per --style-image, in the same order."
-    return mix_weights(weights, count, "--style-weights", "style images", tail)
 
 
 def with_style(
@@ -188,7 +164,14 @@ def with_style(
     alpha = 1.0 if alpha is None else float(alpha)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"--alpha {alpha:g} is outside [0, 1]: 0 keeps the content, 1 (default) is the full style.")
-    weights = check_style_weights(style_weights, len(images))
+    count = len(images)
+    if style_weights is None and count > 1:
+        example = ",".join([f"{1 / count:.4g}"] * count)
+        raise ValueError(f"{count} style images: pass --style-weights w1,...,w{count}, e.g. {example}.")
+    tail = f"for {count} style image(s): give one weight per --style-image, in the same order."
+    weights = mix_weights(
+        [1.0] if style_weights is None else style_weights, count, "--style-weights", "style images", tail
+    )
     size = DEFAULT_STYLE_SIZE if style_size is None else int(style_size)
     styles = [load_style_image(image, size, index) for index, image in enumerate(images)]
     net = net.eval()

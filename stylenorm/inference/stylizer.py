@@ -1,5 +1,7 @@
 """A loaded network with what it needs to run on float 0-255 RGB batches of any size: :class:`Stylizer` pads them
-to the network's size multiple, converts them to its pixel convention, runs it under a precision and crops back."""
+to the network's size multiple, converts them to its :class:`PixelConvention`, runs it under a precision and crops
+back. Conventions, as in the code each family's weights were published with: ``zero_to_255`` (fast-neural-style),
+``signed`` (CycleGAN, [-1, 1]) and ``unit`` (the autoencoder, AdaIN, [0, 1]); sources: docs/modules.md."""
 
 from __future__ import annotations
 
@@ -10,10 +12,45 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from stylenorm.inference.conventions import PixelConvention
-from stylenorm.inference.tiling import crop_padding, pad_to_multiple
+from stylenorm.inference.tiling import pad_to_multiple
 from stylenorm.speed import compile_for_inference, resolve_inference_precision
 
+ROUNDING_MODES = ("truncate", "round")
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelConvention:
+    """``network input = pixels_0_255 / divisor - offset``; outputs map back and become uint8 by ``rounding``."""
+
+    name: str
+    divisor: float
+    offset: float
+    rounding: str
+
+    def __post_init__(self) -> None:
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"rounding must be one of {ROUNDING_MODES}, got {self.rounding!r}.")
+
+    def to_network(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float 0-255 pixels -> the network's input range."""
+        return pixels / self.divisor - self.offset if self.divisor != 1 or self.offset != 0 else pixels
+
+    def from_network(self, output: torch.Tensor) -> torch.Tensor:
+        """Network output -> float 0-255 pixels, clamped as the original inference code does."""
+        if self.divisor != 1 or self.offset != 0:
+            output = (output + self.offset) * self.divisor
+        return output.clamp(0, 255)
+
+    def quantize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Float 0-255 pixels -> uint8; the cast truncates, like numpy's ``astype``, after +0.5 for ``round``."""
+        pixels = pixels.clamp(0, 255) + (0.5 if self.rounding == "round" else 0)
+        return pixels.clamp(0, 255).to(torch.uint8)
+
+
+ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")
+SIGNED = PixelConvention("signed", divisor=127.5, offset=1.0, rounding="truncate")
+UNIT = PixelConvention("unit", divisor=255.0, offset=0.0, rounding="round")
+CONVENTIONS = {convention.name: convention for convention in (ZERO_TO_255, SIGNED, UNIT)}
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -31,10 +68,11 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return resolved
 
 
-def check_precision(precision: str, device: torch.device) -> None:
+def check_precision(precision: str, device: torch.device | None = None) -> None:
+    """Refuse an unknown ``--precision``, and fp16 off CUDA where ``device`` is given."""
     if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}.")
-    if precision == "fp16" and device.type != "cuda":
+        raise ValueError(f"Unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)} (--precision).")
+    if precision == "fp16" and device is not None and device.type != "cuda":
         raise ValueError(f"fp16 autocast needs a CUDA device, not {device.type}. Use --precision bf16 or fp32.")
 
 
@@ -69,10 +107,6 @@ class Stylizer:
         self._forward = compile_for_inference(self.network)
         return self
 
-    def runs_compiled(self, shape: tuple[int, ...]) -> bool:
-        """Whether a padded input of ``shape`` (``(N, C, H, W)`` or ``(N, H, W)``) takes the compiled forward."""
-        return self.compiled and (self.compiled_shapes is None or (shape[0], *shape[-2:]) in self.compiled_shapes)
-
     @property
     def size_multiple(self) -> int:  # the network takes heights and widths that are multiples of this ...
         return int(getattr(self.network, "size_multiple", 1))
@@ -96,9 +130,10 @@ class Stylizer:
         """Float 0-255 RGB ``(N, 3, H, W)`` -> the same on :attr:`device`; ``eager``: hooks must run, not compiled."""
         if pixels.dim() != 4 or pixels.shape[1] != 3:
             raise ValueError(f"Expected RGB images shaped (N, 3, H, W), got {tuple(pixels.shape)}.")
-        padded, padding = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
+        padded = pad_to_multiple(pixels.to(self.device, torch.float32), self.size_multiple, self.min_size)
         with autocast(precision, self.device):
-            compiled = not eager and self.runs_compiled(tuple(padded.shape))
+            shape = (padded.shape[0], *padded.shape[-2:])
+            compiled = not eager and self.compiled and (self.compiled_shapes is None or shape in self.compiled_shapes)
             output = (self._forward if compiled else self.network)(self.convention.to_network(padded))
         # from_network in fp32: the final scaling and clamp must not lose gray levels.
-        return crop_padding(self.convention.from_network(output.float()), padding)
+        return self.convention.from_network(output.float())[..., : pixels.shape[-2], : pixels.shape[-1]]

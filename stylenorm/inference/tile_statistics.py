@@ -71,41 +71,47 @@ def _normalize(module: nn.Module, x: torch.Tensor, mean: torch.Tensor, var: torc
     return y.to(x.dtype)
 
 
-@contextlib.contextmanager
-def _hooks(modules: list[nn.Module], hook: Callable) -> Iterator[None]:
-    handles = [m.register_forward_hook(hook) for m in modules]
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+def _hooks(modules: list[nn.Module], hook: Callable) -> contextlib.ExitStack:
+    """``hook`` on every module while the returned context is open."""
+    stack = contextlib.ExitStack()
+    for module in modules:
+        stack.enter_context(module.register_forward_hook(hook))
+    return stack
 
 
-@contextlib.contextmanager
-def frozen_statistics(statistics: Statistics) -> Iterator[None]:
+def frozen_statistics(statistics: Statistics) -> contextlib.ExitStack:
     """Inside: each layer in ``statistics`` normalizes with its given ``(mean, var)`` instead of its input's."""
 
     def hook(module, args, output):
         mean, var = statistics[module]
         return _normalize(module, args[0], mean.to(args[0].device), var.to(args[0].device))
 
-    with _hooks(list(statistics), hook):
-        yield
+    return _hooks(list(statistics), hook)
+
+
+def _partial_pass(run: Run, modules: list[nn.Module], pixels: torch.Tensor, keep: Callable) -> dict[nn.Module, object]:
+    """``keep(module, args, output)`` of each of ``modules``, in the order they run, from a pass stopped after the
+    last one."""
+    kept = {}
+
+    def hook(module, args, output):
+        kept[module] = keep(module, args, output)
+        if len(kept) == len(modules):
+            raise _Measured
+
+    with _hooks(modules, hook), contextlib.suppress(_Measured):
+        run(pixels)
+    return kept
 
 
 def measure(run: Run, layers: list[nn.Module], pixels: torch.Tensor) -> Statistics:
-    """Each sample's own statistics at ``layers``, in the order they run, from a pass stopped after the last one."""
-    statistics: Statistics = {}
+    """Each sample's own statistics at ``layers``, in the order they run."""
 
-    def hook(module, args, output):
+    def statistics(module, args, output):
         values = _grouped(module, args[0])
-        statistics[module] = (values.mean(-1), values.var(-1, correction=_correction(module)))
-        if len(statistics) == len(layers):
-            raise _Measured
+        return values.mean(-1), values.var(-1, correction=_correction(module))
 
-    with _hooks(layers, hook), contextlib.suppress(_Measured):
-        run(pixels)
-    return statistics
+    return _partial_pass(run, layers, pixels, statistics)
 
 
 def owned_ranges(starts: list[int], size: int, length: int, multiple: int) -> list[tuple[int, int]]:
@@ -125,16 +131,9 @@ def exact_statistics(run: Run, order: list[nn.Module], padded: torch.Tensor, til
         total = squares = count = 0
         for top, (row_begin, row_end) in zip(row_starts, row_owned, strict=True):
             for left, (column_begin, column_end) in zip(column_starts, column_owned, strict=True):
-                seen: list[torch.Tensor] = []
-
-                def stop(module, args, output, seen=seen):
-                    seen.append(args[0])
-                    raise _Measured
-
                 window = padded[..., top : top + tile_height, left : left + tile_width]
-                with frozen_statistics(statistics), _hooks([layer], stop), contextlib.suppress(_Measured):
-                    run(window)
-                x = seen[0]
+                with frozen_statistics(statistics):
+                    x = _partial_pass(run, [layer], window, lambda module, args, output: args[0])[layer]
                 scale_y, scale_x = x.shape[-2] / tile_height, x.shape[-1] / tile_width
                 owned = x[
                     ...,
@@ -164,12 +163,10 @@ def network_calls(mode: str, network: nn.Module, tiles: int) -> int:
 def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torch.Tensor, tiles: Tiles) -> Statistics:
     """Statistics for :func:`frozen_statistics` while ``pixels`` (``(1, 3, H, W)``, float 0-255) run in ``tiles``;
     empty for ``per-tile`` or a network without per-sample norms."""
-    if mode not in TILE_STATISTICS:
-        raise ValueError(f"Unknown tile statistics {mode!r}; expected one of {', '.join(TILE_STATISTICS)}.")
     layers = per_sample_norm_layers(network)
     if mode == "per-tile" or not layers:
         return {}
-    padded, _ = tiles.pad(pixels)
+    padded = tiles.pad(pixels)
     if mode == "thumbnail":
         factor = min(1.0, tiles.tile / max(padded.shape[-2:]))
         size = [
@@ -188,17 +185,10 @@ def whole_image_context(
 ) -> Iterator[Statistics]:
     """Inside: ``tiles`` of ``pixels`` (``(1, 3, H, W)``) run with the whole image's statistics (``given``, else
     measured as ``mode`` says) and its :func:`whole_image_modules` outputs, computed once here."""
-    outputs: dict[nn.Module, object] = {}
     modules = whole_image_modules(network) if mode != "per-tile" or given is not None else []
-
-    def record(module, args, output):
-        outputs[module] = output
-        if len(outputs) == len(modules):
-            raise _Measured
-
-    if modules:
-        with _hooks(modules, record), contextlib.suppress(_Measured):
-            run(tiles.pad(pixels.float())[0])
+    outputs = (
+        _partial_pass(run, modules, tiles.pad(pixels.float()), lambda module, args, output: output) if modules else {}
+    )
     for module, output in outputs.items():
         module.forward = lambda *args, _output=output, **kwargs: _output  # an instance attribute shadows the method
     try:

@@ -27,10 +27,8 @@ def padded_length(length: int, multiple: int, min_size: int) -> int:
     return _round_up(max(length, min_size), multiple)
 
 
-def pad_to_multiple(
-    images: torch.Tensor, multiple: int, min_size: int = 1
-) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    """Reflection-pad ``(N, C, H, W)`` images to an accepted size; returns them and ``(top, bottom, left, right)``."""
+def pad_to_multiple(images: torch.Tensor, multiple: int, min_size: int = 1) -> torch.Tensor:
+    """Reflection-pad ``(N, C, H, W)`` images at the bottom and right to an accepted size (crop: ``[..., :H, :W]``)."""
     height, width = images.shape[-2:]
     bottom, right = padded_length(height, multiple, min_size) - height, padded_length(width, multiple, min_size) - width
     remaining = [0, right, 0, bottom]  # F.pad's order: last dim first
@@ -38,19 +36,11 @@ def pad_to_multiple(
         height, width = images.shape[-2:]
         limits = [width - 1, width - 1, height - 1, height - 1]
         if min(limit for limit, amount in zip(limits, remaining, strict=True) if amount) == 0:
-            images = F.pad(images, remaining, mode="replicate")  # a one-pixel side cannot be reflected
-            break
+            return F.pad(images, remaining, mode="replicate")  # a one-pixel side cannot be reflected
         step = [min(amount, limit) for amount, limit in zip(remaining, limits, strict=True)]
         images = F.pad(images, step, mode="reflect")
         remaining = [amount - taken for amount, taken in zip(remaining, step, strict=True)]
-    return images, (0, bottom, 0, right)
-
-
-def crop_padding(images: torch.Tensor, padding: tuple[int, int, int, int]) -> torch.Tensor:
-    """Undo :func:`pad_to_multiple`."""
-    top, bottom, left, right = padding
-    height, width = images.shape[-2:]
-    return images[..., top : height - bottom, left : width - right]
+    return images
 
 
 def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
@@ -73,8 +63,6 @@ class Tiles:
     min_size: int = 1
 
     def __post_init__(self) -> None:
-        if self.tile <= 0:
-            raise ValueError(f"The tile size must be a positive number of pixels, got {self.tile}.")
         if self.overlap < 0:
             raise ValueError(f"The tile overlap must be >= 0 pixels, got {self.overlap}.")
         tile, overlap = self.tile // self.multiple * self.multiple, _round_up(self.overlap, self.multiple)
@@ -89,7 +77,7 @@ class Tiles:
         object.__setattr__(self, "tile", tile)
         object.__setattr__(self, "overlap", overlap)
 
-    def pad(self, images: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    def pad(self, images: torch.Tensor) -> torch.Tensor:
         return pad_to_multiple(images, self.multiple, self.min_size)
 
     def layout(self, length: int) -> tuple[int, list[int]]:
@@ -142,7 +130,7 @@ def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tup
 def run_tiled(run: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor, tiles: Tiles) -> torch.Tensor:
     """``run`` (float 0-255 ``(1, 3, h, w)`` -> same size) applied to ``pixels`` tile by tile; ``pixels`` stay
     where they are, so device memory holds one tile's activations at a time."""
-    padded, padding = tiles.pad(pixels)
+    padded = tiles.pad(pixels)
     output = torch.zeros(padded.shape, dtype=torch.float32, device=padded.device)
     tile_height, rows, row_weights = axis_weights(padded.shape[-2], tiles.tile, tiles.overlap, tiles.multiple)
     tile_width, columns, column_weights = axis_weights(padded.shape[-1], tiles.tile, tiles.overlap, tiles.multiple)
@@ -151,4 +139,4 @@ def run_tiled(run: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor,
             window = (..., slice(top, top + tile_height), slice(left, left + tile_width))
             result = run(padded[window]).to(output.device, torch.float32)
             output[window] += result * (row_weight[:, None] * column_weight[None, :]).to(output.device)
-    return crop_padding(output, padding)
+    return output[..., : pixels.shape[-2], : pixels.shape[-1]]

@@ -5,9 +5,8 @@ statistics. Usage: docs/video.md, "Stylize a clip".
 
 from __future__ import annotations
 
-import itertools
 import os
-import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import torch
 from PIL import Image, ImageSequence
 
 from stylenorm.data.images import open_image
-from stylenorm.inference.compile_plan import header_size
-from stylenorm.inference.image_io import OUTPUT_FORMATS, save_animation, save_image
+from stylenorm.inference.image_io import OUTPUT_FORMATS, header_size, save_animation, save_image
+from stylenorm.inference.jobs import frame_batches
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import prepare, stylize_pixels, to_image
 from stylenorm.inference.stylizer import Stylizer
@@ -30,18 +29,12 @@ from stylenorm.inference.tile_statistics import (
     whole_image_context,
     window_indices,
 )
-from stylenorm.inference.video_io import VideoWriter, is_video, probe_video, read_video
+from stylenorm.inference.video_io import is_video, probe_video, read_video, video_writer
 
 #: A source of frames that can be read more than once: each call starts again at the first frame.
 Frames = Callable[[], Iterable[torch.Tensor]]
 #: Frame duration (ms) of an animation whose file names none (browsers show such GIFs at about 10 frames/s).
 DEFAULT_FRAME_MS = 100
-
-
-def _batches(frames: Iterable[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
-    frames = iter(frames)
-    while batch := list(itertools.islice(frames, size)):
-        yield torch.stack(batch)
 
 
 def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceOptions) -> Statistics:
@@ -52,16 +45,18 @@ def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceO
     run = lambda window: model(window, options.precision, eager=True)  # noqa: E731 - hooks need the eager module
     tiles = options.tiling(*pixels.shape[-2:], model)
     if tiles is None:
-        return {layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in measure(run, layers, pixels).items()}
-    if options.tile_stats == "per-tile":
+        statistics = measure(run, layers, pixels)
+    elif options.tile_stats == "per-tile":
         raise ValueError(
             "--frame-stats needs whole-frame statistics: use --tile-stats exact or thumbnail, not per-tile."
         )
-    frames = []
-    for image in pixels:
-        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), tiles) as statistics:
-            frames.append({layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in statistics.items()})
-    return concatenate(frames)
+    else:
+        parts = []
+        for image in pixels:
+            with whole_image_context(options.tile_stats, run, model.network, image[None].float(), tiles) as part:
+                parts.append(part)
+        statistics = concatenate(parts)
+    return {layer: (mean.cpu(), var.cpu()) for layer, (mean, var) in statistics.items()}
 
 
 def stylize_clip(
@@ -79,14 +74,14 @@ def stylize_clip(
     statistics, total = None, 0
     if window != 1:
         parts = []
-        for batch in _batches(frames(), options.batch_size):
+        for batch in map(torch.stack, frame_batches(frames(), options.batch_size)):
             parts.append(record_statistics(model, batch.float(), options))
             total += len(batch)
             if progress:
                 progress("statistics", len(batch))
         statistics = concatenate(parts)
     start = 0
-    for batch in _batches(frames(), options.batch_size):
+    for batch in map(torch.stack, frame_batches(frames(), options.batch_size)):
         shared = None
         if statistics is not None:
             shared = concatenate(
@@ -119,15 +114,15 @@ def stylize_video(
         stamps.clear()
         for frame in read_video(source):
             stamps.append((frame.pts, frame.time_base))
-            yield prepare(Image.fromarray(frame.pixels), scale=options.scale, max_size=options.max_size).pixels
+            yield prepare(Image.fromarray(frame.pixels), options).pixels
 
     outputs = stylize_clip(frames, model, options, progress=progress)
     if is_video(target):
-        with VideoWriter(target, rate, audio_from=source) as writer:
+        with video_writer(target, rate, audio_from=source) as write:
             for index, output in enumerate(outputs):
-                writer.write(output.permute(1, 2, 0).numpy(), *stamps[index])
+                write(output.permute(1, 2, 0).numpy(), *stamps[index])
         return [target]
-    images = (Image.fromarray(output.permute(1, 2, 0).numpy()) for output in outputs)
+    images = map(to_image, outputs)
     if target.suffix.lower() in OUTPUT_FORMATS:
         images = list(images)
         times = [
@@ -137,16 +132,12 @@ def stylize_video(
         ends = [*times[1:], times[-1] + 1 / float(rate)]  # the last frame: one frame period
         durations = [max(1, round(1000 * (end - start))) for start, end in zip(times, ends, strict=True)]
         return save_animation(images, target, durations, loop=0)
-    temporary = target / f".frames.{os.getpid()}.partial"  # frames appear in the folder once all are written
-    try:
-        names = [save_image(image, temporary / f"{index:06d}{ext}").name for index, image in enumerate(images)]
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".frames.", dir=target) as temporary:  # frames appear once all are written
+        names = [save_image(image, Path(temporary, f"{index:06d}{ext}")).name for index, image in enumerate(images)]
         for name in names:
-            os.replace(temporary / name, target / name)
-        temporary.rmdir()
-        return [target / name for name in names]
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+            os.replace(Path(temporary, name), target / name)
+    return [target / name for name in names]
 
 
 def is_animated(path: str | os.PathLike) -> bool:
@@ -165,7 +156,7 @@ def stylize_animation(
         for frame in ImageSequence.Iterator(image):
             durations.append(int(frame.info.get("duration") or DEFAULT_FRAME_MS))
             rgb = frame.convert("RGBA" if "transparency" in frame.info else "RGB")
-            frames.append(prepare(rgb, scale=options.scale, max_size=options.max_size))
+            frames.append(prepare(rgb, options))
     outputs = stylize_clip(lambda: (frame.pixels for frame in frames), model, options)
     results = [to_image(output, frame.alpha) for frame, output in zip(frames, outputs, strict=True)]
     return save_animation(results, target, durations, loop)

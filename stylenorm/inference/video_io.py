@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from stylenorm.atomic_files import atomic_path
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".m4v", ".webm", ".avi")
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -92,113 +95,83 @@ def read_video(path: str | os.PathLike) -> Iterator[VideoFrame]:
             raise ValueError(f"Cannot decode {path}: {error}. The file may be truncated or damaged.") from None
 
 
-def partial_path(path: Path) -> Path:
-    """The temporary name (same folder and extension) a file is written under before the rename."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+@contextlib.contextmanager
+def video_writer(
+    path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None
+) -> Iterator[Callable[..., None]]:
+    """``write(pixels, pts=None, time_base=None)`` for uint8 RGB ``(H, W, 3)`` frames into ``path`` (``pts`` in
+    ``time_base`` units keeps the input's timing), with ``audio_from``'s audio; the file appears only on success."""
+    import av
+
+    path, suffix, rate = Path(path), Path(path).suffix.lower(), Fraction(rate)
+    if suffix not in _FORMATS:
+        raise ValueError(f"Cannot write {path}: unknown video extension; use one of {', '.join(VIDEO_EXTENSIONS)}.")
+    codec, codec_options = _VIDEO_CODECS.get(suffix, ("libx264", {"crf": H264_CRF}))
+    count, stream = itertools.count(), None  # the video stream starts with the first frame: its size
+    with atomic_path(path) as temporary:
+        container = av.open(str(temporary), mode="w", format=_FORMATS[suffix])
+
+        def write(pixels: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> None:
+            nonlocal stream
+            index = next(count)
+            if suffix == ".avi" or pts is None or time_base is None:  # AVI: one frame per tick, constant rate only
+                pts = time_base = None
+            if stream is None:
+                stream = container.add_stream(codec, rate=rate)
+                stream.height, stream.width = pixels.shape[:2]
+                odd = stream.width % 2 or stream.height % 2
+                stream.pix_fmt = "yuv444p" if odd and codec == "libx264" else "yuv420p"
+                stream.options = codec_options
+                if codec == "mpeg4":
+                    stream.bit_rate = 8_000_000
+                stream.time_base = time_base or 1 / rate
+                if audio_from is not None:
+                    _copy_audio(audio_from, container, suffix)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts, frame.time_base = (index, stream.time_base) if pts is None else (pts, time_base)
+            container.mux(stream.encode(frame))
+
+        try:
+            yield write
+            if stream is None:
+                raise ValueError(f"No frames to write to {path}.")
+            container.mux(stream.encode(None))
+        except BaseException:
+            with contextlib.suppress(Exception):  # closing a broken file must not hide the original error
+                container.close()
+            raise
+        container.close()
 
 
-class VideoWriter:
-    """uint8 RGB frames into ``path``, audio from ``audio_from``; as a context manager, written only on success."""
+def _copy_audio(source: str | os.PathLike, container, suffix: str) -> None:
+    """The first audio track of ``source`` into ``container``, copied (or re-encoded where the container needs it)."""
+    import av
 
-    def __init__(self, path: str | os.PathLike, rate: Fraction, audio_from: str | os.PathLike | None = None):
-        import av
-
-        self.path = Path(path)
-        suffix = self.path.suffix.lower()
-        if suffix not in _FORMATS:
-            raise ValueError(f"Cannot write {path}: unknown video extension; use one of {', '.join(VIDEO_EXTENSIONS)}.")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.temporary = partial_path(self.path)
-        self.rate = Fraction(rate)
-        self.container = av.open(str(self.temporary), mode="w", format=_FORMATS[suffix])
-        self.codec, self.codec_options = _VIDEO_CODECS.get(suffix, ("libx264", {"crf": H264_CRF}))
-        self.stream = None
-        self.audio_from = audio_from
-        self.count = 0
-        self.keep_timing = suffix != ".avi"  # AVI stores one frame per tick of its time base: constant rate only
-
-    def _start(self, height: int, width: int, time_base: Fraction | None) -> None:
-        stream = self.container.add_stream(self.codec, rate=self.rate)
-        stream.width, stream.height = width, height
-        odd = width % 2 or height % 2
-        stream.pix_fmt = "yuv444p" if odd and self.codec == "libx264" else "yuv420p"
-        stream.options = self.codec_options
-        if self.codec == "mpeg4":
-            stream.bit_rate = 8_000_000
-        stream.time_base = time_base or 1 / self.rate
-        self.stream = stream
-        if self.audio_from is not None:
-            self._copy_audio(self.audio_from)
-
-    def _copy_audio(self, source: str | os.PathLike) -> None:
-        """The first audio track of ``source``, copied (or re-encoded where the container needs it)."""
-        import av
-
-        suffix = self.path.suffix.lower()
-        allowed, fallback = _AUDIO[suffix]
-        with av.open(str(source)) as container:
-            if not container.streams.audio:
-                return
-            audio = container.streams.audio[0]
-            if allowed is None or audio.codec_context.name in allowed:
-                out = self.container.add_stream_from_template(audio)
-                for packet in container.demux(audio):
-                    if packet.dts is None:
-                        continue  # the demuxer's flush packet
-                    packet.stream = out
-                    self.container.mux(packet)
-                return
-            rate = 48000 if fallback == "libopus" else audio.codec_context.sample_rate  # Opus: 48 kHz only
-            out = self.container.add_stream(fallback, rate=rate)
-            out.layout = audio.codec_context.layout.name if audio.codec_context.channels <= 2 else "stereo"
-            for frame in container.decode(audio):
-                frame.pts = None  # let the encoder count samples
-                self.container.mux(out.encode(frame))
-            self.container.mux(out.encode(None))
-
-    def write(self, pixels: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> None:
-        """One uint8 RGB ``(H, W, 3)`` frame; ``pts`` in ``time_base`` units keeps the input's timing."""
-        import av
-
-        if not self.keep_timing:
-            pts = time_base = None
-        if self.stream is None:
-            self._start(pixels.shape[0], pixels.shape[1], time_base if pts is not None else None)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
-        if pts is not None and time_base is not None:
-            frame.pts, frame.time_base = pts, time_base
-        else:
-            frame.pts, frame.time_base = self.count, self.stream.time_base
-        self.container.mux(self.stream.encode(frame))
-        self.count += 1
-
-    def close(self) -> Path:
-        if self.stream is None:
-            self.abort()
-            raise ValueError(f"No frames to write to {self.path}.")
-        self.container.mux(self.stream.encode(None))
-        self.container.close()
-        os.replace(self.temporary, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):  # closing a broken file must not hide the original error
-            self.container.close()
-        self.temporary.unlink(missing_ok=True)
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abort()
+    allowed, fallback = _AUDIO[suffix]
+    with av.open(str(source)) as input_container:
+        if not input_container.streams.audio:
+            return
+        audio = input_container.streams.audio[0]
+        if allowed is None or audio.codec_context.name in allowed:
+            out = container.add_stream_from_template(audio)
+            for packet in input_container.demux(audio):
+                if packet.dts is None:
+                    continue  # the demuxer's flush packet
+                packet.stream = out
+                container.mux(packet)
+            return
+        rate = 48000 if fallback == "libopus" else audio.codec_context.sample_rate  # Opus: 48 kHz only
+        out = container.add_stream(fallback, rate=rate)
+        out.layout = audio.codec_context.layout.name if audio.codec_context.channels <= 2 else "stereo"
+        for frame in input_container.decode(audio):
+            frame.pts = None  # let the encoder count samples
+            container.mux(out.encode(frame))
+        container.mux(out.encode(None))
 
 
 def save_video(frames, path: str | os.PathLike, rate: Fraction | int) -> Path:
     """uint8 frames ``(T, 3, H, W)`` (a tensor or array) as a video file at ``rate`` frames per second."""
-    with VideoWriter(path, Fraction(rate)) as writer:
+    with video_writer(path, Fraction(rate)) as write:
         for frame in frames:
-            writer.write(np.asarray(frame).transpose(1, 2, 0))
+            write(np.asarray(frame).transpose(1, 2, 0))
     return Path(path)
