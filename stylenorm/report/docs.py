@@ -134,9 +134,15 @@ def _status(shared: list[str], tuned: list[str]) -> str:
     if not shared:
         return "tuned learning rates only"
     verdicts = set(shared) | set(tuned)
-    if len(verdicts) > 1:
-        return "the protocols disagree: it holds under neither alone"
-    return f"{verdicts.pop()} under both"
+    if len(verdicts) == 1:
+        return f"{verdicts.pop()} under both"
+    # Unknown under one protocol is not a contradiction: say under which one the decisive verdict holds.
+    for decisive, unknown, where in ((set(tuned), set(shared), "tuned"), (set(shared), set(tuned), "shared")):
+        if unknown == {"inconclusive"} and len(decisive) == 1:
+            rate = "tuned learning rates" if where == "tuned" else "shared learning rate"
+            other = "shared learning rate" if where == "tuned" else "tuned learning rates"
+            return f"{decisive.pop()} at the {rate} only (inconclusive at the {other})"
+    return "the protocols disagree: it holds under neither alone"
 
 
 def protocol_table(verdicts: dict[tuple[str, str], list[tuple[str, str, str]]], declared) -> str:
