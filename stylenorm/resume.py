@@ -157,4 +157,13 @@ def continue_in_place(cfg: DictConfig) -> dict[str, Any] | None:
     if last.is_file():  # interrupted, or finished with a shorter run length: continue it
         with open_dict(cfg):
             cfg.ckpt_path = str(last)
+        try:
+            check_resume(cfg)
+        except ConfigError as error:
+            # Checkpoint folders mirror the path below paths.log_dir, so the same preset swept under two log
+            # dirs meets the other sweep's checkpoint here: say how to keep both.
+            raise ConfigError(
+                f"{error}\nThis sweep job found it in its own checkpoint folder: if it belongs to another sweep of "
+                f"the same jobs (e.g. under another paths.log_dir), give this one its own paths.checkpoint_dir."
+            ) from None
     return None

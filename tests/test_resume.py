@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import open_dict
 
 from conftest import compose_offline_run
-from stylenorm.resume import SETTINGS_KEY, load_initial_weights
+from stylenorm.resume import SETTINGS_KEY, continue_in_place, load_initial_weights
 from stylenorm.train import run
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,20 @@ def test_resume_with_another_norm_is_refused_before_anything_is_written(tmp_path
     ):
         run(resumed)
     assert (digest(last), config.read_text(), folders(tmp_path)) == before
+
+
+def test_a_sweep_job_meeting_another_sweeps_checkpoint_names_the_folder_fix(tmp_path, data_dir):
+    """The same preset swept under two paths.log_dir shares checkpoint folders: the second sweep's job must
+    refuse the first one's checkpoint before writing anything, and say how to keep both."""
+    _, last = trained(tmp_path, data_dir)
+    job = compose(tmp_path, data_dir, "autoencoder", "norm=layer")
+    with open_dict(job):
+        job.paths.run_dir = str(tmp_path / "other_log_dir" / "multirun" / "0_seed-0")
+        job.paths.run_checkpoint_dir = str(last.parent)
+    before = digest(last)
+    with pytest.raises(ValueError, match=r"(?s)model\.norm\.kind: 'instance' in the checkpoint.*paths\.checkpoint_dir"):
+        continue_in_place(job)
+    assert digest(last) == before
 
 
 def test_resume_with_another_batch_size_or_seed_is_refused(tmp_path, data_dir):
