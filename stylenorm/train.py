@@ -102,10 +102,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
     trainer, fitting = None, False
     try:
         check_and_fill(cfg)
+        given_ckpt = cfg.ckpt_path  # one found by continue_in_place is checked there
         if (done := continue_in_place(cfg)) is not None:  # a re-run sweep: this job is done
             log.info("Already finished in %s: not trained again.", cfg.paths.run_dir)
             return done["metrics"]
-        if cfg.ckpt_path:
+        if given_ckpt:
             check_resume(cfg)  # before anything is written: a refused resume leaves its run untouched
         set_threads(cfg.speed.get("num_threads", "auto"))
         pl.seed_everything(cfg.seed, workers=True)

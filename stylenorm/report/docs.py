@@ -137,11 +137,12 @@ def _status(shared: list[str], tuned: list[str]) -> str:
     if len(verdicts) == 1:
         return f"{verdicts.pop()} under both"
     # Unknown under one protocol is not a contradiction: say under which one the decisive verdict holds.
-    for decisive, unknown, where in ((set(tuned), set(shared), "tuned"), (set(shared), set(tuned), "shared")):
-        if unknown == {"inconclusive"} and len(decisive) == 1:
-            rate = "tuned learning rates" if where == "tuned" else "shared learning rate"
-            other = "shared learning rate" if where == "tuned" else "tuned learning rates"
-            return f"{decisive.pop()} at the {rate} only (inconclusive at the {other})"
+    for decisive, unknown, rate, other in (
+        (tuned, shared, "tuned learning rates", "shared learning rate"),
+        (shared, tuned, "shared learning rate", "tuned learning rates"),
+    ):
+        if set(unknown) == {"inconclusive"} and len(set(decisive)) == 1:
+            return f"{decisive[0]} at the {rate} only (inconclusive at the {other})"
     return "the protocols disagree: it holds under neither alone"
 
 
