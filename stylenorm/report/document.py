@@ -61,6 +61,16 @@ def _spans(values: pd.Series, by: pd.Series) -> pd.Series:
     return ranges.apply(lambda r: str(r["min"]) if r["min"] == r["max"] else f"{r['min']}-{r['max']}", axis=1)
 
 
+def learning_rate_line(table) -> str | None:
+    """Each variant's learning rate, from its runs, where they differ (the tuned protocol's choices)."""
+    runs = table.runs[table.runs["status"] == "finished"].set_index("run")
+    if "model.lr" not in table.varied() or runs.empty:
+        return None
+    lr = runs["model.lr"].groupby(variant_labels(table, leave_out=("model.lr", "protocol.variant"))).unique()
+    parts = [f"{label} {', '.join(f'{v:g}' for v in sorted(values))}" for label, values in lr.items()]
+    return f"- **Learning rate** by variant (`model.lr`): {'; '.join(parts)}."
+
+
 def protocol_lines(analysis: Analysis) -> list[str]:
     runs = analysis.table.runs
     finished = runs[runs["status"] == "finished"]
@@ -75,6 +85,8 @@ def protocol_lines(analysis: Analysis) -> list[str]:
         f"- **Held equal** (the runs' configs): {', '.join(held) or '—'}.",
         f"- **Varied**: {values or '—'}.",
     ]
+    if line := learning_rate_line(analysis.table):
+        lines.append(line)
     if len(finished) and "data.batch_size" in finished:
         batch = finished["data.batch_size"]
         steps = _spans(finished["global_step"], batch)

@@ -73,10 +73,10 @@ class RunTable:
                 seen.add(values)
         return sorted(varied, key=keep.index)
 
-    def distinguishing(self) -> list[str]:
-        """The :meth:`varied` settings not implied by earlier ones among the finished runs (a norm's eps follows
-        from its kind), those the command lines set tried first: what tells the variants apart."""
-        varied = self.varied()
+    def distinguishing(self, leave_out: tuple[str, ...] = ()) -> list[str]:
+        """The :meth:`varied` settings but ``leave_out`` not implied by earlier ones among the finished runs (a
+        norm's eps follows from its kind), those the command lines set tried first: what tells the variants apart."""
+        varied = [column for column in self.varied() if column not in leave_out]
         runs = self.runs[self.runs["status"] == "finished"] if "status" in self.runs else self.runs
         runs = runs.astype({c: str for c in varied})
         overrides = self.runs.get("overrides", pd.Series(dtype=object)).dropna()

@@ -24,7 +24,7 @@ def variant_labels(table: RunTable, leave_out: tuple[str, ...] = ()) -> pd.Serie
     but ``leave_out``, each named by its last dotted part unless two would share it."""
     runs = table.runs.set_index("run")
     runs = runs[runs["status"] == "finished"]
-    shown = [column for column in table.distinguishing() if column not in leave_out]
+    shown = table.distinguishing(leave_out)
     if not shown:
         return pd.Series("all runs", index=runs.index)
     last = [c.rsplit(".", 1)[-1] for c in shown]
