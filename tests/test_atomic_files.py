@@ -145,3 +145,17 @@ def test_a_live_writers_temporary_file_is_left_alone(tmp_path):
     assert remove_stale_temporaries(tmp_path) == []
     atomic_torch_save({"global_step": 3}, tmp_path / "last.ckpt")
     assert live.exists()
+
+
+def test_temporary_files_of_the_earlier_naming_are_removed_and_other_dotfiles_kept(tmp_path):
+    from stylenorm.atomic_files import remove_stale_temporaries
+
+    # tempfile.mkstemp(prefix=".last.ckpt.", suffix=".tmp"), as versions before the host-pid names wrote them
+    legacy = tmp_path / ".last.ckpt.k2j_9xq1.tmp"
+    other_target = tmp_path / ".export.onnx.a1b2c3d4.tmp"
+    kept = [tmp_path / ".notes.tmp", tmp_path / ".last.ckpt.tmp", tmp_path / "last.ckpt"]
+    for path in [legacy, other_target, *kept]:
+        path.write_bytes(b"x")
+    assert remove_stale_temporaries(tmp_path, name="last.ckpt") == [legacy]  # only the named target's
+    assert remove_stale_temporaries(tmp_path) == [other_target]
+    assert all(path.exists() for path in kept)

@@ -157,6 +157,16 @@ def test_plan_compile_modes_and_errors(mixed_folder, tmp_path):
         plan_compile("sometimes", jobs, model)
 
 
+def test_a_clip_sharing_statistics_over_frames_is_planned_eager(mixed_folder, tmp_path):
+    model = stylizer.Stylizer(torch.nn.Identity(), ZERO_TO_255, "identity")
+    jobs = plan_jobs([str(mixed_folder)], tmp_path / "out")
+    per_frame = planned_shapes(jobs, model, InferenceOptions(batch_size=2))
+    for frame_stats in ("clip", "window:2"):  # the statistics pass and the stylize pass run the hooked module
+        shared = planned_shapes(jobs, model, InferenceOptions(batch_size=2, frame_stats=frame_stats))
+        assert per_frame - shared == collections.Counter({(2, 20, 20): 1, (1, 20, 20): 1})  # the 3-frame clip
+        assert shared - per_frame == collections.Counter()
+
+
 class CompileRecorder:
     """Stands in for the compiled forward: records the shapes sent to it and runs the eager network."""
 

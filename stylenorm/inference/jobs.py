@@ -23,6 +23,7 @@ from stylenorm.inference.image_io import OUTPUT_FORMATS, header_size
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import resized_size
 from stylenorm.inference.stylizer import Stylizer
+from stylenorm.inference.tile_statistics import parse_frame_statistics
 from stylenorm.inference.tiling import padded_length
 from stylenorm.inference.video_io import VIDEO_EXTENSIONS, is_video
 from stylenorm.speed import stylize_compile_pays
@@ -198,10 +199,11 @@ def planned_shapes(jobs: Sequence[Job], model: Stylizer, options: InferenceOptio
         width, height = resized_size(header[0], header[1], scale=options.scale, max_size=options.max_size)
         items.append((height, width, header[2]))
     calls: collections.Counter[Shape] = collections.Counter()
+    shared_frames = parse_frame_statistics(options.frame_stats) != 1
     for batch in batches(items, lambda item: item[:2] if item[2] == 1 else None, options):
         height, width, frames = batch[0]
-        if options.tile_for(height, width) is not None:
-            continue  # tiled images run eager: the tile statistics need the module's hooks
+        if options.tile_for(height, width) is not None or (frames > 1 and shared_frames):
+            continue  # tiled images and clips sharing statistics run eager: the statistics need the module's hooks
         padded = [padded_length(side, model.size_multiple, model.min_size) for side in (height, width)]
         clip = frame_batches(range(frames), options.batch_size) if frames > 1 else [batch]
         calls.update((len(part), *padded) for part in clip)
