@@ -5,7 +5,8 @@
     # prints: python train.py -m experiment=ablation_autoencoder protocol=final norm=batch ... protocol.lr=0.002 && ...
 
 The choice per variant (mean over the tuning seeds; ties to the smaller learning rate) is printed as
-a table on stderr, with a warning where the best learning rate is at the edge of the grid. The
+a table on stderr, with a warning where the best learning rate is at the edge of the grid and the tuning
+runs that extend the grid one step beyond it. The
 protocol: docs/ablations-protocol.md.
 """
 
@@ -15,7 +16,7 @@ import argparse
 import sys
 
 from stylenorm.protocol import best_lr
-from stylenorm.protocol.stages import final_stage_command, tuning_runs
+from stylenorm.protocol.stages import extension_commands, final_stage_command, tuning_runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             f"warning: {row.variant or '(one variant)'}: best lr {row.lr:g} is at the edge of {row.tried}",
             file=sys.stderr,
         )
+    if extend := extension_commands(best, runs[~left_out], args.folder):
+        print("to try one step beyond each edge (then run this script again):", file=sys.stderr)
+        print("\n".join(extend), file=sys.stderr)
     print(final_stage_command(best, runs, args.drop))
     return 0
 

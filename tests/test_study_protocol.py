@@ -17,7 +17,7 @@ from torch import nn
 
 from conftest import REPO_ROOT
 from stylenorm.protocol import best_lr, scaled_lr
-from stylenorm.protocol.stages import final_stage_command, tuning_runs
+from stylenorm.protocol.stages import extension_commands, final_stage_command, tuning_runs
 from stylenorm.run_folder import register_resolvers
 
 register_resolvers()  # the run-folder resolvers of configs/train.yaml, as train.py registers them
@@ -184,6 +184,11 @@ def test_final_stage_command_from_a_tuning_sweep(tmp_path):
         "protocol.lr=0.0005 protocol.variant=norm-instance",
     ]
     assert "data.known_answer" not in final_stage_command(best_lr(runs), runs, drop=["data.known_answer"])
+    # instance's best (0.5x) is the bottom of its grid: one step beyond it, into the same sweep folder
+    assert extension_commands(best_lr(runs), runs, tmp_path) == [
+        "python train.py -m experiment=ablation_autoencoder data.known_answer=mixture protocol=tune "
+        f"protocol.lr_factor=0.25 norm=instance hydra.sweep.dir={tmp_path}"
+    ]
 
 
 def test_tuning_runs_of_an_empty_or_foreign_folder_say_what_is_wrong(tmp_path):

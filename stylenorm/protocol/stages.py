@@ -40,8 +40,8 @@ def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
 
 def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFrame:
     """One row per run under ``folder``: ``run``, ``overrides``, ``lr`` (``protocol.lr x protocol.lr_factor``),
-    ``seed``, ``metric``, ``status`` and ``variant`` (the overrides that differ between the runs, less
-    :data:`TUNING_KEYS`, e.g. ``norm=batch norm.affine=true``)."""
+    ``base_lr`` (``protocol.lr``), ``seed``, ``metric``, ``status`` and ``variant`` (the overrides that differ
+    between the runs, less :data:`TUNING_KEYS`, e.g. ``norm=batch norm.affine=true``)."""
     rows = []
     for overrides_file in sorted(Path(folder).rglob(".hydra/overrides.yaml")):
         job = overrides_file.parent.parent
@@ -54,8 +54,10 @@ def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFram
             continue
         score, status = _score(job, metric, last_k)
         overrides = list(yaml.safe_load(overrides_file.read_text()) or [])
-        lr = float(config.protocol.lr) * float(config.protocol.lr_factor)
-        rows.append(dict(run=str(job), overrides=overrides, lr=lr, seed=int(config.seed), metric=score, status=status))
+        base_lr = float(config.protocol.lr)
+        lr = base_lr * float(config.protocol.lr_factor)
+        row = dict(run=str(job), overrides=overrides, lr=lr, base_lr=base_lr, seed=int(config.seed), metric=score)
+        rows.append({**row, "status": status})
     if not rows:
         raise FileNotFoundError(f"No runs under {folder} (looked for */.hydra/overrides.yaml); give a sweep's folder.")
     frame = pd.DataFrame(rows)
@@ -84,3 +86,16 @@ def final_stage_command(best: pd.DataFrame, runs: pd.DataFrame, drop: Sequence[s
         words = [*base, *row.variant.split(), f"protocol.lr={row.lr:.6g}", f"protocol.variant={slug}"]
         lines.append(" ".join(shlex.quote(word) for word in words))
     return " && \\\n".join(lines)
+
+
+def extension_commands(best: pd.DataFrame, runs: pd.DataFrame, folder: str | Path) -> list[str]:
+    """For each variant whose best learning rate is at the edge of its grid, the tuning runs one step (a factor
+    of 2) beyond that edge, into the same sweep ``folder``, so that :func:`best_lr` sees them next time."""
+    base = ["python", "train.py", "-m", *common_overrides(runs), "protocol=tune"]
+    lines = []
+    for row in best[best["at_edge"]].itertuples(index=False):
+        beyond = row.tried[0] / 2 if row.lr == row.tried[0] else row.tried[-1] * 2
+        base_lr = runs.loc[runs["variant"] == row.variant, "base_lr"].iloc[0]
+        words = [*base, f"protocol.lr_factor={beyond / base_lr:.6g}", *row.variant.split(), f"hydra.sweep.dir={folder}"]
+        lines.append(" ".join(shlex.quote(word) for word in words))
+    return lines
