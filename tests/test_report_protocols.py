@@ -72,7 +72,8 @@ def test_the_report_names_each_variants_learning_rate_from_its_runs():
     line = learning_rate_line(_tuned_runs({("batch", 16): 2.5e-4, ("instance", 16): 4e-3}))
     assert line == "- **Learning rate** by variant (`model.lr`): kind=batch 0.00025; kind=instance 0.004."
     # a second varied setting stays in the label once the rate no longer tells the variants apart
-    line = learning_rate_line(_tuned_runs({("batch", 2): 1e-4, ("batch", 8): 4e-4, ("group", 2): 1e-4}))
-    assert "kind=batch, batch_size=2 0.0001; kind=batch, batch_size=8 0.0004; kind=group, batch_size=2 0.0001" in line
+    # (and batch sizes in numeric order: 2 before 16)
+    line = learning_rate_line(_tuned_runs({("batch", 16): 4e-4, ("batch", 2): 1e-4, ("group", 2): 1e-4}))
+    assert "kind=batch, batch_size=2 0.0001; kind=batch, batch_size=16 0.0004; kind=group, batch_size=2 0.0001" in line
     # one rate for every run is a held-equal setting, not a line of its own
     assert learning_rate_line(_tuned_runs({("batch", 16): 1e-3, ("instance", 16): 1e-3})) is None

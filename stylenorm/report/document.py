@@ -66,8 +66,11 @@ def learning_rate_line(table) -> str | None:
     runs = table.runs[table.runs["status"] == "finished"].set_index("run")
     if "model.lr" not in table.varied() or runs.empty:
         return None
-    lr = runs["model.lr"].groupby(variant_labels(table, leave_out=("model.lr", "protocol.variant"))).unique()
-    parts = [f"{label} {', '.join(f'{v:g}' for v in sorted(values))}" for label, values in lr.items()]
+    leave_out = ("model.lr", "protocol.variant")
+    labels = variant_labels(table, leave_out)
+    lr = runs["model.lr"].groupby(labels).unique()
+    order = labels.loc[runs.sort_values(table.distinguishing(leave_out)).index].unique()  # batch 2 before 16
+    parts = [f"{label} {', '.join(f'{v:g}' for v in sorted(lr[label]))}" for label in order]
     return f"- **Learning rate** by variant (`model.lr`): {'; '.join(parts)}."
 
 
