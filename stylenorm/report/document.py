@@ -13,7 +13,7 @@ import pandas as pd
 from stylenorm.report.aggregate import across_tasks as summarize_across_tasks
 from stylenorm.report.claims import across_tasks, setting_text
 from stylenorm.report.evaluate import Analysis, variant_table
-from stylenorm.report.frame import images_seen
+from stylenorm.report.frame import RunTable, images_seen
 from stylenorm.report.tensorboard import variant_labels
 
 #: Settings worth naming in "held equal" when every run shares them.
@@ -61,7 +61,7 @@ def _spans(values: pd.Series, by: pd.Series) -> pd.Series:
     return ranges.apply(lambda r: str(r["min"]) if r["min"] == r["max"] else f"{r['min']}-{r['max']}", axis=1)
 
 
-def learning_rate_line(table) -> str | None:
+def learning_rate_line(table: RunTable) -> str | None:
     """Each variant's learning rate, from its runs, where they differ (the tuned protocol's choices)."""
     runs = table.runs[table.runs["status"] == "finished"].set_index("run")
     if "model.lr" not in table.varied() or runs.empty:
