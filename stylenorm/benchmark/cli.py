@@ -1,7 +1,6 @@
-"""``python scripts/benchmark.py``: this project's training, stylize and data paths against plain eager fp32
-references, side by side in one process; prints Markdown tables (they paste into docs/performance.md) and writes
-JSON, whose stable keys (:data:`STABLE_ROW_KEYS`) docs/performance.md documents. Columns and results: there.
-"""
+"""``python scripts/benchmark.py``: this project's training, stylize and data paths side by side with plain eager
+fp32 references; prints Markdown tables (they paste into docs/performance.md) and writes JSON, whose stable keys
+(:data:`STABLE_ROW_KEYS`), columns and results docs/performance.md documents."""
 
 from __future__ import annotations
 
@@ -122,8 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = comparison(args, timing, peaks)
         text = "\n".join([markdown_table(results), *quality_lines(results)])
         kind, key = "benchmark", "rows"
-    print()
-    print(text)
+    print(f"\n{text}")
     meta["total_s"] = time.perf_counter() - started
     path = args.json or Path("logs/benchmark") / f"{kind}-{device.type}-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -231,13 +229,10 @@ def scaling_tables(report: dict[str, Any]) -> str:
     )
     lines = [*_table("image size | batch | step | ms per megapixel", size), ""]
     lines += _table("image size | batch | step | images/s", batch)
-    ddp = []
-    for r in report["ddp"]:
-        per_process = r["batch_per_process"]
-        ddp.append(f"1 process, all cores | {per_process} | {r['one_process_step_s'] * 1000:.0f} ms | 1.00")
-        two = r["two_process_step_s"] * 1000
-        ddp.append(f"2 processes (DDP, gloo) | {per_process} | {two:.0f} ms | {r['throughput_ratio']:.2f}")
-    if ddp:
+    for r in report["ddp"]:  # at most one
+        n, one, two = r["batch_per_process"], r["one_process_step_s"] * 1000, r["two_process_step_s"] * 1000
+        ddp = [f"1 process, all cores | {n} | {one:.0f} ms | 1.00"]
+        ddp.append(f"2 processes (DDP, gloo) | {n} | {two:.0f} ms | {r['throughput_ratio']:.2f}")
         lines += ["", *_table("setup | batch per process | step | images/s ratio", ddp)]
     return "\n".join(lines)
 

@@ -53,8 +53,7 @@ def _mallopt(mmap_threshold: int, trim_threshold: int) -> bool:
 
 
 def malloc_for_timing() -> bool:
-    """glibc's own steady state (its dynamic thresholds grow to these after large frees), fixed so that
-    timings do not depend on what ran before."""
+    """glibc's steady state (its dynamic thresholds grow to these), fixed: timings don't depend on what ran before."""
     return _mallopt(32 * 1024**2, 64 * 1024**2)
 
 

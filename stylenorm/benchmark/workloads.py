@@ -90,9 +90,8 @@ class RandomData(pl.LightningDataModule):
 
 
 class StepTimer(pl.Callback):
-    """Times the project's training steps: the first one for peak memory (untimed, like the reference's
-    first call it is compared with: both allocate Adam's moments there), the rest of ``warmup`` untimed,
-    then timed steps, each followed by one timed ``reference_step`` where given, so that the two alternate."""
+    """Times training steps: the first for peak memory (untimed, like the reference's first call: both allocate Adam's
+    moments there), the rest of ``warmup`` untimed, then timed ones, each followed by a timed ``reference_step``."""
 
     def __init__(self, device: torch.device, warmup: int, reference_step: Callable[[], Any] | None = None):
         self.device, self.warmup, self.reference_step = device, max(1, warmup), reference_step
@@ -163,8 +162,7 @@ def training_case(model: str, size: int, batch: int, timing: Timing, overrides: 
 
 
 def step_seconds(model: str, size: int, batch: int, timing: Timing, processes: int = 1) -> float:
-    """Median seconds of one project training step (CycleGAN: one iteration) in ``processes`` processes,
-    each with its share of the cores and the same per-process batch."""
+    """Median seconds of a project training step (CycleGAN: one iteration) in ``processes`` processes, same batch."""
     # Eager: with speed.compile on (the paper presets) every new shape of the sweep would compile anew.
     _, task, precision = build_task(model, timing.device, ["speed.compile=false"])
     timer = StepTimer(timing.device, timing.warmup)
@@ -190,8 +188,7 @@ def step_seconds(model: str, size: int, batch: int, timing: Timing, processes: i
 
 
 def scaling_report(model: str, timing: Timing, sizes: list[int], batches: list[int], batch_px: int) -> dict[str, Any]:
-    """Step times against image size (batch 1), batch size (at ``batch_px``) and, on a CPU with 2 or more
-    cores, 2 DDP processes against 1 (same per-process batch); printed as they come."""
+    """Step times against image size (batch 1), batch (at ``batch_px``) and, on 2+ CPU cores, 2 DDP processes vs 1."""
     report: dict[str, Any] = {"model": model, "size": [], "batch": [], "ddp": []}
     for sweep, size, batch in [("size", size, 1) for size in sizes] + [("batch", batch_px, b) for b in batches]:
         seconds = step_seconds(model, size, batch, timing)
@@ -204,9 +201,8 @@ def scaling_report(model: str, timing: Timing, sizes: list[int], batches: list[i
         print(f"scaling: {model} {size} px batch {batch}: {seconds * 1000:.0f} ms/step", flush=True)
     if timing.device.type == "cpu" and (os.cpu_count() or 1) >= 2:
         batch = batches[0]
-        one = step_seconds(model, batch_px, batch, timing)
-        two = step_seconds(model, batch_px, batch, timing, processes=2)
-        efficiency = (2 * batch / two) / (batch / one)
+        one, two = (step_seconds(model, batch_px, batch, timing, processes) for processes in (1, 2))
+        efficiency = 2 * one / two  # images/s of 2 processes over 1's
         report["ddp"].append(
             {"size": batch_px, "batch_per_process": batch, "one_process_step_s": one,
              "two_process_step_s": two, "throughput_ratio": efficiency}

@@ -1,8 +1,6 @@
-"""Short deterministic clips with known motion, made from the photos the embedded datasets use (nothing downloaded).
-
-Each :class:`Clip` knows, for every pixel of frame t+1, where it was in frame t and whether it was visible, so the
-temporal error of :mod:`stylenorm.inference.flicker` (Lai et al. 2018) needs no optical flow. The clips:
-docs/video.md, "The flicker metric (known motion)".
+"""Short deterministic clips with known motion, made from the embedded datasets' photos, so the temporal error of
+:mod:`stylenorm.inference.flicker` (Lai et al. 2018) needs no optical flow. The clips: docs/video.md, "The flicker
+metric (known motion)".
 """
 
 from __future__ import annotations
@@ -46,10 +44,10 @@ def pixel_grid(height: int, width: int) -> torch.Tensor:
     return torch.stack([xs, ys], dim=-1).float()
 
 
-def inside(points: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Whether (x, y) points lie within the pixel centres of an ``height x width`` frame."""
+def inside(points: torch.Tensor, height: int, width: int, margin: float = 0) -> torch.Tensor:
+    """Whether (x, y) points lie within the pixel centres of an ``height x width`` frame, ``margin`` px in."""
     x, y = points[..., 0], points[..., 1]
-    return (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+    return (x >= margin) & (x <= width - 1 - margin) & (y >= margin) & (y <= height - 1 - margin)
 
 
 def translation_motion(shifts: list[tuple[int, int]], height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:

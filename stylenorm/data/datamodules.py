@@ -1,8 +1,5 @@
-"""LightningDataModules of the tasks, dataclasses of their options; configured by ``configs/data/*.yaml``.
-
-The options every datamodule has live in :class:`_ImageDataModule`, so ``data.batch_size=8`` means the same for
-every model. Train: a resumable loader that drops a short last batch; val: fixed images in a fixed order with a
-generator of their own. Details: docs/modules.md.
+"""LightningDataModules of the tasks, dataclasses of their options (``configs/data/*.yaml``), sharing one set of
+common options and loaders (:class:`_ImageDataModule`). Layouts: docs/training.md, "Data"; loaders: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -125,12 +122,8 @@ class _ImageDataModule(LightningDataModule):
 
 @dataclass(eq=False)
 class UnpairedDataModule(_ImageDataModule):
-    """Two unpaired domains for CycleGAN (Zhu et al. 2017): ``root/trainA``, ``root/trainB``.
-
-    Validation: ``<eval_split>A/``, ``<eval_split>B/`` and optionally ``<eval_split>A_truth/`` (the true B of each
-    A image), ``eval_split`` being ``test`` or ``val``; without them, a few training images. Layouts and
-    ``known_answer``: docs/training.md, "Data".
-    """
+    """Two unpaired domains for CycleGAN (Zhu et al. 2017): ``root/trainA``, ``root/trainB``; validation from
+    ``<eval_split>A/``, ``B/`` and optional ``A_truth/`` (``test`` or ``val``), docs/training.md, "Data"."""
 
     _: KW_ONLY
     image_size: int = 256
@@ -192,11 +185,8 @@ class UnpairedDataModule(_ImageDataModule):
 
 @dataclass(eq=False)
 class ImageFolderDataModule(_ImageDataModule):
-    """One folder of images (searched recursively) as ``{key: image}`` batches: the autoencoder's data.
-
-    Validation: ``val_root``, or a seeded held-out few of ``root``. ``known_answer``: a task of
-    :mod:`stylenorm.data.known_answer` posed on each loaded image (:class:`KnownAnswerDataset`).
-    """
+    """One folder of images (searched recursively) as ``{key: image}`` batches, the autoencoder's data, each posed
+    the ``known_answer`` task if one is set; validation: ``val_root``, or a seeded held-out few of ``root``."""
 
     _: KW_ONLY
     image_size: int = 128
@@ -228,12 +218,9 @@ class ImageFolderDataModule(_ImageDataModule):
 
 @dataclass(eq=False)
 class StyleDataModule(ImageFolderDataModule):
-    """Content photos (``{"content": image}`` batches) and one or more style images, for fast style transfer.
-
-    The defaults follow the PyTorch example (256 px, batch 4, centre crops, no flips). ``style_size`` resizes a
-    painting's longer side. Several styles (conditional instance norm, Dumoulin et al. 2017): ``style_images=[...]``
-    (style index = position) or ``num_styles=N`` on the embedded data.
-    """
+    """Content photos (``{"content": image}`` batches) and the style image(s) of fast style transfer, defaults as
+    the PyTorch example's; several styles (Dumoulin et al. 2017): ``style_images`` in index order, or ``num_styles``
+    of the embedded ones. ``style_size`` resizes a painting's longer side."""
 
     style_image: Path | None = None
     style_size: int | None = None
@@ -282,10 +269,9 @@ class StyleDataModule(ImageFolderDataModule):
         return self.style_image_tensors()[0]
 
     def style_image_tensors(self) -> list[torch.Tensor]:
-        """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1] (checked again: embedded
-        paintings exist only once set up)."""
+        """Every style image, in style-index order, as float tensors (1, 3, h, w) in [0, 1]."""
         tensors = []
-        for path in _check_styles(self.style_images, self._style_key):
+        for path in _check_styles(self.style_images, self._style_key):  # again: embedded ones exist once set up
             image = load_rgb(path)
             if self.style_size is not None:
                 scale = self.style_size / max(image.size)
@@ -297,13 +283,8 @@ class StyleDataModule(ImageFolderDataModule):
 
 @dataclass(eq=False)
 class ContentStylesDataModule(_ImageDataModule):
-    """Content photos and style paintings drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1).
-
-    Batches ``{"content", "style"}``; validation pairs content ``i`` with style ``i mod n``. Styles: ``style_root``
-    or ``style_images`` (embedded: the ``style`` data's paintings); validation styles from ``style_val_root`` or
-    ``style_val_images`` (paintings never trained on), else a few training ones; content as
-    :class:`ImageFolderDataModule`.
-    """
+    """``{"content", "style"}`` batches drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1); validation
+    pairs content ``i`` with style ``i mod n``, styles from ``style_val_*``, else a few training ones."""
 
     style_root: Path | None = None
     _: KW_ONLY

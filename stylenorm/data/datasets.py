@@ -1,6 +1,5 @@
-"""Map-style datasets returning dicts of float tensors ``(3, H, W)`` in [0, 1] (layouts: docs/training.md, "Data").
-
-Files that cannot be decoded are skipped with one warning each (:class:`~stylenorm.data.images.ImageList`).
+"""Map-style datasets of dicts of float tensors ``(3, H, W)`` in [0, 1], undecodable files skipped with one warning
+each (:class:`~stylenorm.data.images.ImageList`). Layouts: docs/training.md, "Data".
 """
 
 from __future__ import annotations
@@ -98,11 +97,8 @@ class UnpairedValidationDataset(UnpairedDataset):
 
 
 class KnownAnswerDataset(Dataset):
-    """The images of ``images`` as ``{key: input, "target": answer}`` of the task ``known_answer``.
-
-    The nuisance of item ``i`` is drawn afresh on every access with ``fixed_seed=None`` (training: the loader
-    seeds torch's generator per sample), or from ``(fixed_seed, i)`` (validation: the same pixels in every run).
-    """
+    """``images`` as ``{key: input, "target": answer}`` of ``known_answer``; item ``i``'s nuisance drawn afresh on
+    each access (training: the loader seeds torch's generator per sample), or from ``(fixed_seed, i)`` (validation)."""
 
     def __init__(
         self, images: ImageFolderDataset, known_answer: str, fixed_seed: int | None = None, mixture_alpha: float = 0.5

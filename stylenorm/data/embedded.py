@@ -1,8 +1,5 @@
-"""Embedded default datasets, generated on first use from files the installed packages hold (nothing downloaded).
-
-:func:`materialize_embedded` writes ``cyclegan``, ``cyclegan_exposure`` (the CycleGAN layout with each held-out
-tile's known answer), ``style`` or ``autoencoder`` as byte-identical PNGs of the tiles and paintings of
-:mod:`stylenorm.data.sources`, split by source photo (:func:`photo_split`). Folders and split: docs/modules.md.
+"""Embedded default datasets: :func:`materialize_embedded` writes the tiles and paintings of
+:mod:`stylenorm.data.sources` as byte-identical PNGs on first use, split by photo. Folders and split: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -206,10 +203,7 @@ def _move_into_place(staging: Path, root: Path, name: str) -> None:
 
 def materialize_embedded(name: str, root: str | os.PathLike) -> Path:
     """Write the embedded dataset ``name`` into ``root`` unless it is there in this format version; returns ``root``.
-
-    A non-empty ``root`` that is not an embedded dataset is never overwritten (:class:`FileExistsError`). Safe
-    to call from several processes: each writes into its own temporary folder, renamed into place.
-    """
+    Never overwrites other data; safe from several processes (each writes a temporary folder, renamed into place)."""
     if name not in _BUILDERS:
         raise ValueError(f"Unknown embedded dataset {name!r}; expected one of {', '.join(EMBEDDED_NAMES)}.")
     root = Path(root)

@@ -1,7 +1,5 @@
-"""Finding and decoding image files the way users have them (no Lightning here: inference imports it).
-
-:func:`load_rgb` turns EXIF-rotated, grayscale, palette, CMYK, 16-bit and ICC-tagged files into 8-bit sRGB;
-:class:`ImageList` skips (with one warning each) the files of a dataset that cannot be decoded.
+"""Finding and decoding image files the way users have them (no Lightning here: inference imports it): EXIF-rotated,
+grayscale, palette, CMYK, 16-bit and ICC-tagged files become 8-bit sRGB; undecodable files are skipped with a warning.
 """
 
 from __future__ import annotations

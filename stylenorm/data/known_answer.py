@@ -1,10 +1,6 @@
-"""Known-answer tasks: image-to-image problems whose exact answer is computable, so an output is scored against it.
-
-The extremes: ``colour_grade`` (answer ``f(x)``, a fixed "cold grade"; instance norm loses by construction) and
-``exposure`` (input ``e(x)``, a random per-channel gain and offset; answer ``a(x)``, the same for every ``e``;
-instance norm wins). Between them, which no norm wins by construction (issue 24): ``mixture`` (answer
-``(1 - alpha) f(x) + alpha a(x)``) and ``lighting`` (input ``n(x)``, uneven non-affine lighting; answer ``a(x)``).
-Formulas: docs/modules.md; the study: docs/ablations-protocol.md.
+"""Known-answer tasks: image-to-image problems whose exact answer is computable, so an output is scored against it:
+``colour_grade`` (answer ``f(x)``), ``exposure`` (input ``e(x)``, answer ``a(x)``) and, between them, ``mixture`` and
+``lighting`` (input ``n(x)``). Formulas: docs/modules.md; the study: docs/ablations-protocol.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""A training loader that a checkpoint can stop and resume mid-epoch, drawing what the run never stopped would.
-
-Lightning checkpoints the ``state_dict`` of a train DataLoader. The order is a ``DistributedSampler`` permutation
-seeded by ``(seed, epoch)`` that skips the batches already trained on; each sample's augmentation draws from a
-generator seeded by ``(seed, epoch, index)``, never from the global ones. Why: docs/modules.md, docs/training.md.
+"""A training loader that a checkpoint can stop and resume mid-epoch, drawing what the run never stopped would:
+order seeded by ``(seed, epoch)``, augmentation by ``(seed, epoch, index)``. How and why: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -36,11 +33,8 @@ class SeededSamples(Dataset):
 
 
 class ResumableSampler(DistributedSampler):
-    """``DistributedSampler``'s order as ``(index, seed)`` items, less the first ``skip`` of the epoch.
-
-    Its seed is a hash of the run's: ``DistributedSampler`` seeds epoch ``e`` with ``seed + e``, which would give run
-    seed 1 the order of run seed 0 one epoch later.
-    """
+    """``DistributedSampler``'s order as ``(index, seed)`` items, less the first ``skip`` of the epoch; seeded by a
+    hash of the run's seed, as ``seed + epoch`` would give run seed 1 the order of run seed 0 one epoch later."""
 
     def __init__(self, dataset: Dataset, *, seed: int, shuffle: bool = True, num_replicas: int = 1, rank: int = 0):
         order_seed = stable_seed("data order", seed)
@@ -62,10 +56,7 @@ class ResumableSampler(DistributedSampler):
 
 
 class ResumableDataLoader(DataLoader):
-    """A shuffled training DataLoader whose position (epoch, batches delivered) Lightning checkpoints.
-
-    ``num_replicas`` / ``rank``: the DDP world size and this process's rank; other keywords go to ``DataLoader``.
-    """
+    """A shuffled training DataLoader whose position (epoch, batches delivered) Lightning checkpoints."""
 
     def __init__(
         self, dataset: Dataset, *, batch_size: int, seed: int, num_replicas: int = 1, rank: int = 0, **kwargs: Any

@@ -4,6 +4,7 @@ the user's image, plotted on a matplotlib ``Figure`` (no pyplot: safe from the s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 
@@ -33,11 +34,10 @@ class LayerStatistics:
 def downscaled(pixels: torch.Tensor, longest: int = STATISTICS_SIZE) -> torch.Tensor:
     """``(3, H, W)`` uint8 -> ``(1, 3, h, w)`` float 0-255 with the longest side at most ``longest``."""
     image = pixels[None].float()
-    height, width = image.shape[-2:]
-    factor = longest / max(height, width)
+    factor = longest / max(image.shape[-2:])
     if factor >= 1:
         return image
-    size = (max(1, round(height * factor)), max(1, round(width * factor)))
+    size = [max(1, round(side * factor)) for side in image.shape[-2:]]
     return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
@@ -57,12 +57,10 @@ def norm_layer_statistics(
         numbers = [stats[key] for stats in (before, after) for key in ("instance_abs_mean", "instance_std")]
         records[module] = LayerStatistics(names[module], type(module).__name__, *numbers)
 
-    handles = [module.register_forward_hook(hook) for module in names]
-    try:
+    with contextlib.ExitStack() as hooks:  # removed on the way out, also when the network fails
+        for module in names:
+            hooks.enter_context(module.register_forward_hook(hook))
         model(downscaled(image.pixels, longest), "fp32", eager=True)  # eager: hooks do not run in a compiled graph
-    finally:
-        for handle in handles:
-            handle.remove()
     return list(records.values())  # dicts keep insertion order: the order the layers ran
 
 

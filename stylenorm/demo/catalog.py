@@ -38,9 +38,8 @@ UNREADABLE = CheckpointKind("unreadable", "?", {}, "", "?", None)
 
 @dataclasses.dataclass
 class CheckpointEntry:
-    """One checkpoint file: the registry's :class:`~stylenorm.networks.public_checkpoints.CheckpointKind` (its fields
-    read through the entry: ``entry.model``, ``entry.norm_kind``, ...), the AdaIN ``encoder`` beside a public
-    decoder, its run's name, ``status`` and final :data:`KEY_METRICS`; or ``error``."""
+    """One file: the registry's :class:`~stylenorm.networks.public_checkpoints.CheckpointKind` (its fields read as
+    ``entry.model``, ...), the AdaIN ``encoder`` beside a public decoder, its run, ``status``, metrics; or ``error``."""
 
     path: Path
     kind: CheckpointKind = UNREADABLE
@@ -119,19 +118,15 @@ def index_log_runs(roots: Iterable[str | os.PathLike]) -> dict[str, Path]:
         for config in sorted(root.rglob(".hydra/config.yaml")) if root.is_dir() else ():
             folder = config.parent.parent
             key = run_key(folder)
-            if key in index and index[key] != folder:
+            if index.setdefault(key, folder) != folder:
                 log.warning("Two log folders for run %s: %s and %s; using the first.", key, index[key], folder)
-                continue
-            index[key] = folder
     return index
 
 
 def _checkpoint_files(folders: Iterable[Path]) -> list[Path]:
-    found: dict[Path, None] = {}  # ordered and without repeats when folders nest
-    for folder in folders:
-        paths = sorted(folder.rglob("*")) if folder.is_dir() else [folder]
-        found.update((path.resolve(), None) for path in paths if path.suffix in CHECKPOINT_SUFFIXES and path.is_file())
-    return list(found)
+    paths = [path for folder in folders for path in (sorted(folder.rglob("*")) if folder.is_dir() else [folder])]
+    # dict.fromkeys: in order and without repeats when folders nest
+    return list(dict.fromkeys(p.resolve() for p in paths if p.suffix in CHECKPOINT_SUFFIXES and p.is_file()))
 
 
 def find_checkpoints(folders: Iterable[str | os.PathLike] = DEFAULT_RUN_FOLDERS) -> list[CheckpointEntry]:

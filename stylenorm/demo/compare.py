@@ -35,8 +35,7 @@ def no_progress(fraction: float, description: str) -> None:
 
 @dataclasses.dataclass
 class Result:
-    """One checkpoint's output and its PNG (``None`` with ``error`` when it failed), the seconds to stylize and
-    to load (0 when cached), and the controls that applied."""
+    """One checkpoint's output and PNG (``None``, with ``error``, when it failed), its timings and the controls used."""
 
     entry: CheckpointEntry
     image: Image.Image | None = None

@@ -63,8 +63,7 @@ def options_for(entry: CheckpointEntry, controls: Controls) -> dict:
 
 
 def settings_label(entry: CheckpointEntry, controls: Controls) -> str:
-    """The controls that apply to ``entry`` in words (``BtoA``, ``style 2``, ``style mix 0.3/0.7``, ``style
-    starry.jpg, alpha 0.8``), for captions and file names; empty when none apply."""
+    """The controls that apply to ``entry`` in words (``BtoA, style 2``), for captions and file names; or empty."""
     try:
         options = options_for(entry, controls)
     except DemoError:  # a required control is missing: the result says so instead

@@ -1,8 +1,5 @@
-"""The stylize command (``stylenorm-stylize``, ``scripts/stylize.py``; exit status 0 every image written, 1 some
-failed, each named on stderr, the rest still done, 2 stopped before starting) and the export command
-(``stylenorm-export``: writes :mod:`stylenorm.inference.export`'s file, checks it against PyTorch at two sizes, ONNX if
-onnxruntime is installed, and renames it over ``--output`` only when it passes; exit status 2 nothing written, 1 a
-difference above ``--tolerance``). Options: docs/stylize.md.
+"""The stylize command (``stylenorm-stylize``, ``scripts/stylize.py``) and the export command (``stylenorm-export``:
+writes the file only once it matches PyTorch at two sizes). Options and exit statuses: docs/stylize.md.
 """
 
 from __future__ import annotations
@@ -77,11 +74,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[
     add(*format_flags, dest="checkpoint_format", choices=FORMATS, default="auto", help="layout (default: detected)")
     add("--direction", choices=DIRECTIONS, help="the generator of this project's CycleGAN .ckpt (default AtoB)")
     add("--trust-checkpoint", action="store_true", help="unpickle what safe loading refuses: only for files you trust")
-    group = parser.add_mutually_exclusive_group()
+    group = parser.add_mutually_exclusive_group()  # both are style= of load_stylizer: an index or mix weights
     style = "style K of a norm=conditional_instance checkpoint (K = position in the run's data.style_images)"
     group.add_argument("--style", type=non_negative_int, metavar="K", help=style)
     mix = reported(lambda text: parse_weights(text, "--style-mix"))
-    group.add_argument("--style-mix", type=mix, metavar="W0,W1,...", help="mix of those styles: weights >= 0, sum 1")
+    mixing = "mix of those styles: weights >= 0, sum 1"
+    group.add_argument("--style-mix", dest="style", type=mix, metavar="W0,W1,...", help=mixing)
     group = parser.add_argument_group(
         "AdaIN (model=adain checkpoints, the public decoder.pth)",
         "the style comes from images, fixed for the whole run" + (" and baked into the file" if exporting else ""),
@@ -106,7 +104,7 @@ def load_from_arguments(args: argparse.Namespace, device: str) -> Stylizer:
         direction=args.direction,
         device=device,
         trusted=args.trust_checkpoint,
-        style=args.style if args.style is not None else args.style_mix,
+        style=args.style,
         style_images=args.style_image,
         style_weights=args.style_weights,
         alpha=args.alpha,

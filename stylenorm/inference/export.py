@@ -9,6 +9,7 @@ import copy
 import json
 import math
 import warnings
+from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 
@@ -59,15 +60,17 @@ def _sample(size: tuple[int, int]) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _quiet_tracing():  # notes that are true but not actionable here
-    with warnings.catch_warnings():
+def _tracing(stylizer: Stylizer, path: str | PathLike) -> Iterator[tuple[ExportModule, Path]]:
+    """The module to trace and a temporary file, renamed to ``path`` on success; notes not actionable here silenced."""
+    module = export_module(stylizer)
+    with atomic_path(path) as temporary, warnings.catch_warnings(), torch.no_grad():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # the networks' size check
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="torch.onnx")  # its own internals
         warnings.filterwarnings("ignore", message=".*torch.jit.(trace|save).* is deprecated.*")
         warnings.filterwarnings("ignore", message=".*instance_norm.* train=True.*")  # IN uses input stats anyway
         warnings.filterwarnings("ignore", message=".*Constant folding.*")  # slicing by traced sizes stays dynamic
-        yield
+        yield module, temporary
 
 
 def export_onnx(
@@ -78,10 +81,8 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
 ) -> Path:
     """Write ``path`` (.onnx) with dynamic batch, height and width, atomically; returns the path."""
-    path = Path(path)
-    module = export_module(stylizer)
     axes = {0: "batch", 2: "height", 3: "width"}
-    with atomic_path(path) as temporary, _quiet_tracing(), torch.no_grad():
+    with _tracing(stylizer, path) as (module, temporary):
         torch.onnx.export(
             module,
             (_sample(sample_size),),
@@ -99,7 +100,7 @@ def export_onnx(
             for key, value in metadata(stylizer).items():
                 model.metadata_props.add(key=key, value=value)
             onnx.save(model, str(temporary))
-    return path
+    return Path(path)
 
 
 def metadata(stylizer: Stylizer) -> dict[str, str]:
@@ -114,12 +115,10 @@ def metadata(stylizer: Stylizer) -> dict[str, str]:
 
 def export_torchscript(stylizer: Stylizer, path: str | PathLike, *, sample_size: tuple[int, int] = (256, 256)) -> Path:
     """Write ``path`` (.pt) with ``torch.jit.trace``, atomically; load with ``torch.jit.load``; returns the path."""
-    path = Path(path)
-    module = export_module(stylizer)
-    with atomic_path(path) as temporary, _quiet_tracing(), torch.no_grad():
+    with _tracing(stylizer, path) as (module, temporary):
         traced = torch.jit.trace(module, (_sample(sample_size),))
         torch.jit.save(traced, str(temporary), _extra_files={"stylenorm.json": json.dumps(metadata(stylizer))})
-    return path
+    return Path(path)
 
 
 def run_exported(path: str | PathLike, images: torch.Tensor, format: str | None = None) -> torch.Tensor:

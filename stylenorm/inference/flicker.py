@@ -34,10 +34,8 @@ class Flicker:
 def warp(previous: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """``previous`` frames ``(P, C, H, W)`` sampled at ``source`` ``(P, H, W, 2)`` (x, y in pixels), bilinear."""
     height, width = previous.shape[-2:]
-    source = source.to(torch.float64)  # whole-pixel positions must come out whole: no float32 rounding
-    normalised = torch.stack([(2 * source[..., 0] + 1) / width - 1, (2 * source[..., 1] + 1) / height - 1], dim=-1).to(
-        previous.dtype
-    )
+    x, y = source.to(torch.float64).unbind(-1)  # whole-pixel positions must come out whole: no float32 rounding
+    normalised = torch.stack([(2 * x + 1) / width - 1, (2 * y + 1) / height - 1], dim=-1).to(previous.dtype)
     return F.grid_sample(previous, normalised, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -53,13 +51,8 @@ def compared_pixels(source: torch.Tensor, valid: torch.Tensor, margin: int = 0) 
     """``valid``, less the pixels within ``margin`` px of the edge in frame t+1 or, by ``source``, in frame t."""
     if margin <= 0:
         return valid
-    height, width = valid.shape[-2:]
-
-    def inner(points: torch.Tensor) -> torch.Tensor:
-        x, y = points[..., 0], points[..., 1]
-        return (x >= margin) & (x <= width - 1 - margin) & (y >= margin) & (y <= height - 1 - margin)
-
-    return valid & inner(pixel_grid(height, width))[None] & inner(source)
+    size = valid.shape[-2:]
+    return valid & inside(pixel_grid(*size), *size, margin)[None] & inside(source, *size, margin)
 
 
 def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:

@@ -1,8 +1,6 @@
-"""The stylize command's plan, all decided before the first image is decoded: which files it reads and where each
-result goes (so overwriting an input, or two inputs writing one file, is refused up front), the batches it runs them
-in, and for ``--compile auto`` the padded input shapes those batches feed the network, of which
-:func:`stylenorm.speed.stylize_compile_pays` picks those worth compiling. Rules: docs/stylize.md, docs/video.md;
-compiling: docs/performance.md, "Compiling the stylize command when it pays".
+"""The stylize command's plan, decided before the first image is decoded: the files it reads and writes (clashes
+refused up front), its batches and, for ``--compile auto``, the padded input shapes they feed the network. Rules:
+docs/stylize.md, docs/video.md; compiling: docs/performance.md, "Compiling the stylize command when it pays".
 """
 
 from __future__ import annotations
@@ -77,10 +75,8 @@ def collect_inputs(inputs: Sequence[str]) -> tuple[list[Path], Path, bool]:
     )
     if not matches:
         raise FileNotFoundError(f"No image files match {item!r}; use ** for subfolders, e.g. 'photos/**/*.jpg'.")
-    fixed = itertools.takewhile(
-        lambda part: not glob.has_magic(part), path.parts[:-1]
-    )  # photos/2024/*.jpg: photos/2024
-    return matches, Path(".", *fixed), False
+    fixed = itertools.takewhile(lambda part: not glob.has_magic(part), path.parts[:-1])
+    return matches, Path(".", *fixed), False  # photos/2024/*.jpg: relative to photos/2024
 
 
 def _check_exist(inputs: Sequence[str], expected: str) -> None:
