@@ -6,6 +6,7 @@ resume continues in the run it came from. No torch or Lightning import (``--help
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -45,9 +46,25 @@ def run_dir_of_checkpoint(ckpt_path: str | None, log_dir: str, checkpoint_dir: s
     return run_dir if run_dir.is_dir() else None
 
 
-def config_subdir(ckpt_path: str | None, log_dir: str, checkpoint_dir: str, now: str) -> str:
-    """``.hydra`` for a new run; a resume leaves the run's own untouched and writes ``.hydra/resume_<now>``."""
-    return ".hydra" if run_dir_of_checkpoint(ckpt_path, log_dir, checkpoint_dir) is None else f".hydra/resume_{now}"
+def holds_a_run(folder: str | os.PathLike) -> bool:
+    """Whether a run has written its record in ``folder`` (its logs or ``result.json``), not only Hydra's files."""
+    folder = Path(folder)
+    return any((folder / name).is_file() for name in ("result.json", "metrics.csv")) or any(
+        folder.glob("events.out.tfevents.*")
+    )
+
+
+def config_subdir(ckpt_path: str | None, log_dir: str, checkpoint_dir: str, now: str, output_dir: str = "") -> str:
+    """``.hydra`` for a new run; a resume writes ``.hydra/resume_<now>`` and a sweep job launched again into the
+    folder of its run ``.hydra/relaunch_<now>``, leaving the run's own untouched (Hydra writes before any check)."""
+    if run_dir_of_checkpoint(ckpt_path, log_dir, checkpoint_dir) is not None:
+        return f".hydra/resume_{now}"
+    return f".hydra/relaunch_{now}" if output_dir and holds_a_run(output_dir) else ".hydra"
+
+
+def _recorded_overrides(folder: Path) -> set[str] | None:
+    file = folder / ".hydra" / "overrides.yaml"
+    return {str(o) for o in OmegaConf.load(file)} if file.is_file() else None
 
 
 def _swept_dirname(*, _root_) -> str:
@@ -61,11 +78,24 @@ def _swept_dirname(*, _root_) -> str:
     if multirun.is_file():
         command_line = OverridesParser.create().parse_overrides(list(OmegaConf.load(multirun).hydra.overrides.task))
         keys |= {override.get_key_element() for override in command_line if override.is_sweep_override()}
-    parts = []
-    for override in hydra.overrides.task:
-        key, _, value = override.partition("=")
-        if key.lstrip("+~") in keys or not keys:
-            parts.append(f"{key.lstrip('+~')}-{value}")
+    task = [str(override) for override in hydra.overrides.task]
+    swept = [o for o in task if o.partition("=")[0].lstrip("+~") in keys or not keys]
+    # A second launch into the same sweep folder with other fixed overrides (one more learning rate for one
+    # variant, another task) meets the first launch's job of the same number and swept values: the overrides
+    # that differ from that job's tell it apart, else a digest of them all. Launched again, each finds its own.
+    first = Path(hydra.sweep.dir) / f"{hydra.job.num}_{_dirname(swept)}"
+    recorded = _recorded_overrides(first)
+    candidates = [swept, swept + [o for o in task if o not in swept and o not in (recorded or ())]]
+    for overrides in candidates:
+        name = _dirname(overrides)
+        if _recorded_overrides(Path(hydra.sweep.dir) / f"{hydra.job.num}_{name}") in (None, set(task)):
+            return name
+    return f"{_dirname(swept)[:140]}+{hashlib.sha1(' '.join(sorted(task)).encode()).hexdigest()[:8]}"
+
+
+def _dirname(overrides: list[str]) -> str:
+    """``norm=group``, ``seed=1`` -> ``norm-group+seed-1``: characters a shell and ``ckpt_path=`` take unquoted."""
+    parts = [o.lstrip("+~").replace("=", "-", 1) for o in overrides]
     return re.sub(r"[^A-Za-z0-9_.,+=-]", "_", "+".join(parts)).replace(",", "_").replace("=", "-")[:150]
 
 
@@ -107,13 +137,16 @@ def place_run(cfg: DictConfig) -> None:
     with open_dict(cfg):
         paths.run_dir = str(run_dir)
         paths.run_checkpoint_dir = str(checkpoint_dir_of(run_dir, paths.log_dir, paths.checkpoint_dir))
+        # Where Hydra wrote this job's config, decided now: read later, the run's own logs would change it.
+        paths.run_config_subdir = _hydra().output_subdir if _hydra() else None
 
 
 def save_config(cfg: DictConfig) -> None:
     """The resolved config (auto values filled in) as ``.hydra/config.yaml`` (a resume: its own subdir)."""
     now = f"{datetime.now():%Y-%m-%d_%H-%M-%S}"
-    subdir = _hydra().output_subdir if _hydra() else None
-    subdir = subdir or config_subdir(cfg.ckpt_path, cfg.paths.log_dir, cfg.paths.checkpoint_dir, now)
+    subdir = cfg.paths.get("run_config_subdir") or config_subdir(
+        cfg.ckpt_path, cfg.paths.log_dir, cfg.paths.checkpoint_dir, now
+    )
     with atomic_path(Path(cfg.paths.run_dir) / subdir / "config.yaml") as temporary:
         OmegaConf.save(cfg, temporary, resolve=True)
 

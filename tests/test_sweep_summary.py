@@ -95,3 +95,48 @@ def test_a_killed_sweep_run_again_skips_finished_jobs_and_resumes_the_interrupte
     assert "Restored all states from the checkpoint" in done.stdout + done.stderr  # the second job resumed
     assert json.loads((sweep / "1_seed-1" / "result.json").read_text())["status"] == "finished"
     assert torch.load(second / "last.ckpt", weights_only=True)["global_step"] == 400
+
+
+@pytest.mark.integration
+def test_a_second_launch_into_a_sweep_folder_with_other_settings_keeps_both_runs_apart(tmp_path):
+    """Two launches into one sweep folder that differ in a fixed override (as when one more learning rate is
+    tried for one variant) each get their own job folder; launched again, each finds its own, and no launch
+    rewrites another run's .hydra record (Hydra writes it before the job's own checks run)."""
+    sweep = tmp_path / "logs" / "multirun" / "study"
+
+    def launch(task: str) -> str:
+        command = [
+            sys.executable, str(REPO_ROOT / "train.py"), "-m", "model=autoencoder", "seed=0,1",
+            f"data.known_answer={task}", "data.image_size=16", "model.network.base_channels=4",
+            "trainer.max_steps=2", "trainer.enable_progress_bar=false", "trainer.limit_val_batches=1",
+            f"hydra.sweep.dir={sweep}", f"paths.data_dir={tmp_path / 'data'}",
+            f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
+        ]  # fmt: skip
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        return done.stdout + done.stderr
+
+    def records() -> dict[str, str]:
+        files = [*sweep.glob("*/.hydra/*.yaml"), *sweep.glob("*/result.json")]
+        return {str(f.relative_to(sweep)): f.read_text() for f in files}
+
+    launch("exposure")
+    first = records()
+    launch("colour_grade")
+    names = sorted(f.name for f in run_folders(tmp_path / "logs"))
+    assert names == [
+        "0_seed-0",
+        "0_seed-0+data.known_answer-colour_grade",
+        "1_seed-1",
+        "1_seed-1+data.known_answer-colour_grade",
+    ]
+    assert {k: v for k, v in records().items() if k.split("/")[0] in ("0_seed-0", "1_seed-1")} == first  # untouched
+    for folder in run_folders(tmp_path / "logs"):
+        task = "colour_grade" if "colour_grade" in folder.name else "exposure"
+        assert f"data.known_answer={task}" in (folder / ".hydra" / "overrides.yaml").read_text()
+        assert json.loads((folder / "result.json").read_text())["status"] == "finished"
+    both = records()
+    output = launch("colour_grade")  # the same command again: found in its own folder, not trained again
+    assert "Already finished" in output and "other settings" not in output
+    assert records() == both
+    assert list((sweep / "0_seed-0+data.known_answer-colour_grade" / ".hydra").glob("relaunch_*/overrides.yaml"))
