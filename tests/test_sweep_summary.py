@@ -14,6 +14,16 @@ from conftest import REPO_ROOT, run_folders
 from stylenorm.sweep_summary import summarize
 
 
+def _tiny_sweep(tmp_path, *overrides: str) -> list[str]:
+    """``python train.py -m model=autoencoder <overrides>`` at 16 px, width 4, with every folder under ``tmp_path``."""
+    return [
+        sys.executable, str(REPO_ROOT / "train.py"), "-m", "model=autoencoder", *overrides, "data.image_size=16",
+        "model.network.base_channels=4", "trainer.enable_progress_bar=false", "trainer.limit_val_batches=1",
+        f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}",
+        f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
+    ]  # fmt: skip
+
+
 def _job(sweep, name, overrides, result=None):
     folder = sweep / name
     (folder / ".hydra").mkdir(parents=True)
@@ -42,12 +52,7 @@ def test_the_summary_lists_every_job_in_order_with_its_status_and_reason(tmp_pat
 
 @pytest.mark.integration
 def test_a_three_job_sweep_ends_with_its_table_and_report_command(tmp_path):
-    command = [
-        sys.executable, str(REPO_ROOT / "train.py"), "-m", "model=autoencoder", "norm=instance,none",
-        "norm.affine=true", "data.image_size=16", "model.network.base_channels=4", "trainer.max_steps=2",
-        "trainer.enable_progress_bar=false", "trainer.limit_val_batches=1", f"paths.data_dir={tmp_path / 'data'}",
-        f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
-    ]  # fmt: skip
+    command = _tiny_sweep(tmp_path, "norm=instance,none", "norm.affine=true", "trainer.max_steps=2")
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     output = done.stdout + done.stderr
     assert done.returncode == 3, output[-3000:]  # one grid point did not run: skipped as redundant
@@ -67,14 +72,11 @@ def test_a_three_job_sweep_ends_with_its_table_and_report_command(tmp_path):
 def test_a_killed_sweep_run_again_skips_finished_jobs_and_resumes_the_interrupted_one(tmp_path):
     """SIGTERM a sweep while its second job trains; the same command again leaves the first job as it
     was, continues the second from its last.ckpt and finishes."""
-    command = [
-        sys.executable, str(REPO_ROOT / "train.py"), "-m", "model=autoencoder", "seed=0,1", "data.image_size=16",
-        "model.network.base_channels=4", "trainer.max_steps=400", "+trainer.limit_train_batches=4",
-        "trainer.val_check_interval=1.0", "trainer.enable_progress_bar=false", "trainer.limit_val_batches=1",
-        "callbacks.model_checkpoint.every_n_train_steps=20", "~callbacks.norm_statistics",
-        f"hydra.sweep.dir={tmp_path / 'logs' / 'multirun' / 'study'}", f"paths.data_dir={tmp_path / 'data'}",
-        f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
-    ]  # fmt: skip
+    command = _tiny_sweep(
+        tmp_path, "seed=0,1", "trainer.max_steps=400", "+trainer.limit_train_batches=4",
+        "trainer.val_check_interval=1.0", "callbacks.model_checkpoint.every_n_train_steps=20",
+        "~callbacks.norm_statistics", f"hydra.sweep.dir={tmp_path / 'logs' / 'multirun' / 'study'}",
+    )  # fmt: skip
     sweep = tmp_path / "logs" / "multirun" / "study"
     first, second = sweep / "0_seed-0", tmp_path / "checkpoints" / "multirun" / "study" / "1_seed-1"
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -105,13 +107,9 @@ def test_a_second_launch_into_a_sweep_folder_with_other_settings_keeps_both_runs
     sweep = tmp_path / "logs" / "multirun" / "study"
 
     def launch(task: str) -> str:
-        command = [
-            sys.executable, str(REPO_ROOT / "train.py"), "-m", "model=autoencoder", "seed=0,1",
-            f"data.known_answer={task}", "data.image_size=16", "model.network.base_channels=4",
-            "trainer.max_steps=2", "trainer.enable_progress_bar=false", "trainer.limit_val_batches=1",
-            f"hydra.sweep.dir={sweep}", f"paths.data_dir={tmp_path / 'data'}",
-            f"paths.log_dir={tmp_path / 'logs'}", f"paths.checkpoint_dir={tmp_path / 'checkpoints'}",
-        ]  # fmt: skip
+        command = _tiny_sweep(
+            tmp_path, "seed=0,1", f"data.known_answer={task}", "trainer.max_steps=2", f"hydra.sweep.dir={sweep}"
+        )
         done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
         return done.stdout + done.stderr
