@@ -1,8 +1,4 @@
-"""stylenorm: train and compare image-to-image networks under different normalization layers.
-
-Normalization in :mod:`stylenorm.nn.norm`, networks in :mod:`stylenorm.networks`, training in :mod:`stylenorm.tasks`
-and :mod:`stylenorm.train`, applying a trained network in :mod:`stylenorm.inference` (``stylenorm.stylize``).
-"""
+"""stylenorm: train and compare image-to-image networks under different normalization layers (docs/modules.md)."""
 
 __version__ = "0.1.0"
 

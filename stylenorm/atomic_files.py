@@ -1,8 +1,5 @@
-"""Every file the project writes reaches its path whole and checked, or not at all.
-
-:func:`atomic_path` hands the writer a temporary file beside the target, renamed over it when the writer and the
-caller's checks succeeded. A killed writer's ``.<name>.<host>-<pid>.<token>.tmp`` is removed by
-:func:`remove_stale_temporaries` once its process is gone. Details: docs/modules.md.
+"""Every file the project writes reaches its path whole and checked, or not at all: :func:`atomic_path`, and
+:func:`remove_stale_temporaries` for a killed writer's leftovers. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -36,8 +33,7 @@ def _process_gone(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
-    """Delete the temporary files in ``folder`` (of target ``name`` only, if given) left by a process that is gone;
-    returns what was removed."""
+    """Delete and return the temporaries in ``folder`` (of target ``name``, if given) of processes that are gone."""
     removed = []
     for entry in sorted(Path(folder).glob(".*.tmp")):
         ours, legacy = _OURS.match(entry.name), _LEGACY.match(entry.name)
@@ -54,8 +50,7 @@ def remove_stale_temporaries(folder: str | os.PathLike, name: str | None = None)
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """A new, empty temporary file beside ``path`` to write and check; synced and renamed to ``path`` on a normal
-    exit, removed on an exception."""
+    """An empty temporary file beside ``path``: synced and renamed to ``path`` on a normal exit, else removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent, path.name)

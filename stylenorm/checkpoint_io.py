@@ -1,8 +1,5 @@
-"""How training checkpoints reach the disk: atomically, and read back with safe unpickling.
-
-Lightning's ``TorchCheckpointIO`` commits with ``shutil.move``, a copy that a full disk or SIGKILL can truncate;
-:class:`AtomicCheckpointIO` writes through :func:`stylenorm.atomic_files.atomic_path`, and a failed write raises
-:class:`CheckpointWriteError` naming the last good checkpoint and its step.
+"""How training checkpoints reach the disk: atomically (Lightning's ``shutil.move`` can leave a truncated file), with a
+:class:`CheckpointWriteError` naming the last good checkpoint, and read back with safe unpickling.
 """
 
 from __future__ import annotations
@@ -116,8 +113,7 @@ def _local(path) -> Path | None:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning checkpoint I/O with atomic local writes and ``weights_only=True`` loading; remote paths keep
-    Lightning's own handling."""
+    """Lightning checkpoint I/O with atomic local writes and ``weights_only=True`` loading (remote: Lightning's)."""
 
     def __init__(self) -> None:
         super().__init__()

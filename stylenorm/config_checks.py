@@ -1,6 +1,5 @@
-"""Checks and fill-ins of a composed training config, before anything is written: a config that would fail late or
-measure something else than it says is refused with a :class:`ConfigError` naming the fix (one line, no traceback).
-"""
+"""Checks and fill-ins of a composed training config before anything is written: a config that would fail late or
+measure something else than it says is refused with a :class:`ConfigError` naming the fix."""
 
 from __future__ import annotations
 
@@ -56,9 +55,7 @@ def check_distributed_norm(cfg: DictConfig) -> None:
     multi_process = cfg.trainer.get("strategy") not in (None, "auto") or cfg.trainer.get("devices") not in (1, "1")
     if multi_process and cfg.norm.kind in PER_PROCESS_BATCH_KINDS:
         log.warning(
-            "norm=%s under DDP: its batch statistics are those of each process's own batch (Lightning's "
-            "sync_batchnorm converts plain batch norm only). Compare it with norm=batch at the same per-process "
-            "batch size.",
+            "norm=%s under DDP: its batch statistics stay per process (sync_batchnorm converts plain batch norm only).",
             cfg.norm.kind,
         )
     accelerator = cfg.trainer.get("accelerator", "auto")
@@ -121,20 +118,17 @@ def check_and_fill(cfg: DictConfig) -> None:
     if cfg.norm.kind in BATCH_STATISTICS_KINDS and cfg.data.get("batch_size") == 1:
         log.warning(
             "norm=%s with data.batch_size=1: training normalises each image by its own statistics, eval mode by "
-            "the running statistics of all of them, so train and eval outputs differ most here "
-            "(val/bn_train_eval_gap). Use a larger batch or norm=instance/group, unless this is the ablation you want.",
+            "running ones (val/bn_train_eval_gap). Use a larger batch or norm=instance/group, unless that is wanted.",
             cfg.norm.kind,
         )
     for key in ("ckpt_path", "init_from"):
         if cfg.get(key) and not Path(cfg[key]).is_file():
             raise ConfigError(
-                f"{key}={cfg[key]} does not exist. Checkpoints are written to checkpoints/<run folder>/last.ckpt "
-                f"(e.g. checkpoints/runs/<time>_<model>-<norm>/last.ckpt); list them with `ls -R checkpoints`."
+                f"{key}={cfg[key]} does not exist. Checkpoints are in checkpoints/<run folder>/ (ls -R checkpoints)."
             )
     if cfg.ckpt_path and cfg.get("init_from"):
         raise ConfigError(
-            "ckpt_path and init_from are both set. ckpt_path continues a run where it stopped (same settings, "
-            "same folder); init_from starts a new run from a checkpoint's weights. Choose one."
+            "ckpt_path (continue a run) and init_from (a new run from a checkpoint's weights) are both set. Choose one."
         )
     strategy = strategy_for_model(cfg.model.get("name"), cfg.trainer.get("strategy"))
     if strategy != cfg.trainer.get("strategy"):

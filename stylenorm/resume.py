@@ -1,7 +1,5 @@
-"""Continuing a run (``ckpt_path=``) or starting a new one from its weights (``init_from=``), safely.
-
-Every checkpoint carries the settings that define what its run measures (:func:`measured_settings`), and
-:func:`check_resume` refuses a resume composing others before anything is written. docs/training.md.
+"""Continuing a run (``ckpt_path=``) or starting one from its weights (``init_from=``), refused before anything is
+written when the settings a run measures differ (:func:`check_resume`). docs/training.md.
 """
 
 from __future__ import annotations
@@ -54,8 +52,7 @@ def read_checkpoint(path: str | Path, what: str = "ckpt_path") -> dict[str, Any]
     except (ValueError, KeyError, TypeError, AttributeError):
         kind = "a bare network file"
     raise ConfigError(
-        f"{what}={path} holds no Lightning training state (no 'state_dict' key): it is {kind}. {what} takes a "
-        f".ckpt written by train.py; public .pth files are for the stylize command."
+        f"{what}={path} holds no training state: it is {kind}. Give a train.py .ckpt (public files: stylize command)."
     )
 
 
@@ -80,16 +77,14 @@ def check_resume(cfg: DictConfig) -> None:
     if len(differing) > 12:
         lines.append(f"  ... and {len(differing) - 12} more")
     raise ConfigError(
-        f"ckpt_path={cfg.ckpt_path} was written by a run with other settings than this command composes:\n"
+        f"ckpt_path={cfg.ckpt_path} was written with other settings than this command composes:\n"
         + "\n".join(lines)
-        + "\nNothing was written. To continue it, repeat its overrides (its logged resume command or .hydra/config"
-        ".yaml); to start a new run from its weights, use init_from=<the checkpoint> instead of ckpt_path."
+        + "\nRepeat its overrides (its .hydra/config.yaml) to continue it, or start a new run with init_from= instead."
     )
 
 
 def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
-    """Copy every weight of a training checkpoint into ``model``, which must have the same keys and shapes (but
-    for its ``checkpoint_excluded_prefixes``): a silent partial load would train another network than the run says."""
+    """Copy every weight of a training checkpoint into ``model``, which must have the same keys and shapes."""
     state = read_checkpoint(path, "init_from")["state_dict"]
     excluded = tuple(getattr(model, "checkpoint_excluded_prefixes", ()))
     own = {k: v for k, v in model.state_dict().items() if not k.startswith(excluded)}
@@ -104,8 +99,7 @@ def load_initial_weights(model: torch.nn.Module, path: str | Path) -> None:
     ]
     if problems:
         raise ConfigError(
-            f"init_from={path} does not fit this network: {'; '.join(problems)}. init_from needs a checkpoint of "
-            f"the same model, norm kind and network sizes; compose the architecture of its .hydra/config.yaml."
+            f"init_from={path} does not fit this network: {'; '.join(problems)}. Compose its .hydra/config.yaml."
         )
     model.load_state_dict({k: state[k] for k in own}, strict=False)
 
@@ -136,22 +130,19 @@ def config_digest(cfg: DictConfig, *, with_length: bool = True) -> str:
 
 
 def continue_in_place(cfg: DictConfig) -> dict[str, Any] | None:
-    """For a job whose run folder already holds it (a sweep run again): its earlier result when it finished with
-    the same settings, length and commit, else None with ``cfg.ckpt_path`` set to its ``last.ckpt`` if any."""
+    """A sweep job run again: its earlier result if finished alike, else None (``ckpt_path`` set to a ``last.ckpt``)."""
     if cfg.ckpt_path:
         return None
     previous = read_result(cfg.paths.run_dir)
     if (saved := previous.get("settings_digest")) and saved != config_digest(cfg, with_length=False):
         raise ConfigError(
-            f"{cfg.paths.run_dir} already holds a run with other settings (its .hydra/config.yaml). Give this "
-            f"sweep a folder of its own: hydra.sweep.dir=logs/multirun/<new name>."
+            f"{cfg.paths.run_dir} holds a run with other settings: give this sweep hydra.sweep.dir=logs/multirun/<new>."
         )
     if previous["status"] == "finished" and previous.get("config_digest") == config_digest(cfg):
         if (previous.get("provenance") or {}).get("git_commit") == git_commit():
             return previous
         raise ConfigError(
-            f"{cfg.paths.run_dir} holds this job finished at another commit. Keep both: hydra.sweep.dir=logs/"
-            f"multirun/<new name>; or delete that folder to train it again."
+            f"{cfg.paths.run_dir} holds this job finished at another commit: use hydra.sweep.dir=logs/multirun/<new>."
         )
     last = Path(cfg.paths.run_checkpoint_dir) / "last.ckpt"
     if last.is_file():  # interrupted, or finished with a shorter run length: continue it
@@ -159,11 +150,8 @@ def continue_in_place(cfg: DictConfig) -> dict[str, Any] | None:
             cfg.ckpt_path = str(last)
         try:
             check_resume(cfg)
-        except ConfigError as error:
-            # Checkpoint folders mirror the path below paths.log_dir, so the same preset swept under two log
-            # dirs meets the other sweep's checkpoint here: say how to keep both.
+        except ConfigError as error:  # e.g. the same preset swept under another paths.log_dir
             raise ConfigError(
-                f"{error}\nThis sweep job found it in its own checkpoint folder: if it belongs to another sweep of "
-                f"the same jobs (e.g. under another paths.log_dir), give this one its own paths.checkpoint_dir."
+                f"{error}\nFound in this sweep job's checkpoint folder: if another sweep's, set paths.checkpoint_dir."
             ) from None
     return None

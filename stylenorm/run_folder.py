@@ -1,11 +1,10 @@
-"""A run's two folders: Hydra's job output dir (logs) and its mirror under ``paths.checkpoint_dir``.
-
-configs/train.yaml decides the layout with this module's resolvers; a checkpoint maps back to its run folder, so a
-resume continues in the run it came from. No torch or Lightning import (``--help``).
+"""A run's two folders: Hydra's job output dir (logs) and its mirror under ``paths.checkpoint_dir``, laid out by
+configs/train.yaml with this module's resolvers. No torch or Lightning import (``--help``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -23,10 +22,8 @@ _placed_at = time.monotonic()  # reset by place_run
 
 
 def _relative(path: str | os.PathLike, root: str | os.PathLike) -> Path | None:
-    try:
-        return Path(path).absolute().relative_to(Path(root).absolute())
-    except ValueError:
-        return None
+    path, root = Path(path).absolute(), Path(root).absolute()
+    return path.relative_to(root) if path.is_relative_to(root) else None
 
 
 def checkpoint_dir_of(
@@ -55,8 +52,7 @@ def holds_a_run(folder: str | os.PathLike) -> bool:
 
 
 def config_subdir(ckpt_path: str | None, log_dir: str, checkpoint_dir: str, now: str, output_dir: str = "") -> str:
-    """``.hydra`` for a new run; a resume writes ``.hydra/resume_<now>`` and a sweep job launched again into the
-    folder of its run ``.hydra/relaunch_<now>``, leaving the run's own untouched (Hydra writes before any check)."""
+    """``.hydra`` for a new run, ``.hydra/resume_<now>`` for a resume, ``.hydra/relaunch_<now>`` for a relaunch."""
     if run_dir_of_checkpoint(ckpt_path, log_dir, checkpoint_dir) is not None:
         return f".hydra/resume_{now}"
     return f".hydra/relaunch_{now}" if output_dir and holds_a_run(output_dir) else ".hydra"
@@ -68,8 +64,7 @@ def _recorded_overrides(folder: Path) -> set[str] | None:
 
 
 def _swept_dirname(*, _root_) -> str:
-    """``norm-group+seed-1``: this job's values of the keys the sweep varies (on the command line, as
-    ``multirun.yaml`` records, or in a preset's ``hydra.sweeper.params``); all its overrides when unknown."""
+    """``norm-group+seed-1``: this job's values of the keys the sweep varies (else all its overrides)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     hydra = _root_.hydra
@@ -80,9 +75,8 @@ def _swept_dirname(*, _root_) -> str:
         keys |= {override.get_key_element() for override in command_line if override.is_sweep_override()}
     task = [str(override) for override in hydra.overrides.task]
     swept = [o for o in task if o.partition("=")[0].lstrip("+~") in keys or not keys]
-    # A second launch into the same sweep folder with other fixed overrides (one more learning rate for one
-    # variant, another task) meets the first launch's job of the same number and swept values: the overrides
-    # that differ from that job's tell it apart, else a digest of them all. Launched again, each finds its own.
+    # A second launch into the sweep folder with other fixed overrides is told apart from the first's job of the
+    # same number by the overrides that differ, else by a digest of them all.
     first = Path(hydra.sweep.dir) / f"{hydra.job.num}_{_dirname(swept)}"
     recorded = _recorded_overrides(first)
     candidates = [swept, swept + [o for o in task if o not in swept and o not in (recorded or ())]]
@@ -104,11 +98,9 @@ def new_run_dir(log_dir: str | os.PathLike, model: str, norm: str) -> Path:
     stem = f"{datetime.now():%Y-%m-%d_%H-%M-%S}_{model}-{norm}"
     for index in range(1000):
         folder = Path(log_dir) / "runs" / (stem if index == 0 else f"{stem}_{index}")
-        try:
+        with contextlib.suppress(FileExistsError):
             folder.mkdir(parents=True)
             return folder
-        except FileExistsError:
-            continue
     raise FileExistsError(f"No free run folder for {stem} under {log_dir}/runs")
 
 
@@ -157,8 +149,7 @@ def seconds_since_placed() -> float:
 
 
 def register_resolvers() -> None:
-    """Every resolver of configs/: the run folder's, ``${usable_cores:}`` (configs/hydra/launcher/parallel.yaml,
-    in the launcher and its workers) and ``${scaled_lr:lr,factor,batch,reference,rule}``. Idempotent."""
+    """Every resolver of configs/ (the run folder's, ``${usable_cores:}``, ``${scaled_lr:...}``); idempotent."""
     from stylenorm.cores import usable_cores
     from stylenorm.protocol.learning_rate import scaled_lr
 

@@ -1,6 +1,5 @@
-"""What a run records about itself (docs/evidence.md, 6: provenance): :func:`run_record`'s HPARAMS entries,
-``result.json`` (how the run ended, its final metrics and provenance; a run without one was killed or is running)
-and ``metrics.csv``. The one writer and reader of both files; no torch import at load (the report reads runs).
+"""What a run records about itself (docs/evidence.md, 6): HPARAMS entries, ``result.json`` and ``metrics.csv``; the
+one writer and reader of both files, with no torch import at load (the report reads runs).
 """
 
 from __future__ import annotations
@@ -132,8 +131,7 @@ def write_result(
 
 
 def read_result(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The run's ``result.json``, its metrics as floats (nan and inf too); without a readable one, ``status``
-    :data:`NO_RECORD` and ``error`` saying why."""
+    """The run's ``result.json``, metrics as floats; without a readable one, ``status`` :data:`NO_RECORD` and why."""
     path = Path(run_dir) / RESULT_FILE
     if not path.is_file():
         return {"status": NO_RECORD, "error": f"no {RESULT_FILE}: killed, still running or crashed", "metrics": {}}
@@ -148,8 +146,7 @@ def read_result(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """``metrics.csv`` in long form (step, metric, value: one row per non-empty cell, a logged nan/inf kept),
-    sorted by metric and step; empty without the file."""
+    """``metrics.csv`` in long form (step, metric, value), sorted by metric and step; empty without the file."""
     import pandas as pd
 
     path = Path(run_dir) / METRICS_FILE
@@ -160,7 +157,6 @@ def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
     long = wide.melt(id_vars=["step"], value_vars=metrics, var_name="metric", value_name="value")
     long = long[long["value"] != ""]
     long = long.assign(step=long["step"].astype(int), value=long["value"].astype(float))
-    # A resumed run appends to its metrics.csv and re-logs the steps after its last checkpoint: the later
-    # row is the run that went on (stylenorm/metrics_csv.py).
+    # A resumed run re-logs the steps after its last checkpoint: the later row is the run that went on.
     long = long.drop_duplicates(["step", "metric"], keep="last").sort_values(["metric", "step"], kind="stable")
     return long.reset_index(drop=True)

@@ -1,5 +1,5 @@
-"""The one ``torch.load`` of the package: safe unpickling (``weights_only=True``), and one ``ValueError`` naming
-the file, the problem and what was expected for every way torch fails on a bad file."""
+"""The one ``torch.load`` of the package: safe unpickling, and one ``ValueError`` naming the file, the problem and
+what was expected for every way torch fails on a bad file."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def safe_load(
     path: str | PathLike, expected: str, *, trusted: bool = False, map_location: Any = "cpu", trust_hint: str = ""
 ) -> Any:
     """What ``path`` holds, read with ``weights_only=True`` unless ``trusted``; ``expected`` ends every error,
-    ``trust_hint`` says how to allow full unpickling (e.g. "pass --trust-checkpoint")."""
+    ``trust_hint`` says how to allow full unpickling."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(

@@ -1,8 +1,5 @@
-"""Where speed is decided: precision, memory format, torch.compile, the Adam kernel and CPU threads.
-
-Every switch is a config value (``configs/speed/default.yaml``, flags of the stylize command) whose
-``auto`` picks what measured faster on that kind of hardware; the measurements are in
-docs/performance.md, the rules in docs/modules.md.
+"""Where speed is decided: precision, memory format, torch.compile, the Adam kernel and CPU threads; ``auto`` picks
+what measured faster on that hardware (docs/performance.md; the rules: docs/modules.md).
 """
 
 from __future__ import annotations
@@ -112,9 +109,7 @@ class SpeedOptions:
         return torch.device(device).type == "cuda" if self.channels_last == AUTO else bool(self.channels_last)
 
 
-#: ``speed.compile=auto`` compiles a run planning at least this many megapixels of training images (steps x
-#: batch x height x width / 1e6): well above the measured break-even (docs/performance.md), so the
-#: embedded demos and ablation presets stay eager and the paper presets compile.
+#: ``speed.compile=auto`` compiles runs planning this many megapixels (steps x batch x H x W / 1e6), docs/performance.md
 COMPILE_MIN_MEGAPIXELS = 300.0
 
 
@@ -131,9 +126,7 @@ def compile_pays(steps: int | float, batch_size: int, image_size: int) -> tuple[
     )
 
 
-#: ``--compile auto`` of the stylize command compiles for an input shape the job runs at least this many
-#: megapixels through (after padding): the top of the measured break-even range, so a job just over it is
-#: not slower than eager even with a cold inductor cache (docs/performance.md).
+#: ``--compile auto`` of the stylize command compiles for a shape run through this many megapixels; docs/performance.md.
 STYLIZE_COMPILE_MIN_MEGAPIXELS = 25.0
 
 
@@ -161,8 +154,7 @@ def stylize_compile_pays(megapixels_by_shape: Mapping[tuple[int, ...], float]) -
 
 
 def threads_per_run(num_threads: int | str, parallel_runs: int | None) -> int | None:
-    """``num_threads`` when given; with ``auto``, the usable cores shared among ``parallel_runs`` runs at
-    once (oversubscribed threads slow every run down); None (torch's default) for a run alone."""
+    """``num_threads``; ``auto``: the usable cores shared among ``parallel_runs`` runs, None (torch's) for one run."""
     if num_threads != AUTO:
         return int(num_threads)
     if not parallel_runs or parallel_runs <= 1:
@@ -207,8 +199,7 @@ def adam(
     weight_decay: float = 0.0,
     fused: bool | str = AUTO,
 ) -> torch.optim.Adam:
-    """``torch.optim.Adam``, fused where asked or, with ``auto``, where torch has a fused kernel for the
-    parameters' device (so build it after the module moved there, as ``configure_optimizers`` runs)."""
+    """``torch.optim.Adam``, fused where asked or (``auto``) where torch has a fused kernel for the parameters."""
     params = list(params)
     if fused == AUTO:
         supported = torch.utils._foreach_utils._get_fused_kernels_supported_devices()
@@ -228,7 +219,6 @@ def quiet_compiler_notes() -> None:
 
 
 def compile_for_inference(network: nn.Module) -> nn.Module:
-    """``torch.compile`` an eval-mode network with inductor's weight freezing (constant folding, pre-packed
-    convolution weights: most of the CPU win); recompiles for each new input size."""
+    """``torch.compile`` an eval-mode network with inductor's weight freezing; recompiles for each new input size."""
     quiet_compiler_notes()
     return torch.compile(network.eval(), dynamic=False, options={"freezing": True})

@@ -1,6 +1,5 @@
-"""The end of ``python train.py -m ...`` (a Hydra callback): one row per job, with the reason of the skipped and
-failed ones, and the report command. Exit status: 0 all finished, 3 the rest skipped as invalid combinations,
-1 a job failed, diverged, was stopped or left no record.
+"""The end of ``python train.py -m ...`` (a Hydra callback): one row per job and the report command. Exit status: 0 all
+finished, 3 the rest skipped as invalid combinations, 1 otherwise.
 """
 
 from __future__ import annotations

@@ -45,8 +45,8 @@ def threshold_images(size: int) -> int:
 
 
 def stylize_jobs_report(size: int, counts: list[int] | None, device: torch.device, repeats: int = 3) -> dict[str, Any]:
-    """Times ``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's); jobs under the
-    threshold ``repeats`` times, alternating, for medians (process starts vary as much as the differences)."""
+    """``never`` and ``auto`` for jobs of each count (default: 1, 4 and the threshold's), alternating, ``repeats``
+    times under the threshold (process starts vary as much as the differences)."""
     counts = counts or [1, 4, threshold_images(size)]
     network, _ = inference_network("stylize_style", torch.device("cpu"))
     rows = []

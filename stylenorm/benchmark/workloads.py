@@ -90,8 +90,8 @@ class RandomData(pl.LightningDataModule):
 
 
 class StepTimer(pl.Callback):
-    """Times training steps: the first for peak memory (untimed, like the reference's first call: both allocate Adam's
-    moments there), the rest of ``warmup`` untimed, then timed ones, each followed by a timed ``reference_step``."""
+    """Training steps: the first for peak memory (untimed, like the reference's), the rest of ``warmup`` untimed,
+    then timed ones, each followed by a timed ``reference_step``."""
 
     def __init__(self, device: torch.device, warmup: int, reference_step: Callable[[], Any] | None = None):
         self.device, self.warmup, self.reference_step = device, max(1, warmup), reference_step
@@ -232,8 +232,8 @@ def inference_network(workload: str, device: torch.device) -> tuple[torch.nn.Mod
 def inference_case(
     workload: str, size: int, batch: int, timing: Timing, compile: str = "auto", job_images: int = 100
 ) -> Case:
-    """The Stylizer (precision auto; compiled as ``--compile compile`` decides for a job of ``job_images``
-    images of this size) against ``network(x)`` in fp32 without autograd, on the same weights."""
+    """The Stylizer (precision auto, ``--compile compile`` for a job of ``job_images`` such images) against
+    ``network(x)`` in fp32 without autograd, on the same weights."""
     device = timing.device
     network, convention = inference_network(workload, device)
     if compile == "auto":  # the stylize command's rule, for a folder of job_images such images

@@ -1,11 +1,5 @@
-"""What checkpoints hold and when they are written, beyond Lightning's own.
-
-Generator states (torch, CUDA, numpy, Python) go into every checkpoint and come back on resume: Lightning saves none,
-so a resumed run would otherwise draw its corruption, dropout and image-pool choices from a fresh seed. Rank 0's
-states are saved as tensors, lists and numbers only (``weights_only=True`` loads them). Data order:
-:mod:`stylenorm.data.resumable`; resume as a whole: docs/training.md. ``last.ckpt`` is also written every N minutes
-of training: Lightning's ``ModelCheckpoint`` takes ``train_time_interval`` only without ``every_n_train_steps``, and
-ignores it under manual optimization (CycleGAN), so the interval is checked here, for every task alike.
+"""What checkpoints hold and when they are written beyond Lightning's own: the random generators' states, and
+``last.ckpt`` every N minutes, also under manual optimization (CycleGAN). docs/training.md.
 """
 
 from __future__ import annotations
@@ -46,11 +40,7 @@ def restore_random_states(states: dict[str, Any]) -> None:
 
 
 def start_next_epoch_afresh(fit_loop: _FitLoop) -> bool:
-    """Before training resumes: when the checkpoint's epoch had finished, let the next one start afresh (True).
-
-    A checkpoint written at an epoch's last batch (e.g. on SIGTERM) keeps that epoch's batch counters, which
-    Lightning 2.6 would read as batches done in the next epoch: it would run that epoch empty and go on one ahead.
-    """
+    """Let the next epoch start afresh (True) if the checkpoint's had finished (Lightning 2.6 would skip it)."""
     epochs, epoch_loop = fit_loop.epoch_progress.total, fit_loop.epoch_loop
     finished = epochs.ready == epochs.started == epochs.processed == epochs.completed
     if not (epoch_loop.restarting and finished and epoch_loop.batch_progress.current.ready > 0):
@@ -60,8 +50,7 @@ def start_next_epoch_afresh(fit_loop: _FitLoop) -> bool:
 
 
 class RandomStateCheckpoint(Callback):
-    """Saves :func:`collect_random_states` with each checkpoint and restores them on resume (with
-    :func:`start_next_epoch_afresh`)."""
+    """Saves :func:`collect_random_states` with each checkpoint and restores them on resume."""
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         start_next_epoch_afresh(trainer.fit_loop)

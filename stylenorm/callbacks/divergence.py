@@ -1,8 +1,5 @@
-"""Stop a run whose training loss or weights go non-finite or explode, and say where and why it may have happened.
-
-A non-finite gradient (its optimizer step is skipped) or ``train/...`` value, or, every
-``check_weights_every_n_steps``, a non-finite parameter or a global weight norm beyond ``max_weight_norm_growth``
-times its start stops training without a NaN checkpoint; the run is recorded as ``diverged``. docs/training.md.
+"""Stop a run whose gradients, training losses or weights go non-finite or explode, before a NaN checkpoint is written,
+and say where and why it may have happened; the run is recorded as ``diverged``. docs/training.md.
 """
 
 from __future__ import annotations
@@ -38,8 +35,7 @@ def global_norm(tensors: list[torch.Tensor]) -> float:
 
 
 class DivergenceGuard(Callback):
-    """Stop at the first non-finite training loss or weight; the reason is in ``divergence`` afterwards.
-    ``max_weight_norm_growth`` (None: off) catches weights exploding under a finite loss, which batch norm allows."""
+    """Stop at the first non-finite loss or weight, or weights grown ``max_weight_norm_growth`` times (None: off)."""
 
     def __init__(self, check_weights_every_n_steps: int = 50, max_weight_norm_growth: float | None = 1000.0):
         super().__init__()
@@ -54,8 +50,7 @@ class DivergenceGuard(Callback):
                 f"callbacks.divergence_guard.max_weight_norm_growth must be a number > 1 (or null: off), "
                 f"got {growth!r}."
             )
-        self.check_weights_every_n_steps = check_weights_every_n_steps
-        self.max_weight_norm_growth = max_weight_norm_growth
+        self.check_weights_every_n_steps, self.max_weight_norm_growth = check_weights_every_n_steps, growth
         self.initial_norm: float | None = None  # of all parameters when this fit started or resumed
         self.divergence: str | None = None  # what went non-finite, and at which step
 
@@ -103,8 +98,5 @@ class DivergenceGuard(Callback):
         trainer.should_stop = True
         # ModelCheckpoint would save again at the end of the epoch and of training, over the last good last.ckpt.
         trainer.callbacks = [callback for callback in trainer.callbacks if not isinstance(callback, Checkpoint)]
-        log.error(
-            "Training diverged: %s. Stopped; the run is recorded as diverged. Likely causes: %s.",
-            what,
-            "; ".join(LIKELY_CAUSES),
-        )
+        causes = "; ".join(LIKELY_CAUSES)
+        log.error(f"Training diverged: {what}. Stopped; the run is recorded as diverged. Likely causes: {causes}.")

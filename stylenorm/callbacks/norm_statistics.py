@@ -1,9 +1,6 @@
-"""Watch the norm layers work: activation statistics before and after each selected norm layer.
-
-Every ``every_n_steps`` optimizer steps, forward hooks go on the selected norm layers for one training forward
-pass only. Logged: the statistics each norm kind normalises (Wu & He 2018, Fig. 2) under
-``norm_stats/<network>/<layer>/...`` (biased stds, as the layers' own: a normalised set reads 1), and what the
-learned norms chose under ``norm_mix/...``. Tags: docs/modules.md; switching it on and off: docs/training.md.
+"""Watch the norm layers work: every ``every_n_steps`` steps, the statistics each norm kind normalises (Wu & He 2018,
+Fig. 2) before and after the selected norm layers, for one training forward pass, under ``norm_stats/...``, and what
+the learned norms chose under ``norm_mix/...``. Tags: docs/modules.md; switching it on and off: docs/training.md.
 """
 
 from __future__ import annotations
@@ -66,10 +63,8 @@ def select_layers(norm_layers: list[tuple[str, nn.Module]], layers: str | int) -
 
 
 class NormStatistics(Callback):
-    """Instrument the first training batch at or after every multiple of ``every_n_steps`` optimizer steps;
-    ``layers`` as :func:`select_layers` takes, per network (a direct child of the task); ``histograms``: also the
-    per-channel means and stds. A layer is recorded at its first call in the step: the plain translation of a real
-    image, in CycleGAN's case (it runs each generator for the fakes, the cycle and the identity)."""
+    """Instrument the first training batch of every ``every_n_steps`` block, each layer at its first call; ``layers``
+    per network as :func:`select_layers` takes; ``histograms``: per-channel means and stds too."""
 
     def __init__(self, every_n_steps: int = 50, layers: str | int = "first_last", histograms: bool = True):
         super().__init__()
@@ -81,9 +76,7 @@ class NormStatistics(Callback):
                 f"callbacks.norm_statistics.layers must be one of {', '.join(LAYER_CHOICES)} or a positive int "
                 f"(every k-th norm layer), got {layers!r}."
             )
-        self.every_n_steps = every_n_steps
-        self.layers = layers
-        self.histograms = histograms
+        self.every_n_steps, self.layers, self.histograms = every_n_steps, layers, histograms
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._records: dict[str, dict[str, Any]] = {}
         self._mixtures: dict[str, Tensor] = {}

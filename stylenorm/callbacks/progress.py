@@ -1,9 +1,6 @@
-"""How long a run will take, and how far it is: the first thing a new user wants to know.
-
-After a few steps past the first (which pays for warm-up) one line gives the whole run's length on this machine,
-validations included. In a terminal a whole-run bar (optimizer steps done / planned, time left) replaces Lightning's
-per-epoch bar; without one (a file, CI, SLURM) a log line is written every ``every_seconds`` or ``every_percent`` of
-the run instead. Steps are optimizer steps, as ``trainer.max_steps`` counts them.
+"""How long a run will take, and how far it is: one line with the whole run's length after a few warm steps, then a
+whole-run bar in a terminal, or log lines every ``every_seconds`` / ``every_percent`` without one. Steps are optimizer
+steps, as ``trainer.max_steps`` counts them; docs/training.md.
 """
 
 from __future__ import annotations
@@ -39,8 +36,7 @@ def duration(seconds: float) -> str:
 
 
 class RunProgressLog(Callback):
-    """The run-length estimate, the final time and (``lines=True``) the progress lines, written to this module's
-    log (the console and Hydra's ``train.log``). Rank zero only."""
+    """The run-length estimate, the final time and (``lines=True``) progress lines, logged on rank zero."""
 
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, lines: bool = True):
         if every_seconds <= 0 or not 0 < every_percent <= 100:
@@ -48,9 +44,7 @@ class RunProgressLog(Callback):
                 f"callbacks.progress: every_seconds must be > 0 and every_percent in (0, 100], got "
                 f"{every_seconds} and {every_percent}."
             )
-        self.every_seconds = every_seconds
-        self.every_percent = every_percent
-        self.lines = lines
+        self.every_seconds, self.every_percent, self.lines = every_seconds, every_percent, lines
         self.planned: int | None = None
         self.estimate_seconds: float | None = None  # the announced run length (from the start of training)
         self._warm: tuple[float, int] | None = None  # (time, step) after the first batch
@@ -77,7 +71,7 @@ class RunProgressLog(Callback):
             self._validations += 1
 
     def _validation_estimate(self, trainer: Trainer) -> float | None:
-        """Seconds per validation: measured ones, else the sanity check's time per batch scaled to a full one."""
+        """Seconds per validation: measured, else the sanity check's scaled to a full one."""
         if self._validations:
             return self._validation_seconds / self._validations
         sanity, full = sum(trainer.num_sanity_val_batches or []), sum(trainer.num_val_batches or [])
@@ -86,7 +80,7 @@ class RunProgressLog(Callback):
         return self._sanity_seconds / sanity * full
 
     def _remaining_validations(self, trainer: Trainer, step: int) -> int:
-        """Validations still to come: the scheduled ones plus the final one ``train.py`` runs."""
+        """Validations still to come, the final one ``train.py`` runs included."""
         if self.planned is None or not trainer.enable_validation or trainer.limit_val_batches == 0:
             return 0
         every_batches = getattr(trainer, "val_check_batch", None)
@@ -100,7 +94,7 @@ class RunProgressLog(Callback):
         return (now - self._warm[0] - self._validation_seconds) / (step - self._warm[1])
 
     def _seconds_left(self, trainer: Trainer, now: float, step: int) -> float:
-        """The planned steps still to come at :meth:`_per_step`, and the validations."""
+        """Time for the planned steps and validations still to come."""
         left, each = max(0, self.planned - step) * self._per_step(now, step), self._validation_estimate(trainer)
         return left if each is None else left + self._remaining_validations(trainer, step) * each
 
@@ -137,16 +131,11 @@ class RunProgressLog(Callback):
             else:
                 note = f", {validations} validation{plural} of about {duration(each)}"
         self.estimate_seconds = now - self._started + self._seconds_left(trainer, now, step)
+        shown = f"every {duration(self.every_seconds)} or {self.every_percent:g}% of the run" if self.lines else "below"
         log.info(
-            "Run length: %d steps, about %s on this machine (%.3g s per step over steps %d-%d%s). "
-            "Progress is shown %s.",
-            self.planned - self._first_step,
-            duration(self.estimate_seconds),
-            per_step,
-            self._warm[1] + 1,
-            step,
-            note,
-            f"every {duration(self.every_seconds)} or {self.every_percent:g}% of the run" if self.lines else "below",
+            f"Run length: {self.planned - self._first_step} steps, about {duration(self.estimate_seconds)} on this "
+            f"machine ({per_step:.3g} s per step over steps {self._warm[1] + 1}-{step}{note}). "
+            f"Progress is shown {shown}."
         )
 
     def _progress_line(self, trainer: Trainer, now: float, step: int) -> str:
@@ -155,9 +144,7 @@ class RunProgressLog(Callback):
         text = f"Step {position}, {duration(now - self._started)} elapsed"
         if self.planned:
             text += f", about {duration(self._seconds_left(trainer, now, step))} left"
-        metrics = ", ".join(
-            f"{name} {float(value):.4g}" for name, value in sorted(trainer.progress_bar_metrics.items())
-        )
+        metrics = ", ".join(f"{name} {float(v):.4g}" for name, v in sorted(trainer.progress_bar_metrics.items()))
         return f"{text}; {metrics}" if metrics else text
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -170,8 +157,7 @@ class RunProgressLog(Callback):
 
 
 class RunProgressBar(RichProgressBar):
-    """Lightning's Rich bar over the whole run (steps done / planned, time left) instead of one epoch, without
-    ``v_num``, with the :class:`RunProgressLog` estimate. Without a terminal the bar is off and the log writes lines."""
+    """Lightning's Rich bar over the whole run, with :class:`RunProgressLog`'s estimate (lines without a terminal)."""
 
     def __init__(self, every_seconds: float = 30.0, every_percent: float = 5.0, terminal: bool | None = None):
         super().__init__()
@@ -230,8 +216,7 @@ for _hook in ("on_train_start", "on_validation_start", "on_validation_end", "on_
 
 
 def run_progress(bar: bool = True, every_seconds: float = 30.0, every_percent: float = 5.0) -> Callback:
-    """:class:`RunProgressBar` for ``trainer.enable_progress_bar=true``, else the log lines alone (Lightning
-    refuses a bar callback when the bar is off)."""
+    """:class:`RunProgressBar` for ``trainer.enable_progress_bar=true``, else the log lines alone."""
     if bar:
         return RunProgressBar(every_seconds, every_percent)
     return RunProgressLog(every_seconds, every_percent, lines=True)

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
+from PIL import ImageOps
 from torch.utils.data import DataLoader, Dataset
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms.v2 import functional
 
 import stylenorm.data.transforms as transforms
 from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
@@ -273,10 +272,8 @@ class StyleDataModule(ImageFolderDataModule):
         tensors = []
         for path in _check_styles(self.style_images, self._style_key):  # again: embedded ones exist once set up
             image = load_rgb(path)
-            if self.style_size is not None:
-                scale = self.style_size / max(image.size)
-                size = [max(1, round(image.height * scale)), max(1, round(image.width * scale))]
-                image = functional.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+            if self.style_size is not None:  # longer side to style_size, bicubic
+                image = ImageOps.contain(image, (self.style_size, self.style_size))
             tensors.append(transforms.to_float_tensor()(image).unsqueeze(0))
         return tensors
 
@@ -310,17 +307,8 @@ class ContentStylesDataModule(_ImageDataModule):
 
     def _build_datasets(self) -> tuple[Dataset, Dataset]:
         content, val_content = self._content_split(self.val_root, "content photos")
-        if self.style_images is not None:
-            styles = _check_styles(self.style_images, "data.style_images")
-        elif self.style_root is not None:
-            styles = list_images(self.style_root, hint="Set data.style_root to a folder of style paintings.")
-        else:
-            styles = embedded_style_images(self.embedded_root)
-        val_styles = styles
-        if self.style_val_root is not None:
-            val_styles = list_images(self.style_val_root, hint="Set data.style_val_root to a folder of paintings.")
-        elif self.style_val_images is not None:
-            val_styles = _check_styles(self.style_val_images, "data.style_val_images")
+        styles = _styles(self.style_images, self.style_root, "style") or embedded_style_images(self.embedded_root)
+        val_styles = _styles(self.style_val_images, self.style_val_root, "style_val") or styles
         transform, keys = transforms.adain_train_transform(self.image_size, self.load_size), ("content", "style")
         val_styles = spread(val_styles, self.max_val_images)
         val = UnpairedValidationDataset(val_content, val_styles, transforms.eval_transform(self.image_size), keys=keys)
@@ -331,6 +319,13 @@ def _paths(images: Sequence[str | os.PathLike] | None) -> list[Path] | None:
     if images is None:
         return None
     return [Path(images)] if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images]
+
+
+def _styles(images: list[Path] | None, root: Path | None, key: str) -> list[Path] | None:
+    """The paintings ``data.<key>_images`` lists, else those under ``data.<key>_root``, else None."""
+    if images is not None:
+        return _check_styles(images, f"data.{key}_images")
+    return list_images(root, hint=f"Set data.{key}_root to a folder of paintings.") if root is not None else None
 
 
 def _check_styles(paths: list[Path], key: str) -> list[Path]:

@@ -44,9 +44,7 @@ def open_image(path: PathLikeStr) -> Iterator[Image.Image]:
             yield image
     except Image.DecompressionBombError as error:
         fix = "shrink it, or raise PIL.Image.MAX_IMAGE_PIXELS if you trust the file"
-        raise ImageTooLargeError(
-            f"too large to decode safely ({error}); refused as a decompression bomb: {fix}."
-        ) from None
+        raise ImageTooLargeError(f"too large to decode safely ({error}): {fix}.") from None
 
 
 def list_images(folder: PathLikeStr, recursive: bool = True, *, hint: str = "") -> list[Path]:

@@ -121,16 +121,14 @@ def lighting_parameters(image: torch.Tensor, generator: torch.Generator | None =
     """Random gamma (..., 3, 1, 1), gain, vignette (..., 1, 1, 1) and centre (..., 2) per image, drawn in float64."""
     _check_image(image, "lighting_parameters")
     batch = image.shape[:-3]
-    draws = torch.rand((*batch, 7), generator=generator, dtype=torch.float64)
-
-    def scaled(values: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
-        return bounds[0] + (bounds[1] - bounds[0]) * values
-
+    ranges = [LIGHTING_GAMMA_RANGE] * 3 + [LIGHTING_GAIN_RANGE, VIGNETTE_RANGE] + [VIGNETTE_CENTRE_RANGE] * 2
+    low, high = torch.tensor(ranges, dtype=torch.float64).T
+    draws = low + (high - low) * torch.rand((*batch, 7), generator=generator, dtype=torch.float64)
     return {
-        "gamma": scaled(draws[..., 0:3], LIGHTING_GAMMA_RANGE).reshape(*batch, 3, 1, 1),
-        "gain": scaled(draws[..., 3:4], LIGHTING_GAIN_RANGE).reshape(*batch, 1, 1, 1),
-        "vignette": scaled(draws[..., 4:5], VIGNETTE_RANGE).reshape(*batch, 1, 1, 1),
-        "centre": scaled(draws[..., 5:7], VIGNETTE_CENTRE_RANGE),
+        "gamma": draws[..., 0:3].reshape(*batch, 3, 1, 1),
+        "gain": draws[..., 3:4].reshape(*batch, 1, 1, 1),
+        "vignette": draws[..., 4:5].reshape(*batch, 1, 1, 1),
+        "centre": draws[..., 5:7],
     }
 
 
@@ -141,8 +139,7 @@ def apply_lighting(image: torch.Tensor, parameters: dict[str, torch.Tensor]) -> 
     p = {key: value.to(dtype=image.dtype, device=image.device) for key, value in parameters.items()}
     y = (torch.arange(height, dtype=image.dtype, device=image.device) + 0.5).reshape(height, 1)
     x = (torch.arange(width, dtype=image.dtype, device=image.device) + 0.5).reshape(1, width)
-    centre_y = (p["centre"][..., 0] * height).reshape(*p["centre"].shape[:-1], 1, 1, 1)
-    centre_x = (p["centre"][..., 1] * width).reshape(*p["centre"].shape[:-1], 1, 1, 1)
+    centre_y, centre_x = (p["centre"][..., None, None, None, :] * p["centre"].new_tensor([height, width])).unbind(-1)
     radius_sq = (height**2 + width**2) / 4.0
     falloff = 1.0 - p["vignette"] * ((y - centre_y) ** 2 + (x - centre_x) ** 2) / radius_sq
     return (p["gain"] * falloff * image.clamp(0.0, 1.0) ** p["gamma"]).clamp(0.0, 1.0)

@@ -21,10 +21,8 @@ def _compose(size: int | list[int], crop: v2.Transform, flip: bool = False) -> v
 
 def _check_load_size(image_size: int, load_size: int, example: str) -> None:
     if load_size < image_size:
-        raise ValueError(
-            f"data.load_size={load_size} is smaller than data.image_size={image_size}: the random crop is taken "
-            f"from the resized image, so load_size must be >= image_size ({example})."
-        )
+        crop = f"the random crop is taken from the resized image, so load_size must be >= image_size ({example})"
+        raise ValueError(f"data.load_size={load_size} is smaller than data.image_size={image_size}: {crop}.")
 
 
 def unpaired_train_transform(image_size: int, load_size: int, flip: bool = True) -> v2.Compose:

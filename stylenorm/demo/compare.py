@@ -10,6 +10,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -175,18 +176,15 @@ def read_clip(path: str | os.PathLike, max_frames: int = MAX_FRAMES, max_side: i
     """The first ``max_frames`` frames of ``path`` at most ``max_side`` px, even sides; and the frame rate."""
     try:
         rate = float(probe_video(path).rate)
-        frames = []
-        for frame in read_video(path):
-            pixels = prepare(Image.fromarray(frame.pixels), max_size=max_side).pixels
-            height, width = pixels.shape[-2:]
-            frames.append(pixels[:, : height - height % 2, : width - width % 2])
-            if len(frames) == max_frames:
-                break
+        frames = [
+            prepare(Image.fromarray(f.pixels), max_size=max_side).pixels for f in islice(read_video(path), max_frames)
+        ]
     except (ValueError, OSError) as error:
         raise DemoError(f"Not a video this page can read: {error}") from None
     if len(frames) < 2:
         raise DemoError("The clip needs at least two frames.")
-    stack = torch.stack(frames)
+    height, width = frames[0].shape[-2:]
+    stack = torch.stack(frames)[..., : height - height % 2, : width - width % 2].contiguous()
     motion = translation_motion([(0, 0)] * (len(frames) - 1), *stack.shape[-2:])
     return Clip(Path(path).name, stack, *motion, fps=round(rate)), rate
 

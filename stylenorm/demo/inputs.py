@@ -37,23 +37,21 @@ def first_line(error: BaseException) -> str:
 
 def read_input(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> PreparedImage:
     """Decode an upload as the stylize command would; :class:`DemoError` naming the first problem found."""
-    path = Path(path)
+    path, upload = Path(path), f"Upload a {READABLE} image."
     name = path.name
     if not path.is_file():
         raise DemoError(f"{name}: no such file (the upload did not arrive; try again).")
     if path.stat().st_size == 0:
-        raise DemoError(f"{name} is empty (0 bytes). Upload a {READABLE} image.")
+        raise DemoError(f"{name} is empty (0 bytes). {upload}")
     try:
         with Image.open(path) as header:  # reads the header only: the size is known before decoding
             width, height = header.size
     except UnidentifiedImageError:
-        raise DemoError(
-            f"{name} is not an image: Pillow recognises no image format in it. Upload a {READABLE} file."
-        ) from None
+        raise DemoError(f"{name} is not an image: Pillow recognises no image format in it. {upload}") from None
     except Image.DecompressionBombError as error:
         raise DemoError(f"{name} is too large to open safely: {error}") from None
     except OSError as error:
-        raise DemoError(f"{name} could not be read: {error}. Upload a {READABLE} image.") from None
+        raise DemoError(f"{name} could not be read: {error}. {upload}") from None
     if max_pixels and width * height > max_pixels:
         raise DemoError(
             f"{name} is {width}x{height} px (this page takes at most {max_pixels / 1e6:.1f} megapixels): resize it, "

@@ -40,17 +40,12 @@ def options_for(entry: CheckpointEntry, controls: Controls) -> dict:
         options["direction"] = controls.direction
     if entry.num_styles > 1:
         if controls.style is None:
-            raise DemoError(
-                f"{entry.name} holds {entry.num_styles} styles (conditional instance norm): choose one in "
-                f"'Style' (0..{entry.num_styles - 1}) or mix them with weights summing to 1 (e.g. 0.5,0.5,0,...)."
-            )
+            choose = f"set 'Style' to one (0..{entry.num_styles - 1}) or to weights summing to 1 (e.g. 0.5,0.5,...)"
+            raise DemoError(f"{entry.name} holds {entry.num_styles} styles (conditional instance norm): {choose}.")
         options["style"] = controls.style
     if entry.takes_style_images:
         if not controls.style_images:
-            raise DemoError(
-                f"{entry.name} is an AdaIN network: it takes its style from an image. Upload one under 'AdaIN style "
-                f"image(s)'."
-            )
+            raise DemoError(f"{entry.name} is an AdaIN network: upload its style image under 'AdaIN style image(s)'.")
         options.update(
             style_images=controls.style_images,
             style_weights=controls.style_weights or None,

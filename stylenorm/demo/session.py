@@ -77,11 +77,8 @@ class DemoSession:
         if isinstance(checkpoint, CheckpointEntry):
             return checkpoint
         path = Path(checkpoint).resolve()
-        for entry in self.entries:
-            if entry.path == path:
-                return entry
         try:
-            return describe(path)
+            return next((entry for entry in self.entries if entry.path == path), None) or describe(path)
         except (ValueError, OSError, RuntimeError) as error:
             raise DemoError(f"{Path(checkpoint).name} cannot be used: {first_line(error)}") from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import inspect
 import math
 import os
 import sys
@@ -35,6 +36,8 @@ from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, resolve_inference_pr
 PROG, EXPORT_PROG = "stylize", "export"
 _EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
 _FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
+#: load_stylizer's keywords that the model flags set, read at import (each flag's dest is its keyword).
+MODEL_KEYWORDS = inspect.signature(load_stylizer).parameters.keys() - {"checkpoint", "device"}
 #: Export: a quarter of one 8-bit gray level.
 DEFAULT_TOLERANCE = 1e-3
 
@@ -71,9 +74,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[
     """The checkpoint and style flags the stylize and export commands share (:func:`load_from_arguments`)."""
     add = parser.add_argument
     add("--checkpoint", "-c", required=True, help="a .ckpt of train.py, or a public file: docs/public_checkpoints.md")
-    add(*format_flags, dest="checkpoint_format", choices=FORMATS, default="auto", help="layout (default: detected)")
+    add(*format_flags, dest="format", choices=FORMATS, default="auto", help="layout (default: detected)")
     add("--direction", choices=DIRECTIONS, help="the generator of this project's CycleGAN .ckpt (default AtoB)")
-    add("--trust-checkpoint", action="store_true", help="unpickle what safe loading refuses: only for files you trust")
+    trust = "unpickle what safe loading refuses: only for files you trust"
+    add("--trust-checkpoint", dest="trusted", action="store_true", help=trust)
     group = parser.add_mutually_exclusive_group()  # both are style= of load_stylizer: an index or mix weights
     style = "style K of a norm=conditional_instance checkpoint (K = position in the run's data.style_images)"
     group.add_argument("--style", type=non_negative_int, metavar="K", help=style)
@@ -85,7 +89,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[
         "the style comes from images, fixed for the whole run" + (" and baked into the file" if exporting else ""),
     )
     add = group.add_argument
-    add("--style-image", nargs="+", metavar="IMAGE", help="style image(s); required for AdaIN, refused otherwise")
+    add("--style-image", dest="style_images", nargs="+", metavar="IMAGE", help="style image(s); AdaIN only, required")
     weights = reported(lambda text: parse_weights(text, "--style-weights"))
     add("--style-weights", type=weights, metavar="W1,W2,...", help="one per --style-image: >= 0, summing to 1")
     unit = bounded(float, lambda value: 0.0 <= value <= 1.0, "a number in [0, 1]")
@@ -94,24 +98,11 @@ def add_model_arguments(parser: argparse.ArgumentParser, format_flags: Sequence[
     add("--style-size", type=non_negative_int, metavar="N", help=size)
     colours = "recolour the styles to each content image" + (" (not exportable)" if exporting else "")
     add("--preserve-color", action="store_true", help=colours)
-    add("--adain-encoder", metavar="VGG_PTH", help="the vgg_normalised.pth of a public AdaIN decoder.pth")
+    add("--adain-encoder", dest="encoder", metavar="VGG_PTH", help="vgg_normalised.pth for a public AdaIN decoder.pth")
 
 
 def load_from_arguments(args: argparse.Namespace, device: str) -> Stylizer:
-    return load_stylizer(
-        args.checkpoint,
-        format=args.checkpoint_format,
-        direction=args.direction,
-        device=device,
-        trusted=args.trust_checkpoint,
-        style=args.style,
-        style_images=args.style_image,
-        style_weights=args.style_weights,
-        alpha=args.alpha,
-        preserve_color=args.preserve_color,
-        style_size=args.style_size,
-        encoder=args.adain_encoder,
-    )
+    return load_stylizer(args.checkpoint, device=device, **{name: getattr(args, name) for name in MODEL_KEYWORDS})
 
 
 def frame_statistics(text: str) -> str:
@@ -138,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--scale", type=bounded(float, lambda value: value > 0, "a number > 0"), help="resize by this factor first")
     add("--max-size", type=positive_int, help="cap the longest side at N px (keeps the aspect)")
     add("--tile", type=positive_int, help="run in N x N tiles (bounded memory for huge images)")
-    add("--tile-overlap", type=non_negative_int, help="overlap of tiles in px (default: an eighth of the tile)")
+    overlap = "overlap of tiles in px (default: an eighth of the tile)"
+    add("--tile-overlap", dest="overlap", type=non_negative_int, help=overlap)
     automatic = f"tile images of more pixels than this (default {DEFAULT_AUTO_TILE_PIXELS} = 2048x2048; 0 = never)"
     add("--auto-tile-pixels", type=non_negative_int, default=DEFAULT_AUTO_TILE_PIXELS, help=automatic)
     tiles = "norm statistics of tiles: exact (default), thumbnail (approximate, faster) or per-tile (visible seams)"
@@ -179,15 +171,11 @@ class Runner:
 
         def read() -> Iterator[tuple[Job, PreparedImage | None]]:
             for job in jobs:
-                if is_video(job.source) or is_animated(job.source):  # every frame, written back as a clip
-                    yield job, None
-                    continue
-                try:
-                    prepared = prepare(job.source, self.options)
+                clip = is_video(job.source) or is_animated(job.source)  # every frame, written back as a clip
+                try:  # prepare runs before the yield: only its errors land here
+                    yield job, None if clip else prepare(job.source, self.options)
                 except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
                     self.fail(job, error)
-                    continue
-                yield job, prepared
 
         for batch in batches(read(), lambda item: item[1].size if item[1] else None, self.options):
             if batch[0][1] is None:
@@ -199,8 +187,7 @@ class Runner:
         """One video (frames written as ``--ext`` says, with a progress bar of frames) or animated image."""
         try:
             if is_video(job.source):
-                passes = 1 if self.options.frame_stats == "per-frame" else 2
-                total = probe_video(job.source).frames * passes or None
+                total = probe_video(job.source).frames * (1 if self.options.frame_stats == "per-frame" else 2) or None
                 ext = normalize_extension(self.args.ext, VIDEO_EXTENSIONS)
                 ext = ext if ext in OUTPUT_FORMATS else ".png"  # a folder of frames; a video extension names the file
                 with tqdm(total=total, unit="frame", desc=job.source.name, disable=self.args.quiet, leave=False) as bar:
@@ -275,10 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs = plan_jobs(args.input, args.output, ext=args.ext)
         model = load_from_arguments(args, args.device)
         check_precision(args.precision, model.device)
-        names = {field.name for field in dataclasses.fields(InferenceOptions)} - {"precision", "overlap"}
+        names = {field.name for field in dataclasses.fields(InferenceOptions)} - {"precision"}
         options = InferenceOptions(
             precision=resolve_inference_precision(args.precision, model.device),
-            overlap=args.tile_overlap,
             **{name: getattr(args, name) for name in names},  # each flag's dest is its field's name
         )
         options.check_tiling(model)
@@ -319,7 +305,7 @@ def build_export_parser() -> argparse.ArgumentParser:
     )
     add_model_arguments(parser, ("--checkpoint-format",), exporting=True)  # a style or AdaIN's styles baked in
     add = parser.add_argument
-    add("--format", "-f", choices=EXPORT_FORMATS, help="what to write (default: from the --output extension)")
+    add("--format", "-f", dest="export_format", choices=EXPORT_FORMATS, help="default: from the --output extension")
     add("--output", "-o", required=True, help="file to write (.onnx or .pt)")
     add("--sample-size", type=positive_int, default=256, help="side of the square image traced (any works)")
     add("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset version")
@@ -332,7 +318,7 @@ def build_export_parser() -> argparse.ArgumentParser:
 def export_output(args: argparse.Namespace) -> tuple[Path, str]:
     """``(--output with its extension, format)``; refuses an unknown format and overwriting the checkpoint."""
     output = Path(args.output)
-    chosen = args.format or _FORMAT_OF_EXTENSION.get(output.suffix.lower())
+    chosen = args.export_format or _FORMAT_OF_EXTENSION.get(output.suffix.lower())
     if chosen is None:
         raise ValueError(f"Cannot tell the export format from {output}: pass --format onnx or --format torchscript.")
     output = output if output.suffix else output.with_suffix(_EXTENSIONS[chosen])
@@ -341,10 +327,8 @@ def export_output(args: argparse.Namespace) -> tuple[Path, str]:
         suggestion = output.with_name(f"{output.stem}.export{_EXTENSIONS[chosen]}")
         raise ValueError(f"--output {output} is the checkpoint being exported: choose another, e.g. {suggestion}.")
     if args.preserve_color:
-        raise ValueError(
-            "--preserve-color cannot be exported: it recolours the styles per content image and recomputes their "
-            "statistics. Export without it."
-        )
+        why = "it recolours the styles per content image and recomputes their statistics"
+        raise ValueError(f"--preserve-color cannot be exported: {why}. Export without it.")
     return output, chosen
 
 

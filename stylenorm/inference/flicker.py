@@ -58,10 +58,8 @@ def compared_pixels(source: torch.Tensor, valid: torch.Tensor, margin: int = 0) 
 def flicker(outputs: torch.Tensor, clip: Clip, *, margin: int = 0) -> Flicker:
     """Flicker of ``outputs`` (``(T, 3, H, W)``, uint8 or float on 0-255) stylized from ``clip``'s frames."""
     if outputs.shape != clip.frames.shape:
-        raise ValueError(
-            f"{tuple(outputs.shape)} outputs for clip {clip.name!r} of {tuple(clip.frames.shape)}: "
-            f"stylize every frame at the clip's size."
-        )
+        shapes = f"{tuple(outputs.shape)} outputs for clip {clip.name!r} of {tuple(clip.frames.shape)}"
+        raise ValueError(f"{shapes}: stylize every frame at the clip's size.")
     frames = outputs.double()
     warped = warp(frames[:-1], clip.source)
     mask = compared_pixels(clip.source, clip.valid, margin)[:, None].double()  # (P, 1, H, W)

@@ -135,15 +135,8 @@ def _load_public_adain(state: Mapping, encoder: str | PathLike | None, path: Pat
         raise ValueError(f"{path} is an AdaIN decoder: pass its encoder, --adain-encoder vgg_normalised.pth.")
     if not Path(encoder).is_file():
         raise FileNotFoundError(f"--adain-encoder {encoder} not found: expected the port's vgg_normalised.pth.")
-    encoder_state = read_checkpoint(encoder, trusted=trusted)
-    try:
-        found = identify(encoder_state).format
-    except ValueError:
-        found = "unrecognised"
-    if found != "adain_encoder":
-        raise ValueError(f"--adain-encoder {encoder} is not an AdaIN encoder file ({found} layout).")
-    try:
-        return load_adain(state, encoder_state)
+    try:  # load_adain refuses an encoder file of another layout
+        return load_adain(state, read_checkpoint(encoder, trusted=trusted))
     except ValueError as error:
         raise ValueError(f"{path} with --adain-encoder {encoder}: {error}") from None
 

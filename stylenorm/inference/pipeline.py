@@ -95,8 +95,7 @@ def stylize_pixels(
         with frozen_statistics(statistics or {}):
             return model(pixels, options.precision, eager=statistics is not None).cpu()
     whole_image = statistics is not None or (options.tile_stats != "per-tile" and needs_whole_image(model.network))
-    mode = options.tile_stats if whole_image else "per-tile"
-    total = len(pixels) * network_calls(mode, model.network, tiles.count(height, width))
+    total = len(pixels) * network_calls(options.tile_stats, model.network, tiles.count(height, width))
     done = 0
 
     def run(window: torch.Tensor) -> torch.Tensor:
@@ -113,7 +112,7 @@ def stylize_pixels(
         given = statistics and {
             layer: (mean[index : index + 1], var[index : index + 1]) for layer, (mean, var) in statistics.items()
         }
-        with whole_image_context(mode, run, model.network, image[None].float(), tiles, given):
+        with whole_image_context(options.tile_stats, run, model.network, image[None].float(), tiles, given):
             outputs.append(run_tiled(run, image[None].float(), tiles))
     return torch.cat(outputs)
 

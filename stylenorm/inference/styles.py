@@ -50,10 +50,8 @@ def choose_style(network: nn.Module, style: StyleChoice, source: str | PathLike)
         return ""
     if style is None:
         if count > 1:
-            raise ValueError(
-                f"{source} holds {count} styles (data.style_images): choose one, --style K (0..{count - 1}), or mix "
-                f"them, --style-mix w0,...,w{count - 1}; style= in load_stylizer."
-            )
+            choice = f"--style K (0..{count - 1}) or --style-mix w0,...,w{count - 1} (style=)"
+            raise ValueError(f"{source} holds {count} styles (data.style_images): choose one, {choice}.")
         style = 0
     if isinstance(style, bool) or not isinstance(style, (int, Sequence, torch.Tensor)):
         raise ValueError(f"style= must be an int (--style K) or a list of mix weights (--style-mix), got {style!r}.")

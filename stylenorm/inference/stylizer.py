@@ -33,18 +33,15 @@ class PixelConvention:
 
     def to_network(self, pixels: torch.Tensor) -> torch.Tensor:
         """Float 0-255 pixels -> the network's input range."""
-        return pixels / self.divisor - self.offset if self.divisor != 1 or self.offset != 0 else pixels
+        return pixels / self.divisor - self.offset
 
     def from_network(self, output: torch.Tensor) -> torch.Tensor:
         """Network output -> float 0-255 pixels, clamped as the original inference code does."""
-        if self.divisor != 1 or self.offset != 0:
-            output = (output + self.offset) * self.divisor
-        return output.clamp(0, 255)
+        return ((output + self.offset) * self.divisor).clamp(0, 255)
 
     def quantize(self, pixels: torch.Tensor) -> torch.Tensor:
         """Float 0-255 pixels -> uint8; the cast truncates, like numpy's ``astype``, after +0.5 for ``round``."""
-        pixels = pixels.clamp(0, 255) + (0.5 if self.rounding == "round" else 0)
-        return pixels.clamp(0, 255).to(torch.uint8)
+        return (pixels + (0.5 if self.rounding == "round" else 0)).clamp(0, 255).to(torch.uint8)
 
 
 ZERO_TO_255 = PixelConvention("zero_to_255", divisor=1.0, offset=0.0, rounding="truncate")
@@ -104,8 +101,7 @@ class Stylizer:
         """Compile (inductor, weights frozen) for the padded input ``shapes`` (``None``: all)."""
         self.compiled = True
         self.compiled_shapes = None if shapes is None else frozenset(tuple(shape) for shape in shapes)
-        self._forward = compile_for_inference(self.network)
-        return self
+        return self.to(self.device)
 
     @property
     def size_multiple(self) -> int:  # the network takes heights and widths that are multiples of this ...

@@ -90,8 +90,7 @@ def frozen_statistics(statistics: Statistics) -> contextlib.ExitStack:
 
 
 def _partial_pass(run: Run, modules: list[nn.Module], pixels: torch.Tensor, keep: Callable) -> dict[nn.Module, object]:
-    """``keep(module, args, output)`` of each of ``modules``, in the order they run, from a pass stopped after the
-    last one."""
+    """``keep(module, args, output)`` of each of ``modules`` in run order, from a pass stopped after the last."""
     kept = {}
 
     def hook(module, args, output):
@@ -169,9 +168,8 @@ def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torc
     padded = tiles.pad(pixels)
     if mode == "thumbnail":
         factor = min(1.0, tiles.tile / max(padded.shape[-2:]))
-        size = [
-            max(tiles.multiple, round(side * factor / tiles.multiple) * tiles.multiple) for side in padded.shape[-2:]
-        ]
+        multiple = tiles.multiple
+        size = [max(multiple, round(side * factor / multiple) * multiple) for side in padded.shape[-2:]]
         thumbnail = F.interpolate(padded.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
         return measure(run, layers, thumbnail)
     side = max(8 * tiles.multiple, tiles.min_size)  # a small pass tells the order in which the layers run
@@ -208,9 +206,7 @@ def parse_frame_statistics(text: str) -> int | None:
         with contextlib.suppress(ValueError):
             if (size := int(text.removeprefix("window:"))) >= 1:
                 return size
-    raise ValueError(
-        f"Unknown frame statistics {text!r}; expected per-frame, clip or window:N with N >= 1 (e.g. window:9)."
-    )
+    raise ValueError(f"Unknown frame statistics {text!r}; expected per-frame, clip or window:N, N >= 1 (window:9).")
 
 
 def window_indices(frame: int, total: int, size: int | None) -> slice:

@@ -70,10 +70,8 @@ class Tiles:
         if tile < smallest:
             raise ValueError(f"Tiles must be at least {smallest} px for this network, got {self.tile}.")
         if 2 * overlap > tile:
-            rounded = f"{self.overlap} px, {overlap} rounded to {self.multiple}"
-            raise ValueError(
-                f"Tile overlap ({rounded}) must be at most half the tile ({tile} px): use a larger tile or less overlap"
-            )
+            overlap = f"Tile overlap ({self.overlap} px, {overlap} rounded to {self.multiple})"
+            raise ValueError(f"{overlap} must be at most half the tile ({tile} px): use a larger tile or less overlap")
         object.__setattr__(self, "tile", tile)
         object.__setattr__(self, "overlap", overlap)
 
@@ -111,8 +109,7 @@ def axis_weights(length: int, tile: int, overlap: int, multiple: int = 4) -> tup
         for neighbour, rising in ((index - 1, True), (index + 1, False)):
             if not 0 <= neighbour < len(starts):
                 continue  # the image border: nothing to blend with
-            first, second = sorted((start, starts[neighbour]))
-            seam = (second + first + size) / 2  # the middle of the overlap
+            seam = (start + starts[neighbour] + size) / 2  # the middle of the overlap
             if blend > 0:
                 ramp = torch.sin(((centers - (seam - blend / 2)) / blend).clamp(0, 1) * (math.pi / 2)) ** 2
             else:

@@ -47,9 +47,7 @@ def record_statistics(model: Stylizer, pixels: torch.Tensor, options: InferenceO
     if tiles is None:
         statistics = measure(run, layers, pixels)
     elif options.tile_stats == "per-tile":
-        raise ValueError(
-            "--frame-stats needs whole-frame statistics: use --tile-stats exact or thumbnail, not per-tile."
-        )
+        raise ValueError("--frame-stats needs whole-frame statistics: --tile-stats exact or thumbnail, not per-tile.")
     else:
         parts = []
         for image in pixels:

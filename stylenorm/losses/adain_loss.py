@@ -1,6 +1,5 @@
-"""The AdaIN training loss (Huang & Belongie 2017, Sec. 6.2, Eqs. 11-13): with the fixed encoder ``f`` and target
-``t = AdaIN(f(c), f(s))``, content ``|| f(g(t)) - t ||^2`` at relu4_1 and style the squared errors of the channel
-means and stds at relu1_1 ... relu4_1; means of squared errors as in the paper's port, in float32 with autocast off.
+"""The AdaIN training loss (Huang & Belongie 2017, Sec. 6.2, Eqs. 11-13): content at relu4_1, style as the channel
+means and stds at relu1_1 ... relu4_1, as the paper's port computes them, in float32.
 """
 
 from __future__ import annotations
@@ -38,8 +37,7 @@ class AdaINLoss(nn.Module):
         target: torch.Tensor,
         style_features: dict[str, torch.Tensor],
     ) -> dict[str, torch.Tensor]:
-        """Weighted float32 ``content``, ``style`` and ``total`` of ``decoded = g(t)``, ``target = t`` and the style
-        image's features at :data:`ENCODER_LAYERS`."""
+        """Weighted float32 ``content``, ``style`` and ``total`` of ``decoded = g(t)``, ``t`` and the style features."""
         features = encoder.features(decoded, ENCODER_LAYERS)
         with torch.autocast(device_type=decoded.device.type, enabled=False):
             content = F.mse_loss(features["relu4_1"].float(), target.float())

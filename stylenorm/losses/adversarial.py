@@ -1,6 +1,5 @@
-"""The GAN objective of CycleGAN (Zhu et al. 2017, Sec. 4): ``lsgan`` (Mao et al. 2017, the CycleGAN default) or
-``vanilla`` (Goodfellow et al. 2014: BCE with logits). One call serves both players: ``loss(D(real), True)``,
-``loss(D(fake.detach()), False)`` for D, ``loss(D(fake), True)`` for G; the caller applies weights such as D's 0.5.
+"""The GAN objective of CycleGAN (Zhu et al. 2017, Sec. 4): ``lsgan`` (Mao et al. 2017, the default) or ``vanilla``
+(Goodfellow et al. 2014, BCE with logits); the caller applies weights such as D's 0.5.
 """
 
 from __future__ import annotations

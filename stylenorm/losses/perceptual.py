@@ -1,6 +1,5 @@
-"""The perceptual loss of fast style transfer (Johnson et al. 2016, Sec. 3.2; Gram matrices of Gatys et al. 2016)
-at the scale of the PyTorch ``fast_neural_style`` example; 0-1 images in, float32 with autocast off. Details:
-docs/modules.md.
+"""The perceptual loss of fast style transfer (Johnson et al. 2016, Sec. 3.2; Gatys et al. 2016's Gram matrices) at the
+scale of the PyTorch ``fast_neural_style`` example, in float32. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -14,16 +13,12 @@ from torch import nn
 from stylenorm.networks.vgg import VGG16_LAYERS, VGG16Features, check_layer_names
 
 
-def _float32_no_autocast(tensor: torch.Tensor) -> torch.autocast:
-    return torch.autocast(device_type=tensor.device.type, enabled=False)
-
-
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """``(N, C, H, W) -> (N, C, C)`` Gram matrices ``F F^T / (C*H*W)`` in float32, normalised as in the example."""
     if features.dim() != 4:
         raise ValueError(f"gram_matrix expects features of shape (N, C, H, W), got {tuple(features.shape)}.")
     n, c, h, w = features.shape
-    with _float32_no_autocast(features):
+    with torch.autocast(features.device.type, enabled=False):
         flat = features.float().reshape(n, c, h * w)
         return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 
@@ -32,14 +27,14 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     """Anisotropic total variation (Mahendran & Vedaldi 2015) as means: ``tv_weight`` ignores image and batch size."""
     if images.dim() != 4:
         raise ValueError(f"total_variation expects images of shape (N, C, H, W), got {tuple(images.shape)}.")
-    with _float32_no_autocast(images):
+    with torch.autocast(images.device.type, enabled=False):
         images = images.float()
         return images.diff(dim=2).abs().mean() + images.diff(dim=3).abs().mean()
 
 
 class PerceptualLoss(nn.Module):
-    """Weighted content + style (+ TV) loss: :meth:`set_style` once, then ``loss(stylized, content)`` on 0-1 RGB (never
-    clamp the stylized batch: no gradient outside [0, 1] then). Default weights: the PyTorch example's (no TV)."""
+    """Weighted content + style (+ TV) loss: :meth:`set_style` once, then ``loss(stylized, content)`` on unclamped 0-1
+    RGB; default weights: the PyTorch example's."""
 
     def __init__(
         self,
@@ -99,8 +94,7 @@ class PerceptualLoss(nn.Module):
     def forward(
         self, stylized: torch.Tensor, content: torch.Tensor, style_index: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Weighted float32 terms ``content``, ``style``, ``tv`` and ``total`` of ``stylized`` (the network output
-        /255) against ``content`` (its input /255); ``style_index``: ``(N,)`` styles, when there are several."""
+        """Weighted float32 ``content``, ``style``, ``tv`` and ``total``; ``style_index``: one style per sample."""
         style_grams = self.style_grams
         if not style_grams:
             raise RuntimeError("PerceptualLoss has no style yet: call set_style(style_image) before the loss.")
@@ -118,19 +112,14 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():  # the content image is a fixed target; keep no graph for it
             content_features = self.vgg(content, [self.content_layer])[self.content_layer]
 
-        with _float32_no_autocast(stylized):
+        with torch.autocast(stylized.device.type, enabled=False):
             content_loss = F.mse_loss(stylized_features[self.content_layer].float(), content_features.float())
-            style_loss = stylized.new_zeros((), dtype=torch.float32)
-            for name in self.style_layers:
-                gram = gram_matrix(stylized_features[name])
-                # One style image for the whole batch (a smaller last batch too), or one per sample.
-                style_loss = style_loss + F.mse_loss(gram, style_grams[name].expand_as(gram))
+            grams = {name: gram_matrix(stylized_features[name]) for name in self.style_layers}
+            # One style image for the whole batch (a smaller last batch too), or one per sample.
+            style_loss = sum(F.mse_loss(gram, style_grams[name].expand_as(gram)) for name, gram in grams.items())
             tv_loss = total_variation(stylized) if self.tv_weight else stylized.new_zeros((), dtype=torch.float32)
-            terms = {
-                "content": self.content_weight * content_loss,
-                "style": self.style_weight * style_loss,
-                "tv": self.tv_weight * tv_loss,
-            }
+            terms = {"content": self.content_weight * content_loss, "style": self.style_weight * style_loss}
+            terms["tv"] = self.tv_weight * tv_loss
             terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
 

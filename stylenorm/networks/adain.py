@@ -1,8 +1,6 @@
-"""The AdaIN style transfer network (Huang & Belongie 2017, Sec. 6 and Fig. 2): a fixed VGG19 encoder up to relu4_1,
-the AdaIN layer and a mirrored decoder; output ``g((1 - alpha) f(c) + alpha t)`` (Eq. 14). Laid out index for index
-like the paper's port (naoto0804/pytorch-AdaIN), so its ``vgg_normalised.pth`` and ``decoder.pth`` load unchanged.
-RGB on a 0-1 scale in and out, unclamped. :class:`AdaINWithStyleStatistics` holds one fixed style, so AdaIN
-stylizes, tiles and exports like every other network here (Sec. 7.3). Details: docs/modules.md.
+"""The AdaIN network (Huang & Belongie 2017, Sec. 6, Eq. 14): a fixed VGG19 encoder to relu4_1, AdaIN and a mirrored
+decoder, indexed like the paper's port (naoto0804/pytorch-AdaIN) so its files load; :class:`AdaINWithStyleStatistics`
+holds one fixed style, to stylize, tile and export like the other networks. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torchvision.models.vgg import cfgs
 
 from stylenorm.nn.adain import ADAIN_EPS, adaptive_instance_norm, channel_mean_std, match_colour
 from stylenorm.nn.blocks import named_activations
@@ -22,13 +21,11 @@ ENCODER_LAYER_INDICES = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 
 ENCODER_LAYERS = tuple(ENCODER_LAYER_INDICES)
 #: Layers of the public ``vgg_normalised.pth`` that the encoder keeps (relu4_1 is index 30).
 ENCODER_LENGTH = 31
-#: The encoder pools three times (ceil mode) and the decoder upsamples three times: sides that are
-#: multiples of 8 come back at their size.
+#: Three poolings (ceil mode) and three upsamplings: sides that are multiples of 8 come back at their size.
 SIZE_MULTIPLE = 8
 #: relu4_1 needs 2 positions per channel for a (unbiased) std: 16 px gives 2 x 2.
 MIN_SIZE = 16
-#: How far a pixel's influence reaches through the encoder and decoder (px; measured with the content
-#: statistics held fixed, rounded up), for tile overlaps (:func:`stylenorm.inference.tiling.default_overlap`).
+#: How far a pixel's influence reaches through encoder and decoder (px), for tile overlaps (docs/modules.md).
 RECEPTIVE_FIELD_RADIUS = 64
 
 
@@ -36,26 +33,19 @@ def _conv3x3(in_channels: int, out_channels: int) -> list[nn.Module]:
     return [nn.ReflectionPad2d(1), nn.Conv2d(in_channels, out_channels, kernel_size=3)]
 
 
-def _upsample() -> nn.Module:
-    return nn.Upsample(scale_factor=2, mode="nearest")
-
-
 class AdaINEncoder(nn.Sequential):
-    """VGG19 up to relu4_1 with reflection padding, frozen, indexed as the public ``vgg_normalised.pth``; ``width``:
-    the first block's channels (64; less for cheap tests). Weights: :mod:`stylenorm.networks.vgg`."""
+    """VGG19 up to relu4_1, reflection-padded, frozen, indexed as ``vgg_normalised.pth``; ``width``: conv1 channels."""
 
     def __init__(self, width: int = 64) -> None:
-        w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
         pool = nn.MaxPool2d(kernel_size=2, stride=2, padding=0, ceil_mode=True)
         layers: list[nn.Module] = [nn.Conv2d(3, 3, kernel_size=1)]
-        layers += [*_conv3x3(3, w1), nn.ReLU()]  # relu1_1 (index 3)
-        layers += [*_conv3x3(w1, w1), nn.ReLU(), pool]
-        layers += [*_conv3x3(w1, w2), nn.ReLU()]  # relu2_1 (10)
-        layers += [*_conv3x3(w2, w2), nn.ReLU(), pool]
-        layers += [*_conv3x3(w2, w3), nn.ReLU()]  # relu3_1 (17)
-        for _ in range(3):
-            layers += [*_conv3x3(w3, w3), nn.ReLU()]
-        layers += [pool, *_conv3x3(w3, w4), nn.ReLU()]  # relu4_1 (30)
+        channels = 3
+        for out in cfgs["E"][:12]:  # torchvision's VGG19 configuration up to relu4_1, scaled to `width`
+            if out == "M":
+                layers.append(pool)
+            else:
+                layers += [*_conv3x3(channels, out * width // 64), nn.ReLU()]
+                channels = out * width // 64
         super().__init__(*layers)
         assert len(self) == ENCODER_LENGTH
         self.width = width
@@ -71,24 +61,20 @@ class AdaINEncoder(nn.Sequential):
         unknown = sorted(set(layers) - set(ENCODER_LAYER_INDICES))
         if unknown:
             raise ValueError(f"Unknown encoder layer(s) {unknown}; expected some of {list(ENCODER_LAYERS)}.")
-        # Not self[:k]: slicing a Sequential subclass calls its __init__ with the layers.
         return named_activations(self, images, {ENCODER_LAYER_INDICES[name]: name for name in layers})
 
 
 class AdaINDecoder(nn.Sequential):
-    """The decoder mirroring :class:`AdaINEncoder`, indexed as the public ``decoder.pth``. Its ``norm`` is none in the
-    paper; another kind after every conv but the last is the ablation behind Sec. 6.1's "normalization ... hurt"."""
+    """The decoder mirroring :class:`AdaINEncoder`, as ``decoder.pth``; ``norm`` after all but the last conv."""
 
     def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
         self.norm_spec = NormSpec.from_config(norm).with_default_affine(True)
         w1, w2, w3, w4 = width, 2 * width, 4 * width, 8 * width
-        layers: list[nn.Module] = [*self._conv_norm_relu(w4, w3), _upsample()]
-        for _ in range(3):
-            layers += self._conv_norm_relu(w3, w3)
-        layers += [*self._conv_norm_relu(w3, w2), _upsample()]
-        layers += self._conv_norm_relu(w2, w2)
-        layers += [*self._conv_norm_relu(w2, w1), _upsample()]
-        layers += self._conv_norm_relu(w1, w1)
+        layers: list[nn.Module] = []
+        for in_channels, out_channels, repeats in ((w4, w3, 3), (w3, w2, 1), (w2, w1, 1)):
+            layers += [*self._conv_norm_relu(in_channels, out_channels), nn.Upsample(scale_factor=2, mode="nearest")]
+            for _ in range(repeats):
+                layers += self._conv_norm_relu(out_channels, out_channels)
         layers += _conv3x3(w1, 3)
         super().__init__(*layers)
         self.width = width
@@ -99,8 +85,7 @@ class AdaINDecoder(nn.Sequential):
 
 
 class AdaINNet(nn.Module):
-    """Encoder, AdaIN and decoder: ``forward(content, style, alpha)`` gives the stylized image; ``norm`` is the
-    decoder's (none in the paper)."""
+    """Encoder, AdaIN and decoder: ``forward(content, style, alpha)``; ``norm`` is the decoder's."""
 
     def __init__(self, width: int = 64, norm: NormSpec | Mapping[str, Any] | str | None = "none") -> None:
         super().__init__()
@@ -128,8 +113,8 @@ def check_alpha(alpha: float) -> None:
 
 
 class AdaINContentNorm(nn.Module):
-    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel with the port's *unbiased* variance, declaring
-    its statistics for code that supplies them from outside (:mod:`stylenorm.inference.tile_statistics`)."""
+    """``(x - mean(x)) / sqrt(var(x) + eps)`` per sample and channel (the port's unbiased variance), as a module whose
+    statistics tiled inference can supply (:mod:`stylenorm.inference.tile_statistics`)."""
 
     variance_correction = 1
 
@@ -150,8 +135,7 @@ class AdaINContentNorm(nn.Module):
 
 
 def weighted_statistics(encoder: AdaINEncoder, styles: Sequence[Tensor], weights: Tensor) -> tuple[Tensor, Tensor]:
-    """``(sum_i w_i mean_i, sum_i w_i std_i)``, each ``(1, C, 1, 1)``, of the relu4_1 features of ``styles``
-    (``(1, 3, H_i, W_i)`` images on a 0-1 scale, each encoded alone)."""
+    """``(sum_i w_i mean_i, sum_i w_i std_i)``, each ``(1, C, 1, 1)``, of the relu4_1 features of ``styles``."""
     means, stds = zip(*(channel_mean_std(encoder(style)) for style in styles), strict=True)
     weights = weights.to(means[0].dtype).reshape(-1, 1, 1, 1, 1)
     return (weights * torch.stack(means)).sum(0), (weights * torch.stack(stds)).sum(0)
@@ -178,8 +162,7 @@ class ColourPreservingStyle(nn.Module):
     """Style statistics recomputed for every content image from the style images recoloured to it."""
 
     depends_on_whole_image = True  # tiled inference computes them once on the whole image, not per tile
-    #: Why export refuses it (:func:`stylenorm.inference.export.export_module`).
-    not_exportable_because = (
+    not_exportable_because = (  # why export refuses it
         "colour preservation recomputes the style statistics for every content image (the style images are "
         "recoloured to it first), so they cannot be baked into the file"
     )
@@ -209,8 +192,8 @@ class ColourPreservingStyle(nn.Module):
 
 
 class AdaINWithStyleStatistics(nn.Module):
-    """``forward(content)``: the AdaIN stylization of ``content`` (RGB, 0-1 scale; unclamped output) with the style
-    held by ``style`` (:class:`FixedStyle` or :class:`ColourPreservingStyle`) and trade-off ``alpha`` (Eq. 14)."""
+    """``forward(content)``: AdaIN with the style held by ``style`` (:class:`FixedStyle` or
+    :class:`ColourPreservingStyle`) and trade-off ``alpha`` (Eq. 14); 0-1 RGB in, unclamped out."""
 
     size_multiple = SIZE_MULTIPLE
     min_size = MIN_SIZE

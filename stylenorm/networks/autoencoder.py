@@ -12,8 +12,7 @@ from stylenorm.nn.norm import NormSpec
 
 
 class ConvNormActAutoencoder(ImageNetwork):
-    """The seed's ``SimpleIN_AutoEncoder`` for every norm kind (``affine: null``: on, the seed's advice). Minimum
-    side 8: at 4 px the 1/4-resolution bottleneck is 1x1, one value per channel for instance and group norm."""
+    """The seed's ``SimpleIN_AutoEncoder`` for every norm kind (``affine: null``: on); sides of at least 8 px."""
 
     def __init__(
         self,
@@ -39,14 +38,7 @@ class ConvNormActAutoencoder(ImageNetwork):
         )
         self.head = nn.Conv2d(base_channels, 3, 3, padding=1)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """RGB in [0, 1] -> features at 1/4 resolution."""
-        return self.bottleneck(self.enc2(self.enc1(x)))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Features at 1/4 resolution -> RGB in [0, 1]."""
-        return torch.sigmoid(self.head(self.dec2(self.dec1(z))))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] -> RGB in [0, 1], through features at 1/4 resolution."""
         self.check_size(x)
-        return self.decode(self.encode(x))
+        return torch.sigmoid(self.head(self.dec2(self.dec1(self.bottleneck(self.enc2(self.enc1(x)))))))

@@ -1,8 +1,5 @@
-"""The CycleGAN ResNet generator (Zhu et al. 2017, appendix 7.2; after Johnson et al. 2016).
-
-c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3, in one ``nn.Sequential`` called ``model``
-in exactly the original order, so the public ``latest_net_G_A.pth`` / ``horse2zebra.pth`` load
-unchanged (docs/public_checkpoints.md). RGB in [-1, 1]; sizes multiples of 4. Layout: docs/modules.md.
+"""The CycleGAN ResNet generator (Zhu et al. 2017, appendix 7.2), in one ``nn.Sequential`` ``model`` in the original
+order, so the public ``latest_net_G_A.pth`` files load unchanged (docs/public_checkpoints.md). Layout: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -21,28 +18,23 @@ class ResnetBlock(nn.Module):
 
     def __init__(self, channels: int, norm: NormSpec, *, bias: bool, dropout: float, name: str):
         super().__init__()
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(channels, channels, 3, bias=bias),
-            norm(channels, name=f"{name}.norm1"),
-            nn.ReLU(True),
-        ]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        layers += [
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(channels, channels, 3, bias=bias),
-            norm(channels, name=f"{name}.norm2"),
-        ]
-        self.conv_block = nn.Sequential(*layers)
+
+        def conv_norm(index: int) -> list[nn.Module]:
+            return [
+                nn.ReflectionPad2d(1),
+                nn.Conv2d(channels, channels, 3, bias=bias),
+                norm(channels, name=f"{name}.norm{index}"),
+            ]
+
+        dropout_layer = [nn.Dropout(dropout)] if dropout > 0 else []
+        self.conv_block = nn.Sequential(*conv_norm(1), nn.ReLU(True), *dropout_layer, *conv_norm(2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv_block(x)
 
 
 class ResnetGenerator(ImageNetwork):
-    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with any norm (``affine: null``: off, as there);
-    ``upsampling``: ``transpose`` (original) or ``resize_conv`` (no checkerboard artifacts)."""
+    """CycleGAN's ``resnet_9blocks`` / ``resnet_6blocks`` generator with any norm (``affine: null``: off, as there)."""
 
     default_affine = False
 
@@ -65,31 +57,24 @@ class ResnetGenerator(ImageNetwork):
         norm = self.norm_spec
         bias = norm.conv_bias_or(conv_bias)
 
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(in_channels, ngf, 7, bias=bias),
-            norm(ngf, name="stem.norm"),
-            nn.ReLU(True),
-        ]
+        def with_norm_relu(conv: nn.Module, channels: int, name: str) -> list[nn.Module]:
+            return [conv, norm(channels, name=f"{name}.norm"), nn.ReLU(True)]
+
+        layers = [nn.ReflectionPad2d(3), *with_norm_relu(nn.Conv2d(in_channels, ngf, 7, bias=bias), ngf, "stem")]
         for i in range(2):  # downsampling: ngf -> 2ngf -> 4ngf
-            channels = ngf * 2**i
-            layers += [
-                nn.Conv2d(channels, channels * 2, 3, stride=2, padding=1, bias=bias),
-                norm(channels * 2, name=f"down{i + 1}.norm"),
-                nn.ReLU(True),
-            ]
+            channels = ngf * 2 ** (i + 1)
+            down = nn.Conv2d(channels // 2, channels, 3, stride=2, padding=1, bias=bias)
+            layers += with_norm_relu(down, channels, f"down{i + 1}")
         layers += [
             ResnetBlock(ngf * 4, norm, bias=bias, dropout=dropout, name=f"block{i + 1}") for i in range(n_blocks)
         ]
         for i in range(2):  # upsampling: 4ngf -> 2ngf -> ngf
-            channels = ngf * 2 ** (2 - i)
+            channels = ngf * 2 ** (1 - i)
             if upsampling == "transpose":
-                up: nn.Module = nn.ConvTranspose2d(
-                    channels, channels // 2, 3, stride=2, padding=1, output_padding=1, bias=bias
-                )
+                up = nn.ConvTranspose2d(channels * 2, channels, 3, stride=2, padding=1, output_padding=1, bias=bias)
             else:
-                up = ResizeConv(channels, channels // 2, 3, scale_factor=2, bias=bias)
-            layers += [up, norm(channels // 2, name=f"up{i + 1}.norm"), nn.ReLU(True)]
+                up = ResizeConv(channels * 2, channels, 3, scale_factor=2, bias=bias)
+            layers += with_norm_relu(up, channels, f"up{i + 1}")
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 

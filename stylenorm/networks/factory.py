@@ -19,9 +19,6 @@ from stylenorm.nn.weight_standardization import check_fits, standardize_conv_wei
 
 MODEL_NAMES = ("style", "cyclegan", "autoencoder", "adain")
 
-#: The network whose ``default_affine`` a model's ``norm.affine: null`` resolves to.
-_MAIN_NETWORK = {"style": TransformerNet, "cyclegan": ResnetGenerator, "autoencoder": ConvNormActAutoencoder}
-
 #: Role and class of the models with one network (their ``network`` options are its arguments).
 _ONE_NETWORK = {
     "style": ("transformer", TransformerNet),
@@ -31,19 +28,18 @@ _ONE_NETWORK = {
 
 
 def resolved_affine(model_name: str, affine: bool | None) -> bool:
-    """``norm.affine`` with null resolved to the model's network default (AdaIN's decoder: True)."""
+    """``norm.affine`` with null resolved to the model's main network default (AdaIN's decoder: True)."""
     if affine is not None:
         return affine
-    return getattr(_MAIN_NETWORK.get(model_name), "default_affine", True)
+    network = ResnetGenerator if model_name == "cyclegan" else _ONE_NETWORK.get(model_name, (None, None))[1]
+    return getattr(network, "default_affine", True)
 
 
 def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
-    """Networks of one model config, by role: ``transformer``, ``G_AB``/``G_BA``/``D_A``/``D_B`` (discriminators
-    with ``discriminator.norm`` when set), ``autoencoder`` or ``adain`` (encoder randomly initialised), with
-    ``conv.weight_standardization`` applied to every conv feeding a norm layer (Qiao et al. 2019)."""
+    """Networks of one model config by role (``transformer``, ``G_AB``/``G_BA``/``D_A``/``D_B``, ``autoencoder`` or
+    ``adain``), with ``conv.weight_standardization`` applied to every conv feeding a norm layer."""
     conv = {"weight_standardization": False, **(model.get("conv") or {})}
-    if set(conv) != {"weight_standardization"}:
-        unknown = sorted(set(conv) - {"weight_standardization"})
+    if unknown := sorted(set(conv) - {"weight_standardization"}):
         raise ValueError(f"Unknown model.conv key(s) {unknown}; expected some of ['weight_standardization'].")
     if not isinstance(ws := conv["weight_standardization"], bool):
         raise ValueError(f"model.conv.weight_standardization must be true or false, got {ws!r}.")
@@ -51,9 +47,7 @@ def build_networks(model: Mapping[str, Any]) -> dict[str, nn.Module]:
     norm = NormSpec.from_config(model.get("norm"))
     if norm.kind in STYLE_CONDITIONED_KINDS and name != "style":
         raise ValueError(
-            f"norm={norm.kind} looks up its gamma/beta by a style index per image, which only model=style gives "
-            f"(one per data.style_images entry); model={name} has no styles. Use norm=instance for model={name}, "
-            f"or model=style for several styles in one network."
+            f"norm={norm.kind} needs a style index per image, which only model=style gives: use norm=instance here."
         )
     if name in _ONE_NETWORK:
         role, network = _ONE_NETWORK[name]

@@ -1,8 +1,5 @@
-"""The 70x70 PatchGAN discriminator (Isola et al. 2017, pix2pix; used unchanged by CycleGAN).
-
-C64-C128-C256-C512 with 4x4 convs, LeakyReLU 0.2, no norm on the first layer, strides 2, 2, 2, 1, then a 4x4 conv
-to one channel: every output pixel scores a 70x70 input patch. Modules sit in one ``nn.Sequential`` ``model`` in the
-original order, so ``latest_net_D_A.pth`` files load unchanged.
+"""The 70x70 PatchGAN discriminator (Isola et al. 2017; used unchanged by CycleGAN), in one ``nn.Sequential``
+``model`` in the original order, so ``latest_net_D_A.pth`` files load unchanged. Layout: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -46,12 +43,8 @@ class PatchDiscriminator(ImageNetwork):
         channels = ndf
         for n in range(1, n_layers + 1):
             out = ndf * min(2**n, 8)
-            stride = 2 if n < n_layers else 1
-            layers += [
-                nn.Conv2d(channels, out, 4, stride=stride, padding=1, bias=bias),
-                norm(out, name=f"layer{n + 1}.norm"),
-                nn.LeakyReLU(0.2, True),
-            ]
+            conv = nn.Conv2d(channels, out, 4, stride=2 if n < n_layers else 1, padding=1, bias=bias)
+            layers += [conv, norm(out, name=f"layer{n + 1}.norm"), nn.LeakyReLU(0.2, True)]
             channels = out
         layers.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)

@@ -1,8 +1,5 @@
-"""What a checkpoint file is, and loading the public pretrained files into this project's networks (layouts:
-docs/public_checkpoints.md): fast-neural-style (PyTorch examples; keys renamed to :class:`TransformerNet`'s and back),
-CycleGAN (Zhu et al. 2017; one ``nn.Sequential`` ``model`` mirrored index for index, options read off the keys and
-shapes) and AdaIN (Huang & Belongie 2017; ``vgg_normalised.pth`` up to relu4_1 and ``decoder.pth``). :func:`identify`
-is the one answer the stylize and export commands, the demo's checkpoint list and resume's refusals use.
+"""What a checkpoint file is (:func:`identify`), and loading the public fast-neural-style, CycleGAN (Zhu et al. 2017)
+and AdaIN (Huang & Belongie 2017) files into this project's networks; layouts: docs/public_checkpoints.md.
 """
 
 from __future__ import annotations
@@ -30,8 +27,7 @@ _RUNNING_STAT_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 @dataclasses.dataclass(frozen=True)
 class CheckpointKind:
-    """One kind of checkpoint file: layout, model, the network to run per direction (empty for a public file, which
-    holds one), pixel convention name, trained norm, and whether it maps images to images."""
+    """One kind of checkpoint file: layout, model, role per direction, pixels, trained norm, whether it runs."""
 
     format: str
     model: str
@@ -99,8 +95,7 @@ def identify(state: Mapping[str, Any]) -> CheckpointKind:
 
 
 def read_state_dict(source: Source, expected: str = "Expected a state dict (a mapping of tensors).") -> StateDict:
-    """A state dict from a file path (on CPU, tensors only; ``expected`` ends errors) or a mapping, without the
-    ``module.`` prefix of ``nn.DataParallel``."""
+    """A state dict from a file (``expected`` ends errors) or a mapping, without ``nn.DataParallel``'s ``module.``."""
     if isinstance(source, Mapping):
         state = dict(source)
     else:
@@ -130,18 +125,15 @@ def detect_checkpoint_format(state: Mapping) -> str:
         return "adain_decoder"
     sample = ", ".join(sorted(keys)[:6]) or "no keys"
     raise ValueError(
-        "Unrecognised checkpoint layout. Expected a Lightning .ckpt of this project, a fast-neural-style "
-        "state dict (conv1.conv2d.weight, in1.weight, ...) or a CycleGAN generator state dict "
-        "(model.1.weight, model.10.conv_block.1.weight, ...) or an AdaIN vgg_normalised.pth / decoder.pth "
-        f"(0.weight, 2.weight, ... / 1.weight, 5.weight, ...); found {sample}."
+        "Unrecognised checkpoint layout. Expected a train.py .ckpt or a public fast-neural-style, CycleGAN or AdaIN "
+        f"state dict (docs/public_checkpoints.md); found {sample}."
     )
 
 
 def _renamed(
     state: Mapping[str, torch.Tensor], blocks: tuple[str, str, int], rules: list[tuple[str, str]]
 ) -> StateDict:
-    """``state`` with residual block ``blocks[0]<i>.`` renamed ``blocks[1]<i + blocks[2]>.``, then each key segment
-    that fully matches a rule's pattern replaced by it."""
+    """``state`` with block ``blocks[0]<i>.`` renamed ``blocks[1]<i + blocks[2]>.``, then key segments by ``rules``."""
     renamed = {}
     for key, value in state.items():
         match = re.match(rf"{blocks[0]}(\d+)\.(.*)", key)
@@ -166,12 +158,6 @@ def transformer_net_to_fast_neural_style(state: Mapping[str, torch.Tensor]) -> S
     return _renamed(state, (r"residual_blocks\.", "res", 1), rules)
 
 
-def drop_unused_running_stats(state: Mapping[str, torch.Tensor], model: nn.Module) -> StateDict:
-    """Drop running-statistics entries ``model`` has no buffer for (PyTorch < 0.4 saved them for instance norm)."""
-    wanted = set(model.state_dict())
-    return {k: v for k, v in state.items() if k in wanted or not k.endswith(_RUNNING_STAT_SUFFIXES)}
-
-
 def _read(source: Source, layout: str, refusal: str) -> StateDict:
     """The state dict of ``source``, refused with ``refusal`` unless its layout is ``layout``."""
     state = read_state_dict(source)
@@ -181,7 +167,10 @@ def _read(source: Source, layout: str, refusal: str) -> StateDict:
 
 
 def _loaded(model: nn.Module, state: StateDict, layout: str) -> nn.Module:
-    """``model`` in eval mode holding ``state``, whose keys must be exactly its own."""
+    """``model`` in eval mode holding ``state``, whose keys must be exactly its own, but for running statistics it has
+    no buffer for (PyTorch < 0.4 saved them for instance norm)."""
+    wanted = set(model.state_dict())
+    state = {k: v for k, v in state.items() if k in wanted or not k.endswith(_RUNNING_STAT_SUFFIXES)}
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
@@ -192,16 +181,12 @@ def _loaded(model: nn.Module, state: StateDict, layout: str) -> nn.Module:
 
 
 def load_fast_neural_style(source: Source, norm: NormSpec | Mapping | str | None = None) -> TransformerNet:
-    """A :class:`TransformerNet` holding a fast-neural-style ``.pth`` / ``.model`` file; ``norm`` defaults to what
-    the file holds: instance norm, affine when ``in1.weight`` is present."""
+    """A :class:`TransformerNet` holding a fast-neural-style file; ``norm`` defaults to the file's instance norm."""
     refusal = "Not a fast-neural-style state dict: it has no conv1.conv2d.weight / deconv3.conv2d.weight."
     state = _read(source, "fast_neural_style", refusal)
     if norm is None:
         norm = NormSpec(kind="instance", affine="in1.weight" in state)
-    net = TransformerNet(norm=norm)
-    return _loaded(
-        net, drop_unused_running_stats(fast_neural_style_to_transformer_net(state), net), "fast-neural-style"
-    )
+    return _loaded(TransformerNet(norm=norm), fast_neural_style_to_transformer_net(state), "fast-neural-style")
 
 
 def infer_cyclegan_generator_options(state: Mapping[str, torch.Tensor]) -> dict:
@@ -233,7 +218,7 @@ def load_cyclegan_generator(source: Source, norm: NormSpec | Mapping | str | Non
     state = _read(source, "cyclegan_generator", refusal)
     options = infer_cyclegan_generator_options(state)
     net = ResnetGenerator(**{**options, "norm": options["norm"] if norm is None else norm})
-    return _loaded(net, drop_unused_running_stats(state, net), "CycleGAN generator")
+    return _loaded(net, state, "CycleGAN generator")
 
 
 def load_adain_encoder(source: Source) -> AdaINEncoder:
@@ -246,16 +231,12 @@ def load_adain_encoder(source: Source) -> AdaINEncoder:
     return net
 
 
-def load_adain_decoder(source: Source) -> AdaINDecoder:
-    """An :class:`AdaINDecoder` holding the public ``decoder.pth``."""
-    refusal = "Not an AdaIN decoder.pth: expected an nn.Sequential state dict starting at 1.weight."
-    state = _read(source, "adain_decoder", refusal)
-    return _loaded(AdaINDecoder(width=state["1.weight"].shape[1] // 8), state, "AdaIN decoder")
-
-
 def load_adain(decoder: Source, encoder: Source) -> AdaINNet:
     """An :class:`AdaINNet` from the public ``decoder.pth`` and ``vgg_normalised.pth``."""
-    loaded_encoder, loaded_decoder = load_adain_encoder(encoder), load_adain_decoder(decoder)
+    loaded_encoder = load_adain_encoder(encoder)
+    refusal = "Not an AdaIN decoder.pth: expected an nn.Sequential state dict starting at 1.weight."
+    state = _read(decoder, "adain_decoder", refusal)
+    loaded_decoder = _loaded(AdaINDecoder(width=state["1.weight"].shape[1] // 8), state, "AdaIN decoder")
     if loaded_encoder.width != loaded_decoder.width:
         raise ValueError(
             f"The encoder (width {loaded_encoder.width}) and decoder (width {loaded_decoder.width}) do not fit "

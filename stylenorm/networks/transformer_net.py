@@ -1,6 +1,5 @@
-"""TransformerNet, the fast style-transfer network of Johnson et al. 2016, as in the PyTorch ``fast_neural_style``
-example: instance norm (Ulyanov et al. 2016), nearest-upsample + conv instead of fractionally-strided convs, every
-conv reflection-padded with a bias. 0-255 RGB in, unclamped 0-255 out; sizes multiples of 4. Layout: docs/modules.md.
+"""TransformerNet, the fast style-transfer network of Johnson et al. 2016 as in the PyTorch ``fast_neural_style``
+example: reflection-padded convs, resize-convs; 0-255 RGB in, unclamped 0-255 out. Layout: docs/modules.md.
 """
 
 from __future__ import annotations

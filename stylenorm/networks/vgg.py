@@ -1,9 +1,6 @@
-"""Frozen VGG feature networks and where their weights come from (docs/public_checkpoints.md).
-
-The loss network of fast style transfer (Johnson et al. 2016, Sec. 3): torchvision's VGG16 ``features`` cut after
-relu4_3, so its keys load unchanged; and the weights of the AdaIN encoder (Huang & Belongie 2017, Sec. 6.1: a fixed
-VGG19 up to relu4_1). ``model.vgg_weights`` / ``model.encoder_weights``: ``imagenet``, a file, or ``random`` for
-offline smoke runs.
+"""Frozen VGG feature networks and their weights (``imagenet``, a file, or ``random`` for offline smoke runs): the
+loss network of fast style transfer (Johnson et al. 2016: torchvision's VGG16 to relu4_3) and the AdaIN encoder's
+(Huang & Belongie 2017: VGG19 to relu4_1). docs/public_checkpoints.md.
 """
 
 from __future__ import annotations
@@ -46,34 +43,27 @@ class VGGWeightsUnavailableError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class WeightsOption:
-    """A config key naming VGG weights (``imagenet``, ``random`` or a file) and what it loads."""
+    """A config key naming VGG weights (``imagenet``, ``random`` or a file), what it loads, and a file it takes."""
 
     config_key: str
     network: str
     imagenet: WeightsEnum
-    files: str  # the files it takes, for messages
-    file_hint: str  # a value of config_key naming a file, for messages
+    file_hint: str
 
 
 VGG16_WEIGHTS = WeightsOption(
-    "model.vgg_weights",
-    "VGG16",
-    VGG16_Weights.IMAGENET1K_V1,
-    "a torchvision VGG16 state dict (e.g. vgg16-397923af.pth)",
-    "/path/to/vgg16.pth (a torchvision VGG16 state dict)",
+    "model.vgg_weights", "VGG16", VGG16_Weights.IMAGENET1K_V1, "/path/to/vgg16.pth (a torchvision VGG16 state dict)"
 )
 ENCODER_WEIGHTS = WeightsOption(
     "model.encoder_weights",
     "VGG19",
     VGG19_Weights.IMAGENET1K_V1,
-    "the AdaIN port's vgg_normalised.pth or a torchvision VGG19 state dict",
     "/path/to/vgg_normalised.pth (the AdaIN port's) or a torchvision VGG19 state dict",
 )
 
 
 def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
-    """torchvision's VGG init (He normal, fan out), from a generator of its own with a fixed seed: the loss network
-    is then the same function in every run whatever its seed, so an ablation's seeds and variants are comparable."""
+    """torchvision's VGG init (He normal, fan out) with a fixed seed: the same loss network whatever the run's seed."""
     generator = torch.Generator().manual_seed(RANDOM_WEIGHTS_SEED)
     for conv in convs:
         nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu", generator=generator)
@@ -81,8 +71,7 @@ def init_like_torchvision(convs: Iterable[nn.Conv2d]) -> None:
 
 
 class VGG16Features(nn.Module):
-    """VGG16 up to relu4_3, frozen and randomly initialised (:attr:`weights_source` names the weights it holds):
-    0-1 RGB ``(N, 3, H, W)`` in, ImageNet-normalised here as the example's ``normalize_batch`` does."""
+    """VGG16 up to relu4_3, frozen (:attr:`weights_source` names its weights); 0-1 RGB in, ImageNet-normalised here."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,9 +86,7 @@ class VGG16Features(nn.Module):
         self.eval()
 
     def train(self, mode: bool = True) -> VGG16Features:
-        # A loss network stays a fixed function, but `.train()` on any parent (the LightningModule) recurses
-        # into it; staying in eval also lets model summaries show it as frozen.
-        return super().train(False)
+        return super().train(False)  # a fixed function, whatever its parent's mode
 
     def forward(self, images: torch.Tensor, layers: Iterable[str] = VGG16_LAYERS) -> dict[str, torch.Tensor]:
         """Activations ``{layer name: (N, C, H', W')}`` for ``layers``; stops after the deepest one."""
@@ -135,9 +122,9 @@ def read_weights(option: WeightsOption, weights: str | PathLike) -> tuple[Mappin
     if not path.is_file():
         raise FileNotFoundError(
             f"{option.network} weights file not found: {path}. {option.config_key} takes 'imagenet', 'random' or "
-            f"the path of {option.files}."
+            f"{option.file_hint}."
         )
-    return read_state_dict(path, f"Expected {option.files}."), f"file:{path}"
+    return read_state_dict(path, f"{option.config_key} takes {option.file_hint}."), f"file:{path}"
 
 
 def load_vgg16_features(weights: str | PathLike = "imagenet") -> VGG16Features:
@@ -161,9 +148,7 @@ def load_adain_encoder_weights(encoder: AdaINEncoder, weights: str | PathLike) -
     if state is None:
         normalize, *rest = (module for module in encoder if isinstance(module, nn.Conv2d))
         weight, bias = _imagenet_normalisation()
-        with torch.no_grad():
-            # ImageNet normalisation in the 1x1 conv, as with real weights, so the random VGG sees inputs of
-            # the scale its He init assumes.
+        with torch.no_grad():  # ImageNet normalisation in the 1x1 conv, as with real weights
             normalize.weight.copy_(weight)
             normalize.bias.copy_(bias)
             init_like_torchvision(rest)
@@ -212,8 +197,7 @@ def imagenet_weights_cache_path(weights: WeightsEnum = VGG16_WEIGHTS.imagenet) -
 
 
 def fetch_imagenet_state_dict(option: WeightsOption) -> Mapping[str, torch.Tensor]:
-    """torchvision's ImageNet weights of ``option`` from the hub cache, else downloaded; offline and not
-    cached, a :class:`VGGWeightsUnavailableError` saying where to put the file and the other choices."""
+    """torchvision's ImageNet weights of ``option`` from the hub cache, else downloaded, else a readable refusal."""
     weights = option.imagenet
     cache_path = imagenet_weights_cache_path(weights)
     was_cached = cache_path.is_file()

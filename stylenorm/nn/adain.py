@@ -1,7 +1,5 @@
 """Adaptive instance normalization (Huang & Belongie 2017, Eq. 8) and its colour control (Sec. 7.3), with the
-statistics of the paper's PyTorch port (naoto0804/pytorch-AdaIN, ``function.py``: unbiased variance, ``eps`` added
-before the square root), so files trained with that code see the same features. Two inputs, so not a ``NormSpec``
-kind. :func:`match_colour` is the port's ``coral``; details: docs/modules.md.
+statistics of the paper's port (naoto0804/pytorch-AdaIN: unbiased variance, eps before the root). docs/modules.md.
 """
 
 from __future__ import annotations
@@ -60,8 +58,8 @@ def _symmetric_power(matrix: torch.Tensor, power: float) -> torch.Tensor:
 
 
 def match_colour(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``source`` (``(3, H, W)`` RGB, 0-1) recoloured to ``target``'s colour mean and covariance, unclamped:
-    ``T^(1/2) S^(-1/2) x`` with ``S = x x^T + I`` of the standardised pixels ``x`` and ``T`` the same of the target."""
+    """``source`` (``(3, H, W)`` RGB, 0-1) recoloured to ``target``'s colour mean and covariance (the port's ``coral``),
+    unclamped: ``T^(1/2) S^(-1/2) x`` with ``S = x x^T + I`` of the standardised pixels, ``T`` the target's."""
     if source.dim() != 3 or source.shape[0] != 3 or target.dim() != 3 or target.shape[0] != 3:
         raise ValueError(
             f"Colour matching takes two RGB images shaped (3, H, W), got {tuple(source.shape)} and "
@@ -69,8 +67,7 @@ def match_colour(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         )
     source_values, _, _ = _standardised(source.float())
     target_values, target_mean, target_std = _standardised(target.float())
-    # The 3x3 algebra in float64: the eigendecomposition of a matrix whose entries are sums over
-    # millions of pixels loses digits in float32, and it costs nothing at this size.
+    # The 3x3 algebra in float64: sums over millions of pixels lose digits in float32.
     identity = torch.eye(3, dtype=torch.float64, device=source.device)
     source_covariance = source_values.double() @ source_values.double().T + identity
     target_covariance = target_values.double() @ target_values.double().T + identity

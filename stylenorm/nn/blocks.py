@@ -1,6 +1,4 @@
-"""Building blocks shared by the networks: their base class, padded convs, resize-convs, Conv-Norm-Act. Blocks take
-a :class:`~stylenorm.nn.norm.NormSpec` (or nothing) and never name a norm class.
-"""
+"""Building blocks shared by the networks: their base class, padded convs, resize-convs, Conv-Norm-Act."""
 
 from __future__ import annotations
 
@@ -44,8 +42,7 @@ def named_activations(
 
 
 class ImageNetwork(nn.Module):
-    """Base of the image-to-image networks: their norm (``affine: null`` -> :attr:`default_affine`) and the
-    input sizes they take (sides multiples of :attr:`size_multiple`, at least :attr:`min_size`)."""
+    """Base of the image-to-image networks: their norm (``affine: null`` -> :attr:`default_affine`) and input sizes."""
 
     size_multiple = 4
     min_size = 8
@@ -67,8 +64,7 @@ class ImageNetwork(nn.Module):
         if height < self.min_size or width < self.min_size or height % multiple or width % multiple:
             raise ValueError(
                 f"{network} needs height and width that are multiples of {multiple} and at least {self.min_size}, "
-                f"got {height}x{width}. Resize or crop the input, or pad it (the stylize command pads by "
-                f"reflection and crops back automatically)."
+                f"got {height}x{width}. Resize, crop or pad the input (the stylize command pads it for you)."
             )
 
 
@@ -85,8 +81,7 @@ class ReflectionConv(nn.Module):
 
 
 class ResizeConv(ReflectionConv):
-    """Nearest-neighbour upsampling then a reflection-padded conv: no checkerboard pattern, unlike a strided
-    transposed conv (Odena et al. 2016)."""
+    """Nearest-neighbour upsampling then a reflection-padded conv: no checkerboard (Odena et al. 2016)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, scale_factor: int = 2, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, stride=1, bias=bias)
@@ -97,8 +92,7 @@ class ResizeConv(ReflectionConv):
 
 
 class ConvNormAct(nn.Sequential):
-    """3x3 conv -> norm -> activation, the seed notebook's ``ConvINAct`` with any norm; ``bias=None``: the
-    :attr:`NormSpec.conv_bias` rule."""
+    """3x3 conv -> norm -> activation, the seed notebook's ``ConvINAct``; ``bias=None``: :attr:`NormSpec.conv_bias`."""
 
     def __init__(
         self,

@@ -1,6 +1,5 @@
-"""Conditional instance norm (Dumoulin, Shlens & Kudlur 2017, eq. 5): instance norm whose scale and shift are
-looked up per style in ``(num_styles, C)`` tables; a convex combination of rows interpolates between styles (Sec. 5,
-:func:`convex_weights`). The style reaches the layers through :func:`set_style`, so ``forward(x)`` keeps one tensor.
+"""Conditional instance norm (Dumoulin, Shlens & Kudlur 2017, eq. 5): per-style scale and shift tables, mixed by
+convex weights (Sec. 5); the style reaches the layers through :func:`set_style`. docs/modules.md.
 """
 
 from __future__ import annotations
@@ -41,8 +40,7 @@ class ConditionalInstanceNorm2d(nn.Module):
         weights = style_weights(self.style, self.num_styles, batch, self.weight.device)
         if weights.dtype == torch.long:  # indices: the rows themselves
             return self.weight[weights], self.bias[weights]
-        # Elementwise products summed over styles, not a matmul: a one-hot mix then gives the row
-        # bit for bit (1 * g + 0 * h = g exactly), which TF32 or blocked matmuls would not promise.
+        # Products summed over styles, not a matmul: a one-hot mix gives the row bit for bit (TF32 would not).
         weights = weights.to(self.weight.dtype)[:, :, None]
         return (weights * self.weight).sum(dim=1), (weights * self.bias).sum(dim=1)
 
@@ -75,17 +73,16 @@ def style_weights(style: Style, num_styles: int, batch: int, device: torch.devic
     if style.dim() != 2 or style.shape[1] != num_styles or style.shape[0] not in (1, batch):
         example = ",".join(["0.5", "0.5"] + ["0"] * (num_styles - 2)) if num_styles > 1 else "1"
         raise ValueError(
-            f"Style mix weights need {num_styles} entries (one per style of this network, in the order of "
-            f"data.style_images), got shape {tuple(style.shape)}: e.g. --style-mix {example}."
+            f"Style mix weights need {num_styles} entries (one per style), got shape {tuple(style.shape)}: e.g. "
+            f"--style-mix {example}."
         )
     style = convex_weights(style, "--style-mix", "styles")
     return style.expand(batch, -1)
 
 
 def convex_weights(weights: Sequence[float] | torch.Tensor, flag: str, what: str) -> torch.Tensor:
-    """Mix weights (last dim: one per item mixed), checked by the rule every mix shares: finite, non-negative,
-    rows summing to 1 within :data:`MIX_SUM_TOLERANCE` (else refused, naming ``flag`` and a suggestion). The sum
-    is divided out, so typed decimals do not scale the result. Float tensors keep their dtype, others float32."""
+    """Mix weights (last dim: one per item mixed), finite, non-negative, rows summing to 1 within
+    :data:`MIX_SUM_TOLERANCE` (else refused, naming ``flag``), normalised; float tensors keep their dtype."""
     dtype = weights.dtype if isinstance(weights, torch.Tensor) and weights.is_floating_point() else torch.float32
     exact = torch.as_tensor(weights, dtype=torch.float64)
     rows = exact.reshape(-1, exact.shape[-1]) if exact.dim() else exact.reshape(1, 1)
@@ -97,10 +94,7 @@ def convex_weights(weights: Sequence[float] | torch.Tensor, flag: str, what: str
         if abs(total - 1) > MIX_SUM_TOLERANCE:
             one_hot = ",".join(["1"] + ["0"] * (len(row) - 1))
             suggestion = ",".join(f"{w / total:.3g}" for w in row) if total > 0 else one_hot
-            raise ValueError(
-                f"{flag} {shown} sums to {total:g}; the weights must sum to 1 (a convex combination; they are not "
-                f"rescaled for you). Did you mean {flag} {suggestion}?"
-            )
+            raise ValueError(f"{flag} {shown} sums to {total:g}; weights must sum to 1: {flag} {suggestion}?")
     return (exact / exact.sum(dim=-1, keepdim=True)).to(dtype=dtype, device=exact.device)
 
 
@@ -118,14 +112,11 @@ def num_styles(module: nn.Module) -> int:
 
 
 def set_style(module: nn.Module, style: Style) -> None:
-    """Set the style (see :func:`style_weights`) on every conditional layer of ``module``; refuses a module
-    without any (only ``norm=conditional_instance`` networks have styles)."""
+    """Set the style (see :func:`style_weights`) on every conditional layer of ``module``, which must have some."""
     layers = conditional_layers(module)
     if not layers:
         raise ValueError(
-            "This network has no conditional instance norm layers, so it has no styles to choose: drop "
-            "--style/--style-mix (style=), or use a checkpoint trained with norm=conditional_instance and "
-            "data.style_images=[...]."
+            "This network has no styles to choose: drop --style/--style-mix, or use a norm=conditional_instance one."
         )
     for layer in layers:
         layer.style = style

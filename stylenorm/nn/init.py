@@ -1,6 +1,5 @@
-"""Weight initialisation of the CycleGAN code (Zhu et al. 2017; Radford et al. 2016 for DCGAN): conv weights ~
-N(0, gain), biases 0; affine norm layers scale ~ N(1, gain), shift 0. The original does the latter for batch norm
-only; every affine kind is treated alike here so an ablation compares norms, not inits.
+"""Weight initialisation of the CycleGAN code (Zhu et al. 2017): convs ~ N(0, gain), affine norm scales ~ N(1, gain)
+for every norm kind alike (the original: batch norm only), so an ablation compares norms, not inits.
 """
 
 from __future__ import annotations

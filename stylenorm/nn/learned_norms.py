@@ -1,6 +1,5 @@
-"""The learned norms, which learn per layer which statistics to normalise with: Batch-Instance Normalization (Nam &
-Kim 2018, eq. 3-5) and Switchable Normalization (Luo et al. 2018, eq. 3-5). Statistics in float32 whatever the input
-dtype; affine parameters and running statistics laid out as ``nn.BatchNorm2d``'s. Details: docs/modules.md.
+"""The learned norms: Batch-Instance Normalization (Nam & Kim 2018) and Switchable Normalization (Luo et al. 2018),
+statistics in float32, parameters and buffers laid out as ``nn.BatchNorm2d``'s. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ from torch.nn.modules.batchnorm import _NormBase
 
 
 class MixedStatisticsNorm2d(_NormBase):
-    """Base of norm layers that blend several statistics: torch's own norm base (``nn.BatchNorm2d``'s parameters,
-    buffers and state-dict layout); subclasses add the blend and ``forward``."""
+    """Base of norm layers that blend several statistics, on ``nn.BatchNorm2d``'s own base and state-dict layout."""
 
     def check_input(self, x: Tensor) -> None:
         if x.dim() != 4:
@@ -43,9 +41,7 @@ class BatchInstanceNorm2d(MixedStatisticsNorm2d):
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
         instance_normed = F.instance_norm(x32, eps=self.eps)
-        # Clipped value, unclipped gradient: at the paper's start rho = 1 a plain clamp would pass no
-        # gradient (its derivative is 0 on the boundary) and the gate could never leave batch norm.
-        # Training keeps rho in range by projection (project_), as the paper does.
+        # Clipped value, unclipped gradient: at rho = 1 a clamp would pass none, and training projects rho (project_).
         rho = self.rho.float()
         rho = (rho + (rho.clamp(0.0, 1.0) - rho).detach()).view(1, -1, 1, 1)
         y = instance_normed + rho * (batch_normed - instance_normed)

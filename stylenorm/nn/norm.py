@@ -1,7 +1,5 @@
-"""The one place where normalization is decided (Wu & He 2018, Fig. 2, for the statistics of each kind).
-
-Every network asks a :class:`NormSpec` for its norm layers and never names a torch norm class; facts about the kinds
-live here too. Adding a kind is one entry in :data:`_BUILDERS` plus one ``configs/norm/`` yaml. Table: docs/modules.md.
+"""The one place where normalization is decided (Wu & He 2018, Fig. 2): networks ask a :class:`NormSpec` for their norm
+layers, and the facts about the kinds live here. A new kind: one :data:`_BUILDERS` entry and one ``configs/norm/`` yaml.
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ def auto_num_groups(num_channels: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class NormSpec:
-    """A normalization choice, callable as ``spec(num_channels, name=...) -> nn.Module``; attributes are the keys
-    of ``configs/norm/*.yaml`` (docs/norms.md), ``None`` meaning the network's or the kind's default."""
+    """A norm choice, ``spec(num_channels, name=...) -> nn.Module``; fields: ``configs/norm/*.yaml`` (docs/norms.md)."""
 
     kind: str = "instance"
     affine: bool | None = None
@@ -90,8 +87,7 @@ class NormSpec:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for hyperparameters; ``num_styles`` and ``channels_per_group`` only where they apply, as stored
-        runs (and the resume checks comparing them) have them."""
+        """Plain dict for hyperparameters; ``num_styles`` and ``channels_per_group`` only where they apply."""
         values = dataclasses.asdict(self)
         if self.kind != "conditional_instance":
             values.pop("num_styles")
@@ -105,8 +101,7 @@ class NormSpec:
 
     @property
     def conv_bias(self) -> bool:
-        """Whether a conv feeding this norm keeps its bias: not before batch norm, which replaces it (the
-        CycleGAN code's rule). Instance norm cancels a bias too, but the public CycleGAN files carry one."""
+        """Whether a conv feeding this norm keeps its bias: not before batch norm (the CycleGAN code's rule)."""
         return self.kind not in _BIAS_ABSORBING_KINDS
 
     def conv_bias_or(self, override: bool | None) -> bool:
@@ -157,15 +152,9 @@ def _group(spec: NormSpec, channels: int, name: str) -> nn.Module:
 
 def _conditional_instance(spec: NormSpec, channels: int, name: str) -> nn.Module:
     if not spec.affine:
-        raise ValueError(
-            f"{name}: norm=conditional_instance is its per-style affine table, so norm.affine=false leaves nothing "
-            "to condition. Use norm=instance instead, or norm.affine=true."
-        )
+        raise ValueError(f"{name}: norm=conditional_instance is its per-style affine table; use norm.affine=true.")
     if spec.track_running_stats:
-        raise ValueError(
-            f"{name}: norm=conditional_instance normalises each image with its own statistics (Dumoulin et al. "
-            f"2017); norm.track_running_stats=true is not supported. Leave it false."
-        )
+        raise ValueError(f"{name}: norm=conditional_instance keeps no running statistics; leave track_running_stats.")
     return ConditionalInstanceNorm2d(channels, spec.num_styles, eps=spec.eps)
 
 
@@ -214,8 +203,7 @@ def uses_running_statistics(module: nn.Module) -> bool:
 
 
 def per_sample_groups(module: nn.Module) -> int | None:
-    """Statistics per sample of a layer that takes them from the sample itself (instance norm without running
-    statistics: one per channel; group and layer norm: one per group), else ``None``; for tiled inference."""
+    """Statistics per sample of a layer that takes them from the sample itself (group/instance norm), else ``None``."""
     if isinstance(module, nn.GroupNorm):
         return module.num_groups
     if isinstance(module, nn.InstanceNorm2d) and not module.track_running_stats:

@@ -1,7 +1,5 @@
-"""Weight Standardization (Qiao et al. 2019, eq. 5): each output channel's kernel is standardised over
-(in_channels, kH, kW) before the convolution, for group norm at micro-batch sizes (seed 002's "GN + WS"). Only convs
-that feed a norm layer are standardised; parameter names stay those of ``nn.Conv2d``, the stored ``weight`` the raw
-one. Details: docs/modules.md.
+"""Weight Standardization (Qiao et al. 2019, eq. 5) of the convs that feed a norm layer, keeping ``nn.Conv2d``'s
+parameter names and the raw stored ``weight``. Details: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -13,8 +11,7 @@ from torch import Tensor, nn
 
 from stylenorm.nn.norm import NormSpec, is_norm_layer
 
-#: eps inside the square root of the kernel variance (the paper's eq. 5). Small on purpose: the
-#: CycleGAN init draws kernels with std 0.02 (variance 4e-4), where 1e-5 would shrink them by 2.5%.
+#: eps inside the root of the kernel variance (eq. 5); small, as CycleGAN's init draws kernels of variance 4e-4.
 WS_EPS = 1e-8
 
 
@@ -33,8 +30,7 @@ class WeightStandardizedConv2d(nn.Conv2d):
 
 
 class WeightStandardizedConvTranspose2d(nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d`` with standardised kernels; its weight is (in, out, kH, kW), so the output channel
-    is axis 1 (single group only)."""
+    """``nn.ConvTranspose2d`` with standardised kernels (output channels on axis 1; single group only)."""
 
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
         output_padding = self._output_padding(
@@ -47,16 +43,9 @@ class WeightStandardizedConvTranspose2d(nn.ConvTranspose2d):
 
 
 def _standardized_copy(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
-    """The WS version of ``conv``, sharing its parameters; built anew as a conv is, since its init draws from the
-    global generator, on which later draws depend."""
-    common = dict(
-        stride=conv.stride,
-        padding=conv.padding,
-        dilation=conv.dilation,
-        groups=conv.groups,
-        bias=conv.bias is not None,
-        padding_mode=conv.padding_mode,
-    )
+    """The WS version of ``conv``, sharing its parameters (built anew: its init draws from the global generator)."""
+    common = {key: getattr(conv, key) for key in ("stride", "padding", "dilation", "groups", "padding_mode")}
+    common["bias"] = conv.bias is not None
     if isinstance(conv, nn.ConvTranspose2d):
         if conv.groups != 1:
             raise ValueError("Weight standardization of a grouped transposed conv is not supported.")
@@ -80,8 +69,7 @@ def check_fits(norm: NormSpec, where: str = "model.conv.weight_standardization")
 
 
 def standardize_conv_weights(network: nn.Module) -> list[str]:
-    """Swap, in place, every conv whose next layer (in registration order, which is forward order in this project's
-    networks) is a norm layer for its WS version; returns their module paths."""
+    """Swap in place every conv followed by a norm layer (in registration order) for its WS version; return paths."""
     leaves = [(path, m) for path, m in network.named_modules() if not list(m.children())]
     feeding = [
         path

@@ -1,9 +1,6 @@
-"""Learning rates of the study protocol (docs/ablations-protocol.md).
-
-``scaled_lr`` is the linear scaling rule of Goyal et al. 2017 (``lr x batch / reference_batch``, as Wu & He
-2018 vary the batch size), the ``${scaled_lr:...}`` resolver of configs/experiment/*; :func:`best_lr` is the
-tuning stage's choice per variant. No torch or pandas import at load: ``train.py`` registers the resolver
-before ``--help``.
+"""Learning rates of the study protocol (docs/ablations-protocol.md): ``scaled_lr``, the ``${scaled_lr:...}``
+resolver (the linear scaling rule of Goyal et al. 2017), and :func:`best_lr`, the tuning stage's choice per
+variant. No torch or pandas import at load: ``train.py`` registers the resolver before ``--help``.
 """
 
 from __future__ import annotations
@@ -30,12 +27,8 @@ def scaled_lr(lr: float, factor: float, batch_size: int, reference_batch: int, r
 
 
 def best_lr(runs: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per ``variant``, the ``lr`` with the best mean ``metric`` over seeds (``runs``: one row per run).
-
-    One row per variant: ``variant``, ``lr``, ``mean``, ``seeds``, ``tried`` and ``at_edge`` (the best is the
-    smallest or largest lr tried). A diverged seed makes its lr's mean NaN, which ranks last; ties go to the
-    smaller lr.
-    """
+    """Per ``variant``, the ``lr`` with the best mean ``metric`` over seeds: ``variant, lr, mean, seeds, tried,
+    at_edge``. A diverged seed makes its lr's mean NaN (ranked last); ties go to the smaller lr."""
     import pandas as pd
 
     if missing := [column for column in ("variant", "lr", "metric") if column not in runs.columns]:
@@ -43,11 +36,10 @@ def best_lr(runs: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
     if runs.empty:
         raise ValueError("best_lr got no runs; point it at a finished tuning sweep.")
     score = runs["metric"].where(runs["metric"].map(math.isfinite))
-    grouped = score.groupby([runs["variant"], runs["lr"]])
     # mean(skipna=False): one diverged seed makes the mean NaN
-    means = grouped.agg(mean=lambda s: s.mean(skipna=False), seeds="size").reset_index()
+    means = score.groupby([runs["variant"], runs["lr"]]).agg(mean=lambda s: s.mean(skipna=False), seeds="size")
     rows = []
-    for name, group in means.groupby("variant"):
+    for name, group in means.reset_index().groupby("variant"):
         tried = sorted(group["lr"])
         scored = group.dropna(subset=["mean"]).sort_values("lr", kind="stable")
         if scored.empty:

@@ -1,8 +1,6 @@
-"""From a tuning sweep to the final stage (docs/ablations-protocol.md).
-
-:func:`tuning_runs` reads a tuning sweep (``protocol.lr_factor`` x variants, ``val`` split) into a DataFrame,
-:func:`~stylenorm.protocol.best_lr` picks each variant's learning rate, and :func:`final_stage_command` writes
-the sweep that trains every variant at its own learning rate on fresh seeds, scored on the test photos.
+"""From a tuning sweep to the final stage (docs/ablations-protocol.md): :func:`tuning_runs` reads the sweep,
+:func:`~stylenorm.protocol.best_lr` picks each variant's learning rate, :func:`final_stage_command` writes the
+sweep that trains every variant at it on fresh seeds, scored on the test photos.
 """
 
 from __future__ import annotations
@@ -28,8 +26,7 @@ def _key(override: str) -> str:
 
 
 def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
-    """(score, status): the mean of the last ``last_k`` values of ``metric`` in metrics.csv (a logged nan left
-    out), else result.json's final value; NaN for a diverged run."""
+    """(score, status): the mean of the last ``last_k`` logged values, else result.json's; NaN if diverged."""
     result = read_result(job)
     if (status := result["status"]) == "diverged":
         return math.nan, status
@@ -39,9 +36,8 @@ def _score(job: Path, metric: str, last_k: int) -> tuple[float, str]:
 
 
 def tuning_runs(folder: str | Path, metric: str, last_k: int = 3) -> pd.DataFrame:
-    """One row per run under ``folder``: ``run``, ``overrides``, ``lr`` (``protocol.lr x protocol.lr_factor``),
-    ``base_lr`` (``protocol.lr``), ``seed``, ``metric``, ``status`` and ``variant`` (the overrides that differ
-    between the runs, less :data:`TUNING_KEYS`, e.g. ``norm=batch norm.affine=true``)."""
+    """One row per run under ``folder``: run, overrides, lr (``protocol.lr x lr_factor``), base_lr, seed, metric,
+    status and variant (the overrides that differ between runs, less :data:`TUNING_KEYS`)."""
     rows = []
     for overrides_file in sorted(Path(folder).rglob(".hydra/overrides.yaml")):
         job = overrides_file.parent.parent
@@ -84,7 +80,7 @@ def final_stage_command(best: pd.DataFrame, runs: pd.DataFrame, drop: Sequence[s
     for row in best.itertuples(index=False):
         slug = re.sub(r"[^A-Za-z0-9_.-]", "_", row.variant.replace(" ", "+").replace("=", "-")) or "all"
         words = [*base, *row.variant.split(), f"protocol.lr={row.lr:.6g}", f"protocol.variant={slug}"]
-        lines.append(" ".join(shlex.quote(word) for word in words))
+        lines.append(shlex.join(words))
     return " && \\\n".join(lines)
 
 
@@ -97,5 +93,5 @@ def extension_commands(best: pd.DataFrame, runs: pd.DataFrame, folder: str | Pat
         beyond = row.tried[0] / 2 if row.lr == row.tried[0] else row.tried[-1] * 2
         base_lr = runs.loc[runs["variant"] == row.variant, "base_lr"].iloc[0]
         words = [*base, f"protocol.lr_factor={beyond / base_lr:.6g}", *row.variant.split(), f"hydra.sweep.dir={folder}"]
-        lines.append(" ".join(shlex.quote(word) for word in words))
+        lines.append(shlex.join(words))
     return lines

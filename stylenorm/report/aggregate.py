@@ -65,11 +65,9 @@ def improvement_interval(
 
 
 def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, labels: pd.Series, spec: Mapping, min_seeds: int = 5):
-    """The declared ``ablation.across_tasks`` for runs grouped into variants by ``labels`` (run -> label, the
-    task left out): (per variant the IQM of normalised scores over runs x tasks with its interval, P(row variant
-    > column variant) as text, what was left out). Only variants with >= ``min_seeds`` runs on >= 2 tasks count,
-    on the tasks where all of them have that many and doing nothing scores a finite value (reconstruction's
-    identity is perfect: nothing to normalise by). None when fewer than 2 variants or 2 tasks remain."""
+    """``ablation.across_tasks`` for runs grouped by ``labels`` (run -> variant): per variant the IQM with its
+    interval, P(row > column) as text, and what was left out. Counts the variants with >= ``min_seeds`` runs on
+    every chosen task, tasks where doing nothing scores finite values; None unless 2 variants and 2 tasks remain."""
     task, metric, nothing = spec["task"], spec["metric"], spec["nothing"]
     if metric not in scores or nothing not in scores:
         return None

@@ -10,10 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-COMPARISON_TYPES = ("difference", "trend")
-EXPECTATIONS = ("greater", "less", "equivalent")
-SCALES = ("linear", "log2")
-PAIRINGS = ("seed", "none")
 REQUIRED = ("id", "sentence", "source", "metrics", "comparison", "expect", "smallest_effect", "family", "budget")
 OPTIONAL = ("pairing", "plateau", "where", "log_scale")
 COMPARISON_KEYS = ("type", "a", "b", "factor", "scale", "within")
@@ -83,10 +79,10 @@ def _comparison(raw: Any, where: str) -> Comparison:
         raise _fail(where, f"comparison must be a mapping with type, a (and b); got {raw!r}")
     if unknown := set(raw) - set(COMPARISON_KEYS):
         raise _fail(where, f"comparison has unknown keys {sorted(unknown)}; allowed: {', '.join(COMPARISON_KEYS)}")
-    kind = _one_of(raw.get("type"), COMPARISON_TYPES, where, "comparison.type")
+    kind = _one_of(raw.get("type"), ("difference", "trend"), where, "comparison.type")
     a = _selector(raw.get("a"), where, "comparison.a")
     b = None if raw.get("b") is None else _selector(raw.get("b"), where, "comparison.b")
-    scale = _one_of(raw.get("scale", "linear"), SCALES, where, "comparison.scale")
+    scale = _one_of(raw.get("scale", "linear"), ("linear", "log2"), where, "comparison.scale")
     within = raw.get("within") or ()
     within = (within,) if isinstance(within, str) else tuple(within)
     factor = raw.get("factor")
@@ -114,7 +110,7 @@ def _claim(raw: Any, index: int, preset: str) -> Claim:
     if unknown := set(raw) - set(REQUIRED) - set(OPTIONAL):
         raise _fail(where, f"unknown keys {sorted(unknown)}; allowed: {REQUIRED + OPTIONAL}")
     metrics = (raw["metrics"],) if isinstance(raw["metrics"], str) else tuple(str(m) for m in raw["metrics"])
-    _one_of(raw["expect"], EXPECTATIONS, where, "expect")
+    _one_of(raw["expect"], ("greater", "less", "equivalent"), where, "expect")
     try:
         effect = float(raw["smallest_effect"])
     except (TypeError, ValueError):
@@ -123,7 +119,7 @@ def _claim(raw: Any, index: int, preset: str) -> Claim:
     if not math.isfinite(effect) or effect <= 0 or (log_scale and effect <= 1):
         need = "a ratio > 1 (log_scale: true)" if log_scale else "a positive number in the metric's units"
         raise _fail(where, f"smallest_effect must be {need}, got {raw['smallest_effect']!r}")
-    pairing = _one_of(raw.get("pairing", "none"), PAIRINGS, where, "pairing")
+    pairing = _one_of(raw.get("pairing", "none"), ("seed", "none"), where, "pairing")
     plateau = raw.get("plateau") or {}
     if not isinstance(plateau, Mapping) or any(not isinstance(v, (int, float)) or v <= 0 for v in plateau.values()):
         raise _fail(where, f"plateau maps metrics to positive slope thresholds (per 1000 steps); got {plateau!r}")

@@ -1,8 +1,8 @@
 """``python scripts/ablation_report.py LOGDIR --out OUTDIR``: test a sweep's declared claims.
 
-Writes into OUTDIR the data to recompute everything (``runs.csv``, ``steps.csv.gz``, ``claims.yaml``) and
-what it gives (``tests.csv``, ``variants.csv``, ``report.md``, ``curves.png``, ``forest.png``, ``tensorboard/``;
-docs/training.md). Exit code 2 with a one-line message when LOGDIR holds no runs or a claim cannot be tested.
+Writes into OUTDIR the data (``runs.csv``, ``steps.csv.gz``, ``claims.yaml``) and what it gives (``tests.csv``,
+``variants.csv``, ``report.md``, ``curves.png``, ``forest.png``, ``tensorboard/``; docs/training.md). Exit code
+2 with a one-line message when LOGDIR holds no runs or a claim cannot be tested.
 """
 
 from __future__ import annotations
@@ -20,17 +20,6 @@ from stylenorm.report.tensorboard import write_tensorboard
 from stylenorm.tensorboard_link import view_lines
 
 PROG = "ablation_report"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    parser.add_argument("logdir", type=Path, help="the sweep's folder, e.g. logs/multirun/<time> (every run below it)")
-    parser.add_argument("--out", type=Path, default=Path("report"), help="folder for the report (default: report/)")
-    parser.add_argument("--alpha", type=float, default=0.05, help="Holm's family-wise level (default 0.05)")
-    claims = "a preset yaml whose ablation block replaces the runs' (runs logged before their claims were declared)"
-    parser.add_argument("--claims", type=Path, help=claims)
-    parser.add_argument("--no-tensorboard", action="store_true", help="do not write OUTDIR/tensorboard")
-    return parser
 
 
 def write_report(table: RunTable, out: Path, alpha: float, commands: Sequence[str]) -> list[Path]:
@@ -59,8 +48,16 @@ def leading_metrics(table: RunTable) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("logdir", type=Path, help="the sweep's folder, e.g. logs/multirun/<time> (every run below it)")
+    parser.add_argument("--out", type=Path, default=Path("report"), help="folder for the report (default: report/)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="Holm's family-wise level (default 0.05)")
+    claims = "a preset yaml whose ablation block replaces the runs' (runs logged before their claims were declared)"
+    parser.add_argument("--claims", type=Path, help=claims)
+    parser.add_argument("--no-tensorboard", action="store_true", help="do not write OUTDIR/tensorboard")
+    args = parser.parse_args(argv)
     command = f"python scripts/{PROG}.py {args.logdir} --out {args.out}"
+    command += f" --claims {args.claims}" if args.claims is not None else ""
     try:
         table = read_runs(args.logdir)
         if args.claims is not None:
@@ -72,7 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not isinstance(ablation, dict) or "claims" not in ablation:
                 raise ReportError(f"--claims {args.claims}: no ablation.claims in it; give a preset yaml with claims")
             table.ablation = {**table.ablation, **ablation, "claims_from": str(args.claims)}
-            command += f" --claims {args.claims}"
         table.ablation = {**table.ablation, "report_command": command}  # docs/ablations.md's reproduce lines
         written = write_report(table, args.out, args.alpha, [command])
         if not args.no_tensorboard:

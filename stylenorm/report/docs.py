@@ -1,11 +1,8 @@
 """docs/ablations.md, generated: the template's prose around numbers recomputed from the committed report
 folders (``docs/ablations/<name>/``: runs.csv, steps.csv.gz, claims.yaml), whose report.md is regenerated too.
-
-Template markers: ``{{summary}}`` (a line per declared claim, those without a report as not run),
-``{{forest}}`` (every tested effect), ``{{literature}}`` (each claim against the papers), ``{{protocols}}``
-(each claim at the shared and the tuned learning rates: it holds only if it holds under both, issue 24,
-docs/ablations-protocol.md), ``{{report NAME}}`` (that folder's section) and ``{{mixtures NAME}}`` (the
-learned norms' weights logged in that folder).
+Markers: ``{{summary}}``, ``{{forest}}``, ``{{literature}}`` (each claim against the papers), ``{{protocols}}``
+(each claim at the shared and the tuned learning rates, docs/ablations-protocol.md), ``{{report NAME}}`` and
+``{{mixtures NAME}}`` (that folder's section, its learned norms' weights).
 """
 
 from __future__ import annotations
@@ -42,8 +39,8 @@ GENERATED = (
 
 
 def commands(table: RunTable, name: str) -> list[str]:
-    """The sweeps (each command the runs recorded, once, in run order; for runs that recorded none, one rebuilt
-    from their overrides, values in run order), then the report and document commands."""
+    """The sweeps (each command the runs recorded, once; for runs that recorded none, one rebuilt from their
+    overrides), then the report and document commands."""
     recorded = table.runs.get("prov.command", pd.Series(dtype=object)).dropna()
     sweeps = [f"python {command}" for command in dict.fromkeys(recorded)]
     # the folder every recorded hydra.sweep.dir= lies in: the report reads every run below it
@@ -51,12 +48,11 @@ def commands(table: RunTable, name: str) -> list[str]:
     root = (dirs[0] if len(dirs) == 1 else os.path.commonpath(dirs)) if dirs and len(dirs) == len(sweeps) else None
     logdir = root or f"logs/ablations/{name}"
     if len(recorded) < len(table.runs):  # older runs: rebuild what they ran from their overrides
-        values: dict[str, list[str]] = {}
+        values: dict[str, dict[str, None]] = {}  # each key's values, once, in run order
         overrides = table.runs.loc[~table.runs.index.isin(recorded.index), "overrides"]
-        items = [item for text in overrides if isinstance(text, str) for item in text.split()]
-        for key, _, value in (item.partition("=") for item in items):
-            if value not in values.setdefault(key, []):
-                values[key].append(value)
+        for text in overrides.dropna():
+            for key, _, value in (item.partition("=") for item in str(text).split()):
+                values.setdefault(key, {})[value] = None
         parts = [f"{k}={','.join(v)}" for k, v in values.items()]
         sweeps.append(f"python train.py -m {' '.join(parts)} hydra.sweep.dir={logdir}")
     report = table.ablation.get("report_command")  # recorded by the script that wrote the folder
@@ -127,12 +123,8 @@ def learning_rate_protocol(runs: pd.DataFrame) -> str:
 
 
 def _status(shared: list[str], tuned: list[str]) -> str:
-    if not shared and not tuned:
-        return "not run yet"
-    if not tuned:
-        return "shared learning rate only"
-    if not shared:
-        return "tuned learning rates only"
+    if not (shared and tuned):
+        return "shared learning rate only" if shared else "tuned learning rates only" if tuned else "not run yet"
     verdicts = set(shared) | set(tuned)
     if len(verdicts) == 1:
         return f"{verdicts.pop()} under both"
@@ -147,8 +139,8 @@ def _status(shared: list[str], tuned: list[str]) -> str:
 
 
 def protocol_table(verdicts: dict[tuple[str, str], list[tuple[str, str, str]]], declared) -> str:
-    """Per declared claim (``verdicts[(preset, claim id)]``: (report link, verdict, protocol)): its verdicts at
-    the shared and at the tuned learning rates, and what follows from both."""
+    """Per declared claim: its verdicts (``verdicts[(preset, id)]``: link, verdict, protocol) at the shared and
+    the tuned learning rates, and what follows from both."""
     rows = []
     for preset, claim in declared:
         found = verdicts.get((preset, claim.id), [])

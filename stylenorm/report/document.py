@@ -1,6 +1,6 @@
-"""The report as markdown, every table a DataFrame written by ``to_markdown``: how to reproduce it, what
-the runs held equal and varied, provenance, the declared claims with their tests, the variants (described,
-not tested), the runs left out and the figures. The same text is a section of docs/ablations.md.
+"""The report as markdown (every table a DataFrame's ``to_markdown``): how to reproduce it, what the runs held
+equal and varied, the claims with their tests, the variants, the runs left out and the figures; the same text
+is a section of docs/ablations.md.
 """
 
 from __future__ import annotations
@@ -110,8 +110,7 @@ def claims_table(tests: pd.DataFrame) -> pd.DataFrame:
     if tests.empty:
         return pd.DataFrame()
     columns = {
-        "claim": tests["claim"],
-        "metric": tests["metric"],
+        **tests[["claim", "metric"]],
         "level": tests["level"].replace("", "—"),
         "effect [95% CI]": tests.apply(effect_text, axis=1),
         "scale": tests["scale"],
@@ -119,8 +118,7 @@ def claims_table(tests: pd.DataFrame) -> pd.DataFrame:
         "test": tests["method"] + tests["r"].map(lambda r: f", r={r:.2f}" if math.isfinite(r) else ""),
         "p declared": tests["p_declared"].map(p_text),
         "Holm p": tests["p_adjusted"].map(p_text),
-        "outcome": tests["outcome"],
-        "verdict": tests["verdict"],
+        **tests[["outcome", "verdict"]],
         "beyond smallest effect": tests["matters"],
         "detectable at 80% power": tests["detectable"].map(number),
         "convergence": tests["convergence"],
@@ -145,7 +143,6 @@ def variants_markdown(analysis: Analysis) -> str:
 
 
 def claim_line(claim) -> str:
-    """A declared claim as one bullet: sentence, source, what is compared and how."""
     comparison = claim.comparison
     what = f"A = `{selector_text(comparison.a)}`" + (f", B = `{selector_text(comparison.b)}`" if comparison.b else "")
     if comparison.within:

@@ -19,6 +19,8 @@ from stylenorm.report.claims import Claim, last_k, matches, parse_claims, settin
 from stylenorm.report.frame import ReportError, RunTable, scores
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+#: The columns of variants.csv per metric.
+PARTS = ("mean", "sd", "low", "high")
 #: An Estimate's fields as tests.csv orders them.
 ESTIMATE_COLUMNS = ("estimate", "low", "high", "se", "df", "p", "method", "r")
 
@@ -194,7 +196,7 @@ def _decide(tests: pd.DataFrame, claims: list[Claim], alpha: float) -> None:
 
 
 def _verdict(row: pd.Series, claim: Claim, alpha: float, level: float) -> tuple[str, str, float]:
-    """(outcome, verdict, detectable effect); ``level``: Holm's first step, the least a test of the family needs."""
+    """(outcome, verdict, detectable effect); ``level``: Holm's first step, the least a test of its family needs."""
     significant = row["p_adjusted"] < alpha
     if claim.expect == "equivalent":
         if significant:
@@ -224,8 +226,7 @@ def higher_is_better(tag: str) -> bool:
 
 
 def variant_table(analysis: Analysis) -> pd.DataFrame:
-    """Per variant: n, seeds, and each val/, flicker/ and claimed metric's mean, sd and 95% interval (log scale
-    for losses) - described, not tested."""
+    """Per variant: n, seeds, each val/, flicker/ and claimed metric's mean, sd and 95% interval (not tested)."""
     varied = analysis.table.varied()
     settings = analysis.table.runs.set_index("run").loc[analysis.scores.index]
     frame = analysis.scores.join(settings[[*varied, "seed"]])
@@ -234,12 +235,10 @@ def variant_table(analysis: Analysis) -> pd.DataFrame:
     rows = []
     for values, group in frame.groupby(varied, dropna=False, sort=True) if varied else [((), frame)]:
         row = dict(zip(varied, values if isinstance(values, tuple) else (values,), strict=False))
-        row["n"] = len(group)
-        row["seeds"] = " ".join(str(s) for s in sorted(group["seed"]))
+        row.update(n=len(group), seeds=" ".join(str(s) for s in sorted(group["seed"])))
         for metric in metrics:
             data = group[metric].dropna()
-            row[f"{metric} mean"], row[f"{metric} sd"] = data.mean(), data.std()
-            low_high = inference.mean_interval(data, positive=not higher_is_better(metric))
-            row[f"{metric} low"], row[f"{metric} high"] = low_high
+            low, high = inference.mean_interval(data, positive=not higher_is_better(metric))  # log scale for losses
+            row.update({f"{metric} {k}": v for k, v in zip(PARTS, (data.mean(), data.std(), low, high), strict=True)})
         rows.append(row)
     return pd.DataFrame(rows)

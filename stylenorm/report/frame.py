@@ -1,7 +1,6 @@
-"""The runs of a sweep as pandas tables: one row per run folder (settings from ``.hydra/config.yaml`` flattened
-to dotted keys, status and provenance from ``result.json``; never from folder names), one row per value logged
-in ``metrics.csv``. A :class:`RunTable` round-trips through ``runs.csv``, ``steps.csv.gz`` and ``claims.yaml``,
-so a committed report folder can be re-analysed without the runs.
+"""The runs of a sweep as pandas tables: a row per run folder (dotted settings from ``.hydra/config.yaml``,
+status and provenance from ``result.json``, never from folder names), a row per value in ``metrics.csv``. A
+:class:`RunTable` round-trips through ``runs.csv``, ``steps.csv.gz`` and ``claims.yaml``.
 """
 
 from __future__ import annotations
@@ -37,8 +36,8 @@ class ReportError(Exception):
 
 @dataclass
 class RunTable:
-    """``runs``: one row per run (run, status, global_step, error, wall_seconds, overrides, ``prov.*``, dotted
-    settings); ``steps``: run, step, metric, value (NaN kept); ``ablation``: the protocol the runs recorded."""
+    """``runs``: run, status, global_step, error, wall_seconds, overrides, ``prov.*`` and the dotted settings;
+    ``steps``: run, step, metric, value (NaN kept); ``ablation``: the protocol the runs recorded."""
 
     runs: pd.DataFrame
     steps: pd.DataFrame
@@ -74,8 +73,8 @@ class RunTable:
         return sorted(varied, key=keep.index)
 
     def distinguishing(self, leave_out: tuple[str, ...] = ()) -> list[str]:
-        """The :meth:`varied` settings but ``leave_out`` not implied by earlier ones among the finished runs (a
-        norm's eps follows from its kind), those the command lines set tried first: what tells the variants apart."""
+        """The :meth:`varied` settings but ``leave_out`` that earlier ones (those the command lines set first) do
+        not imply among the finished runs (a norm's eps follows its kind): what tells the variants apart."""
         varied = [column for column in self.varied() if column not in leave_out]
         runs = self.runs[self.runs["status"] == "finished"] if "status" in self.runs else self.runs
         runs = runs.astype({c: str for c in varied})
@@ -141,8 +140,7 @@ def read_runs(logdir: str | os.PathLike) -> RunTable:
 
 
 def images_seen(runs: pd.DataFrame, step: pd.Series) -> pd.Series:
-    """``step`` optimizer steps of each run (rows aligned with ``runs``) in images: x batch size, / 2 for
-    CycleGAN (two optimizer steps, G and D, per batch)."""
+    """``step`` optimizer steps of each run (rows aligned with ``runs``) in images (CycleGAN: 2 steps a batch)."""
     per_batch = runs.get("model.name", pd.Series("", index=runs.index)).map(lambda m: 2 if m == "cyclegan" else 1)
     return step // per_batch * runs["data.batch_size"].astype(float)
 

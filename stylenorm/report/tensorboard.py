@@ -1,6 +1,6 @@
-"""A sweep's variants in TensorBoard: one run per variant under ``OUT/tensorboard/<variant>`` (one colour
-each), every metric as its mean, minimum and maximum over seeds (``val/psnr``, ``val/psnr/min``, ``/max``),
-which the CUSTOM SCALARS tab draws as margin charts. Nothing is written into the sweep's own folder.
+"""A sweep's variants in TensorBoard: one run per variant under ``OUT/tensorboard/<variant>``, every metric as
+its mean, minimum and maximum over seeds (``val/psnr``, ``val/psnr/min``, ``/max``), drawn as margin charts
+by the CUSTOM SCALARS tab. Nothing is written into the sweep's own folder.
 """
 
 from __future__ import annotations
@@ -34,17 +34,6 @@ def variant_labels(table: RunTable, leave_out: tuple[str, ...] = ()) -> pd.Serie
     )
 
 
-def margin_layout(metric_tags: Iterable[str]) -> dict[str, dict[str, list]]:
-    """A margin chart per tag, by :data:`CATEGORIES`, for :meth:`SummaryWriter.add_custom_scalars`."""
-    tags = list(dict.fromkeys(metric_tags))
-    layout = {}
-    for category in CATEGORIES:
-        # TensorBoard (2.x) draws a category's margin charts last first: list them reversed
-        if ordered := [t for t in tags if t.startswith(f"{category}/")][::-1]:
-            layout[category] = {t: ["Margin", [t, f"{t}/min", f"{t}/max"]] for t in ordered}
-    return layout
-
-
 def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] = ()) -> list[Path]:
     """One TensorBoard run per variant under ``folder`` (replaced), the layout (``first`` leading) in the first."""
     from torch.utils.tensorboard import SummaryWriter  # here: torch takes seconds to import, the rest needs none
@@ -59,7 +48,12 @@ def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] 
     if folder.exists():
         shutil.rmtree(folder)
     logged = set(bands["metric"])
-    layout = margin_layout([*(m for m in first if m in logged), *sorted(logged)])
+    # a margin chart per tag, by category; TensorBoard (2.x) draws a category's charts last first: list them reversed
+    tags = list(dict.fromkeys([*(m for m in first if m in logged), *sorted(logged)]))[::-1]
+    layout = {
+        c: {t: ["Margin", [t, f"{t}/min", f"{t}/max"]] for t in tags if t.startswith(f"{c}/")} for c in CATEGORIES
+    }
+    layout = {category: charts for category, charts in layout.items() if charts}
     written = []
     for index, (variant, rows) in enumerate(bands.groupby("variant", sort=True)):
         # the folder name is the run's name in TensorBoard
@@ -68,8 +62,7 @@ def write_tensorboard(table: RunTable, folder: str | Path, first: Iterable[str] 
             if index == 0 and layout:
                 writer.add_custom_scalars(layout)
             for row in rows.itertuples(index=False):
-                writer.add_scalar(row.metric, row.mean, row.step)
-                writer.add_scalar(f"{row.metric}/min", row.min, row.step)
-                writer.add_scalar(f"{row.metric}/max", row.max, row.step)
+                for suffix, value in (("", row.mean), ("/min", row.min), ("/max", row.max)):
+                    writer.add_scalar(row.metric + suffix, value, row.step)
         written.append(run)
     return written

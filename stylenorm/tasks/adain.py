@@ -1,7 +1,5 @@
-"""AdaIN arbitrary style transfer training (Huang & Belongie 2017, Sec. 6), with the paper's PyTorch port's defaults.
-
-The encoder (VGG19 to relu4_1) is fixed and stored in checkpoints; only the decoder (whose norm is ``norm``) learns,
-on content photos paired with independently drawn style paintings. docs/modules.md, docs/training.md.
+"""AdaIN style transfer training (Huang & Belongie 2017, Sec. 6) with the paper's port's defaults: the fixed encoder
+is stored in checkpoints, only the decoder learns. docs/modules.md, docs/training.md.
 """
 
 from __future__ import annotations
@@ -73,10 +71,8 @@ class AdaINTask(ImageTranslationTask):
         n = content.shape[0]
         losses, decoded = self.losses(content, style)
         stylized = decoded.clamp(0, 1)
-        self.log_dict({f"val/{k}": v for k, v in losses.items()}, batch_size=n, sync_dist=True)
         # The AdaIN layer normalises the content features per image: a darker, flatter photo should stylize the same.
-        shifted = self(illumination_shift(content), style)
-        self.log("val/contrast_invariance_l1", (stylized - shifted).abs().mean(), batch_size=n, sync_dist=True)
-        gap = train_eval_gap(self.adain.decoder, lambda x: self(x, style), content)
-        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
+        losses["contrast_invariance_l1"] = (stylized - self(illumination_shift(content), style)).abs().mean()
+        losses["bn_train_eval_gap"] = train_eval_gap(self.adain.decoder, lambda x: self(x, style), content)
+        self.log_val(losses, n)
         self.collect_for_image_grid("val/content_style_stylized", [content, style, stylized])

@@ -1,8 +1,5 @@
-"""Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001).
-
-Reconstruct images in [0, 1], or map each input to the batch's ``"target"`` (``data.known_answer``). Optional
-input corruption (noise, as Vincent et al. 2008, or brightness/contrast) alters the input only. PSNR and SSIM,
-also under an illumination shift; with a target also what doing nothing scores. docs/training.md.
+"""Training of the Conv-Norm-Act autoencoder of the seed notebooks (seed 001): reconstruct the input, or the batch's
+``"target"`` (``data.known_answer``), from an optionally corrupted input. docs/training.md.
 """
 
 from __future__ import annotations
@@ -21,8 +18,7 @@ from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 def corrupt(
     images: torch.Tensor, noise_std: float = 0.0, brightness: float = 0.0, contrast: float = 0.0
 ) -> torch.Tensor:
-    """Per-image random contrast factor in [1-c, 1+c] around the mean, brightness offset in [-b, b], then Gaussian
-    noise of ``noise_std``; clamped to [0, 1]."""
+    """Per-image random contrast in [1-c, 1+c], brightness in [-b, b], then Gaussian noise; clamped to [0, 1]."""
     shape = (images.shape[0], 1, 1, 1)
     if contrast > 0:
         factor = 1 + contrast * (2 * torch.rand(shape, device=images.device) - 1)
@@ -65,11 +61,9 @@ class AutoencoderTask(ImageTranslationTask):
             raise ValueError(
                 f"Unknown model.corruption keys {sorted(unknown)}; expected noise_std, brightness, contrast."
             )
-        self.psnr = PeakSignalNoiseRatio(data_range=1.0)
-        self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
-        self.psnr_shifted = PeakSignalNoiseRatio(data_range=1.0)
-        self.ssim_shifted = StructuralSimilarityIndexMeasure(data_range=1.0)
-        self.psnr_identity = PeakSignalNoiseRatio(data_range=1.0)
+        for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted", "psnr_identity_baseline"):
+            metric = PeakSignalNoiseRatio if name.startswith("psnr") else StructuralSimilarityIndexMeasure
+            setattr(self, name, metric(data_range=1.0))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.autoencoder(images)
@@ -88,25 +82,18 @@ class AutoencoderTask(ImageTranslationTask):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         images, target = self.input_and_target(batch)
         loss = self.reconstruction_loss(self(corrupt(images, **self.corruption)), target)
-        self.log("train/loss", loss, prog_bar=True, batch_size=images.shape[0])
-        return loss
+        return self.log_train_losses({"total": loss}, images.shape[0])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         images, target = self.input_and_target(batch)
         n = images.shape[0]
         output = self(images)
         shifted = self(illumination_shift(images))  # the target stays the same
-        self.log("val/loss", self.reconstruction_loss(output, target), batch_size=n, sync_dist=True)
-        predictions = {"psnr": output, "ssim": output, "psnr_shifted": shifted, "ssim_shifted": shifted}
-        for name, prediction in predictions.items():
-            metric = getattr(self, name)
-            metric(prediction, target)
-            self.log(f"val/{name}", metric, batch_size=n)
-        rows = [images, output]
-        if "target" in batch:  # a known-answer task: how far is doing nothing?
-            self.psnr_identity(images, target)
-            self.log("val/psnr_identity_baseline", self.psnr_identity, batch_size=n)
-            rows.append(target)
         gap = train_eval_gap(self.autoencoder, self, images)
-        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
-        self.collect_for_image_grid("val/input_output", rows)
+        self.log_val({"loss": self.reconstruction_loss(output, target), "bn_train_eval_gap": gap}, n)
+        predictions = {"psnr": output, "ssim": output, "psnr_shifted": shifted, "ssim_shifted": shifted}
+        if "target" in batch:  # a known-answer task: how far is doing nothing?
+            predictions["psnr_identity_baseline"] = images
+        for name, prediction in predictions.items():
+            self.log_metric(name, prediction, target, n)
+        self.collect_for_image_grid("val/input_output", [images, output, *([target] if "target" in batch else [])])

@@ -48,8 +48,7 @@ def tab_hparams(params: Mapping[str, Any], varied: Collection[str] = ()) -> dict
 def log_hparams(
     logger: TensorBoardLogger, params: Mapping[str, Any], metric_tags: Sequence[str], varied: Collection[str] = ()
 ) -> None:
-    """Record ``params`` (flat, scalars and strings) in hparams.yaml, and the :func:`tab_hparams` with
-    ``metric_tags`` as metric columns in the HPARAMS tab, so that a sweep reads as its ablation table."""
+    """``params`` into hparams.yaml; its :func:`tab_hparams` and ``metric_tags`` as columns of the HPARAMS tab."""
     logger.log_hyperparams(dict(params), metrics={})  # hparams.yaml only: an empty dict writes no events
     shown = tab_hparams(params, varied)
     # Booleans get a boolean domain; other columns none, so the first run's values do not restrict the filters.
@@ -95,9 +94,8 @@ class ImageTranslationTask(LightningModule):
         self.weights_sources: dict[str, str] = {}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(self.checkpoint_excluded_prefixes)]:
-            del state[key]
+        excluded = self.checkpoint_excluded_prefixes
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith(excluded)}
         if self.settings:
             checkpoint[SETTINGS_KEY] = self.settings
 
@@ -108,8 +106,7 @@ class ImageTranslationTask(LightningModule):
                 checkpoint["state_dict"].setdefault(key, value)
 
     def configure_model(self) -> None:
-        """Apply the speed switches once, before the optimizers are built; outside a Trainer (``load_from_checkpoint``)
-        nothing changes. ``nn.Module.compile`` works in place, so parameter names and checkpoints stay the same."""
+        """Apply the speed switches once, in a Trainer, before the optimizers; compiling in place keeps the names."""
         if self._speed_applied or self._trainer is None:
             return
         self._speed_applied = True
@@ -153,12 +150,10 @@ class ImageTranslationTask(LightningModule):
         layer_types = sorted({type(m).__name__ for m in self.modules() if is_norm_layer(m)})
         summary["norm/layer_types"] = ",".join(layer_types) or "none"
         summary.update(tab_safe(flatten({k: v for k, v in self.hparams.items() if k not in ("name", "norm")})))
-        datamodule = getattr(self.trainer, "datamodule", None)
         for key in ("batch_size", "image_size", "known_answer"):
-            if datamodule is not None and hasattr(datamodule, key):
-                value = getattr(datamodule, key)
+            if hasattr(datamodule := getattr(self.trainer, "datamodule", None), key):
                 # TensorBoard's HPARAMS drop None values: "none" keeps the column filled (no named task)
-                summary[f"data/{key}"] = "none" if value is None else value
+                summary[f"data/{key}"] = "none" if (value := getattr(datamodule, key)) is None else value
         summary["trainer/precision"] = str(self.trainer.precision)
         summary["trainer/world_size"] = self.trainer.world_size
         summary["trainer/optimizer_steps_per_batch"] = self.optimizer_steps_per_batch
@@ -182,6 +177,15 @@ class ImageTranslationTask(LightningModule):
             else:
                 logger.log_hyperparams(self.run_summary())
 
+    def log_val(self, values: Mapping[str, Any], n: int) -> None:
+        """Log each of ``values`` as ``val/<name>``, averaged over the epoch and the processes."""
+        self.log_dict({f"val/{k}": v for k, v in values.items()}, batch_size=n, sync_dist=True)
+
+    def log_metric(self, name: str, prediction: torch.Tensor, target: torch.Tensor, n: int) -> None:
+        """Update the torchmetrics module ``name`` and log it as ``val/<name>`` (it reduces itself)."""
+        getattr(self, name)(prediction, target)
+        self.log(f"val/{name}", getattr(self, name), batch_size=n)
+
     def log_train_losses(self, losses: dict[str, torch.Tensor], n: int) -> torch.Tensor:
         """Log ``train/<term>`` for each term and ``train/loss`` for ``losses["total"]``, which is returned."""
         self.log_dict({f"train/{k}": v.detach() for k, v in losses.items() if k != "total"}, batch_size=n)
@@ -189,8 +193,7 @@ class ImageTranslationTask(LightningModule):
         return losses["total"]
 
     def collect_for_image_grid(self, tag: str, rows: Sequence[torch.Tensor]) -> None:
-        """Gather the first ``hparams.val_grid_images`` validation images of each row across batches (validation
-        order is fixed, so every evaluation shows the same inputs); logged at the end of the validation epoch."""
+        """Gather the first ``hparams.val_grid_images`` images of each row (the same ones at every validation)."""
         buffer = self.__dict__.setdefault("_grid_buffers", {}).setdefault(tag, [])
         missing = self.hparams.val_grid_images - sum(chunk[0].shape[0] for chunk in buffer)
         if missing > 0:

@@ -1,8 +1,5 @@
-"""CycleGAN training (Zhu et al. 2017), with the original code's defaults.
-
-Per iteration both generators are updated on the GAN, cycle and identity losses, then both discriminators on real
-images and fakes from a history pool; one iteration advances ``trainer.global_step`` by 2. Data arrive as
-``{"A": ..., "B": ...}`` in [0, 1]; the networks see [-1, 1]. The objective: docs/modules.md.
+"""CycleGAN training (Zhu et al. 2017) with the original code's defaults: both generators, then both discriminators
+(on a history pool of fakes), per batch. The objective: docs/modules.md.
 """
 
 from __future__ import annotations
@@ -26,8 +23,7 @@ def to_signed(images: torch.Tensor) -> torch.Tensor:
 
 
 class CycleGANTask(ImageTranslationTask):
-    """Two ResNet generators, two PatchGAN discriminators, one norm for all four; args mirror
-    ``configs/model/cyclegan.yaml``."""
+    """Two ResNet generators, two PatchGAN discriminators; args mirror ``configs/model/cyclegan.yaml``."""
 
     optimizer_steps_per_batch = 2  # G then D in every training_step
     hparam_metrics = (
@@ -69,7 +65,7 @@ class CycleGANTask(ImageTranslationTask):
         self.pool_B = ImagePool(pool_size)
         self.automatic_optimization = False
         self.psnr_AtoB = PeakSignalNoiseRatio(data_range=1.0)
-        self.psnr_identity = PeakSignalNoiseRatio(data_range=1.0)
+        self.psnr_identity_baseline = PeakSignalNoiseRatio(data_range=1.0)
         self.ssim_AtoB = StructuralSimilarityIndexMeasure(data_range=1.0)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -127,16 +123,14 @@ class CycleGANTask(ImageTranslationTask):
         real_A, real_B = to_signed(batch["A"]), to_signed(batch["B"])
 
         # Generators, with the discriminators frozen so their grads are not computed for nothing.
-        self.D_A.requires_grad_(False)
-        self.D_B.requires_grad_(False)
+        self.toggle_optimizer(opt_g)
         g_losses, fake_A, fake_B = self.generator_losses(real_A, real_B)
         loss_g = sum(g_losses.values())
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(loss_g)
         opt_g.step()
+        self.untoggle_optimizer(opt_g)
 
-        self.D_A.requires_grad_(True)
-        self.D_B.requires_grad_(True)
         loss_d_A = self.discriminator_loss(self.D_A, real_A, self.pool_A.query(fake_A))
         loss_d_B = self.discriminator_loss(self.D_B, real_B, self.pool_B.query(fake_B))
         opt_d.zero_grad(set_to_none=True)
@@ -159,15 +153,9 @@ class CycleGANTask(ImageTranslationTask):
         rec_A, rec_B = self(fake_B, "BtoA"), self(fake_A, "AtoB")
         n = real_A.shape[0]
         cycle = 0.5 * ((rec_A - real_A).abs().mean() + (rec_B - real_B).abs().mean())
-        self.log("val/cycle_l1", cycle, batch_size=n, sync_dist=True)
         gap = train_eval_gap(self.G_AB, lambda images: self(images, "AtoB"), real_A)
-        self.log("val/bn_train_eval_gap", gap, batch_size=n, sync_dist=True)
+        self.log_val({"cycle_l1": cycle, "bn_train_eval_gap": gap}, n)
         if "A_truth" in batch:  # known-answer data: how close is G_AB(a) to f(a)?
-            truth = batch["A_truth"]
-            self.psnr_AtoB(fake_B, truth)
-            self.psnr_identity(real_A, truth)
-            self.ssim_AtoB(fake_B, truth)
-            self.log("val/psnr_AtoB", self.psnr_AtoB, batch_size=n)
-            self.log("val/psnr_identity_baseline", self.psnr_identity, batch_size=n)
-            self.log("val/ssim_AtoB", self.ssim_AtoB, batch_size=n)
+            for name, prediction in (("psnr_AtoB", fake_B), ("psnr_identity_baseline", real_A), ("ssim_AtoB", fake_B)):
+                self.log_metric(name, prediction, batch["A_truth"], n)
         self.collect_for_image_grid("val/A_fakeB_recA_B_fakeA_recB", [real_A, fake_B, rec_A, real_B, fake_A, rec_B])

@@ -1,8 +1,4 @@
-"""History of generated images for the discriminators (Shrivastava et al. 2017; Zhu et al. 2017, section 4).
-
-With probability 1/2 a new fake replaces a random stored one, which is returned instead; until the pool is full,
-fakes go in and come straight back. Draws come from torch's global generator; :meth:`state_dict` holds the images.
-"""
+"""History of generated images for the discriminators (Shrivastava et al. 2017; Zhu et al. 2017, section 4)."""
 
 from __future__ import annotations
 
@@ -29,7 +25,8 @@ class ImagePool:
         self.images = [image.unsqueeze(0) for image in state["images"]]
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
-        """Return a batch of the same size mixing ``images`` and stored ones (all detached)."""
+        """A batch of the same size, detached: until the pool is full, ``images``; then each is, with probability 1/2,
+        swapped for a random stored one (torch's global generator draws)."""
         if self.size == 0:
             return images.detach()
         returned = []

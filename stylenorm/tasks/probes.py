@@ -24,8 +24,7 @@ def has_running_statistics(module: nn.Module) -> bool:
 
 @contextmanager
 def batch_statistics(module: nn.Module) -> Iterator[None]:
-    """Make every running-statistics norm layer of ``module`` use the batch's statistics without updating its
-    running ones (momentum 0), then restore it."""
+    """Make the running-statistics norm layers of ``module`` use batch statistics, without updating them."""
     layers = [m for m in module.modules() if uses_running_statistics(m)]
     saved = [(m, m.training, m.momentum, m.num_batches_tracked.clone()) for m in layers]
     try:

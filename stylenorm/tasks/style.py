@@ -1,8 +1,5 @@
-"""Fast style transfer training (Johnson et al. 2016), with the PyTorch fast_neural_style example's defaults.
-
-TransformerNet (on 0-255, like the example) scored by a frozen VGG16's content and Gram style losses, VGG rebuilt
-from ``vgg_weights``, not stored in checkpoints. Several styles in one network: ``norm=conditional_instance``
-(Dumoulin et al. 2017), each sample scored against a randomly drawn style. docs/modules.md.
+"""Fast style transfer training (Johnson et al. 2016) with the PyTorch fast_neural_style example's defaults; several
+styles in one network with ``norm=conditional_instance`` (Dumoulin et al. 2017). docs/modules.md.
 """
 
 from __future__ import annotations
@@ -51,14 +48,7 @@ class StyleTransferTask(ImageTranslationTask):
         # Loading VGG here makes a missing `imagenet` file fail before any training starts.
         features = load_vgg16_features(vgg_weights)
         self.weights_sources = {"vgg_weights_source": features.weights_source}
-        self.perceptual = PerceptualLoss(
-            features,
-            content_layer=content_layer,
-            style_layers=tuple(style_layers),
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=tv_weight,
-        )
+        self.perceptual = PerceptualLoss(features, content_layer, style_layers, content_weight, style_weight, tv_weight)
 
     def forward(self, content: torch.Tensor) -> torch.Tensor:
         """Stylize [0, 1] images; output in [0, 1] (clamped, as the example's inference does)."""
@@ -127,14 +117,12 @@ class StyleTransferTask(ImageTranslationTask):
             # val/content_K, val/style_K, val/total_K: also in a one-style network told its index (model.style_index)
             label = index if multi else self.hparams.style_index
             if label is not None:
-                tags = {f"val/{key}_{label}": losses[key] for key in ("content", "style", "total")}
-                self.log_dict(tags, batch_size=n, sync_dist=True)
+                self.log_val({f"{key}_{label}": losses[key] for key in ("content", "style", "total")}, n)
             per_style.append(losses)
             rows.append(stylized.clamp(0, 1))
             # Instance norm's claimed strength: the same content under other lighting, the same output.
             invariance.append((stylized.clamp(0, 1) - self(illumination_shift(content))).abs().mean())
         means = {key: torch.stack([losses[key] for losses in per_style]).mean() for key in per_style[0]}
-        self.log_dict({f"val/{k}": v for k, v in means.items()}, batch_size=n, sync_dist=True)
-        self.log("val/contrast_invariance_l1", torch.stack(invariance).mean(), batch_size=n, sync_dist=True)
-        self.log("val/bn_train_eval_gap", train_eval_gap(self.transformer, self, content), batch_size=n, sync_dist=True)
+        means["contrast_invariance_l1"] = torch.stack(invariance).mean()
+        self.log_val({**means, "bn_train_eval_gap": train_eval_gap(self.transformer, self, content)}, n)
         self.collect_for_image_grid("val/content_stylized", rows)
