@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import inspect
 import math
 import os
 import sys
@@ -36,8 +35,19 @@ from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS, resolve_inference_pr
 PROG, EXPORT_PROG = "stylize", "export"
 _EXTENSIONS = {"onnx": ".onnx", "torchscript": ".pt"}
 _FORMAT_OF_EXTENSION = {".onnx": "onnx", ".pt": "torchscript", ".pth": "torchscript", ".ts": "torchscript"}
-#: load_stylizer's keywords that the model flags set, read at import (each flag's dest is its keyword).
-MODEL_KEYWORDS = inspect.signature(load_stylizer).parameters.keys() - {"checkpoint", "device"}
+#: The load_stylizer keywords that add_model_arguments' flags set (each flag's dest is its keyword).
+MODEL_KEYWORDS = (
+    "format",
+    "direction",
+    "trusted",
+    "style",
+    "style_images",
+    "style_weights",
+    "alpha",
+    "preserve_color",
+    "style_size",
+    "encoder",
+)
 #: Export: a quarter of one 8-bit gray level.
 DEFAULT_TOLERANCE = 1e-3
 

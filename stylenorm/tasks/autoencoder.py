@@ -61,9 +61,11 @@ class AutoencoderTask(ImageTranslationTask):
             raise ValueError(
                 f"Unknown model.corruption keys {sorted(unknown)}; expected noise_std, brightness, contrast."
             )
-        for name in ("psnr", "ssim", "psnr_shifted", "ssim_shifted", "psnr_identity_baseline"):
-            metric = PeakSignalNoiseRatio if name.startswith("psnr") else StructuralSimilarityIndexMeasure
-            setattr(self, name, metric(data_range=1.0))
+        self.psnr = PeakSignalNoiseRatio(data_range=1.0)
+        self.ssim = StructuralSimilarityIndexMeasure(data_range=1.0)
+        self.psnr_shifted = PeakSignalNoiseRatio(data_range=1.0)
+        self.ssim_shifted = StructuralSimilarityIndexMeasure(data_range=1.0)
+        self.psnr_identity_baseline = PeakSignalNoiseRatio(data_range=1.0)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.autoencoder(images)

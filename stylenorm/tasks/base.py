@@ -150,10 +150,12 @@ class ImageTranslationTask(LightningModule):
         layer_types = sorted({type(m).__name__ for m in self.modules() if is_norm_layer(m)})
         summary["norm/layer_types"] = ",".join(layer_types) or "none"
         summary.update(tab_safe(flatten({k: v for k, v in self.hparams.items() if k not in ("name", "norm")})))
+        datamodule = getattr(self.trainer, "datamodule", None)
         for key in ("batch_size", "image_size", "known_answer"):
-            if hasattr(datamodule := getattr(self.trainer, "datamodule", None), key):
+            if hasattr(datamodule, key):
+                value = getattr(datamodule, key)
                 # TensorBoard's HPARAMS drop None values: "none" keeps the column filled (no named task)
-                summary[f"data/{key}"] = "none" if (value := getattr(datamodule, key)) is None else value
+                summary[f"data/{key}"] = "none" if value is None else value
         summary["trainer/precision"] = str(self.trainer.precision)
         summary["trainer/world_size"] = self.trainer.world_size
         summary["trainer/optimizer_steps_per_batch"] = self.optimizer_steps_per_batch
