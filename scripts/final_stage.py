@@ -32,13 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs = tuning_runs(args.folder, args.metric, args.last_k)
-        left_out = runs["status"].isin(["interrupted", "crashed", "skipped"])
+        # "incomplete" is a run with no result.json: still training, or killed without a word (SIGKILL, power).
+        # Its partial score would mark its rate as tried and worse, and hide an edge from the extension step.
+        left_out = runs["status"].isin(["interrupted", "crashed", "skipped", "incomplete"])
         best = best_lr(runs[~left_out], higher_is_better=not args.lower_is_better)
     except (FileNotFoundError, ValueError) as error:
         print(f"final_stage: {error}", file=sys.stderr)
         return 2
     if left_out.any():  # an unfinished run's score is not comparable; a skipped one is counted where it ran
-        print(f"note: {int(left_out.sum())} run(s) left out (interrupted, crashed or skipped):", file=sys.stderr)
+        print(
+            f"note: {int(left_out.sum())} run(s) left out (interrupted, crashed, skipped or incomplete):",
+            file=sys.stderr,
+        )
         print(runs.loc[left_out, ["run", "status"]].to_string(index=False), file=sys.stderr)
     print(best.drop(columns=["tried"]).to_string(index=False), file=sys.stderr)
     for row in best[best["at_edge"]].itertuples(index=False):

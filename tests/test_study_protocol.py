@@ -3,6 +3,7 @@ paper GN at the presets' widths, the stages composed from the presets."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 
@@ -199,3 +200,24 @@ def test_tuning_runs_of_an_empty_or_foreign_folder_say_what_is_wrong(tmp_path):
     (tmp_path / "job" / ".hydra" / "config.yaml").write_text("seed: 0\n")
     with pytest.raises(ValueError, match="has no protocol settings"):
         tuning_runs(tmp_path, "val/psnr")
+
+
+def test_final_stage_leaves_out_a_run_without_a_result_and_still_extends_the_edge(tmp_path, capsys):
+    """A run still training (or killed by SIGKILL) has no result.json yet: its partial score must neither
+    win nor mark its learning rate as tried, or the edge below it would pass as interior."""
+    scores = {
+        ("batch", factor, seed): ([0.0, 20.0 + factor], "finished") for factor in (0.5, 1, 2) for seed in (100, 101)
+    }
+    scores.update({("batch", 4, seed): ([0.0, 5.0], "finished") for seed in (100, 101)})  # 4x after a few steps
+    fake_tuning_sweep(tmp_path, scores)
+    for job in tmp_path.glob("*lr_factor-4+*"):
+        (job / "result.json").unlink()  # what a run in progress looks like
+    spec = importlib.util.spec_from_file_location("final_stage", REPO_ROOT / "scripts" / "final_stage.py")
+    final_stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(final_stage)
+    assert final_stage.main([str(tmp_path), "--metric", "val/psnr", "--last-k", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "2 run(s) left out" in printed.err and "incomplete" in printed.err
+    assert "best lr 0.002 is at the edge of [0.0005, 0.001, 0.002]" in printed.err
+    assert f"protocol=tune protocol.lr_factor=4 hydra.sweep.dir={tmp_path}" in printed.err  # run it to the end
+    assert "protocol.lr=0.002" in printed.out
