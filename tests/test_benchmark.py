@@ -14,9 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from stylenorm import speed
-from stylenorm.benchmark.cli import main
-from stylenorm.benchmark.measure import (
+from scripts.benchmarking.cli import main
+from scripts.benchmarking.measure import (
     PeakMemory,
     Timing,
     affordable_repeats,
@@ -24,6 +23,7 @@ from stylenorm.benchmark.measure import (
     interleaved,
     matmul_peak_flops,
 )
+from stylenorm import speed
 from stylenorm.networks import TransformerNet
 
 
@@ -126,7 +126,7 @@ def test_the_command_prints_the_table_and_writes_json(tmp_path, capsys):
 @pytest.mark.integration
 def test_the_json_keeps_its_documented_keys(tmp_path, repo_root):
     """The stable keys docs/performance.md promises to tools, with their units."""
-    from stylenorm.benchmark.cli import JSON_SCHEMA, QUALITY_ROW_KEYS, STABLE_ROW_KEYS
+    from scripts.benchmarking.cli import JSON_SCHEMA, QUALITY_ROW_KEYS, STABLE_ROW_KEYS
 
     out = tmp_path / "bench.json"
     args = ["--workloads", "stylize_style", "--stylize-sizes", "16", "--repeats", "1", "--no-compile"]
@@ -167,7 +167,7 @@ def test_an_unusable_device_is_refused_with_a_message(capsys):
 def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monkeypatch, job_images, compiled):
     """``--compile auto`` (the default): the stylize rows compile exactly when the command would for a
     folder of ``--stylize-job-images`` such images (the compile is replaced: the rule is the subject)."""
-    from stylenorm.benchmark import workloads
+    from scripts.benchmarking import workloads
     from stylenorm.inference import stylizer
 
     monkeypatch.setattr(stylizer, "compile_for_inference", lambda network: network)
@@ -182,7 +182,7 @@ def test_stylize_rows_follow_the_commands_compile_auto_for_the_planned_job(monke
 @pytest.mark.integration
 def test_stylize_jobs_time_whole_commands_and_report_auto_s_decision(tmp_path, capsys, monkeypatch):
     """Fresh stylize processes under --compile never and auto; a job past a (lowered) threshold compiles."""
-    from stylenorm.benchmark import commands
+    from scripts.benchmarking import commands
 
     assert commands.threshold_images(1024) == math.ceil(speed.STYLIZE_COMPILE_MIN_MEGAPIXELS * 1e6 / 1024**2)
     out = tmp_path / "jobs.json"

@@ -25,7 +25,7 @@ LAYERS = (
     {"inference"},
     {"report"},
     {"train"},  # one run of python train.py
-    {"demo", "benchmark"},  # the demo trains example checkpoints through train
+    {"demo"},  # the demo trains example checkpoints through train
     {"__init__"},  # `import stylenorm` re-exports the inference API
 )
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
@@ -128,4 +128,4 @@ def test_the_check_sees_a_cycle_and_an_upward_arrow():
     loop = {"stylenorm.nn.a": {"stylenorm.nn.b": 1}, "stylenorm.nn.b": {"stylenorm.nn.a": 1}}
     assert cycles(loop) == [["stylenorm.nn.a", "stylenorm.nn.b"]]
     assert layer("stylenorm.networks.vgg") > layer("stylenorm.nn.norm")
-    assert layer("stylenorm.benchmark.cli") > layer("stylenorm.train") > layer("stylenorm.report.cli")
+    assert layer("stylenorm.demo.page") > layer("stylenorm.train") > layer("stylenorm.report.cli")

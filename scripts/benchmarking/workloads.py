@@ -1,5 +1,5 @@
 """The benchmark's workloads (training, inference, data, scaling): each runs this project's path and the plain
-reference (:mod:`stylenorm.benchmark.reference`) side by side. Details: docs/modules.md, docs/performance.md.
+reference (reference.py) side by side. Details: docs/modules.md, docs/performance.md.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from hydra.utils import instantiate
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from stylenorm.benchmark import measure
-from stylenorm.benchmark import reference as ref
-from stylenorm.benchmark.measure import Samples, Timing, interleaved
 from stylenorm.config_checks import strategy_for_model
 from stylenorm.inference.stylizer import SIGNED, ZERO_TO_255, Stylizer
 from stylenorm.networks import ResnetGenerator, TransformerNet
 from stylenorm.nn.init import init_weights_normal
 from stylenorm.speed import resolve_inference_precision, resolve_training_precision, stylize_compile_pays
+
+from . import measure
+from . import reference as ref
+from .measure import Samples, Timing, interleaved
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 TRAINING = ("cyclegan", "style", "autoencoder")

@@ -16,12 +16,13 @@ from typing import Any
 
 import torch
 
-from stylenorm.benchmark import commands, workloads
-from stylenorm.benchmark.measure import Timing, malloc_for_timing, matmul_peak_flops
-from stylenorm.benchmark.workloads import Case
 from stylenorm.inference.jobs import COMPILE_MODES
 from stylenorm.inference.stylizer import resolve_device
 from stylenorm.speed import cpu_name, has_fast_bf16, quiet_library_noise
+
+from . import commands, workloads
+from .measure import Timing, malloc_for_timing, matmul_peak_flops
+from .workloads import Case
 
 PROG = "benchmark"
 _COMPILE_OVERRIDE = {"auto": [], "always": ["speed.compile=true"], "never": ["speed.compile=false"]}
@@ -168,7 +169,7 @@ def rows(case: Case, peaks: dict[str, float]) -> list[dict[str, Any]]:
             "times_s": samples.times,
             "images_per_s": case.images_per_call / seconds,
             "speedup": case.reference.median_s / seconds,
-            "peak_mib": mib,  # of the memory call (see stylenorm.benchmark.measure)
+            "peak_mib": mib,  # of the memory call (see measure.py)
             "peak_mem_mib": mib,
             "first_call_s": samples.first_call_s,
             "repeats": len(samples.times),

@@ -17,10 +17,11 @@ from typing import Any
 
 import torch
 
-from stylenorm.benchmark.workloads import CONFIG_DIR, compose_config, inference_network, write_images
 from stylenorm.networks.public_checkpoints import transformer_net_to_fast_neural_style
 from stylenorm.run_record import RESULT_FILE, read_result
 from stylenorm.speed import STYLIZE_COMPILE_MIN_MEGAPIXELS
+
+from .workloads import CONFIG_DIR, compose_config, inference_network, write_images
 
 MODES = ("never", "auto")
 TRAIN_SCRIPT = CONFIG_DIR.parent / "train.py"
