@@ -224,15 +224,15 @@ def test_the_difference_map_measures_the_difference_in_gray_levels(tmp_path):
 
 
 def test_the_relit_inputs_clipped_fraction_is_measured_and_explained():
-    from stylenorm.demo.compare import invariance_note, relit
+    from stylenorm.demo.compare import invariance_note
 
     pixels = torch.tensor([0, 51, 102, 153, 204, 255], dtype=torch.uint8).repeat(3, 1)[:, None, :]  # 3x1x6
-    lit, clipped = relit(pixels, brightness=0.3, contrast=1.0)
+    lit, clipped = relight(pixels, brightness=0.3, contrast=1.0)
     # + 0.3 pushes 204 (0.8) past 1; 255 was white already, so it is not counted: 1 of 6 values clipped
     assert clipped == pytest.approx(1 / 6)
     assert lit[0, 0].tolist() == [76, 128, 179, 230, 255, 255]  # 76.5 rounds to even
     assert "clipped to black or white" in invariance_note(clipped) and "zero padding" in invariance_note(clipped)
-    assert relit(pixels, 0.0, 1.0)[1] == 0 and "16.7%" in invariance_note(clipped)
+    assert relight(pixels)[1] == 0 and "16.7%" in invariance_note(clipped)
 
 
 @pytest.mark.integration
@@ -323,7 +323,7 @@ def test_relight_scales_contrast_about_the_mean_and_adds_brightness():
     pixels = torch.tensor([[[[51, 102], [153, 204]]]], dtype=torch.uint8).expand(1, 3, 2, 2)
     x = pixels.float() / 255
     expected = ((x.mean() + 0.5 * (x - x.mean()) + 0.1).clamp(0, 1) * 255).round()
-    assert torch.equal(relight(pixels, brightness=0.1, contrast=0.5).float(), expected)
+    assert torch.equal(relight(pixels, brightness=0.1, contrast=0.5)[0].float(), expected)
     with pytest.raises(DemoError, match="Contrast must be > 0"):
         relight(pixels, contrast=0)
 

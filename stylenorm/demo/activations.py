@@ -4,16 +4,16 @@ the user's image, plotted on a matplotlib ``Figure`` (no pyplot: safe from the s
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from stylenorm.callbacks.norm_statistics import activation_statistics
 from stylenorm.inference import PreparedImage, Stylizer
+from stylenorm.inference.tile_statistics import forward_hooks
+from stylenorm.inference.tiling import downscale
 from stylenorm.nn.norm import is_norm_layer
 
 STATISTICS_SIZE = 512  # longest side of the image the statistics are measured on
@@ -29,16 +29,6 @@ class LayerStatistics:
     before_std: float
     after_abs_mean: float
     after_std: float
-
-
-def downscaled(pixels: torch.Tensor, longest: int = STATISTICS_SIZE) -> torch.Tensor:
-    """``(3, H, W)`` uint8 -> ``(1, 3, h, w)`` float 0-255 with the longest side at most ``longest``."""
-    image = pixels[None].float()
-    factor = longest / max(image.shape[-2:])
-    if factor >= 1:
-        return image
-    size = [max(1, round(side * factor)) for side in image.shape[-2:]]
-    return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
 def norm_layer_statistics(
@@ -57,10 +47,8 @@ def norm_layer_statistics(
         numbers = [stats[key] for stats in (before, after) for key in ("instance_abs_mean", "instance_std")]
         records[module] = LayerStatistics(names[module], type(module).__name__, *numbers)
 
-    with contextlib.ExitStack() as hooks:  # removed on the way out, also when the network fails
-        for module in names:
-            hooks.enter_context(module.register_forward_hook(hook))
-        model(downscaled(image.pixels, longest), "fp32", eager=True)  # eager: hooks do not run in a compiled graph
+    with forward_hooks(list(names), hook):  # removed on the way out, also when the network fails
+        model(downscale(image.pixels[None], longest), "fp32", eager=True)  # eager: hooks do not run in a compiled graph
     return list(records.values())  # dicts keep insertion order: the order the layers ran
 
 

@@ -13,6 +13,7 @@ from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS
 from stylenorm.demo.examples import DEFAULT_EXAMPLE_STEPS
 from stylenorm.demo.inputs import DEFAULT_LARGE_PIXELS, DEFAULT_MAX_PIXELS
 from stylenorm.inference import PRECISIONS
+from stylenorm.inference.cli import positive_int
 from stylenorm.inference.tile_statistics import TILE_STATISTICS
 from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
 
@@ -39,19 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--share", action="store_true", help="also make a public gradio.live link (needs the internet)")
     add("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     add("--precision", choices=PRECISIONS, default="auto", help="as the stylize command's --precision")
-    add("--tile", type=int, default=None, help="tile size in px, as the stylize command's --tile")
+    add("--tile", type=positive_int, default=None, help="tile size in px, as the stylize command's --tile")
     add("--tile-stats", choices=TILE_STATISTICS, default=DEFAULT_TILE_STATISTICS, help="as the stylize command's")
     add("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="largest input in px (default %(default)s, 0: any)")
     add(
         "--large-pixels",
-        type=int,
+        type=positive_int,
         default=DEFAULT_LARGE_PIXELS,
         help="inputs above this many pixels wait in a queue of their own, one at a time and one per visitor, so "
         "they never hold up smaller ones (default %(default)s)",
     )
     add(
         "--example-steps",
-        type=int,
+        type=positive_int,
         default=DEFAULT_EXAMPLE_STEPS,
         help="optimizer steps of each example run the page offers when it finds no checkpoints (default %(default)s)",
     )
@@ -61,8 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.large_pixels < 1 or args.example_steps < 1:
-        parser.error("--large-pixels and --example-steps must be positive whole numbers")
     try:
         from stylenorm.demo.page import build_page, serve
         from stylenorm.demo.session import DemoSession
@@ -73,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = {key: getattr(args, key) for key in ("device", "precision", "tile", "tile_stats", "large_pixels")}
     try:
         session = DemoSession(args.runs or DEFAULT_RUN_FOLDERS, max_pixels=args.max_pixels or None, **options)
-    except ValueError as error:  # a bad --device or --tile
+    except ValueError as error:  # a bad --device
         parser.exit(2, f"stylenorm-demo: {error}\n")
     where = ", ".join(map(str, session.runs))
     print(f"stylenorm-demo: {len(session.entries)} checkpoint(s) found under {where}")

@@ -21,7 +21,7 @@ from PIL import Image
 from stylenorm.data.clips import Clip, translation_motion
 from stylenorm.demo.catalog import CheckpointEntry
 from stylenorm.demo.inputs import DemoError
-from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache, settings_label
+from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
 from stylenorm.inference import Stylizer
 from stylenorm.inference.flicker import flicker, stylize_known_clip
 from stylenorm.inference.pipeline import prepare
@@ -66,11 +66,12 @@ def each_network(
     results = []
     for index, entry in enumerate(entries, start=1):
         progress((index - 1) / len(entries), f"{entry.name} ({index} of {len(entries)})")
-        result = kind(entry, settings=settings_label(entry, controls))
+        result = kind(entry)
         try:
             started = time.perf_counter()
             model = models.get(entry, controls)
             result.load_seconds = time.perf_counter() - started
+            result.settings = ", ".join(filter(None, [controls.direction if entry.directions else "", model.settings]))
             work(index, result, model)
         except DemoError as error:
             result.error = str(error)
@@ -134,13 +135,9 @@ class LightingResult(Result):
         return f"{self.entry.caption(self.settings)} — changed {self.change:.1f} gray levels"
 
 
-def relight(pixels: torch.Tensor, brightness: float = 0.0, contrast: float = 1.0) -> torch.Tensor:
-    """uint8 ``(..., 3, H, W)`` -> uint8: contrast scaled about the image mean, then brightness added (on [0, 1])."""
-    return relit(pixels, brightness, contrast)[0]
-
-
-def relit(pixels: torch.Tensor, brightness: float, contrast: float) -> tuple[torch.Tensor, float]:
-    """:func:`relight`'s image and the fraction of its values clipped to 0 or 255."""
+def relight(pixels: torch.Tensor, brightness: float = 0.0, contrast: float = 1.0) -> tuple[torch.Tensor, float]:
+    """uint8 ``(..., 3, H, W)`` -> uint8, contrast scaled about the image mean, then brightness added (on [0, 1]);
+    and the fraction of its values clipped to 0 or 255."""
     if not contrast > 0:
         raise DemoError(f"Contrast must be > 0 (1 = unchanged), got {contrast}.")
     x = pixels.float() / 255

@@ -57,27 +57,6 @@ def options_for(entry: CheckpointEntry, controls: Controls) -> dict:
     return options
 
 
-def settings_label(entry: CheckpointEntry, controls: Controls) -> str:
-    """The controls that apply to ``entry`` in words (``BtoA, style 2``), for captions and file names; or empty."""
-    try:
-        options = options_for(entry, controls)
-    except DemoError:  # a required control is missing: the result says so instead
-        return ""
-    parts = [options["direction"]] if "direction" in options else []
-    style = options.get("style")
-    if style is not None:
-        parts.append(f"style {style}" if isinstance(style, int) else "style mix " + "/".join(f"{w:g}" for w in style))
-    if "style_images" in options:
-        names = [Path(image).name for image in options["style_images"]]
-        weights = options["style_weights"]
-        if weights and len(weights) == len(names):
-            names = [f"{weight:g} {name}" for weight, name in zip(weights, names, strict=True)]
-        parts += ["style " + " + ".join(names), f"alpha {options['alpha']:g}"]
-        if options["preserve_color"]:
-            parts.append("content colours kept")
-    return ", ".join(parts)
-
-
 class ModelCache:
     """Stylizers by (file, modification time, options), the least recently used dropped; serialised loading."""
 

@@ -17,16 +17,16 @@ import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stylenorm.demo.activations import downscaled, norm_layer_statistics, statistics_figure, statistics_rows
+from stylenorm.demo.activations import STATISTICS_SIZE, norm_layer_statistics, statistics_figure, statistics_rows
 from stylenorm.demo.catalog import DEFAULT_RUN_FOLDERS, CheckpointEntry, describe, find_checkpoints
-from stylenorm.demo.compare import LightingResult, Progress, Result, each_network, file_name, no_progress, relit
+from stylenorm.demo.compare import LightingResult, Progress, Result, each_network, file_name, no_progress, relight
 from stylenorm.demo.inputs import DEFAULT_LARGE_PIXELS, DEFAULT_MAX_PIXELS, DemoError, first_line, read_image
 from stylenorm.demo.models import NO_CONTROLS, Controls, ModelCache
 from stylenorm.inference import PreparedImage, Stylizer, save_image, stylize_batch
 from stylenorm.inference.options import InferenceOptions
 from stylenorm.inference.pipeline import to_image
 from stylenorm.inference.stylizer import resolve_device
-from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS
+from stylenorm.inference.tiling import DEFAULT_TILE_STATISTICS, downscale
 
 ImageSource = str | os.PathLike | PreparedImage
 Checkpoints = Sequence[str | os.PathLike | CheckpointEntry]
@@ -65,12 +65,10 @@ class DemoSession:
         # (Gradio serves its own copies), so a page left running does not fill the disk.
         self._outputs = tempfile.TemporaryDirectory(prefix="stylenorm-demo-")
         self._comparisons = 0
-        self.entries: list[CheckpointEntry] = []
         self.refresh()
 
-    def refresh(self) -> list[CheckpointEntry]:
+    def refresh(self) -> None:
         self.entries = find_checkpoints(self.runs)
-        return self.entries
 
     def entry(self, checkpoint: str | os.PathLike | CheckpointEntry) -> CheckpointEntry:
         """The listed entry for a path; a file outside the run folders is described on the spot."""
@@ -182,8 +180,8 @@ class DemoSession:
         """The relit input (downscaled), each checkpoint's output on it with how far it moved, and the fraction of
         values clipped; in the small lane, in fp32 (bf16 rounding alone would blur the small changes this is about)."""
         prepared, entries = self._inputs(image, sample, checkpoints)
-        original = downscaled(prepared.pixels).round().clamp(0, 255).to(torch.uint8)
-        lit, clipped = relit(original, brightness, contrast)
+        original = downscale(prepared.pixels[None], STATISTICS_SIZE).round().clamp(0, 255).to(torch.uint8)
+        lit, clipped = relight(original, brightness, contrast)
         pair = (original[0], lit[0])
 
         def moved(index: int, result: LightingResult, model: Stylizer) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from stylenorm.atomic_files import atomic_path
 from stylenorm.data.images import has_transparency, open_image, to_rgb
@@ -28,7 +28,6 @@ ALPHA_EXTENSIONS = (".png", ".webp", ".tif", ".tiff")
 ANIMATED_FORMATS = ("GIF", "WEBP", "PNG")
 #: Lossy formats are written at this quality (PIL's default of 75 visibly blurs brush strokes).
 LOSSY_QUALITY = 95
-_EXIF_ORIENTATION = 0x0112
 
 
 def split_image(image: Image.Image, source: object = "image") -> tuple[Image.Image, Image.Image | None]:
@@ -50,7 +49,7 @@ def header_size(path: str | os.PathLike) -> tuple[int, int, int] | None:
     try:
         with open_image(path) as image:
             width, height = image.size
-            if image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):  # turned by 90 degrees when made upright
+            if image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8):  # turned by 90 degrees when made upright
                 width, height = height, width
             return width, height, getattr(image, "n_frames", 1) if getattr(image, "is_animated", False) else 1
     except (OSError, ValueError, SyntaxError):

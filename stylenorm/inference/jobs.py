@@ -164,8 +164,7 @@ def _check_writable(jobs: list[Job]) -> None:
 def batches(
     items: Iterable[T], size: Callable[[T], tuple[int, int] | None], options: InferenceOptions
 ) -> Iterator[list[T]]:
-    """The command's batching rule, which its runner and the ``--compile auto`` plan both follow: consecutive images
-    of one ``size`` (height, width) together, up to ``batch_size``; a tiled image or a clip (size ``None``) alone."""
+    """Consecutive images of one ``size`` (height, width), up to ``batch_size``; tiled ones and clips (None) alone."""
     pending: list[T] = []
     for item in items:
         shape = size(item)

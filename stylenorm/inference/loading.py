@@ -118,15 +118,15 @@ def load_stylizer(
         if style is not None:
             raise ValueError(f"--style/--style-mix: {path} is AdaIN, styled by images; use --style-image.")
         network, note = with_style(network, style_images, source=str(path), **adain_options)
-        return Stylizer(network, convention, description + note, device=target)
-    given = {"--style-image (style_images=)": style_images, "--style-weights": style_weights, "--alpha": alpha,
-             "--preserve-color": preserve_color or None, "--style-size": style_size}  # fmt: skip
-    given = [flag for flag, value in given.items() if value is not None]
-    if given:
-        them = "them" if len(given) > 1 else "it"
-        raise ValueError(f"{', '.join(given)} apply to AdaIN networks; {path} holds its style. Leave {them} out.")
-    description += choose_style(network, style, path)
-    return Stylizer(network, convention, description, device=target)
+    else:
+        given = {"--style-image (style_images=)": style_images, "--style-weights": style_weights, "--alpha": alpha,
+                 "--preserve-color": preserve_color or None, "--style-size": style_size}  # fmt: skip
+        given = [flag for flag, value in given.items() if value is not None]
+        if given:
+            them = "them" if len(given) > 1 else "it"
+            raise ValueError(f"{', '.join(given)} apply to AdaIN networks; {path} holds its style. Leave {them} out.")
+        note = choose_style(network, style, path)
+    return Stylizer(network, convention, description + note, device=target, settings=note.removeprefix(", "))
 
 
 def _load_public_adain(state: Mapping, encoder: str | PathLike | None, path: Path, trusted: bool):

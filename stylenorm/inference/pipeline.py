@@ -125,8 +125,7 @@ def stylize_batch(
     progress: Callable[[int, int], None] | None = None,
     **keywords,
 ) -> torch.Tensor:
-    """Stylize RGB images ``(N, 3, H, W)`` of one size: uint8 in -> uint8 out, quantised as the command writes;
-    float in [0, 1] -> float in [0, 1]. ``options``: :class:`InferenceOptions` or its fields as keywords."""
+    """RGB images ``(N, 3, H, W)`` of one size: uint8 -> uint8 as the command writes, float [0, 1] -> float [0, 1]."""
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"Expected a batch of RGB images shaped (N, 3, H, W), got {tuple(images.shape)}.")
     quantize = images.dtype == torch.uint8
@@ -141,8 +140,7 @@ def stylize(
     options: InferenceOptions | None = None,
     **keywords,
 ) -> Image.Image:
-    """Stylize one image (PIL image, file path or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with its alpha;
-    ``options`` or its fields as keywords (``stylize(image, model, tile=1024)``)."""
+    """Stylize one image (PIL image, file path or ``(3, H, W)`` tensor) -> PIL ``RGB``, or ``RGBA`` with its alpha."""
     options = InferenceOptions.from_keywords(options, **keywords)
     prepared = prepare(image, options)
     return to_image(stylize_batch(prepared.pixels[None], model, options)[0], prepared.alpha)

@@ -84,8 +84,8 @@ def autocast(precision: str, device: torch.device):
 
 @dataclasses.dataclass
 class Stylizer:
-    """A network in eval mode on ``device``, its pixel convention and a ``description`` for messages; ``compiled``
-    (:meth:`compile`) for the padded input shapes ``(N, H, W)`` in ``compiled_shapes`` (``None``: every shape)."""
+    """A network in eval mode on ``device``, its pixel convention, a ``description`` ending in its ``settings`` (the
+    style fixed at loading); ``compiled`` (:meth:`compile`) for the padded shapes ``(N, H, W)``, ``compiled_shapes``."""
 
     network: nn.Module
     convention: PixelConvention
@@ -93,6 +93,7 @@ class Stylizer:
     device: torch.device = dataclasses.field(default_factory=lambda: torch.device("cpu"))
     compiled: bool = False
     compiled_shapes: frozenset[tuple[int, int, int]] | None = None
+    settings: str = ""
 
     def __post_init__(self) -> None:
         self.to(self.device)

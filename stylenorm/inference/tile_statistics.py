@@ -10,10 +10,9 @@ import itertools
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from stylenorm.inference.tiling import Tiles
+from stylenorm.inference.tiling import Tiles, downscale
 from stylenorm.nn.norm import per_sample_groups
 
 TILE_STATISTICS = ("exact", "thumbnail", "per-tile")
@@ -71,7 +70,7 @@ def _normalize(module: nn.Module, x: torch.Tensor, mean: torch.Tensor, var: torc
     return y.to(x.dtype)
 
 
-def _hooks(modules: list[nn.Module], hook: Callable) -> contextlib.ExitStack:
+def forward_hooks(modules: list[nn.Module], hook: Callable) -> contextlib.ExitStack:
     """``hook`` on every module while the returned context is open."""
     stack = contextlib.ExitStack()
     for module in modules:
@@ -86,7 +85,7 @@ def frozen_statistics(statistics: Statistics) -> contextlib.ExitStack:
         mean, var = statistics[module]
         return _normalize(module, args[0], mean.to(args[0].device), var.to(args[0].device))
 
-    return _hooks(list(statistics), hook)
+    return forward_hooks(list(statistics), hook)
 
 
 def _partial_pass(run: Run, modules: list[nn.Module], pixels: torch.Tensor, keep: Callable) -> dict[nn.Module, object]:
@@ -98,7 +97,7 @@ def _partial_pass(run: Run, modules: list[nn.Module], pixels: torch.Tensor, keep
         if len(kept) == len(modules):
             raise _Measured
 
-    with _hooks(modules, hook), contextlib.suppress(_Measured):
+    with forward_hooks(modules, hook), contextlib.suppress(_Measured):
         run(pixels)
     return kept
 
@@ -167,11 +166,7 @@ def whole_image_statistics(mode: str, run: Run, network: nn.Module, pixels: torc
         return {}
     padded = tiles.pad(pixels)
     if mode == "thumbnail":
-        factor = min(1.0, tiles.tile / max(padded.shape[-2:]))
-        multiple = tiles.multiple
-        size = [max(multiple, round(side * factor / multiple) * multiple) for side in padded.shape[-2:]]
-        thumbnail = F.interpolate(padded.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-        return measure(run, layers, thumbnail)
+        return measure(run, layers, downscale(padded, tiles.tile, tiles.multiple))
     side = max(8 * tiles.multiple, tiles.min_size)  # a small pass tells the order in which the layers run
     order = list(measure(run, layers, torch.full((1, 3, side, side), 127.5, device=next(network.parameters()).device)))
     return exact_statistics(run, order, padded, tiles)

@@ -43,6 +43,13 @@ def pad_to_multiple(images: torch.Tensor, multiple: int, min_size: int = 1) -> t
     return images
 
 
+def downscale(images: torch.Tensor, longest: int, multiple: int = 1) -> torch.Tensor:
+    """Float ``(N, C, H, W)`` with the longest side at most about ``longest``, sides on the ``multiple`` grid."""
+    factor = min(1.0, longest / max(images.shape[-2:]))
+    size = [max(multiple, round(side * factor / multiple) * multiple) for side in images.shape[-2:]]
+    return F.interpolate(images.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
 def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
     """An eighth of the tile on the ``multiple`` grid; at least ``4 * radius`` (up to half the tile), since the
     blend keeps ``overlap / 4`` px of context on each side of a seam."""
@@ -54,8 +61,7 @@ def default_overlap(tile: int, multiple: int = 4, radius: int = 0) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Tiles:
-    """Tiles of at most ``tile`` px overlapping by ``overlap`` px for a network taking multiples of ``multiple``
-    and at least ``min_size`` px; checked on creation, ``tile`` rounded down and ``overlap`` up to ``multiple``."""
+    """Tiles of at most ``tile`` px overlapping by ``overlap`` px for a network taking multiples of ``multiple``."""
 
     tile: int
     overlap: int
