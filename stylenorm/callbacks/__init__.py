@@ -8,14 +8,12 @@ from stylenorm.callbacks.checkpoints import (
 )
 from stylenorm.callbacks.divergence import DivergenceGuard
 from stylenorm.callbacks.norm_statistics import NormStatistics, activation_statistics
-from stylenorm.callbacks.progress import RunProgressBar, RunProgressLog, run_progress
+from stylenorm.callbacks.progress import run_progress
 
 __all__ = [
     "DivergenceGuard",
     "NormStatistics",
     "RandomStateCheckpoint",
-    "RunProgressBar",
-    "RunProgressLog",
     "TimedCheckpoint",
     "activation_statistics",
     "collect_random_states",

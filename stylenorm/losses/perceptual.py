@@ -62,11 +62,6 @@ class PerceptualLoss(nn.Module):
         grams = {name: getattr(self, f"style_gram_{name}") for name in self.style_layers}
         return {} if any(gram is None for gram in grams.values()) else grams
 
-    @property
-    def num_styles(self) -> int:
-        """How many style images :meth:`set_styles` was given (0 before)."""
-        return len(next(iter(self.style_grams.values()), ()))
-
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
         """Compute and keep the style Grams of one ``(3, H, W)`` or ``(1, 3, H, W)`` 0-1 RGB image of any size."""
@@ -98,8 +93,8 @@ class PerceptualLoss(nn.Module):
         style_grams = self.style_grams
         if not style_grams:
             raise RuntimeError("PerceptualLoss has no style yet: call set_style(style_image) before the loss.")
-        if style_index is None and self.num_styles > 1:
-            raise ValueError(f"This loss holds {self.num_styles} styles: pass style_index, one per sample.")
+        if style_index is None and (count := len(next(iter(style_grams.values())))) > 1:
+            raise ValueError(f"This loss holds {count} styles: pass style_index, one per sample.")
         if style_index is not None:
             style_grams = {name: gram[style_index] for name, gram in style_grams.items()}
         if stylized.shape != content.shape:

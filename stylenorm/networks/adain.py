@@ -21,12 +21,8 @@ ENCODER_LAYER_INDICES = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 
 ENCODER_LAYERS = tuple(ENCODER_LAYER_INDICES)
 #: Layers of the public ``vgg_normalised.pth`` that the encoder keeps (relu4_1 is index 30).
 ENCODER_LENGTH = 31
-#: Three poolings (ceil mode) and three upsamplings: sides that are multiples of 8 come back at their size.
-SIZE_MULTIPLE = 8
 #: relu4_1 needs 2 positions per channel for a (unbiased) std: 16 px gives 2 x 2.
 MIN_SIZE = 16
-#: How far a pixel's influence reaches through encoder and decoder (px), for tile overlaps (docs/modules.md).
-RECEPTIVE_FIELD_RADIUS = 64
 
 
 def _conv3x3(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -195,9 +191,11 @@ class AdaINWithStyleStatistics(nn.Module):
     """``forward(content)``: AdaIN with the style held by ``style`` (:class:`FixedStyle` or
     :class:`ColourPreservingStyle`) and trade-off ``alpha`` (Eq. 14); 0-1 RGB in, unclamped out."""
 
-    size_multiple = SIZE_MULTIPLE
+    #: Three poolings (ceil mode) and three upsamplings: sides that are multiples of 8 come back at their size.
+    size_multiple = 8
     min_size = MIN_SIZE
-    receptive_field_radius = RECEPTIVE_FIELD_RADIUS
+    #: How far a pixel's influence reaches through encoder and decoder (px), for tile overlaps (docs/modules.md).
+    receptive_field_radius = 64
 
     def __init__(
         self,

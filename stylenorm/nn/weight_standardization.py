@@ -42,21 +42,8 @@ class WeightStandardizedConvTranspose2d(nn.ConvTranspose2d):
         )
 
 
-def _standardized_copy(conv: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
-    """The WS version of ``conv``, sharing its parameters (built anew: its init draws from the global generator)."""
-    common = {key: getattr(conv, key) for key in ("stride", "padding", "dilation", "groups", "padding_mode")}
-    common["bias"] = conv.bias is not None
-    if isinstance(conv, nn.ConvTranspose2d):
-        if conv.groups != 1:
-            raise ValueError("Weight standardization of a grouped transposed conv is not supported.")
-        new = WeightStandardizedConvTranspose2d(
-            conv.in_channels, conv.out_channels, conv.kernel_size, output_padding=conv.output_padding, **common
-        )
-    else:
-        new = WeightStandardizedConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, **common)
-    new.weight = conv.weight
-    new.bias = conv.bias
-    return new.to(device=conv.weight.device)
+#: The WS class of each conv type; it only overrides ``forward``.
+_STANDARDIZED = {nn.Conv2d: WeightStandardizedConv2d, nn.ConvTranspose2d: WeightStandardizedConvTranspose2d}
 
 
 def check_fits(norm: NormSpec, where: str = "model.conv.weight_standardization") -> None:
@@ -69,17 +56,19 @@ def check_fits(norm: NormSpec, where: str = "model.conv.weight_standardization")
 
 
 def standardize_conv_weights(network: nn.Module) -> list[str]:
-    """Swap in place every conv followed by a norm layer (in registration order) for its WS version; return paths."""
+    """Make every conv followed by a norm layer (in registration order) its WS version in place; return their paths."""
     leaves = [(path, m) for path, m in network.named_modules() if not list(m.children())]
     feeding = [
         path
         for (path, module), (_, following) in itertools.pairwise(leaves)
-        if type(module) in (nn.Conv2d, nn.ConvTranspose2d) and is_norm_layer(following)
+        if type(module) in _STANDARDIZED and is_norm_layer(following)
     ]
     for path in feeding:
-        parent_path, _, attribute = path.rpartition(".")
-        parent = network.get_submodule(parent_path)
-        setattr(parent, attribute, _standardized_copy(getattr(parent, attribute)))
+        conv = network.get_submodule(path)
+        if isinstance(conv, nn.ConvTranspose2d) and conv.groups != 1:
+            raise ValueError("Weight standardization of a grouped transposed conv is not supported.")
+        # Retyped, not rebuilt: the conv keeps its parameters, options and device, and no init draws random numbers.
+        conv.__class__ = _STANDARDIZED[type(conv)]
     return feeding
 
 

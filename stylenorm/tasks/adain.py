@@ -9,7 +9,6 @@ from typing import Any
 import torch
 
 from stylenorm.losses.adain_loss import AdaINLoss
-from stylenorm.networks import build_networks
 from stylenorm.networks.adain import ENCODER_LAYERS
 from stylenorm.networks.vgg import load_adain_encoder_weights
 from stylenorm.tasks.base import ImageTranslationTask
@@ -24,7 +23,6 @@ class AdaINTask(ImageTranslationTask):
 
     def __init__(
         self,
-        norm: dict[str, Any] | None = None,
         network: dict[str, Any] | None = None,
         name: str = "adain",
         encoder_weights: str = "imagenet",
@@ -32,13 +30,9 @@ class AdaINTask(ImageTranslationTask):
         style_weight: float = 10.0,
         lr: float = 1e-4,
         lr_decay: float = 5e-5,
-        val_grid_images: int = 4,
-        speed: dict[str, Any] | None = None,
-        conv: dict[str, Any] | None = None,
+        **common: Any,
     ):
-        super().__init__(speed)
-        self.save_hyperparameters(logger=False)
-        self.adain = build_networks(self.hparams)["adain"]
+        super().__init__(**common)
         # Loading here makes a missing `imagenet` file fail before any training starts.
         load_adain_encoder_weights(self.adain.encoder, encoder_weights)
         self.weights_sources = {"encoder_weights_source": self.adain.encoder.weights_source}

@@ -10,7 +10,6 @@ import torch
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from stylenorm.losses import reconstruction_loss
-from stylenorm.networks import build_networks
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.probes import illumination_shift, train_eval_gap
 
@@ -39,7 +38,6 @@ class AutoencoderTask(ImageTranslationTask):
 
     def __init__(
         self,
-        norm: dict[str, Any] | None = None,
         network: dict[str, Any] | None = None,
         name: str = "autoencoder",
         loss: str = "l1",
@@ -49,12 +47,9 @@ class AutoencoderTask(ImageTranslationTask):
         weight_decay: float = 0.0,
         corruption: dict[str, float] | None = None,
         val_grid_images: int = 8,
-        speed: dict[str, Any] | None = None,
-        conv: dict[str, Any] | None = None,
+        **common: Any,
     ):
-        super().__init__(speed)
-        self.save_hyperparameters(logger=False)
-        self.autoencoder = build_networks(self.hparams)["autoencoder"]
+        super().__init__(val_grid_images=val_grid_images, **common)
         self.reconstruction_loss = reconstruction_loss(loss)
         self.corruption = dict(corruption or {})
         if unknown := set(self.corruption) - {"noise_std", "brightness", "contrast"}:
@@ -76,18 +71,13 @@ class AutoencoderTask(ImageTranslationTask):
             self.autoencoder.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2), weight_decay=hp.weight_decay
         )
 
-    @staticmethod
-    def input_and_target(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch's input and what the output should be: its ``target``, else the input itself."""
-        return batch["image"], batch.get("target", batch["image"])
-
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        images, target = self.input_and_target(batch)
+        images, target = batch["image"], batch.get("target", batch["image"])  # a known answer's, else the input
         loss = self.reconstruction_loss(self(corrupt(images, **self.corruption)), target)
         return self.log_train_losses({"total": loss}, images.shape[0])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        images, target = self.input_and_target(batch)
+        images, target = batch["image"], batch.get("target", batch["image"])
         n = images.shape[0]
         output = self(images)
         shifted = self(illumination_shift(images))  # the target stays the same

@@ -14,6 +14,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from tensorboard.plugins.hparams import summary_v2 as hp  # `api` re-exports it, but imports TensorFlow
 from torchvision.utils import make_grid
 
+from stylenorm.networks import build_networks
 from stylenorm.nn.norm import NormSpec, has_learned_mixture, is_norm_layer
 from stylenorm.speed import AUTO, SpeedOptions, adam, compile_pays, to_channels_last
 
@@ -52,11 +53,8 @@ def log_hparams(
     logger.log_hyperparams(dict(params), metrics={})  # hparams.yaml only: an empty dict writes no events
     shown = tab_hparams(params, varied)
     # Booleans get a boolean domain; other columns none, so the first run's values do not restrict the filters.
-    domains = {name: hp.Discrete([False, True]) if isinstance(value, bool) else None for name, value in shown.items()}
-    config = hp.hparams_config_pb(
-        hparams=[hp.HParam(name, domain) for name, domain in domains.items()],
-        metrics=[hp.Metric(tag) for tag in metric_tags],
-    )
+    columns = [hp.HParam(k, hp.Discrete([False, True]) if isinstance(v, bool) else None) for k, v in shown.items()]
+    config = hp.hparams_config_pb(hparams=columns, metrics=[hp.Metric(tag) for tag in metric_tags])
     # trial_id: the run folder's last two names, so two runs sharing the shown values are never merged into one row
     session = hp.hparams_pb(shown, trial_id="/".join(Path(logger.log_dir).parts[-2:]))
     writer = logger.experiment.file_writer
@@ -82,9 +80,20 @@ class ImageTranslationTask(LightningModule):
     #: ``global_step`` of the last full validation (not the sanity check); -1 before the first.
     last_validated_step: int = -1
 
-    def __init__(self, speed: SpeedOptions | Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        norm: Mapping[str, Any] | None = None,
+        conv: Mapping[str, Any] | None = None,
+        speed: SpeedOptions | Mapping[str, Any] | None = None,
+        val_grid_images: int = 4,
+    ):
+        """The arguments every task takes (subclasses pass them on as ``**common``); with the subclass's own (Lightning
+        collects both) they are the hyperparameters that build the networks."""
         super().__init__()
         self.speed = SpeedOptions.from_config(speed)
+        self.save_hyperparameters(logger=False)
+        for role, network in build_networks(self.hparams).items():
+            setattr(self, role, network)
         self._speed_applied = False
         #: Set by :func:`stylenorm.train.build`: the run's record, its overridden HPARAMS, what a resume must match.
         self.run_record: dict[str, Any] = {}
@@ -133,9 +142,9 @@ class ImageTranslationTask(LightningModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         return to_channels_last(batch) if self.channels_last else batch
 
-    def adam(self, params, *, lr: float, betas: tuple[float, float] = (0.9, 0.999), weight_decay: float = 0.0):
+    def adam(self, params, **options: Any) -> torch.optim.Adam:
         """Adam with this run's kernel choice (``speed.fused_adam``)."""
-        return adam(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=self.speed.fused_adam)
+        return adam(params, fused=self.speed.fused_adam, **options)
 
     @property
     def norm_spec(self) -> NormSpec:

@@ -10,7 +10,6 @@ import torch
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from stylenorm.losses import GANLoss, cycle_consistency_loss, identity_loss
-from stylenorm.networks import build_networks
 from stylenorm.nn.init import init_weights_normal
 from stylenorm.tasks.base import ImageTranslationTask
 from stylenorm.tasks.image_pool import ImagePool
@@ -38,7 +37,6 @@ class CycleGANTask(ImageTranslationTask):
 
     def __init__(
         self,
-        norm: dict[str, Any] | None = None,
         generator: dict[str, Any] | None = None,
         discriminator: dict[str, Any] | None = None,
         name: str = "cyclegan",
@@ -52,14 +50,11 @@ class CycleGANTask(ImageTranslationTask):
         n_epochs: int = 100,
         n_epochs_decay: int = 100,
         init_gain: float = 0.02,
-        val_grid_images: int = 4,
-        speed: dict[str, Any] | None = None,
-        conv: dict[str, Any] | None = None,
+        **common: Any,
     ):
-        super().__init__(speed)
-        self.save_hyperparameters(logger=False)
-        for role, network in build_networks(self.hparams).items():
-            setattr(self, role, init_weights_normal(network, init_gain))
+        super().__init__(**common)
+        for network in (self.G_AB, self.G_BA, self.D_A, self.D_B):
+            init_weights_normal(network, init_gain)
         self.gan_loss = GANLoss(gan_mode)
         self.pool_A = ImagePool(pool_size)  # fakes of domain A, for D_A
         self.pool_B = ImagePool(pool_size)

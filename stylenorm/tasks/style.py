@@ -9,7 +9,6 @@ from typing import Any
 import torch
 
 from stylenorm.losses import PerceptualLoss
-from stylenorm.networks import build_networks
 from stylenorm.networks.vgg import load_vgg16_features
 from stylenorm.nn.conditional_instance_norm import num_styles, set_style
 from stylenorm.tasks.base import ImageTranslationTask
@@ -27,7 +26,6 @@ class StyleTransferTask(ImageTranslationTask):
 
     def __init__(
         self,
-        norm: dict[str, Any] | None = None,
         network: dict[str, Any] | None = None,
         name: str = "style",
         vgg_weights: str = "imagenet",
@@ -37,14 +35,10 @@ class StyleTransferTask(ImageTranslationTask):
         style_weight: float = 1e10,
         tv_weight: float = 0.0,
         lr: float = 1e-3,
-        val_grid_images: int = 4,
-        speed: dict[str, Any] | None = None,
-        conv: dict[str, Any] | None = None,
         style_index: int | None = None,
+        **common: Any,
     ):
-        super().__init__(speed)
-        self.save_hyperparameters(logger=False)
-        self.transformer = build_networks(self.hparams)["transformer"]
+        super().__init__(**common)
         # Loading VGG here makes a missing `imagenet` file fail before any training starts.
         features = load_vgg16_features(vgg_weights)
         self.weights_sources = {"vgg_weights_source": features.weights_source}
