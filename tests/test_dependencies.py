@@ -27,7 +27,7 @@ def normalize(name: str) -> str:
 
 def imported_top_level_modules() -> dict[str, str]:
     """Top-level module -> first file importing it, over the package, the scripts and train.py."""
-    files = [*sorted((REPO_ROOT / "stylenorm").rglob("*.py")), *sorted((REPO_ROOT / "scripts").glob("*.py"))]
+    files = [*sorted((REPO_ROOT / "stylenorm").rglob("*.py")), *sorted((REPO_ROOT / "scripts").rglob("*.py"))]
     files.append(REPO_ROOT / "train.py")
     found: dict[str, str] = {}
     for path in files:
@@ -46,9 +46,10 @@ def imported_top_level_modules() -> dict[str, str]:
 def test_every_imported_third_party_package_is_declared():
     declared = declared_distributions()
     providers = packages_distributions()
+    ours = {"stylenorm", "__future__"} | {init.parent.name for init in (REPO_ROOT / "scripts").glob("*/__init__.py")}
     missing = []
     for module, where in sorted(imported_top_level_modules().items()):
-        if module in sys.stdlib_module_names or module in ("stylenorm", "__future__"):
+        if module in sys.stdlib_module_names or module in ours:
             continue
         distributions = {normalize(d) for d in providers.get(module, [])}
         if not distributions & declared:

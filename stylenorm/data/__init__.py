@@ -2,47 +2,32 @@
 tensors ``(3, H, W)`` in [0, 1]. Layouts: docs/training.md, "Data".
 """
 
-from stylenorm.data.datasets import ImageFolderDataset, KnownAnswerDataset, UnpairedDataset, UnpairedValidationDataset
-from stylenorm.data.embedded import CYCLEGAN_KNOWN_ANSWERS, EMBEDDED_NAMES, materialize_embedded
-from stylenorm.data.images import (
-    IMAGE_EXTENSIONS,
-    ImageList,
-    UnreadableImageError,
-    UnreadableImageWarning,
-    list_images,
-    load_rgb,
-)
+from stylenorm.data.datasets import ImageFolderDataset, UnpairedDataset
+from stylenorm.data.embedded import EMBEDDED_NAMES, materialize_embedded
+from stylenorm.data.images import UnreadableImageWarning, list_images, load_rgb
 from stylenorm.data.known_answer import (
     KNOWN_ANSWERS,
     colour_grade,
     exposure_answer,
-    known_answer_pair,
     known_answer_transform,
     random_exposure,
 )
-from stylenorm.data.transforms import eval_transform, to_float_tensor, train_transform, unpaired_train_transform
+from stylenorm.data.transforms import eval_transform, to_float_tensor, unpaired_train_transform
 
 __all__ = [
-    "CYCLEGAN_KNOWN_ANSWERS",
     "EMBEDDED_NAMES",
-    "IMAGE_EXTENSIONS",
     "KNOWN_ANSWERS",
     "ContentStylesDataModule",
     "ImageFolderDataModule",
     "ImageFolderDataset",
-    "ImageList",
-    "KnownAnswerDataset",
     "StyleDataModule",
     "UnpairedDataModule",
     "UnpairedDataset",
-    "UnpairedValidationDataset",
-    "UnreadableImageError",
     "UnreadableImageWarning",
     "colour_grade",
     "eval_transform",
     "exposure_answer",
     "hold_out",
-    "known_answer_pair",
     "known_answer_transform",
     "list_images",
     "load_rgb",
@@ -50,7 +35,6 @@ __all__ = [
     "random_exposure",
     "spread",
     "to_float_tensor",
-    "train_transform",
     "unpaired_train_transform",
 ]
 

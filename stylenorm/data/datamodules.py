@@ -121,8 +121,7 @@ class _ImageDataModule(LightningDataModule):
 
 @dataclass(eq=False)
 class UnpairedDataModule(_ImageDataModule):
-    """Two unpaired domains for CycleGAN (Zhu et al. 2017): ``root/trainA``, ``root/trainB``; validation from
-    ``<eval_split>A/``, ``B/`` and optional ``A_truth/`` (``test`` or ``val``), docs/training.md, "Data"."""
+    """Two unpaired domains for CycleGAN (Zhu et al. 2017) in its datasets' layout (docs/training.md, "Data")."""
 
     _: KW_ONLY
     image_size: int = 256
@@ -184,8 +183,7 @@ class UnpairedDataModule(_ImageDataModule):
 
 @dataclass(eq=False)
 class ImageFolderDataModule(_ImageDataModule):
-    """One folder of images (searched recursively) as ``{key: image}`` batches, the autoencoder's data, each posed
-    the ``known_answer`` task if one is set; validation: ``val_root``, or a seeded held-out few of ``root``."""
+    """One folder of images (searched recursively) as ``{key: image}`` batches, each posed ``known_answer`` if set."""
 
     _: KW_ONLY
     image_size: int = 128
@@ -218,8 +216,7 @@ class ImageFolderDataModule(_ImageDataModule):
 @dataclass(eq=False)
 class StyleDataModule(ImageFolderDataModule):
     """Content photos (``{"content": image}`` batches) and the style image(s) of fast style transfer, defaults as
-    the PyTorch example's; several styles (Dumoulin et al. 2017): ``style_images`` in index order, or ``num_styles``
-    of the embedded ones. ``style_size`` resizes a painting's longer side."""
+    the PyTorch example's; several styles (Dumoulin et al. 2017) in ``style_images`` order, or the embedded ones."""
 
     style_image: Path | None = None
     style_size: int | None = None
@@ -280,8 +277,7 @@ class StyleDataModule(ImageFolderDataModule):
 
 @dataclass(eq=False)
 class ContentStylesDataModule(_ImageDataModule):
-    """``{"content", "style"}`` batches drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1); validation
-    pairs content ``i`` with style ``i mod n``, styles from ``style_val_*``, else a few training ones."""
+    """``{"content", "style"}`` batches drawn independently, for AdaIN (Huang & Belongie 2017, Sec. 6.1)."""
 
     style_root: Path | None = None
     _: KW_ONLY

@@ -36,7 +36,6 @@ def best_lr(runs: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
     if runs.empty:
         raise ValueError("best_lr got no runs; point it at a finished tuning sweep.")
     score = runs["metric"].where(runs["metric"].map(math.isfinite))
-    # mean(skipna=False): one diverged seed makes the mean NaN
     means = score.groupby([runs["variant"], runs["lr"]]).agg(mean=lambda s: s.mean(skipna=False), seeds="size")
     rows = []
     for name, group in means.reset_index().groupby("variant"):

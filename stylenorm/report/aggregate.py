@@ -90,14 +90,13 @@ def across_tasks(scores: pd.DataFrame, settings: pd.DataFrame, labels: pd.Series
     for name, runs in frame[frame["variant"].isin(variants) & frame[task].isin(tasks)].groupby(task):
         best = runs.groupby("variant")[metric].mean().max()
         per_task[name] = runs.assign(normalised=normalise(runs[metric], runs[nothing].mean(), best))
-    rows = []
-    for variant in variants:
-        point, low, high = stratified_bootstrap(
-            {t: r.loc[r["variant"] == variant, "normalised"] for t, r in per_task.items()}
-        )
-        rows.append({"variant": variant, "IQM": point, "low": low, "high": high})
+
+    def side(variant: str, column: str) -> dict[str, pd.Series]:
+        return {t: r.loc[r["variant"] == variant, column] for t, r in per_task.items()}
+
+    iqm = [(variant, *stratified_bootstrap(side(variant, "normalised"))) for variant in variants]
     improvement = pd.DataFrame("—", index=variants, columns=variants, dtype=object)
     for a, b in ((a, b) for a in variants for b in variants if a != b):
-        ra, rb = ({t: r.loc[r["variant"] == v, metric] for t, r in per_task.items()} for v in (a, b))
-        improvement.loc[a, b] = "{:.2f} [{:.2f}, {:.2f}]".format(*improvement_interval(ra, rb, reps=500))
-    return pd.DataFrame(rows), improvement, chosen
+        interval = improvement_interval(side(a, metric), side(b, metric), reps=500)
+        improvement.loc[a, b] = "{:.2f} [{:.2f}, {:.2f}]".format(*interval)
+    return pd.DataFrame(iqm, columns=["variant", "IQM", "low", "high"]), improvement, chosen

@@ -152,22 +152,25 @@ def protocol_table(verdicts: dict[tuple[str, str], list[tuple[str, str, str]]], 
     return pd.DataFrame(rows).to_markdown(index=False)
 
 
-def _names(root: Path, marker: str = "report") -> list[str]:
+def _names(template: str, marker: str = "report") -> list[str]:
     """The report folders ``{{report NAME}}`` (or another marker's) places in the template, in order."""
-    found = MARKER.findall((root / TEMPLATE).read_text())
+    found = MARKER.findall(template)
     return [m.split(" ", 1)[1] for m in found if m.startswith(marker + " ")]
 
 
-def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
-    """{path: text} for docs/ablations.md and every report.md it places, and the analyses behind them."""
+def generate(root: Path) -> tuple[dict[Path, str], dict[Path, pd.DataFrame], list[Analysis]]:
+    """{path: text} for docs/ablations.md and every report.md it places, {path: table} for each report folder's
+    tests.csv and variants.csv (as its committed runs give them), and the analyses behind them."""
     if not (root / TEMPLATE).is_file():
         raise ReportError(f"{root / TEMPLATE} is missing: the prose of docs/ablations.md lives there")
-    analyses, texts, sections, summary, verdicts, tables = [], {}, {}, [], {}, {}
-    for name in _names(root):
+    template = (root / TEMPLATE).read_text()
+    analyses, texts, csvs, sections, summary, verdicts, tables = [], {}, {}, {}, [], {}, {}
+    for name in _names(template):
         folder = root / REPORTS / name
         table = tables[name] = RunTable.read(folder)
         analysis = analyze(table)
         analyses.append(analysis)
+        csvs[folder / "tests.csv"], csvs[folder / "variants.csv"] = analysis.tests, variant_table(analysis)
         figures = [(f, what) for f, what in FIGURES if (folder / f).is_file()]
         cmds = commands(table, name)
         located = [(f"ablations/{name}/{f}", what) for f, what in figures]
@@ -193,36 +196,26 @@ def generate(root: Path) -> tuple[dict[Path, str], list[Analysis]]:
         **{f"report {name}": section.rstrip("\n") for name, section in sections.items()},
         **{
             f"mixtures {name}": mixture_tables(tables.get(name) or RunTable.read(root / REPORTS / name))
-            for name in _names(root, "mixtures")
+            for name in _names(template, "mixtures")
         },
     }
-    template = (root / TEMPLATE).read_text()
     if unknown := re.findall(r"^\{\{.*\}\}$", MARKER.sub("", template), re.MULTILINE):
         raise ReportError(f"{root / TEMPLATE}: unknown markers {unknown}; known: {MARKER.pattern}")
     texts[root / DOCUMENT] = GENERATED + "\n\n" + MARKER.sub(lambda match: filled[match.group(1)], template)
-    return texts, analyses
+    return texts, csvs, analyses
 
 
 def write(root: Path) -> list[Path]:
     from stylenorm.report.figures import write_forest
 
-    texts, analyses = generate(root)
+    texts, csvs, analyses = generate(root)
     for path, text in texts.items():
         path.write_text(text)
-    for path, table in computed_tables(analyses, root).items():
+    for path, table in csvs.items():
         table.to_csv(path, index=False)
     tests = [a.tests.assign(claim=a.preset + ":" + a.tests["claim"]) for a in analyses if not a.tests.empty]
     forest = write_forest(pd.concat(tests, ignore_index=True), root / REPORTS / "forest.png") if tests else None
     return [*texts, *([forest] if forest else [])]
-
-
-def computed_tables(analyses: list[Analysis], root: Path) -> dict[Path, pd.DataFrame]:
-    """Each report folder's tests.csv and variants.csv, as its committed runs give them."""
-    tables = {}
-    for analysis, name in zip(analyses, _names(root), strict=True):
-        tables[root / REPORTS / name / "tests.csv"] = analysis.tests
-        tables[root / REPORTS / name / "variants.csv"] = variant_table(analysis)
-    return tables
 
 
 def _read_csv(source) -> pd.DataFrame:
@@ -252,7 +245,7 @@ def _table_difference(path: Path, computed: pd.DataFrame) -> str | None:
 
 def check(root: Path) -> str | None:
     """None when every generated file equals the committed one; else the first differing line, named."""
-    texts, analyses = generate(root)
+    texts, csvs, _ = generate(root)
     for path, text in texts.items():
         committed = path.read_text().splitlines() if path.is_file() else []
         generated, where = text.splitlines(), path.relative_to(root)
@@ -261,7 +254,7 @@ def check(root: Path) -> str | None:
                 return f"{where}:{number}: committed has {len(committed)} lines, generated {len(generated)}"
             if old != new:
                 return f"{where}:{number}: committed {old!r}, generated {new!r}"
-    for path, table in computed_tables(analyses, root).items():  # numbers no document shows
+    for path, table in csvs.items():  # numbers no document shows
         if (difference := _table_difference(path, table)) is not None:
             return f"{path.relative_to(root)}: {difference}"
     return None

@@ -12,7 +12,7 @@ import pandas as pd
 
 from stylenorm.report.aggregate import across_tasks as summarize_across_tasks
 from stylenorm.report.claims import across_tasks, setting_text
-from stylenorm.report.evaluate import Analysis, variant_table
+from stylenorm.report.evaluate import PARTS, Analysis, variant_table
 from stylenorm.report.frame import RunTable, images_seen
 from stylenorm.report.tensorboard import variant_labels
 
@@ -136,7 +136,7 @@ def variants_markdown(analysis: Analysis) -> str:
     metrics = [m for m in dict.fromkeys(wanted) if m in logged] or logged
     out = table[[*analysis.table.distinguishing(), "n", "seeds"]].copy()
     for metric in metrics:
-        columns = table[[f"{metric} {part}" for part in ("mean", "sd", "low", "high")]].itertuples(index=False)
+        columns = table[[f"{metric} {part}" for part in PARTS]].itertuples(index=False)
         out[metric] = [interval_text(m, lo, hi, f" ± {number(sd, 2)}") for m, sd, lo, hi in columns]
     note = f"\n\nEvery logged metric of every variant: `variants.csv` ({len(logged)} metrics)."
     return out.to_markdown(index=False) + (note if metrics != logged else "")
@@ -234,8 +234,7 @@ def summary_rows(analysis: Analysis) -> list[dict]:
         effects = [
             f"{r.metric}{' ' + r.level if r.level else ''}: {effect_text(r)} ({r.verdict})" for _, r in tests.iterrows()
         ]
-        verdicts = set(tests["verdict"])
-        verdict = verdicts.pop() if len(verdicts) == 1 else "mixed"
+        verdict = tests["verdict"].iloc[0] if tests["verdict"].nunique() == 1 else "mixed"
         row = {"id": claim.id, "claim": claim.sentence, "verdict": verdict, "effect [95% CI]": "; ".join(effects)}
         rows.append({**row, "n A/B": ", ".join(dict.fromkeys(n_text(tests)))})
     return rows

@@ -117,9 +117,8 @@ def _estimate(claim: Claim, a: pd.Series, b: pd.Series, seeds: pd.Series, x: pd.
     if comparison.type == "trend":
         x = x[[*a.index, *b.index]].astype(float).to_numpy()  # A's runs, then B's (none for a trend of A alone)
         x = np.log2(x) if comparison.scale == "log2" else x
-        if comparison.b is None:
-            return inference.ols(a.to_numpy(), x)
-        return inference.ols(np.concatenate([a, b]), x, [True] * len(a) + [False] * len(b))
+        group = None if comparison.b is None else [True] * len(a) + [False] * len(b)
+        return inference.ols(np.concatenate([a, b]), x, group)
     if claim.pairing == "seed":
         sa, sb = a.groupby(seeds[a.index]).first(), b.groupby(seeds[b.index]).first()
         shared = sa.index.intersection(sb.index)
@@ -177,18 +176,11 @@ def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFr
 def _decide(tests: pd.DataFrame, claims: list[Claim], alpha: float) -> None:
     """Holm within each family, then each test's outcome, verdict, detectable effect and whether it matters."""
     by_id = {claim.id: claim for claim in claims}
-    tests["p_adjusted"] = math.nan
-    tested = tests["p_declared"].notna()
-    for _family, index in tests[tested].groupby("family").groups.items():
-        tests.loc[index, "p_adjusted"] = inference.holm(tests.loc[index, "p_declared"].to_list())
-    size = tests[tested].groupby("family")["claim"].transform("size")
-    decided = [
-        _verdict(row, by_id[row["claim"]], alpha, alpha / size[i])
-        if tested[i]
-        else ("n too small", INCONCLUSIVE, math.nan)
-        for i, row in tests.iterrows()
-    ]
-    tests["outcome"], tests["verdict"], tests["detectable"] = ([row[j] for row in decided] for j in range(3))
+    tested = tests[tests["p_declared"].notna()].groupby("family")["p_declared"]
+    tests["p_adjusted"] = tested.transform(lambda p: inference.holm(p.to_list()))  # NaN where untested
+    size = tested.transform("size")
+    decided = [_verdict(row, by_id[row["claim"]], alpha, alpha / size.get(i, 1)) for i, row in tests.iterrows()]
+    tests["outcome"], tests["verdict"], tests["detectable"] = zip(*decided, strict=True)
     tests["matters"] = [_matters(row, by_id[row["claim"]].margin) for _, row in tests.iterrows()]
     logs = tests["claim"].map(lambda c: by_id[c].log_scale)
     for column in ("estimate", "low", "high", "detectable"):
@@ -197,6 +189,8 @@ def _decide(tests: pd.DataFrame, claims: list[Claim], alpha: float) -> None:
 
 def _verdict(row: pd.Series, claim: Claim, alpha: float, level: float) -> tuple[str, str, float]:
     """(outcome, verdict, detectable effect); ``level``: Holm's first step, the least a test of its family needs."""
+    if math.isnan(row["p_adjusted"]):
+        return "n too small", INCONCLUSIVE, math.nan
     significant = row["p_adjusted"] < alpha
     if claim.expect == "equivalent":
         if significant:
