@@ -35,13 +35,16 @@ def _cell(values: pd.Series) -> str:
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}" if len(values) > 1 else f"{values.mean():.2f}"
 
 
+def _column(row: pd.Series) -> str:
+    return RHO if row["weight"] == "rho" else f"SN {row['weight'].split('_')[0]} {STATISTICS[row['statistic']]}"
+
+
 def mixture_tables(table: RunTable) -> str:
     """Markdown per task: a row per layer (logged order), each weight's mean ± SD over seeds, and where IN leads."""
     frame = final_mixtures(table)
     if frame.empty:
         return "No learned-norm weights logged in this report (norm_mix/... tags)."
-    switchable = "SN " + frame["weight"].str.split("_").str[0] + " " + frame["statistic"].map(STATISTICS)
-    frame["column"] = switchable.where(frame["weight"] != "rho", RHO)
+    frame["column"] = frame.apply(_column, axis=1)
     frame["layer"] = frame["network"] + "/" + frame["layer"]
     out = []
     for task, rows in frame.groupby("task", sort=False):
