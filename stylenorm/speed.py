@@ -191,13 +191,13 @@ def quiet_library_noise() -> None:
     quiet_compiler_notes()
 
 
-def adam(params: Iterable[nn.Parameter], *, fused: bool | str = AUTO, **options: Any) -> torch.optim.Adam:
+def adam(params: Iterable[nn.Parameter], *, lr: float, fused: bool | str = AUTO, **options: Any) -> torch.optim.Adam:
     """``torch.optim.Adam``, fused where asked or (``auto``) where torch has a fused kernel for the parameters."""
     params = list(params)
     if fused == AUTO:
         supported = torch.utils._foreach_utils._get_fused_kernels_supported_devices()
         fused = bool(params) and all(p.device.type in supported and p.dtype.is_floating_point for p in params)
-    return torch.optim.Adam(params, fused=bool(fused) or None, **options)
+    return torch.optim.Adam(params, lr=lr, fused=bool(fused) or None, **options)
 
 
 def to_channels_last(value: Any) -> Any:

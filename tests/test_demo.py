@@ -185,6 +185,13 @@ def test_the_style_controls_reach_conditional_instance_norm_and_adain_networks(t
     assert "adain: AdaIN, decoder norm none, style style.png, alpha 0.5 (adain.ckpt)" in results[1].caption()
     assert results[0].path.name == "1_style_conditional_instance_affine-True_2styles_style_1_multi.png"
     assert results[1].path.name == "2_adain_none_affine-True_style_style.png_alpha_0.5_adain.png"
+    # mixes: conditional IN's weights, AdaIN's style images with their weights (alpha 1 is not named)
+    other = photo(tmp_path / "other.png", 40, 40, seed=4)
+    mixes = Controls(style=(0.25, 0.75), style_images=(str(style), str(other)), style_weights=(0.5, 0.5))
+    mixed = session.stylize(image, [paths["multi"], paths["adain"]], mixes, output_dir=tmp_path / "mix")
+    assert "style mix 0.25,0.75 (multi.ckpt)" in mixed[0].caption()
+    assert "style style.png, other.png (weights 0.5,0.5) (adain.ckpt)" in mixed[1].caption()
+    assert "alpha" not in mixed[1].caption()
     other_style = session.stylize(image, [paths["multi"]], Controls(style=0), output_dir=tmp_path / "out0")[0]
     assert not np.array_equal(np.asarray(other_style.image), np.asarray(results[0].image))
     _, rows, notes = session.statistics(image, [paths["adain"]], controls)  # AdaIN normalises the content features
