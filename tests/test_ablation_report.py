@@ -443,3 +443,34 @@ def test_across_tasks_keeps_the_variants_run_on_every_task_and_tasks_doing_nothi
     assert sorted(iqm["variant"]) == ["kind=batch", "kind=instance"]
     assert chosen == {"tasks": ["colour_grade", "exposure"], "left_out_variants": ["kind=layer"],
                       "left_out_tasks": ["null"]}  # fmt: skip
+
+
+def test_convergence_names_each_variant_that_has_not_plateaued_as_changing_or_unresolved(tmp_path):
+    # per seed (steps 100..600): flat at the end, rising 5 dB per 1000 steps, or flat but too noisy to tell
+    shapes = {
+        "batch": lambda seed: [20.0 + seed] * 6,
+        "group": lambda seed: [20.0 + seed + 0.5 * i for i in range(6)],
+        "layer": lambda seed: [20.0 + seed + (2.0 if (i + seed) % 2 else -2.0) for i in range(6)],
+    }
+    ablation = {"preset": "test", "score_last_k": 3, "claims": [claim(plateau={"val/psnr": 0.5})]}
+    for kind, shape in shapes.items():
+        for seed in range(3):
+            settings = {"seed": seed, "norm": {"kind": kind}, "model": {"name": "autoencoder"}}
+            write_run(tmp_path, f"{kind}_{seed}", settings, {"val/psnr": shape(seed)}, ablation=ablation)
+    row = analyze(read_runs(tmp_path)).tests.iloc[0]  # A = batch (plateaued), B = group (rising)
+    assert row["convergence"].startswith("still changing: kind=group (+5 [")
+    assert "batch" not in row["convergence"] and "unresolved" not in row["convergence"]
+    ablation["claims"] = [
+        claim(
+            plateau={"val/psnr": 0.5},
+            comparison={"type": "difference", "a": {"norm.kind": "batch"}, "b": {"norm.kind": "layer"}},
+        )
+    ]
+    for kind in ("batch", "layer"):
+        for seed in range(3):
+            settings = {"seed": seed, "norm": {"kind": kind}, "model": {"name": "autoencoder"}}
+            write_run(
+                tmp_path / "noisy", f"{kind}_{seed}", settings, {"val/psnr": shapes[kind](seed)}, ablation=ablation
+            )
+    row = analyze(read_runs(tmp_path / "noisy")).tests.iloc[0]
+    assert row["convergence"].startswith("unresolved: kind=layer (")

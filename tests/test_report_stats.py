@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from stylenorm.report import aggregate, inference
-from stylenorm.report.inference import IMPROVING, PLATEAUED, last_k_slope
+from stylenorm.report.inference import CHANGING, PLATEAUED, UNRESOLVED, last_k_slope
 
 RNG = np.random.default_rng(20260)
 
@@ -157,13 +157,15 @@ def test_last_k_slope_of_one_run_matches_linregress():
     )
 
 
-def test_plateau_needs_the_whole_slope_interval_inside_the_threshold():
+def test_plateau_needs_the_slope_interval_inside_the_threshold_else_changing_or_unresolved():
     steps = [100, 200, 300] * 3
     runs = ["a"] * 3 + ["b"] * 3 + ["c"] * 3
     flat = [20.0, 20.0, 20.01, 21.0, 21.01, 21.0, 19.0, 19.0, 19.01]  # offsets between seeds are not a slope
     rising = [20.0, 20.5, 21.0, 21.0, 21.5, 22.0, 19.0, 19.5, 20.0]
     noisy = [20.0, 22.0, 20.0, 21.0, 19.0, 21.0, 19.0, 20.5, 19.0]  # slope 0, but too noisy to tell
     assert last_k_slope(_series(runs, steps, flat), 3).state(0.5) == PLATEAUED
-    assert last_k_slope(_series(runs, steps, rising), 3).state(0.5) == IMPROVING
+    assert last_k_slope(_series(runs, steps, rising), 3).state(0.5) == CHANGING
+    falling = [-value for value in rising]  # a direction-free label: a score that gets worse is changing too
+    assert last_k_slope(_series(runs, steps, falling), 3).state(0.5) == CHANGING
     noisy_slope = last_k_slope(_series(runs, steps, noisy), 3)
-    assert noisy_slope.slope == pytest.approx(0.0) and noisy_slope.state(0.5) == IMPROVING
+    assert noisy_slope.slope == pytest.approx(0.0) and noisy_slope.state(0.5) == UNRESOLVED

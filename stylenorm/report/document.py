@@ -174,7 +174,8 @@ def render(
         f"Effects are A - B (or the slope difference, or A/B on the log scale), 95% intervals unadjusted; "
         f"Holm's correction within each family at alpha = {analysis.alpha}. Equivalence: TOST against the smallest "
         "effect. Inconclusive rows give the smallest effect (equivalence: margin) this n detects at 80% power "
-        "at the family's first Holm step. Convergence: the last-k slope's 95% interval inside the declared threshold.",
+        "at the family's first Holm step. Convergence: plateaued where the last-k slope's 95% interval lies inside "
+        "the declared threshold; still changing where it excludes 0; else unresolved (too noisy to tell).",
         "",
         *across_tasks_section(analysis, heading),
         f"{heading} Variants (described, not tested)",

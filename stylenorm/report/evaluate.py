@@ -152,7 +152,7 @@ def _test(claim, metric, level, a_runs, b_runs, settings, score, table, k) -> di
 
 
 def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFrame, table: RunTable, k: int) -> str:
-    """plateaued when every variant among ``runs`` has plateaued on ``metric``; else those still improving."""
+    """plateaued when every variant among ``runs`` has plateaued on ``metric``; else the others, by state."""
     threshold = claim.plateau.get(metric)
     if threshold is None:
         return "no plateau threshold declared"
@@ -163,14 +163,16 @@ def _convergence(claim: Claim, metric: str, runs: list[str], settings: pd.DataFr
     steps = table.steps[(table.steps["metric"] == metric) & table.steps["run"].isin(runs)]
     # iterating a groupby over a list yields tuples of values (its .groups keys would be scalars for one column)
     groups = [(v, f.index) for v, f in settings.loc[runs].groupby(varied, dropna=False)] if varied else [((), runs)]
-    moving = []
+    by_state: dict[str, list[str]] = {inference.CHANGING: [], inference.UNRESOLVED: []}
     for values, members in groups:
         slope = inference.last_k_slope(steps[steps["run"].isin(members)], k)
-        if slope.state(threshold) != inference.PLATEAUED:
+        state = slope.state(threshold)
+        if state != inference.PLATEAUED:
             named = zip(varied, values, strict=False)
             name = ",".join(f"{c.rsplit('.', 1)[-1]}={v}" for c, v in named if not pd.isna(v))  # unset: not named
-            moving.append(f"{name} ({slope.slope:+.3g} [{slope.low:+.3g}, {slope.high:+.3g}]/1k steps)")
-    return f"{inference.IMPROVING}: " + "; ".join(moving) if moving else inference.PLATEAUED
+            by_state[state].append(f"{name} ({slope.slope:+.3g} [{slope.low:+.3g}, {slope.high:+.3g}]/1k steps)")
+    said = [f"{state}: " + "; ".join(names) for state, names in by_state.items() if names]
+    return "; ".join(said) if said else inference.PLATEAUED
 
 
 def _decide(tests: pd.DataFrame, claims: list[Claim], alpha: float) -> None:

@@ -15,7 +15,8 @@ from scipy import optimize, stats
 
 CONFIDENCE = 0.95
 POWER = 0.8
-PLATEAUED, IMPROVING = "plateaued", "still improving"
+#: a slope interval inside the threshold; one that excludes 0; one that does neither (too noisy to tell)
+PLATEAUED, CHANGING, UNRESOLVED = "plateaued", "still changing", "unresolved"
 PER_STEPS = 1000
 
 
@@ -163,8 +164,10 @@ class Slope:
     df: int
 
     def state(self, threshold: float) -> str:
-        inside = math.isfinite(self.low) and -threshold <= self.low and self.high <= threshold
-        return PLATEAUED if inside else IMPROVING
+        if math.isfinite(self.low) and -threshold <= self.low and self.high <= threshold:
+            return PLATEAUED
+        # "still improving" would claim a direction and a trend that a wide interval around 0 does not show
+        return CHANGING if self.low > 0 or self.high < 0 else UNRESOLVED
 
 
 def last_k_slope(series: pd.DataFrame, k: int) -> Slope:
