@@ -452,25 +452,17 @@ def test_convergence_names_each_variant_that_has_not_plateaued_as_changing_or_un
         "group": lambda seed: [20.0 + seed + 0.5 * i for i in range(6)],
         "layer": lambda seed: [20.0 + seed + (2.0 if (i + seed) % 2 else -2.0) for i in range(6)],
     }
-    ablation = {"preset": "test", "score_last_k": 3, "claims": [claim(plateau={"val/psnr": 0.5})]}
+    against_layer = {"type": "difference", "a": {"norm.kind": "batch"}, "b": {"norm.kind": "layer"}}
+    claims = [
+        claim(plateau={"val/psnr": 0.5}),
+        claim(id="vs_layer", plateau={"val/psnr": 0.5}, comparison=against_layer),
+    ]
+    ablation = {"preset": "test", "score_last_k": 3, "claims": claims}
     for kind, shape in shapes.items():
         for seed in range(3):
             settings = {"seed": seed, "norm": {"kind": kind}, "model": {"name": "autoencoder"}}
             write_run(tmp_path, f"{kind}_{seed}", settings, {"val/psnr": shape(seed)}, ablation=ablation)
-    row = analyze(read_runs(tmp_path)).tests.iloc[0]  # A = batch (plateaued), B = group (rising)
-    assert row["convergence"].startswith("still changing: kind=group (+5 [")
-    assert "batch" not in row["convergence"] and "unresolved" not in row["convergence"]
-    ablation["claims"] = [
-        claim(
-            plateau={"val/psnr": 0.5},
-            comparison={"type": "difference", "a": {"norm.kind": "batch"}, "b": {"norm.kind": "layer"}},
-        )
-    ]
-    for kind in ("batch", "layer"):
-        for seed in range(3):
-            settings = {"seed": seed, "norm": {"kind": kind}, "model": {"name": "autoencoder"}}
-            write_run(
-                tmp_path / "noisy", f"{kind}_{seed}", settings, {"val/psnr": shapes[kind](seed)}, ablation=ablation
-            )
-    row = analyze(read_runs(tmp_path / "noisy")).tests.iloc[0]
-    assert row["convergence"].startswith("unresolved: kind=layer (")
+    convergence = analyze(read_runs(tmp_path)).tests.set_index("claim")["convergence"]  # A = batch: plateaued
+    assert convergence["a_beats_b"].startswith("still changing: kind=group (+5 [")
+    assert "batch" not in convergence["a_beats_b"] and "unresolved" not in convergence["a_beats_b"]
+    assert convergence["vs_layer"].startswith("unresolved: kind=layer (")
